@@ -1,0 +1,64 @@
+"""Events the ERP system API publishes on `events.erp`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from contracts.events.envelope import event
+
+STREAM = "events.erp"
+
+
+@event("erp.goods_receipt.posted.v1", STREAM, "Goods were received into stock and a lot created.")
+class GoodsReceiptPosted(msgspec.Struct, kw_only=True):
+    receipt_id: str
+    source: str
+    item_id: str
+    lot_id: str
+    quantity: float
+    location: str
+    stock_status: str
+    inspection_required: bool
+    po_id: str | None = None
+    line_no: int | None = None
+    supplier_id: str | None = None
+    production_order: str | None = None
+
+
+@event("erp.stock.status_changed.v1", STREAM, "Stock of a lot at a location moved between statuses.")
+class StockStatusChanged(msgspec.Struct, kw_only=True):
+    lot_id: str
+    item_id: str
+    location: str
+    from_status: str | None
+    to_status: str | None
+    quantity: float
+    txn_id: str
+
+
+@event("erp.inventory_txn.posted.v1", STREAM, "An inventory transaction was posted (any movement type).")
+class InventoryTxnPosted(msgspec.Struct, kw_only=True):
+    txn_id: str
+    type: str
+    lot_id: str
+    item_id: str
+    quantity: float
+    location: str
+    to_location: str | None = None
+    from_status: str | None = None
+    to_status: str | None = None
+    order_ref: str | None = None
+    cost_centre: str | None = None
+    reverses: str | None = None
+
+
+@event("erp.cost.posted.v1", STREAM, "A cost was posted to a cost centre or order.")
+class CostPosted(msgspec.Struct, kw_only=True):
+    posting_id: str
+    amount: Decimal
+    currency: str
+    cost_centre: str
+    kind: str
+    order_ref: str | None = None

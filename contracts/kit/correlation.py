@@ -1,0 +1,106 @@
+"""Correlation id, W3C traceparent and causation, carried through a context variable.
+
+The middleware reads them from the request (or makes new ones), every log line and outbox
+event picks them up from here, and every outgoing call passes them on.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+CORRELATION_HEADER = "x-correlation-id"
+TRACEPARENT_HEADER = "traceparent"
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    correlation_id: str = ""
+    traceparent: str = ""
+    causation_id: str = ""
+
+
+_current: ContextVar[Context] = ContextVar("plantbridge_context", default=Context())
+
+
+def current() -> Context:
+    return _current.get()
+
+
+def new_correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+def child_traceparent(parent: str) -> str:
+    """A new span id under the parent's trace, or a new trace when there is none."""
+    match = _TRACEPARENT.match(parent or "")
+    trace_id = match.group(1) if match else secrets.token_hex(16)
+    flags = match.group(3) if match else "01"
+    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+
+
+@contextmanager
+def bound(correlation_id: str, traceparent: str = "", causation_id: str = "") -> Iterator[Context]:
+    """Run a block (a consumer handler, a flow step) under a given correlation."""
+    ctx = Context(
+        correlation_id=correlation_id or new_correlation_id(),
+        traceparent=child_traceparent(traceparent),
+        causation_id=causation_id,
+    )
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+
+
+def caused_by(event_id: str) -> Context:
+    ctx = replace(current(), causation_id=event_id)
+    _current.set(ctx)
+    return ctx
+
+
+def outgoing_headers() -> dict[str, str]:
+    ctx = current()
+    headers = {}
+    if ctx.correlation_id:
+        headers["X-Correlation-ID"] = ctx.correlation_id
+    if ctx.traceparent:
+        headers["traceparent"] = child_traceparent(ctx.traceparent)
+    return headers
+
+
+class CorrelationMiddleware:
+    """Pure ASGI: cheap, and it wraps everything so even early errors carry the id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        correlation_id = incoming.get(CORRELATION_HEADER, "")
+        if not _SAFE_ID.match(correlation_id):
+            correlation_id = new_correlation_id()
+        with bound(correlation_id, incoming.get(TRACEPARENT_HEADER, "")) as ctx:
+
+            async def send_with_ids(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = list(message.get("headers", []))
+                    headers.append((b"x-correlation-id", ctx.correlation_id.encode()))
+                    headers.append((b"traceparent", ctx.traceparent.encode()))
+                    message["headers"] = headers
+                await send(message)
+
+            await self.app(scope, receive, send_with_ids)

@@ -1,0 +1,39 @@
+"""What every stored record has: an id, a version for optimistic locking, and timestamps."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, String
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from contracts.kit.paging import utcnow
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U to misread
+
+
+def new_id(prefix: str) -> str:
+    """Short, readable, random ids such as `LOT-7K3M9QX2D4TB` that a person can read out."""
+    return f"{prefix}-" + "".join(secrets.choice(_ALPHABET) for _ in range(12))
+
+
+class RecordMixin:
+    """Mix into a declarative model; SQLAlchemy bumps `version` on every UPDATE and refuses
+    an UPDATE whose version moved underneath it (lost-update protection)."""
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False, index=True
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        return {"version_id_col": cls.version}  # type: ignore[attr-defined]
+
+    def touch(self) -> None:
+        """Mark the record changed when only its child rows changed."""
+        self.updated_at = utcnow()

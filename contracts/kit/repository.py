@@ -1,0 +1,46 @@
+"""Small generic helpers over a service's own models: fetch-or-404 and keyset lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.kit.paging import Page, PageQuery, keyset, page
+from contracts.kit.problems import NotFound, Unprocessable
+from contracts.kit.records import RecordMixin
+
+R = TypeVar("R", bound=RecordMixin)
+O = TypeVar("O")
+
+
+async def get_or_404(session: AsyncSession, model: type[R], record_id: str, what: str, *, lock: bool = False) -> R:
+    row = await session.get(model, record_id, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"{what} {record_id} does not exist", slug=f"{what.replace(' ', '-')}-not-found")
+    return row
+
+
+async def get_or_422(session: AsyncSession, model: type[R], record_id: str, what: str) -> R:
+    """For ids named inside a request body: the request is wrong, not the URL."""
+    row = await session.get(model, record_id)
+    if row is None:
+        raise Unprocessable(f"{what} {record_id} does not exist", slug=f"unknown-{what.replace(' ', '-')}")
+    return row
+
+
+async def list_page(
+    session: AsyncSession,
+    model: type[R],
+    convert: Callable[[R], O],
+    q: PageQuery,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Page[O]:
+    query = keyset(
+        select(model).where(*where), model.updated_at, model.id,  # type: ignore[arg-type]
+        limit=q.limit, cursor=q.cursor, updated_since=q.updated_since,
+    )
+    rows: list[Any] = list((await session.scalars(query)).all())
+    return page(rows, q.limit, convert)

@@ -1,0 +1,46 @@
+"""Settings read from environment variables into frozen Structs, inside each app factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import msgspec
+
+
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What every service needs; a service adds its own fields by subclassing."""
+
+    database_url: str
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    # Running migrations at start is right for the embedded platform and compose; a fleet
+    # with many replicas may prefer a separate `plantbridge migrate` step.
+    migrate_on_start: bool = True
+    max_body_bytes: int = 1_048_576
+    idempotency_ttl_hours: int = 24
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+class SettingsError(ValueError):
+    """A setting in the environment is missing or has the wrong shape."""
+
+
+def load_settings(cls: type[S], prefix: str, env: Mapping[str, str] | None = None, **overrides: Any) -> S:
+    """Build `cls` from `<PREFIX>_<FIELD>` variables; explicit overrides win."""
+    source = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for field in msgspec.structs.fields(cls):
+        key = f"{prefix}_{field.name}".upper()
+        if key in source:
+            values[field.name] = source[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(values, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"{prefix} settings: {exc}") from exc

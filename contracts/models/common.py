@@ -1,0 +1,28 @@
+"""Field types every API shares, so a constraint means the same thing everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Text = Annotated[str, msgspec.Meta(max_length=4000)]
+Location = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
+Uom = Annotated[str, msgspec.Meta(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9%]+$")]
+CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
+LineNo = Annotated[int, msgspec.Meta(ge=1, le=9999)]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+# Quantities are positive and bounded; amounts of money travel as decimal strings.
+Quantity = Annotated[float, msgspec.Meta(gt=0, le=1_000_000_000)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0, le=1_000_000_000)]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=500)]
+
+
+class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of request bodies: unknown fields are refused so typos never pass silently."""
+
+
+class Output(msgspec.Struct, kw_only=True):
+    """Base of response bodies: consumers ignore fields they do not know."""

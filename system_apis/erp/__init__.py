@@ -1,0 +1,1 @@
+"""ERP system API v1: items, suppliers, purchase orders, receipts, lots and stock, costs."""

@@ -1,0 +1,185 @@
+"""Stock movement rules: pure functions over a lot's balances, no I/O.
+
+A lot's stock is a set of balances keyed by (location, status). A movement takes quantity
+out of one status at one location and puts it into another status, another location, or
+out of stock altogether. Which movements are legal, and from which statuses, is decided here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.kit.problems import Conflict, Unprocessable
+from contracts.models.erp import MovementType, StockStatus
+
+QI, UNR, BLK = StockStatus.QUALITY_INSPECTION, StockStatus.UNRESTRICTED, StockStatus.BLOCKED
+PRECISION = 3  # quantities are kept to thousandths of the base unit
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    allowed_from: frozenset[StockStatus]
+    default_from: StockStatus
+    to_status: StockStatus | None  # None: the stock leaves (scrap, return, issue)
+    keeps_status: bool = False  # transfer: same status, other location
+
+
+RULES: dict[MovementType, Rule] = {
+    MovementType.RELEASE: Rule(frozenset({QI}), QI, UNR),
+    MovementType.BLOCK: Rule(frozenset({QI, UNR}), QI, BLK),
+    MovementType.UNBLOCK: Rule(frozenset({BLK}), BLK, UNR),
+    MovementType.SCRAP: Rule(frozenset({QI, UNR, BLK}), BLK, None),
+    MovementType.RETURN_TO_VENDOR: Rule(frozenset({QI, UNR, BLK}), BLK, None),
+    MovementType.ISSUE: Rule(frozenset({UNR}), UNR, None),
+    MovementType.TRANSFER: Rule(frozenset({QI, UNR, BLK}), UNR, None, keeps_status=True),
+}
+HELD = frozenset({QI, BLK})
+
+Key = tuple[str, StockStatus]
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    location: str
+    status: StockStatus
+    quantity: float  # signed
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    type: MovementType
+    location: str
+    quantity: float
+    from_status: StockStatus | None
+    to_status: StockStatus | None
+    to_location: str | None
+    deltas: tuple[Delta, ...]
+
+
+class LotOnHold(Conflict):
+    slug, title = "lot-on-hold", "Lot is on hold"
+
+
+class InsufficientStock(Conflict):
+    slug, title = "insufficient-stock", "Not enough stock"
+
+
+class IllegalMovement(Conflict):
+    slug, title = "illegal-movement", "Movement not allowed from this stock status"
+
+
+def normalise_quantity(quantity: float) -> float:
+    rounded = round(quantity, PRECISION)
+    if rounded <= 0:
+        raise Unprocessable(f"quantity {quantity} rounds to zero at {PRECISION} decimals", slug="invalid-quantity")
+    return rounded
+
+
+def receipt_status(inspection_required: bool) -> StockStatus:
+    """Inspection-relevant material lands in quality inspection; everything else is free."""
+    return QI if inspection_required else UNR
+
+
+def plan_movement(
+    balances: dict[Key, float],
+    type_: MovementType,
+    *,
+    location: str,
+    quantity: float,
+    from_status: StockStatus | None = None,
+    to_location: str | None = None,
+    order_ref: str | None = None,
+) -> Movement:
+    """Decide a movement against current balances, or raise the problem that forbids it."""
+    rule = RULES.get(type_)
+    if rule is None:
+        raise Unprocessable(f"{type_} is posted by its own endpoint, not as a movement", slug="invalid-movement")
+    quantity = normalise_quantity(quantity)
+    if type_ is MovementType.ISSUE and not order_ref:
+        raise Unprocessable("an issue needs the order_ref of the order it goes to", slug="order-required")
+    if type_ is MovementType.TRANSFER and (not to_location or to_location == location):
+        raise Unprocessable("a transfer needs a to_location other than location", slug="location-required")
+    source = from_status or _default_from(balances, type_, rule, location)
+    if source not in rule.allowed_from:
+        raise IllegalMovement(
+            f"{type_} is not allowed from {source} (allowed: {', '.join(sorted(rule.allowed_from))})",
+            current_state=source,
+        )
+    available = balances.get((location, source), 0.0)
+    if available + 1e-9 < quantity:
+        held = {status: qty for (loc, status), qty in balances.items() if loc == location and status in HELD and qty > 0}
+        if type_ is MovementType.ISSUE and held:
+            raise LotOnHold(
+                f"only {available:g} unrestricted at {location}; "
+                + ", ".join(f"{qty:g} {status}" for status, qty in sorted(held.items()))
+                + " cannot be issued",
+                held=dict(held),
+            )
+        raise InsufficientStock(
+            f"{quantity:g} requested but {available:g} {source} at {location}", available=available
+        )
+    target_status = source if rule.keeps_status else rule.to_status
+    deltas = [Delta(location, source, -quantity)]
+    if rule.keeps_status:
+        assert to_location is not None
+        deltas.append(Delta(to_location, source, quantity))
+    elif target_status is not None:
+        deltas.append(Delta(location, target_status, quantity))
+    return Movement(
+        type=type_, location=location, quantity=quantity, from_status=source,
+        to_status=target_status, to_location=to_location if rule.keeps_status else None,
+        deltas=tuple(deltas),
+    )
+
+
+def plan_reversal(balances: dict[Key, float], original: Movement) -> Movement:
+    """A reversal is a new movement with every delta negated; it must not drive stock negative."""
+    if original.type in (MovementType.REVERSAL, MovementType.RECEIPT):
+        raise IllegalMovement(
+            f"a {original.type} cannot be reversed"
+            + (": return the goods to the vendor instead" if original.type is MovementType.RECEIPT else ""),
+            current_state=original.type,
+        )
+    inverse = tuple(Delta(d.location, d.status, -d.quantity) for d in original.deltas)
+    for d in inverse:
+        if d.quantity < 0 and balances.get((d.location, d.status), 0.0) + 1e-9 < -d.quantity:
+            raise InsufficientStock(
+                f"cannot reverse: only {balances.get((d.location, d.status), 0.0):g} {d.status} left at {d.location}",
+                available=balances.get((d.location, d.status), 0.0),
+            )
+    return Movement(
+        type=MovementType.REVERSAL, location=original.location, quantity=original.quantity,
+        from_status=original.to_status, to_status=original.from_status,
+        to_location=original.to_location, deltas=inverse,
+    )
+
+
+def apply(balances: dict[Key, float], deltas: tuple[Delta, ...]) -> dict[Key, float]:
+    result = dict(balances)
+    for d in deltas:
+        result[(d.location, d.status)] = round(result.get((d.location, d.status), 0.0) + d.quantity, PRECISION)
+    return result
+
+
+def _default_from(balances: dict[Key, float], type_: MovementType, rule: Rule, location: str) -> StockStatus:
+    if type_ is MovementType.BLOCK and balances.get((location, QI), 0.0) <= 0:
+        return UNR  # "block this lot" of stock already released
+    return rule.default_from
+
+
+def recorded_movement(
+    type_: MovementType,
+    *,
+    location: str,
+    quantity: float,
+    from_status: StockStatus | None,
+    to_status: StockStatus | None,
+    to_location: str | None,
+) -> Movement:
+    """Rebuild the deltas of a posted transaction from what was stored about it."""
+    deltas: list[Delta] = []
+    if from_status is not None:
+        deltas.append(Delta(location, from_status, -quantity))
+    if to_status is not None:
+        deltas.append(Delta(to_location or location, to_status, quantity))
+    return Movement(type_, location, quantity, from_status, to_status, to_location, tuple(deltas))

@@ -1,0 +1,388 @@
+"""ERP use cases. Each runs inside the request's transaction and stages its events there."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events import erp as ev
+from contracts.kit import outbox
+from contracts.kit.paging import Page, PageQuery, check_if_match
+from contracts.kit.problems import Conflict, IllegalTransition, Unprocessable
+from contracts.kit.records import new_id
+from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.models import erp as m
+from system_apis.erp import domain, views
+from system_apis.erp import store as s
+
+SOURCE = "/plantbridge/erp"
+
+
+# --- items and suppliers -----------------------------------------------------------------------
+async def create_item(session: AsyncSession, data: m.ItemCreate) -> m.Item:
+    await _refuse_duplicate(session, s.ItemRow, data.item_id, "item")
+    row = s.ItemRow(
+        id=data.item_id, description=data.description, item_type=data.item_type, base_uom=data.base_uom,
+        lot_tracked=data.lot_tracked, inspection_required=data.inspection_required,
+        reorder_point=data.reorder_point,
+    )
+    session.add(row)
+    await session.flush()
+    return views.item(row)
+
+
+async def update_item(session: AsyncSession, item_id: str, data: m.ItemUpdate, if_match: str | None) -> m.Item:
+    row = await get_or_404(session, s.ItemRow, item_id, "item")
+    check_if_match(if_match, row.version)
+    if data.description is not None:
+        row.description = data.description
+    if data.inspection_required is not None:
+        row.inspection_required = data.inspection_required
+    if data.reorder_point is not None:
+        row.reorder_point = data.reorder_point
+    row.touch()
+    await session.flush()
+    return views.item(row)
+
+
+async def get_item(session: AsyncSession, item_id: str) -> m.Item:
+    return views.item(await get_or_404(session, s.ItemRow, item_id, "item"))
+
+
+async def list_items(session: AsyncSession, q: PageQuery, item_type: m.ItemType | None) -> Page[m.Item]:
+    where = [s.ItemRow.item_type == item_type] if item_type else []
+    return await list_page(session, s.ItemRow, views.item, q, where=where)
+
+
+async def create_supplier(session: AsyncSession, data: m.SupplierCreate) -> m.Supplier:
+    await _refuse_duplicate(session, s.SupplierRow, data.supplier_id, "supplier")
+    row = s.SupplierRow(id=data.supplier_id, name=data.name, country=data.country, email=data.email)
+    session.add(row)
+    await session.flush()
+    return views.supplier(row)
+
+
+async def get_supplier(session: AsyncSession, supplier_id: str) -> m.Supplier:
+    return views.supplier(await get_or_404(session, s.SupplierRow, supplier_id, "supplier"))
+
+
+async def list_suppliers(session: AsyncSession, q: PageQuery) -> Page[m.Supplier]:
+    return await list_page(session, s.SupplierRow, views.supplier, q)
+
+
+# --- purchase orders ---------------------------------------------------------------------------
+async def create_purchase_order(session: AsyncSession, data: m.PurchaseOrderCreate) -> m.PurchaseOrder:
+    if not data.lines:
+        raise Unprocessable("a purchase order needs at least one line", slug="lines-required")
+    await get_or_422(session, s.SupplierRow, data.supplier_id, "supplier")
+    row = s.PurchaseOrderRow(
+        id=new_id("PO"), supplier_id=data.supplier_id, status=m.PurchaseOrderStatus.OPEN,
+        reference=data.reference, lines=[],
+    )
+    for number, line in enumerate(data.lines, start=1):
+        await get_or_422(session, s.ItemRow, line.item_id, "item")
+        row.lines.append(
+            s.PurchaseOrderLineRow(
+                line_no=number, item_id=line.item_id, quantity=domain.normalise_quantity(line.quantity),
+                received_quantity=0.0, unit_price=_money(line.unit_price) if line.unit_price is not None else None,
+                currency=line.currency,
+            )
+        )
+    session.add(row)
+    await session.flush()
+    return views.purchase_order(row)
+
+
+async def get_purchase_order(session: AsyncSession, po_id: str) -> m.PurchaseOrder:
+    return views.purchase_order(await get_or_404(session, s.PurchaseOrderRow, po_id, "purchase order"))
+
+
+async def list_purchase_orders(
+    session: AsyncSession, q: PageQuery, supplier_id: str | None, status: m.PurchaseOrderStatus | None
+) -> Page[m.PurchaseOrder]:
+    where: list[ColumnElement[bool]] = []
+    if supplier_id:
+        where.append(s.PurchaseOrderRow.supplier_id == supplier_id)
+    if status:
+        where.append(s.PurchaseOrderRow.status == status)
+    return await list_page(session, s.PurchaseOrderRow, views.purchase_order, q, where=where)
+
+
+async def cancel_purchase_order(session: AsyncSession, po_id: str, if_match: str | None) -> m.PurchaseOrder:
+    row = await get_or_404(session, s.PurchaseOrderRow, po_id, "purchase order")
+    check_if_match(if_match, row.version)
+    if row.status != m.PurchaseOrderStatus.OPEN:
+        raise IllegalTransition("purchase order", row.status, "cancel")
+    row.status = m.PurchaseOrderStatus.CANCELLED
+    await session.flush()
+    return views.purchase_order(row)
+
+
+# --- receipts ----------------------------------------------------------------------------------
+async def post_goods_receipt(session: AsyncSession, data: m.GoodsReceiptCreate) -> m.GoodsReceipt:
+    po = await get_or_422(session, s.PurchaseOrderRow, data.po_id, "purchase order")
+    if po.status not in (m.PurchaseOrderStatus.OPEN, m.PurchaseOrderStatus.PARTIALLY_RECEIVED):
+        raise IllegalTransition("purchase order", po.status, "receive goods")
+    line = next((li for li in po.lines if li.line_no == data.line_no), None)
+    if line is None:
+        raise Unprocessable(f"purchase order {po.id} has no line {data.line_no}", slug="unknown-po-line")
+    quantity = domain.normalise_quantity(data.quantity)
+    open_quantity = round(line.quantity - line.received_quantity, domain.PRECISION)
+    if quantity > open_quantity + 1e-9:
+        raise Conflict(
+            f"line {line.line_no} of {po.id} has {open_quantity:g} open; {quantity:g} would over-receive",
+            slug="over-receipt", open_quantity=open_quantity,
+        )
+    item = await get_or_422(session, s.ItemRow, line.item_id, "item")
+    line.received_quantity = round(line.received_quantity + quantity, domain.PRECISION)
+    fully = all(li.received_quantity + 1e-9 >= li.quantity for li in po.lines)
+    po.status = m.PurchaseOrderStatus.RECEIVED if fully else m.PurchaseOrderStatus.PARTIALLY_RECEIVED
+    po.touch()
+    return await _receive(
+        session, item, quantity=quantity, location=data.location, lot_id=data.lot_id, origin="purchase",
+        supplier_id=po.supplier_id, supplier_lot=data.supplier_lot, po_id=po.id, line_no=line.line_no,
+        production_order=None, status=domain.receipt_status(item.inspection_required),
+    )
+
+
+async def post_production_receipt(session: AsyncSession, data: m.ProductionReceiptCreate) -> m.GoodsReceipt:
+    item = await get_or_422(session, s.ItemRow, data.item_id, "item")
+    status = data.stock_status or domain.receipt_status(item.inspection_required)
+    return await _receive(
+        session, item, quantity=domain.normalise_quantity(data.quantity), location=data.location,
+        lot_id=data.lot_id, origin="production", supplier_id=None, supplier_lot=None, po_id=None,
+        line_no=None, production_order=data.production_order, status=status,
+    )
+
+
+async def _receive(
+    session: AsyncSession,
+    item: s.ItemRow,
+    *,
+    quantity: float,
+    location: str,
+    lot_id: str | None,
+    origin: str,
+    supplier_id: str | None,
+    supplier_lot: str | None,
+    po_id: str | None,
+    line_no: int | None,
+    production_order: str | None,
+    status: m.StockStatus,
+) -> m.GoodsReceipt:
+    lot = await session.get(s.LotRow, lot_id) if lot_id else None
+    if lot is None:
+        lot = s.LotRow(
+            id=lot_id or new_id("LOT"), item_id=item.id, supplier_id=supplier_id, supplier_lot=supplier_lot,
+            origin=origin, balances=[],
+        )
+        session.add(lot)
+        await session.flush()
+    elif lot.item_id != item.id:
+        raise Conflict(f"lot {lot.id} holds item {lot.item_id}, not {item.id}", slug="lot-item-mismatch")
+    movement = domain.recorded_movement(
+        m.MovementType.RECEIPT, location=location, quantity=quantity, from_status=None, to_status=status,
+        to_location=None,
+    )
+    txn = await _post(session, lot, movement, order_ref=production_order, cost_centre=None, reason=None)
+    receipt = s.GoodsReceiptRow(
+        id=new_id("GR"), source=origin, po_id=po_id, line_no=line_no, production_order=production_order,
+        item_id=item.id, supplier_id=supplier_id, lot_id=lot.id, quantity=quantity, location=location,
+        stock_status=status, txn_id=txn.id,
+    )
+    session.add(receipt)
+    await session.flush()
+    await outbox.publish(
+        session, SOURCE, receipt.id,
+        ev.GoodsReceiptPosted(
+            receipt_id=receipt.id, source=origin, item_id=item.id, lot_id=lot.id, quantity=quantity,
+            location=location, stock_status=status, inspection_required=item.inspection_required,
+            po_id=po_id, line_no=line_no, supplier_id=supplier_id, production_order=production_order,
+        ),
+    )
+    return views.receipt(receipt)
+
+
+async def get_goods_receipt(session: AsyncSession, receipt_id: str) -> m.GoodsReceipt:
+    return views.receipt(await get_or_404(session, s.GoodsReceiptRow, receipt_id, "goods receipt"))
+
+
+async def list_goods_receipts(session: AsyncSession, q: PageQuery, po_id: str | None) -> Page[m.GoodsReceipt]:
+    where = [s.GoodsReceiptRow.po_id == po_id] if po_id else []
+    return await list_page(session, s.GoodsReceiptRow, views.receipt, q, where=where)
+
+
+# --- lots and movements ------------------------------------------------------------------------
+async def get_lot(session: AsyncSession, lot_id: str) -> m.Lot:
+    return views.lot(await get_or_404(session, s.LotRow, lot_id, "lot"))
+
+
+async def list_lots(
+    session: AsyncSession, q: PageQuery, item_id: str | None, supplier_id: str | None, status: m.StockStatus | None
+) -> Page[m.Lot]:
+    where: list[ColumnElement[bool]] = []
+    if item_id:
+        where.append(s.LotRow.item_id == item_id)
+    if supplier_id:
+        where.append(s.LotRow.supplier_id == supplier_id)
+    if status:
+        holding = select(s.StockRow.lot_id).where(s.StockRow.status == status, s.StockRow.quantity > 0)
+        where.append(s.LotRow.id.in_(holding))
+    return await list_page(session, s.LotRow, views.lot, q, where=where)
+
+
+async def post_movement(
+    session: AsyncSession, data: m.InventoryTransactionCreate, if_match: str | None
+) -> m.InventoryTransaction:
+    if data.type in (m.MovementType.RECEIPT, m.MovementType.REVERSAL):
+        where = "/goods-receipts" if data.type is m.MovementType.RECEIPT else "/inventory-transactions/{id}/reversal"
+        raise Unprocessable(f"post a {data.type} through {where}", slug="invalid-movement")
+    lot = await get_or_422(session, s.LotRow, data.lot_id, "lot")
+    check_if_match(if_match, lot.version)
+    movement = domain.plan_movement(
+        _balances(lot), data.type, location=data.location, quantity=data.quantity,
+        from_status=data.from_status, to_location=data.to_location, order_ref=data.order_ref,
+    )
+    txn = await _post(session, lot, movement, order_ref=data.order_ref, cost_centre=data.cost_centre,
+                      reason=data.reason)
+    return views.transaction(txn)
+
+
+async def reverse_movement(session: AsyncSession, txn_id: str, data: m.ReversalCreate) -> m.InventoryTransaction:
+    original = await get_or_404(session, s.InventoryTxnRow, txn_id, "inventory transaction")
+    if original.reversed_by:
+        raise Conflict(f"{txn_id} was already reversed by {original.reversed_by}", slug="already-reversed")
+    lot = await get_or_404(session, s.LotRow, original.lot_id, "lot")
+    recorded = domain.recorded_movement(
+        m.MovementType(original.type), location=original.location, quantity=original.quantity,
+        from_status=_status(original.from_status), to_status=_status(original.to_status),
+        to_location=original.to_location,
+    )
+    reversal = domain.plan_reversal(_balances(lot), recorded)
+    txn = await _post(session, lot, reversal, order_ref=original.order_ref, cost_centre=original.cost_centre,
+                      reason=data.reason, reverses=original.id)
+    original.reversed_by = txn.id
+    await session.flush()
+    return views.transaction(txn)
+
+
+async def get_movement(session: AsyncSession, txn_id: str) -> m.InventoryTransaction:
+    return views.transaction(await get_or_404(session, s.InventoryTxnRow, txn_id, "inventory transaction"))
+
+
+async def list_movements(
+    session: AsyncSession, q: PageQuery, lot_id: str | None, type_: m.MovementType | None, order_ref: str | None
+) -> Page[m.InventoryTransaction]:
+    where: list[ColumnElement[bool]] = []
+    if lot_id:
+        where.append(s.InventoryTxnRow.lot_id == lot_id)
+    if type_:
+        where.append(s.InventoryTxnRow.type == type_)
+    if order_ref:
+        where.append(s.InventoryTxnRow.order_ref == order_ref)
+    return await list_page(session, s.InventoryTxnRow, views.transaction, q, where=where)
+
+
+async def _post(
+    session: AsyncSession,
+    lot: s.LotRow,
+    movement: domain.Movement,
+    *,
+    order_ref: str | None,
+    cost_centre: str | None,
+    reason: str | None,
+    reverses: str | None = None,
+) -> s.InventoryTxnRow:
+    """Apply a planned movement to the lot's balances, record it, and stage its events."""
+    balances = domain.apply(_balances(lot), movement.deltas)
+    rows = {(b.location, b.status): b for b in lot.balances}
+    for key, quantity in balances.items():
+        if key in rows:
+            rows[key].quantity = quantity
+        elif quantity:
+            lot.balances.append(s.StockRow(location=key[0], status=key[1], quantity=quantity))
+    lot.touch()
+    txn = s.InventoryTxnRow(
+        id=new_id("TXN"), type=movement.type, lot_id=lot.id, item_id=lot.item_id, quantity=movement.quantity,
+        location=movement.location, to_location=movement.to_location, from_status=movement.from_status,
+        to_status=movement.to_status, order_ref=order_ref, cost_centre=cost_centre, reason=reason,
+        reverses=reverses,
+    )
+    session.add(txn)
+    await session.flush()
+    await outbox.publish(
+        session, SOURCE, txn.id,
+        ev.InventoryTxnPosted(
+            txn_id=txn.id, type=txn.type, lot_id=lot.id, item_id=lot.item_id, quantity=txn.quantity,
+            location=txn.location, to_location=txn.to_location, from_status=txn.from_status,
+            to_status=txn.to_status, order_ref=order_ref, cost_centre=cost_centre, reverses=reverses,
+        ),
+    )
+    if movement.from_status != movement.to_status:
+        await outbox.publish(
+            session, SOURCE, lot.id,
+            ev.StockStatusChanged(
+                lot_id=lot.id, item_id=lot.item_id, location=movement.to_location or movement.location,
+                from_status=movement.from_status, to_status=movement.to_status, quantity=movement.quantity,
+                txn_id=txn.id,
+            ),
+        )
+    return txn
+
+
+def _balances(lot: s.LotRow) -> dict[domain.Key, float]:
+    return {(b.location, m.StockStatus(b.status)): b.quantity for b in lot.balances}
+
+
+def _status(value: str | None) -> m.StockStatus | None:
+    return m.StockStatus(value) if value else None
+
+
+# --- costs -------------------------------------------------------------------------------------
+async def post_cost(session: AsyncSession, data: m.CostPostingCreate) -> m.CostPosting:
+    amount = _money(data.amount)
+    row = s.CostPostingRow(
+        id=new_id("COST"), amount=amount, currency=data.currency, cost_centre=data.cost_centre,
+        kind=data.kind, order_ref=data.order_ref, description=data.description,
+    )
+    session.add(row)
+    await session.flush()
+    await outbox.publish(
+        session, SOURCE, row.id,
+        ev.CostPosted(posting_id=row.id, amount=amount, currency=row.currency, cost_centre=row.cost_centre,
+                      kind=row.kind, order_ref=row.order_ref),
+    )
+    return views.cost_posting(row)
+
+
+async def get_cost(session: AsyncSession, posting_id: str) -> m.CostPosting:
+    return views.cost_posting(await get_or_404(session, s.CostPostingRow, posting_id, "cost posting"))
+
+
+async def list_costs(
+    session: AsyncSession, q: PageQuery, order_ref: str | None, cost_centre: str | None
+) -> Page[m.CostPosting]:
+    where: list[ColumnElement[bool]] = []
+    if order_ref:
+        where.append(s.CostPostingRow.order_ref == order_ref)
+    if cost_centre:
+        where.append(s.CostPostingRow.cost_centre == cost_centre)
+    return await list_page(session, s.CostPostingRow, views.cost_posting, q, where=where)
+
+
+def _money(amount: Decimal) -> Decimal:
+    if not amount.is_finite() or abs(amount) >= Decimal("1e13"):
+        raise Unprocessable(f"amount {amount} is not a finite amount below 10^13", slug="invalid-amount")
+    quantised = amount.quantize(Decimal("0.0001"))
+    if math.isclose(float(quantised), 0.0) and amount != 0:
+        raise Unprocessable(f"amount {amount} rounds to zero", slug="invalid-amount")
+    return quantised
+
+
+async def _refuse_duplicate(session: AsyncSession, model: type[s.ItemRow] | type[s.SupplierRow], record_id: str,
+                            what: str) -> None:
+    if await session.get(model, record_id) is not None:
+        raise Conflict(f"{what} {record_id} already exists", slug=f"{what}-exists")

@@ -1,0 +1,116 @@
+"""ERP tables. Only this service reads or writes them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from contracts.kit.records import RecordMixin
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ItemRow(RecordMixin, Base):
+    __tablename__ = "items"
+    description: Mapped[str] = mapped_column(String(200))
+    item_type: Mapped[str] = mapped_column(String(20))
+    base_uom: Mapped[str] = mapped_column(String(10))
+    lot_tracked: Mapped[bool] = mapped_column(Boolean)
+    inspection_required: Mapped[bool] = mapped_column(Boolean)
+    reorder_point: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SupplierRow(RecordMixin, Base):
+    __tablename__ = "suppliers"
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class PurchaseOrderRow(RecordMixin, Base):
+    __tablename__ = "purchase_orders"
+    supplier_id: Mapped[str] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reference: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lines: Mapped[list[PurchaseOrderLineRow]] = relationship(
+        order_by="PurchaseOrderLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class PurchaseOrderLineRow(Base):
+    __tablename__ = "purchase_order_lines"
+    po_id: Mapped[str] = mapped_column(ForeignKey("purchase_orders.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"))
+    quantity: Mapped[float] = mapped_column(Float)
+    received_quantity: Mapped[float] = mapped_column(Float, default=0.0)
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class LotRow(RecordMixin, Base):
+    __tablename__ = "lots"
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    supplier_id: Mapped[str | None] = mapped_column(ForeignKey("suppliers.id"), nullable=True, index=True)
+    supplier_lot: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    origin: Mapped[str] = mapped_column(String(20))
+    balances: Mapped[list[StockRow]] = relationship(
+        order_by="(StockRow.location, StockRow.status)", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class StockRow(Base):
+    """Quantity of one lot at one location in one stock status."""
+
+    __tablename__ = "stock"
+    lot_id: Mapped[str] = mapped_column(ForeignKey("lots.id"), primary_key=True)
+    location: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    quantity: Mapped[float] = mapped_column(Float)
+
+
+class GoodsReceiptRow(RecordMixin, Base):
+    __tablename__ = "goods_receipts"
+    source: Mapped[str] = mapped_column(String(20))
+    po_id: Mapped[str | None] = mapped_column(ForeignKey("purchase_orders.id"), nullable=True, index=True)
+    line_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    production_order: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"))
+    supplier_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("lots.id"), index=True)
+    quantity: Mapped[float] = mapped_column(Float)
+    location: Mapped[str] = mapped_column(String(40))
+    stock_status: Mapped[str] = mapped_column(String(20))
+    txn_id: Mapped[str] = mapped_column(String(64))
+
+
+class InventoryTxnRow(RecordMixin, Base):
+    __tablename__ = "inventory_transactions"
+    __table_args__ = (UniqueConstraint("reverses", name="uq_inventory_transactions_reverses"),)
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("lots.id"), index=True)
+    item_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[float] = mapped_column(Float)
+    location: Mapped[str] = mapped_column(String(40))
+    to_location: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    order_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    cost_centre: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reverses: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reversed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CostPostingRow(RecordMixin, Base):
+    __tablename__ = "cost_postings"
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    cost_centre: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    order_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
