@@ -1,0 +1,3 @@
+from plantbridge.cli import main
+
+raise SystemExit(main())

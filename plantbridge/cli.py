@@ -1,0 +1,75 @@
+"""`plantbridge` command line: run the platform, one service, migrations, demo data."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="plantbridge", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start every service on loopback (embedded default)")
+    up.add_argument("--data", default=os.environ.get("PLANTBRIDGE_DATA", "data"), help="folder for SQLite, Redis, logs")
+    up.add_argument("--demo", action="store_true", help="load a small demo plant once everything is up")
+    up.add_argument("--only", default="", help="comma-separated service names (default: all)")
+    up.add_argument("--redis-port", type=int, default=6380)
+
+    serve = commands.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None)
+
+    migrate = commands.add_parser("migrate", help="apply a service's migrations to its database")
+    migrate.add_argument("service")
+
+    demo = commands.add_parser("demo", help="load demo data into a running platform")
+    demo.add_argument("--erp", default="http://127.0.0.1:8101")
+
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        from plantbridge.launcher import run_platform  # noqa: PLC0415
+
+        return run_platform(args.data, demo=args.demo, only=[s for s in args.only.split(",") if s],
+                            redis_port=args.redis_port)
+    if args.command == "serve":
+        return _serve(args.service, args.host, args.port)
+    if args.command == "migrate":
+        return _migrate(args.service)
+    if args.command == "demo":
+        from plantbridge.demo import load_demo  # noqa: PLC0415
+
+        load_demo({"erp": args.erp})
+        return 0
+    return 2
+
+
+def _serve(name: str, host: str, port: int | None) -> int:
+    import uvicorn  # noqa: PLC0415
+
+    from plantbridge.services import by_name  # noqa: PLC0415
+
+    service = by_name(name)
+    uvicorn.run(
+        service.factory, factory=True, host=host, port=port or service.port,
+        log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _migrate(name: str) -> int:
+    from plantbridge.services import by_name  # noqa: PLC0415
+
+    service = by_name(name)
+    module = importlib.import_module(service.module)
+    app = module.create_app()
+    spec = module.SPEC
+    from contracts.kit import migrations  # noqa: PLC0415
+
+    migrations.upgrade(app.state["runtime"].settings.database_url, spec.versions_dir, spec.metadata)
+    print(f"{name}: migrated", file=sys.stderr)
+    return 0

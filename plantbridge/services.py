@@ -1,0 +1,37 @@
+"""Every deployable service, in start order: the one table the launcher, compose.yaml and the
+gateway's routes are checked against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str  # also the first path segment the gateway routes on
+    factory: str  # "module:function" returning a Litestar app
+    port: int
+    env_prefix: str  # settings are read from <PREFIX>_* variables
+    layer: str
+    uses_database: bool = True
+
+    @property
+    def module(self) -> str:
+        return self.factory.split(":", 1)[0]
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("erp", "system_apis.erp.app:create_app", 8101, "ERP", "system"),
+    Service("qms", "system_apis.qms.app:create_app", 8102, "QMS", "system"),
+    Service("cmms", "system_apis.cmms.app:create_app", 8103, "CMMS", "system"),
+    Service("mes", "system_apis.mes.app:create_app", 8104, "MES", "system"),
+    Service("xref", "system_apis.xref.app:create_app", 8105, "XREF", "system"),
+)
+
+
+def by_name(name: str) -> Service:
+    for service in SERVICES:
+        if service.name == name:
+            return service
+    known = ", ".join(s.name for s in SERVICES)
+    raise KeyError(f"unknown service {name!r} (known: {known})")
