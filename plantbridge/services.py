@@ -26,6 +26,9 @@ SERVICES: tuple[Service, ...] = (
     Service("cmms", "system_apis.cmms.app:create_app", 8103, "CMMS", "system"),
     Service("mes", "system_apis.mes.app:create_app", 8104, "MES", "system"),
     Service("xref", "system_apis.xref.app:create_app", 8105, "XREF", "system"),
+    Service("quality", "process_apis.quality.app:create_app", 8201, "QUALITY", "process"),
+    # Last: it starts after the upstreams it routes to.
+    Service("gateway", "gateway.app:create_app", 8000, "GATEWAY", "edge"),
 )
 
 

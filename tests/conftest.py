@@ -16,6 +16,7 @@ import pytest
 from plantbridge.processes import RedisServer, ServiceProcess
 from plantbridge.services import by_name
 from tests.support.postgres import PostgresServer, PostgresUnavailable
+from tests.support.tokens import service_env as trust_test_issuer
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 IN_CI = os.environ.get("CI") == "true"
@@ -48,7 +49,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str, str], str]:
     """`database_url(backend, name)`: a fresh, empty database on SQLite or PostgreSQL."""
 
     def make(backend: str, name: str) -> str:
@@ -63,17 +66,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def launch(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launch]:
-    """`launch(name, database_url=..., **env)`: start a service process on a free port."""
+    """`launch(name, database_url=..., port=None, **env)`: start a service process (on a free port
+    unless `port` is given). Every service trusts the test issuer (tests/support/tokens.py), so
+    `tests.support.http.client(process, scopes=[...])` gets through; `env` may override it."""
     started: list[ServiceProcess] = []
     logs = ARTIFACTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
-    def start(name: str, database_url: str | None = None, **env: str) -> ServiceProcess:
+    def start(
+        name: str, database_url: str | None = None, port: int | None = None, **env: str
+    ) -> ServiceProcess:
         prefix = by_name(name).env_prefix
-        settings = {f"{prefix}_REDIS_URL": redis_server.url, **{f"{prefix}_{k.upper()}": v for k, v in env.items()}}
+        settings = {
+            f"{prefix}_REDIS_URL": redis_server.url,
+            **trust_test_issuer(prefix),
+            **{f"{prefix}_{k.upper()}": v for k, v in env.items()},
+        }
         if database_url:
             settings[f"{prefix}_DATABASE_URL"] = database_url
-        process = ServiceProcess(name, settings, log_path=logs / f"{name}-{len(started)}.log")
+        process = ServiceProcess(name, settings, port=port, log_path=logs / f"{name}-{len(started)}.log")
         started.append(process)
         return process.start()
 

@@ -4,29 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from litestar import Litestar, Router
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 from redis.asyncio import Redis
 from sqlalchemy import MetaData
 
 from contracts.kit import migrations
+from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
+from contracts.kit.auth import AuthMiddleware, TokenVerifier, document_security
 from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
 from contracts.kit.logs import configure_logging
 from contracts.kit.observability import Metrics, health_handlers
 from contracts.kit.openapi import StrictStructSchemaPlugin
 from contracts.kit.problems import EXCEPTION_HANDLERS
+from contracts.kit.relay import OutboxRelay
+from contracts.kit.relay import running as relay_running
 from contracts.kit.settings import ServiceSettings
+from contracts.kit.strict_body import strict_json_body
 from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
@@ -42,7 +50,7 @@ class ServiceSpec:
     api_path: str
     api_version: str
     routes: Sequence[ControllerRouterHandler]
-    metadata: MetaData
+    metadata: MetaData | tuple[MetaData, ...]
     versions_dir: Path
     dependencies: dict[str, Provide] = field(default_factory=dict)
 
@@ -55,6 +63,7 @@ class Runtime:
     db: Database
     redis: Redis
     metrics: Metrics
+    verifier: TokenVerifier | None = None
 
 
 def create_service_app(
@@ -67,7 +76,9 @@ def create_service_app(
     configure_logging(spec.name, settings.log_level)
     db = Database(settings.database_url)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-    runtime = Runtime(settings=settings, db=db, redis=redis, metrics=Metrics(spec.name))
+    # Every API route needs a valid token; there is deliberately no setting that turns this off.
+    verifier = TokenVerifier.from_settings(settings)
+    runtime = Runtime(settings=settings, db=db, redis=redis, metrics=Metrics(spec.name), verifier=verifier)
 
     async def redis_ping() -> None:
         await redis.ping()
@@ -75,7 +86,9 @@ def create_service_app(
     @asynccontextmanager
     async def resources(_app: Litestar) -> AsyncIterator[None]:
         if settings.migrate_on_start:
-            await asyncio.to_thread(migrations.upgrade, settings.database_url, spec.versions_dir, spec.metadata)
+            await asyncio.to_thread(
+                migrations.upgrade, settings.database_url, spec.versions_dir, spec.metadata
+            )
         logging.getLogger(spec.name).info("%s ready on %s", spec.title, spec.api_path)
         try:
             yield
@@ -83,12 +96,19 @@ def create_service_app(
             await redis.aclose()
             await db.dispose()
 
+    @asynccontextmanager
+    async def relay(_app: Litestar) -> AsyncIterator[None]:
+        # After `resources` (tables exist) and stopped before it closes Redis and the database.
+        async with relay_running(OutboxRelay(db, redis)):
+            yield
+
     api = Router(
         path=spec.api_path,
         route_handlers=list(spec.routes),
         middleware=[
+            DefineMiddleware(AuthMiddleware, verifier=verifier, service=spec.name),
             *middleware,
-            UnitOfWorkMiddleware,
+            DefineMiddleware(cast(Any, UnitOfWorkMiddleware)),  # a raw ASGI middleware
         ],
     )
     app = Litestar(
@@ -96,6 +116,7 @@ def create_service_app(
         dependencies={"session": Provide(provide_session, sync_to_thread=False), **spec.dependencies},
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[StrictStructSchemaPlugin()],
+        before_request=strict_json_body,  # bodies as strict as the schema says
         openapi_config=OpenAPIConfig(
             title=spec.title,
             version=spec.api_version,
@@ -104,13 +125,45 @@ def create_service_app(
             render_plugins=[JsonRenderPlugin()],
         ),
         request_max_body_size=settings.max_body_bytes,
-        lifespan=[resources, *lifespans],
-        state={"runtime": runtime},
+        lifespan=[resources, *([relay] if settings.outbox_relay else []), *lifespans],
+        state=State({"runtime": runtime}),
         logging_config=None,
     )
+    document_security(app, api_path=spec.api_path, service=spec.name, token_url=settings.auth_token_url)
     # Outermost, so even routing errors (404, 405) carry the correlation id and are counted.
-    app.asgi_handler = CorrelationMiddleware(runtime.metrics.middleware(app.asgi_handler))
+    outer: ASGIApp = CorrelationMiddleware(runtime.metrics.middleware(_true_allow_header(app)))
+    app.asgi_handler = outer  # type: ignore[assignment]
     return app
+
+
+def _true_allow_header(app: Litestar) -> ASGIApp:
+    """Litestar 2.25's automatic OPTIONS answer lists only the methods of the first handler
+    registered on a path; answer with every method the path really has."""
+    methods: dict[str, set[str]] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            # The scope's path_template drops the ":type" of path parameters.
+            methods.setdefault(re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path), set()).update(route.methods)
+    allowed = {path: ", ".join(sorted(names)).encode() for path, names in methods.items()}
+    inner = cast(ASGIApp, app.asgi_handler)
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            await inner(scope, receive, send)
+            return
+
+        async def send_allow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                methods = allowed.get(scope.get("path_template", ""))
+                if methods:
+                    message["headers"] = [
+                        (k, methods if k.lower() == b"allow" else v) for k, v in message.get("headers", [])
+                    ]
+            await send(message)
+
+        await inner(scope, receive, send_allow)
+
+    return handler
 
 
 def runtime_of(app: Litestar) -> Runtime:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 
 CORRELATION_HEADER = "x-correlation-id"
 TRACEPARENT_HEADER = "traceparent"
@@ -29,7 +29,8 @@ class Context:
     causation_id: str = ""
 
 
-_current: ContextVar[Context] = ContextVar("plantbridge_context", default=Context())
+_EMPTY = Context()  # frozen, so one shared default is safe
+_current: ContextVar[Context] = ContextVar("plantbridge_context", default=_EMPTY)
 
 
 def current() -> Context:

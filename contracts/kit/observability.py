@@ -8,9 +8,9 @@ from typing import Any
 
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 from contracts.kit.problems import problem_response
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -20,11 +20,15 @@ class Metrics:
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "plantbridge_http_requests", "HTTP requests", ["service", "method", "route", "status"],
+            "plantbridge_http_requests",
+            "HTTP requests",
+            ["service", "method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "plantbridge_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+            "plantbridge_http_request_seconds",
+            "HTTP request latency",
+            ["service", "method", "route"],
             registry=self.registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
@@ -49,7 +53,9 @@ class Metrics:
             finally:
                 route = scope.get("path_template") or "unmatched"
                 self.requests.labels(self.service, scope["method"], route, str(status)).inc()
-                self.latency.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
+                self.latency.labels(self.service, scope["method"], route).observe(
+                    time.perf_counter() - started
+                )
 
         return measured
 
@@ -69,7 +75,10 @@ def health_handlers(checks: dict[str, ReadinessCheck], metrics: Metrics) -> list
                 failed[name] = f"{type(exc).__name__}: {exc}"[:300]
         if failed:
             return problem_response(
-                503, "not-ready", "Service not ready", "; ".join(f"{k} unavailable" for k in failed),
+                503,
+                "not-ready",
+                "Service not ready",
+                "; ".join(f"{k} unavailable" for k in failed),
                 extensions={"checks": {k: failed.get(k, "ok") for k in checks}},
             )
         return Response({"status": "ok", "checks": dict.fromkeys(checks, "ok")})

@@ -9,8 +9,11 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.envelope import CloudEvent, encode, type_of
-from contracts.kit import correlation
+from contracts.kit import correlation, signals
 from contracts.kit.tables import outbox
+
+# The after-commit signal that wakes the relay (contracts/kit/relay.py) at once.
+SIGNAL = "outbox"
 
 
 def envelope(source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
@@ -41,4 +44,5 @@ async def publish(session: AsyncSession, source: str, subject: str, data: msgspe
             created_at=event.time,
         )
     )
+    signals.notify_on_commit(session, SIGNAL)
     return event

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+from litestar.di import NamedDependency
 from litestar.params import Parameter
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from contracts.kit.problems import PreconditionFailed, Problem
+from contracts.kit.problems import PreconditionFailed, Unprocessable
 
 T = TypeVar("T")
 MAX_LIMIT = 500
@@ -29,13 +30,35 @@ class PageQuery:
 
 def provide_page_query(
     limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size")] = 50,
-    cursor: Annotated[str | None, Parameter(max_length=200, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Parameter(max_length=200, description="next_cursor of the previous page")
+    ] = None,
     updated_since: Annotated[
-        datetime | None, Parameter(description="Only records changed after this instant (delta sync)")
+        str | None,
+        Parameter(
+            description="Only records changed after this instant (RFC 3339; delta sync)",
+            max_length=64,
+            schema_extra={"format": "date-time"},
+        ),
     ] = None,
 ) -> PageQuery:
     """Litestar dependency: the same paging query parameters on every list endpoint."""
-    return PageQuery(limit=limit, cursor=cursor, updated_since=updated_since)
+    # Bounded like body instants: PostgreSQL cannot even bind year 1 at a positive offset (a 500).
+    since = body_instant(parse_instant(updated_since), "updated_since")
+    return PageQuery(limit=limit, cursor=cursor, updated_since=since)
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """RFC 3339 only: a bare number or date is refused rather than guessed at."""
+    if value is None:
+        return None
+    try:
+        if "T" not in value.upper():
+            raise ValueError("no time part")
+        moment = datetime.fromisoformat(value.upper())
+    except ValueError as exc:
+        raise Unprocessable(f"{value!r} is not an RFC 3339 date-time", slug="invalid-date-time") from exc
+    return as_utc(moment)
 
 
 class Page(msgspec.Struct, Generic[T]):
@@ -56,13 +79,15 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         stamp, record_id = msgspec.json.decode(raw, type=tuple[str, str])
         return datetime.fromisoformat(stamp), record_id
     except (ValueError, msgspec.DecodeError, TypeError) as exc:
-        raise Problem("cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor") from exc
+        raise Unprocessable(
+            "cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor"
+        ) from exc
 
 
 def keyset(
     query: Select[Any],
-    updated_at: InstrumentedAttribute[datetime],
-    record_id: InstrumentedAttribute[str],
+    updated_at: ColumnElement[datetime] | InstrumentedAttribute[datetime],
+    record_id: ColumnElement[str] | InstrumentedAttribute[str],
     *,
     limit: int,
     cursor: str | None,
@@ -109,3 +134,25 @@ def as_utc(moment: datetime) -> datetime:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_EARLIEST, _LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def body_instant(moment: datetime | None, field: str) -> datetime | None:
+    """An instant taken from a request body, in UTC (naive means UTC). Years no plant record can
+    have are refused with a 422 rather than stored, since SQLite keeps wall-clock text and a far
+    offset near year 1 or 9999 cannot even be converted."""
+    if moment is None:
+        return None
+    try:
+        utc = as_utc(moment).astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not _EARLIEST <= utc < _LATEST:
+        raise Unprocessable(f"{field} {moment.isoformat()} is outside 1900..2999", slug="invalid-date-time")
+    return utc
+
+
+# The annotation list handlers use for the `page_query` dependency (registered by each app).
+Paged = NamedDependency[PageQuery]

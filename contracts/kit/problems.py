@@ -15,7 +15,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from contracts.kit import correlation
@@ -138,8 +138,13 @@ def problem_bytes(status: int, slug: str, title: str, detail: str) -> bytes:
 
 def _on_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[bytes]:
     return problem_response(
-        exc.status, exc.slug, exc.title, exc.detail,
-        instance=request.url.path, headers=exc.headers, extensions=exc.extensions,
+        exc.status,
+        exc.slug,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+        extensions=exc.extensions,
     )
 
 
@@ -161,8 +166,12 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
     if isinstance(exc, ValidationException):
         errors = exc.extra if isinstance(exc.extra, list) else []
         return problem_response(
-            400, "validation", "Request is not valid", _validation_detail(exc, errors),
-            instance=request.url.path, errors=[e for e in errors if isinstance(e, dict)],
+            400,
+            "validation",
+            "Request is not valid",
+            _validation_detail(exc, errors),
+            instance=request.url.path,
+            errors=[e for e in errors if isinstance(e, dict)],
         )
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "Request failed"))
     if isinstance(exc, NotFoundException) and exc.detail == "Not Found":
@@ -174,27 +183,52 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 
 def _validation_detail(exc: ValidationException, errors: list[Any]) -> str:
-    messages = [f"{e.get('key', '')}: {e.get('message', '')}".strip(": ") for e in errors if isinstance(e, dict)]
+    messages = [
+        f"{e.get('key', '')}: {e.get('message', '')}".strip(": ") for e in errors if isinstance(e, dict)
+    ]
     return "; ".join(m for m in messages if m) or exc.detail
 
 
 def _on_integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[bytes]:
     # A concurrent writer won a uniqueness race; the client may re-read and retry.
     log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
-    return problem_response(409, "conflict", "Conflict", "The change conflicts with a concurrent change.",
-                            instance=request.url.path)
+    return problem_response(
+        409,
+        "conflict",
+        "Conflict",
+        "The change conflicts with a concurrent change.",
+        instance=request.url.path,
+    )
+
+
+def _on_data_error(request: Request[Any, Any, Any], exc: DataError) -> Response[bytes]:
+    # The database refused a value the schema let through (a range or encoding limit).
+    log.warning("data error on %s %s: %s", request.method, request.url.path, exc.orig)
+    return problem_response(
+        422,
+        "value-not-storable",
+        "Value cannot be stored",
+        "A value in the request is outside what can be stored.",
+        instance=request.url.path,
+    )
 
 
 def _on_stale_data(request: Request[Any, Any, Any], exc: StaleDataError) -> Response[bytes]:
-    return problem_response(409, "concurrent-update", "Concurrent update",
-                            "The record changed while this request ran; read it again and retry.",
-                            instance=request.url.path)
+    return problem_response(
+        409,
+        "concurrent-update",
+        "Concurrent update",
+        "The record changed while this request ran; read it again and retry.",
+        instance=request.url.path,
+    )
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
-        HTTP_500_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
         "The service failed to handle this request; quote the correlation id when reporting it.",
         instance=request.url.path,
     )
@@ -203,6 +237,7 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     Problem: _on_problem,
     IntegrityError: _on_integrity_error,
+    DataError: _on_data_error,
     StaleDataError: _on_stale_data,
     HTTPException: _on_http_exception,
     NotAuthorizedException: _on_http_exception,
@@ -211,8 +246,8 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
 }
 
 __all__ = [
-    "PROBLEM_JSON",
     "EXCEPTION_HANDLERS",
+    "PROBLEM_JSON",
     "Conflict",
     "IllegalTransition",
     "NotFound",

@@ -31,8 +31,8 @@ class RecordMixin:
     )
 
     @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
-        return {"version_id_col": cls.version}  # type: ignore[attr-defined]
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
 
     def touch(self) -> None:
         """Mark the record changed when only its child rows changed."""

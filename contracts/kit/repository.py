@@ -13,10 +13,12 @@ from contracts.kit.problems import NotFound, Unprocessable
 from contracts.kit.records import RecordMixin
 
 R = TypeVar("R", bound=RecordMixin)
-O = TypeVar("O")
+Out = TypeVar("Out")
 
 
-async def get_or_404(session: AsyncSession, model: type[R], record_id: str, what: str, *, lock: bool = False) -> R:
+async def get_or_404(
+    session: AsyncSession, model: type[R], record_id: str, what: str, *, lock: bool = False
+) -> R:
     row = await session.get(model, record_id, with_for_update=lock)
     if row is None:
         raise NotFound(f"{what} {record_id} does not exist", slug=f"{what.replace(' ', '-')}-not-found")
@@ -34,13 +36,17 @@ async def get_or_422(session: AsyncSession, model: type[R], record_id: str, what
 async def list_page(
     session: AsyncSession,
     model: type[R],
-    convert: Callable[[R], O],
+    convert: Callable[[R], Out],
     q: PageQuery,
     where: Sequence[ColumnElement[bool]] = (),
-) -> Page[O]:
+) -> Page[Out]:
     query = keyset(
-        select(model).where(*where), model.updated_at, model.id,  # type: ignore[arg-type]
-        limit=q.limit, cursor=q.cursor, updated_since=q.updated_since,
+        select(model).where(*where),
+        model.updated_at,
+        model.id,
+        limit=q.limit,
+        cursor=q.cursor,
+        updated_since=q.updated_since,
     )
     rows: list[Any] = list((await session.scalars(query)).all())
     return page(rows, q.limit, convert)

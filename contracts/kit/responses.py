@@ -36,7 +36,9 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """Document the problem responses an operation can give (400 always)."""
     return {
         status: ResponseSpec(
-            data_container=ProblemDetail, description=_DESCRIPTIONS[status], media_type=PROBLEM_JSON,
+            data_container=ProblemDetail,
+            description=_DESCRIPTIONS[status],
+            media_type=PROBLEM_JSON,
             generate_examples=False,
         )
         for status in sorted({400, *statuses})

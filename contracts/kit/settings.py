@@ -22,6 +22,17 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     migrate_on_start: bool = True
     max_body_bytes: int = 1_048_576
     idempotency_ttl_hours: int = 24
+    # Publish this service's outbox to Redis Streams from inside the service (contracts/kit/relay.py).
+    outbox_relay: bool = True
+    # Bearer tokens (contracts/kit/auth.py). The gateway is the default issuer; `auth_issuers`
+    # adds external identity providers as comma-separated `issuer=jwks_url` pairs (http(s) or file).
+    auth_issuer: str = "http://127.0.0.1:8000"
+    auth_jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
+    auth_issuers: str = ""
+    auth_audience: str = "plantbridge"  # comma-separated audiences this service accepts
+    auth_leeway_seconds: int = 30
+    auth_jwks_refresh_seconds: float = 30.0  # least time between refetches on an unknown kid
+    auth_token_url: str = "http://127.0.0.1:8000/oauth2/token"  # named in the OpenAPI document
 
 
 S = TypeVar("S", bound=msgspec.Struct)

@@ -15,10 +15,11 @@ from typing import Any
 
 import msgspec
 from litestar import Request
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.di import NamedDependency
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 from contracts.kit.db import Database
 from contracts.kit.problems import problem_bytes
 from contracts.kit.tables import idempotency_keys
@@ -69,7 +70,9 @@ async def _send_simple(send: Send, status: int, body: bytes, headers: list[tuple
 
 async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str) -> None:
     await _send_simple(
-        send, status, problem_bytes(status, slug, title, detail),
+        send,
+        status,
+        problem_bytes(status, slug, title, detail),
         [(b"content-type", b"application/problem+json")],
     )
 
@@ -85,8 +88,12 @@ class UnitOfWorkMiddleware:
             await self.app(scope, receive, send)
             return
         runtime = scope["litestar_app"].state["runtime"]
-        await _Exchange(self.app, runtime.db, runtime.settings.max_body_bytes,
-                        timedelta(hours=runtime.settings.idempotency_ttl_hours)).run(scope, receive, send)
+        await _Exchange(
+            self.app,
+            runtime.db,
+            runtime.settings.max_body_bytes,
+            timedelta(hours=runtime.settings.idempotency_ttl_hours),
+        ).run(scope, receive, send)
 
 
 class _Exchange:
@@ -105,13 +112,23 @@ class _Exchange:
         body: bytes | None = None
         if key is not None:
             if not 1 <= len(key) <= 255:
-                await _send_problem(send, 400, "idempotency-key-invalid", "Invalid Idempotency-Key",
-                                    "Idempotency-Key must be 1 to 255 characters.")
+                await _send_problem(
+                    send,
+                    400,
+                    "idempotency-key-invalid",
+                    "Invalid Idempotency-Key",
+                    "Idempotency-Key must be 1 to 255 characters.",
+                )
                 return
             body = await _read_body(receive, self.max_body_bytes)
             if body is None:
-                await _send_problem(send, 413, "payload-too-large", "Request body too large",
-                                    f"Request bodies are limited to {self.max_body_bytes} bytes.")
+                await _send_problem(
+                    send,
+                    413,
+                    "payload-too-large",
+                    "Request body too large",
+                    f"Request bodies are limited to {self.max_body_bytes} bytes.",
+                )
                 return
 
         recorder = _Recorder()
@@ -147,11 +164,16 @@ class _Exchange:
             # SQLite already serialises writers; PostgreSQL needs a lock so a concurrent
             # repeat is told 409 instead of racing the first request.
             locked = await session.scalar(
-                select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{principal}\x00{key}", 0)))
+                select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{principal}\n{key}", 0)))
             )
             if not locked:
-                await _send_problem(send, 409, "idempotency-key-in-use", "Request still in progress",
-                                    "A request with this Idempotency-Key is still being processed.")
+                await _send_problem(
+                    send,
+                    409,
+                    "idempotency-key-in-use",
+                    "Request still in progress",
+                    "A request with this Idempotency-Key is still being processed.",
+                )
                 return True
         row = (
             await session.execute(
@@ -170,8 +192,13 @@ class _Exchange:
             )
             return False
         if row.fingerprint != fingerprint:
-            await _send_problem(send, 422, "idempotency-key-reused", "Idempotency-Key reused",
-                                "This Idempotency-Key was used with a different request.")
+            await _send_problem(
+                send,
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                "This Idempotency-Key was used with a different request.",
+            )
             return True
         stored = [(k.encode(), v.encode()) for k, v in msgspec.json.decode(row.headers)]
         stored.append((b"idempotent-replayed", b"true"))
@@ -199,9 +226,14 @@ async def _remember(
     now = datetime.now(UTC)
     await session.execute(
         idempotency_keys.insert().values(
-            principal=principal, key=key, fingerprint=fingerprint, status_code=recorder.status,
-            headers=msgspec.json.encode(kept).decode(), body=b"".join(recorder.body),
-            created_at=now, expires_at=now + ttl,
+            principal=principal,
+            key=key,
+            fingerprint=fingerprint,
+            status_code=recorder.status,
+            headers=msgspec.json.encode(kept).decode(),
+            body=b"".join(recorder.body),
+            created_at=now,
+            expires_at=now + ttl,
         )
     )
 
@@ -250,3 +282,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 __all__ = ["SESSION_KEY", "UnitOfWorkMiddleware", "provide_session", "purge_expired_keys"]
+
+
+# What route handlers declare to receive the request's session (the `session` dependency).
+Session = NamedDependency[AsyncSession]

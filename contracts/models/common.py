@@ -6,10 +6,15 @@ from typing import Annotated
 
 import msgspec
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Text = Annotated[str, msgspec.Meta(max_length=4000)]
-Location = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
+ID_MAX = 64
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
+# No NUL characters: PostgreSQL cannot store them in text, so they are refused at the door.
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+Text = Annotated[str, msgspec.Meta(max_length=4000, pattern=r"^[^\x00]*$")]
+Location = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")
+]
 Uom = Annotated[str, msgspec.Meta(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9%]+$")]
 CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
 LineNo = Annotated[int, msgspec.Meta(ge=1, le=9999)]
@@ -17,6 +22,8 @@ Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 # Quantities are positive and bounded; amounts of money travel as decimal strings.
 Quantity = Annotated[float, msgspec.Meta(gt=0, le=1_000_000_000)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0, le=1_000_000_000)]
+# Money travels as a decimal string so no float rounding ever touches an amount.
+Money = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]{1,13}(\.[0-9]{1,4})?$", examples=["125.50"])]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=500)]
 
 

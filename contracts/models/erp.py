@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
 
@@ -15,6 +16,7 @@ from contracts.models.common import (
     Input,
     LineNo,
     Location,
+    Money,
     Name,
     NonNegative,
     Output,
@@ -47,6 +49,18 @@ class MovementType(StrEnum):
     ISSUE = "issue"
     TRANSFER = "transfer"
     REVERSAL = "reversal"
+
+
+class StockMovement(StrEnum):
+    """Movements a client posts directly (receipts and reversals have their own endpoints)."""
+
+    RELEASE = "release"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
+    SCRAP = "scrap"
+    RETURN_TO_VENDOR = "return_to_vendor"
+    ISSUE = "issue"
+    TRANSFER = "transfer"
 
 
 class PurchaseOrderStatus(StrEnum):
@@ -115,13 +129,13 @@ class Supplier(Output, kw_only=True):
 class PurchaseOrderLineCreate(Input, kw_only=True):
     item_id: Id
     quantity: Quantity
-    unit_price: Decimal | None = None
+    unit_price: Money | None = None
     currency: Currency = "EUR"
 
 
 class PurchaseOrderCreate(Input, kw_only=True):
     supplier_id: Id
-    lines: list[PurchaseOrderLineCreate] = msgspec.field(default_factory=list)
+    lines: Annotated[list[PurchaseOrderLineCreate], msgspec.Meta(min_length=1, max_length=200)]
     reference: Text | None = None
 
 
@@ -203,7 +217,7 @@ class Lot(Output, kw_only=True):
 
 # --- inventory transactions ---------------------------------------------------------------------
 class InventoryTransactionCreate(Input, kw_only=True):
-    type: MovementType
+    type: StockMovement
     lot_id: Id
     quantity: Quantity
     location: Location
@@ -240,7 +254,7 @@ class InventoryTransaction(Output, kw_only=True):
 
 # --- costs -----------------------------------------------------------------------------------
 class CostPostingCreate(Input, kw_only=True):
-    amount: Decimal
+    amount: Money
     currency: Currency
     cost_centre: Id
     kind: CostKind = CostKind.OTHER

@@ -71,7 +71,9 @@ class IllegalMovement(Conflict):
 def normalise_quantity(quantity: float) -> float:
     rounded = round(quantity, PRECISION)
     if rounded <= 0:
-        raise Unprocessable(f"quantity {quantity} rounds to zero at {PRECISION} decimals", slug="invalid-quantity")
+        raise Unprocessable(
+            f"quantity {quantity} rounds to zero at {PRECISION} decimals", slug="invalid-quantity"
+        )
     return rounded
 
 
@@ -93,7 +95,9 @@ def plan_movement(
     """Decide a movement against current balances, or raise the problem that forbids it."""
     rule = RULES.get(type_)
     if rule is None:
-        raise Unprocessable(f"{type_} is posted by its own endpoint, not as a movement", slug="invalid-movement")
+        raise Unprocessable(
+            f"{type_} is posted by its own endpoint, not as a movement", slug="invalid-movement"
+        )
     quantity = normalise_quantity(quantity)
     if type_ is MovementType.ISSUE and not order_ref:
         raise Unprocessable("an issue needs the order_ref of the order it goes to", slug="order-required")
@@ -107,7 +111,11 @@ def plan_movement(
         )
     available = balances.get((location, source), 0.0)
     if available + 1e-9 < quantity:
-        held = {status: qty for (loc, status), qty in balances.items() if loc == location and status in HELD and qty > 0}
+        held = {
+            status: qty
+            for (loc, status), qty in balances.items()
+            if loc == location and status in HELD and qty > 0
+        }
         if type_ is MovementType.ISSUE and held:
             raise LotOnHold(
                 f"only {available:g} unrestricted at {location}; "
@@ -126,8 +134,12 @@ def plan_movement(
     elif target_status is not None:
         deltas.append(Delta(location, target_status, quantity))
     return Movement(
-        type=type_, location=location, quantity=quantity, from_status=source,
-        to_status=target_status, to_location=to_location if rule.keeps_status else None,
+        type=type_,
+        location=location,
+        quantity=quantity,
+        from_status=source,
+        to_status=target_status,
+        to_location=to_location if rule.keeps_status else None,
         deltas=tuple(deltas),
     )
 
@@ -142,22 +154,28 @@ def plan_reversal(balances: dict[Key, float], original: Movement) -> Movement:
         )
     inverse = tuple(Delta(d.location, d.status, -d.quantity) for d in original.deltas)
     for d in inverse:
-        if d.quantity < 0 and balances.get((d.location, d.status), 0.0) + 1e-9 < -d.quantity:
+        left = balances.get((d.location, d.status), 0.0)
+        if d.quantity < 0 and left + 1e-9 < -d.quantity:
             raise InsufficientStock(
-                f"cannot reverse: only {balances.get((d.location, d.status), 0.0):g} {d.status} left at {d.location}",
-                available=balances.get((d.location, d.status), 0.0),
+                f"cannot reverse: only {left:g} {d.status} left at {d.location}", available=left
             )
     return Movement(
-        type=MovementType.REVERSAL, location=original.location, quantity=original.quantity,
-        from_status=original.to_status, to_status=original.from_status,
-        to_location=original.to_location, deltas=inverse,
+        type=MovementType.REVERSAL,
+        location=original.location,
+        quantity=original.quantity,
+        from_status=original.to_status,
+        to_status=original.from_status,
+        to_location=original.to_location,
+        deltas=inverse,
     )
 
 
 def apply(balances: dict[Key, float], deltas: tuple[Delta, ...]) -> dict[Key, float]:
     result = dict(balances)
     for d in deltas:
-        result[(d.location, d.status)] = round(result.get((d.location, d.status), 0.0) + d.quantity, PRECISION)
+        result[(d.location, d.status)] = round(
+            result.get((d.location, d.status), 0.0) + d.quantity, PRECISION
+        )
     return result
 
 

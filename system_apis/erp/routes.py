@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get, patch, post
-from litestar.params import Dependency
-from sqlalchemy.ext.asyncio import AsyncSession
-from typing import Annotated
 
-from contracts.kit.paging import Page, PageQuery
-from contracts.kit.params import IdempotencyKey, IfMatch
+from contracts.kit.paging import Page, Paged
+from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
+from contracts.kit.unit_of_work import Session
 from contracts.models import erp as m
-from contracts.models.common import Id
 from system_apis.erp import service
 
-Q = Annotated[PageQuery, Dependency(skip_validation=True)]
+Q = Paged
 API = "/erp/v1"
 
 
@@ -23,20 +20,26 @@ class ItemController(Controller):
     tags = ["items"]
 
     @post(responses=problems(409, 422), summary="Create an item (material master)")
-    async def create(self, session: AsyncSession, data: m.ItemCreate, idempotency_key: IdempotencyKey = None) -> Response[m.Item]:
+    async def create(
+        self, session: Session, data: m.ItemCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Item]:
         item = await service.create_item(session, data)
         return versioned(item, status_code=201, location=f"{API}/items/{item.item_id}")
 
-    @get(responses=problems(), summary="List items")
-    async def list(self, session: AsyncSession, page_query: Q, item_type: m.ItemType | None = None) -> Page[m.Item]:
+    @get(responses=problems(422), summary="List items")
+    async def list(
+        self, session: Session, page_query: Q, item_type: m.ItemType | None = None
+    ) -> Page[m.Item]:
         return await service.list_items(session, page_query, item_type)
 
     @get("/{item_id:str}", responses=problems(404), summary="Get an item")
-    async def get(self, session: AsyncSession, item_id: Id) -> Response[m.Item]:
+    async def get(self, session: Session, item_id: PathId) -> Response[m.Item]:
         return versioned(await service.get_item(session, item_id))
 
     @patch("/{item_id:str}", responses=problems(404, 412), summary="Change an item")
-    async def update(self, session: AsyncSession, item_id: Id, data: m.ItemUpdate, if_match: IfMatch = None) -> Response[m.Item]:
+    async def update(
+        self, session: Session, item_id: PathId, data: m.ItemUpdate, if_match: IfMatch = None
+    ) -> Response[m.Item]:
         return versioned(await service.update_item(session, item_id, data, if_match))
 
 
@@ -46,17 +49,17 @@ class SupplierController(Controller):
 
     @post(responses=problems(409, 422), summary="Create a supplier")
     async def create(
-        self, session: AsyncSession, data: m.SupplierCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: m.SupplierCreate, idempotency_key: IdempotencyKey = None
     ) -> Response[m.Supplier]:
         supplier = await service.create_supplier(session, data)
         return versioned(supplier, status_code=201, location=f"{API}/suppliers/{supplier.supplier_id}")
 
-    @get(responses=problems(), summary="List suppliers")
-    async def list(self, session: AsyncSession, page_query: Q) -> Page[m.Supplier]:
+    @get(responses=problems(422), summary="List suppliers")
+    async def list(self, session: Session, page_query: Q) -> Page[m.Supplier]:
         return await service.list_suppliers(session, page_query)
 
     @get("/{supplier_id:str}", responses=problems(404), summary="Get a supplier")
-    async def get(self, session: AsyncSession, supplier_id: Id) -> Response[m.Supplier]:
+    async def get(self, session: Session, supplier_id: PathId) -> Response[m.Supplier]:
         return versioned(await service.get_supplier(session, supplier_id))
 
 
@@ -66,26 +69,37 @@ class PurchaseOrderController(Controller):
 
     @post(responses=problems(422), summary="Create a purchase order with its lines")
     async def create(
-        self, session: AsyncSession, data: m.PurchaseOrderCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: m.PurchaseOrderCreate, idempotency_key: IdempotencyKey = None
     ) -> Response[m.PurchaseOrder]:
         po = await service.create_purchase_order(session, data)
         return versioned(po, status_code=201, location=f"{API}/purchase-orders/{po.po_id}")
 
-    @get(responses=problems(), summary="List purchase orders")
+    @get(responses=problems(422), summary="List purchase orders")
     async def list(
-        self, session: AsyncSession, page_query: Q, supplier_id: Id | None = None,
+        self,
+        session: Session,
+        page_query: Q,
+        supplier_id: QueryId = None,
         status: m.PurchaseOrderStatus | None = None,
     ) -> Page[m.PurchaseOrder]:
         return await service.list_purchase_orders(session, page_query, supplier_id, status)
 
     @get("/{po_id:str}", responses=problems(404), summary="Get a purchase order")
-    async def get(self, session: AsyncSession, po_id: Id) -> Response[m.PurchaseOrder]:
+    async def get(self, session: Session, po_id: PathId) -> Response[m.PurchaseOrder]:
         return versioned(await service.get_purchase_order(session, po_id))
 
-    @post("/{po_id:str}/cancel", status_code=200, responses=problems(404, 409, 412, 422),
-          summary="Cancel an open purchase order")
+    @post(
+        "/{po_id:str}/cancel",
+        status_code=200,
+        responses=problems(404, 409, 412, 422),
+        summary="Cancel an open purchase order",
+    )
     async def cancel(
-        self, session: AsyncSession, po_id: Id, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        po_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseOrder]:
         return versioned(await service.cancel_purchase_order(session, po_id, if_match))
 
@@ -94,21 +108,25 @@ class GoodsReceiptController(Controller):
     path = "/goods-receipts"
     tags = ["receipts"]
 
-    @post(responses=problems(409, 422),
-          summary="Post a goods receipt against a purchase order line",
-          description="Creates the lot; inspection-required items land in QUALITY_INSPECTION stock.")
+    @post(
+        responses=problems(409, 422),
+        summary="Post a goods receipt against a purchase order line",
+        description="Creates the lot; inspection-required items land in QUALITY_INSPECTION stock.",
+    )
     async def create(
-        self, session: AsyncSession, data: m.GoodsReceiptCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: m.GoodsReceiptCreate, idempotency_key: IdempotencyKey = None
     ) -> Response[m.GoodsReceipt]:
         receipt = await service.post_goods_receipt(session, data)
         return versioned(receipt, status_code=201, location=f"{API}/goods-receipts/{receipt.receipt_id}")
 
-    @get(responses=problems(), summary="List goods receipts")
-    async def list(self, session: AsyncSession, page_query: Q, po_id: Id | None = None) -> Page[m.GoodsReceipt]:
+    @get(responses=problems(422), summary="List goods receipts")
+    async def list(
+        self, session: Session, page_query: Q, po_id: QueryId = None
+    ) -> Page[m.GoodsReceipt]:
         return await service.list_goods_receipts(session, page_query, po_id)
 
     @get("/{receipt_id:str}", responses=problems(404), summary="Get a goods receipt")
-    async def get(self, session: AsyncSession, receipt_id: Id) -> Response[m.GoodsReceipt]:
+    async def get(self, session: Session, receipt_id: PathId) -> Response[m.GoodsReceipt]:
         return versioned(await service.get_goods_receipt(session, receipt_id))
 
 
@@ -118,7 +136,7 @@ class ProductionReceiptController(Controller):
 
     @post(responses=problems(409, 422), summary="Receive a finished lot from production into stock")
     async def create(
-        self, session: AsyncSession, data: m.ProductionReceiptCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: m.ProductionReceiptCreate, idempotency_key: IdempotencyKey = None
     ) -> Response[m.GoodsReceipt]:
         receipt = await service.post_production_receipt(session, data)
         return versioned(receipt, status_code=201, location=f"{API}/goods-receipts/{receipt.receipt_id}")
@@ -128,15 +146,23 @@ class LotController(Controller):
     path = "/lots"
     tags = ["stock"]
 
-    @get(responses=problems(), summary="List lots", description="Filter by item, supplier or held status.")
+    @get(responses=problems(422), summary="List lots", description="Filter by item, supplier or held status.")
     async def list(
-        self, session: AsyncSession, page_query: Q, item_id: Id | None = None, supplier_id: Id | None = None,
+        self,
+        session: Session,
+        page_query: Q,
+        item_id: QueryId = None,
+        supplier_id: QueryId = None,
         status: m.StockStatus | None = None,
     ) -> Page[m.Lot]:
         return await service.list_lots(session, page_query, item_id, supplier_id, status)
 
-    @get("/{lot_id:str}", responses=problems(404), summary="Get a lot with its balances per location and status")
-    async def get(self, session: AsyncSession, lot_id: Id) -> Response[m.Lot]:
+    @get(
+        "/{lot_id:str}",
+        responses=problems(404),
+        summary="Get a lot with its balances per location and status",
+    )
+    async def get(self, session: Session, lot_id: PathId) -> Response[m.Lot]:
         return versioned(await service.get_lot(session, lot_id))
 
 
@@ -144,32 +170,48 @@ class InventoryTransactionController(Controller):
     path = "/inventory-transactions"
     tags = ["stock"]
 
-    @post(responses=problems(409, 412, 422),
-          summary="Post a stock movement",
-          description="release, block, unblock, scrap, return_to_vendor, issue (needs order_ref) or transfer. "
-                      "If-Match takes the lot's ETag. Issuing held stock is a 409 lot-on-hold problem.")
+    @post(
+        responses=problems(409, 412, 422),
+        summary="Post a stock movement",
+        description="release, block, unblock, scrap, return_to_vendor, issue (needs order_ref) or transfer. "
+        "If-Match takes the lot's ETag. Issuing held stock is a 409 lot-on-hold problem.",
+    )
     async def create(
-        self, session: AsyncSession, data: m.InventoryTransactionCreate, if_match: IfMatch = None,
+        self,
+        session: Session,
+        data: m.InventoryTransactionCreate,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InventoryTransaction]:
         txn = await service.post_movement(session, data, if_match)
         return versioned(txn, status_code=201, location=f"{API}/inventory-transactions/{txn.txn_id}")
 
-    @get(responses=problems(), summary="List inventory transactions")
+    @get(responses=problems(422), summary="List inventory transactions")
     async def list(
-        self, session: AsyncSession, page_query: Q, lot_id: Id | None = None, type: m.MovementType | None = None,
-        order_ref: Id | None = None,
+        self,
+        session: Session,
+        page_query: Q,
+        lot_id: QueryId = None,
+        type: m.MovementType | None = None,
+        order_ref: QueryId = None,
     ) -> Page[m.InventoryTransaction]:
         return await service.list_movements(session, page_query, lot_id, type, order_ref)
 
     @get("/{txn_id:str}", responses=problems(404), summary="Get an inventory transaction")
-    async def get(self, session: AsyncSession, txn_id: Id) -> Response[m.InventoryTransaction]:
+    async def get(self, session: Session, txn_id: PathId) -> Response[m.InventoryTransaction]:
         return versioned(await service.get_movement(session, txn_id))
 
-    @post("/{txn_id:str}/reversal", responses=problems(404, 409, 422),
-          summary="Reverse a movement with a compensating transaction")
+    @post(
+        "/{txn_id:str}/reversal",
+        responses=problems(404, 409, 422),
+        summary="Reverse a movement with a compensating transaction",
+    )
     async def reverse(
-        self, session: AsyncSession, txn_id: Id, data: m.ReversalCreate, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        txn_id: PathId,
+        data: m.ReversalCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InventoryTransaction]:
         txn = await service.reverse_movement(session, txn_id, data)
         return versioned(txn, status_code=201, location=f"{API}/inventory-transactions/{txn.txn_id}")
@@ -181,23 +223,29 @@ class CostPostingController(Controller):
 
     @post(responses=problems(422), summary="Post a cost to a cost centre and order")
     async def create(
-        self, session: AsyncSession, data: m.CostPostingCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: m.CostPostingCreate, idempotency_key: IdempotencyKey = None
     ) -> Response[m.CostPosting]:
         cost = await service.post_cost(session, data)
         return versioned(cost, status_code=201, location=f"{API}/cost-postings/{cost.posting_id}")
 
-    @get(responses=problems(), summary="List cost postings")
+    @get(responses=problems(422), summary="List cost postings")
     async def list(
-        self, session: AsyncSession, page_query: Q, order_ref: Id | None = None, cost_centre: Id | None = None
+        self, session: Session, page_query: Q, order_ref: QueryId = None, cost_centre: QueryId = None
     ) -> Page[m.CostPosting]:
         return await service.list_costs(session, page_query, order_ref, cost_centre)
 
     @get("/{posting_id:str}", responses=problems(404), summary="Get a cost posting")
-    async def get(self, session: AsyncSession, posting_id: Id) -> Response[m.CostPosting]:
+    async def get(self, session: Session, posting_id: PathId) -> Response[m.CostPosting]:
         return versioned(await service.get_cost(session, posting_id))
 
 
 ROUTES = [
-    ItemController, SupplierController, PurchaseOrderController, GoodsReceiptController,
-    ProductionReceiptController, LotController, InventoryTransactionController, CostPostingController,
+    ItemController,
+    SupplierController,
+    PurchaseOrderController,
+    GoodsReceiptController,
+    ProductionReceiptController,
+    LotController,
+    InventoryTransactionController,
+    CostPostingController,
 ]

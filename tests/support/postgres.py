@@ -52,8 +52,12 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c max_connections=300"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "server.log"), "-w", "start")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c max_connections=300"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "server.log"), "-w", "start"
+        )
         return self
 
     def url(self, database: str, driver: str = "postgresql+asyncpg") -> str:
@@ -63,9 +67,23 @@ class PostgresServer:
         """Create an empty database and return its SQLAlchemy async URL."""
         psql = shutil.which("psql") or self.bin / "psql"
         subprocess.run(
-            [str(psql), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q", "-c",
-             f'DROP DATABASE IF EXISTS "{name}"', "-c", f'CREATE DATABASE "{name}"'],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                str(psql),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-q",
+                "-c",
+                f'DROP DATABASE IF EXISTS "{name}"',
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         return self.url(name)
 

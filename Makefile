@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:  make run  (install + start the platform)  |  make test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint typecheck clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/plantbridge up --demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy contracts system_apis process_apis experience_apis gateway plantbridge
+
+test: install
+	./scripts/ensure-postgres
+	$(MAKE) --no-print-directory lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) data test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,458 @@
+"""Stream consumers: consumer groups, an inbox for exactly-once effects, retries, dead letters.
+
+For every message the handler's work and the inbox row `(group, event id)` commit in ONE
+transaction, and only then is the message acknowledged. So a crash before the commit leaves
+the message pending (another consumer reclaims it after `claim_idle_ms`), a crash after the
+commit but before XACK redelivers it, and the inbox row turns that redelivery into a no-op.
+Relays publish at least once; the inbox makes the effect happen once.
+
+A failing handler is retried in place with backoff (which keeps per-stream order); after
+`max_attempts` the message goes to `<stream>.dlq` with the error, attempt count, group and
+original entry id, and the group moves on. `contracts.kit.operations` replays it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Litestar
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events.envelope import CATALOGUE, CloudEvent, decode
+from contracts.kit import correlation
+from contracts.kit.db import Database
+from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE
+from contracts.kit.tables import inbox
+
+log = logging.getLogger("plantbridge.consumer")
+
+Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
+
+DLQ_SUFFIX = ".dlq"
+# Set on replayed messages: only that group handles it; the others ack it unread.
+FIELD_FOR_GROUP = "for_group"
+FIELD_REPLAYED_FROM = "replayed_from"
+_MAX_ERROR = 4000
+_TRANSIENT = ":transient"
+
+
+def dead_letter_stream(stream: str) -> str:
+    return stream + DLQ_SUFFIX
+
+
+def attempts_key(stream: str, group: str) -> str:
+    """A Redis hash of failed attempts per entry id, so a restart does not reset the count."""
+    return f"pb:attempts:{stream}:{group}"
+
+
+@dataclass(slots=True)
+class ConsumerStats:
+    applied: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    reclaimed: int = 0
+
+
+@dataclass(slots=True)
+class _Item:
+    entry_id: str
+    fields: dict[bytes, bytes]
+    event: CloudEvent
+    handler: Handler
+    prior_failures: int = 0
+    redelivered: bool = False
+
+
+class TransientError(Exception):
+    """Infrastructure trouble (Redis or the database unreachable): retry later, do not count."""
+
+
+@dataclass
+class Consumer:
+    db: Database
+    redis: Redis
+    group: str
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
+    batch_size: int = 50
+    block_ms: int = 1000  # keep below the Redis client's socket_timeout
+    claim_idle_ms: int = 30_000
+    max_attempts: int = 5
+    retry_delay: float = 0.1
+    max_retry_delay: float = 5.0
+    start_id: str = "0"  # a new group reads the stream from its start: nothing published is missed
+    forget_idle_ms: int = 3_600_000  # drop consumers with nothing pending after an hour idle
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    streams: list[str] = field(default_factory=list)
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    def on(self, event_type: str, handler: Handler | None = None, *, stream: str | None = None) -> Any:
+        """Register `handler` for a CloudEvents type (usable as a decorator)."""
+        if stream is None:
+            known = CATALOGUE.get(event_type)
+            if known is None:
+                raise KeyError(f"{event_type} is not in the event catalogue; pass stream=")
+            stream = known.stream
+        if stream not in self.streams:
+            self.streams.append(stream)
+
+        def register(fn: Handler) -> Handler:
+            self.handlers[event_type] = fn
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    # --- running -----------------------------------------------------------------------------
+    async def ensure_groups(self) -> None:
+        for stream in self.streams:
+            try:
+                await self.redis.xgroup_create(stream, self.group, id=self.start_id, mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def run(self) -> None:
+        """Consume until cancelled; survives Redis and database outages with backoff."""
+        loop = asyncio.get_running_loop()
+        claim_every = max(0.05, min(self.claim_idle_ms / 2000, 5.0))
+        next_claim = 0.0
+        own_pending = True  # first drain what this consumer name still holds
+        failures = 0
+        while True:
+            try:
+                if failures:
+                    await self.ensure_groups()
+                if loop.time() >= next_claim:
+                    await self.reclaim()
+                    next_claim = loop.time() + claim_every
+                if own_pending:
+                    own_pending = await self.poll(own=True) > 0
+                else:
+                    await self.poll(block_ms=min(self.block_ms, int(claim_every * 1000)))
+                if failures:
+                    log.info(
+                        "consumer %s/%s running again after %d failures", self.group, self.name, failures
+                    )
+                    failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                own_pending = True
+                if failures == 1:
+                    log.warning(
+                        "consumer %s/%s paused (%s: %s); retrying with backoff",
+                        self.group,
+                        self.name,
+                        type(exc).__name__,
+                        exc,
+                    )
+                await asyncio.sleep(min(self.max_retry_delay, self.retry_delay * 2**failures))
+
+    async def poll(self, *, block_ms: int | None = None, own: bool = False) -> int:
+        """Read one batch (new messages, or with `own` this consumer's pending ones) and handle it."""
+        if not self.streams:
+            return 0
+        start = "0" if own else ">"
+        reply: Any = await self.redis.xreadgroup(
+            self.group,
+            self.name,
+            dict.fromkeys(self.streams, start),
+            count=self.batch_size,
+            block=None if own else block_ms,
+        )
+        count = 0
+        for stream_name, entries in reply or []:
+            stream = _text(stream_name)
+            count += len(entries)
+            if entries:
+                await self._process(stream, entries, redelivered=own)
+        return count
+
+    async def reclaim(self) -> int:
+        """Take over messages another consumer has held longer than `claim_idle_ms`."""
+        total = 0
+        for stream in self.streams:
+            start: Any = "0-0"
+            while True:
+                reply = await self.redis.xautoclaim(
+                    stream, self.group, self.name, self.claim_idle_ms, start_id=start, count=self.batch_size
+                )
+                # Redis 6.2 answers [next, entries]; 7.x adds a third element (deleted ids).
+                next_id, entries = reply[0], reply[1]
+                live = [(i, f) for i, f in entries if i is not None]
+                if len(live) < len(entries):
+                    await self._ack_vanished(stream, start, next_id, {_text(i) for i, _ in live})
+                if live:
+                    total += len(live)
+                    self.stats.reclaimed += len(live)
+                    log.info(
+                        "consumer %s/%s reclaimed %d messages on %s", self.group, self.name, len(live), stream
+                    )
+                    await self._process(stream, live, redelivered=True)
+                if _text(next_id) == "0-0":
+                    break
+                start = next_id
+            await self._forget_idle_consumers(stream)
+        return total
+
+    # --- handling ----------------------------------------------------------------------------
+    async def _process(self, stream: str, entries: Sequence[tuple[Any, Any]], *, redelivered: bool) -> None:
+        skip: list[str] = []
+        work: list[_Item] = []
+        for raw_id, fields in entries:
+            entry_id = _text(raw_id)
+            if not fields:  # deleted from the stream while pending
+                skip.append(entry_id)
+                continue
+            for_group = fields.get(FIELD_FOR_GROUP.encode())
+            handler = self.handlers.get(_text(fields.get(FIELD_TYPE.encode(), b"")))
+            if handler is None or (for_group is not None and _text(for_group) != self.group):
+                skip.append(entry_id)
+                continue
+            try:
+                event = decode(fields[FIELD_EVENT.encode()])
+            except (KeyError, msgspec.DecodeError, msgspec.ValidationError, TypeError) as exc:
+                await self._dead_letter(stream, entry_id, fields, f"undecodable: {exc}", 1)
+                continue
+            work.append(_Item(entry_id, fields, event, handler))
+        if skip:
+            await self.redis.xack(stream, self.group, *skip)
+            self.stats.skipped += len(skip)
+        if not work:
+            return
+        if redelivered:
+            await self._load_attempts(stream, work)
+        elif len(work) > 1 and await self._apply_batch(stream, work):
+            return
+        for index, item in enumerate(work):
+            try:
+                await self._apply_one(stream, item)
+            except TransientError:
+                await self._note_transient(stream, work[index:])
+                raise
+
+    async def _apply_batch(self, stream: str, items: list[_Item]) -> bool:
+        """The fast path: a whole batch in one transaction. False means: go one by one."""
+        try:
+            async with self.db.transaction() as session:
+                applied = [await self._handle(session, item) for item in items]
+        except Exception:
+            return False
+        await self.redis.xack(stream, self.group, *[i.entry_id for i in items])
+        self._count(applied)
+        return True
+
+    async def _apply_one(self, stream: str, item: _Item) -> None:
+        failures = item.prior_failures
+        while True:
+            if failures >= self.max_attempts:
+                await self._dead_letter(
+                    stream,
+                    item.entry_id,
+                    item.fields,
+                    f"gave up after {failures} attempts (handlers failed or consumers died handling it)",
+                    failures,
+                )
+                return
+            try:
+                async with self.db.transaction() as session:
+                    applied = await self._handle(session, item)
+            except Exception as exc:
+                if _is_transient(exc):
+                    raise TransientError(str(exc)) from exc
+                failures += 1
+                self.stats.retried += 1
+                log.warning(
+                    "handler for %s (%s) failed, attempt %d of %d: %s: %s",
+                    item.event.type,
+                    item.event.id,
+                    failures,
+                    self.max_attempts,
+                    type(exc).__name__,
+                    exc,
+                )
+                await self.redis.hset(attempts_key(stream, self.group), item.entry_id, failures)
+                if failures >= self.max_attempts:
+                    await self._dead_letter(stream, item.entry_id, item.fields, _describe(exc), failures)
+                    return
+                await asyncio.sleep(min(self.max_retry_delay, self.retry_delay * 2 ** (failures - 1)))
+                continue
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.xack(stream, self.group, item.entry_id)
+            if failures or item.redelivered:
+                pipe.hdel(attempts_key(stream, self.group), item.entry_id, f"{item.entry_id}{_TRANSIENT}")
+            await pipe.execute()
+            self._count([applied])
+            return
+
+    async def _handle(self, session: AsyncSession, item: _Item) -> bool:
+        """Apply one event inside the caller's transaction; False if this group saw it already."""
+        if not await self._mark_seen(session, item.event.id):
+            return False
+        event = item.event
+        with correlation.bound(event.correlationid, event.traceparent, causation_id=event.id):
+            await item.handler(event, session)
+        return True
+
+    async def _mark_seen(self, session: AsyncSession, event_id: str) -> bool:
+        dialect = sqlite if self.db.is_sqlite else postgresql
+        statement = (
+            dialect.insert(inbox)
+            .values(consumer=self.group, event_id=event_id, processed_at=datetime.now(UTC))
+            .on_conflict_do_nothing()
+        )
+        result = await session.execute(statement)
+        return int(getattr(result, "rowcount", 0)) == 1
+
+    def _count(self, applied: list[bool]) -> None:
+        done = sum(applied)
+        self.stats.applied += done
+        self.stats.duplicates += len(applied) - done
+
+    # --- bookkeeping -------------------------------------------------------------------------
+    async def _load_attempts(self, stream: str, items: list[_Item]) -> None:
+        """Failures so far (kept in Redis) plus deliveries no consumer lived to finish."""
+        ids = [i.entry_id for i in items]
+        counts = await self.redis.hmget(
+            attempts_key(stream, self.group), [*ids, *(f"{i}{_TRANSIENT}" for i in ids)]
+        )
+        pending = await self.redis.xpending_range(
+            stream, self.group, min=ids[0], max=ids[-1], count=len(ids) * 2 + 10, consumername=self.name
+        )
+        delivered = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        for item, failed, paused in zip(items, counts[: len(ids)], counts[len(ids) :], strict=True):
+            failures = int(failed or 0)
+            # A delivery that neither failed nor met an outage was a consumer dying mid-handler.
+            deaths = max(0, delivered.get(item.entry_id, 1) - 1 - failures - int(paused or 0))
+            item.prior_failures = failures + deaths
+            item.redelivered = True
+
+    async def _note_transient(self, stream: str, items: list[_Item]) -> None:
+        """Deliveries that ended in an outage are not the handler's fault: remember not to count them."""
+        with contextlib.suppress(RedisError, OSError):  # Redis down: then it counted no delivery either
+            pipe = self.redis.pipeline(transaction=False)
+            for item in items:
+                pipe.hincrby(attempts_key(stream, self.group), f"{item.entry_id}{_TRANSIENT}", 1)
+            await pipe.execute()
+
+    async def _dead_letter(
+        self, stream: str, entry_id: str, fields: dict[bytes, bytes], error: str, attempts: int
+    ) -> None:
+        letter: dict[str, Any] = {
+            FIELD_ID: fields.get(FIELD_ID.encode(), b""),
+            FIELD_TYPE: fields.get(FIELD_TYPE.encode(), b""),
+            FIELD_EVENT: fields.get(FIELD_EVENT.encode(), b""),
+            "stream": stream,
+            "entry_id": entry_id,
+            "group": self.group,
+            "consumer": self.name,
+            "attempts": attempts,
+            "error": error[:_MAX_ERROR],
+            "failed_at": datetime.now(UTC).isoformat(),
+        }
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(dead_letter_stream(stream), letter)  # type: ignore[arg-type]
+        pipe.xack(stream, self.group, entry_id)
+        pipe.hdel(attempts_key(stream, self.group), entry_id, f"{entry_id}{_TRANSIENT}")
+        await pipe.execute()
+        self.stats.dead_lettered += 1
+        log.error(
+            "dead-lettered %s on %s for group %s after %d attempts: %s",
+            entry_id,
+            stream,
+            self.group,
+            attempts,
+            error[:300],
+        )
+
+    async def _ack_vanished(self, stream: str, start: Any, next_id: Any, live: set[str]) -> None:
+        """Redis 6.2 keeps deleted entries in the pending list and claims them as nil: ack them."""
+        end = "+" if _text(next_id) == "0-0" else f"({_text(next_id)}"
+        pending = await self.redis.xpending_range(
+            stream, self.group, min=start, max=end, count=self.batch_size * 2, consumername=self.name
+        )
+        for entry in pending:
+            entry_id = _text(entry["message_id"])
+            if entry_id not in live and not await self.redis.xrange(stream, entry_id, entry_id):
+                await self.redis.xack(stream, self.group, entry_id)
+
+    async def _forget_idle_consumers(self, stream: str) -> None:
+        for info in await self.redis.xinfo_consumers(stream, self.group):
+            name = _text(info["name"])
+            if name != self.name and int(info["pending"]) == 0 and int(info["idle"]) > self.forget_idle_ms:
+                await self.redis.xgroup_delconsumer(stream, self.group, name)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+@asynccontextmanager
+async def running(*consumers: Consumer) -> AsyncIterator[None]:
+    """Run consumers for the duration of the block (groups are created before it starts)."""
+    for consumer in consumers:
+        with contextlib.suppress(RedisError, OSError):  # Redis down: run() creates them later
+            await consumer.ensure_groups()
+    tasks = [asyncio.create_task(c.run(), name=f"consumer-{c.group}") for c in consumers]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def consumer_lifespan(
+    build: Callable[[Litestar], Sequence[Consumer]],
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """A Litestar lifespan running the consumers `build(app)` returns (use `runtime_of(app)`)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with running(*build(app)):
+            yield
+
+    return lifespan
+
+
+__all__ = [
+    "DLQ_SUFFIX",
+    "Consumer",
+    "ConsumerStats",
+    "Handler",
+    "attempts_key",
+    "consumer_lifespan",
+    "dead_letter_stream",
+    "running",
+]

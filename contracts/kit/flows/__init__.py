@@ -1,0 +1,13 @@
+"""Durable process flows: stored instances and steps, retried with idempotency keys, visible.
+
+A process API declares its flows as ordered steps (`FlowType`), starts them from event
+handlers or its API (`start`, in the caller's transaction), and runs a `FlowRunner`. Each step
+runs outside any database transaction, calls system APIs with the key `<flow id>:<step>`, and
+its result is committed before the next step starts; so a crash or restart resumes at the first
+unfinished step, and a repeated call is answered from the upstream's idempotency record.
+"""
+
+from contracts.kit.flows.engine import FlowContext, FlowRunner, FlowType, Step, start
+from contracts.kit.flows.store import FlowStatus, flow_metadata
+
+__all__ = ["FlowContext", "FlowRunner", "FlowStatus", "FlowType", "Step", "flow_metadata", "start"]

@@ -1,0 +1,220 @@
+"""The flow store's HTTP surface, mounted by every process API at `/<process>/v1/flows`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy import Row, select, update
+
+from contracts.kit import signals
+from contracts.kit.flows.engine import SIGNAL, FlowType, _note
+from contracts.kit.flows.store import FlowStatus, flow_keys, flows, timeline
+from contracts.kit.paging import Page, Paged, as_utc, check_if_match, keyset, page, utcnow
+from contracts.kit.params import IfMatch
+from contracts.kit.problems import IllegalTransition, NotFound
+from contracts.kit.responses import problems, versioned
+from contracts.kit.unit_of_work import Session
+from contracts.models.common import Id
+from contracts.models.flows import Flow, FlowStep, Timeline, TimelineEntry
+
+Q = Paged
+KEY_FILTERS = ("lot_id", "order_id", "supplier_id", "equipment_id", "work_order_id", "nonconformance_id")
+
+
+def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
+    """A controller bound to this service's flow types (to show each flow's step list)."""
+    types = {t.name: t for t in flow_types}
+
+    async def shown(session: Session, flow_id: str) -> Response[Flow]:
+        return await shown_flow(session, flow_id, flow_types)
+
+    class FlowController(Controller):
+        path = "/flows"
+        tags = ["flows"]
+
+        @get(
+            responses=problems(422),
+            summary="List flows",
+            description="Filter by status, type, correlation id or a business key (lot, order, supplier).",
+        )
+        async def list_flows(
+            self,
+            session: Session,
+            page_query: Q,
+            status: FlowStatus | None = None,
+            flow_type: Annotated[str | None, Parameter(query="type", max_length=100)] = None,
+            correlation_id: Annotated[str | None, Parameter(max_length=128)] = None,
+            lot_id: Id | None = None,
+            order_id: Id | None = None,
+            supplier_id: Id | None = None,
+            equipment_id: Id | None = None,
+            work_order_id: Id | None = None,
+            nonconformance_id: Id | None = None,
+        ) -> Page[Flow]:
+            query = select(flows)
+            if status:
+                query = query.where(flows.c.status == status)
+            if flow_type:
+                query = query.where(flows.c.type == flow_type)
+            if correlation_id:
+                query = query.where(flows.c.correlation_id == correlation_id)
+            wanted = dict(
+                zip(
+                    KEY_FILTERS,
+                    (lot_id, order_id, supplier_id, equipment_id, work_order_id, nonconformance_id),
+                    strict=True,
+                )
+            )
+            for name, value in wanted.items():
+                if value:
+                    query = query.where(
+                        flows.c.id.in_(
+                            select(flow_keys.c.flow_id).where(
+                                flow_keys.c.name == name, flow_keys.c.value == value
+                            )
+                        )
+                    )
+            query = keyset(
+                query,
+                flows.c.updated_at,
+                flows.c.id,
+                limit=page_query.limit,
+                cursor=page_query.cursor,
+                updated_since=page_query.updated_since,
+            )
+            rows = list((await session.execute(query)).all())
+            keys = await _keys(session, [r.id for r in rows])
+            return page(rows, page_query.limit, lambda r: _view(r, keys.get(r.id, {}), types.get(r.type)))
+
+        @get("/{flow_id:str}", responses=problems(404), summary="Get a flow with its steps")
+        async def get_flow(self, session: Session, flow_id: Id) -> Response[Flow]:
+            return await shown(session, flow_id)
+
+        @get("/{flow_id:str}/timeline", responses=problems(404), summary="Everything that happened to a flow")
+        async def get_timeline(self, session: Session, flow_id: Id) -> Timeline:
+            await _load(session, flow_id)
+            entries = (
+                await session.execute(
+                    select(timeline).where(timeline.c.flow_id == flow_id).order_by(timeline.c.seq)
+                )
+            ).all()
+            return Timeline(
+                flow_id=flow_id,
+                entries=[
+                    TimelineEntry(seq=e.seq, at=as_utc(e.at), kind=e.kind, step=e.step, detail=e.detail)
+                    for e in entries
+                ],
+            )
+
+        @post(
+            "/{flow_id:str}/retry",
+            status_code=200,
+            responses=problems(404, 409, 412),
+            summary="Run a stalled or waiting flow again now",
+        )
+        async def retry(self, session: Session, flow_id: Id, if_match: IfMatch = None) -> Response[Flow]:
+            row = await _load(session, flow_id)
+            check_if_match(if_match, row.version)
+            if row.status not in (FlowStatus.STALLED, FlowStatus.WAITING):
+                raise IllegalTransition("flow", row.status, "retry")
+            await _set(
+                session,
+                flow_id,
+                status=FlowStatus.RUNNING,
+                attempts=0,
+                next_run_at=utcnow(),
+                lease_until=None,
+            )
+            await _note(session, flow_id, "retried", None, "by operator")
+            signals.notify_on_commit(session, SIGNAL)
+            return await shown(session, flow_id)
+
+        @post(
+            "/{flow_id:str}/cancel",
+            status_code=200,
+            responses=problems(404, 409, 412),
+            summary="Cancel a flow that has not completed",
+            description="Steps already done stay done; compensate them with the system APIs if needed.",
+        )
+        async def cancel(
+            self, session: Session, flow_id: Id, if_match: IfMatch = None
+        ) -> Response[Flow]:
+            row = await _load(session, flow_id)
+            check_if_match(if_match, row.version)
+            if row.status in (FlowStatus.COMPLETED, FlowStatus.CANCELLED):
+                raise IllegalTransition("flow", row.status, "cancel")
+            await _set(session, flow_id, status=FlowStatus.CANCELLED, lease_until=None)
+            await _note(session, flow_id, "cancelled", None, "by operator")
+            return await shown(session, flow_id)
+
+    return FlowController
+
+
+async def shown_flow(
+    session: Session, flow_id: str, flow_types: Sequence[FlowType], status_code: int = 200
+) -> Response[Flow]:
+    """A flow as the API shows it, with its ETag (also the answer of the start endpoints)."""
+    row = await _load(session, flow_id)
+    keys = await _keys(session, [flow_id])
+    flow_type = next((t for t in flow_types if t.name == row.type), None)
+    return versioned(_view(row, keys.get(flow_id, {}), flow_type), status_code=status_code)
+
+
+async def _load(session: Session, flow_id: str) -> Row[Any]:
+    row = (await session.execute(select(flows).where(flows.c.id == flow_id))).one_or_none()
+    if row is None:
+        raise NotFound(f"flow {flow_id} does not exist", slug="flow-not-found")
+    return row
+
+
+async def _set(session: Session, flow_id: str, **values: Any) -> None:
+    await session.execute(
+        update(flows)
+        .where(flows.c.id == flow_id)
+        .values(**values, updated_at=utcnow(), version=flows.c.version + 1)
+    )
+
+
+async def _keys(session: Session, flow_ids: list[str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    if flow_ids:
+        for r in (await session.execute(select(flow_keys).where(flow_keys.c.flow_id.in_(flow_ids)))).all():
+            found.setdefault(r.flow_id, {})[r.name] = r.value
+    return found
+
+
+def _view(row: Row[Any], keys: dict[str, str], flow_type: FlowType | None) -> Flow:
+    names = [s.name for s in flow_type.steps] if flow_type else list(row.results)
+    steps = []
+    for number, name in enumerate(names):
+        if name in row.results:
+            status = "done"
+        elif number < row.next_step:
+            status = "skipped"
+        elif number == row.next_step and row.status in (FlowStatus.WAITING, FlowStatus.STALLED):
+            status = "failed"
+        else:
+            status = "pending"
+        steps.append(FlowStep(name=name, status=status, result=row.results.get(name)))
+    waiting = row.status == FlowStatus.WAITING
+    return Flow(
+        flow_id=row.id,
+        type=row.type,
+        status=row.status,
+        correlation_id=row.correlation_id,
+        keys=keys,
+        data=row.data,
+        steps=steps,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_run_at=as_utc(row.next_run_at) if waiting else None,
+        version=row.version,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+__all__ = ["KEY_FILTERS", "flow_controller", "shown_flow"]

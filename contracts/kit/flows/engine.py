@@ -1,0 +1,354 @@
+"""Starting and running flows. See the package docstring for the guarantees."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.clients.base import UpstreamProblem
+from contracts.kit import correlation, outbox, signals
+from contracts.kit.db import Database
+from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, timeline
+from contracts.kit.paging import utcnow
+from contracts.kit.records import new_id
+
+log = logging.getLogger("plantbridge.flows")
+D = TypeVar("D")
+SIGNAL = "flows"
+
+
+@dataclass
+class FlowContext(Generic[D]):
+    """What a step sees: the flow's input, earlier steps' results, and the service's clients."""
+
+    flow_id: str
+    type: str
+    data: dict[str, Any]
+    results: dict[str, Any]
+    deps: D
+    step: str = ""
+    staged: list[tuple[str, msgspec.Struct]] = field(default_factory=list)
+
+    @property
+    def idempotency_key(self) -> str:
+        """The key for this step's write: the same on every retry, different for every step."""
+        return f"{self.flow_id}:{self.step}"
+
+    def publish(self, subject: str, data: msgspec.Struct) -> None:
+        """Stage an event; it commits together with the step's completion."""
+        self.staged.append((subject, data))
+
+
+StepFn = Callable[[FlowContext[Any]], Awaitable[Mapping[str, Any] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    run: StepFn
+    when: Callable[[FlowContext[Any]], bool] | None = None  # skipped (and recorded so) when False
+
+
+@dataclass(frozen=True, slots=True)
+class FlowType:
+    name: str
+    description: str
+    steps: tuple[Step, ...]
+
+
+async def start(
+    session: AsyncSession,
+    flow_type: FlowType,
+    data: Mapping[str, Any],
+    *,
+    keys: Mapping[str, str | None],
+    trigger: str | None = None,
+) -> str:
+    """Create a flow in the caller's transaction. A trigger (an event id) starts at most one flow:
+    starting again with the same trigger returns the existing flow's id."""
+    if trigger is not None:
+        existing = await session.scalar(select(flows.c.id).where(flows.c.trigger == trigger))
+        if existing is not None:
+            return str(existing)
+    ctx = correlation.current()
+    flow_id = new_id("FLOW")
+    now = utcnow()
+    await session.execute(
+        insert(flows).values(
+            id=flow_id,
+            type=flow_type.name,
+            status=FlowStatus.RUNNING,
+            data=dict(data),
+            results={},
+            next_step=0,
+            attempts=0,
+            last_error=None,
+            correlation_id=ctx.correlation_id or correlation.new_correlation_id(),
+            traceparent=ctx.traceparent,
+            trigger=trigger,
+            next_run_at=now,
+            lease_until=None,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+    )
+    present = {k: v for k, v in keys.items() if v}
+    if present:
+        await session.execute(
+            insert(flow_keys), [{"flow_id": flow_id, "name": k, "value": v} for k, v in present.items()]
+        )
+    await _note(
+        session,
+        flow_id,
+        "started",
+        None,
+        f"{flow_type.name} ({', '.join(f'{k}={v}' for k, v in present.items())})",
+    )
+    signals.notify_on_commit(session, SIGNAL)
+    return flow_id
+
+
+async def _note(session: AsyncSession, flow_id: str, kind: str, step: str | None, detail: str | None) -> None:
+    seq = await session.scalar(
+        select(func.coalesce(func.max(timeline.c.seq), 0)).where(timeline.c.flow_id == flow_id)
+    )
+    await session.execute(
+        insert(timeline).values(
+            flow_id=flow_id,
+            seq=int(seq or 0) + 1,
+            at=utcnow(),
+            kind=kind,
+            step=step,
+            detail=(detail or "")[:4000] or None,
+        )
+    )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A 4xx problem will not change by asking again; anything else (down, 5xx, timeouts) may."""
+    return not (isinstance(exc, UpstreamProblem) and exc.status < 500 and exc.status != 429)
+
+
+class FlowRunner(Generic[D]):
+    def __init__(
+        self,
+        db: Database,
+        flow_types: Sequence[FlowType],
+        deps: D,
+        *,
+        source: str,
+        max_attempts: int = 8,
+        base_backoff: float = 0.25,
+        max_backoff: float = 30.0,
+        lease: float = 120.0,
+        poll_interval: float = 1.0,
+        concurrency: int = 16,
+    ) -> None:
+        self.db = db
+        self.types = {t.name: t for t in flow_types}
+        self.deps = deps
+        self.source = source
+        self.max_attempts = max_attempts
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self.lease = timedelta(seconds=lease)
+        self.poll_interval = poll_interval
+        self.slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self.owner = secrets.token_hex(4)
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._wake.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_commit() -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        unsubscribe = signals.subscribe(SIGNAL, on_commit)
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    claimed = await self.claim_due(self.concurrency - len(self._tasks))
+                except Exception:
+                    log.exception("claiming due flows failed")
+                    claimed = []
+                for flow_id in claimed:
+                    task = asyncio.create_task(self._run_guarded(flow_id))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._finished)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+        finally:
+            unsubscribe()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def claim_due(self, limit: int) -> list[str]:
+        """Lease due flows; a lease keeps two runners (or replicas) from running one flow."""
+        if limit <= 0:
+            return []
+        now = utcnow()
+        free = or_(flows.c.lease_until.is_(None), flows.c.lease_until < now)
+        async with self.db.transaction() as session:
+            candidates = (
+                await session.scalars(
+                    select(flows.c.id)
+                    .where(flows.c.status.in_(ACTIVE), flows.c.next_run_at <= now, free)
+                    .order_by(flows.c.next_run_at)
+                    .limit(limit)
+                )
+            ).all()
+            claimed = []
+            for flow_id in candidates:
+                result = await session.execute(
+                    update(flows).where(flows.c.id == flow_id, free).values(lease_until=now + self.lease)
+                )
+                if getattr(result, "rowcount", 0) == 1:
+                    claimed.append(str(flow_id))
+        return claimed
+
+    async def _run_guarded(self, flow_id: str) -> None:
+        try:
+            await self.run_flow(flow_id)
+        except Exception:
+            log.exception("flow %s: runner error; the lease expires and it runs again", flow_id)
+
+    async def run_flow(self, flow_id: str) -> FlowStatus:
+        """Run the leased flow's remaining steps until it completes, waits or stalls."""
+        async with self.db.transaction() as session:
+            row = (await session.execute(select(flows).where(flows.c.id == flow_id))).one()
+        flow_type = self.types.get(row.type)
+        if flow_type is None:
+            return await self._stall(flow_id, row.attempts, None, f"unknown flow type {row.type}")
+        ctx: FlowContext[D] = FlowContext(flow_id, row.type, dict(row.data), dict(row.results), self.deps)
+        step_no, attempts = row.next_step, row.attempts
+        with correlation.bound(row.correlation_id, row.traceparent, causation_id=row.trigger or ""):
+            while step_no < len(flow_type.steps):
+                step = flow_type.steps[step_no]
+                ctx.step, ctx.staged = step.name, []
+                if step.when is not None and not step.when(ctx):
+                    await self._advance(ctx, step_no, flow_type, None, skipped=True)
+                    step_no += 1
+                    continue
+                try:
+                    async with self.slots:
+                        result = await step.run(ctx)
+                except Exception as exc:
+                    return await self._failed(flow_id, step.name, attempts + 1, exc)
+                ctx.results[step.name] = dict(result or {})
+                await self._advance(ctx, step_no, flow_type, ctx.results[step.name], skipped=False)
+                step_no, attempts = step_no + 1, 0
+        return FlowStatus.COMPLETED
+
+    async def _advance(
+        self,
+        ctx: FlowContext[D],
+        step_no: int,
+        flow_type: FlowType,
+        result: dict[str, Any] | None,
+        *,
+        skipped: bool,
+    ) -> None:
+        last = step_no + 1 == len(flow_type.steps)
+        now = utcnow()
+        async with self.db.transaction() as session:
+            values: dict[str, Any] = {
+                "next_step": step_no + 1,
+                "attempts": 0,
+                "last_error": None,
+                "updated_at": now,
+                "results": ctx.results,
+                "version": flows.c.version + 1,
+            }
+            if last:
+                values |= {"status": FlowStatus.COMPLETED, "lease_until": None}
+            else:
+                values["lease_until"] = now + self.lease
+            await session.execute(update(flows).where(flows.c.id == ctx.flow_id).values(**values))
+            detail = "condition not met" if skipped else _summary(result)
+            await _note(session, ctx.flow_id, "step_skipped" if skipped else "step_done", ctx.step, detail)
+            for subject, data in ctx.staged:
+                await outbox.publish(session, self.source, subject, data)
+            if last:
+                await _note(session, ctx.flow_id, "completed", None, None)
+
+    async def _failed(self, flow_id: str, step: str, attempts: int, exc: Exception) -> FlowStatus:
+        error = f"{type(exc).__name__}: {exc}"
+        if not is_transient(exc) or attempts >= self.max_attempts:
+            return await self._stall(flow_id, attempts, step, error)
+        delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
+        log.warning(
+            "flow %s step %s failed (attempt %d), retrying in %.1fs: %s",
+            flow_id,
+            step,
+            attempts,
+            delay,
+            error,
+        )
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(flows)
+                .where(flows.c.id == flow_id)
+                .values(
+                    status=FlowStatus.WAITING,
+                    attempts=attempts,
+                    last_error=error[:4000],
+                    lease_until=None,
+                    next_run_at=utcnow() + timedelta(seconds=delay),
+                    updated_at=utcnow(),
+                    version=flows.c.version + 1,
+                )
+            )
+            await _note(
+                session, flow_id, "step_failed", step, f"attempt {attempts}, retry in {delay:.1f}s: {error}"
+            )
+        return FlowStatus.WAITING
+
+    async def _stall(self, flow_id: str, attempts: int, step: str | None, error: str) -> FlowStatus:
+        log.error("flow %s stalled at %s after %d attempts: %s", flow_id, step, attempts, error)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(flows)
+                .where(flows.c.id == flow_id)
+                .values(
+                    status=FlowStatus.STALLED,
+                    attempts=attempts,
+                    last_error=error[:4000],
+                    lease_until=None,
+                    updated_at=utcnow(),
+                    version=flows.c.version + 1,
+                )
+            )
+            await _note(session, flow_id, "stalled", step, error)
+        return FlowStatus.STALLED
+
+
+def _summary(result: Mapping[str, Any] | None) -> str | None:
+    if not result:
+        return None
+    return (
+        ", ".join(f"{k}={v}" for k, v in result.items() if isinstance(v, str | int | float | bool))[:500]
+        or None
+    )

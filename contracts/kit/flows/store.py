@@ -1,0 +1,63 @@
+"""Tables of the flow store, migrated by each process API together with its own tables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+flow_metadata = MetaData()
+
+
+class FlowStatus(StrEnum):
+    RUNNING = "running"  # has a step to run now
+    WAITING = "waiting"  # a step failed transiently; it runs again at next_run_at
+    STALLED = "stalled"  # a step kept failing; an operator retries or cancels it
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE = (FlowStatus.RUNNING, FlowStatus.WAITING)
+
+flows = Table(
+    "kit_flows",
+    flow_metadata,
+    Column("id", String(64), primary_key=True),
+    Column("type", String(100), nullable=False, index=True),
+    Column("status", String(20), nullable=False, index=True),
+    Column("data", JSON, nullable=False),
+    Column("results", JSON, nullable=False),
+    Column("next_step", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("correlation_id", String(128), nullable=False, index=True),
+    Column("traceparent", String(64), nullable=False),
+    Column("trigger", String(200), nullable=True, unique=True),  # event id or key that started it
+    Column("next_run_at", DateTime(timezone=True), nullable=False),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+)
+Index("ix_kit_flows_due", flows.c.status, flows.c.next_run_at)
+
+# Searchable business keys of a flow (lot_id, order_id, supplier_id, ...).
+flow_keys = Table(
+    "kit_flow_keys",
+    flow_metadata,
+    Column("flow_id", String(64), ForeignKey("kit_flows.id"), primary_key=True),
+    Column("name", String(50), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+Index("ix_kit_flow_keys_lookup", flow_keys.c.name, flow_keys.c.value)
+
+timeline = Table(
+    "kit_flow_timeline",
+    flow_metadata,
+    Column("flow_id", String(64), ForeignKey("kit_flows.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("step", String(100), nullable=True),
+    Column("detail", Text, nullable=True),
+)

@@ -1,0 +1,219 @@
+"""The outbox relay: publishes committed outbox rows to their Redis stream, in outbox order.
+
+Delivery is at-least-once. A row is marked published only after XADD succeeded, so a crash
+between the two would publish it again; to keep that from happening in practice, after a
+start or any failure the relay first looks at the tail of each stream and only marks rows
+whose event id is already there. Consumers still dedupe by event id (the inbox), which is
+what makes the end-to-end effect exactly-once.
+
+Wake-ups: a commit that staged events signals every relay in the process at once (see
+`contracts.kit.signals`); a short poll covers rows committed by other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.kit import signals
+from contracts.kit.db import Database
+from contracts.kit.outbox import SIGNAL
+from contracts.kit.tables import outbox
+
+log = logging.getLogger("plantbridge.relay")
+
+# Stream entry fields. `event` holds the encoded CloudEvent; `id` and `type` let consumers
+# dedupe and route without decoding it.
+FIELD_EVENT = "event"
+FIELD_ID = "id"
+FIELD_TYPE = "type"
+
+# One publisher at a time per PostgreSQL database, so replicas never interleave a stream.
+_PG_LOCK_ID = zlib.crc32(b"plantbridge.outbox.relay")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        max_backoff: float = 5.0,
+        lookback: int = 2000,
+        retention: timedelta = timedelta(days=7),
+        purge_interval: float = 600.0,
+        maxlen: int | None = None,
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.lookback = lookback
+        self.retention = retention
+        self.purge_interval = purge_interval
+        self.maxlen = maxlen
+        self.published = 0
+        self.failures = 0  # consecutive failed passes (Redis or the database unreachable)
+        # True until we know that every row XADDed so far was also marked published.
+        self._uncertain = True
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """Thread-safe: ask the running relay to look for pending rows now."""
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is loop:  # the usual case: a commit on the relay's own loop
+            wake.set()
+            return
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            loop.call_soon_threadsafe(wake.set)
+
+    async def publish_pending(self) -> int:
+        """One pass: publish up to `batch_size` pending rows. Returns how many were published."""
+        if self.db.is_sqlite:
+            # One process owns a SQLite file; keep the single connection free while Redis works.
+            async with self.db.transaction() as session:
+                rows = await self._pending(session)
+            if not rows:
+                return 0
+            await self._send(rows)
+            async with self.db.transaction() as session:
+                await self._mark(session, rows)
+            self._uncertain = False
+            return len(rows)
+        async with self.db.transaction() as session:
+            if not await session.scalar(select(func.pg_try_advisory_xact_lock(_PG_LOCK_ID))):
+                return 0  # another replica is publishing
+            rows = await self._pending(session)
+            if rows:
+                await self._send(rows)
+                await self._mark(session, rows)
+        if rows:
+            self._uncertain = False
+        return len(rows)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        unsubscribe = signals.subscribe(SIGNAL, self.wake)
+        next_purge = self._loop.time() + 5.0
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    count = await self.publish_pending()
+                    if self._loop.time() >= next_purge:
+                        next_purge = self._loop.time() + self.purge_interval
+                        await self.purge_published()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self.failures += 1
+                    delay = min(self.max_backoff, 0.05 * 2**self.failures)
+                    if self.failures == 1:
+                        log.warning(
+                            "outbox relay cannot publish (%s: %s); retrying with backoff",
+                            type(exc).__name__,
+                            exc,
+                        )
+                    await asyncio.sleep(delay)
+                    continue
+                if self.failures:
+                    log.info("outbox relay publishing again after %d failed attempts", self.failures)
+                    self.failures = 0
+                if count >= self.batch_size:
+                    continue  # more rows are waiting
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
+        finally:
+            unsubscribe()
+            self._wake = None
+
+    async def purge_published(self) -> int:
+        cutoff = datetime.now(UTC) - self.retention
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                delete(outbox).where(outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def _pending(self, session: AsyncSession) -> Sequence[Any]:
+        query = (
+            select(outbox.c.seq, outbox.c.event_id, outbox.c.stream, outbox.c.type, outbox.c.payload)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(self.batch_size)
+        )
+        return (await session.execute(query)).all()
+
+    async def _send(self, rows: Sequence[Any]) -> None:
+        already = await self._already_in_streams(rows) if self._uncertain else set()
+        pipe = self.redis.pipeline(transaction=False)
+        for row in rows:
+            if row.event_id in already:
+                continue
+            fields = {FIELD_ID: row.event_id, FIELD_TYPE: row.type, FIELD_EVENT: row.payload}
+            pipe.xadd(row.stream, fields, maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
+        self._uncertain = True
+        if len(pipe):
+            await pipe.execute()
+
+    async def _mark(self, session: AsyncSession, rows: Sequence[Any]) -> None:
+        await session.execute(
+            update(outbox)
+            .where(outbox.c.seq.in_([r.seq for r in rows]))
+            .values(published_at=datetime.now(UTC))
+        )
+        self.published += len(rows)
+
+    async def _already_in_streams(self, rows: Sequence[Any]) -> set[str]:
+        """Event ids of `rows` found near the end of their streams (published, not marked)."""
+        found: set[str] = set()
+        for stream in {r.stream for r in rows}:
+            entries: Any = await self.redis.xrevrange(stream, count=self.lookback)
+            for _entry_id, fields in entries:
+                event_id = fields.get(FIELD_ID.encode())
+                if event_id is not None:
+                    found.add(event_id.decode())
+        wanted = {r.event_id for r in rows}
+        if found & wanted:
+            log.info("outbox relay: %d rows were already on their streams; marking them", len(found & wanted))
+        return found & wanted
+
+
+@asynccontextmanager
+async def running(relay: OutboxRelay, *, drain_timeout: float = 2.0) -> AsyncIterator[OutboxRelay]:
+    """Run the relay for the duration of the block; on exit, one last best-effort pass."""
+    task = asyncio.create_task(relay.run(), name="outbox-relay")
+    try:
+        yield relay
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(drain_timeout):
+                await relay.publish_pending()
+
+
+__all__ = ["FIELD_EVENT", "FIELD_ID", "FIELD_TYPE", "OutboxRelay", "running"]

@@ -1,0 +1,43 @@
+"""Flow instances as every process API shows them (`/<process>/v1/flows`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from contracts.models.common import Output
+
+
+class FlowStep(Output, kw_only=True):
+    name: str
+    status: str  # done, skipped, pending, failed (the step a waiting or stalled flow is on)
+    result: dict[str, Any] | None = None
+
+
+class Flow(Output, kw_only=True):
+    flow_id: str
+    type: str
+    status: str
+    correlation_id: str
+    keys: dict[str, str]
+    data: dict[str, Any]
+    steps: list[FlowStep]
+    attempts: int
+    last_error: str | None
+    next_run_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class TimelineEntry(Output, kw_only=True):
+    seq: int
+    at: datetime
+    kind: str
+    step: str | None
+    detail: str | None
+
+
+class Timeline(Output, kw_only=True):
+    flow_id: str
+    entries: list[TimelineEntry]

@@ -1,0 +1,205 @@
+"""MES system API v1 (`/mes/v1`): the shapes on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import msgspec
+
+from contracts.models.common import Id, Input, LineNo, Location, Name, NonNegative, Output, Quantity, Uom
+
+
+class ProductionOrderStatus(StrEnum):
+    PLANNED = "planned"
+    RELEASED = "released"
+    RUNNING = "running"
+    HELD = "held"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class EquipmentState(StrEnum):
+    RUNNING = "running"
+    IDLE = "idle"
+    DOWN = "down"
+
+
+# --- equipment ---------------------------------------------------------------------------------
+class EquipmentCreate(Input, kw_only=True):
+    equipment_id: Id
+    description: Name
+    work_centre: Id
+    site: Id
+    state: EquipmentState = EquipmentState.IDLE
+
+
+class EquipmentStateChange(Input, kw_only=True):
+    state: EquipmentState
+    reason: Name | None = None
+    order_id: Id | None = None
+
+
+class Equipment(Output, kw_only=True):
+    equipment_id: str
+    description: str
+    work_centre: str
+    site: str
+    state: EquipmentState
+    state_since: datetime
+    state_reason: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class EquipmentStateRecord(Output, kw_only=True):
+    """One change of an equipment's state: its history, oldest first."""
+
+    change_id: str
+    equipment_id: str
+    from_state: EquipmentState
+    to_state: EquipmentState
+    reason: str | None
+    order_id: str | None
+    changed_at: datetime
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- production orders ---------------------------------------------------------------------------
+class OperationCreate(Input, kw_only=True):
+    op_no: LineNo
+    work_centre: Id
+    description: Name | None = None
+    equipment_id: Id | None = None
+
+
+class ProductionOrderCreate(Input, kw_only=True):
+    item_id: Id
+    planned_quantity: Quantity
+    site: Id
+    operations: Annotated[list[OperationCreate], msgspec.Meta(min_length=1, max_length=100)]
+    order_id: Id | None = None
+    uom: Uom = "EA"
+    lot_id: Id | None = None
+    planned_start: datetime | None = None
+    planned_end: datetime | None = None
+
+
+class Hold(Input, kw_only=True):
+    """Why production stopped, e.g. the maintenance request raised for the machine."""
+
+    reason: Name
+    maintenance_request_id: Id | None = None
+    nonconformance_id: Id | None = None
+
+
+class Cancel(Input, kw_only=True):
+    reason: Name | None = None
+
+
+class Operation(Output, kw_only=True):
+    op_no: int
+    description: str | None
+    work_centre: str
+    equipment_id: str | None
+    good_quantity: float
+    scrap_quantity: float
+
+
+class ProductionOrder(Output, kw_only=True):
+    order_id: str
+    item_id: str
+    planned_quantity: float
+    good_quantity: float
+    scrap_quantity: float
+    uom: str
+    lot_id: str | None
+    site: str
+    status: ProductionOrderStatus
+    hold_reason: str | None
+    maintenance_request_id: str | None
+    nonconformance_id: str | None
+    planned_start: datetime | None
+    planned_end: datetime | None
+    actual_start: datetime | None
+    actual_end: datetime | None
+    operations: list[Operation]
+    allowed_actions: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- confirmations, batches, consumption ---------------------------------------------------------
+class ConfirmationCreate(Input, kw_only=True):
+    op_no: LineNo
+    good_quantity: NonNegative = 0.0
+    scrap_quantity: NonNegative = 0.0
+    scrap_reason: Name | None = None
+    equipment_id: Id | None = None
+    person_id: Id | None = None
+
+
+class Confirmation(Output, kw_only=True):
+    confirmation_id: str
+    order_id: str
+    op_no: int
+    work_centre: str
+    equipment_id: str | None
+    good_quantity: float
+    scrap_quantity: float
+    scrap_reason: str | None
+    person_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class BatchCompletionCreate(Input, kw_only=True):
+    quantity: Quantity
+    lot_id: Id | None = None
+    location: Location | None = None
+
+
+class BatchCompletion(Output, kw_only=True):
+    batch_id: str
+    order_id: str
+    item_id: str
+    lot_id: str
+    quantity: float
+    uom: str
+    location: str | None
+    site: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConsumptionCreate(Input, kw_only=True):
+    item_id: Id
+    quantity: Quantity
+    lot_id: Id | None = None
+    uom: Uom = "EA"
+    op_no: LineNo | None = None
+
+
+class Consumption(Output, kw_only=True):
+    """An input lot (or item) that went into an order: one edge of the genealogy."""
+
+    consumption_id: str
+    order_id: str
+    op_no: int | None
+    item_id: str
+    lot_id: str | None
+    quantity: float
+    uom: str
+    output_item_id: str
+    site: str
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,8 @@
+-- One database per service: no service reads another's tables.
+CREATE DATABASE erp;
+CREATE DATABASE qms;
+CREATE DATABASE cmms;
+CREATE DATABASE mes;
+CREATE DATABASE xref;
+CREATE DATABASE quality;
+CREATE DATABASE gateway;

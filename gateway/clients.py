@@ -1,0 +1,106 @@
+"""Registered OAuth2 clients: hashed secrets, allowed scopes and the claims they carry."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.store import clients
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._\-]{3,100}$")
+_SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
+
+
+def hash_secret(secret: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def verify_secret(secret: str, stored: str) -> bool:
+    try:
+        scheme, salt_b64, digest_b64 = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        salt, expected = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
+    except ValueError:
+        return False
+    actual = hashlib.scrypt(secret.encode(), salt=salt, dklen=len(expected), **_SCRYPT)
+    return hmac.compare_digest(actual, expected)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredClient:
+    client_id: str
+    name: str
+    secret_hash: str
+    scopes: tuple[str, ...]
+    supplier_id: str | None = None
+    person_id: str | None = None
+    site: str | None = None
+    active: bool = True
+
+    def claims(self) -> dict[str, str]:
+        """Extra claims a token for this client carries (a supplier's id, a technician's person and site)."""
+        found = {"supplier_id": self.supplier_id, "person_id": self.person_id, "site": self.site}
+        return {k: v for k, v in found.items() if v}
+
+
+def validate_registration(client_id: str, scopes: list[str]) -> None:
+    if not _CLIENT_ID.match(client_id):
+        raise ValueError("client_id must be 3-100 characters of letters, digits, '.', '_' or '-'")
+    bad = [s for s in scopes if not _SCOPE.match(s)]
+    if bad or not scopes:
+        raise ValueError(f"scopes must be one or more OAuth2 scope tokens (bad: {bad})")
+
+
+async def register(
+    session: AsyncSession,
+    client_id: str,
+    scopes: list[str],
+    *,
+    name: str = "",
+    secret: str | None = None,
+    supplier_id: str | None = None,
+    person_id: str | None = None,
+    site: str | None = None,
+) -> str:
+    """Store a client; returns its secret (made here unless given), which is never stored in clear."""
+    validate_registration(client_id, scopes)
+    secret = secret or secrets.token_urlsafe(32)
+    await session.execute(
+        clients.insert().values(
+            client_id=client_id, name=name or client_id, secret_hash=hash_secret(secret), scopes=" ".join(scopes),
+            supplier_id=supplier_id, person_id=person_id, site=site, active=True, created_at=datetime.now(UTC),
+        )
+    )
+    return secret
+
+
+async def find(session: AsyncSession, client_id: str) -> RegisteredClient | None:
+    row = (await session.execute(select(clients).where(clients.c.client_id == client_id))).one_or_none()
+    if row is None:
+        return None
+    return RegisteredClient(
+        client_id=row.client_id, name=row.name, secret_hash=row.secret_hash, scopes=tuple(row.scopes.split()),
+        supplier_id=row.supplier_id, person_id=row.person_id, site=row.site, active=row.active,
+    )
+
+
+async def list_all(session: AsyncSession) -> list[RegisteredClient]:
+    ids = (await session.execute(select(clients.c.client_id).order_by(clients.c.client_id))).scalars().all()
+    return [c for c in [await find(session, i) for i in ids] if c is not None]
+
+
+async def set_active(session: AsyncSession, client_id: str, active: bool) -> bool:
+    result = await session.execute(update(clients).where(clients.c.client_id == client_id).values(active=active))
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,99 @@
+"""The one declarative table of what the gateway routes, what each route needs and its limits.
+
+Public paths are `/<service>/v<major>/...`; the first two segments choose the route. Each route
+names its upstream service (base URL from settings, default from the service table), the scopes
+a read or a write needs, and a rate-limit policy. Settings may override a route's limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`quota` requests per `window` seconds, per client (and per supplier when `per_supplier`)."""
+
+    quota: int
+    window: int
+    per_supplier: bool = False
+
+    def policy(self, name: str) -> str:
+        # draft-ietf-httpapi-ratelimit-headers: RateLimit-Policy: "name";q=100;w=60
+        return f'"{name}";q={self.quota};w={self.window}'
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str  # also the policy name in RateLimit headers and the metrics label
+    prefix: str  # "/erp/v1"
+    upstream: str  # service name in the service table
+    read_scopes: tuple[str, ...]
+    write_scopes: tuple[str, ...]
+    limit: Limit
+
+    def scopes(self, method: str) -> tuple[str, ...]:
+        return self.read_scopes if method in ("GET", "HEAD", "OPTIONS") else self.write_scopes
+
+
+def _system(name: str, limit: Limit = Limit(1200, 60)) -> Route:
+    return Route(name, f"/{name}/v1", name, (f"{name}:read",), (f"{name}:write",), limit)
+
+
+ROUTES: tuple[Route, ...] = (
+    _system("erp"),
+    _system("qms"),
+    _system("cmms"),
+    _system("mes"),
+    _system("xref"),
+    _system("quality", Limit(600, 60)),
+    _system("maintenance", Limit(600, 60)),
+    Route("technician", "/technician/v1", "technician", ("technician:app",), ("technician:app",), Limit(300, 60)),
+    # Portal traffic is limited per client and also per supplier, so one supplier cannot
+    # starve the others by registering several clients.
+    Route("supplier", "/supplier/v1", "supplier", ("supplier:portal",), ("supplier:portal",),
+          Limit(120, 60, per_supplier=True)),
+)
+
+
+class RouteTable:
+    def __init__(self, routes: tuple[Route, ...], upstreams: Mapping[str, str]) -> None:
+        self.routes = {r.prefix: r for r in routes if r.upstream in upstreams}
+        self.upstreams = dict(upstreams)
+
+    def match(self, path: str) -> Route | None:
+        # "/erp/v1/items/1" -> "/erp/v1"; one dict lookup, no regex on the hot path.
+        end = path.find("/", 1)
+        end = path.find("/", end + 1) if end > 0 else -1
+        prefix = path if end < 0 else path[:end]
+        return self.routes.get(prefix)
+
+
+def parse_pairs(value: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for entry in value.split(","):
+        name, sep, rest = entry.strip().partition("=")
+        if entry.strip():
+            if not sep or not name.strip() or not rest.strip():
+                raise ValueError(f"{entry!r} is not name=value")
+            pairs[name.strip()] = rest.strip()
+    return pairs
+
+
+def with_limits(routes: tuple[Route, ...], overrides: str) -> tuple[Route, ...]:
+    """`overrides`: `route=quota/window`, comma-separated (e.g. `erp=100/60`)."""
+    table = parse_pairs(overrides)
+    out = []
+    for route in routes:
+        if route.name in table:
+            quota, _, window = table[route.name].partition("/")
+            route = replace(route, limit=replace(route.limit, quota=int(quota), window=int(window or 60)))
+        out.append(route)
+    return tuple(out)
+
+
+def default_upstreams() -> dict[str, str]:
+    from plantbridge.services import SERVICES  # noqa: PLC0415 - the platform's one table of ports
+
+    return {s.name: f"http://127.0.0.1:{s.port}" for s in SERVICES if s.layer != "edge"}

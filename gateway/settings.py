@@ -1,0 +1,32 @@
+"""Gateway settings, read from GATEWAY_* environment variables."""
+
+from __future__ import annotations
+
+from contracts.kit.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
+    database_url: str = "sqlite+aiosqlite:///data/gateway.db"
+    port: int = 8000
+    # The issuer this gateway signs as; also its public base URL for RFC 8414 metadata.
+    # (`auth_issuer` from ServiceSettings names the issuer the gateway *trusts*; it defaults to
+    # the same value, so the gateway accepts its own tokens with no network hop.)
+    issuer: str = "http://127.0.0.1:8000"
+    public_url: str = ""  # defaults to `issuer`
+    token_audience: str = "plantbridge"
+    token_ttl_seconds: int = 900
+    key_rotation_days: int = 30  # a signing key older than this is replaced on the next token issued
+    key_algorithm: str = "RS256"
+    # Upstreams: comma-separated `name=base_url`; unnamed services use the service table's ports.
+    upstreams: str = ""
+    upstream_timeout_seconds: float = 10.0
+    upstream_connect_timeout_seconds: float = 2.0
+    upstream_pool_size: int = 256
+    # Circuit breaker per upstream: open after this many consecutive failures, for this long.
+    breaker_failures: int = 5
+    breaker_open_seconds: float = 10.0
+    # Rate limits: per-route overrides `route=quota/window_seconds`, comma-separated.
+    rate_limits: str = ""
+    rate_limit_fail_open: bool = True  # Redis unreachable: let traffic through (True) or refuse (False)
+    cors_origins: str = ""  # comma-separated portal origins allowed to call from a browser
+    access_log: bool = True

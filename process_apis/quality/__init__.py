@@ -1,0 +1,1 @@
+"""Quality process API: receipt → inspection, decision → stock, production → inspection, disposition."""

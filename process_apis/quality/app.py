@@ -1,0 +1,82 @@
+"""Quality process API: the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from contracts.clients.erp import ErpClient
+from contracts.clients.qms import QmsClient
+from contracts.clients.tokens import ClientCredentials
+from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
+from contracts.kit.consumer import Consumer, consumer_lifespan
+from contracts.kit.flows import FlowRunner, flow_metadata
+from contracts.kit.paging import provide_page_query
+from contracts.kit.settings import load_settings
+from process_apis.quality import starts
+from process_apis.quality.flows import FLOW_TYPES, Upstreams
+from process_apis.quality.routes import ROUTES
+from process_apis.quality.rules import QualityRules, load_rules
+from process_apis.quality.settings import QualitySettings
+
+SCOPES = ("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write")
+SOURCE = "/plantbridge/quality"
+
+SPEC = ServiceSpec(
+    name="quality",
+    title="Plantbridge quality process API",
+    description="Durable quality flows: goods receipt → inspection, usage decision → stock, nonconformance and "
+    "supplier case, production completion → inspection, nonconformance disposition → stock.",
+    api_path="/quality/v1",
+    api_version="1.0.0",
+    routes=ROUTES,
+    metadata=(flow_metadata,),
+    versions_dir=Path(__file__).parent / "migrations" / "versions",
+    dependencies={"page_query": Provide(provide_page_query, sync_to_thread=False)},
+)
+
+
+def create_app(settings: QualitySettings | None = None, **overrides: Any) -> Litestar:
+    settings = settings or load_settings(QualitySettings, "QUALITY", **overrides)
+    rules = load_rules(settings.rules_file)
+    return create_service_app(
+        SPEC, settings,
+        lifespans=[_flow_runner(settings, rules), consumer_lifespan(lambda app: [_consumer(app, rules)])],
+    )
+
+
+def _consumer(app: Litestar, rules: QualityRules) -> Consumer:
+    runtime = runtime_of(app)
+    return starts.subscribe(Consumer(db=runtime.db, redis=runtime.redis, group="quality"), rules)
+
+
+def _flow_runner(settings: QualitySettings, rules: QualityRules) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
+        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
+        upstreams = Upstreams(
+            erp=ErpClient(settings.erp_url, **options), qms=QmsClient(settings.qms_url, **options), rules=rules
+        )
+        runner = FlowRunner(
+            runtime_of(app).db, FLOW_TYPES, upstreams, source=SOURCE,
+            max_attempts=settings.flow_max_attempts, max_backoff=settings.flow_max_backoff_seconds,
+        )
+        task = asyncio.create_task(runner.run(), name="quality-flows")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await upstreams.erp.aclose()
+            await upstreams.qms.aclose()
+
+    return lifespan

@@ -1,0 +1,244 @@
+"""The quality flows, as ordered steps over the system APIs.
+
+Every write carries the step's idempotency key, so a retry after a crash, a timeout or an
+upstream restart is answered from the upstream's record instead of posting twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from contracts.clients.erp import ErpClient
+from contracts.clients.qms import QmsClient
+from contracts.events.quality import ProcurementNotice
+from contracts.kit.flows import FlowContext, FlowType, Step
+from contracts.models import erp, qms
+from process_apis.quality.rules import QualityRules
+
+QI, UNR, BLK = erp.StockStatus.QUALITY_INSPECTION, erp.StockStatus.UNRESTRICTED, erp.StockStatus.BLOCKED
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    erp: ErpClient
+    qms: QmsClient
+    rules: QualityRules
+
+
+Ctx = FlowContext[Upstreams]
+
+
+def _in_days(days: int) -> date:
+    return datetime.now(UTC).date() + timedelta(days=days)
+
+
+# --- 1. goods receipt → inspection lot --------------------------------------------------------
+async def create_receipt_inspection(ctx: Ctx) -> dict[str, Any]:
+    d, rules = ctx.data, ctx.deps.rules
+    lot = await ctx.deps.qms.create_inspection_lot(
+        qms.InspectionLotCreate(
+            origin=qms.InspectionOrigin(d["origin"]), item_id=d["item_id"], lot_id=d["lot_id"],
+            supplier_id=d.get("supplier_id"), source_ref=d.get("source_ref"),
+            sample_size=max(1, min(rules.sample_size, int(d.get("quantity") or rules.sample_size))),
+            characteristics=rules.plan_for(d["item_id"]), due_date=_in_days(rules.inspection_due_days),
+        ),
+        idempotency_key=ctx.idempotency_key,
+    )
+    return {"inspection_lot_id": lot.inspection_lot_id}
+
+
+RECEIPT_INSPECTION = FlowType(
+    "receipt_inspection",
+    "A goods receipt of an inspection-relevant item gets an inspection lot in QMS.",
+    (Step("create_inspection_lot", create_receipt_inspection),),
+)
+
+
+# --- 2. usage decision → stock, nonconformance, supplier case ----------------------------------
+DECISION_MOVES: dict[str, erp.StockMovement] = {
+    qms.Disposition.RELEASE: erp.StockMovement.RELEASE,
+    qms.Disposition.USE_AS_IS: erp.StockMovement.RELEASE,
+    qms.Disposition.BLOCK: erp.StockMovement.BLOCK,
+    qms.Disposition.REWORK: erp.StockMovement.BLOCK,
+    qms.Disposition.SCRAP: erp.StockMovement.SCRAP,
+    qms.Disposition.RETURN: erp.StockMovement.RETURN_TO_VENDOR,
+}
+
+
+async def read_quality_stock(ctx: Ctx) -> dict[str, Any]:
+    lot = await ctx.deps.erp.get_lot(ctx.data["lot_id"])
+    held = [{"location": b.location, "quantity": b.quantity} for b in lot.balances if b.status == QI]
+    return {"balances": held, "supplier_id": lot.supplier_id}
+
+
+async def move_decided_stock(ctx: Ctx) -> dict[str, Any]:
+    d = ctx.data
+    movement = DECISION_MOVES[d["disposition"]]
+    reason = f"usage decision {d['code']} on {d['inspection_lot_id']} ({d['disposition']})"
+    if d["disposition"] == qms.Disposition.USE_AS_IS:
+        reason = f"use as is, deviation recorded: {reason}"
+    txn_ids, moved = [], 0.0
+    for balance in ctx.results["read_stock"]["balances"]:
+        txn = await ctx.deps.erp.move_stock(
+            erp.InventoryTransactionCreate(
+                type=movement, lot_id=d["lot_id"], quantity=balance["quantity"], location=balance["location"],
+                from_status=QI, reason=reason,
+            ),
+            idempotency_key=f"{ctx.idempotency_key}:{balance['location']}",
+        )
+        txn_ids.append(txn.txn_id)
+        moved += txn.quantity
+    return {"txn_ids": txn_ids, "quantity": round(moved, 3), "movement": movement.value}
+
+
+def opens_nonconformance(ctx: Ctx) -> bool:
+    return ctx.data["disposition"] in ctx.deps.rules.nonconformance_dispositions
+
+
+async def open_decision_nonconformance(ctx: Ctx) -> dict[str, Any]:
+    d = ctx.data
+    failed = ", ".join(d.get("failed_characteristics") or []) or "none recorded"
+    nc_disposition = d["disposition"] if d["disposition"] in set(qms.NcDisposition) else None
+    nc = await ctx.deps.qms.open_nonconformance(
+        qms.NonconformanceCreate(
+            title=f"Lot {d['lot_id']} {d['disposition']} after inspection {d['inspection_lot_id']}",
+            severity=ctx.deps.rules.nonconformance_severity,
+            description=f"Usage decision {d['code']} by {d['decided_by']}; failed characteristics: {failed}",
+            quantity_affected=ctx.results["move_stock"]["quantity"] or None,
+            disposition=qms.NcDisposition(nc_disposition) if nc_disposition else None,
+            item_id=d["item_id"], lot_id=d["lot_id"], supplier_id=_supplier(ctx),
+            inspection_lot_id=d["inspection_lot_id"], reported_by="quality-process",
+        ),
+        idempotency_key=ctx.idempotency_key,
+    )
+    return {"nc_id": nc.nc_id}
+
+
+def _supplier(ctx: Ctx) -> str | None:
+    supplier: str | None = ctx.data.get("supplier_id") or ctx.results["read_stock"].get("supplier_id")
+    return supplier
+
+
+def opens_supplier_case(ctx: Ctx) -> bool:
+    return (
+        ctx.data.get("origin") == qms.InspectionOrigin.GOODS_RECEIPT
+        and _supplier(ctx) is not None
+        and ctx.data["disposition"] in ctx.deps.rules.supplier_case_dispositions
+    )
+
+
+async def open_supplier_case(ctx: Ctx) -> dict[str, Any]:
+    d = ctx.data
+    supplier = _supplier(ctx)
+    assert supplier is not None
+    nc_id = ctx.results.get("open_nonconformance", {}).get("nc_id")
+    case = await ctx.deps.qms.open_supplier_case(
+        qms.SupplierCaseCreate(
+            supplier_id=supplier, title=f"Rejected lot {d['lot_id']} ({d['item_id']})",
+            description=f"Inspection {d['inspection_lot_id']} ended in {d['disposition']}.",
+            nc_ids=[nc_id] if nc_id else [], lot_ids=[d["lot_id"]],
+            due_date=_in_days(ctx.deps.rules.supplier_case_due_days), opened_by="quality-process",
+        ),
+        idempotency_key=ctx.idempotency_key,
+    )
+    ctx.publish(d["lot_id"], ProcurementNotice(
+        supplier_id=supplier, lot_id=d["lot_id"], item_id=d["item_id"], disposition=d["disposition"],
+        inspection_lot_id=d["inspection_lot_id"], nc_id=nc_id, supplier_case_id=case.case_id,
+        quantity=ctx.results["move_stock"]["quantity"],
+    ))
+    return {"supplier_case_id": case.case_id}
+
+
+async def confirm_stock_posted(ctx: Ctx) -> dict[str, Any]:
+    await ctx.deps.qms.mark_stock_posted(
+        ctx.data["inspection_lot_id"],
+        qms.StockPosted(txn_ids=ctx.results["move_stock"]["txn_ids"], posted_by="quality-process"),
+        idempotency_key=ctx.idempotency_key,
+    )
+    return {"inspection_lot_id": ctx.data["inspection_lot_id"]}
+
+
+USAGE_DECISION = FlowType(
+    "usage_decision",
+    "A usage decision moves the lot's quality-inspection stock in ERP, opens a nonconformance and, "
+    "for purchased material, a supplier case, then tells QMS the stock is posted.",
+    (
+        Step("read_stock", read_quality_stock),
+        Step("move_stock", move_decided_stock),
+        Step("open_nonconformance", open_decision_nonconformance, when=opens_nonconformance),
+        Step("open_supplier_case", open_supplier_case, when=opens_supplier_case),
+        Step("confirm_stock_posted", confirm_stock_posted),
+    ),
+)
+
+
+# --- 3. production completion → quality stock → inspection ------------------------------------
+async def receive_finished_lot(ctx: Ctx) -> dict[str, Any]:
+    d = ctx.data
+    receipt = await ctx.deps.erp.receive_production(
+        erp.ProductionReceiptCreate(
+            production_order=d["order_id"], item_id=d["item_id"], quantity=d["quantity"], location=d["location"],
+            lot_id=d["lot_id"], stock_status=QI,
+        ),
+        idempotency_key=ctx.idempotency_key,
+    )
+    return {"receipt_id": receipt.receipt_id, "lot_id": receipt.lot_id}
+
+
+async def create_production_inspection(ctx: Ctx) -> dict[str, Any]:
+    ctx.data.update(origin=qms.InspectionOrigin.PRODUCTION, source_ref=ctx.data["order_id"])
+    return await create_receipt_inspection(ctx)
+
+
+PRODUCTION_INSPECTION = FlowType(
+    "production_inspection",
+    "A completed batch is received into ERP quality-inspection stock and gets an inspection lot; "
+    "its usage decision then runs through the usage_decision flow.",
+    (
+        Step("receive_into_quality_stock", receive_finished_lot),
+        Step("create_inspection_lot", create_production_inspection),
+    ),
+)
+
+
+# --- 4. nonconformance disposition → stock ------------------------------------------------------
+NC_MOVES: dict[str, tuple[erp.StockMovement, tuple[erp.StockStatus, ...]]] = {
+    qms.NcDisposition.SCRAP: (erp.StockMovement.SCRAP, (BLK, QI, UNR)),
+    qms.NcDisposition.RETURN: (erp.StockMovement.RETURN_TO_VENDOR, (BLK, QI, UNR)),
+    qms.NcDisposition.USE_AS_IS: (erp.StockMovement.UNBLOCK, (BLK,)),
+    qms.NcDisposition.REWORK: (erp.StockMovement.BLOCK, (QI, UNR)),
+}
+
+
+async def move_disposed_stock(ctx: Ctx) -> dict[str, Any]:
+    d = ctx.data
+    movement, sources = NC_MOVES[d["disposition"]]
+    lot = await ctx.deps.erp.get_lot(d["lot_id"])
+    remaining = d.get("quantity") or float("inf")
+    txn_ids = []
+    for status in sources:
+        for balance in (b for b in lot.balances if b.status == status):
+            quantity = round(min(balance.quantity, remaining), 3)
+            if quantity <= 0:
+                continue
+            txn = await ctx.deps.erp.move_stock(
+                erp.InventoryTransactionCreate(
+                    type=movement, lot_id=d["lot_id"], quantity=quantity, location=balance.location,
+                    from_status=status, reason=f"nonconformance {d['nc_id']}: {d['disposition']}",
+                ),
+                idempotency_key=f"{ctx.idempotency_key}:{balance.location}:{status}",
+            )
+            txn_ids.append(txn.txn_id)
+            remaining -= quantity
+    return {"txn_ids": txn_ids}
+
+
+NC_DISPOSITION = FlowType(
+    "nc_disposition",
+    "A disposition set on a nonconformance (scrap, return, use as is, rework) moves the lot's stock in ERP.",
+    (Step("move_stock", move_disposed_stock),),
+)
+
+FLOW_TYPES = (RECEIPT_INSPECTION, USAGE_DECISION, PRODUCTION_INSPECTION, NC_DISPOSITION)

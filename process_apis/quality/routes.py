@@ -1,0 +1,53 @@
+"""Quality process HTTP surface: start flows by API, and the flow store (list, timeline, retry, cancel)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Response, post
+
+from contracts.kit.flows.api import flow_controller, shown_flow
+from contracts.kit.params import IdempotencyKey
+from contracts.kit.responses import problems
+from contracts.kit.unit_of_work import Session
+from contracts.models import quality as m
+from contracts.models.flows import Flow
+from process_apis.quality import starts
+from process_apis.quality.flows import FLOW_TYPES
+
+STARTED = problems(422)
+
+
+class StartController(Controller):
+    path = "/flows"
+    tags = ["flows"]
+
+    @post("/receipt-inspection", responses=STARTED, summary="Start an inspection for a received lot")
+    async def receipt_inspection(
+        self, session: Session, data: m.ReceiptInspectionStart, idempotency_key: IdempotencyKey = None
+    ) -> Response[Flow]:
+        body = msgspec.to_builtins(data) | {"origin": "goods_receipt", "source_ref": data.receipt_id}
+        return await shown_flow(session, await starts.start_receipt_inspection(session, body, None), FLOW_TYPES, 201)
+
+    @post("/usage-decision", responses=STARTED, summary="Apply a QMS usage decision to stock")
+    async def usage_decision(
+        self, session: Session, data: m.UsageDecisionStart, idempotency_key: IdempotencyKey = None
+    ) -> Response[Flow]:
+        body = msgspec.to_builtins(data) | {"failed_characteristics": []}
+        return await shown_flow(session, await starts.start_usage_decision(session, body, None), FLOW_TYPES, 201)
+
+    @post("/production-inspection", responses=STARTED, summary="Receive a finished batch for inspection")
+    async def production_inspection(
+        self, session: Session, data: m.ProductionInspectionStart, idempotency_key: IdempotencyKey = None
+    ) -> Response[Flow]:
+        flow_id = await starts.start_production_inspection(session, msgspec.to_builtins(data), None)
+        return await shown_flow(session, flow_id, FLOW_TYPES, 201)
+
+    @post("/nc-disposition", responses=STARTED, summary="Apply a nonconformance disposition to stock")
+    async def nc_disposition(
+        self, session: Session, data: m.NcDispositionStart, idempotency_key: IdempotencyKey = None
+    ) -> Response[Flow]:
+        flow_id = await starts.start_nc_disposition(session, msgspec.to_builtins(data), None)
+        return await shown_flow(session, flow_id, FLOW_TYPES, 201)
+
+
+ROUTES = [StartController, flow_controller(FLOW_TYPES)]

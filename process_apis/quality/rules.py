@@ -1,0 +1,50 @@
+"""Plant rules: what differs between plants is configuration (a TOML file), not code."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+from contracts.models import qms
+from contracts.models.common import Input
+
+
+class QualityRules(Input, frozen=True, kw_only=True):
+    # Which receipts get an inspection lot: ERP's per-item flag, plus plant overrides.
+    follow_item_flag: bool = True
+    always_inspect: list[str] = msgspec.field(default_factory=list)
+    never_inspect: list[str] = msgspec.field(default_factory=list)
+    sample_size: int = 5
+    inspection_due_days: int = 3
+    # The inspection plan per item; items without one get the default plan.
+    default_plan: list[qms.CharacteristicCreate] = msgspec.field(
+        default_factory=lambda: [qms.CharacteristicCreate(
+            code="VISUAL", kind=qms.CharacteristicKind.ATTRIBUTE, description="Visual inspection")]
+    )
+    plans: dict[str, list[qms.CharacteristicCreate]] = msgspec.field(default_factory=dict)
+    # When a decision opens a nonconformance, and when (for purchased material) a supplier case.
+    nonconformance_dispositions: list[qms.Disposition] = msgspec.field(
+        default_factory=lambda: [qms.Disposition.BLOCK, qms.Disposition.SCRAP, qms.Disposition.RETURN,
+                                 qms.Disposition.REWORK]
+    )
+    supplier_case_dispositions: list[qms.Disposition] = msgspec.field(
+        default_factory=lambda: [qms.Disposition.BLOCK, qms.Disposition.RETURN]
+    )
+    supplier_case_due_days: int = 14
+    nonconformance_severity: qms.Severity = qms.Severity.MAJOR
+
+    def inspects(self, item_id: str, item_flag: bool) -> bool:
+        if item_id in self.never_inspect:
+            return False
+        return item_id in self.always_inspect or (self.follow_item_flag and item_flag)
+
+    def plan_for(self, item_id: str) -> list[qms.CharacteristicCreate]:
+        return self.plans.get(item_id, self.default_plan)
+
+
+def load_rules(path: str) -> QualityRules:
+    if not path:
+        return QualityRules()
+    return msgspec.convert(tomllib.loads(Path(path).read_text()), QualityRules)

@@ -1,0 +1,33 @@
+"""CMMS system API: the composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from contracts.kit.app import ServiceSpec, create_service_app
+from contracts.kit.paging import provide_page_query
+from contracts.kit.settings import load_settings
+from system_apis.cmms.routes import ROUTES
+from system_apis.cmms.settings import CmmsSettings
+from system_apis.cmms.store import Base
+
+SPEC = ServiceSpec(
+    name="cmms",
+    title="Plantbridge CMMS system API",
+    description="Assets and their downtime, maintenance requests, and maintenance work orders with "
+    "spare-part and labor lines.",
+    api_path="/cmms/v1",
+    api_version="1.0.0",
+    routes=ROUTES,
+    metadata=Base.metadata,
+    versions_dir=Path(__file__).parent / "migrations" / "versions",
+    dependencies={"page_query": Provide(provide_page_query, sync_to_thread=False)},
+)
+
+
+def create_app(settings: CmmsSettings | None = None, **overrides: Any) -> Litestar:
+    return create_service_app(SPEC, settings or load_settings(CmmsSettings, "CMMS", **overrides))

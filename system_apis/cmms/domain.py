@@ -1,0 +1,130 @@
+"""Maintenance rules: the state machines of assets, requests and work orders, and their guards.
+
+No I/O here; the service applies what these functions decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from contracts.kit.paging import as_utc
+from contracts.kit.problems import Conflict, Unprocessable
+from contracts.kit.states import StateMachine
+from contracts.models.cmms import AssetStatus, MaintenanceType, RequestStatus, WorkOrderStatus
+
+IN_SERVICE, DOWN, UNDER_MAINTENANCE, RETIRED = (
+    AssetStatus.IN_SERVICE, AssetStatus.DOWN, AssetStatus.UNDER_MAINTENANCE, AssetStatus.RETIRED,
+)
+ASSET = StateMachine(
+    "asset",
+    AssetStatus,
+    {
+        "down": ([IN_SERVICE], DOWN),
+        "start_maintenance": ([IN_SERVICE, DOWN], UNDER_MAINTENANCE),
+        "restore": ([DOWN, UNDER_MAINTENANCE], IN_SERVICE),
+        "retire": ([IN_SERVICE, DOWN, UNDER_MAINTENANCE], RETIRED),
+    },
+)
+OUT_OF_SERVICE = frozenset({DOWN, UNDER_MAINTENANCE})
+ASSET_EDITABLE = frozenset({IN_SERVICE, DOWN, UNDER_MAINTENANCE})
+
+R = RequestStatus
+REQUEST = StateMachine(
+    "maintenance request",
+    RequestStatus,
+    {
+        "accept": ([R.SUBMITTED], R.ACCEPTED),
+        "reject": ([R.SUBMITTED], R.REJECTED),
+        "start": ([R.ACCEPTED], R.IN_PROGRESS),
+        "complete": ([R.IN_PROGRESS], R.COMPLETED),
+        "cancel": ([R.SUBMITTED, R.ACCEPTED], R.CANCELLED),
+    },
+)
+# A work order may be planned against a request only once someone accepted the request.
+REQUEST_OPEN_FOR_WORK = frozenset({R.ACCEPTED, R.IN_PROGRESS})
+
+W = WorkOrderStatus
+WORK_ORDER = StateMachine(
+    "work order",
+    WorkOrderStatus,
+    {
+        "release": ([W.CREATED], W.RELEASED),
+        "start": ([W.RELEASED], W.IN_PROGRESS),
+        "hold": ([W.IN_PROGRESS], W.ON_HOLD),
+        "resume": ([W.ON_HOLD], W.IN_PROGRESS),
+        "complete": ([W.IN_PROGRESS, W.ON_HOLD], W.TECHNICALLY_COMPLETE),
+        "close": ([W.TECHNICALLY_COMPLETE], W.CLOSED),
+        "cancel": ([W.CREATED, W.RELEASED], W.CANCELLED),
+    },
+)
+# Plans, parts and hours can change until the technician reports the work technically complete.
+WORK_ORDER_OPEN = frozenset({W.CREATED, W.RELEASED, W.IN_PROGRESS, W.ON_HOLD})
+WORK_ORDER_DONE = frozenset({W.TECHNICALLY_COMPLETE, W.CLOSED, W.CANCELLED})
+
+
+class CostsNotPosted(Conflict):
+    slug, title = "costs-not-posted", "Costs not posted"
+
+
+class CostsAlreadyPosted(Conflict):
+    slug, title = "costs-already-posted", "Costs already posted"
+
+
+# --- assets -------------------------------------------------------------------------------------
+def opens_downtime(before: AssetStatus, after: AssetStatus) -> bool:
+    """Downtime runs from leaving service until the asset is back (or retired)."""
+    return before == IN_SERVICE and after in OUT_OF_SERVICE
+
+
+def closes_downtime(before: AssetStatus, after: AssetStatus) -> bool:
+    return before in OUT_OF_SERVICE and after not in OUT_OF_SERVICE
+
+
+def minutes_between(start: datetime, end: datetime) -> int:
+    return max(0, int((as_utc(end) - as_utc(start)).total_seconds() // 60))
+
+
+# --- requests ------------------------------------------------------------------------------------
+def request_follows_start(request: RequestStatus) -> str | None:
+    """Starting work on an accepted request puts the request in progress."""
+    return "start" if REQUEST.can(request, "start") else None
+
+
+def request_follows_completion(request: RequestStatus, orders: Iterable[WorkOrderStatus]) -> str | None:
+    """The request is complete once no work order against it is still open."""
+    if REQUEST.can(request, "complete") and all(status in WORK_ORDER_DONE for status in orders):
+        return "complete"
+    return None
+
+
+# --- work orders ---------------------------------------------------------------------------------
+def check_window(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and as_utc(end) < as_utc(start):
+        raise Unprocessable(f"planned_end {end.isoformat()} is before planned_start {start.isoformat()}",
+                            slug="invalid-window")
+
+
+def check_completion(type_: MaintenanceType, cause_code: str | None, correction_code: str | None) -> None:
+    """A repair is only reportable with what failed and what was done about it."""
+    if type_ == MaintenanceType.CORRECTIVE and not (cause_code and correction_code):
+        missing = [name for name, code in (("cause_code", cause_code), ("correction_code", correction_code))
+                   if not code]
+        raise Unprocessable(f"a corrective work order needs {' and '.join(missing)} to be completed",
+                            slug="codes-required", missing=missing)
+
+
+def check_close(wo_id: str, status: WorkOrderStatus, costs_posted: bool) -> None:
+    if not costs_posted:
+        raise CostsNotPosted(f"work order {wo_id} is {status}; its costs must be posted before it is closed",
+                             current_state=status, action="close")
+
+
+def check_costs_not_posted(wo_id: str, costs_posted: bool) -> None:
+    if costs_posted:
+        raise CostsAlreadyPosted(f"costs of work order {wo_id} are already posted")
+
+
+def labor_amount(hours: float, rate: Decimal) -> Decimal:
+    return (Decimal(str(hours)) * rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -1,0 +1,287 @@
+"""CMMS HTTP surface: Struct in, one service call, Struct out.
+
+State changes are POSTs to `/<record>/<id>/<action>` (the action names in `allowed_actions`, with
+`_` written `-`); each takes If-Match and Idempotency-Key and answers 409 naming the current state
+when the state machine refuses it.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get, patch, post
+
+from contracts.kit.paging import Page, Paged
+from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
+from contracts.kit.responses import problems, versioned
+from contracts.kit.unit_of_work import Session
+from contracts.models import cmms as m
+from system_apis.cmms import service
+
+API = "/cmms/v1"
+# A state change: unknown record 404, refused 409, stale If-Match 412, body naming unknown ids 422.
+CHANGE = problems(404, 409, 412, 422)
+
+
+class AssetController(Controller):
+    path = "/assets"
+    tags = ["assets"]
+
+    @post(responses=problems(409, 422), summary="Register an asset (starts in_service)")
+    async def create(
+        self, session: Session, data: m.AssetCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Asset]:
+        asset = await service.create_asset(session, data)
+        return versioned(asset, status_code=201, location=f"{API}/assets/{asset.asset_id}")
+
+    @get(responses=problems(422), summary="List assets", description="Filter by site, status or criticality.")
+    async def list(
+        self,
+        session: Session,
+        page_query: Paged,
+        site: QueryId = None,
+        status: m.AssetStatus | None = None,
+        criticality: m.Criticality | None = None,
+    ) -> Page[m.Asset]:
+        return await service.list_assets(session, page_query, site, status, criticality)
+
+    @get("/{asset_id:str}/downtime", responses=problems(404, 422), summary="List an asset's downtime records")
+    async def downtime(self, session: Session, asset_id: PathId, page_query: Paged) -> Page[m.Downtime]:
+        return await service.list_downtime(session, asset_id, page_query)
+
+    @get("/{asset_id:str}", responses=problems(404), summary="Get an asset")
+    async def get(self, session: Session, asset_id: PathId) -> Response[m.Asset]:
+        return versioned(await service.get_asset(session, asset_id))
+
+    @patch("/{asset_id:str}", responses=problems(404, 409, 412), summary="Change an asset's master data")
+    async def update(
+        self, session: Session, asset_id: PathId, data: m.AssetUpdate, if_match: IfMatch = None
+    ) -> Response[m.Asset]:
+        return versioned(await service.update_asset(session, asset_id, data, if_match))
+
+    @post("/{asset_id:str}/down", status_code=200, responses=CHANGE,
+          summary="Report an asset down (breakdown)",
+          description="in_service -> down; opens a downtime record starting at failure_time (default now).")
+    async def down(
+        self, session: Session, asset_id: PathId, data: m.AssetDown, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Asset]:
+        return versioned(await service.change_asset(
+            session, asset_id, "down", if_match, reason=data.reason, failure_time=data.failure_time,
+            request_id=data.maintenance_request_id, wo_id=data.work_order_id,
+        ))
+
+    @post("/{asset_id:str}/start-maintenance", status_code=200, responses=CHANGE,
+          summary="Take an asset into maintenance", description="in_service or down -> under_maintenance.")
+    async def start_maintenance(
+        self, session: Session, asset_id: PathId, data: m.AssetAction, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Asset]:
+        return versioned(await service.change_asset(
+            session, asset_id, "start_maintenance", if_match, reason=data.note, wo_id=data.work_order_id
+        ))
+
+    @post("/{asset_id:str}/restore", status_code=200, responses=CHANGE,
+          summary="Return an asset to service",
+          description="down or under_maintenance -> in_service; closes the open downtime record.")
+    async def restore(
+        self, session: Session, asset_id: PathId, data: m.AssetAction, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Asset]:
+        return versioned(await service.change_asset(
+            session, asset_id, "restore", if_match, reason=data.note, wo_id=data.work_order_id
+        ))
+
+    @post("/{asset_id:str}/retire", status_code=200, responses=CHANGE, summary="Retire an asset (final)")
+    async def retire(
+        self, session: Session, asset_id: PathId, data: m.AssetAction, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Asset]:
+        return versioned(await service.change_asset(
+            session, asset_id, "retire", if_match, reason=data.note, wo_id=data.work_order_id
+        ))
+
+
+class MaintenanceRequestController(Controller):
+    path = "/maintenance-requests"
+    tags = ["maintenance requests"]
+
+    @post(responses=problems(409, 422), summary="Submit a maintenance request for an asset")
+    async def create(
+        self, session: Session, data: m.MaintenanceRequestCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.MaintenanceRequest]:
+        request = await service.submit_request(session, data)
+        return versioned(request, status_code=201, location=f"{API}/maintenance-requests/{request.request_id}")
+
+    @get(responses=problems(422), summary="List maintenance requests",
+         description="Filter by asset, status, site, nonconformance or production order.")
+    async def list(
+        self,
+        session: Session,
+        page_query: Paged,
+        asset_id: QueryId = None,
+        status: m.RequestStatus | None = None,
+        site: QueryId = None,
+        nonconformance_id: QueryId = None,
+        production_order: QueryId = None,
+    ) -> Page[m.MaintenanceRequest]:
+        return await service.list_requests(
+            session, page_query, asset_id, status, site, nonconformance_id, production_order
+        )
+
+    @get("/{request_id:str}", responses=problems(404), summary="Get a maintenance request")
+    async def get(self, session: Session, request_id: PathId) -> Response[m.MaintenanceRequest]:
+        return versioned(await service.get_request(session, request_id))
+
+    @post("/{request_id:str}/accept", status_code=200, responses=CHANGE, summary="Accept a request")
+    async def accept(
+        self, session: Session, request_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.MaintenanceRequest]:
+        return versioned(await service.change_request(session, request_id, "accept", if_match))
+
+    @post("/{request_id:str}/reject", status_code=200, responses=CHANGE, summary="Reject a request, with a reason")
+    async def reject(
+        self, session: Session, request_id: PathId, data: m.Reason, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.MaintenanceRequest]:
+        return versioned(await service.change_request(session, request_id, "reject", if_match, data.reason))
+
+    @post("/{request_id:str}/start", status_code=200, responses=CHANGE, summary="Start work on a request",
+          description="Also happens by itself when a work order against the request starts.")
+    async def start(
+        self, session: Session, request_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.MaintenanceRequest]:
+        return versioned(await service.change_request(session, request_id, "start", if_match))
+
+    @post("/{request_id:str}/complete", status_code=200, responses=CHANGE, summary="Complete a request",
+          description="Also happens by itself when the last open work order against it is completed.")
+    async def complete(
+        self, session: Session, request_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.MaintenanceRequest]:
+        return versioned(await service.change_request(session, request_id, "complete", if_match))
+
+    @post("/{request_id:str}/cancel", status_code=200, responses=CHANGE, summary="Cancel a request")
+    async def cancel(
+        self, session: Session, request_id: PathId, data: m.OptionalReason, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.MaintenanceRequest]:
+        return versioned(await service.change_request(session, request_id, "cancel", if_match, data.reason))
+
+
+class WorkOrderController(Controller):
+    path = "/work-orders"
+    tags = ["work orders"]
+
+    @post(responses=problems(409, 422), summary="Create a work order, from a request or standalone",
+          description="With request_id the request must be accepted or in_progress (else 409); asset, type, "
+                      "description and links default from it.")
+    async def create(
+        self, session: Session, data: m.WorkOrderCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.WorkOrder]:
+        order = await service.create_work_order(session, data)
+        return versioned(order, status_code=201, location=f"{API}/work-orders/{order.wo_id}")
+
+    @get(responses=problems(422), summary="List work orders",
+         description="Filter by assignee (person id), site, asset, status or request; `updated_since` "
+                     "gives a technician's device the changes since its last sync.")
+    async def list(
+        self,
+        session: Session,
+        page_query: Paged,
+        assignee: QueryId = None,
+        site: QueryId = None,
+        asset_id: QueryId = None,
+        status: m.WorkOrderStatus | None = None,
+        request_id: QueryId = None,
+    ) -> Page[m.WorkOrder]:
+        return await service.list_work_orders(session, page_query, assignee, site, asset_id, status, request_id)
+
+    @get("/{wo_id:str}", responses=problems(404), summary="Get a work order with its part and labor lines")
+    async def get(self, session: Session, wo_id: PathId) -> Response[m.WorkOrder]:
+        return versioned(await service.get_work_order(session, wo_id))
+
+    @patch("/{wo_id:str}", responses=problems(404, 409, 412, 422),
+           summary="Change a work order's plan, assignee or codes (until technically complete)")
+    async def update(
+        self, session: Session, wo_id: PathId, data: m.WorkOrderUpdate, if_match: IfMatch = None
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.update_work_order(session, wo_id, data, if_match))
+
+    @post("/{wo_id:str}/parts", status_code=200, responses=CHANGE,
+          summary="Record a spare part used (until technically complete)")
+    async def add_part(
+        self, session: Session, wo_id: PathId, data: m.PartLineCreate, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.add_part(session, wo_id, data, if_match))
+
+    @post("/{wo_id:str}/labor", status_code=200, responses=CHANGE,
+          summary="Record hours worked (until technically complete)")
+    async def add_labor(
+        self, session: Session, wo_id: PathId, data: m.LaborLineCreate, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.add_labor(session, wo_id, data, if_match))
+
+    @post("/{wo_id:str}/release", status_code=200, responses=CHANGE, summary="Release a work order for work")
+    async def release(
+        self, session: Session, wo_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.change_work_order(session, wo_id, "release", if_match))
+
+    @post("/{wo_id:str}/start", status_code=200, responses=CHANGE, summary="Start work (sets actual_start)")
+    async def start(
+        self, session: Session, wo_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.change_work_order(session, wo_id, "start", if_match))
+
+    @post("/{wo_id:str}/hold", status_code=200, responses=CHANGE, summary="Put work on hold, with a reason")
+    async def hold(
+        self, session: Session, wo_id: PathId, data: m.Reason, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.change_work_order(session, wo_id, "hold", if_match, reason=data.reason))
+
+    @post("/{wo_id:str}/resume", status_code=200, responses=CHANGE, summary="Resume work on hold")
+    async def resume(
+        self, session: Session, wo_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.change_work_order(session, wo_id, "resume", if_match))
+
+    @post("/{wo_id:str}/complete", status_code=200, responses=CHANGE,
+          summary="Report the work technically complete",
+          description="Publishes cmms.work_order.completed.v1 with the part and labor lines. A corrective "
+                      "order needs cause_code and correction_code (422 codes-required otherwise).")
+    async def complete(
+        self, session: Session, wo_id: PathId, data: m.WorkOrderComplete, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.change_work_order(
+            session, wo_id, "complete", if_match, reason=data.note, completion=data
+        ))
+
+    @post("/{wo_id:str}/costs-posted", status_code=200, responses=CHANGE,
+          summary="Record that ERP has the order's parts and costs",
+          description="Only when technically complete, once (409 costs-already-posted); closing needs it.")
+    async def costs_posted(
+        self, session: Session, wo_id: PathId, data: m.CostsPosted, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.mark_costs_posted(session, wo_id, data, if_match))
+
+    @post("/{wo_id:str}/close", status_code=200, responses=CHANGE,
+          summary="Close a technically complete work order",
+          description="409 costs-not-posted until costs-posted was recorded.")
+    async def close(
+        self, session: Session, wo_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.change_work_order(session, wo_id, "close", if_match))
+
+    @post("/{wo_id:str}/cancel", status_code=200, responses=CHANGE,
+          summary="Cancel a work order not yet started")
+    async def cancel(
+        self, session: Session, wo_id: PathId, data: m.OptionalReason, if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.WorkOrder]:
+        return versioned(await service.change_work_order(session, wo_id, "cancel", if_match, reason=data.reason))
+
+
+ROUTES = [AssetController, MaintenanceRequestController, WorkOrderController]

@@ -1,0 +1,10 @@
+"""CMMS settings, read from CMMS_* environment variables."""
+
+from __future__ import annotations
+
+from contracts.kit.settings import ServiceSettings
+
+
+class CmmsSettings(ServiceSettings, frozen=True, kw_only=True):
+    database_url: str = "sqlite+aiosqlite:///data/cmms.db"
+    port: int = 8103

@@ -1,0 +1,116 @@
+"""CMMS tables. Only this service reads or writes them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from contracts.kit.paging import utcnow
+from contracts.kit.records import RecordMixin
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AssetRow(RecordMixin, Base):
+    __tablename__ = "assets"
+    tag: Mapped[str] = mapped_column(String(64), index=True)
+    serial: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    description: Mapped[str] = mapped_column(String(200))
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    location: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    criticality: Mapped[str] = mapped_column(String(1), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    cost_centre: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class DowntimeRow(RecordMixin, Base):
+    __tablename__ = "downtimes"
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    maintenance_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    work_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+class MaintenanceRequestRow(RecordMixin, Base):
+    __tablename__ = "maintenance_requests"
+    type: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(200))
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), index=True)
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    nonconformance_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    production_order: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    requested_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    status_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class WorkOrderRow(RecordMixin, Base):
+    __tablename__ = "work_orders"
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("maintenance_requests.id"), nullable=True, index=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), index=True)
+    type: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    hold_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    planned_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    planned_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    actual_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    actual_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    failure_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    downtime_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cause_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    correction_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    cost_centre: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    order_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    production_order: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    nonconformance_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    costs_posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    costs_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cost_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cost_posting_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    parts: Mapped[list[PartLineRow]] = relationship(
+        order_by="PartLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"
+    )
+    labor: Mapped[list[LaborLineRow]] = relationship(
+        order_by="LaborLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class PartLineRow(Base):
+    """A spare part used on a work order (what ERP will issue against the order)."""
+
+    __tablename__ = "work_order_parts"
+    wo_id: Mapped[str] = mapped_column(ForeignKey("work_orders.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(64))
+    lot_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    quantity: Mapped[float] = mapped_column(Float)
+    uom: Mapped[str] = mapped_column(String(10))
+    warehouse: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LaborLineRow(Base):
+    __tablename__ = "work_order_labor"
+    wo_id: Mapped[str] = mapped_column(ForeignKey("work_orders.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(64))
+    hours: Mapped[float] = mapped_column(Float)
+    rate: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    work_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,1 @@
+"""MES system API v1: production orders, confirmations, batches, material consumption, equipment."""

@@ -1,0 +1,10 @@
+"""MES settings, read from MES_* environment variables."""
+
+from __future__ import annotations
+
+from contracts.kit.settings import ServiceSettings
+
+
+class MesSettings(ServiceSettings, frozen=True, kw_only=True):
+    database_url: str = "sqlite+aiosqlite:///data/mes.db"
+    port: int = 8104

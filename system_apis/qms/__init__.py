@@ -1,0 +1,1 @@
+"""QMS system API: inspection lots, usage decisions, nonconformances, SCAR and CAPA."""

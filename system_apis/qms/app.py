@@ -1,0 +1,33 @@
+"""QMS system API: the composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from contracts.kit.app import ServiceSpec, create_service_app
+from contracts.kit.paging import provide_page_query
+from contracts.kit.settings import load_settings
+from system_apis.qms.routes import ROUTES
+from system_apis.qms.settings import QmsSettings
+from system_apis.qms.store import Base
+
+SPEC = ServiceSpec(
+    name="qms",
+    title="Plantbridge QMS system API",
+    description="Inspection lots and results, usage decisions, nonconformances, supplier quality "
+    "cases (SCAR), CAPA and the defect-code catalogue.",
+    api_path="/qms/v1",
+    api_version="1.0.0",
+    routes=ROUTES,
+    metadata=Base.metadata,
+    versions_dir=Path(__file__).parent / "migrations" / "versions",
+    dependencies={"page_query": Provide(provide_page_query, sync_to_thread=False)},
+)
+
+
+def create_app(settings: QmsSettings | None = None, **overrides: Any) -> Litestar:
+    return create_service_app(SPEC, settings or load_settings(QmsSettings, "QMS", **overrides))

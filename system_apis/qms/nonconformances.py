@@ -1,0 +1,188 @@
+"""Nonconformance use cases: report, change, move through the state machine with its guards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events import qms as ev
+from contracts.kit import outbox
+from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
+from contracts.kit.records import new_id
+from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.models import qms as m
+from system_apis.qms import domain, views
+from system_apis.qms import store as s
+from system_apis.qms.lookups import SOURCE, assign, contains, equal, known_defect_codes, set_list
+
+FIELDS = (
+    "title",
+    "severity",
+    "description",
+    "quantity_affected",
+    "unit",
+    "disposition",
+    "action_plan",
+    "effectiveness_note",
+    "item_id",
+    "lot_id",
+    "supplier_id",
+    "equipment_id",
+    "production_order_id",
+)
+
+
+async def create_nonconformance(session: AsyncSession, data: m.NonconformanceCreate) -> m.Nonconformance:
+    defect_codes = await known_defect_codes(session, data.defect_codes)
+    if data.inspection_lot_id:
+        await get_or_422(session, s.InspectionLotRow, data.inspection_lot_id, "inspection lot")
+    row = s.NonconformanceRow(
+        id=new_id("NC"),
+        title=data.title,
+        status=m.NcStatus.OPEN,
+        severity=data.severity,
+        description=data.description,
+        defect_codes=defect_codes,
+        root_cause_codes=domain.unique(data.root_cause_codes),
+        quantity_affected=data.quantity_affected,
+        unit=data.unit,
+        disposition=data.disposition,
+        action_plan=data.action_plan,
+        item_id=data.item_id,
+        lot_id=data.lot_id,
+        supplier_id=data.supplier_id,
+        equipment_id=data.equipment_id,
+        production_order_id=data.production_order_id,
+        inspection_lot_id=data.inspection_lot_id,
+        reported_by=data.reported_by,
+        reopen_count=0,
+    )
+    session.add(row)
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.NonconformanceOpened(
+            nc_id=row.id,
+            title=row.title,
+            severity=row.severity,
+            status=row.status,
+            defect_codes=list(row.defect_codes),
+            links=_links(row),
+            quantity_affected=row.quantity_affected,
+            unit=row.unit,
+            disposition=row.disposition,
+        ),
+    )
+    return views.nonconformance(row)
+
+
+async def update_nonconformance(
+    session: AsyncSession, nc_id: str, data: m.NonconformanceUpdate, if_match: str | None
+) -> m.Nonconformance:
+    row = await _nc(session, nc_id, if_match)
+    domain.refuse_if_frozen("nonconformance", row.status, domain.FROZEN_NC)
+    changed = assign(row, data, FIELDS)
+    if data.defect_codes is not None:
+        changed += set_list(row, "defect_codes", await known_defect_codes(session, data.defect_codes))
+    if data.root_cause_codes is not None:
+        changed += set_list(row, "root_cause_codes", domain.unique(data.root_cause_codes))
+    if changed:
+        await session.flush()
+        await outbox.publish(
+            session,
+            SOURCE,
+            row.id,
+            ev.NonconformanceUpdated(
+                nc_id=row.id,
+                status=row.status,
+                severity=row.severity,
+                changed=changed,
+                links=_links(row),
+                defect_codes=list(row.defect_codes),
+                root_cause_codes=list(row.root_cause_codes),
+                disposition=row.disposition,
+            ),
+        )
+    return views.nonconformance(row)
+
+
+async def get_nonconformance(session: AsyncSession, nc_id: str) -> m.Nonconformance:
+    return views.nonconformance(await _nc(session, nc_id))
+
+
+async def list_nonconformances(
+    session: AsyncSession, q: PageQuery, defect_code: str | None = None, **filters: Any
+) -> Page[m.Nonconformance]:
+    where = equal(s.NonconformanceRow, filters) + contains(s.NonconformanceRow.defect_codes, defect_code)
+    return await list_page(session, s.NonconformanceRow, views.nonconformance, q, where=where)
+
+
+async def move_nonconformance(
+    session: AsyncSession,
+    nc_id: str,
+    action: str,
+    if_match: str | None,
+    *,
+    by: str | None = None,
+    reason: str | None = None,
+    action_plan: str | None = None,
+    effectiveness_note: str | None = None,
+) -> m.Nonconformance:
+    row = await _nc(session, nc_id, if_match)
+    target = domain.nc_transition(
+        row.status,
+        action,
+        action_plan=action_plan or row.action_plan,
+        effectiveness_note=effectiveness_note or row.effectiveness_note,
+    )
+    if action_plan:
+        row.action_plan = action_plan
+    if effectiveness_note:
+        row.effectiveness_note = effectiveness_note
+    if target == m.NcStatus.CLOSED:
+        row.closed_at = utcnow()
+    elif action == "reopen":
+        # The old evaluation proved wrong: closing again needs a new one.
+        row.closed_at, row.effectiveness_note = None, None
+        row.reopen_count += 1
+    elif target == m.NcStatus.CANCELLED:
+        row.cancel_reason = reason
+    before, row.status = row.status, target
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.NonconformanceStatusChanged(
+            nc_id=row.id,
+            from_status=before,
+            to_status=target,
+            action=action,
+            severity=row.severity,
+            links=_links(row),
+            disposition=row.disposition,
+            reason=reason,
+            by=by,
+        ),
+    )
+    return views.nonconformance(row)
+
+
+async def _nc(session: AsyncSession, nc_id: str, if_match: str | None = None) -> s.NonconformanceRow:
+    row = await get_or_404(session, s.NonconformanceRow, nc_id, "nonconformance")
+    check_if_match(if_match, row.version)
+    return row
+
+
+def _links(row: s.NonconformanceRow) -> ev.NcLinks:
+    return ev.NcLinks(
+        item_id=row.item_id,
+        lot_id=row.lot_id,
+        supplier_id=row.supplier_id,
+        equipment_id=row.equipment_id,
+        production_order_id=row.production_order_id,
+        inspection_lot_id=row.inspection_lot_id,
+    )

@@ -1,0 +1,630 @@
+"""QMS HTTP surface: Struct in, one service call, Struct out.
+
+State changes are POSTs on the record (`/{id}/start`, `/{id}/close`, ...); each takes If-Match
+with the record's ETag and an Idempotency-Key, and answers an illegal move with a 409 problem
+naming the current state.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get, patch, post
+
+from contracts.kit.paging import Page, Paged
+from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
+from contracts.kit.responses import problems, versioned
+from contracts.kit.unit_of_work import Session
+from contracts.models import qms as m
+from contracts.models.common import Name
+from system_apis.qms import capas, nonconformances, service, supplier_cases
+
+Q = Paged
+API = "/qms/v1"
+MOVE = problems(404, 409, 412, 422)
+
+
+class InspectionLotController(Controller):
+    path = "/inspection-lots"
+    tags = ["inspection lots"]
+
+    @post(
+        responses=problems(409, 422),
+        summary="Create an inspection lot with its characteristics",
+        description="numeric characteristics need a unit and min_value and/or max_value; attribute ones "
+        "pass or fail. A second open lot for the same origin, source_ref and lot is a 409.",
+    )
+    async def create(
+        self, session: Session, data: m.InspectionLotCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.InspectionLot]:
+        lot = await service.create_inspection_lot(session, data)
+        return versioned(lot, status_code=201, location=f"{API}/inspection-lots/{lot.inspection_lot_id}")
+
+    @get(responses=problems(422), summary="List inspection lots")
+    async def list(
+        self,
+        session: Session,
+        page_query: Q,
+        status: m.InspectionLotStatus | None = None,
+        origin: m.InspectionOrigin | None = None,
+        result: m.LotResult | None = None,
+        item_id: QueryId = None,
+        lot_id: QueryId = None,
+        supplier_id: QueryId = None,
+        source_ref: QueryId = None,
+    ) -> Page[m.InspectionLot]:
+        return await service.list_inspection_lots(
+            session,
+            page_query,
+            status=status,
+            origin=origin,
+            result=result,
+            item_id=item_id,
+            lot_id=lot_id,
+            supplier_id=supplier_id,
+            source_ref=source_ref,
+        )
+
+    @get("/{inspection_lot_id:str}", responses=problems(404), summary="Get an inspection lot")
+    async def get(self, session: Session, inspection_lot_id: PathId) -> Response[m.InspectionLot]:
+        return versioned(await service.get_inspection_lot(session, inspection_lot_id))
+
+    @post("/{inspection_lot_id:str}/start", status_code=200, responses=MOVE, summary="Start inspecting")
+    async def start(
+        self,
+        session: Session,
+        inspection_lot_id: PathId,
+        data: m.TransitionNote,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.InspectionLot]:
+        return versioned(await service.start_inspection(session, inspection_lot_id, data, if_match))
+
+    @post(
+        "/{inspection_lot_id:str}/results",
+        status_code=200,
+        responses=MOVE,
+        summary="Record results for characteristics",
+        description="Each result is judged against its limits; any failed characteristic fails the lot. "
+        "The lot is results_recorded once every characteristic has a result; results may be "
+        "corrected until the usage decision.",
+    )
+    async def results(
+        self,
+        session: Session,
+        inspection_lot_id: PathId,
+        data: m.ResultsRecord,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.InspectionLot]:
+        return versioned(await service.record_results(session, inspection_lot_id, data, if_match))
+
+    @post(
+        "/{inspection_lot_id:str}/usage-decision",
+        status_code=200,
+        responses=MOVE,
+        summary="Make or change the usage decision",
+        description="A change before stock is posted adds a revision; earlier decisions stay in "
+        "`decisions`. Releasing a failed lot is refused: decide use_as_is for a concession.",
+    )
+    async def decide(
+        self,
+        session: Session,
+        inspection_lot_id: PathId,
+        data: m.UsageDecisionCreate,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.InspectionLot]:
+        return versioned(await service.make_usage_decision(session, inspection_lot_id, data, if_match))
+
+    @post(
+        "/{inspection_lot_id:str}/stock-posted",
+        status_code=200,
+        responses=MOVE,
+        summary="Record that ERP moved the stock as decided",
+    )
+    async def stock_posted(
+        self,
+        session: Session,
+        inspection_lot_id: PathId,
+        data: m.StockPosted,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.InspectionLot]:
+        return versioned(await service.mark_stock_posted(session, inspection_lot_id, data, if_match))
+
+    @post(
+        "/{inspection_lot_id:str}/close", status_code=200, responses=MOVE, summary="Close the inspection lot"
+    )
+    async def close(
+        self,
+        session: Session,
+        inspection_lot_id: PathId,
+        data: m.TransitionNote,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.InspectionLot]:
+        return versioned(await service.close_inspection_lot(session, inspection_lot_id, data, if_match))
+
+    @post(
+        "/{inspection_lot_id:str}/cancel",
+        status_code=200,
+        responses=MOVE,
+        summary="Cancel the inspection lot (only before a usage decision)",
+    )
+    async def cancel(
+        self,
+        session: Session,
+        inspection_lot_id: PathId,
+        data: m.Reason,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.InspectionLot]:
+        return versioned(await service.cancel_inspection_lot(session, inspection_lot_id, data, if_match))
+
+
+class DefectCodeController(Controller):
+    path = "/defect-codes"
+    tags = ["defect codes"]
+
+    @post(responses=problems(409, 422), summary="Add a defect code to the catalogue")
+    async def create(
+        self, session: Session, data: m.DefectCodeCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.DefectCode]:
+        code = await service.create_defect_code(session, data)
+        return versioned(code, status_code=201, location=f"{API}/defect-codes/{code.code}")
+
+    @get(responses=problems(422), summary="List the defect-code catalogue")
+    async def list(
+        self, session: Session, page_query: Q, category: Name | None = None
+    ) -> Page[m.DefectCode]:
+        return await service.list_defect_codes(session, page_query, category)
+
+    @get("/{code:str}", responses=problems(404), summary="Get a defect code")
+    async def get(self, session: Session, code: PathId) -> Response[m.DefectCode]:
+        return versioned(await service.get_defect_code(session, code))
+
+
+class NonconformanceController(Controller):
+    path = "/nonconformances"
+    tags = ["nonconformances"]
+
+    @post(
+        responses=problems(422),
+        summary="Report a nonconformance",
+        description="defect_codes must be in the catalogue; inspection_lot_id must exist.",
+    )
+    async def create(
+        self, session: Session, data: m.NonconformanceCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Nonconformance]:
+        nc = await nonconformances.create_nonconformance(session, data)
+        return versioned(nc, status_code=201, location=f"{API}/nonconformances/{nc.nc_id}")
+
+    @get(responses=problems(422), summary="List nonconformances")
+    async def list(
+        self,
+        session: Session,
+        page_query: Q,
+        status: m.NcStatus | None = None,
+        severity: m.Severity | None = None,
+        equipment_id: QueryId = None,
+        lot_id: QueryId = None,
+        supplier_id: QueryId = None,
+        item_id: QueryId = None,
+        production_order_id: QueryId = None,
+        inspection_lot_id: QueryId = None,
+        defect_code: QueryId = None,
+    ) -> Page[m.Nonconformance]:
+        return await nonconformances.list_nonconformances(
+            session,
+            page_query,
+            defect_code,
+            status=status,
+            severity=severity,
+            equipment_id=equipment_id,
+            lot_id=lot_id,
+            supplier_id=supplier_id,
+            item_id=item_id,
+            production_order_id=production_order_id,
+            inspection_lot_id=inspection_lot_id,
+        )
+
+    @get("/{nc_id:str}", responses=problems(404), summary="Get a nonconformance")
+    async def get(self, session: Session, nc_id: PathId) -> Response[m.Nonconformance]:
+        return versioned(await nonconformances.get_nonconformance(session, nc_id))
+
+    @patch(
+        "/{nc_id:str}",
+        responses=problems(404, 409, 412, 422),
+        summary="Change a nonconformance (disposition, codes, links, plan, evaluation)",
+        description="Closed or cancelled nonconformances no longer change (409); reopen first.",
+    )
+    async def update(
+        self, session: Session, nc_id: PathId, data: m.NonconformanceUpdate, if_match: IfMatch = None
+    ) -> Response[m.Nonconformance]:
+        return versioned(await nonconformances.update_nonconformance(session, nc_id, data, if_match))
+
+    @post("/{nc_id:str}/start-analysis", status_code=200, responses=MOVE, summary="open → under_analysis")
+    async def start_analysis(
+        self,
+        session: Session,
+        nc_id: PathId,
+        data: m.TransitionNote,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Nonconformance]:
+        return versioned(
+            await nonconformances.move_nonconformance(
+                session, nc_id, "start_analysis", if_match, by=data.by, reason=data.note
+            )
+        )
+
+    @post(
+        "/{nc_id:str}/plan-action",
+        status_code=200,
+        responses=MOVE,
+        summary="under_analysis → action_planned (needs an action plan)",
+    )
+    async def plan_action(
+        self,
+        session: Session,
+        nc_id: PathId,
+        data: m.ActionPlan,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Nonconformance]:
+        return versioned(
+            await nonconformances.move_nonconformance(
+                session, nc_id, "plan_action", if_match, by=data.by, action_plan=data.action_plan
+            )
+        )
+
+    @post(
+        "/{nc_id:str}/start",
+        status_code=200,
+        responses=MOVE,
+        summary="action_planned → in_progress (needs an action plan)",
+    )
+    async def start(
+        self,
+        session: Session,
+        nc_id: PathId,
+        data: m.TransitionNote,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Nonconformance]:
+        return versioned(
+            await nonconformances.move_nonconformance(
+                session, nc_id, "start", if_match, by=data.by, reason=data.note
+            )
+        )
+
+    @post(
+        "/{nc_id:str}/close",
+        status_code=200,
+        responses=MOVE,
+        summary="in_progress → closed (needs an effectiveness note)",
+    )
+    async def close(
+        self,
+        session: Session,
+        nc_id: PathId,
+        data: m.Effectiveness,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Nonconformance]:
+        return versioned(
+            await nonconformances.move_nonconformance(
+                session, nc_id, "close", if_match, by=data.by, effectiveness_note=data.effectiveness_note
+            )
+        )
+
+    @post("/{nc_id:str}/cancel", status_code=200, responses=MOVE, summary="Cancel an open nonconformance")
+    async def cancel(
+        self,
+        session: Session,
+        nc_id: PathId,
+        data: m.Reason,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Nonconformance]:
+        return versioned(
+            await nonconformances.move_nonconformance(
+                session, nc_id, "cancel", if_match, by=data.by, reason=data.reason
+            )
+        )
+
+    @post(
+        "/{nc_id:str}/reopen",
+        status_code=200,
+        responses=MOVE,
+        summary="closed → in_progress; closing again needs a new effectiveness note",
+    )
+    async def reopen(
+        self,
+        session: Session,
+        nc_id: PathId,
+        data: m.Reason,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Nonconformance]:
+        return versioned(
+            await nonconformances.move_nonconformance(
+                session, nc_id, "reopen", if_match, by=data.by, reason=data.reason
+            )
+        )
+
+
+class SupplierCaseController(Controller):
+    path = "/supplier-cases"
+    tags = ["supplier cases"]
+
+    @post(
+        responses=problems(422),
+        summary="Open a supplier quality case (SCAR)",
+        description="Linked nonconformances must exist and must not name another supplier.",
+    )
+    async def create(
+        self, session: Session, data: m.SupplierCaseCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.SupplierCase]:
+        case = await supplier_cases.create_supplier_case(session, data)
+        return versioned(case, status_code=201, location=f"{API}/supplier-cases/{case.case_id}")
+
+    @get(responses=problems(422), summary="List supplier quality cases")
+    async def list(
+        self,
+        session: Session,
+        page_query: Q,
+        supplier_id: QueryId = None,
+        status: m.SupplierCaseStatus | None = None,
+        nc_id: QueryId = None,
+    ) -> Page[m.SupplierCase]:
+        return await supplier_cases.list_supplier_cases(
+            session, page_query, nc_id, supplier_id=supplier_id, status=status
+        )
+
+    @get("/{case_id:str}", responses=problems(404), summary="Get a supplier quality case")
+    async def get(self, session: Session, case_id: PathId) -> Response[m.SupplierCase]:
+        return versioned(await supplier_cases.get_supplier_case(session, case_id))
+
+    @patch("/{case_id:str}", responses=problems(404, 409, 412, 422), summary="Change a supplier quality case")
+    async def update(
+        self, session: Session, case_id: PathId, data: m.SupplierCaseUpdate, if_match: IfMatch = None
+    ) -> Response[m.SupplierCase]:
+        return versioned(await supplier_cases.update_supplier_case(session, case_id, data, if_match))
+
+    @post(
+        "/{case_id:str}/issue",
+        status_code=200,
+        responses=MOVE,
+        summary="Issue the case to the supplier (open or rejected → issued)",
+    )
+    async def issue(
+        self,
+        session: Session,
+        case_id: PathId,
+        data: m.TransitionNote,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.SupplierCase]:
+        return versioned(
+            await supplier_cases.move_supplier_case(
+                session, case_id, "issue", if_match, by=data.by, reason=data.note
+            )
+        )
+
+    @post(
+        "/{case_id:str}/response",
+        status_code=200,
+        responses=MOVE,
+        summary="Record the supplier's response (containment, root cause, corrective action)",
+    )
+    async def respond(
+        self,
+        session: Session,
+        case_id: PathId,
+        data: m.SupplierResponseCreate,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.SupplierCase]:
+        return versioned(
+            await supplier_cases.move_supplier_case(session, case_id, "respond", if_match, response=data)
+        )
+
+    @post("/{case_id:str}/accept", status_code=200, responses=MOVE, summary="Accept the supplier's response")
+    async def accept(
+        self,
+        session: Session,
+        case_id: PathId,
+        data: m.Acceptance,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.SupplierCase]:
+        return versioned(
+            await supplier_cases.move_supplier_case(
+                session, case_id, "accept", if_match, by=data.by, reason=data.reason
+            )
+        )
+
+    @post(
+        "/{case_id:str}/reject",
+        status_code=200,
+        responses=MOVE,
+        summary="Reject the supplier's response with a reason; issue the case again after",
+    )
+    async def reject(
+        self,
+        session: Session,
+        case_id: PathId,
+        data: m.Reason,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.SupplierCase]:
+        return versioned(
+            await supplier_cases.move_supplier_case(
+                session, case_id, "reject", if_match, by=data.by, reason=data.reason
+            )
+        )
+
+    @post("/{case_id:str}/close", status_code=200, responses=MOVE, summary="Close an accepted case")
+    async def close(
+        self,
+        session: Session,
+        case_id: PathId,
+        data: m.TransitionNote,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.SupplierCase]:
+        return versioned(
+            await supplier_cases.move_supplier_case(
+                session, case_id, "close", if_match, by=data.by, reason=data.note
+            )
+        )
+
+    @post("/{case_id:str}/cancel", status_code=200, responses=MOVE, summary="Cancel the case")
+    async def cancel(
+        self,
+        session: Session,
+        case_id: PathId,
+        data: m.Reason,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.SupplierCase]:
+        return versioned(
+            await supplier_cases.move_supplier_case(
+                session, case_id, "cancel", if_match, by=data.by, reason=data.reason
+            )
+        )
+
+
+class CapaController(Controller):
+    path = "/capas"
+    tags = ["capa"]
+
+    @post(responses=problems(422), summary="Create a corrective or preventive action (as a draft)")
+    async def create(
+        self, session: Session, data: m.CapaCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Capa]:
+        capa = await capas.create_capa(session, data)
+        return versioned(capa, status_code=201, location=f"{API}/capas/{capa.capa_id}")
+
+    @get(responses=problems(422), summary="List CAPAs")
+    async def list(
+        self,
+        session: Session,
+        page_query: Q,
+        status: m.CapaStatus | None = None,
+        kind: m.CapaKind | None = None,
+        nc_id: QueryId = None,
+    ) -> Page[m.Capa]:
+        return await capas.list_capas(session, page_query, nc_id, status=status, kind=kind)
+
+    @get("/{capa_id:str}", responses=problems(404), summary="Get a CAPA")
+    async def get(self, session: Session, capa_id: PathId) -> Response[m.Capa]:
+        return versioned(await capas.get_capa(session, capa_id))
+
+    @patch(
+        "/{capa_id:str}",
+        responses=problems(404, 409, 412, 422),
+        summary="Change a CAPA (actions, owner, due date, cause and correction codes)",
+    )
+    async def update(
+        self, session: Session, capa_id: PathId, data: m.CapaUpdate, if_match: IfMatch = None
+    ) -> Response[m.Capa]:
+        return versioned(await capas.update_capa(session, capa_id, data, if_match))
+
+    @post("/{capa_id:str}/open", status_code=200, responses=MOVE, summary="draft → open")
+    async def open(
+        self,
+        session: Session,
+        capa_id: PathId,
+        data: m.TransitionNote,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Capa]:
+        return versioned(
+            await capas.move_capa(session, capa_id, "open", if_match, by=data.by, reason=data.note)
+        )
+
+    @post(
+        "/{capa_id:str}/implement",
+        status_code=200,
+        responses=MOVE,
+        summary="open → implemented (needs at least one action, all done)",
+    )
+    async def implement(
+        self,
+        session: Session,
+        capa_id: PathId,
+        data: m.TransitionNote,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Capa]:
+        return versioned(
+            await capas.move_capa(session, capa_id, "implement", if_match, by=data.by, reason=data.note)
+        )
+
+    @post(
+        "/{capa_id:str}/verify",
+        status_code=200,
+        responses=MOVE,
+        summary="implemented → verified: the effectiveness check found the action effective",
+    )
+    async def verify(
+        self,
+        session: Session,
+        capa_id: PathId,
+        data: m.EffectivenessCheckInput,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Capa]:
+        return versioned(await capas.move_capa(session, capa_id, "verify", if_match, check=data))
+
+    @post(
+        "/{capa_id:str}/reopen",
+        status_code=200,
+        responses=MOVE,
+        summary="implemented → open: the effectiveness check found the action not effective",
+    )
+    async def reopen(
+        self,
+        session: Session,
+        capa_id: PathId,
+        data: m.EffectivenessCheckInput,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Capa]:
+        return versioned(await capas.move_capa(session, capa_id, "reopen", if_match, check=data))
+
+    @post("/{capa_id:str}/close", status_code=200, responses=MOVE, summary="verified → closed")
+    async def close(
+        self,
+        session: Session,
+        capa_id: PathId,
+        data: m.TransitionNote,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Capa]:
+        return versioned(
+            await capas.move_capa(session, capa_id, "close", if_match, by=data.by, reason=data.note)
+        )
+
+    @post("/{capa_id:str}/cancel", status_code=200, responses=MOVE, summary="Cancel a draft or open CAPA")
+    async def cancel(
+        self,
+        session: Session,
+        capa_id: PathId,
+        data: m.Reason,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Capa]:
+        return versioned(
+            await capas.move_capa(session, capa_id, "cancel", if_match, by=data.by, reason=data.reason)
+        )
+
+
+ROUTES = [
+    InspectionLotController,
+    DefectCodeController,
+    NonconformanceController,
+    SupplierCaseController,
+    CapaController,
+]

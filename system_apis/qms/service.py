@@ -1,0 +1,326 @@
+"""QMS use cases for inspection lots and the defect-code catalogue.
+
+Each runs inside the request's transaction and stages its events there. Nonconformances,
+supplier cases and CAPA have modules of their own beside this one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events import qms as ev
+from contracts.kit import outbox
+from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
+from contracts.kit.problems import Conflict, Unprocessable
+from contracts.kit.records import new_id
+from contracts.kit.repository import get_or_404, list_page
+from contracts.models import qms as m
+from system_apis.qms import domain, views
+from system_apis.qms import store as s
+from system_apis.qms.lookups import SOURCE, equal
+
+L = m.InspectionLotStatus
+
+
+# --- inspection lots ----------------------------------------------------------------------------
+async def create_inspection_lot(session: AsyncSession, data: m.InspectionLotCreate) -> m.InspectionLot:
+    domain.check_specs([_spec(c) for c in data.characteristics])
+    if data.source_ref:
+        await _refuse_second_active_lot(session, data)
+    row = s.InspectionLotRow(
+        id=new_id("IL"),
+        origin=data.origin,
+        source_ref=data.source_ref,
+        item_id=data.item_id,
+        lot_id=data.lot_id,
+        supplier_id=data.supplier_id,
+        sample_size=data.sample_size,
+        due_date=data.due_date,
+        status=L.CREATED,
+        result=m.LotResult.PENDING,
+        stock_txn_ids=[],
+        characteristics=[],
+        results=[],
+        decisions=[],
+    )
+    for position, c in enumerate(data.characteristics, start=1):
+        row.characteristics.append(
+            s.CharacteristicRow(
+                position=position,
+                code=c.code,
+                kind=c.kind,
+                description=c.description,
+                min_value=c.min_value,
+                max_value=c.max_value,
+                unit=c.unit,
+            )
+        )
+    session.add(row)
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.InspectionLotCreated(
+            inspection_lot_id=row.id,
+            origin=row.origin,
+            item_id=row.item_id,
+            lot_id=row.lot_id,
+            sample_size=row.sample_size,
+            characteristics=[c.code for c in data.characteristics],
+            source_ref=row.source_ref,
+            supplier_id=row.supplier_id,
+            due_date=row.due_date,
+        ),
+    )
+    return views.inspection_lot(row)
+
+
+async def _refuse_second_active_lot(session: AsyncSession, data: m.InspectionLotCreate) -> None:
+    """One open inspection per source record and lot, so a redelivered event cannot start a twin."""
+    existing = await session.scalar(
+        select(s.InspectionLotRow.id).where(
+            s.InspectionLotRow.origin == data.origin,
+            s.InspectionLotRow.source_ref == data.source_ref,
+            s.InspectionLotRow.lot_id == data.lot_id,
+            s.InspectionLotRow.status.not_in([L.CLOSED, L.CANCELLED]),
+        )
+    )
+    if existing:
+        raise Conflict(
+            f"inspection lot {existing} is open for {data.origin} {data.source_ref}, lot {data.lot_id}",
+            slug="inspection-lot-exists",
+            inspection_lot_id=existing,
+        )
+
+
+async def get_inspection_lot(session: AsyncSession, inspection_lot_id: str) -> m.InspectionLot:
+    return views.inspection_lot(await _lot(session, inspection_lot_id))
+
+
+async def list_inspection_lots(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.InspectionLot]:
+    where = equal(s.InspectionLotRow, filters)
+    return await list_page(session, s.InspectionLotRow, views.inspection_lot, q, where=where)
+
+
+async def start_inspection(
+    session: AsyncSession, inspection_lot_id: str, data: m.TransitionNote, if_match: str | None
+) -> m.InspectionLot:
+    row = await _lot(session, inspection_lot_id, if_match)
+    target = domain.INSPECTION_LOT.target(L(row.status), "start")
+    return await _move_lot(session, row, "start", target, data.by, data.note)
+
+
+async def record_results(
+    session: AsyncSession, inspection_lot_id: str, data: m.ResultsRecord, if_match: str | None
+) -> m.InspectionLot:
+    row = await _lot(session, inspection_lot_id, if_match)
+    domain.INSPECTION_LOT.target(L(row.status), "record_results")  # state first: a 409 names it
+    specs = {c.code: _stored_spec(c) for c in row.characteristics}
+    codes = [e.characteristic for e in data.results]
+    repeated = sorted({c for c in codes if codes.count(c) > 1})
+    if repeated:
+        raise Unprocessable(
+            f"one result per characteristic: {', '.join(repeated)} repeat", slug="duplicate-result"
+        )
+    unknown = [c for c in codes if c not in specs]
+    if unknown:
+        raise Unprocessable(
+            f"inspection lot {row.id} has no characteristic {', '.join(unknown)}",
+            slug="unknown-characteristic",
+            known=list(specs),
+        )
+    now = utcnow()
+    current = {r.characteristic_code: r for r in row.results}
+    for entry in data.results:
+        measured, evaluation = domain.evaluate(
+            specs[entry.characteristic],
+            domain.Measurement(entry.value, entry.unit, entry.uncertainty, entry.conforming),
+        )
+        result = current.get(entry.characteristic)
+        if result is None:
+            result = s.ResultRow(characteristic_code=entry.characteristic)
+            row.results.append(result)
+        result.value, result.unit, result.uncertainty = measured.value, measured.unit, measured.uncertainty
+        result.conforming, result.evaluation, result.note = measured.conforming, evaluation, entry.note
+        result.recorded_by, result.recorded_at = data.recorded_by, now
+    evaluations = {r.characteristic_code: m.Evaluation(r.evaluation) for r in row.results}
+    row.result = domain.lot_result(evaluations.get(code) for code in specs)
+    complete = all(code in evaluations for code in specs)
+    row.status = domain.after_results(row.status, complete)
+    row.touch()
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.ResultsRecorded(
+            inspection_lot_id=row.id,
+            item_id=row.item_id,
+            lot_id=row.lot_id,
+            status=row.status,
+            result=row.result,
+            complete=complete,
+            failed_characteristics=views.failed_characteristics(row),
+            results=[
+                ev.MeasuredResult(
+                    characteristic=r.characteristic_code,
+                    evaluation=r.evaluation,
+                    value=r.value,
+                    unit=r.unit,
+                    uncertainty=r.uncertainty,
+                    conforming=r.conforming,
+                )
+                for r in row.results
+            ],
+            supplier_id=row.supplier_id,
+            recorded_by=data.recorded_by,
+        ),
+    )
+    return views.inspection_lot(row)
+
+
+async def make_usage_decision(
+    session: AsyncSession, inspection_lot_id: str, data: m.UsageDecisionCreate, if_match: str | None
+) -> m.InspectionLot:
+    row = await _lot(session, inspection_lot_id, if_match)
+    result = m.LotResult(row.result)
+    row.status = domain.decide(row.status, result, data.disposition)
+    previous = row.decisions[-1].disposition if row.decisions else None
+    decision = s.DecisionRow(
+        revision=len(row.decisions) + 1,
+        code=data.code,
+        disposition=data.disposition,
+        lot_result=result,
+        decided_by=data.decided_by,
+        decided_at=utcnow(),
+        note=data.note,
+    )
+    row.decisions.append(decision)
+    row.touch()
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.UsageDecisionMade(
+            inspection_lot_id=row.id,
+            lot_id=row.lot_id,
+            item_id=row.item_id,
+            origin=row.origin,
+            code=decision.code,
+            disposition=decision.disposition,
+            result=result,
+            failed_characteristics=views.failed_characteristics(row),
+            decided_by=decision.decided_by,
+            decided_at=decision.decided_at,
+            revision=decision.revision,
+            supplier_id=row.supplier_id,
+            source_ref=row.source_ref,
+            previous_disposition=previous,
+        ),
+    )
+    return views.inspection_lot(row)
+
+
+async def mark_stock_posted(
+    session: AsyncSession, inspection_lot_id: str, data: m.StockPosted, if_match: str | None
+) -> m.InspectionLot:
+    row = await _lot(session, inspection_lot_id, if_match)
+    target = domain.INSPECTION_LOT.target(L(row.status), "post_stock")
+    row.stock_txn_ids = domain.unique(data.txn_ids)
+    row.stock_posted_at = utcnow()
+    return await _move_lot(session, row, "post_stock", target, data.posted_by, None)
+
+
+async def close_inspection_lot(
+    session: AsyncSession, inspection_lot_id: str, data: m.TransitionNote, if_match: str | None
+) -> m.InspectionLot:
+    row = await _lot(session, inspection_lot_id, if_match)
+    target = domain.INSPECTION_LOT.target(L(row.status), "close")
+    row.closed_at = utcnow()
+    return await _move_lot(session, row, "close", target, data.by, data.note)
+
+
+async def cancel_inspection_lot(
+    session: AsyncSession, inspection_lot_id: str, data: m.Reason, if_match: str | None
+) -> m.InspectionLot:
+    row = await _lot(session, inspection_lot_id, if_match)
+    target = domain.INSPECTION_LOT.target(L(row.status), "cancel")
+    row.cancel_reason = data.reason
+    return await _move_lot(session, row, "cancel", target, data.by, data.reason)
+
+
+async def _lot(
+    session: AsyncSession, inspection_lot_id: str, if_match: str | None = None
+) -> s.InspectionLotRow:
+    row = await get_or_404(session, s.InspectionLotRow, inspection_lot_id, "inspection lot")
+    check_if_match(if_match, row.version)
+    return row
+
+
+async def _move_lot(
+    session: AsyncSession,
+    row: s.InspectionLotRow,
+    action: str,
+    target: str,
+    by: str | None,
+    reason: str | None,
+) -> m.InspectionLot:
+    before, row.status = row.status, target
+    row.touch()
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.InspectionLotStatusChanged(
+            inspection_lot_id=row.id,
+            from_status=before,
+            to_status=target,
+            action=action,
+            item_id=row.item_id,
+            lot_id=row.lot_id,
+            supplier_id=row.supplier_id,
+            source_ref=row.source_ref,
+            reason=reason,
+            by=by,
+            stock_txn_ids=list(row.stock_txn_ids),
+        ),
+    )
+    return views.inspection_lot(row)
+
+
+def _spec(c: m.CharacteristicCreate) -> domain.Spec:
+    return domain.Spec(c.code, c.kind, c.min_value, c.max_value, c.unit)
+
+
+def _stored_spec(c: s.CharacteristicRow) -> domain.Spec:
+    return domain.Spec(c.code, m.CharacteristicKind(c.kind), c.min_value, c.max_value, c.unit)
+
+
+# --- defect codes ---------------------------------------------------------------------------------
+async def create_defect_code(session: AsyncSession, data: m.DefectCodeCreate) -> m.DefectCode:
+    if await session.get(s.DefectCodeRow, data.code) is not None:
+        raise Conflict(f"defect code {data.code} already exists", slug="defect-code-exists")
+    row = s.DefectCodeRow(
+        id=data.code,
+        description=data.description,
+        category=data.category,
+        default_severity=data.default_severity,
+    )
+    session.add(row)
+    await session.flush()
+    return views.defect_code(row)
+
+
+async def get_defect_code(session: AsyncSession, code: str) -> m.DefectCode:
+    return views.defect_code(await get_or_404(session, s.DefectCodeRow, code, "defect code"))
+
+
+async def list_defect_codes(session: AsyncSession, q: PageQuery, category: str | None) -> Page[m.DefectCode]:
+    where = [s.DefectCodeRow.category == category] if category else []
+    return await list_page(session, s.DefectCodeRow, views.defect_code, q, where=where)

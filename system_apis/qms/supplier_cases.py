@@ -1,0 +1,156 @@
+"""Supplier quality case (SCAR) use cases: open, change, issue, responses and their verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events import qms as ev
+from contracts.kit import outbox
+from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
+from contracts.kit.problems import Unprocessable
+from contracts.kit.records import new_id
+from contracts.kit.repository import get_or_404, list_page
+from contracts.models import qms as m
+from system_apis.qms import domain, views
+from system_apis.qms import store as s
+from system_apis.qms.lookups import SOURCE, assign, contains, equal, known_ncs, set_list
+
+
+async def create_supplier_case(session: AsyncSession, data: m.SupplierCaseCreate) -> m.SupplierCase:
+    nc_ids = await _ncs_of_supplier(session, data.supplier_id, data.nc_ids)
+    row = s.SupplierCaseRow(
+        id=new_id("SCAR"),
+        supplier_id=data.supplier_id,
+        title=data.title,
+        status=m.SupplierCaseStatus.OPEN,
+        description=data.description,
+        nc_ids=nc_ids,
+        lot_ids=domain.unique(data.lot_ids),
+        po_id=data.po_id,
+        due_date=data.due_date,
+        opened_by=data.opened_by,
+        responses=[],
+    )
+    session.add(row)
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.SupplierCaseOpened(
+            case_id=row.id,
+            supplier_id=row.supplier_id,
+            title=row.title,
+            status=row.status,
+            nc_ids=list(row.nc_ids),
+            lot_ids=list(row.lot_ids),
+            due_date=row.due_date,
+        ),
+    )
+    return views.supplier_case(row)
+
+
+async def update_supplier_case(
+    session: AsyncSession, case_id: str, data: m.SupplierCaseUpdate, if_match: str | None
+) -> m.SupplierCase:
+    row = await _case(session, case_id, if_match)
+    domain.refuse_if_frozen("supplier case", row.status, domain.FROZEN_CASE)
+    changed = assign(row, data, ("title", "description", "po_id", "due_date"))
+    if data.nc_ids is not None:
+        changed += set_list(row, "nc_ids", await _ncs_of_supplier(session, row.supplier_id, data.nc_ids))
+    if data.lot_ids is not None:
+        changed += set_list(row, "lot_ids", domain.unique(data.lot_ids))
+    if changed:
+        await session.flush()
+    return views.supplier_case(row)
+
+
+async def get_supplier_case(session: AsyncSession, case_id: str) -> m.SupplierCase:
+    return views.supplier_case(await _case(session, case_id))
+
+
+async def list_supplier_cases(
+    session: AsyncSession, q: PageQuery, nc_id: str | None = None, **filters: Any
+) -> Page[m.SupplierCase]:
+    where = equal(s.SupplierCaseRow, filters) + contains(s.SupplierCaseRow.nc_ids, nc_id)
+    return await list_page(session, s.SupplierCaseRow, views.supplier_case, q, where=where)
+
+
+async def move_supplier_case(
+    session: AsyncSession,
+    case_id: str,
+    action: str,
+    if_match: str | None,
+    *,
+    by: str | None = None,
+    reason: str | None = None,
+    response: m.SupplierResponseCreate | None = None,
+) -> m.SupplierCase:
+    row = await _case(session, case_id, if_match)
+    target = domain.SUPPLIER_CASE.target(m.SupplierCaseStatus(row.status), action)
+    now = utcnow()
+    responses = list(row.responses)
+    if action == "issue":
+        row.issued_at = now
+    elif action == "respond" and response is not None:
+        by = response.responded_by
+        answer = m.SupplierResponse(
+            number=len(responses) + 1,
+            containment=response.containment,
+            root_cause=response.root_cause,
+            corrective_action=response.corrective_action,
+            responded_by=response.responded_by,
+            responded_at=now,
+        )
+        responses.append(views.stored(answer))
+    elif action in ("accept", "reject") and responses:
+        verdict = m.Verdict.ACCEPTED if action == "accept" else m.Verdict.REJECTED
+        judged = {"verdict": verdict, "verdict_reason": reason, "verdict_by": by, "verdict_at": now}
+        responses[-1] = {**responses[-1], **views.stored(judged)}
+    elif action == "close":
+        row.closed_at = now
+    elif action == "cancel":
+        row.cancel_reason = reason
+    row.responses = responses
+    before, row.status = row.status, target
+    row.touch()
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.SupplierCaseStatusChanged(
+            case_id=row.id,
+            supplier_id=row.supplier_id,
+            from_status=before,
+            to_status=target,
+            action=action,
+            nc_ids=list(row.nc_ids),
+            lot_ids=list(row.lot_ids),
+            due_date=row.due_date,
+            reason=reason,
+            by=by,
+        ),
+    )
+    return views.supplier_case(row)
+
+
+async def _case(session: AsyncSession, case_id: str, if_match: str | None = None) -> s.SupplierCaseRow:
+    row = await get_or_404(session, s.SupplierCaseRow, case_id, "supplier case")
+    check_if_match(if_match, row.version)
+    return row
+
+
+async def _ncs_of_supplier(session: AsyncSession, supplier_id: str, nc_ids: Sequence[str]) -> list[str]:
+    ncs = await known_ncs(session, nc_ids)
+    foreign = [nc.id for nc in ncs if nc.supplier_id not in (None, supplier_id)]
+    if foreign:
+        raise Unprocessable(
+            f"nonconformances {', '.join(foreign)} belong to another supplier",
+            slug="nonconformance-of-other-supplier",
+            nc_ids=foreign,
+        )
+    return [nc.id for nc in ncs]

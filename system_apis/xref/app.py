@@ -1,0 +1,33 @@
+"""Cross-reference registry: the composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from contracts.kit.app import ServiceSpec, create_service_app
+from contracts.kit.paging import provide_page_query
+from contracts.kit.settings import load_settings
+from system_apis.xref.routes import ROUTES
+from system_apis.xref.settings import XrefSettings
+from system_apis.xref.store import Base
+
+SPEC = ServiceSpec(
+    name="xref",
+    title="Plantbridge cross-reference registry",
+    description="One canonical id per item, lot, supplier and equipment, each system's id for it "
+    "(ERP, MES, CMMS, QMS, supplier) with validity periods, and translation between them at any instant.",
+    api_path="/xref/v1",
+    api_version="1.0.0",
+    routes=ROUTES,
+    metadata=Base.metadata,
+    versions_dir=Path(__file__).parent / "migrations" / "versions",
+    dependencies={"page_query": Provide(provide_page_query, sync_to_thread=False)},
+)
+
+
+def create_app(settings: XrefSettings | None = None, **overrides: Any) -> Litestar:
+    return create_service_app(SPEC, settings or load_settings(XrefSettings, "XREF", **overrides))

@@ -1,0 +1,146 @@
+"""Registry HTTP surface: Struct in, one service call, Struct out."""
+
+from __future__ import annotations
+
+from typing import Annotated, get_args
+
+import msgspec
+from litestar import Controller, Response, get, patch, post
+from litestar.params import HeaderParameter, Parameter
+from litestar.types import ControllerRouterHandler
+
+from contracts.kit.paging import Page, Paged, parse_instant
+from contracts.kit.params import IdempotencyKey
+from contracts.kit.responses import problems, versioned
+from contracts.kit.unit_of_work import Session
+from contracts.models import xref as m
+from contracts.models.common import Id
+from system_apis.xref import service
+
+Q = Paged
+API = "/xref/v1"
+
+# Litestar 2.25 does not enforce msgspec constraints (`Id`, `SystemId`) on path and query
+# parameters, only those given to `Parameter`; without them a NUL byte reaches PostgreSQL.
+_ID: msgspec.Meta = get_args(Id)[1]
+PathId = Annotated[str, Parameter(min_length=1, max_length=_ID.max_length, pattern=_ID.pattern)]
+QueryId = Annotated[str | None, Parameter(min_length=1, max_length=_ID.max_length, pattern=_ID.pattern)]
+QuerySystemId = Annotated[str | None, Parameter(min_length=1, max_length=128, pattern=m.SYSTEM_ID_PATTERN)]
+
+# Ending a validity period must be based on what the caller saw, so If-Match is required here.
+IfMatchRequired = Annotated[
+    str,
+    HeaderParameter(
+        name="If-Match",
+        min_length=1,
+        max_length=200,
+        description="ETag of the mapping version this change is based on (required)",
+    ),
+]
+At = Annotated[
+    str | None,
+    Parameter(
+        description="The instant to translate at (RFC 3339 with offset); default now",
+        max_length=64,
+        schema_extra={"format": "date-time"},
+    ),
+]
+
+
+class EntityController(Controller):
+    path = "/entities"
+    tags = ["entities"]
+
+    @post(
+        responses=problems(409, 422),
+        summary="Register a canonical id",
+        description="Mints `urn:mfg:<kind>:<uuid>` unless `canonical_id` is given; 409 if it exists.",
+    )
+    async def create(
+        self, session: Session, data: m.EntityCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Entity]:
+        entity = await service.register_entity(session, data)
+        return versioned(entity, status_code=201, location=f"{API}/entities/{entity.canonical_id}")
+
+    @get(responses=problems(422), summary="List canonical ids")
+    async def list(self, session: Session, page_query: Q, kind: m.Kind | None = None) -> Page[m.Entity]:
+        return await service.list_entities(session, page_query, kind)
+
+    @get("/{canonical_id:str}", responses=problems(404), summary="Get a canonical id")
+    async def get(self, session: Session, canonical_id: PathId) -> Response[m.Entity]:
+        return versioned(await service.get_entity(session, canonical_id))
+
+
+class MappingController(Controller):
+    path = "/mappings"
+    tags = ["mappings"]
+
+    @post(
+        responses=problems(409, 422),
+        summary="Map a system's id to a canonical id",
+        description="409 when the system id is mapped to another canonical id, or the canonical id "
+        "already has an id in that system, over an overlapping validity period.",
+    )
+    async def create(
+        self, session: Session, data: m.MappingCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Mapping]:
+        mapping = await service.register_mapping(session, data)
+        return versioned(mapping, status_code=201, location=f"{API}/mappings/{mapping.mapping_id}")
+
+    @get(responses=problems(422), summary="List mappings, with their full validity history")
+    async def list(
+        self,
+        session: Session,
+        page_query: Q,
+        kind: m.Kind | None = None,
+        system: m.System | None = None,
+        system_id: QuerySystemId = None,
+        canonical_id: QueryId = None,
+    ) -> Page[m.Mapping]:
+        return await service.list_mappings(session, page_query, kind, system, system_id, canonical_id)
+
+    @get("/{mapping_id:str}", responses=problems(404), summary="Get a mapping")
+    async def get(self, session: Session, mapping_id: PathId) -> Response[m.Mapping]:
+        return versioned(await service.get_mapping(session, mapping_id))
+
+    @patch(
+        "/{mapping_id:str}",
+        responses=problems(404, 409, 412, 422),
+        summary="End (or reopen) a mapping",
+        description="Sets `valid_to`. 409 if the new period would overlap another mapping.",
+    )
+    async def change_validity(
+        self, session: Session, mapping_id: PathId, data: m.ValidityUpdate, if_match: IfMatchRequired
+    ) -> Response[m.Mapping]:
+        return versioned(await service.change_validity(session, mapping_id, data, if_match))
+
+
+@get(
+    "/resolve",
+    tags=["lookups"],
+    responses=problems(404, 422),
+    summary="Translate an id",
+    description="From a canonical id or a system's id to the canonical id and every system id valid "
+    "at `at`, or only the id in system `to`. An unknown id is 404; nothing is created.",
+)
+async def resolve(
+    session: Session,
+    kind: m.Kind,
+    source: Annotated[m.IdSpace, Parameter(query="from", description="Where `id` comes from")],
+    id_: Annotated[
+        str,
+        Parameter(
+            query="id",
+            min_length=1,
+            max_length=128,
+            pattern=m.SYSTEM_ID_PATTERN,
+            description="The id to translate",
+        ),
+    ],
+    to: Annotated[m.System | None, Parameter(description="Only the id in this system")] = None,
+    at: At = None,
+) -> m.Resolution:
+    return await service.resolve(session, kind, source, id_, to, parse_instant(at))
+
+
+ROUTES: list[ControllerRouterHandler] = [EntityController, MappingController, resolve]

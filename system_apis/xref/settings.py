@@ -1,0 +1,10 @@
+"""Registry settings, read from XREF_* environment variables."""
+
+from __future__ import annotations
+
+from contracts.kit.settings import ServiceSettings
+
+
+class XrefSettings(ServiceSettings, frozen=True, kw_only=True):
+    database_url: str = "sqlite+aiosqlite:///data/xref.db"
+    port: int = 8105

@@ -1,0 +1,38 @@
+"""A minimal service that mounts only the kernel's operator router (tests serve it with uvicorn)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from sqlalchemy import MetaData
+
+from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
+from contracts.kit.operations import events_router
+from contracts.kit.settings import ServiceSettings, load_settings
+from contracts.kit.tables import metadata as kit_metadata
+
+SPEC = ServiceSpec(
+    name="ops",
+    title="Operator surface under test",
+    description="Only the event backbone's operator router.",
+    api_path="/ops/v1",
+    api_version="1.0.0",
+    routes=[events_router()],
+    metadata=MetaData(),
+    versions_dir=Path(__file__).parent / "no-migrations",
+)
+
+
+@asynccontextmanager
+async def kit_tables(app: Litestar) -> AsyncIterator[None]:
+    async with runtime_of(app).db.engine.begin() as conn:
+        await conn.run_sync(kit_metadata.create_all)
+    yield
+
+
+def create_app() -> Litestar:
+    settings = load_settings(ServiceSettings, "OPS", migrate_on_start=False, outbox_relay=False)
+    return create_service_app(SPEC, settings, lifespans=[kit_tables])

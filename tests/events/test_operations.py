@@ -1,0 +1,208 @@
+"""Operator surface over real HTTP and the real CLI: stream health, dead letters, replay."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events.envelope import CloudEvent
+from contracts.kit.consumer import Consumer
+from contracts.kit.db import Database
+from plantbridge.processes import RedisServer, free_port, wait_for_port
+from tests.events.support import RECEIPT, effect_count, make_event, put, record
+from tests.support.contract import run_schemathesis
+from tests.support.http import client
+from tests.support.tokens import service_env
+
+STREAM = "events.ops"
+BASE = "/ops/v1/operations/events"
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR = ["events:read", "events:replay"]
+
+
+class Served:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+@pytest.fixture(scope="module")
+def ops(events_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    port = free_port()
+    env = {
+        **os.environ,
+        **service_env("OPS"),
+        "OPS_REDIS_URL": events_redis.url,
+        "OPS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('ops')}/ops.db",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tests.events.ops_app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for_port(port, timeout=30, process=process)
+        yield Served(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def cli(events_redis: RedisServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "plantbridge", "events", "--redis", events_redis.url, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def poisoned(db: Database, redis: Redis, broken: list[bool]) -> tuple[Consumer, CloudEvent]:
+    async def fragile(event: CloudEvent, session: AsyncSession) -> None:
+        if broken[0]:
+            raise LookupError("lot unknown to this plant")
+        await record(event, session)
+
+    consumer = Consumer(db=db, redis=redis, group="ops-group", max_attempts=2, retry_delay=0.01)
+    consumer.on(RECEIPT, fragile, stream=STREAM)
+    await consumer.ensure_groups()
+    event = make_event("LOT-OPS", correlation_id="corr-ops")
+    await put(redis, STREAM, event)
+    while await consumer.poll(block_ms=50):
+        pass
+    return consumer, event
+
+
+async def drain(consumer: Consumer) -> None:
+    while await consumer.poll(block_ms=50):
+        pass
+
+
+async def test_operator_api_lists_inspects_and_replays_dead_letters(
+    ops: Served, db: Database, redis: Redis
+) -> None:
+    broken = [True]
+    consumer, event = await poisoned(db, redis, broken)
+
+    with client(ops.url, scopes=OPERATOR) as http:
+        streams = http.get(f"{BASE}/streams")
+        assert streams.status_code == 200, streams.text
+        [stats] = [s for s in streams.json() if s["stream"] == STREAM]
+        assert stats["dead_letters"] == 1
+        assert stats["groups"][0]["group"] == "ops-group"
+        assert stats["groups"][0]["pending"] == 0
+        assert stats["groups"][0]["lag"] == 0
+
+        page = http.get(f"{BASE}/dead-letters/{STREAM}").json()
+        [letter] = page["items"]
+        assert page["next_cursor"] is None
+        assert letter["event_id"] == event.id
+        assert letter["attempts"] == 2
+        assert "LookupError" in letter["error"]
+
+        one = http.get(f"{BASE}/dead-letters/{STREAM}/{letter['dead_letter_id']}")
+        assert one.status_code == 200
+        assert one.json()["event"]["correlationid"] == "corr-ops"
+        missing = http.get(f"{BASE}/dead-letters/{STREAM}/1-1")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
+
+        broken[0] = False
+        replayed = http.post(f"{BASE}/dead-letters/{STREAM}/{letter['dead_letter_id']}/replay")
+        assert replayed.status_code == 200, replayed.text
+        assert replayed.json()["replayed"][0]["event_id"] == event.id
+        again = http.post(f"{BASE}/dead-letters/{STREAM}/{letter['dead_letter_id']}/replay")
+        assert again.status_code == 404  # it left the dead-letter stream
+
+    await drain(consumer)
+    assert await effect_count(db, event.id) == 1
+
+
+async def test_operator_scopes_are_required(ops: Served, db: Database, redis: Redis) -> None:
+    with client(ops.url, scopes=["ops:read", "ops:write"]) as http:
+        assert http.get(f"{BASE}/streams").status_code == 403
+    with client(ops.url, scopes=["events:read"]) as http:
+        assert http.get(f"{BASE}/streams").status_code == 200
+        assert http.post(f"{BASE}/dead-letters/{STREAM}/replay").status_code == 403
+    with client(ops.url) as http:
+        assert http.get(f"{BASE}/streams").status_code == 401
+
+
+async def test_cli_lists_shows_and_replays(events_redis: RedisServer, db: Database, redis: Redis) -> None:
+    broken = [True]
+    consumer, event = await poisoned(db, redis, broken)
+
+    streams = cli(events_redis, "streams")
+    assert streams.returncode == 0, streams.stderr
+    assert STREAM in streams.stdout
+    assert "ops-group" in streams.stdout
+
+    listed = cli(events_redis, "dead-letters", STREAM)
+    assert listed.returncode == 0, listed.stderr
+    assert "LookupError" in listed.stdout
+    letter_id = listed.stdout.splitlines()[1].split()[0]
+
+    shown = cli(events_redis, "show", STREAM, letter_id)
+    assert shown.returncode == 0
+    assert event.id in shown.stdout
+    assert "corr-ops" in shown.stdout
+    assert cli(events_redis, "show", STREAM, "1-1").returncode == 1
+
+    broken[0] = False
+    replayed = cli(events_redis, "replay-all", STREAM, "--group", "ops-group")
+    assert replayed.returncode == 0, replayed.stderr
+    assert event.id in replayed.stdout
+    await drain(consumer)
+    assert await effect_count(db, event.id) == 1
+    assert "nothing to replay" in cli(events_redis, "replay-all", STREAM).stdout
+
+
+def test_cli_says_so_when_redis_is_unreachable() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "plantbridge",
+            "events",
+            "--redis",
+            f"redis://127.0.0.1:{free_port()}/0",
+            "streams",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "cannot reach Redis" in result.stderr
+
+
+def test_operator_api_contract_holds(ops: Served) -> None:
+    run_schemathesis(cast(Any, ops), "/ops/v1", scopes=OPERATOR, max_examples=25)
+
+
+def test_readiness_reports_redis(ops: Served) -> None:
+    assert httpx.get(f"{ops.url}/health/ready", timeout=5).status_code == 200

@@ -1,0 +1,41 @@
+"""The platform's own Redis keeps streams, groups and pending entries across a restart (AOF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from plantbridge.processes import RedisServer
+
+
+@pytest.mark.parametrize("how", ["stop", "crash"])
+async def test_streams_groups_and_pending_survive_a_restart(how: str, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        redis = Redis.from_url(server.url)
+        assert (await redis.config_get("appendonly"))["appendonly"] == "yes"
+        await redis.xgroup_create("events.keep", "g", id="0", mkstream=True)
+        ids = [await redis.xadd("events.keep", {"n": str(n)}) for n in range(5)]
+        await redis.xreadgroup("g", "c1", {"events.keep": ">"}, count=2)  # two now pending
+        await redis.xadd("events.keep.dlq", {"error": "kept too"})
+        await redis.aclose()
+
+        if how == "stop":
+            server.restart()
+        else:  # SIGKILL: every acknowledged write already reached the append-only file (OS cache)
+            assert server.process is not None
+            server.process.kill()
+            server.process.wait()
+            server.process = None
+            server.start()
+
+        redis = Redis.from_url(server.url)
+        assert [entry_id for entry_id, _ in await redis.xrange("events.keep")] == ids
+        groups = await redis.xinfo_groups("events.keep")
+        assert [(g["name"], g["pending"], g["last-delivered-id"]) for g in groups] == [(b"g", 2, ids[1])]
+        assert await redis.xlen("events.keep.dlq") == 1
+        await redis.aclose()
+    finally:
+        server.stop()

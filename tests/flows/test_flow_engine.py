@@ -1,0 +1,157 @@
+"""The kernel's flow engine on a real SQLite database, with steps that record what they were asked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from contracts.clients.base import UpstreamProblem, UpstreamUnavailable
+from contracts.kit import correlation, flows, migrations
+from contracts.kit.db import Database
+from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step
+from contracts.kit.flows.store import flow_metadata, timeline
+from contracts.kit.flows.store import flows as flow_table
+
+VERSIONS = Path(__file__).resolve().parents[2] / "process_apis" / "quality" / "migrations" / "versions"
+
+
+@dataclass
+class Upstream:
+    """Stands in for a system API: remembers each idempotency key once, like the real one."""
+
+    posted: dict[str, int] = field(default_factory=dict)
+    failures: list[Exception] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+
+    async def post(self, key: str) -> int:
+        self.calls.append(key)
+        if self.failures:
+            raise self.failures.pop(0)
+        return self.posted.setdefault(key, len(self.posted) + 1)
+
+
+async def first(ctx: flows.FlowContext[Upstream]) -> dict[str, Any]:
+    return {"number": await ctx.deps.post(ctx.idempotency_key)}
+
+
+async def second(ctx: flows.FlowContext[Upstream]) -> dict[str, Any]:
+    return {"number": await ctx.deps.post(ctx.idempotency_key), "saw": ctx.results["first"]["number"]}
+
+
+TWO_STEPS = FlowType(
+    "two_steps",
+    "test",
+    (Step("first", first), Step("second", second), Step("never", first, when=lambda ctx: False)),
+)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite+aiosqlite:///{tmp_path}/flows.db"
+    await asyncio.to_thread(migrations.upgrade, url, VERSIONS, (flow_metadata,))
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+def runner(db: Database, upstream: Upstream, **options: Any) -> FlowRunner[Upstream]:
+    return FlowRunner(db, [TWO_STEPS], upstream, source="/test", base_backoff=0, **options)
+
+
+async def begin(db: Database, trigger: str = "event-1") -> str:
+    with correlation.bound("corr-42"):
+        async with db.transaction() as session:
+            return await flows.start(
+                session, TWO_STEPS, {"lot_id": "LOT-1"}, keys={"lot_id": "LOT-1"}, trigger=trigger
+            )
+
+
+async def status(db: Database, flow_id: str) -> Any:
+    async with db.transaction() as session:
+        return (await session.execute(select(flow_table).where(flow_table.c.id == flow_id))).one()
+
+
+async def test_a_flow_runs_its_steps_in_order_and_skips_what_does_not_apply(db: Database) -> None:
+    upstream = Upstream()
+    flow_id = await begin(db)
+    assert await runner(db, upstream).claim_due(10) == [flow_id]
+    assert await runner(db, upstream).run_flow(flow_id) is FlowStatus.COMPLETED
+    row = await status(db, flow_id)
+    assert row.status == "completed"
+    assert row.correlation_id == "corr-42"
+    assert row.results == {"first": {"number": 1}, "second": {"number": 2, "saw": 1}}
+    assert row.next_step == 3
+    assert upstream.calls == [f"{flow_id}:first", f"{flow_id}:second"]
+
+
+async def test_the_same_trigger_starts_one_flow(db: Database) -> None:
+    assert await begin(db, "event-7") == await begin(db, "event-7")
+
+
+async def test_transient_failures_wait_and_retry_with_the_same_key(db: Database) -> None:
+    upstream = Upstream(failures=[UpstreamUnavailable("erp down"), UpstreamUnavailable("erp down")])
+    flow_id = await begin(db)
+    engine = runner(db, upstream)
+    assert await engine.run_flow(flow_id) is FlowStatus.WAITING
+    assert (await status(db, flow_id)).attempts == 1
+    assert await engine.run_flow(flow_id) is FlowStatus.WAITING
+    assert await engine.run_flow(flow_id) is FlowStatus.COMPLETED
+    assert upstream.calls.count(f"{flow_id}:first") == 3
+    assert upstream.posted == {f"{flow_id}:first": 1, f"{flow_id}:second": 2}
+
+
+async def test_a_restart_resumes_after_the_last_finished_step(db: Database) -> None:
+    upstream = Upstream(failures=[UpstreamUnavailable("erp down")])
+    flow_id = await begin(db)
+    upstream.failures = []
+    upstream.posted[f"{flow_id}:first"] = 1
+
+    async def crash_in_second(ctx: flows.FlowContext[Upstream]) -> dict[str, Any]:
+        raise KeyboardInterrupt  # the process dies mid-step: nothing after it runs
+
+    crashing = FlowType("two_steps", "test", (Step("first", first), Step("second", crash_in_second)))
+    with pytest.raises(KeyboardInterrupt):
+        await FlowRunner(db, [crashing], upstream, source="/test").run_flow(flow_id)
+    assert (await status(db, flow_id)).next_step == 1
+    assert await runner(db, upstream).run_flow(flow_id) is FlowStatus.COMPLETED
+    assert upstream.calls == [f"{flow_id}:first", f"{flow_id}:second"]
+
+
+async def test_a_refusal_stalls_the_flow_visibly(db: Database) -> None:
+    refusal = UpstreamProblem("erp", 409, {"type": "urn:plantbridge:problem:lot-on-hold", "detail": "held"})
+    upstream = Upstream(failures=[refusal])
+    flow_id = await begin(db)
+    assert await runner(db, upstream).run_flow(flow_id) is FlowStatus.STALLED
+    row = await status(db, flow_id)
+    assert row.status == "stalled"
+    assert "lot-on-hold" in row.last_error
+    async with db.transaction() as session:
+        kinds = (
+            await session.scalars(
+                select(timeline.c.kind).where(timeline.c.flow_id == flow_id).order_by(timeline.c.seq)
+            )
+        ).all()
+    assert kinds == ["started", "stalled"]
+
+
+async def test_too_many_transient_failures_stall(db: Database) -> None:
+    upstream = Upstream(failures=[UpstreamUnavailable("down")] * 3)
+    flow_id = await begin(db)
+    engine = runner(db, upstream, max_attempts=3)
+    assert [await engine.run_flow(flow_id) for _ in range(3)] == [
+        FlowStatus.WAITING,
+        FlowStatus.WAITING,
+        FlowStatus.STALLED,
+    ]
+
+
+async def test_a_leased_flow_is_not_claimed_twice(db: Database) -> None:
+    flow_id = await begin(db)
+    assert await runner(db, Upstream()).claim_due(10) == [flow_id]
+    assert await runner(db, Upstream()).claim_due(10) == []

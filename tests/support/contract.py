@@ -1,0 +1,40 @@
+"""Schemathesis 4 (CLI, every check) against a running service process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from plantbridge.processes import ServiceProcess
+from tests.support.http import auth_headers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_schemathesis(
+    service: ServiceProcess, api_path: str, *, scopes: Sequence[str], max_examples: int = 25, seed: int = 1
+) -> None:
+    """Fail the calling test with schemathesis's own report when any check fails."""
+    args = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{service.url}{api_path}/schema/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(max_examples),
+        "--seed",
+        str(seed),
+        "--workers",
+        "1",
+    ]
+    for name, value in auth_headers(scopes).items():
+        args += ["-H", f"{name}: {value}"]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (
+        f"schemathesis found failures:\n{result.stdout[-12000:]}\n{result.stderr[-3000:]}"
+    )

@@ -1,0 +1,61 @@
+"""compose.yaml, the Dockerfile and the embedded launcher must describe the same platform."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from plantbridge.launcher import service_env
+from plantbridge.services import SERVICES, Service
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRASTRUCTURE = {"postgres", "redis"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return document["services"]
+
+
+def test_compose_runs_exactly_the_launchers_services(compose: dict[str, Any]) -> None:
+    assert set(compose) - INFRASTRUCTURE == {s.name for s in SERVICES}
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_each_container_serves_its_module_on_its_port(compose: dict[str, Any], service: Service) -> None:
+    container = compose[service.name]
+    assert container["command"] == ["serve", service.name, "--host", "0.0.0.0", "--port", str(service.port)]
+    assert f"{service.port}:{service.port}" in container["ports"]
+    env = container["environment"]
+    assert env[f"{service.env_prefix}_REDIS_URL"] == "redis://redis:6379/0"
+    if service.uses_database:
+        assert env[f"{service.env_prefix}_DATABASE_URL"].endswith(f"@postgres:5432/{service.name}")
+        assert f"CREATE DATABASE {service.name};" in (ROOT / "deploy" / "postgres-init.sql").read_text()
+    module = importlib.import_module(service.module)
+    assert callable(getattr(module, service.factory.split(":")[1]))
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_the_embedded_launcher_gives_each_service_its_own_sqlite_file(
+    service: Service, tmp_path: Path
+) -> None:
+    env = service_env(service, tmp_path, "redis://127.0.0.1:6380/0")
+    assert env[f"{service.env_prefix}_REDIS_URL"] == "redis://127.0.0.1:6380/0"
+    if service.uses_database:
+        assert env[f"{service.env_prefix}_DATABASE_URL"].endswith(f"/{service.name}.db")
+
+
+def test_the_image_contains_every_package() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ("contracts", "system_apis", "process_apis", "experience_apis", "gateway", "plantbridge"):
+        assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_ports_are_unique() -> None:
+    ports = [s.port for s in SERVICES]
+    assert len(ports) == len(set(ports))
