@@ -64,7 +64,9 @@ def _gateway(request: Request[Any, Any, Any]) -> Gateway:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
-    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json", headers=headers)
+    return Response(
+        msgspec.json.encode(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 @post("/oauth2/token", status_code=200, include_in_schema=False)
@@ -72,7 +74,7 @@ async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
     """RFC 6749 §4.4: client credentials; errors are RFC 6749 §5.2 JSON, as OAuth2 clients expect."""
     gw = _gateway(request)
     form = parse_form(await request.body())
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    headers = request.headers  # case-insensitive
     client_id = claimed_client_id(headers, form)
     async with gw.db.transaction() as session:
         client = await clients.find(session, client_id) if client_id else None
@@ -89,7 +91,7 @@ async def introspect(request: Request[Any, Any, Any]) -> Response[bytes]:
     """RFC 7662: the caller authenticates as a registered client."""
     gw = _gateway(request)
     form = parse_form(await request.body())
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    headers = request.headers  # case-insensitive
     client_id = claimed_client_id(headers, form)
     async with gw.db.transaction() as session:
         client = await clients.find(session, client_id) if client_id else None
@@ -101,7 +103,9 @@ async def introspect(request: Request[Any, Any, Any]) -> Response[bytes]:
         except AuthError:
             verified = None
     oauth_request = FormRequest(f"{gw.base_url}/oauth2/introspect", headers, form)
-    status, body, extra = await asyncio.to_thread(gw.tokens.introspection_response, oauth_request, client, verified)
+    status, body, extra = await asyncio.to_thread(
+        gw.tokens.introspection_response, oauth_request, client, verified
+    )
     return _json(body, status, {**dict(extra), **_NO_STORE})
 
 
@@ -116,7 +120,9 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def server_metadata(request: Request[Any, Any, Any]) -> Response[bytes]:
     gw = _gateway(request)
     scopes = sorted({s for r in gw.table.routes.values() for s in (*r.read_scopes, *r.write_scopes)})
-    return _json(metadata(gw.base_url, gw.settings.issuer, scopes), headers={"Cache-Control": "public, max-age=300"})
+    return _json(
+        metadata(gw.base_url, gw.settings.issuer, scopes), headers={"Cache-Control": "public, max-age=300"}
+    )
 
 
 @get("/gateway/routes", include_in_schema=False)
@@ -126,14 +132,29 @@ async def routes(request: Request[Any, Any, Any]) -> Response[bytes]:
     try:
         await gw.verifier.verify(bearer_token(request.scope["headers"]))
     except AuthError as error:
-        return Response(error.body(), status_code=error.status, media_type="application/problem+json",
-                        headers={"WWW-Authenticate": error.www_authenticate()})
-    return _json([
-        {"route": r.name, "prefix": r.prefix, "upstream": gw.table.upstreams[r.upstream],
-         "read_scopes": r.read_scopes, "write_scopes": r.write_scopes,
-         "limit": {"quota": r.limit.quota, "window": r.limit.window, "per_supplier": r.limit.per_supplier}}
-        for r in gw.table.routes.values()
-    ])
+        return Response(
+            error.body(),
+            status_code=error.status,
+            media_type="application/problem+json",
+            headers={"WWW-Authenticate": error.www_authenticate()},
+        )
+    return _json(
+        [
+            {
+                "route": r.name,
+                "prefix": r.prefix,
+                "upstream": gw.table.upstreams[r.upstream],
+                "read_scopes": r.read_scopes,
+                "write_scopes": r.write_scopes,
+                "limit": {
+                    "quota": r.limit.quota,
+                    "window": r.limit.window,
+                    "per_supplier": r.limit.per_supplier,
+                },
+            }
+            for r in gw.table.routes.values()
+        ]
+    )
 
 
 class GatewayApp:
@@ -159,29 +180,43 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Cor
     configure_logging("gateway", settings.log_level)
     db = Database(settings.database_url)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0)
-    keys = KeyRing(db, algorithm=settings.key_algorithm, token_ttl=settings.token_ttl_seconds,
-                   rotation_days=settings.key_rotation_days)
+    keys = KeyRing(
+        db,
+        algorithm=settings.key_algorithm,
+        token_ttl=settings.token_ttl_seconds,
+        rotation_days=settings.key_rotation_days,
+    )
     verifier = TokenVerifier.from_settings(settings)
     # Our own tokens are checked against the key ring itself: no HTTP call to ourselves.
-    verifier.trust(settings.issuer, KeyCache(keys.public_keys, min_interval=settings.auth_jwks_refresh_seconds))
+    verifier.trust(
+        settings.issuer, KeyCache(keys.public_keys, min_interval=settings.auth_jwks_refresh_seconds)
+    )
     upstreams = {**default_upstreams(), **parse_pairs(settings.upstreams)}
     table = RouteTable(with_limits(ROUTES, settings.rate_limits), upstreams)
     metrics = Metrics("gateway")
     proxy = Proxy(
-        table, verifier, RateLimiter(redis, fail_open=settings.rate_limit_fail_open),
-        {name: Breaker(name, failures=settings.breaker_failures, open_seconds=settings.breaker_open_seconds)
-         for name in upstreams},
+        table,
+        verifier,
+        RateLimiter(redis, fail_open=settings.rate_limit_fail_open),
+        {
+            name: Breaker(
+                name, failures=settings.breaker_failures, open_seconds=settings.breaker_open_seconds
+            )
+            for name in upstreams
+        },
         GatewayMetrics(metrics.registry),
         ProxyConfig(
-            max_body_bytes=settings.max_body_bytes, timeout=settings.upstream_timeout_seconds,
+            max_body_bytes=settings.max_body_bytes,
+            timeout=settings.upstream_timeout_seconds,
             connect_timeout=settings.upstream_connect_timeout_seconds,
             cors_origins=frozenset(o.strip().encode() for o in settings.cors_origins.split(",") if o.strip()),
             access_log=settings.access_log,
         ),
         pool_size=settings.upstream_pool_size,
     )
-    tokens = TokenServer(keys, issuer=settings.issuer, audience=settings.token_audience,
-                         ttl=settings.token_ttl_seconds)
+    tokens = TokenServer(
+        keys, issuer=settings.issuer, audience=settings.token_audience, ttl=settings.token_ttl_seconds
+    )
     gateway = Gateway(settings, db, redis, keys, verifier, tokens, proxy, table)
 
     async def redis_ping() -> None:
@@ -203,8 +238,14 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Cor
             await db.dispose()
 
     litestar = Litestar(
-        route_handlers=[token, introspect, jwks, server_metadata, routes,
-                        *health_handlers({"database": db.ping, "redis": redis_ping}, metrics)],
+        route_handlers=[
+            token,
+            introspect,
+            jwks,
+            server_metadata,
+            routes,
+            *health_handlers({"database": db.ping, "redis": redis_ping}, metrics),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=None,
         request_max_body_size=65_536,

@@ -42,7 +42,11 @@ class Breaker:
         self.failures += 1
         if self.probing or (self.opened_at is None and self.failures >= self.threshold):
             if not self.probing:
-                log.warning("upstream %s failed %d times; circuit open for %.0fs", self.name, self.failures,
-                            self.open_seconds)
+                log.warning(
+                    "upstream %s failed %d times; circuit open for %.0fs",
+                    self.name,
+                    self.failures,
+                    self.open_seconds,
+                )
             self.opened_at = time.monotonic()
             self.probing = False

@@ -17,16 +17,22 @@ def add_parser(commands: Any) -> None:
     sub = gateway.add_subparsers(dest="gateway_command", required=True)
     register = sub.add_parser("register-client", help="register a client; prints its secret once")
     register.add_argument("client_id")
-    register.add_argument("--scopes", required=True, help='space- or comma-separated, e.g. "erp:read erp:write"')
+    register.add_argument(
+        "--scopes", required=True, help='space- or comma-separated, e.g. "erp:read erp:write"'
+    )
     register.add_argument("--name", default="")
     register.add_argument("--secret", default=None, help="default: a new random secret")
-    register.add_argument("--supplier-id", default=None, help="supplier tokens carry it; portals filter by it")
+    register.add_argument(
+        "--supplier-id", default=None, help="supplier tokens carry it; portals filter by it"
+    )
     register.add_argument("--person-id", default=None, help="a technician's person id")
     register.add_argument("--site", default=None)
     sub.add_parser("list-clients", help="registered clients (no secrets)")
     for name in ("disable-client", "enable-client"):
         sub.add_parser(name).add_argument("client_id")
-    sub.add_parser("rotate-key", help="sign with a new key; the old one stays published until its tokens expire")
+    sub.add_parser(
+        "rotate-key", help="sign with a new key; the old one stays published until its tokens expire"
+    )
     sub.add_parser("keys", help="published signing keys")
     sub.add_parser("migrate", help="apply the gateway's migrations")
 
@@ -40,13 +46,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from contracts.kit import migrations  # noqa: PLC0415 - keep `plantbridge --help` fast
-    from contracts.kit.db import Database  # noqa: PLC0415
-    from contracts.kit.settings import load_settings  # noqa: PLC0415
-    from gateway import clients, keys  # noqa: PLC0415
-    from gateway.app import VERSIONS_DIR  # noqa: PLC0415
-    from gateway.settings import GatewaySettings  # noqa: PLC0415
-    from gateway.store import metadata  # noqa: PLC0415
+    from contracts.kit import migrations
+    from contracts.kit.db import Database
+    from contracts.kit.settings import load_settings
+    from gateway import clients, keys
+    from gateway.app import VERSIONS_DIR
+    from gateway.settings import GatewaySettings
+    from gateway.store import metadata
 
     settings = load_settings(GatewaySettings, "GATEWAY")
     await asyncio.to_thread(migrations.upgrade, settings.database_url, VERSIONS_DIR, metadata)
@@ -57,16 +63,29 @@ async def _run(args: argparse.Namespace) -> int:
             if command == "register-client":
                 scopes = args.scopes.replace(",", " ").split()
                 secret = await clients.register(
-                    session, args.client_id, scopes, name=args.name, secret=args.secret,
-                    supplier_id=args.supplier_id, person_id=args.person_id, site=args.site,
+                    session,
+                    args.client_id,
+                    scopes,
+                    name=args.name,
+                    secret=args.secret,
+                    supplier_id=args.supplier_id,
+                    person_id=args.person_id,
+                    site=args.site,
                 )
                 _print({"client_id": args.client_id, "client_secret": secret, "scope": " ".join(scopes)})
             elif command == "list-clients":
-                _print([
-                    {"client_id": c.client_id, "name": c.name, "scope": " ".join(c.scopes), "active": c.active,
-                     **c.claims()}
-                    for c in await clients.list_all(session)
-                ])
+                _print(
+                    [
+                        {
+                            "client_id": c.client_id,
+                            "name": c.name,
+                            "scope": " ".join(c.scopes),
+                            "active": c.active,
+                            **c.claims(),
+                        }
+                        for c in await clients.list_all(session)
+                    ]
+                )
             elif command in ("disable-client", "enable-client"):
                 if not await clients.set_active(session, args.client_id, command == "enable-client"):
                     raise ValueError(f"no client {args.client_id}")
@@ -74,7 +93,12 @@ async def _run(args: argparse.Namespace) -> int:
                 kid = await keys.rotate(session, settings.key_algorithm, settings.token_ttl_seconds)
                 _print({"kid": kid})
             elif command == "keys":
-                _print([{"kid": k.kid, "created_at": c.isoformat(), "signs": s} for k, c, s in await keys.published(session)])
+                _print(
+                    [
+                        {"kid": k.kid, "created_at": c.isoformat(), "signs": s}
+                        for k, c, s in await keys.published(session)
+                    ]
+                )
     finally:
         await db.dispose()
     return 0
@@ -86,16 +110,22 @@ def _print(value: Any) -> None:
 
 def serve(host: str, port: int | None) -> int:
     """The gateway runs on granian (Rust HTTP server): measurably faster than uvicorn on the hot path."""
-    from granian import Granian  # noqa: PLC0415
-    from granian.constants import Interfaces, Loops  # noqa: PLC0415
-    from granian.log import LogLevels  # noqa: PLC0415
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
 
-    from contracts.kit.settings import load_settings  # noqa: PLC0415
-    from gateway.settings import GatewaySettings  # noqa: PLC0415
+    from contracts.kit.settings import load_settings
+    from gateway.settings import GatewaySettings
 
     settings = load_settings(GatewaySettings, "GATEWAY")
     Granian(
-        "gateway.app:create_app", factory=True, address=host, port=port or settings.port,
-        interface=Interfaces.ASGI, loop=Loops.uvloop, workers=1, log_level=LogLevels.warning,
+        "gateway.app:create_app",
+        factory=True,
+        address=host,
+        port=port or settings.port,
+        interface=Interfaces.ASGI,
+        loop=Loops.uvloop,
+        workers=1,
+        log_level=LogLevels.warning,
     ).serve()
     return 0

@@ -79,8 +79,15 @@ async def register(
     secret = secret or secrets.token_urlsafe(32)
     await session.execute(
         clients.insert().values(
-            client_id=client_id, name=name or client_id, secret_hash=hash_secret(secret), scopes=" ".join(scopes),
-            supplier_id=supplier_id, person_id=person_id, site=site, active=True, created_at=datetime.now(UTC),
+            client_id=client_id,
+            name=name or client_id,
+            secret_hash=hash_secret(secret),
+            scopes=" ".join(scopes),
+            supplier_id=supplier_id,
+            person_id=person_id,
+            site=site,
+            active=True,
+            created_at=datetime.now(UTC),
         )
     )
     return secret
@@ -91,8 +98,14 @@ async def find(session: AsyncSession, client_id: str) -> RegisteredClient | None
     if row is None:
         return None
     return RegisteredClient(
-        client_id=row.client_id, name=row.name, secret_hash=row.secret_hash, scopes=tuple(row.scopes.split()),
-        supplier_id=row.supplier_id, person_id=row.person_id, site=row.site, active=row.active,
+        client_id=row.client_id,
+        name=row.name,
+        secret_hash=row.secret_hash,
+        scopes=tuple(row.scopes.split()),
+        supplier_id=row.supplier_id,
+        person_id=row.person_id,
+        site=row.site,
+        active=row.active,
     )
 
 
@@ -102,5 +115,7 @@ async def list_all(session: AsyncSession) -> list[RegisteredClient]:
 
 
 async def set_active(session: AsyncSession, client_id: str, active: bool) -> bool:
-    result = await session.execute(update(clients).where(clients.c.client_id == client_id).values(active=active))
+    result = await session.execute(
+        update(clients).where(clients.c.client_id == client_id).values(active=active)
+    )
     return bool(getattr(result, "rowcount", 0))

@@ -49,7 +49,10 @@ async def rotate(session: AsyncSession, algorithm: str, token_ttl: int, leeway: 
     )
     await session.execute(
         signing_keys.insert().values(
-            kid=key.kid, algorithm=algorithm, private_jwk=json.dumps(key.as_dict(private=True)), created_at=now,
+            kid=key.kid,
+            algorithm=algorithm,
+            private_jwk=json.dumps(key.as_dict(private=True)),
+            created_at=now,
         )
     )
     log.info("signing key rotated: %s now signs", key.kid)
@@ -110,7 +113,11 @@ class KeyRing:
 
     async def ensure_fresh(self, *, force: bool = False) -> None:
         """Reload if stale; make or rotate the signing key when there is none or it is too old."""
-        if not force and time.monotonic() - self._state.loaded_at < RELOAD_SECONDS and not self._needs_rotation():
+        if (
+            not force
+            and time.monotonic() - self._state.loaded_at < RELOAD_SECONDS
+            and not self._needs_rotation()
+        ):
             return
         async with self._lock:
             await self.reload()

@@ -115,8 +115,13 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     def introspect_token(self, token: VerifiedToken) -> dict[str, Any]:
         p = token.principal
         body: dict[str, Any] = {
-            "active": True, "client_id": p.client_id, "scope": token.get_scope(), "token_type": "Bearer",
-            "exp": p.expires_at, "iss": p.issuer, "sub": p.subject,
+            "active": True,
+            "client_id": p.client_id,
+            "scope": token.get_scope(),
+            "token_type": "Bearer",
+            "exp": p.expires_at,
+            "iss": p.issuer,
+            "sub": p.subject,
         }
         for name in ("iat", "aud", "jti"):
             if name in token.claims:
@@ -129,7 +134,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 
 class FormRequest(OAuth2Request):  # type: ignore[misc]
     def __init__(self, uri: str, headers: Mapping[str, str], form: dict[str, str]) -> None:
-        super().__init__("POST", uri, headers=dict(headers))
+        super().__init__("POST", uri, headers=headers)  # case-insensitive: Authlib reads "Authorization"
         self._form = form
         self.payload = BasicOAuth2Payload(form)
 
@@ -173,18 +178,35 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         return status, body, list(headers)
 
     def _generate(
-        self, grant_type: str, client: OAuthClient, user: Any = None, scope: str | None = None,
-        expires_in: int | None = None, include_refresh_token: bool = False,
+        self,
+        grant_type: str,
+        client: OAuthClient,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = False,
     ) -> dict[str, Any]:
         granted = client.get_allowed_scope(scope)
         now = int(time.time())
         ttl = expires_in or self.ttl
         claims = {
-            "iss": self.issuer, "sub": client.get_client_id(), "client_id": client.get_client_id(),
-            "aud": self.audience, "iat": now, "nbf": now, "exp": now + ttl, "jti": uuid.uuid4().hex,
-            "scope": granted, **client.registered.claims(),
+            "iss": self.issuer,
+            "sub": client.get_client_id(),
+            "client_id": client.get_client_id(),
+            "aud": self.audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+            "scope": granted,
+            **client.registered.claims(),
         }
-        return {"token_type": "Bearer", "access_token": self.keys.sign(claims), "expires_in": ttl, "scope": granted}
+        return {
+            "token_type": "Bearer",
+            "access_token": self.keys.sign(claims),
+            "expires_in": ttl,
+            "scope": granted,
+        }
 
     def token_response(self, request: FormRequest, client: RegisteredClient | None) -> Response:
         """Blocking (scrypt): run in a worker thread."""
@@ -206,7 +228,7 @@ def parse_form(body: bytes) -> dict[str, str]:
 
 def claimed_client_id(headers: Mapping[str, str], form: Mapping[str, str]) -> str | None:
     """The client_id a request says it is, from HTTP Basic or the form, before any check."""
-    auth = headers.get("authorization", "")
+    auth = headers.get("authorization") or headers.get("Authorization") or ""
     scheme, _, value = auth.partition(" ")
     if scheme.lower() == "basic":
         try:
@@ -230,5 +252,6 @@ def metadata(base_url: str, issuer: str, scopes: list[str]) -> dict[str, Any]:
         scopes_supported=scopes,
         service_documentation=f"{base_url}/.well-known/oauth-authorization-server",
     )
-    doc.validate()
+    if issuer.startswith("https://"):
+        doc.validate()  # RFC 8414 demands https URLs; a loopback-only platform runs on plain http
     return dict(doc)

@@ -1,4 +1,4 @@
-"""The hot path: a raw ASGI proxy (no framework routing) over one aiohttp ClientSession.
+"""The hot path: a raw ASGI proxy (no framework routing) over pooled keep-alive upstream connections.
 
 Per request: one dict lookup for the route, a cached token check, one Redis script for the
 rate limit, one pooled keep-alive call upstream. Problems are RFC 9457 documents.
@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import msgspec
-from yarl import URL
 from litestar.types import Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -24,16 +22,35 @@ from contracts.kit.problems import problem_bytes
 from gateway.breaker import Breaker
 from gateway.ratelimit import Decision, RateLimiter
 from gateway.routing import Route, RouteTable
+from gateway.upstream import UpstreamPool, UpstreamUnavailable
 
 access_log = logging.getLogger("gateway.access")
 Headers = list[tuple[bytes, bytes]]
 
 # Not forwarded in either direction (RFC 9110 §7.6.1), or set by us.
-_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
-    b"transfer-encoding", b"upgrade", b"host", b"content-length", b"x-correlation-id", b"traceparent",
-    b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"forwarded",
-})
+_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+        b"x-correlation-id",
+        b"traceparent",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+        b"forwarded",
+        b"expect",
+        b"server",
+        b"date",
+    }
+)
 _CORS_ALLOW_HEADERS = b"authorization, content-type, idempotency-key, if-match, x-correlation-id, traceparent"
 _CORS_EXPOSE = b"ratelimit, ratelimit-policy, retry-after, x-correlation-id, traceparent, etag, location"
 _PROBLEM = (b"content-type", b"application/problem+json")
@@ -42,15 +59,22 @@ _PROBLEM = (b"content-type", b"application/problem+json")
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "plantbridge_gateway_requests", "Requests through the gateway", ["route", "client", "status"],
+            "plantbridge_gateway_requests",
+            "Requests through the gateway",
+            ["route", "client", "status"],
             registry=registry,
         )
         self.latency = Histogram(
-            "plantbridge_gateway_request_seconds", "Gateway latency including the upstream", ["route"],
-            registry=registry, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            "plantbridge_gateway_request_seconds",
+            "Gateway latency including the upstream",
+            ["route"],
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )
         self.limited = Counter(
-            "plantbridge_gateway_rate_limited", "Requests refused by a rate limit", ["route", "client"],
+            "plantbridge_gateway_rate_limited",
+            "Requests refused by a rate limit",
+            ["route", "client"],
             registry=registry,
         )
 
@@ -93,161 +117,270 @@ class Proxy:
         self.metrics = metrics
         self.config = config
         self.pool_size = pool_size
-        self.session: aiohttp.ClientSession | None = None
-        self._upstreams = {name: url.rstrip("/") for name, url in table.upstreams.items()}
+        self.pools: dict[str, UpstreamPool] = {}
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=self.pool_size, ttl_dns_cache=300)
-        self.session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-            timeout=aiohttp.ClientTimeout(total=self.config.timeout, sock_connect=self.config.connect_timeout),
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
-        )
+        for name, url in self.table.upstreams.items():
+            self.pools[name] = UpstreamPool(
+                url,
+                size=self.pool_size,
+                connect_timeout=self.config.connect_timeout,
+                timeout=self.config.timeout,
+            )
 
     async def stop(self) -> None:
-        if self.session is not None:
-            await self.session.close()
+        for pool in self.pools.values():
+            pool.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
         started = time.perf_counter()
         exchange = _Exchange()
-        origin = self._origin(scope)
+        incoming = _Incoming(scope["headers"], self.config.cors_origins)
+        # Correlation id and trace context, read or made by the kernel's rules, from the same pass
+        # over the headers that found the token: no second header parse on the hot path.
+        correlation_id = incoming.correlation_id
+        if not correlation.SAFE_ID.match(correlation_id):
+            correlation_id = correlation.new_correlation_id()
+        ids: Headers = []
+        if incoming.origin:
+            ids += _cors_headers(incoming.origin)
 
         async def reply(message: Any) -> None:
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
-                if origin:
-                    message["headers"] = [*message["headers"], *_cors_headers(origin)]
+                message["headers"] = [*message["headers"], *ids]
             await send(message)
 
-        try:
-            await self._handle(scope, receive, reply, route, exchange, origin)
-        finally:
-            elapsed = time.perf_counter() - started
-            self.metrics.requests.labels(route.name, exchange.client, str(exchange.status)).inc()
-            self.metrics.latency.labels(route.name).observe(elapsed)
-            if self.config.access_log:
-                access_log.info(
-                    "%s %s %d", scope["method"], scope["path"], exchange.status,
-                    extra={"route": route.name, "client": exchange.client, "status": exchange.status,
-                           "ms": round(elapsed * 1000, 2), "upstream_ms": round(exchange.upstream_ms, 2)},
-                )
-
-    def _origin(self, scope: Scope) -> bytes | None:
-        if not self.config.cors_origins:
-            return None
-        for name, value in scope["headers"]:
-            if name == b"origin":
-                return value if value in self.config.cors_origins else None
-        return None
+        with correlation.bound(correlation_id, incoming.traceparent) as ctx:
+            ids += [
+                (b"x-correlation-id", ctx.correlation_id.encode()),
+                (b"traceparent", ctx.traceparent.encode()),
+            ]
+            try:
+                await self._handle(scope, receive, reply, route, exchange, incoming)
+            finally:
+                elapsed = time.perf_counter() - started
+                self.metrics.requests.labels(route.name, exchange.client, str(exchange.status)).inc()
+                self.metrics.latency.labels(route.name).observe(elapsed)
+                if self.config.access_log:
+                    access_log.info(
+                        "%s %s %d",
+                        scope["method"],
+                        scope["path"],
+                        exchange.status,
+                        extra={
+                            "route": route.name,
+                            "client": exchange.client,
+                            "status": exchange.status,
+                            "ms": round(elapsed * 1000, 2),
+                            "upstream_ms": round(exchange.upstream_ms, 2),
+                        },
+                    )
 
     async def _handle(
-        self, scope: Scope, receive: Receive, send: Send, route: Route, exchange: _Exchange, origin: bytes | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: Route,
+        exchange: _Exchange,
+        incoming: _Incoming,
     ) -> None:
         method: str = scope["method"]
-        headers: Headers = scope["headers"]
-        if method == "OPTIONS" and origin is not None and any(n == b"access-control-request-method" for n, _ in headers):
-            await _send(send, 204, b"", [(b"access-control-max-age", b"600"),
-                                         (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE"),
-                                         (b"access-control-allow-headers", _CORS_ALLOW_HEADERS)])
+        if method == "OPTIONS" and incoming.origin is not None and incoming.preflight:
+            await _send(
+                send,
+                204,
+                b"",
+                [
+                    (b"access-control-max-age", b"600"),
+                    (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE"),
+                    (b"access-control-allow-headers", _CORS_ALLOW_HEADERS),
+                ],
+            )
             return
         path: str = scope["path"]
         if "/../" in path or "/./" in path or "//" in path or path.endswith(("/..", "/.")):
-            await _problem(send, 400, "bad-path", "Bad path", "Paths may not contain empty, '.' or '..' segments.")
+            await _problem(
+                send, 400, "bad-path", "Bad path", "Paths may not contain empty, '.' or '..' segments."
+            )
             return
         try:
-            principal = await self.verifier.verify(bearer_token(headers))
+            if incoming.authorization is None:
+                bearer_token(())  # raises the "token needed" problem
+            principal = await self.verifier.verify(
+                bearer_token(((b"authorization", incoming.authorization or b""),))
+            )
             exchange.client = principal.client_id
             check_scopes(principal, route.scopes(method))
         except AuthError as error:
             policy = [(b"ratelimit-policy", route.limit.policy(route.name).encode())]
             await _send(send, error.status, error.body(), [*error.headers(), *policy])
             return
+        if incoming.content_length > self.config.max_body_bytes:
+            await self._too_large(send, [])
+            return
         decision = await self.limiter.hit(route, principal)
         limit_headers = decision.headers(route)
         if not decision.allowed:
             await self._refuse(send, route, principal, decision, limit_headers)
             return
-        body = await _read_body(receive, self.config.max_body_bytes, headers)
+        body = await _read_body(receive, self.config.max_body_bytes)
         if body is None:
-            await _problem(send, 413, "payload-too-large", "Request body too large",
-                           f"Request bodies are limited to {self.config.max_body_bytes} bytes.", limit_headers)
+            await self._too_large(send, limit_headers)
             return
-        await self._forward(scope, send, route, body, limit_headers, exchange)
+        await self._forward(scope, send, route, body, limit_headers, exchange, incoming)
+
+    async def _too_large(self, send: Send, headers: Headers) -> None:
+        await _problem(
+            send,
+            413,
+            "payload-too-large",
+            "Request body too large",
+            f"Request bodies are limited to {self.config.max_body_bytes} bytes.",
+            headers,
+        )
 
     async def _refuse(
         self, send: Send, route: Route, principal: Principal, decision: Decision, limit_headers: Headers
     ) -> None:
         if decision.degraded:  # Redis is down and the limiter is set to fail closed
-            await _problem(send, 503, "temporary-reduced-capacity", "Temporarily reduced capacity",
-                           "The rate limiter is unavailable; retry shortly.",
-                           [*limit_headers, (b"retry-after", b"1")])
+            await _problem(
+                send,
+                503,
+                "temporary-reduced-capacity",
+                "Temporarily reduced capacity",
+                "The rate limiter is unavailable; retry shortly.",
+                [*limit_headers, (b"retry-after", b"1")],
+            )
             return
         self.metrics.limited.labels(route.name, principal.client_id).inc()
         retry = str(decision.retry_after).encode()
-        await _problem(send, 429, "quota-exceeded", "Quota exceeded",
-                       f"The rate limit {', '.join(decision.violated)} is spent; retry after {retry.decode()} s.",
-                       [*limit_headers, (b"retry-after", retry)], violated_policies=decision.violated)
+        await _problem(
+            send,
+            429,
+            "quota-exceeded",
+            "Quota exceeded",
+            f"The rate limit {', '.join(decision.violated)} is spent; retry after {retry.decode()} s.",
+            [*limit_headers, (b"retry-after", retry)],
+            violated_policies=decision.violated,
+        )
 
     async def _forward(
-        self, scope: Scope, send: Send, route: Route, body: bytes, limit_headers: Headers, exchange: _Exchange
+        self,
+        scope: Scope,
+        send: Send,
+        route: Route,
+        body: bytes,
+        limit_headers: Headers,
+        exchange: _Exchange,
+        incoming: _Incoming,
     ) -> None:
         breaker = self.breakers[route.upstream]
         if not breaker.allow():
-            await _problem(send, 503, "upstream-unavailable", "Service unavailable",
-                           f"The {route.upstream} service is unavailable; retry later.",
-                           [*limit_headers, (b"retry-after", str(breaker.retry_after()).encode())])
+            await _problem(
+                send,
+                503,
+                "upstream-unavailable",
+                "Service unavailable",
+                f"The {route.upstream} service is unavailable; retry later.",
+                [*limit_headers, (b"retry-after", str(breaker.retry_after()).encode())],
+            )
             return
-        assert self.session is not None
         query = scope.get("query_string", b"")
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        url = self._upstreams[route.upstream] + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        outgoing = _upstream_headers(scope)
+        target = scope.get("raw_path") or scope["path"].encode()
+        if query:
+            target += b"?" + query
+        outgoing = [
+            *incoming.forward,
+            *[(k.lower().encode(), v.encode()) for k, v in correlation.outgoing_headers().items()],
+        ]
+        client = scope.get("client")
+        if client:
+            outgoing.append((b"x-forwarded-for", str(client[0]).encode()))
+        outgoing.append((b"x-forwarded-proto", str(scope.get("scheme", "http")).encode()))
         started = time.perf_counter()
         try:
-            async with self.session.request(
-                scope["method"], URL(url, encoded=True), data=body or None, headers=outgoing,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                out: Headers = [(k, v) for k, v in response.raw_headers if k.lower() not in _HOP]
-                payload = await response.read()
+            status, headers, payload = await self.pools[route.upstream].request(
+                scope["method"], target, outgoing, body
+            )
         except TimeoutError:
             breaker.failure()
-            await _problem(send, 504, "upstream-timeout", "Upstream timeout",
-                           f"The {route.upstream} service did not answer in time.", limit_headers)
+            await _problem(
+                send,
+                504,
+                "upstream-timeout",
+                "Upstream timeout",
+                f"The {route.upstream} service did not answer in time.",
+                limit_headers,
+            )
             return
-        except aiohttp.ClientError as exc:
+        except UpstreamUnavailable as exc:
             breaker.failure()
-            await _problem(send, 503, "upstream-unavailable", "Service unavailable",
-                           f"The {route.upstream} service cannot be reached ({type(exc).__name__}).",
-                           [*limit_headers, (b"retry-after", str(breaker.retry_after()).encode())])
+            await _problem(
+                send,
+                503,
+                "upstream-unavailable",
+                "Service unavailable",
+                f"The {route.upstream} service cannot be reached ({exc}).",
+                [*limit_headers, (b"retry-after", str(breaker.retry_after()).encode())],
+            )
             return
         finally:
             exchange.upstream_ms = (time.perf_counter() - started) * 1000
         breaker.success()
+        out = [(k, v) for k, v in headers if k.lower() not in _HOP]
         await _send(send, status, payload, [*out, *limit_headers])
 
 
-def _upstream_headers(scope: Scope) -> list[tuple[str, str]]:
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in _HOP]
-    headers.extend(correlation.outgoing_headers().items())
-    client = scope.get("client")
-    if client:
-        headers.append(("X-Forwarded-For", str(client[0])))
-    headers.append(("X-Forwarded-Proto", str(scope.get("scheme", "http"))))
-    return headers
+class _Incoming:
+    """Everything the proxy needs from the request headers, in one pass."""
+
+    __slots__ = (
+        "authorization",
+        "content_length",
+        "correlation_id",
+        "forward",
+        "origin",
+        "preflight",
+        "traceparent",
+    )
+
+    def __init__(self, headers: Headers, cors_origins: frozenset[bytes]) -> None:
+        self.authorization: bytes | None = None
+        self.correlation_id = ""
+        self.traceparent = ""
+        self.origin: bytes | None = None
+        self.preflight = False
+        self.content_length = 0
+        forward: Headers = []
+        for name, value in headers:
+            if name not in _HOP:
+                forward.append((name, value))
+                if name == b"authorization":
+                    self.authorization = value
+                elif name == b"origin":
+                    self.origin = value if value in cors_origins else None
+                elif name == b"access-control-request-method":
+                    self.preflight = True
+            elif name == b"x-correlation-id":
+                self.correlation_id = value.decode("latin-1")
+            elif name == b"traceparent":
+                self.traceparent = value.decode("latin-1")
+            elif name == b"content-length":
+                self.content_length = int(value) if value.isdigit() else 0
+        self.forward = forward
 
 
 def _cors_headers(origin: bytes) -> Headers:
-    return [(b"access-control-allow-origin", origin), (b"vary", b"Origin"),
-            (b"access-control-expose-headers", _CORS_EXPOSE)]
+    return [
+        (b"access-control-allow-origin", origin),
+        (b"vary", b"Origin"),
+        (b"access-control-expose-headers", _CORS_EXPOSE),
+    ]
 
 
-async def _read_body(receive: Receive, limit: int, headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
-    for name, value in headers:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            return None  # refuse before reading a byte
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -271,7 +404,12 @@ async def _send(send: Send, status: int, body: bytes, headers: Headers) -> None:
 
 
 async def _problem(
-    send: Send, status: int, slug: str, title: str, detail: str, headers: Sequence[tuple[bytes, bytes]] = (),
+    send: Send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
     **extensions: Any,
 ) -> None:
     body = problem_bytes(status, slug, title, detail)

@@ -122,5 +122,9 @@ class RateLimiter:
         now = time.monotonic()
         if now - self._last_warning > 10:
             self._last_warning = now
-            mode = "failing OPEN (requests pass unlimited)" if self.fail_open else "failing CLOSED (requests get 503)"
+            mode = (
+                "failing OPEN (requests pass unlimited)"
+                if self.fail_open
+                else "failing CLOSED (requests get 503)"
+            )
             log.warning("rate limiter cannot reach Redis (%s: %s); %s", type(exc).__name__, exc, mode)

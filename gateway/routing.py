@@ -49,11 +49,19 @@ ROUTES: tuple[Route, ...] = (
     _system("xref"),
     _system("quality", Limit(600, 60)),
     _system("maintenance", Limit(600, 60)),
-    Route("technician", "/technician/v1", "technician", ("technician:app",), ("technician:app",), Limit(300, 60)),
+    Route(
+        "technician", "/technician/v1", "technician", ("technician:app",), ("technician:app",), Limit(300, 60)
+    ),
     # Portal traffic is limited per client and also per supplier, so one supplier cannot
     # starve the others by registering several clients.
-    Route("supplier", "/supplier/v1", "supplier", ("supplier:portal",), ("supplier:portal",),
-          Limit(120, 60, per_supplier=True)),
+    Route(
+        "supplier",
+        "/supplier/v1",
+        "supplier",
+        ("supplier:portal",),
+        ("supplier:portal",),
+        Limit(120, 60, per_supplier=True),
+    ),
 )
 
 
@@ -94,6 +102,6 @@ def with_limits(routes: tuple[Route, ...], overrides: str) -> tuple[Route, ...]:
 
 
 def default_upstreams() -> dict[str, str]:
-    from plantbridge.services import SERVICES  # noqa: PLC0415 - the platform's one table of ports
+    from plantbridge.services import SERVICES
 
     return {s.name: f"http://127.0.0.1:{s.port}" for s in SERVICES if s.layer != "edge"}

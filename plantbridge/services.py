@@ -27,6 +27,7 @@ SERVICES: tuple[Service, ...] = (
     Service("mes", "system_apis.mes.app:create_app", 8104, "MES", "system"),
     Service("xref", "system_apis.xref.app:create_app", 8105, "XREF", "system"),
     Service("quality", "process_apis.quality.app:create_app", 8201, "QUALITY", "process"),
+    Service("maintenance", "process_apis.maintenance.app:create_app", 8202, "MAINTENANCE", "process"),
     # Last: it starts after the upstreams it routes to.
     Service("gateway", "gateway.app:create_app", 8000, "GATEWAY", "edge"),
 )

@@ -18,6 +18,7 @@ import msgspec
 
 from contracts.kit import correlation
 from contracts.kit.breaker import CircuitBreaker
+from contracts.kit.paging import Page
 
 T = TypeVar("T")
 TokenProvider = Callable[[], Awaitable[str]]
@@ -65,6 +66,17 @@ class ApiClient:
     async def get(self, path: str, result: type[T], params: dict[str, Any] | None = None) -> T:
         response = await self._send("GET", path, params=params)
         return msgspec.json.decode(response.content, type=result)
+
+    async def get_all(self, path: str, item: type[T], params: dict[str, Any] | None = None) -> list[T]:
+        """Every item of a keyset-paginated list, following `next_cursor` to the end."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        found: list[T] = []
+        while True:
+            page = await self.get(path, Page[item], query)  # type: ignore[valid-type]
+            found.extend(page.items)
+            if not page.next_cursor:
+                return found
+            query["cursor"] = page.next_cursor
 
     async def post(
         self,

@@ -33,3 +33,44 @@ class ErpClient(ApiClient):
 
     async def post_cost(self, cost: m.CostPostingCreate, *, idempotency_key: str) -> m.CostPosting:
         return await self.post(f"{API}/cost-postings", cost, m.CostPosting, idempotency_key=idempotency_key)
+
+    async def get_item_stock(self, item_id: str) -> m.ItemStock:
+        return await self.get(f"{API}/items/{item_id}/stock", m.ItemStock)
+
+    async def list_lots(
+        self, *, item_id: str | None = None, status: m.StockStatus | None = None, limit: int = 200
+    ) -> list[m.Lot]:
+        """Every lot matching (all pages), oldest change first."""
+        params = {"item_id": item_id, "status": status, "limit": limit}
+        return await self.get_all(f"{API}/lots", m.Lot, params)
+
+    async def list_movements(
+        self, *, lot_id: str | None = None, type: m.MovementType | None = None, order_ref: str | None = None
+    ) -> list[m.InventoryTransaction]:
+        params = {"lot_id": lot_id, "type": type, "order_ref": order_ref, "limit": 200}
+        return await self.get_all(f"{API}/inventory-transactions", m.InventoryTransaction, params)
+
+    async def list_costs(self, *, order_ref: str | None = None) -> list[m.CostPosting]:
+        return await self.get_all(
+            f"{API}/cost-postings", m.CostPosting, {"order_ref": order_ref, "limit": 200}
+        )
+
+    async def raise_requisition(
+        self, requisition: m.PurchaseRequisitionCreate, *, idempotency_key: str
+    ) -> m.PurchaseRequisition:
+        return await self.post(
+            f"{API}/purchase-requisitions",
+            requisition,
+            m.PurchaseRequisition,
+            idempotency_key=idempotency_key,
+        )
+
+    async def list_requisitions(
+        self, *, item_id: str | None = None, status: m.RequisitionStatus | None = None
+    ) -> list[m.PurchaseRequisition]:
+        params = {"item_id": item_id, "status": status, "limit": 200}
+        return await self.get_all(f"{API}/purchase-requisitions", m.PurchaseRequisition, params)
+
+    async def list_supplier_lots(self, supplier_id: str) -> list[m.Lot]:
+        """Every lot received from one supplier (the supplier portal's scorecard)."""
+        return await self.get_all(f"{API}/lots", m.Lot, {"supplier_id": supplier_id, "limit": 500})

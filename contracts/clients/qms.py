@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts.clients.base import ApiClient
+from contracts.kit.paging import Page
 from contracts.models import qms as m
 
 API = "/qms/v1"
@@ -11,8 +14,12 @@ API = "/qms/v1"
 class QmsClient(ApiClient):
     service = "qms"
 
-    async def create_inspection_lot(self, lot: m.InspectionLotCreate, *, idempotency_key: str) -> m.InspectionLot:
-        return await self.post(f"{API}/inspection-lots", lot, m.InspectionLot, idempotency_key=idempotency_key)
+    async def create_inspection_lot(
+        self, lot: m.InspectionLotCreate, *, idempotency_key: str
+    ) -> m.InspectionLot:
+        return await self.post(
+            f"{API}/inspection-lots", lot, m.InspectionLot, idempotency_key=idempotency_key
+        )
 
     async def get_inspection_lot(self, inspection_lot_id: str) -> m.InspectionLot:
         return await self.get(f"{API}/inspection-lots/{inspection_lot_id}", m.InspectionLot)
@@ -20,14 +27,67 @@ class QmsClient(ApiClient):
     async def mark_stock_posted(
         self, inspection_lot_id: str, posted: m.StockPosted, *, idempotency_key: str
     ) -> m.InspectionLot:
-        return await self.post(f"{API}/inspection-lots/{inspection_lot_id}/stock-posted", posted, m.InspectionLot,
-                               idempotency_key=idempotency_key)
+        return await self.post(
+            f"{API}/inspection-lots/{inspection_lot_id}/stock-posted",
+            posted,
+            m.InspectionLot,
+            idempotency_key=idempotency_key,
+        )
 
-    async def open_nonconformance(self, nc: m.NonconformanceCreate, *, idempotency_key: str) -> m.Nonconformance:
-        return await self.post(f"{API}/nonconformances", nc, m.Nonconformance, idempotency_key=idempotency_key)
+    async def open_nonconformance(
+        self, nc: m.NonconformanceCreate, *, idempotency_key: str
+    ) -> m.Nonconformance:
+        return await self.post(
+            f"{API}/nonconformances", nc, m.Nonconformance, idempotency_key=idempotency_key
+        )
 
     async def get_nonconformance(self, nc_id: str) -> m.Nonconformance:
         return await self.get(f"{API}/nonconformances/{nc_id}", m.Nonconformance)
 
     async def open_supplier_case(self, case: m.SupplierCaseCreate, *, idempotency_key: str) -> m.SupplierCase:
         return await self.post(f"{API}/supplier-cases", case, m.SupplierCase, idempotency_key=idempotency_key)
+
+    async def list_capas(self, *, nc_id: str | None = None) -> list[m.Capa]:
+        return await self.get_all(f"{API}/capas", m.Capa, {"nc_id": nc_id, "limit": 200})
+
+    async def create_capa(self, capa: m.CapaCreate, *, idempotency_key: str) -> m.Capa:
+        return await self.post(f"{API}/capas", capa, m.Capa, idempotency_key=idempotency_key)
+
+    async def update_capa(self, capa_id: str, change: m.CapaUpdate, *, if_match: str | None = None) -> m.Capa:
+        return await self.patch(f"{API}/capas/{capa_id}", change, m.Capa, if_match=if_match)
+
+    # --- used by the supplier portal ---
+    async def list_supplier_cases_page(self, params: dict[str, Any]) -> Page[m.SupplierCase]:
+        return await self.get(f"{API}/supplier-cases", Page[m.SupplierCase], params)
+
+    async def list_supplier_cases(self, *, supplier_id: str) -> list[m.SupplierCase]:
+        return await self.get_all(
+            f"{API}/supplier-cases", m.SupplierCase, {"supplier_id": supplier_id, "limit": 500}
+        )
+
+    async def get_supplier_case(self, case_id: str) -> m.SupplierCase:
+        return await self.get(f"{API}/supplier-cases/{case_id}", m.SupplierCase)
+
+    async def respond_to_supplier_case(
+        self,
+        case_id: str,
+        response: m.SupplierResponseCreate,
+        *,
+        idempotency_key: str,
+        if_match: str | None = None,
+    ) -> m.SupplierCase:
+        return await self.post(
+            f"{API}/supplier-cases/{case_id}/response",
+            response,
+            m.SupplierCase,
+            idempotency_key=idempotency_key,
+            if_match=if_match,
+        )
+
+    async def list_inspection_lots_page(self, params: dict[str, Any]) -> Page[m.InspectionLot]:
+        return await self.get(f"{API}/inspection-lots", Page[m.InspectionLot], params)
+
+    async def list_inspection_lots(self, *, supplier_id: str) -> list[m.InspectionLot]:
+        return await self.get_all(
+            f"{API}/inspection-lots", m.InspectionLot, {"supplier_id": supplier_id, "limit": 500}
+        )

@@ -16,8 +16,16 @@ class TokenUnavailable(Exception):
 class ClientCredentials:
     """A `TokenProvider` (see `contracts.clients.base`) backed by the gateway's token endpoint."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, scopes: Sequence[str],
-                 *, refresh_margin: float = 30.0, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scopes: Sequence[str],
+        *,
+        refresh_margin: float = 30.0,
+        timeout: float = 5.0,
+    ) -> None:
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret

@@ -34,7 +34,11 @@ class AssetRestored(msgspec.Struct, kw_only=True):
     work_order_id: str | None = None
 
 
-@event("cmms.asset.status_changed.v1", STREAM, "An asset moved between in_service, down, under_maintenance, retired.")
+@event(
+    "cmms.asset.status_changed.v1",
+    STREAM,
+    "An asset moved between in_service, down, under_maintenance, retired.",
+)
 class AssetStatusChanged(msgspec.Struct, kw_only=True):
     asset_id: str
     site: str
@@ -119,7 +123,8 @@ class LaborUsed(msgspec.Struct, kw_only=True):
 
 
 @event(
-    "cmms.work_order.completed.v1", STREAM,
+    "cmms.work_order.completed.v1",
+    STREAM,
     "A work order is technically complete: the parts and labor to post, codes, asset and order references.",
 )
 class WorkOrderCompleted(msgspec.Struct, kw_only=True):

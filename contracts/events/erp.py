@@ -62,3 +62,15 @@ class CostPosted(msgspec.Struct, kw_only=True):
     cost_centre: str
     kind: str
     order_ref: str | None = None
+
+
+@event(
+    "erp.purchase_requisition.created.v1",
+    STREAM,
+    "A purchase requisition was raised for an item (e.g. a spare under its reorder point).",
+)
+class PurchaseRequisitionCreated(msgspec.Struct, kw_only=True):
+    requisition_id: str
+    item_id: str
+    quantity: float
+    source_ref: str | None = None

@@ -9,7 +9,9 @@ from contracts.events.envelope import event
 STREAM = "events.mes"
 
 
-@event("mes.production_order.status_changed.v1", STREAM, "A production order changed status (hold carries why).")
+@event(
+    "mes.production_order.status_changed.v1", STREAM, "A production order changed status (hold carries why)."
+)
 class ProductionOrderStatusChanged(msgspec.Struct, kw_only=True):
     order_id: str
     item_id: str

@@ -9,8 +9,11 @@ from contracts.events.envelope import event
 STREAM = "events.quality"
 
 
-@event("quality.procurement_notice.v1", STREAM,
-       "Purchased material was blocked or returned after inspection; procurement should act with the supplier.")
+@event(
+    "quality.procurement_notice.v1",
+    STREAM,
+    "Purchased material was blocked or returned after inspection; procurement should act with the supplier.",
+)
 class ProcurementNotice(msgspec.Struct, kw_only=True):
     supplier_id: str
     lot_id: str

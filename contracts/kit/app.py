@@ -36,6 +36,7 @@ from contracts.kit.relay import running as relay_running
 from contracts.kit.settings import ServiceSettings
 from contracts.kit.strict_body import strict_json_body
 from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
+from contracts.kit.versioning import ApiVersion, Deprecation, DeprecationMiddleware, document_deprecation
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
@@ -53,6 +54,8 @@ class ServiceSpec:
     metadata: MetaData | tuple[MetaData, ...]
     versions_dir: Path
     dependencies: dict[str, Provide] = field(default_factory=dict)
+    # More major versions served beside `api_path` by the same app (contracts/kit/versioning.py).
+    versions: Sequence[ApiVersion] = ()
 
 
 @dataclass
@@ -72,6 +75,7 @@ def create_service_app(
     *,
     lifespans: Sequence[Lifespan] = (),
     middleware: Sequence[DefineMiddleware] = (),
+    deprecations: Sequence[Deprecation] = (),
 ) -> Litestar:
     configure_logging(spec.name, settings.log_level)
     db = Database(settings.database_url)
@@ -102,17 +106,31 @@ def create_service_app(
         async with relay_running(OutboxRelay(db, redis)):
             yield
 
-    api = Router(
-        path=spec.api_path,
-        route_handlers=list(spec.routes),
-        middleware=[
-            DefineMiddleware(AuthMiddleware, verifier=verifier, service=spec.name),
-            *middleware,
-            DefineMiddleware(cast(Any, UnitOfWorkMiddleware)),  # a raw ASGI middleware
-        ],
-    )
+    retiring = {d.api_path: d for d in deprecations}
+
+    def api_router(path: str, routes: Sequence[ControllerRouterHandler]) -> Router:
+        sunset = (
+            [DefineMiddleware(cast(Any, DeprecationMiddleware), deprecation=retiring[path])]
+            if path in retiring
+            else []
+        )
+        return Router(
+            path=path,
+            route_handlers=list(routes),
+            middleware=[
+                *sunset,
+                DefineMiddleware(AuthMiddleware, verifier=verifier, service=spec.name),
+                *middleware,
+                DefineMiddleware(cast(Any, UnitOfWorkMiddleware)),  # a raw ASGI middleware
+            ],
+        )
+
+    apis = [
+        api_router(spec.api_path, spec.routes),
+        *(api_router(v.api_path, v.routes) for v in spec.versions),
+    ]
     app = Litestar(
-        route_handlers=[api, *health_handlers({"database": db.ping, "redis": redis_ping}, runtime.metrics)],
+        route_handlers=[*apis, *health_handlers({"database": db.ping, "redis": redis_ping}, runtime.metrics)],
         dependencies={"session": Provide(provide_session, sync_to_thread=False), **spec.dependencies},
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[StrictStructSchemaPlugin()],
@@ -129,7 +147,10 @@ def create_service_app(
         state=State({"runtime": runtime}),
         logging_config=None,
     )
-    document_security(app, api_path=spec.api_path, service=spec.name, token_url=settings.auth_token_url)
+    for path in (spec.api_path, *(v.api_path for v in spec.versions)):
+        document_security(app, api_path=path, service=spec.name, token_url=settings.auth_token_url)
+    for deprecation in deprecations:
+        document_deprecation(app, deprecation)
     # Outermost, so even routing errors (404, 405) carry the correlation id and are counted.
     outer: ASGIApp = CorrelationMiddleware(runtime.metrics.middleware(_true_allow_header(app)))
     app.asgi_handler = outer  # type: ignore[assignment]

@@ -39,7 +39,18 @@ log = logging.getLogger("plantbridge.auth")
 PRINCIPAL_KEY = "pb.principal"  # the idempotency middleware scopes its keys by principal.client_id
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Asymmetric only: HS* would let anyone holding the verification secret mint tokens, `none` anyone.
-ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+ALLOWED_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
 BEARER_SCHEME = "oauth2"
 
 
@@ -314,7 +325,9 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
 
 
 def _opt_str(value: Any) -> str | None:
-    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
+    return (
+        str(value) if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
+    )
 
 
 def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str:
@@ -324,14 +337,19 @@ def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str:
             if scheme.lower() != "bearer" or not token.strip():
                 raise unauthenticated("Authorization must be a Bearer token.")
             return token.strip()
-    raise AuthError(401, "This API needs an access token (Authorization: Bearer ...).", error="invalid_request")
+    raise AuthError(
+        401, "This API needs an access token (Authorization: Bearer ...).", error="invalid_request"
+    )
 
 
 def check_scopes(principal: Principal, needed: Sequence[str]) -> None:
     missing = [s for s in needed if s not in principal.scopes]
     if missing:
         raise AuthError(
-            403, f"The token lacks the scope {' '.join(missing)}.", error="insufficient_scope", scope=" ".join(needed)
+            403,
+            f"The token lacks the scope {' '.join(missing)}.",
+            error="insufficient_scope",
+            scope=" ".join(needed),
         )
 
 
@@ -417,7 +435,7 @@ def _describe(scope: str) -> str:
 def document_security(app: Litestar, *, api_path: str, service: str, token_url: str) -> None:
     """Say in the OpenAPI document what AuthMiddleware enforces: the OAuth2 scheme, each
     operation's scopes and its 401/403 problems. Call before the document is first built."""
-    from contracts.kit.responses import problems  # noqa: PLC0415 - responses imports problems, like us
+    from contracts.kit.responses import problems
 
     all_scopes: dict[str, str] = {}
     for route in app.routes:
@@ -439,7 +457,9 @@ def document_security(app: Litestar, *, api_path: str, service: str, token_url: 
         BEARER_SCHEME: SecurityScheme(
             type="oauth2",
             description="JWT access token (client credentials at the gateway, or a trusted identity provider).",
-            flows=OAuthFlows(client_credentials=OAuthFlow(token_url=token_url, scopes=dict(sorted(all_scopes.items())))),
+            flows=OAuthFlows(
+                client_credentials=OAuthFlow(token_url=token_url, scopes=dict(sorted(all_scopes.items())))
+            ),
         ),
     }
     config.components = components

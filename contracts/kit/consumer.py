@@ -104,6 +104,10 @@ class Consumer:
     streams: list[str] = field(default_factory=list)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
+    def __post_init__(self) -> None:
+        dialect = sqlite if self.db.is_sqlite else postgresql
+        self._inbox_insert = dialect.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+
     def on(self, event_type: str, handler: Handler | None = None, *, stream: str | None = None) -> Any:
         """Register `handler` for a CloudEvents type (usable as a decorator)."""
         if stream is None:
@@ -254,7 +258,7 @@ class Consumer:
         """The fast path: a whole batch in one transaction. False means: go one by one."""
         try:
             async with self.db.transaction() as session:
-                applied = [await self._handle(session, item) for item in items]
+                applied = await self._handle(session, items)
         except Exception:
             return False
         await self.redis.xack(stream, self.group, *[i.entry_id for i in items])
@@ -275,7 +279,7 @@ class Consumer:
                 return
             try:
                 async with self.db.transaction() as session:
-                    applied = await self._handle(session, item)
+                    applied = await self._handle(session, [item])
             except Exception as exc:
                 if _is_transient(exc):
                     raise TransientError(str(exc)) from exc
@@ -301,27 +305,31 @@ class Consumer:
             if failures or item.redelivered:
                 pipe.hdel(attempts_key(stream, self.group), item.entry_id, f"{item.entry_id}{_TRANSIENT}")
             await pipe.execute()
-            self._count([applied])
+            self._count(applied)
             return
 
-    async def _handle(self, session: AsyncSession, item: _Item) -> bool:
-        """Apply one event inside the caller's transaction; False if this group saw it already."""
-        if not await self._mark_seen(session, item.event.id):
-            return False
-        event = item.event
-        with correlation.bound(event.correlationid, event.traceparent, causation_id=event.id):
-            await item.handler(event, session)
-        return True
+    async def _handle(self, session: AsyncSession, items: list[_Item]) -> list[bool]:
+        """Apply events inside the caller's transaction; False for each this group saw already."""
+        fresh = await self._mark_seen(session, {i.event.id for i in items})
+        applied: list[bool] = []
+        for item in items:
+            event = item.event
+            if event.id not in fresh:
+                applied.append(False)
+                continue
+            fresh.discard(event.id)  # the same event twice in one batch: the second is a duplicate
+            with correlation.bound(event.correlationid, event.traceparent, causation_id=event.id):
+                await item.handler(event, session)
+            applied.append(True)
+        return applied
 
-    async def _mark_seen(self, session: AsyncSession, event_id: str) -> bool:
-        dialect = sqlite if self.db.is_sqlite else postgresql
-        statement = (
-            dialect.insert(inbox)
-            .values(consumer=self.group, event_id=event_id, processed_at=datetime.now(UTC))
-            .on_conflict_do_nothing()
+    async def _mark_seen(self, session: AsyncSession, event_ids: set[str]) -> set[str]:
+        """Insert the inbox rows in one statement; returns the ids that were not there yet."""
+        now = datetime.now(UTC)
+        statement = self._inbox_insert.values(
+            [{"consumer": self.group, "event_id": event_id, "processed_at": now} for event_id in sorted(event_ids)]
         )
-        result = await session.execute(statement)
-        return int(getattr(result, "rowcount", 0)) == 1
+        return set((await session.execute(statement)).scalars())
 
     def _count(self, applied: list[bool]) -> None:
         done = sum(applied)

@@ -132,6 +132,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def maybe_utc(moment: datetime | None) -> datetime | None:
+    """For nullable timestamp columns (SQLite hands back naive datetimes; we store only UTC)."""
+    return as_utc(moment) if moment is not None else None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -152,6 +157,15 @@ def body_instant(moment: datetime | None, field: str) -> datetime | None:
     if utc is None or not _EARLIEST <= utc < _LATEST:
         raise Unprocessable(f"{field} {moment.isoformat()} is outside 1900..2999", slug="invalid-date-time")
     return utc
+
+
+def check_window(start: datetime | None, end: datetime | None, what: str = "planned") -> None:
+    """A period from a request or a record: its end may not come before its start (422)."""
+    if start is not None and end is not None and as_utc(end) < as_utc(start):
+        raise Unprocessable(
+            f"{what}_end {as_utc(end).isoformat()} is before {what}_start {as_utc(start).isoformat()}",
+            slug="invalid-window",
+        )
 
 
 # The annotation list handlers use for the `page_query` dependency (registered by each app).

@@ -25,11 +25,14 @@ class Transition(Generic[S]):
 
 
 class StateMachine(Generic[S]):
-    def __init__(self, entity: str, states: type[S], transitions: Mapping[str, tuple[Iterable[S], S]]) -> None:
+    def __init__(
+        self, entity: str, states: type[S], transitions: Mapping[str, tuple[Iterable[S], S]]
+    ) -> None:
         self.entity = entity
         self.states: tuple[S, ...] = tuple(states)
         self.transitions = {
-            action: Transition(action, frozenset(sources), target) for action, (sources, target) in transitions.items()
+            action: Transition(action, frozenset(sources), target)
+            for action, (sources, target) in transitions.items()
         }
 
     def target(self, current: S, action: str) -> S:

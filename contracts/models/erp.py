@@ -70,6 +70,12 @@ class PurchaseOrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class RequisitionStatus(StrEnum):
+    OPEN = "open"
+    ORDERED = "ordered"
+    CANCELLED = "cancelled"
+
+
 class CostKind(StrEnum):
     LABOR = "labor"
     MATERIAL = "material"
@@ -86,12 +92,16 @@ class ItemCreate(Input, kw_only=True):
     lot_tracked: bool = True
     inspection_required: bool = False
     reorder_point: NonNegative | None = None
+    # Valuation of an issue (e.g. spare parts into a maintenance order), per base unit.
+    standard_price: Money | None = None
+    price_currency: Currency = "EUR"
 
 
 class ItemUpdate(Input, kw_only=True):
     description: Name | None = None
     inspection_required: bool | None = None
     reorder_point: NonNegative | None = None
+    standard_price: Money | None = None
 
 
 class Item(Output, kw_only=True):
@@ -102,9 +112,23 @@ class Item(Output, kw_only=True):
     lot_tracked: bool
     inspection_required: bool
     reorder_point: float | None
+    standard_price: Decimal | None
+    price_currency: str
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class ItemStock(Output, kw_only=True):
+    """An item's stock over all its lots and locations, per status, against its reorder point."""
+
+    item_id: str
+    base_uom: str
+    unrestricted: float
+    quality_inspection: float
+    blocked: float
+    reorder_point: float | None
+    below_reorder_point: bool
 
 
 # --- suppliers -----------------------------------------------------------------------------
@@ -270,6 +294,40 @@ class CostPosting(Output, kw_only=True):
     kind: CostKind
     order_ref: str | None
     description: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- purchase requisitions --------------------------------------------------------------------------
+class PurchaseRequisitionCreate(Input, kw_only=True):
+    """A request to buy an item; an item has at most one open requisition (409 requisition-open)."""
+
+    item_id: Id
+    quantity: Quantity
+    reason: Text | None = None
+    requested_by: Name | None = None
+    source_ref: Id | None = None  # what raised it, e.g. a maintenance order
+
+
+class RequisitionOrdered(Input, kw_only=True):
+    po_id: Id | None = None
+
+
+class RequisitionCancel(Input, kw_only=True):
+    reason: Text | None = None
+
+
+class PurchaseRequisition(Output, kw_only=True):
+    requisition_id: str
+    item_id: str
+    quantity: float
+    status: RequisitionStatus
+    reason: str | None
+    requested_by: str | None
+    source_ref: str | None
+    po_id: str | None
+    allowed_actions: list[str]
     version: int
     created_at: datetime
     updated_at: datetime

@@ -32,8 +32,9 @@ SOURCE = "/plantbridge/quality"
 SPEC = ServiceSpec(
     name="quality",
     title="Plantbridge quality process API",
-    description="Durable quality flows: goods receipt → inspection, usage decision → stock, nonconformance and "
-    "supplier case, production completion → inspection, nonconformance disposition → stock.",
+    description="Durable quality flows: goods receipt → inspection, usage decision → stock, "
+    "nonconformance and supplier case, production completion → inspection, nonconformance "
+    "disposition → stock.",
     api_path="/quality/v1",
     api_version="1.0.0",
     routes=ROUTES,
@@ -47,7 +48,8 @@ def create_app(settings: QualitySettings | None = None, **overrides: Any) -> Lit
     settings = settings or load_settings(QualitySettings, "QUALITY", **overrides)
     rules = load_rules(settings.rules_file)
     return create_service_app(
-        SPEC, settings,
+        SPEC,
+        settings,
         lifespans=[_flow_runner(settings, rules), consumer_lifespan(lambda app: [_consumer(app, rules)])],
     )
 
@@ -63,11 +65,17 @@ def _flow_runner(settings: QualitySettings, rules: QualityRules) -> Any:
         token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
         options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
         upstreams = Upstreams(
-            erp=ErpClient(settings.erp_url, **options), qms=QmsClient(settings.qms_url, **options), rules=rules
+            erp=ErpClient(settings.erp_url, **options),
+            qms=QmsClient(settings.qms_url, **options),
+            rules=rules,
         )
         runner = FlowRunner(
-            runtime_of(app).db, FLOW_TYPES, upstreams, source=SOURCE,
-            max_attempts=settings.flow_max_attempts, max_backoff=settings.flow_max_backoff_seconds,
+            runtime_of(app).db,
+            FLOW_TYPES,
+            upstreams,
+            source=SOURCE,
+            max_attempts=settings.flow_max_attempts,
+            max_backoff=settings.flow_max_backoff_seconds,
         )
         task = asyncio.create_task(runner.run(), name="quality-flows")
         try:

@@ -39,10 +39,14 @@ async def create_receipt_inspection(ctx: Ctx) -> dict[str, Any]:
     d, rules = ctx.data, ctx.deps.rules
     lot = await ctx.deps.qms.create_inspection_lot(
         qms.InspectionLotCreate(
-            origin=qms.InspectionOrigin(d["origin"]), item_id=d["item_id"], lot_id=d["lot_id"],
-            supplier_id=d.get("supplier_id"), source_ref=d.get("source_ref"),
+            origin=qms.InspectionOrigin(d["origin"]),
+            item_id=d["item_id"],
+            lot_id=d["lot_id"],
+            supplier_id=d.get("supplier_id"),
+            source_ref=d.get("source_ref"),
             sample_size=max(1, min(rules.sample_size, int(d.get("quantity") or rules.sample_size))),
-            characteristics=rules.plan_for(d["item_id"]), due_date=_in_days(rules.inspection_due_days),
+            characteristics=rules.plan_for(d["item_id"]),
+            due_date=_in_days(rules.inspection_due_days),
         ),
         idempotency_key=ctx.idempotency_key,
     )
@@ -83,8 +87,12 @@ async def move_decided_stock(ctx: Ctx) -> dict[str, Any]:
     for balance in ctx.results["read_stock"]["balances"]:
         txn = await ctx.deps.erp.move_stock(
             erp.InventoryTransactionCreate(
-                type=movement, lot_id=d["lot_id"], quantity=balance["quantity"], location=balance["location"],
-                from_status=QI, reason=reason,
+                type=movement,
+                lot_id=d["lot_id"],
+                quantity=balance["quantity"],
+                location=balance["location"],
+                from_status=QI,
+                reason=reason,
             ),
             idempotency_key=f"{ctx.idempotency_key}:{balance['location']}",
         )
@@ -108,8 +116,11 @@ async def open_decision_nonconformance(ctx: Ctx) -> dict[str, Any]:
             description=f"Usage decision {d['code']} by {d['decided_by']}; failed characteristics: {failed}",
             quantity_affected=ctx.results["move_stock"]["quantity"] or None,
             disposition=qms.NcDisposition(nc_disposition) if nc_disposition else None,
-            item_id=d["item_id"], lot_id=d["lot_id"], supplier_id=_supplier(ctx),
-            inspection_lot_id=d["inspection_lot_id"], reported_by="quality-process",
+            item_id=d["item_id"],
+            lot_id=d["lot_id"],
+            supplier_id=_supplier(ctx),
+            inspection_lot_id=d["inspection_lot_id"],
+            reported_by="quality-process",
         ),
         idempotency_key=ctx.idempotency_key,
     )
@@ -136,18 +147,29 @@ async def open_supplier_case(ctx: Ctx) -> dict[str, Any]:
     nc_id = ctx.results.get("open_nonconformance", {}).get("nc_id")
     case = await ctx.deps.qms.open_supplier_case(
         qms.SupplierCaseCreate(
-            supplier_id=supplier, title=f"Rejected lot {d['lot_id']} ({d['item_id']})",
+            supplier_id=supplier,
+            title=f"Rejected lot {d['lot_id']} ({d['item_id']})",
             description=f"Inspection {d['inspection_lot_id']} ended in {d['disposition']}.",
-            nc_ids=[nc_id] if nc_id else [], lot_ids=[d["lot_id"]],
-            due_date=_in_days(ctx.deps.rules.supplier_case_due_days), opened_by="quality-process",
+            nc_ids=[nc_id] if nc_id else [],
+            lot_ids=[d["lot_id"]],
+            due_date=_in_days(ctx.deps.rules.supplier_case_due_days),
+            opened_by="quality-process",
         ),
         idempotency_key=ctx.idempotency_key,
     )
-    ctx.publish(d["lot_id"], ProcurementNotice(
-        supplier_id=supplier, lot_id=d["lot_id"], item_id=d["item_id"], disposition=d["disposition"],
-        inspection_lot_id=d["inspection_lot_id"], nc_id=nc_id, supplier_case_id=case.case_id,
-        quantity=ctx.results["move_stock"]["quantity"],
-    ))
+    ctx.publish(
+        d["lot_id"],
+        ProcurementNotice(
+            supplier_id=supplier,
+            lot_id=d["lot_id"],
+            item_id=d["item_id"],
+            disposition=d["disposition"],
+            inspection_lot_id=d["inspection_lot_id"],
+            nc_id=nc_id,
+            supplier_case_id=case.case_id,
+            quantity=ctx.results["move_stock"]["quantity"],
+        ),
+    )
     return {"supplier_case_id": case.case_id}
 
 
@@ -179,8 +201,12 @@ async def receive_finished_lot(ctx: Ctx) -> dict[str, Any]:
     d = ctx.data
     receipt = await ctx.deps.erp.receive_production(
         erp.ProductionReceiptCreate(
-            production_order=d["order_id"], item_id=d["item_id"], quantity=d["quantity"], location=d["location"],
-            lot_id=d["lot_id"], stock_status=QI,
+            production_order=d["order_id"],
+            item_id=d["item_id"],
+            quantity=d["quantity"],
+            location=d["location"],
+            lot_id=d["lot_id"],
+            stock_status=QI,
         ),
         idempotency_key=ctx.idempotency_key,
     )
@@ -225,8 +251,12 @@ async def move_disposed_stock(ctx: Ctx) -> dict[str, Any]:
                 continue
             txn = await ctx.deps.erp.move_stock(
                 erp.InventoryTransactionCreate(
-                    type=movement, lot_id=d["lot_id"], quantity=quantity, location=balance.location,
-                    from_status=status, reason=f"nonconformance {d['nc_id']}: {d['disposition']}",
+                    type=movement,
+                    lot_id=d["lot_id"],
+                    quantity=quantity,
+                    location=balance.location,
+                    from_status=status,
+                    reason=f"nonconformance {d['nc_id']}: {d['disposition']}",
                 ),
                 idempotency_key=f"{ctx.idempotency_key}:{balance.location}:{status}",
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, post
+from litestar.types import ControllerRouterHandler
 
 from contracts.kit.flows.api import flow_controller, shown_flow
 from contracts.kit.params import IdempotencyKey
@@ -26,14 +27,18 @@ class StartController(Controller):
         self, session: Session, data: m.ReceiptInspectionStart, idempotency_key: IdempotencyKey = None
     ) -> Response[Flow]:
         body = msgspec.to_builtins(data) | {"origin": "goods_receipt", "source_ref": data.receipt_id}
-        return await shown_flow(session, await starts.start_receipt_inspection(session, body, None), FLOW_TYPES, 201)
+        return await shown_flow(
+            session, await starts.start_receipt_inspection(session, body, None), FLOW_TYPES, 201
+        )
 
     @post("/usage-decision", responses=STARTED, summary="Apply a QMS usage decision to stock")
     async def usage_decision(
         self, session: Session, data: m.UsageDecisionStart, idempotency_key: IdempotencyKey = None
     ) -> Response[Flow]:
         body = msgspec.to_builtins(data) | {"failed_characteristics": []}
-        return await shown_flow(session, await starts.start_usage_decision(session, body, None), FLOW_TYPES, 201)
+        return await shown_flow(
+            session, await starts.start_usage_decision(session, body, None), FLOW_TYPES, 201
+        )
 
     @post("/production-inspection", responses=STARTED, summary="Receive a finished batch for inspection")
     async def production_inspection(
@@ -50,4 +55,4 @@ class StartController(Controller):
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)
 
 
-ROUTES = [StartController, flow_controller(FLOW_TYPES)]
+ROUTES: list[ControllerRouterHandler] = [StartController, flow_controller(FLOW_TYPES)]

@@ -8,26 +8,35 @@ from pathlib import Path
 import msgspec
 
 from contracts.models import qms
-from contracts.models.common import Input
 
 
-class QualityRules(Input, frozen=True, kw_only=True):
+class QualityRules(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A typo in the rules file is refused at start rather than silently ignored."""
+
     # Which receipts get an inspection lot: ERP's per-item flag, plus plant overrides.
     follow_item_flag: bool = True
     always_inspect: list[str] = msgspec.field(default_factory=list)
     never_inspect: list[str] = msgspec.field(default_factory=list)
     sample_size: int = 5
+    finished_goods_location: str = "FG"  # where finished lots are received when MES names none
     inspection_due_days: int = 3
     # The inspection plan per item; items without one get the default plan.
     default_plan: list[qms.CharacteristicCreate] = msgspec.field(
-        default_factory=lambda: [qms.CharacteristicCreate(
-            code="VISUAL", kind=qms.CharacteristicKind.ATTRIBUTE, description="Visual inspection")]
+        default_factory=lambda: [
+            qms.CharacteristicCreate(
+                code="VISUAL", kind=qms.CharacteristicKind.ATTRIBUTE, description="Visual inspection"
+            )
+        ]
     )
     plans: dict[str, list[qms.CharacteristicCreate]] = msgspec.field(default_factory=dict)
     # When a decision opens a nonconformance, and when (for purchased material) a supplier case.
     nonconformance_dispositions: list[qms.Disposition] = msgspec.field(
-        default_factory=lambda: [qms.Disposition.BLOCK, qms.Disposition.SCRAP, qms.Disposition.RETURN,
-                                 qms.Disposition.REWORK]
+        default_factory=lambda: [
+            qms.Disposition.BLOCK,
+            qms.Disposition.SCRAP,
+            qms.Disposition.RETURN,
+            qms.Disposition.REWORK,
+        ]
     )
     supplier_case_dispositions: list[qms.Disposition] = msgspec.field(
         default_factory=lambda: [qms.Disposition.BLOCK, qms.Disposition.RETURN]

@@ -13,7 +13,12 @@ from contracts.events.envelope import CloudEvent
 from contracts.kit import flows
 from contracts.kit.consumer import Consumer
 from contracts.models import qms
-from process_apis.quality.flows import NC_DISPOSITION, PRODUCTION_INSPECTION, RECEIPT_INSPECTION, USAGE_DECISION
+from process_apis.quality.flows import (
+    NC_DISPOSITION,
+    PRODUCTION_INSPECTION,
+    RECEIPT_INSPECTION,
+    USAGE_DECISION,
+)
 from process_apis.quality.rules import QualityRules
 
 
@@ -27,7 +32,9 @@ async def start_usage_decision(session: AsyncSession, data: dict[str, Any], trig
     return await flows.start(session, USAGE_DECISION, data, keys=keys, trigger=trigger)
 
 
-async def start_production_inspection(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
+async def start_production_inspection(
+    session: AsyncSession, data: dict[str, Any], trigger: str | None
+) -> str:
     keys = {"lot_id": data["lot_id"], "order_id": data["order_id"]}
     return await flows.start(session, PRODUCTION_INSPECTION, data, keys=keys, trigger=trigger)
 
@@ -38,52 +45,82 @@ async def start_nc_disposition(session: AsyncSession, data: dict[str, Any], trig
 
 
 def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
-    @consumer.on("erp.goods_receipt.posted.v1")
     async def on_receipt(event: CloudEvent, session: AsyncSession) -> None:
         receipt: erp_events.GoodsReceiptPosted = event.data
         # Production receipts are inspected by the production flow that posted them.
         if receipt.source == "purchase" and rules.inspects(receipt.item_id, receipt.inspection_required):
-            await start_receipt_inspection(session, {
-                "origin": qms.InspectionOrigin.GOODS_RECEIPT, "source_ref": receipt.receipt_id,
-                "item_id": receipt.item_id, "lot_id": receipt.lot_id, "supplier_id": receipt.supplier_id,
-                "quantity": receipt.quantity, "po_id": receipt.po_id,
-            }, event.id)
+            await start_receipt_inspection(
+                session,
+                {
+                    "origin": qms.InspectionOrigin.GOODS_RECEIPT,
+                    "source_ref": receipt.receipt_id,
+                    "item_id": receipt.item_id,
+                    "lot_id": receipt.lot_id,
+                    "supplier_id": receipt.supplier_id,
+                    "quantity": receipt.quantity,
+                    "po_id": receipt.po_id,
+                },
+                event.id,
+            )
 
-    @consumer.on("qms.usage_decision.made.v1")
     async def on_decision(event: CloudEvent, session: AsyncSession) -> None:
         decision: qms_events.UsageDecisionMade = event.data
-        await start_usage_decision(session, {
-            "inspection_lot_id": decision.inspection_lot_id, "lot_id": decision.lot_id,
-            "item_id": decision.item_id, "origin": decision.origin, "code": decision.code,
-            "disposition": decision.disposition, "decided_by": decision.decided_by,
-            "failed_characteristics": decision.failed_characteristics, "supplier_id": decision.supplier_id,
-        }, event.id)
+        await start_usage_decision(
+            session,
+            {
+                "inspection_lot_id": decision.inspection_lot_id,
+                "lot_id": decision.lot_id,
+                "item_id": decision.item_id,
+                "origin": decision.origin,
+                "code": decision.code,
+                "disposition": decision.disposition,
+                "decided_by": decision.decided_by,
+                "failed_characteristics": decision.failed_characteristics,
+                "supplier_id": decision.supplier_id,
+            },
+            event.id,
+        )
 
-    @consumer.on("mes.batch.completed.v1")
     async def on_batch(event: CloudEvent, session: AsyncSession) -> None:
         batch: mes_events.BatchCompleted = event.data
-        await start_production_inspection(session, {
-            "order_id": batch.order_id, "item_id": batch.item_id, "lot_id": batch.lot_id,
-            "quantity": batch.quantity, "location": batch.location,
-        }, event.id)
+        await start_production_inspection(
+            session,
+            {
+                "order_id": batch.order_id,
+                "item_id": batch.item_id,
+                "lot_id": batch.lot_id,
+                "quantity": batch.quantity,
+                "location": batch.location or rules.finished_goods_location,
+            },
+            event.id,
+        )
 
-    async def on_nc(event: CloudEvent, session: AsyncSession, nc_id: str, disposition: str | None,
-                    links: qms_events.NcLinks) -> None:
+    async def on_nc(
+        event: CloudEvent,
+        session: AsyncSession,
+        nc_id: str,
+        disposition: str | None,
+        links: qms_events.NcLinks,
+    ) -> None:
         if disposition and links.lot_id:
-            await start_nc_disposition(session, {"nc_id": nc_id, "lot_id": links.lot_id,
-                                                 "disposition": disposition}, event.id)
+            await start_nc_disposition(
+                session, {"nc_id": nc_id, "lot_id": links.lot_id, "disposition": disposition}, event.id
+            )
 
-    @consumer.on("qms.nonconformance.opened.v1")
     async def on_nc_opened(event: CloudEvent, session: AsyncSession) -> None:
         nc: qms_events.NonconformanceOpened = event.data
         # An NC opened by a usage decision: that decision's flow already moved the stock.
         if nc.links.inspection_lot_id is None:
             await on_nc(event, session, nc.nc_id, nc.disposition, nc.links)
 
-    @consumer.on("qms.nonconformance.updated.v1")
     async def on_nc_updated(event: CloudEvent, session: AsyncSession) -> None:
         nc: qms_events.NonconformanceUpdated = event.data
         if "disposition" in nc.changed:
             await on_nc(event, session, nc.nc_id, nc.disposition, nc.links)
 
+    consumer.on("erp.goods_receipt.posted.v1", on_receipt)
+    consumer.on("qms.usage_decision.made.v1", on_decision)
+    consumer.on("mes.batch.completed.v1", on_batch)
+    consumer.on("qms.nonconformance.opened.v1", on_nc_opened)
+    consumer.on("qms.nonconformance.updated.v1", on_nc_updated)
     return consumer

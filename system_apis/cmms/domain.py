@@ -15,7 +15,10 @@ from contracts.kit.states import StateMachine
 from contracts.models.cmms import AssetStatus, MaintenanceType, RequestStatus, WorkOrderStatus
 
 IN_SERVICE, DOWN, UNDER_MAINTENANCE, RETIRED = (
-    AssetStatus.IN_SERVICE, AssetStatus.DOWN, AssetStatus.UNDER_MAINTENANCE, AssetStatus.RETIRED,
+    AssetStatus.IN_SERVICE,
+    AssetStatus.DOWN,
+    AssetStatus.UNDER_MAINTENANCE,
+    AssetStatus.RETIRED,
 )
 ASSET = StateMachine(
     "asset",
@@ -100,25 +103,28 @@ def request_follows_completion(request: RequestStatus, orders: Iterable[WorkOrde
 
 
 # --- work orders ---------------------------------------------------------------------------------
-def check_window(start: datetime | None, end: datetime | None) -> None:
-    if start is not None and end is not None and as_utc(end) < as_utc(start):
-        raise Unprocessable(f"planned_end {end.isoformat()} is before planned_start {start.isoformat()}",
-                            slug="invalid-window")
-
-
 def check_completion(type_: MaintenanceType, cause_code: str | None, correction_code: str | None) -> None:
     """A repair is only reportable with what failed and what was done about it."""
     if type_ == MaintenanceType.CORRECTIVE and not (cause_code and correction_code):
-        missing = [name for name, code in (("cause_code", cause_code), ("correction_code", correction_code))
-                   if not code]
-        raise Unprocessable(f"a corrective work order needs {' and '.join(missing)} to be completed",
-                            slug="codes-required", missing=missing)
+        missing = [
+            name
+            for name, code in (("cause_code", cause_code), ("correction_code", correction_code))
+            if not code
+        ]
+        raise Unprocessable(
+            f"a corrective work order needs {' and '.join(missing)} to be completed",
+            slug="codes-required",
+            missing=missing,
+        )
 
 
 def check_close(wo_id: str, status: WorkOrderStatus, costs_posted: bool) -> None:
     if not costs_posted:
-        raise CostsNotPosted(f"work order {wo_id} is {status}; its costs must be posted before it is closed",
-                             current_state=status, action="close")
+        raise CostsNotPosted(
+            f"work order {wo_id} is {status}; its costs must be posted before it is closed",
+            current_state=status,
+            action="close",
+        )
 
 
 def check_costs_not_posted(wo_id: str, costs_posted: bool) -> None:

@@ -57,47 +57,90 @@ class AssetController(Controller):
     ) -> Response[m.Asset]:
         return versioned(await service.update_asset(session, asset_id, data, if_match))
 
-    @post("/{asset_id:str}/down", status_code=200, responses=CHANGE,
-          summary="Report an asset down (breakdown)",
-          description="in_service -> down; opens a downtime record starting at failure_time (default now).")
+    @post(
+        "/{asset_id:str}/down",
+        status_code=200,
+        responses=CHANGE,
+        summary="Report an asset down (breakdown)",
+        description="in_service -> down; opens a downtime record starting at failure_time (default now).",
+    )
     async def down(
-        self, session: Session, asset_id: PathId, data: m.AssetDown, if_match: IfMatch = None,
+        self,
+        session: Session,
+        asset_id: PathId,
+        data: m.AssetDown,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Asset]:
-        return versioned(await service.change_asset(
-            session, asset_id, "down", if_match, reason=data.reason, failure_time=data.failure_time,
-            request_id=data.maintenance_request_id, wo_id=data.work_order_id,
-        ))
+        return versioned(
+            await service.change_asset(
+                session,
+                asset_id,
+                "down",
+                if_match,
+                reason=data.reason,
+                failure_time=data.failure_time,
+                request_id=data.maintenance_request_id,
+                wo_id=data.work_order_id,
+            )
+        )
 
-    @post("/{asset_id:str}/start-maintenance", status_code=200, responses=CHANGE,
-          summary="Take an asset into maintenance", description="in_service or down -> under_maintenance.")
+    @post(
+        "/{asset_id:str}/start-maintenance",
+        status_code=200,
+        responses=CHANGE,
+        summary="Take an asset into maintenance",
+        description="in_service or down -> under_maintenance.",
+    )
     async def start_maintenance(
-        self, session: Session, asset_id: PathId, data: m.AssetAction, if_match: IfMatch = None,
+        self,
+        session: Session,
+        asset_id: PathId,
+        data: m.AssetAction,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Asset]:
-        return versioned(await service.change_asset(
-            session, asset_id, "start_maintenance", if_match, reason=data.note, wo_id=data.work_order_id
-        ))
+        return versioned(
+            await service.change_asset(
+                session, asset_id, "start_maintenance", if_match, reason=data.note, wo_id=data.work_order_id
+            )
+        )
 
-    @post("/{asset_id:str}/restore", status_code=200, responses=CHANGE,
-          summary="Return an asset to service",
-          description="down or under_maintenance -> in_service; closes the open downtime record.")
+    @post(
+        "/{asset_id:str}/restore",
+        status_code=200,
+        responses=CHANGE,
+        summary="Return an asset to service",
+        description="down or under_maintenance -> in_service; closes the open downtime record.",
+    )
     async def restore(
-        self, session: Session, asset_id: PathId, data: m.AssetAction, if_match: IfMatch = None,
+        self,
+        session: Session,
+        asset_id: PathId,
+        data: m.AssetAction,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Asset]:
-        return versioned(await service.change_asset(
-            session, asset_id, "restore", if_match, reason=data.note, wo_id=data.work_order_id
-        ))
+        return versioned(
+            await service.change_asset(
+                session, asset_id, "restore", if_match, reason=data.note, wo_id=data.work_order_id
+            )
+        )
 
     @post("/{asset_id:str}/retire", status_code=200, responses=CHANGE, summary="Retire an asset (final)")
     async def retire(
-        self, session: Session, asset_id: PathId, data: m.AssetAction, if_match: IfMatch = None,
+        self,
+        session: Session,
+        asset_id: PathId,
+        data: m.AssetAction,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Asset]:
-        return versioned(await service.change_asset(
-            session, asset_id, "retire", if_match, reason=data.note, wo_id=data.work_order_id
-        ))
+        return versioned(
+            await service.change_asset(
+                session, asset_id, "retire", if_match, reason=data.note, wo_id=data.work_order_id
+            )
+        )
 
 
 class MaintenanceRequestController(Controller):
@@ -109,10 +152,15 @@ class MaintenanceRequestController(Controller):
         self, session: Session, data: m.MaintenanceRequestCreate, idempotency_key: IdempotencyKey = None
     ) -> Response[m.MaintenanceRequest]:
         request = await service.submit_request(session, data)
-        return versioned(request, status_code=201, location=f"{API}/maintenance-requests/{request.request_id}")
+        return versioned(
+            request, status_code=201, location=f"{API}/maintenance-requests/{request.request_id}"
+        )
 
-    @get(responses=problems(422), summary="List maintenance requests",
-         description="Filter by asset, status, site, nonconformance or production order.")
+    @get(
+        responses=problems(422),
+        summary="List maintenance requests",
+        description="Filter by asset, status, site, nonconformance or production order.",
+    )
     async def list(
         self,
         session: Session,
@@ -133,34 +181,69 @@ class MaintenanceRequestController(Controller):
 
     @post("/{request_id:str}/accept", status_code=200, responses=CHANGE, summary="Accept a request")
     async def accept(
-        self, session: Session, request_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        request_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.MaintenanceRequest]:
         return versioned(await service.change_request(session, request_id, "accept", if_match))
 
-    @post("/{request_id:str}/reject", status_code=200, responses=CHANGE, summary="Reject a request, with a reason")
+    @post(
+        "/{request_id:str}/reject",
+        status_code=200,
+        responses=CHANGE,
+        summary="Reject a request, with a reason",
+    )
     async def reject(
-        self, session: Session, request_id: PathId, data: m.Reason, if_match: IfMatch = None,
+        self,
+        session: Session,
+        request_id: PathId,
+        data: m.Reason,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.MaintenanceRequest]:
         return versioned(await service.change_request(session, request_id, "reject", if_match, data.reason))
 
-    @post("/{request_id:str}/start", status_code=200, responses=CHANGE, summary="Start work on a request",
-          description="Also happens by itself when a work order against the request starts.")
+    @post(
+        "/{request_id:str}/start",
+        status_code=200,
+        responses=CHANGE,
+        summary="Start work on a request",
+        description="Also happens by itself when a work order against the request starts.",
+    )
     async def start(
-        self, session: Session, request_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        request_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.MaintenanceRequest]:
         return versioned(await service.change_request(session, request_id, "start", if_match))
 
-    @post("/{request_id:str}/complete", status_code=200, responses=CHANGE, summary="Complete a request",
-          description="Also happens by itself when the last open work order against it is completed.")
+    @post(
+        "/{request_id:str}/complete",
+        status_code=200,
+        responses=CHANGE,
+        summary="Complete a request",
+        description="Also happens by itself when the last open work order against it is completed.",
+    )
     async def complete(
-        self, session: Session, request_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        request_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.MaintenanceRequest]:
         return versioned(await service.change_request(session, request_id, "complete", if_match))
 
     @post("/{request_id:str}/cancel", status_code=200, responses=CHANGE, summary="Cancel a request")
     async def cancel(
-        self, session: Session, request_id: PathId, data: m.OptionalReason, if_match: IfMatch = None,
+        self,
+        session: Session,
+        request_id: PathId,
+        data: m.OptionalReason,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.MaintenanceRequest]:
         return versioned(await service.change_request(session, request_id, "cancel", if_match, data.reason))
@@ -170,18 +253,24 @@ class WorkOrderController(Controller):
     path = "/work-orders"
     tags = ["work orders"]
 
-    @post(responses=problems(409, 422), summary="Create a work order, from a request or standalone",
-          description="With request_id the request must be accepted or in_progress (else 409); asset, type, "
-                      "description and links default from it.")
+    @post(
+        responses=problems(409, 422),
+        summary="Create a work order, from a request or standalone",
+        description="With request_id the request must be accepted or in_progress (else 409); asset, type, "
+        "description and links default from it.",
+    )
     async def create(
         self, session: Session, data: m.WorkOrderCreate, idempotency_key: IdempotencyKey = None
     ) -> Response[m.WorkOrder]:
         order = await service.create_work_order(session, data)
         return versioned(order, status_code=201, location=f"{API}/work-orders/{order.wo_id}")
 
-    @get(responses=problems(422), summary="List work orders",
-         description="Filter by assignee (person id), site, asset, status or request; `updated_since` "
-                     "gives a technician's device the changes since its last sync.")
+    @get(
+        responses=problems(422),
+        summary="List work orders",
+        description="Filter by assignee (person id), site, asset, status or request; `updated_since` "
+        "gives a technician's device the changes since its last sync.",
+    )
     async def list(
         self,
         session: Session,
@@ -192,96 +281,171 @@ class WorkOrderController(Controller):
         status: m.WorkOrderStatus | None = None,
         request_id: QueryId = None,
     ) -> Page[m.WorkOrder]:
-        return await service.list_work_orders(session, page_query, assignee, site, asset_id, status, request_id)
+        return await service.list_work_orders(
+            session, page_query, assignee, site, asset_id, status, request_id
+        )
 
     @get("/{wo_id:str}", responses=problems(404), summary="Get a work order with its part and labor lines")
     async def get(self, session: Session, wo_id: PathId) -> Response[m.WorkOrder]:
         return versioned(await service.get_work_order(session, wo_id))
 
-    @patch("/{wo_id:str}", responses=problems(404, 409, 412, 422),
-           summary="Change a work order's plan, assignee or codes (until technically complete)")
+    @patch(
+        "/{wo_id:str}",
+        responses=problems(404, 409, 412, 422),
+        summary="Change a work order's plan, assignee or codes (until technically complete)",
+    )
     async def update(
         self, session: Session, wo_id: PathId, data: m.WorkOrderUpdate, if_match: IfMatch = None
     ) -> Response[m.WorkOrder]:
         return versioned(await service.update_work_order(session, wo_id, data, if_match))
 
-    @post("/{wo_id:str}/parts", status_code=200, responses=CHANGE,
-          summary="Record a spare part used (until technically complete)")
+    @post(
+        "/{wo_id:str}/parts",
+        status_code=200,
+        responses=CHANGE,
+        summary="Record a spare part used (until technically complete)",
+    )
     async def add_part(
-        self, session: Session, wo_id: PathId, data: m.PartLineCreate, if_match: IfMatch = None,
+        self,
+        session: Session,
+        wo_id: PathId,
+        data: m.PartLineCreate,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
         return versioned(await service.add_part(session, wo_id, data, if_match))
 
-    @post("/{wo_id:str}/labor", status_code=200, responses=CHANGE,
-          summary="Record hours worked (until technically complete)")
+    @post(
+        "/{wo_id:str}/labor",
+        status_code=200,
+        responses=CHANGE,
+        summary="Record hours worked (until technically complete)",
+    )
     async def add_labor(
-        self, session: Session, wo_id: PathId, data: m.LaborLineCreate, if_match: IfMatch = None,
+        self,
+        session: Session,
+        wo_id: PathId,
+        data: m.LaborLineCreate,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
         return versioned(await service.add_labor(session, wo_id, data, if_match))
 
     @post("/{wo_id:str}/release", status_code=200, responses=CHANGE, summary="Release a work order for work")
     async def release(
-        self, session: Session, wo_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        wo_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
         return versioned(await service.change_work_order(session, wo_id, "release", if_match))
 
     @post("/{wo_id:str}/start", status_code=200, responses=CHANGE, summary="Start work (sets actual_start)")
     async def start(
-        self, session: Session, wo_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        wo_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
         return versioned(await service.change_work_order(session, wo_id, "start", if_match))
 
     @post("/{wo_id:str}/hold", status_code=200, responses=CHANGE, summary="Put work on hold, with a reason")
     async def hold(
-        self, session: Session, wo_id: PathId, data: m.Reason, if_match: IfMatch = None,
+        self,
+        session: Session,
+        wo_id: PathId,
+        data: m.Reason,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
-        return versioned(await service.change_work_order(session, wo_id, "hold", if_match, reason=data.reason))
+        return versioned(
+            await service.change_work_order(session, wo_id, "hold", if_match, reason=data.reason)
+        )
 
     @post("/{wo_id:str}/resume", status_code=200, responses=CHANGE, summary="Resume work on hold")
     async def resume(
-        self, session: Session, wo_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        wo_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
         return versioned(await service.change_work_order(session, wo_id, "resume", if_match))
 
-    @post("/{wo_id:str}/complete", status_code=200, responses=CHANGE,
-          summary="Report the work technically complete",
-          description="Publishes cmms.work_order.completed.v1 with the part and labor lines. A corrective "
-                      "order needs cause_code and correction_code (422 codes-required otherwise).")
+    @post(
+        "/{wo_id:str}/complete",
+        status_code=200,
+        responses=CHANGE,
+        summary="Report the work technically complete",
+        description="Publishes cmms.work_order.completed.v1 with the part and labor lines. A corrective "
+        "order needs cause_code and correction_code (422 codes-required otherwise).",
+    )
     async def complete(
-        self, session: Session, wo_id: PathId, data: m.WorkOrderComplete, if_match: IfMatch = None,
+        self,
+        session: Session,
+        wo_id: PathId,
+        data: m.WorkOrderComplete,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
-        return versioned(await service.change_work_order(
-            session, wo_id, "complete", if_match, reason=data.note, completion=data
-        ))
+        return versioned(
+            await service.change_work_order(
+                session, wo_id, "complete", if_match, reason=data.note, completion=data
+            )
+        )
 
-    @post("/{wo_id:str}/costs-posted", status_code=200, responses=CHANGE,
-          summary="Record that ERP has the order's parts and costs",
-          description="Only when technically complete, once (409 costs-already-posted); closing needs it.")
+    @post(
+        "/{wo_id:str}/costs-posted",
+        status_code=200,
+        responses=CHANGE,
+        summary="Record that ERP has the order's parts and costs",
+        description="Only when technically complete, once (409 costs-already-posted); closing needs it.",
+    )
     async def costs_posted(
-        self, session: Session, wo_id: PathId, data: m.CostsPosted, if_match: IfMatch = None,
+        self,
+        session: Session,
+        wo_id: PathId,
+        data: m.CostsPosted,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
         return versioned(await service.mark_costs_posted(session, wo_id, data, if_match))
 
-    @post("/{wo_id:str}/close", status_code=200, responses=CHANGE,
-          summary="Close a technically complete work order",
-          description="409 costs-not-posted until costs-posted was recorded.")
+    @post(
+        "/{wo_id:str}/close",
+        status_code=200,
+        responses=CHANGE,
+        summary="Close a technically complete work order",
+        description="409 costs-not-posted until costs-posted was recorded.",
+    )
     async def close(
-        self, session: Session, wo_id: PathId, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        wo_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
         return versioned(await service.change_work_order(session, wo_id, "close", if_match))
 
-    @post("/{wo_id:str}/cancel", status_code=200, responses=CHANGE,
-          summary="Cancel a work order not yet started")
+    @post(
+        "/{wo_id:str}/cancel",
+        status_code=200,
+        responses=CHANGE,
+        summary="Cancel a work order not yet started",
+    )
     async def cancel(
-        self, session: Session, wo_id: PathId, data: m.OptionalReason, if_match: IfMatch = None,
+        self,
+        session: Session,
+        wo_id: PathId,
+        data: m.OptionalReason,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
-        return versioned(await service.change_work_order(session, wo_id, "cancel", if_match, reason=data.reason))
+        return versioned(
+            await service.change_work_order(session, wo_id, "cancel", if_match, reason=data.reason)
+        )
 
 
 ROUTES = [AssetController, MaintenanceRequestController, WorkOrderController]

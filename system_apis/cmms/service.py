@@ -10,7 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import cmms as ev
 from contracts.kit import outbox
-from contracts.kit.paging import Page, PageQuery, as_utc, body_instant, check_if_match, utcnow
+from contracts.kit.paging import (
+    Page,
+    PageQuery,
+    as_utc,
+    body_instant,
+    check_if_match,
+    check_window,
+    maybe_utc,
+    utcnow,
+)
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
 from contracts.kit.repository import get_or_404, get_or_422, list_page
@@ -27,8 +36,14 @@ async def create_asset(session: AsyncSession, data: m.AssetCreate) -> m.Asset:
     if await session.get(s.AssetRow, data.asset_id) is not None:
         raise Conflict(f"asset {data.asset_id} already exists", slug="asset-exists")
     row = s.AssetRow(
-        id=data.asset_id, tag=data.tag, serial=data.serial, description=data.description, site=data.site,
-        location=data.location, criticality=data.criticality, status=m.AssetStatus.IN_SERVICE,
+        id=data.asset_id,
+        tag=data.tag,
+        serial=data.serial,
+        description=data.description,
+        site=data.site,
+        location=data.location,
+        criticality=data.criticality,
+        status=m.AssetStatus.IN_SERVICE,
         cost_centre=data.cost_centre,
     )
     session.add(row)
@@ -41,7 +56,10 @@ async def get_asset(session: AsyncSession, asset_id: str) -> m.Asset:
 
 
 async def list_assets(
-    session: AsyncSession, q: PageQuery, site: str | None, status: m.AssetStatus | None,
+    session: AsyncSession,
+    q: PageQuery,
+    site: str | None,
+    status: m.AssetStatus | None,
     criticality: m.Criticality | None,
 ) -> Page[m.Asset]:
     where: list[ColumnElement[bool]] = []
@@ -54,7 +72,9 @@ async def list_assets(
     return await list_page(session, s.AssetRow, views.asset, q, where=where)
 
 
-async def update_asset(session: AsyncSession, asset_id: str, data: m.AssetUpdate, if_match: str | None) -> m.Asset:
+async def update_asset(
+    session: AsyncSession, asset_id: str, data: m.AssetUpdate, if_match: str | None
+) -> m.Asset:
     row = await get_or_404(session, s.AssetRow, asset_id, "asset")
     check_if_match(if_match, row.version)
     require_state("asset", m.AssetStatus(row.status), domain.ASSET_EDITABLE, "change")
@@ -95,8 +115,12 @@ async def change_asset(
         if started > now:
             raise Unprocessable("failure_time lies in the future", slug="invalid-date-time")
         open_downtime = s.DowntimeRow(
-            id=new_id("DT"), asset_id=asset_id, started_at=started, reason=reason,
-            maintenance_request_id=request_id, work_order_id=wo_id,
+            id=new_id("DT"),
+            asset_id=asset_id,
+            started_at=started,
+            reason=reason,
+            maintenance_request_id=request_id,
+            work_order_id=wo_id,
         )
         session.add(open_downtime)
     elif open_downtime is not None and domain.closes_downtime(before, after):
@@ -105,27 +129,47 @@ async def change_asset(
         open_downtime.work_order_id = open_downtime.work_order_id or wo_id
     await session.flush()
     await outbox.publish(
-        session, SOURCE, asset_id,
-        ev.AssetStatusChanged(asset_id=asset_id, site=row.site, from_status=before, to_status=after, action=action,
-                              work_order_id=wo_id),
+        session,
+        SOURCE,
+        asset_id,
+        ev.AssetStatusChanged(
+            asset_id=asset_id,
+            site=row.site,
+            from_status=before,
+            to_status=after,
+            action=action,
+            work_order_id=wo_id,
+        ),
     )
     if after == m.AssetStatus.DOWN and open_downtime is not None:
         await outbox.publish(
-            session, SOURCE, asset_id,
+            session,
+            SOURCE,
+            asset_id,
             ev.AssetDown(
-                asset_id=asset_id, site=row.site, criticality=row.criticality, downtime_id=open_downtime.id,
-                started_at=as_utc(open_downtime.started_at), reason=reason or open_downtime.reason or "",
+                asset_id=asset_id,
+                site=row.site,
+                criticality=row.criticality,
+                downtime_id=open_downtime.id,
+                started_at=as_utc(open_downtime.started_at),
+                reason=reason or open_downtime.reason or "",
                 maintenance_request_id=open_downtime.maintenance_request_id,
                 work_order_id=open_downtime.work_order_id,
             ),
         )
     if after == m.AssetStatus.IN_SERVICE:
         await outbox.publish(
-            session, SOURCE, asset_id,
+            session,
+            SOURCE,
+            asset_id,
             ev.AssetRestored(
-                asset_id=asset_id, site=row.site, downtime_id=open_downtime.id if open_downtime else None,
-                started_at=as_utc(open_downtime.started_at) if open_downtime else None, ended_at=now,
-                minutes=open_downtime.minutes if open_downtime else None, work_order_id=wo_id,
+                asset_id=asset_id,
+                site=row.site,
+                downtime_id=open_downtime.id if open_downtime else None,
+                started_at=as_utc(open_downtime.started_at) if open_downtime else None,
+                ended_at=now,
+                minutes=open_downtime.minutes if open_downtime else None,
+                work_order_id=wo_id,
             ),
         )
     return views.asset(row)
@@ -133,14 +177,18 @@ async def change_asset(
 
 async def _open_downtime(session: AsyncSession, asset_id: str) -> s.DowntimeRow | None:
     found = await session.scalars(
-        select(s.DowntimeRow).where(s.DowntimeRow.asset_id == asset_id, s.DowntimeRow.ended_at.is_(None)).limit(1)
+        select(s.DowntimeRow)
+        .where(s.DowntimeRow.asset_id == asset_id, s.DowntimeRow.ended_at.is_(None))
+        .limit(1)
     )
     return found.first()
 
 
 async def list_downtime(session: AsyncSession, asset_id: str, q: PageQuery) -> Page[m.Downtime]:
     await get_or_404(session, s.AssetRow, asset_id, "asset")
-    return await list_page(session, s.DowntimeRow, views.downtime, q, where=[s.DowntimeRow.asset_id == asset_id])
+    return await list_page(
+        session, s.DowntimeRow, views.downtime, q, where=[s.DowntimeRow.asset_id == asset_id]
+    )
 
 
 # --- maintenance requests ------------------------------------------------------------------------
@@ -149,38 +197,67 @@ async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate
     if asset.status == m.AssetStatus.RETIRED:
         raise Unprocessable(f"asset {asset.id} is retired", slug="asset-retired")
     if data.site and data.site != asset.site:
-        raise Unprocessable(f"asset {asset.id} is at site {asset.site}, not {data.site}", slug="site-mismatch")
+        raise Unprocessable(
+            f"asset {asset.id} is at site {asset.site}, not {data.site}", slug="site-mismatch"
+        )
     row = s.MaintenanceRequestRow(
-        id=new_id("MR"), type=data.type, priority=data.priority, description=data.description,
-        details=data.details, asset_id=asset.id, site=asset.site, nonconformance_id=data.nonconformance_id,
-        production_order=data.production_order, requested_by=data.requested_by,
+        id=new_id("MR"),
+        type=data.type,
+        priority=data.priority,
+        description=data.description,
+        details=data.details,
+        asset_id=asset.id,
+        site=asset.site,
+        nonconformance_id=data.nonconformance_id,
+        production_order=data.production_order,
+        requested_by=data.requested_by,
         status=m.RequestStatus.SUBMITTED,
     )
     session.add(row)
     await session.flush()
     await outbox.publish(
-        session, SOURCE, row.id,
+        session,
+        SOURCE,
+        row.id,
         ev.MaintenanceRequestSubmitted(
-            request_id=row.id, type=row.type, priority=row.priority, asset_id=row.asset_id, site=row.site,
-            description=row.description, nonconformance_id=row.nonconformance_id,
-            production_order=row.production_order, requested_by=row.requested_by,
+            request_id=row.id,
+            type=row.type,
+            priority=row.priority,
+            asset_id=row.asset_id,
+            site=row.site,
+            description=row.description,
+            nonconformance_id=row.nonconformance_id,
+            production_order=row.production_order,
+            requested_by=row.requested_by,
         ),
     )
     return views.request(row)
 
 
 async def get_request(session: AsyncSession, request_id: str) -> m.MaintenanceRequest:
-    return views.request(await get_or_404(session, s.MaintenanceRequestRow, request_id, "maintenance request"))
+    return views.request(
+        await get_or_404(session, s.MaintenanceRequestRow, request_id, "maintenance request")
+    )
 
 
 async def list_requests(
-    session: AsyncSession, q: PageQuery, asset_id: str | None, status: m.RequestStatus | None, site: str | None,
-    nonconformance_id: str | None, production_order: str | None,
+    session: AsyncSession,
+    q: PageQuery,
+    asset_id: str | None,
+    status: m.RequestStatus | None,
+    site: str | None,
+    nonconformance_id: str | None,
+    production_order: str | None,
 ) -> Page[m.MaintenanceRequest]:
     r = s.MaintenanceRequestRow
     where: list[ColumnElement[bool]] = []
-    for column, value in ((r.asset_id, asset_id), (r.status, status), (r.site, site),
-                          (r.nonconformance_id, nonconformance_id), (r.production_order, production_order)):
+    for column, value in (
+        (r.asset_id, asset_id),
+        (r.status, status),
+        (r.site, site),
+        (r.nonconformance_id, nonconformance_id),
+        (r.production_order, production_order),
+    ):
         if value:
             where.append(column == value)
     return await list_page(session, r, views.request, q, where=where)
@@ -204,10 +281,18 @@ async def _move_request(
         row.status_reason = reason
     await session.flush()
     await outbox.publish(
-        session, SOURCE, row.id,
+        session,
+        SOURCE,
+        row.id,
         ev.MaintenanceRequestStatusChanged(
-            request_id=row.id, asset_id=row.asset_id, site=row.site, from_status=before, to_status=row.status,
-            action=action, reason=reason, nonconformance_id=row.nonconformance_id,
+            request_id=row.id,
+            asset_id=row.asset_id,
+            site=row.site,
+            from_status=before,
+            to_status=row.status,
+            action=action,
+            reason=reason,
+            nonconformance_id=row.nonconformance_id,
             production_order=row.production_order,
         ),
     )
@@ -215,14 +300,23 @@ async def _move_request(
 
 # --- work orders ---------------------------------------------------------------------------------
 async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m.WorkOrder:
-    request = await get_or_422(session, s.MaintenanceRequestRow, data.request_id, "maintenance request") \
-        if data.request_id else None
+    request = (
+        await get_or_422(session, s.MaintenanceRequestRow, data.request_id, "maintenance request")
+        if data.request_id
+        else None
+    )
     if request is not None:
-        require_state("maintenance request", m.RequestStatus(request.status), domain.REQUEST_OPEN_FOR_WORK,
-                      "plan a work order")
+        require_state(
+            "maintenance request",
+            m.RequestStatus(request.status),
+            domain.REQUEST_OPEN_FOR_WORK,
+            "plan a work order",
+        )
         if data.asset_id and data.asset_id != request.asset_id:
-            raise Unprocessable(f"request {request.id} is for asset {request.asset_id}, not {data.asset_id}",
-                                slug="asset-mismatch")
+            raise Unprocessable(
+                f"request {request.id} is for asset {request.asset_id}, not {data.asset_id}",
+                slug="asset-mismatch",
+            )
     asset_id = data.asset_id or (request.asset_id if request else None)
     if asset_id is None:
         raise Unprocessable("a work order needs an asset_id or a request_id", slug="asset-required")
@@ -230,33 +324,54 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
     if asset.status == m.AssetStatus.RETIRED:
         raise Unprocessable(f"asset {asset.id} is retired", slug="asset-retired")
     if data.site and data.site != asset.site:
-        raise Unprocessable(f"asset {asset.id} is at site {asset.site}, not {data.site}", slug="site-mismatch")
+        raise Unprocessable(
+            f"asset {asset.id} is at site {asset.site}, not {data.site}", slug="site-mismatch"
+        )
     description = data.description or (request.description if request else None)
     if description is None:
         raise Unprocessable("a work order without a request needs a description", slug="description-required")
     planned_start = body_instant(data.planned_start, "planned_start")
     planned_end = body_instant(data.planned_end, "planned_end")
-    domain.check_window(planned_start, planned_end)
+    check_window(planned_start, planned_end)
     row = s.WorkOrderRow(
-        id=new_id("WO"), request_id=request.id if request else None, asset_id=asset.id,
+        id=new_id("WO"),
+        request_id=request.id if request else None,
+        asset_id=asset.id,
         type=data.type or (request.type if request else m.MaintenanceType.CORRECTIVE),
         priority=data.priority or (request.priority if request else m.Priority.MEDIUM),
-        description=description, status=m.WorkOrderStatus.CREATED, assignee=data.assignee, site=asset.site,
-        planned_start=planned_start, planned_end=planned_end,
+        description=description,
+        status=m.WorkOrderStatus.CREATED,
+        assignee=data.assignee,
+        site=asset.site,
+        planned_start=planned_start,
+        planned_end=planned_end,
         failure_time=body_instant(data.failure_time, "failure_time"),
-        cost_centre=data.cost_centre or asset.cost_centre, order_ref=data.order_ref,
+        cost_centre=data.cost_centre or asset.cost_centre,
+        order_ref=data.order_ref,
         production_order=data.production_order or (request.production_order if request else None),
         nonconformance_id=data.nonconformance_id or (request.nonconformance_id if request else None),
-        costs_posted=False, cost_posting_ids=[], parts=[], labor=[],
+        costs_posted=False,
+        cost_posting_ids=[],
+        parts=[],
+        labor=[],
     )
     session.add(row)
     await session.flush()
     await outbox.publish(
-        session, SOURCE, row.id,
+        session,
+        SOURCE,
+        row.id,
         ev.WorkOrderCreated(
-            wo_id=row.id, asset_id=row.asset_id, site=row.site, type=row.type, priority=row.priority,
-            request_id=row.request_id, assignee=row.assignee, cost_centre=row.cost_centre,
-            order_ref=row.order_ref, production_order=row.production_order,
+            wo_id=row.id,
+            asset_id=row.asset_id,
+            site=row.site,
+            type=row.type,
+            priority=row.priority,
+            request_id=row.request_id,
+            assignee=row.assignee,
+            cost_centre=row.cost_centre,
+            order_ref=row.order_ref,
+            production_order=row.production_order,
             nonconformance_id=row.nonconformance_id,
         ),
     )
@@ -268,13 +383,23 @@ async def get_work_order(session: AsyncSession, wo_id: str) -> m.WorkOrder:
 
 
 async def list_work_orders(
-    session: AsyncSession, q: PageQuery, assignee: str | None, site: str | None, asset_id: str | None,
-    status: m.WorkOrderStatus | None, request_id: str | None,
+    session: AsyncSession,
+    q: PageQuery,
+    assignee: str | None,
+    site: str | None,
+    asset_id: str | None,
+    status: m.WorkOrderStatus | None,
+    request_id: str | None,
 ) -> Page[m.WorkOrder]:
     w = s.WorkOrderRow
     where: list[ColumnElement[bool]] = []
-    for column, value in ((w.assignee, assignee), (w.site, site), (w.asset_id, asset_id), (w.status, status),
-                          (w.request_id, request_id)):
+    for column, value in (
+        (w.assignee, assignee),
+        (w.site, site),
+        (w.asset_id, asset_id),
+        (w.status, status),
+        (w.request_id, request_id),
+    ):
         if value:
             where.append(column == value)
     return await list_page(session, w, views.work_order, q, where=where)
@@ -284,8 +409,16 @@ async def update_work_order(
     session: AsyncSession, wo_id: str, data: m.WorkOrderUpdate, if_match: str | None
 ) -> m.WorkOrder:
     row = await _open_work_order(session, wo_id, if_match, "change")
-    for field in ("description", "priority", "assignee", "downtime_minutes", "cause_code", "correction_code",
-                  "cost_centre", "order_ref"):
+    for field in (
+        "description",
+        "priority",
+        "assignee",
+        "downtime_minutes",
+        "cause_code",
+        "correction_code",
+        "cost_centre",
+        "order_ref",
+    ):
         value = getattr(data, field)
         if value is not None:
             setattr(row, field, value)
@@ -293,18 +426,25 @@ async def update_work_order(
         value = body_instant(getattr(data, field), field)
         if value is not None:
             setattr(row, field, value)
-    domain.check_window(row.planned_start, row.planned_end)
+    check_window(row.planned_start, row.planned_end)
     row.touch()
     await session.flush()
     return views.work_order(row)
 
 
-async def add_part(session: AsyncSession, wo_id: str, data: m.PartLineCreate, if_match: str | None) -> m.WorkOrder:
+async def add_part(
+    session: AsyncSession, wo_id: str, data: m.PartLineCreate, if_match: str | None
+) -> m.WorkOrder:
     row = await _open_work_order(session, wo_id, if_match, "record spare parts")
     row.parts.append(
         s.PartLineRow(
-            line_no=len(row.parts) + 1, item_id=data.item_id, lot_id=data.lot_id, quantity=data.quantity,
-            uom=data.uom, warehouse=data.warehouse, location=data.location,
+            line_no=len(row.parts) + 1,
+            item_id=data.item_id,
+            lot_id=data.lot_id,
+            quantity=data.quantity,
+            uom=data.uom,
+            warehouse=data.warehouse,
+            location=data.location,
         )
     )
     row.touch()
@@ -312,12 +452,18 @@ async def add_part(session: AsyncSession, wo_id: str, data: m.PartLineCreate, if
     return views.work_order(row)
 
 
-async def add_labor(session: AsyncSession, wo_id: str, data: m.LaborLineCreate, if_match: str | None) -> m.WorkOrder:
+async def add_labor(
+    session: AsyncSession, wo_id: str, data: m.LaborLineCreate, if_match: str | None
+) -> m.WorkOrder:
     row = await _open_work_order(session, wo_id, if_match, "record labor")
     row.labor.append(
         s.LaborLineRow(
-            line_no=len(row.labor) + 1, person_id=data.person_id, hours=data.hours, rate=Decimal(data.rate),
-            currency=data.currency, work_date=data.work_date,
+            line_no=len(row.labor) + 1,
+            person_id=data.person_id,
+            hours=data.hours,
+            rate=Decimal(data.rate),
+            currency=data.currency,
+            work_date=data.work_date,
         )
     )
     row.touch()
@@ -325,7 +471,9 @@ async def add_labor(session: AsyncSession, wo_id: str, data: m.LaborLineCreate, 
     return views.work_order(row)
 
 
-async def _open_work_order(session: AsyncSession, wo_id: str, if_match: str | None, action: str) -> s.WorkOrderRow:
+async def _open_work_order(
+    session: AsyncSession, wo_id: str, if_match: str | None, action: str
+) -> s.WorkOrderRow:
     row = await get_or_404(session, s.WorkOrderRow, wo_id, "work order")
     check_if_match(if_match, row.version)
     require_state("work order", m.WorkOrderStatus(row.status), domain.WORK_ORDER_OPEN, action)
@@ -333,7 +481,12 @@ async def _open_work_order(session: AsyncSession, wo_id: str, if_match: str | No
 
 
 async def change_work_order(
-    session: AsyncSession, wo_id: str, action: str, if_match: str | None, *, reason: str | None = None,
+    session: AsyncSession,
+    wo_id: str,
+    action: str,
+    if_match: str | None,
+    *,
+    reason: str | None = None,
     completion: m.WorkOrderComplete | None = None,
 ) -> m.WorkOrder:
     row = await get_or_404(session, s.WorkOrderRow, wo_id, "work order")
@@ -354,10 +507,19 @@ async def change_work_order(
     row.status = after
     await session.flush()
     await outbox.publish(
-        session, SOURCE, row.id,
+        session,
+        SOURCE,
+        row.id,
         ev.WorkOrderStatusChanged(
-            wo_id=row.id, asset_id=row.asset_id, site=row.site, from_status=before, to_status=after, action=action,
-            reason=reason, assignee=row.assignee, request_id=row.request_id,
+            wo_id=row.id,
+            asset_id=row.asset_id,
+            site=row.site,
+            from_status=before,
+            to_status=after,
+            action=action,
+            reason=reason,
+            assignee=row.assignee,
+            request_id=row.request_id,
         ),
     )
     if action == "complete":
@@ -383,15 +545,27 @@ def _apply_completion(row: s.WorkOrderRow, data: m.WorkOrderComplete, now: datet
 
 async def _publish_completed(session: AsyncSession, row: s.WorkOrderRow) -> None:
     await outbox.publish(
-        session, SOURCE, row.id,
+        session,
+        SOURCE,
+        row.id,
         ev.WorkOrderCompleted(
-            wo_id=row.id, asset_id=row.asset_id, site=row.site, type=row.type,
-            parts=[views.part_used(p) for p in row.parts], labor=[views.labor_used(u) for u in row.labor],
-            request_id=row.request_id, cost_centre=row.cost_centre, order_ref=row.order_ref,
-            production_order=row.production_order, nonconformance_id=row.nonconformance_id,
-            cause_code=row.cause_code, correction_code=row.correction_code,
-            failure_time=views.maybe_utc(row.failure_time), actual_start=views.maybe_utc(row.actual_start),
-            actual_end=views.maybe_utc(row.actual_end), downtime_minutes=row.downtime_minutes,
+            wo_id=row.id,
+            asset_id=row.asset_id,
+            site=row.site,
+            type=row.type,
+            parts=[views.part_used(p) for p in row.parts],
+            labor=[views.labor_used(u) for u in row.labor],
+            request_id=row.request_id,
+            cost_centre=row.cost_centre,
+            order_ref=row.order_ref,
+            production_order=row.production_order,
+            nonconformance_id=row.nonconformance_id,
+            cause_code=row.cause_code,
+            correction_code=row.correction_code,
+            failure_time=maybe_utc(row.failure_time),
+            actual_start=maybe_utc(row.actual_start),
+            actual_end=maybe_utc(row.actual_end),
+            downtime_minutes=row.downtime_minutes,
         ),
     )
 
@@ -408,7 +582,9 @@ async def _request_follows(session: AsyncSession, row: s.WorkOrderRow, action: s
         follow = domain.request_follows_start(status)
     else:
         siblings = list(
-            await session.scalars(select(s.WorkOrderRow.status).where(s.WorkOrderRow.request_id == request.id))
+            await session.scalars(
+                select(s.WorkOrderRow.status).where(s.WorkOrderRow.request_id == request.id)
+            )
         )
         follow = domain.request_follows_completion(status, [m.WorkOrderStatus(v) for v in siblings])
         if follow and action == "cancel" and all(v == m.WorkOrderStatus.CANCELLED for v in siblings):
@@ -422,8 +598,12 @@ async def mark_costs_posted(
 ) -> m.WorkOrder:
     row = await get_or_404(session, s.WorkOrderRow, wo_id, "work order")
     check_if_match(if_match, row.version)
-    require_state("work order", m.WorkOrderStatus(row.status), [m.WorkOrderStatus.TECHNICALLY_COMPLETE],
-                  "mark costs posted")
+    require_state(
+        "work order",
+        m.WorkOrderStatus(row.status),
+        [m.WorkOrderStatus.TECHNICALLY_COMPLETE],
+        "mark costs posted",
+    )
     domain.check_costs_not_posted(row.id, row.costs_posted)
     row.costs_posted = True
     row.costs_posted_at = utcnow()

@@ -56,7 +56,9 @@ class MaintenanceRequestRow(RecordMixin, Base):
 
 class WorkOrderRow(RecordMixin, Base):
     __tablename__ = "work_orders"
-    request_id: Mapped[str | None] = mapped_column(ForeignKey("maintenance_requests.id"), nullable=True, index=True)
+    request_id: Mapped[str | None] = mapped_column(
+        ForeignKey("maintenance_requests.id"), nullable=True, index=True
+    )
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), index=True)
     type: Mapped[str] = mapped_column(String(20))
     priority: Mapped[str] = mapped_column(String(20))

@@ -9,7 +9,7 @@ from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import erp as m
-from system_apis.erp import service
+from system_apis.erp import requisitions, service
 
 Q = Paged
 API = "/erp/v1"
@@ -31,6 +31,14 @@ class ItemController(Controller):
         self, session: Session, page_query: Q, item_type: m.ItemType | None = None
     ) -> Page[m.Item]:
         return await service.list_items(session, page_query, item_type)
+
+    @get(
+        "/{item_id:str}/stock",
+        responses=problems(404),
+        summary="An item's stock per status over all lots, against its reorder point",
+    )
+    async def stock(self, session: Session, item_id: PathId) -> m.ItemStock:
+        return await service.item_stock(session, item_id)
 
     @get("/{item_id:str}", responses=problems(404), summary="Get an item")
     async def get(self, session: Session, item_id: PathId) -> Response[m.Item]:
@@ -239,6 +247,75 @@ class CostPostingController(Controller):
         return versioned(await service.get_cost(session, posting_id))
 
 
+
+class PurchaseRequisitionController(Controller):
+    path = "/purchase-requisitions"
+    tags = ["purchasing"]
+
+    @post(
+        responses=problems(409, 422),
+        summary="Raise a purchase requisition",
+        description="An item has at most one open requisition: a second is 409 requisition-open.",
+    )
+    async def create(
+        self, session: Session, data: m.PurchaseRequisitionCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.PurchaseRequisition]:
+        requisition = await requisitions.create(session, data)
+        return versioned(
+            requisition,
+            status_code=201,
+            location=f"{API}/purchase-requisitions/{requisition.requisition_id}",
+        )
+
+    @get(responses=problems(422), summary="List purchase requisitions")
+    async def list(
+        self,
+        session: Session,
+        page_query: Q,
+        item_id: QueryId = None,
+        status: m.RequisitionStatus | None = None,
+    ) -> Page[m.PurchaseRequisition]:
+        return await requisitions.list_requisitions(session, page_query, item_id, status)
+
+    @get("/{requisition_id:str}", responses=problems(404), summary="Get a purchase requisition")
+    async def get(self, session: Session, requisition_id: PathId) -> Response[m.PurchaseRequisition]:
+        return versioned(await requisitions.get(session, requisition_id))
+
+    @post(
+        "/{requisition_id:str}/order",
+        status_code=200,
+        responses=problems(404, 409, 412, 422),
+        summary="open → ordered (optionally naming the purchase order)",
+    )
+    async def order(
+        self,
+        session: Session,
+        requisition_id: PathId,
+        data: m.RequisitionOrdered,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.PurchaseRequisition]:
+        return versioned(await requisitions.move(session, requisition_id, "order", if_match, po_id=data.po_id))
+
+    @post(
+        "/{requisition_id:str}/cancel",
+        status_code=200,
+        responses=problems(404, 409, 412),
+        summary="open → cancelled",
+    )
+    async def cancel(
+        self,
+        session: Session,
+        requisition_id: PathId,
+        data: m.RequisitionCancel,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.PurchaseRequisition]:
+        return versioned(
+            await requisitions.move(session, requisition_id, "cancel", if_match, reason=data.reason)
+        )
+
+
 ROUTES = [
     ItemController,
     SupplierController,
@@ -248,4 +325,5 @@ ROUTES = [
     LotController,
     InventoryTransactionController,
     CostPostingController,
+    PurchaseRequisitionController,
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
@@ -31,6 +31,8 @@ async def create_item(session: AsyncSession, data: m.ItemCreate) -> m.Item:
         lot_tracked=data.lot_tracked,
         inspection_required=data.inspection_required,
         reorder_point=data.reorder_point,
+        standard_price=_money(data.standard_price) if data.standard_price is not None else None,
+        price_currency=data.price_currency,
     )
     session.add(row)
     await session.flush()
@@ -48,6 +50,8 @@ async def update_item(
         row.inspection_required = data.inspection_required
     if data.reorder_point is not None:
         row.reorder_point = data.reorder_point
+    if data.standard_price is not None:
+        row.standard_price = _money(data.standard_price)
     row.touch()
     await session.flush()
     return views.item(row)
@@ -55,6 +59,29 @@ async def update_item(
 
 async def get_item(session: AsyncSession, item_id: str) -> m.Item:
     return views.item(await get_or_404(session, s.ItemRow, item_id, "item"))
+
+
+async def item_stock(session: AsyncSession, item_id: str) -> m.ItemStock:
+    item = await get_or_404(session, s.ItemRow, item_id, "item")
+    totals = dict.fromkeys(m.StockStatus, 0.0)
+    rows = await session.execute(
+        select(s.StockRow.status, func.sum(s.StockRow.quantity))
+        .join(s.LotRow, s.LotRow.id == s.StockRow.lot_id)
+        .where(s.LotRow.item_id == item_id)
+        .group_by(s.StockRow.status)
+    )
+    for status, quantity in rows.all():
+        totals[m.StockStatus(status)] = round(float(quantity or 0.0), domain.PRECISION)
+    unrestricted = totals[m.StockStatus.UNRESTRICTED]
+    return m.ItemStock(
+        item_id=item.id,
+        base_uom=item.base_uom,
+        unrestricted=unrestricted,
+        quality_inspection=totals[m.StockStatus.QUALITY_INSPECTION],
+        blocked=totals[m.StockStatus.BLOCKED],
+        reorder_point=item.reorder_point,
+        below_reorder_point=item.reorder_point is not None and unrestricted < item.reorder_point,
+    )
 
 
 async def list_items(session: AsyncSession, q: PageQuery, item_type: m.ItemType | None) -> Page[m.Item]:

@@ -22,6 +22,8 @@ class ItemRow(RecordMixin, Base):
     lot_tracked: Mapped[bool] = mapped_column(Boolean)
     inspection_required: Mapped[bool] = mapped_column(Boolean)
     reorder_point: Mapped[float | None] = mapped_column(Float, nullable=True)
+    standard_price: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
+    price_currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
 
 
 class SupplierRow(RecordMixin, Base):
@@ -114,3 +116,17 @@ class CostPostingRow(RecordMixin, Base):
     kind: Mapped[str] = mapped_column(String(20))
     order_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PurchaseRequisitionRow(RecordMixin, Base):
+    __tablename__ = "purchase_requisitions"
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    quantity: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    source_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    po_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The item id while the requisition is open, else NULL: the unique index lets the database
+    # refuse a second open requisition for an item even when two requests race (NULLs never clash).
+    open_item: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)

@@ -16,6 +16,8 @@ def item(row: s.ItemRow) -> m.Item:
         lot_tracked=row.lot_tracked,
         inspection_required=row.inspection_required,
         reorder_point=row.reorder_point,
+        standard_price=row.standard_price,
+        price_currency=row.price_currency,
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),

@@ -50,12 +50,16 @@ class OperationQuantities:
 def check_operations(op_numbers: Sequence[int]) -> None:
     duplicates = sorted({n for n in op_numbers if op_numbers.count(n) > 1})
     if duplicates:
-        raise Unprocessable(f"operation numbers must be unique; repeated: {duplicates}", slug="duplicate-operation")
+        raise Unprocessable(
+            f"operation numbers must be unique; repeated: {duplicates}", slug="duplicate-operation"
+        )
 
 
 def check_confirmation(good: float, scrap: float) -> None:
     if good <= 0 and scrap <= 0:
-        raise Unprocessable("a confirmation reports a good or a scrap quantity above zero", slug="empty-confirmation")
+        raise Unprocessable(
+            "a confirmation reports a good or a scrap quantity above zero", slug="empty-confirmation"
+        )
 
 
 def order_totals(operations: Iterable[OperationQuantities]) -> tuple[float, float]:

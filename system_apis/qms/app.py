@@ -11,6 +11,8 @@ from litestar.di import Provide
 from contracts.kit.app import ServiceSpec, create_service_app
 from contracts.kit.paging import provide_page_query
 from contracts.kit.settings import load_settings
+from contracts.kit.versioning import ApiVersion, Deprecation
+from system_apis.qms import routes_v2
 from system_apis.qms.routes import ROUTES
 from system_apis.qms.settings import QmsSettings
 from system_apis.qms.store import Base
@@ -26,8 +28,14 @@ SPEC = ServiceSpec(
     metadata=Base.metadata,
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     dependencies={"page_query": Provide(provide_page_query, sync_to_thread=False)},
+    # v2: inspection results as structured measurements, over the same data.
+    versions=(ApiVersion("/qms/v2", "2.0.0", routes_v2.ROUTES),),
 )
 
 
 def create_app(settings: QmsSettings | None = None, **overrides: Any) -> Litestar:
-    return create_service_app(SPEC, settings or load_settings(QmsSettings, "QMS", **overrides))
+    settings = settings or load_settings(QmsSettings, "QMS", **overrides)
+    v1_retiring = Deprecation(
+        "/qms/v1", successor="/qms/v2", since=settings.v1_deprecated_since, sunset=settings.v1_sunset
+    )
+    return create_service_app(SPEC, settings, deprecations=[v1_retiring])

@@ -7,7 +7,9 @@ naming the current state.
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, patch, post
+from typing import Any
+
+from litestar import Controller, Request, Response, get, patch, post
 
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
@@ -167,15 +169,17 @@ class DefectCodeController(Controller):
 
     @post(responses=problems(409, 422), summary="Add a defect code to the catalogue")
     async def create(
-        self, session: Session, data: m.DefectCodeCreate, idempotency_key: IdempotencyKey = None
+        self,
+        request: Request[Any, Any, Any],
+        session: Session,
+        data: m.DefectCodeCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.DefectCode]:
         code = await service.create_defect_code(session, data)
-        return versioned(code, status_code=201, location=f"{API}/defect-codes/{code.code}")
+        return versioned(code, status_code=201, location=f"{request.url.path}/{code.code}")
 
     @get(responses=problems(422), summary="List the defect-code catalogue")
-    async def list(
-        self, session: Session, page_query: Q, category: Name | None = None
-    ) -> Page[m.DefectCode]:
+    async def list(self, session: Session, page_query: Q, category: Name | None = None) -> Page[m.DefectCode]:
         return await service.list_defect_codes(session, page_query, category)
 
     @get("/{code:str}", responses=problems(404), summary="Get a defect code")
@@ -193,10 +197,14 @@ class NonconformanceController(Controller):
         description="defect_codes must be in the catalogue; inspection_lot_id must exist.",
     )
     async def create(
-        self, session: Session, data: m.NonconformanceCreate, idempotency_key: IdempotencyKey = None
+        self,
+        request: Request[Any, Any, Any],
+        session: Session,
+        data: m.NonconformanceCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Nonconformance]:
         nc = await nonconformances.create_nonconformance(session, data)
-        return versioned(nc, status_code=201, location=f"{API}/nonconformances/{nc.nc_id}")
+        return versioned(nc, status_code=201, location=f"{request.url.path}/{nc.nc_id}")
 
     @get(responses=problems(422), summary="List nonconformances")
     async def list(
@@ -363,10 +371,14 @@ class SupplierCaseController(Controller):
         description="Linked nonconformances must exist and must not name another supplier.",
     )
     async def create(
-        self, session: Session, data: m.SupplierCaseCreate, idempotency_key: IdempotencyKey = None
+        self,
+        request: Request[Any, Any, Any],
+        session: Session,
+        data: m.SupplierCaseCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierCase]:
         case = await supplier_cases.create_supplier_case(session, data)
-        return versioned(case, status_code=201, location=f"{API}/supplier-cases/{case.case_id}")
+        return versioned(case, status_code=201, location=f"{request.url.path}/{case.case_id}")
 
     @get(responses=problems(422), summary="List supplier quality cases")
     async def list(
@@ -501,10 +513,14 @@ class CapaController(Controller):
 
     @post(responses=problems(422), summary="Create a corrective or preventive action (as a draft)")
     async def create(
-        self, session: Session, data: m.CapaCreate, idempotency_key: IdempotencyKey = None
+        self,
+        request: Request[Any, Any, Any],
+        session: Session,
+        data: m.CapaCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Capa]:
         capa = await capas.create_capa(session, data)
-        return versioned(capa, status_code=201, location=f"{API}/capas/{capa.capa_id}")
+        return versioned(capa, status_code=201, location=f"{request.url.path}/{capa.capa_id}")
 
     @get(responses=problems(422), summary="List CAPAs")
     async def list(

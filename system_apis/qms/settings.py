@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from contracts.kit.settings import ServiceSettings
 
 
 class QmsSettings(ServiceSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/qms.db"
     port: int = 8102
+    # /qms/v1 is deprecated in favour of /qms/v2 since this instant and answers 410 from the
+    # sunset on (ISO 8601, UTC when no offset; QMS_V1_SUNSET="" keeps it alive indefinitely).
+    v1_deprecated_since: datetime = datetime.fromisoformat("2026-11-23T00:00:00+00:00")
+    v1_sunset: datetime | None = datetime.fromisoformat("2027-06-30T00:00:00+00:00")

@@ -1,0 +1,175 @@
+"""Events per second through the whole backbone, next to a raw Redis Streams loop.
+
+    python benchmarks/events_throughput.py [--events 20000] [--producer-db URL] [--consumer-db URL]
+
+Backbone: use cases stage events with `outbox.publish` (transactions of `--per-commit` events)
+→ OutboxRelay XADDs them → Consumer reads them in a group, applies an idempotent effect and
+its inbox row in one transaction → XACK. Raw: pipelined XADD by 100 and XREADGROUP by 100 with
+one XACK per batch, same payloads, same Redis, same run. Both run producer and consumer in
+one process and event loop. Not a test: it prints numbers, it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import tempfile
+import time
+from pathlib import Path
+
+from redis.asyncio import Redis
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events.envelope import CloudEvent, encode
+from contracts.events.erp import GoodsReceiptPosted
+from contracts.kit import outbox
+from contracts.kit.consumer import Consumer
+from contracts.kit.consumer import running as consumers_running
+from contracts.kit.db import Database
+from contracts.kit.relay import OutboxRelay
+from contracts.kit.relay import running as relay_running
+from contracts.kit.tables import metadata as kit_metadata
+from plantbridge.processes import RedisServer
+
+effect_metadata = MetaData()
+effects = Table(
+    "bench_effects",
+    effect_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("lot_id", String(64), nullable=False),
+)
+
+
+def receipt(n: int) -> GoodsReceiptPosted:
+    return GoodsReceiptPosted(
+        receipt_id=f"GR-{n}",
+        source="purchase",
+        item_id="RM-STEEL-42",
+        lot_id=f"LOT-{n}",
+        quantity=12.5,
+        location="WH1",
+        stock_status="QUALITY_INSPECTION",
+        inspection_required=True,
+        po_id="PO-1",
+        line_no=1,
+        supplier_id="SUP-ACME",
+    )
+
+
+async def raw_loop(redis: Redis, events: int) -> float:
+    stream, group = "bench.raw", "raw"
+    await redis.delete(stream)
+    await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    payloads = [encode(outbox.envelope("erp", f"GR-{n}", receipt(n))) for n in range(events)]
+
+    async def produce() -> None:
+        for start in range(0, events, 100):
+            pipe = redis.pipeline(transaction=False)
+            for n in range(start, min(events, start + 100)):
+                pipe.xadd(stream, {"id": str(n), "type": "erp.goods_receipt.posted.v1", "event": payloads[n]})
+            await pipe.execute()
+
+    async def consume() -> None:
+        seen = 0
+        while seen < events:
+            reply = await redis.xreadgroup(group, "c", {stream: ">"}, count=100, block=1000)
+            for _, entries in reply or []:
+                await redis.xack(stream, group, *[entry_id for entry_id, _ in entries])
+                seen += len(entries)
+
+    started = time.perf_counter()
+    await asyncio.gather(produce(), consume())
+    return events / (time.perf_counter() - started)
+
+
+async def backbone(
+    redis: Redis, producer: Database, consumer_db: Database, events: int, per_commit: int
+) -> float:
+    async def apply(event: CloudEvent, session: AsyncSession) -> None:
+        await session.execute(insert(effects).values(event_id=event.id, lot_id=event.data.lot_id))
+
+    consumer = Consumer(db=consumer_db, redis=redis, group="bench", batch_size=100)
+    consumer.on("erp.goods_receipt.posted.v1", apply)
+    await consumer.ensure_groups()
+
+    async def produce() -> None:
+        for start in range(0, events, per_commit):
+            async with producer.transaction() as session:
+                for n in range(start, min(events, start + per_commit)):
+                    await outbox.publish(session, "erp", f"GR-{n}", receipt(n))
+
+    async def applied() -> int:
+        async with consumer_db.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(effects)) or 0)
+
+    started = time.perf_counter()
+    async with relay_running(OutboxRelay(producer, redis)), consumers_running(consumer):
+        await produce()
+        while consumer.stats.applied < events:
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - started
+    assert await applied() == events, "every event applied exactly once"
+    return events / elapsed
+
+
+async def prepare(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await conn.run_sync(kit_metadata.create_all)
+        await conn.run_sync(effect_metadata.create_all)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--per-commit", type=int, default=10, help="events staged per producer transaction")
+    parser.add_argument(
+        "--producer-db", default=None, help="SQLAlchemy async URL (default: a temp SQLite file)"
+    )
+    parser.add_argument(
+        "--consumer-db", default=None, help="SQLAlchemy async URL (default: a temp SQLite file)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="median of this many runs of each")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="pb-bench-"))
+    server = RedisServer(work / "redis").start()
+    redis = Redis.from_url(server.url, socket_timeout=10)
+    raw: list[float] = []
+    ours: list[float] = []
+    try:
+        for round_no in range(args.rounds):
+            raw.append(await raw_loop(redis, args.events))
+            producer = Database(args.producer_db or f"sqlite+aiosqlite:///{work}/producer-{round_no}.db")
+            consumer = Database(args.consumer_db or f"sqlite+aiosqlite:///{work}/consumer-{round_no}.db")
+            await prepare(producer)
+            await prepare(consumer)
+            await redis.delete("events.erp")
+            ours.append(await backbone(redis, producer, consumer, args.events, args.per_commit))
+            await producer.dispose()
+            await consumer.dispose()
+    finally:
+        await redis.aclose()
+        server.stop()
+
+    raw_rate, our_rate = sorted(raw)[len(raw) // 2], sorted(ours)[len(ours) // 2]
+    print(f"events per run:                          {args.events} ({args.per_commit} per producer commit)")
+    print(f"raw pipelined XADD/XREADGROUP/XACK:      {raw_rate:>10,.0f} events/s  (runs: {_rates(raw)})")
+    print(f"outbox → relay → stream → consumer+inbox: {our_rate:>9,.0f} events/s  (runs: {_rates(ours)})")
+    print(f"ratio backbone / raw:                    {our_rate / raw_rate:>10.2f}  (target ≥ 0.30)")
+
+
+def _rates(values: list[float]) -> str:
+    return ", ".join(f"{v:,.0f}" for v in values)
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    asyncio.run(main())

@@ -1,0 +1,50 @@
+"""Typed client of the MES system API v1."""
+
+from __future__ import annotations
+
+from contracts.clients.base import ApiClient
+from contracts.models import mes as m
+
+API = "/mes/v1"
+
+
+class MesClient(ApiClient):
+    service = "mes"
+
+    async def get_equipment(self, equipment_id: str) -> m.Equipment:
+        return await self.get(f"{API}/equipment/{equipment_id}", m.Equipment)
+
+    async def get_order(self, order_id: str) -> m.ProductionOrder:
+        return await self.get(f"{API}/production-orders/{order_id}", m.ProductionOrder)
+
+    async def list_orders(
+        self, *, equipment_id: str | None = None, status: m.ProductionOrderStatus | None = None
+    ) -> list[m.ProductionOrder]:
+        params = {"equipment_id": equipment_id, "status": status, "limit": 200}
+        return await self.get_all(f"{API}/production-orders", m.ProductionOrder, params)
+
+    async def order_batches(self, order_id: str) -> list[m.BatchCompletion]:
+        return await self.get_all(
+            f"{API}/production-orders/{order_id}/batches", m.BatchCompletion, {"limit": 200}
+        )
+
+    async def order_consumptions(self, order_id: str) -> list[m.Consumption]:
+        return await self.get_all(
+            f"{API}/production-orders/{order_id}/consumptions", m.Consumption, {"limit": 200}
+        )
+
+    async def hold_order(self, order_id: str, hold: m.Hold, *, idempotency_key: str) -> m.ProductionOrder:
+        return await self.post(
+            f"{API}/production-orders/{order_id}/hold",
+            hold,
+            m.ProductionOrder,
+            idempotency_key=idempotency_key,
+        )
+
+    async def resume_order(self, order_id: str, *, idempotency_key: str) -> m.ProductionOrder:
+        return await self.post(
+            f"{API}/production-orders/{order_id}/resume",
+            None,
+            m.ProductionOrder,
+            idempotency_key=idempotency_key,
+        )

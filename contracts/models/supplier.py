@@ -1,0 +1,116 @@
+"""Supplier portal API v1 (`/supplier/v1`): what one supplier may see of its own records."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from contracts.models.common import Input, Name, Output
+from contracts.models.qms import Note
+
+
+class UpstreamWarning(Output, kw_only=True):
+    source: str
+    detail: str
+
+
+class Verdict(Output, kw_only=True):
+    number: int
+    containment: str
+    root_cause: str
+    corrective_action: str
+    responded_by: str | None
+    responded_at: datetime
+    verdict: str | None  # accepted, rejected, or null while under review
+    verdict_reason: str | None
+    verdict_at: datetime | None
+
+
+class CaseNonconformance(Output, kw_only=True):
+    nc_id: str
+    title: str
+    severity: str
+    status: str
+    description: str | None
+    defect_codes: list[str]
+    item_id: str | None
+    lot_id: str | None
+    quantity_affected: float | None
+    unit: str | None
+    created_at: datetime
+
+
+class Case(Output, kw_only=True):
+    case_id: str
+    title: str
+    status: str
+    description: str | None
+    nc_ids: list[str]
+    lot_ids: list[str]
+    po_id: str | None
+    due_date: date | None
+    issued_at: datetime | None
+    closed_at: datetime | None
+    awaiting_response: bool  # true when the case is issued to the supplier
+    responses: list[Verdict]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaseDetail(Case, kw_only=True):
+    nonconformances: list[CaseNonconformance]
+    warnings: list[UpstreamWarning]
+
+
+class CasePage(Output, kw_only=True):
+    items: list[Case]
+    next_cursor: str | None
+
+
+class CaseResponse(Input, kw_only=True):
+    containment: Note
+    root_cause: Note
+    corrective_action: Note
+    responded_by: Name | None = None
+
+
+class CharacteristicResult(Output, kw_only=True):
+    code: str
+    description: str | None
+    evaluation: str | None  # pass, fail, or null while not measured
+    value: float | None
+    unit: str | None
+
+
+class LotInspection(Output, kw_only=True):
+    inspection_lot_id: str
+    lot_id: str
+    item_id: str
+    status: str
+    result: str
+    failed_characteristics: list[str]
+    characteristics: list[CharacteristicResult]
+    disposition: str | None  # the usage decision, once made
+    decided_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class InspectionPage(Output, kw_only=True):
+    items: list[LotInspection]
+    next_cursor: str | None
+
+
+class Scorecard(Output, kw_only=True):
+    supplier_id: str
+    lots_received: int
+    received_quantity: float
+    lots_rejected: int
+    rejected_quantity: float
+    reject_rate_ppm: int | None  # rejected / received quantity x 1e6; null before any receipt
+    open_cases: int
+    responded_cases: int
+    average_response_days: float | None  # issue → first response
+    on_time_response_rate: float | None  # share of answered cases with a due date answered by it
+    warnings: list[UpstreamWarning]

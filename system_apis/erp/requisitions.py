@@ -1,0 +1,117 @@
+"""Purchase requisitions: a request to buy an item (raised e.g. when a spare falls under its
+reorder point). An item has at most one open requisition, so repeated triggers raise one."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events import erp as ev
+from contracts.kit import outbox
+from contracts.kit.paging import Page, PageQuery, as_utc, check_if_match
+from contracts.kit.problems import Conflict
+from contracts.kit.records import new_id
+from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.states import StateMachine
+from contracts.models import erp as m
+from system_apis.erp import domain
+from system_apis.erp import store as s
+
+SOURCE = "/plantbridge/erp"
+R = m.RequisitionStatus
+REQUISITION = StateMachine(
+    "purchase requisition",
+    m.RequisitionStatus,
+    {"order": ([R.OPEN], R.ORDERED), "cancel": ([R.OPEN], R.CANCELLED)},
+)
+
+
+class RequisitionOpen(Conflict):
+    slug, title = "requisition-open", "A requisition for this item is open"
+
+
+def view(row: s.PurchaseRequisitionRow) -> m.PurchaseRequisition:
+    status = m.RequisitionStatus(row.status)
+    return m.PurchaseRequisition(
+        requisition_id=row.id,
+        item_id=row.item_id,
+        quantity=row.quantity,
+        status=status,
+        reason=row.reason,
+        requested_by=row.requested_by,
+        source_ref=row.source_ref,
+        po_id=row.po_id,
+        allowed_actions=REQUISITION.actions(status),
+        version=row.version,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+async def create(session: AsyncSession, data: m.PurchaseRequisitionCreate) -> m.PurchaseRequisition:
+    await get_or_422(session, s.ItemRow, data.item_id, "item")
+    existing = await session.scalar(
+        select(s.PurchaseRequisitionRow.id).where(s.PurchaseRequisitionRow.open_item == data.item_id)
+    )
+    if existing is not None:
+        raise RequisitionOpen(
+            f"requisition {existing} for item {data.item_id} is still open", requisition_id=existing
+        )
+    row = s.PurchaseRequisitionRow(
+        id=new_id("PR"),
+        item_id=data.item_id,
+        quantity=domain.normalise_quantity(data.quantity),
+        status=R.OPEN,
+        reason=data.reason,
+        requested_by=data.requested_by,
+        source_ref=data.source_ref,
+        open_item=data.item_id,
+    )
+    session.add(row)
+    await session.flush()  # a racing second open requisition fails here on the unique index (409)
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.PurchaseRequisitionCreated(
+            requisition_id=row.id, item_id=row.item_id, quantity=row.quantity, source_ref=row.source_ref
+        ),
+    )
+    return view(row)
+
+
+async def get(session: AsyncSession, requisition_id: str) -> m.PurchaseRequisition:
+    return view(await get_or_404(session, s.PurchaseRequisitionRow, requisition_id, "purchase requisition"))
+
+
+async def list_requisitions(
+    session: AsyncSession, q: PageQuery, item_id: str | None, status: m.RequisitionStatus | None
+) -> Page[m.PurchaseRequisition]:
+    where: list[ColumnElement[bool]] = []
+    if item_id:
+        where.append(s.PurchaseRequisitionRow.item_id == item_id)
+    if status:
+        where.append(s.PurchaseRequisitionRow.status == status)
+    return await list_page(session, s.PurchaseRequisitionRow, view, q, where=where)
+
+
+async def move(
+    session: AsyncSession,
+    requisition_id: str,
+    action: str,
+    if_match: str | None,
+    *,
+    po_id: str | None = None,
+    reason: str | None = None,
+) -> m.PurchaseRequisition:
+    row = await get_or_404(session, s.PurchaseRequisitionRow, requisition_id, "purchase requisition")
+    check_if_match(if_match, row.version)
+    row.status = REQUISITION.target(m.RequisitionStatus(row.status), action)
+    row.open_item = None
+    if po_id:
+        await get_or_422(session, s.PurchaseOrderRow, po_id, "purchase order")
+        row.po_id = po_id
+    if reason:
+        row.reason = f"{row.reason or ''}\ncancelled: {reason}".strip()
+    await session.flush()
+    return view(row)

@@ -1,0 +1,308 @@
+"""MES HTTP surface: Struct in, one service call, Struct out.
+
+State changes are POSTs to `/production-orders/{id}/<action>` (the names in `allowed_actions`);
+each takes If-Match and Idempotency-Key and answers 409 naming the current state when refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+
+from contracts.kit.paging import Page, Paged
+from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
+from contracts.kit.responses import problems, versioned
+from contracts.kit.unit_of_work import Session
+from contracts.models import mes as m
+from system_apis.mes import service
+
+API = "/mes/v1"
+# A state change: unknown record 404, refused 409, stale If-Match 412, body naming unknown ids 422.
+CHANGE = problems(404, 409, 412, 422)
+
+
+class EquipmentController(Controller):
+    path = "/equipment"
+    tags = ["equipment"]
+
+    @post(responses=problems(409, 422), summary="Register an equipment (a machine on a work centre)")
+    async def create(
+        self, session: Session, data: m.EquipmentCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Equipment]:
+        equipment = await service.create_equipment(session, data)
+        return versioned(equipment, status_code=201, location=f"{API}/equipment/{equipment.equipment_id}")
+
+    @get(
+        responses=problems(422), summary="List equipment", description="Filter by work centre, site or state."
+    )
+    async def list(
+        self,
+        session: Session,
+        page_query: Paged,
+        work_centre: QueryId = None,
+        site: QueryId = None,
+        current_state: Annotated[m.EquipmentState | None, Parameter(query="state")] = None,
+    ) -> Page[m.Equipment]:
+        return await service.list_equipment(session, page_query, work_centre, site, current_state)
+
+    @get(
+        "/{equipment_id:str}/state-changes",
+        responses=problems(404, 422),
+        summary="An equipment's state history, oldest first",
+    )
+    async def history(
+        self, session: Session, equipment_id: PathId, page_query: Paged
+    ) -> Page[m.EquipmentStateRecord]:
+        return await service.list_state_changes(session, equipment_id, page_query)
+
+    @get("/{equipment_id:str}", responses=problems(404), summary="Get an equipment and its current state")
+    async def get(self, session: Session, equipment_id: PathId) -> Response[m.Equipment]:
+        return versioned(await service.get_equipment(session, equipment_id))
+
+    @post(
+        "/{equipment_id:str}/state",
+        status_code=200,
+        responses=CHANGE,
+        summary="Change an equipment's state (running, idle, down)",
+        description="Reporting the state it is already in is a 409 naming that state.",
+    )
+    async def change_state(
+        self,
+        session: Session,
+        equipment_id: PathId,
+        data: m.EquipmentStateChange,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Equipment]:
+        return versioned(await service.change_equipment_state(session, equipment_id, data, if_match))
+
+
+class ProductionOrderController(Controller):
+    path = "/production-orders"
+    tags = ["production orders"]
+
+    @post(responses=problems(409, 422), summary="Create a production order with its operations")
+    async def create(
+        self, session: Session, data: m.ProductionOrderCreate, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.ProductionOrder]:
+        order = await service.create_order(session, data)
+        return versioned(order, status_code=201, location=f"{API}/production-orders/{order.order_id}")
+
+    @get(
+        responses=problems(422),
+        summary="List production orders",
+        description="Filter by status, item, site, output lot, or an equipment any operation runs on.",
+    )
+    async def list(
+        self,
+        session: Session,
+        page_query: Paged,
+        status: m.ProductionOrderStatus | None = None,
+        item_id: QueryId = None,
+        site: QueryId = None,
+        lot_id: QueryId = None,
+        equipment_id: QueryId = None,
+    ) -> Page[m.ProductionOrder]:
+        return await service.list_orders(session, page_query, status, item_id, site, lot_id, equipment_id)
+
+    @get(
+        "/{order_id:str}/confirmations", responses=problems(404, 422), summary="List an order's confirmations"
+    )
+    async def confirmations(
+        self, session: Session, order_id: PathId, page_query: Paged
+    ) -> Page[m.Confirmation]:
+        return await service.list_confirmations(session, order_id, page_query)
+
+    @get("/{order_id:str}/batches", responses=problems(404, 422), summary="List an order's completed batches")
+    async def batches(self, session: Session, order_id: PathId, page_query: Paged) -> Page[m.BatchCompletion]:
+        return await service.list_order_batches(session, order_id, page_query)
+
+    @get(
+        "/{order_id:str}/consumptions",
+        responses=problems(404, 422),
+        summary="List the material an order consumed (its input lots)",
+    )
+    async def consumptions(
+        self, session: Session, order_id: PathId, page_query: Paged
+    ) -> Page[m.Consumption]:
+        return await service.list_order_consumptions(session, order_id, page_query)
+
+    @get("/{order_id:str}", responses=problems(404), summary="Get a production order with its operations")
+    async def get(self, session: Session, order_id: PathId) -> Response[m.ProductionOrder]:
+        return versioned(await service.get_order(session, order_id))
+
+    @post(
+        "/{order_id:str}/release", status_code=200, responses=CHANGE, summary="Release an order to the floor"
+    )
+    async def release(
+        self,
+        session: Session,
+        order_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.ProductionOrder]:
+        return versioned(await service.change_order(session, order_id, "release", if_match))
+
+    @post("/{order_id:str}/start", status_code=200, responses=CHANGE, summary="Start running an order")
+    async def start(
+        self,
+        session: Session,
+        order_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.ProductionOrder]:
+        return versioned(await service.change_order(session, order_id, "start", if_match))
+
+    @post(
+        "/{order_id:str}/hold",
+        status_code=200,
+        responses=CHANGE,
+        summary="Hold a running order, with a reason (e.g. a maintenance request id)",
+    )
+    async def hold(
+        self,
+        session: Session,
+        order_id: PathId,
+        data: m.Hold,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.ProductionOrder]:
+        return versioned(await service.change_order(session, order_id, "hold", if_match, hold=data))
+
+    @post("/{order_id:str}/resume", status_code=200, responses=CHANGE, summary="Resume a held order")
+    async def resume(
+        self,
+        session: Session,
+        order_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.ProductionOrder]:
+        return versioned(await service.change_order(session, order_id, "resume", if_match))
+
+    @post(
+        "/{order_id:str}/complete",
+        status_code=200,
+        responses=CHANGE,
+        summary="Complete a running (or held) order",
+    )
+    async def complete(
+        self,
+        session: Session,
+        order_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.ProductionOrder]:
+        return versioned(await service.change_order(session, order_id, "complete", if_match))
+
+    @post("/{order_id:str}/close", status_code=200, responses=CHANGE, summary="Close a completed order")
+    async def close(
+        self,
+        session: Session,
+        order_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.ProductionOrder]:
+        return versioned(await service.change_order(session, order_id, "close", if_match))
+
+    @post(
+        "/{order_id:str}/cancel", status_code=200, responses=CHANGE, summary="Cancel an order not yet started"
+    )
+    async def cancel(
+        self,
+        session: Session,
+        order_id: PathId,
+        data: m.Cancel,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.ProductionOrder]:
+        return versioned(
+            await service.change_order(session, order_id, "cancel", if_match, reason=data.reason)
+        )
+
+    @post(
+        "/{order_id:str}/confirmations",
+        responses=CHANGE,
+        summary="Confirm good and scrap quantities for an operation (order running)",
+    )
+    async def confirm(
+        self,
+        session: Session,
+        order_id: PathId,
+        data: m.ConfirmationCreate,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Confirmation]:
+        confirmation = await service.confirm(session, order_id, data, if_match)
+        return versioned(
+            confirmation, status_code=201, location=f"{API}/production-orders/{order_id}/confirmations"
+        )
+
+    @post(
+        "/{order_id:str}/batches",
+        responses=CHANGE,
+        summary="Complete a batch: an output lot and its quantity (order running)",
+    )
+    async def complete_batch(
+        self,
+        session: Session,
+        order_id: PathId,
+        data: m.BatchCompletionCreate,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.BatchCompletion]:
+        batch = await service.complete_batch(session, order_id, data, if_match)
+        return versioned(batch, status_code=201, location=f"{API}/production-orders/{order_id}/batches")
+
+    @post(
+        "/{order_id:str}/consumptions",
+        responses=CHANGE,
+        summary="Record material consumed by the order (order running)",
+    )
+    async def consume(
+        self,
+        session: Session,
+        order_id: PathId,
+        data: m.ConsumptionCreate,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Consumption]:
+        consumption = await service.consume(session, order_id, data, if_match)
+        return versioned(
+            consumption, status_code=201, location=f"{API}/production-orders/{order_id}/consumptions"
+        )
+
+
+class GenealogyController(Controller):
+    tags = ["genealogy"]
+
+    @get(
+        "/consumptions",
+        responses=problems(422),
+        summary="List material consumption",
+        description="By input lot answers 'which orders used lot X' (a recall); by order, what went in.",
+    )
+    async def consumptions(
+        self,
+        session: Session,
+        page_query: Paged,
+        lot_id: QueryId = None,
+        order_id: QueryId = None,
+        item_id: QueryId = None,
+    ) -> Page[m.Consumption]:
+        return await service.list_consumptions(session, page_query, order_id, lot_id, item_id)
+
+    @get(
+        "/batches",
+        responses=problems(422),
+        summary="List completed batches",
+        description="By lot answers 'which order made lot X'.",
+    )
+    async def batches(
+        self, session: Session, page_query: Paged, lot_id: QueryId = None, order_id: QueryId = None
+    ) -> Page[m.BatchCompletion]:
+        return await service.list_batches(session, page_query, order_id, lot_id)
+
+
+ROUTES = [EquipmentController, ProductionOrderController, GenealogyController]

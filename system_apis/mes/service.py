@@ -1,0 +1,388 @@
+"""MES use cases. Each runs inside the request's transaction and stages its events there."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events import mes as ev
+from contracts.kit import outbox
+from contracts.kit.paging import Page, PageQuery, body_instant, check_if_match, check_window, utcnow
+from contracts.kit.problems import Conflict, Unprocessable
+from contracts.kit.records import new_id
+from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.states import require_state
+from contracts.models import mes as m
+from system_apis.mes import domain, views
+from system_apis.mes import store as s
+
+SOURCE = "/plantbridge/mes"
+
+
+# --- equipment ---------------------------------------------------------------------------------
+async def create_equipment(session: AsyncSession, data: m.EquipmentCreate) -> m.Equipment:
+    if await session.get(s.EquipmentRow, data.equipment_id) is not None:
+        raise Conflict(f"equipment {data.equipment_id} already exists", slug="equipment-exists")
+    row = s.EquipmentRow(
+        id=data.equipment_id,
+        description=data.description,
+        work_centre=data.work_centre,
+        site=data.site,
+        state=data.state,
+        state_since=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    return views.equipment(row)
+
+
+async def get_equipment(session: AsyncSession, equipment_id: str) -> m.Equipment:
+    return views.equipment(await get_or_404(session, s.EquipmentRow, equipment_id, "equipment"))
+
+
+async def list_equipment(
+    session: AsyncSession,
+    q: PageQuery,
+    work_centre: str | None,
+    site: str | None,
+    state: m.EquipmentState | None,
+) -> Page[m.Equipment]:
+    e = s.EquipmentRow
+    where = [c == v for c, v in ((e.work_centre, work_centre), (e.site, site), (e.state, state)) if v]
+    return await list_page(session, e, views.equipment, q, where=where)
+
+
+async def change_equipment_state(
+    session: AsyncSession, equipment_id: str, data: m.EquipmentStateChange, if_match: str | None
+) -> m.Equipment:
+    row = await get_or_404(session, s.EquipmentRow, equipment_id, "equipment")
+    check_if_match(if_match, row.version)
+    before = m.EquipmentState(row.state)
+    after = domain.EQUIPMENT.target(before, domain.ACTION_TO[data.state])
+    if data.order_id:
+        await get_or_422(session, s.ProductionOrderRow, data.order_id, "production order")
+    change = s.EquipmentStateChangeRow(
+        id=new_id("EQS"),
+        equipment_id=row.id,
+        from_state=before,
+        to_state=after,
+        reason=data.reason,
+        order_id=data.order_id,
+    )
+    session.add(change)
+    row.state, row.state_since, row.state_reason = after, utcnow(), data.reason
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.EquipmentStateChanged(
+            change_id=change.id,
+            equipment_id=row.id,
+            work_centre=row.work_centre,
+            site=row.site,
+            from_state=before,
+            to_state=after,
+            reason=data.reason,
+            order_id=data.order_id,
+        ),
+    )
+    return views.equipment(row)
+
+
+async def list_state_changes(
+    session: AsyncSession, equipment_id: str, q: PageQuery
+) -> Page[m.EquipmentStateRecord]:
+    await get_or_404(session, s.EquipmentRow, equipment_id, "equipment")
+    c = s.EquipmentStateChangeRow
+    return await list_page(session, c, views.state_change, q, where=[c.equipment_id == equipment_id])
+
+
+# --- production orders ---------------------------------------------------------------------------
+async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> m.ProductionOrder:
+    if data.order_id and await session.get(s.ProductionOrderRow, data.order_id) is not None:
+        raise Conflict(f"production order {data.order_id} already exists", slug="production-order-exists")
+    domain.check_operations([op.op_no for op in data.operations])
+    for op in data.operations:
+        if op.equipment_id:
+            await get_or_422(session, s.EquipmentRow, op.equipment_id, "equipment")
+    planned_start = body_instant(data.planned_start, "planned_start")
+    planned_end = body_instant(data.planned_end, "planned_end")
+    check_window(planned_start, planned_end)
+    row = s.ProductionOrderRow(
+        id=data.order_id or new_id("PRD"),
+        item_id=data.item_id,
+        planned_quantity=data.planned_quantity,
+        good_quantity=0.0,
+        scrap_quantity=0.0,
+        uom=data.uom,
+        lot_id=data.lot_id,
+        site=data.site,
+        status=m.ProductionOrderStatus.PLANNED,
+        planned_start=planned_start,
+        planned_end=planned_end,
+        operations=[
+            s.OperationRow(
+                op_no=op.op_no,
+                description=op.description,
+                work_centre=op.work_centre,
+                equipment_id=op.equipment_id,
+                good_quantity=0.0,
+                scrap_quantity=0.0,
+            )
+            for op in sorted(data.operations, key=lambda o: o.op_no)
+        ],
+    )
+    session.add(row)
+    await session.flush()
+    return views.production_order(row)
+
+
+async def get_order(session: AsyncSession, order_id: str) -> m.ProductionOrder:
+    return views.production_order(
+        await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    )
+
+
+async def list_orders(
+    session: AsyncSession,
+    q: PageQuery,
+    status: m.ProductionOrderStatus | None,
+    item_id: str | None,
+    site: str | None,
+    lot_id: str | None,
+    equipment_id: str | None,
+) -> Page[m.ProductionOrder]:
+    p = s.ProductionOrderRow
+    where: list[ColumnElement[bool]] = [
+        c == v for c, v in ((p.status, status), (p.item_id, item_id), (p.site, site), (p.lot_id, lot_id)) if v
+    ]
+    if equipment_id:
+        where.append(
+            p.id.in_(select(s.OperationRow.order_id).where(s.OperationRow.equipment_id == equipment_id))
+        )
+    return await list_page(session, p, views.production_order, q, where=where)
+
+
+async def change_order(
+    session: AsyncSession,
+    order_id: str,
+    action: str,
+    if_match: str | None,
+    *,
+    reason: str | None = None,
+    hold: m.Hold | None = None,
+) -> m.ProductionOrder:
+    row = await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    check_if_match(if_match, row.version)
+    before = m.ProductionOrderStatus(row.status)
+    after = domain.PRODUCTION_ORDER.target(before, action)
+    if action == "start" and row.actual_start is None:
+        row.actual_start = utcnow()
+    elif action == "hold" and hold is not None:
+        reason = hold.reason
+        row.hold_reason = hold.reason
+        row.maintenance_request_id = hold.maintenance_request_id
+        row.nonconformance_id = hold.nonconformance_id
+    elif action == "resume":
+        row.hold_reason = None
+    elif action == "complete":
+        row.actual_end = utcnow()
+    row.status = after
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.ProductionOrderStatusChanged(
+            order_id=row.id,
+            item_id=row.item_id,
+            site=row.site,
+            from_status=before,
+            to_status=after,
+            action=action,
+            good_quantity=row.good_quantity,
+            scrap_quantity=row.scrap_quantity,
+            equipment_ids=sorted({op.equipment_id for op in row.operations if op.equipment_id}),
+            lot_id=row.lot_id,
+            reason=reason,
+            maintenance_request_id=row.maintenance_request_id if action == "hold" else None,
+            nonconformance_id=row.nonconformance_id if action == "hold" else None,
+        ),
+    )
+    return views.production_order(row)
+
+
+async def _producing_order(
+    session: AsyncSession, order_id: str, if_match: str | None, action: str
+) -> s.ProductionOrderRow:
+    row = await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    check_if_match(if_match, row.version)
+    require_state("production order", m.ProductionOrderStatus(row.status), domain.PRODUCING, action)
+    return row
+
+
+def _operation(row: s.ProductionOrderRow, op_no: int) -> s.OperationRow:
+    for op in row.operations:
+        if op.op_no == op_no:
+            return op
+    raise Unprocessable(f"production order {row.id} has no operation {op_no}", slug="unknown-operation")
+
+
+# --- confirmations, batches, consumption ---------------------------------------------------------
+async def confirm(
+    session: AsyncSession, order_id: str, data: m.ConfirmationCreate, if_match: str | None
+) -> m.Confirmation:
+    row = await _producing_order(session, order_id, if_match, "confirm an operation")
+    op = _operation(row, data.op_no)
+    domain.check_confirmation(data.good_quantity, data.scrap_quantity)
+    if data.equipment_id:
+        await get_or_422(session, s.EquipmentRow, data.equipment_id, "equipment")
+    op.good_quantity = round(op.good_quantity + data.good_quantity, 3)
+    op.scrap_quantity = round(op.scrap_quantity + data.scrap_quantity, 3)
+    row.good_quantity, row.scrap_quantity = domain.order_totals(
+        domain.OperationQuantities(o.op_no, o.good_quantity, o.scrap_quantity) for o in row.operations
+    )
+    row.touch()
+    confirmation = s.ConfirmationRow(
+        id=new_id("CNF"),
+        order_id=row.id,
+        op_no=op.op_no,
+        work_centre=op.work_centre,
+        equipment_id=data.equipment_id or op.equipment_id,
+        good_quantity=data.good_quantity,
+        scrap_quantity=data.scrap_quantity,
+        scrap_reason=data.scrap_reason,
+        person_id=data.person_id,
+    )
+    session.add(confirmation)
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.OperationConfirmed(
+            confirmation_id=confirmation.id,
+            order_id=row.id,
+            item_id=row.item_id,
+            site=row.site,
+            op_no=op.op_no,
+            work_centre=op.work_centre,
+            good_quantity=confirmation.good_quantity,
+            scrap_quantity=confirmation.scrap_quantity,
+            order_good_quantity=row.good_quantity,
+            order_scrap_quantity=row.scrap_quantity,
+            equipment_id=confirmation.equipment_id,
+            scrap_reason=confirmation.scrap_reason,
+            person_id=confirmation.person_id,
+        ),
+    )
+    return views.confirmation(confirmation)
+
+
+async def list_confirmations(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Confirmation]:
+    await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    c = s.ConfirmationRow
+    return await list_page(session, c, views.confirmation, q, where=[c.order_id == order_id])
+
+
+async def complete_batch(
+    session: AsyncSession, order_id: str, data: m.BatchCompletionCreate, if_match: str | None
+) -> m.BatchCompletion:
+    row = await _producing_order(session, order_id, if_match, "complete a batch")
+    lot_id = data.lot_id or row.lot_id or new_id("LOT")
+    if row.lot_id is None:
+        row.lot_id = lot_id  # the first batch names the order's output lot
+        row.touch()
+    batch = s.BatchRow(
+        id=new_id("BAT"),
+        order_id=row.id,
+        item_id=row.item_id,
+        lot_id=lot_id,
+        quantity=data.quantity,
+        uom=row.uom,
+        location=data.location,
+        site=row.site,
+    )
+    session.add(batch)
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.BatchCompleted(
+            batch_id=batch.id,
+            order_id=row.id,
+            item_id=row.item_id,
+            lot_id=lot_id,
+            quantity=batch.quantity,
+            uom=batch.uom,
+            site=row.site,
+            location=batch.location,
+        ),
+    )
+    return views.batch(batch)
+
+
+async def list_batches(
+    session: AsyncSession, q: PageQuery, order_id: str | None, lot_id: str | None
+) -> Page[m.BatchCompletion]:
+    b = s.BatchRow
+    where = [c == v for c, v in ((b.order_id, order_id), (b.lot_id, lot_id)) if v]
+    return await list_page(session, b, views.batch, q, where=where)
+
+
+async def list_order_batches(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.BatchCompletion]:
+    await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    return await list_batches(session, q, order_id, None)
+
+
+async def consume(
+    session: AsyncSession, order_id: str, data: m.ConsumptionCreate, if_match: str | None
+) -> m.Consumption:
+    row = await _producing_order(session, order_id, if_match, "consume material")
+    if data.op_no is not None:
+        _operation(row, data.op_no)
+    consumption = s.ConsumptionRow(
+        id=new_id("CON"),
+        order_id=row.id,
+        op_no=data.op_no,
+        item_id=data.item_id,
+        lot_id=data.lot_id,
+        quantity=data.quantity,
+        uom=data.uom,
+        output_item_id=row.item_id,
+        site=row.site,
+    )
+    session.add(consumption)
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.MaterialConsumed(
+            consumption_id=consumption.id,
+            order_id=row.id,
+            item_id=data.item_id,
+            quantity=data.quantity,
+            uom=data.uom,
+            output_item_id=row.item_id,
+            site=row.site,
+            lot_id=data.lot_id,
+            op_no=data.op_no,
+        ),
+    )
+    return views.consumption(consumption)
+
+
+async def list_consumptions(
+    session: AsyncSession, q: PageQuery, order_id: str | None, lot_id: str | None, item_id: str | None
+) -> Page[m.Consumption]:
+    c = s.ConsumptionRow
+    where = [col == v for col, v in ((c.order_id, order_id), (c.lot_id, lot_id), (c.item_id, item_id)) if v]
+    return await list_page(session, c, views.consumption, q, where=where)
+
+
+async def list_order_consumptions(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Consumption]:
+    await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    return await list_consumptions(session, q, order_id, None, None)

@@ -1,0 +1,103 @@
+"""MES tables. Only this service reads or writes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from contracts.kit.records import RecordMixin
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EquipmentRow(RecordMixin, Base):
+    __tablename__ = "equipment"
+    description: Mapped[str] = mapped_column(String(200))
+    work_centre: Mapped[str] = mapped_column(String(64), index=True)
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    state_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class EquipmentStateChangeRow(RecordMixin, Base):
+    __tablename__ = "equipment_state_changes"
+    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), index=True)
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("production_orders.id"), nullable=True)
+
+
+class ProductionOrderRow(RecordMixin, Base):
+    __tablename__ = "production_orders"
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    planned_quantity: Mapped[float] = mapped_column(Float)
+    good_quantity: Mapped[float] = mapped_column(Float, default=0.0)
+    scrap_quantity: Mapped[float] = mapped_column(Float, default=0.0)
+    uom: Mapped[str] = mapped_column(String(10))
+    lot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    hold_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    maintenance_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    nonconformance_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    planned_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    planned_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    actual_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    actual_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    operations: Mapped[list[OperationRow]] = relationship(
+        order_by="OperationRow.op_no", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class OperationRow(Base):
+    __tablename__ = "operations"
+    order_id: Mapped[str] = mapped_column(ForeignKey("production_orders.id"), primary_key=True)
+    op_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    description: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    work_centre: Mapped[str] = mapped_column(String(64))
+    equipment_id: Mapped[str | None] = mapped_column(ForeignKey("equipment.id"), nullable=True, index=True)
+    good_quantity: Mapped[float] = mapped_column(Float, default=0.0)
+    scrap_quantity: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ConfirmationRow(RecordMixin, Base):
+    __tablename__ = "confirmations"
+    order_id: Mapped[str] = mapped_column(ForeignKey("production_orders.id"), index=True)
+    op_no: Mapped[int] = mapped_column(Integer)
+    work_centre: Mapped[str] = mapped_column(String(64))
+    equipment_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    good_quantity: Mapped[float] = mapped_column(Float)
+    scrap_quantity: Mapped[float] = mapped_column(Float)
+    scrap_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    person_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class BatchRow(RecordMixin, Base):
+    __tablename__ = "batches"
+    order_id: Mapped[str] = mapped_column(ForeignKey("production_orders.id"), index=True)
+    item_id: Mapped[str] = mapped_column(String(64))
+    lot_id: Mapped[str] = mapped_column(String(64), index=True)
+    quantity: Mapped[float] = mapped_column(Float)
+    uom: Mapped[str] = mapped_column(String(10))
+    location: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    site: Mapped[str] = mapped_column(String(64))
+
+
+class ConsumptionRow(RecordMixin, Base):
+    """An input lot or item consumed by an order: the genealogy recall queries walk."""
+
+    __tablename__ = "consumptions"
+    order_id: Mapped[str] = mapped_column(ForeignKey("production_orders.id"), index=True)
+    op_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    lot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    quantity: Mapped[float] = mapped_column(Float)
+    uom: Mapped[str] = mapped_column(String(10))
+    output_item_id: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,122 @@
+"""Several services wired together as the platform runs them: the gateway issues tokens, the
+system APIs trust it, and process APIs get their own OAuth2 client registered at the gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from redis import Redis
+
+from contracts.events.envelope import CloudEvent, decode
+from plantbridge.processes import ServiceProcess, free_port
+from plantbridge.services import by_name
+
+Launch = Callable[..., ServiceProcess]
+DatabaseUrl = Callable[[str, str], str]
+
+
+@dataclass
+class Platform:
+    launch: Launch
+    database_url: DatabaseUrl
+    backend: str
+    tag: str
+    redis_url: str
+    gateway: ServiceProcess | None = None
+    gateway_db: str = ""
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    databases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def issuer(self) -> str:
+        assert self.gateway is not None
+        return self.gateway.url
+
+    def start_gateway(self) -> ServiceProcess:
+        port = free_port()
+        self.gateway_db = self.database_url(self.backend, f"{self.tag}_gateway")
+        url = f"http://127.0.0.1:{port}"
+        self.gateway = self.launch(
+            "gateway",
+            database_url=self.gateway_db,
+            port=port,
+            issuer=url,
+            upstreams=",".join(f"{n}={p.url}" for n, p in self.services.items()),
+        )
+        return self.gateway
+
+    def trust(self, name: str) -> dict[str, str]:
+        """Settings that make a service trust this platform's gateway (besides the test issuer)."""
+        return {
+            "auth_issuer": self.issuer,
+            "auth_jwks_url": f"{self.issuer}/.well-known/jwks.json",
+            "auth_token_url": f"{self.issuer}/oauth2/token",
+        }
+
+    def register_client(self, client_id: str, scopes: Sequence[str]) -> str:
+        secret = secrets.token_urlsafe(24)
+        env = {**os.environ, "GATEWAY_DATABASE_URL": self.gateway_db}
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "plantbridge",
+                "gateway",
+                "register-client",
+                client_id,
+                "--scopes",
+                " ".join(scopes),
+                "--secret",
+                secret,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["client_id"] == client_id
+        return secret
+
+    def start(self, name: str, **env: str) -> ServiceProcess:
+        db = self.database_url(self.backend, f"{self.tag}_{name}") if by_name(name).uses_database else None
+        if db:
+            self.databases[name] = db
+        process = self.launch(name, database_url=db, **self.trust(name), **env)
+        self.services[name] = process
+        return process
+
+    def database_url_of(self, name: str) -> str:
+        return self.databases[name]
+
+    def events(self, stream: str) -> list[CloudEvent]:
+        """Every event published on a stream so far, decoded."""
+        redis = Redis.from_url(self.redis_url)
+        try:
+            return [decode(fields[b"event"]) for _id, fields in redis.xrange(stream)]
+        finally:
+            redis.close()
+
+    def replay_event(self, stream: str, event_type: str, containing: str) -> bool:
+        """Deliver a published event a second time, unchanged (same event id), as a replay would."""
+        redis = Redis.from_url(self.redis_url)
+        try:
+            for _entry_id, fields in redis.xrange(stream):
+                if fields.get(b"type") == event_type.encode() and containing.encode() in fields.get(
+                    b"event", b""
+                ):
+                    redis.xadd(stream, fields)
+                    return True
+            return False
+        finally:
+            redis.close()
+
+    def stop(self) -> None:
+        for process in [*self.services.values(), *([self.gateway] if self.gateway else [])]:
+            process.stop()
