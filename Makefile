@@ -19,6 +19,9 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/plantbridge contracts check
+	$(BIN)/plantbridge contracts lint
+	$(BIN)/plantbridge contracts diff
 
 typecheck: install
 	$(BIN)/mypy contracts system_apis process_apis experience_apis gateway plantbridge

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import Litestar, Request, Response, get, post
-from litestar.types import Receive, Scope, Send
+from litestar.datastructures import State
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
 
 from contracts.kit import migrations
@@ -32,7 +34,7 @@ from gateway.breaker import Breaker
 from gateway.keys import KeyRing
 from gateway.oauth import FormRequest, TokenServer, VerifiedToken, claimed_client_id, metadata, parse_form
 from gateway.proxy import GatewayMetrics, Proxy, ProxyConfig
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import RateLimiter, script_evaluator
 from gateway.routing import ROUTES, RouteTable, default_upstreams, parse_pairs, with_limits
 from gateway.settings import GatewaySettings
 from gateway.store import metadata as tables
@@ -167,7 +169,7 @@ class GatewayApp:
         self._proxy = gateway.proxy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             route = self._match(scope["path"])
             if route is not None:
                 await self._proxy(scope, receive, send, route)
@@ -175,7 +177,7 @@ class GatewayApp:
         await self.litestar(scope, receive, send)
 
 
-def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> CorrelationMiddleware:
+def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> GatewayApp:
     settings = settings or load_settings(GatewaySettings, "GATEWAY", **overrides)
     configure_logging("gateway", settings.log_level)
     db = Database(settings.database_url)
@@ -185,19 +187,18 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Cor
         algorithm=settings.key_algorithm,
         token_ttl=settings.token_ttl_seconds,
         rotation_days=settings.key_rotation_days,
+        reload_seconds=settings.key_reload_seconds,
     )
     verifier = TokenVerifier.from_settings(settings)
     # Our own tokens are checked against the key ring itself: no HTTP call to ourselves.
-    verifier.trust(
-        settings.issuer, KeyCache(keys.public_keys, min_interval=settings.auth_jwks_refresh_seconds)
-    )
+    verifier.trust(settings.issuer, KeyCache(keys.public_keys, min_interval=settings.key_reload_seconds))
     upstreams = {**default_upstreams(), **parse_pairs(settings.upstreams)}
     table = RouteTable(with_limits(ROUTES, settings.rate_limits), upstreams)
     metrics = Metrics("gateway")
     proxy = Proxy(
         table,
         verifier,
-        RateLimiter(redis, fail_open=settings.rate_limit_fail_open),
+        RateLimiter(script_evaluator(settings.redis_url, redis), fail_open=settings.rate_limit_fail_open),
         {
             name: Breaker(
                 name, failures=settings.breaker_failures, open_seconds=settings.breaker_open_seconds
@@ -250,11 +251,14 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Cor
         openapi_config=None,
         request_max_body_size=65_536,
         lifespan=[resources],
-        state={"gateway": gateway},
+        state=State({"gateway": gateway}),
         logging_config=None,
     )
-    litestar.asgi_handler = metrics.middleware(litestar.asgi_handler)
-    return CorrelationMiddleware(GatewayApp(litestar, gateway))
+    # The proxy handles correlation itself (one header pass); the rest gets the kernel middleware.
+    litestar.asgi_handler = cast(
+        ASGIApp, CorrelationMiddleware(metrics.middleware(cast(Any, litestar.asgi_handler)))
+    )
+    return GatewayApp(litestar, gateway)
 
 
 __all__ = ["Gateway", "GatewayApp", "create_app"]

@@ -27,6 +27,9 @@ def add_parser(commands: Any) -> None:
     )
     register.add_argument("--person-id", default=None, help="a technician's person id")
     register.add_argument("--site", default=None)
+    register.add_argument(
+        "--replace", action="store_true", help="re-register an existing client (new secret and scopes)"
+    )
     sub.add_parser("list-clients", help="registered clients (no secrets)")
     for name in ("disable-client", "enable-client"):
         sub.add_parser(name).add_argument("client_id")
@@ -71,6 +74,7 @@ async def _run(args: argparse.Namespace) -> int:
                     supplier_id=args.supplier_id,
                     person_id=args.person_id,
                     site=args.site,
+                    replace=args.replace,
                 )
                 _print({"client_id": args.client_id, "client_secret": secret, "scope": " ".join(scopes)})
             elif command == "list-clients":
@@ -111,7 +115,7 @@ def _print(value: Any) -> None:
 def serve(host: str, port: int | None) -> int:
     """The gateway runs on granian (Rust HTTP server): measurably faster than uvicorn on the hot path."""
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.log import LogLevels
 
     from contracts.kit.settings import load_settings
@@ -124,6 +128,7 @@ def serve(host: str, port: int | None) -> int:
         address=host,
         port=port or settings.port,
         interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
         loop=Loops.uvloop,
         workers=1,
         log_level=LogLevels.warning,

@@ -73,23 +73,31 @@ async def register(
     supplier_id: str | None = None,
     person_id: str | None = None,
     site: str | None = None,
+    replace: bool = False,
 ) -> str:
-    """Store a client; returns its secret (made here unless given), which is never stored in clear."""
+    """Store a client; returns its secret (made here unless given), which is never stored in clear.
+
+    An existing client is an error unless `replace`, which gives it the new secret, scopes and
+    claims (how the embedded platform re-registers its own clients on every start)."""
     validate_registration(client_id, scopes)
     secret = secret or secrets.token_urlsafe(32)
-    await session.execute(
-        clients.insert().values(
-            client_id=client_id,
-            name=name or client_id,
-            secret_hash=hash_secret(secret),
-            scopes=" ".join(scopes),
-            supplier_id=supplier_id,
-            person_id=person_id,
-            site=site,
-            active=True,
-            created_at=datetime.now(UTC),
+    values = {
+        "name": name or client_id,
+        "secret_hash": hash_secret(secret),
+        "scopes": " ".join(scopes),
+        "supplier_id": supplier_id,
+        "person_id": person_id,
+        "site": site,
+        "active": True,
+    }
+    if await find(session, client_id) is not None:
+        if not replace:
+            raise ValueError(f"client {client_id} is already registered (--replace gives it a new secret)")
+        await session.execute(update(clients).where(clients.c.client_id == client_id).values(**values))
+    else:
+        await session.execute(
+            clients.insert().values(client_id=client_id, created_at=datetime.now(UTC), **values)
         )
-    )
     return secret
 
 

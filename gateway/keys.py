@@ -25,7 +25,6 @@ from gateway.store import signing_keys
 
 log = logging.getLogger("gateway.keys")
 SigningKey = RSAKey | ECKey
-RELOAD_SECONDS = 30.0  # how stale another process's rotation may look here
 
 
 def generate(algorithm: str) -> SigningKey:
@@ -88,13 +87,22 @@ class _State:
 
 
 class KeyRing:
-    """This process's view of the keys, reloaded from the database every RELOAD_SECONDS."""
+    """This process's view of the keys, reloaded from the database every `reload_seconds`."""
 
-    def __init__(self, db: Database, *, algorithm: str, token_ttl: int, rotation_days: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        algorithm: str,
+        token_ttl: int,
+        rotation_days: int,
+        reload_seconds: float = 30.0,
+    ) -> None:
         self.db = db
         self.algorithm = algorithm
         self.token_ttl = token_ttl
         self.rotation = timedelta(days=rotation_days)
+        self.reload_seconds = reload_seconds  # how stale another process's rotation may look here
         self._state = _State(None, None, KeySet([]), {"keys": []}, float("-inf"))
         self._lock = asyncio.Lock()
 
@@ -115,7 +123,7 @@ class KeyRing:
         """Reload if stale; make or rotate the signing key when there is none or it is too old."""
         if (
             not force
-            and time.monotonic() - self._state.loaded_at < RELOAD_SECONDS
+            and time.monotonic() - self._state.loaded_at < self.reload_seconds
             and not self._needs_rotation()
         ):
             return

@@ -17,17 +17,17 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from authlib.oauth2.rfc6749 import (
+from authlib.oauth2.rfc6749 import (  # type: ignore[import-untyped]
     AuthorizationServer,
     ClientMixin,
     InvalidScopeError,
     OAuth2Request,
     TokenMixin,
 )
-from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant  # type: ignore[import-untyped]
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload  # type: ignore[import-untyped]
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint  # type: ignore[import-untyped]
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata  # type: ignore[import-untyped]
 
 from contracts.kit.auth import Principal
 from gateway.clients import RegisteredClient, verify_secret

@@ -6,25 +6,24 @@ rate limit, one pooled keep-alive call upstream. Problems are RFC 9457 documents
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from litestar.types import Receive, Scope, Send
+from litestar.types import HTTPScope, Receive, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contracts.kit import correlation
 from contracts.kit.auth import AuthError, Principal, TokenVerifier, bearer_token, check_scopes
 from contracts.kit.problems import problem_bytes
+from gateway.accesslog import AccessLog
 from gateway.breaker import Breaker
 from gateway.ratelimit import Decision, RateLimiter
 from gateway.routing import Route, RouteTable
 from gateway.upstream import UpstreamPool, UpstreamUnavailable
 
-access_log = logging.getLogger("gateway.access")
 Headers = list[tuple[bytes, bytes]]
 
 # Not forwarded in either direction (RFC 9110 §7.6.1), or set by us.
@@ -77,6 +76,21 @@ class GatewayMetrics:
             ["route", "client"],
             registry=registry,
         )
+        # Label lookups take a lock and build tuples; the children are cached per label set.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[str, Any] = {}
+
+    def observe(self, route: str, client: str, status: int, seconds: float) -> None:
+        counter = self._counted.get((route, client, status))
+        if counter is None:
+            counter = self._counted[(route, client, status)] = self.requests.labels(
+                route, client, str(status)
+            )
+        histogram = self._timed.get(route)
+        if histogram is None:
+            histogram = self._timed[route] = self.latency.labels(route)
+        counter.inc()
+        histogram.observe(seconds)
 
 
 @dataclass
@@ -118,8 +132,11 @@ class Proxy:
         self.config = config
         self.pool_size = pool_size
         self.pools: dict[str, UpstreamPool] = {}
+        self.access_log = AccessLog() if config.access_log else None
 
     async def start(self) -> None:
+        if self.access_log is not None:
+            self.access_log.start()
         for name, url in self.table.upstreams.items():
             self.pools[name] = UpstreamPool(
                 url,
@@ -129,10 +146,12 @@ class Proxy:
             )
 
     async def stop(self) -> None:
+        if self.access_log is not None:
+            await self.access_log.stop()
         for pool in self.pools.values():
             pool.close()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
+    async def __call__(self, scope: HTTPScope, receive: Receive, send: Send, route: Route) -> None:
         started = time.perf_counter()
         exchange = _Exchange()
         incoming = _Incoming(scope["headers"], self.config.cors_origins)
@@ -160,26 +179,23 @@ class Proxy:
                 await self._handle(scope, receive, reply, route, exchange, incoming)
             finally:
                 elapsed = time.perf_counter() - started
-                self.metrics.requests.labels(route.name, exchange.client, str(exchange.status)).inc()
-                self.metrics.latency.labels(route.name).observe(elapsed)
-                if self.config.access_log:
-                    access_log.info(
-                        "%s %s %d",
-                        scope["method"],
-                        scope["path"],
-                        exchange.status,
-                        extra={
-                            "route": route.name,
-                            "client": exchange.client,
-                            "status": exchange.status,
-                            "ms": round(elapsed * 1000, 2),
-                            "upstream_ms": round(exchange.upstream_ms, 2),
-                        },
+                self.metrics.observe(route.name, exchange.client, exchange.status, elapsed)
+                if self.access_log is not None:
+                    self.access_log.write(
+                        msg=f"{scope['method']} {scope['path']} {exchange.status}",
+                        correlation_id=ctx.correlation_id,
+                        method=scope["method"],
+                        path=scope["path"],
+                        route=route.name,
+                        client=exchange.client,
+                        status=exchange.status,
+                        ms=round(elapsed * 1000, 2),
+                        upstream_ms=round(exchange.upstream_ms, 2),
                     )
 
     async def _handle(
         self,
-        scope: Scope,
+        scope: HTTPScope,
         receive: Receive,
         send: Send,
         route: Route,
@@ -268,7 +284,7 @@ class Proxy:
 
     async def _forward(
         self,
-        scope: Scope,
+        scope: HTTPScope,
         send: Send,
         route: Route,
         body: bytes,
@@ -346,7 +362,7 @@ class _Incoming:
         "traceparent",
     )
 
-    def __init__(self, headers: Headers, cors_origins: frozenset[bytes]) -> None:
+    def __init__(self, headers: Iterable[tuple[bytes, bytes]], cors_origins: frozenset[bytes]) -> None:
         self.authorization: bytes | None = None
         self.correlation_id = ""
         self.traceparent = ""

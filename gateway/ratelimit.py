@@ -11,19 +11,22 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contracts.kit.auth import Principal
+from gateway.resp import ScriptRunner
 from gateway.routing import Route
 
 log = logging.getLogger("gateway.ratelimit")
 
 # KEYS: counters. ARGV: quota_1, window_ms_1, quota_2, window_ms_2, ...
 # Returns {allowed, count_1, pttl_1, count_2, pttl_2, ...}.
-_SCRIPT = """
+SCRIPT = """
 local n = #KEYS
 local out = {1}
 for i = 1, n do
@@ -87,11 +90,25 @@ class Decision:
         return [c.policy for c in self.counters if c.remaining == 0]
 
 
+Evaluator = Callable[[list[str], list[int]], Awaitable[list[int]]]
+
+
+def script_evaluator(redis_url: str, redis: Redis) -> Evaluator:
+    """The lean pipelined client for redis:// URLs; redis-py (TLS, sockets) otherwise."""
+    if redis_url.startswith("redis://"):
+        return ScriptRunner(redis_url, SCRIPT)
+    script = redis.register_script(SCRIPT)
+
+    async def evaluate(keys: list[str], args: list[int]) -> list[int]:
+        return cast(list[int], await script(keys=keys, args=args))
+
+    return evaluate
+
+
 class RateLimiter:
-    def __init__(self, redis: Redis, *, fail_open: bool, retry_down_seconds: float = 1.0) -> None:
-        self.redis = redis
+    def __init__(self, evaluate: Evaluator, *, fail_open: bool, retry_down_seconds: float = 1.0) -> None:
         self.fail_open = fail_open
-        self._script = redis.register_script(_SCRIPT)
+        self._script = evaluate
         self._down_until = 0.0
         self._retry_down = retry_down_seconds
         self._last_warning = 0.0
@@ -107,8 +124,8 @@ class RateLimiter:
         for _ in limits:
             args += [route.limit.quota, route.limit.window * 1000]
         try:
-            raw = await self._script(keys=[k for k, _ in limits], args=args)
-        except (RedisError, OSError) as exc:
+            raw = await self._script([k for k, _ in limits], args)
+        except (RedisError, OSError, TimeoutError) as exc:
             self._down_until = now + self._retry_down
             self._warn(exc)
             return Decision(self.fail_open, (), degraded=True)

@@ -32,25 +32,32 @@ class Route:
     read_scopes: tuple[str, ...]
     write_scopes: tuple[str, ...]
     limit: Limit
+    default_port: int  # on loopback, for the embedded platform
 
     def scopes(self, method: str) -> tuple[str, ...]:
         return self.read_scopes if method in ("GET", "HEAD", "OPTIONS") else self.write_scopes
 
 
-def _system(name: str, limit: Limit = Limit(1200, 60)) -> Route:
-    return Route(name, f"/{name}/v1", name, (f"{name}:read",), (f"{name}:write",), limit)
+def _api(name: str, port: int, limit: Limit = Limit(1200, 60)) -> Route:
+    return Route(name, f"/{name}/v1", name, (f"{name}:read",), (f"{name}:write",), limit, port)
 
 
 ROUTES: tuple[Route, ...] = (
-    _system("erp"),
-    _system("qms"),
-    _system("cmms"),
-    _system("mes"),
-    _system("xref"),
-    _system("quality", Limit(600, 60)),
-    _system("maintenance", Limit(600, 60)),
+    _api("erp", 8101),
+    _api("qms", 8102),
+    _api("cmms", 8103),
+    _api("mes", 8104),
+    _api("xref", 8105),
+    _api("quality", 8201, Limit(600, 60)),
+    _api("maintenance", 8202, Limit(600, 60)),
     Route(
-        "technician", "/technician/v1", "technician", ("technician:app",), ("technician:app",), Limit(300, 60)
+        "technician",
+        "/technician/v1",
+        "technician",
+        ("technician:app",),
+        ("technician:app",),
+        Limit(300, 60),
+        8301,
     ),
     # Portal traffic is limited per client and also per supplier, so one supplier cannot
     # starve the others by registering several clients.
@@ -61,6 +68,7 @@ ROUTES: tuple[Route, ...] = (
         ("supplier:portal",),
         ("supplier:portal",),
         Limit(120, 60, per_supplier=True),
+        8302,
     ),
 )
 
@@ -102,6 +110,6 @@ def with_limits(routes: tuple[Route, ...], overrides: str) -> tuple[Route, ...]:
 
 
 def default_upstreams() -> dict[str, str]:
-    from plantbridge.services import SERVICES
-
-    return {s.name: f"http://127.0.0.1:{s.port}" for s in SERVICES if s.layer != "edge"}
+    """Loopback addresses of the embedded platform (the ports of DESIGN.md §1); deployments set
+    GATEWAY_UPSTREAMS. A unit test checks these against plantbridge's service table."""
+    return {r.upstream: f"http://127.0.0.1:{r.default_port}" for r in ROUTES}

@@ -17,6 +17,7 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     token_ttl_seconds: int = 900
     key_rotation_days: int = 30  # a signing key older than this is replaced on the next token issued
     key_algorithm: str = "RS256"
+    key_reload_seconds: float = 30.0  # how soon a rotation made elsewhere (CLI, another process) is seen
     # Upstreams: comma-separated `name=base_url`; unnamed services use the service table's ports.
     upstreams: str = ""
     upstream_timeout_seconds: float = 10.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -37,11 +38,11 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self.got_bytes = False
         self.head = False
+        self.keep_alive = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
@@ -62,6 +63,7 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()  # only meaningful until the message ends
         if self.head:  # no body follows a HEAD response, whatever Content-Length says
             self._done()
 
@@ -158,7 +160,7 @@ class UpstreamPool:
         finally:
             timer.cancel()
         status, headers, body = conn.status, conn.headers, b"".join(conn.body)
-        if head or not conn.parser.should_keep_alive() or conn.closed:
+        if head or not conn.keep_alive or conn.closed:
             conn.close()
         else:
             conn.idle_since = time.monotonic()

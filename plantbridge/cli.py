@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from contracts.governance import cli as contracts_cli
 from gateway import cli as gateway_cli
 from plantbridge import events_cli
 
@@ -32,11 +33,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate = commands.add_parser("migrate", help="apply a service's migrations to its database")
     migrate.add_argument("service")
 
-    demo = commands.add_parser("demo", help="load demo data into a running platform")
-    demo.add_argument("--erp", default="http://127.0.0.1:8101")
+    demo = commands.add_parser("demo", help="load demo data into a running platform, through its gateway")
+    demo.add_argument("--gateway", default="http://127.0.0.1:8000")
+    demo.add_argument(
+        "--data", default=os.environ.get("PLANTBRIDGE_DATA", "data"), help="where `up` keeps clients.json"
+    )
 
     events_cli.add_parser(commands)
     gateway_cli.add_parser(commands)
+    contracts_cli.add_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -53,10 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return events_cli.run(args)
     if args.command == "gateway":
         return gateway_cli.run(args)
+    if args.command == "contracts":
+        return contracts_cli.run(args)
     if args.command == "demo":
-        from plantbridge.demo import load_demo
+        import json
+        from pathlib import Path
 
-        load_demo({"erp": args.erp})
+        from plantbridge.demo import load_demo
+        from plantbridge.launcher import OPERATOR_CLIENT
+
+        known = json.loads((Path(args.data) / "clients.json").read_text())
+        load_demo(args.gateway, OPERATOR_CLIENT, known[OPERATOR_CLIENT])
         return 0
     return 2
 

@@ -50,20 +50,42 @@ PURCHASE_ORDERS = [
 ]
 
 
-def load_demo(urls: dict[str, str]) -> None:
-    """Idempotent: running it twice changes nothing the second time."""
-    erp = urls.get("erp")
-    if not erp:
-        return
-    with httpx.Client(base_url=f"{erp}/erp/v1", timeout=10) as client:
+# (idempotency key, purchase order key, quantity, location). Steel needs inspection: the quality
+# process opens an inspection lot in QMS for it; bolts go straight to unrestricted stock.
+RECEIPTS = [
+    ("demo-receipt-1", "demo-po-1", 200, "WH1-A-01"),
+    ("demo-receipt-2", "demo-po-2", 2000, "WH1-B-07"),
+]
+
+
+def load_demo(gateway: str, client_id: str, client_secret: str) -> None:
+    """Through the gateway with the operator's token, as a user would. Idempotent: a second run
+    changes nothing."""
+    token = httpx.post(
+        f"{gateway}/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "erp:read erp:write"},
+        auth=(client_id, client_secret),
+        timeout=10,
+    )
+    token.raise_for_status()
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    with httpx.Client(base_url=f"{gateway}/erp/v1", headers=headers, timeout=10) as client:
         for item in ITEMS:
             _create(client, "/items", item)
         for supplier in SUPPLIERS:
             _create(client, "/suppliers", supplier)
+        orders: dict[str, str] = {}
         for key, po in PURCHASE_ORDERS:
             response = client.post("/purchase-orders", json=po, headers={"Idempotency-Key": key})
             response.raise_for_status()
-            print(f"demo: purchase order {response.json()['po_id']} for {po['supplier_id']}", flush=True)
+            orders[key] = response.json()["po_id"]
+            print(f"demo: purchase order {orders[key]} for {po['supplier_id']}", flush=True)
+        for key, po_key, quantity, location in RECEIPTS:
+            body = {"po_id": orders[po_key], "quantity": quantity, "location": location}
+            response = client.post("/goods-receipts", json=body, headers={"Idempotency-Key": key})
+            response.raise_for_status()
+            posted = response.json()
+            print(f"demo: lot {posted['lot_id']} received into {posted['stock_status']}", flush=True)
 
 
 def _create(client: httpx.Client, path: str, body: Mapping[str, object]) -> None:

@@ -1,23 +1,74 @@
-"""The embedded platform: a real Redis, every service as its own process, SQLite files."""
+"""The embedded platform: a real Redis, every service as its own process, SQLite files.
+
+The gateway is the token issuer, as in production: before anything starts, the launcher
+registers each calling service's OAuth2 client (and an operator client for people and the demo)
+in the gateway's database, with secrets generated once and kept in `<data>/clients.json`.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
 from plantbridge.processes import RedisServer, ServiceProcess
-from plantbridge.services import SERVICES, Service
+from plantbridge.services import SERVICES, Service, by_name
+
+OPERATOR_CLIENT = "plantbridge-operator"
+# The operator may read and write every system and process API and work the dead letters.
+OPERATOR_SCOPES = (
+    *(
+        f"{s.name}:{access}"
+        for s in SERVICES
+        if s.layer in ("system", "process")
+        for access in ("read", "write")
+    ),
+    "events:read",
+    "events:replay",
+)
 
 
 def service_env(service: Service, data_dir: Path, redis_url: str) -> dict[str, str]:
-    env = {f"{service.env_prefix}_REDIS_URL": redis_url}
-    if service.uses_database:
-        env[f"{service.env_prefix}_DATABASE_URL"] = (
-            f"sqlite+aiosqlite:///{data_dir.resolve()}/{service.name}.db"
+    # Every service gets a file of its own; experience APIs keep only Idempotency-Key answers in it.
+    return {
+        f"{service.env_prefix}_REDIS_URL": redis_url,
+        f"{service.env_prefix}_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir.resolve()}/{service.name}.db",
+    }
+
+
+def client_secrets(data_dir: Path) -> dict[str, str]:
+    """A secret per platform client, made on the first start and reused after (file mode 0600)."""
+    path = data_dir / "clients.json"
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    wanted = [s.client_id for s in SERVICES if s.client_id] + [OPERATOR_CLIENT]
+    if any(client not in known for client in wanted):
+        known = {client: known.get(client) or secrets.token_urlsafe(32) for client in wanted}
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(known, indent=2))
+    return known
+
+
+def register_clients(gateway_env: dict[str, str], known: dict[str, str]) -> None:
+    scopes = {s.client_id: s.client_scopes for s in SERVICES if s.client_id}
+    scopes[OPERATOR_CLIENT] = OPERATOR_SCOPES
+    for client_id, secret in known.items():
+        if client_id not in scopes:
+            continue
+        command = ["gateway", "register-client", client_id, "--replace", "--secret", secret]
+        result = subprocess.run(
+            [sys.executable, "-m", "plantbridge", *command, "--scopes", " ".join(scopes[client_id])],
+            env={**os.environ, **gateway_env},
+            capture_output=True,
+            text=True,
+            check=False,
         )
-    return env
+        if result.returncode != 0:
+            raise RuntimeError(f"registering {client_id} at the gateway failed: {result.stderr.strip()}")
 
 
 def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int) -> int:
@@ -33,21 +84,28 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int) -> 
     try:
         redis.start()
         print(f"redis        {redis.url}  (append-only files in {redis.data_dir})", flush=True)
+        known = client_secrets(data_dir)
+        register_clients(service_env(by_name("gateway"), data_dir, redis.url), known)
         for service in chosen:
-            process = ServiceProcess(
-                service.name,
-                service_env(service, data_dir, redis.url),
-                port=service.port,
-                log_path=logs / f"{service.name}.log",
-            )
+            env = service_env(service, data_dir, redis.url)
+            if service.client_id:
+                env[f"{service.env_prefix}_CLIENT_ID"] = service.client_id
+                env[f"{service.env_prefix}_CLIENT_SECRET"] = known[service.client_id]
+            log_path = logs / f"{service.name}.log"
+            process = ServiceProcess(service.name, env, port=service.port, log_path=log_path)
             processes.append(process)
             process.start(timeout=60)
-            print(f"{service.name:<12} {process.url}/{service.name}/v1  (log {process.log_path})", flush=True)
-        if demo:
+            print(f"{service.name:<12} {process.url}  (log {process.log_path})", flush=True)
+        gateway = next((p for p in processes if p.name == "gateway"), None)
+        if demo and gateway is not None:
             from plantbridge.demo import load_demo
 
-            load_demo({p.name: p.url for p in processes})
-        print("Plantbridge is up. Ctrl-C stops everything.", flush=True)
+            load_demo(gateway.url, OPERATOR_CLIENT, known[OPERATOR_CLIENT])
+        print(
+            f"Plantbridge is up. Operator client: {OPERATOR_CLIENT}, secret in {data_dir / 'clients.json'}."
+            " Ctrl-C stops everything.",
+            flush=True,
+        )
         while not stop.wait(1.0):
             for process in processes:
                 if process.process is not None and process.process.poll() is not None:

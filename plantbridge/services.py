@@ -13,7 +13,10 @@ class Service:
     port: int
     env_prefix: str  # settings are read from <PREFIX>_* variables
     layer: str
-    uses_database: bool = True
+    uses_database: bool = True  # owns records (a PostgreSQL database in compose.yaml)
+    # Services that call the layers below do it as their own OAuth2 client at the gateway.
+    client_id: str = ""
+    client_scopes: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -26,8 +29,48 @@ SERVICES: tuple[Service, ...] = (
     Service("cmms", "system_apis.cmms.app:create_app", 8103, "CMMS", "system"),
     Service("mes", "system_apis.mes.app:create_app", 8104, "MES", "system"),
     Service("xref", "system_apis.xref.app:create_app", 8105, "XREF", "system"),
-    Service("quality", "process_apis.quality.app:create_app", 8201, "QUALITY", "process"),
-    Service("maintenance", "process_apis.maintenance.app:create_app", 8202, "MAINTENANCE", "process"),
+    Service(
+        "quality",
+        "process_apis.quality.app:create_app",
+        8201,
+        "QUALITY",
+        "process",
+        client_id="quality-process",
+        client_scopes=("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write"),
+    ),
+    Service(
+        "maintenance",
+        "process_apis.maintenance.app:create_app",
+        8202,
+        "MAINTENANCE",
+        "process",
+        client_id="maintenance-process",
+        client_scopes=(
+            *("erp:read", "erp:write", "qms:read", "qms:write", "cmms:read", "cmms:write"),
+            *("mes:read", "mes:write", "xref:read"),
+        ),
+    ),
+    # Experience APIs own no records: a local SQLite file keeps only Idempotency-Key answers.
+    Service(
+        "technician",
+        "experience_apis.technician.app:create_app",
+        8301,
+        "TECHNICIAN",
+        "experience",
+        uses_database=False,
+        client_id="technician-experience",
+        client_scopes=("cmms:read", "cmms:write", "qms:read", "erp:read"),
+    ),
+    Service(
+        "supplier",
+        "experience_apis.supplier_portal.app:create_app",
+        8302,
+        "SUPPLIER",
+        "experience",
+        uses_database=False,
+        client_id="supplier-portal",
+        client_scopes=("qms:read", "qms:write", "erp:read"),
+    ),
     # Last: it starts after the upstreams it routes to.
     Service("gateway", "gateway.app:create_app", 8000, "GATEWAY", "edge"),
 )

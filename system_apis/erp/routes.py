@@ -128,9 +128,7 @@ class GoodsReceiptController(Controller):
         return versioned(receipt, status_code=201, location=f"{API}/goods-receipts/{receipt.receipt_id}")
 
     @get(responses=problems(422), summary="List goods receipts")
-    async def list(
-        self, session: Session, page_query: Q, po_id: QueryId = None
-    ) -> Page[m.GoodsReceipt]:
+    async def list(self, session: Session, page_query: Q, po_id: QueryId = None) -> Page[m.GoodsReceipt]:
         return await service.list_goods_receipts(session, page_query, po_id)
 
     @get("/{receipt_id:str}", responses=problems(404), summary="Get a goods receipt")
@@ -247,7 +245,6 @@ class CostPostingController(Controller):
         return versioned(await service.get_cost(session, posting_id))
 
 
-
 class PurchaseRequisitionController(Controller):
     path = "/purchase-requisitions"
     tags = ["purchasing"]
@@ -295,12 +292,14 @@ class PurchaseRequisitionController(Controller):
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseRequisition]:
-        return versioned(await requisitions.move(session, requisition_id, "order", if_match, po_id=data.po_id))
+        return versioned(
+            await requisitions.move(session, requisition_id, "order", if_match, po_id=data.po_id)
+        )
 
     @post(
         "/{requisition_id:str}/cancel",
         status_code=200,
-        responses=problems(404, 409, 412),
+        responses=problems(404, 409, 412, 422),
         summary="open → cancelled",
     )
     async def cancel(

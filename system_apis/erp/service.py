@@ -159,7 +159,7 @@ async def cancel_purchase_order(session: AsyncSession, po_id: str, if_match: str
 
 # --- receipts ----------------------------------------------------------------------------------
 async def post_goods_receipt(session: AsyncSession, data: m.GoodsReceiptCreate) -> m.GoodsReceipt:
-    po = await get_or_422(session, s.PurchaseOrderRow, data.po_id, "purchase order")
+    po = await get_or_422(session, s.PurchaseOrderRow, data.po_id, "purchase order", lock=True)
     if po.status not in (m.PurchaseOrderStatus.OPEN, m.PurchaseOrderStatus.PARTIALLY_RECEIVED):
         raise IllegalTransition("purchase order", po.status, "receive goods")
     line = next((li for li in po.lines if li.line_no == data.line_no), None)
@@ -324,7 +324,7 @@ async def list_lots(
 async def post_movement(
     session: AsyncSession, data: m.InventoryTransactionCreate, if_match: str | None
 ) -> m.InventoryTransaction:
-    lot = await get_or_422(session, s.LotRow, data.lot_id, "lot")
+    lot = await get_or_422(session, s.LotRow, data.lot_id, "lot", lock=True)
     check_if_match(if_match, lot.version)
     movement = domain.plan_movement(
         _balances(lot),
@@ -344,10 +344,10 @@ async def post_movement(
 async def reverse_movement(
     session: AsyncSession, txn_id: str, data: m.ReversalCreate
 ) -> m.InventoryTransaction:
-    original = await get_or_404(session, s.InventoryTxnRow, txn_id, "inventory transaction")
+    original = await get_or_404(session, s.InventoryTxnRow, txn_id, "inventory transaction", lock=True)
     if original.reversed_by:
         raise Conflict(f"{txn_id} was already reversed by {original.reversed_by}", slug="already-reversed")
-    lot = await get_or_404(session, s.LotRow, original.lot_id, "lot")
+    lot = await get_or_404(session, s.LotRow, original.lot_id, "lot", lock=True)
     recorded = domain.recorded_movement(
         m.MovementType(original.type),
         location=original.location,

@@ -184,10 +184,10 @@ async def change_order(
         row.hold_reason = hold.reason
         row.maintenance_request_id = hold.maintenance_request_id
         row.nonconformance_id = hold.nonconformance_id
-    elif action == "resume":
+    elif action in ("resume", "complete"):
         row.hold_reason = None
-    elif action == "complete":
-        row.actual_end = utcnow()
+        if action == "complete":
+            row.actual_end = utcnow()
     row.status = after
     await session.flush()
     await outbox.publish(

@@ -11,6 +11,6 @@ class QmsSettings(ServiceSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/qms.db"
     port: int = 8102
     # /qms/v1 is deprecated in favour of /qms/v2 since this instant and answers 410 from the
-    # sunset on (ISO 8601, UTC when no offset; QMS_V1_SUNSET="" keeps it alive indefinitely).
+    # sunset on (RFC 3339, e.g. QMS_V1_SUNSET=2027-06-30T00:00:00Z).
     v1_deprecated_since: datetime = datetime.fromisoformat("2026-11-23T00:00:00+00:00")
     v1_sunset: datetime | None = datetime.fromisoformat("2027-06-30T00:00:00+00:00")

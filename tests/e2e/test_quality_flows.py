@@ -14,8 +14,6 @@ import pytest
 from tests.support.http import client
 from tests.support.platform import Platform
 
-SCOPES = ("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write")
-
 
 @pytest.fixture(scope="module")
 def platform(launch, database_url, redis_server) -> Iterator[Platform]:
@@ -23,11 +21,9 @@ def platform(launch, database_url, redis_server) -> Iterator[Platform]:
     p.start_gateway()
     for name in ("erp", "qms", "mes"):
         p.start(name)
-    secret = p.register_client("quality-process", SCOPES)
     p.start(
         "quality",
-        client_id="quality-process",
-        client_secret=secret,
+        **p.own_client("quality"),
         erp_url=p.services["erp"].url,
         qms_url=p.services["qms"].url,
         mes_url=p.services["mes"].url,

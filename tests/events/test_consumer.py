@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +12,8 @@ from contracts.events.envelope import CloudEvent, decode
 from contracts.kit import operations, outbox
 from contracts.kit.consumer import Consumer, running
 from contracts.kit.db import Database
+from contracts.kit.relay import OutboxRelay, raise_if_cancelled, stop_tasks
+from contracts.kit.relay import running as relay_running
 from contracts.kit.tables import inbox
 from contracts.kit.tables import outbox as outbox_table
 from tests.events.support import RECEIPT, effect_count, effects, eventually, make_event, put, record
@@ -210,3 +214,26 @@ async def test_consumer_loop_runs_and_stops(db: Database, redis: Redis) -> None:
 
 async def _has_effect(db: Database, event_id: str) -> bool:
     return await effect_count(db, event_id) == 1
+
+
+async def test_workers_stop_promptly_even_if_a_cancel_gets_lost(db: Database, redis: Redis) -> None:
+    # On Python 3.11 redis-py sends each command under asyncio.wait_for, which drops a
+    # cancellation that lands as the send completes; worker loops must stop all the same.
+    # The limit below only guards against a hang.
+    async def pinging() -> None:
+        while True:
+            raise_if_cancelled()
+            await redis.ping()
+
+    async with asyncio.timeout(120):
+        for _ in range(20):
+            task = asyncio.create_task(pinging())
+            await asyncio.sleep(0.005)
+            await stop_tasks([task])
+            assert task.cancelled()
+        for round_no in range(10):
+            c = Consumer(db=db, redis=redis, group="tests", block_ms=5, claim_idle_ms=100)
+            c.on(RECEIPT, record, stream=STREAM)
+            async with running(c), relay_running(OutboxRelay(db, redis, poll_interval=0.01)):
+                await put(redis, STREAM, make_event(f"LOT-STOP-{round_no}"))
+                await asyncio.sleep(0.002 * round_no)

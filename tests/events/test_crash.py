@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select
@@ -93,7 +94,7 @@ async def test_message_that_keeps_killing_consumers_is_dead_lettered(db: Databas
     await survivor.reclaim()
 
     assert await effect_count(db) == 0
-    letters = await redis.xrange(STREAM + ".dlq")
+    letters: Any = await redis.xrange(STREAM + ".dlq")
     assert len(letters) == 1
     assert letters[0][1][b"attempts"] == b"3"
     assert b"consumers died" in letters[0][1][b"error"]

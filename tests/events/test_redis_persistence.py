@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -32,7 +33,8 @@ async def test_streams_groups_and_pending_survive_a_restart(how: str, tmp_path: 
             server.start()
 
         redis = Redis.from_url(server.url)
-        assert [entry_id for entry_id, _ in await redis.xrange("events.keep")] == ids
+        kept: Any = await redis.xrange("events.keep")
+        assert [entry_id for entry_id, _ in kept] == ids
         groups = await redis.xinfo_groups("events.keep")
         assert [(g["name"], g["pending"], g["last-delivered-id"]) for g in groups] == [(b"g", 2, ids[1])]
         assert await redis.xlen("events.keep.dlq") == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -28,7 +29,8 @@ async def stage(db: Database, lots: list[str]) -> list[str]:
 
 
 async def stream_ids(redis: Redis, stream: str = STREAM) -> list[str]:
-    return [fields[FIELD_ID.encode()].decode() for _, fields in await redis.xrange(stream)]
+    entries: Any = await redis.xrange(stream)
+    return [fields[FIELD_ID.encode()].decode() for _, fields in entries]
 
 
 async def unpublished(db: Database) -> int:
@@ -49,7 +51,7 @@ async def test_publishes_in_outbox_order_once_and_marks_rows(db: Database, redis
     assert await unpublished(db) == 0
     assert await relay.publish_pending() == 0  # nothing goes out twice
     assert await redis.xlen(STREAM) == 30
-    entries = await redis.xrange(STREAM, count=1)
+    entries: Any = await redis.xrange(STREAM, count=1)
     event = decode(entries[0][1][FIELD_EVENT.encode()])
     assert event.id == staged[0]
     assert event.data.lot_id == "L0-0"

@@ -32,7 +32,9 @@ class Cmms:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def cmms(request: pytest.FixtureRequest, launch: Launch, database_url: Callable[[str, str], str]) -> Iterator[Cmms]:
+def cmms(
+    request: pytest.FixtureRequest, launch: Launch, database_url: Callable[[str, str], str]
+) -> Iterator[Cmms]:
     url = database_url(request.param, f"cmms_api_{request.param}")
     process = launch("cmms", database_url=url)
     with client(process, scopes=SCOPES) as http:
@@ -72,7 +74,12 @@ def new_request(http: httpx.Client, asset_id: str | None = None, **overrides: ob
 
 
 def new_work_order(http: httpx.Client, **overrides: object) -> httpx.Response:
-    body: Body = {"description": "Replace main cylinder seal", "type": "corrective", "assignee": "P-100", **overrides}
+    body: Body = {
+        "description": "Replace main cylinder seal",
+        "type": "corrective",
+        "assignee": "P-100",
+        **overrides,
+    }
     body.setdefault("asset_id", new_asset(http)["asset_id"])
     return http.post(f"{API}/work-orders", json=body)
 
@@ -90,7 +97,12 @@ WALKS = {
             "restore": ("restore", {"note": "Pressure test passed"}),
             "retire": ("retire", {"note": "Replaced by HP-500"}),
         },
-        {"in_service": [], "down": ["down"], "under_maintenance": ["start_maintenance"], "retired": ["retire"]},
+        {
+            "in_service": [],
+            "down": ["down"],
+            "under_maintenance": ["start_maintenance"],
+            "retired": ["retire"],
+        },
         "cmms.asset.status_changed.v1",
         domain.ASSET,
     ),
@@ -151,7 +163,9 @@ STATES = [(name, str(state)) for name, walk in WALKS.items() for state in walk.m
 
 
 @pytest.mark.parametrize(("name", "source", "action", "target"), EDGES, ids=str)
-async def test_every_transition_over_http(cmms: Cmms, name: str, source: str, action: str, target: str) -> None:
+async def test_every_transition_over_http(
+    cmms: Cmms, name: str, source: str, action: str, target: str
+) -> None:
     await check_transition(WALKS[name], cmms.http, cmms.database_url, source, action, target)
 
 
@@ -164,10 +178,15 @@ async def test_every_illegal_transition_is_409_naming_the_state(cmms: Cmms, name
 async def test_breakdown_and_restore_record_downtime_and_events(cmms: Cmms) -> None:
     asset = new_asset(cmms.http)
     asset_id = asset["asset_id"]
-    assert (asset["status"], asset["allowed_actions"]) == ("in_service", ["down", "start_maintenance", "retire"])
+    assert (asset["status"], asset["allowed_actions"]) == (
+        "in_service",
+        ["down", "start_maintenance", "retire"],
+    )
     failed_at = (datetime.now(UTC) - timedelta(minutes=90)).isoformat()
     down = ok(
-        cmms.http.post(f"{API}/assets/{asset_id}/down", json={"reason": "Oil leak", "failure_time": failed_at})
+        cmms.http.post(
+            f"{API}/assets/{asset_id}/down", json={"reason": "Oil leak", "failure_time": failed_at}
+        )
     )
     assert down["status"] == "down"
     ok(cmms.http.post(f"{API}/assets/{asset_id}/start-maintenance", json={"note": "Seal change"}))
@@ -190,7 +209,10 @@ async def test_breakdown_and_restore_record_downtime_and_events(cmms: Cmms) -> N
         "PLANT-1",
     )
     restored_event = staged[-1][1]
-    assert (restored_event["downtime_id"], restored_event["minutes"]) == (record["downtime_id"], record["minutes"])
+    assert (restored_event["downtime_id"], restored_event["minutes"]) == (
+        record["downtime_id"],
+        record["minutes"],
+    )
 
 
 async def test_asset_master_data_and_problems(cmms: Cmms) -> None:
@@ -207,7 +229,9 @@ async def test_asset_master_data_and_problems(cmms: Cmms) -> None:
         "stale-version",
     )
     problem(cmms.http.get(f"{API}/assets/NOPE-1"), 404, "asset-not-found")
-    problem(cmms.http.post(f"{API}/assets/{asset_id}/down", json={"reason": "x", "foo": 1}), 400, "validation")
+    problem(
+        cmms.http.post(f"{API}/assets/{asset_id}/down", json={"reason": "x", "foo": 1}), 400, "validation"
+    )
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     problem(
         cmms.http.post(f"{API}/assets/{asset_id}/down", json={"reason": "x", "failure_time": future}),
@@ -232,7 +256,11 @@ async def test_request_submission_links_and_filters(cmms: Cmms) -> None:
     nc_id = unique("NC")
     request = ok(
         new_request(
-            cmms.http, asset["asset_id"], nonconformance_id=nc_id, production_order="PRD-77", requested_by="P-7"
+            cmms.http,
+            asset["asset_id"],
+            nonconformance_id=nc_id,
+            production_order="PRD-77",
+            requested_by="P-7",
         ),
         201,
     )
@@ -256,7 +284,10 @@ async def test_request_submission_links_and_filters(cmms: Cmms) -> None:
     ):
         found = ok(cmms.http.get(f"{API}/maintenance-requests", params=params))["items"]
         assert [r["request_id"] for r in found] == [request["request_id"]]
-    assert ok(cmms.http.get(f"{API}/maintenance-requests", params={"nonconformance_id": "NC-NONE"}))["items"] == []
+    assert (
+        ok(cmms.http.get(f"{API}/maintenance-requests", params={"nonconformance_id": "NC-NONE"}))["items"]
+        == []
+    )
 
     problem(new_request(cmms.http, "AST-NOPE"), 422, "unknown-asset")
     problem(new_request(cmms.http, asset["asset_id"], site="PLANT-1"), 422, "site-mismatch")
@@ -268,7 +299,9 @@ async def test_request_submission_links_and_filters(cmms: Cmms) -> None:
 async def test_work_order_from_request_drives_the_request(cmms: Cmms) -> None:
     request = ok(new_request(cmms.http, nonconformance_id="NC-5", production_order="PRD-5"), 201)
     request_id = request["request_id"]
-    body = problem(cmms.http.post(f"{API}/work-orders", json={"request_id": request_id}), 409, "illegal-transition")
+    body = problem(
+        cmms.http.post(f"{API}/work-orders", json={"request_id": request_id}), 409, "illegal-transition"
+    )
     assert body["current_state"] == "submitted"
     ok(cmms.http.post(f"{API}/maintenance-requests/{request_id}/accept"))
 
@@ -293,7 +326,10 @@ async def test_work_order_from_request_drives_the_request(cmms: Cmms) -> None:
     done = ok(cmms.http.get(f"{API}/maintenance-requests/{request_id}"))
     assert (done["status"], done["status_reason"]) == ("completed", f"work order {wo_id}")
     kinds = [k for k, _ in await events(cmms.database_url, request_id)]
-    assert kinds == ["cmms.maintenance_request.submitted.v1"] + ["cmms.maintenance_request.status_changed.v1"] * 3
+    assert (
+        kinds
+        == ["cmms.maintenance_request.submitted.v1"] + ["cmms.maintenance_request.status_changed.v1"] * 3
+    )
     listed = ok(cmms.http.get(f"{API}/work-orders", params={"request_id": request_id}))["items"]
     assert [w["wo_id"] for w in listed] == [wo_id]
 
@@ -303,9 +339,21 @@ async def test_work_order_lines_completion_event_and_closing(cmms: Cmms) -> None
     wo_id = wo["wo_id"]
     ok(cmms.http.post(f"{API}/work-orders/{wo_id}/release"))
     ok(cmms.http.post(f"{API}/work-orders/{wo_id}/start"))
-    part = {"item_id": "SP-SEAL-80", "quantity": 2, "warehouse": "WH-MRO", "lot_id": "LOT-S1", "location": "A-01"}
+    part = {
+        "item_id": "SP-SEAL-80",
+        "quantity": 2,
+        "warehouse": "WH-MRO",
+        "lot_id": "LOT-S1",
+        "location": "A-01",
+    }
     ok(cmms.http.post(f"{API}/work-orders/{wo_id}/parts", json=part))
-    labor = {"person_id": "P-100", "hours": 2.5, "rate": "62.50", "currency": "EUR", "work_date": "2030-03-04"}
+    labor = {
+        "person_id": "P-100",
+        "hours": 2.5,
+        "rate": "62.50",
+        "currency": "EUR",
+        "work_date": "2030-03-04",
+    }
     current = ok(cmms.http.post(f"{API}/work-orders/{wo_id}/labor", json=labor))
     assert current["labor"][0]["amount"] == "156.25"
     assert current["parts"][0] == {**part, "line_no": 1, "uom": "EA", "quantity": 2.0}
@@ -321,15 +369,37 @@ async def test_work_order_lines_completion_event_and_closing(cmms: Cmms) -> None
     kind, data = staged[-1]
     assert kind == "cmms.work_order.completed.v1"
     assert data["parts"] == [
-        {"line_no": 1, "item_id": "SP-SEAL-80", "quantity": 2.0, "uom": "EA", "warehouse": "WH-MRO",
-         "lot_id": "LOT-S1", "location": "A-01"}
+        {
+            "line_no": 1,
+            "item_id": "SP-SEAL-80",
+            "quantity": 2.0,
+            "uom": "EA",
+            "warehouse": "WH-MRO",
+            "lot_id": "LOT-S1",
+            "location": "A-01",
+        }
     ]
     assert data["labor"] == [
-        {"line_no": 1, "person_id": "P-100", "hours": 2.5, "rate": "62.5", "currency": "EUR", "amount": "156.25",
-         "work_date": "2030-03-04"}
+        {
+            "line_no": 1,
+            "person_id": "P-100",
+            "hours": 2.5,
+            "rate": "62.5",
+            "currency": "EUR",
+            "amount": "156.25",
+            "work_date": "2030-03-04",
+        }
     ]
-    assert (data["cause_code"], data["correction_code"], data["downtime_minutes"]) == ("SEAL-WEAR", "REPLACE", 95)
-    assert (data["cost_centre"], data["order_ref"], data["production_order"]) == ("CC-4711", "ORD-900", "PRD-9")
+    assert (data["cause_code"], data["correction_code"], data["downtime_minutes"]) == (
+        "SEAL-WEAR",
+        "REPLACE",
+        95,
+    )
+    assert (data["cost_centre"], data["order_ref"], data["production_order"]) == (
+        "CC-4711",
+        "ORD-900",
+        "PRD-9",
+    )
 
     body = problem(cmms.http.post(f"{API}/work-orders/{wo_id}/parts", json=part), 409, "illegal-transition")
     assert body["current_state"] == "technically_complete"
@@ -343,7 +413,9 @@ async def test_work_order_lines_completion_event_and_closing(cmms: Cmms) -> None
 
 async def test_costs_can_only_be_posted_when_technically_complete(cmms: Cmms) -> None:
     wo = ok(new_work_order(cmms.http), 201)
-    body = problem(cmms.http.post(f"{API}/work-orders/{wo['wo_id']}/costs-posted", json={}), 409, "illegal-transition")
+    body = problem(
+        cmms.http.post(f"{API}/work-orders/{wo['wo_id']}/costs-posted", json={}), 409, "illegal-transition"
+    )
     assert body["current_state"] == "created"
 
 
@@ -355,7 +427,9 @@ async def test_work_order_lists_for_a_technicians_delta_sync(cmms: Cmms) -> None
     ok(new_work_order(cmms.http, assignee=unique("P")), 201)
     mine = ok(cmms.http.get(f"{API}/work-orders", params={"assignee": person}))["items"]
     assert [w["wo_id"] for w in mine] == [first["wo_id"], second["wo_id"]]
-    by_site = ok(cmms.http.get(f"{API}/work-orders", params={"site": "PLANT-3", "status": "created"}))["items"]
+    by_site = ok(cmms.http.get(f"{API}/work-orders", params={"site": "PLANT-3", "status": "created"}))[
+        "items"
+    ]
     assert [w["wo_id"] for w in by_site] == [first["wo_id"]]
     by_asset = ok(cmms.http.get(f"{API}/work-orders", params={"asset_id": asset["asset_id"]}))["items"]
     assert [w["wo_id"] for w in by_asset] == [first["wo_id"]]
@@ -386,8 +460,16 @@ async def test_work_order_lists_for_a_technicians_delta_sync(cmms: Cmms) -> None
 async def test_standalone_work_order_needs_an_asset_and_a_description(cmms: Cmms) -> None:
     problem(cmms.http.post(f"{API}/work-orders", json={"description": "x"}), 422, "asset-required")
     asset = new_asset(cmms.http)
-    problem(cmms.http.post(f"{API}/work-orders", json={"asset_id": asset["asset_id"]}), 422, "description-required")
-    problem(cmms.http.post(f"{API}/work-orders", json={"request_id": "MR-NOPE"}), 422, "unknown-maintenance-request")
+    problem(
+        cmms.http.post(f"{API}/work-orders", json={"asset_id": asset["asset_id"]}),
+        422,
+        "description-required",
+    )
+    problem(
+        cmms.http.post(f"{API}/work-orders", json={"request_id": "MR-NOPE"}),
+        422,
+        "unknown-maintenance-request",
+    )
     preventive = ok(new_work_order(cmms.http, type="preventive"), 201)
     for action in ("release", "start"):
         ok(cmms.http.post(f"{API}/work-orders/{preventive['wo_id']}/{action}"))
@@ -407,5 +489,7 @@ async def test_idempotent_retry_replays_the_first_answer(cmms: Cmms) -> None:
     assert (again.json(), again.headers.get("idempotent-replayed")) == (first, "true")
     assert len(ok(cmms.http.get(f"{API}/work-orders/{wo['wo_id']}"))["labor"]) == 1
     problem(cmms.http.post(path, json={**labor, "hours": 2}, headers=key), 422, "idempotency-key-reused")
-    stored = await rows(cmms.database_url, "SELECT count(*) FROM work_order_labor WHERE wo_id = :w", w=wo["wo_id"])
+    stored = await rows(
+        cmms.database_url, "SELECT count(*) FROM work_order_labor WHERE wo_id = :w", w=wo["wo_id"]
+    )
     assert stored[0][0] == 1

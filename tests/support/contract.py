@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from plantbridge.processes import ServiceProcess
 from tests.support.http import auth_headers
@@ -14,7 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_schemathesis(
-    service: ServiceProcess, api_path: str, *, scopes: Sequence[str], max_examples: int = 25, seed: int = 1
+    service: ServiceProcess,
+    api_path: str,
+    *,
+    scopes: Sequence[str],
+    max_examples: int = 25,
+    seed: int = 1,
+    claims: Mapping[str, Any] | None = None,
 ) -> None:
     """Fail the calling test with schemathesis's own report when any check fails."""
     args = [
@@ -32,7 +39,7 @@ def run_schemathesis(
         "--workers",
         "1",
     ]
-    for name, value in auth_headers(scopes).items():
+    for name, value in auth_headers(scopes, claims=claims).items():
         args += ["-H", f"{name}: {value}"]
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, (

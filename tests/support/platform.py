@@ -84,6 +84,15 @@ class Platform:
         assert json.loads(result.stdout)["client_id"] == client_id
         return secret
 
+    def own_client(self, name: str) -> dict[str, str]:
+        """Register a calling service's OAuth2 client (id and scopes from the service table), as
+        the launcher does; returns the settings that hand it to the service."""
+        service = by_name(name)
+        return {
+            "client_id": service.client_id,
+            "client_secret": self.register_client(service.client_id, service.client_scopes),
+        }
+
     def start(self, name: str, **env: str) -> ServiceProcess:
         db = self.database_url(self.backend, f"{self.tag}_{name}") if by_name(name).uses_database else None
         if db:

@@ -7,7 +7,16 @@ its result is committed before the next step starts; so a crash or restart resum
 unfinished step, and a repeated call is answered from the upstream's idempotency record.
 """
 
-from contracts.kit.flows.engine import FlowContext, FlowRunner, FlowType, Step, start
+from contracts.kit.flows.engine import FlowContext, FlowRunner, FlowType, Step, StepFailed, start
 from contracts.kit.flows.store import FlowStatus, flow_metadata
 
-__all__ = ["FlowContext", "FlowRunner", "FlowStatus", "FlowType", "Step", "flow_metadata", "start"]
+__all__ = [
+    "FlowContext",
+    "FlowRunner",
+    "FlowStatus",
+    "FlowType",
+    "Step",
+    "StepFailed",
+    "flow_metadata",
+    "start",
+]

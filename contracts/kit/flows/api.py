@@ -21,7 +21,16 @@ from contracts.models.common import Id
 from contracts.models.flows import Flow, FlowStep, Timeline, TimelineEntry
 
 Q = Paged
-KEY_FILTERS = ("lot_id", "order_id", "supplier_id", "equipment_id", "work_order_id", "nonconformance_id")
+KEY_FILTERS = (
+    "lot_id",
+    "order_id",
+    "supplier_id",
+    "equipment_id",
+    "work_order_id",
+    "nonconformance_id",
+    "asset_id",
+    "item_id",
+)
 
 
 def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
@@ -38,7 +47,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
         @get(
             responses=problems(422),
             summary="List flows",
-            description="Filter by status, type, correlation id or a business key (lot, order, supplier).",
+            description="Filter by status, type, correlation id or a business key (lot, order, asset, ...).",
         )
         async def list_flows(
             self,
@@ -53,6 +62,8 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             equipment_id: Id | None = None,
             work_order_id: Id | None = None,
             nonconformance_id: Id | None = None,
+            asset_id: Id | None = None,
+            item_id: Id | None = None,
         ) -> Page[Flow]:
             query = select(flows)
             if status:
@@ -64,7 +75,16 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             wanted = dict(
                 zip(
                     KEY_FILTERS,
-                    (lot_id, order_id, supplier_id, equipment_id, work_order_id, nonconformance_id),
+                    (
+                        lot_id,
+                        order_id,
+                        supplier_id,
+                        equipment_id,
+                        work_order_id,
+                        nonconformance_id,
+                        asset_id,
+                        item_id,
+                    ),
                     strict=True,
                 )
             )
@@ -139,9 +159,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             summary="Cancel a flow that has not completed",
             description="Steps already done stay done; compensate them with the system APIs if needed.",
         )
-        async def cancel(
-            self, session: Session, flow_id: Id, if_match: IfMatch = None
-        ) -> Response[Flow]:
+        async def cancel(self, session: Session, flow_id: Id, if_match: IfMatch = None) -> Response[Flow]:
             row = await _load(session, flow_id)
             check_if_match(if_match, row.version)
             if row.status in (FlowStatus.COMPLETED, FlowStatus.CANCELLED):

@@ -135,8 +135,15 @@ async def _note(session: AsyncSession, flow_id: str, kind: str, step: str | None
     )
 
 
+class StepFailed(Exception):
+    """Raised by a step that met a condition asking again will not change (the record is in the
+    wrong state, data is missing): the flow stalls at once, visibly, for an operator."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """A 4xx problem will not change by asking again; anything else (down, 5xx, timeouts) may."""
+    if isinstance(exc, StepFailed):
+        return False
     return not (isinstance(exc, UpstreamProblem) and exc.status < 500 and exc.status != 429)
 
 

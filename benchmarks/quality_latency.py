@@ -1,0 +1,264 @@
+"""Failed inspection → ERP blocked: latency at a steady rate, and the highest sustained rate.
+
+Starts Redis, the gateway, ERP, QMS and the quality process on loopback (SQLite, the embedded
+default), prepares lots waiting for a decision, then posts `block` usage decisions at a fixed
+rate and times each until ERP publishes the lot's BLOCKED status change. Prints p50/p99.
+
+    .venv/bin/python benchmarks/quality_latency.py [--backend sqlite|postgres] [--rate 50] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import msgspec
+from redis.asyncio import Redis
+
+from plantbridge.processes import RedisServer, ServiceProcess, free_port
+from tests.support.postgres import PostgresServer
+
+SCOPES = "erp:read erp:write qms:read qms:write mes:read mes:write"
+
+
+class Stack:
+    def __init__(self, root: Path, postgres: PostgresServer | None) -> None:
+        self.root = root
+        self.postgres = postgres
+        self.redis = RedisServer(root / "redis").start()
+        self.processes: list[ServiceProcess] = []
+        self.gateway_port = free_port()
+        self.gateway_url = f"http://127.0.0.1:{self.gateway_port}"
+
+    def db(self, name: str) -> str:
+        if self.postgres is not None:
+            return self.postgres.url(f"bench_{name}")
+        return f"sqlite+aiosqlite:///{self.root}/{name}.db"
+
+    def start(self, name: str, prefix: str, **env: str) -> ServiceProcess:
+        settings = {
+            f"{prefix}_REDIS_URL": self.redis.url,
+            f"{prefix}_DATABASE_URL": self.db(name),
+            f"{prefix}_AUTH_ISSUER": self.gateway_url,
+            f"{prefix}_AUTH_JWKS_URL": f"{self.gateway_url}/.well-known/jwks.json",
+            f"{prefix}_AUTH_TOKEN_URL": f"{self.gateway_url}/oauth2/token",
+            f"{prefix}_LOG_LEVEL": "WARNING",
+            **{f"{prefix}_{k.upper()}": v for k, v in env.items()},
+        }
+        port = self.gateway_port if name == "gateway" else None
+        process = ServiceProcess(name, settings, port=port, log_path=self.root / f"{name}.log").start(60)
+        self.processes.append(process)
+        return process
+
+    def register(self, client_id: str) -> str:
+        secret = secrets.token_urlsafe(24)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "plantbridge",
+                "gateway",
+                "register-client",
+                client_id,
+                "--scopes",
+                SCOPES,
+                "--secret",
+                secret,
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "GATEWAY_DATABASE_URL": self.db("gateway")},
+        )
+        return secret
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.redis.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+async def token(stack: Stack, client_id: str, secret: str) -> str:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{stack.gateway_url}/oauth2/token",
+            auth=(client_id, secret),
+            data={"grant_type": "client_credentials", "scope": SCOPES},
+        )
+        return str(response.json()["access_token"])
+
+
+async def prepare_lots(erp: httpx.AsyncClient, qms: httpx.AsyncClient, count: int) -> list[dict[str, str]]:
+    tag = uuid.uuid4().hex[:6].upper()
+    item, supplier = f"RM-{tag}", f"SUP-{tag}"
+    await erp.post(
+        "/erp/v1/items", json={"item_id": item, "description": "bench", "inspection_required": True}
+    )
+    await erp.post("/erp/v1/suppliers", json={"supplier_id": supplier, "name": "bench"})
+    po = (
+        await erp.post(
+            "/erp/v1/purchase-orders",
+            json={"supplier_id": supplier, "lines": [{"item_id": item, "quantity": count}]},
+        )
+    ).json()
+    gate = asyncio.Semaphore(16)
+
+    async def receive() -> str:
+        async with gate:
+            receipt = await erp.post(
+                "/erp/v1/goods-receipts", json={"po_id": po["po_id"], "quantity": 1, "location": "WH1"}
+            )
+            return str(receipt.json()["lot_id"])
+
+    lot_ids = await asyncio.gather(*(receive() for _ in range(count)))
+    ready: list[dict[str, str]] = []
+    deadline = time.monotonic() + 120
+    pending = set(lot_ids)
+    while pending and time.monotonic() < deadline:
+        page = await qms.get(
+            "/qms/v1/inspection-lots", params={"item_id": item, "limit": 500, "status": "created"}
+        )
+        for lot in page.json()["items"]:
+            if lot["lot_id"] in pending:
+                pending.discard(lot["lot_id"])
+                ready.append({"lot_id": lot["lot_id"], "inspection_lot_id": lot["inspection_lot_id"]})
+        await asyncio.sleep(0.2)
+
+    async def fail(lot: dict[str, str]) -> None:
+        async with gate:
+            path = f"/qms/v1/inspection-lots/{lot['inspection_lot_id']}"
+            await qms.post(f"{path}/start", json={})
+            await qms.post(
+                f"{path}/results", json={"results": [{"characteristic": "VISUAL", "conforming": False}]}
+            )
+
+    await asyncio.gather(*(fail(lot) for lot in ready))
+    return ready
+
+
+async def run_rate(
+    qms: httpx.AsyncClient, redis: Redis, lots: list[dict[str, str]], rate: float
+) -> list[float]:
+    """Send one block decision every 1/rate s; return each lot's decision → BLOCKED latency (ms)."""
+    sent: dict[str, float] = {}
+    blocked: dict[str, float] = {}
+    last_id = (await redis.xinfo_stream("events.erp"))["last-generated-id"]
+
+    async def watch() -> None:
+        nonlocal last_id
+        while len(blocked) < len(lots):
+            reply = await redis.xread({"events.erp": last_id}, count=500, block=1000)
+            for _stream, entries in reply or []:
+                for entry_id, fields in entries:
+                    last_id = entry_id
+                    if fields[b"type"] == b"erp.stock.status_changed.v1":
+                        event = msgspec.json.decode(fields[b"event"])
+                        if event["data"]["to_status"] == "BLOCKED":
+                            blocked.setdefault(event["data"]["lot_id"], time.perf_counter())
+
+    async def decide(lot: dict[str, str]) -> None:
+        sent[lot["lot_id"]] = time.perf_counter()
+        await qms.post(
+            f"/qms/v1/inspection-lots/{lot['inspection_lot_id']}/usage-decision",
+            json={"code": "R1", "disposition": "block", "decided_by": "bench"},
+        )
+
+    watcher = asyncio.create_task(watch())
+    start = time.perf_counter()
+    tasks = []
+    for n, lot in enumerate(lots):
+        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(decide(lot)))
+    await asyncio.gather(*tasks)
+    try:
+        await asyncio.wait_for(watcher, timeout=60)
+    except TimeoutError:
+        print(f"  {len(lots) - len(blocked)} lots not blocked within 60 s", file=sys.stderr)
+    return [(blocked[k] - sent[k]) * 1000 for k in sent if k in blocked]
+
+
+def summary(label: str, latencies: list[float], rate: float, seconds: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(
+        f"{label}: {rate:.0f} flows/s for {seconds:.0f} s, n={len(ordered)}: "
+        f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {ordered[-1]:.0f} ms",
+        flush=True,
+    )
+    return {"rate": rate, "p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "n": len(ordered)}
+
+
+async def main(args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix="pb-bench-"))
+    postgres = PostgresServer().start() if args.backend == "postgres" else None
+    if postgres is not None:
+        for name in ("gateway", "erp", "qms", "quality"):
+            postgres.new_database(f"bench_{name}")
+    stack = Stack(root, postgres)
+    print(f"backend: {args.backend}", flush=True)
+    try:
+        stack.start("gateway", "GATEWAY", issuer=stack.gateway_url)
+        erp = stack.start("erp", "ERP")
+        qms = stack.start("qms", "QMS")
+        quality_secret = stack.register("quality-process")
+        stack.start(
+            "quality",
+            "QUALITY",
+            client_id="quality-process",
+            client_secret=quality_secret,
+            erp_url=erp.url,
+            qms_url=qms.url,
+        )
+        bearer = await token(stack, "bench", stack.register("bench"))
+        headers = {"Authorization": f"Bearer {bearer}"}
+        limits = httpx.Limits(max_connections=64)
+        async with (
+            httpx.AsyncClient(base_url=erp.url, headers=headers, timeout=30, limits=limits) as erp_http,
+            httpx.AsyncClient(base_url=qms.url, headers=headers, timeout=30, limits=limits) as qms_http,
+        ):
+            redis = Redis.from_url(stack.redis.url)
+            results = []
+            steady = await prepare_lots(erp_http, qms_http, int(args.rate * args.seconds))
+            results.append(
+                summary("steady", await run_rate(qms_http, redis, steady, args.rate), args.rate, args.seconds)
+            )
+            for rate in [float(r) for r in args.ramp.split(",") if r]:
+                lots = await prepare_lots(erp_http, qms_http, int(rate * args.ramp_seconds))
+                outcome = summary(
+                    "ramp", await run_rate(qms_http, redis, lots, rate), rate, args.ramp_seconds
+                )
+                results.append(outcome)
+                if outcome["n"] < len(lots) or outcome["p99_ms"] > args.sustained_p99_ms:
+                    break
+            sustained = max((r["rate"] for r in results if r["p99_ms"] <= args.sustained_p99_ms), default=0)
+            print(
+                f"highest sustained rate with p99 ≤ {args.sustained_p99_ms:.0f} ms: {sustained:.0f} flows/s"
+            )
+            print(json.dumps({"results": results, "sustained_rate": sustained}))
+            await redis.aclose()
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--ramp", default="100,150,200,300")
+    parser.add_argument("--ramp-seconds", type=float, default=5)
+    parser.add_argument("--sustained-p99-ms", type=float, default=250)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,116 @@
+"""The governance ruleset every OpenAPI document must pass (like a Spectral ruleset, in code)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from contracts.governance.breaking import METHODS
+
+PROBLEM_JSON = "application/problem+json"
+Operation = dict[str, Any]
+Rule = Callable[[dict[str, Any], str, str, Operation], Iterator[str]]
+
+
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"] not in seen:
+        seen.add(node["$ref"])
+        target: Any = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        node = target
+    return node
+
+
+def security_with_scopes(document: dict[str, Any], method: str, path: str, op: Operation) -> Iterator[str]:
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    requirements = op.get("security", document.get("security"))
+    if not requirements:
+        yield "security: no security requirement"
+        return
+    for requirement in requirements:
+        if not requirement:
+            yield "security: an empty requirement makes the operation anonymous"
+        for name, scopes in requirement.items():
+            if name not in schemes:
+                yield f"security: scheme `{name}` is not in components.securitySchemes"
+            if not scopes:
+                yield f"security: requirement `{name}` names no scopes"
+
+
+def problem_responses(document: dict[str, Any], method: str, path: str, op: Operation) -> Iterator[str]:
+    responses = op.get("responses", {})
+    client_errors = [s for s in responses if str(s).startswith("4")]
+    if not client_errors:
+        yield "problems: no 4xx problem response documented"
+    for needed in ("401", "403"):
+        if needed not in map(str, responses):
+            yield f"problems: {needed} not documented"
+    for status in client_errors:
+        content = _resolve(document, responses[status]).get("content", {})
+        if PROBLEM_JSON not in content:
+            yield f"problems: {status} is not {PROBLEM_JSON}"
+
+
+def _success_schema(document: dict[str, Any], op: Operation) -> dict[str, Any]:
+    response = _resolve(document, op.get("responses", {}).get("200", {}))
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    resolved: dict[str, Any] = _resolve(document, schema)
+    return resolved
+
+
+def pagination(document: dict[str, Any], method: str, path: str, op: Operation) -> Iterator[str]:
+    if method != "get":
+        return
+    schema = _success_schema(document, op)
+    params = {
+        p.get("name")
+        for p in (_resolve(document, p) for p in op.get("parameters", []))
+        if p.get("in") == "query"
+    }
+    props = schema.get("properties", {})
+    is_list = "items" in props or schema.get("type") == "array" or bool({"limit", "cursor"} & params)
+    if not is_list:
+        return
+    if schema.get("type") == "array":
+        yield "pagination: a list answers a bare array; use the page shape (items + next_cursor)"
+        return
+    for name in ("items", "next_cursor"):
+        if name not in props:
+            yield f"pagination: the page has no `{name}`"
+    for name in ("limit", "cursor"):
+        if name not in params:
+            yield f"pagination: no `{name}` query parameter"
+
+
+def identified_and_described(
+    document: dict[str, Any], method: str, path: str, op: Operation
+) -> Iterator[str]:
+    if not op.get("operationId"):
+        yield "operation: no operationId"
+    if not (op.get("summary") or op.get("description")):
+        yield "operation: neither summary nor description"
+
+
+RULES: tuple[Rule, ...] = (security_with_scopes, problem_responses, pagination, identified_and_described)
+
+
+def lint(document: dict[str, Any], rules: tuple[Rule, ...] = RULES) -> list[str]:
+    found: list[str] = []
+    seen_ids: dict[str, str] = {}
+    for path, item in sorted(document.get("paths", {}).items()):
+        for method in METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            where = f"{method.upper()} {path}"
+            found.extend(
+                f"{where}: {message}" for rule in rules for message in rule(document, method, path, op)
+            )
+            op_id = op.get("operationId")
+            if op_id and op_id in seen_ids:
+                found.append(f"{where}: operation: operationId {op_id} also used by {seen_ids[op_id]}")
+            elif op_id:
+                seen_ids[op_id] = where
+    return found

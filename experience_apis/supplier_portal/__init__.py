@@ -1,0 +1,1 @@
+"""Supplier portal API v1: one supplier's quality cases, inspections and scorecard."""

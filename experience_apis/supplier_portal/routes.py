@@ -1,0 +1,137 @@
+"""Supplier portal HTTP surface: the supplier comes from the verified token, never from the request,
+so no path, query or body can name another supplier."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+
+from contracts.kit.auth import current_principal
+from contracts.kit.paging import Paged, etag
+from contracts.kit.params import IdempotencyKey, IfMatch, PathId
+from contracts.kit.responses import problems
+from contracts.models import supplier as m
+from experience_apis.supplier_portal import service
+from experience_apis.supplier_portal.service import Upstreams
+
+Up = NamedDependency[Upstreams]
+SCOPES = {"scopes": ("supplier:portal",)}
+
+
+class CaseStatus(StrEnum):
+    ISSUED = "issued"
+    RESPONSE_RECEIVED = "response_received"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class InspectionResult(StrEnum):
+    PENDING = "pending"
+    PASS = "pass"
+    FAIL = "fail"
+
+
+def _who(request: Request[Any, Any, Any]) -> service.Supplier:
+    return service.supplier(current_principal(request))
+
+
+class CaseController(Controller):
+    path = "/cases"
+    tags = ["supplier quality cases"]
+    opt = SCOPES
+
+    @get(
+        responses=problems(403, 422, 503),
+        summary="My supplier quality cases",
+        description="Only the token's supplier's cases; `updated_since` and `cursor` for delta sync.",
+    )
+    async def list(
+        self,
+        request: Request[Any, Any, Any],
+        upstreams: Up,
+        page_query: Paged,
+        status: CaseStatus | None = None,
+    ) -> m.CasePage:
+        return await service.list_cases(
+            upstreams, _who(request), page_query, status.value if status else None
+        )
+
+    @get(
+        "/{case_id:str}",
+        responses=problems(403, 404, 503),
+        summary="One case with its nonconformances and every response with its verdict",
+    )
+    async def get(
+        self, request: Request[Any, Any, Any], upstreams: Up, case_id: PathId
+    ) -> Response[m.CaseDetail]:
+        case = await service.case_detail(upstreams, _who(request), case_id)
+        return Response(case, headers={"ETag": etag(case.version)})
+
+    @post(
+        "/{case_id:str}/response",
+        status_code=200,
+        responses=problems(403, 404, 409, 412, 422, 503),
+        summary="Answer an issued case: containment, root cause, corrective action",
+        description="409 when the case is not waiting for an answer; If-Match takes the case's ETag.",
+    )
+    async def respond(
+        self,
+        request: Request[Any, Any, Any],
+        upstreams: Up,
+        case_id: PathId,
+        data: m.CaseResponse,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.CaseDetail]:
+        case = await service.respond(upstreams, _who(request), case_id, data, if_match, idempotency_key)
+        return Response(case, headers={"ETag": etag(case.version)})
+
+
+class InspectionController(Controller):
+    path = "/inspections"
+    tags = ["inspections"]
+    opt = SCOPES
+
+    @get(responses=problems(403, 422, 503), summary="Inspection results of my lots")
+    async def list(
+        self,
+        request: Request[Any, Any, Any],
+        upstreams: Up,
+        page_query: Paged,
+        result: InspectionResult | None = None,
+    ) -> m.InspectionPage:
+        return await service.list_inspections(
+            upstreams, _who(request), page_query, result.value if result else None
+        )
+
+    @get("/{inspection_lot_id:str}", responses=problems(403, 404, 503), summary="One inspection of my lots")
+    async def get(
+        self, request: Request[Any, Any, Any], upstreams: Up, inspection_lot_id: PathId
+    ) -> Response[m.LotInspection]:
+        lot = await service.inspection(upstreams, _who(request), inspection_lot_id)
+        return Response(lot, headers={"ETag": etag(lot.version)})
+
+
+class ScorecardController(Controller):
+    path = "/scorecard"
+    tags = ["scorecard"]
+    opt = SCOPES
+
+    @get(
+        responses=problems(403, 503),
+        summary="My scorecard",
+        description="Reject rate in ppm (rejected / received quantity, ERP lots and QMS decisions), "
+        "open cases, "
+        "average days from issue to first response, and the share of answers given by the due date. "
+        "Without ERP the quantities are missing and `warnings` says so.",
+    )
+    async def get(self, request: Request[Any, Any, Any], upstreams: Up) -> m.Scorecard:
+        return await service.scorecard(upstreams, _who(request))
+
+
+ROUTES = [CaseController, InspectionController, ScorecardController]

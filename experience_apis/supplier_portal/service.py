@@ -1,0 +1,304 @@
+"""Use cases of the supplier portal: QMS and ERP answers, filtered to the supplier in the token.
+
+Every record is checked against the token's supplier_id after it is fetched; another supplier's
+record is answered exactly like one that does not exist (404), so ids cannot be probed. Cases
+QMS has not yet issued to the supplier are internal drafts and are not shown either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
+from contracts.clients.erp import ErpClient
+from contracts.clients.qms import QmsClient
+from contracts.kit.auth import Principal
+from contracts.kit.paging import PageQuery
+from contracts.kit.problems import NotFound, Problem
+from contracts.models import qms
+from contracts.models import supplier as m
+
+T = TypeVar("T")
+Warnings = list[tuple[str, str]]
+CASE_NOT_FOUND = "No such supplier quality case."
+LOT_NOT_FOUND = "No such inspection lot."
+OPEN = frozenset(
+    {qms.SupplierCaseStatus.ISSUED, qms.SupplierCaseStatus.RESPONSE_RECEIVED, qms.SupplierCaseStatus.REJECTED}
+)
+REJECTING = frozenset({qms.Disposition.BLOCK, qms.Disposition.SCRAP, qms.Disposition.RETURN})
+
+
+@dataclass
+class Upstreams:
+    qms: QmsClient
+    erp: ErpClient
+
+
+@dataclass(frozen=True)
+class Supplier:
+    supplier_id: str
+    client_id: str
+
+
+def supplier(principal: Principal) -> Supplier:
+    if not principal.supplier_id:
+        raise Problem(
+            "This API is for suppliers: the token must name a supplier_id.",
+            status=403,
+            slug="not-a-supplier",
+            title="Not a supplier token",
+        )
+    return Supplier(principal.supplier_id, principal.client_id)
+
+
+async def critical(source: str, call: Awaitable[T], not_found: str) -> T:
+    try:
+        return await call
+    except UPSTREAM_ERRORS as exc:
+        raise as_problem(source, exc, not_found=not_found) from exc
+
+
+def _params(query: PageQuery, **filters: Any) -> dict[str, Any]:
+    params = {
+        "limit": query.limit,
+        "cursor": query.cursor,
+        "updated_since": query.updated_since.isoformat() if query.updated_since else None,
+        **filters,
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def visible(case: qms.SupplierCase, who: Supplier) -> bool:
+    return case.supplier_id == who.supplier_id and (case.issued_at is not None or case.status != "open")
+
+
+# --- cases -----------------------------------------------------------------------------------------
+async def list_cases(up: Upstreams, who: Supplier, query: PageQuery, status: str | None) -> m.CasePage:
+    page = await critical(
+        "qms",
+        up.qms.list_supplier_cases_page(_params(query, supplier_id=who.supplier_id, status=status)),
+        CASE_NOT_FOUND,
+    )
+    return m.CasePage(items=[_case(c) for c in page.items if visible(c, who)], next_cursor=page.next_cursor)
+
+
+async def owned_case(up: Upstreams, who: Supplier, case_id: str) -> qms.SupplierCase:
+    case = await critical("qms", up.qms.get_supplier_case(case_id), CASE_NOT_FOUND)
+    if not visible(case, who):
+        raise NotFound(CASE_NOT_FOUND)
+    return case
+
+
+async def case_detail(up: Upstreams, who: Supplier, case_id: str) -> m.CaseDetail:
+    case = await owned_case(up, who, case_id)
+    return await _detail(up, who, case)
+
+
+async def _detail(up: Upstreams, who: Supplier, case: qms.SupplierCase) -> m.CaseDetail:
+    warnings: Warnings = []
+    found = await asyncio.gather(
+        *(optional("qms", up.qms.get_nonconformance(n), warnings) for n in case.nc_ids)
+    )
+    # QMS refuses to link another supplier's NC to a case; checked again here all the same.
+    ncs = [nc for nc in found if nc is not None and nc.supplier_id in (None, who.supplier_id)]
+    base = _case(case)
+    return m.CaseDetail(
+        **{f: getattr(base, f) for f in base.__struct_fields__},
+        nonconformances=[
+            m.CaseNonconformance(
+                nc_id=nc.nc_id,
+                title=nc.title,
+                severity=nc.severity.value,
+                status=nc.status.value,
+                description=nc.description,
+                defect_codes=nc.defect_codes,
+                item_id=nc.item_id,
+                lot_id=nc.lot_id,
+                quantity_affected=nc.quantity_affected,
+                unit=nc.unit,
+                created_at=nc.created_at,
+            )
+            for nc in ncs
+        ],
+        warnings=[m.UpstreamWarning(source=s, detail=d) for s, d in dict.fromkeys(warnings)],
+    )
+
+
+def _case(case: qms.SupplierCase) -> m.Case:
+    return m.Case(
+        case_id=case.case_id,
+        title=case.title,
+        status=case.status.value,
+        description=case.description,
+        nc_ids=case.nc_ids,
+        lot_ids=case.lot_ids,
+        po_id=case.po_id,
+        due_date=case.due_date,
+        issued_at=case.issued_at,
+        closed_at=case.closed_at,
+        awaiting_response=case.status == qms.SupplierCaseStatus.ISSUED,
+        responses=[
+            m.Verdict(
+                number=r.number,
+                containment=r.containment,
+                root_cause=r.root_cause,
+                corrective_action=r.corrective_action,
+                responded_by=r.responded_by,
+                responded_at=r.responded_at,
+                verdict=r.verdict.value if r.verdict else None,
+                verdict_reason=r.verdict_reason,
+                verdict_at=r.verdict_at,
+            )
+            for r in case.responses
+        ],
+        version=case.version,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+    )
+
+
+async def respond(
+    up: Upstreams, who: Supplier, case_id: str, data: m.CaseResponse, if_match: str | None, key: str | None
+) -> m.CaseDetail:
+    await owned_case(up, who, case_id)
+    # The downstream key follows from the client's, so a resent answer is replayed by QMS too.
+    base = key or uuid.uuid4().hex
+    derived = (
+        "portal-"
+        + hashlib.sha256(f"{who.client_id}\n{who.supplier_id}\n{case_id}\n{base}".encode()).hexdigest()[:40]
+    )
+    answer = qms.SupplierResponseCreate(
+        containment=data.containment,
+        root_cause=data.root_cause,
+        corrective_action=data.corrective_action,
+        responded_by=data.responded_by,
+    )
+    case = await critical(
+        "qms",
+        up.qms.respond_to_supplier_case(case_id, answer, idempotency_key=derived, if_match=if_match),
+        CASE_NOT_FOUND,
+    )
+    return await _detail(up, who, case)
+
+
+# --- inspections -----------------------------------------------------------------------------------
+async def list_inspections(
+    up: Upstreams, who: Supplier, query: PageQuery, result: str | None
+) -> m.InspectionPage:
+    page = await critical(
+        "qms",
+        up.qms.list_inspection_lots_page(_params(query, supplier_id=who.supplier_id, result=result)),
+        LOT_NOT_FOUND,
+    )
+    return m.InspectionPage(
+        items=[_inspection(i) for i in page.items if i.supplier_id == who.supplier_id],
+        next_cursor=page.next_cursor,
+    )
+
+
+async def inspection(up: Upstreams, who: Supplier, inspection_lot_id: str) -> m.LotInspection:
+    lot = await critical("qms", up.qms.get_inspection_lot(inspection_lot_id), LOT_NOT_FOUND)
+    if lot.supplier_id != who.supplier_id:
+        raise NotFound(LOT_NOT_FOUND)
+    return _inspection(lot)
+
+
+def _inspection(lot: qms.InspectionLot) -> m.LotInspection:
+    decision = lot.usage_decision
+    return m.LotInspection(
+        inspection_lot_id=lot.inspection_lot_id,
+        lot_id=lot.lot_id,
+        item_id=lot.item_id,
+        status=lot.status.value,
+        result=lot.result.value,
+        failed_characteristics=lot.failed_characteristics,
+        characteristics=[
+            m.CharacteristicResult(
+                code=c.code,
+                description=c.description,
+                evaluation=c.result.evaluation.value if c.result else None,
+                value=c.result.value if c.result else None,
+                unit=(c.result.unit if c.result else None) or c.unit,
+            )
+            for c in lot.characteristics
+        ],
+        disposition=decision.disposition.value if decision else None,
+        decided_at=decision.decided_at if decision else None,
+        version=lot.version,
+        created_at=lot.created_at,
+        updated_at=lot.updated_at,
+    )
+
+
+# --- scorecard -------------------------------------------------------------------------------------
+async def scorecard(up: Upstreams, who: Supplier, today: date | None = None) -> m.Scorecard:
+    warnings: Warnings = []
+    cases, inspections, lots = await asyncio.gather(
+        critical("qms", up.qms.list_supplier_cases(supplier_id=who.supplier_id), CASE_NOT_FOUND),
+        critical("qms", up.qms.list_inspection_lots(supplier_id=who.supplier_id), LOT_NOT_FOUND),
+        optional("erp", up.erp.list_supplier_lots(who.supplier_id), warnings),
+    )
+    return compute_scorecard(
+        who.supplier_id,
+        [c for c in cases if visible(c, who)],
+        inspections,
+        lots,
+        today or datetime.now(UTC).date(),
+        warnings,
+    )
+
+
+def compute_scorecard(
+    supplier_id: str,
+    cases: list[qms.SupplierCase],
+    inspections: list[qms.InspectionLot],
+    lots: Any,
+    today: date,
+    warnings: Warnings,
+) -> m.Scorecard:
+    """Pure: the numbers from the records (unit-tested without servers)."""
+    rejected_lot_ids = {
+        i.lot_id
+        for i in inspections
+        if (i.usage_decision is not None and i.usage_decision.disposition in REJECTING)
+        or (i.usage_decision is None and i.result == qms.LotResult.FAIL)
+    }
+    received = rejected = None
+    lots_received = 0
+    if lots is not None:
+        lots_received = len(lots)
+        received = sum(lot.quantity for lot in lots)
+        rejected = sum(lot.quantity for lot in lots if lot.lot_id in rejected_lot_ids)
+    delays: list[float] = []
+    on_time = due_cases = 0
+    for case in cases:
+        first = min((r.responded_at for r in case.responses), default=None)
+        start = (
+            case.issued_at
+            if case.issued_at and (first is None or case.issued_at <= first)
+            else case.created_at
+        )
+        if first is not None:
+            delays.append(max(0.0, (first - start).total_seconds() / 86400))
+        if case.due_date is not None and (first is not None or case.due_date < today):
+            due_cases += 1
+            on_time += int(first is not None and first.date() <= case.due_date)
+    return m.Scorecard(
+        supplier_id=supplier_id,
+        lots_received=lots_received,
+        received_quantity=received or 0.0,
+        lots_rejected=len(rejected_lot_ids),
+        rejected_quantity=rejected or 0.0,
+        reject_rate_ppm=round((rejected or 0.0) / received * 1_000_000) if received else None,
+        open_cases=sum(1 for c in cases if c.status in OPEN),
+        responded_cases=len(delays),
+        average_response_days=round(sum(delays) / len(delays), 2) if delays else None,
+        on_time_response_rate=round(on_time / due_cases, 4) if due_cases else None,
+        warnings=[m.UpstreamWarning(source=s, detail=d) for s, d in warnings],
+    )

@@ -1,0 +1,84 @@
+"""Technician experience API: the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.di import Provide
+from sqlalchemy import MetaData
+
+from contracts.clients.cmms import CmmsClient
+from contracts.clients.erp import ErpClient
+from contracts.clients.qms import QmsClient
+from contracts.clients.tokens import ClientCredentials
+from contracts.kit.app import ServiceSpec, create_service_app
+from contracts.kit.paging import provide_page_query
+from contracts.kit.settings import load_settings
+from experience_apis.technician.routes import ROUTES
+from experience_apis.technician.service import Upstreams
+from experience_apis.technician.settings import TechnicianSettings
+
+SCOPES = ("cmms:read", "cmms:write", "qms:read", "erp:read")
+
+
+def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
+    upstreams: Upstreams = request.app.state["upstreams"]
+    return upstreams
+
+
+SPEC = ServiceSpec(
+    name="technician",
+    title="Plantbridge technician API",
+    description="A technician's work orders with asset, history, nonconformance and spare parts "
+    "in one answer; "
+    "start, pause and complete work. Safe to retry (Idempotency-Key), delta sync (updated_since + cursor), "
+    "ETag/If-None-Match and If-Match.",
+    api_path="/technician/v1",
+    api_version="1.0.0",
+    routes=ROUTES,
+    metadata=MetaData(),  # no tables of its own; the kernel adds its idempotency table
+    versions_dir=Path(__file__).parent / "migrations" / "versions",
+    dependencies={
+        "upstreams": Provide(provide_upstreams, sync_to_thread=False),
+        "page_query": Provide(provide_page_query, sync_to_thread=False),
+    },
+)
+
+
+def create_app(settings: TechnicianSettings | None = None, **overrides: Any) -> Litestar:
+    settings = settings or load_settings(TechnicianSettings, "TECHNICIAN", **overrides)
+    _ensure_sqlite_dir(settings.database_url)
+    return create_service_app(SPEC, settings, lifespans=[_upstreams(settings)])
+
+
+def _upstreams(settings: TechnicianSettings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
+        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
+        upstreams = Upstreams(
+            cmms=CmmsClient(settings.cmms_url, **options),
+            qms=QmsClient(settings.qms_url, **options),
+            erp=ErpClient(settings.erp_url, attempts=1, **options),  # non-critical: answer without it
+            history_limit=settings.history_limit,
+            history_days=settings.history_days,
+        )
+        app.state["upstreams"] = upstreams
+        try:
+            yield
+        finally:
+            for client in (upstreams.cmms, upstreams.qms, upstreams.erp):
+                await client.aclose()
+
+    return lifespan
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    """The default SQLite file lives in a relative `data/` folder that may not exist yet."""
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        Path(url.removeprefix(prefix)).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,110 @@
+"""Maintenance process API: the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from contracts.clients.cmms import CmmsClient
+from contracts.clients.erp import ErpClient
+from contracts.clients.mes import MesClient
+from contracts.clients.qms import QmsClient
+from contracts.clients.tokens import ClientCredentials
+from contracts.clients.xref import XrefClient
+from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
+from contracts.kit.consumer import Consumer, consumer_lifespan
+from contracts.kit.flows import FlowRunner, flow_metadata
+from contracts.kit.paging import provide_page_query
+from contracts.kit.settings import load_settings
+from process_apis.maintenance import starts
+from process_apis.maintenance.deps import Upstreams
+from process_apis.maintenance.flows import FLOW_TYPES
+from process_apis.maintenance.routes import ROUTES
+from process_apis.maintenance.rules import MaintenanceRules, load_rules
+from process_apis.maintenance.settings import MaintenanceSettings
+from process_apis.maintenance.store import maintenance_metadata
+
+SCOPES = (
+    "erp:read",
+    "erp:write",
+    "qms:read",
+    "qms:write",
+    "cmms:read",
+    "cmms:write",
+    "mes:read",
+    "mes:write",
+    "xref:read",
+)
+SOURCE = "/plantbridge/maintenance"
+
+SPEC = ServiceSpec(
+    name="maintenance",
+    title="Plantbridge maintenance process API",
+    description="Durable maintenance flows: nonconformances on a machine → maintenance request, production "
+    "hold, stock hold and supplier case; work order completion → spare parts, cost, CAPA, asset and "
+    "production resumed, order closed; breakdown → one maintenance request; spares → one requisition.",
+    api_path="/maintenance/v1",
+    api_version="1.0.0",
+    routes=ROUTES,
+    metadata=(flow_metadata, maintenance_metadata),
+    versions_dir=Path(__file__).parent / "migrations" / "versions",
+    dependencies={"page_query": Provide(provide_page_query, sync_to_thread=False)},
+)
+
+
+def create_app(settings: MaintenanceSettings | None = None, **overrides: Any) -> Litestar:
+    settings = settings or load_settings(MaintenanceSettings, "MAINTENANCE", **overrides)
+    rules = load_rules(settings.rules_file)
+    return create_service_app(
+        SPEC,
+        settings,
+        lifespans=[_flow_runner(settings, rules), consumer_lifespan(lambda app: [_consumer(app, rules)])],
+    )
+
+
+def _consumer(app: Litestar, rules: MaintenanceRules) -> Consumer:
+    runtime = runtime_of(app)
+    return starts.subscribe(Consumer(db=runtime.db, redis=runtime.redis, group="maintenance"), rules)
+
+
+def _flow_runner(
+    settings: MaintenanceSettings, rules: MaintenanceRules
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
+        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
+        upstreams = Upstreams(
+            erp=ErpClient(settings.erp_url, **options),
+            qms=QmsClient(settings.qms_url, **options),
+            cmms=CmmsClient(settings.cmms_url, **options),
+            mes=MesClient(settings.mes_url, **options),
+            xref=XrefClient(settings.xref_url, **options),
+            rules=rules,
+            db=runtime_of(app).db,
+        )
+        runner = FlowRunner(
+            runtime_of(app).db,
+            FLOW_TYPES,
+            upstreams,
+            source=SOURCE,
+            max_attempts=settings.flow_max_attempts,
+            max_backoff=settings.flow_max_backoff_seconds,
+        )
+        task = asyncio.create_task(runner.run(), name="maintenance-flows")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await upstreams.aclose()
+
+    return lifespan

@@ -1,0 +1,86 @@
+"""Maintenance process HTTP surface: start flows by API, and the flow store (list, timeline, retry,
+cancel)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Response, post
+from litestar.types import ControllerRouterHandler
+
+from contracts.kit.flows.api import flow_controller, shown_flow
+from contracts.kit.paging import utcnow
+from contracts.kit.params import IdempotencyKey
+from contracts.kit.problems import Unprocessable
+from contracts.kit.responses import problems
+from contracts.kit.unit_of_work import Session
+from contracts.models import maintenance as m
+from contracts.models.flows import Flow
+from process_apis.maintenance import starts
+from process_apis.maintenance.flows import FLOW_TYPES
+
+STARTED = problems(422)
+
+
+class StartController(Controller):
+    path = "/flows"
+    tags = ["flows"]
+
+    @post(
+        "/nc-maintenance",
+        responses=STARTED,
+        summary="Raise maintenance for nonconformances on a machine",
+        description="Maintenance request with the production context, production hold, lots blocked, and "
+        "over the plant's rule a supplier case.",
+    )
+    async def nc_maintenance(
+        self, session: Session, data: m.NcMaintenanceStart, idempotency_key: IdempotencyKey = None
+    ) -> Response[Flow]:
+        body = msgspec.to_builtins(data) | {"nc_ids": list(dict.fromkeys(data.nc_ids)), "started_by": "api"}
+        flow_id = await starts.start_nc_maintenance(session, body, None)
+        return await shown_flow(session, flow_id, FLOW_TYPES, 201)
+
+    @post(
+        "/work-order-completion",
+        responses=STARTED,
+        summary="Post a completed work order's parts and cost, update the CAPA, resume and close",
+    )
+    async def work_order_completion(
+        self, session: Session, data: m.WorkOrderCompletionStart, idempotency_key: IdempotencyKey = None
+    ) -> Response[Flow]:
+        flow_id = await starts.start_completion(session, msgspec.to_builtins(data), None)
+        return await shown_flow(session, flow_id, FLOW_TYPES, 201)
+
+    @post(
+        "/breakdown",
+        responses=STARTED,
+        summary="Raise a maintenance request for a machine that stopped",
+        description="Name the machine by `equipment_id` (shop floor) or `asset_id` (CMMS), not both.",
+    )
+    async def breakdown(
+        self, session: Session, data: m.BreakdownStart, idempotency_key: IdempotencyKey = None
+    ) -> Response[Flow]:
+        if (data.equipment_id is None) == (data.asset_id is None):
+            raise Unprocessable(
+                "name the machine by equipment_id or by asset_id (exactly one)", slug="machine-required"
+            )
+        body = msgspec.to_builtins(data) | {
+            "source": "api",
+            "at": (data.failure_time or utcnow()).isoformat(),
+        }
+        body.pop("failure_time", None)
+        flow_id = await starts.start_breakdown(session, body, None)
+        return await shown_flow(session, flow_id, FLOW_TYPES, 201)
+
+    @post(
+        "/spares-replenishment",
+        responses=STARTED,
+        summary="Check a spare part against its reorder point and raise one requisition if needed",
+    )
+    async def spares_replenishment(
+        self, session: Session, data: m.SparesReplenishmentStart, idempotency_key: IdempotencyKey = None
+    ) -> Response[Flow]:
+        flow_id = await starts.start_spares(session, msgspec.to_builtins(data), None)
+        return await shown_flow(session, flow_id, FLOW_TYPES, 201)
+
+
+ROUTES: list[ControllerRouterHandler] = [StartController, flow_controller(FLOW_TYPES)]

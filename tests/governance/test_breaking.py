@@ -1,0 +1,108 @@
+"""The breaking-change check: released major versions may not move under their clients."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.governance import documents as docs
+from contracts.governance.breaking import breaking_changes
+from contracts.governance.cli import breaking_against, diff
+
+
+def _copy(name: str, folder: Path) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(docs.OPENAPI_DIR / name, folder / name)
+    loaded: dict[str, Any] = docs.load(folder / name)
+    return loaded
+
+
+def _save(document: dict[str, Any], path: Path) -> None:
+    path.write_text(docs.dumps(document), encoding="utf-8")
+
+
+def test_the_committed_documents_break_no_released_one() -> None:
+    assert breaking_against(docs.RELEASED_DIR, docs.OPENAPI_DIR) == []
+
+
+def test_dropping_a_response_field_in_a_released_v1_fails_naming_the_field(tmp_path: Path) -> None:
+    released, current = tmp_path / "released", tmp_path / "current"
+    _copy("erp.v1.json", released)
+    document = _copy("erp.v1.json", current)
+    del document["components"]["schemas"]["Item"]["properties"]["description"]
+    _save(document, current / "erp.v1.json")
+
+    found = breaking_against(released, current)
+    assert "erp.v1.json: GET /erp/v1/items/{item_id} 200: response field `description` removed" in found
+    assert diff(released, current) == 1
+
+
+def test_the_same_change_in_an_unreleased_v2_passes(tmp_path: Path) -> None:
+    released, current = tmp_path / "released", tmp_path / "current"
+    _copy("qms.v1.json", released)  # v1 is released, v2 is not
+    _copy("qms.v1.json", current)
+    document = _copy("qms.v2.json", current)
+    ok = document["paths"]["/qms/v2/inspection-lots/{inspection_lot_id}"]["get"]["responses"]["200"]
+    name = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    del document["components"]["schemas"][name]["properties"]["cancel_reason"]
+    _save(document, current / "qms.v2.json")
+    assert breaking_against(released, current) == []
+    assert diff(released, current) == 0
+
+
+@pytest.fixture
+def items() -> dict[str, Any]:
+    loaded: dict[str, Any] = docs.load(docs.OPENAPI_DIR / "erp.v1.json")
+    return loaded
+
+
+def _create_schema(document: dict[str, Any]) -> dict[str, Any]:
+    ref = document["paths"]["/erp/v1/items"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "$ref"
+    ]
+    schema: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return schema
+
+
+def test_a_new_required_request_field_is_breaking(items: dict[str, Any]) -> None:
+    new = copy.deepcopy(items)
+    schema = _create_schema(new)
+    schema["properties"]["plant"] = {"type": "string"}
+    schema["required"] = [*schema.get("required", []), "plant"]
+    assert "POST /erp/v1/items request: new required request field `plant`" in breaking_changes(items, new)
+
+
+def test_a_tightened_constraint_is_breaking(items: dict[str, Any]) -> None:
+    new = copy.deepcopy(items)
+    schema = _create_schema(new)
+    name = next(n for n, p in schema["properties"].items() if "maxLength" in str(p))
+    prop = schema["properties"][name]
+    target = prop if "maxLength" in prop else next(v for v in prop.get("oneOf", []) if "maxLength" in v)
+    target["maxLength"] = 1
+    assert any(f"request field `{name}` maxLength tightened" in m for m in breaking_changes(items, new))
+
+
+def test_removed_paths_operations_types_and_enum_values_are_breaking(items: dict[str, Any]) -> None:
+    new = copy.deepcopy(items)
+    del new["paths"]["/erp/v1/items"]["get"]
+    schemas = new["components"]["schemas"]
+    schemas["Item"]["properties"]["version"] = {"type": "string"}
+    enum_owner = next(s for s in schemas.values() if "enum" in s)
+    removed = enum_owner["enum"].pop()
+    found = breaking_changes(items, new)
+    assert "GET /erp/v1/items: operation removed" in found
+    assert any("response field `version` type changed from integer to string" in m for m in found)
+    assert any(f"enum value(s) {removed!r} removed" in m for m in found)
+    del new["paths"]["/erp/v1/items"]
+    assert "/erp/v1/items: path removed" in breaking_changes(items, new)
+
+
+def test_additions_are_not_breaking(items: dict[str, Any]) -> None:
+    new = copy.deepcopy(items)
+    new["components"]["schemas"]["Item"]["properties"]["plant"] = {"type": "string"}
+    new["paths"]["/erp/v1/plants"] = {"get": {"summary": "new"}}
+    assert breaking_changes(items, new) == []
