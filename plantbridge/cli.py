@@ -8,9 +8,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from contracts.governance import cli as contracts_cli
 from gateway import cli as gateway_cli
 from plantbridge import events_cli
+from plantbridge.governance import cli as contracts_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -208,7 +208,9 @@ def raise_if_cancelled() -> None:
     `asyncio.wait_for` returns normally when its inner call finishes in the same loop turn as
     the cancel (fixed in 3.12), and redis-py wraps every command send in `wait_for` when a
     socket timeout is set. The task still counts the request, so we honour it here."""
-    return
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def stop_tasks(tasks: Sequence[asyncio.Task[None]], *, every: float = 1.0) -> None:
@@ -217,7 +219,9 @@ async def stop_tasks(tasks: Sequence[asyncio.Task[None]], *, every: float = 1.0)
         task.cancel()
     pending = {t for t in tasks if not t.done()}
     while pending:
-        _done, pending = await asyncio.wait(pending, timeout=None)
+        _done, pending = await asyncio.wait(pending, timeout=every)
+        for task in pending:  # its cancel was lost inside a library call: ask again
+            task.cancel()
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("worker %s ended with an error", task.get_name(), exc_info=task.exception())

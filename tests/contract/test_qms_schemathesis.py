@@ -1,11 +1,14 @@
-"""Schemathesis, every check, against the QMS API served by a real process."""
+"""Schemathesis, every check, against both QMS majors served by one real process."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.conftest import Launch
 from tests.support.contract import run_schemathesis
 
 
-def test_qms_openapi_contract_holds(launch: Launch, database_url) -> None:
-    qms = launch("qms", database_url=database_url("sqlite", "qms_contract"))
-    run_schemathesis(qms, "/qms/v1", scopes=["qms:read", "qms:write"], max_examples=30)
+@pytest.mark.parametrize("api_path", ["/qms/v1", "/qms/v2"])
+def test_qms_openapi_contract_holds(launch: Launch, database_url, api_path: str) -> None:
+    qms = launch("qms", database_url=database_url("sqlite", f"qms_contract_{api_path[-2:]}"))
+    run_schemathesis(qms, api_path, scopes=["qms:read", "qms:write"], max_examples=30)

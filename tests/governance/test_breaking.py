@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from contracts.governance import documents as docs
-from contracts.governance.breaking import breaking_changes
-from contracts.governance.cli import breaking_against, diff
+from plantbridge.governance import documents as docs
+from plantbridge.governance.breaking import breaking_changes
+from plantbridge.governance.cli import breaking_against, diff
 
 
 def _copy(name: str, folder: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import contracts.clients
 from contracts.clients.base import ApiClient
-from contracts.governance import documents as docs
+from plantbridge.governance import documents as docs
 
 
 class _Recorded(Exception):

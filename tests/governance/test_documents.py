@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from contracts.governance import documents as docs
-from contracts.governance.cli import drift, first_difference
-from contracts.governance.lint import lint
+from plantbridge.governance import documents as docs
+from plantbridge.governance.cli import drift, first_difference
+from plantbridge.governance.lint import lint
 
 
 def test_committed_documents_match_the_generated_ones() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from plantbridge.services import SERVICES, Service
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2] / "contracts"  # the documents live beside the schemas
 OPENAPI_DIR = ROOT / "openapi"
 RELEASED_DIR = OPENAPI_DIR / "released"
 ASYNCAPI_DIR = ROOT / "asyncapi"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from contracts.governance.breaking import METHODS
+from plantbridge.governance.breaking import METHODS
 
 PROBLEM_JSON = "application/problem+json"
 Operation = dict[str, Any]

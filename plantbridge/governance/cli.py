@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contracts.governance import documents as docs
-from contracts.governance.breaking import breaking_changes
-from contracts.governance.lint import lint
+from plantbridge.governance import documents as docs
+from plantbridge.governance.breaking import breaking_changes
+from plantbridge.governance.lint import lint
 
 
 def add_parser(commands: Any) -> None:
