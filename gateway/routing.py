@@ -38,13 +38,15 @@ class Route:
         return self.read_scopes if method in ("GET", "HEAD", "OPTIONS") else self.write_scopes
 
 
-def _api(name: str, port: int, limit: Limit = Limit(1200, 60)) -> Route:
-    return Route(name, f"/{name}/v1", name, (f"{name}:read",), (f"{name}:write",), limit, port)
+def _api(name: str, port: int, limit: Limit = Limit(1200, 60), *, version: int = 1) -> Route:
+    # Every major version of a service shares the route name, so they share one rate limit.
+    return Route(name, f"/{name}/v{version}", name, (f"{name}:read",), (f"{name}:write",), limit, port)
 
 
 ROUTES: tuple[Route, ...] = (
     _api("erp", 8101),
     _api("qms", 8102),
+    _api("qms", 8102, version=2),
     _api("cmms", 8103),
     _api("mes", 8104),
     _api("xref", 8105),

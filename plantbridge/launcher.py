@@ -20,7 +20,8 @@ from plantbridge.processes import RedisServer, ServiceProcess
 from plantbridge.services import SERVICES, Service, by_name
 
 OPERATOR_CLIENT = "plantbridge-operator"
-# The operator may read and write every system and process API and work the dead letters.
+# The operator may read and write every system and process API, work the dead letters and
+# see the gateway reports.
 OPERATOR_SCOPES = (
     *(
         f"{s.name}:{access}"
@@ -30,6 +31,7 @@ OPERATOR_SCOPES = (
     ),
     "events:read",
     "events:replay",
+    "gateway:read",  # who still calls deprecated API versions
 )
 
 
