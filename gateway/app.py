@@ -22,7 +22,15 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
 
 from contracts.kit import migrations
-from contracts.kit.auth import AuthError, KeyCache, TokenVerifier, bearer_token, verified_claims
+from contracts.kit.auth import (
+    AuthError,
+    KeyCache,
+    TokenVerifier,
+    bearer_token,
+    check_scopes,
+    verified_claims,
+)
+from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
 from contracts.kit.logs import configure_logging
@@ -30,7 +38,7 @@ from contracts.kit.observability import Metrics, health_handlers
 from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.settings import load_settings
 from gateway import clients
-from gateway.breaker import Breaker
+from gateway.deprecations import DeprecationLedger
 from gateway.keys import KeyRing
 from gateway.oauth import FormRequest, TokenServer, VerifiedToken, claimed_client_id, metadata, parse_form
 from gateway.proxy import GatewayMetrics, Proxy, ProxyConfig
@@ -127,12 +135,11 @@ async def server_metadata(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
-@get("/gateway/routes", include_in_schema=False)
-async def routes(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """The routing table as this process sees it (needs a token; no secrets in it)."""
-    gw = _gateway(request)
+async def _refused(request: Request[Any, Any, Any], scopes: tuple[str, ...] = ()) -> Response[bytes] | None:
+    """The problem answer when the request has no valid token with `scopes`, else None."""
     try:
-        await gw.verifier.verify(bearer_token(request.scope["headers"]))
+        principal = await _gateway(request).verifier.verify(bearer_token(request.scope["headers"]))
+        check_scopes(principal, scopes)
     except AuthError as error:
         return Response(
             error.body(),
@@ -140,6 +147,25 @@ async def routes(request: Request[Any, Any, Any]) -> Response[bytes]:
             media_type="application/problem+json",
             headers={"WWW-Authenticate": error.www_authenticate()},
         )
+    return None
+
+
+@get("/gateway/deprecated-calls", include_in_schema=False)
+async def deprecated_calls(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Which clients still call deprecated API versions, and how often (scope `gateway:read`)."""
+    refused = await _refused(request, ("gateway:read",))
+    if refused is not None:
+        return refused
+    return _json({"items": await _gateway(request).proxy.deprecations.report()})
+
+
+@get("/gateway/routes", include_in_schema=False)
+async def routes(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The routing table as this process sees it (needs a token; no secrets in it)."""
+    gw = _gateway(request)
+    refused = await _refused(request)
+    if refused is not None:
+        return refused
     return _json(
         [
             {
@@ -200,8 +226,10 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
         verifier,
         RateLimiter(script_evaluator(settings.redis_url, redis), fail_open=settings.rate_limit_fail_open),
         {
-            name: Breaker(
-                name, failures=settings.breaker_failures, open_seconds=settings.breaker_open_seconds
+            name: CircuitBreaker(
+                f"upstream {name}",
+                threshold=settings.breaker_failures,
+                cooldown=settings.breaker_open_seconds,
             )
             for name in upstreams
         },
@@ -214,6 +242,7 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
             access_log=settings.access_log,
         ),
         pool_size=settings.upstream_pool_size,
+        deprecations=DeprecationLedger(redis, metrics.registry),
     )
     tokens = TokenServer(
         keys, issuer=settings.issuer, audience=settings.token_audience, ttl=settings.token_ttl_seconds
@@ -245,6 +274,7 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
             jwks,
             server_metadata,
             routes,
+            deprecated_calls,
             *health_handlers({"database": db.ping, "redis": redis_ping}, metrics),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -17,9 +17,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contracts.kit import correlation
 from contracts.kit.auth import AuthError, Principal, TokenVerifier, bearer_token, check_scopes
+from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.problems import problem_bytes
 from gateway.accesslog import AccessLog
-from gateway.breaker import Breaker
+from gateway.deprecations import DeprecationLedger, is_deprecated_answer
 from gateway.ratelimit import Decision, RateLimiter
 from gateway.routing import Route, RouteTable
 from gateway.upstream import UpstreamPool, UpstreamUnavailable
@@ -119,10 +120,11 @@ class Proxy:
         table: RouteTable,
         verifier: TokenVerifier,
         limiter: RateLimiter,
-        breakers: dict[str, Breaker],
+        breakers: dict[str, CircuitBreaker],
         metrics: GatewayMetrics,
         config: ProxyConfig,
         pool_size: int,
+        deprecations: DeprecationLedger,
     ) -> None:
         self.table = table
         self.verifier = verifier
@@ -131,6 +133,7 @@ class Proxy:
         self.metrics = metrics
         self.config = config
         self.pool_size = pool_size
+        self.deprecations = deprecations
         self.pools: dict[str, UpstreamPool] = {}
         self.access_log = AccessLog() if config.access_log else None
 
@@ -321,7 +324,7 @@ class Proxy:
                 scope["method"], target, outgoing, body
             )
         except TimeoutError:
-            breaker.failure()
+            breaker.failed()
             await _problem(
                 send,
                 504,
@@ -332,7 +335,7 @@ class Proxy:
             )
             return
         except UpstreamUnavailable as exc:
-            breaker.failure()
+            breaker.failed()
             await _problem(
                 send,
                 503,
@@ -344,7 +347,9 @@ class Proxy:
             return
         finally:
             exchange.upstream_ms = (time.perf_counter() - started) * 1000
-        breaker.success()
+        breaker.succeeded()
+        if is_deprecated_answer(status, headers):
+            await self.deprecations.record(route.prefix, exchange.client)
         out = [(k, v) for k, v in headers if k.lower() not in _HOP]
         await _send(send, status, payload, [*out, *limit_headers])
 

@@ -1,9 +1,18 @@
-"""A circuit breaker: after repeated failures stop calling an upstream for a while."""
+"""A circuit breaker: after repeated failures stop calling an upstream for a while.
+
+Used by the typed clients (process and experience APIs calling the layers below) and by the
+gateway in front of every upstream.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+log = logging.getLogger("plantbridge.breaker")
 
 
 class CircuitOpen(Exception):
@@ -15,38 +24,57 @@ class CircuitOpen(Exception):
 
 @dataclass
 class CircuitBreaker:
-    """Closed → (threshold consecutive failures) → open for `cooldown` s → half-open: one trial call
-    decides. Counting consecutive failures keeps it simple and is what matters for a down upstream."""
+    """Closed → (`threshold` consecutive failures) → open for `cooldown` s → half-open: exactly one
+    trial call decides. A trial that never reports back (cancelled, say) is replaced by another
+    after a further cooldown, so the circuit cannot stay open for ever."""
 
     name: str
     threshold: int = 5
     cooldown: float = 5.0
     failures: int = 0
     opened_at: float | None = None
-    clock: object = field(default=time.monotonic, repr=False)
+    probe_started: float | None = None
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
-    def _now(self) -> float:
-        return float(self.clock())  # type: ignore[operator]
+    def allow(self) -> bool:
+        if self.opened_at is None:
+            return True
+        now = self.clock()
+        if now - self.opened_at < self.cooldown:
+            return False
+        if self.probe_started is not None and now - self.probe_started < self.cooldown:
+            return False  # one trial call is already finding out
+        self.probe_started = now
+        return True
 
     def before_call(self) -> None:
+        if not self.allow():
+            raise CircuitOpen(self.name, self.retry_in())
+
+    def retry_in(self) -> float:
+        """Seconds until a call may be tried again (0 when closed)."""
         if self.opened_at is None:
-            return
-        waited = self._now() - self.opened_at
-        if waited < self.cooldown:
-            raise CircuitOpen(self.name, self.cooldown - waited)
-        # Half-open: let this call through; its outcome closes or re-opens the circuit.
-        self.opened_at = None
-        self.failures = self.threshold - 1
+            return 0.0
+        since = self.probe_started if self.probe_started is not None else self.opened_at
+        return max(0.0, self.cooldown - (self.clock() - since))
+
+    def retry_after(self) -> int:
+        """For a `Retry-After` header: whole seconds, at least 1."""
+        return max(1, math.ceil(self.retry_in()))
 
     def succeeded(self) -> None:
+        if self.opened_at is not None:
+            log.info("%s answers again; circuit closed", self.name)
         self.failures = 0
         self.opened_at = None
+        self.probe_started = None
 
     def failed(self) -> None:
         self.failures += 1
-        if self.failures >= self.threshold:
-            self.opened_at = self._now()
-
-    @property
-    def is_open(self) -> bool:
-        return self.opened_at is not None and self._now() - self.opened_at < self.cooldown
+        if self.probe_started is not None or (self.opened_at is None and self.failures >= self.threshold):
+            if self.opened_at is None:
+                log.warning(
+                    "%s failed %d times; circuit open for %.0fs", self.name, self.failures, self.cooldown
+                )
+            self.opened_at = self.clock()
+            self.probe_started = None
