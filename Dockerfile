@@ -9,7 +9,7 @@ COPY process_apis ./process_apis
 COPY experience_apis ./experience_apis
 COPY gateway ./gateway
 COPY plantbridge ./plantbridge
-RUN pip install . && useradd --system --uid 10001 plantbridge
+RUN pip install '.[tracing]' && useradd --system --uid 10001 plantbridge
 USER plantbridge
 # Migrations run at start (settings: <PREFIX>_MIGRATE_ON_START, on by default).
 ENTRYPOINT ["plantbridge"]

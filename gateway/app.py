@@ -37,6 +37,7 @@ from contracts.kit.logs import configure_logging
 from contracts.kit.observability import Metrics, health_handlers
 from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.settings import load_settings
+from contracts.kit.tracing import setup as setup_tracing
 from gateway import clients
 from gateway.deprecations import DeprecationLedger
 from gateway.keys import KeyRing
@@ -206,6 +207,7 @@ class GatewayApp:
 def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> GatewayApp:
     settings = settings or load_settings(GatewaySettings, "GATEWAY", **overrides)
     configure_logging("gateway", settings.log_level)
+    traced = setup_tracing("gateway", settings)  # None, and no SDK import, unless an endpoint is set
     db = Database(settings.database_url)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0)
     keys = KeyRing(
@@ -280,13 +282,14 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=None,
         request_max_body_size=65_536,
-        lifespan=[resources],
+        lifespan=[*([traced.lifespan] if traced else []), resources],  # tracing flushes last
         state=State({"gateway": gateway}),
         logging_config=None,
     )
     # The proxy handles correlation itself (one header pass); the rest gets the kernel middleware.
+    inner = metrics.middleware(cast(Any, litestar.asgi_handler))
     litestar.asgi_handler = cast(
-        ASGIApp, CorrelationMiddleware(metrics.middleware(cast(Any, litestar.asgi_handler)))
+        ASGIApp, CorrelationMiddleware(traced.middleware(inner) if traced else inner)
     )
     return GatewayApp(litestar, gateway)
 

@@ -15,7 +15,7 @@ import msgspec
 from litestar.types import HTTPScope, Receive, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from contracts.kit import correlation
+from contracts.kit import correlation, tracing
 from contracts.kit.auth import AuthError, Principal, TokenVerifier, bearer_token, check_scopes
 from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.problems import problem_bytes
@@ -173,7 +173,10 @@ class Proxy:
                 message["headers"] = [*message["headers"], *ids]
             await send(message)
 
-        with correlation.bound(correlation_id, incoming.traceparent) as ctx:
+        with (
+            correlation.bound(correlation_id, incoming.traceparent) as ctx,
+            tracing.span(scope["method"], tracing.SERVER, ctx.traceparent, incoming.traceparent) as live,
+        ):
             ids += [
                 (b"x-correlation-id", ctx.correlation_id.encode()),
                 (b"traceparent", ctx.traceparent.encode()),
@@ -183,6 +186,8 @@ class Proxy:
             finally:
                 elapsed = time.perf_counter() - started
                 self.metrics.observe(route.name, exchange.client, exchange.status, elapsed)
+                if live is not None:
+                    _describe(live, scope, route, exchange, ctx.correlation_id)
                 if self.access_log is not None:
                     self.access_log.write(
                         msg=f"{scope['method']} {scope['path']} {exchange.status}",
@@ -310,19 +315,23 @@ class Proxy:
         target = scope.get("raw_path") or scope["path"].encode()
         if query:
             target += b"?" + query
-        outgoing = [
-            *incoming.forward,
-            *[(k.lower().encode(), v.encode()) for k, v in correlation.outgoing_headers().items()],
-        ]
+        propagated = correlation.outgoing_headers()
+        # With tracing on, the client span takes over the traceparent: the upstream's span is its child.
+        call = tracing.client(
+            scope["method"], route.upstream, self.table.upstreams[route.upstream], target, propagated
+        )
+        outgoing = [*incoming.forward, *[(k.lower().encode(), v.encode()) for k, v in propagated.items()]]
         client = scope.get("client")
         if client:
             outgoing.append((b"x-forwarded-for", str(client[0]).encode()))
         outgoing.append((b"x-forwarded-proto", str(scope.get("scheme", "http")).encode()))
         started = time.perf_counter()
         try:
-            status, headers, payload = await self.pools[route.upstream].request(
-                scope["method"], target, outgoing, body
-            )
+            with call as span:
+                status, headers, payload = await self.pools[route.upstream].request(
+                    scope["method"], target, outgoing, body
+                )
+                tracing.client_result(span, status)
         except TimeoutError:
             breaker.failed()
             await _problem(
@@ -391,6 +400,15 @@ class _Incoming:
             elif name == b"content-length":
                 self.content_length = int(value) if value.isdigit() else 0
         self.forward = forward
+
+
+def _describe(
+    live: tracing.Span, scope: HTTPScope, route: Route, exchange: _Exchange, correlation_id: str
+) -> None:
+    live.set("url.path", scope["path"])
+    live.set("plantbridge.correlation_id", correlation_id)
+    live.set("enduser.id", exchange.client)
+    tracing.server_result(live, scope["method"], f"{route.prefix}/*", exchange.status)
 
 
 def _cors_headers(origin: bytes) -> Headers:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 import msgspec
 
-from contracts.kit import correlation
+from contracts.kit import correlation, tracing
 from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.paging import Page
 
@@ -112,7 +112,9 @@ class ApiClient:
             if self.token is not None:
                 headers["Authorization"] = f"Bearer {await self.token()}"
             try:
-                response = await self.http.request(method, path, headers=headers, **kwargs)
+                with tracing.client(method, self.service, self.http.base_url, path, headers, attempt) as span:
+                    response = await self.http.request(method, path, headers=headers, **kwargs)
+                    tracing.client_result(span, response.status_code)
             except httpx.TransportError as exc:
                 self.breaker.failed()
                 last_error = exc

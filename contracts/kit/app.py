@@ -35,6 +35,7 @@ from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
 from contracts.kit.settings import ServiceSettings
 from contracts.kit.strict_body import strict_json_body
+from contracts.kit.tracing import setup as setup_tracing
 from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
 from contracts.kit.versioning import ApiVersion, Deprecation, DeprecationMiddleware, document_deprecation
 
@@ -78,6 +79,7 @@ def create_service_app(
     deprecations: Sequence[Deprecation] = (),
 ) -> Litestar:
     configure_logging(spec.name, settings.log_level)
+    traced = setup_tracing(spec.name, settings)  # None, and no SDK import, unless an endpoint is set
     db = Database(settings.database_url)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     # Every API route needs a valid token; there is deliberately no setting that turns this off.
@@ -143,7 +145,13 @@ def create_service_app(
             render_plugins=[JsonRenderPlugin()],
         ),
         request_max_body_size=settings.max_body_bytes,
-        lifespan=[resources, *([relay] if settings.outbox_relay else []), *lifespans],
+        # Tracing first: it ends last, flushing the spans the workers made while stopping.
+        lifespan=[
+            *([traced.lifespan] if traced else []),
+            resources,
+            *([relay] if settings.outbox_relay else []),
+            *lifespans,
+        ],
         state=State({"runtime": runtime}),
         logging_config=None,
     )
@@ -152,7 +160,8 @@ def create_service_app(
     for deprecation in deprecations:
         document_deprecation(app, deprecation)
     # Outermost, so even routing errors (404, 405) carry the correlation id and are counted.
-    outer: ASGIApp = CorrelationMiddleware(runtime.metrics.middleware(_true_allow_header(app)))
+    inner = runtime.metrics.middleware(_true_allow_header(app))
+    outer: ASGIApp = CorrelationMiddleware(traced.middleware(inner) if traced else inner)
     app.asgi_handler = outer  # type: ignore[assignment]
     return app
 

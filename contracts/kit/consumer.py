@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.envelope import CATALOGUE, CloudEvent, decode
-from contracts.kit import correlation
+from contracts.kit import correlation, tracing
 from contracts.kit.db import Database
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE, raise_if_cancelled, stop_tasks
 from contracts.kit.tables import inbox
@@ -322,7 +322,10 @@ class Consumer:
                 applied.append(False)
                 continue
             fresh.discard(event.id)  # the same event twice in one batch: the second is a duplicate
-            with correlation.bound(event.correlationid, event.traceparent, causation_id=event.id):
+            with (
+                correlation.bound(event.correlationid, event.traceparent, causation_id=event.id),
+                tracing.processing(event.type, event.id, event.traceparent),
+            ):
                 await item.handler(event, session)
             applied.append(True)
         return applied

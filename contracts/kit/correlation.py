@@ -65,6 +65,18 @@ def bound(correlation_id: str, traceparent: str = "", causation_id: str = "") ->
         _current.reset(token)
 
 
+@contextmanager
+def child() -> Iterator[Context]:
+    """Run a block as a child operation of the current one (a traced flow step): the same ids,
+    a new span id, so the calls it makes are its children."""
+    parent = current()
+    token = _current.set(replace(parent, traceparent=child_traceparent(parent.traceparent)))
+    try:
+        yield current()
+    finally:
+        _current.reset(token)
+
+
 def caused_by(event_id: str) -> Context:
     ctx = replace(current(), causation_id=event_id)
     _current.set(ctx)

@@ -9,7 +9,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.envelope import CloudEvent, encode, type_of
-from contracts.kit import correlation, signals
+from contracts.kit import correlation, signals, tracing
 from contracts.kit.tables import outbox
 
 # The after-commit signal that wakes the relay (contracts/kit/relay.py) at once.
@@ -19,16 +19,19 @@ _INSERT = outbox.insert()
 
 def envelope(source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
     ctx = correlation.current()
+    kind = type_of(data)
+    event_id = str(uuid.uuid4())
     return CloudEvent(
-        id=str(uuid.uuid4()),
+        id=event_id,
         source=source,
-        type=type_of(data).name,
+        type=kind.name,
         subject=subject,
         time=datetime.now(UTC),
         data=data,
         correlationid=ctx.correlation_id or correlation.new_correlation_id(),
         causationid=ctx.causation_id,
-        traceparent=ctx.traceparent,
+        # The operation's traceparent; with tracing on, that of the span recording the staging.
+        traceparent=tracing.staged(kind.name, kind.stream, event_id, ctx.traceparent),
     )
 
 

@@ -21,11 +21,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.kit import signals
+from contracts.kit import signals, tracing
 from contracts.kit.db import Database
 from contracts.kit.outbox import SIGNAL
 from contracts.kit.tables import outbox
@@ -178,7 +179,9 @@ class OutboxRelay:
             pipe.xadd(row.stream, fields, maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
         self._uncertain = True
         if len(pipe):
-            await pipe.execute()
+            traced = _publish_spans(rows, already) if tracing.enabled() else ()
+            with tracing.spans(tracing.PRODUCER, traced):
+                await pipe.execute()
 
     async def _mark(self, session: AsyncSession, rows: Sequence[Any]) -> None:
         await session.execute(
@@ -201,6 +204,26 @@ class OutboxRelay:
         if found & wanted:
             log.info("outbox relay: %d rows were already on their streams; marking them", len(found & wanted))
         return found & wanted
+
+
+class _Traced(msgspec.Struct):
+    traceparent: str = ""
+
+
+_TRACED = msgspec.json.Decoder(_Traced)
+
+
+def _publish_spans(rows: Sequence[Any], skip: set[str]) -> list[tuple[str, str, tracing.Attributes]]:
+    """A PRODUCER span per event sent, child of the span that staged it (its traceparent)."""
+    return [
+        (
+            f"publish {row.type}",
+            _TRACED.decode(row.payload).traceparent,
+            tracing.message_attributes("publish", row.stream, row.event_id),
+        )
+        for row in rows
+        if row.event_id not in skip
+    ]
 
 
 def raise_if_cancelled() -> None:

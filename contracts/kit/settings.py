@@ -33,6 +33,9 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     auth_leeway_seconds: int = 30
     auth_jwks_refresh_seconds: float = 30.0  # least time between refetches on an unknown kid
     auth_token_url: str = "http://127.0.0.1:8000/oauth2/token"  # named in the OpenAPI document
+    # OpenTelemetry tracing (contracts/kit/tracing.py): off unless an OTLP/HTTP collector's base
+    # URL is given here or in the standard OTEL_EXPORTER_OTLP_ENDPOINT variable.
+    otlp_endpoint: str = ""
 
 
 S = TypeVar("S", bound=msgspec.Struct)

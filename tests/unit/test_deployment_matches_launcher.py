@@ -13,7 +13,7 @@ from plantbridge.launcher import service_env
 from plantbridge.services import SERVICES, Service
 
 ROOT = Path(__file__).resolve().parents[2]
-INFRASTRUCTURE = {"postgres", "redis"}
+INFRASTRUCTURE = {"postgres", "redis", "jaeger"}  # jaeger: the optional trace viewer (profile "tracing")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.clients.base import UpstreamProblem
-from contracts.kit import correlation, outbox, signals
+from contracts.kit import correlation, outbox, signals, tracing
 from contracts.kit.db import Database
 from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import utcnow
@@ -251,7 +251,10 @@ class FlowRunner(Generic[D]):
             return await self._stall(flow_id, row.attempts, None, f"unknown flow type {row.type}")
         ctx: FlowContext[D] = FlowContext(flow_id, row.type, dict(row.data), dict(row.results), self.deps)
         step_no, attempts = row.next_step, row.attempts
-        with correlation.bound(row.correlation_id, row.traceparent, causation_id=row.trigger or ""):
+        with (
+            correlation.bound(row.correlation_id, row.traceparent, causation_id=row.trigger or ""),
+            tracing.flow(row.type, flow_id, row.traceparent),
+        ):
             while step_no < len(flow_type.steps):
                 step = flow_type.steps[step_no]
                 ctx.step, ctx.staged = step.name, []
@@ -261,7 +264,8 @@ class FlowRunner(Generic[D]):
                     continue
                 try:
                     async with self.slots:
-                        result = await step.run(ctx)
+                        with tracing.child(step.name):  # the step's calls are its children
+                            result = await step.run(ctx)
                 except Exception as exc:
                     return await self._failed(flow_id, step.name, attempts + 1, exc)
                 ctx.results[step.name] = dict(result or {})
