@@ -72,6 +72,17 @@ ROUTES: tuple[Route, ...] = (
         Limit(120, 60, per_supplier=True),
         8302,
     ),
+    # Monitors need operations:read; the only writes are dead-letter replays (the service checks
+    # events:read / events:replay on its operator routes itself).
+    Route(
+        "operations",
+        "/operations/v1",
+        "operations",
+        ("operations:read",),
+        ("events:replay",),
+        Limit(300, 60),
+        8303,
+    ),
 )
 
 

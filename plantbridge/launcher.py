@@ -32,6 +32,7 @@ OPERATOR_SCOPES = (
     "events:read",
     "events:replay",
     "gateway:read",  # who still calls deprecated API versions
+    "operations:read",  # the business monitors and the operations console
 )
 
 
@@ -61,7 +62,7 @@ def register_clients(gateway_env: dict[str, str], known: dict[str, str]) -> None
     for client_id, secret in known.items():
         if client_id not in scopes:
             continue
-        command = ["gateway", "register-client", client_id, "--replace", "--secret", secret]
+        command = ["gateway", "register-client", client_id, "--replace", f"--secret={secret}"]
         result = subprocess.run(
             [sys.executable, "-m", "plantbridge", *command, "--scopes", " ".join(scopes[client_id])],
             env={**os.environ, **gateway_env},

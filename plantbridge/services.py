@@ -71,6 +71,20 @@ SERVICES: tuple[Service, ...] = (
         client_id="supplier-portal",
         client_scopes=("qms:read", "qms:write", "erp:read"),
     ),
+    Service(
+        "operations",
+        "experience_apis.operations.app:create_app",
+        8303,
+        "OPERATIONS",
+        "experience",
+        uses_database=False,
+        client_id="operations-console",
+        client_scopes=(
+            *("erp:read", "qms:read", "cmms:read", "mes:read"),
+            *("quality:read", "quality:write", "maintenance:read", "maintenance:write"),
+            *("events:read", "events:replay"),
+        ),
+    ),
     # Last: it starts after the upstreams it routes to.
     Service("gateway", "gateway.app:create_app", 8000, "GATEWAY", "edge"),
 )

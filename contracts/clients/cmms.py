@@ -106,3 +106,8 @@ class CmmsClient(ApiClient):
             idempotency_key=idempotency_key,
             if_match=if_match,
         )
+
+    # --- used by the operations monitors ---
+    async def find_work_orders(self, *, status: m.WorkOrderStatus | None = None) -> list[m.WorkOrder]:
+        """Every work order in a status (all pages)."""
+        return await self.get_all(f"{API}/work-orders", m.WorkOrder, {"status": status, "limit": 500})

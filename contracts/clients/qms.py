@@ -91,3 +91,14 @@ class QmsClient(ApiClient):
         return await self.get_all(
             f"{API}/inspection-lots", m.InspectionLot, {"supplier_id": supplier_id, "limit": 500}
         )
+
+    # --- used by the operations monitors ---
+    async def find_inspection_lots(self, **filters: Any) -> list[m.InspectionLot]:
+        """Every inspection lot matching (status, lot_id, updated_since, ...), all pages."""
+        return await self.get_all(f"{API}/inspection-lots", m.InspectionLot, {"limit": 500, **filters})
+
+    async def find_supplier_cases(self, **filters: Any) -> list[m.SupplierCase]:
+        return await self.get_all(f"{API}/supplier-cases", m.SupplierCase, {"limit": 500, **filters})
+
+    async def find_nonconformances(self, **filters: Any) -> list[m.Nonconformance]:
+        return await self.get_all(f"{API}/nonconformances", m.Nonconformance, {"limit": 500, **filters})

@@ -57,6 +57,11 @@ class StreamStats(msgspec.Struct, kw_only=True):
     groups: list[GroupStats]
 
 
+class StreamPage(msgspec.Struct, kw_only=True):
+    items: list[StreamStats]
+    next_cursor: str | None  # the last stream of this page, when there are more
+
+
 class DeadLetter(msgspec.Struct, kw_only=True):
     stream: str
     dead_letter_id: str
@@ -215,8 +220,17 @@ def events_router(
         summary="Event streams: length, lag and pending per group",
         opt=read,
     )
-    async def streams(request: Request[Any, Any, Any]) -> list[StreamStats]:
-        return await _call(all_stream_stats(_redis(request)))
+    async def streams(
+        request: Request[Any, Any, Any],
+        limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
+        cursor: Annotated[
+            str | None,
+            Parameter(pattern=STREAM_PATTERN, max_length=200, description="next_cursor of the previous page"),
+        ] = None,
+    ) -> StreamPage:
+        names = [s for s in await _call(list_streams(_redis(request))) if cursor is None or s > cursor]
+        shown = [await _call(stream_stats(_redis(request), s)) for s in names[:limit]]
+        return StreamPage(items=shown, next_cursor=shown[-1].stream if len(names) > limit else None)
 
     @get(
         "/streams/{stream:str}",
@@ -386,6 +400,7 @@ __all__ = [
     "GroupStats",
     "ReplayResult",
     "Replayed",
+    "StreamPage",
     "StreamStats",
     "all_stream_stats",
     "dead_letter",

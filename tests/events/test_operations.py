@@ -109,7 +109,7 @@ async def test_operator_api_lists_inspects_and_replays_dead_letters(
     with client(ops.url, scopes=OPERATOR) as http:
         streams = http.get(f"{BASE}/streams")
         assert streams.status_code == 200, streams.text
-        [stats] = [s for s in streams.json() if s["stream"] == STREAM]
+        [stats] = [s for s in streams.json()["items"] if s["stream"] == STREAM]
         assert stats["dead_letters"] == 1
         assert stats["groups"][0]["group"] == "ops-group"
         assert stats["groups"][0]["pending"] == 0

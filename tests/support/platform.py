@@ -72,8 +72,7 @@ class Platform:
                 client_id,
                 "--scopes",
                 " ".join(scopes),
-                "--secret",
-                secret,
+                f"--secret={secret}",  # a secret may start with "-"
             ],
             env=env,
             capture_output=True,

@@ -1,0 +1,48 @@
+"""Typed clients of the process APIs' flow store (`/<process>/v1/flows`, contracts/kit/flows/api.py)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from contracts.clients.base import ApiClient
+from contracts.kit.paging import Page
+from contracts.models.flows import Flow, Timeline
+
+
+class FlowsClient(ApiClient):
+    api: ClassVar[str]  # "/quality/v1"
+
+    async def list_flows_page(self, **filters: Any) -> Page[Flow]:
+        """One page; filters are the list's query parameters (status, type, correlation_id, lot_id,
+        order_id, work_order_id, limit, cursor, ...)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        return await self.get(f"{self.api}/flows", Page[Flow], params)
+
+    async def list_flows(self, **filters: Any) -> list[Flow]:
+        """Every flow matching (all pages)."""
+        return await self.get_all(f"{self.api}/flows", Flow, {"limit": 200, **filters})
+
+    async def get_flow(self, flow_id: str) -> Flow:
+        return await self.get(f"{self.api}/flows/{flow_id}", Flow)
+
+    async def timeline(self, flow_id: str) -> Timeline:
+        return await self.get(f"{self.api}/flows/{flow_id}/timeline", Timeline)
+
+    async def retry(self, flow_id: str, *, idempotency_key: str, if_match: str | None = None) -> Flow:
+        return await self.post(
+            f"{self.api}/flows/{flow_id}/retry",
+            None,
+            Flow,
+            idempotency_key=idempotency_key,
+            if_match=if_match,
+        )
+
+
+class QualityClient(FlowsClient):
+    service = "quality"
+    api = "/quality/v1"
+
+
+class MaintenanceClient(FlowsClient):
+    service = "maintenance"
+    api = "/maintenance/v1"

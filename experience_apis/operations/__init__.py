@@ -1,0 +1,1 @@
+"""Operations experience API: business monitors, the event operator surface and the console."""

@@ -1,0 +1,312 @@
+"""The console's pages. Each checks the logged-in person's token for the scopes the same data
+needs through the gateway; the data itself is fetched with this service's own client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from litestar import Litestar, Request, Response, Router, get, post
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+from litestar.static_files import create_static_files_router
+
+from contracts.clients.base import UpstreamProblem
+from contracts.kit import operations as backbone
+from contracts.kit.auth import Principal
+from contracts.kit.operations import ENTRY_PATTERN, STREAM_PATTERN
+from contracts.kit.paging import utcnow
+from contracts.kit.problems import Problem
+from contracts.models.common import ID_MAX, ID_PATTERN
+from experience_apis.operations.console import pages
+from experience_apis.operations.console.render import STATIC, page, redirect
+from experience_apis.operations.console.session import (
+    PATH,
+    LoginFailed,
+    Sealer,
+    allowed,
+    csrf_ok,
+    fetch_token,
+    principal_of,
+    session_of,
+)
+from experience_apis.operations.monitors.base import FAILURES
+from experience_apis.operations.monitors.registry import MONITORS, run_all
+from experience_apis.operations.service import Operations
+from experience_apis.operations.settings import OperationsSettings
+
+Req = Request[Any, Any, Any]
+Html = Response[str]
+Process = Annotated[str, Parameter(pattern=r"^(quality|maintenance)$")]
+FlowId = Annotated[str, Parameter(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
+Stream = Annotated[str, Parameter(pattern=STREAM_PATTERN, max_length=200)]
+Entry = Annotated[str, Parameter(pattern=ENTRY_PATTERN, max_length=41)]
+SearchBy = Annotated[str, Parameter(pattern="^(" + "|".join(pages.SEARCH_KEYS) + ")$")]
+SearchValue = Annotated[str | None, Parameter(max_length=128, pattern=r"^[^\x00-\x1f]*$")]
+AuditValue = Annotated[str | None, Parameter(max_length=128, pattern=r"^[A-Za-z0-9._:\-]*$")]
+
+
+class Forbidden(Exception):
+    def __init__(self, scopes: tuple[str, ...]) -> None:
+        super().__init__(" ".join(scopes))
+        self.scopes = scopes
+
+
+class LoggedOut(Exception):
+    pass
+
+
+def console_router(settings: OperationsSettings, operations_of: Callable[[Litestar], Operations]) -> Router:
+    sealer = Sealer(settings)
+
+    async def who(request: Req, *scopes: str) -> tuple[Principal, str]:
+        """The logged-in person (and the session's CSRF token), holding `scopes`."""
+        session = session_of(request, sealer)
+        principal = await principal_of(request, session)
+        if principal is None or session is None:
+            raise LoggedOut()
+        if scopes and not allowed(principal, *scopes):
+            raise Forbidden(scopes)
+        return principal, session.csrf
+
+    async def form_of(request: Req, *scopes: str) -> tuple[Principal, dict[str, str]]:
+        principal, _ = await who(request, *scopes)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not csrf_ok(request, session_of(request, sealer), form.get("csrf")):
+            raise Problem(
+                "The form is stale or came from another site; reload the page.", status=403, slug="csrf"
+            )
+        return principal, form
+
+    def ops(request: Req) -> Operations:
+        return operations_of(request.app)
+
+    def common(principal: Principal, csrf: str, active: str) -> dict[str, Any]:
+        return {"principal": principal, "csrf": csrf, "active": active, "now": utcnow()}
+
+    # --- login ---------------------------------------------------------------------------------
+    @get("/login")
+    async def login_form(request: Req) -> Html:
+        session = session_of(request, sealer) or sealer.fresh()
+        return page("login.html", csrf=session.csrf, error=None, cookies=[sealer.cookie(session)])
+
+    @post("/login")
+    async def login(request: Req) -> Html:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        session = session_of(request, sealer)
+        if not csrf_ok(request, session, form.get("csrf")):
+            fresh = sealer.fresh()
+            return page(
+                "login.html",
+                status=403,
+                csrf=fresh.csrf,
+                error="The form expired; try again.",
+                cookies=[sealer.cookie(fresh)],
+            )
+        client_id, secret = form.get("client_id", "").strip(), form.get("client_secret", "")
+        try:
+            if not client_id or not secret or len(client_id) > 200 or len(secret) > 500:
+                raise LoginFailed("Enter a client id and its secret.")
+            token, lifetime = await fetch_token(settings, client_id, secret)
+        except LoginFailed as exc:
+            assert session is not None
+            return page(
+                "login.html", status=401, csrf=session.csrf, error=str(exc), cookies=[sealer.cookie(session)]
+            )
+        # A new session (new CSRF token) on login, so nothing from before it carries over.
+        return redirect(
+            f"{PATH}/",
+            cookies=[sealer.cookie(sealer.fresh(token=token, client_id=client_id, lifetime=lifetime))],
+        )
+
+    @post("/logout")
+    async def logout(request: Req) -> Html:
+        await form_of(request)
+        return redirect(f"{PATH}/login", cookies=[sealer.cleared()])
+
+    # --- monitors ------------------------------------------------------------------------------
+    @get("/")
+    async def monitors(request: Req) -> Html:
+        principal, csrf = await who(request, "operations:read")
+        now = utcnow()
+        results = await run_all(ops(request).upstreams, now)
+        ops(request).gauges.record(results)
+        board = [
+            (m, results[m.name], [(o, pages.console_links(o)) for o in results[m.name].items])
+            for m in MONITORS
+        ]
+        return page("monitors.html", board=board, **common(principal, csrf, "monitors"))
+
+    # --- flows ---------------------------------------------------------------------------------
+    @get("/flows")
+    async def flows(request: Req, by: SearchBy = "lot_id", value: SearchValue = None) -> Html:
+        principal, csrf = await who(request)
+        readable = [p for p in ("quality", "maintenance") if allowed(principal, f"{p}:read")]
+        if not readable:
+            raise Forbidden(("quality:read",))
+        hits: list[pages.FlowHit] = []
+        warnings: list[tuple[str, str]] = []
+        if value and value.strip():
+            hits, gathered = await pages.search_flows(ops(request).upstreams, readable, by, value.strip())
+            warnings = gathered.warnings
+        return page(
+            "flows.html",
+            by=by,
+            value=value or "",
+            keys=pages.SEARCH_KEYS,
+            hits=hits,
+            warnings=warnings,
+            searched=bool(value),
+            **common(principal, csrf, "flows"),
+        )
+
+    @get("/flows/{process:str}/{flow_id:str}")
+    async def flow(request: Req, process: Process, flow_id: FlowId) -> Html:
+        principal, csrf = await who(request, f"{process}:read")
+        found, timeline = await pages.flow_with_timeline(ops(request).upstreams, process, flow_id)
+        may_retry = found.status in ("stalled", "waiting") and allowed(principal, f"{process}:write")
+        return page(
+            "flow.html",
+            process=process,
+            flow=found,
+            timeline=timeline,
+            may_retry=may_retry,
+            **common(principal, csrf, "flows"),
+        )
+
+    @post("/flows/{process:str}/{flow_id:str}/retry")
+    async def retry(request: Req, process: Process, flow_id: FlowId) -> Html:
+        _, form = await form_of(request, f"{process}:write")
+        client = ops(request).upstreams.processes[process]
+        version = form.get("version", "")
+        if not version.isdigit() or len(version) > 12:
+            raise Problem("The form names no flow version; reload the page.", status=400)
+        # One retry per version of the flow: a double click replays, a later retry is a new one.
+        await client.retry(
+            flow_id, idempotency_key=f"console-retry-{flow_id}-v{version}", if_match=f'"{version}"'
+        )
+        return redirect(f"{PATH}/flows/{process}/{flow_id}")
+
+    # --- dead letters --------------------------------------------------------------------------
+    @get("/dead-letters")
+    async def dead_letters(request: Req, replayed: AuditValue = None) -> Html:
+        principal, csrf = await who(request, "events:read")
+        board = await pages.dead_letter_board(ops(request).upstreams)
+        return page(
+            "dead_letters.html", board=board, replayed=replayed, **common(principal, csrf, "dead-letters")
+        )
+
+    @get("/dead-letters/{stream:str}/{dead_letter_id:str}")
+    async def dead_letter(request: Req, stream: Stream, dead_letter_id: Entry) -> Html:
+        principal, csrf = await who(request, "events:read")
+        letter = await backbone.dead_letter(ops(request).upstreams.redis, stream, dead_letter_id)
+        if letter is None:
+            raise Problem(
+                f"No dead letter {dead_letter_id} on {stream} (replayed already?).",
+                status=404,
+                slug="not-found",
+            )
+        return page(
+            "dead_letter.html",
+            letter=letter,
+            may_replay=allowed(principal, "events:replay"),
+            **common(principal, csrf, "dead-letters"),
+        )
+
+    @post("/dead-letters/{stream:str}/{dead_letter_id:str}/replay")
+    async def replay(request: Req, stream: Stream, dead_letter_id: Entry) -> Html:
+        await form_of(request, "events:replay")
+        done = await backbone.replay(ops(request).upstreams.redis, stream, dead_letter_id)
+        if done is None:
+            raise Problem(
+                f"No dead letter {dead_letter_id} on {stream} (replayed already?).",
+                status=404,
+                slug="not-found",
+            )
+        return redirect(f"{PATH}/dead-letters?replayed={done.event_id}")
+
+    # --- audit ---------------------------------------------------------------------------------
+    @get("/audit")
+    async def audit(
+        request: Req,
+        record_type: AuditValue = None,
+        record_id: AuditValue = None,
+        correlation_id: AuditValue = None,
+    ) -> Html:
+        principal, csrf = await who(request)
+        filters = {
+            k: v
+            for k, v in {
+                "record_type": record_type,
+                "record_id": record_id,
+                "correlation_id": correlation_id,
+            }.items()
+            if v
+        }
+        hits: list[pages.AuditHit] = []
+        warnings: list[tuple[str, str]] = []
+        skipped: list[str] = []
+        if filters:
+            hits, gathered, skipped = await pages.audit_history(ops(request).upstreams, principal, filters)
+            warnings = gathered.warnings
+        return page(
+            "audit.html",
+            filters=filters,
+            hits=hits,
+            warnings=warnings,
+            skipped=skipped,
+            **common(principal, csrf, "audit"),
+        )
+
+    # --- errors as pages -----------------------------------------------------------------------
+    def logged_out(request: Req, exc: Exception) -> Html:
+        return redirect(f"{PATH}/login")
+
+    def forbidden(request: Req, exc: Exception) -> Html:
+        scopes = exc.scopes if isinstance(exc, Forbidden) else ()
+        detail = f"Your client lacks the scope {' '.join(scopes)} this page needs."
+        return page("error.html", status=403, title="Not allowed", detail=detail)
+
+    def problem(request: Req, exc: Exception) -> Html:
+        if isinstance(exc, Problem):
+            return page("error.html", status=exc.status, title=exc.title, detail=exc.detail)
+        if isinstance(exc, UpstreamProblem) and exc.status < 500:
+            detail = str(exc.problem.get("detail", "")) or str(exc)
+            return page(
+                "error.html", status=exc.status, title=str(exc.problem.get("title", "Refused")), detail=detail
+            )
+        if isinstance(exc, HTTPException):
+            detail = str(exc.detail) if exc.status_code < 500 else "Something went wrong."
+            return page("error.html", status=exc.status_code, title="Request not understood", detail=detail)
+        return page(
+            "error.html",
+            status=503,
+            title="Upstream unavailable",
+            detail="A system behind this page did not answer; try again shortly.",
+        )
+
+    return Router(
+        path=PATH,
+        route_handlers=[
+            login_form,
+            login,
+            logout,
+            monitors,
+            flows,
+            flow,
+            retry,
+            dead_letters,
+            dead_letter,
+            replay,
+            audit,
+            create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+        ],
+        include_in_schema=False,
+        exception_handlers={
+            LoggedOut: logged_out,
+            Forbidden: forbidden,
+            Problem: problem,
+            HTTPException: problem,
+            **dict.fromkeys(FAILURES, problem),
+        },
+    )

@@ -1,0 +1,1 @@
+"""Business monitors: each finds the records that are out of order and says where to look."""

@@ -1,0 +1,35 @@
+"""Operations experience settings, read from OPERATIONS_* environment variables."""
+
+from __future__ import annotations
+
+from contracts.kit.settings import ServiceSettings
+
+
+class OperationsSettings(ServiceSettings, frozen=True, kw_only=True):
+    # No records of its own: the database holds only the kernel's Idempotency-Key table (replays).
+    database_url: str = "sqlite+aiosqlite:///data/operations.db"
+    port: int = 8303
+    outbox_relay: bool = False  # publishes no events
+    erp_url: str = "http://127.0.0.1:8101"
+    qms_url: str = "http://127.0.0.1:8102"
+    cmms_url: str = "http://127.0.0.1:8103"
+    mes_url: str = "http://127.0.0.1:8104"
+    quality_url: str = "http://127.0.0.1:8201"
+    maintenance_url: str = "http://127.0.0.1:8202"
+    # This service's own OAuth2 client at the gateway, for its calls to the layers below.
+    client_id: str = "operations-console"
+    client_secret: str = ""
+    upstream_timeout_seconds: float = 5.0
+    # Records changed longer ago than this are not searched for drift (keeps each check bounded).
+    lookback_days: int = 90
+    # A consumer group is listed when its unread plus pending messages exceed this.
+    lag_threshold: int = 100
+    # The Prometheus gauges are refreshed this often (0: only when the monitors are asked for).
+    refresh_seconds: float = 30.0
+    # The console's session cookie is sealed (AES-GCM) with this key: 32 bytes as 64 hex digits.
+    # Empty: a random key per process, so sessions end when the service restarts.
+    console_secret: str = ""
+    # The console logs people in at `auth_token_url` (the gateway's token endpoint).
+    console_session_minutes: int = 480
+    # Mark the session cookie Secure (set when the console is served over HTTPS).
+    console_secure_cookie: bool = False

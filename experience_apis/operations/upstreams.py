@@ -1,0 +1,73 @@
+"""The layers below, reached with this service's own OAuth2 client; and Redis for the backbone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from contracts.clients.base import ApiClient
+from contracts.clients.cmms import CmmsClient
+from contracts.clients.erp import ErpClient
+from contracts.clients.flows import FlowsClient, MaintenanceClient, QualityClient
+from contracts.clients.qms import QmsClient
+from contracts.clients.tokens import ClientCredentials
+from experience_apis.operations.settings import OperationsSettings
+
+# What this service asks the gateway for (the service table registers exactly these).
+SCOPES = (
+    *("erp:read", "qms:read", "cmms:read", "mes:read"),
+    *("quality:read", "quality:write", "maintenance:read", "maintenance:write"),
+    *("events:read", "events:replay"),
+)
+# System APIs whose audit trail the console shows (`GET /<svc>/v1/audit`).
+AUDITED = ("erp", "qms", "cmms", "mes")
+
+
+class MesClient(ApiClient):
+    """Only the audit trail is read from MES here."""
+
+    service = "mes"
+
+
+@dataclass
+class Upstreams:
+    erp: ErpClient
+    qms: QmsClient
+    cmms: CmmsClient
+    mes: MesClient
+    quality: QualityClient
+    maintenance: MaintenanceClient
+    redis: Redis
+    lookback_days: int = 90
+    lag_threshold: int = 100
+    audited: dict[str, ApiClient] = field(default_factory=dict)
+
+    @property
+    def processes(self) -> dict[str, FlowsClient]:
+        return {"quality": self.quality, "maintenance": self.maintenance}
+
+    async def aclose(self) -> None:
+        for client in (self.erp, self.qms, self.cmms, self.mes, self.quality, self.maintenance):
+            await client.aclose()
+
+
+def build(settings: OperationsSettings, redis: Redis) -> Upstreams:
+    token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
+    # One attempt each: a monitor that cannot reach an upstream says so at once rather than
+    # holding the page while retries back off.
+    options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds, "attempts": 1}
+    up = Upstreams(
+        erp=ErpClient(settings.erp_url, **options),
+        qms=QmsClient(settings.qms_url, **options),
+        cmms=CmmsClient(settings.cmms_url, **options),
+        mes=MesClient(settings.mes_url, **options),
+        quality=QualityClient(settings.quality_url, **options),
+        maintenance=MaintenanceClient(settings.maintenance_url, **options),
+        redis=redis,
+        lookback_days=settings.lookback_days,
+        lag_threshold=settings.lag_threshold,
+    )
+    up.audited = {"erp": up.erp, "qms": up.qms, "cmms": up.cmms, "mes": up.mes}
+    return up

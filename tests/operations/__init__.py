@@ -1,0 +1,1 @@
+"""The operations service: business monitors and the console, on a real platform."""
