@@ -22,7 +22,7 @@ from litestar.types import ControllerRouterHandler
 from redis.asyncio import Redis
 from sqlalchemy import MetaData
 
-from contracts.kit import migrations
+from contracts.kit import audit, migrations
 from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 from contracts.kit.auth import AuthMiddleware, TokenVerifier, document_security
 from contracts.kit.correlation import CorrelationMiddleware
@@ -30,6 +30,7 @@ from contracts.kit.db import Database
 from contracts.kit.logs import configure_logging
 from contracts.kit.observability import Metrics, health_handlers
 from contracts.kit.openapi import StrictStructSchemaPlugin
+from contracts.kit.paging import provide_page_query
 from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
@@ -81,6 +82,11 @@ def create_service_app(
     configure_logging(spec.name, settings.log_level)
     traced = setup_tracing(spec.name, settings)  # None, and no SDK import, unless an endpoint is set
     db = Database(settings.database_url)
+    # A service that migrates the audit table gets its recorder and `GET <api>/audit` with it.
+    schema = spec.metadata if isinstance(spec.metadata, tuple) else (spec.metadata,)
+    audited = audit.audit_metadata in schema
+    if audited:
+        audit.install(db)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     # Every API route needs a valid token; there is deliberately no setting that turns this off.
     verifier = TokenVerifier.from_settings(settings)
@@ -118,7 +124,7 @@ def create_service_app(
         )
         return Router(
             path=path,
-            route_handlers=list(routes),
+            route_handlers=[*routes, *(audit.audit_routes() if audited else [])],
             middleware=[
                 *sunset,
                 DefineMiddleware(AuthMiddleware, verifier=verifier, service=spec.name),
@@ -133,7 +139,11 @@ def create_service_app(
     ]
     app = Litestar(
         route_handlers=[*apis, *health_handlers({"database": db.ping, "redis": redis_ping}, runtime.metrics)],
-        dependencies={"session": Provide(provide_session, sync_to_thread=False), **spec.dependencies},
+        dependencies={
+            "session": Provide(provide_session, sync_to_thread=False),
+            "page_query": Provide(provide_page_query, sync_to_thread=False),  # lists, the audit trail
+            **spec.dependencies,
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[StrictStructSchemaPlugin()],
         before_request=strict_json_body,  # bodies as strict as the schema says

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.envelope import CATALOGUE, CloudEvent, decode
 from contracts.kit import correlation, tracing
+from contracts.kit.audit import Actor, acting_as
 from contracts.kit.db import Database
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE, raise_if_cancelled, stop_tasks
 from contracts.kit.tables import inbox
@@ -314,6 +315,7 @@ class Consumer:
 
     async def _handle(self, session: AsyncSession, items: list[_Item]) -> list[bool]:
         """Apply events inside the caller's transaction; False for each this group saw already."""
+        acting_as(session, Actor(client_id=f"consumer:{self.group}"))  # who, in audit entries
         fresh = await self._mark_seen(session, {i.event.id for i in items})
         applied: list[bool] = []
         for item in items:
@@ -327,6 +329,7 @@ class Consumer:
                 tracing.processing(event.type, event.id, event.traceparent),
             ):
                 await item.handler(event, session)
+                await session.flush()  # so audit entries take this event's correlation, not the batch's
             applied.append(True)
         return applied
 

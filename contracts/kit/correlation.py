@@ -18,6 +18,9 @@ from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 
 CORRELATION_HEADER = "x-correlation-id"
 TRACEPARENT_HEADER = "traceparent"
+# Why a call happens, when a flow step or an event handler makes it: recorded in audit entries.
+FLOW_HEADER = "x-flow-id"
+CAUSATION_HEADER = "x-causation-id"
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 SAFE_ID = _SAFE_ID  # what an incoming X-Correlation-ID may look like (the gateway checks it too)
@@ -28,6 +31,7 @@ class Context:
     correlation_id: str = ""
     traceparent: str = ""
     causation_id: str = ""
+    flow_id: str = ""
 
 
 _EMPTY = Context()  # frozen, so one shared default is safe
@@ -51,12 +55,15 @@ def child_traceparent(parent: str) -> str:
 
 
 @contextmanager
-def bound(correlation_id: str, traceparent: str = "", causation_id: str = "") -> Iterator[Context]:
+def bound(
+    correlation_id: str, traceparent: str = "", causation_id: str = "", flow_id: str = ""
+) -> Iterator[Context]:
     """Run a block (a consumer handler, a flow step) under a given correlation."""
     ctx = Context(
         correlation_id=correlation_id or new_correlation_id(),
         traceparent=child_traceparent(traceparent),
         causation_id=causation_id,
+        flow_id=flow_id,
     )
     token = _current.set(ctx)
     try:
@@ -90,6 +97,10 @@ def outgoing_headers() -> dict[str, str]:
         headers["X-Correlation-ID"] = ctx.correlation_id
     if ctx.traceparent:
         headers["traceparent"] = child_traceparent(ctx.traceparent)
+    if ctx.flow_id:
+        headers["X-Flow-ID"] = ctx.flow_id
+    if ctx.causation_id:
+        headers["X-Causation-ID"] = ctx.causation_id
     return headers
 
 
@@ -107,7 +118,9 @@ class CorrelationMiddleware:
         correlation_id = incoming.get(CORRELATION_HEADER, "")
         if not _SAFE_ID.match(correlation_id):
             correlation_id = new_correlation_id()
-        with bound(correlation_id, incoming.get(TRACEPARENT_HEADER, "")) as ctx:
+        # Claimed by the caller (a flow step, an event handler); kept only if it looks like an id.
+        flow_id, causation_id = (_safe(incoming.get(h, "")) for h in (FLOW_HEADER, CAUSATION_HEADER))
+        with bound(correlation_id, incoming.get(TRACEPARENT_HEADER, ""), causation_id, flow_id) as ctx:
 
             async def send_with_ids(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -118,3 +131,7 @@ class CorrelationMiddleware:
                 await send(message)
 
             await self.app(scope, receive, send_with_ids)
+
+
+def _safe(value: str) -> str:
+    return value if _SAFE_ID.match(value) else ""

@@ -135,6 +135,8 @@ class _Exchange:
         async with self.db.sessions() as session:
             transaction = await session.begin()
             scope.setdefault("state", {})[SESSION_KEY] = session
+            # Who acts in this transaction, for the audit trail (contracts/kit/audit.py).
+            session.info[PRINCIPAL_KEY] = scope["state"].get(PRINCIPAL_KEY)
             try:
                 if key is not None and body is not None:
                     principal = principal_id(scope)

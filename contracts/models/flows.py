@@ -41,3 +41,5 @@ class TimelineEntry(Output, kw_only=True):
 class Timeline(Output, kw_only=True):
     flow_id: str
     entries: list[TimelineEntry]
+    # The flow's correlation id: find the audit entries of its calls with `/audit?correlation_id=`.
+    correlation_id: str | None = None

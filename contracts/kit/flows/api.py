@@ -115,7 +115,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
 
         @get("/{flow_id:str}/timeline", responses=problems(404), summary="Everything that happened to a flow")
         async def get_timeline(self, session: Session, flow_id: Id) -> Timeline:
-            await _load(session, flow_id)
+            flow = await _load(session, flow_id)
             entries = (
                 await session.execute(
                     select(timeline).where(timeline.c.flow_id == flow_id).order_by(timeline.c.seq)
@@ -123,6 +123,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             ).all()
             return Timeline(
                 flow_id=flow_id,
+                correlation_id=flow.correlation_id,
                 entries=[
                     TimelineEntry(seq=e.seq, at=as_utc(e.at), kind=e.kind, step=e.step, detail=e.detail)
                     for e in entries

@@ -251,8 +251,11 @@ class FlowRunner(Generic[D]):
             return await self._stall(flow_id, row.attempts, None, f"unknown flow type {row.type}")
         ctx: FlowContext[D] = FlowContext(flow_id, row.type, dict(row.data), dict(row.results), self.deps)
         step_no, attempts = row.next_step, row.attempts
+        # The flow id and its trigger travel on every call a step makes (audit entries record them).
         with (
-            correlation.bound(row.correlation_id, row.traceparent, causation_id=row.trigger or ""),
+            correlation.bound(
+                row.correlation_id, row.traceparent, causation_id=row.trigger or "", flow_id=flow_id
+            ),
             tracing.flow(row.type, flow_id, row.traceparent),
         ):
             while step_no < len(flow_type.steps):
