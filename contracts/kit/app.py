@@ -29,7 +29,7 @@ from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
 from contracts.kit.logs import configure_logging
 from contracts.kit.observability import Metrics, health_handlers
-from contracts.kit.openapi import StrictStructSchemaPlugin
+from contracts.kit.openapi import StrictStructSchemaPlugin, major_document_handler
 from contracts.kit.paging import provide_page_query
 from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.relay import OutboxRelay
@@ -137,8 +137,14 @@ def create_service_app(
         api_router(spec.api_path, spec.routes),
         *(api_router(v.api_path, v.routes) for v in spec.versions),
     ]
+    majors = [(spec.api_path, spec.api_version), *((v.api_path, v.api_version) for v in spec.versions)]
+    documents = [major_document_handler(spec.name, path, version) for path, version in majors]
     app = Litestar(
-        route_handlers=[*apis, *health_handlers({"database": db.ping, "redis": redis_ping}, runtime.metrics)],
+        route_handlers=[
+            *apis,
+            *documents,
+            *health_handlers({"database": db.ping, "redis": redis_ping}, runtime.metrics),
+        ],
         dependencies={
             "session": Provide(provide_session, sync_to_thread=False),
             "page_query": Provide(provide_page_query, sync_to_thread=False),  # lists, the audit trail
@@ -151,7 +157,7 @@ def create_service_app(
             title=spec.title,
             version=spec.api_version,
             description=spec.description,
-            path=f"{spec.api_path}/schema",
+            path=f"/{spec.name}/schema",  # every version; each major's own is under its api_path
             render_plugins=[JsonRenderPlugin()],
         ),
         request_max_body_size=settings.max_body_bytes,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.kit.openapi import MAJOR_PATH, split_by_major
 from plantbridge.services import SERVICES, Service
 
 ROOT = Path(__file__).resolve().parents[2] / "contracts"  # the documents live beside the schemas
 OPENAPI_DIR = ROOT / "openapi"
 RELEASED_DIR = OPENAPI_DIR / "released"
 ASYNCAPI_DIR = ROOT / "asyncapi"
-_MAJOR = re.compile(r"^/(?P<service>[^/]+)/v(?P<major>\d+)(/|$)")
 
 
 @dataclass
@@ -60,64 +59,10 @@ def _versions(service: Service) -> dict[int, str]:
         (getattr(spec, "api_path", ""), getattr(spec, "api_version", "")),
         *((v.api_path, v.api_version) for v in getattr(spec, "versions", ())),
     ]:
-        match = _MAJOR.match(path)
+        match = MAJOR_PATH.match(path)
         if match:
             versions[int(match["major"])] = version
     return versions
-
-
-def split_by_major(
-    document: dict[str, Any], service: str, versions: dict[int, str]
-) -> dict[int, dict[str, Any]]:
-    """One document per major version in the paths, each with only the components it uses."""
-    majors: dict[int, dict[str, Any]] = {}
-    for path, item in document.get("paths", {}).items():
-        match = _MAJOR.match(path)
-        if match and match["service"] == service:
-            majors.setdefault(int(match["major"]), {})[path] = item
-    result = {}
-    for major, paths in majors.items():
-        doc = {key: value for key, value in document.items() if key not in ("paths", "components")}
-        doc["info"] = {**document.get("info", {}), "version": versions.get(major, f"{major}.0.0")}
-        doc["paths"] = paths
-        doc["components"] = _used_components(document.get("components", {}), paths)
-        result[major] = doc
-    return result
-
-
-def _refs(node: Any) -> set[str]:
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            ref = item.get("$ref")
-            if isinstance(ref, str):
-                found.add(ref)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
-def _used_components(components: dict[str, Any], paths: dict[str, Any]) -> dict[str, Any]:
-    """Components reachable from `paths` through $refs; security schemes always stay."""
-    kept: dict[str, dict[str, Any]] = {}
-    pending = _refs(paths)
-    seen: set[str] = set()
-    while pending:
-        ref = pending.pop()
-        if ref in seen or not ref.startswith("#/components/"):
-            continue
-        seen.add(ref)
-        _, _, kind, name = ref.split("/", 3)
-        target = components.get(kind, {}).get(name)
-        if target is not None:
-            kept.setdefault(kind, {})[name] = target
-            pending |= _refs(target)
-    if "securitySchemes" in components:
-        kept["securitySchemes"] = components["securitySchemes"]
-    return kept
 
 
 def build_all(only: set[str] | None = None) -> Build:

@@ -28,6 +28,7 @@ def platform(launch, database_url, redis_server) -> Iterator[Platform]:
         qms_url=p.services["qms"].url,
         mes_url=p.services["mes"].url,
         flow_max_backoff_seconds="1",
+        flow_max_attempts="60",  # outlasts an ERP restart on a loaded CI machine (~10 s seen)
     )
     yield p
     p.stop()

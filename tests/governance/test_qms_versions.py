@@ -148,3 +148,15 @@ def test_v1_answers_410_after_its_sunset(launch: Launch, database_url: Callable[
             assert http.get("/qms/v2/inspection-lots").status_code == 200
     finally:
         process.stop()
+
+
+@pytest.mark.parametrize("major", [1, 2])
+def test_each_major_serves_its_own_committed_document(qms: httpx.Client, major: int) -> None:
+    """A partner on v2 reads `/qms/v2/schema/openapi.json`: exactly the committed v2 document."""
+    from plantbridge.governance import documents
+
+    served = qms.get(f"/qms/v{major}/schema/openapi.json")
+    assert served.status_code == 200
+    committed = documents.load(documents.OPENAPI_DIR / documents.file_name("qms", major))
+    assert served.json()["paths"] == committed["paths"]
+    assert served.json()["info"]["version"] == committed["info"]["version"]
