@@ -15,7 +15,6 @@ from contracts.clients.erp import ErpClient
 from contracts.clients.qms import QmsClient
 from contracts.clients.tokens import ClientCredentials
 from contracts.kit.app import ServiceSpec, create_service_app
-from contracts.kit.paging import provide_page_query
 from contracts.kit.settings import load_settings
 from experience_apis.supplier_portal.routes import ROUTES
 from experience_apis.supplier_portal.service import Upstreams
@@ -42,7 +41,6 @@ SPEC = ServiceSpec(
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     dependencies={
         "upstreams": Provide(provide_upstreams, sync_to_thread=False),
-        "page_query": Provide(provide_page_query, sync_to_thread=False),
     },
 )
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
-from litestar.di import Provide
 
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
@@ -21,7 +20,6 @@ from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import FlowRunner, flow_metadata
-from contracts.kit.paging import provide_page_query
 from contracts.kit.settings import load_settings
 from process_apis.maintenance import starts
 from process_apis.maintenance.deps import Upstreams
@@ -55,7 +53,6 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     metadata=(flow_metadata, maintenance_metadata),
     versions_dir=Path(__file__).parent / "migrations" / "versions",
-    dependencies={"page_query": Provide(provide_page_query, sync_to_thread=False)},
 )
 
 

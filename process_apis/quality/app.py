@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
-from litestar.di import Provide
 
 from contracts.clients.erp import ErpClient
 from contracts.clients.qms import QmsClient
@@ -18,7 +17,6 @@ from contracts.clients.tokens import ClientCredentials
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import FlowRunner, flow_metadata
-from contracts.kit.paging import provide_page_query
 from contracts.kit.settings import load_settings
 from process_apis.quality import starts
 from process_apis.quality.flows import FLOW_TYPES, Upstreams
@@ -40,7 +38,6 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     metadata=(flow_metadata,),
     versions_dir=Path(__file__).parent / "migrations" / "versions",
-    dependencies={"page_query": Provide(provide_page_query, sync_to_thread=False)},
 )
 
 

@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
-from litestar.di import Provide
 
 from contracts.kit.app import ServiceSpec, create_service_app
 from contracts.kit.audit import audit_metadata
-from contracts.kit.paging import provide_page_query
 from contracts.kit.settings import load_settings
 from system_apis.erp.routes import ROUTES
 from system_apis.erp.settings import ErpSettings
@@ -26,7 +24,6 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     metadata=(Base.metadata, audit_metadata),  # with the kernel's audit trail
     versions_dir=Path(__file__).parent / "migrations" / "versions",
-    dependencies={"page_query": Provide(provide_page_query, sync_to_thread=False)},
 )
 
 
