@@ -25,6 +25,7 @@ def platform(request: pytest.FixtureRequest, launch, database_url, redis_server)
         p.services[name] = launch(
             name,
             database_url=database_url("sqlite", f"experience_{backend}_{name}"),
+            redis_url=p.redis_url,
             **p.own_client(name),
             **own,
             **p.trust(name),

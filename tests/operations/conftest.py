@@ -34,6 +34,7 @@ def platform(launch, database_url, redis_server) -> Iterator[Platform]:
     p.services["operations"] = launch(
         "operations",
         database_url=database_url("sqlite", "operations_operations"),
+        redis_url=p.redis_url,
         **p.own_client("operations"),
         **p.trust("operations"),
         erp_url=p.services["erp"].url,

@@ -3,6 +3,7 @@ system APIs trust it, and process APIs get their own OAuth2 client registered at
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -18,6 +19,7 @@ from plantbridge.processes import ServiceProcess, free_port
 from plantbridge.services import by_name
 
 Launch = Callable[..., ServiceProcess]
+_REDIS_DATABASES = itertools.count()
 DatabaseUrl = Callable[[str, str], str]
 
 
@@ -33,6 +35,11 @@ class Platform:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     databases: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A Redis database per platform: one test module's streams and consumer groups never
+        # reach another module's processes (database 0 is for single launches, 1 for contracts).
+        self.redis_url = f"{self.redis_url.rsplit('/', 1)[0]}/{next(_REDIS_DATABASES) % 14 + 2}"
+
     @property
     def issuer(self) -> str:
         assert self.gateway is not None
@@ -47,6 +54,7 @@ class Platform:
             database_url=self.gateway_db,
             port=port,
             issuer=url,
+            redis_url=self.redis_url,
             upstreams=",".join(f"{n}={p.url}" for n, p in self.services.items()),
         )
         return self.gateway
@@ -96,7 +104,7 @@ class Platform:
         db = self.database_url(self.backend, f"{self.tag}_{name}") if by_name(name).uses_database else None
         if db:
             self.databases[name] = db
-        process = self.launch(name, database_url=db, **self.trust(name), **env)
+        process = self.launch(name, database_url=db, redis_url=self.redis_url, **self.trust(name), **env)
         self.services[name] = process
         return process
 

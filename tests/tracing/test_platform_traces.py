@@ -49,6 +49,7 @@ def traced(launch, database_url, redis_server) -> Iterator[tuple[Platform, Servi
             database_url=p.gateway_db,
             port=free_port(),
             issuer=p.issuer,
+            redis_url=p.redis_url,
             upstreams=",".join(f"{n}={s.url}" for n, s in p.services.items()),
         )
         env.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
