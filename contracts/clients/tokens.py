@@ -25,6 +25,7 @@ class ClientCredentials:
         *,
         refresh_margin: float = 30.0,
         timeout: float = 5.0,
+        quiet_after_failure: float = 1.0,
     ) -> None:
         self.token_url = token_url
         self.client_id = client_id
@@ -32,8 +33,11 @@ class ClientCredentials:
         self.scope = " ".join(scopes)
         self.refresh_margin = refresh_margin
         self.timeout = timeout
+        self.quiet_after_failure = quiet_after_failure
         self._token = ""
         self._expires_at = 0.0
+        self._failure: TokenUnavailable | None = None
+        self._failed_at = 0.0
         self._lock = asyncio.Lock()
 
     async def __call__(self) -> str:
@@ -41,7 +45,19 @@ class ClientCredentials:
             return self._token
         async with self._lock:
             if not self._token or time.monotonic() >= self._expires_at:
-                await self._fetch()
+                # While the gateway is failing, callers queued behind the first one (and those
+                # right after it) get its answer at once instead of asking again and again.
+                if (
+                    self._failure is not None
+                    and time.monotonic() - self._failed_at < self.quiet_after_failure
+                ):
+                    raise self._failure
+                try:
+                    await self._fetch()
+                except TokenUnavailable as exc:
+                    self._failure, self._failed_at = exc, time.monotonic()
+                    raise
+                self._failure = None
         return self._token
 
     async def _fetch(self) -> None:
