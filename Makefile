@@ -26,10 +26,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy contracts system_apis process_apis experience_apis gateway plantbridge
 
+# Contract runs are bound by each service's own CPU: two at a time use both cores. The rest runs
+# one test at a time, as its timing-sensitive end-to-end tests expect.
 test: install
 	./scripts/ensure-postgres
 	$(MAKE) --no-print-directory lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 tests/contract
+	$(BIN)/pytest --ignore=tests/contract
 
 clean:
 	rm -rf $(VENV) data test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,8 @@ from tests.support.tokens import service_env as trust_test_issuer
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 IN_CI = os.environ.get("CI") == "true"
+# Under pytest-xdist each worker has its own servers; its logs carry its name.
+WORKER = f"{os.environ['PYTEST_XDIST_WORKER']}-" if "PYTEST_XDIST_WORKER" in os.environ else ""
 
 Launch = Callable[..., ServiceProcess]
 
@@ -84,7 +86,8 @@ def launch(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
         }
         if database_url:
             settings[f"{prefix}_DATABASE_URL"] = database_url
-        process = ServiceProcess(name, settings, port=port, log_path=logs / f"{name}-{len(started)}.log")
+        log = logs / f"{WORKER}{name}-{len(started)}.log"
+        process = ServiceProcess(name, settings, port=port, log_path=log)
         started.append(process)
         return process.start()
 

@@ -25,7 +25,7 @@ from contracts.kit.consumer import (
     dead_letter_stream,
 )
 from contracts.kit.params import IdempotencyKey
-from contracts.kit.problems import NotFound, Problem
+from contracts.kit.problems import NotFound, Problem, Unprocessable
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE
 from contracts.kit.responses import problems
 
@@ -243,7 +243,7 @@ def events_router(
 
     @get(
         "/dead-letters/{stream:str}",
-        responses=problems(503),
+        responses=problems(422, 503),
         summary="Dead letters of a stream, oldest first",
         opt=read,
     )
@@ -256,6 +256,8 @@ def events_router(
             Parameter(pattern=ENTRY_PATTERN, max_length=41, description="next_cursor of the previous page"),
         ] = None,
     ) -> DeadLetterPage:
+        if cursor is not None and not _is_entry_id(cursor):
+            raise Unprocessable(f"cursor {cursor} is not a stream entry id", slug="invalid-cursor")
         return await _call(dead_letters(_redis(request), stream, limit=limit, cursor=cursor))
 
     @get(
@@ -313,6 +315,11 @@ def events_router(
 
 
 # --- helpers -------------------------------------------------------------------------------
+def _is_entry_id(value: str) -> bool:
+    """`<ms>-<seq>` with both parts within Redis's 64-bit range (the pattern cannot say that)."""
+    return all(int(part) < 2**64 for part in value.split("-"))
+
+
 def _redis(request: Request[Any, Any, Any]) -> Redis:
     redis: Redis = request.app.state["runtime"].redis
     return redis
