@@ -50,7 +50,8 @@ class RedisServer:
     """A redis-server process on loopback, with append-only persistence so a restart loses nothing."""
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
-        self.data_dir = data_dir
+        # Absolute: redis-server changes into --dir before it opens --logfile.
+        self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -41,3 +41,18 @@ async def test_streams_groups_and_pending_survive_a_restart(how: str, tmp_path: 
         await redis.aclose()
     finally:
         server.stop()
+
+
+async def test_the_platform_redis_starts_from_a_relative_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plantbridge up` keeps its data in `./data` by default; redis-server must start from there."""
+    monkeypatch.chdir(tmp_path)
+    server = RedisServer(Path("data") / "redis").start()
+    try:
+        redis = Redis.from_url(server.url)
+        assert await redis.ping()
+        await redis.aclose()
+        assert (tmp_path / "data" / "redis" / "redis.log").exists()
+    finally:
+        server.stop()
