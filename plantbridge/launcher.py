@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from plantbridge.processes import RedisServer, ServiceProcess
@@ -56,22 +57,31 @@ def client_secrets(data_dir: Path) -> dict[str, str]:
     return known
 
 
+def register_client(
+    gateway_env: dict[str, str], client_id: str, scopes: Sequence[str], secret: str, *, replace: bool = False
+) -> dict[str, str]:
+    """Through the gateway's own command line, as an administrator would; returns its answer."""
+    command = ["gateway", "register-client", client_id, "--scopes", " ".join(scopes)]
+    command.append(f"--secret={secret}")  # "=": a secret may start with "-"
+    result = subprocess.run(
+        [sys.executable, "-m", "plantbridge", *command, *(["--replace"] if replace else [])],
+        env={**os.environ, **gateway_env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"registering {client_id} at the gateway failed: {result.stderr.strip()}")
+    answer: dict[str, str] = json.loads(result.stdout)
+    return answer
+
+
 def register_clients(gateway_env: dict[str, str], known: dict[str, str]) -> None:
     scopes = {s.client_id: s.client_scopes for s in SERVICES if s.client_id}
     scopes[OPERATOR_CLIENT] = OPERATOR_SCOPES
     for client_id, secret in known.items():
-        if client_id not in scopes:
-            continue
-        command = ["gateway", "register-client", client_id, "--replace", f"--secret={secret}"]
-        result = subprocess.run(
-            [sys.executable, "-m", "plantbridge", *command, "--scopes", " ".join(scopes[client_id])],
-            env={**os.environ, **gateway_env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"registering {client_id} at the gateway failed: {result.stderr.strip()}")
+        if client_id in scopes:
+            register_client(gateway_env, client_id, scopes[client_id], secret, replace=True)
 
 
 def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int) -> int:

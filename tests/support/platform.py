@@ -4,17 +4,14 @@ system APIs trust it, and process APIs get their own OAuth2 client registered at
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from redis import Redis
 
 from contracts.events.envelope import CloudEvent, decode
+from plantbridge.launcher import register_client
 from plantbridge.processes import ServiceProcess, free_port
 from plantbridge.services import by_name
 
@@ -69,26 +66,8 @@ class Platform:
 
     def register_client(self, client_id: str, scopes: Sequence[str]) -> str:
         secret = secrets.token_urlsafe(24)
-        env = {**os.environ, "GATEWAY_DATABASE_URL": self.gateway_db}
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "plantbridge",
-                "gateway",
-                "register-client",
-                client_id,
-                "--scopes",
-                " ".join(scopes),
-                f"--secret={secret}",  # a secret may start with "-"
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["client_id"] == client_id
+        answer = register_client({"GATEWAY_DATABASE_URL": self.gateway_db}, client_id, scopes, secret)
+        assert answer["client_id"] == client_id
         return secret
 
     def own_client(self, name: str) -> dict[str, str]:
