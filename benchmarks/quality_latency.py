@@ -5,6 +5,8 @@ default), prepares lots waiting for a decision, then posts `block` usage decisio
 rate and times each until ERP publishes the lot's BLOCKED status change. Prints p50/p99.
 
     .venv/bin/python benchmarks/quality_latency.py [--backend sqlite|postgres] [--rate 50] [--seconds 10]
+
+Also prints the CPU time each process spent per flow (Linux /proc), to show where it goes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 import httpx
 import msgspec
 from redis.asyncio import Redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from plantbridge.processes import RedisServer, ServiceProcess, free_port
 from tests.support.postgres import PostgresServer
@@ -82,12 +86,26 @@ class Stack:
         )
         return secret
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU per process so far (Linux)."""
+        pids = {"redis": self.redis.process.pid} if self.redis.process else {}
+        pids |= {p.name: p.process.pid for p in self.processes if p.process is not None}
+        return {name: _cpu_seconds(pid) for name, pid in pids.items()}
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
         self.redis.stop()
         if self.postgres is not None:
             self.postgres.stop()
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 async def token(stack: Stack, client_id: str, secret: str) -> str:
@@ -201,6 +219,12 @@ def summary(label: str, latencies: list[float], rate: float, seconds: float) -> 
     return {"rate": rate, "p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "n": len(ordered)}
 
 
+def print_cpu(before: dict[str, float], after: dict[str, float], flows: int) -> None:
+    spent = {name: (after[name] - before.get(name, 0.0)) * 1000 / flows for name in after}
+    parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(spent.items(), key=lambda kv: -kv[1]))
+    print(f"CPU ms per flow (incl. the later steps): {parts}; total {sum(spent.values()):.1f}", flush=True)
+
+
 async def main(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="pb-bench-"))
     postgres = PostgresServer().start() if args.backend == "postgres" else None
@@ -232,9 +256,11 @@ async def main(args: argparse.Namespace) -> None:
             redis = Redis.from_url(stack.redis.url)
             results = []
             steady = await prepare_lots(erp_http, qms_http, int(args.rate * args.seconds))
-            results.append(
-                summary("steady", await run_rate(qms_http, redis, steady, args.rate), args.rate, args.seconds)
-            )
+            cpu_before = stack.cpu_seconds()
+            latencies = await run_rate(qms_http, redis, steady, args.rate)
+            await asyncio.sleep(3)  # let the flows' later steps (NC, supplier case) finish
+            print_cpu(cpu_before, stack.cpu_seconds(), len(steady))
+            results.append(summary("steady", latencies, args.rate, args.seconds))
             for rate in [float(r) for r in args.ramp.split(",") if r]:
                 lots = await prepare_lots(erp_http, qms_http, int(rate * args.ramp_seconds))
                 outcome = summary(

@@ -11,6 +11,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from contracts.kit import sqlite_inline
+
 
 class Database:
     def __init__(self, url: str, **engine_options: Any) -> None:
@@ -23,7 +25,8 @@ class Database:
             # in-process, so a request never meets "database is locked".
             engine_options.setdefault("pool_size", 1)
             engine_options.setdefault("max_overflow", 0)
-            engine_options.setdefault("connect_args", {"timeout": 30})
+            # Statements run on the loop's thread: see contracts.kit.sqlite_inline.
+            engine_options.setdefault("async_creator", sqlite_inline.creator(self.url.database or ":memory:"))
         else:
             engine_options.setdefault("pool_size", 10)
             engine_options.setdefault("pool_pre_ping", True)
@@ -51,5 +54,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_TIMEOUT_MS}")
     cursor.close()
