@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,10 @@ TWO_STEPS = FlowType(
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/flows.db"
+async def db(
+    backend: str, database_url: Callable[[str, str], str], request: pytest.FixtureRequest
+) -> AsyncIterator[Database]:
+    url = database_url(backend, request.node.name)
     await asyncio.to_thread(migrations.upgrade, url, VERSIONS, (flow_metadata,))
     database = Database(url)
     yield database

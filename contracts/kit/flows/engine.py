@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 import msgspec
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import String, Text, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.clients.base import UpstreamProblem
@@ -119,19 +119,30 @@ async def start(
     return flow_id
 
 
+# One statement per timeline entry: the next seq is computed inside the INSERT.
+_NOTE = insert(timeline).from_select(
+    ["flow_id", "seq", "at", "kind", "step", "detail"],
+    select(
+        bindparam("flow_id", type_=String),
+        func.coalesce(func.max(timeline.c.seq), 0) + 1,
+        bindparam("at", type_=timeline.c.at.type),
+        bindparam("kind", type_=String),
+        bindparam("step", type_=String),
+        bindparam("detail", type_=Text),
+    ).where(timeline.c.flow_id == bindparam("flow_id")),
+)
+
+
 async def _note(session: AsyncSession, flow_id: str, kind: str, step: str | None, detail: str | None) -> None:
-    seq = await session.scalar(
-        select(func.coalesce(func.max(timeline.c.seq), 0)).where(timeline.c.flow_id == flow_id)
-    )
     await session.execute(
-        insert(timeline).values(
-            flow_id=flow_id,
-            seq=int(seq or 0) + 1,
-            at=utcnow(),
-            kind=kind,
-            step=step,
-            detail=(detail or "")[:4000] or None,
-        )
+        _NOTE,
+        {
+            "flow_id": flow_id,
+            "at": utcnow(),
+            "kind": kind,
+            "step": step,
+            "detail": (detail or "")[:4000] or None,
+        },
     )
 
 
@@ -227,14 +238,18 @@ class FlowRunner(Generic[D]):
                     .limit(limit)
                 )
             ).all()
-            claimed = []
-            for flow_id in candidates:
-                result = await session.execute(
-                    update(flows).where(flows.c.id == flow_id, free).values(lease_until=now + self.lease)
+            if not candidates:
+                return []
+            # Only rows still free are leased: another replica may have taken some meanwhile.
+            claimed = (
+                await session.scalars(
+                    update(flows)
+                    .where(flows.c.id.in_(candidates), free)
+                    .values(lease_until=now + self.lease)
+                    .returning(flows.c.id)
                 )
-                if getattr(result, "rowcount", 0) == 1:
-                    claimed.append(str(flow_id))
-        return claimed
+            ).all()
+        return [str(flow_id) for flow_id in claimed]
 
     async def _run_guarded(self, flow_id: str) -> None:
         try:
