@@ -27,9 +27,13 @@ from gateway.upstream import UpstreamPool, UpstreamUnavailable
 
 Headers = list[tuple[bytes, bytes]]
 
-# Not forwarded in either direction (RFC 9110 §7.6.1), or set by us.
+# Not forwarded in either direction (RFC 9110 §7.6.1), or set by us. Flow and causation ids
+# are what a process flow or event consumer says about itself when calling a system API
+# directly; from outside the gateway they would forge the audit trail's "why".
 _HOP = frozenset(
     {
+        b"x-flow-id",
+        b"x-causation-id",
         b"connection",
         b"keep-alive",
         b"proxy-authenticate",

@@ -180,6 +180,32 @@ def test_correlation_id_and_traceparent_pass_through(edge) -> None:
     assert fresh.headers["traceparent"].count("-") == 3
 
 
+def test_outside_callers_cannot_claim_to_be_a_flow_or_an_event(edge) -> None:
+    """The audit trail's "why" (flow, causing event) comes from the platform, never from outside."""
+    gateway, _ = edge
+    created = httpx.post(
+        f"{gateway.url}/erp/v1/items",
+        json={"item_id": "RM-FORGED-1", "description": "forged why", "inspection_required": False},
+        headers={
+            "X-Correlation-ID": "corr-forged-1",
+            "X-Flow-ID": "FLOW-FORGED",
+            "X-Causation-ID": "EVENT-FORGED",
+            **auth_headers(["erp:write"]),
+        },
+    )
+    assert created.status_code == 201, created.text
+    audit = httpx.get(
+        f"{gateway.url}/erp/v1/audit",
+        params={"record_type": "items", "record_id": "RM-FORGED-1"},
+        headers=auth_headers(["erp:read"]),
+    )
+    assert audit.status_code == 200, audit.text
+    [entry] = audit.json()["items"]
+    assert entry["correlation_id"] == "corr-forged-1"  # a caller's own correlation id is welcome
+    assert entry["flow_id"] is None
+    assert entry["causation_id"] is None
+
+
 def test_metrics_per_route_and_client(edge) -> None:
     gateway, _ = edge
     httpx.get(f"{gateway.url}/erp/v1/items", headers=auth_headers(["erp:read"], client_id="metrics-client"))
