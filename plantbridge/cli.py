@@ -33,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate = commands.add_parser("migrate", help="apply a service's migrations to its database")
     migrate.add_argument("service")
 
+    commands.add_parser(
+        "register-platform-clients",
+        help="register the platform's own OAuth2 clients at the gateway, each with the secret in its "
+        "<SERVICE>_CLIENT_SECRET variable (the compose bootstrap; `up` does this by itself)",
+    )
+
     demo = commands.add_parser("demo", help="load demo data into a running platform, through its gateway")
     demo.add_argument("--gateway", default="http://127.0.0.1:8000")
     demo.add_argument(
@@ -60,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return gateway_cli.run(args)
     if args.command == "contracts":
         return contracts_cli.run(args)
+    if args.command == "register-platform-clients":
+        return _register_platform_clients()
     if args.command == "demo":
         import json
         from pathlib import Path
@@ -91,6 +99,24 @@ def _serve(name: str, host: str, port: int | None) -> int:
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
+    return 0
+
+
+def _register_platform_clients() -> int:
+    from plantbridge.launcher import register_client
+    from plantbridge.services import SERVICES
+
+    wanted = [s for s in SERVICES if s.client_id]
+    missing = [
+        f"{s.env_prefix}_CLIENT_SECRET" for s in wanted if not os.environ.get(f"{s.env_prefix}_CLIENT_SECRET")
+    ]
+    if missing:
+        print(f"register-platform-clients: set {', '.join(missing)}", file=sys.stderr)
+        return 2
+    for service in wanted:
+        secret = os.environ[f"{service.env_prefix}_CLIENT_SECRET"]
+        register_client({}, service.client_id, service.client_scopes, secret, replace=True)
+        print(f"{service.client_id}: registered ({' '.join(service.client_scopes)})", file=sys.stderr)
     return 0
 
 

@@ -13,7 +13,8 @@ from plantbridge.launcher import service_env
 from plantbridge.services import SERVICES, Service
 
 ROOT = Path(__file__).resolve().parents[2]
-INFRASTRUCTURE = {"postgres", "redis", "jaeger"}  # jaeger: the optional trace viewer (profile "tracing")
+# jaeger: the optional trace viewer (profile "tracing"); bootstrap: registers the platform's clients.
+INFRASTRUCTURE = {"postgres", "redis", "jaeger", "bootstrap"}
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,29 @@ def test_the_embedded_launcher_gives_each_service_its_own_sqlite_file(
     assert env[f"{service.env_prefix}_REDIS_URL"] == "redis://127.0.0.1:6380/0"
     if service.uses_database:
         assert env[f"{service.env_prefix}_DATABASE_URL"].endswith(f"/{service.name}.db")
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if s.client_id], ids=lambda s: s.name)
+def test_each_calling_service_gets_its_client_registered_before_it_starts(
+    compose: dict[str, Any], service: Service
+) -> None:
+    secret = f"{service.env_prefix}_CLIENT_SECRET"
+    container = compose[service.name]
+    assert container["environment"][f"{service.env_prefix}_CLIENT_ID"] == service.client_id
+    # The same variable reaches the service and the bootstrap that registers its client.
+    assert container["environment"][secret].startswith(f"${{{secret}:?")
+    assert compose["bootstrap"]["environment"][secret] == container["environment"][secret]
+    assert container["depends_on"]["bootstrap"] == {"condition": "service_completed_successfully"}
+
+
+def test_the_bootstrap_registers_into_the_gateways_database(compose: dict[str, Any]) -> None:
+    bootstrap = compose["bootstrap"]
+    assert bootstrap["command"] == ["register-platform-clients"]
+    assert bootstrap["restart"] == "no"
+    gateway_db = compose["gateway"]["environment"]["GATEWAY_DATABASE_URL"]
+    assert bootstrap["environment"]["GATEWAY_DATABASE_URL"] == gateway_db
+    # The gateway starts after the bootstrap, which has migrated its database by then.
+    assert compose["gateway"]["depends_on"]["bootstrap"] == {"condition": "service_completed_successfully"}
 
 
 def test_the_image_contains_every_package() -> None:
