@@ -329,7 +329,8 @@ class Consumer:
                 tracing.processing(event.type, event.id, event.traceparent),
             ):
                 await item.handler(event, session)
-                await session.flush()  # so audit entries take this event's correlation, not the batch's
+                if session.new or session.dirty or session.deleted:
+                    await session.flush()  # so audit entries take this event's correlation, not the batch's
             applied.append(True)
         return applied
 

@@ -6,6 +6,9 @@ start or any failure the relay first looks at the tail of each stream and only m
 whose event id is already there. Consumers still dedupe by event id (the inbox), which is
 what makes the end-to-end effect exactly-once.
 
+The relay works on Core connections, not ORM sessions: it is on every commit's path, and a
+session costs a third more per pass.
+
 Wake-ups: a commit that staged events signals every relay in the process at once (see
 `contracts.kit.signals`); a short poll covers rows committed by other processes.
 """
@@ -24,7 +27,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.kit import signals, tracing
 from contracts.kit.db import Database
@@ -92,22 +95,22 @@ class OutboxRelay:
         """One pass: publish up to `batch_size` pending rows. Returns how many were published."""
         if self.db.is_sqlite:
             # One process owns a SQLite file; keep the single connection free while Redis works.
-            async with self.db.transaction() as session:
-                rows = await self._pending(session)
+            async with self.db.engine.begin() as conn:
+                rows = await self._pending(conn)
             if not rows:
                 return 0
             await self._send(rows)
-            async with self.db.transaction() as session:
-                await self._mark(session, rows)
+            async with self.db.engine.begin() as conn:
+                await self._mark(conn, rows)
             self._uncertain = False
             return len(rows)
-        async with self.db.transaction() as session:
-            if not await session.scalar(select(func.pg_try_advisory_xact_lock(_PG_LOCK_ID))):
+        async with self.db.engine.begin() as conn:
+            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(_PG_LOCK_ID))):
                 return 0  # another replica is publishing
-            rows = await self._pending(session)
+            rows = await self._pending(conn)
             if rows:
                 await self._send(rows)
-                await self._mark(session, rows)
+                await self._mark(conn, rows)
         if rows:
             self._uncertain = False
         return len(rows)
@@ -154,20 +157,20 @@ class OutboxRelay:
 
     async def purge_published(self) -> int:
         cutoff = datetime.now(UTC) - self.retention
-        async with self.db.transaction() as session:
-            result = await session.execute(
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(
                 delete(outbox).where(outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff)
             )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def _pending(self, session: AsyncSession) -> Sequence[Any]:
+    async def _pending(self, conn: AsyncConnection) -> Sequence[Any]:
         query = (
             select(outbox.c.seq, outbox.c.event_id, outbox.c.stream, outbox.c.type, outbox.c.payload)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.seq)
             .limit(self.batch_size)
         )
-        return (await session.execute(query)).all()
+        return (await conn.execute(query)).all()
 
     async def _send(self, rows: Sequence[Any]) -> None:
         already = await self._already_in_streams(rows) if self._uncertain else set()
@@ -183,8 +186,8 @@ class OutboxRelay:
             with tracing.spans(tracing.PRODUCER, traced):
                 await pipe.execute()
 
-    async def _mark(self, session: AsyncSession, rows: Sequence[Any]) -> None:
-        await session.execute(
+    async def _mark(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
+        await conn.execute(
             update(outbox)
             .where(outbox.c.seq.in_([r.seq for r in rows]))
             .values(published_at=datetime.now(UTC))
