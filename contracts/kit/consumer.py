@@ -21,6 +21,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -81,6 +82,41 @@ class _Item:
     handler: Handler
     prior_failures: int = 0
     redelivered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The message a handler is applying: what a flow it starts keeps, to dead-letter it later."""
+
+    stream: str
+    group: str
+    entry_id: str
+    fields: dict[bytes, bytes]
+
+
+_delivery: ContextVar[Delivery | None] = ContextVar("plantbridge_delivery", default=None)
+
+
+def current_delivery() -> Delivery | None:
+    """Inside a handler: the message being applied (None outside consumers)."""
+    return _delivery.get()
+
+
+def dead_letter_entry(delivery: Delivery, *, consumer: str, error: str, attempts: int) -> dict[str, Any]:
+    """The fields of a dead letter; `contracts.kit.operations` lists and replays them."""
+    fields = delivery.fields
+    return {
+        FIELD_ID: fields.get(FIELD_ID.encode(), b""),
+        FIELD_TYPE: fields.get(FIELD_TYPE.encode(), b""),
+        FIELD_EVENT: fields.get(FIELD_EVENT.encode(), b""),
+        "stream": delivery.stream,
+        "entry_id": delivery.entry_id,
+        "group": delivery.group,
+        "consumer": consumer,
+        "attempts": attempts,
+        "error": error[:_MAX_ERROR],
+        "failed_at": datetime.now(UTC).isoformat(),
+    }
 
 
 class TransientError(Exception):
@@ -261,7 +297,7 @@ class Consumer:
         """The fast path: a whole batch in one transaction. False means: go one by one."""
         try:
             async with self.db.transaction() as session:
-                applied = await self._handle(session, items)
+                applied = await self._handle(session, stream, items)
         except Exception:
             raise_if_cancelled()
             return False
@@ -283,7 +319,7 @@ class Consumer:
                 return
             try:
                 async with self.db.transaction() as session:
-                    applied = await self._handle(session, [item])
+                    applied = await self._handle(session, stream, [item])
             except Exception as exc:
                 raise_if_cancelled()
                 if _is_transient(exc):
@@ -313,7 +349,7 @@ class Consumer:
             await pipe.execute()
             return
 
-    async def _handle(self, session: AsyncSession, items: list[_Item]) -> list[bool]:
+    async def _handle(self, session: AsyncSession, stream: str, items: list[_Item]) -> list[bool]:
         """Apply events inside the caller's transaction; False for each this group saw already."""
         acting_as(session, Actor(client_id=f"consumer:{self.group}"))  # who, in audit entries
         fresh = await self._mark_seen(session, {i.event.id for i in items})
@@ -324,13 +360,17 @@ class Consumer:
                 applied.append(False)
                 continue
             fresh.discard(event.id)  # the same event twice in one batch: the second is a duplicate
-            with (
-                correlation.bound(event.correlationid, event.traceparent, causation_id=event.id),
-                tracing.processing(event.type, event.id, event.traceparent),
-            ):
-                await item.handler(event, session)
-                if session.new or session.dirty or session.deleted:
-                    await session.flush()  # so audit entries take this event's correlation, not the batch's
+            delivered = _delivery.set(Delivery(stream, self.group, item.entry_id, item.fields))
+            try:
+                with (
+                    correlation.bound(event.correlationid, event.traceparent, causation_id=event.id),
+                    tracing.processing(event.type, event.id, event.traceparent),
+                ):
+                    await item.handler(event, session)
+                    if session.new or session.dirty or session.deleted:
+                        await session.flush()  # so audit entries take this event's correlation
+            finally:
+                _delivery.reset(delivered)
             applied.append(True)
         return applied
 
@@ -378,18 +418,9 @@ class Consumer:
     async def _dead_letter(
         self, stream: str, entry_id: str, fields: dict[bytes, bytes], error: str, attempts: int
     ) -> None:
-        letter: dict[str, Any] = {
-            FIELD_ID: fields.get(FIELD_ID.encode(), b""),
-            FIELD_TYPE: fields.get(FIELD_TYPE.encode(), b""),
-            FIELD_EVENT: fields.get(FIELD_EVENT.encode(), b""),
-            "stream": stream,
-            "entry_id": entry_id,
-            "group": self.group,
-            "consumer": self.name,
-            "attempts": attempts,
-            "error": error[:_MAX_ERROR],
-            "failed_at": datetime.now(UTC).isoformat(),
-        }
+        letter = dead_letter_entry(
+            Delivery(stream, self.group, entry_id, fields), consumer=self.name, error=error, attempts=attempts
+        )
         pipe = self.redis.pipeline(transaction=True)
         pipe.xadd(dead_letter_stream(stream), letter)  # type: ignore[arg-type]
         pipe.xack(stream, self.group, entry_id)
@@ -467,9 +498,12 @@ __all__ = [
     "DLQ_SUFFIX",
     "Consumer",
     "ConsumerStats",
+    "Delivery",
     "Handler",
     "attempts_key",
     "consumer_lifespan",
+    "current_delivery",
+    "dead_letter_entry",
     "dead_letter_stream",
     "running",
 ]

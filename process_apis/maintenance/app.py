@@ -94,6 +94,7 @@ def _flow_runner(
             source=SOURCE,
             max_attempts=settings.flow_max_attempts,
             max_backoff=settings.flow_max_backoff_seconds,
+            redis=runtime_of(app).redis,
         )
         task = asyncio.create_task(runner.run(), name="maintenance-flows")
         try:

@@ -73,6 +73,7 @@ def _flow_runner(settings: QualitySettings, rules: QualityRules) -> Any:
             source=SOURCE,
             max_attempts=settings.flow_max_attempts,
             max_backoff=settings.flow_max_backoff_seconds,
+            redis=runtime_of(app).redis,
         )
         task = asyncio.create_task(runner.run(), name="quality-flows")
         try:

@@ -51,15 +51,20 @@ TWO_STEPS = FlowType(
 )
 
 
-@pytest.fixture
-async def db(
-    backend: str, database_url: Callable[[str, str], str], request: pytest.FixtureRequest
-) -> AsyncIterator[Database]:
-    url = database_url(backend, request.node.name)
+async def migrated(url: str) -> AsyncIterator[Database]:
+    """A database with the flow store (and the kernel's tables), migrated as a process API's is."""
     await asyncio.to_thread(migrations.upgrade, url, VERSIONS, (flow_metadata,))
     database = Database(url)
     yield database
     await database.dispose()
+
+
+@pytest.fixture
+async def db(
+    backend: str, database_url: Callable[[str, str], str], request: pytest.FixtureRequest
+) -> AsyncIterator[Database]:
+    async for database in migrated(database_url(backend, request.node.name)):
+        yield database
 
 
 def runner(db: Database, upstream: Upstream, **options: Any) -> FlowRunner[Upstream]:

@@ -12,15 +12,19 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 import msgspec
-from sqlalchemy import String, Text, bindparam, func, insert, or_, select, update
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import String, Text, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.clients.base import UpstreamProblem
-from contracts.kit import correlation, outbox, signals, tracing
+from contracts.kit import consumer, correlation, outbox, signals, tracing
 from contracts.kit.db import Database
 from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import utcnow
 from contracts.kit.records import new_id
+from contracts.kit.relay import FIELD_ID
+from contracts.kit.tables import inbox
 
 log = logging.getLogger("plantbridge.flows")
 D = TypeVar("D")
@@ -76,10 +80,15 @@ async def start(
 ) -> str:
     """Create a flow in the caller's transaction. A trigger (an event id) starts at most one flow:
     starting again with the same trigger returns the existing flow's id."""
+    delivery = consumer.current_delivery()
     if trigger is not None:
-        existing = await session.scalar(select(flows.c.id).where(flows.c.trigger == trigger))
+        existing = (
+            await session.execute(select(flows.c.id, flows.c.status).where(flows.c.trigger == trigger))
+        ).one_or_none()
         if existing is not None:
-            return str(existing)
+            if existing.status == FlowStatus.STALLED and delivery is not None:
+                await _resume_replayed(session, existing.id)
+            return str(existing.id)
     ctx = correlation.current()
     flow_id = new_id("FLOW")
     now = utcnow()
@@ -96,6 +105,7 @@ async def start(
             correlation_id=ctx.correlation_id or correlation.new_correlation_id(),
             traceparent=ctx.traceparent,
             trigger=trigger,
+            trigger_delivery=_stored(delivery) if delivery is not None and trigger is not None else None,
             next_run_at=now,
             lease_until=None,
             created_at=now,
@@ -117,6 +127,38 @@ async def start(
     )
     signals.notify_on_commit(session, SIGNAL)
     return flow_id
+
+
+async def _resume_replayed(session: AsyncSession, flow_id: str) -> None:
+    """The stalled flow's dead letter was replayed: run it again from the step that failed."""
+    await session.execute(
+        update(flows)
+        .where(flows.c.id == flow_id, flows.c.status == FlowStatus.STALLED)
+        .values(
+            status=FlowStatus.RUNNING,
+            attempts=0,
+            next_run_at=utcnow(),
+            lease_until=None,
+            updated_at=utcnow(),
+            version=flows.c.version + 1,
+        )
+    )
+    await _note(session, flow_id, "retried", None, "its dead letter was replayed")
+    signals.notify_on_commit(session, SIGNAL)
+
+
+def _stored(delivery: consumer.Delivery) -> dict[str, Any]:
+    return {
+        "stream": delivery.stream,
+        "group": delivery.group,
+        "entry_id": delivery.entry_id,
+        "fields": {k.decode(): v.decode() for k, v in delivery.fields.items()},
+    }
+
+
+def _delivery_of(stored: Mapping[str, Any]) -> consumer.Delivery:
+    fields = {k.encode(): str(v).encode() for k, v in stored["fields"].items()}
+    return consumer.Delivery(stored["stream"], stored["group"], stored["entry_id"], fields)
 
 
 # One statement per timeline entry: the next seq is computed inside the INSERT.
@@ -172,8 +214,10 @@ class FlowRunner(Generic[D]):
         lease: float = 120.0,
         poll_interval: float = 1.0,
         concurrency: int = 16,
+        redis: Redis | None = None,
     ) -> None:
         self.db = db
+        self.redis = redis  # where a stalled flow's starting message is dead-lettered
         self.types = {t.name: t for t in flow_types}
         self.deps = deps
         self.source = source
@@ -358,6 +402,15 @@ class FlowRunner(Generic[D]):
     async def _stall(self, flow_id: str, attempts: int, step: str | None, error: str) -> FlowStatus:
         log.error("flow %s stalled at %s after %d attempts: %s", flow_id, step, attempts, error)
         async with self.db.transaction() as session:
+            stored = await session.scalar(select(flows.c.trigger_delivery).where(flows.c.id == flow_id))
+            delivery = _delivery_of(stored) if stored and self.redis is not None else None
+            if delivery is not None:
+                # Its processing did not finish after all: a replay of the message is not a duplicate.
+                await session.execute(
+                    delete(inbox).where(
+                        inbox.c.consumer == delivery.group, inbox.c.event_id == _trigger_id(delivery)
+                    )
+                )
             await session.execute(
                 update(flows)
                 .where(flows.c.id == flow_id)
@@ -371,7 +424,29 @@ class FlowRunner(Generic[D]):
                 )
             )
             await _note(session, flow_id, "stalled", step, error)
+        if delivery is not None:
+            await self._dead_letter(delivery, flow_id, attempts, step, error)
         return FlowStatus.STALLED
+
+    async def _dead_letter(
+        self, delivery: consumer.Delivery, flow_id: str, attempts: int, step: str | None, error: str
+    ) -> None:
+        """Best effort: the flow is stalled (and listed so) whether or not Redis takes the letter."""
+        assert self.redis is not None
+        letter = consumer.dead_letter_entry(
+            delivery,
+            consumer=f"flows-{self.owner}",
+            error=f"flow {flow_id} stalled at {step or 'start'}: {error}",
+            attempts=attempts,
+        )
+        try:
+            await self.redis.xadd(consumer.dead_letter_stream(delivery.stream), letter)  # type: ignore[arg-type]
+        except (RedisError, OSError) as exc:
+            log.warning("flow %s: could not dead-letter its starting message: %s", flow_id, exc)
+
+
+def _trigger_id(delivery: consumer.Delivery) -> str:
+    return delivery.fields.get(FIELD_ID.encode(), b"").decode()
 
 
 def _summary(result: Mapping[str, Any] | None) -> str | None:

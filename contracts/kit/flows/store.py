@@ -33,6 +33,8 @@ flows = Table(
     Column("correlation_id", String(128), nullable=False, index=True),
     Column("traceparent", String(64), nullable=False),
     Column("trigger", String(200), nullable=True, unique=True),  # event id or key that started it
+    # The message that started it (stream, group, entry, fields): dead-lettered if the flow stalls.
+    Column("trigger_delivery", JSON, nullable=True),
     Column("next_run_at", DateTime(timezone=True), nullable=False),
     Column("lease_until", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
