@@ -36,6 +36,23 @@ async def get_or_422(
     return row
 
 
+async def exists_or_404(session: AsyncSession, model: type[R], record_id: str, what: str) -> None:
+    """Like `get_or_404` for a caller that only needs to know the record is there: one indexed
+    lookup, without loading the record and its eagerly loaded children."""
+    if not await _exists(session, model, record_id):
+        raise NotFound(f"{what} {record_id} does not exist", slug=f"{what.replace(' ', '-')}-not-found")
+
+
+async def exists_or_422(session: AsyncSession, model: type[R], record_id: str, what: str) -> None:
+    """Like `get_or_422` for a caller that only needs to know the record is there."""
+    if not await _exists(session, model, record_id):
+        raise Unprocessable(f"{what} {record_id} does not exist", slug=f"unknown-{what.replace(' ', '-')}")
+
+
+async def _exists(session: AsyncSession, model: type[R], record_id: str) -> bool:
+    return await session.scalar(select(model.id).where(model.id == record_id)) is not None
+
+
 async def list_page(
     session: AsyncSession,
     model: type[R],

@@ -22,7 +22,7 @@ from contracts.kit.paging import (
 )
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.repository import exists_or_404, exists_or_422, get_or_404, get_or_422, list_page
 from contracts.kit.states import require_state
 from contracts.models import cmms as m
 from system_apis.cmms import domain, views
@@ -104,9 +104,9 @@ async def change_asset(
     before = m.AssetStatus(row.status)
     after = domain.ASSET.target(before, action)
     if request_id:
-        await get_or_422(session, s.MaintenanceRequestRow, request_id, "maintenance request")
+        await exists_or_422(session, s.MaintenanceRequestRow, request_id, "maintenance request")
     if wo_id:
-        await get_or_422(session, s.WorkOrderRow, wo_id, "work order")
+        await exists_or_422(session, s.WorkOrderRow, wo_id, "work order")
     now = utcnow()
     row.status = after
     open_downtime = await _open_downtime(session, asset_id)
@@ -185,7 +185,7 @@ async def _open_downtime(session: AsyncSession, asset_id: str) -> s.DowntimeRow 
 
 
 async def list_downtime(session: AsyncSession, asset_id: str, q: PageQuery) -> Page[m.Downtime]:
-    await get_or_404(session, s.AssetRow, asset_id, "asset")
+    await exists_or_404(session, s.AssetRow, asset_id, "asset")
     return await list_page(
         session, s.DowntimeRow, views.downtime, q, where=[s.DowntimeRow.asset_id == asset_id]
     )

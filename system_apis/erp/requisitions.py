@@ -11,7 +11,7 @@ from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, as_utc, check_if_match
 from contracts.kit.problems import Conflict
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.repository import exists_or_422, get_or_404, list_page
 from contracts.kit.states import StateMachine
 from contracts.models import erp as m
 from system_apis.erp import domain
@@ -49,7 +49,7 @@ def view(row: s.PurchaseRequisitionRow) -> m.PurchaseRequisition:
 
 
 async def create(session: AsyncSession, data: m.PurchaseRequisitionCreate) -> m.PurchaseRequisition:
-    await get_or_422(session, s.ItemRow, data.item_id, "item")
+    await exists_or_422(session, s.ItemRow, data.item_id, "item")
     existing = await session.scalar(
         select(s.PurchaseRequisitionRow.id).where(s.PurchaseRequisitionRow.open_item == data.item_id)
     )
@@ -109,7 +109,7 @@ async def move(
     row.status = REQUISITION.target(m.RequisitionStatus(row.status), action)
     row.open_item = None
     if po_id:
-        await get_or_422(session, s.PurchaseOrderRow, po_id, "purchase order")
+        await exists_or_422(session, s.PurchaseOrderRow, po_id, "purchase order")
         row.po_id = po_id
     if reason:
         row.reason = f"{row.reason or ''}\ncancelled: {reason}".strip()

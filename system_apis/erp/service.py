@@ -12,7 +12,7 @@ from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.repository import exists_or_422, get_or_404, get_or_422, list_page
 from contracts.models import erp as m
 from system_apis.erp import domain, views
 from system_apis.erp import store as s
@@ -107,7 +107,7 @@ async def list_suppliers(session: AsyncSession, q: PageQuery) -> Page[m.Supplier
 
 # --- purchase orders ---------------------------------------------------------------------------
 async def create_purchase_order(session: AsyncSession, data: m.PurchaseOrderCreate) -> m.PurchaseOrder:
-    await get_or_422(session, s.SupplierRow, data.supplier_id, "supplier")
+    await exists_or_422(session, s.SupplierRow, data.supplier_id, "supplier")
     row = s.PurchaseOrderRow(
         id=new_id("PO"),
         supplier_id=data.supplier_id,
@@ -116,7 +116,7 @@ async def create_purchase_order(session: AsyncSession, data: m.PurchaseOrderCrea
         lines=[],
     )
     for number, line in enumerate(data.lines, start=1):
-        await get_or_422(session, s.ItemRow, line.item_id, "item")
+        await exists_or_422(session, s.ItemRow, line.item_id, "item")
         row.lines.append(
             s.PurchaseOrderLineRow(
                 line_no=number,

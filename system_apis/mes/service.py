@@ -10,7 +10,7 @@ from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, body_instant, check_if_match, check_window, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.repository import exists_or_404, exists_or_422, get_or_404, list_page
 from contracts.kit.states import require_state
 from contracts.models import mes as m
 from system_apis.mes import domain, views
@@ -60,7 +60,7 @@ async def change_equipment_state(
     before = m.EquipmentState(row.state)
     after = domain.EQUIPMENT.target(before, domain.ACTION_TO[data.state])
     if data.order_id:
-        await get_or_422(session, s.ProductionOrderRow, data.order_id, "production order")
+        await exists_or_422(session, s.ProductionOrderRow, data.order_id, "production order")
     change = s.EquipmentStateChangeRow(
         id=new_id("EQS"),
         equipment_id=row.id,
@@ -93,7 +93,7 @@ async def change_equipment_state(
 async def list_state_changes(
     session: AsyncSession, equipment_id: str, q: PageQuery
 ) -> Page[m.EquipmentStateRecord]:
-    await get_or_404(session, s.EquipmentRow, equipment_id, "equipment")
+    await exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
     c = s.EquipmentStateChangeRow
     return await list_page(session, c, views.state_change, q, where=[c.equipment_id == equipment_id])
 
@@ -105,7 +105,7 @@ async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> 
     domain.check_operations([op.op_no for op in data.operations])
     for op in data.operations:
         if op.equipment_id:
-            await get_or_422(session, s.EquipmentRow, op.equipment_id, "equipment")
+            await exists_or_422(session, s.EquipmentRow, op.equipment_id, "equipment")
     planned_start = body_instant(data.planned_start, "planned_start")
     planned_end = body_instant(data.planned_end, "planned_end")
     check_window(planned_start, planned_end)
@@ -237,7 +237,7 @@ async def confirm(
     op = _operation(row, data.op_no)
     domain.check_confirmation(data.good_quantity, data.scrap_quantity)
     if data.equipment_id:
-        await get_or_422(session, s.EquipmentRow, data.equipment_id, "equipment")
+        await exists_or_422(session, s.EquipmentRow, data.equipment_id, "equipment")
     op.good_quantity = round(op.good_quantity + data.good_quantity, 3)
     op.scrap_quantity = round(op.scrap_quantity + data.scrap_quantity, 3)
     row.good_quantity, row.scrap_quantity = domain.order_totals(
@@ -281,7 +281,7 @@ async def confirm(
 
 
 async def list_confirmations(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Confirmation]:
-    await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    await exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
     c = s.ConfirmationRow
     return await list_page(session, c, views.confirmation, q, where=[c.order_id == order_id])
 
@@ -333,7 +333,7 @@ async def list_batches(
 
 
 async def list_order_batches(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.BatchCompletion]:
-    await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    await exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
     return await list_batches(session, q, order_id, None)
 
 
@@ -384,5 +384,5 @@ async def list_consumptions(
 
 
 async def list_order_consumptions(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Consumption]:
-    await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    await exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
     return await list_consumptions(session, q, order_id, None, None)

@@ -10,7 +10,7 @@ from contracts.events import qms as ev
 from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.repository import exists_or_422, get_or_404, list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -36,7 +36,7 @@ FIELDS = (
 async def create_nonconformance(session: AsyncSession, data: m.NonconformanceCreate) -> m.Nonconformance:
     defect_codes = await known_defect_codes(session, data.defect_codes)
     if data.inspection_lot_id:
-        await get_or_422(session, s.InspectionLotRow, data.inspection_lot_id, "inspection lot")
+        await exists_or_422(session, s.InspectionLotRow, data.inspection_lot_id, "inspection lot")
     row = s.NonconformanceRow(
         id=new_id("NC"),
         title=data.title,
