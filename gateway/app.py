@@ -40,7 +40,7 @@ from contracts.kit.settings import load_settings
 from contracts.kit.tracing import setup as setup_tracing
 from gateway import clients
 from gateway.deprecations import DeprecationLedger
-from gateway.keys import KeyRing
+from gateway.keys import KeyCipher, KeyRing
 from gateway.oauth import FormRequest, TokenServer, VerifiedToken, claimed_client_id, metadata, parse_form
 from gateway.proxy import GatewayMetrics, Proxy, ProxyConfig
 from gateway.ratelimit import RateLimiter, script_evaluator
@@ -216,6 +216,7 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
         token_ttl=settings.token_ttl_seconds,
         rotation_days=settings.key_rotation_days,
         reload_seconds=settings.key_reload_seconds,
+        cipher=KeyCipher.from_setting(settings.key_encryption_key),
     )
     verifier = TokenVerifier.from_settings(settings)
     # Our own tokens are checked against the key ring itself: no HTTP call to ourselves.

@@ -37,6 +37,10 @@ def add_parser(commands: Any) -> None:
         "rotate-key", help="sign with a new key; the old one stays published until its tokens expire"
     )
     sub.add_parser("keys", help="published signing keys")
+    sub.add_parser(
+        "new-encryption-key", help="print a fresh value for GATEWAY_KEY_ENCRYPTION_KEY (nothing is stored)"
+    )
+    sub.add_parser("seal-keys", help="encrypt signing keys stored before GATEWAY_KEY_ENCRYPTION_KEY was set")
     sub.add_parser("migrate", help="apply the gateway's migrations")
 
 
@@ -57,10 +61,14 @@ async def _run(args: argparse.Namespace) -> int:
     from gateway.settings import GatewaySettings
     from gateway.store import metadata
 
+    command = args.gateway_command
+    if command == "new-encryption-key":
+        print(keys.KeyCipher.new_key())
+        return 0
     settings = load_settings(GatewaySettings, "GATEWAY")
+    cipher = keys.KeyCipher.from_setting(settings.key_encryption_key)
     await asyncio.to_thread(migrations.upgrade, settings.database_url, VERSIONS_DIR, metadata)
     db = Database(settings.database_url)
-    command = args.gateway_command
     try:
         async with db.transaction() as session:
             if command == "register-client":
@@ -94,15 +102,21 @@ async def _run(args: argparse.Namespace) -> int:
                 if not await clients.set_active(session, args.client_id, command == "enable-client"):
                     raise ValueError(f"no client {args.client_id}")
             elif command == "rotate-key":
-                kid = await keys.rotate(session, settings.key_algorithm, settings.token_ttl_seconds)
+                kid = await keys.rotate(
+                    session, settings.key_algorithm, settings.token_ttl_seconds, cipher=cipher
+                )
                 _print({"kid": kid})
             elif command == "keys":
                 _print(
                     [
                         {"kid": k.kid, "created_at": c.isoformat(), "signs": s}
-                        for k, c, s in await keys.published(session)
+                        for k, c, s in await keys.published(session, cipher=cipher)
                     ]
                 )
+            elif command == "seal-keys":
+                if cipher is None:
+                    raise ValueError("set GATEWAY_KEY_ENCRYPTION_KEY first")
+                _print({"sealed": await keys.seal_stored_keys(session, cipher)})
     finally:
         await db.dispose()
     return 0

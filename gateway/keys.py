@@ -1,20 +1,27 @@
 """Token signing keys: one signs, older ones stay published until their tokens have expired.
 
 Keys live in the gateway's database, so every gateway process signs with the same key and a
-rotation made by the CLI (or by age) reaches all of them on their next reload.
+rotation made by the CLI (or by age) reaches all of them on their next reload. With
+`GATEWAY_KEY_ENCRYPTION_KEY` set, the private halves are stored sealed (AES-256-GCM, bound to
+their kid), so a copy of the database or a backup cannot mint tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import or_, select, update
@@ -27,6 +34,55 @@ log = logging.getLogger("gateway.keys")
 SigningKey = RSAKey | ECKey
 
 
+_SEALED = "aesgcm:v1:"
+
+
+class KeyCipher:
+    """Seals private JWKs at rest with a 32-byte key given as base64url."""
+
+    def __init__(self, key: str) -> None:
+        try:
+            raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("the key encryption key must be base64url") from exc
+        if len(raw) != 32:
+            raise ValueError("the key encryption key must be 32 bytes (base64url, 43 characters)")
+        self._aead = AESGCM(raw)
+
+    @classmethod
+    def from_setting(cls, key: str) -> KeyCipher | None:
+        """The cipher for `GATEWAY_KEY_ENCRYPTION_KEY`, or None when it is not set."""
+        return cls(key) if key else None
+
+    @staticmethod
+    def new_key() -> str:
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+
+    def seal(self, kid: str, private_jwk: str) -> str:
+        nonce = secrets.token_bytes(12)
+        sealed = self._aead.encrypt(nonce, private_jwk.encode(), kid.encode())
+        return _SEALED + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open(self, kid: str, stored: str) -> str:
+        blob = base64.urlsafe_b64decode(stored.removeprefix(_SEALED))
+        try:
+            return self._aead.decrypt(blob[:12], blob[12:], kid.encode()).decode()
+        except InvalidTag as exc:
+            raise ValueError(f"signing key {kid} does not open with this key encryption key") from exc
+
+
+def is_sealed(stored: str) -> bool:
+    return stored.startswith(_SEALED)
+
+
+def _private_jwk(kid: str, stored: str, cipher: KeyCipher | None) -> str:
+    if not is_sealed(stored):
+        return stored
+    if cipher is None:
+        raise ValueError(f"signing key {kid} is encrypted: set GATEWAY_KEY_ENCRYPTION_KEY")
+    return cipher.open(kid, stored)
+
+
 def generate(algorithm: str) -> SigningKey:
     kid = f"{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:8]}"
     params: Any = {"kid": kid, "use": "sig", "alg": algorithm}
@@ -37,7 +93,14 @@ def generate(algorithm: str) -> SigningKey:
     raise ValueError(f"unsupported signing algorithm {algorithm}")
 
 
-async def rotate(session: AsyncSession, algorithm: str, token_ttl: int, leeway: int = 60) -> str:
+async def rotate(
+    session: AsyncSession,
+    algorithm: str,
+    token_ttl: int,
+    leeway: int = 60,
+    *,
+    cipher: KeyCipher | None = None,
+) -> str:
     """Retire the signing key(s) and add a new one; retired keys stay published for `token_ttl`."""
     now = datetime.now(UTC)
     key = generate(algorithm)
@@ -50,7 +113,7 @@ async def rotate(session: AsyncSession, algorithm: str, token_ttl: int, leeway: 
         signing_keys.insert().values(
             kid=key.kid,
             algorithm=algorithm,
-            private_jwk=json.dumps(key.as_dict(private=True)),
+            private_jwk=_stored(str(key.kid), json.dumps(key.as_dict(private=True)), cipher),
             created_at=now,
         )
     )
@@ -58,7 +121,26 @@ async def rotate(session: AsyncSession, algorithm: str, token_ttl: int, leeway: 
     return str(key.kid)
 
 
-async def published(session: AsyncSession) -> list[tuple[SigningKey, datetime, bool]]:
+def _stored(kid: str, private_jwk: str, cipher: KeyCipher | None) -> str:
+    return cipher.seal(kid, private_jwk) if cipher is not None else private_jwk
+
+
+async def seal_stored_keys(session: AsyncSession, cipher: KeyCipher) -> int:
+    """Seal the keys stored before encryption was configured; returns how many."""
+    rows = (await session.execute(select(signing_keys.c.kid, signing_keys.c.private_jwk))).all()
+    plain = [r for r in rows if not is_sealed(r.private_jwk)]
+    for row in plain:
+        await session.execute(
+            update(signing_keys)
+            .where(signing_keys.c.kid == row.kid)
+            .values(private_jwk=cipher.seal(row.kid, row.private_jwk))
+        )
+    return len(plain)
+
+
+async def published(
+    session: AsyncSession, *, cipher: KeyCipher | None = None
+) -> list[tuple[SigningKey, datetime, bool]]:
     """Every key still in the JWKS, newest first: (key, created_at, signs)."""
     now = datetime.now(UTC)
     rows = (
@@ -70,7 +152,7 @@ async def published(session: AsyncSession) -> list[tuple[SigningKey, datetime, b
     ).all()
     result: list[tuple[SigningKey, datetime, bool]] = []
     for row in rows:
-        data = json.loads(row.private_jwk)
+        data = json.loads(_private_jwk(row.kid, row.private_jwk, cipher))
         key: SigningKey = RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)
         created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
         result.append((key, created, row.retired_at is None))
@@ -97,8 +179,10 @@ class KeyRing:
         token_ttl: int,
         rotation_days: int,
         reload_seconds: float = 30.0,
+        cipher: KeyCipher | None = None,
     ) -> None:
         self.db = db
+        self.cipher = cipher
         self.algorithm = algorithm
         self.token_ttl = token_ttl
         self.rotation = timedelta(days=rotation_days)
@@ -108,7 +192,7 @@ class KeyRing:
 
     async def reload(self) -> None:
         async with self.db.transaction() as session:
-            keys = await published(session)
+            keys = await published(session, cipher=self.cipher)
         signer = next(((k, c) for k, c, signs in keys if signs), None)
         public = [KeySet.import_key_set({"keys": [k.as_dict(private=False)]}).keys[0] for k, _, _ in keys]
         self._state = _State(
@@ -131,7 +215,7 @@ class KeyRing:
             await self.reload()
             if self._needs_rotation():
                 async with self.db.transaction() as session:
-                    await rotate(session, self.algorithm, self.token_ttl)
+                    await rotate(session, self.algorithm, self.token_ttl, cipher=self.cipher)
                 await self.reload()
 
     def _needs_rotation(self) -> bool:

@@ -17,6 +17,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     token_ttl_seconds: int = 900
     key_rotation_days: int = 30  # a signing key older than this is replaced on the next token issued
     key_algorithm: str = "RS256"
+    # 32 bytes as base64url (`plantbridge gateway new-encryption-key`): seals the private signing
+    # keys in the database. Without it they are stored as plain JWKs.
+    key_encryption_key: str = ""
     key_reload_seconds: float = 30.0  # how soon a rotation made elsewhere (CLI, another process) is seen
     # Upstreams: comma-separated `name=base_url`; unnamed services use the service table's ports.
     upstreams: str = ""

@@ -70,6 +70,9 @@ def test_the_bootstrap_registers_into_the_gateways_database(compose: dict[str, A
     assert bootstrap["restart"] == "no"
     gateway_db = compose["gateway"]["environment"]["GATEWAY_DATABASE_URL"]
     assert bootstrap["environment"]["GATEWAY_DATABASE_URL"] == gateway_db
+    assert compose["gateway"]["environment"]["GATEWAY_KEY_ENCRYPTION_KEY"].startswith(
+        "${GATEWAY_KEY_ENCRYPTION_KEY:?"
+    )  # signing keys are sealed in a containerised gateway's database
     # The gateway starts after the bootstrap, which has migrated its database by then.
     assert compose["gateway"]["depends_on"]["bootstrap"] == {"condition": "service_completed_successfully"}
 
