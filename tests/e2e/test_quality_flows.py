@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from redis import Redis
 
 from tests.support.http import client
 from tests.support.platform import Platform
@@ -275,3 +276,48 @@ def test_replaying_a_decision_does_not_open_a_second_nonconformance(platform, er
     assert len(ncs) == 1
     flows = quality.get("/quality/v1/flows", params={"lot_id": receipt["lot_id"], "type": "usage_decision"})
     assert len(flows.json()["items"]) == 1
+
+
+def dead_letters_naming(platform: Platform, flow_id: str) -> list[dict[bytes, bytes]]:
+    redis = Redis.from_url(platform.redis_url)
+    try:
+        return [
+            fields for _id, fields in redis.xrange("events.qms.dlq") if flow_id.encode() in fields[b"error"]
+        ]
+    finally:
+        redis.close()
+
+
+def test_a_stalled_flow_is_a_dead_letter_until_an_operator_settles_it(platform, qms, quality) -> None:
+    """An NC disposition for a lot ERP does not know: ERP says 404, asking again will not help."""
+    nc = qms.post(
+        "/qms/v1/nonconformances",
+        json={
+            "title": "Scrap a lot that ERP never received",
+            "severity": "minor",
+            "disposition": "scrap",
+            "lot_id": "LOT-UNKNOWN-TO-ERP",
+            "reported_by": "e2e",
+        },
+    )
+    assert nc.status_code == 201, nc.text
+    flows_of_nc = {"nonconformance_id": nc.json()["nc_id"], "type": "nc_disposition"}
+    flow = eventually(
+        lambda: next(
+            (
+                f
+                for f in quality.get("/quality/v1/flows", params=flows_of_nc).json()["items"]
+                if f["status"] == "stalled"
+            ),
+            None,
+        )
+    )
+    assert "erp answered 404" in flow["last_error"]
+    [letter] = eventually(lambda: dead_letters_naming(platform, flow["flow_id"]))
+    assert letter[b"group"] == b"quality"
+    assert letter[b"type"] == b"qms.nonconformance.opened.v1"
+
+    cancelled = quality.post(f"/quality/v1/flows/{flow['flow_id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert dead_letters_naming(platform, flow["flow_id"]) == []  # settled: the monitor shows nothing

@@ -19,6 +19,7 @@ from contracts.kit import flows, operations, outbox
 from contracts.kit.consumer import Consumer
 from contracts.kit.db import Database
 from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step, StepFailed
+from contracts.kit.flows.engine import withdraw_dead_letter
 from contracts.kit.flows.store import flows as flow_table
 from contracts.kit.flows.store import timeline
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE
@@ -111,3 +112,31 @@ async def test_flows_started_without_an_event_stall_without_a_letter(db: Databas
     before = await redis.keys("*.dlq")
     assert await runner.run_flow(flow_id) is FlowStatus.STALLED
     assert await redis.keys("*.dlq") == before
+
+
+async def test_a_retry_through_the_flow_api_withdraws_the_letter(db: Database, redis: Redis) -> None:
+    """What the flow API's retry and cancel do, so the dead-letter monitor shows no settled letter."""
+    stream = f"test.flows.{uuid.uuid4().hex[:8]}"
+    runner = FlowRunner(db, [BOOKING], Upstream(failures=[RuntimeError("held")]), source="/test", redis=redis)
+    consumer = Consumer(db=db, redis=redis, group="booking")
+
+    async def on_receipt(event: CloudEvent, session: AsyncSession) -> None:
+        await flows.start(session, BOOKING, {}, keys={}, trigger=event.id)
+
+    consumer.on(RECEIPT, on_receipt, stream=stream)
+    await consumer.ensure_groups()
+    receipt = GoodsReceiptPosted(
+        receipt_id="GR-8", source="purchase", item_id="RM-1", lot_id="LOT-8", quantity=1.0,
+        location="WH1", stock_status="QUALITY_INSPECTION", inspection_required=True,
+    )  # fmt: skip
+    event = outbox.envelope("erp", "GR-8", receipt)
+    await redis.xadd(stream, {FIELD_ID: event.id, FIELD_TYPE: event.type, FIELD_EVENT: encode(event)})
+    await consumer.poll(block_ms=100)
+    flow = await flow_of(db, event.id)
+    assert await runner.run_flow(flow.id) is FlowStatus.STALLED
+    [letter] = (await operations.dead_letters(redis, stream)).items
+
+    stalled = await flow_of(db, event.id)
+    assert stalled.trigger_delivery["dead_letter_id"] == letter.dead_letter_id
+    await withdraw_dead_letter(redis, stalled.trigger_delivery)
+    assert (await operations.dead_letters(redis, stream)).items == []

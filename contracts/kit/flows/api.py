@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from sqlalchemy import Row, select, update
 
 from contracts.kit import signals
-from contracts.kit.flows.engine import SIGNAL, FlowType, _note
+from contracts.kit.app import runtime_of
+from contracts.kit.flows.engine import SIGNAL, FlowType, _note, withdraw_dead_letter
 from contracts.kit.flows.store import FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import Page, Paged, as_utc, check_if_match, keyset, page, utcnow
 from contracts.kit.params import IfMatch
@@ -136,7 +137,9 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             responses=problems(404, 409, 412),
             summary="Run a stalled or waiting flow again now",
         )
-        async def retry(self, session: Session, flow_id: Id, if_match: IfMatch = None) -> Response[Flow]:
+        async def retry(
+            self, request: Request[Any, Any, Any], session: Session, flow_id: Id, if_match: IfMatch = None
+        ) -> Response[Flow]:
             row = await _load(session, flow_id)
             check_if_match(if_match, row.version)
             if row.status not in (FlowStatus.STALLED, FlowStatus.WAITING):
@@ -151,6 +154,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             )
             await _note(session, flow_id, "retried", None, "by operator")
             signals.notify_on_commit(session, SIGNAL)
+            await withdraw_dead_letter(runtime_of(request.app).redis, row.trigger_delivery)
             return await shown(session, flow_id)
 
         @post(
@@ -160,13 +164,16 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             summary="Cancel a flow that has not completed",
             description="Steps already done stay done; compensate them with the system APIs if needed.",
         )
-        async def cancel(self, session: Session, flow_id: Id, if_match: IfMatch = None) -> Response[Flow]:
+        async def cancel(
+            self, request: Request[Any, Any, Any], session: Session, flow_id: Id, if_match: IfMatch = None
+        ) -> Response[Flow]:
             row = await _load(session, flow_id)
             check_if_match(if_match, row.version)
             if row.status in (FlowStatus.COMPLETED, FlowStatus.CANCELLED):
                 raise IllegalTransition("flow", row.status, "cancel")
             await _set(session, flow_id, status=FlowStatus.CANCELLED, lease_until=None)
             await _note(session, flow_id, "cancelled", None, "by operator")
+            await withdraw_dead_letter(runtime_of(request.app).redis, row.trigger_delivery)
             return await shown(session, flow_id)
 
     return FlowController

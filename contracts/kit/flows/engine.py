@@ -440,9 +440,33 @@ class FlowRunner(Generic[D]):
             attempts=attempts,
         )
         try:
-            await self.redis.xadd(consumer.dead_letter_stream(delivery.stream), letter)  # type: ignore[arg-type]
+            letter_id = await self.redis.xadd(consumer.dead_letter_stream(delivery.stream), letter)  # type: ignore[arg-type]
         except (RedisError, OSError) as exc:
             log.warning("flow %s: could not dead-letter its starting message: %s", flow_id, exc)
+            return
+        # Remembered so that a retry or cancel through the flow API withdraws the letter.
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(flows)
+                .where(flows.c.id == flow_id)
+                .values(trigger_delivery=_stored(delivery) | {"dead_letter_id": _text(letter_id)})
+            )
+
+
+async def withdraw_dead_letter(redis: Redis | None, trigger_delivery: Mapping[str, Any] | None) -> None:
+    """An operator retried or cancelled the flow through its API: its dead letter is settled.
+    Best effort: a letter left behind replays as a no-op (the flow is no longer stalled)."""
+    letter_id = (trigger_delivery or {}).get("dead_letter_id")
+    if redis is None or not letter_id or trigger_delivery is None:
+        return
+    try:
+        await redis.xdel(consumer.dead_letter_stream(trigger_delivery["stream"]), letter_id)
+    except (RedisError, OSError) as exc:
+        log.warning("could not withdraw dead letter %s: %s", letter_id, exc)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _trigger_id(delivery: consumer.Delivery) -> str:
