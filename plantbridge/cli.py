@@ -103,20 +103,18 @@ def _serve(name: str, host: str, port: int | None) -> int:
 
 
 def _register_platform_clients() -> int:
-    from plantbridge.launcher import register_client
+    from plantbridge.launcher import register_clients
     from plantbridge.services import SERVICES
 
-    wanted = [s for s in SERVICES if s.client_id]
-    missing = [
-        f"{s.env_prefix}_CLIENT_SECRET" for s in wanted if not os.environ.get(f"{s.env_prefix}_CLIENT_SECRET")
-    ]
+    given = {
+        s.client_id: os.environ.get(f"{s.env_prefix}_CLIENT_SECRET", "") for s in SERVICES if s.client_id
+    }
+    missing = [f"{s.env_prefix}_CLIENT_SECRET" for s in SERVICES if s.client_id and not given[s.client_id]]
     if missing:
         print(f"register-platform-clients: set {', '.join(missing)}", file=sys.stderr)
         return 2
-    for service in wanted:
-        secret = os.environ[f"{service.env_prefix}_CLIENT_SECRET"]
-        register_client({}, service.client_id, service.client_scopes, secret, replace=True)
-        print(f"{service.client_id}: registered ({' '.join(service.client_scopes)})", file=sys.stderr)
+    register_clients({}, given)
+    print(f"registered: {', '.join(given)}", file=sys.stderr)
     return 0
 
 

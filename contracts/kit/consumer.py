@@ -19,7 +19,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -92,6 +92,20 @@ class Delivery:
     group: str
     entry_id: str
     fields: dict[bytes, bytes]
+
+    @property
+    def event_id(self) -> str:
+        return self.fields.get(FIELD_ID.encode(), b"").decode()
+
+    def to_json(self) -> dict[str, Any]:
+        """For storing next to what the message started (a flow), to dead-letter it later."""
+        fields = {k.decode(): v.decode() for k, v in self.fields.items()}
+        return {"stream": self.stream, "group": self.group, "entry_id": self.entry_id, "fields": fields}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> Delivery:
+        fields = {k.encode(): str(v).encode() for k, v in stored["fields"].items()}
+        return cls(stored["stream"], stored["group"], stored["entry_id"], fields)
 
 
 _delivery: ContextVar[Delivery | None] = ContextVar("plantbridge_delivery", default=None)
@@ -224,7 +238,7 @@ class Consumer:
         )
         count = 0
         for stream_name, entries in reply or []:
-            stream = _text(stream_name)
+            stream = as_text(stream_name)
             count += len(entries)
             if entries:
                 await self._process(stream, entries, redelivered=own)
@@ -243,7 +257,7 @@ class Consumer:
                 next_id, entries = reply[0], reply[1]
                 live = [(i, f) for i, f in entries if i is not None]
                 if len(live) < len(entries):
-                    await self._ack_vanished(stream, start, next_id, {_text(i) for i, _ in live})
+                    await self._ack_vanished(stream, start, next_id, {as_text(i) for i, _ in live})
                 if live:
                     total += len(live)
                     self.stats.reclaimed += len(live)
@@ -251,7 +265,7 @@ class Consumer:
                         "consumer %s/%s reclaimed %d messages on %s", self.group, self.name, len(live), stream
                     )
                     await self._process(stream, live, redelivered=True)
-                if _text(next_id) == "0-0":
+                if as_text(next_id) == "0-0":
                     break
                 start = next_id
             await self._forget_idle_consumers(stream)
@@ -262,13 +276,13 @@ class Consumer:
         skip: list[str] = []
         work: list[_Item] = []
         for raw_id, fields in entries:
-            entry_id = _text(raw_id)
+            entry_id = as_text(raw_id)
             if not fields:  # deleted from the stream while pending
                 skip.append(entry_id)
                 continue
             for_group = fields.get(FIELD_FOR_GROUP.encode())
-            handler = self.handlers.get(_text(fields.get(FIELD_TYPE.encode(), b"")))
-            if handler is None or (for_group is not None and _text(for_group) != self.group):
+            handler = self.handlers.get(as_text(fields.get(FIELD_TYPE.encode(), b"")))
+            if handler is None or (for_group is not None and as_text(for_group) != self.group):
                 skip.append(entry_id)
                 continue
             try:
@@ -399,7 +413,7 @@ class Consumer:
         pending = await self.redis.xpending_range(
             stream, self.group, min=ids[0], max=ids[-1], count=len(ids) * 2 + 10, consumername=self.name
         )
-        delivered = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        delivered = {as_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         for item, failed, paused in zip(items, counts[: len(ids)], counts[len(ids) :], strict=True):
             failures = int(failed or 0)
             # A delivery that neither failed nor met an outage was a consumer dying mid-handler.
@@ -438,23 +452,24 @@ class Consumer:
 
     async def _ack_vanished(self, stream: str, start: Any, next_id: Any, live: set[str]) -> None:
         """Redis 6.2 keeps deleted entries in the pending list and claims them as nil: ack them."""
-        end = "+" if _text(next_id) == "0-0" else f"({_text(next_id)}"
+        end = "+" if as_text(next_id) == "0-0" else f"({as_text(next_id)}"
         pending = await self.redis.xpending_range(
             stream, self.group, min=start, max=end, count=self.batch_size * 2, consumername=self.name
         )
         for entry in pending:
-            entry_id = _text(entry["message_id"])
+            entry_id = as_text(entry["message_id"])
             if entry_id not in live and not await self.redis.xrange(stream, entry_id, entry_id):
                 await self.redis.xack(stream, self.group, entry_id)
 
     async def _forget_idle_consumers(self, stream: str) -> None:
         for info in await self.redis.xinfo_consumers(stream, self.group):
-            name = _text(info["name"])
+            name = as_text(info["name"])
             if name != self.name and int(info["pending"]) == 0 and int(info["idle"]) > self.forget_idle_ms:
                 await self.redis.xgroup_delconsumer(stream, self.group, name)
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A Redis reply (bytes unless the client decodes) as text."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -500,6 +515,7 @@ __all__ = [
     "ConsumerStats",
     "Delivery",
     "Handler",
+    "as_text",
     "attempts_key",
     "consumer_lifespan",
     "current_delivery",

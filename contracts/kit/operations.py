@@ -22,6 +22,7 @@ from contracts.kit.consumer import (
     DLQ_SUFFIX,
     FIELD_FOR_GROUP,
     FIELD_REPLAYED_FROM,
+    as_text,
     dead_letter_stream,
 )
 from contracts.kit.params import IdempotencyKey
@@ -97,7 +98,7 @@ async def list_streams(redis: Redis, pattern: str = "events.*") -> list[str]:
     """Event streams on this Redis (dead-letter streams are reported with their stream)."""
     found: set[str] = set()
     async for key in redis.scan_iter(match=pattern, _type="stream", count=500):
-        name = _text(key)
+        name = as_text(key)
         found.add(name.removesuffix(DLQ_SUFFIX))
     return sorted(found)
 
@@ -109,7 +110,7 @@ async def stream_stats(redis: Redis, stream: str) -> StreamStats:
     groups: list[GroupStats] = []
     if length or await redis.exists(stream):
         info = await redis.xinfo_stream(stream)
-        last = _text(info["last-generated-id"]) if info.get("last-generated-id") else None
+        last = as_text(info["last-generated-id"]) if info.get("last-generated-id") else None
         for group in await redis.xinfo_groups(stream):
             groups.append(await _group_stats(redis, stream, group))
     return StreamStats(
@@ -170,7 +171,7 @@ async def replay(redis: Redis, stream: str, dead_letter_id: str) -> Replayed | N
         dead_letter_id=dead_letter_id,
         event_id=_field(fields, FIELD_ID),
         group=group,
-        new_entry_id=_text(new_id),
+        new_entry_id=as_text(new_id),
     )
 
 
@@ -342,8 +343,8 @@ async def _call(awaitable: Awaitable[T]) -> T:
 
 
 async def _group_stats(redis: Redis, stream: str, group: dict[str, Any]) -> GroupStats:
-    name = _text(group["name"])
-    last = _text(group["last-delivered-id"])
+    name = as_text(group["name"])
+    last = as_text(group["last-delivered-id"])
     lag = group.get("lag")
     if lag is None:  # Redis < 7 does not report lag: count what the group has not read yet
         start = "-" if last == "0-0" else f"({last}"
@@ -356,7 +357,7 @@ async def _group_stats(redis: Redis, stream: str, group: dict[str, Any]) -> Grou
         pending=int(group["pending"]),
         lag=int(lag),
         last_delivered_id=last,
-        pending_by_consumer={_text(c["name"]): int(c["pending"]) for c in consumers},
+        pending_by_consumer={as_text(c["name"]): int(c["pending"]) for c in consumers},
     )
 
 
@@ -368,7 +369,7 @@ def _letter(stream: str, entry_id: Any, fields: dict[bytes, bytes]) -> DeadLette
         event = None
     return DeadLetter(
         stream=stream,
-        dead_letter_id=_text(entry_id),
+        dead_letter_id=as_text(entry_id),
         event_id=_field(fields, FIELD_ID),
         type=_field(fields, FIELD_TYPE),
         group=_field(fields, "group"),
@@ -382,11 +383,7 @@ def _letter(stream: str, entry_id: Any, fields: dict[bytes, bytes]) -> DeadLette
 
 
 def _field(fields: dict[bytes, bytes], name: str) -> str:
-    return _text(fields.get(name.encode(), b""))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return as_text(fields.get(name.encode(), b""))
 
 
 def _check_stream(stream: str) -> None:

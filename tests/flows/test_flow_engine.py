@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from contracts.clients.base import UpstreamProblem, UpstreamUnavailable
-from contracts.kit import correlation, flows, migrations
+from contracts.kit import correlation, flows
 from contracts.kit.db import Database
 from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step
-from contracts.kit.flows.store import flow_metadata, timeline
 from contracts.kit.flows.store import flows as flow_table
-
-VERSIONS = Path(__file__).resolve().parents[2] / "process_apis" / "quality" / "migrations" / "versions"
+from contracts.kit.flows.store import timeline
 
 
 @dataclass
@@ -49,22 +44,6 @@ TWO_STEPS = FlowType(
     "test",
     (Step("first", first), Step("second", second), Step("never", first, when=lambda ctx: False)),
 )
-
-
-async def migrated(url: str) -> AsyncIterator[Database]:
-    """A database with the flow store (and the kernel's tables), migrated as a process API's is."""
-    await asyncio.to_thread(migrations.upgrade, url, VERSIONS, (flow_metadata,))
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def db(
-    backend: str, database_url: Callable[[str, str], str], request: pytest.FixtureRequest
-) -> AsyncIterator[Database]:
-    async for database in migrated(database_url(backend, request.node.name)):
-        yield database
 
 
 def runner(db: Database, upstream: Upstream, **options: Any) -> FlowRunner[Upstream]:

@@ -5,7 +5,7 @@ from the step that failed. Real Redis, real database, the kernel's consumer and 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,17 +24,9 @@ from contracts.kit.flows.store import flows as flow_table
 from contracts.kit.flows.store import timeline
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE
 from plantbridge.processes import RedisServer
-from tests.flows.test_flow_engine import Upstream, migrated
+from tests.flows.test_flow_engine import Upstream
 
 RECEIPT = "erp.goods_receipt.posted.v1"
-
-
-@pytest.fixture
-async def db(
-    backend: str, database_url: Callable[[str, str], str], request: pytest.FixtureRequest
-) -> AsyncIterator[Database]:
-    async for database in migrated(database_url(backend, request.node.name)):
-        yield database
 
 
 @pytest.fixture
@@ -53,17 +45,10 @@ async def book(ctx: flows.FlowContext[Upstream]) -> dict[str, Any]:
 BOOKING = FlowType("booking", "test", (Step("book", book),))
 
 
-async def flow_of(db: Database, trigger: str) -> Any:
-    async with db.sessions() as session:
-        return (await session.execute(select(flow_table).where(flow_table.c.trigger == trigger))).one()
-
-
-async def test_a_stalled_flow_is_dead_lettered_and_its_replay_runs_it_again(
-    db: Database, redis: Redis
-) -> None:
+@pytest.fixture
+async def bookings(db: Database, redis: Redis) -> tuple[str, Consumer]:
+    """A consumer group on a stream of its own whose handler starts a booking flow per receipt."""
     stream = f"test.flows.{uuid.uuid4().hex[:8]}"
-    upstream = Upstream(failures=[RuntimeError("lot LOT-9 is on hold")])
-    runner = FlowRunner(db, [BOOKING], upstream, source="/test", base_backoff=0, redis=redis)
     consumer = Consumer(db=db, redis=redis, group="booking")
 
     async def on_receipt(event: CloudEvent, session: AsyncSession) -> None:
@@ -71,12 +56,31 @@ async def test_a_stalled_flow_is_dead_lettered_and_its_replay_runs_it_again(
 
     consumer.on(RECEIPT, on_receipt, stream=stream)
     await consumer.ensure_groups()
+    return stream, consumer
+
+
+async def publish_receipt(redis: Redis, stream: str, lot_id: str) -> CloudEvent:
     receipt = GoodsReceiptPosted(
-        receipt_id="GR-9", source="purchase", item_id="RM-1", lot_id="LOT-9", quantity=1.0,
+        receipt_id=f"GR-{lot_id}", source="purchase", item_id="RM-1", lot_id=lot_id, quantity=1.0,
         location="WH1", stock_status="QUALITY_INSPECTION", inspection_required=True,
     )  # fmt: skip
-    event = outbox.envelope("erp", "GR-9", receipt)
+    event = outbox.envelope("erp", f"GR-{lot_id}", receipt)
     await redis.xadd(stream, {FIELD_ID: event.id, FIELD_TYPE: event.type, FIELD_EVENT: encode(event)})
+    return event
+
+
+async def flow_of(db: Database, trigger: str) -> Any:
+    async with db.sessions() as session:
+        return (await session.execute(select(flow_table).where(flow_table.c.trigger == trigger))).one()
+
+
+async def test_a_stalled_flow_is_dead_lettered_and_its_replay_runs_it_again(
+    db: Database, redis: Redis, bookings: tuple[str, Consumer]
+) -> None:
+    stream, consumer = bookings
+    upstream = Upstream(failures=[RuntimeError("lot LOT-9 is on hold")])
+    runner = FlowRunner(db, [BOOKING], upstream, source="/test", base_backoff=0, redis=redis)
+    event = await publish_receipt(redis, stream, "LOT-9")
     assert await consumer.poll(block_ms=100) == 1
 
     flow = await flow_of(db, event.id)
@@ -114,23 +118,13 @@ async def test_flows_started_without_an_event_stall_without_a_letter(db: Databas
     assert await redis.keys("*.dlq") == before
 
 
-async def test_a_retry_through_the_flow_api_withdraws_the_letter(db: Database, redis: Redis) -> None:
+async def test_a_retry_through_the_flow_api_withdraws_the_letter(
+    db: Database, redis: Redis, bookings: tuple[str, Consumer]
+) -> None:
     """What the flow API's retry and cancel do, so the dead-letter monitor shows no settled letter."""
-    stream = f"test.flows.{uuid.uuid4().hex[:8]}"
+    stream, consumer = bookings
     runner = FlowRunner(db, [BOOKING], Upstream(failures=[RuntimeError("held")]), source="/test", redis=redis)
-    consumer = Consumer(db=db, redis=redis, group="booking")
-
-    async def on_receipt(event: CloudEvent, session: AsyncSession) -> None:
-        await flows.start(session, BOOKING, {}, keys={}, trigger=event.id)
-
-    consumer.on(RECEIPT, on_receipt, stream=stream)
-    await consumer.ensure_groups()
-    receipt = GoodsReceiptPosted(
-        receipt_id="GR-8", source="purchase", item_id="RM-1", lot_id="LOT-8", quantity=1.0,
-        location="WH1", stock_status="QUALITY_INSPECTION", inspection_required=True,
-    )  # fmt: skip
-    event = outbox.envelope("erp", "GR-8", receipt)
-    await redis.xadd(stream, {FIELD_ID: event.id, FIELD_TYPE: event.type, FIELD_EVENT: encode(event)})
+    event = await publish_receipt(redis, stream, "LOT-8")
     await consumer.poll(block_ms=100)
     flow = await flow_of(db, event.id)
     assert await runner.run_flow(flow.id) is FlowStatus.STALLED

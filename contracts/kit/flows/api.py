@@ -9,9 +9,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from sqlalchemy import Row, select, update
 
-from contracts.kit import signals
 from contracts.kit.app import runtime_of
-from contracts.kit.flows.engine import SIGNAL, FlowType, _note, withdraw_dead_letter
+from contracts.kit.flows.engine import FlowType, _note, resume, withdraw_dead_letter
 from contracts.kit.flows.store import FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import Page, Paged, as_utc, check_if_match, keyset, page, utcnow
 from contracts.kit.params import IfMatch
@@ -144,16 +143,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             check_if_match(if_match, row.version)
             if row.status not in (FlowStatus.STALLED, FlowStatus.WAITING):
                 raise IllegalTransition("flow", row.status, "retry")
-            await _set(
-                session,
-                flow_id,
-                status=FlowStatus.RUNNING,
-                attempts=0,
-                next_run_at=utcnow(),
-                lease_until=None,
-            )
-            await _note(session, flow_id, "retried", None, "by operator")
-            signals.notify_on_commit(session, SIGNAL)
+            await resume(session, flow_id, "by operator")
             await withdraw_dead_letter(runtime_of(request.app).redis, row.trigger_delivery)
             return await shown(session, flow_id)
 

@@ -23,7 +23,6 @@ from contracts.kit.db import Database
 from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import utcnow
 from contracts.kit.records import new_id
-from contracts.kit.relay import FIELD_ID
 from contracts.kit.tables import inbox
 
 log = logging.getLogger("plantbridge.flows")
@@ -87,7 +86,7 @@ async def start(
         ).one_or_none()
         if existing is not None:
             if existing.status == FlowStatus.STALLED and delivery is not None:
-                await _resume_replayed(session, existing.id)
+                await resume(session, existing.id, "its dead letter was replayed")
             return str(existing.id)
     ctx = correlation.current()
     flow_id = new_id("FLOW")
@@ -105,7 +104,7 @@ async def start(
             correlation_id=ctx.correlation_id or correlation.new_correlation_id(),
             traceparent=ctx.traceparent,
             trigger=trigger,
-            trigger_delivery=_stored(delivery) if delivery is not None and trigger is not None else None,
+            trigger_delivery=delivery.to_json() if delivery is not None and trigger is not None else None,
             next_run_at=now,
             lease_until=None,
             created_at=now,
@@ -129,11 +128,11 @@ async def start(
     return flow_id
 
 
-async def _resume_replayed(session: AsyncSession, flow_id: str) -> None:
-    """The stalled flow's dead letter was replayed: run it again from the step that failed."""
+async def resume(session: AsyncSession, flow_id: str, why: str) -> None:
+    """Run a stalled or waiting flow again now, from the step that failed (retry, replay)."""
     await session.execute(
         update(flows)
-        .where(flows.c.id == flow_id, flows.c.status == FlowStatus.STALLED)
+        .where(flows.c.id == flow_id)
         .values(
             status=FlowStatus.RUNNING,
             attempts=0,
@@ -143,22 +142,8 @@ async def _resume_replayed(session: AsyncSession, flow_id: str) -> None:
             version=flows.c.version + 1,
         )
     )
-    await _note(session, flow_id, "retried", None, "its dead letter was replayed")
+    await _note(session, flow_id, "retried", None, why)
     signals.notify_on_commit(session, SIGNAL)
-
-
-def _stored(delivery: consumer.Delivery) -> dict[str, Any]:
-    return {
-        "stream": delivery.stream,
-        "group": delivery.group,
-        "entry_id": delivery.entry_id,
-        "fields": {k.decode(): v.decode() for k, v in delivery.fields.items()},
-    }
-
-
-def _delivery_of(stored: Mapping[str, Any]) -> consumer.Delivery:
-    fields = {k.encode(): str(v).encode() for k, v in stored["fields"].items()}
-    return consumer.Delivery(stored["stream"], stored["group"], stored["entry_id"], fields)
 
 
 # One statement per timeline entry: the next seq is computed inside the INSERT.
@@ -403,12 +388,12 @@ class FlowRunner(Generic[D]):
         log.error("flow %s stalled at %s after %d attempts: %s", flow_id, step, attempts, error)
         async with self.db.transaction() as session:
             stored = await session.scalar(select(flows.c.trigger_delivery).where(flows.c.id == flow_id))
-            delivery = _delivery_of(stored) if stored and self.redis is not None else None
+            delivery = consumer.Delivery.from_json(stored) if stored and self.redis is not None else None
             if delivery is not None:
                 # Its processing did not finish after all: a replay of the message is not a duplicate.
                 await session.execute(
                     delete(inbox).where(
-                        inbox.c.consumer == delivery.group, inbox.c.event_id == _trigger_id(delivery)
+                        inbox.c.consumer == delivery.group, inbox.c.event_id == delivery.event_id
                     )
                 )
             await session.execute(
@@ -429,7 +414,12 @@ class FlowRunner(Generic[D]):
         return FlowStatus.STALLED
 
     async def _dead_letter(
-        self, delivery: consumer.Delivery, flow_id: str, attempts: int, step: str | None, error: str
+        self,
+        delivery: consumer.Delivery,
+        flow_id: str,
+        attempts: int,
+        step: str | None,
+        error: str,
     ) -> None:
         """Best effort: the flow is stalled (and listed so) whether or not Redis takes the letter."""
         assert self.redis is not None
@@ -449,7 +439,7 @@ class FlowRunner(Generic[D]):
             await session.execute(
                 update(flows)
                 .where(flows.c.id == flow_id)
-                .values(trigger_delivery=_stored(delivery) | {"dead_letter_id": _text(letter_id)})
+                .values(trigger_delivery=delivery.to_json() | {"dead_letter_id": consumer.as_text(letter_id)})
             )
 
 
@@ -457,20 +447,12 @@ async def withdraw_dead_letter(redis: Redis | None, trigger_delivery: Mapping[st
     """An operator retried or cancelled the flow through its API: its dead letter is settled.
     Best effort: a letter left behind replays as a no-op (the flow is no longer stalled)."""
     letter_id = (trigger_delivery or {}).get("dead_letter_id")
-    if redis is None or not letter_id or trigger_delivery is None:
+    if redis is None or trigger_delivery is None or not letter_id:
         return
     try:
         await redis.xdel(consumer.dead_letter_stream(trigger_delivery["stream"]), letter_id)
     except (RedisError, OSError) as exc:
         log.warning("could not withdraw dead letter %s: %s", letter_id, exc)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _trigger_id(delivery: consumer.Delivery) -> str:
-    return delivery.fields.get(FIELD_ID.encode(), b"").decode()
 
 
 def _summary(result: Mapping[str, Any] | None) -> str | None:
