@@ -1,4 +1,10 @@
-"""The transactional outbox: events are rows written in the same transaction as the change."""
+"""The transactional outbox: events are rows written in the same transaction as the change.
+
+`publish` keeps the rows on the session and writes them all with one executemany just before
+the transaction commits (a SQLAlchemy statement costs ~100-150 µs before the database does
+any work; a use case that stages several events pays that once). Inside a savepoint they are
+written at once, so rolling the savepoint back takes them with it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,9 @@ import uuid
 from datetime import UTC, datetime
 
 import msgspec
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from contracts.events.envelope import CloudEvent, encode, type_of
 from contracts.kit import correlation, signals, tracing
@@ -15,6 +23,7 @@ from contracts.kit.tables import outbox
 # The after-commit signal that wakes the relay (contracts/kit/relay.py) at once.
 SIGNAL = "outbox"
 _INSERT = outbox.insert()
+_STAGED = "pb.outbox.staged"
 
 
 def envelope(source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
@@ -38,17 +47,32 @@ def envelope(source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
 async def publish(session: AsyncSession, source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
     """Stage an event; it is only ever sent if the surrounding transaction commits."""
     event = envelope(source, subject, data)
-    # One prepared statement with parameters: about twice as fast as `.values(...)` per call.
-    await session.execute(
-        _INSERT,
-        {
-            "event_id": event.id,
-            "stream": type_of(data).stream,
-            "type": event.type,
-            "subject": subject,
-            "payload": encode(event),
-            "created_at": event.time,
-        },
-    )
+    row = {
+        "event_id": event.id,
+        "stream": type_of(data).stream,
+        "type": event.type,
+        "subject": subject,
+        "payload": encode(event),
+        "created_at": event.time,
+    }
+    if session.in_nested_transaction():
+        await session.execute(_INSERT, row)
+    else:
+        if not session.in_transaction():
+            await session.connection()  # begin, so that a close without commit drops the row
+        session.info.setdefault(_STAGED, []).append(row)
     signals.notify_on_commit(session, SIGNAL)
     return event
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_staged(session: Session) -> None:
+    rows = session.info.pop(_STAGED, None)
+    if rows:
+        session.execute(_INSERT, rows)  # async sessions run this hook inside their greenlet
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _drop_staged(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction rolled back or closed
+        session.info.pop(_STAGED, None)

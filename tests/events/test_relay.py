@@ -91,6 +91,31 @@ async def test_a_rolled_back_transaction_publishes_nothing(db: Database, redis: 
     assert await redis.xlen(STREAM) == 0
 
 
+async def test_events_staged_in_a_rolled_back_savepoint_are_not_published(db: Database, redis: Redis) -> None:
+    async with db.transaction() as session:
+        kept = await outbox.publish(session, "erp", "GR-KEPT", receipt("KEPT"))
+        with contextlib.suppress(RuntimeError):
+            async with session.begin_nested():
+                await outbox.publish(session, "erp", "GR-UNDONE", receipt("UNDONE"))
+                raise RuntimeError("this part of the use case failed")
+        after = await outbox.publish(session, "erp", "GR-AFTER", receipt("AFTER"))
+    relay = OutboxRelay(db, redis)
+    assert await relay.publish_pending() == 2
+    assert await stream_ids(redis) == [kept.id, after.id]
+
+
+async def test_a_session_closed_without_commit_publishes_nothing_later(db: Database, redis: Redis) -> None:
+    async with db.sessions() as session:
+        await outbox.publish(session, "erp", "GR-DROPPED", receipt("DROPPED"))
+        await session.close()
+        # The same session object used again must not carry the dropped event into this commit.
+        committed = await outbox.publish(session, "erp", "GR-LATER", receipt("LATER"))
+        await session.commit()
+    relay = OutboxRelay(db, redis)
+    assert await relay.publish_pending() == 1
+    assert await stream_ids(redis) == [committed.id]
+
+
 async def test_redis_down_the_relay_backs_off_and_publishes_when_it_is_back(
     db: Database, tmp_path: Path
 ) -> None:
