@@ -15,7 +15,7 @@ import msgspec
 from litestar.types import HTTPScope, Receive, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from contracts.kit import correlation, tracing
+from contracts.kit import correlation, http1, tracing
 from contracts.kit.auth import AuthError, Principal, TokenVerifier, bearer_token, check_scopes
 from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.problems import problem_bytes
@@ -23,7 +23,6 @@ from gateway.accesslog import AccessLog
 from gateway.deprecations import DeprecationLedger, is_deprecated_answer
 from gateway.ratelimit import Decision, RateLimiter
 from gateway.routing import Route, RouteTable
-from gateway.upstream import UpstreamPool, UpstreamUnavailable
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -138,14 +137,14 @@ class Proxy:
         self.config = config
         self.pool_size = pool_size
         self.deprecations = deprecations
-        self.pools: dict[str, UpstreamPool] = {}
+        self.pools: dict[str, http1.Pool] = {}
         self.access_log = AccessLog() if config.access_log else None
 
     async def start(self) -> None:
         if self.access_log is not None:
             self.access_log.start()
         for name, url in self.table.upstreams.items():
-            self.pools[name] = UpstreamPool(
+            self.pools[name] = http1.Pool(
                 url,
                 size=self.pool_size,
                 connect_timeout=self.config.connect_timeout,
@@ -347,7 +346,7 @@ class Proxy:
                 limit_headers,
             )
             return
-        except UpstreamUnavailable as exc:
+        except http1.Unavailable as exc:
             breaker.failed()
             await _problem(
                 send,

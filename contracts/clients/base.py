@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
+from urllib.parse import quote, urlencode
 
-import httpx
 import msgspec
 
-from contracts.kit import correlation, tracing
+from contracts.kit import correlation, http1, tracing
 from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.paging import Page
 
 T = TypeVar("T")
 TokenProvider = Callable[[], Awaitable[str]]
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+_PATH_SAFE = "/:@!$&'()*+,;=%~"  # RFC 3986 path characters, and escapes already made
 
 
 class UpstreamProblem(Exception):
@@ -40,6 +42,12 @@ class UpstreamUnavailable(Exception):
     """The upstream could not be reached (or its circuit is open); the call may be retried later."""
 
 
+class Answer(NamedTuple):
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
 class ApiClient:
     service: ClassVar[str]  # the upstream's name, for errors and the circuit breaker
 
@@ -52,20 +60,28 @@ class ApiClient:
         attempts: int = 3,
         backoff: float = 0.1,
         breaker: CircuitBreaker | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        connections: int = 32,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self.base_url = base_url.rstrip("/")
+        self.pool = http1.Pool(
+            self.base_url,
+            size=connections,
+            connect_timeout=min(timeout, 5.0),
+            timeout=timeout,
+            ssl_context=ssl_context,
+        )
         self.token = token
         self.attempts = attempts
         self.backoff = backoff
         self.breaker = breaker or CircuitBreaker(self.service)
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        self.pool.close()
 
     async def get(self, path: str, result: type[T], params: dict[str, Any] | None = None) -> T:
-        response = await self._send("GET", path, params=params)
-        return msgspec.json.decode(response.content, type=result)
+        answer = await self._send("GET", _target(path, params))
+        return msgspec.json.decode(answer.body, type=result)
 
     async def get_all(self, path: str, item: type[T], params: dict[str, Any] | None = None) -> list[T]:
         """Every item of a keyset-paginated list, following `next_cursor` to the end."""
@@ -91,18 +107,20 @@ class ApiClient:
         if if_match:
             headers["If-Match"] = if_match
         content = msgspec.json.encode(body) if body is not None else b"{}"
-        response = await self._send("POST", path, content=content, headers=headers)
-        return msgspec.json.decode(response.content, type=result)
+        answer = await self._send("POST", _target(path), content, headers)
+        return msgspec.json.decode(answer.body, type=result)
 
     async def patch(
         self, path: str, body: msgspec.Struct, result: type[T], *, if_match: str | None = None
     ) -> T:
         headers = {"Content-Type": "application/json", **({"If-Match": if_match} if if_match else {})}
-        response = await self._send("PATCH", path, content=msgspec.json.encode(body), headers=headers)
-        return msgspec.json.decode(response.content, type=result)
+        answer = await self._send("PATCH", _target(path), msgspec.json.encode(body), headers)
+        return msgspec.json.decode(answer.body, type=result)
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {**correlation.outgoing_headers(), **kwargs.pop("headers", {})}
+    async def _send(
+        self, method: str, target: str, content: bytes = b"", extra: dict[str, str] | None = None
+    ) -> Answer:
+        headers = {**correlation.outgoing_headers(), **(extra or {})}
         last_error: Exception | None = None
         for attempt in range(self.attempts):
             try:
@@ -112,30 +130,51 @@ class ApiClient:
             if self.token is not None:
                 headers["Authorization"] = f"Bearer {await self.token()}"
             try:
-                with tracing.client(method, self.service, self.http.base_url, path, headers, attempt) as span:
-                    response = await self.http.request(method, path, headers=headers, **kwargs)
-                    tracing.client_result(span, response.status_code)
-            except httpx.TransportError as exc:
+                with tracing.client(method, self.service, self.base_url, target, headers, attempt) as span:
+                    answer = Answer(*await self.pool.request(method, target.encode(), _raw(headers), content))
+                    tracing.client_result(span, answer.status)
+            except (http1.Unavailable, TimeoutError) as exc:
                 self.breaker.failed()
                 last_error = exc
             else:
-                if response.status_code < 500 and response.status_code not in RETRYABLE_STATUS:
+                if answer.status < 500 and answer.status not in RETRYABLE_STATUS:
                     self.breaker.succeeded()
-                    if response.status_code >= 400:
-                        raise UpstreamProblem(self.service, response.status_code, _problem(response))
-                    return response
+                    if answer.status >= 400:
+                        raise UpstreamProblem(self.service, answer.status, _problem(answer))
+                    return answer
                 self.breaker.failed()
-                last_error = UpstreamProblem(self.service, response.status_code, _problem(response))
+                last_error = UpstreamProblem(self.service, answer.status, _problem(answer))
             if attempt + 1 < self.attempts:
                 await asyncio.sleep(self.backoff * (2**attempt) * (0.5 + random.random()))
         if isinstance(last_error, UpstreamProblem) and last_error.status < 500:
             raise last_error
-        raise UpstreamUnavailable(f"{self.service} {method} {path}: {last_error}") from last_error
+        reason = last_error or "no answer"
+        if isinstance(last_error, TimeoutError):
+            reason = "timed out"
+        raise UpstreamUnavailable(f"{self.service} {method} {target}: {reason}") from last_error
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+
+def _target(path: str, params: dict[str, Any] | None = None) -> str:
+    """The request target: the path percent-encoded where it must be (a record id with a space),
+    then the query, booleans as `true`/`false` (what the APIs' query parsers read)."""
+    target = quote(path, safe=_PATH_SAFE)
+    pairs = [(k, _query_value(v)) for k, v in (params or {}).items() if v is not None]
+    return f"{target}?{urlencode(pairs)}" if pairs else target
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _problem(answer: Answer) -> dict[str, Any]:
     try:
-        body = response.json()
-    except ValueError:
-        return {"detail": response.text[:500]}
+        body = msgspec.json.decode(answer.body)
+    except msgspec.DecodeError:
+        return {"detail": answer.body[:500].decode("utf-8", "replace")}
     return body if isinstance(body, dict) else {"detail": str(body)[:500]}

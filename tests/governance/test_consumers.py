@@ -24,8 +24,8 @@ def _calls(client_type: type[ApiClient]) -> list[tuple[str, str, str]]:
     seen: list[tuple[str, str, str]] = []
 
     class Recording(client_type):  # type: ignore[misc, valid-type]
-        async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
-            seen.append((self._current, method, path))
+        async def _send(self, method: str, target: str, *body_and_headers: Any) -> Any:
+            seen.append((self._current, method, target.partition("?")[0]))
             raise _Recorded
 
     client = Recording("http://provider.invalid")
@@ -35,7 +35,9 @@ def _calls(client_type: type[ApiClient]) -> list[tuple[str, str, str]]:
         if function.__qualname__.split(".")[0] != client_type.__name__:
             continue  # the base class's own verbs (get, post, ...)
         params = list(inspect.signature(function).parameters.values())[1:]
-        args = {p.name: f"P-{p.name}" for p in params if p.default is inspect.Parameter.empty}
+        required = [p for p in params if p.default is inspect.Parameter.empty]
+        # A query mapping gets an empty one; any other argument a marker that fits a path segment.
+        args = {p.name: {} if str(p.annotation).startswith("dict") else f"P-{p.name}" for p in required}
         client._current = name
         with contextlib.suppress(_Recorded):
             asyncio.run(getattr(client, name)(**args))

@@ -1,14 +1,17 @@
-"""A lean HTTP/1.1 client for the proxy's upstream calls: pooled keep-alive connections on
-asyncio protocols with httptools parsing (the parser uvicorn uses).
+"""A lean HTTP/1.1 client: pooled keep-alive connections on asyncio protocols with httptools
+parsing (the parser uvicorn uses). The gateway proxies through it and `contracts.clients`
+calls system APIs through it.
 
-Measured on the proxy path, aiohttp's ClientSession cost about as much CPU per request as all
-the gateway's own work together; this does only what a reverse proxy needs: write the request
-bytes, parse status, headers and body, keep the connection for the next request.
+It does only what those need: write the request bytes, parse status, headers and body, keep
+the connection for the next request. Measured on this project's machines, one loopback call
+costs ~50 µs of CPU here against ~1.5 ms through httpx and ~1 ms through aiohttp, and service
+to service calls are most of a process flow's work.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import deque
 from typing import cast
@@ -22,7 +25,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 MAX_IDLE_SECONDS = 2.0
 
 
-class UpstreamUnavailable(ConnectionError):
+class Unavailable(ConnectionError):
     """Could not connect, or the connection broke before a complete response."""
 
 
@@ -49,13 +52,13 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(UpstreamUnavailable("upstream tried to upgrade the connection"))
+            self._fail(Unavailable("upstream tried to upgrade the connection"))
         except httptools.HttpParserError as exc:
-            self._fail(UpstreamUnavailable(f"bad response from upstream: {exc}"))
+            self._fail(Unavailable(f"bad response from upstream: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._fail(UpstreamUnavailable("upstream closed the connection"))
+        self._fail(Unavailable("upstream closed the connection"))
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -96,15 +99,25 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-class UpstreamPool:
-    """Keep-alive connections to one upstream `http://host:port`."""
+class Pool:
+    """Keep-alive connections to one server, `http://host:port` or `https://host:port`."""
 
-    def __init__(self, base_url: str, *, size: int, connect_timeout: float, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        size: int,
+        connect_timeout: float,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"upstream {base_url!r} must be http://host:port (TLS ends at the gateway)")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{base_url!r} is not an http:// or https:// URL")
         self.host = parts.hostname
-        self.port = parts.port or 80
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        # https verifies against the system's CAs (SSL_CERT_FILE / SSL_CERT_DIR are honoured).
+        self.ssl = (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
         self.prefix = parts.path.rstrip("/").encode()
         self.host_header = f"{self.host}:{self.port}".encode()
         self.connect_timeout = connect_timeout
@@ -115,7 +128,7 @@ class UpstreamPool:
     async def request(
         self, method: str, target: bytes, headers: Headers, body: bytes
     ) -> tuple[int, Headers, bytes]:
-        """Raises UpstreamUnavailable (connect or connection failure) or TimeoutError."""
+        """Raises Unavailable (connect or connection failure) or TimeoutError."""
         head = b"".join(
             [
                 method.encode(),
@@ -137,7 +150,7 @@ class UpstreamPool:
                 conn, reused = await self._acquire()
                 try:
                     return await self._exchange(conn, payload, method == "HEAD")
-                except UpstreamUnavailable:
+                except Unavailable:
                     conn.close()
                     # A reused connection the upstream closed while idle: nothing reached the
                     # application, and for an idempotent method a retry is safe anyway.
@@ -177,10 +190,11 @@ class UpstreamPool:
         loop = asyncio.get_running_loop()
         try:
             _, conn = await asyncio.wait_for(
-                loop.create_connection(_Connection, self.host, self.port), self.connect_timeout
+                loop.create_connection(_Connection, self.host, self.port, ssl=self.ssl),
+                self.connect_timeout,
             )
         except (OSError, TimeoutError) as exc:
-            raise UpstreamUnavailable(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+            raise Unavailable(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         return conn, False
 
     def close(self) -> None:
