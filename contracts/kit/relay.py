@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Integer, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.kit import signals, tracing
@@ -44,6 +44,19 @@ FIELD_TYPE = "type"
 
 # One publisher at a time per PostgreSQL database, so replicas never interleave a stream.
 _PG_LOCK_ID = zlib.crc32(b"plantbridge.outbox.relay")
+_PG_LOCK = select(func.pg_try_advisory_xact_lock(_PG_LOCK_ID))
+# Built once: the relay runs after every commit, and building a statement costs more than running it.
+_PENDING = (
+    select(outbox.c.seq, outbox.c.event_id, outbox.c.stream, outbox.c.type, outbox.c.payload)
+    .where(outbox.c.published_at.is_(None))
+    .order_by(outbox.c.seq)
+    .limit(bindparam("limit", type_=Integer))
+)
+_MARK = (
+    update(outbox)
+    .where(outbox.c.seq.in_(bindparam("seqs", expanding=True)))
+    .values(published_at=bindparam("at", type_=outbox.c.published_at.type))
+)
 
 
 class OutboxRelay:
@@ -105,7 +118,7 @@ class OutboxRelay:
             self._uncertain = False
             return len(rows)
         async with self.db.engine.begin() as conn:
-            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(_PG_LOCK_ID))):
+            if not await conn.scalar(_PG_LOCK):
                 return 0  # another replica is publishing
             rows = await self._pending(conn)
             if rows:
@@ -164,13 +177,7 @@ class OutboxRelay:
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def _pending(self, conn: AsyncConnection) -> Sequence[Any]:
-        query = (
-            select(outbox.c.seq, outbox.c.event_id, outbox.c.stream, outbox.c.type, outbox.c.payload)
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.seq)
-            .limit(self.batch_size)
-        )
-        return (await conn.execute(query)).all()
+        return (await conn.execute(_PENDING, {"limit": self.batch_size})).all()
 
     async def _send(self, rows: Sequence[Any]) -> None:
         already = await self._already_in_streams(rows) if self._uncertain else set()
@@ -187,11 +194,7 @@ class OutboxRelay:
                 await pipe.execute()
 
     async def _mark(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
-        await conn.execute(
-            update(outbox)
-            .where(outbox.c.seq.in_([r.seq for r in rows]))
-            .values(published_at=datetime.now(UTC))
-        )
+        await conn.execute(_MARK, {"seqs": [r.seq for r in rows], "at": datetime.now(UTC)})
         self.published += len(rows)
 
     async def _already_in_streams(self, rows: Sequence[Any]) -> set[str]:

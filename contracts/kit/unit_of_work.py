@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from litestar import Request
 from litestar.di import NamedDependency
-from sqlalchemy import delete, func, select
+from sqlalchemy import Text, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +28,12 @@ SESSION_KEY = "pb.session"
 PRINCIPAL_KEY = "pb.principal"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _REPLAYED_HEADERS = {"content-type", "location", "etag"}
+# Built once: every write request with a key runs these, and building costs more than running.
+_PG_KEY_LOCK = select(func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("lock", type_=Text), 0)))
+_FIND_KEY = select(idempotency_keys).where(
+    idempotency_keys.c.principal == bindparam("who"), idempotency_keys.c.key == bindparam("what")
+)
+_INSERT_KEY = idempotency_keys.insert()
 
 
 def provide_session(request: Request[Any, Any, Any]) -> AsyncSession:
@@ -165,9 +171,7 @@ class _Exchange:
         if not self.db.is_sqlite:
             # SQLite already serialises writers; PostgreSQL needs a lock so a concurrent
             # repeat is told 409 instead of racing the first request.
-            locked = await session.scalar(
-                select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{principal}\n{key}", 0)))
-            )
+            locked = await session.scalar(_PG_KEY_LOCK, {"lock": f"{principal}\n{key}"})
             if not locked:
                 await _send_problem(
                     send,
@@ -177,13 +181,7 @@ class _Exchange:
                     "A request with this Idempotency-Key is still being processed.",
                 )
                 return True
-        row = (
-            await session.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.principal == principal, idempotency_keys.c.key == key
-                )
-            )
-        ).one_or_none()
+        row = (await session.execute(_FIND_KEY, {"who": principal, "what": key})).one_or_none()
         if row is None:
             return False
         if _aware(row.expires_at) <= datetime.now(UTC):
@@ -227,16 +225,17 @@ async def _remember(
     ]
     now = datetime.now(UTC)
     await session.execute(
-        idempotency_keys.insert().values(
-            principal=principal,
-            key=key,
-            fingerprint=fingerprint,
-            status_code=recorder.status,
-            headers=msgspec.json.encode(kept).decode(),
-            body=b"".join(recorder.body),
-            created_at=now,
-            expires_at=now + ttl,
-        )
+        _INSERT_KEY,
+        {
+            "principal": principal,
+            "key": key,
+            "fingerprint": fingerprint,
+            "status_code": recorder.status,
+            "headers": msgspec.json.encode(kept).decode(),
+            "body": b"".join(recorder.body),
+            "created_at": now,
+            "expires_at": now + ttl,
+        },
     )
 
 
