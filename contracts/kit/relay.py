@@ -7,7 +7,8 @@ whose event id is already there. Consumers still dedupe by event id (the inbox),
 what makes the end-to-end effect exactly-once.
 
 The relay works on Core connections, not ORM sessions: it is on every commit's path, and a
-session costs a third more per pass.
+session costs a third more per pass. On SQLite a pass marks what the previous pass sent in
+the same transaction that reads the next rows, so each pass takes one transaction.
 
 Wake-ups: a commit that staged events signals every relay in the process at once (see
 `contracts.kit.signals`); a short poll covers rows committed by other processes.
@@ -86,6 +87,7 @@ class OutboxRelay:
         self.failures = 0  # consecutive failed passes (Redis or the database unreachable)
         # True until we know that every row XADDed so far was also marked published.
         self._uncertain = True
+        self._sent: Sequence[Any] = ()  # sent by the last pass, marked by the next (SQLite)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -105,17 +107,21 @@ class OutboxRelay:
             loop.call_soon_threadsafe(wake.set)
 
     async def publish_pending(self) -> int:
-        """One pass: publish up to `batch_size` pending rows. Returns how many were published."""
+        """One pass: publish up to `batch_size` pending rows. Returns how many were published.
+
+        On SQLite the rows a pass sent are marked by the next pass, in the transaction that reads
+        what follows them: one transaction a pass instead of two. `flush_marks` marks them now."""
         if self.db.is_sqlite:
             # One process owns a SQLite file; keep the single connection free while Redis works.
             async with self.db.engine.begin() as conn:
+                if self._sent:
+                    await self._mark(conn, self._sent)
                 rows = await self._pending(conn)
-            if not rows:
-                return 0
-            await self._send(rows)
-            async with self.db.engine.begin() as conn:
-                await self._mark(conn, rows)
-            self._uncertain = False
+            self._sent = ()  # only once the marks are committed
+            if rows:
+                await self._send(rows)
+                self._sent = rows
+                self._uncertain = False  # every row sent is marked or waiting in `_sent`
             return len(rows)
         async with self.db.engine.begin() as conn:
             if not await conn.scalar(_PG_LOCK):
@@ -127,6 +133,13 @@ class OutboxRelay:
         if rows:
             self._uncertain = False
         return len(rows)
+
+    async def flush_marks(self) -> None:
+        """Mark what the last pass sent (SQLite) without waiting for the next pass."""
+        if self._sent:
+            async with self.db.engine.begin() as conn:
+                await self._mark(conn, self._sent)
+            self._sent = ()
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -192,10 +205,10 @@ class OutboxRelay:
             traced = _publish_spans(rows, already) if tracing.enabled() else ()
             with tracing.spans(tracing.PRODUCER, traced):
                 await pipe.execute()
+        self.published += len(rows)
 
     async def _mark(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
         await conn.execute(_MARK, {"seqs": [r.seq for r in rows], "at": datetime.now(UTC)})
-        self.published += len(rows)
 
     async def _already_in_streams(self, rows: Sequence[Any]) -> set[str]:
         """Event ids of `rows` found near the end of their streams (published, not marked)."""
@@ -267,6 +280,7 @@ async def running(relay: OutboxRelay, *, drain_timeout: float = 2.0) -> AsyncIte
         with contextlib.suppress(Exception):
             async with asyncio.timeout(drain_timeout):
                 await relay.publish_pending()
+                await relay.flush_marks()
 
 
 __all__ = [
