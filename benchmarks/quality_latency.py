@@ -77,8 +77,7 @@ class Stack:
                 client_id,
                 "--scopes",
                 SCOPES,
-                "--secret",
-                secret,
+                f"--secret={secret}",  # a random secret may start with "-"
             ],
             check=True,
             capture_output=True,

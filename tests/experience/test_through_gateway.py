@@ -29,8 +29,7 @@ def register(platform: Platform, client_id: str, scopes: str, *claims: str) -> s
             client_id,
             "--scopes",
             scopes,
-            "--secret",
-            secret,
+            f"--secret={secret}",  # a random secret may start with "-"
             *claims,
         ],
         env={**os.environ, "GATEWAY_DATABASE_URL": platform.gateway_db},
