@@ -82,6 +82,19 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_the_poll(db: Databas
         await eventually(lambda: _on_stream(redis, staged), what="the event on the stream")
 
 
+async def test_a_maxlen_trims_the_stream_approximately_keeping_the_newest(db: Database, redis: Redis) -> None:
+    staged: list[str] = []
+    for n in range(10):
+        staged += await stage(db, [f"M{n}-{k}" for k in range(50)])
+    relay = OutboxRelay(db, redis, maxlen=100)
+    while await relay.publish_pending():
+        pass
+    kept = await stream_ids(redis)
+    # "~" trims whole stream nodes (100 entries each): at least 100 stay, never all 500.
+    assert 100 <= len(kept) < 500
+    assert kept == staged[-len(kept) :]
+
+
 async def test_flush_marks_marks_what_the_last_pass_sent(db: Database, redis: Redis) -> None:
     await stage(db, ["A", "B"])
     relay = OutboxRelay(db, redis)
