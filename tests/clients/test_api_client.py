@@ -211,22 +211,29 @@ async def test_connections_are_kept_alive_between_calls(upstream: ScriptedServer
     assert upstream.connections == 1
 
 
-async def test_https_upstreams_are_verified_against_the_trusted_certificates(tmp_path: Path) -> None:
+async def test_https_upstreams_are_verified_against_the_trusted_certificates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cert, key = self_signed(tmp_path)
     server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_side.load_cert_chain(cert, key)
-    server = ScriptedServer(answers=[json_answer(200, b'{"name": "over tls"}')])
+    server = ScriptedServer()
     listener = await serve(server, server_side)
 
     trusting = ssl.create_default_context(cafile=str(cert))
     things = Things(server.url, ssl_context=trusting)
-    assert await things.get("/v1/things/1", Thing) == Thing("over tls")
+    assert await things.get("/v1/things/1", Thing) == Thing("default")
     await things.aclose()
 
     untrusting = Things(server.url, attempts=1)  # the system's CAs do not know this certificate
     with pytest.raises(UpstreamUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
         await untrusting.get("/v1/things/1", Thing)
     await untrusting.aclose()
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # how the README has a plant trust its own CA
+    plant_ca = Things(server.url, attempts=1)
+    assert await plant_ca.get("/v1/things/1", Thing) == Thing("default")
+    await plant_ca.aclose()
     listener.close()
     await listener.wait_closed()
 
