@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -114,6 +115,14 @@ _delivery: ContextVar[Delivery | None] = ContextVar("plantbridge_delivery", defa
 def current_delivery() -> Delivery | None:
     """Inside a handler: the message being applied (None outside consumers)."""
     return _delivery.get()
+
+
+async def forget_seen(session: AsyncSession, delivery: Delivery) -> None:
+    """The message's effect did not hold after all (a flow it started stalled): drop its inbox
+    row in the caller's transaction, so a replay of the message is applied, not skipped."""
+    await session.execute(
+        delete(inbox).where(inbox.c.consumer == delivery.group, inbox.c.event_id == delivery.event_id)
+    )
 
 
 def dead_letter_entry(delivery: Delivery, *, consumer: str, error: str, attempts: int) -> dict[str, Any]:
@@ -521,5 +530,6 @@ __all__ = [
     "current_delivery",
     "dead_letter_entry",
     "dead_letter_stream",
+    "forget_seen",
     "running",
 ]

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Integer, String, Text, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, String, Text, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.clients.base import UpstreamProblem
@@ -23,7 +23,6 @@ from contracts.kit.db import Database
 from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import utcnow
 from contracts.kit.records import new_id
-from contracts.kit.tables import inbox
 
 log = logging.getLogger("plantbridge.flows")
 D = TypeVar("D")
@@ -397,12 +396,7 @@ class FlowRunner(Generic[D]):
             stored = await session.scalar(select(flows.c.trigger_delivery).where(flows.c.id == flow_id))
             delivery = consumer.Delivery.from_json(stored) if stored and self.redis is not None else None
             if delivery is not None:
-                # Its processing did not finish after all: a replay of the message is not a duplicate.
-                await session.execute(
-                    delete(inbox).where(
-                        inbox.c.consumer == delivery.group, inbox.c.event_id == delivery.event_id
-                    )
-                )
+                await consumer.forget_seen(session, delivery)
             await session.execute(
                 update(flows)
                 .where(flows.c.id == flow_id)
