@@ -71,8 +71,10 @@ class RedisServer:
             str(self.data_dir),
             "--appendonly",
             "yes",
+            # Every acknowledged write is on disk: the relay marks an event sent once Redis has it,
+            # and "everysec" may hold writes in memory for up to 2 s behind a slow fsync.
             "--appendfsync",
-            "everysec",
+            "always",
             "--save",
             "",
             "--protected-mode",
