@@ -79,6 +79,16 @@ async def test_concurrent_transactions_take_turns(db: Database) -> None:
     assert len(await names(db)) == 20
 
 
+async def test_every_connection_is_durable_and_checks_foreign_keys(db: Database) -> None:
+    """A committed answer survives a power cut (WAL, synchronous FULL = 2); foreign keys hold."""
+    async with db.engine.connect() as conn:
+        settings = [
+            (await conn.execute(text(f"PRAGMA {name}"))).scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys")
+        ]
+    assert settings == ["wal", 2, 1]
+
+
 async def test_statements_run_on_the_event_loop_thread(db: Database) -> None:
     """The point of the driver: no hop to a helper thread per statement."""
     seen: list[int] = []
