@@ -16,7 +16,8 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, 
 
 def new_id(prefix: str) -> str:
     """Short, readable, random ids such as `LOT-7K3M9QX2D4TB` that a person can read out."""
-    return f"{prefix}-" + "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    bits = int.from_bytes(secrets.token_bytes(8)) >> 4  # 60 random bits, 5 per character
+    return f"{prefix}-" + "".join(_ALPHABET[(bits >> shift) & 31] for shift in range(0, 60, 5))
 
 
 class RecordMixin:
