@@ -17,5 +17,5 @@ def test_ids_do_not_repeat_and_use_every_symbol_evenly() -> None:
     assert len(set(ids)) == len(ids)
     counts = Counter(symbol for i in ids for symbol in i[2:])
     assert len(counts) == 32
-    expected = 20_000 * 12 / 32  # 7,500 each; a biased draw (e.g. modulo 36) misses by far more
-    assert all(abs(n - expected) < 0.05 * expected for n in counts.values())
+    expected = 20_000 * 12 / 32  # 7,500 each, sd ~85: 8 % is 7 sd, a biased draw misses by more
+    assert all(abs(n - expected) < 0.08 * expected for n in counts.values())
