@@ -6,7 +6,8 @@ rate and times each until ERP publishes the lot's BLOCKED status change. Prints 
 
     .venv/bin/python benchmarks/quality_latency.py [--backend sqlite|postgres] [--rate 50] [--seconds 10]
 
-Also prints the CPU time each process spent per flow (Linux /proc), to show where it goes.
+Also prints the CPU time each process spent per flow (Linux /proc), to show where it goes, and
+this script's own share of the cores (PostgreSQL's server processes are not counted).
 """
 
 from __future__ import annotations
