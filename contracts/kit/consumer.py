@@ -158,7 +158,7 @@ class Consumer:
     max_attempts: int = 5
     retry_delay: float = 0.1
     max_retry_delay: float = 5.0
-    start_id: str = "0"  # a new group reads the stream from its start: nothing published is missed
+    start_id: str = "0"  # a new group reads all the stream still holds (see the relay's retention)
     forget_idle_ms: int = 3_600_000  # drop consumers with nothing pending after an hour idle
     handlers: dict[str, Handler] = field(default_factory=dict)
     streams: list[str] = field(default_factory=list)

@@ -6,6 +6,10 @@ start or any failure the relay first looks at the tail of each stream and only m
 whose event id is already there. Consumers still dedupe by event id (the inbox), which is
 what makes the end-to-end effect exactly-once.
 
+Retention: published rows are deleted after `retention` (7 days), and so are stream entries,
+but only those every consumer group has acknowledged; a group that is behind or down keeps
+what it still needs for as long as it takes. A group created later starts within the window.
+
 The relay works on Core connections, not ORM sessions: it is on every commit's path, and a
 session costs a third more per pass. On SQLite a pass marks what the previous pass sent in
 the same transaction that reads the next rows, so each pass takes one transaction.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -27,6 +32,7 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from sqlalchemy import Integer, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -74,6 +80,7 @@ _MARK = (
     .where(outbox.c.seq.in_(bindparam("seqs", expanding=True)))
     .values(published_at=bindparam("at", type_=outbox.c.published_at.type))
 )
+_STREAMS = select(outbox.c.stream).distinct()
 
 
 class OutboxRelay:
@@ -172,6 +179,7 @@ class OutboxRelay:
                     if self._loop.time() >= next_purge:
                         next_purge = self._loop.time() + self.purge_interval
                         await self.purge_published()
+                        await self.trim_streams()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -205,6 +213,34 @@ class OutboxRelay:
                 delete(outbox).where(outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff)
             )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def trim_streams(self) -> int:
+        """Drop stream entries older than the retention that every consumer group is done with.
+
+        Each group bounds the trim by its oldest pending entry, or else the entry after the last
+        one it was given, so a group that is behind or down keeps all it has not processed."""
+        async with self.db.engine.connect() as conn:
+            streams = (await conn.scalars(_STREAMS)).all()
+        cutoff = (int((time.time() - self.retention.total_seconds()) * 1000), 0)
+        trimmed = 0
+        for stream in streams:
+            try:
+                groups: Any = await self.redis.xinfo_groups(stream)
+            except ResponseError:
+                continue  # no such stream (yet)
+            keep_from = cutoff
+            for group in groups:
+                keep_from = min(keep_from, await self._still_needed(stream, group))
+            trimmed += await self.redis.xtrim(stream, minid=_entry_id_text(keep_from), approximate=False)
+        return trimmed
+
+    async def _still_needed(self, stream: str, group: dict[str, Any]) -> tuple[int, int]:
+        """The first entry id of `stream` that `group` has not acknowledged."""
+        if group["pending"]:
+            summary: Any = await self.redis.xpending(stream, group["name"])
+            return _entry_id(summary["min"])
+        ms, seq = _entry_id(group["last-delivered-id"])
+        return ms, seq + 1
 
     async def _pending(self, conn: AsyncConnection) -> Sequence[Any]:
         return (await conn.execute(_PENDING, {"limit": self.batch_size})).all()
@@ -240,6 +276,16 @@ class OutboxRelay:
         if found & wanted:
             log.info("outbox relay: %d rows were already on their streams; marking them", len(found & wanted))
         return found & wanted
+
+
+def _entry_id(raw: bytes | str) -> tuple[int, int]:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _entry_id_text(entry_id: tuple[int, int]) -> str:
+    return f"{entry_id[0]}-{entry_id[1]}"
 
 
 class _Traced(msgspec.Struct):

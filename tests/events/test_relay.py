@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,47 @@ async def test_a_maxlen_trims_the_stream_approximately_keeping_the_newest(db: Da
     # "~" trims whole stream nodes (100 entries each): at least 100 stay, never all 500.
     assert 100 <= len(kept) < 500
     assert kept == staged[-len(kept) :]
+
+
+async def published(db: Database, redis: Redis, relay: OutboxRelay, lots: list[str]) -> list[str]:
+    staged = await stage(db, lots)
+    while await relay.publish_pending():
+        pass
+    await relay.flush_marks()
+    return staged
+
+
+async def test_trimming_keeps_every_entry_a_group_has_not_acknowledged(db: Database, redis: Redis) -> None:
+    relay = OutboxRelay(db, redis, retention=timedelta(0))  # age alone would allow trimming all
+    staged = await published(db, redis, relay, [f"T{n}" for n in range(6)])
+    ids = [entry_id for entry_id, _ in await redis.xrange(STREAM)]
+    for group in ("done", "behind"):
+        await redis.xgroup_create(STREAM, group, id="0")
+    await redis.xreadgroup("done", "c", {STREAM: ">"})
+    await redis.xack(STREAM, "done", *ids)
+    await redis.xreadgroup("behind", "c", {STREAM: ">"}, count=3)
+    await redis.xack(STREAM, "behind", ids[0])  # the 2nd and 3rd stay pending
+
+    assert await relay.trim_streams() == 1
+    assert await stream_ids(redis) == staged[1:]
+
+    await redis.xack(STREAM, "behind", ids[1], ids[2])
+    assert await relay.trim_streams() == 2
+    assert await stream_ids(redis) == staged[3:]  # never given to "behind": kept
+
+
+async def test_trimming_keeps_the_retention_window_and_what_a_new_group_has_not_read(
+    db: Database, redis: Redis
+) -> None:
+    staged = await published(db, redis, OutboxRelay(db, redis), ["W1", "W2"])
+    await redis.xgroup_create(STREAM, "done", id="0")
+    await redis.xreadgroup("done", "c", {STREAM: ">"})
+    await redis.xack(STREAM, "done", *[entry_id for entry_id, _ in await redis.xrange(STREAM)])
+    assert await OutboxRelay(db, redis).trim_streams() == 0  # acknowledged, but inside 7 days
+
+    await redis.xgroup_create(STREAM, "new", id="0")  # has read nothing yet
+    assert await OutboxRelay(db, redis, retention=timedelta(0)).trim_streams() == 0
+    assert await stream_ids(redis) == staged
 
 
 async def test_flush_marks_marks_what_the_last_pass_sent(db: Database, redis: Redis) -> None:
