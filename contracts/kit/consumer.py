@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -41,7 +41,15 @@ from contracts.events.envelope import CATALOGUE, CloudEvent, decode
 from contracts.kit import correlation, tracing
 from contracts.kit.audit import Actor, acting_as
 from contracts.kit.db import Database
-from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE, raise_if_cancelled, stop_tasks
+from contracts.kit.relay import (
+    FIELD_EVENT,
+    FIELD_ID,
+    FIELD_TYPE,
+    RETENTION,
+    entry_id,
+    raise_if_cancelled,
+    stop_tasks,
+)
 from contracts.kit.tables import inbox
 
 log = logging.getLogger("plantbridge.consumer")
@@ -53,6 +61,8 @@ DLQ_SUFFIX = ".dlq"
 FIELD_FOR_GROUP = "for_group"
 FIELD_REPLAYED_FROM = "replayed_from"
 _MAX_ERROR = 4000
+# Inbox rows are stamped by this host's clock, stream entry ids by Redis's: allow for skew.
+_CLOCK_SLACK = timedelta(hours=1)
 _TRANSIENT = ":transient"
 
 
@@ -160,6 +170,8 @@ class Consumer:
     max_retry_delay: float = 5.0
     start_id: str = "0"  # a new group reads all the stream still holds (see the relay's retention)
     forget_idle_ms: int = 3_600_000  # drop consumers with nothing pending after an hour idle
+    inbox_retention: timedelta = RETENTION  # no older message can arrive again (relay retention)
+    purge_every: float = 600.0
     handlers: dict[str, Handler] = field(default_factory=dict)
     streams: list[str] = field(default_factory=list)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
@@ -198,6 +210,7 @@ class Consumer:
         loop = asyncio.get_running_loop()
         claim_every = max(0.05, min(self.claim_idle_ms / 2000, 5.0))
         next_claim = 0.0
+        next_purge = loop.time() + self.purge_every
         own_pending = True  # first drain what this consumer name still holds
         failures = 0
         while True:
@@ -212,6 +225,9 @@ class Consumer:
                     own_pending = await self.poll(own=True) > 0
                 else:
                     await self.poll(block_ms=min(self.block_ms, int(claim_every * 1000)))
+                if loop.time() >= next_purge:
+                    await self.purge_seen()
+                    next_purge = loop.time() + self.purge_every
                 if failures:
                     log.info(
                         "consumer %s/%s running again after %d failures", self.group, self.name, failures
@@ -279,6 +295,21 @@ class Consumer:
                 start = next_id
             await self._forget_idle_consumers(stream)
         return total
+
+    async def purge_seen(self) -> int:
+        """Delete the group's inbox rows older than `inbox_retention`, but none for a message the
+        group still holds as pending: applied, then a crash before XACK, it comes round again."""
+        cutoff = datetime.now(UTC) - self.inbox_retention
+        for stream in self.streams:
+            summary: Any = await self.redis.xpending(stream, self.group)
+            if summary["pending"]:
+                oldest_ms, _seq = entry_id(summary["min"])
+                cutoff = min(cutoff, datetime.fromtimestamp(oldest_ms / 1000, UTC) - _CLOCK_SLACK)
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(
+                delete(inbox).where(inbox.c.consumer == self.group, inbox.c.processed_at < cutoff)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     # --- handling ----------------------------------------------------------------------------
     async def _process(self, stream: str, entries: Sequence[tuple[Any, Any]], *, redelivered: bool) -> None:

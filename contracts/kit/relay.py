@@ -9,6 +9,7 @@ what makes the end-to-end effect exactly-once.
 Retention: published rows are deleted after `retention` (7 days), and so are stream entries,
 but only those every consumer group has acknowledged; a group that is behind or down keeps
 what it still needs for as long as it takes. A group created later starts within the window.
+Consumers purge their inbox rows on the same clock (`Consumer.purge_seen`).
 
 The relay works on Core connections, not ORM sessions: it is on every commit's path, and a
 session costs a third more per pass. On SQLite a pass marks what the previous pass sent in
@@ -48,6 +49,9 @@ log = logging.getLogger("plantbridge.relay")
 FIELD_EVENT = "event"
 FIELD_ID = "id"
 FIELD_TYPE = "type"
+
+# How long published events stay: outbox rows, stream entries, consumers' inbox rows.
+RETENTION = timedelta(days=7)
 
 # One publisher at a time per PostgreSQL database, so replicas never interleave a stream.
 _PG_LOCK_ID = zlib.crc32(b"plantbridge.outbox.relay")
@@ -93,7 +97,7 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         max_backoff: float = 5.0,
         lookback: int = 2000,
-        retention: timedelta = timedelta(days=7),
+        retention: timedelta = RETENTION,
         purge_interval: float = 600.0,
         maxlen: int | None = None,
     ) -> None:
@@ -231,15 +235,15 @@ class OutboxRelay:
             keep_from = cutoff
             for group in groups:
                 keep_from = min(keep_from, await self._still_needed(stream, group))
-            trimmed += await self.redis.xtrim(stream, minid=_entry_id_text(keep_from), approximate=False)
+            trimmed += await self.redis.xtrim(stream, minid=entry_id_text(keep_from), approximate=False)
         return trimmed
 
     async def _still_needed(self, stream: str, group: dict[str, Any]) -> tuple[int, int]:
         """The first entry id of `stream` that `group` has not acknowledged."""
         if group["pending"]:
             summary: Any = await self.redis.xpending(stream, group["name"])
-            return _entry_id(summary["min"])
-        ms, seq = _entry_id(group["last-delivered-id"])
+            return entry_id(summary["min"])
+        ms, seq = entry_id(group["last-delivered-id"])
         return ms, seq + 1
 
     async def _pending(self, conn: AsyncConnection) -> Sequence[Any]:
@@ -278,13 +282,14 @@ class OutboxRelay:
         return found & wanted
 
 
-def _entry_id(raw: bytes | str) -> tuple[int, int]:
+def entry_id(raw: bytes | str) -> tuple[int, int]:
+    """A stream entry id `<ms>-<seq>` as numbers, to compare and step."""
     text = raw.decode() if isinstance(raw, bytes) else raw
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
 
 
-def _entry_id_text(entry_id: tuple[int, int]) -> str:
+def entry_id_text(entry_id: tuple[int, int]) -> str:
     return f"{entry_id[0]}-{entry_id[1]}"
 
 

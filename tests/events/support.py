@@ -57,9 +57,10 @@ def make_event(lot_id: str = "LOT-1", correlation_id: str = "") -> CloudEvent:
         return outbox.envelope("erp", f"GR-{lot_id}", receipt(lot_id))
 
 
-async def put(redis: Redis, stream: str, event: CloudEvent) -> str:
-    """XADD an event the way the relay does."""
-    entry = await redis.xadd(stream, {FIELD_ID: event.id, FIELD_TYPE: event.type, FIELD_EVENT: encode(event)})
+async def put(redis: Redis, stream: str, event: CloudEvent, entry_id: str = "*") -> str:
+    """XADD an event the way the relay does (`entry_id` backdates it)."""
+    fields = {FIELD_ID: event.id, FIELD_TYPE: event.type, FIELD_EVENT: encode(event)}
+    entry = await redis.xadd(stream, fields, id=entry_id)
     return entry.decode() if isinstance(entry, bytes) else str(entry)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.envelope import CloudEvent, decode
@@ -49,6 +50,37 @@ async def test_same_event_delivered_twice_has_one_effect(db: Database, redis: Re
     assert c.stats.applied == 2
     assert c.stats.duplicates == 2
     assert (await redis.xpending(STREAM, "tests"))["pending"] == 0
+
+
+async def seen(db: Database) -> set[str]:
+    async with db.sessions() as session:
+        return set((await session.scalars(select(inbox.c.event_id))).all())
+
+
+async def test_purging_the_inbox_keeps_rows_a_pending_message_may_still_need(
+    db: Database, redis: Redis
+) -> None:
+    c = consumer(db, redis)
+    await c.ensure_groups()
+    long_ago = datetime.now(UTC) - timedelta(days=8)
+    ms = int(long_ago.timestamp() * 1000)
+    held, old, fresh = make_event("LOT-HELD"), make_event("LOT-OLD"), make_event("LOT-NEW")
+    held_entry = await put(redis, STREAM, held, entry_id=f"{ms}-0")
+    await put(redis, STREAM, old, entry_id=f"{ms}-1")
+    # A consumer applied `held` eight days ago and died before its XACK: pending, inbox row kept.
+    await redis.xreadgroup("tests", "crashed", {STREAM: ">"}, count=1)
+    await put(redis, STREAM, fresh)
+    await drain(c)
+    async with db.transaction() as session:
+        await session.execute(insert(inbox).values(consumer="tests", event_id=held.id, processed_at=long_ago))
+        await session.execute(update(inbox).where(inbox.c.event_id == old.id).values(processed_at=long_ago))
+
+    assert await c.purge_seen() == 0  # `old` is past the retention, but no older than `held`
+    assert await seen(db) == {held.id, old.id, fresh.id}
+
+    await redis.xack(STREAM, "tests", held_entry)
+    assert await c.purge_seen() == 2
+    assert await seen(db) == {fresh.id}
 
 
 async def test_handler_runs_under_the_event_correlation_and_staged_events_carry_it(
