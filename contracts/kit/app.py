@@ -25,6 +25,7 @@ from sqlalchemy import MetaData
 from contracts.kit import audit, migrations
 from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 from contracts.kit.auth import AuthMiddleware, TokenVerifier, document_security
+from contracts.kit.consumer import Consumer
 from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
 from contracts.kit.logs import configure_logging
@@ -70,6 +71,16 @@ class Runtime:
     metrics: Metrics
     verifier: TokenVerifier | None = None
 
+    def relay(self) -> OutboxRelay:
+        """This service's outbox relay, keeping published events for the platform's retention."""
+        return OutboxRelay(self.db, self.redis, retention=self.settings.event_retention)
+
+    def consumer(self, group: str) -> Consumer:
+        """A consumer group on this service's database and Redis, with the platform's retention."""
+        return Consumer(
+            db=self.db, redis=self.redis, group=group, inbox_retention=self.settings.event_retention
+        )
+
 
 def create_service_app(
     spec: ServiceSpec,
@@ -111,7 +122,7 @@ def create_service_app(
     @asynccontextmanager
     async def relay(_app: Litestar) -> AsyncIterator[None]:
         # After `resources` (tables exist) and stopped before it closes Redis and the database.
-        async with relay_running(OutboxRelay(db, redis)):
+        async with relay_running(runtime.relay()):
             yield
 
     retiring = {d.api_path: d for d in deprecations}

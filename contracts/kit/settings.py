@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -24,6 +25,9 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_ttl_hours: int = 24
     # Publish this service's outbox to Redis Streams from inside the service (contracts/kit/relay.py).
     outbox_relay: bool = True
+    # How long published events stay replayable: outbox rows, stream entries no consumer group
+    # still needs, and consumers' inbox rows (contracts/kit/relay.py).
+    event_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7.0
     # Bearer tokens (contracts/kit/auth.py). The gateway is the default issuer; `auth_issuers`
     # adds external identity providers as comma-separated `issuer=jwks_url` pairs (http(s) or file).
     auth_issuer: str = "http://127.0.0.1:8000"
@@ -36,6 +40,10 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     # OpenTelemetry tracing (contracts/kit/tracing.py): off unless an OTLP/HTTP collector's base
     # URL is given here or in the standard OTEL_EXPORTER_OTLP_ENDPOINT variable.
     otlp_endpoint: str = ""
+
+    @property
+    def event_retention(self) -> timedelta:
+        return timedelta(days=self.event_retention_days)
 
 
 S = TypeVar("S", bound=msgspec.Struct)

@@ -67,8 +67,7 @@ def create_app(settings: MaintenanceSettings | None = None, **overrides: Any) ->
 
 
 def _consumer(app: Litestar, rules: MaintenanceRules) -> Consumer:
-    runtime = runtime_of(app)
-    return starts.subscribe(Consumer(db=runtime.db, redis=runtime.redis, group="maintenance"), rules)
+    return starts.subscribe(runtime_of(app).consumer("maintenance"), rules)
 
 
 def _flow_runner(

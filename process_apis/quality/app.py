@@ -52,8 +52,7 @@ def create_app(settings: QualitySettings | None = None, **overrides: Any) -> Lit
 
 
 def _consumer(app: Litestar, rules: QualityRules) -> Consumer:
-    runtime = runtime_of(app)
-    return starts.subscribe(Consumer(db=runtime.db, redis=runtime.redis, group="quality"), rules)
+    return starts.subscribe(runtime_of(app).consumer("quality"), rules)
 
 
 def _flow_runner(settings: QualitySettings, rules: QualityRules) -> Any:
