@@ -46,6 +46,7 @@ from contracts.kit.relay import (
     FIELD_ID,
     FIELD_TYPE,
     RETENTION,
+    as_text,
     entry_id,
     raise_if_cancelled,
     stop_tasks,
@@ -506,11 +507,6 @@ class Consumer:
             name = as_text(info["name"])
             if name != self.name and int(info["pending"]) == 0 and int(info["idle"]) > self.forget_idle_ms:
                 await self.redis.xgroup_delconsumer(stream, self.group, name)
-
-
-def as_text(value: Any) -> str:
-    """A Redis reply (bytes unless the client decodes) as text."""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _describe(exc: BaseException) -> str:

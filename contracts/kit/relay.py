@@ -232,10 +232,10 @@ class OutboxRelay:
                 groups: Any = await self.redis.xinfo_groups(stream)
             except ResponseError:
                 continue  # no such stream (yet)
-            keep_from = cutoff
+            ms, seq = cutoff
             for group in groups:
-                keep_from = min(keep_from, await self._still_needed(stream, group))
-            trimmed += await self.redis.xtrim(stream, minid=entry_id_text(keep_from), approximate=False)
+                ms, seq = min((ms, seq), await self._still_needed(stream, group))
+            trimmed += await self.redis.xtrim(stream, minid=f"{ms}-{seq}", approximate=False)
         return trimmed
 
     async def _still_needed(self, stream: str, group: dict[str, Any]) -> tuple[int, int]:
@@ -282,15 +282,15 @@ class OutboxRelay:
         return found & wanted
 
 
-def entry_id(raw: bytes | str) -> tuple[int, int]:
+def as_text(value: Any) -> str:
+    """A Redis reply (bytes unless the client decodes) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def entry_id(raw: Any) -> tuple[int, int]:
     """A stream entry id `<ms>-<seq>` as numbers, to compare and step."""
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    ms, _, seq = text.partition("-")
+    ms, _, seq = as_text(raw).partition("-")
     return int(ms), int(seq or 0)
-
-
-def entry_id_text(entry_id: tuple[int, int]) -> str:
-    return f"{entry_id[0]}-{entry_id[1]}"
 
 
 class _Traced(msgspec.Struct):

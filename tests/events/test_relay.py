@@ -83,30 +83,28 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_the_poll(db: Databas
         await eventually(lambda: _on_stream(redis, staged), what="the event on the stream")
 
 
+async def drain(relay: OutboxRelay) -> None:
+    """Publish until nothing is pending, and mark what the last pass sent."""
+    while await relay.publish_pending():
+        pass
+    await relay.flush_marks()
+
+
 async def test_a_maxlen_trims_the_stream_approximately_keeping_the_newest(db: Database, redis: Redis) -> None:
     staged: list[str] = []
     for n in range(10):
         staged += await stage(db, [f"M{n}-{k}" for k in range(50)])
-    relay = OutboxRelay(db, redis, maxlen=100)
-    while await relay.publish_pending():
-        pass
+    await drain(OutboxRelay(db, redis, maxlen=100))
     kept = await stream_ids(redis)
     # "~" trims whole stream nodes (100 entries each): at least 100 stay, never all 500.
     assert 100 <= len(kept) < 500
     assert kept == staged[-len(kept) :]
 
 
-async def published(db: Database, redis: Redis, relay: OutboxRelay, lots: list[str]) -> list[str]:
-    staged = await stage(db, lots)
-    while await relay.publish_pending():
-        pass
-    await relay.flush_marks()
-    return staged
-
-
 async def test_trimming_keeps_every_entry_a_group_has_not_acknowledged(db: Database, redis: Redis) -> None:
     relay = OutboxRelay(db, redis, retention=timedelta(0))  # age alone would allow trimming all
-    staged = await published(db, redis, relay, [f"T{n}" for n in range(6)])
+    staged = await stage(db, [f"T{n}" for n in range(6)])
+    await drain(relay)
     ids = [entry_id for entry_id, _ in await redis.xrange(STREAM)]
     for group in ("done", "behind"):
         await redis.xgroup_create(STREAM, group, id="0")
@@ -126,7 +124,8 @@ async def test_trimming_keeps_every_entry_a_group_has_not_acknowledged(db: Datab
 async def test_trimming_keeps_the_retention_window_and_what_a_new_group_has_not_read(
     db: Database, redis: Redis
 ) -> None:
-    staged = await published(db, redis, OutboxRelay(db, redis), ["W1", "W2"])
+    staged = await stage(db, ["W1", "W2"])
+    await drain(OutboxRelay(db, redis))
     await redis.xgroup_create(STREAM, "done", id="0")
     await redis.xreadgroup("done", "c", {STREAM: ">"})
     await redis.xack(STREAM, "done", *[entry_id for entry_id, _ in await redis.xrange(STREAM)])
@@ -153,7 +152,7 @@ async def test_sent_rows_are_marked_by_the_next_poll_and_on_shutdown(db: Databas
     async with running(polling):
         staged = await stage(db, ["POLLED"])
         await eventually(lambda: _on_stream(redis, staged), what="the event on the stream")
-        await eventually(lambda: _none_unpublished(db), what="the row marked with no further commit")
+        await eventually(lambda: _all_published(db), what="the row marked with no further commit")
 
     sleeping = OutboxRelay(db, redis, poll_interval=3600)  # no poll: only the shutdown can mark
     async with running(sleeping):
@@ -250,8 +249,4 @@ async def _attempted(relay: OutboxRelay) -> bool:
 
 
 async def _all_published(db: Database) -> bool:
-    return await unpublished(db) == 0
-
-
-async def _none_unpublished(db: Database) -> bool:
     return await unpublished(db) == 0
