@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody
 
 from contracts.kit.auth import current_principal
 from contracts.kit.paging import Paged, etag
@@ -55,7 +56,7 @@ class CaseController(Controller):
         request: Request[Any, Any, Any],
         upstreams: Up,
         page_query: Paged,
-        status: CaseStatus | None = None,
+        status: FromQuery[CaseStatus | None] = None,
     ) -> m.CasePage:
         return await service.list_cases(
             upstreams, _who(request), page_query, status.value if status else None
@@ -84,7 +85,7 @@ class CaseController(Controller):
         request: Request[Any, Any, Any],
         upstreams: Up,
         case_id: PathId,
-        data: m.CaseResponse,
+        data: JSONBody[m.CaseResponse],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.CaseDetail]:
@@ -103,7 +104,7 @@ class InspectionController(Controller):
         request: Request[Any, Any, Any],
         upstreams: Up,
         page_query: Paged,
-        result: InspectionResult | None = None,
+        result: FromQuery[InspectionResult | None] = None,
     ) -> m.InspectionPage:
         return await service.list_inspections(
             upstreams, _who(request), page_query, result.value if result else None

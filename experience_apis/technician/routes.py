@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
 from contracts.kit.auth import current_principal
@@ -105,7 +106,7 @@ class TechnicianController(Controller):
         request: Request[Any, Any, Any],
         upstreams: Up,
         wo_id: PathId,
-        data: m.Pause,
+        data: JSONBody[m.Pause],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkItem]:
@@ -127,7 +128,7 @@ class TechnicianController(Controller):
         request: Request[Any, Any, Any],
         upstreams: Up,
         wo_id: PathId,
-        data: m.Completion,
+        data: JSONBody[m.Completion],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkItem]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, post
+from litestar.params import JSONBody
 from litestar.types import ControllerRouterHandler
 
 from contracts.kit.flows.api import flow_controller, shown_flow
@@ -33,7 +34,7 @@ class StartController(Controller):
         "over the plant's rule a supplier case.",
     )
     async def nc_maintenance(
-        self, session: Session, data: m.NcMaintenanceStart, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.NcMaintenanceStart], idempotency_key: IdempotencyKey = None
     ) -> Response[Flow]:
         body = msgspec.to_builtins(data) | {"nc_ids": list(dict.fromkeys(data.nc_ids)), "started_by": "api"}
         flow_id = await starts.start_nc_maintenance(session, body, None)
@@ -45,7 +46,10 @@ class StartController(Controller):
         summary="Post a completed work order's parts and cost, update the CAPA, resume and close",
     )
     async def work_order_completion(
-        self, session: Session, data: m.WorkOrderCompletionStart, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        data: JSONBody[m.WorkOrderCompletionStart],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Flow]:
         flow_id = await starts.start_completion(session, msgspec.to_builtins(data), None)
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)
@@ -57,7 +61,7 @@ class StartController(Controller):
         description="Name the machine by `equipment_id` (shop floor) or `asset_id` (CMMS), not both.",
     )
     async def breakdown(
-        self, session: Session, data: m.BreakdownStart, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.BreakdownStart], idempotency_key: IdempotencyKey = None
     ) -> Response[Flow]:
         if (data.equipment_id is None) == (data.asset_id is None):
             raise Unprocessable(
@@ -77,7 +81,10 @@ class StartController(Controller):
         summary="Check a spare part against its reorder point and raise one requisition if needed",
     )
     async def spares_replenishment(
-        self, session: Session, data: m.SparesReplenishmentStart, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        data: JSONBody[m.SparesReplenishmentStart],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Flow]:
         flow_id = await starts.start_spares(session, msgspec.to_builtins(data), None)
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)

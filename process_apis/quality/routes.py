@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, post
+from litestar.params import JSONBody
 from litestar.types import ControllerRouterHandler
 
 from contracts.kit.flows.api import flow_controller, shown_flow
@@ -24,7 +25,10 @@ class StartController(Controller):
 
     @post("/receipt-inspection", responses=STARTED, summary="Start an inspection for a received lot")
     async def receipt_inspection(
-        self, session: Session, data: m.ReceiptInspectionStart, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        data: JSONBody[m.ReceiptInspectionStart],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Flow]:
         body = msgspec.to_builtins(data) | {"origin": "goods_receipt", "source_ref": data.receipt_id}
         return await shown_flow(
@@ -33,7 +37,7 @@ class StartController(Controller):
 
     @post("/usage-decision", responses=STARTED, summary="Apply a QMS usage decision to stock")
     async def usage_decision(
-        self, session: Session, data: m.UsageDecisionStart, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.UsageDecisionStart], idempotency_key: IdempotencyKey = None
     ) -> Response[Flow]:
         body = msgspec.to_builtins(data) | {"failed_characteristics": []}
         return await shown_flow(
@@ -42,14 +46,17 @@ class StartController(Controller):
 
     @post("/production-inspection", responses=STARTED, summary="Receive a finished batch for inspection")
     async def production_inspection(
-        self, session: Session, data: m.ProductionInspectionStart, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        data: JSONBody[m.ProductionInspectionStart],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Flow]:
         flow_id = await starts.start_production_inspection(session, msgspec.to_builtins(data), None)
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)
 
     @post("/nc-disposition", responses=STARTED, summary="Apply a nonconformance disposition to stock")
     async def nc_disposition(
-        self, session: Session, data: m.NcDispositionStart, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.NcDispositionStart], idempotency_key: IdempotencyKey = None
     ) -> Response[Flow]:
         flow_id = await starts.start_nc_disposition(session, msgspec.to_builtins(data), None)
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)

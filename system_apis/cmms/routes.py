@@ -8,6 +8,7 @@ when the state machine refuses it.
 from __future__ import annotations
 
 from litestar import Controller, Response, get, patch, post
+from litestar.params import FromQuery, JSONBody
 
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
@@ -27,7 +28,7 @@ class AssetController(Controller):
 
     @post(responses=problems(409, 422), summary="Register an asset (starts in_service)")
     async def create(
-        self, session: Session, data: m.AssetCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.AssetCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.Asset]:
         asset = await service.create_asset(session, data)
         return versioned(asset, status_code=201, location=f"{API}/assets/{asset.asset_id}")
@@ -38,8 +39,8 @@ class AssetController(Controller):
         session: Session,
         page_query: Paged,
         site: QueryId = None,
-        status: m.AssetStatus | None = None,
-        criticality: m.Criticality | None = None,
+        status: FromQuery[m.AssetStatus | None] = None,
+        criticality: FromQuery[m.Criticality | None] = None,
     ) -> Page[m.Asset]:
         return await service.list_assets(session, page_query, site, status, criticality)
 
@@ -53,7 +54,7 @@ class AssetController(Controller):
 
     @patch("/{asset_id:str}", responses=problems(404, 409, 412), summary="Change an asset's master data")
     async def update(
-        self, session: Session, asset_id: PathId, data: m.AssetUpdate, if_match: IfMatch = None
+        self, session: Session, asset_id: PathId, data: JSONBody[m.AssetUpdate], if_match: IfMatch = None
     ) -> Response[m.Asset]:
         return versioned(await service.update_asset(session, asset_id, data, if_match))
 
@@ -68,7 +69,7 @@ class AssetController(Controller):
         self,
         session: Session,
         asset_id: PathId,
-        data: m.AssetDown,
+        data: JSONBody[m.AssetDown],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Asset]:
@@ -96,7 +97,7 @@ class AssetController(Controller):
         self,
         session: Session,
         asset_id: PathId,
-        data: m.AssetAction,
+        data: JSONBody[m.AssetAction],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Asset]:
@@ -117,7 +118,7 @@ class AssetController(Controller):
         self,
         session: Session,
         asset_id: PathId,
-        data: m.AssetAction,
+        data: JSONBody[m.AssetAction],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Asset]:
@@ -132,7 +133,7 @@ class AssetController(Controller):
         self,
         session: Session,
         asset_id: PathId,
-        data: m.AssetAction,
+        data: JSONBody[m.AssetAction],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Asset]:
@@ -149,7 +150,10 @@ class MaintenanceRequestController(Controller):
 
     @post(responses=problems(409, 422), summary="Submit a maintenance request for an asset")
     async def create(
-        self, session: Session, data: m.MaintenanceRequestCreate, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        data: JSONBody[m.MaintenanceRequestCreate],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.MaintenanceRequest]:
         request = await service.submit_request(session, data)
         return versioned(
@@ -166,7 +170,7 @@ class MaintenanceRequestController(Controller):
         session: Session,
         page_query: Paged,
         asset_id: QueryId = None,
-        status: m.RequestStatus | None = None,
+        status: FromQuery[m.RequestStatus | None] = None,
         site: QueryId = None,
         nonconformance_id: QueryId = None,
         production_order: QueryId = None,
@@ -199,7 +203,7 @@ class MaintenanceRequestController(Controller):
         self,
         session: Session,
         request_id: PathId,
-        data: m.Reason,
+        data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.MaintenanceRequest]:
@@ -242,7 +246,7 @@ class MaintenanceRequestController(Controller):
         self,
         session: Session,
         request_id: PathId,
-        data: m.OptionalReason,
+        data: JSONBody[m.OptionalReason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.MaintenanceRequest]:
@@ -260,7 +264,7 @@ class WorkOrderController(Controller):
         "description and links default from it.",
     )
     async def create(
-        self, session: Session, data: m.WorkOrderCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.WorkOrderCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.WorkOrder]:
         order = await service.create_work_order(session, data)
         return versioned(order, status_code=201, location=f"{API}/work-orders/{order.wo_id}")
@@ -278,7 +282,7 @@ class WorkOrderController(Controller):
         assignee: QueryId = None,
         site: QueryId = None,
         asset_id: QueryId = None,
-        status: m.WorkOrderStatus | None = None,
+        status: FromQuery[m.WorkOrderStatus | None] = None,
         request_id: QueryId = None,
     ) -> Page[m.WorkOrder]:
         return await service.list_work_orders(
@@ -295,7 +299,7 @@ class WorkOrderController(Controller):
         summary="Change a work order's plan, assignee or codes (until technically complete)",
     )
     async def update(
-        self, session: Session, wo_id: PathId, data: m.WorkOrderUpdate, if_match: IfMatch = None
+        self, session: Session, wo_id: PathId, data: JSONBody[m.WorkOrderUpdate], if_match: IfMatch = None
     ) -> Response[m.WorkOrder]:
         return versioned(await service.update_work_order(session, wo_id, data, if_match))
 
@@ -309,7 +313,7 @@ class WorkOrderController(Controller):
         self,
         session: Session,
         wo_id: PathId,
-        data: m.PartLineCreate,
+        data: JSONBody[m.PartLineCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
@@ -325,7 +329,7 @@ class WorkOrderController(Controller):
         self,
         session: Session,
         wo_id: PathId,
-        data: m.LaborLineCreate,
+        data: JSONBody[m.LaborLineCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
@@ -356,7 +360,7 @@ class WorkOrderController(Controller):
         self,
         session: Session,
         wo_id: PathId,
-        data: m.Reason,
+        data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
@@ -386,7 +390,7 @@ class WorkOrderController(Controller):
         self,
         session: Session,
         wo_id: PathId,
-        data: m.WorkOrderComplete,
+        data: JSONBody[m.WorkOrderComplete],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
@@ -407,7 +411,7 @@ class WorkOrderController(Controller):
         self,
         session: Session,
         wo_id: PathId,
-        data: m.CostsPosted,
+        data: JSONBody[m.CostsPosted],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:
@@ -439,7 +443,7 @@ class WorkOrderController(Controller):
         self,
         session: Session,
         wo_id: PathId,
-        data: m.OptionalReason,
+        data: JSONBody[m.OptionalReason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkOrder]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get, patch, post
+from litestar.params import FromQuery, JSONBody
 
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
@@ -21,14 +22,14 @@ class ItemController(Controller):
 
     @post(responses=problems(409, 422), summary="Create an item (material master)")
     async def create(
-        self, session: Session, data: m.ItemCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.ItemCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.Item]:
         item = await service.create_item(session, data)
         return versioned(item, status_code=201, location=f"{API}/items/{item.item_id}")
 
     @get(responses=problems(422), summary="List items")
     async def list(
-        self, session: Session, page_query: Q, item_type: m.ItemType | None = None
+        self, session: Session, page_query: Q, item_type: FromQuery[m.ItemType | None] = None
     ) -> Page[m.Item]:
         return await service.list_items(session, page_query, item_type)
 
@@ -46,7 +47,7 @@ class ItemController(Controller):
 
     @patch("/{item_id:str}", responses=problems(404, 412), summary="Change an item")
     async def update(
-        self, session: Session, item_id: PathId, data: m.ItemUpdate, if_match: IfMatch = None
+        self, session: Session, item_id: PathId, data: JSONBody[m.ItemUpdate], if_match: IfMatch = None
     ) -> Response[m.Item]:
         return versioned(await service.update_item(session, item_id, data, if_match))
 
@@ -57,7 +58,7 @@ class SupplierController(Controller):
 
     @post(responses=problems(409, 422), summary="Create a supplier")
     async def create(
-        self, session: Session, data: m.SupplierCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.SupplierCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.Supplier]:
         supplier = await service.create_supplier(session, data)
         return versioned(supplier, status_code=201, location=f"{API}/suppliers/{supplier.supplier_id}")
@@ -77,7 +78,7 @@ class PurchaseOrderController(Controller):
 
     @post(responses=problems(422), summary="Create a purchase order with its lines")
     async def create(
-        self, session: Session, data: m.PurchaseOrderCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.PurchaseOrderCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.PurchaseOrder]:
         po = await service.create_purchase_order(session, data)
         return versioned(po, status_code=201, location=f"{API}/purchase-orders/{po.po_id}")
@@ -88,7 +89,7 @@ class PurchaseOrderController(Controller):
         session: Session,
         page_query: Q,
         supplier_id: QueryId = None,
-        status: m.PurchaseOrderStatus | None = None,
+        status: FromQuery[m.PurchaseOrderStatus | None] = None,
     ) -> Page[m.PurchaseOrder]:
         return await service.list_purchase_orders(session, page_query, supplier_id, status)
 
@@ -122,7 +123,7 @@ class GoodsReceiptController(Controller):
         description="Creates the lot; inspection-required items land in QUALITY_INSPECTION stock.",
     )
     async def create(
-        self, session: Session, data: m.GoodsReceiptCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.GoodsReceiptCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.GoodsReceipt]:
         receipt = await service.post_goods_receipt(session, data)
         return versioned(receipt, status_code=201, location=f"{API}/goods-receipts/{receipt.receipt_id}")
@@ -142,7 +143,10 @@ class ProductionReceiptController(Controller):
 
     @post(responses=problems(409, 422), summary="Receive a finished lot from production into stock")
     async def create(
-        self, session: Session, data: m.ProductionReceiptCreate, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        data: JSONBody[m.ProductionReceiptCreate],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.GoodsReceipt]:
         receipt = await service.post_production_receipt(session, data)
         return versioned(receipt, status_code=201, location=f"{API}/goods-receipts/{receipt.receipt_id}")
@@ -159,7 +163,7 @@ class LotController(Controller):
         page_query: Q,
         item_id: QueryId = None,
         supplier_id: QueryId = None,
-        status: m.StockStatus | None = None,
+        status: FromQuery[m.StockStatus | None] = None,
     ) -> Page[m.Lot]:
         return await service.list_lots(session, page_query, item_id, supplier_id, status)
 
@@ -185,7 +189,7 @@ class InventoryTransactionController(Controller):
     async def create(
         self,
         session: Session,
-        data: m.InventoryTransactionCreate,
+        data: JSONBody[m.InventoryTransactionCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InventoryTransaction]:
@@ -198,7 +202,7 @@ class InventoryTransactionController(Controller):
         session: Session,
         page_query: Q,
         lot_id: QueryId = None,
-        type: m.MovementType | None = None,
+        type: FromQuery[m.MovementType | None] = None,
         order_ref: QueryId = None,
     ) -> Page[m.InventoryTransaction]:
         return await service.list_movements(session, page_query, lot_id, type, order_ref)
@@ -216,7 +220,7 @@ class InventoryTransactionController(Controller):
         self,
         session: Session,
         txn_id: PathId,
-        data: m.ReversalCreate,
+        data: JSONBody[m.ReversalCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InventoryTransaction]:
         txn = await service.reverse_movement(session, txn_id, data)
@@ -229,7 +233,7 @@ class CostPostingController(Controller):
 
     @post(responses=problems(422), summary="Post a cost to a cost centre and order")
     async def create(
-        self, session: Session, data: m.CostPostingCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.CostPostingCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.CostPosting]:
         cost = await service.post_cost(session, data)
         return versioned(cost, status_code=201, location=f"{API}/cost-postings/{cost.posting_id}")
@@ -255,7 +259,10 @@ class PurchaseRequisitionController(Controller):
         description="An item has at most one open requisition: a second is 409 requisition-open.",
     )
     async def create(
-        self, session: Session, data: m.PurchaseRequisitionCreate, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        data: JSONBody[m.PurchaseRequisitionCreate],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseRequisition]:
         requisition = await requisitions.create(session, data)
         return versioned(
@@ -270,7 +277,7 @@ class PurchaseRequisitionController(Controller):
         session: Session,
         page_query: Q,
         item_id: QueryId = None,
-        status: m.RequisitionStatus | None = None,
+        status: FromQuery[m.RequisitionStatus | None] = None,
     ) -> Page[m.PurchaseRequisition]:
         return await requisitions.list_requisitions(session, page_query, item_id, status)
 
@@ -288,7 +295,7 @@ class PurchaseRequisitionController(Controller):
         self,
         session: Session,
         requisition_id: PathId,
-        data: m.RequisitionOrdered,
+        data: JSONBody[m.RequisitionOrdered],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseRequisition]:
@@ -306,7 +313,7 @@ class PurchaseRequisitionController(Controller):
         self,
         session: Session,
         requisition_id: PathId,
-        data: m.RequisitionCancel,
+        data: JSONBody[m.RequisitionCancel],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseRequisition]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
@@ -29,7 +29,7 @@ class EquipmentController(Controller):
 
     @post(responses=problems(409, 422), summary="Register an equipment (a machine on a work centre)")
     async def create(
-        self, session: Session, data: m.EquipmentCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.EquipmentCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.Equipment]:
         equipment = await service.create_equipment(session, data)
         return versioned(equipment, status_code=201, location=f"{API}/equipment/{equipment.equipment_id}")
@@ -43,7 +43,7 @@ class EquipmentController(Controller):
         page_query: Paged,
         work_centre: QueryId = None,
         site: QueryId = None,
-        current_state: Annotated[m.EquipmentState | None, Parameter(query="state")] = None,
+        current_state: Annotated[m.EquipmentState | None, QueryParameter(name="state")] = None,
     ) -> Page[m.Equipment]:
         return await service.list_equipment(session, page_query, work_centre, site, current_state)
 
@@ -72,7 +72,7 @@ class EquipmentController(Controller):
         self,
         session: Session,
         equipment_id: PathId,
-        data: m.EquipmentStateChange,
+        data: JSONBody[m.EquipmentStateChange],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Equipment]:
@@ -85,7 +85,10 @@ class ProductionOrderController(Controller):
 
     @post(responses=problems(409, 422), summary="Create a production order with its operations")
     async def create(
-        self, session: Session, data: m.ProductionOrderCreate, idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        data: JSONBody[m.ProductionOrderCreate],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.ProductionOrder]:
         order = await service.create_order(session, data)
         return versioned(order, status_code=201, location=f"{API}/production-orders/{order.order_id}")
@@ -99,7 +102,7 @@ class ProductionOrderController(Controller):
         self,
         session: Session,
         page_query: Paged,
-        status: m.ProductionOrderStatus | None = None,
+        status: FromQuery[m.ProductionOrderStatus | None] = None,
         item_id: QueryId = None,
         site: QueryId = None,
         lot_id: QueryId = None,
@@ -165,7 +168,7 @@ class ProductionOrderController(Controller):
         self,
         session: Session,
         order_id: PathId,
-        data: m.Hold,
+        data: JSONBody[m.Hold],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.ProductionOrder]:
@@ -213,7 +216,7 @@ class ProductionOrderController(Controller):
         self,
         session: Session,
         order_id: PathId,
-        data: m.Cancel,
+        data: JSONBody[m.Cancel],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.ProductionOrder]:
@@ -230,7 +233,7 @@ class ProductionOrderController(Controller):
         self,
         session: Session,
         order_id: PathId,
-        data: m.ConfirmationCreate,
+        data: JSONBody[m.ConfirmationCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Confirmation]:
@@ -248,7 +251,7 @@ class ProductionOrderController(Controller):
         self,
         session: Session,
         order_id: PathId,
-        data: m.BatchCompletionCreate,
+        data: JSONBody[m.BatchCompletionCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.BatchCompletion]:
@@ -264,7 +267,7 @@ class ProductionOrderController(Controller):
         self,
         session: Session,
         order_id: PathId,
-        data: m.ConsumptionCreate,
+        data: JSONBody[m.ConsumptionCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Consumption]:

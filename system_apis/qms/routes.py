@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import FromQuery, JSONBody
 
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
@@ -35,7 +36,7 @@ class InspectionLotController(Controller):
         "pass or fail. A second open lot for the same origin, source_ref and lot is a 409.",
     )
     async def create(
-        self, session: Session, data: m.InspectionLotCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.InspectionLotCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.InspectionLot]:
         lot = await service.create_inspection_lot(session, data)
         return versioned(lot, status_code=201, location=f"{API}/inspection-lots/{lot.inspection_lot_id}")
@@ -45,9 +46,9 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         page_query: Q,
-        status: m.InspectionLotStatus | None = None,
-        origin: m.InspectionOrigin | None = None,
-        result: m.LotResult | None = None,
+        status: FromQuery[m.InspectionLotStatus | None] = None,
+        origin: FromQuery[m.InspectionOrigin | None] = None,
+        result: FromQuery[m.LotResult | None] = None,
         item_id: QueryId = None,
         lot_id: QueryId = None,
         supplier_id: QueryId = None,
@@ -74,7 +75,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InspectionLot]:
@@ -93,7 +94,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.ResultsRecord,
+        data: JSONBody[m.ResultsRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InspectionLot]:
@@ -111,7 +112,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.UsageDecisionCreate,
+        data: JSONBody[m.UsageDecisionCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InspectionLot]:
@@ -127,7 +128,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.StockPosted,
+        data: JSONBody[m.StockPosted],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InspectionLot]:
@@ -140,7 +141,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InspectionLot]:
@@ -156,7 +157,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.Reason,
+        data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InspectionLot]:
@@ -172,14 +173,16 @@ class DefectCodeController(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        data: m.DefectCodeCreate,
+        data: JSONBody[m.DefectCodeCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.DefectCode]:
         code = await service.create_defect_code(session, data)
         return versioned(code, status_code=201, location=f"{request.url.path}/{code.code}")
 
     @get(responses=problems(422), summary="List the defect-code catalogue")
-    async def list(self, session: Session, page_query: Q, category: Name | None = None) -> Page[m.DefectCode]:
+    async def list(
+        self, session: Session, page_query: Q, category: FromQuery[Name | None] = None
+    ) -> Page[m.DefectCode]:
         return await service.list_defect_codes(session, page_query, category)
 
     @get("/{code:str}", responses=problems(404), summary="Get a defect code")
@@ -200,7 +203,7 @@ class NonconformanceController(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        data: m.NonconformanceCreate,
+        data: JSONBody[m.NonconformanceCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Nonconformance]:
         nc = await nonconformances.create_nonconformance(session, data)
@@ -211,8 +214,8 @@ class NonconformanceController(Controller):
         self,
         session: Session,
         page_query: Q,
-        status: m.NcStatus | None = None,
-        severity: m.Severity | None = None,
+        status: FromQuery[m.NcStatus | None] = None,
+        severity: FromQuery[m.Severity | None] = None,
         equipment_id: QueryId = None,
         lot_id: QueryId = None,
         supplier_id: QueryId = None,
@@ -246,7 +249,11 @@ class NonconformanceController(Controller):
         description="Closed or cancelled nonconformances no longer change (409); reopen first.",
     )
     async def update(
-        self, session: Session, nc_id: PathId, data: m.NonconformanceUpdate, if_match: IfMatch = None
+        self,
+        session: Session,
+        nc_id: PathId,
+        data: JSONBody[m.NonconformanceUpdate],
+        if_match: IfMatch = None,
     ) -> Response[m.Nonconformance]:
         return versioned(await nonconformances.update_nonconformance(session, nc_id, data, if_match))
 
@@ -255,7 +262,7 @@ class NonconformanceController(Controller):
         self,
         session: Session,
         nc_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Nonconformance]:
@@ -275,7 +282,7 @@ class NonconformanceController(Controller):
         self,
         session: Session,
         nc_id: PathId,
-        data: m.ActionPlan,
+        data: JSONBody[m.ActionPlan],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Nonconformance]:
@@ -295,7 +302,7 @@ class NonconformanceController(Controller):
         self,
         session: Session,
         nc_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Nonconformance]:
@@ -315,7 +322,7 @@ class NonconformanceController(Controller):
         self,
         session: Session,
         nc_id: PathId,
-        data: m.Effectiveness,
+        data: JSONBody[m.Effectiveness],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Nonconformance]:
@@ -330,7 +337,7 @@ class NonconformanceController(Controller):
         self,
         session: Session,
         nc_id: PathId,
-        data: m.Reason,
+        data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Nonconformance]:
@@ -350,7 +357,7 @@ class NonconformanceController(Controller):
         self,
         session: Session,
         nc_id: PathId,
-        data: m.Reason,
+        data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Nonconformance]:
@@ -374,7 +381,7 @@ class SupplierCaseController(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        data: m.SupplierCaseCreate,
+        data: JSONBody[m.SupplierCaseCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierCase]:
         case = await supplier_cases.create_supplier_case(session, data)
@@ -386,7 +393,7 @@ class SupplierCaseController(Controller):
         session: Session,
         page_query: Q,
         supplier_id: QueryId = None,
-        status: m.SupplierCaseStatus | None = None,
+        status: FromQuery[m.SupplierCaseStatus | None] = None,
         nc_id: QueryId = None,
     ) -> Page[m.SupplierCase]:
         return await supplier_cases.list_supplier_cases(
@@ -399,7 +406,11 @@ class SupplierCaseController(Controller):
 
     @patch("/{case_id:str}", responses=problems(404, 409, 412, 422), summary="Change a supplier quality case")
     async def update(
-        self, session: Session, case_id: PathId, data: m.SupplierCaseUpdate, if_match: IfMatch = None
+        self,
+        session: Session,
+        case_id: PathId,
+        data: JSONBody[m.SupplierCaseUpdate],
+        if_match: IfMatch = None,
     ) -> Response[m.SupplierCase]:
         return versioned(await supplier_cases.update_supplier_case(session, case_id, data, if_match))
 
@@ -413,7 +424,7 @@ class SupplierCaseController(Controller):
         self,
         session: Session,
         case_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierCase]:
@@ -433,7 +444,7 @@ class SupplierCaseController(Controller):
         self,
         session: Session,
         case_id: PathId,
-        data: m.SupplierResponseCreate,
+        data: JSONBody[m.SupplierResponseCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierCase]:
@@ -446,7 +457,7 @@ class SupplierCaseController(Controller):
         self,
         session: Session,
         case_id: PathId,
-        data: m.Acceptance,
+        data: JSONBody[m.Acceptance],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierCase]:
@@ -466,7 +477,7 @@ class SupplierCaseController(Controller):
         self,
         session: Session,
         case_id: PathId,
-        data: m.Reason,
+        data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierCase]:
@@ -481,7 +492,7 @@ class SupplierCaseController(Controller):
         self,
         session: Session,
         case_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierCase]:
@@ -496,7 +507,7 @@ class SupplierCaseController(Controller):
         self,
         session: Session,
         case_id: PathId,
-        data: m.Reason,
+        data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierCase]:
@@ -516,7 +527,7 @@ class CapaController(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        data: m.CapaCreate,
+        data: JSONBody[m.CapaCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Capa]:
         capa = await capas.create_capa(session, data)
@@ -527,8 +538,8 @@ class CapaController(Controller):
         self,
         session: Session,
         page_query: Q,
-        status: m.CapaStatus | None = None,
-        kind: m.CapaKind | None = None,
+        status: FromQuery[m.CapaStatus | None] = None,
+        kind: FromQuery[m.CapaKind | None] = None,
         nc_id: QueryId = None,
     ) -> Page[m.Capa]:
         return await capas.list_capas(session, page_query, nc_id, status=status, kind=kind)
@@ -543,7 +554,7 @@ class CapaController(Controller):
         summary="Change a CAPA (actions, owner, due date, cause and correction codes)",
     )
     async def update(
-        self, session: Session, capa_id: PathId, data: m.CapaUpdate, if_match: IfMatch = None
+        self, session: Session, capa_id: PathId, data: JSONBody[m.CapaUpdate], if_match: IfMatch = None
     ) -> Response[m.Capa]:
         return versioned(await capas.update_capa(session, capa_id, data, if_match))
 
@@ -552,7 +563,7 @@ class CapaController(Controller):
         self,
         session: Session,
         capa_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Capa]:
@@ -570,7 +581,7 @@ class CapaController(Controller):
         self,
         session: Session,
         capa_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Capa]:
@@ -588,7 +599,7 @@ class CapaController(Controller):
         self,
         session: Session,
         capa_id: PathId,
-        data: m.EffectivenessCheckInput,
+        data: JSONBody[m.EffectivenessCheckInput],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Capa]:
@@ -604,7 +615,7 @@ class CapaController(Controller):
         self,
         session: Session,
         capa_id: PathId,
-        data: m.EffectivenessCheckInput,
+        data: JSONBody[m.EffectivenessCheckInput],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Capa]:
@@ -615,7 +626,7 @@ class CapaController(Controller):
         self,
         session: Session,
         capa_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Capa]:
@@ -628,7 +639,7 @@ class CapaController(Controller):
         self,
         session: Session,
         capa_id: PathId,
-        data: m.Reason,
+        data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Capa]:

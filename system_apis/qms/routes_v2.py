@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromQuery, JSONBody
 
 from contracts.kit.paging import Page
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
@@ -38,7 +39,7 @@ class InspectionLotController(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        data: m.InspectionLotCreate,
+        data: JSONBody[m.InspectionLotCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m2.InspectionLot]:
         lot = await service.create_inspection_lot(session, data)
@@ -49,9 +50,9 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         page_query: v1.Q,
-        status: m.InspectionLotStatus | None = None,
-        origin: m.InspectionOrigin | None = None,
-        result: m.LotResult | None = None,
+        status: FromQuery[m.InspectionLotStatus | None] = None,
+        origin: FromQuery[m.InspectionOrigin | None] = None,
+        result: FromQuery[m.LotResult | None] = None,
         item_id: QueryId = None,
         lot_id: QueryId = None,
         supplier_id: QueryId = None,
@@ -84,7 +85,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m2.InspectionLot]:
@@ -102,7 +103,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m2.ResultsRecord,
+        data: JSONBody[m2.ResultsRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m2.InspectionLot]:
@@ -119,7 +120,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.UsageDecisionCreate,
+        data: JSONBody[m.UsageDecisionCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m2.InspectionLot]:
@@ -135,7 +136,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.StockPosted,
+        data: JSONBody[m.StockPosted],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m2.InspectionLot]:
@@ -148,7 +149,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.TransitionNote,
+        data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m2.InspectionLot]:
@@ -164,7 +165,7 @@ class InspectionLotController(Controller):
         self,
         session: Session,
         inspection_lot_id: PathId,
-        data: m.Reason,
+        data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m2.InspectionLot]:

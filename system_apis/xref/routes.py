@@ -6,7 +6,7 @@ from typing import Annotated, get_args
 
 import msgspec
 from litestar import Controller, Response, get, patch, post
-from litestar.params import HeaderParameter, Parameter
+from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from contracts.kit.paging import Page, Paged, parse_instant
@@ -57,13 +57,15 @@ class EntityController(Controller):
         description="Mints `urn:mfg:<kind>:<uuid>` unless `canonical_id` is given; 409 if it exists.",
     )
     async def create(
-        self, session: Session, data: m.EntityCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.EntityCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.Entity]:
         entity = await service.register_entity(session, data)
         return versioned(entity, status_code=201, location=f"{API}/entities/{entity.canonical_id}")
 
     @get(responses=problems(422), summary="List canonical ids")
-    async def list(self, session: Session, page_query: Q, kind: m.Kind | None = None) -> Page[m.Entity]:
+    async def list(
+        self, session: Session, page_query: Q, kind: FromQuery[m.Kind | None] = None
+    ) -> Page[m.Entity]:
         return await service.list_entities(session, page_query, kind)
 
     @get("/{canonical_id:str}", responses=problems(404), summary="Get a canonical id")
@@ -82,7 +84,7 @@ class MappingController(Controller):
         "already has an id in that system, over an overlapping validity period.",
     )
     async def create(
-        self, session: Session, data: m.MappingCreate, idempotency_key: IdempotencyKey = None
+        self, session: Session, data: JSONBody[m.MappingCreate], idempotency_key: IdempotencyKey = None
     ) -> Response[m.Mapping]:
         mapping = await service.register_mapping(session, data)
         return versioned(mapping, status_code=201, location=f"{API}/mappings/{mapping.mapping_id}")
@@ -92,8 +94,8 @@ class MappingController(Controller):
         self,
         session: Session,
         page_query: Q,
-        kind: m.Kind | None = None,
-        system: m.System | None = None,
+        kind: FromQuery[m.Kind | None] = None,
+        system: FromQuery[m.System | None] = None,
         system_id: QuerySystemId = None,
         canonical_id: QueryId = None,
     ) -> Page[m.Mapping]:
@@ -110,7 +112,11 @@ class MappingController(Controller):
         description="Sets `valid_to`. 409 if the new period would overlap another mapping.",
     )
     async def change_validity(
-        self, session: Session, mapping_id: PathId, data: m.ValidityUpdate, if_match: IfMatchRequired
+        self,
+        session: Session,
+        mapping_id: PathId,
+        data: JSONBody[m.ValidityUpdate],
+        if_match: IfMatchRequired,
     ) -> Response[m.Mapping]:
         return versioned(await service.change_validity(session, mapping_id, data, if_match))
 
@@ -125,12 +131,12 @@ class MappingController(Controller):
 )
 async def resolve(
     session: Session,
-    kind: m.Kind,
-    source: Annotated[m.IdSpace, Parameter(query="from", description="Where `id` comes from")],
+    kind: FromQuery[m.Kind],
+    source: Annotated[m.IdSpace, QueryParameter(name="from", description="Where `id` comes from")],
     id_: Annotated[
         str,
-        Parameter(
-            query="id",
+        QueryParameter(
+            name="id",
             min_length=1,
             max_length=128,
             pattern=m.SYSTEM_ID_PATTERN,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter, QueryParameter
 from sqlalchemy import Row, select, update
 
 from contracts.kit.app import runtime_of
@@ -53,17 +53,17 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             self,
             session: Session,
             page_query: Q,
-            status: FlowStatus | None = None,
-            flow_type: Annotated[str | None, Parameter(query="type", max_length=100)] = None,
+            status: FromQuery[FlowStatus | None] = None,
+            flow_type: Annotated[str | None, QueryParameter(name="type", max_length=100)] = None,
             correlation_id: Annotated[str | None, Parameter(max_length=128)] = None,
-            lot_id: Id | None = None,
-            order_id: Id | None = None,
-            supplier_id: Id | None = None,
-            equipment_id: Id | None = None,
-            work_order_id: Id | None = None,
-            nonconformance_id: Id | None = None,
-            asset_id: Id | None = None,
-            item_id: Id | None = None,
+            lot_id: FromQuery[Id | None] = None,
+            order_id: FromQuery[Id | None] = None,
+            supplier_id: FromQuery[Id | None] = None,
+            equipment_id: FromQuery[Id | None] = None,
+            work_order_id: FromQuery[Id | None] = None,
+            nonconformance_id: FromQuery[Id | None] = None,
+            asset_id: FromQuery[Id | None] = None,
+            item_id: FromQuery[Id | None] = None,
         ) -> Page[Flow]:
             query = select(flows)
             if status:
