@@ -1,9 +1,10 @@
 # Two commands on a fresh machine:  make run  (install + start the platform)  |  make test
+# While working: make test-fast (no service processes, no PostgreSQL; see tests/conftest.py)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint typecheck clean
+.PHONY: install run test test-fast lint typecheck clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +27,18 @@ lint: install
 typecheck: install
 	$(BIN)/mypy contracts system_apis process_apis experience_apis gateway plantbridge
 
-# Contract runs are bound by each service's own CPU: two at a time use both cores. The rest runs
-# one test at a time, as its timing-sensitive end-to-end tests expect.
+# The fast lane: services in process (Litestar's test client over real SQLite files and a real
+# Redis) and unit tests. Tests that start processes (e2e) or use PostgreSQL are left to `make test`.
+test-fast: install
+	$(BIN)/pytest -m "not e2e and not postgres" --durations=10
+
+# Everything, as CI runs it. Contract runs are bound by each service's own CPU: two at a time use
+# both cores. The rest runs one test at a time, as its timing-sensitive end-to-end tests expect.
 test: install
 	./scripts/ensure-postgres
 	$(MAKE) --no-print-directory lint typecheck
-	$(BIN)/pytest -n 2 tests/contract
-	$(BIN)/pytest --ignore=tests/contract
+	$(BIN)/pytest -n 2 tests/contract --durations=10
+	$(BIN)/pytest --ignore=tests/contract --durations=25
 
 clean:
 	rm -rf $(VENV) data test-artifacts .pytest_cache .mypy_cache .ruff_cache

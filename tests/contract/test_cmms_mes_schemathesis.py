@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.conftest import Launch
 from tests.support.contract import run_schemathesis
+from tests.support.fixtures import Launch
 
 
 def test_cmms_openapi_contract_holds(launch: Launch, database_url: Callable[[str, str], str]) -> None:

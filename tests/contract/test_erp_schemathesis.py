@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import Launch
 from tests.support.contract import run_schemathesis
+from tests.support.fixtures import Launch
 
 
 def test_erp_openapi_contract_holds(launch: Launch, database_url) -> None:

@@ -7,8 +7,8 @@ dead-letter routes work on the session's real Redis."""
 from __future__ import annotations
 
 from plantbridge.processes import free_port
-from tests.conftest import Launch
 from tests.support.contract import run_schemathesis
+from tests.support.fixtures import Launch
 
 WATCHED = ("erp", "qms", "cmms", "mes", "quality", "maintenance")
 

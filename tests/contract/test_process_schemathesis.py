@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from plantbridge.processes import RedisServer, free_port
-from tests.conftest import Launch
 from tests.support.contract import run_schemathesis
+from tests.support.fixtures import Launch
 
 UPSTREAMS = {"quality": ("erp", "qms", "mes"), "maintenance": ("erp", "qms", "cmms", "mes", "xref")}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Launch
 from tests.support.contract import run_schemathesis
+from tests.support.fixtures import Launch
 
 
 @pytest.mark.parametrize("api_path", ["/qms/v1", "/qms/v2"])

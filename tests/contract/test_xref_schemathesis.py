@@ -5,8 +5,8 @@ against it shows that such input is a 4xx there too."""
 
 from __future__ import annotations
 
-from tests.conftest import Launch
 from tests.support.contract import run_schemathesis
+from tests.support.fixtures import Launch
 
 
 def test_xref_openapi_contract_holds(launch: Launch, database_url, backend: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ from redis import Redis
 
 from tests.support.http import client
 from tests.support.platform import Platform
+from tests.support.wait import eventually
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +52,6 @@ def qms(platform: Platform) -> Iterator[httpx.Client]:
 def quality(platform: Platform) -> Iterator[httpx.Client]:
     with client(platform.services["quality"], scopes=["quality:read", "quality:write"]) as http:
         yield http
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Poll until `check` returns something truthy (flows run asynchronously by design)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.1)
 
 
 def receive_inspected_goods(erp: httpx.Client, correlation_id: str) -> dict[str, Any]:

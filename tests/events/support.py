@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-
 from redis.asyncio import Redis
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,14 +75,3 @@ async def effect_count(db: Database, event_id: str | None = None) -> int:
         query = query.where(effects.c.event_id == event_id)
     async with db.sessions() as session:
         return int(await session.scalar(query) or 0)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], limit: float = 20.0, what: str = "condition"
-) -> None:
-    """Wait for a condition; the limit is only a guard against hanging, not an assertion on speed."""
-    deadline = time.monotonic() + limit
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.02)

@@ -17,7 +17,8 @@ from contracts.kit.relay import OutboxRelay, raise_if_cancelled, stop_tasks
 from contracts.kit.relay import running as relay_running
 from contracts.kit.tables import inbox
 from contracts.kit.tables import outbox as outbox_table
-from tests.events.support import RECEIPT, effect_count, effects, eventually, make_event, put, record
+from tests.events.support import RECEIPT, effect_count, effects, make_event, put, record
+from tests.support.wait import eventually
 
 STREAM = "events.test"
 

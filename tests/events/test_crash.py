@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,14 +16,15 @@ from contracts.kit.consumer import Consumer, running
 from contracts.kit.db import Database
 from contracts.kit.tables import inbox
 from plantbridge.processes import RedisServer
-from tests.events.support import RECEIPT, effect_count, eventually, make_event, put, record
+from tests.events.support import RECEIPT, effect_count, make_event, put, record
+from tests.support.fixtures import Spawn
+from tests.support.wait import eventually
 
 STREAM = "events.crash"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_killed_consumer_message_is_reclaimed_and_applied_once(
-    db: Database, redis: Redis, events_redis: RedisServer, tmp_path: Path
+    db: Database, redis: Redis, events_redis: RedisServer, spawn: Spawn, tmp_path: Path
 ) -> None:
     marker = tmp_path / "in-handler"
     event = make_event("LOT-CRASH", correlation_id="corr-crash")
@@ -31,23 +33,16 @@ async def test_killed_consumer_message_is_reclaimed_and_applied_once(
     await survivor.ensure_groups()
     await put(redis, STREAM, event)
 
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.events.hanging_worker",
-        db.url.render_as_string(hide_password=False),
-        events_redis.url,
-        STREAM,
-        "crash",
-        str(marker),
-        cwd=ROOT,
+    worker = spawn(
+        *(sys.executable, "-m", "tests.events.hanging_worker"),
+        *(db.url.render_as_string(hide_password=False), events_redis.url, STREAM, "crash", str(marker)),
     )
     try:
         await eventually(_exists(marker, worker), what="the worker to be inside its handler")
         assert await asyncio.to_thread(marker.read_text) == event.id
     finally:
         worker.kill()  # SIGKILL: no cleanup, the transaction dies with the process
-        await worker.wait()
+        await asyncio.to_thread(worker.wait)
 
     pending = await redis.xpending_range(STREAM, "crash", min="-", max="+", count=10)
     assert [p["consumer"] for p in pending] == [b"doomed"]
@@ -64,9 +59,9 @@ async def test_killed_consumer_message_is_reclaimed_and_applied_once(
         assert await session.scalar(select(func.count()).select_from(inbox)) == 1
 
 
-def _exists(marker: Path, worker: asyncio.subprocess.Process) -> Callable[[], Awaitable[bool]]:
+def _exists(marker: Path, worker: subprocess.Popen[str]) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
-        assert worker.returncode is None, "worker died before reaching its handler"
+        assert worker.poll() is None, "worker died before reaching its handler"
         return await asyncio.to_thread(marker.exists)
 
     return check

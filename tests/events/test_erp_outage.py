@@ -13,10 +13,11 @@ from contracts.events.envelope import CloudEvent
 from contracts.kit.consumer import Consumer, running
 from contracts.kit.db import Database
 from plantbridge.processes import RedisServer
-from tests.conftest import Launch
-from tests.events.support import eventually, prepare
+from tests.events.support import prepare
 from tests.support.db import rows
+from tests.support.fixtures import Launch
 from tests.support.http import client
+from tests.support.wait import eventually
 
 RECEIPTS = 100
 
@@ -79,7 +80,7 @@ async def test_receipts_taken_while_redis_is_down_are_all_delivered_after_it_res
                 async def all_delivered() -> bool:
                     return len(delivered) >= RECEIPTS
 
-                await eventually(all_delivered, limit=60, what="all 100 receipt events")
+                await eventually(all_delivered, timeout=60, what="all 100 receipt events")
         finally:
             await inbox_db.dispose()
         assert sorted(delivered) == sorted(receipt_ids)  # all of them, each once

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -20,12 +18,12 @@ from contracts.kit.db import Database
 from plantbridge.processes import RedisServer, free_port, wait_for_port
 from tests.events.support import RECEIPT, effect_count, make_event, put, record
 from tests.support.contract import run_schemathesis
+from tests.support.fixtures import PlantbridgeCli, Spawn
 from tests.support.http import client
 from tests.support.tokens import service_env
 
 STREAM = "events.ops"
 BASE = "/ops/v1/operations/events"
-ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = ["events:read", "events:replay"]
 
 
@@ -35,29 +33,18 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def ops(events_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def ops(
+    events_redis: RedisServer, spawn: Spawn, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     port = free_port()
     env = {
-        **os.environ,
         **service_env("OPS"),
         "OPS_REDIS_URL": events_redis.url,
         "OPS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('ops')}/ops.db",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "tests.events.ops_app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
+    process = spawn(
+        *(sys.executable, "-m", "uvicorn", "tests.events.ops_app:create_app", "--factory"),
+        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
         env=env,
     )
     try:
@@ -66,17 +53,6 @@ def ops(events_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> 
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def cli(events_redis: RedisServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "plantbridge", "events", "--redis", events_redis.url, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def poisoned(db: Database, redis: Redis, broken: list[bool]) -> tuple[Consumer, CloudEvent]:
@@ -150,52 +126,42 @@ async def test_operator_scopes_are_required(ops: Served, db: Database, redis: Re
         assert http.get(f"{BASE}/streams").status_code == 401
 
 
-async def test_cli_lists_shows_and_replays(events_redis: RedisServer, db: Database, redis: Redis) -> None:
+async def test_cli_lists_shows_and_replays(
+    events_redis: RedisServer, plantbridge_cli: PlantbridgeCli, db: Database, redis: Redis
+) -> None:
     broken = [True]
     consumer, event = await poisoned(db, redis, broken)
 
-    streams = cli(events_redis, "streams")
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return plantbridge_cli("events", "--redis", events_redis.url, *args)
+
+    streams = cli("streams")
     assert streams.returncode == 0, streams.stderr
     assert STREAM in streams.stdout
     assert "ops-group" in streams.stdout
 
-    listed = cli(events_redis, "dead-letters", STREAM)
+    listed = cli("dead-letters", STREAM)
     assert listed.returncode == 0, listed.stderr
     assert "LookupError" in listed.stdout
     letter_id = listed.stdout.splitlines()[1].split()[0]
 
-    shown = cli(events_redis, "show", STREAM, letter_id)
+    shown = cli("show", STREAM, letter_id)
     assert shown.returncode == 0
     assert event.id in shown.stdout
     assert "corr-ops" in shown.stdout
-    assert cli(events_redis, "show", STREAM, "1-1").returncode == 1
+    assert cli("show", STREAM, "1-1").returncode == 1
 
     broken[0] = False
-    replayed = cli(events_redis, "replay-all", STREAM, "--group", "ops-group")
+    replayed = cli("replay-all", STREAM, "--group", "ops-group")
     assert replayed.returncode == 0, replayed.stderr
     assert event.id in replayed.stdout
     await drain(consumer)
     assert await effect_count(db, event.id) == 1
-    assert "nothing to replay" in cli(events_redis, "replay-all", STREAM).stdout
+    assert "nothing to replay" in cli("replay-all", STREAM).stdout
 
 
-def test_cli_says_so_when_redis_is_unreachable() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "plantbridge",
-            "events",
-            "--redis",
-            f"redis://127.0.0.1:{free_port()}/0",
-            "streams",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def test_cli_says_so_when_redis_is_unreachable(plantbridge_cli: PlantbridgeCli) -> None:
+    result = plantbridge_cli("events", "--redis", f"redis://127.0.0.1:{free_port()}/0", "streams")
     assert result.returncode == 2
     assert "cannot reach Redis" in result.stderr
 

@@ -18,7 +18,8 @@ from contracts.kit.db import Database
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, OutboxRelay, running
 from contracts.kit.tables import outbox as outbox_table
 from plantbridge.processes import RedisServer
-from tests.events.support import eventually, receipt
+from tests.events.support import receipt
+from tests.support.wait import eventually
 
 STREAM = "events.erp"
 

@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from plantbridge.processes import ServiceProcess, free_port
-from tests.conftest import Launch
+from tests.support.fixtures import Launch, PlantbridgeCli
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID, CLIENT_SECRET = "erp-integration", "erp-integration-secret-0123456789"
 SUPPLIER_CLIENT = ("portal-acme", "portal-acme-secret-0123456789")
+GatewayCli = Callable[..., str]
 
 
-def gateway_cli(database_url: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "plantbridge", "gateway", *args],
-        env={**os.environ, "GATEWAY_DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+@pytest.fixture(scope="session")
+def gateway_cli(plantbridge_cli: PlantbridgeCli) -> GatewayCli:
+    """`gateway_cli(database_url, *args)`: `plantbridge gateway <args>` on that database, which
+    must succeed; returns what it printed."""
+
+    def run(database_url: str, *args: str) -> str:
+        result = plantbridge_cli("gateway", *args, env={"GATEWAY_DATABASE_URL": database_url})
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    return run
 
 
 @dataclass
@@ -65,7 +61,9 @@ def start_gateway(launch: Launch, tmp_path_factory: pytest.TempPathFactory) -> S
 
 
 @pytest.fixture(scope="module")
-def stack(launch: Launch, start_gateway: StartGateway, database_url, tmp_path_factory) -> Stack:
+def stack(
+    launch: Launch, start_gateway: StartGateway, gateway_cli: GatewayCli, database_url, tmp_path_factory
+) -> Stack:
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     gw_db = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('gateway')}/gateway.db"

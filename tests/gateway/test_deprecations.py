@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from plantbridge.processes import free_port
-from tests.conftest import Launch
-from tests.gateway.conftest import StartGateway, gateway_cli
+from tests.gateway.conftest import GatewayCli, StartGateway
+from tests.support.fixtures import Launch
 
-pytestmark = pytest.mark.e2e
 SECRET = "deprecation-test-secret-0123456789"
 
 
@@ -25,7 +23,7 @@ def token(gateway: str, client_id: str, scope: str) -> dict[str, str]:
 
 
 def test_calls_to_a_deprecated_version_are_counted_per_client(
-    launch: Launch, start_gateway: StartGateway, database_url, tmp_path_factory
+    launch: Launch, start_gateway: StartGateway, gateway_cli: GatewayCli, database_url, tmp_path_factory
 ) -> None:
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"

@@ -3,9 +3,6 @@ database without that key cannot mint tokens, and the gateway still signs and ro
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,8 +14,9 @@ from contracts.kit.db import Database
 from gateway import keys
 from gateway.keys import KeyCipher
 from gateway.store import metadata, signing_keys
-from tests.gateway.conftest import ROOT, StartGateway, gateway_cli
+from tests.gateway.conftest import GatewayCli, StartGateway
 from tests.support.db import rows
+from tests.support.fixtures import PlantbridgeCli
 
 
 @pytest.fixture
@@ -74,18 +72,9 @@ async def test_keys_stored_before_encryption_are_sealed_in_place(db: Database) -
     assert key.kid == kid
 
 
-def keys_cli(url: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "plantbridge", "gateway", "keys"],
-        env={**os.environ, "GATEWAY_DATABASE_URL": url, **env},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-
-
-async def test_the_gateway_signs_with_a_sealed_key(start_gateway: StartGateway, tmp_path: Path) -> None:
+async def test_the_gateway_signs_with_a_sealed_key(
+    start_gateway: StartGateway, gateway_cli: GatewayCli, plantbridge_cli: PlantbridgeCli, tmp_path: Path
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
     secret = KeyCipher.new_key()
     gateway_cli(url, "register-client", "sealed-client", "--scopes", "erp:read", "--secret", "s" * 32)
@@ -104,7 +93,8 @@ async def test_the_gateway_signs_with_a_sealed_key(start_gateway: StartGateway, 
     assert keys.is_sealed(stored)
     assert '"d"' not in stored
     # Without the key the operator's tools say what is missing; with it they work.
-    refused = keys_cli(url)
+    refused = plantbridge_cli("gateway", "keys", env={"GATEWAY_DATABASE_URL": url})
     assert refused.returncode == 2
     assert "GATEWAY_KEY_ENCRYPTION_KEY" in refused.stderr
-    assert keys_cli(url, GATEWAY_KEY_ENCRYPTION_KEY=secret).returncode == 0
+    opened = {"GATEWAY_DATABASE_URL": url, "GATEWAY_KEY_ENCRYPTION_KEY": secret}
+    assert plantbridge_cli("gateway", "keys", env=opened).returncode == 0

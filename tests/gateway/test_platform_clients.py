@@ -3,41 +3,27 @@ registered with the secret from its variable, gets tokens with its scopes from t
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from plantbridge.services import SERVICES
-from tests.gateway.conftest import ROOT, StartGateway
+from tests.gateway.conftest import StartGateway
+from tests.support.fixtures import PlantbridgeCli
 
-pytestmark = pytest.mark.e2e
 CALLERS = [s for s in SERVICES if s.client_id]
-
-
-def bootstrap(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "plantbridge", "register-platform-clients"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+BOOTSTRAP = "register-platform-clients"
 
 
 def test_each_platform_client_gets_a_token_with_its_scopes(
-    start_gateway: StartGateway, tmp_path: Path
+    start_gateway: StartGateway, plantbridge_cli: PlantbridgeCli, tmp_path: Path
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
     secrets = {f"{s.env_prefix}_CLIENT_SECRET": f"{s.name}-secret-0123456789abcdef" for s in CALLERS}
-    first = bootstrap({"GATEWAY_DATABASE_URL": database_url, **secrets})
+    first = plantbridge_cli(BOOTSTRAP, env={"GATEWAY_DATABASE_URL": database_url, **secrets})
     assert first.returncode == 0, first.stderr
     # A restarted bootstrap (compose runs it on every `up`) changes nothing and does not fail.
-    again = bootstrap({"GATEWAY_DATABASE_URL": database_url, **secrets})
+    again = plantbridge_cli(BOOTSTRAP, env={"GATEWAY_DATABASE_URL": database_url, **secrets})
     assert again.returncode == 0, again.stderr
 
     gateway = start_gateway(database_url=database_url)
@@ -51,10 +37,12 @@ def test_each_platform_client_gets_a_token_with_its_scopes(
         assert set(response.json()["scope"].split()) == set(service.client_scopes)
 
 
-def test_a_missing_secret_is_named_and_nothing_is_registered(tmp_path: Path) -> None:
+def test_a_missing_secret_is_named_and_nothing_is_registered(
+    plantbridge_cli: PlantbridgeCli, tmp_path: Path
+) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
     secrets = {f"{s.env_prefix}_CLIENT_SECRET": "x" * 32 for s in CALLERS[1:]}
-    result = bootstrap({"GATEWAY_DATABASE_URL": database_url, **secrets})
+    result = plantbridge_cli(BOOTSTRAP, env={"GATEWAY_DATABASE_URL": database_url, **secrets})
     assert result.returncode == 2
     assert f"{CALLERS[0].env_prefix}_CLIENT_SECRET" in result.stderr
     assert not (tmp_path / "gateway.db").exists()

@@ -20,7 +20,6 @@ from tests.gateway.conftest import StartGateway
 from tests.support.http import auth_headers
 from tests.support.tokens import TokenIssuer, test_issuer
 
-pytestmark = pytest.mark.e2e
 PORTAL = "https://portal.plant.example"
 
 

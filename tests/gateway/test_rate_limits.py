@@ -13,7 +13,6 @@ from tests.gateway.conftest import StartGateway
 from tests.support.http import auth_headers
 from tests.support.tokens import test_issuer
 
-pytestmark = pytest.mark.e2e
 QUOTA = 60
 
 

@@ -11,20 +11,23 @@ import time
 import warnings
 from pathlib import Path
 
+import authlib.deprecate
 import httpx
 import pytest
 
-from tests.gateway.conftest import CLIENT_ID, CLIENT_SECRET, SUPPLIER_CLIENT, Stack, gateway_cli
+from tests.gateway.conftest import CLIENT_ID, CLIENT_SECRET, SUPPLIER_CLIENT, GatewayCli, Stack
 from tests.support.http import client
 from tests.support.tokens import TokenIssuer, test_issuer
-
-pytestmark = pytest.mark.e2e
-
-import authlib.deprecate  # noqa: E402 - installs its own "always" filter, which ours must follow
+from tests.support.wait import eventually
 
 with warnings.catch_warnings():  # Authlib nudges towards httpx2; httpx is what we ship
     warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import OAuth2Client
+
+
+def kid_of(token: str) -> str:
+    kid: str = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["kid"]
+    return kid
 
 
 def oauth_client(stack: Stack, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET, scope: str = ""):
@@ -198,18 +201,19 @@ def test_gateway_refuses_missing_scope_before_the_upstream(stack: Stack) -> None
     assert 'scope="erp:write"' in response.headers["WWW-Authenticate"]
 
 
-def test_rotated_keys_keep_old_tokens_valid_and_new_ones_verify_everywhere(stack: Stack) -> None:
+def test_rotated_keys_keep_old_tokens_valid_and_new_ones_verify_everywhere(
+    stack: Stack, gateway_cli: GatewayCli
+) -> None:
     old = gateway_token(stack, "erp:read")
-    old_kid = json.loads(base64.urlsafe_b64decode(old.split(".")[0] + "=="))["kid"]
+    old_kid = kid_of(old)
     new_kid = json.loads(gateway_cli(stack.database_url, "rotate-key"))["kid"]
     assert new_kid != old_kid
-    deadline = time.monotonic() + 20
-    new = old
-    while time.monotonic() < deadline:  # the gateway notices the rotation on its next key reload
-        new = gateway_token(stack, "erp:read")
-        if json.loads(base64.urlsafe_b64decode(new.split(".")[0] + "=="))["kid"] == new_kid:
-            break
-        time.sleep(0.2)
+
+    def signed_with_the_new_key() -> str | None:  # the gateway notices on its next key reload
+        token = gateway_token(stack, "erp:read")
+        return token if kid_of(token) == new_kid else None
+
+    new = eventually(signed_with_the_new_key, what="a token signed with the rotated key")
     kids = {k["kid"] for k in httpx.get(f"{stack.gateway.url}/.well-known/jwks.json").json()["keys"]}
     assert {old_kid, new_kid} <= kids  # the old key stays published until its tokens expire
     for token in (old, new):

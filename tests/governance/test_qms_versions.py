@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Launch
+from tests.support.fixtures import Launch
 from tests.support.http import client
 
 SCOPES = ["qms:read", "qms:write"]

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from plantbridge.processes import ServiceProcess
-from tests.conftest import Launch
 from tests.support.db import count, rows
+from tests.support.fixtures import Launch
 from tests.support.http import client
 
 Body = dict[str, Any]

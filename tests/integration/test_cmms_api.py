@@ -15,8 +15,8 @@ import pytest
 
 from plantbridge.processes import ServiceProcess
 from system_apis.cmms import domain
-from tests.conftest import Launch
 from tests.support.db import rows
+from tests.support.fixtures import Launch
 from tests.support.http import client
 from tests.support.walks import Body, Walk, check_refusals, check_transition, events, ok, problem, unique
 

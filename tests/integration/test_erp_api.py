@@ -1,4 +1,5 @@
-"""ERP system API over real HTTP, against real SQLite and real PostgreSQL."""
+"""ERP system API in process (its whole ASGI stack, no socket), on real SQLite and PostgreSQL and a
+real Redis."""
 
 from __future__ import annotations
 
@@ -9,28 +10,28 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from plantbridge.processes import ServiceProcess
-from tests.conftest import Launch
 from tests.support.db import count, rows
+from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
 from tests.support.http import client
+from tests.support.inprocess import InProcess
 
 SCOPES = ["erp:read", "erp:write"]
 
 
 @dataclass
 class Erp:
-    process: ServiceProcess
+    service: InProcess
     database_url: str
     http: httpx.Client
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def erp(request: pytest.FixtureRequest, launch: Launch, database_url) -> Iterator[Erp]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def erp(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Erp]:
     url = database_url(request.param, f"erp_api_{request.param}")
-    process = launch("erp", database_url=url)
-    with client(process, scopes=SCOPES) as http:
-        yield Erp(process, url, http)
-    process.stop()
+    service = in_process("erp", database_url=url)
+    with client(service, scopes=SCOPES) as http:
+        yield Erp(service, url, http)
+    service.stop()
 
 
 def unique(prefix: str) -> str:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import Launch
+from tests.support.fixtures import Launch
 from tests.support.http import client
 
 

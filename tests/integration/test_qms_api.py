@@ -18,8 +18,8 @@ import pytest
 from contracts.events.envelope import decode
 from plantbridge.processes import ServiceProcess
 from system_apis.qms import domain
-from tests.conftest import Launch
 from tests.support.db import count, rows
+from tests.support.fixtures import Launch
 from tests.support.http import client
 
 SCOPES = ["qms:read", "qms:write"]

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from plantbridge.processes import ServiceProcess
-from tests.conftest import Launch
 from tests.support.db import count, rows
+from tests.support.fixtures import Launch
 from tests.support.http import client
 
 SCOPES = ["xref:read", "xref:write"]

@@ -4,9 +4,8 @@ mocked; the process gets its own OAuth2 client registered at the gateway, as in 
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 
 from tests.support.http import client
 from tests.support.platform import Platform
+from tests.support.wait import eventually
 
 SYSTEMS = ("erp", "qms", "cmms", "mes", "xref")
 # The plant's rules for these tests: three NCs on a machine within an hour, or one critical NC,
@@ -315,18 +315,6 @@ class Plant:
 def ok(response: httpx.Response) -> Any:  # a JSON body, as the test reads it
     assert response.status_code < 300, f"{response.request.method} {response.request.url}: {response.text}"
     return response.json() if response.content else None
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Poll until `check` returns something truthy (flows run asynchronously by design)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.1)
 
 
 def step(flow: dict[str, Any], name: str) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.maintenance.conftest import Plant, eventually, new_tag, ok, step
+from tests.maintenance.conftest import Plant, new_tag, ok, step
+from tests.support.wait import eventually
 
 
 def requests_for(plant: Plant, asset_id: str) -> list[dict[str, Any]]:

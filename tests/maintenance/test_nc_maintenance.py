@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.maintenance.conftest import Plant, eventually, new_tag, ok, step
+from tests.maintenance.conftest import Plant, new_tag, ok, step
+from tests.support.wait import eventually
 
 
 def test_a_critical_nonconformance_raises_maintenance_holds_production_and_stock(plant: Plant) -> None:

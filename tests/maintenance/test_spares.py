@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.maintenance.conftest import Plant, eventually, new_tag, ok
+from tests.maintenance.conftest import Plant, new_tag, ok
+from tests.support.wait import eventually
 
 
 def requisitions(plant: Plant, item_id: str) -> list[dict[str, Any]]:

@@ -12,11 +12,11 @@ import httpx
 from tests.e2e.test_quality_flows import (
     balances,
     decide,
-    eventually,
     inspection_lot_for,
     receive_inspected_goods,
 )
 from tests.support.platform import Platform
+from tests.support.wait import eventually
 
 HOLDS = "/operations/v1/monitors/holds-not-in-erp"
 

@@ -1,4 +1,5 @@
-"""HTTP clients for tests: real httpx over loopback to a service process."""
+"""HTTP clients for tests: real httpx, to a service process over loopback or to an app served
+in process (tests/support/inprocess.py); the test code is the same for both."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import httpx
 
 from plantbridge.processes import ServiceProcess
+from tests.support.inprocess import InProcess
 from tests.support.tokens import bearer
 
 
@@ -18,7 +20,7 @@ def auth_headers(
     client_id: str = "test-client",
 ) -> dict[str, str]:
     """Headers that authenticate a caller holding `scopes` (a token from the test issuer every
-    launched service trusts); `None` means an anonymous caller. `claims` adds e.g. supplier_id,
+    service under test trusts); `None` means an anonymous caller. `claims` adds e.g. supplier_id,
     person_id or site."""
     if scopes is None:
         return {}
@@ -26,7 +28,7 @@ def auth_headers(
 
 
 def client(
-    service: ServiceProcess | str,
+    service: ServiceProcess | InProcess | str,
     *,
     scopes: Sequence[str] | None = None,
     claims: Mapping[str, Any] | None = None,
@@ -35,7 +37,8 @@ def client(
 ) -> httpx.Client:
     """A client for one service, carrying a token with `scopes` (none: anonymous). Every test
     asks for its client here so authentication is wired in one place."""
+    headers = auth_headers(scopes, claims=claims, client_id=client_id)
+    if isinstance(service, InProcess):
+        return service.client(headers=headers, timeout=timeout)
     base_url = service if isinstance(service, str) else service.url
-    return httpx.Client(
-        base_url=base_url, timeout=timeout, headers=auth_headers(scopes, claims=claims, client_id=client_id)
-    )
+    return httpx.Client(base_url=base_url, timeout=timeout, headers=headers)

@@ -15,9 +15,8 @@ import yaml
 
 from contracts.kit import correlation, tracing
 from contracts.kit.settings import ServiceSettings
+from tests.support.fixtures import ROOT, Spawn
 from tests.tracing.receiver import serving
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # Builds the ERP app and the gateway, serves two requests through ERP's whole middleware stack
 # (lifespan included), and reports which OpenTelemetry modules the process holds. Libraries
@@ -55,32 +54,32 @@ print(json.dumps({
 """
 
 
-def run_service(tmp_path: Path, **env: str) -> dict[str, Any]:
+def run_service(spawn: Spawn, tmp_path: Path, **env: str) -> dict[str, Any]:
+    """Run SCRIPT in a fresh interpreter (what it imports is the point), without OTEL settings."""
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and not k.endswith("_OTLP_ENDPOINT")
     }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SCRIPT,
-            f"sqlite+aiosqlite:///{tmp_path}/erp.db",
-            f"sqlite+aiosqlite:///{tmp_path}/gateway.db",
-        ],
-        env={**clean, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    child = spawn(
+        sys.executable,
+        "-c",
+        SCRIPT,
+        f"sqlite+aiosqlite:///{tmp_path}/erp.db",
+        f"sqlite+aiosqlite:///{tmp_path}/gateway.db",
+        environ=clean,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 0, stderr[-3000:]
+    report: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     return report
 
 
-def test_without_an_endpoint_nothing_of_opentelemetry_is_imported_or_wired(tmp_path: Path) -> None:
-    report = run_service(tmp_path)
+def test_without_an_endpoint_nothing_of_opentelemetry_is_imported_or_wired(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    report = run_service(spawn, tmp_path)
     assert report["statuses"] == [200, 401]
     assert report["enabled"] is False
     assert report["added"] == []  # not one module more than the libraries load themselves
@@ -88,9 +87,9 @@ def test_without_an_endpoint_nothing_of_opentelemetry_is_imported_or_wired(tmp_p
     assert report["middleware"] != "_ServerSpans"
 
 
-def test_with_an_endpoint_the_same_service_loads_the_sdk_and_exports(tmp_path: Path) -> None:
+def test_with_an_endpoint_the_same_service_loads_the_sdk_and_exports(spawn: Spawn, tmp_path: Path) -> None:
     with serving() as (receiver, endpoint):
-        report = run_service(tmp_path, ERP_OTLP_ENDPOINT=endpoint)
+        report = run_service(spawn, tmp_path, ERP_OTLP_ENDPOINT=endpoint)
         assert report["statuses"] == [200, 401]
         assert report["enabled"] is True
         assert "opentelemetry.sdk.trace" in report["added"]

@@ -18,9 +18,9 @@ import pytest
 from plantbridge.processes import ServiceProcess, free_port
 from tests.support.http import auth_headers
 from tests.support.platform import Platform
+from tests.support.wait import eventually
 from tests.tracing.receiver import Receiver, Span, serving
 
-pytestmark = pytest.mark.e2e
 SCOPES = ["erp:read", "erp:write"]
 
 
@@ -111,7 +111,7 @@ def test_a_receipt_through_the_gateway_is_one_trace_to_the_inspection_lot(traced
         seen = {(s.service, s.kind) for s in spans} | {(s.service, s.name) for s in spans}
         return spans if expected <= seen else None
 
-    spans = receiver.wait_for(complete)
+    spans = eventually(complete, what=f"every hop of trace {trace_id}")
     assert {"gateway", "erp", "quality", "qms"} <= {s.service for s in spans}
 
     # gateway: a server span under the caller's, a client span under it
@@ -173,5 +173,5 @@ def test_a_caller_that_says_not_sampled_is_honoured_at_every_hop(traced) -> None
             assert answer.status_code == 200
             assert answer.headers["traceparent"].endswith(f"-{flags}")
     # Spans leave each process in order: once the sampled request's are in, the other's would be.
-    receiver.wait_for(lambda: {s.service for s in receiver.trace(sampled)} >= {"gateway", "erp"})
+    eventually(lambda: {s.service for s in receiver.trace(sampled)} >= {"gateway", "erp"})
     assert receiver.trace(unsampled) == []
