@@ -36,7 +36,7 @@ from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
 from contracts.kit.settings import ServiceSettings
-from contracts.kit.strict_body import strict_json_body
+from contracts.kit.strict_body import document_json_bodies, strict_json_body
 from contracts.kit.tracing import setup as setup_tracing
 from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
 from contracts.kit.versioning import ApiVersion, Deprecation, DeprecationMiddleware, document_deprecation
@@ -184,6 +184,7 @@ def create_service_app(
     )
     for path in (spec.api_path, *(v.api_path for v in spec.versions)):
         document_security(app, api_path=path, service=spec.name, token_url=settings.auth_token_url)
+    document_json_bodies(app)
     for deprecation in deprecations:
         document_deprecation(app, deprecation)
     # Outermost, so even routing errors (404, 405) carry the correlation id and are counted.

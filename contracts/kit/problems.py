@@ -176,6 +176,9 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "Request failed"))
     if isinstance(exc, NotFoundException) and exc.detail == "Not Found":
         detail = f"No resource at {request.url.path}"
+    elif exc.status_code == 413:
+        limit = request.route_handler.resolve_request_max_body_size()
+        detail = f"Request bodies are limited to {limit} bytes."
     else:
         detail = exc.detail
     headers = dict(exc.headers or {})

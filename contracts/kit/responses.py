@@ -19,6 +19,7 @@ _DESCRIPTIONS = {
     410: "This API version is past its sunset",
     412: "If-Match names a stale version",
     413: "The request body is too large",
+    415: "The request body is not JSON (application/json or a +json media type)",
     422: "The request names records that do not exist, or reuses an Idempotency-Key",
     429: "Rate limit exceeded",
     503: "A dependency is unavailable",

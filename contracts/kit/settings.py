@@ -22,6 +22,8 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     # with many replicas may prefer a separate `plantbridge migrate` step.
     migrate_on_start: bool = True
     max_body_bytes: int = 1_048_576
+    # How deeply a JSON body may nest arrays and objects (contracts/kit/strict_body.py).
+    json_max_depth: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 32
     idempotency_ttl_hours: int = 24
     # Publish this service's outbox to Redis Streams from inside the service (contracts/kit/relay.py).
     outbox_relay: bool = True

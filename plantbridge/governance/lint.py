@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from contracts.kit.strict_body import is_json_media_type
 from plantbridge.governance.breaking import METHODS
 
 PROBLEM_JSON = "application/problem+json"
@@ -93,7 +94,27 @@ def identified_and_described(
         yield "operation: neither summary nor description"
 
 
-RULES: tuple[Rule, ...] = (security_with_scopes, problem_responses, pagination, identified_and_described)
+def json_bodies(document: dict[str, Any], method: str, path: str, op: Operation) -> Iterator[str]:
+    """A request body is JSON, and the operation says what the server answers to a body that is
+    not (415), too large (413), or malformed, too deeply nested or invalid (400)."""
+    body = _resolve(document, op.get("requestBody"))
+    if not body:
+        return
+    for media_type in body.get("content", {}):
+        if not is_json_media_type(media_type):
+            yield f"body: {media_type} is not a JSON media type"
+    for needed in ("400", "413", "415"):
+        if needed not in map(str, op.get("responses", {})):
+            yield f"body: {needed} not documented for a request body"
+
+
+RULES: tuple[Rule, ...] = (
+    security_with_scopes,
+    problem_responses,
+    pagination,
+    identified_and_described,
+    json_bodies,
+)
 
 
 def lint(document: dict[str, Any], rules: tuple[Rule, ...] = RULES) -> list[str]:
