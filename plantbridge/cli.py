@@ -84,11 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(name: str, host: str, port: int | None) -> int:
     import uvicorn
 
-    from plantbridge.services import by_name
+    from plantbridge.services import SERVICES, by_name
 
     service = by_name(name)
     if service.name == "gateway":
         return gateway_cli.serve(host, port)
+    # The platform's own clients, whose platform headers this service believes (unless set).
+    platform_clients = ",".join(s.client_id for s in SERVICES if s.client_id)
+    os.environ.setdefault(f"{service.env_prefix}_PLATFORM_CLIENTS", platform_clients)
     uvicorn.run(
         service.factory,
         factory=True,

@@ -32,6 +32,7 @@ from contracts.kit.logs import configure_logging
 from contracts.kit.observability import Metrics, health_handlers
 from contracts.kit.openapi import StrictStructSchemaPlugin, major_document_handler
 from contracts.kit.paging import provide_page_query
+from contracts.kit.platform_headers import PlatformClients, PlatformHeadersMiddleware
 from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
@@ -126,6 +127,7 @@ def create_service_app(
             yield
 
     retiring = {d.api_path: d for d in deprecations}
+    platform_clients = PlatformClients.from_settings(settings.auth_issuer, settings.platform_clients)
 
     def api_router(path: str, routes: Sequence[ControllerRouterHandler]) -> Router:
         sunset = (
@@ -139,6 +141,7 @@ def create_service_app(
             middleware=[
                 *sunset,
                 DefineMiddleware(AuthMiddleware, verifier=verifier, service=spec.name),
+                DefineMiddleware(PlatformHeadersMiddleware, clients=platform_clients),
                 *middleware,
                 DefineMiddleware(cast(Any, UnitOfWorkMiddleware)),  # a raw ASGI middleware
             ],

@@ -18,9 +18,14 @@ from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 
 CORRELATION_HEADER = "x-correlation-id"
 TRACEPARENT_HEADER = "traceparent"
-# Why a call happens, when a flow step or an event handler makes it: recorded in audit entries.
-FLOW_HEADER = "x-flow-id"
-CAUSATION_HEADER = "x-causation-id"
+# Platform headers: why (or for whom) a call happens, sent by the platform's own clients (a flow
+# step, an event handler) and recorded in audit entries and events. Each names the Context field
+# it carries. Anyone may send them, so a service believes them only from a platform client
+# (contracts/kit/platform_headers.py); adding a header is one line here and its Context field.
+PLATFORM_HEADERS: dict[str, str] = {
+    "X-Flow-ID": "flow_id",
+    "X-Causation-ID": "causation_id",
+}
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 SAFE_ID = _SAFE_ID  # what an incoming X-Correlation-ID may look like (the gateway checks it too)
@@ -90,6 +95,16 @@ def caused_by(event_id: str) -> Context:
     return ctx
 
 
+@contextmanager
+def amended(**fields: str) -> Iterator[Context]:
+    """Run a block with some fields of the current context replaced."""
+    token = _current.set(replace(current(), **fields))
+    try:
+        yield current()
+    finally:
+        _current.reset(token)
+
+
 def outgoing_headers() -> dict[str, str]:
     ctx = current()
     headers = {}
@@ -97,10 +112,10 @@ def outgoing_headers() -> dict[str, str]:
         headers["X-Correlation-ID"] = ctx.correlation_id
     if ctx.traceparent:
         headers["traceparent"] = child_traceparent(ctx.traceparent)
-    if ctx.flow_id:
-        headers["X-Flow-ID"] = ctx.flow_id
-    if ctx.causation_id:
-        headers["X-Causation-ID"] = ctx.causation_id
+    for header, name in PLATFORM_HEADERS.items():
+        value = getattr(ctx, name)
+        if value:
+            headers[header] = value
     return headers
 
 
@@ -118,9 +133,8 @@ class CorrelationMiddleware:
         correlation_id = incoming.get(CORRELATION_HEADER, "")
         if not _SAFE_ID.match(correlation_id):
             correlation_id = new_correlation_id()
-        # Claimed by the caller (a flow step, an event handler); kept only if it looks like an id.
-        flow_id, causation_id = (_safe(incoming.get(h, "")) for h in (FLOW_HEADER, CAUSATION_HEADER))
-        with bound(correlation_id, incoming.get(TRACEPARENT_HEADER, ""), causation_id, flow_id) as ctx:
+        # Platform headers wait for the caller's token: see contracts/kit/platform_headers.py.
+        with bound(correlation_id, incoming.get(TRACEPARENT_HEADER, "")) as ctx:
 
             async def send_with_ids(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -131,7 +145,3 @@ class CorrelationMiddleware:
                 await send(message)
 
             await self.app(scope, receive, send_with_ids)
-
-
-def _safe(value: str) -> str:
-    return value if _SAFE_ID.match(value) else ""

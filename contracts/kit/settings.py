@@ -39,6 +39,10 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     auth_leeway_seconds: int = 30
     auth_jwks_refresh_seconds: float = 30.0  # least time between refetches on an unknown kid
     auth_token_url: str = "http://127.0.0.1:8000/oauth2/token"  # named in the OpenAPI document
+    # Comma-separated client ids of `auth_issuer` whose platform headers (X-Flow-ID,
+    # X-Causation-ID) are believed (contracts/kit/platform_headers.py); `plantbridge serve` fills
+    # in the platform's own clients. Nobody else's are.
+    platform_clients: str = ""
     # OpenTelemetry tracing (contracts/kit/tracing.py): off unless an OTLP/HTTP collector's base
     # URL is given here or in the standard OTEL_EXPORTER_OTLP_ENDPOINT variable.
     otlp_endpoint: str = ""

@@ -97,6 +97,8 @@ def test_a_change_records_who_when_what_and_why(systems: Systems) -> None:
     erp = systems.erp.http
     item = make_item(erp)
     before = datetime.now(UTC)
+    # The flow and the causing event are believed only from platform clients (this one is not):
+    # tests/hardening/test_platform_headers.py.
     why = {
         "X-Correlation-ID": unique("corr"),
         "X-Flow-ID": unique("FLOW"),
@@ -114,8 +116,8 @@ def test_a_change_records_who_when_what_and_why(systems: Systems) -> None:
     assert updated["actor"] == {"client_id": "audit-tester", **WHO}
     assert (updated["correlation_id"], updated["flow_id"], updated["causation_id"]) == (
         why["X-Correlation-ID"],
-        why["X-Flow-ID"],
-        why["X-Causation-ID"],
+        None,
+        None,
     )
     assert before <= datetime.fromisoformat(updated["at"]) <= datetime.now(UTC)
     assert created["audit_id"] != updated["audit_id"]
