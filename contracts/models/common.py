@@ -21,6 +21,9 @@ LineNo = Annotated[int, msgspec.Meta(ge=1, le=9999)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 # Quantities are positive and bounded; amounts of money travel as decimal strings.
 Quantity = Annotated[float, msgspec.Meta(gt=0, le=1_000_000_000)]
+# Stock records keep quantities to thousandths of the unit: a quantity that rounds to nothing is
+# refused (422) by every API that keeps or passes it on (contracts/kit/inputs.py).
+QUANTITY_DECIMALS = 3
 NonNegative = Annotated[float, msgspec.Meta(ge=0, le=1_000_000_000)]
 # Money travels as a decimal string so no float rounding ever touches an amount.
 Money = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]{1,13}(\.[0-9]{1,4})?$", examples=["125.50"])]

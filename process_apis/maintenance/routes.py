@@ -9,6 +9,7 @@ from litestar.params import JSONBody
 from litestar.types import ControllerRouterHandler
 
 from contracts.kit.flows.api import flow_controller, shown_flow
+from contracts.kit.inputs import past_instant
 from contracts.kit.paging import utcnow
 from contracts.kit.params import IdempotencyKey
 from contracts.kit.problems import Unprocessable
@@ -69,7 +70,8 @@ class StartController(Controller):
             )
         body = msgspec.to_builtins(data) | {
             "source": "api",
-            "at": (data.failure_time or utcnow()).isoformat(),
+            # CMMS refuses a downtime that starts in the future or outside plant years.
+            "at": (past_instant(data.failure_time, "failure_time") or utcnow()).isoformat(),
         }
         body.pop("failure_time", None)
         flow_id = await starts.start_breakdown(session, body, None)

@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 from litestar.types import ControllerRouterHandler
 
 from contracts.kit.flows.api import flow_controller, shown_flow
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.params import IdempotencyKey
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
@@ -51,6 +52,7 @@ class StartController(Controller):
         data: JSONBody[m.ProductionInspectionStart],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Flow]:
+        kept_quantity(data.quantity)  # ERP could not receive it, and the flow would stall
         flow_id = await starts.start_production_inspection(session, msgspec.to_builtins(data), None)
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)
 
@@ -58,6 +60,8 @@ class StartController(Controller):
     async def nc_disposition(
         self, session: Session, data: JSONBody[m.NcDispositionStart], idempotency_key: IdempotencyKey = None
     ) -> Response[Flow]:
+        if data.quantity is not None:
+            kept_quantity(data.quantity)  # ERP could not move it
         flow_id = await starts.start_nc_disposition(session, msgspec.to_builtins(data), None)
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import cmms as ev
 from contracts.kit import outbox
+from contracts.kit.inputs import past_instant
 from contracts.kit.paging import (
     Page,
     PageQuery,
@@ -111,9 +112,7 @@ async def change_asset(
     row.status = after
     open_downtime = await _open_downtime(session, asset_id)
     if domain.opens_downtime(before, after):
-        started = body_instant(failure_time, "failure_time") or now
-        if started > now:
-            raise Unprocessable("failure_time lies in the future", slug="invalid-date-time")
+        started = past_instant(failure_time, "failure_time") or now
         open_downtime = s.DowntimeRow(
             id=new_id("DT"),
             asset_id=asset_id,

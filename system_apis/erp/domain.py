@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.problems import Conflict, Unprocessable
+from contracts.models.common import QUANTITY_DECIMALS
 from contracts.models.erp import MovementType, StockStatus
 
 QI, UNR, BLK = StockStatus.QUALITY_INSPECTION, StockStatus.UNRESTRICTED, StockStatus.BLOCKED
-PRECISION = 3  # quantities are kept to thousandths of the base unit
+PRECISION = QUANTITY_DECIMALS  # quantities are kept to thousandths of the base unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +70,6 @@ class IllegalMovement(Conflict):
     slug, title = "illegal-movement", "Movement not allowed from this stock status"
 
 
-def normalise_quantity(quantity: float) -> float:
-    rounded = round(quantity, PRECISION)
-    if rounded <= 0:
-        raise Unprocessable(
-            f"quantity {quantity} rounds to zero at {PRECISION} decimals", slug="invalid-quantity"
-        )
-    return rounded
-
-
 def receipt_status(inspection_required: bool) -> StockStatus:
     """Inspection-relevant material lands in quality inspection; everything else is free."""
     return QI if inspection_required else UNR
@@ -98,7 +91,7 @@ def plan_movement(
         raise Unprocessable(
             f"{type_} is posted by its own endpoint, not as a movement", slug="invalid-movement"
         )
-    quantity = normalise_quantity(quantity)
+    quantity = kept_quantity(quantity)
     if type_ is MovementType.ISSUE and not order_ref:
         raise Unprocessable("an issue needs the order_ref of the order it goes to", slug="order-required")
     if type_ is MovementType.TRANSFER and (not to_location or to_location == location):

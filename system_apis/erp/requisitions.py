@@ -8,13 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
 from contracts.kit import outbox
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, as_utc, check_if_match
 from contracts.kit.problems import Conflict
 from contracts.kit.records import new_id
 from contracts.kit.repository import exists_or_422, get_or_404, list_page
 from contracts.kit.states import StateMachine
 from contracts.models import erp as m
-from system_apis.erp import domain
 from system_apis.erp import store as s
 
 SOURCE = "/plantbridge/erp"
@@ -60,7 +60,7 @@ async def create(session: AsyncSession, data: m.PurchaseRequisitionCreate) -> m.
     row = s.PurchaseRequisitionRow(
         id=new_id("PR"),
         item_id=data.item_id,
-        quantity=domain.normalise_quantity(data.quantity),
+        quantity=kept_quantity(data.quantity),
         status=R.OPEN,
         reason=data.reason,
         requested_by=data.requested_by,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
 from contracts.kit import outbox
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
@@ -121,7 +122,7 @@ async def create_purchase_order(session: AsyncSession, data: m.PurchaseOrderCrea
             s.PurchaseOrderLineRow(
                 line_no=number,
                 item_id=line.item_id,
-                quantity=domain.normalise_quantity(line.quantity),
+                quantity=kept_quantity(line.quantity),
                 received_quantity=0.0,
                 unit_price=_money(line.unit_price) if line.unit_price is not None else None,
                 currency=line.currency,
@@ -165,7 +166,7 @@ async def post_goods_receipt(session: AsyncSession, data: m.GoodsReceiptCreate) 
     line = next((li for li in po.lines if li.line_no == data.line_no), None)
     if line is None:
         raise Unprocessable(f"purchase order {po.id} has no line {data.line_no}", slug="unknown-po-line")
-    quantity = domain.normalise_quantity(data.quantity)
+    quantity = kept_quantity(data.quantity)
     open_quantity = round(line.quantity - line.received_quantity, domain.PRECISION)
     if quantity > open_quantity + 1e-9:
         raise Conflict(
@@ -200,7 +201,7 @@ async def post_production_receipt(session: AsyncSession, data: m.ProductionRecei
     return await _receive(
         session,
         item,
-        quantity=domain.normalise_quantity(data.quantity),
+        quantity=kept_quantity(data.quantity),
         location=data.location,
         lot_id=data.lot_id,
         origin="production",

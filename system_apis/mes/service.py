@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import mes as ev
 from contracts.kit import outbox
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, body_instant, check_if_match, check_window, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
@@ -289,6 +290,7 @@ async def list_confirmations(session: AsyncSession, order_id: str, q: PageQuery)
 async def complete_batch(
     session: AsyncSession, order_id: str, data: m.BatchCompletionCreate, if_match: str | None
 ) -> m.BatchCompletion:
+    kept_quantity(data.quantity)  # ERP receives the batch from its event: it must be able to keep it
     row = await _producing_order(session, order_id, if_match, "complete a batch")
     lot_id = data.lot_id or row.lot_id or new_id("LOT")
     if row.lot_id is None:

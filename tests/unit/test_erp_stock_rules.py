@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.problems import Unprocessable
 from contracts.models.erp import MovementType, StockStatus
 from system_apis.erp import domain
@@ -93,7 +94,7 @@ def test_issue_needs_an_order_and_transfer_a_destination() -> None:
 
 def test_quantities_that_round_to_zero_are_refused() -> None:
     with pytest.raises(Unprocessable):
-        domain.normalise_quantity(0.0001)
+        kept_quantity(0.0001)
 
 
 def test_reversal_negates_the_original_and_cannot_drive_stock_negative() -> None:
