@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 
 def add_parser(commands: Any) -> None:
@@ -126,18 +126,35 @@ def _print(value: Any) -> None:
     print(json.dumps(value, indent=2))
 
 
+def guarded_app() -> Any:
+    """The gateway as granian serves it: behind the kernel's body deadline and per-client cap."""
+    from contracts.kit.asgi import ASGIApp
+    from contracts.kit.http_limits import RequestGuard
+    from gateway.app import create_app
+
+    app = create_app()
+    return RequestGuard(cast(ASGIApp, app), app.gateway.settings)
+
+
 def serve(host: str, port: int | None) -> int:
     """The gateway runs on granian (Rust HTTP server): measurably faster than uvicorn on the hot path."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     from contracts.kit.settings import load_settings
     from gateway.settings import GatewaySettings
 
     settings = load_settings(GatewaySettings, "GATEWAY")
+    # Granian (hyper) enforces the header size (431, through its read buffer) and the header
+    # deadline, which also ends idle keep-alive connections; the body is the RequestGuard's.
+    http1 = HTTP1Settings(
+        header_read_timeout=round(settings.http_header_timeout_seconds * 1000),
+        max_buffer_size=settings.http_max_header_bytes,
+    )
     Granian(
-        "gateway.app:create_app",
+        "gateway.cli:guarded_app",
         factory=True,
         address=host,
         port=port or settings.port,
@@ -146,5 +163,6 @@ def serve(host: str, port: int | None) -> int:
         loop=Loops.uvloop,
         workers=1,
         log_level=LogLevels.warning,
+        http1_settings=http1,
     ).serve()
     return 0

@@ -84,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(name: str, host: str, port: int | None) -> int:
     import uvicorn
 
+    from contracts.kit.settings import HttpServerSettings, load_settings
+    from contracts.kit.uvicorn_limits import protocol_class
     from plantbridge.services import SERVICES, by_name
 
     service = by_name(name)
@@ -92,11 +94,13 @@ def _serve(name: str, host: str, port: int | None) -> int:
     # The platform's own clients, whose platform headers this service believes (unless set).
     platform_clients = ",".join(s.client_id for s in SERVICES if s.client_id)
     os.environ.setdefault(f"{service.env_prefix}_PLATFORM_CLIENTS", platform_clients)
+    limits = load_settings(HttpServerSettings, service.env_prefix)  # the app reads the same ones
     uvicorn.run(
         service.factory,
         factory=True,
         host=host,
         port=port or service.port,
+        http=protocol_class(limits),  # header size and deadline; the rest is the app's RequestGuard
         log_config=None,
         access_log=False,
         lifespan="on",

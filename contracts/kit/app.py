@@ -28,6 +28,7 @@ from contracts.kit.auth import AuthMiddleware, TokenVerifier, document_security
 from contracts.kit.consumer import Consumer
 from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
+from contracts.kit.http_limits import RequestGuard
 from contracts.kit.logs import configure_logging
 from contracts.kit.observability import Metrics, health_handlers
 from contracts.kit.openapi import StrictStructSchemaPlugin, major_document_handler
@@ -191,7 +192,7 @@ def create_service_app(
     for deprecation in deprecations:
         document_deprecation(app, deprecation)
     # Outermost, so even routing errors (404, 405) carry the correlation id and are counted.
-    inner = runtime.metrics.middleware(_true_allow_header(app))
+    inner = runtime.metrics.middleware(RequestGuard(_true_allow_header(app), settings))
     outer: ASGIApp = CorrelationMiddleware(traced.middleware(inner) if traced else inner)
     app.asgi_handler = outer  # type: ignore[assignment]
     return app

@@ -10,7 +10,27 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 
 
-class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+class HttpServerSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Limits of every service's HTTP server and of the gateway's (contracts/kit/http_limits.py,
+    docs/decisions/http-server-limits.md): a client that sends its request slowly, or too much of
+    it, or too many at once, is cut off without holding anything that others need."""
+
+    # Request line and headers together; over it, 431. (Above 16 KiB the gateway's server allows
+    # up to 1.5 times this: hyper grows its read buffer in steps.)
+    http_max_header_bytes: Annotated[int, msgspec.Meta(ge=8192, le=1_048_576)] = 16_384
+    # The request line and headers must arrive within this from when the connection opens (on a
+    # kept-alive connection, from the next request's first byte); otherwise 408 and close.
+    http_header_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
+    # The body must arrive within this, extended by one second per `http_body_min_bytes_per_second`
+    # bytes received: a client trickling its body is cut off (408), a slow but steady one is not.
+    http_body_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
+    http_body_min_bytes_per_second: Annotated[int, msgspec.Meta(ge=1)] = 1024
+    # Requests in progress at once from one client address (an HTTP/1.1 connection carries one at
+    # a time); over it, 429. 0 turns the cap off (behind a load balancer that caps per source).
+    http_max_connections_per_client: Annotated[int, msgspec.Meta(ge=0)] = 512
+
+
+class ServiceSettings(HttpServerSettings, frozen=True, kw_only=True):
     """What every service needs; a service adds its own fields by subclassing."""
 
     database_url: str

@@ -1,0 +1,131 @@
+"""What every HTTP server of the platform enforces above the socket, as one ASGI middleware: the
+request body must keep coming, and one client may have only so many requests in progress.
+
+- Body deadline: the body must arrive within `http_body_timeout_seconds`, extended by a second
+  for every `http_body_min_bytes_per_second` bytes received (Apache's mod_reqtimeout works the
+  same way). A client trickling its body (a byte every 5 s) is answered 408 and its connection
+  closed; a slow but steady upload is not. Reading `receive()` is what times out, so nothing the
+  application holds (a database session, an upstream connection) waits on a slow client longer.
+- Per-client cap: at most `http_max_connections_per_client` requests in progress at once from one
+  client address; over it, 429 with `Retry-After`, before the application sees the request.
+- A response sent before the application read the whole body (a 401, a 413, a 408) closes the
+  connection, so a client cannot keep it open by trickling a body nobody reads.
+
+The request line and headers arrive before any ASGI application runs, so their size and
+deadline are the server's: granian's HTTP/1 settings for the gateway, and
+`contracts/kit/uvicorn_limits.py` for the services. docs/decisions/http-server-limits.md says
+why, with measurements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
+from contracts.kit.problems import PROBLEM_JSON, Problem, problem_bytes
+from contracts.kit.settings import HttpServerSettings
+
+_CLOSE = (b"connection", b"close")
+
+
+class BodyTimeout(Problem):
+    """Raised from `receive()` when the body is late; a service answers it as this problem."""
+
+    status, slug, title = 408, "request-timeout", "Request body too slow"
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() not in (b"0", b"")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+async def _answer(
+    send: Send, status: int, slug: str, title: str, detail: str, *extra: tuple[bytes, bytes]
+) -> None:
+    body = problem_bytes(status, slug, title, detail)
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), _CLOSE]
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, *extra]})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class RequestGuard:
+    """Pure ASGI, around the application (inside the correlation middleware, so its problems
+    carry the correlation id)."""
+
+    def __init__(self, app: ASGIApp, limits: HttpServerSettings) -> None:
+        self.app = app
+        self.timeout = limits.http_body_timeout_seconds
+        self.rate = float(limits.http_body_min_bytes_per_second)
+        self.cap = limits.http_max_connections_per_client
+        self.busy: dict[str, int] = {}  # requests in progress per client address
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = str(client[0]) if client else ""
+        busy = self.busy.get(address, 0)
+        if self.cap and busy >= self.cap:
+            await _answer(
+                send,
+                429,
+                "too-many-connections",
+                "Too many requests in progress",
+                f"At most {self.cap} requests from one client may be in progress at once.",
+                (b"retry-after", b"1"),
+            )
+            return
+        self.busy[address] = busy + 1
+        try:
+            if _has_body(scope):
+                await self._within_deadline(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            left = self.busy[address] - 1
+            if left:
+                self.busy[address] = left
+            else:
+                del self.busy[address]
+
+    async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        state: dict[str, Any] = {"deadline": loop.time() + self.timeout, "read": False, "started": False}
+
+        async def receive_in_time() -> Message:
+            if state["read"]:
+                return await receive()  # after the body: waiting for a disconnect is not ours to time
+            try:
+                async with asyncio.timeout_at(state["deadline"]):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(
+                    f"The request body did not arrive in time (at least "
+                    f"{self.rate:.0f} bytes per second after {self.timeout:g} s)."
+                ) from None
+            if message["type"] == "http.request":
+                state["deadline"] += len(message.get("body", b"")) / self.rate
+                state["read"] = not message.get("more_body", False)
+            return message
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+                if not state["read"]:  # answered without reading the body: do not wait for it
+                    message["headers"] = [*message.get("headers", []), _CLOSE]
+            await send(message)
+
+        try:
+            await self.app(scope, receive_in_time, send_closing)
+        except BodyTimeout as late:
+            if not state["started"]:  # the application let it through (the gateway's proxy does)
+                await _answer(send, late.status, late.slug, late.title, late.detail)
+
+
+__all__ = ["BodyTimeout", "RequestGuard"]
