@@ -101,6 +101,9 @@ def _serve(name: str, host: str, port: int | None) -> int:
         host=host,
         port=port or service.port,
         http=protocol_class(limits),  # header size and deadline; the rest is the app's RequestGuard
+        # The client is the connection's peer: X-Forwarded-For is believed from nobody (uvicorn
+        # would believe it from loopback, i.e. by network position).
+        proxy_headers=False,
         log_config=None,
         access_log=False,
         lifespan="on",

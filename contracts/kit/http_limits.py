@@ -20,7 +20,6 @@ why, with measurements.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 from contracts.kit.problems import PROBLEM_JSON, Problem, problem_bytes
@@ -95,37 +94,49 @@ class RequestGuard:
                 del self.busy[address]
 
     async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
-        loop = asyncio.get_running_loop()
-        state: dict[str, Any] = {"deadline": loop.time() + self.timeout, "read": False, "started": False}
-
-        async def receive_in_time() -> Message:
-            if state["read"]:
-                return await receive()  # after the body: waiting for a disconnect is not ours to time
-            try:
-                async with asyncio.timeout_at(state["deadline"]):
-                    message = await receive()
-            except TimeoutError:
-                raise BodyTimeout(
-                    f"The request body did not arrive in time (at least "
-                    f"{self.rate:.0f} bytes per second after {self.timeout:g} s)."
-                ) from None
-            if message["type"] == "http.request":
-                state["deadline"] += len(message.get("body", b"")) / self.rate
-                state["read"] = not message.get("more_body", False)
-            return message
-
-        async def send_closing(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                state["started"] = True
-                if not state["read"]:  # answered without reading the body: do not wait for it
-                    message["headers"] = [*message.get("headers", []), _CLOSE]
-            await send(message)
-
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        body = _Body(receive, send, deadline, self.rate, self.timeout)
         try:
-            await self.app(scope, receive_in_time, send_closing)
+            await self.app(scope, body.receive, body.send)
         except BodyTimeout as late:
-            if not state["started"]:  # the application let it through (the gateway's proxy does)
+            if not body.answered:  # the application let it through (the gateway's proxy does)
                 await _answer(send, late.status, late.slug, late.title, late.detail)
+
+
+class _Body:
+    """One request's body, read by the application against its deadline."""
+
+    def __init__(self, receive: Receive, send: Send, deadline: float, rate: float, timeout: float) -> None:
+        self._receive = receive
+        self._send = send
+        self._deadline = deadline
+        self._rate = rate
+        self._timeout = timeout
+        self.read = False  # all of it
+        self.answered = False
+
+    async def receive(self) -> Message:
+        if self.read:
+            return await self._receive()  # after the body: waiting for a disconnect is not ours to time
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                message = await self._receive()
+        except TimeoutError:
+            raise BodyTimeout(
+                f"The request body did not arrive in time (at least {self._rate:.0f} bytes per second "
+                f"after {self._timeout:g} s)."
+            ) from None
+        if message["type"] == "http.request":
+            self._deadline += len(message.get("body", b"")) / self._rate
+            self.read = not message.get("more_body", False)
+        return message
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.answered = True
+            if not self.read:  # answered without reading the body: do not wait for the rest
+                message["headers"] = [*message.get("headers", []), _CLOSE]
+        await self._send(message)
 
 
 __all__ = ["BodyTimeout", "RequestGuard"]

@@ -183,3 +183,15 @@ def test_one_client_may_have_only_so_many_requests_in_progress(server: ServicePr
     finally:
         for sock in held:
             sock.close()
+
+
+def test_x_forwarded_for_does_not_make_another_client(server: ServiceProcess) -> None:
+    # From loopback, where uvicorn would believe it by default.
+    held = [start_post(server, "127.0.0.1") for _ in range(CAP)]
+    try:
+        time.sleep(0.3)
+        assert get(server, "/erp/v1/items?limit=1", **{"X-Forwarded-For": "10.1.2.3"}) == 429
+        assert [status_of(s) for s in held] == [408] * CAP
+    finally:
+        for sock in held:
+            sock.close()
