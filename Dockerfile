@@ -8,6 +8,7 @@ COPY system_apis ./system_apis
 COPY process_apis ./process_apis
 COPY experience_apis ./experience_apis
 COPY gateway ./gateway
+COPY connectors ./connectors
 COPY plantbridge ./plantbridge
 RUN pip install '.[tracing]' && useradd --system --uid 10001 plantbridge
 USER plantbridge

@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/plantbridge contracts diff
 
 typecheck: install
-	$(BIN)/mypy contracts system_apis process_apis experience_apis gateway plantbridge
+	$(BIN)/mypy contracts system_apis process_apis experience_apis gateway plantbridge connectors
 
 # The fast lane: services in process (Litestar's test client over real SQLite files and a real
 # Redis) and unit tests. Tests that start processes (e2e) or use PostgreSQL are left to `make test`.

@@ -233,13 +233,15 @@ class Proxy:
             )
             return
         try:
-            if incoming.authorization is None:
-                bearer_token(())  # raises the "token needed" problem
-            principal = await self.verifier.verify(
-                bearer_token(((b"authorization", incoming.authorization or b""),))
-            )
+            principal = signed_sender(route, path)
+            if principal is None:
+                if incoming.authorization is None:
+                    bearer_token(())  # raises the "token needed" problem
+                principal = await self.verifier.verify(
+                    bearer_token(((b"authorization", incoming.authorization or b""),))
+                )
+                check_scopes(principal, route.scopes(method))
             exchange.client = principal.client_id
-            check_scopes(principal, route.scopes(method))
         except AuthError as error:
             policy = [(b"ratelimit-policy", route.limit.policy(route.name).encode())]
             await _send(send, error.status, error.body(), [*error.headers(), *policy])
@@ -364,6 +366,16 @@ class Proxy:
             await self.deprecations.record(route.prefix, exchange.client)
         out = [(k, v) for k, v in headers if k.lower() not in _HOP]
         await _send(send, status, payload, [*out, *limit_headers])
+
+
+def signed_sender(route: Route, path: str) -> Principal | None:
+    """A webhook sender on the route's signed prefix (`/webhooks/v1/inbound/<source>`): no token,
+    the upstream verifies the signature; rate-limited as `source:<name>`. None elsewhere."""
+    prefix = route.signed_prefix
+    if prefix is None or not path.startswith(prefix):
+        return None
+    source = path[len(prefix) :].split("/", 1)[0][:64]
+    return Principal(client_id=f"source:{source}", subject="", issuer="", scopes=frozenset(), expires_at=0)
 
 
 class _Incoming:

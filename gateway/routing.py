@@ -33,6 +33,9 @@ class Route:
     write_scopes: tuple[str, ...]
     limit: Limit
     default_port: int  # on loopback, for the embedded platform
+    # Paths under this prefix authenticate with a webhook signature the upstream verifies: they
+    # pass without a token, limited per `<prefix><source>` instead of per client.
+    signed_prefix: str | None = None
 
     def scopes(self, method: str) -> tuple[str, ...]:
         return self.read_scopes if method in ("GET", "HEAD", "OPTIONS") else self.write_scopes
@@ -82,6 +85,18 @@ ROUTES: tuple[Route, ...] = (
         ("events:replay",),
         Limit(300, 60),
         8303,
+    ),
+    # Partner subscriptions (the service checks webhooks:subscribe/read/operate itself, per route),
+    # and inbound webhooks, which carry a signature instead of a token.
+    Route(
+        "webhooks",
+        "/webhooks/v1",
+        "webhooks",
+        (),
+        (),
+        Limit(300, 60),
+        8410,
+        signed_prefix="/webhooks/v1/inbound/",
     ),
 )
 

@@ -34,6 +34,8 @@ OPERATOR_SCOPES = (
     "events:replay",
     "gateway:read",  # who still calls deprecated API versions
     "operations:read",  # the business monitors and the operations console
+    "webhooks:read",  # every partner subscription, message and attempt
+    "webhooks:operate",  # retry, replay, disable and enable deliveries
 )
 
 

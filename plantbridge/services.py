@@ -83,7 +83,18 @@ SERVICES: tuple[Service, ...] = (
             *("erp:read", "qms:read", "cmms:read", "mes:read"),
             *("quality:read", "quality:write", "maintenance:read", "maintenance:write"),
             *("events:read", "events:replay"),
+            *("webhooks:read", "webhooks:operate"),
         ),
+    ),
+    # Partner webhooks out (the event streams) and in (mapped to QMS commands).
+    Service(
+        "webhooks",
+        "connectors.webhooks.app:create_app",
+        8410,
+        "WEBHOOKS",
+        "connector",
+        client_id="webhooks-connector",
+        client_scopes=("qms:read", "qms:write"),
     ),
     # Last: it starts after the upstreams it routes to.
     Service("gateway", "gateway.app:create_app", 8000, "GATEWAY", "edge"),

@@ -61,6 +61,10 @@ class ServiceSpec:
     dependencies: dict[str, Provide] = field(default_factory=dict)
     # More major versions served beside `api_path` by the same app (contracts/kit/versioning.py).
     versions: Sequence[ApiVersion] = ()
+    # Routes under `api_path` that authenticate each request themselves (webhook signatures):
+    # no bearer token, and no Idempotency-Key answers kept (they would be shared by every
+    # anonymous caller). The gateway forwards them without a token too.
+    signed_routes: Sequence[ControllerRouterHandler] = ()
 
 
 @dataclass
@@ -152,6 +156,9 @@ def create_service_app(
         api_router(spec.api_path, spec.routes),
         *(api_router(v.api_path, v.routes) for v in spec.versions),
     ]
+    signed = Router(path=spec.api_path, route_handlers=list(spec.signed_routes), middleware=list(middleware))
+    if spec.signed_routes:
+        apis.append(signed)
     majors = [(spec.api_path, spec.api_version), *((v.api_path, v.api_version) for v in spec.versions)]
     documents = [major_document_handler(spec.name, path, version) for path, version in majors]
     app = Litestar(
@@ -186,8 +193,11 @@ def create_service_app(
         state=State({"runtime": runtime}),
         logging_config=None,
     )
+    public = {route.path for route in signed.routes}
     for path in (spec.api_path, *(v.api_path for v in spec.versions)):
-        document_security(app, api_path=path, service=spec.name, token_url=settings.auth_token_url)
+        document_security(
+            app, api_path=path, service=spec.name, token_url=settings.auth_token_url, public=public
+        )
     document_json_bodies(app)
     for deprecation in deprecations:
         document_deprecation(app, deprecation)

@@ -7,7 +7,9 @@ throttled), `exp`/`nbf`, `iss` and `aud`. A verified token is cached until it ex
 signature is checked once per token, not once per request.
 
 Scopes are declared per route: by default `<service>:read` for safe methods and
-`<service>:write` for the rest; a handler overrides it with `opt={"scopes": ("supplier:portal",)}`.
+`<service>:write` for the rest; a handler overrides it with `opt={"scopes": ("supplier:portal",)}`
+(all needed), or with `opt={"any_scope": ("webhooks:subscribe", "webhooks:read")}` (one of them
+suffices: the handler then decides what the one held lets the caller see).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -365,6 +367,28 @@ def route_scopes(opt: Mapping[str, Any], service: str, method: str) -> tuple[str
     return (declared,) if isinstance(declared, str) else tuple(declared)
 
 
+def route_alternatives(opt: Mapping[str, Any], service: str, method: str) -> tuple[tuple[str, ...], ...]:
+    """The scope sets of which a token must hold one whole set to call the route."""
+    any_scope = opt.get("any_scope")
+    if any_scope is not None:
+        return tuple((s,) for s in any_scope)
+    return (route_scopes(opt, service, method),)
+
+
+def check_alternatives(principal: Principal, alternatives: Sequence[Sequence[str]]) -> None:
+    if len(alternatives) == 1:
+        check_scopes(principal, alternatives[0])
+        return
+    if not any(principal.has(*scopes) for scopes in alternatives):
+        wanted = " or ".join(" ".join(scopes) for scopes in alternatives)
+        raise AuthError(
+            403,
+            f"The token needs the scope {wanted}.",
+            error="insufficient_scope",
+            scope=" ".join(s for scopes in alternatives for s in scopes),
+        )
+
+
 async def send_auth_error(send: Send, error: AuthError) -> None:
     await send({"type": "http.response.start", "status": error.status, "headers": error.headers()})
     await send({"type": "http.response.body", "body": error.body(), "more_body": False})
@@ -377,7 +401,7 @@ class AuthMiddleware:
     app: ASGIApp
     verifier: TokenVerifier
     service: str
-    _scopes: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)
+    _scopes: dict[tuple[int, str], tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -388,11 +412,11 @@ class AuthMiddleware:
         key = (id(handler), method)
         needed = self._scopes.get(key)
         if needed is None:
-            needed = route_scopes(getattr(handler, "opt", {}) or {}, self.service, method)
+            needed = route_alternatives(getattr(handler, "opt", {}) or {}, self.service, method)
             self._scopes[key] = needed
         try:
             principal = await self.verifier.verify(bearer_token(scope["headers"]))
-            check_scopes(principal, needed)
+            check_alternatives(principal, needed)
         except AuthError as error:
             await send_auth_error(send, error)
             return
@@ -417,12 +441,14 @@ __all__ = [
     "TokenVerifier",
     "TrustedIssuer",
     "bearer_token",
+    "check_alternatives",
     "check_scopes",
     "current_principal",
     "document_security",
     "jwks_loader",
     "parse_issuers",
     "principal_from_claims",
+    "route_alternatives",
     "route_scopes",
     "verified_claims",
 ]
@@ -433,21 +459,24 @@ def _describe(scope: str) -> str:
     return {"read": f"Read {name} records", "write": f"Create and change {name} records"}.get(access, scope)
 
 
-def document_security(app: Litestar, *, api_path: str, service: str, token_url: str) -> None:
+def document_security(
+    app: Litestar, *, api_path: str, service: str, token_url: str, public: Container[str] = ()
+) -> None:
     """Say in the OpenAPI document what AuthMiddleware enforces: the OAuth2 scheme, each
-    operation's scopes and its 401/403 problems. Call before the document is first built."""
+    operation's scopes and its 401/403 problems. Call before the document is first built.
+    Routes whose path is in `public` take no token (they authenticate requests themselves)."""
     from contracts.kit.responses import problems
 
     all_scopes: dict[str, str] = {}
     for route in app.routes:
         if not isinstance(route, HTTPRoute) or not route.path.startswith(api_path + "/"):
             continue
-        if route.path.startswith(f"{api_path}/schema"):
+        if route.path.startswith(f"{api_path}/schema") or route.path in public:
             continue
         for method, (handler, _) in route.route_handler_map.items():
-            needed = route_scopes(handler.opt or {}, service, method)
-            all_scopes.update({s: _describe(s) for s in needed})
-            handler.security = [{BEARER_SCHEME: list(needed)}]
+            alternatives = route_alternatives(handler.opt or {}, service, method)
+            all_scopes.update({s: _describe(s) for needed in alternatives for s in needed})
+            handler.security = [{BEARER_SCHEME: list(needed)} for needed in alternatives]
             handler.responses = {**problems(401, 403), **(handler.responses or {})}
     config = app.openapi_config
     if config is None:

@@ -30,7 +30,9 @@ class Unavailable(ConnectionError):
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self) -> None:
+    def __init__(self, max_response_bytes: int | None = None) -> None:
+        self.max_response_bytes = max_response_bytes
+        self.received = 0
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[None] | None = None
@@ -49,6 +51,12 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
+        self.received += len(data)
+        if self.max_response_bytes is not None and self.received > self.max_response_bytes:
+            # A peer we do not control (a webhook receiver) must not fill our memory.
+            self._fail(Unavailable(f"response larger than {self.max_response_bytes} bytes"))
+            self.close()
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -85,6 +93,7 @@ class _Connection(asyncio.Protocol):
             self.waiter.set_exception(exc)
 
     def start(self, head: bool) -> asyncio.Future[None]:
+        self.received = 0
         self.status = 0
         self.headers = []
         self.body = []
@@ -110,7 +119,12 @@ class Pool:
         connect_timeout: float,
         timeout: float,
         ssl_context: ssl.SSLContext | None = None,
+        address: str | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
+        """`address`: connect to this IP address instead of resolving the URL's host again (one
+        the caller has vetted); TLS still verifies the certificate against the URL's host.
+        `max_response_bytes`: a bigger answer (head and body) fails as Unavailable."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{base_url!r} is not an http:// or https:// URL")
@@ -122,6 +136,8 @@ class Pool:
         self.host_header = f"{self.host}:{self.port}".encode()
         self.connect_timeout = connect_timeout
         self.timeout = timeout
+        self.address = address
+        self.max_response_bytes = max_response_bytes
         self._idle: deque[_Connection] = deque()
         self._slots = asyncio.Semaphore(size)
 
@@ -188,9 +204,16 @@ class Pool:
                 return conn, True
             conn.close()
         loop = asyncio.get_running_loop()
+        limit = self.max_response_bytes
         try:
             _, conn = await asyncio.wait_for(
-                loop.create_connection(_Connection, self.host, self.port, ssl=self.ssl),
+                loop.create_connection(
+                    lambda: _Connection(limit),
+                    self.address or self.host,
+                    self.port,
+                    ssl=self.ssl,
+                    server_hostname=self.host if self.ssl and self.address else None,
+                ),
                 self.connect_timeout,
             )
         except (OSError, TimeoutError) as exc:

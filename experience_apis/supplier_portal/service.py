@@ -23,6 +23,7 @@ from contracts.kit.paging import PageQuery
 from contracts.kit.problems import NotFound, Problem
 from contracts.models import qms
 from contracts.models import supplier as m
+from contracts.tenancy import sees_case, sees_inspection
 
 T = TypeVar("T")
 Warnings = list[tuple[str, str]]
@@ -75,7 +76,7 @@ def _params(query: PageQuery, **filters: Any) -> dict[str, Any]:
 
 
 def visible(case: qms.SupplierCase, who: Supplier) -> bool:
-    return case.supplier_id == who.supplier_id and (case.issued_at is not None or case.status != "open")
+    return sees_case(who.supplier_id, case.supplier_id, case.status, case.issued_at is not None)
 
 
 # --- cases -----------------------------------------------------------------------------------------
@@ -197,14 +198,14 @@ async def list_inspections(
         LOT_NOT_FOUND,
     )
     return m.InspectionPage(
-        items=[_inspection(i) for i in page.items if i.supplier_id == who.supplier_id],
+        items=[_inspection(i) for i in page.items if sees_inspection(who.supplier_id, i.supplier_id)],
         next_cursor=page.next_cursor,
     )
 
 
 async def inspection(up: Upstreams, who: Supplier, inspection_lot_id: str) -> m.LotInspection:
     lot = await critical("qms", up.qms.get_inspection_lot(inspection_lot_id), LOT_NOT_FOUND)
-    if lot.supplier_id != who.supplier_id:
+    if not sees_inspection(who.supplier_id, lot.supplier_id):
         raise NotFound(LOT_NOT_FOUND)
     return _inspection(lot)
 

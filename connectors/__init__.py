@@ -1,0 +1,1 @@
+"""Connectors: how Plantbridge reaches systems and partners it does not own."""

@@ -1,0 +1,1 @@
+"""Partner webhooks out and SaaS webhooks in, on the Standard Webhooks specification."""

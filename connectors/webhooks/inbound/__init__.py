@@ -1,0 +1,1 @@
+"""Inbound webhooks: configured sources, verified signatures, mappings to our commands."""

@@ -1,0 +1,130 @@
+"""Our canonical commands an inbound webhook may be mapped to, each a call on a system API.
+
+Every call carries an Idempotency-Key made from the source and the `webhook-id`, so a webhook
+applied once is never applied twice, even when our answer to its sender was lost and the sender
+tries again, or we crashed between the call and recording it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from contracts.clients.answers import UPSTREAM_ERRORS, as_problem
+from contracts.clients.qms import QmsClient
+from contracts.kit.problems import NotFound, Problem
+from contracts.models import qms, qms_v2
+from contracts.tenancy import sees_case
+
+Apply = Callable[[QmsClient, dict[str, Any], str | None, str], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    fields: frozenset[str]
+    required: frozenset[str]
+    item_fields: frozenset[str]
+    apply: Apply  # (qms, mapped fields, the source's supplier, idempotency key) -> result
+    for_suppliers: bool = False  # only a supplier's own system may send it
+
+
+def invalid(detail: str) -> Problem:
+    return Problem(detail, status=422, slug="webhook-payload-invalid", title="Webhook payload does not map")
+
+
+def _convert(values: dict[str, Any], shape: type[Any]) -> Any:
+    try:
+        return msgspec.convert(values, shape)
+    except msgspec.ValidationError as exc:
+        raise invalid(f"the mapped payload is not a valid {shape.__name__}: {exc}") from exc
+
+
+async def _call(call: Awaitable[Any], not_found: str) -> Any:
+    try:
+        return await call
+    except UPSTREAM_ERRORS as exc:
+        raise as_problem("qms", exc, not_found=not_found) from exc
+
+
+async def record_inspection_results(
+    qms_api: QmsClient, fields: dict[str, Any], supplier: str | None, key: str
+) -> dict[str, Any]:
+    """An external inspection's results onto our inspection lot (QMS v2 measurements)."""
+    entries = []
+    for item in fields.get("results") or []:
+        value = item.get("value")
+        entry = {
+            "characteristic": item.get("characteristic"),
+            "conforming": item.get("conforming"),
+            "note": item.get("note"),
+            "measurement": (
+                {"value": value, "unit": item.get("unit"), "uncertainty": item.get("uncertainty")}
+                if value is not None
+                else None
+            ),
+        }
+        entries.append({k: v for k, v in entry.items() if v is not None})
+    record = _convert(
+        {"results": entries, **({"recorded_by": fields["recorded_by"]} if fields.get("recorded_by") else {})},
+        qms_v2.ResultsRecord,
+    )
+    lot_id = fields.get("inspection_lot_id")
+    if not isinstance(lot_id, str) or not lot_id:
+        raise invalid("the payload names no inspection lot")
+    if supplier is not None:
+        lot = await _call(qms_api.get_inspection_lot(lot_id), f"No inspection lot {lot_id}.")
+        if lot.supplier_id != supplier:
+            raise NotFound(f"No inspection lot {lot_id}.")
+    lot = await _call(
+        qms_api.record_results(lot_id, record, idempotency_key=key), f"No inspection lot {lot_id}."
+    )
+    return {
+        "inspection_lot_id": lot.inspection_lot_id,
+        "status": lot.status.value,
+        "result": lot.result.value,
+    }
+
+
+async def answer_supplier_case(
+    qms_api: QmsClient, fields: dict[str, Any], supplier: str | None, key: str
+) -> dict[str, Any]:
+    """A supplier's 8D answer onto its supplier case: only a case the portal shows that supplier."""
+    case_id = fields.get("case_id")
+    if not isinstance(case_id, str) or not case_id:
+        raise invalid("the payload names no supplier case")
+    answer = _convert(
+        {k: v for k, v in fields.items() if k != "case_id" and v is not None}, qms.SupplierResponseCreate
+    )
+    case = await _call(qms_api.get_supplier_case(case_id), f"No supplier case {case_id}.")
+    if supplier is None or not sees_case(supplier, case.supplier_id, case.status, case.issued_at is not None):
+        raise NotFound(f"No supplier case {case_id}.")  # another supplier's case looks like none
+    done = await _call(
+        qms_api.respond_to_supplier_case(case_id, answer, idempotency_key=key), f"No supplier case {case_id}."
+    )
+    return {"case_id": done.case_id, "status": done.status.value, "responses": len(done.responses)}
+
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        Command(
+            "record-inspection-results",
+            fields=frozenset({"inspection_lot_id", "recorded_by", "results"}),
+            required=frozenset({"inspection_lot_id", "results"}),
+            item_fields=frozenset({"characteristic", "value", "unit", "uncertainty", "conforming", "note"}),
+            apply=record_inspection_results,
+        ),
+        Command(
+            "answer-supplier-case",
+            fields=frozenset({"case_id", "containment", "root_cause", "corrective_action", "responded_by"}),
+            required=frozenset({"case_id", "containment", "root_cause", "corrective_action"}),
+            item_fields=frozenset(),
+            apply=answer_supplier_case,
+            for_suppliers=True,
+        ),
+    )
+}
