@@ -8,7 +8,6 @@ enable any.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
@@ -40,13 +39,14 @@ from contracts.models import webhooks as m
 SUBSCRIBE, READ, OPERATE = "webhooks:subscribe", "webhooks:read", "webhooks:operate"
 
 
-@dataclass(frozen=True)
 class Deps:
-    """What the use cases need beyond the session."""
+    """What the use cases need beyond the session (a plain class: Litestar's signature model
+    would try to convert a dataclass's fields)."""
 
-    guard: Guard
-    box: SecretBox
-    secret_overlap: timedelta
+    def __init__(self, guard: Guard, box: SecretBox, secret_overlap: timedelta) -> None:
+        self.guard = guard
+        self.box = box
+        self.secret_overlap = secret_overlap
 
 
 # --- who may see what ------------------------------------------------------------------------
