@@ -88,7 +88,7 @@ def _operable(row: SubscriptionRow, who: Principal) -> None:
 # --- event types -----------------------------------------------------------------------------
 def event_types(who: Principal) -> m.EventTypeList:
     return m.EventTypeList(
-        items=[
+        event_types=[
             m.EventTypeInfo(
                 name=t.name,
                 description=t.description,

@@ -55,6 +55,7 @@ ALLOWED_ALGORITHMS = (
     "EdDSA",
 )
 BEARER_SCHEME = "oauth2"
+SIGNATURE_SCHEME = "signature"  # routes that authenticate each request by its signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,10 +469,17 @@ def document_security(
     from contracts.kit.responses import problems
 
     all_scopes: dict[str, str] = {}
+    signed = False
     for route in app.routes:
         if not isinstance(route, HTTPRoute) or not route.path.startswith(api_path + "/"):
             continue
-        if route.path.startswith(f"{api_path}/schema") or route.path in public:
+        if route.path.startswith(f"{api_path}/schema"):
+            continue
+        if route.path in public:
+            signed = True
+            for handler, _ in route.route_handler_map.values():
+                handler.security = [{SIGNATURE_SCHEME: []}]
+                handler.responses = {**problems(401), **(handler.responses or {})}
             continue
         for method, (handler, _) in route.route_handler_map.items():
             alternatives = route_alternatives(handler.opt or {}, service, method)
@@ -492,6 +500,19 @@ def document_security(
             flows=OAuthFlows(
                 client_credentials=OAuthFlow(token_url=token_url, scopes=dict(sorted(all_scopes.items())))
             ),
+        ),
+        **(
+            {
+                SIGNATURE_SCHEME: SecurityScheme(
+                    type="apiKey",
+                    name="webhook-signature",
+                    security_scheme_in="header",
+                    description="A Standard Webhooks signature over `webhook-id.webhook-timestamp.body` "
+                    "with the sender's shared secret, in place of an access token.",
+                )
+            }
+            if signed
+            else {}
         ),
     }
     config.components = components

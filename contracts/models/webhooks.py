@@ -83,7 +83,9 @@ class EventTypeInfo(Output, kw_only=True):
 
 
 class EventTypeList(Output, kw_only=True):
-    items: list[EventTypeInfo]
+    """The whole catalogue at once (a few dozen types): not paged."""
+
+    event_types: list[EventTypeInfo]
 
 
 class Attempt(Output, kw_only=True):

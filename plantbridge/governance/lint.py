@@ -24,6 +24,10 @@ def _resolve(document: dict[str, Any], node: Any) -> Any:
     return node
 
 
+def _is_oauth(scheme: Any) -> bool:
+    return isinstance(scheme, dict) and scheme.get("type") in ("oauth2", "openIdConnect")
+
+
 def security_with_scopes(document: dict[str, Any], method: str, path: str, op: Operation) -> Iterator[str]:
     schemes = document.get("components", {}).get("securitySchemes", {})
     requirements = op.get("security", document.get("security"))
@@ -36,7 +40,8 @@ def security_with_scopes(document: dict[str, Any], method: str, path: str, op: O
         for name, scopes in requirement.items():
             if name not in schemes:
                 yield f"security: scheme `{name}` is not in components.securitySchemes"
-            if not scopes:
+            # Scopes belong to OAuth2 schemes; a signature scheme (apiKey) has none to name.
+            elif not scopes and _is_oauth(schemes[name]):
                 yield f"security: requirement `{name}` names no scopes"
 
 
@@ -45,7 +50,10 @@ def problem_responses(document: dict[str, Any], method: str, path: str, op: Oper
     client_errors = [s for s in responses if str(s).startswith("4")]
     if not client_errors:
         yield "problems: no 4xx problem response documented"
-    for needed in ("401", "403"):
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    requirements = op.get("security", document.get("security")) or []
+    scoped = any(_is_oauth(schemes.get(name, {})) for r in requirements for name in r)
+    for needed in ("401", "403") if scoped else ("401",):  # no scopes, nothing to be forbidden
         if needed not in map(str, responses):
             yield f"problems: {needed} not documented"
     for status in client_errors:

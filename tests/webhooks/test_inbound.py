@@ -52,7 +52,13 @@ secrets = ["{acme}"]
 [[sources.acme-8d.mappings]]
 when_type = "eightd.answered"
 command = "answer-supplier-case"
-fields = {{ case_id = "/data/scar", containment = "/data/d3", root_cause = "/data/d4", corrective_action = "/data/d5", responded_by = "/data/author" }}
+
+[sources.acme-8d.mappings.fields]
+case_id = "/data/scar"
+containment = "/data/d3"
+root_cause = "/data/d4"
+corrective_action = "/data/d5"
+responded_by = "/data/author"
 """
 
 

@@ -37,7 +37,7 @@ def test_types_must_be_in_the_catalogue_and_readable(service: Webhooks, receiver
         )
         assert unreadable.status_code == 403
         assert "erp:read" in unreadable.json()["detail"]
-        offered = {t["name"] for t in api.get("/webhooks/v1/event-types").json()["items"]}
+        offered = {t["name"] for t in api.get("/webhooks/v1/event-types").json()["event_types"]}
         assert LOT in offered
         assert not [t for t in offered if not t.startswith("qms.")]
         assert api.get("/webhooks/v1/subscriptions").json()["items"] == []  # nothing was stored

@@ -52,7 +52,7 @@ def test_a_supplier_subscription_gets_only_its_own_records_events(
     service: Webhooks, receiver: Receiver
 ) -> None:
     with service.api(("webhooks:subscribe",), client_id="portal-a", supplier_id="SUP-A") as supplier_api:
-        offered = {t["name"] for t in supplier_api.get("/webhooks/v1/event-types").json()["items"]}
+        offered = {t["name"] for t in supplier_api.get("/webhooks/v1/event-types").json()["event_types"]}
         # Types the portal does not show a supplier cannot be subscribed to at all.
         for event_type in CARRYING:
             if event_type not in offered:
