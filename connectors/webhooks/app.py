@@ -19,6 +19,7 @@ from litestar.di import Provide
 from connectors.webhooks import fanout
 from connectors.webhooks.delivery import DeliveryMetrics, Dispatcher, Policy
 from connectors.webhooks.endpoints import Endpoints, Guard, parse_networks
+from connectors.webhooks.inbound.commands import Qms
 from connectors.webhooks.inbound.routes import SIGNED_ROUTES
 from connectors.webhooks.inbound.service import Inbound
 from connectors.webhooks.inbound.sources import load_sources
@@ -28,6 +29,7 @@ from connectors.webhooks.service import Deps
 from connectors.webhooks.settings import WebhooksSettings
 from connectors.webhooks.store import metadata
 from contracts.clients.qms import QmsClient
+from contracts.clients.qms_v2 import QmsV2Client
 from contracts.clients.tokens import ClientCredentials
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import consumer_lifespan
@@ -124,9 +126,12 @@ def _inbound(settings: WebhooksSettings, sources: Any) -> Any:
             token = ClientCredentials(
                 settings.auth_token_url, settings.client_id, settings.client_secret, QMS_SCOPES
             )
-            qms = QmsClient(
-                settings.qms_url, token=token, timeout=settings.upstream_timeout_seconds, attempts=2
-            )
+            options: dict[str, Any] = {
+                "token": token,
+                "timeout": settings.upstream_timeout_seconds,
+                "attempts": 2,
+            }
+            qms = Qms(QmsClient(settings.qms_url, **options), QmsV2Client(settings.qms_url, **options))
         app.state["inbound"] = Inbound(
             sources=sources,
             db=runtime_of(app).db,

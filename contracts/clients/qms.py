@@ -7,10 +7,8 @@ from typing import Any
 from contracts.clients.base import ApiClient
 from contracts.kit.paging import Page
 from contracts.models import qms as m
-from contracts.models import qms_v2
 
 API = "/qms/v1"
-API_V2 = "/qms/v2"
 
 
 class QmsClient(ApiClient):
@@ -25,17 +23,6 @@ class QmsClient(ApiClient):
 
     async def get_inspection_lot(self, inspection_lot_id: str) -> m.InspectionLot:
         return await self.get(f"{API}/inspection-lots/{inspection_lot_id}", m.InspectionLot)
-
-    async def record_results(
-        self, inspection_lot_id: str, results: qms_v2.ResultsRecord, *, idempotency_key: str
-    ) -> qms_v2.InspectionLot:
-        """Measurements as v2 takes them (value and unit with their uncertainty)."""
-        return await self.post(
-            f"{API_V2}/inspection-lots/{inspection_lot_id}/results",
-            results,
-            qms_v2.InspectionLot,
-            idempotency_key=idempotency_key,
-        )
 
     async def mark_stock_posted(
         self, inspection_lot_id: str, posted: m.StockPosted, *, idempotency_key: str

@@ -15,11 +15,25 @@ import msgspec
 
 from contracts.clients.answers import UPSTREAM_ERRORS, as_problem
 from contracts.clients.qms import QmsClient
+from contracts.clients.qms_v2 import QmsV2Client
 from contracts.kit.problems import NotFound, Problem
 from contracts.models import qms, qms_v2
 from contracts.tenancy import sees_case
 
-Apply = Callable[[QmsClient, dict[str, Any], str | None, str], Awaitable[dict[str, Any]]]
+
+@dataclass(frozen=True)
+class Qms:
+    """QMS as the commands call it: v1 for supplier cases, v2 for measured results."""
+
+    v1: QmsClient
+    v2: QmsV2Client
+
+    async def aclose(self) -> None:
+        await self.v1.aclose()
+        await self.v2.aclose()
+
+
+Apply = Callable[[Qms, dict[str, Any], str | None, str], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -51,7 +65,7 @@ async def _call(call: Awaitable[Any], not_found: str) -> Any:
 
 
 async def record_inspection_results(
-    qms_api: QmsClient, fields: dict[str, Any], supplier: str | None, key: str
+    qms_api: Qms, fields: dict[str, Any], supplier: str | None, key: str
 ) -> dict[str, Any]:
     """An external inspection's results onto our inspection lot (QMS v2 measurements)."""
     entries = []
@@ -76,11 +90,11 @@ async def record_inspection_results(
     if not isinstance(lot_id, str) or not lot_id:
         raise invalid("the payload names no inspection lot")
     if supplier is not None:
-        lot = await _call(qms_api.get_inspection_lot(lot_id), f"No inspection lot {lot_id}.")
+        lot = await _call(qms_api.v1.get_inspection_lot(lot_id), f"No inspection lot {lot_id}.")
         if lot.supplier_id != supplier:
             raise NotFound(f"No inspection lot {lot_id}.")
     lot = await _call(
-        qms_api.record_results(lot_id, record, idempotency_key=key), f"No inspection lot {lot_id}."
+        qms_api.v2.record_results(lot_id, record, idempotency_key=key), f"No inspection lot {lot_id}."
     )
     return {
         "inspection_lot_id": lot.inspection_lot_id,
@@ -90,7 +104,7 @@ async def record_inspection_results(
 
 
 async def answer_supplier_case(
-    qms_api: QmsClient, fields: dict[str, Any], supplier: str | None, key: str
+    qms_api: Qms, fields: dict[str, Any], supplier: str | None, key: str
 ) -> dict[str, Any]:
     """A supplier's 8D answer onto its supplier case: only a case the portal shows that supplier."""
     case_id = fields.get("case_id")
@@ -99,11 +113,12 @@ async def answer_supplier_case(
     answer = _convert(
         {k: v for k, v in fields.items() if k != "case_id" and v is not None}, qms.SupplierResponseCreate
     )
-    case = await _call(qms_api.get_supplier_case(case_id), f"No supplier case {case_id}.")
+    case = await _call(qms_api.v1.get_supplier_case(case_id), f"No supplier case {case_id}.")
     if supplier is None or not sees_case(supplier, case.supplier_id, case.status, case.issued_at is not None):
         raise NotFound(f"No supplier case {case_id}.")  # another supplier's case looks like none
     done = await _call(
-        qms_api.respond_to_supplier_case(case_id, answer, idempotency_key=key), f"No supplier case {case_id}."
+        qms_api.v1.respond_to_supplier_case(case_id, answer, idempotency_key=key),
+        f"No supplier case {case_id}.",
     )
     return {"case_id": done.case_id, "status": done.status.value, "responses": len(done.responses)}
 

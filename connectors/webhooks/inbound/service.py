@@ -22,11 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from standardwebhooks import WebhookVerificationError
 
-from connectors.webhooks.inbound.commands import COMMANDS, invalid
+from connectors.webhooks.inbound.commands import COMMANDS, Qms, invalid
 from connectors.webhooks.inbound.mapping import apply_mapping, event_type
 from connectors.webhooks.inbound.sources import Configured
 from connectors.webhooks.store import InboundRow, inbound
-from contracts.clients.qms import QmsClient
 from contracts.kit.db import Database
 from contracts.kit.paging import as_utc, utcnow
 from contracts.kit.problems import NotFound, Problem
@@ -43,7 +42,7 @@ def _refused(status: int, slug: str, title: str, detail: str) -> Problem:
 class Inbound:
     sources: dict[str, Configured]
     db: Database
-    qms: QmsClient | None
+    qms: Qms | None
     tolerance_seconds: int
 
     async def receive(
