@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from connectors.webhooks import cli as webhooks_cli
 from gateway import cli as gateway_cli
 from plantbridge import events_cli
 from plantbridge.governance import cli as contracts_cli
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     events_cli.add_parser(commands)
     gateway_cli.add_parser(commands)
     contracts_cli.add_parser(commands)
+    webhooks_cli.add_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -66,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return gateway_cli.run(args)
     if args.command == "contracts":
         return contracts_cli.run(args)
+    if args.command == "webhooks":
+        return webhooks_cli.run(args)
     if args.command == "register-platform-clients":
         return _register_platform_clients()
     if args.command == "demo":

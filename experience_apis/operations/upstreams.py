@@ -13,6 +13,7 @@ from contracts.clients.erp import ErpClient
 from contracts.clients.flows import FlowsClient, MaintenanceClient, QualityClient
 from contracts.clients.qms import QmsClient
 from contracts.clients.tokens import ClientCredentials
+from contracts.clients.webhooks import WebhooksClient
 from experience_apis.operations.settings import OperationsSettings
 
 # What this service asks the gateway for (the service table registers exactly these).
@@ -20,6 +21,7 @@ SCOPES = (
     *("erp:read", "qms:read", "cmms:read", "mes:read"),
     *("quality:read", "quality:write", "maintenance:read", "maintenance:write"),
     *("events:read", "events:replay"),
+    *("webhooks:read", "webhooks:operate"),
 )
 # System APIs whose audit trail the console shows (`GET /<svc>/v1/audit`).
 AUDITED = ("erp", "qms", "cmms", "mes")
@@ -39,6 +41,7 @@ class Upstreams:
     mes: MesClient
     quality: QualityClient
     maintenance: MaintenanceClient
+    webhooks: WebhooksClient
     redis: Redis
     lookback_days: int = 90
     lag_threshold: int = 100
@@ -49,7 +52,15 @@ class Upstreams:
         return {"quality": self.quality, "maintenance": self.maintenance}
 
     async def aclose(self) -> None:
-        for client in (self.erp, self.qms, self.cmms, self.mes, self.quality, self.maintenance):
+        for client in (
+            self.erp,
+            self.qms,
+            self.cmms,
+            self.mes,
+            self.quality,
+            self.maintenance,
+            self.webhooks,
+        ):
             await client.aclose()
 
 
@@ -65,6 +76,7 @@ def build(settings: OperationsSettings, redis: Redis) -> Upstreams:
         mes=MesClient(settings.mes_url, **options),
         quality=QualityClient(settings.quality_url, **options),
         maintenance=MaintenanceClient(settings.maintenance_url, **options),
+        webhooks=WebhooksClient(settings.webhooks_url, **options),
         redis=redis,
         lookback_days=settings.lookback_days,
         lag_threshold=settings.lag_threshold,

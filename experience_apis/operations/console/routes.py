@@ -3,7 +3,9 @@ needs through the gateway; the data itself is fetched with this service's own cl
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Litestar, Request, Response, Router, get, post
@@ -12,12 +14,14 @@ from litestar.params import Parameter
 from litestar.static_files import create_static_files_router
 
 from contracts.clients.base import UpstreamProblem
+from contracts.clients.webhooks import WebhooksClient
 from contracts.kit import operations as backbone
 from contracts.kit.auth import Principal
 from contracts.kit.operations import ENTRY_PATTERN, STREAM_PATTERN
 from contracts.kit.paging import utcnow
 from contracts.kit.problems import Problem
 from contracts.models.common import ID_MAX, ID_PATTERN
+from contracts.models.webhooks import Replay
 from experience_apis.operations.console import pages
 from experience_apis.operations.console.render import STATIC, page, redirect
 from experience_apis.operations.console.session import (
@@ -44,6 +48,16 @@ Entry = Annotated[str, Parameter(pattern=ENTRY_PATTERN, max_length=41)]
 SearchBy = Annotated[str, Parameter(pattern="^(" + "|".join(pages.SEARCH_KEYS) + ")$")]
 SearchValue = Annotated[str | None, Parameter(max_length=128, pattern=r"^[^\x00-\x1f]*$")]
 AuditValue = Annotated[str | None, Parameter(max_length=128, pattern=r"^[A-Za-z0-9._:\-]*$")]
+MessageState = Annotated[str, Parameter(pattern=r"^(|pending|failed|delivered)$")]
+
+
+def _once(form: dict[str, str], action: str, record_id: str) -> str:
+    """A form's Idempotency-Key: one per page view, so a double click sends the request once and
+    a click on a freshly loaded page is a new request."""
+    once = form.get("once", "")
+    if not once.isalnum() or len(once) > 64:
+        raise Problem("The form is incomplete; reload the page.", status=400)
+    return f"console-{action}-{record_id}-{once}"
 
 
 class Forbidden(Exception):
@@ -258,6 +272,73 @@ def console_router(settings: OperationsSettings, operations_of: Callable[[Litest
             **common(principal, csrf, "audit"),
         )
 
+    # --- partner webhooks ----------------------------------------------------------------------
+    def webhooks_of(request: Req) -> WebhooksClient:
+        return ops(request).upstreams.webhooks
+
+    @get("/webhooks")
+    async def webhook_endpoints(request: Req) -> Html:
+        principal, csrf = await who(request, "webhooks:read")
+        subscriptions = await webhooks_of(request).list_subscriptions()
+        return page("webhooks.html", subscriptions=subscriptions, **common(principal, csrf, "webhooks"))
+
+    @get("/webhooks/endpoints/{subscription_id:str}")
+    async def webhook_endpoint(
+        request: Req, subscription_id: FlowId, status: MessageState = "", done: AuditValue = None
+    ) -> Html:
+        principal, csrf = await who(request, "webhooks:read")
+        client = webhooks_of(request)
+        sub = await client.get_subscription(subscription_id)
+        found = await client.list_messages(subscription_id=subscription_id, status=status or None, limit=100)
+        return page(
+            "webhook_endpoint.html",
+            sub=sub,
+            messages=found.items,
+            shown=status,
+            once=uuid.uuid4().hex,
+            done={"replayed": "Replay queued.", "enabled": "Enabled."}.get(done or ""),
+            may_operate=allowed(principal, "webhooks:operate"),
+            **common(principal, csrf, "webhooks"),
+        )
+
+    @get("/webhooks/messages/{message_id:str}")
+    async def webhook_message(request: Req, message_id: FlowId) -> Html:
+        principal, csrf = await who(request, "webhooks:read")
+        msg = await webhooks_of(request).get_message(message_id)
+        return page(
+            "webhook_message.html",
+            msg=msg,
+            once=uuid.uuid4().hex,
+            may_operate=allowed(principal, "webhooks:operate"),
+            **common(principal, csrf, "webhooks"),
+        )
+
+    @post("/webhooks/messages/{message_id:str}/retry")
+    async def webhook_retry(request: Req, message_id: FlowId) -> Html:
+        _, form = await form_of(request, "webhooks:read", "webhooks:operate")
+        await webhooks_of(request).retry(message_id, idempotency_key=_once(form, "retry", message_id))
+        return redirect(f"{PATH}/webhooks/messages/{message_id}")
+
+    @post("/webhooks/endpoints/{subscription_id:str}/replay")
+    async def webhook_replay(request: Req, subscription_id: FlowId) -> Html:
+        _, form = await form_of(request, "webhooks:read", "webhooks:operate")
+        try:
+            since = datetime.fromisoformat(form.get("since", "")).replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise Problem("Give the time to replay from.", status=400) from exc
+        replay = Replay(since=since, include_delivered=form.get("include_delivered") == "true")
+        key = _once(form, "replay", subscription_id)
+        await webhooks_of(request).replay(subscription_id, replay, idempotency_key=key)
+        return redirect(f"{PATH}/webhooks/endpoints/{subscription_id}?done=replayed")
+
+    @post("/webhooks/endpoints/{subscription_id:str}/enable")
+    async def webhook_enable(request: Req, subscription_id: FlowId) -> Html:
+        _, form = await form_of(request, "webhooks:read", "webhooks:operate")
+        await webhooks_of(request).enable(
+            subscription_id, idempotency_key=_once(form, "enable", subscription_id)
+        )
+        return redirect(f"{PATH}/webhooks/endpoints/{subscription_id}?done=enabled")
+
     # --- errors as pages -----------------------------------------------------------------------
     def logged_out(request: Req, exc: Exception) -> Html:
         return redirect(f"{PATH}/login")
@@ -299,6 +380,12 @@ def console_router(settings: OperationsSettings, operations_of: Callable[[Litest
             dead_letter,
             replay,
             audit,
+            webhook_endpoints,
+            webhook_endpoint,
+            webhook_message,
+            webhook_retry,
+            webhook_replay,
+            webhook_enable,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         include_in_schema=False,
