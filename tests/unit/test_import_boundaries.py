@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("system_apis", "process_apis", "experience_apis")
+LAYERS = ("system_apis", "process_apis", "experience_apis", "connectors")
 SERVICE_ROOTS = (*LAYERS, "gateway")
 
 
