@@ -28,7 +28,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy import Integer, bindparam, delete, func, or_, select, update
+from sqlalchemy import Integer, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connectors.webhooks.endpoints import EndpointRefused, Endpoints
@@ -43,6 +43,7 @@ from contracts.kit.relay import raise_if_cancelled, stop_tasks
 
 log = logging.getLogger("plantbridge.webhooks")
 THROTTLING = frozenset({429, 502, 503, 504})
+GATHER_SECONDS = 0.01
 _EXCERPT = 500
 _LEASE_SLACK = 30.0
 
@@ -76,7 +77,26 @@ _LEASE = (
     .where(messages.c.id.in_(bindparam("ids", expanding=True)))
     .values(lease_until=bindparam("until", type_=messages.c.lease_until.type))
 )
-_NEXT_DUE = select(func.min(messages.c.next_attempt_at)).where(messages.c.status == "pending")
+# When the next claimable message is due: not leased, its endpoint active, and not held back.
+_NEXT_DUE = (
+    select(
+        func.min(
+            case(
+                (
+                    subscriptions.c.throttled_until > messages.c.next_attempt_at,
+                    subscriptions.c.throttled_until,
+                ),
+                else_=messages.c.next_attempt_at,
+            )
+        )
+    )
+    .join(subscriptions, subscriptions.c.id == messages.c.subscription_id)
+    .where(
+        messages.c.status == "pending",
+        subscriptions.c.status == "active",
+        or_(messages.c.lease_until.is_(None), messages.c.lease_until < bindparam("now")),
+    )
+)
 _INSERT_ATTEMPT = attempts.insert()
 _MARK = (
     update(messages)
@@ -214,16 +234,18 @@ class Dispatcher:
                 self._wake.clear()
                 try:
                     free = self.max_in_flight - self.in_flight
-                    claimed = await self.claim(free) if free > 0 else []
+                    claimed, held_back = await self.claim(free) if free > 0 else ([], True)
                     for item in claimed:
                         self._start(item)
                     if self._loop.time() >= next_purge:
                         next_purge = self._loop.time() + 600.0
                         await self.purge()
                     failures = 0
-                    # Every slot taken: the writer wakes us as answers come in and slots free.
-                    full = free <= 0 or len(claimed) == free
-                    wait = self.poll_seconds if full else await self._until_next_due()
+                    # Due messages left behind (every slot, or their endpoint's, taken): a finished
+                    # delivery wakes us; then a moment more lets one claim refill many slots (each
+                    # claim is a transaction, and on SQLite the only connection).
+                    wait = self.poll_seconds if held_back else await self._until_next_due()
+                    gather = GATHER_SECONDS if held_back else 0.0
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -232,9 +254,12 @@ class Dispatcher:
                     if failures == 1:
                         log.warning("webhook dispatcher paused (%s: %s); retrying", type(exc).__name__, exc)
                     wait = min(5.0, 0.05 * 2**failures)
+                    gather = 0.0
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
                         await self._wake.wait()
+                if gather:
+                    await asyncio.sleep(gather)
         finally:
             unsubscribe()
             await stop_tasks(list(self._tasks))
@@ -243,7 +268,7 @@ class Dispatcher:
 
     async def _until_next_due(self) -> float:
         async with self.db.engine.connect() as conn:
-            due = maybe_utc(await conn.scalar(_NEXT_DUE))
+            due = maybe_utc(await conn.scalar(_NEXT_DUE, {"now": utcnow()}))
         if due is None:
             return self.poll_seconds
         return min(self.poll_seconds, max(0.0, (due - utcnow()).total_seconds()))
@@ -266,25 +291,32 @@ class Dispatcher:
                 self.busy[item.subscription_id] = left
             else:
                 self.busy.pop(item.subscription_id, None)
+            # A slot is free: claim more now, while the answer waits to be recorded (the message
+            # stays leased until then, so it is not claimed twice).
+            self.wake()
 
     # --- claiming ----------------------------------------------------------------------------
-    async def claim(self, limit: int) -> list[Claimed]:
-        """Lease up to `limit` due messages, at most `endpoint_concurrency` in flight per endpoint."""
+    async def claim(self, limit: int) -> tuple[list[Claimed], bool]:
+        """Lease up to `limit` due messages, at most `endpoint_concurrency` in flight per endpoint;
+        also says whether due messages were left for lack of a free slot."""
         now = utcnow()
         async with self.db.engine.begin() as conn:
             query = _CLAIM if self.db.is_sqlite else self._claim_for_pg
             rows = (await conn.execute(query, {"now": now, "limit": limit * 2})).all()
             taken: dict[str, int] = {}
             chosen: list[Any] = []
+            held_back = False
             for row in rows:
                 load = self.busy.get(row.subscription_id, 0) + taken.get(row.subscription_id, 0)
                 if load < self.endpoint_concurrency and len(chosen) < limit:
                     taken[row.subscription_id] = taken.get(row.subscription_id, 0) + 1
                     chosen.append(row)
+                else:
+                    held_back = True
             if chosen:
                 lease = now + timedelta(seconds=self.policy.timeout + _LEASE_SLACK)
                 await conn.execute(_LEASE, {"ids": [r.id for r in chosen], "until": lease})
-        return [self._claimed(row, now) for row in chosen]
+        return [self._claimed(row, now) for row in chosen], held_back
 
     def _claimed(self, row: Any, now: datetime) -> Claimed:
         keys = [self.box.open(row.subscription_id, row.secret)]
@@ -356,11 +388,6 @@ class Dispatcher:
                     # Unrecorded, the messages stay leased and are sent again when the lease ends.
                     log.warning("cannot record %d webhook attempts (%s); retrying", len(batch), exc)
                     await asyncio.sleep(delay)
-            if batch and self._more_work():
-                self.wake()
-
-    def _more_work(self) -> bool:
-        return self.in_flight < self.max_in_flight
 
     async def _drain_outcomes(self) -> None:
         batch: list[Outcome] = []

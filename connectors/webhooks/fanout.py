@@ -9,8 +9,10 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import bindparam, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from connectors.webhooks import access
 from connectors.webhooks.store import events, messages, subscriptions
@@ -23,6 +25,7 @@ from contracts.kit.records import new_id
 GROUP = "webhooks"
 SIGNAL = "webhooks"  # wakes the dispatcher when messages are committed
 _ACTIVE = "pb.webhooks.active"
+_STAGED = "pb.webhooks.staged"
 _ACTIVE_SUBSCRIPTIONS = select(
     subscriptions.c.id, subscriptions.c.supplier_id, subscriptions.c.event_types
 ).where(subscriptions.c.status == bindparam("active"))
@@ -66,15 +69,17 @@ class FanOut:
 
     async def __call__(self, event: CloudEvent, session: AsyncSession) -> None:
         tenant = access.tenant_of(event)
-        await session.execute(
-            self._event_insert,
+        staged = session.info.get(_STAGED)
+        if staged is None:
+            staged = session.info[_STAGED] = _Staged(self._event_insert, self._message_insert)
+        staged.events.append(
             {
                 "event_id": event.id,
                 "event_type": event.type,
                 "supplier_id": tenant,
                 "body": body_of(event),
                 "occurred_at": event.time,
-            },
+            }
         )
         due = [
             sub_id
@@ -83,11 +88,34 @@ class FanOut:
         ]
         if due:
             now = utcnow()
-            await session.execute(
-                self._message_insert,
-                [message_row(sub_id, event.id, event.type, now) for sub_id in due],
-            )
+            staged.messages.extend(message_row(sub_id, event.id, event.type, now) for sub_id in due)
             signals.notify_on_commit(session, SIGNAL)
+
+
+class _Staged:
+    """Rows of a consumer transaction, written with one statement per table just before it
+    commits (a batch of 50 events is 2 statements instead of 100)."""
+
+    def __init__(self, event_insert: Any, message_insert: Any) -> None:
+        self.event_insert = event_insert
+        self.message_insert = message_insert
+        self.events: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_staged(session: Session) -> None:
+    staged: _Staged | None = session.info.pop(_STAGED, None)
+    if staged is not None and staged.events:
+        session.execute(staged.event_insert, staged.events)  # async sessions run this in their greenlet
+        if staged.messages:
+            session.execute(staged.message_insert, staged.messages)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _drop_staged(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back or closed: nothing staged survives it
+        session.info.pop(_STAGED, None)
 
 
 def message_row(subscription_id: str, event_id: str, event_type: str, now: datetime) -> dict[str, Any]:
@@ -118,6 +146,7 @@ async def _active(session: AsyncSession) -> list[tuple[str, str | None, frozense
 def consumer(base: Consumer) -> Consumer:
     """The kernel consumer group `webhooks`, on every event type of the catalogue."""
     fan_out = FanOut(base.db.is_sqlite)
+    base.batch_size = 200  # a transaction per batch: fewer, larger commits keep up with bursts
     for name in access.catalogue():
         base.on(name, fan_out)
     return base
