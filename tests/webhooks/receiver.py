@@ -35,7 +35,8 @@ class Delivery:
         return msgspec.json.decode(self.body)
 
 
-Answer = Callable[[Delivery], tuple[int, dict[str, str]]]
+# What an endpoint answers: status and headers, and optionally a body.
+Answer = Callable[[Delivery], tuple[int, dict[str, str]] | tuple[int, dict[str, str], bytes]]
 
 
 @dataclass
@@ -82,15 +83,18 @@ class Receiver:
                 endpoint = receiver.endpoints.get(name, Endpoint())
                 verified = any(_verifies(secret, body, headers) for secret in endpoint.secrets)
                 delivery = Delivery(name, headers.get("webhook-id", ""), headers, body, verified, 0)
-                status, extra = endpoint.answer(delivery) if verified else (401, {})
+                status, extra, *rest = endpoint.answer(delivery) if verified else (401, {})
+                answer = rest[0] if rest else b""
                 delivery.status = status
                 with receiver._lock:
                     receiver.deliveries.append(delivery)
-                self.send_response(status)
-                for key, value in extra.items():
-                    self.send_header(key, value)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                with contextlib.suppress(OSError):  # the sender may have hung up (a timeout)
+                    self.send_response(status)
+                    for key, value in extra.items():
+                        self.send_header(key, value)
+                    self.send_header("content-length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
 
             def log_message(self, *_args: Any) -> None:
                 pass

@@ -175,3 +175,34 @@ def test_an_endpoint_failing_too_long_is_disabled_and_replay_recovers(
         wait_for(lambda: len([d for d in receiver.accepted("broken") if d.webhook_id == failed_id]) == 2)
         log = api.get(f"/webhooks/v1/messages/{one['message_id']}").json()["attempt_log"]
         assert [a["trigger"] for a in log][-2:] == ["replay", "manual"]
+
+
+def test_a_slow_or_flooding_receiver_is_a_failed_attempt(start_webhooks, receiver: Receiver) -> None:
+    service = start_webhooks("sqlite", request_timeout_seconds="0.5", max_response_bytes="2000")
+    with service.api() as api:
+        created = service.subscribe(api, receiver.url("hostile"), [LOT_CREATED])
+        receiver.endpoint("hostile").secrets = [created["secret"]]
+        receiver.endpoint("hostile").answer = lambda d: (time.sleep(1.5), (204, {}))[1]
+        slow = service.publish(LOT_CREATED, _lot())
+        first = wait_for(lambda: api.get("/webhooks/v1/messages", params={"event_id": slow}).json()["items"])[
+            0
+        ]
+        wait_for(lambda: api.get(f"/webhooks/v1/messages/{first['message_id']}").json()["attempt_log"])
+        attempt = api.get(f"/webhooks/v1/messages/{first['message_id']}").json()["attempt_log"][0]
+        assert attempt["succeeded"] is False
+        assert "no answer within" in attempt["error"]
+        assert attempt["latency_ms"] < 1400  # it did not wait for the receiver
+
+        receiver.endpoint("hostile").answer = lambda d: (200, {}, b"x" * 100_000)
+        big = service.publish(LOT_CREATED, _lot())
+        found = wait_for(lambda: api.get("/webhooks/v1/messages", params={"event_id": big}).json()["items"])[
+            0
+        ]
+
+        def first_attempt() -> dict | None:
+            log = api.get(f"/webhooks/v1/messages/{found['message_id']}").json()["attempt_log"]
+            return log[0] if log else None
+
+        attempt = wait_for(first_attempt)
+        assert attempt["succeeded"] is False
+        assert "larger than 2000 bytes" in attempt["error"]
