@@ -9,70 +9,34 @@ their kid), so a copy of the database or a backup cannot mint tokens.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import logging
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.db import Database
+from contracts.kit.sealing import Sealer, is_sealed
 from gateway.store import signing_keys
 
 log = logging.getLogger("gateway.keys")
 SigningKey = RSAKey | ECKey
 
 
-_SEALED = "aesgcm:v1:"
-
-
-class KeyCipher:
-    """Seals private JWKs at rest with a 32-byte key given as base64url."""
-
-    def __init__(self, key: str) -> None:
-        try:
-            raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("the key encryption key must be base64url") from exc
-        if len(raw) != 32:
-            raise ValueError("the key encryption key must be 32 bytes (base64url, 43 characters)")
-        self._aead = AESGCM(raw)
+class KeyCipher(Sealer):
+    """Seals private JWKs at rest with GATEWAY_KEY_ENCRYPTION_KEY (contracts/kit/sealing.py)."""
 
     @classmethod
     def from_setting(cls, key: str) -> KeyCipher | None:
         """The cipher for `GATEWAY_KEY_ENCRYPTION_KEY`, or None when it is not set."""
         return cls(key) if key else None
-
-    @staticmethod
-    def new_key() -> str:
-        return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-
-    def seal(self, kid: str, private_jwk: str) -> str:
-        nonce = secrets.token_bytes(12)
-        sealed = self._aead.encrypt(nonce, private_jwk.encode(), kid.encode())
-        return _SEALED + base64.urlsafe_b64encode(nonce + sealed).decode()
-
-    def open(self, kid: str, stored: str) -> str:
-        blob = base64.urlsafe_b64decode(stored.removeprefix(_SEALED))
-        try:
-            return self._aead.decrypt(blob[:12], blob[12:], kid.encode()).decode()
-        except InvalidTag as exc:
-            raise ValueError(f"signing key {kid} does not open with this key encryption key") from exc
-
-
-def is_sealed(stored: str) -> bool:
-    return stored.startswith(_SEALED)
 
 
 def _private_jwk(kid: str, stored: str, cipher: KeyCipher | None) -> str:

@@ -27,13 +27,12 @@ from contracts.kit.paging import (
     as_utc,
     body_instant,
     check_if_match,
-    keyset,
     maybe_utc,
-    page,
     utcnow,
 )
 from contracts.kit.problems import Conflict, NotFound, Problem
 from contracts.kit.records import new_id
+from contracts.kit.repository import list_page
 from contracts.models import webhooks as m
 
 SUBSCRIBE, READ, OPERATE = "webhooks:subscribe", "webhooks:read", "webhooks:operate"
@@ -140,16 +139,7 @@ async def list_subscriptions(
         where.append(SubscriptionRow.client_id == client_id)
     if status:
         where.append(SubscriptionRow.status == status)
-    query = keyset(
-        select(SubscriptionRow).where(*where),
-        SubscriptionRow.updated_at,
-        SubscriptionRow.id,
-        limit=q.limit,
-        cursor=q.cursor,
-        updated_since=q.updated_since,
-    )
-    rows = list((await session.scalars(query)).all())
-    found = page(rows, q.limit, view)
+    found = await list_page(session, SubscriptionRow, view, q, where)
     return m.SubscriptionPage(items=found.items, next_cursor=found.next_cursor)
 
 
@@ -246,16 +236,7 @@ async def list_messages(
         where.append(MessageRow.event_id == event_id)
     if event_type:
         where.append(MessageRow.event_type == event_type)
-    query = keyset(
-        select(MessageRow).where(*where),
-        MessageRow.updated_at,
-        MessageRow.id,
-        limit=q.limit,
-        cursor=q.cursor,
-        updated_since=q.updated_since,
-    )
-    rows = list((await session.scalars(query)).all())
-    found = page(rows, q.limit, message_view)
+    found = await list_page(session, MessageRow, message_view, q, where)
     return m.MessagePage(items=found.items, next_cursor=found.next_cursor)
 
 
