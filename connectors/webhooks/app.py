@@ -22,7 +22,7 @@ from connectors.webhooks.endpoints import Endpoints, Guard, parse_networks
 from connectors.webhooks.inbound.commands import Qms
 from connectors.webhooks.inbound.routes import SIGNED_ROUTES
 from connectors.webhooks.inbound.service import Inbound
-from connectors.webhooks.inbound.sources import load_sources
+from connectors.webhooks.inbound.sources import Configured, load_sources
 from connectors.webhooks.routes import ROUTES
 from connectors.webhooks.secrets import SecretBox
 from connectors.webhooks.service import Deps
@@ -66,7 +66,6 @@ def create_app(settings: WebhooksSettings | None = None, **overrides: Any) -> Li
     guard = Guard(parse_networks(settings.allowed_networks), settings.allow_http)
     box = SecretBox(settings.secret_encryption_key)
     sources = load_sources(settings.sources_file)  # a bad file stops the service here
-    settings.schedule  # noqa: B018  # refuse a malformed schedule at start, not at the first failure
     app = create_service_app(
         SPEC,
         settings,
@@ -118,7 +117,7 @@ def _dispatcher(settings: WebhooksSettings, guard: Guard, box: SecretBox) -> Any
     return lifespan
 
 
-def _inbound(settings: WebhooksSettings, sources: Any) -> Any:
+def _inbound(settings: WebhooksSettings, sources: dict[str, Configured]) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         qms = None

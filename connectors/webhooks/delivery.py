@@ -35,7 +35,7 @@ from connectors.webhooks.endpoints import EndpointRefused, Endpoints
 from connectors.webhooks.fanout import SIGNAL
 from connectors.webhooks.secrets import SecretBox
 from connectors.webhooks.signing import signed_headers
-from connectors.webhooks.store import attempts, events, messages, subscriptions
+from connectors.webhooks.store import attempts, events, inbound, messages, subscriptions
 from contracts.kit import http1, signals
 from contracts.kit.db import Database
 from contracts.kit.paging import maybe_utc, utcnow
@@ -397,48 +397,56 @@ class Dispatcher:
             with contextlib.suppress(Exception):
                 await self.record(batch)
 
-    async def record(self, outcomes: Sequence[Outcome]) -> None:
+    async def record(self, answered: Sequence[Outcome]) -> None:
         """One transaction: the attempts, each message's new state, each endpoint's health."""
         now = utcnow()
+        async with self.db.engine.begin() as conn:
+            # A subscription deleted while its message was in flight took the message with it.
+            ids = [o.claimed.message_id for o in answered]
+            alive = set((await conn.execute(select(messages.c.id).where(messages.c.id.in_(ids)))).scalars())
+            outcomes = [o for o in answered if o.claimed.message_id in alive]
+            if outcomes:
+                await self._record(conn, outcomes, now)
+        self.delivered += sum(1 for o in answered if o.succeeded)
+
+    async def _record(self, conn: AsyncConnection, outcomes: Sequence[Outcome], now: datetime) -> None:
         marks: list[dict[str, Any]] = []
         for o in outcomes:
             marks.append(self._mark(o, now))
             if self.metrics is not None:
                 self.metrics.attempts.labels("delivered" if o.succeeded else "failed").inc()
                 self.metrics.latency.observe(o.latency_ms / 1000)
-        async with self.db.engine.begin() as conn:
-            await conn.execute(
-                _INSERT_ATTEMPT,
-                [
-                    {
-                        "message_id": o.claimed.message_id,
-                        "number": o.claimed.number,
-                        "attempted_at": o.attempted_at,
-                        "trigger": o.claimed.trigger,
-                        "succeeded": o.succeeded,
-                        "response_status": o.status,
-                        "latency_ms": round(o.latency_ms, 2),
-                        "error": o.error,
-                        "response_excerpt": o.excerpt,
-                    }
-                    for o in outcomes
-                ],
+        await conn.execute(
+            _INSERT_ATTEMPT,
+            [
+                {
+                    "message_id": o.claimed.message_id,
+                    "number": o.claimed.number,
+                    "attempted_at": o.attempted_at,
+                    "trigger": o.claimed.trigger,
+                    "succeeded": o.succeeded,
+                    "response_status": o.status,
+                    "latency_ms": round(o.latency_ms, 2),
+                    "error": o.error,
+                    "response_excerpt": o.excerpt,
+                }
+                for o in outcomes
+            ],
+        )
+        await conn.execute(_MARK, marks)
+        await self._endpoint_health(conn, outcomes, now)
+        # Answers that came back after their endpoint was disabled fail like the rest.
+        await conn.execute(
+            update(messages)
+            .where(
+                messages.c.id.in_([o.claimed.message_id for o in outcomes]),
+                messages.c.status == "pending",
+                messages.c.subscription_id.in_(
+                    select(subscriptions.c.id).where(subscriptions.c.status == "disabled")
+                ),
             )
-            await conn.execute(_MARK, marks)
-            await self._endpoint_health(conn, outcomes, now)
-            # Answers that came back after their endpoint was disabled fail like the rest.
-            await conn.execute(
-                update(messages)
-                .where(
-                    messages.c.id.in_([o.claimed.message_id for o in outcomes]),
-                    messages.c.status == "pending",
-                    messages.c.subscription_id.in_(
-                        select(subscriptions.c.id).where(subscriptions.c.status == "disabled")
-                    ),
-                )
-                .values(status="failed", next_attempt_at=None, last_error="endpoint disabled")
-            )
-        self.delivered += sum(1 for o in outcomes if o.succeeded)
+            .values(status="failed", next_attempt_at=None, last_error="endpoint disabled")
+        )
 
     def _mark(self, o: Outcome, now: datetime) -> dict[str, Any]:
         delay = None if o.succeeded or o.gone else self.policy.next_delay(o.claimed.number)
@@ -514,6 +522,8 @@ class Dispatcher:
             )
             still = select(messages.c.event_id).where(messages.c.event_id == events.c.event_id).exists()
             await conn.execute(delete(events).where(events.c.occurred_at < cutoff, ~still))
+            # A sender retries for days at most; older webhook ids cannot come again.
+            await conn.execute(delete(inbound).where(inbound.c.received_at < cutoff))
         return int(getattr(done, "rowcount", 0) or 0)
 
 

@@ -46,9 +46,15 @@ class WebhooksSettings(ServiceSettings, frozen=True, kw_only=True):
     client_secret: str = ""
     upstream_timeout_seconds: Positive = 5.0
 
+    def __post_init__(self) -> None:
+        self.schedule  # noqa: B018  # a malformed schedule stops the service at start
+
     @property
     def schedule(self) -> tuple[float, ...]:
-        delays = tuple(float(part) for part in self.retry_schedule.split(",") if part.strip())
+        try:
+            delays = tuple(float(part) for part in self.retry_schedule.split(",") if part.strip())
+        except ValueError:
+            delays = ()
         if not delays or any(d < 0 for d in delays):
             raise ValueError(
                 "WEBHOOKS_RETRY_SCHEDULE must be comma-separated seconds, at least one, none < 0"
