@@ -25,9 +25,12 @@ def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: 
         "uncosted-work-orders",
         "dead-letters",
         "consumer-lag",
+        "webhook-endpoints-disabled",
+        "webhook-endpoints-failing",
     }
-    # CMMS and the maintenance process are not running in this platform.
+    # CMMS, the maintenance process and the webhooks service are not running in this platform.
     assert names["uncosted-work-orders"]["complete"] is False
+    assert names["webhook-endpoints-disabled"]["complete"] is False
     assert names["stalled-flows"]["complete"] is False  # maintenance's half is missing
     assert names["overdue-inspections"]["complete"] is True
     assert names["dead-letters"]["complete"] is True
@@ -43,7 +46,7 @@ def test_pages_follow_the_cursor(monitors: httpx.Client) -> None:
     rest = monitors.get(
         "/operations/v1/monitors", params={"limit": 50, "cursor": first["next_cursor"]}
     ).json()
-    assert len(rest["items"]) == 5
+    assert len(rest["items"]) == 7
     assert rest["next_cursor"] is None
 
 
