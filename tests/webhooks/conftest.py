@@ -128,11 +128,19 @@ def streams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="module")
-def start_webhooks(launch, database_url, streams) -> Callable[..., Webhooks]:
-    """`start_webhooks(backend, **settings)`: a webhooks process with its own database and Redis db."""
+def start_webhooks(launch, database_url, streams) -> Iterator[Callable[..., Webhooks]]:
+    """`start_webhooks(backend, **settings)`: a webhooks process with its own database and an
+    empty Redis database (two services in one consumer group would share its events); stopped
+    with the module."""
+    started: list[ServiceProcess] = []
 
     def start(backend: str = "sqlite", **settings: str) -> Webhooks:
         redis_url = f"{streams.url.rsplit('/', 1)[0]}/{next(_REDIS_DB) % 16}"
+        redis = Redis.from_url(redis_url)
+        try:
+            redis.flushdb()
+        finally:
+            redis.close()
         options = {
             "allowed_networks": "127.0.0.0/8",
             "allow_http": "true",
@@ -146,6 +154,9 @@ def start_webhooks(launch, database_url, streams) -> Callable[..., Webhooks]:
             redis_url=redis_url,
             **options,
         )
+        started.append(process)
         return Webhooks(process, redis_url)
 
-    return start
+    yield start
+    for process in started:
+        process.stop()

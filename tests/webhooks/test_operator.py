@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from contracts.events import qms
+from plantbridge.processes import RedisServer
 from tests.support.http import client
 from tests.support.platform import Platform
 from tests.webhooks.conftest import ACCELERATED, Webhooks, sample, wait_for
@@ -25,8 +26,9 @@ OPERATOR_SCOPES = ["operations:read", "webhooks:read", "webhooks:operate"]
 
 
 @pytest.fixture(scope="module")
-def platform(launch, database_url, streams) -> Iterator[Platform]:
-    p = Platform(launch, database_url, "sqlite", "webhooks_operator", streams.url)
+def platform(launch, database_url, tmp_path_factory) -> Iterator[Platform]:
+    redis = RedisServer(tmp_path_factory.mktemp("operator-redis")).start()  # no other consumer group here
+    p = Platform(launch, database_url, "sqlite", "webhooks_operator", redis.url)
     p.start_gateway()
     p.start(
         "webhooks",
@@ -46,6 +48,7 @@ def platform(launch, database_url, streams) -> Iterator[Platform]:
     )
     yield p
     p.stop()
+    redis.stop()
 
 
 @pytest.fixture(scope="module")
