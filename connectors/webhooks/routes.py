@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from connectors.webhooks import service
 from connectors.webhooks.service import OPERATE, READ, SUBSCRIBE, Deps
@@ -58,7 +58,7 @@ class SubscriptionController(Controller):
         "only here and on rotation.",
     )
     async def create(
-        self, session: Session, request: Req, needs: Needs, data: m.SubscriptionCreate
+        self, session: Session, request: Req, needs: Needs, data: JSONBody[m.SubscriptionCreate]
     ) -> Response[m.SubscriptionCreated]:
         created = await service.create(session, needs, current_principal(request), data)
         return versioned(created, status_code=201, location=f"{API}/subscriptions/{created.subscription_id}")
@@ -73,7 +73,7 @@ class SubscriptionController(Controller):
         session: Session,
         request: Req,
         page_query: Paged,
-        status: m.SubscriptionStatus | None = None,
+        status: FromQuery[m.SubscriptionStatus | None] = None,
         client_id: ClientId = None,
     ) -> m.SubscriptionPage:
         return await service.list_subscriptions(
@@ -96,7 +96,7 @@ class SubscriptionController(Controller):
         request: Req,
         needs: Needs,
         subscription_id: PathId,
-        data: m.SubscriptionUpdate,
+        data: JSONBody[m.SubscriptionUpdate],
         if_match: IfMatch = None,
     ) -> Response[m.Subscription]:
         return versioned(
@@ -168,7 +168,7 @@ class SubscriptionController(Controller):
         "messages. Receivers drop repeats by `webhook-id`.",
     )
     async def replay(
-        self, session: Session, request: Req, subscription_id: PathId, data: m.Replay
+        self, session: Session, request: Req, subscription_id: PathId, data: JSONBody[m.Replay]
     ) -> m.Replayed:
         return await service.replay(session, current_principal(request), subscription_id, data)
 
@@ -188,7 +188,7 @@ class MessageController(Controller):
         request: Req,
         page_query: Paged,
         subscription_id: QueryPathId = None,
-        status: m.MessageStatus | None = None,
+        status: FromQuery[m.MessageStatus | None] = None,
         event_id: QueryPathId = None,
         event_type: EventType = None,
     ) -> m.MessagePage:

@@ -7,7 +7,6 @@ Time is accelerated: the retry schedule of about a day (0, 5 s, 5 min, 30 min, 2
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from contracts.asyncapi import load_catalogue
 from contracts.events.envelope import CloudEvent, encode
 from plantbridge.processes import RedisServer, ServiceProcess
 from tests.support.http import client
+from tests.support.inprocess import InProcess
 from tests.webhooks.receiver import Receiver
 
 ACCELERATED = "0,0.005,0.3,1.8,7.2,18,36,36"  # the default schedule, 1000x faster
@@ -33,7 +33,7 @@ OPERATOR = ("webhooks:read", "webhooks:operate")
 
 @dataclass
 class Webhooks:
-    process: ServiceProcess
+    process: ServiceProcess | InProcess
     redis_url: str
 
     def api(
@@ -102,16 +102,6 @@ def _value(info: msgspec.inspect.Type) -> Any:
     raise TypeError(f"no sample for {info}")
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     found = Receiver().start()
@@ -127,20 +117,47 @@ def streams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server.stop()
 
 
+def _empty_redis(streams: RedisServer) -> str:
+    """A Redis database of our own server, emptied: two services in one consumer group would
+    share its events."""
+    redis_url = f"{streams.url.rsplit('/', 1)[0]}/{next(_REDIS_DB) % 16}"
+    redis = Redis.from_url(redis_url)
+    try:
+        redis.flushdb()
+    finally:
+        redis.close()
+    return redis_url
+
+
+@pytest.fixture(scope="module")
+def serve_webhooks(in_process, database_url, streams) -> Iterator[Callable[..., Webhooks]]:
+    """`serve_webhooks(**settings)`: the webhooks app in this process (the fast lane), on SQLite."""
+    started: list[InProcess] = []
+
+    def start(**settings: str) -> Webhooks:
+        redis_url = _empty_redis(streams)
+        app = in_process(
+            "webhooks",
+            database_url=database_url("sqlite", f"webhooks_{uuid.uuid4().hex[:8]}"),
+            redis_url=redis_url,
+            **{"allowed_networks": "127.0.0.0/8", "allow_http": True, **settings},
+        )
+        started.append(app)
+        return Webhooks(app, redis_url)
+
+    yield start
+    for app in started:
+        app.stop()
+
+
 @pytest.fixture(scope="module")
 def start_webhooks(launch, database_url, streams) -> Iterator[Callable[..., Webhooks]]:
     """`start_webhooks(backend, **settings)`: a webhooks process with its own database and an
-    empty Redis database (two services in one consumer group would share its events); stopped
-    with the module."""
+    empty Redis database; stopped with the module."""
     started: list[ServiceProcess] = []
 
     def start(backend: str = "sqlite", **settings: str) -> Webhooks:
-        redis_url = f"{streams.url.rsplit('/', 1)[0]}/{next(_REDIS_DB) % 16}"
-        redis = Redis.from_url(redis_url)
-        try:
-            redis.flushdb()
-        finally:
-            redis.close()
+        redis_url = _empty_redis(streams)
         options = {
             "allowed_networks": "127.0.0.0/8",
             "allow_http": "true",

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from contracts.events import qms
-from tests.webhooks.conftest import OPERATOR, Webhooks, sample, wait_for
+from tests.support.wait import eventually
+from tests.webhooks.conftest import OPERATOR, Webhooks, sample
 from tests.webhooks.receiver import Receiver
 
 LOT_CREATED = "qms.inspection_lot.created.v1"
@@ -32,7 +33,7 @@ def test_a_delivery_verifies_with_the_reference_library_and_carries_the_event(
     receiver.endpoint("plain").secrets = [created["secret"]]
     event_id = service.publish(LOT_CREATED, _lot())
 
-    delivery = wait_for(lambda: receiver.accepted("plain"), what="a verified delivery")[0]
+    delivery = eventually(lambda: receiver.accepted("plain"), what="a verified delivery")[0]
     assert delivery.webhook_id == event_id
     assert delivery.headers["content-type"] == "application/json"
     assert abs(int(delivery.headers["webhook-timestamp"]) - time.time()) < 30
@@ -53,7 +54,7 @@ def test_a_receiver_down_for_ten_minutes_gets_every_event_exactly_once_by_id(
     try:
         ids = [service.publish(LOT_CREATED, _lot(n)) for n in range(30)]
         with service.api(OPERATOR, client_id="ops") as ops:
-            wait_for(
+            eventually(
                 lambda: (
                     len(
                         ops.get(
@@ -72,7 +73,9 @@ def test_a_receiver_down_for_ten_minutes_gets_every_event_exactly_once_by_id(
         time.sleep(0.6)  # ten minutes at 1000x: the attempts at 0, 5 s and 5 min fail
     finally:
         receiver.start()
-    wait_for(lambda: len(receiver.accepted("outage")) >= 30, timeout=30, what="every event after the outage")
+    eventually(
+        lambda: len(receiver.accepted("outage")) >= 30, timeout=30, what="every event after the outage"
+    )
     time.sleep(1.0)  # anything sent twice would have arrived by now
     accepted = [d.webhook_id for d in receiver.accepted("outage")]
     assert sorted(accepted) == sorted(ids)  # every event, each exactly once
@@ -100,12 +103,12 @@ def test_during_a_rotation_both_secrets_sign(service: Webhooks, receiver: Receiv
     assert rotated["secret"] != created["secret"]
     receiver.endpoint("rotate").secrets = [created["secret"]]  # the receiver has not switched yet
     first = service.publish(LOT_CREATED, _lot())
-    wait_for(
+    eventually(
         lambda: [d for d in receiver.accepted("rotate") if d.webhook_id == first], what="old secret verifies"
     )
     receiver.endpoint("rotate").secrets = [rotated["secret"]]  # switched: the new one verifies too
     second = service.publish(LOT_CREATED, _lot())
-    got = wait_for(
+    got = eventually(
         lambda: [d for d in receiver.accepted("rotate") if d.webhook_id == second], what="new secret"
     )
     assert len(got[0].headers["webhook-signature"].split(" ")) == 2
@@ -120,7 +123,7 @@ def test_a_redirect_is_not_followed_and_gone_disables_the_endpoint(
         receiver.endpoint("moved").secrets = [created["secret"]]
         receiver.endpoint("moved").answer = lambda d: (307, {"location": receiver.url("elsewhere")})
         service.publish(LOT_CREATED, _lot())
-        wait_for(lambda: len(receiver.of("moved")) >= 2, what="two attempts")
+        eventually(lambda: len(receiver.of("moved")) >= 2, what="two attempts")
         assert receiver.of("elsewhere") == []  # never followed
         messages = api.get("/webhooks/v1/messages", params={"subscription_id": sub_id}).json()["items"]
         detail = api.get(f"/webhooks/v1/messages/{messages[0]['message_id']}").json()
@@ -128,7 +131,7 @@ def test_a_redirect_is_not_followed_and_gone_disables_the_endpoint(
         assert "not followed" in detail["attempt_log"][0]["error"]
 
         receiver.endpoint("moved").answer = lambda d: (410, {})
-        wait_for(lambda: api.get(f"/webhooks/v1/subscriptions/{sub_id}").json()["status"] == "disabled")
+        eventually(lambda: api.get(f"/webhooks/v1/subscriptions/{sub_id}").json()["status"] == "disabled")
         subscription = api.get(f"/webhooks/v1/subscriptions/{sub_id}").json()
         assert "410" in subscription["disabled_reason"]
         assert api.get(f"/webhooks/v1/messages/{messages[0]['message_id']}").json()["status"] == "failed"
@@ -148,7 +151,9 @@ def test_an_endpoint_failing_too_long_is_disabled_and_replay_recovers(
         receiver.endpoint("broken").secrets = [created["secret"]]
         receiver.endpoint("broken").answer = lambda d: (500, {})
         failed_id = service.publish(LOT_CREATED, _lot())
-        wait_for(lambda: api.get(f"/webhooks/v1/subscriptions/{sub_id}").json()["status"] == "disabled", 20)
+        eventually(
+            lambda: api.get(f"/webhooks/v1/subscriptions/{sub_id}").json()["status"] == "disabled", timeout=20
+        )
         subscription = api.get(f"/webhooks/v1/subscriptions/{sub_id}").json()
         assert subscription["disabled_reason"].startswith("no successful delivery since")
         missed_id = service.publish(LOT_CREATED, _lot())  # sent to nobody while disabled
@@ -167,12 +172,12 @@ def test_an_endpoint_failing_too_long_is_disabled_and_replay_recovers(
             f"/webhooks/v1/subscriptions/{sub_id}/replay", json={"since": "2020-01-01T00:00:00Z"}
         ).json()
         assert replayed == {"subscription_id": sub_id, "requeued": 1, "created": 1}
-        wait_for(lambda: {d.webhook_id for d in receiver.accepted("broken")} == {failed_id, missed_id})
+        eventually(lambda: {d.webhook_id for d in receiver.accepted("broken")} == {failed_id, missed_id})
 
         one = api.get("/webhooks/v1/messages", params={"event_id": failed_id}).json()["items"][0]
         retried = api.post(f"/webhooks/v1/messages/{one['message_id']}/retry").json()
         assert retried["status"] == "pending"
-        wait_for(lambda: len([d for d in receiver.accepted("broken") if d.webhook_id == failed_id]) == 2)
+        eventually(lambda: len([d for d in receiver.accepted("broken") if d.webhook_id == failed_id]) == 2)
         log = api.get(f"/webhooks/v1/messages/{one['message_id']}").json()["attempt_log"]
         assert [a["trigger"] for a in log][-2:] == ["replay", "manual"]
 
@@ -184,10 +189,10 @@ def test_a_slow_or_flooding_receiver_is_a_failed_attempt(start_webhooks, receive
         receiver.endpoint("hostile").secrets = [created["secret"]]
         receiver.endpoint("hostile").answer = lambda d: (time.sleep(1.5), (204, {}))[1]
         slow = service.publish(LOT_CREATED, _lot())
-        first = wait_for(lambda: api.get("/webhooks/v1/messages", params={"event_id": slow}).json()["items"])[
-            0
-        ]
-        wait_for(lambda: api.get(f"/webhooks/v1/messages/{first['message_id']}").json()["attempt_log"])
+        first = eventually(
+            lambda: api.get("/webhooks/v1/messages", params={"event_id": slow}).json()["items"]
+        )[0]
+        eventually(lambda: api.get(f"/webhooks/v1/messages/{first['message_id']}").json()["attempt_log"])
         attempt = api.get(f"/webhooks/v1/messages/{first['message_id']}").json()["attempt_log"][0]
         assert attempt["succeeded"] is False
         assert "no answer within" in attempt["error"]
@@ -195,14 +200,14 @@ def test_a_slow_or_flooding_receiver_is_a_failed_attempt(start_webhooks, receive
 
         receiver.endpoint("hostile").answer = lambda d: (200, {}, b"x" * 100_000)
         big = service.publish(LOT_CREATED, _lot())
-        found = wait_for(lambda: api.get("/webhooks/v1/messages", params={"event_id": big}).json()["items"])[
-            0
-        ]
+        found = eventually(
+            lambda: api.get("/webhooks/v1/messages", params={"event_id": big}).json()["items"]
+        )[0]
 
         def first_attempt() -> dict | None:
             log = api.get(f"/webhooks/v1/messages/{found['message_id']}").json()["attempt_log"]
             return log[0] if log else None
 
-        attempt = wait_for(first_attempt)
+        attempt = eventually(first_attempt)
         assert attempt["succeeded"] is False
         assert "larger than 2000 bytes" in attempt["error"]

@@ -4,10 +4,8 @@ the `plantbridge webhooks` command line, on one webhooks service delivering to a
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,9 +14,11 @@ import pytest
 
 from contracts.events import qms
 from plantbridge.processes import RedisServer
+from tests.support.fixtures import PlantbridgeCli
 from tests.support.http import client
 from tests.support.platform import Platform
-from tests.webhooks.conftest import ACCELERATED, Webhooks, sample, wait_for
+from tests.support.wait import eventually
+from tests.webhooks.conftest import ACCELERATED, Webhooks, sample
 from tests.webhooks.receiver import Receiver
 
 LOT = "qms.inspection_lot.created.v1"
@@ -64,7 +64,7 @@ def _gone_endpoint(service: Webhooks, receiver: Receiver) -> dict[str, Any]:
         receiver.endpoint("gone").answer = lambda d: (410, {})
         service.publish(LOT, sample(qms.InspectionLotCreated, supplier_id="SUP-A"))
         path = f"/webhooks/v1/subscriptions/{sub['subscription_id']}"
-        wait_for(lambda: api.get(path).json()["status"] == "disabled", what="disabled by 410")
+        eventually(lambda: api.get(path).json()["status"] == "disabled", what="disabled by 410")
     return sub
 
 
@@ -114,47 +114,41 @@ def test_the_monitor_and_the_console_show_a_disabled_endpoint_and_retry_its_mess
         browser.post(
             f"{console}/webhooks/messages/{message_id}/retry", data=form
         )  # a double click: one retry
-    wait_for(lambda: receiver.accepted("gone"), what="the retried message")
+    eventually(lambda: receiver.accepted("gone"), what="the retried message")
     with service.api(("webhooks:read",), client_id="ops") as ops:
         log = ops.get(f"/webhooks/v1/messages/{message_id}").json()["attempt_log"]
     assert [(a["trigger"], a["response_status"]) for a in log] == [("scheduled", 410), ("manual", 204)]
 
 
-def _cli(platform: Platform, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WEBHOOKS_DATABASE_URL": platform.database_url_of("webhooks")}
-    return subprocess.run(
-        [sys.executable, "-m", "plantbridge", "webhooks", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_the_command_line_lists_shows_retries_and_replays(
-    platform: Platform, service: Webhooks, receiver: Receiver
+    platform: Platform, service: Webhooks, receiver: Receiver, plantbridge_cli: PlantbridgeCli
 ) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return plantbridge_cli(
+            "webhooks", *args, env={"WEBHOOKS_DATABASE_URL": platform.database_url_of("webhooks")}
+        )
+
     sub = _gone_endpoint(service, receiver)
-    endpoints = _cli(platform, "endpoints", "--status", "disabled")
+    endpoints = cli("endpoints", "--status", "disabled")
     assert endpoints.returncode == 0, endpoints.stderr
     assert sub["subscription_id"] in endpoints.stdout
     assert "410 Gone" in endpoints.stdout
 
-    listed = json.loads(_cli(platform, "--json", "messages", "--endpoint", sub["subscription_id"]).stdout)
+    listed = json.loads(cli("--json", "messages", "--endpoint", sub["subscription_id"]).stdout)
     (message,) = listed["items"]
     assert message["status"] == "failed"
-    shown = _cli(platform, "show", message["message_id"])
+    shown = cli("show", message["message_id"])
     assert "410" in shown.stdout
     assert "scheduled" in shown.stdout
 
-    refused = _cli(platform, "retry", message["message_id"])  # the endpoint is disabled
+    refused = cli("retry", message["message_id"])  # the endpoint is disabled
     assert refused.returncode == 1
     assert "enable it first" in refused.stderr
     receiver.endpoint("gone").answer = lambda d: (204, {})
-    assert _cli(platform, "enable", sub["subscription_id"]).returncode == 0
+    assert cli("enable", sub["subscription_id"]).returncode == 0
     replayed = json.loads(
-        _cli(platform, "--json", "replay", sub["subscription_id"], "--since", "2020-01-01T00:00:00Z").stdout
+        cli("--json", "replay", sub["subscription_id"], "--since", "2020-01-01T00:00:00Z").stdout
     )
     assert replayed["requeued"] == 1
-    wait_for(lambda: receiver.accepted("gone"), what="the replayed message")
-    assert _cli(platform, "show", "MSG-NOSUCHTHING0").returncode == 1
+    eventually(lambda: receiver.accepted("gone"), what="the replayed message")
+    assert cli("show", "MSG-NOSUCHTHING0").returncode == 1

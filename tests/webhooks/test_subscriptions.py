@@ -14,14 +14,14 @@ LOT = "qms.inspection_lot.created.v1"
 
 
 @pytest.fixture(scope="module")
-def service(start_webhooks) -> Webhooks:
-    return start_webhooks("sqlite")
+def service(serve_webhooks) -> Webhooks:
+    return serve_webhooks()
 
 
 @pytest.fixture(scope="module")
-def guarded(start_webhooks) -> Webhooks:
+def guarded(serve_webhooks) -> Webhooks:
     """As deployed: public https endpoints only."""
-    return start_webhooks("sqlite", allowed_networks="", allow_http="false")
+    return serve_webhooks(allowed_networks="", allow_http=False)
 
 
 def test_types_must_be_in_the_catalogue_and_readable(service: Webhooks, receiver: Receiver) -> None:

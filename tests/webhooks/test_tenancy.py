@@ -10,7 +10,8 @@ import msgspec
 import pytest
 
 from contracts.asyncapi import load_catalogue
-from tests.webhooks.conftest import Webhooks, sample, wait_for
+from tests.support.wait import eventually
+from tests.webhooks.conftest import Webhooks, sample
 from tests.webhooks.receiver import Receiver
 
 SUPPLIERS = ("SUP-A", "SUP-B")
@@ -85,7 +86,7 @@ def test_a_supplier_subscription_gets_only_its_own_records_events(
     published[draft] = ("qms.supplier_case.opened.v1", "SUP-A")
 
     # The partner's subscription gets every event: once it has, the supplier's has had its chance.
-    wait_for(lambda: len(receiver.accepted("all")) >= len(published), what="every event at the partner")
+    eventually(lambda: len(receiver.accepted("all")) >= len(published), what="every event at the partner")
     got = {d.webhook_id for d in receiver.accepted("a")}
     wanted = {
         event_id
