@@ -66,20 +66,21 @@ def create_app(settings: WebhooksSettings | None = None, **overrides: Any) -> Li
     guard = Guard(parse_networks(settings.allowed_networks), settings.allow_http)
     box = SecretBox(settings.secret_encryption_key)
     sources = load_sources(settings.sources_file)  # a bad file stops the service here
+    in_flight: set[str] = set()  # messages the dispatcher is delivering (the API will not retry them)
     app = create_service_app(
         SPEC,
         settings,
         lifespans=[
             consumer_lifespan(lambda a: [fanout.consumer(runtime_of(a).consumer(fanout.GROUP))]),
-            _dispatcher(settings, guard, box),
+            _dispatcher(settings, guard, box, in_flight),
             _inbound(settings, sources),
         ],
     )
-    app.state["deps"] = Deps(guard=guard, box=box, secret_overlap=settings.secret_overlap)
+    app.state["deps"] = Deps(guard, box, settings.secret_overlap, in_flight)
     return app
 
 
-def _dispatcher(settings: WebhooksSettings, guard: Guard, box: SecretBox) -> Any:
+def _dispatcher(settings: WebhooksSettings, guard: Guard, box: SecretBox, in_flight: set[str]) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = runtime_of(app)
@@ -105,6 +106,7 @@ def _dispatcher(settings: WebhooksSettings, guard: Guard, box: SecretBox) -> Any
             poll_seconds=settings.poll_seconds,
             retention=settings.event_retention,
             metrics=DeliveryMetrics(runtime.metrics.registry),
+            in_flight=in_flight,
         )
         app.state["dispatcher"] = dispatcher
         task = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")

@@ -3,7 +3,10 @@ disables endpoints that keep failing.
 
 At least once: a message is leased before it is sent and marked only after the answer, so a
 crash in between sends it again once the lease runs out; the receiver drops the repeat by its
-`webhook-id` (the event id). Attempts are recorded in batches by one writer (one transaction for
+`webhook-id` (the event id). On PostgreSQL the lease is in the row (replicas never send a message
+at the same time); a SQLite file has one owning process, which keeps its leases in memory, so a
+claim writes nothing (statements run on the event loop's thread, and a commit's fsync there holds
+every delivery in flight). Attempts are recorded in batches by one writer (one transaction for
 many answers), and claims skip messages of endpoints already busy with `endpoint_concurrency`
 deliveries, so one slow receiver cannot hold every slot.
 
@@ -187,6 +190,7 @@ class Dispatcher:
         poll_seconds: float,
         retention: timedelta,
         metrics: DeliveryMetrics | None = None,
+        in_flight: set[str] | None = None,
     ) -> None:
         self.db = db
         self.endpoints = endpoints
@@ -198,7 +202,9 @@ class Dispatcher:
         self.retention = retention
         self.metrics = metrics
         self.busy: dict[str, int] = {}  # deliveries in flight per subscription
-        self.in_flight = 0
+        # Messages claimed and not yet recorded (shared with the API, which will not retry them).
+        self.in_flight_ids = in_flight if in_flight is not None else set()
+        self.sending = 0  # deliveries in flight
         self.delivered = 0
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -233,7 +239,7 @@ class Dispatcher:
                 raise_if_cancelled()
                 self._wake.clear()
                 try:
-                    free = self.max_in_flight - self.in_flight
+                    free = self.max_in_flight - self.sending
                     claimed, held_back = await self.claim(free) if free > 0 else ([], True)
                     for item in claimed:
                         self._start(item)
@@ -274,7 +280,7 @@ class Dispatcher:
         return min(self.poll_seconds, max(0.0, (due - utcnow()).total_seconds()))
 
     def _start(self, item: Claimed) -> None:
-        self.in_flight += 1
+        self.sending += 1
         self.busy[item.subscription_id] = self.busy.get(item.subscription_id, 0) + 1
         task = asyncio.create_task(self._deliver_and_queue(item))
         self._tasks.add(task)
@@ -285,7 +291,7 @@ class Dispatcher:
             outcome = await self.deliver(item)
             self._outcomes.put_nowait(outcome)
         finally:
-            self.in_flight -= 1
+            self.sending -= 1
             left = self.busy.get(item.subscription_id, 1) - 1
             if left:
                 self.busy[item.subscription_id] = left
@@ -302,20 +308,26 @@ class Dispatcher:
         now = utcnow()
         async with self.db.engine.begin() as conn:
             query = _CLAIM if self.db.is_sqlite else self._claim_for_pg
-            rows = (await conn.execute(query, {"now": now, "limit": limit * 2})).all()
+            rows = (
+                await conn.execute(query, {"now": now, "limit": limit * 2 + len(self.in_flight_ids)})
+            ).all()
             taken: dict[str, int] = {}
             chosen: list[Any] = []
             held_back = False
             for row in rows:
+                if row.id in self.in_flight_ids:  # sent, its answer not yet recorded
+                    held_back = True
+                    continue
                 load = self.busy.get(row.subscription_id, 0) + taken.get(row.subscription_id, 0)
                 if load < self.endpoint_concurrency and len(chosen) < limit:
                     taken[row.subscription_id] = taken.get(row.subscription_id, 0) + 1
                     chosen.append(row)
                 else:
                     held_back = True
-            if chosen:
+            if chosen and not self.db.is_sqlite:
                 lease = now + timedelta(seconds=self.policy.timeout + _LEASE_SLACK)
                 await conn.execute(_LEASE, {"ids": [r.id for r in chosen], "until": lease})
+        self.in_flight_ids.update(r.id for r in chosen)
         return [self._claimed(row, now) for row in chosen], held_back
 
     def _claimed(self, row: Any, now: datetime) -> Claimed:
@@ -377,17 +389,20 @@ class Dispatcher:
             batch = [first]
             while not self._outcomes.empty() and len(batch) < 1000:
                 batch.append(self._outcomes.get_nowait())
-            for delay in (0.1, 0.5, 1, 2, 5, 5, 5, 5, 5, 5):
-                try:
-                    await self.record(batch)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    raise_if_cancelled()
-                    # Unrecorded, the messages stay leased and are sent again when the lease ends.
-                    log.warning("cannot record %d webhook attempts (%s); retrying", len(batch), exc)
-                    await asyncio.sleep(delay)
+            try:
+                for delay in (0.1, 0.5, 1, 2, 5, 5, 5, 5, 5, 5):
+                    try:
+                        await self.record(batch)
+                        break
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        raise_if_cancelled()
+                        # Unrecorded, the messages are sent again (once their lease ends).
+                        log.warning("cannot record %d webhook attempts (%s); retrying", len(batch), exc)
+                        await asyncio.sleep(delay)
+            finally:
+                self.in_flight_ids.difference_update(o.claimed.message_id for o in batch)
 
     async def _drain_outcomes(self) -> None:
         batch: list[Outcome] = []
@@ -396,6 +411,7 @@ class Dispatcher:
         if batch:
             with contextlib.suppress(Exception):
                 await self.record(batch)
+        self.in_flight_ids.clear()
 
     async def record(self, answered: Sequence[Outcome]) -> None:
         """One transaction: the attempts, each message's new state, each endpoint's health."""

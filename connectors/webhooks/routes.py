@@ -218,8 +218,8 @@ class MessageController(Controller):
         responses=problems(403, 404, 409),
         summary="One more attempt now (also for a delivered message: it is sent again)",
     )
-    async def retry(self, session: Session, request: Req, message_id: PathId) -> m.Message:
-        return await service.retry(session, current_principal(request), message_id)
+    async def retry(self, session: Session, request: Req, needs: Needs, message_id: PathId) -> m.Message:
+        return await service.retry(session, current_principal(request), message_id, needs.in_flight)
 
 
 ROUTES = [EventTypeController, SubscriptionController, MessageController]

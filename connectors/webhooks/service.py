@@ -42,10 +42,13 @@ class Deps:
     """What the use cases need beyond the session (a plain class: Litestar's signature model
     would try to convert a dataclass's fields)."""
 
-    def __init__(self, guard: Guard, box: SecretBox, secret_overlap: timedelta) -> None:
+    def __init__(
+        self, guard: Guard, box: SecretBox, secret_overlap: timedelta, in_flight: set[str] | None = None
+    ) -> None:
         self.guard = guard
         self.box = box
         self.secret_overlap = secret_overlap
+        self.in_flight = in_flight if in_flight is not None else set()  # the dispatcher's
 
 
 # --- who may see what ------------------------------------------------------------------------
@@ -277,7 +280,9 @@ async def message_detail(session: AsyncSession, who: Principal, message_id: str)
     )
 
 
-async def retry(session: AsyncSession, who: Principal, message_id: str) -> m.Message:
+async def retry(
+    session: AsyncSession, who: Principal, message_id: str, in_flight: set[str] | frozenset[str] = frozenset()
+) -> m.Message:
     """One more attempt now, whatever the message's state (a delivered one is sent again)."""
     row, sub = await _message(session, who, message_id)
     _operable(sub, who)
@@ -289,7 +294,7 @@ async def retry(session: AsyncSession, who: Principal, message_id: str) -> m.Mes
             current_state=sub.status,
         )
     lease = maybe_utc(row.lease_until)
-    if lease is not None and lease > now:
+    if row.id in in_flight or (lease is not None and lease > now):
         raise Conflict(f"message {row.id} is being delivered right now", slug="message-in-flight")
     row.status = m.MessageStatus.PENDING.value
     row.next_attempt_at = now
