@@ -403,6 +403,7 @@ class Dispatcher:
                         await asyncio.sleep(delay)
             finally:
                 self.in_flight_ids.difference_update(o.claimed.message_id for o in batch)
+                self.wake()  # what failed may be due again at once
 
     async def _drain_outcomes(self) -> None:
         batch: list[Outcome] = []

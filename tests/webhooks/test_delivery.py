@@ -80,10 +80,14 @@ def test_a_receiver_down_for_ten_minutes_gets_every_event_exactly_once_by_id(
     accepted = [d.webhook_id for d in receiver.accepted("outage")]
     assert sorted(accepted) == sorted(ids)  # every event, each exactly once
     with service.api(OPERATOR, client_id="ops") as ops:
-        page = ops.get(
-            "/webhooks/v1/messages", params={"subscription_id": created["subscription_id"], "limit": 100}
-        ).json()
-        assert {m["status"] for m in page["items"]} == {"delivered"}
+
+        def messages() -> list[dict]:
+            params = {"subscription_id": created["subscription_id"], "limit": 100}
+            items: list[dict] = ops.get("/webhooks/v1/messages", params=params).json()["items"]
+            return items
+
+        eventually(lambda: {m["status"] for m in messages()} == {"delivered"}, what="every attempt recorded")
+        page = {"items": messages()}
         detail = ops.get(f"/webhooks/v1/messages/{page['items'][0]['message_id']}").json()
     log = detail["attempt_log"]
     assert [a["succeeded"] for a in log][-1] is True
@@ -175,11 +179,17 @@ def test_an_endpoint_failing_too_long_is_disabled_and_replay_recovers(
         eventually(lambda: {d.webhook_id for d in receiver.accepted("broken")} == {failed_id, missed_id})
 
         one = api.get("/webhooks/v1/messages", params={"event_id": failed_id}).json()["items"][0]
-        retried = api.post(f"/webhooks/v1/messages/{one['message_id']}/retry").json()
+        message = f"/webhooks/v1/messages/{one['message_id']}"
+        eventually(lambda: api.get(message).json()["status"] == "delivered", what="the replay recorded")
+        retried = api.post(f"{message}/retry").json()
         assert retried["status"] == "pending"
         eventually(lambda: len([d for d in receiver.accepted("broken") if d.webhook_id == failed_id]) == 2)
-        log = api.get(f"/webhooks/v1/messages/{one['message_id']}").json()["attempt_log"]
-        assert [a["trigger"] for a in log][-2:] == ["replay", "manual"]
+
+        def triggers() -> list[str]:
+            return [a["trigger"] for a in api.get(message).json()["attempt_log"]]
+
+        eventually(lambda: triggers()[-1] == "manual", what="the manual attempt recorded")
+        assert triggers()[-2:] == ["replay", "manual"]
 
 
 def test_a_slow_or_flooding_receiver_is_a_failed_attempt(start_webhooks, receiver: Receiver) -> None:

@@ -116,7 +116,12 @@ def test_the_monitor_and_the_console_show_a_disabled_endpoint_and_retry_its_mess
         )  # a double click: one retry
     eventually(lambda: receiver.accepted("gone"), what="the retried message")
     with service.api(("webhooks:read",), client_id="ops") as ops:
-        log = ops.get(f"/webhooks/v1/messages/{message_id}").json()["attempt_log"]
+        log = eventually(
+            lambda: (
+                (found := ops.get(f"/webhooks/v1/messages/{message_id}").json()["attempt_log"])[1:] and found
+            ),
+            what="the retried attempt recorded",
+        )
     assert [(a["trigger"], a["response_status"]) for a in log] == [("scheduled", 410), ("manual", 204)]
 
 
