@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
+from litestar.di import Provide
 
-from contracts.kit.app import ServiceSpec, create_service_app
+from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.audit import audit_metadata
 from contracts.kit.settings import load_settings
+from system_apis.erp import backends
+from system_apis.erp.port import ErpBackend, provide_operation
 from system_apis.erp.routes import ROUTES
 from system_apis.erp.settings import ErpSettings
 from system_apis.erp.store import Base
@@ -28,4 +34,22 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: ErpSettings | None = None, **overrides: Any) -> Litestar:
-    return create_service_app(SPEC, settings or load_settings(ErpSettings, "ERP", **overrides))
+    settings = settings or load_settings(ErpSettings, "ERP", **overrides)
+    backend = backends.load(settings)
+
+    def provide_backend() -> ErpBackend:
+        return backend
+
+    @asynccontextmanager
+    async def run_backend(app: Litestar) -> AsyncIterator[None]:
+        async with backend.lifespan(runtime_of(app)):
+            yield
+
+    spec = dataclasses.replace(
+        SPEC,
+        dependencies={
+            "erp": Provide(provide_backend, use_cache=True, sync_to_thread=False),
+            "op": Provide(provide_operation, sync_to_thread=False),
+        },
+    )
+    return create_service_app(spec, settings, lifespans=[run_backend])

@@ -10,7 +10,7 @@ from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import erp as m
-from system_apis.erp import requisitions, service
+from system_apis.erp.port import Erp, Op
 
 Q = Paged
 API = "/erp/v1"
@@ -22,34 +22,44 @@ class ItemController(Controller):
 
     @post(responses=problems(409, 422), summary="Create an item (material master)")
     async def create(
-        self, session: Session, data: JSONBody[m.ItemCreate], idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        erp: Erp,
+        data: JSONBody[m.ItemCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Item]:
-        item = await service.create_item(session, data)
+        item = await erp.create_item(session, data, op)
         return versioned(item, status_code=201, location=f"{API}/items/{item.item_id}")
 
     @get(responses=problems(422), summary="List items")
     async def list(
-        self, session: Session, page_query: Q, item_type: FromQuery[m.ItemType | None] = None
+        self, session: Session, erp: Erp, page_query: Q, item_type: FromQuery[m.ItemType | None] = None
     ) -> Page[m.Item]:
-        return await service.list_items(session, page_query, item_type)
+        return await erp.list_items(session, page_query, item_type)
 
     @get(
         "/{item_id:str}/stock",
         responses=problems(404),
         summary="An item's stock per status over all lots, against its reorder point",
     )
-    async def stock(self, session: Session, item_id: PathId) -> m.ItemStock:
-        return await service.item_stock(session, item_id)
+    async def stock(self, session: Session, erp: Erp, item_id: PathId) -> m.ItemStock:
+        return await erp.item_stock(session, item_id)
 
     @get("/{item_id:str}", responses=problems(404), summary="Get an item")
-    async def get(self, session: Session, item_id: PathId) -> Response[m.Item]:
-        return versioned(await service.get_item(session, item_id))
+    async def get(self, session: Session, erp: Erp, item_id: PathId) -> Response[m.Item]:
+        return versioned(await erp.get_item(session, item_id))
 
     @patch("/{item_id:str}", responses=problems(404, 412), summary="Change an item")
     async def update(
-        self, session: Session, item_id: PathId, data: JSONBody[m.ItemUpdate], if_match: IfMatch = None
+        self,
+        session: Session,
+        erp: Erp,
+        item_id: PathId,
+        data: JSONBody[m.ItemUpdate],
+        if_match: IfMatch = None,
     ) -> Response[m.Item]:
-        return versioned(await service.update_item(session, item_id, data, if_match))
+        return versioned(await erp.update_item(session, item_id, data, if_match))
 
 
 class SupplierController(Controller):
@@ -58,18 +68,23 @@ class SupplierController(Controller):
 
     @post(responses=problems(409, 422), summary="Create a supplier")
     async def create(
-        self, session: Session, data: JSONBody[m.SupplierCreate], idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        erp: Erp,
+        data: JSONBody[m.SupplierCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Supplier]:
-        supplier = await service.create_supplier(session, data)
+        supplier = await erp.create_supplier(session, data, op)
         return versioned(supplier, status_code=201, location=f"{API}/suppliers/{supplier.supplier_id}")
 
     @get(responses=problems(422), summary="List suppliers")
-    async def list(self, session: Session, page_query: Q) -> Page[m.Supplier]:
-        return await service.list_suppliers(session, page_query)
+    async def list(self, session: Session, erp: Erp, page_query: Q) -> Page[m.Supplier]:
+        return await erp.list_suppliers(session, page_query)
 
     @get("/{supplier_id:str}", responses=problems(404), summary="Get a supplier")
-    async def get(self, session: Session, supplier_id: PathId) -> Response[m.Supplier]:
-        return versioned(await service.get_supplier(session, supplier_id))
+    async def get(self, session: Session, erp: Erp, supplier_id: PathId) -> Response[m.Supplier]:
+        return versioned(await erp.get_supplier(session, supplier_id))
 
 
 class PurchaseOrderController(Controller):
@@ -78,24 +93,30 @@ class PurchaseOrderController(Controller):
 
     @post(responses=problems(422), summary="Create a purchase order with its lines")
     async def create(
-        self, session: Session, data: JSONBody[m.PurchaseOrderCreate], idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        erp: Erp,
+        data: JSONBody[m.PurchaseOrderCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseOrder]:
-        po = await service.create_purchase_order(session, data)
+        po = await erp.create_purchase_order(session, data, op)
         return versioned(po, status_code=201, location=f"{API}/purchase-orders/{po.po_id}")
 
     @get(responses=problems(422), summary="List purchase orders")
     async def list(
         self,
         session: Session,
+        erp: Erp,
         page_query: Q,
         supplier_id: QueryId = None,
         status: FromQuery[m.PurchaseOrderStatus | None] = None,
     ) -> Page[m.PurchaseOrder]:
-        return await service.list_purchase_orders(session, page_query, supplier_id, status)
+        return await erp.list_purchase_orders(session, page_query, supplier_id, status)
 
     @get("/{po_id:str}", responses=problems(404), summary="Get a purchase order")
-    async def get(self, session: Session, po_id: PathId) -> Response[m.PurchaseOrder]:
-        return versioned(await service.get_purchase_order(session, po_id))
+    async def get(self, session: Session, erp: Erp, po_id: PathId) -> Response[m.PurchaseOrder]:
+        return versioned(await erp.get_purchase_order(session, po_id))
 
     @post(
         "/{po_id:str}/cancel",
@@ -106,11 +127,12 @@ class PurchaseOrderController(Controller):
     async def cancel(
         self,
         session: Session,
+        erp: Erp,
         po_id: PathId,
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseOrder]:
-        return versioned(await service.cancel_purchase_order(session, po_id, if_match))
+        return versioned(await erp.cancel_purchase_order(session, po_id, if_match))
 
 
 class GoodsReceiptController(Controller):
@@ -123,18 +145,25 @@ class GoodsReceiptController(Controller):
         description="Creates the lot; inspection-required items land in QUALITY_INSPECTION stock.",
     )
     async def create(
-        self, session: Session, data: JSONBody[m.GoodsReceiptCreate], idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        erp: Erp,
+        data: JSONBody[m.GoodsReceiptCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.GoodsReceipt]:
-        receipt = await service.post_goods_receipt(session, data)
+        receipt = await erp.post_goods_receipt(session, data, op)
         return versioned(receipt, status_code=201, location=f"{API}/goods-receipts/{receipt.receipt_id}")
 
     @get(responses=problems(422), summary="List goods receipts")
-    async def list(self, session: Session, page_query: Q, po_id: QueryId = None) -> Page[m.GoodsReceipt]:
-        return await service.list_goods_receipts(session, page_query, po_id)
+    async def list(
+        self, session: Session, erp: Erp, page_query: Q, po_id: QueryId = None
+    ) -> Page[m.GoodsReceipt]:
+        return await erp.list_goods_receipts(session, page_query, po_id)
 
     @get("/{receipt_id:str}", responses=problems(404), summary="Get a goods receipt")
-    async def get(self, session: Session, receipt_id: PathId) -> Response[m.GoodsReceipt]:
-        return versioned(await service.get_goods_receipt(session, receipt_id))
+    async def get(self, session: Session, erp: Erp, receipt_id: PathId) -> Response[m.GoodsReceipt]:
+        return versioned(await erp.get_goods_receipt(session, receipt_id))
 
 
 class ProductionReceiptController(Controller):
@@ -145,10 +174,12 @@ class ProductionReceiptController(Controller):
     async def create(
         self,
         session: Session,
+        erp: Erp,
         data: JSONBody[m.ProductionReceiptCreate],
+        op: Op,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.GoodsReceipt]:
-        receipt = await service.post_production_receipt(session, data)
+        receipt = await erp.post_production_receipt(session, data, op)
         return versioned(receipt, status_code=201, location=f"{API}/goods-receipts/{receipt.receipt_id}")
 
 
@@ -160,20 +191,21 @@ class LotController(Controller):
     async def list(
         self,
         session: Session,
+        erp: Erp,
         page_query: Q,
         item_id: QueryId = None,
         supplier_id: QueryId = None,
         status: FromQuery[m.StockStatus | None] = None,
     ) -> Page[m.Lot]:
-        return await service.list_lots(session, page_query, item_id, supplier_id, status)
+        return await erp.list_lots(session, page_query, item_id, supplier_id, status)
 
     @get(
         "/{lot_id:str}",
         responses=problems(404),
         summary="Get a lot with its balances per location and status",
     )
-    async def get(self, session: Session, lot_id: PathId) -> Response[m.Lot]:
-        return versioned(await service.get_lot(session, lot_id))
+    async def get(self, session: Session, erp: Erp, lot_id: PathId) -> Response[m.Lot]:
+        return versioned(await erp.get_lot(session, lot_id))
 
 
 class InventoryTransactionController(Controller):
@@ -189,27 +221,30 @@ class InventoryTransactionController(Controller):
     async def create(
         self,
         session: Session,
+        erp: Erp,
         data: JSONBody[m.InventoryTransactionCreate],
+        op: Op,
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InventoryTransaction]:
-        txn = await service.post_movement(session, data, if_match)
+        txn = await erp.post_movement(session, data, if_match, op)
         return versioned(txn, status_code=201, location=f"{API}/inventory-transactions/{txn.txn_id}")
 
     @get(responses=problems(422), summary="List inventory transactions")
     async def list(
         self,
         session: Session,
+        erp: Erp,
         page_query: Q,
         lot_id: QueryId = None,
         type: FromQuery[m.MovementType | None] = None,
         order_ref: QueryId = None,
     ) -> Page[m.InventoryTransaction]:
-        return await service.list_movements(session, page_query, lot_id, type, order_ref)
+        return await erp.list_movements(session, page_query, lot_id, type, order_ref)
 
     @get("/{txn_id:str}", responses=problems(404), summary="Get an inventory transaction")
-    async def get(self, session: Session, txn_id: PathId) -> Response[m.InventoryTransaction]:
-        return versioned(await service.get_movement(session, txn_id))
+    async def get(self, session: Session, erp: Erp, txn_id: PathId) -> Response[m.InventoryTransaction]:
+        return versioned(await erp.get_movement(session, txn_id))
 
     @post(
         "/{txn_id:str}/reversal",
@@ -219,11 +254,13 @@ class InventoryTransactionController(Controller):
     async def reverse(
         self,
         session: Session,
+        erp: Erp,
         txn_id: PathId,
         data: JSONBody[m.ReversalCreate],
+        op: Op,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InventoryTransaction]:
-        txn = await service.reverse_movement(session, txn_id, data)
+        txn = await erp.reverse_movement(session, txn_id, data, op)
         return versioned(txn, status_code=201, location=f"{API}/inventory-transactions/{txn.txn_id}")
 
 
@@ -233,20 +270,30 @@ class CostPostingController(Controller):
 
     @post(responses=problems(422), summary="Post a cost to a cost centre and order")
     async def create(
-        self, session: Session, data: JSONBody[m.CostPostingCreate], idempotency_key: IdempotencyKey = None
+        self,
+        session: Session,
+        erp: Erp,
+        data: JSONBody[m.CostPostingCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.CostPosting]:
-        cost = await service.post_cost(session, data)
+        cost = await erp.post_cost(session, data, op)
         return versioned(cost, status_code=201, location=f"{API}/cost-postings/{cost.posting_id}")
 
     @get(responses=problems(422), summary="List cost postings")
     async def list(
-        self, session: Session, page_query: Q, order_ref: QueryId = None, cost_centre: QueryId = None
+        self,
+        session: Session,
+        erp: Erp,
+        page_query: Q,
+        order_ref: QueryId = None,
+        cost_centre: QueryId = None,
     ) -> Page[m.CostPosting]:
-        return await service.list_costs(session, page_query, order_ref, cost_centre)
+        return await erp.list_costs(session, page_query, order_ref, cost_centre)
 
     @get("/{posting_id:str}", responses=problems(404), summary="Get a cost posting")
-    async def get(self, session: Session, posting_id: PathId) -> Response[m.CostPosting]:
-        return versioned(await service.get_cost(session, posting_id))
+    async def get(self, session: Session, erp: Erp, posting_id: PathId) -> Response[m.CostPosting]:
+        return versioned(await erp.get_cost(session, posting_id))
 
 
 class PurchaseRequisitionController(Controller):
@@ -261,10 +308,12 @@ class PurchaseRequisitionController(Controller):
     async def create(
         self,
         session: Session,
+        erp: Erp,
         data: JSONBody[m.PurchaseRequisitionCreate],
+        op: Op,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseRequisition]:
-        requisition = await requisitions.create(session, data)
+        requisition = await erp.create_requisition(session, data, op)
         return versioned(
             requisition,
             status_code=201,
@@ -275,15 +324,18 @@ class PurchaseRequisitionController(Controller):
     async def list(
         self,
         session: Session,
+        erp: Erp,
         page_query: Q,
         item_id: QueryId = None,
         status: FromQuery[m.RequisitionStatus | None] = None,
     ) -> Page[m.PurchaseRequisition]:
-        return await requisitions.list_requisitions(session, page_query, item_id, status)
+        return await erp.list_requisitions(session, page_query, item_id, status)
 
     @get("/{requisition_id:str}", responses=problems(404), summary="Get a purchase requisition")
-    async def get(self, session: Session, requisition_id: PathId) -> Response[m.PurchaseRequisition]:
-        return versioned(await requisitions.get(session, requisition_id))
+    async def get(
+        self, session: Session, erp: Erp, requisition_id: PathId
+    ) -> Response[m.PurchaseRequisition]:
+        return versioned(await erp.get_requisition(session, requisition_id))
 
     @post(
         "/{requisition_id:str}/order",
@@ -294,13 +346,14 @@ class PurchaseRequisitionController(Controller):
     async def order(
         self,
         session: Session,
+        erp: Erp,
         requisition_id: PathId,
         data: JSONBody[m.RequisitionOrdered],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseRequisition]:
         return versioned(
-            await requisitions.move(session, requisition_id, "order", if_match, po_id=data.po_id)
+            await erp.move_requisition(session, requisition_id, "order", if_match, po_id=data.po_id)
         )
 
     @post(
@@ -312,13 +365,14 @@ class PurchaseRequisitionController(Controller):
     async def cancel(
         self,
         session: Session,
+        erp: Erp,
         requisition_id: PathId,
         data: JSONBody[m.RequisitionCancel],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.PurchaseRequisition]:
         return versioned(
-            await requisitions.move(session, requisition_id, "cancel", if_match, reason=data.reason)
+            await erp.move_requisition(session, requisition_id, "cancel", if_match, reason=data.reason)
         )
 
 
