@@ -15,6 +15,7 @@ from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.audit import audit_metadata
 from contracts.kit.settings import load_settings
 from system_apis.erp import backends
+from system_apis.erp.backends.tryton.store import metadata as connector_metadata
 from system_apis.erp.port import ErpBackend, provide_operation
 from system_apis.erp.routes import ROUTES
 from system_apis.erp.settings import ErpSettings
@@ -28,7 +29,9 @@ SPEC = ServiceSpec(
     api_path="/erp/v1",
     api_version="1.0.0",
     routes=ROUTES,
-    metadata=(Base.metadata, audit_metadata),  # with the kernel's audit trail
+    # With the kernel's audit trail, and the Tryton connector's bindings and watermark (empty
+    # tables when the ERP is embedded; one schema whichever backend a database was made with).
+    metadata=(Base.metadata, connector_metadata, audit_metadata),
     versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 

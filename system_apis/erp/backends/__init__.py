@@ -11,4 +11,9 @@ def load(settings: ErpSettings) -> ErpBackend:
         from system_apis.erp.backends.embedded import EmbeddedErp
 
         return EmbeddedErp()
+    if settings.backend == "tryton":
+        # Imported only when chosen: an embedded ERP never loads the connector.
+        from system_apis.erp.backends.tryton.backend import TrytonErp
+
+        return TrytonErp(settings.tryton())
     raise ValueError(f"ERP_BACKEND must be 'embedded' or 'tryton', not {settings.backend!r}")

@@ -1,0 +1,207 @@
+"""Tryton's JSON-RPC over the network, on the kernel's pooled HTTP/1.1 client.
+
+One method, `call(model, method, *args)`, as Tryton's own client sends it: `POST /<db>/rpc/`
+with `{"id", "method": "model.<model>.<method>", "params": [*args, context]}` and the header
+`Authorization: Session base64(login:user_id:session)`. A lost session (HTTP 401) logs in again
+once. Tryton's answers become three exceptions the backend maps to problems:
+
+- `TrytonRefused`: a user error (moving more than a location holds, a missing field, a state
+  that does not allow the button): Tryton changed nothing.
+- `TrytonDenied`: the connector's Tryton user lacks an access right (configuration).
+- `TrytonUnavailable`: no answer, a broken connection or a timeout. The command may or may not
+  have been applied: callers find out by looking for their key, never by assuming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import itertools
+import logging
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from contracts.kit import http1
+
+log = logging.getLogger("plantbridge.erp.tryton")
+Domain = list[Any]
+
+
+class TrytonError(Exception):
+    pass
+
+
+class TrytonRefused(TrytonError):
+    """Tryton's UserError: the request is not acceptable to Tryton as it stands."""
+
+
+class TrytonDenied(TrytonError):
+    """An access error: the connector's user may not do this in Tryton."""
+
+
+class TrytonUnavailable(TrytonError):
+    """Tryton did not answer (down, unreachable, timed out, or failing internally)."""
+
+
+# Tryton's access errors are UserErrors too; their messages come from these catalogue entries.
+_ACCESS_WORDS = ("not allowed", "access", "permission")
+
+
+def _wire(value: Any) -> Any:
+    """Tryton's JSON extensions for the types plain JSON cannot carry (msgspec would write
+    dates and decimals as strings or floats, which Tryton reads as such)."""
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wire(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return {
+            "__class__": "datetime",
+            "year": value.year,
+            "month": value.month,
+            "day": value.day,
+            "hour": value.hour,
+            "minute": value.minute,
+            "second": value.second,
+            "microsecond": value.microsecond,
+        }
+    if isinstance(value, dt.date):
+        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
+    if isinstance(value, Decimal):
+        return {"__class__": "Decimal", "decimal": str(value)}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        kind = value.get("__class__")
+        if kind == "datetime":
+            return dt.datetime(
+                value["year"],
+                value["month"],
+                value["day"],
+                value["hour"],
+                value["minute"],
+                value["second"],
+                value.get("microsecond", 0),
+            )
+        if kind == "date":
+            return dt.date(value["year"], value["month"], value["day"])
+        if kind == "Decimal":
+            return Decimal(value["decimal"])
+        if kind == "bytes":
+            return base64.b64decode(value["base64"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+class TrytonClient:
+    """A logged-in JSON-RPC session with one Tryton database."""
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        user: str,
+        password: str,
+        *,
+        timeout: float = 10.0,
+        connections: int = 8,
+        language: str = "en",
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        self.user = user
+        self.password = password
+        self.language = language
+        self.pool = http1.Pool(self.url, size=connections, connect_timeout=min(timeout, 5.0), timeout=timeout)
+        self._path = f"/{database}/rpc/".encode()
+        self._auth: bytes | None = None
+        self._login_lock = asyncio.Lock()
+        self._ids = itertools.count(1)
+        self.context: dict[str, Any] = {}
+
+    async def close(self) -> None:
+        self.pool.close()
+
+    async def call(self, model: str, method: str, *args: Any) -> Any:
+        """`model.<model>.<method>(*args, context)` as the logged-in user."""
+        return await self.rpc(f"model.{model}.{method}", [*args, self.context])
+
+    async def rpc(self, method: str, params: list[Any]) -> Any:
+        for attempt in range(2):
+            auth = await self._session()
+            status, body = await self._post(method, params, auth)
+            if status == 401 and attempt == 0:
+                # The server forgot the session (restart, expiry): log in once more.
+                async with self._login_lock:
+                    if self._auth == auth:
+                        self._auth = None
+                continue
+            return self._result(method, status, body)
+        raise TrytonDenied(f"Tryton refused the session of {self.user!r} for {method}")
+
+    async def _session(self) -> bytes:
+        if self._auth is not None:
+            return self._auth
+        async with self._login_lock:
+            if self._auth is None:
+                status, body = await self._post(
+                    "common.db.login", [self.user, {"password": self.password}, self.language], None
+                )
+                if status in (401, 403):
+                    raise TrytonDenied(f"Tryton refused the login of {self.user!r}")
+                user_id, session = self._result("common.db.login", status, body)[:2]
+                token = base64.b64encode(f"{self.user}:{user_id}:{session}".encode())
+                self._auth = b"Session " + token
+                self.context = await self._user_context(self._auth)
+            return self._auth
+
+    async def _user_context(self, auth: bytes) -> dict[str, Any]:
+        # What Tryton's client sends with every call: the user's company, language, dates.
+        status, body = await self._post("model.res.user.get_preferences", [True, {}], auth)
+        preferences: dict[str, Any] = self._result("get_preferences", status, body)
+        return preferences
+
+    async def _post(self, method: str, params: list[Any], auth: bytes | None) -> tuple[int, bytes]:
+        payload = msgspec.json.encode({"id": next(self._ids), "method": method, "params": _wire(params)})
+        headers = [(b"content-type", b"application/json")]
+        if auth is not None:
+            headers.append((b"authorization", auth))
+        try:
+            status, _headers, body = await self.pool.request("POST", self._path, headers, payload)
+        except (http1.Unavailable, TimeoutError, OSError) as exc:
+            raise TrytonUnavailable(f"Tryton at {self.url} did not answer {method}: {exc!r}") from exc
+        return status, body
+
+    def _result(self, method: str, status: int, body: bytes) -> Any:
+        if status == 429:
+            raise TrytonUnavailable(f"Tryton is rate limiting {method}")
+        if status in (401, 403):
+            raise TrytonDenied(f"Tryton denied {method} (HTTP {status})")
+        if status != 200:
+            raise TrytonUnavailable(f"Tryton answered HTTP {status} to {method}")
+        try:
+            answer = msgspec.json.decode(body)
+        except msgspec.DecodeError as exc:
+            raise TrytonUnavailable(f"Tryton sent no JSON for {method}") from exc
+        error = answer.get("error")
+        if error is None:
+            return _decode(answer.get("result"))
+        kind, detail = (error[0], error[1]) if isinstance(error, list) and len(error) == 2 else (error, "")
+        if kind == "UserError":
+            message = " ".join(str(part) for part in detail[:2] if part).strip()
+            if any(word in message.lower() for word in _ACCESS_WORDS):
+                raise TrytonDenied(message)
+            raise TrytonRefused(message)
+        if kind == "UserWarning":
+            raise TrytonRefused(" ".join(str(part) for part in detail[1:] if part).strip())
+        if kind == "ConcurrencyException":
+            raise TrytonRefused(str(detail))
+        log.error("Tryton failed on %s: %s", method, str(kind)[:500])
+        raise TrytonUnavailable(f"Tryton failed on {method}: {str(kind)[:200]}")

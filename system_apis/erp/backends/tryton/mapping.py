@@ -1,0 +1,172 @@
+"""Pure translations between our ERP model and Tryton's records; no I/O.
+
+| ours | Tryton |
+|---|---|
+| item (`item_id`) | `product.product` (code = item id) and its template |
+| item type, inspection flag | product categories (TYPE_CATEGORIES, INSPECTION_CATEGORY) |
+| supplier (`supplier_id`) | `party.party` (code = supplier id) |
+| purchase order (`po_id`) | confirmed `purchase.purchase` (number = po id) |
+| lot (`lot_id`) | `stock.lot` (number = lot id) |
+| stock status at a location | the mapped Tryton location holding the quantity |
+| goods receipt | an incoming `stock.move` of a done `stock.shipment.in` |
+| production receipt | an output `stock.move` of a done `production` |
+| release, block, unblock, transfer, scrap | a done `stock.shipment.internal` |
+| return to vendor | a done `stock.shipment.in.return` |
+| issue to an order | an input `stock.move` of a done `production` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from contracts.models import erp as m
+from contracts.models.erp import ItemType, MovementType, StockStatus
+
+QI, UNR, BLK = StockStatus.QUALITY_INSPECTION, StockStatus.UNRESTRICTED, StockStatus.BLOCKED
+
+# Our item type and inspection flag live in Tryton as product categories a plant can see and edit.
+TYPE_CATEGORIES: dict[ItemType, str] = {
+    ItemType.RAW_MATERIAL: "Raw material",
+    ItemType.SEMI_FINISHED: "Semi-finished",
+    ItemType.FINISHED_GOOD: "Finished good",
+    ItemType.SPARE_PART: "Spare part",
+}
+INSPECTION_CATEGORY = "Inspection on receipt"
+CATEGORIES = (*TYPE_CATEGORIES.values(), INSPECTION_CATEGORY)
+# Our unit codes and Tryton's unit symbols (Tryton ships these units); others match by symbol.
+UNITS = {"EA": "u", "PC": "u", "KG": "kg", "G": "g", "T": "t", "M": "m", "MM": "mm", "L": "l", "H": "h"}
+# Every location type on which lot-tracked goods need a lot, so Tryton itself refuses a move of
+# such an item without one (a receipt at the dock, a move in the warehouse).
+LOT_REQUIRED = ["supplier", "storage", "production", "customer", "lost_found"]
+# Where a document started by the connector carries its operation key.
+KEY_PREFIX = "plantbridge:"
+
+Key = tuple[str, StockStatus]  # (our location, status)
+
+
+@dataclass
+class Places:
+    """Our locations and stock statuses ↔ Tryton location ids, resolved once from the map."""
+
+    ids: dict[Key, int] = field(default_factory=dict)
+    keys: dict[int, Key] = field(default_factory=dict)
+    warehouses: dict[str, int] = field(default_factory=dict)  # our location → its Tryton warehouse
+    types: dict[int, str] = field(default_factory=dict)  # every Tryton location id → its type
+    lost_found: int = 0
+    supplier: int = 0
+
+    def location(self, place: str, status: StockStatus) -> int:
+        return self.ids[(place, status)]
+
+    def knows(self, place: str) -> bool:
+        return (place, UNR) in self.ids
+
+
+def tryton_key(operation: str) -> str:
+    return f"{KEY_PREFIX}{operation}"
+
+
+def version(stamp: datetime | None) -> int:
+    """Tryton keeps no revision number; the last write, in microseconds, changes with every write."""
+    moment = stamp or datetime(2000, 1, 1)
+    return int(moment.replace(tzinfo=UTC).timestamp() * 1_000_000)
+
+
+def utc(stamp: datetime | None) -> datetime:
+    """Tryton stores naive UTC."""
+    return (stamp or datetime(2000, 1, 1)).replace(tzinfo=UTC)
+
+
+def unit_symbol(uom: str) -> str:
+    return UNITS.get(uom.upper(), uom.lower())
+
+
+def unit_code(symbol: str) -> str:
+    reverse = {v: k for k, v in UNITS.items() if k != "PC"}
+    return reverse.get(symbol, symbol.upper())
+
+
+def item(product: dict[str, Any], categories: dict[int, str], currency: str) -> m.Item:
+    names = {categories.get(c, "") for c in product.get("categories", [])}
+    kind = next((t for t, name in TYPE_CATEGORIES.items() if name in names), ItemType.RAW_MATERIAL)
+    price = product.get("cost_price")
+    return m.Item(
+        item_id=product["code"],
+        description=product["name"],
+        item_type=kind,
+        base_uom=unit_code(product["default_uom."]["symbol"]),
+        lot_tracked=bool(product.get("lot_required")),
+        inspection_required=INSPECTION_CATEGORY in names,
+        reorder_point=None,
+        standard_price=Decimal(price).quantize(Decimal("0.0001")) if price else None,
+        price_currency=currency,
+        version=version(product.get("write_date") or product.get("create_date")),
+        created_at=utc(product.get("create_date")),
+        updated_at=utc(product.get("write_date") or product.get("create_date")),
+    )
+
+
+def supplier(party: dict[str, Any], country: str | None, email: str | None) -> m.Supplier:
+    return m.Supplier(
+        supplier_id=party["code"],
+        name=party["name"],
+        country=country,
+        email=email,
+        version=version(party.get("write_date") or party.get("create_date")),
+        created_at=utc(party.get("create_date")),
+        updated_at=utc(party.get("write_date") or party.get("create_date")),
+    )
+
+
+PO_STATUS = {
+    "cancelled": m.PurchaseOrderStatus.CANCELLED,
+    "done": m.PurchaseOrderStatus.RECEIVED,
+}
+SHIPMENT_STATUS = {
+    "received": m.PurchaseOrderStatus.RECEIVED,
+    "partially shipped": m.PurchaseOrderStatus.PARTIALLY_RECEIVED,
+}
+
+
+def purchase_status(state: str, shipment_state: str) -> m.PurchaseOrderStatus:
+    return PO_STATUS.get(state) or SHIPMENT_STATUS.get(shipment_state, m.PurchaseOrderStatus.OPEN)
+
+
+def movement_type(source: Key | None, target: Key | None, target_type: str) -> MovementType | None:
+    """What a done move between these places is in our words (None: not a stock movement of ours)."""
+    if source is None:
+        return MovementType.RECEIPT if target is not None else None
+    if target is None:
+        return {
+            "lost_found": MovementType.SCRAP,
+            "supplier": MovementType.RETURN_TO_VENDOR,
+            "production": MovementType.ISSUE,
+            "customer": MovementType.ISSUE,
+        }.get(target_type)
+    (from_place, from_status), (to_place, to_status) = source, target
+    if from_status == to_status:
+        return MovementType.TRANSFER if from_place != to_place else None
+    if to_status is BLK:
+        return MovementType.BLOCK
+    if (from_status, to_status) == (QI, UNR):
+        return MovementType.RELEASE
+    if (from_status, to_status) == (BLK, UNR):
+        return MovementType.UNBLOCK
+    return MovementType.TRANSFER  # e.g. back into inspection: keep the statuses it names
+
+
+def balances(moves: list[dict[str, Any]], places: Places) -> dict[Key, float]:
+    """A lot's quantity per (location, status), from its done moves."""
+    totals: dict[Key, float] = {}
+    for move in moves:
+        if move["state"] != "done":
+            continue
+        quantity = float(move["internal_quantity"])
+        for location, sign in ((move["from_location"], -1), (move["to_location"], 1)):
+            key = places.keys.get(location)
+            if key is not None:
+                totals[key] = round(totals.get(key, 0.0) + sign * quantity, 3)
+    return totals
