@@ -84,7 +84,7 @@ class TrytonServer:
                 [_binary("trytond"), "-c", str(config), "-d", self.database],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "TRYTOND_LOGGING_LEVEL": "WARNING"},
+                env={**os.environ, "TRYTOND_LOGGING_LEVEL": "30"},
             )
         wait_for_port(self.port, timeout=timeout, process=self.process)
         return self

@@ -595,6 +595,9 @@ class TrytonErp(ErpBackend):
         return int(created)
 
     async def _purchase_of_line(self, origin: str | None) -> Record:
+        if origin and origin.startswith("stock.move,"):  # the dock's second step: its incoming move
+            [incoming] = await self.find("stock.move", [("id", "=", int(origin.split(",")[1]))], ["origin"])
+            origin = incoming["origin"]
         if not origin or not origin.startswith("purchase.line,"):
             return {}
         [line] = await self.find("purchase.line", [("id", "=", int(origin.split(",")[1]))], ["purchase"])
