@@ -10,7 +10,8 @@ COPY experience_apis ./experience_apis
 COPY gateway ./gateway
 COPY connectors ./connectors
 COPY plantbridge ./plantbridge
-RUN pip install '.[tracing]' && useradd --system --uid 10001 plantbridge
+# The `tryton` extra: the same image runs the optional Tryton server (compose profile `tryton`).
+RUN pip install '.[tracing,tryton]' && useradd --system --uid 10001 plantbridge
 USER plantbridge
 # Migrations run at start (settings: <PREFIX>_MIGRATE_ON_START, on by default).
 ENTRYPOINT ["plantbridge"]

@@ -8,3 +8,5 @@ CREATE DATABASE quality;
 CREATE DATABASE maintenance;
 CREATE DATABASE gateway;
 CREATE DATABASE webhooks;
+-- Tryton's own database, for the optional `tryton` profile (the ERP API in front of Tryton).
+CREATE DATABASE tryton;

@@ -25,6 +25,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--demo", action="store_true", help="load a small demo plant once everything is up")
     up.add_argument("--only", default="", help="comma-separated service names (default: all)")
     up.add_argument("--redis-port", type=int, default=6380)
+    up.add_argument(
+        "--erp",
+        choices=("embedded", "tryton"),
+        default="embedded",
+        help="the system of record behind the ERP API: its own tables, or a local Tryton server "
+        "(installed from the `tryton` extra and initialised under --data on first use)",
+    )
 
     serve = commands.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service")
@@ -38,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "register-platform-clients",
         help="register the platform's own OAuth2 clients at the gateway, each with the secret in its "
         "<SERVICE>_CLIENT_SECRET variable (the compose bootstrap; `up` does this by itself)",
+    )
+
+    commands.add_parser(
+        "tryton-prepare",
+        help="prepare the Tryton database named by ERP_TRYTON_* for the ERP API: company, product "
+        "categories, the locations of ERP_TRYTON_LOCATIONS (looks before it creates)",
     )
 
     demo = commands.add_parser("demo", help="load demo data into a running platform, through its gateway")
@@ -56,7 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from plantbridge.launcher import run_platform
 
         return run_platform(
-            args.data, demo=args.demo, only=[s for s in args.only.split(",") if s], redis_port=args.redis_port
+            args.data,
+            demo=args.demo,
+            only=[s for s in args.only.split(",") if s],
+            redis_port=args.redis_port,
+            erp=args.erp,
         )
     if args.command == "serve":
         return _serve(args.service, args.host, args.port)
@@ -72,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return webhooks_cli.run(args)
     if args.command == "register-platform-clients":
         return _register_platform_clients()
+    if args.command == "tryton-prepare":
+        return _tryton_prepare()
     if args.command == "demo":
         import json
         from pathlib import Path
@@ -129,6 +148,28 @@ def _register_platform_clients() -> int:
         return 2
     register_clients({}, given)
     print(f"registered: {', '.join(given)}", file=sys.stderr)
+    return 0
+
+
+def _tryton_prepare() -> int:
+    import asyncio
+
+    from contracts.kit.settings import load_settings
+    from system_apis.erp.backends.tryton.client import TrytonClient
+    from system_apis.erp.backends.tryton.provision import prepare
+    from system_apis.erp.settings import ErpSettings
+
+    settings = load_settings(ErpSettings, "ERP").tryton()
+
+    async def run() -> None:
+        client = TrytonClient(settings.url, settings.database, settings.user, settings.password)
+        try:
+            await prepare(client, settings.locations)
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+    print(f"tryton-prepare: {settings.url} database {settings.database} is ready", file=sys.stderr)
     return 0
 
 

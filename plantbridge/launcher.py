@@ -19,6 +19,7 @@ from pathlib import Path
 
 from plantbridge.processes import RedisServer, ServiceProcess
 from plantbridge.services import SERVICES, Service, by_name
+from plantbridge.tryton import TrytonServer
 
 OPERATOR_CLIENT = "plantbridge-operator"
 # The operator may read and write every system and process API, work the dead letters and
@@ -86,23 +87,57 @@ def register_clients(gateway_env: dict[str, str], known: dict[str, str]) -> None
             register_client(gateway_env, client_id, scopes[client_id], secret, replace=True)
 
 
-def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int) -> int:
+# The demo plant's locations, each with Tryton locations for its three stock statuses.
+TRYTON_LOCATIONS = json.dumps(
+    {
+        place: {"unrestricted": place, "quality_inspection": f"{place}-QI", "blocked": f"{place}-BLK"}
+        for place in ("WH1-A-01", "WH1-B-07", "FG")
+    }
+)
+
+
+def start_tryton(data_dir: Path) -> tuple[TrytonServer, dict[str, str]]:
+    """A local trytond with the demo plant's locations; returns it and the ERP's settings."""
+    from plantbridge import tryton
+
+    tryton.ensure_installed()
+    server = tryton.TrytonServer(data_dir / "tryton", database="plant")
+    if not server.file.exists():
+        print("tryton       initialising its database once (about 90 s) ...", flush=True)
+    server.initialise()
+    server.start()
+    server.prepare(TRYTON_LOCATIONS)
+    print(
+        f"tryton       {server.url}  database {server.database}, user admin, password "
+        f"{tryton.ADMIN_PASSWORD}  (JSON-RPC at {server.url}/{server.database}/rpc/; log {server.log_path})",
+        flush=True,
+    )
+    return server, server.erp_env(TRYTON_LOCATIONS)
+
+
+def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp: str = "embedded") -> int:
     data_dir = Path(data)
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     chosen = [s for s in SERVICES if not only or s.name in only]
     redis = RedisServer(data_dir / "redis", port=redis_port)
     processes: list[ServiceProcess] = []
+    tryton: TrytonServer | None = None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
         redis.start()
         print(f"redis        {redis.url}  (append-only files in {redis.data_dir})", flush=True)
+        erp_env: dict[str, str] = {}
+        if erp == "tryton":
+            tryton, erp_env = start_tryton(data_dir)
         known = client_secrets(data_dir)
         register_clients(service_env(by_name("gateway"), data_dir, redis.url), known)
         for service in chosen:
             env = service_env(service, data_dir, redis.url)
+            if service.name == "erp":
+                env.update(erp_env)
             if service.client_id:
                 env[f"{service.env_prefix}_CLIENT_ID"] = service.client_id
                 env[f"{service.env_prefix}_CLIENT_SECRET"] = known[service.client_id]
@@ -131,11 +166,13 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int) -> 
                     )
                     stop.set()
         return 0
-    except (RuntimeError, TimeoutError) as exc:
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
         print(f"platform failed to start: {exc}", file=sys.stderr)
         return 1
     finally:
         for process in reversed(processes):
             process.stop()
+        if tryton is not None:
+            tryton.stop()
         redis.stop()
         print("stopped.", flush=True)

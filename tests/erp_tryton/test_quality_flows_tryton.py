@@ -22,6 +22,7 @@ from tests.e2e.test_quality_flows import (
     receive_inspected_goods,
 )
 from tests.erp_tryton.conftest import MakeTryton, erp_settings
+from tests.erp_tryton.killswitch import KillSwitch
 from tests.support.http import client
 from tests.support.platform import Platform
 
@@ -56,10 +57,19 @@ def admin(tryton: TrytonServer) -> Iterator[Rpc]:
 
 
 @pytest.fixture(scope="module")
-def platform(launch, database_url, redis_server, tryton: TrytonServer) -> Iterator[Platform]:
+def switch(tryton: TrytonServer) -> Iterator[KillSwitch]:
+    proxy = KillSwitch(tryton.url)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="module")
+def platform(
+    launch, database_url, redis_server, tryton: TrytonServer, switch: KillSwitch
+) -> Iterator[Platform]:
     p = Platform(launch, database_url, "sqlite", "quality_tryton", redis_server.url)
     p.start_gateway()
-    p.start("erp", **erp_settings(tryton))
+    p.start("erp", **{**erp_settings(tryton), "tryton_url": switch.url})  # ERP → proxy → Tryton
     for name in ("qms", "mes"):
         p.start(name)
     p.start(
@@ -255,3 +265,55 @@ def test_a_receipt_done_in_tryton_starts_the_inspection_and_a_block_lands_in_try
     decide(qms, inspection, passed=False, disposition="block", correlation_id=f"corr-dock-{tag}")
     eventually(lambda: quantity_in(clerk, "WH1-BLK", lot_id) == 80.0)
     assert quantity_in(clerk, "WH1-QI", lot_id) == 0.0
+
+
+def test_sigkill_between_the_tryton_call_and_the_local_commit_moves_the_stock_once(
+    platform, erp, qms, quality, admin, switch
+) -> None:
+    """Tryton has done the block's internal shipment, the ERP service dies before it commits or
+    answers; restarted, the flow's retry finds the shipment by its key and completes: Tryton holds
+    exactly one such move and our API one block transaction."""
+    receipt = receive_inspected_goods(erp, "corr-tryton-kill")
+    lot_id = receipt["lot_id"]
+    inspection = eventually(lambda: inspection_lot_for(qms, lot_id))
+    erp_process = platform.services["erp"]
+    switch.arm("model.stock.shipment.internal.do", erp_process.kill)
+    decide(qms, inspection, passed=False, disposition="block", correlation_id="corr-tryton-kill")
+    assert switch.hit.wait(30), "the block never reached Tryton"
+    assert quantity_in(admin, "WH1-BLK", lot_id) == 60.0  # done in Tryton, unknown to us
+    assert erp_process.process is None
+
+    erp_process.start()
+    flow = eventually(
+        lambda: next(
+            (
+                f
+                for f in quality.get(
+                    "/quality/v1/flows", params={"lot_id": lot_id, "type": "usage_decision"}
+                ).json()["items"]
+                if f["status"] == "completed"
+            ),
+            None,
+        ),
+        timeout=60,
+    )
+    assert "step_failed" in [
+        e["kind"] for e in quality.get(f"/quality/v1/flows/{flow['flow_id']}/timeline").json()["entries"]
+    ]
+    [qi, blk] = [
+        admin("stock.location", "search", [("code", "=", c)], 0, 1, None)[0] for c in ("WH1-QI", "WH1-BLK")
+    ]
+    moves = admin(
+        "stock.move",
+        "search_read",
+        [("lot.number", "=", lot_id), ("from_location", "=", qi), ("to_location", "=", blk)],
+        0,
+        None,
+        None,
+        ["state", "quantity"],
+    )
+    assert [(mv["state"], mv["quantity"]) for mv in moves] == [("done", 60.0)]
+    assert quantity_in(admin, "WH1-BLK", lot_id) == 60.0
+    blocks = erp.get("/erp/v1/inventory-transactions", params={"lot_id": lot_id, "type": "block"}).json()
+    assert len(blocks["items"]) == 1
+    assert balances(erp, lot_id) == {"BLOCKED": 60.0}
