@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
@@ -103,7 +103,8 @@ class TrytonErp(ErpBackend):
         self.categories: dict[int, str] = {}
         self.currency = "EUR"
         self.uid = 0
-        self._products: dict[str, int] = {}
+        self._products: dict[str, tuple[int, int]] = {}  # item id → (product id, its unit)
+        self.company_party = 0
 
     # --- plumbing ---------------------------------------------------------------------------
     async def call(self, model: str, method: str, *args: Any) -> Any:
@@ -147,8 +148,9 @@ class TrytonErp(ErpBackend):
         places.lost_found = next(r["id"] for r in rows if r["type"] == "lost_found")
         places.supplier = next(r["id"] for r in rows if r["type"] == "supplier")
         self.categories = {c["id"]: c["name"] for c in await self.find("product.category", [], ["name"])}
-        [company] = await self.find("company.company", [], ["currency.code"], limit=1)
+        [company] = await self.find("company.company", [], ["currency.code", "party"], limit=1)
         self.currency = company["currency."]["code"]
+        self.company_party = int(company["party"])
         self.uid = int(
             (await self.call("res.user", "search", [("login", "=", self.settings.user)], 0, 1, None))[0]
         )
@@ -178,13 +180,17 @@ class TrytonErp(ErpBackend):
                 await task
             await self.client.close()
 
-    async def product_id(self, item_id: str, *, missing: type[Problem] = Unprocessable) -> int:
+    async def product(self, item_id: str, *, missing: type[Problem] = Unprocessable) -> tuple[int, int]:
+        """Tryton's product id and unit for an item (a product's code never changes under us)."""
         if item_id not in self._products:
-            found = await self.call("product.product", "search", [("code", "=", item_id)], 0, 1, None)
+            found = await self.find("product.product", [("code", "=", item_id)], ["default_uom"], limit=1)
             if not found:
                 raise _missing(missing, "item", item_id)
-            self._products[item_id] = int(found[0])
+            self._products[item_id] = (int(found[0]["id"]), int(found[0]["default_uom"]))
         return self._products[item_id]
+
+    async def product_id(self, item_id: str) -> int:
+        return (await self.product(item_id))[0]
 
     async def party_id(self, supplier_id: str, *, missing: type[Problem] = Unprocessable) -> int:
         found = await self.call("party.party", "search", [("code", "=", supplier_id)], 0, 1, None)
@@ -255,6 +261,9 @@ class TrytonErp(ErpBackend):
     async def get_item(self, session: AsyncSession, item_id: str) -> m.Item:
         return await self._product(item_id)
 
+    async def item(self, item_id: str) -> m.Item:
+        return await self._product(item_id)
+
     async def _product(self, item_id: str) -> m.Item:
         await self.places()
         found = await self.find("product.product", [("code", "=", item_id)], ITEM_FIELDS, limit=1)
@@ -267,7 +276,7 @@ class TrytonErp(ErpBackend):
         item = await self._product(item_id)
         moves = await self.find(
             "stock.move",
-            [("product.code", "=", item_id), ("state", "=", "done"), _touching(places)],
+            [("product.code", "=", item_id), ("state", "=", "done"), places.touching()],
             MOVE_FIELDS,
         )
         totals = dict.fromkeys(m.StockStatus, 0.0)
@@ -347,7 +356,9 @@ class TrytonErp(ErpBackend):
         return view
 
     async def list_suppliers(self, session: AsyncSession, q: PageQuery) -> Page[m.Supplier]:
-        rows = await self._page("party.party", [("code", "!=", None)], PARTY_FIELDS, q)
+        await self.places()
+        where = [("code", "!=", None), ("id", "!=", self.company_party)]  # not the plant's own company
+        rows = await self._page("party.party", where, PARTY_FIELDS, q)
         views = {v.supplier_id: v for v in await self._suppliers(rows)}
         return _paged(rows, q, lambda r: views[r["code"]])
 
@@ -382,13 +393,12 @@ class TrytonErp(ErpBackend):
                 raise Unprocessable("a Tryton purchase has one currency", slug="mixed-currencies")
             lines = []
             for line in data.lines:
-                product = await self.product_id(line.item_id)
-                [unit] = await self.find("product.product", [("id", "=", product)], ["default_uom"])
+                product, unit = await self.product(line.item_id)
                 lines.append(
                     {
                         "product": product,
                         "quantity": domain.normalise_quantity(line.quantity),
-                        "unit": unit["default_uom"],
+                        "unit": unit,
                         "unit_price": Decimal(line.unit_price or "0"),
                     }
                 )
@@ -510,6 +520,7 @@ class TrytonErp(ErpBackend):
         if bound is not None:
             return msgspec.json.decode(bound.view, type=m.GoodsReceipt)
         key = mapping.tryton_key(op)
+        await _serialise(session, f"po:{data.po_id}")
         found = await self.find("stock.shipment.in", [("reference", "=", key)], ["state"], limit=1)
         po = await self.get_purchase_order(session, data.po_id) if not found else None
         if found:
@@ -524,10 +535,11 @@ class TrytonErp(ErpBackend):
             [("shipment", "=", f"stock.shipment.in,{shipment}")],
             [*MOVE_FIELDS, "origin"],
         )
-        purchase = await self._purchase_of_line(move["origin"])
+        purchase = await self.purchase_of_line(move["origin"])
         with suppress(ErpRefused):  # recreates the open rest of the line; the receipt stands either way
             await self.call("purchase.purchase", "process", [purchase["id"]])
-        return await self._record_receipt(session, op, move, data.supplier_lot, purchase, places)
+        item = await self._product(move["product."]["code"])
+        return await self.record_receipt(session, op, move, data.supplier_lot, purchase, places, item)
 
     async def _start_receipt(
         self, data: m.GoodsReceiptCreate, po: m.PurchaseOrder, places: Places, key: str
@@ -594,7 +606,7 @@ class TrytonErp(ErpBackend):
         [created] = await self.call("stock.lot", "create", [{"number": number, "product": product}])
         return int(created)
 
-    async def _purchase_of_line(self, origin: str | None) -> Record:
+    async def purchase_of_line(self, origin: str | None) -> Record:
         if origin and origin.startswith("stock.move,"):  # the dock's second step: its incoming move
             [incoming] = await self.find("stock.move", [("id", "=", int(origin.split(",")[1]))], ["origin"])
             origin = incoming["origin"]
@@ -607,7 +619,7 @@ class TrytonErp(ErpBackend):
         purchase["line_no"] = purchase["lines"].index(line["id"]) + 1
         return purchase
 
-    async def _record_receipt(
+    async def record_receipt(
         self,
         session: AsyncSession,
         op: Operation | None,
@@ -615,16 +627,16 @@ class TrytonErp(ErpBackend):
         supplier_lot: str | None,
         purchase: Record,
         places: Places,
+        item: m.Item,
         *,
         production_order: str | None = None,
     ) -> m.GoodsReceipt:
         """Bind a done incoming move to a receipt of ours and announce it (or return the binding
-        an earlier attempt, or the poller, already made)."""
-        existing = await self._bound_record(session, "receipt", "stock.move", move["id"])
+        an earlier attempt, or the poller, already made). Only local writes: no Tryton call."""
+        existing = await self.bound_record(session, "receipt", "stock.move", move["id"])
         if existing is not None:
             return msgspec.json.decode(existing.view, type=m.GoodsReceipt)
         place, status = places.keys[move["to_location"]]
-        item = await self._product(move["product."]["code"])
         now = utcnow()
         source = "purchase" if purchase else "production"
         supplier_id = purchase["party."]["code"] if purchase else None
@@ -723,11 +735,11 @@ class TrytonErp(ErpBackend):
         )
         if production is None:
             lot = await self._lot_id(lot_number, product, data.item_id)
-            [unit] = await self.find("product.product", [("id", "=", product)], ["default_uom"])
+            unit = (await self.product(data.item_id))[1]
             where = await self._production_location(places.warehouses[data.location])
             output = {
                 "product": product,
-                "unit": unit["default_uom"],
+                "unit": unit,
                 "quantity": quantity,
                 "lot": lot,
                 "from_location": where,
@@ -741,7 +753,7 @@ class TrytonErp(ErpBackend):
                 [
                     {
                         "product": product,
-                        "unit": unit["default_uom"],
+                        "unit": unit,
                         "quantity": quantity,
                         "warehouse": places.warehouses[data.location],
                         "location": where,
@@ -752,8 +764,8 @@ class TrytonErp(ErpBackend):
             state = "draft"
         await self._finish("production", production, state)
         [move] = await self.find("stock.move", [("production_output", "=", production)], MOVE_FIELDS)
-        return await self._record_receipt(
-            session, op, move, None, {}, places, production_order=data.production_order
+        return await self.record_receipt(
+            session, op, move, None, {}, places, item, production_order=data.production_order
         )
 
     async def _own_production(
@@ -777,7 +789,7 @@ class TrytonErp(ErpBackend):
         )
         for move in candidates:
             kind = "receipt" if side == "outputs" else "txn"
-            if await self._bound_record(session, kind, "stock.move", move["id"]) is None:
+            if await self.bound_record(session, kind, "stock.move", move["id"]) is None:
                 return int(move[f"production_{side[:-1]}"]), move[f"production_{side[:-1]}."]["state"]
         return None, "draft"
 
@@ -811,15 +823,27 @@ class TrytonErp(ErpBackend):
             raise NotFound(f"lot {lot_id} does not exist", slug="lot-not-found")
         return lot[0]
 
-    async def _lot(self, session: AsyncSession, lot_id: str) -> tuple[m.Lot, dict[mapping.Key, float]] | None:
+    async def _lot(
+        self, session: AsyncSession, lot_id: str
+    ) -> tuple[m.Lot, dict[mapping.Key, float], int] | None:
+        """The lot as we show it, its balances, and its Tryton id; None if Tryton has no such lot."""
         places = await self.places()
-        found = await self.find(
-            "stock.lot", [("number", "=", lot_id)], ["number", "product.code", "create_date"], limit=1
+        # One call for a lot with moves (every lot but a brand-new one), a second only without.
+        moves = await self.find(
+            "stock.move", [("lot.number", "=", lot_id)], [*MOVE_FIELDS, "lot.create_date"]
         )
-        if not found:
-            return None
-        moves = await self.find("stock.move", [("lot", "=", found[0]["id"])], MOVE_FIELDS)
-        return await self._lot_view(session, found[0], moves, places)
+        if moves:
+            lot = {"id": moves[0]["lot."]["id"], "number": lot_id, "product.": moves[0]["product."]}
+            lot["create_date"] = moves[0]["lot."]["create_date"]
+        else:
+            found = await self.find(
+                "stock.lot", [("number", "=", lot_id)], ["number", "product.code", "create_date"], limit=1
+            )
+            if not found:
+                return None
+            lot = found[0]
+        view, balances = await self._lot_view(session, lot, moves, places)
+        return view, balances, int(lot["id"])
 
     async def _lot_view(
         self, session: AsyncSession, lot: Record, moves: list[Record], places: Places
@@ -903,10 +927,11 @@ class TrytonErp(ErpBackend):
         bound = await self._bound(session, "txn", op)
         if bound is not None:
             return msgspec.json.decode(bound.view, type=m.InventoryTransaction)
+        await _serialise(session, f"lot:{data.lot_id}")
         lot = await self._lot(session, data.lot_id)
         if lot is None:
             raise Unprocessable(f"lot {data.lot_id} does not exist", slug="unknown-lot")
-        view, balances = lot
+        view, balances, lot_record = lot
         kind = m.MovementType(data.type)
         model = _document_of(kind)
         document, state = await self._started(session, model, op, data, places)
@@ -921,12 +946,12 @@ class TrytonErp(ErpBackend):
                 to_location=data.to_location,
                 order_ref=data.order_ref,
             )
-            document = await self._start_movement(model, movement, view, places, op)
+            document = await self._start_movement(model, movement, view, lot_record, places, op)
             state = "draft"
         await self._finish(model, document, state)
         moves = await self.find("stock.move", _moves_of(model, document), [*MOVE_FIELDS, "to_location.type"])
         [move] = [mv for mv in moves if mv["state"] == "done"]
-        return await self._movement_from(session, op, move, places, data)
+        return await self.record_movement(session, op, move, places, data)
 
     async def _started(
         self,
@@ -946,11 +971,15 @@ class TrytonErp(ErpBackend):
         return (found[0]["id"], found[0]["state"]) if found else (None, "draft")
 
     async def _start_movement(
-        self, model: str, movement: domain.Movement, lot: m.Lot, places: Places, op: Operation
+        self,
+        model: str,
+        movement: domain.Movement,
+        lot: m.Lot,
+        lot_record: int,
+        places: Places,
+        op: Operation,
     ) -> int:
-        product = await self.product_id(lot.item_id)
-        [unit] = await self.find("product.product", [("id", "=", product)], ["default_uom"])
-        lot_id = await self._lot_id(lot.lot_id, product, lot.item_id)
+        product, unit = await self.product(lot.item_id)
         assert movement.from_status is not None
         source = places.location(movement.location, movement.from_status)
         if movement.to_status is not None:
@@ -961,11 +990,11 @@ class TrytonErp(ErpBackend):
             target = places.supplier
         else:
             target = await self._production_location(places.warehouses[movement.location])
-        move = {
+        move: Record = {
             "product": product,
-            "unit": unit["default_uom"],
+            "unit": unit,
             "quantity": movement.quantity,
-            "lot": lot_id,
+            "lot": lot_record,
             "from_location": source,
             "to_location": target,
         }
@@ -996,7 +1025,7 @@ class TrytonErp(ErpBackend):
         [document] = await self.call(model, "create", [values])
         return int(document)
 
-    async def _movement_from(
+    async def record_movement(
         self,
         session: AsyncSession,
         op: Operation | None,
@@ -1005,7 +1034,7 @@ class TrytonErp(ErpBackend):
         data: m.InventoryTransactionCreate | None,
     ) -> m.InventoryTransaction:
         """Our transaction for a done move between mapped locations (or out of them), bound once."""
-        existing = await self._bound_record(session, "txn", "stock.move", move["id"])
+        existing = await self.bound_record(session, "txn", "stock.move", move["id"])
         if existing is not None:
             return msgspec.json.decode(existing.view, type=m.InventoryTransaction)
         source = places.keys.get(move["from_location"])
@@ -1147,7 +1176,7 @@ class TrytonErp(ErpBackend):
         )
         return row
 
-    async def _bound_record(
+    async def bound_record(
         self, session: AsyncSession, kind: str, model: str, tryton_id: int
     ) -> BindingRow | None:
         row: BindingRow | None = await session.scalar(
@@ -1217,9 +1246,15 @@ PURCHASE_FIELDS = ["number", "party.code", "state", "shipment_state", "reference
 PURCHASE_FIELDS += ["create_date", "write_date"]
 
 
-def _touching(places: Places) -> list[Any]:
-    mapped = list(places.keys)
-    return ["OR", ("from_location", "in", mapped), ("to_location", "in", mapped)]
+async def _serialise(session: AsyncSession, name: str) -> None:
+    """Commands on one lot (or one purchase order) run one at a time until their transaction ends,
+    so two cannot both pass the stock check. SQLite has one writer already; PostgreSQL takes a
+    transaction-scoped advisory lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name", type_=Text), 0))),
+            {"name": f"erp-tryton:{name}"},
+        )
 
 
 def _document_of(kind: m.MovementType) -> str:

@@ -64,6 +64,11 @@ class Places:
     def knows(self, place: str) -> bool:
         return (place, UNR) in self.ids
 
+    def touching(self) -> list[Any]:
+        """Tryton domain: moves from or to any mapped location."""
+        mapped = list(self.keys)
+        return ["OR", ("from_location", "in", mapped), ("to_location", "in", mapped)]
+
 
 def tryton_key(operation: str) -> str:
     return f"{KEY_PREFIX}{operation}"

@@ -1,0 +1,235 @@
+"""The ERP API in front of Tryton: failed inspection → Tryton's blocked location, and Tryton → our event.
+
+Starts Redis, the gateway, ERP, QMS and the quality process on loopback (SQLite), twice: with the
+embedded ERP (the baseline) and with ERP_BACKEND=tryton in front of a real trytond (SQLite). In
+each it prepares lots waiting for a decision, posts `block` decisions at a fixed rate and times
+each one until the lot's BLOCKED status change is published; with Tryton it also times it until
+Tryton committed the move into its blocked location (the move's write_date: same machine clock).
+
+Then the polling lag: a clerk releases lots in Tryton through Tryton's RPC, and each is timed from
+Tryton's answer (the commit) until `erp.inventory_txn.posted.v1` is on the stream.
+
+    .venv/bin/python benchmarks/tryton_erp.py [--rate 5] [--seconds 20] [--lag-samples 30]
+
+Targets (issue 18): p99 ≤ 1 s for the block at 5 flows/s; lag ≤ 2 s with a 1 s poll interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+from redis.asyncio import Redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from benchmarks.quality_latency import Stack, prepare_lots, print_cpu, run_rate, summary, token
+from contracts.kit.http1 import Pool
+from plantbridge.tryton import TrytonServer, ensure_installed
+from system_apis.erp.backends.tryton.client import TrytonClient
+
+PLACE = "WH1"
+LOCATIONS = json.dumps({PLACE: {"unrestricted": "WH1", "quality_inspection": "WH1-QI", "blocked": "WH1-BLK"}})
+
+
+def percentiles(label: str, values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p50 = statistics.median(ordered)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(
+        f"{label}: n={len(ordered)} p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {ordered[-1]:.0f} ms", flush=True
+    )
+    return {
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "max_ms": round(ordered[-1], 1),
+        "n": len(ordered),
+    }
+
+
+async def run_stack(args: argparse.Namespace, tryton: TrytonServer | None) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="pb-bench-tryton-"))
+    stack = Stack(root, None)
+    label = "tryton" if tryton else "embedded"
+    result: dict[str, Any] = {"erp": label}
+    try:
+        stack.start("gateway", "GATEWAY", issuer=stack.gateway_url)
+        erp_env = (
+            {k.removeprefix("ERP_").lower(): v for k, v in tryton.erp_env(LOCATIONS).items()}
+            if tryton
+            else {}
+        )
+        erp = stack.start("erp", "ERP", **erp_env)
+        qms = stack.start("qms", "QMS")
+        stack.start(
+            "quality",
+            "QUALITY",
+            client_id="quality-process",
+            client_secret=stack.register("quality-process"),
+            erp_url=erp.url,
+            qms_url=qms.url,
+        )
+        bearer = await token(stack, "bench", stack.register("bench"))
+        headers = {"Authorization": f"Bearer {bearer}"}
+        async with (
+            httpx.AsyncClient(base_url=erp.url, headers=headers, timeout=60) as erp_http,
+            httpx.AsyncClient(base_url=qms.url, headers=headers, timeout=60) as qms_http,
+        ):
+            redis = Redis.from_url(stack.redis.url)
+            decisions = Pool(qms.url, size=64, connect_timeout=5, timeout=60)
+            lots = await prepare_lots(erp_http, qms_http, int(args.rate * args.seconds))
+            sent_at = datetime.now(UTC)
+            cpu_before = stack.cpu_seconds()
+            started = time.perf_counter()
+            latencies = await run_rate(decisions, bearer, redis, lots, args.rate)
+            await asyncio.sleep(3)
+            print(f"[{label}]", end=" ")
+            print_cpu(cpu_before, stack.cpu_seconds(), len(lots))
+            result["event"] = summary(
+                f"[{label}] decision → BLOCKED event", latencies, args.rate, args.seconds
+            )
+            if tryton is not None:
+                result["tryton"] = await tryton_commit_latency(tryton, lots, sent_at, started, args.rate)
+                result["lag"] = await polling_lag(tryton, redis, erp_http, args.lag_samples)
+            decisions.close()
+            await redis.aclose()
+    finally:
+        stack.stop()
+    return result
+
+
+async def tryton_commit_latency(
+    tryton: TrytonServer, lots: list[dict[str, str]], sent_at: datetime, started: float, rate: float
+) -> dict[str, float]:
+    """Decision sent → Tryton's blocked location holds the lot (the move's commit time)."""
+    client = TrytonClient(tryton.url, tryton.database, "admin", "admin")
+    try:
+        [blocked] = await client.call("stock.location", "search", [("code", "=", "WH1-BLK")], 0, 1, None)
+        moves = await client.call(
+            "stock.move",
+            "search_read",
+            [
+                ("to_location", "=", blocked),
+                ("state", "=", "done"),
+                ("lot.number", "in", [lot["lot_id"] for lot in lots]),
+            ],
+            0,
+            None,
+            None,
+            ["lot.number", "write_date"],
+        )
+    finally:
+        await client.close()
+    origin = sent_at.replace(tzinfo=None)
+    index = {lot["lot_id"]: n for n, lot in enumerate(lots)}
+    latencies = [
+        ((move["write_date"] - origin).total_seconds() - index[move["lot."]["number"]] / rate) * 1000
+        for move in moves
+    ]
+    return percentiles("[tryton] decision → Tryton's blocked location (commit)", latencies)
+
+
+async def polling_lag(
+    tryton: TrytonServer, redis: Redis, erp: httpx.AsyncClient, samples: int
+) -> dict[str, float]:
+    """A clerk releases lots in Tryton; time from Tryton's commit to our event on the stream."""
+    item, supplier = f"RM-LAG-{int(time.time())}", f"SUP-LAG-{int(time.time())}"
+    await erp.post("/erp/v1/items", json={"item_id": item, "description": "lag", "inspection_required": True})
+    await erp.post("/erp/v1/suppliers", json={"supplier_id": supplier, "name": "lag"})
+    po = (
+        await erp.post(
+            "/erp/v1/purchase-orders",
+            json={"supplier_id": supplier, "lines": [{"item_id": item, "quantity": samples}]},
+        )
+    ).json()
+    lots = []
+    for _ in range(samples):
+        receipt = await erp.post(
+            "/erp/v1/goods-receipts", json={"po_id": po["po_id"], "quantity": 1, "location": PLACE}
+        )
+        lots.append(receipt.json()["lot_id"])
+    clerk = TrytonClient(tryton.url, tryton.database, "admin", "admin")
+    [qi] = await clerk.call("stock.location", "search", [("code", "=", "WH1-QI")], 0, 1, None)
+    [unr] = await clerk.call("stock.location", "search", [("code", "=", "WH1")], 0, 1, None)
+    [product] = await clerk.call(
+        "product.product", "search_read", [("code", "=", item)], 0, 1, None, ["default_uom"]
+    )
+    last_id = (await redis.xinfo_stream("events.erp"))["last-generated-id"]
+    lags: list[float] = []
+    await asyncio.sleep(35)  # past the time the poller leaves the connector's own moves to requests
+    try:
+        for lot_number in lots:
+            [lot] = await clerk.call("stock.lot", "search", [("number", "=", lot_number)], 0, 1, None)
+            move = {
+                "product": product["id"],
+                "unit": product["default_uom"],
+                "quantity": 1.0,
+                "lot": lot,
+                "from_location": qi,
+                "to_location": unr,
+            }
+            [shipment] = await clerk.call(
+                "stock.shipment.internal",
+                "create",
+                [{"from_location": qi, "to_location": unr, "moves": [("create", [move])]}],
+            )
+            await clerk.call("stock.shipment.internal", "wait", [shipment])
+            await clerk.call("stock.shipment.internal", "assign_try", [shipment])
+            await clerk.call("stock.shipment.internal", "do", [shipment])
+            committed = time.perf_counter()
+            found = False
+            while not found:
+                reply = await redis.xread({"events.erp": last_id}, count=100, block=5000)
+                if not reply:
+                    break
+                for _stream, entries in reply:
+                    for entry_id, fields in entries:
+                        last_id = entry_id
+                        event = msgspec.json.decode(fields[b"event"])
+                        if (
+                            event["type"] == "erp.inventory_txn.posted.v1"
+                            and event["data"]["lot_id"] == lot_number
+                        ):
+                            lags.append((time.perf_counter() - committed) * 1000)
+                            found = True
+            await asyncio.sleep(0.37)  # not in step with the poll interval
+    finally:
+        await clerk.close()
+    return percentiles("[tryton] Tryton commit → our event (1 s poll)", lags)
+
+
+async def main(args: argparse.Namespace) -> None:
+    ensure_installed()
+    embedded = await run_stack(args, None)
+    folder = Path(tempfile.mkdtemp(prefix="pb-bench-trytond-"))
+    server = TrytonServer(folder, database="bench")
+    started = time.perf_counter()
+    server.initialise()
+    print(f"tryton database initialised in {time.perf_counter() - started:.0f} s", flush=True)
+    server.start()
+    try:
+        server.prepare(LOCATIONS)
+        tryton = await run_stack(args, server)
+    finally:
+        server.stop()
+    ratio = tryton["event"]["p99_ms"] / embedded["event"]["p99_ms"]
+    print(f"p99 decision → BLOCKED event: tryton {tryton['event']['p99_ms']:.0f} ms = {ratio:.1f}x embedded")
+    print(json.dumps({"embedded": embedded, "tryton": tryton}))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--lag-samples", type=int, default=30)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,273 @@
+"""The ERP API's contract over real HTTP, the same tests against both systems of record: the
+embedded tables and a real Tryton server (ERP_BACKEND=tryton)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from plantbridge.processes import ServiceProcess, free_port
+from tests.conftest import Launch
+from tests.erp_tryton.conftest import MakeTryton, erp_settings
+from tests.support.db import count, rows
+from tests.support.http import client
+
+SCOPES = ["erp:read", "erp:write"]
+
+
+@dataclass
+class Erp:
+    backend: str
+    process: ServiceProcess
+    database_url: str
+    http: httpx.Client
+
+
+@pytest.fixture(scope="module", params=["embedded", "tryton"])
+def erp(
+    request: pytest.FixtureRequest, launch: Launch, database_url, make_tryton: MakeTryton
+) -> Iterator[Erp]:
+    url = database_url("sqlite", f"erp_backends_{request.param}")
+    settings = erp_settings(make_tryton()) if request.param == "tryton" else {}
+    process = launch("erp", database_url=url, **settings)
+    with client(process, scopes=SCOPES) as http:
+        yield Erp(request.param, process, url, http)
+    process.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+
+
+def make_po(
+    http: httpx.Client, *, inspection_required: bool = True, quantity: float = 100
+) -> tuple[str, str]:
+    item, supplier = unique("RM"), unique("SUP")
+    made = http.post(
+        "/erp/v1/items",
+        json={"item_id": item, "description": "Steel bar", "inspection_required": inspection_required},
+    )
+    assert made.status_code == 201, made.text
+    assert http.post("/erp/v1/suppliers", json={"supplier_id": supplier, "name": "Acme"}).status_code == 201
+    po = http.post(
+        "/erp/v1/purchase-orders",
+        json={"supplier_id": supplier, "lines": [{"item_id": item, "quantity": quantity}]},
+    )
+    assert po.status_code == 201, po.text
+    return po.json()["po_id"], item
+
+
+def receive(http: httpx.Client, po_id: str, quantity: float = 40, **headers: str) -> httpx.Response:
+    return http.post(
+        "/erp/v1/goods-receipts",
+        json={"po_id": po_id, "quantity": quantity, "location": "WH1"},
+        headers=headers,
+    )
+
+
+def move(http: httpx.Client, kind: str, lot_id: str, quantity: float, **extra: object) -> httpx.Response:
+    body = {"type": kind, "lot_id": lot_id, "quantity": quantity, "location": "WH1", **extra}
+    return http.post("/erp/v1/inventory-transactions", json=body)
+
+
+def problem(response: httpx.Response, status: int, slug: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, object] = response.json()
+    assert body["type"] == f"urn:plantbridge:problem:{slug}"
+    assert body["correlation_id"] == response.headers["x-correlation-id"]
+    return body
+
+
+def balances(http: httpx.Client, lot_id: str) -> list[dict[str, object]]:
+    balance: list[dict[str, object]] = http.get(f"/erp/v1/lots/{lot_id}").json()["balances"]
+    return balance
+
+
+def test_receipt_release_issue_round_trip(erp: Erp) -> None:
+    po_id, item = make_po(erp.http)
+    receipt = receive(erp.http, po_id)
+    assert receipt.status_code == 201, receipt.text
+    lot_id = receipt.json()["lot_id"]
+    assert balances(erp.http, lot_id) == [
+        {"location": "WH1", "status": "QUALITY_INSPECTION", "quantity": 40.0}
+    ]
+    assert move(erp.http, "release", lot_id, 40).status_code == 201
+    issue = move(erp.http, "issue", lot_id, 15, order_ref="MO-1001")
+    assert issue.status_code == 201, issue.text
+    lot = erp.http.get(f"/erp/v1/lots/{lot_id}")
+    assert lot.json()["balances"] == [{"location": "WH1", "status": "UNRESTRICTED", "quantity": 25.0}]
+    assert lot.headers["etag"] == f'"{lot.json()["version"]}"'
+    po = erp.http.get(f"/erp/v1/purchase-orders/{po_id}").json()
+    assert (po["status"], po["lines"][0]["received_quantity"]) == ("partially_received", 40.0)
+    issued = erp.http.get("/erp/v1/inventory-transactions", params={"order_ref": "MO-1001", "lot_id": lot_id})
+    assert [t["txn_id"] for t in issued.json()["items"]] == [issue.json()["txn_id"]]
+    stock = erp.http.get(f"/erp/v1/items/{item}/stock").json()
+    assert (stock["unrestricted"], stock["quality_inspection"], stock["blocked"]) == (25.0, 0.0, 0.0)
+
+
+def test_items_without_inspection_land_unrestricted(erp: Erp) -> None:
+    po_id, _ = make_po(erp.http, inspection_required=False)
+    assert receive(erp.http, po_id).json()["stock_status"] == "UNRESTRICTED"
+
+
+def test_same_idempotency_key_posts_one_receipt_and_another_body_is_422(erp: Erp) -> None:
+    po_id, _ = make_po(erp.http)
+    key = unique("key")
+    first = receive(erp.http, po_id, **{"Idempotency-Key": key})
+    second = receive(erp.http, po_id, **{"Idempotency-Key": key})
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    problem(receive(erp.http, po_id, 41, **{"Idempotency-Key": key}), 422, "idempotency-key-reused")
+    listed = erp.http.get("/erp/v1/goods-receipts", params={"po_id": po_id}).json()["items"]
+    assert [r["receipt_id"] for r in listed] == [first.json()["receipt_id"]]
+    assert erp.http.get(f"/erp/v1/purchase-orders/{po_id}").json()["lines"][0]["received_quantity"] == 40.0
+
+
+def test_stale_if_match_is_412_and_changes_nothing(erp: Erp) -> None:
+    po_id, _ = make_po(erp.http)
+    lot_id = receive(erp.http, po_id).json()["lot_id"]
+    etag = erp.http.get(f"/erp/v1/lots/{lot_id}").headers["etag"]
+    body = {"type": "release", "lot_id": lot_id, "quantity": 10, "location": "WH1"}
+    assert (
+        erp.http.post("/erp/v1/inventory-transactions", json=body, headers={"If-Match": etag}).status_code
+        == 201
+    )
+    stale = erp.http.post("/erp/v1/inventory-transactions", json=body, headers={"If-Match": etag})
+    problem(stale, 412, "stale-version")
+    assert {b["status"]: b["quantity"] for b in balances(erp.http, lot_id)} == {
+        "QUALITY_INSPECTION": 30.0,
+        "UNRESTRICTED": 10.0,
+    }
+
+
+async def test_held_stock_cannot_be_issued_and_the_refusal_writes_nothing(erp: Erp) -> None:
+    po_id, _ = make_po(erp.http)
+    lot_id = receive(erp.http, po_id).json()["lot_id"]
+    assert move(erp.http, "block", lot_id, 40).status_code == 201
+    events = await count(erp.database_url, "kit_outbox")
+    body = problem(move(erp.http, "issue", lot_id, 1, order_ref="MO-7"), 409, "lot-on-hold")
+    assert body["held"] == {"BLOCKED": 40.0}
+    assert balances(erp.http, lot_id) == [{"location": "WH1", "status": "BLOCKED", "quantity": 40.0}]
+    assert await count(erp.database_url, "kit_outbox") == events
+    problem(move(erp.http, "release", lot_id, 1, from_status="BLOCKED"), 409, "illegal-movement")
+    problem(move(erp.http, "unblock", lot_id, 41), 409, "insufficient-stock")
+
+
+async def test_a_receipt_stages_its_events_in_the_same_transaction(erp: Erp) -> None:
+    po_id, _ = make_po(erp.http)
+    receipt = receive(erp.http, po_id).json()
+    staged = await rows(
+        erp.database_url,
+        "SELECT type, subject FROM kit_outbox WHERE subject IN (:receipt, :txn, :lot) ORDER BY seq",
+        receipt=receipt["receipt_id"],
+        txn=receipt["txn_id"],
+        lot=receipt["lot_id"],
+    )
+    assert {(r.type, r.subject) for r in staged} == {
+        ("erp.inventory_txn.posted.v1", receipt["txn_id"]),
+        ("erp.stock.status_changed.v1", receipt["lot_id"]),
+        ("erp.goods_receipt.posted.v1", receipt["receipt_id"]),
+    }
+    assert len(staged) == 3
+
+
+async def test_an_over_receipt_is_refused_and_leaves_no_trace(erp: Erp) -> None:
+    po_id, _ = make_po(erp.http, quantity=10)
+    events = await count(erp.database_url, "kit_outbox")
+    problem(receive(erp.http, po_id, 11), 409, "over-receipt")
+    assert erp.http.get("/erp/v1/goods-receipts", params={"po_id": po_id}).json()["items"] == []
+    assert await count(erp.database_url, "kit_outbox") == events
+
+
+def test_unknown_records_are_404_and_unknown_references_422(erp: Erp) -> None:
+    for path, slug in (
+        ("/erp/v1/items/NOPE", "item-not-found"),
+        ("/erp/v1/lots/NOPE", "lot-not-found"),
+        ("/erp/v1/purchase-orders/NOPE", "purchase-order-not-found"),
+        ("/erp/v1/suppliers/NOPE", "supplier-not-found"),
+    ):
+        problem(erp.http.get(path), 404, slug)
+    problem(
+        erp.http.post(
+            "/erp/v1/purchase-orders",
+            json={"supplier_id": "NOPE", "lines": [{"item_id": "NOPE", "quantity": 1}]},
+        ),
+        422,
+        "unknown-supplier",
+    )
+    problem(move(erp.http, "release", "NOPE", 1), 422, "unknown-lot")
+
+
+def test_keyset_pages_see_every_item_once(erp: Erp) -> None:
+    prefix = unique("PG")
+    for n in range(5):
+        erp.http.post("/erp/v1/items", json={"item_id": f"{prefix}-{n}", "description": f"part {n}"})
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = erp.http.get(
+            "/erp/v1/items", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        seen += [i["item_id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [s for s in seen if s.startswith(prefix)] == [f"{prefix}-{n}" for n in range(5)]
+    assert len(seen) == len(set(seen))
+
+
+# --- what only the Tryton backend answers ---------------------------------------------------------
+tryton_only = pytest.mark.parametrize("erp", ["tryton"], indirect=True)
+
+
+@tryton_only
+def test_what_tryton_cannot_do_is_a_501_with_a_stable_type(erp: Erp) -> None:
+    problem(
+        erp.http.post("/erp/v1/cost-postings", json={"amount": "1", "currency": "EUR", "cost_centre": "CC"}),
+        501,
+        "cost-postings-not-supported",
+    )
+    problem(
+        erp.http.post("/erp/v1/purchase-requisitions", json={"item_id": "X", "quantity": 1}),
+        501,
+        "requisitions-not-supported",
+    )
+    problem(
+        erp.http.post(
+            "/erp/v1/items", json={"item_id": unique("SP"), "description": "x", "reorder_point": 2}
+        ),
+        501,
+        "reorder-point-not-supported",
+    )
+
+
+@tryton_only
+def test_a_location_without_a_mapping_is_422(erp: Erp) -> None:
+    po_id, _ = make_po(erp.http)
+    refused = erp.http.post(
+        "/erp/v1/goods-receipts", json={"po_id": po_id, "quantity": 1, "location": "MOON"}
+    )
+    problem(refused, 422, "unknown-location")
+
+
+def test_an_unreachable_tryton_is_a_503_problem(launch: Launch, database_url) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    process = launch(
+        "erp",
+        database_url=database_url("sqlite", "erp_tryton_down"),
+        backend="tryton",
+        tryton_url=dead,
+        tryton_locations='{"WH1": {"unrestricted": "A", "quality_inspection": "B", "blocked": "C"}}',
+    )
+    with client(process, scopes=SCOPES) as http:
+        answer = http.get("/erp/v1/items/ANY")
+        body = problem(answer, 503, "erp-unavailable")
+        assert answer.headers["retry-after"] == "5"
+        assert "did not answer" in str(body["detail"])
+    process.stop()
