@@ -218,7 +218,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"tryton database initialised in {time.perf_counter() - started:.0f} s", flush=True)
     server.start()
     try:
-        server.prepare(LOCATIONS)
+        await asyncio.to_thread(server.prepare, LOCATIONS)
         tryton = await run_stack(args, server)
     finally:
         server.stop()
