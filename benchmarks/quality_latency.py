@@ -120,7 +120,9 @@ async def token(stack: Stack, client_id: str, secret: str) -> str:
         return str(response.json()["access_token"])
 
 
-async def prepare_lots(erp: httpx.AsyncClient, qms: httpx.AsyncClient, count: int) -> list[dict[str, str]]:
+async def prepare_lots(
+    erp: httpx.AsyncClient, qms: httpx.AsyncClient, count: int, concurrency: int = 16
+) -> list[dict[str, str]]:
     tag = uuid.uuid4().hex[:6].upper()
     item, supplier = f"RM-{tag}", f"SUP-{tag}"
     await erp.post(
@@ -133,7 +135,7 @@ async def prepare_lots(erp: httpx.AsyncClient, qms: httpx.AsyncClient, count: in
             json={"supplier_id": supplier, "lines": [{"item_id": item, "quantity": count}]},
         )
     ).json()
-    gate = asyncio.Semaphore(16)
+    gate = asyncio.Semaphore(concurrency)
 
     async def receive() -> str:
         async with gate:

@@ -1,6 +1,6 @@
 """The ERP API in front of Tryton: failed inspection → Tryton's blocked location, and Tryton → our event.
 
-Starts Redis, the gateway, ERP, QMS and the quality process on loopback (SQLite), twice: with the
+Starts Redis, the gateway, ERP, QMS and the quality process on loopback, twice: with the
 embedded ERP (the baseline) and with ERP_BACKEND=tryton in front of a real trytond (SQLite). In
 each it prepares lots waiting for a decision, posts `block` decisions at a fixed rate and times
 each one until the lot's BLOCKED status change is published; with Tryton it also times it until
@@ -9,7 +9,11 @@ Tryton committed the move into its blocked location (the move's write_date: same
 Then the polling lag: a clerk releases lots in Tryton through Tryton's RPC, and each is timed from
 Tryton's answer (the commit) until `erp.inventory_txn.posted.v1` is on the stream.
 
-    .venv/bin/python benchmarks/tryton_erp.py [--rate 5] [--seconds 20] [--lag-samples 30]
+    .venv/bin/python benchmarks/tryton_erp.py [--backend postgres|sqlite] [--rate 5] [--seconds 20]
+
+The services' own databases are on PostgreSQL by default: with SQLite the ERP service has one
+connection, and a request in front of Tryton holds it through its Tryton calls (~0.5 s for a
+block here), so commands queue one behind another (`--backend sqlite` shows it).
 
 Targets (issue 18): p99 ≤ 1 s for the block at 5 flows/s; lag ≤ 2 s with a 1 s poll interval.
 """
@@ -37,6 +41,7 @@ from benchmarks.quality_latency import Stack, prepare_lots, print_cpu, run_rate,
 from contracts.kit.http1 import Pool
 from plantbridge.tryton import TrytonServer, ensure_installed
 from system_apis.erp.backends.tryton.client import TrytonClient
+from tests.support.postgres import PostgresServer
 
 PLACE = "WH1"
 LOCATIONS = json.dumps({PLACE: {"unrestricted": "WH1", "quality_inspection": "WH1-QI", "blocked": "WH1-BLK"}})
@@ -59,7 +64,11 @@ def percentiles(label: str, values: list[float]) -> dict[str, float]:
 
 async def run_stack(args: argparse.Namespace, tryton: TrytonServer | None) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="pb-bench-tryton-"))
-    stack = Stack(root, None)
+    postgres = PostgresServer().start() if args.backend == "postgres" else None
+    if postgres is not None:
+        for name in ("gateway", "erp", "qms", "quality"):
+            postgres.new_database(f"bench_{name}")
+    stack = Stack(root, postgres)
     label = "tryton" if tryton else "embedded"
     result: dict[str, Any] = {"erp": label}
     try:
@@ -87,7 +96,8 @@ async def run_stack(args: argparse.Namespace, tryton: TrytonServer | None) -> di
         ):
             redis = Redis.from_url(stack.redis.url)
             decisions = Pool(qms.url, size=64, connect_timeout=5, timeout=60)
-            lots = await prepare_lots(erp_http, qms_http, int(args.rate * args.seconds))
+            # Tryton on SQLite has one writer: receive the lots a few at a time.
+            lots = await prepare_lots(erp_http, qms_http, int(args.rate * args.seconds), concurrency=4)
             sent_at = datetime.now(UTC)
             cpu_before = stack.cpu_seconds()
             started = time.perf_counter()
@@ -230,6 +240,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5)
+    parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--lag-samples", type=int, default=30)
     asyncio.run(main(parser.parse_args()))

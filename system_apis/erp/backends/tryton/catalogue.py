@@ -1,0 +1,187 @@
+"""Items and suppliers: product.product (code = item id) and party.party (code = supplier id)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.kit.paging import Page, PageQuery, check_if_match
+from contracts.kit.problems import Conflict, NotFound, Unprocessable
+from contracts.models import erp as m
+from system_apis.erp.backends.tryton import mapping
+from system_apis.erp.backends.tryton.connection import (
+    ITEM_FIELDS,
+    MOVE_FIELDS,
+    Record,
+    Tryton,
+    paged,
+)
+from system_apis.erp.backends.tryton.mapping import BLK, QI, UNR
+from system_apis.erp.port import NotSupported, Operation
+
+PARTY_FIELDS = ["code", "name", "addresses", "contact_mechanisms", "create_date", "write_date"]
+
+
+class Catalogue(Tryton):
+    async def create_item(self, session: AsyncSession, data: m.ItemCreate, op: Operation) -> m.Item:
+        if data.reorder_point is not None:
+            raise NotSupported(
+                "Tryton keeps no reorder point on a product", slug="reorder-point-not-supported"
+            )
+        await self.places()
+        if await self.call("product.product", "search", [("code", "=", data.item_id)], 0, 1, None):
+            raise Conflict(f"item {data.item_id} already exists", slug="item-exists")
+        uom = await self._unit(data.base_uom)
+        categories = [self._category(mapping.TYPE_CATEGORIES[data.item_type])]
+        if data.inspection_required:
+            categories.append(self._category(mapping.INSPECTION_CATEGORY))
+        variant: Record = {}
+        if data.standard_price is not None:
+            variant["cost_price"] = Decimal(data.standard_price)
+        await self.call(
+            "product.template",
+            "create",
+            [
+                {
+                    "name": data.description,
+                    "code": data.item_id,
+                    "type": "goods",
+                    "default_uom": uom,
+                    "purchase_uom": uom,
+                    "purchasable": True,
+                    "producible": True,
+                    "categories": [("add", categories)],
+                    "lot_required": mapping.LOT_REQUIRED if data.lot_tracked else [],
+                    "products": [("create", [variant])],
+                }
+            ],
+        )
+        return await self.get_item(session, data.item_id)
+
+    async def update_item(
+        self, session: AsyncSession, item_id: str, data: m.ItemUpdate, if_match: str | None
+    ) -> m.Item:
+        if data.reorder_point is not None:
+            raise NotSupported(
+                "Tryton keeps no reorder point on a product", slug="reorder-point-not-supported"
+            )
+        current = await self.item(item_id)
+        check_if_match(if_match, current.version)
+        [product] = await self.find("product.product", [("code", "=", item_id)], ["template"], limit=1)
+        template: Record = {}
+        if data.description is not None:
+            template["name"] = data.description
+        if data.inspection_required is not None:
+            action = "add" if data.inspection_required else "remove"
+            template["categories"] = [(action, [self._category(mapping.INSPECTION_CATEGORY)])]
+        if template:
+            await self.call("product.template", "write", [product["template"]], template)
+        if data.standard_price is not None:
+            await self.call(
+                "product.product", "write", [product["id"]], {"cost_price": Decimal(data.standard_price)}
+            )
+        return await self.get_item(session, item_id)
+
+    async def get_item(self, session: AsyncSession, item_id: str) -> m.Item:
+        return await self.item(item_id)
+
+    async def item_stock(self, session: AsyncSession, item_id: str) -> m.ItemStock:
+        places = await self.places()
+        item = await self.item(item_id)
+        moves = await self.find(
+            "stock.move",
+            [("product.code", "=", item_id), ("state", "=", "done"), places.touching()],
+            MOVE_FIELDS,
+        )
+        totals = dict.fromkeys(m.StockStatus, 0.0)
+        for (_place, status), quantity in mapping.balances(moves, places).items():
+            totals[status] = round(totals[status] + quantity, 3)
+        return m.ItemStock(
+            item_id=item_id,
+            base_uom=item.base_uom,
+            unrestricted=totals[UNR],
+            quality_inspection=totals[QI],
+            blocked=totals[BLK],
+            reorder_point=None,
+            below_reorder_point=False,
+        )
+
+    async def list_items(
+        self, session: AsyncSession, q: PageQuery, item_type: m.ItemType | None
+    ) -> Page[m.Item]:
+        await self.places()
+        where: list[Any] = []
+        if item_type is not None:
+            where.append(("categories", "in", [self._category(mapping.TYPE_CATEGORIES[item_type])]))
+        rows = await self.page("product.product", where, ITEM_FIELDS, q)
+        return paged(rows, q, lambda r: mapping.item(r, self.categories, self.currency))
+
+    async def _unit(self, code: str) -> int:
+        found = await self.call(
+            "product.uom", "search", [("symbol", "=", mapping.unit_symbol(code))], 0, 1, None
+        )
+        if not found:
+            raise Unprocessable(f"Tryton has no unit {code!r}", slug="unknown-uom")
+        return int(found[0])
+
+    async def create_supplier(
+        self, session: AsyncSession, data: m.SupplierCreate, op: Operation
+    ) -> m.Supplier:
+        if await self.call("party.party", "search", [("code", "=", data.supplier_id)], 0, 1, None):
+            raise Conflict(f"supplier {data.supplier_id} already exists", slug="supplier-exists")
+        address: Record = {}
+        if data.country:
+            address["country"] = await self._country(data.country)
+        mechanisms = [("create", [{"type": "email", "value": data.email}])] if data.email else []
+        await self.call(
+            "party.party",
+            "create",
+            [
+                {
+                    "code": data.supplier_id,
+                    "name": data.name,
+                    "addresses": [("create", [address])],
+                    "contact_mechanisms": mechanisms,
+                }
+            ],
+        )
+        return await self.get_supplier(session, data.supplier_id)
+
+    async def _country(self, code: str) -> int:
+        found = await self.call("country.country", "search", [("code", "=", code)], 0, 1, None)
+        if found:
+            return int(found[0])
+        # ISO 3166 codes are reference data, not records of ours: add one Tryton has not loaded.
+        [created] = await self.call("country.country", "create", [{"code": code, "name": code}])
+        return int(created)
+
+    async def get_supplier(self, session: AsyncSession, supplier_id: str) -> m.Supplier:
+        found = await self.find("party.party", [("code", "=", supplier_id)], PARTY_FIELDS, limit=1)
+        if not found:
+            raise NotFound(f"supplier {supplier_id} does not exist", slug="supplier-not-found")
+        [view] = await self._suppliers(found)
+        return view
+
+    async def list_suppliers(self, session: AsyncSession, q: PageQuery) -> Page[m.Supplier]:
+        await self.places()
+        where = [("code", "!=", None), ("id", "!=", self.company_party)]  # not the plant's own company
+        rows = await self.page("party.party", where, PARTY_FIELDS, q)
+        views = {v.supplier_id: v for v in await self._suppliers(rows)}
+        return paged(rows, q, lambda r: views[r["code"]])
+
+    async def _suppliers(self, parties: list[Record]) -> list[m.Supplier]:
+        addresses = await self.find(
+            "party.address",
+            [("id", "in", [a for p in parties for a in p["addresses"]])],
+            ["party", "country.code"],
+        )
+        emails = await self.find(
+            "party.contact_mechanism",
+            [("id", "in", [c for p in parties for c in p["contact_mechanisms"]]), ("type", "=", "email")],
+            ["party", "value"],
+        )
+        country = {a["party"]: (a.get("country.") or {}).get("code") for a in addresses}
+        email = {e["party"]: e["value"] for e in emails}
+        return [mapping.supplier(p, country.get(p["id"]), email.get(p["id"])) for p in parties]

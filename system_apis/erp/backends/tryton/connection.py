@@ -1,0 +1,299 @@
+"""A session with one Tryton database and what every part of the connector shares: calls with
+Tryton's errors as our problems, the mapped locations, item reads, the document driver, bindings."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from typing import Any
+
+import msgspec
+from sqlalchemy import Text, bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.kit.paging import Page, PageQuery, keyset, page
+from contracts.kit.problems import Conflict, NotFound, Problem, Unprocessable
+from contracts.models import erp as m
+from system_apis.erp import domain
+from system_apis.erp.backends.tryton import mapping
+from system_apis.erp.backends.tryton.client import TrytonClient, TrytonDenied, TrytonError, TrytonRefused
+from system_apis.erp.backends.tryton.mapping import Places
+from system_apis.erp.backends.tryton.settings import TrytonSettings
+from system_apis.erp.backends.tryton.store import BindingRow
+from system_apis.erp.port import Operation
+
+log = logging.getLogger("plantbridge.erp.tryton")
+SOURCE = "/plantbridge/erp"
+Record = dict[str, Any]
+
+# The buttons that take each document we start from one state to the next, up to done.
+BUTTONS: dict[str, dict[str, str]] = {
+    "stock.shipment.in": {"draft": "receive", "received": "do"},
+    "stock.shipment.internal": {"draft": "wait", "waiting": "assign_try", "assigned": "do"},
+    "stock.shipment.in.return": {"draft": "wait", "waiting": "assign_try", "assigned": "do"},
+    "production": {"draft": "wait", "waiting": "assign_try", "assigned": "run", "running": "do"},
+}
+AFTER = {"receive": "done", "do": "done", "wait": "waiting", "run": "running"}
+ITEM_FIELDS = ["code", "name", "default_uom.symbol", "categories", "lot_required", "cost_price"]
+ITEM_FIELDS += ["create_date", "write_date", "template"]
+MOVE_FIELDS = ["from_location", "to_location", "internal_quantity", "state", "lot.number"]
+MOVE_FIELDS += ["product.code", "write_date", "create_date"]
+
+
+class ErpUnavailable(Problem):
+    status, slug, title = 503, "erp-unavailable", "The ERP is unavailable"
+
+
+class ErpRefused(Conflict):
+    slug, title = "erp-refused", "The ERP refused the change"
+
+
+class ErpAccessDenied(Problem):
+    status, slug, title = 503, "erp-access-denied", "The connector may not do this in the ERP"
+
+
+def problem_of(exc: TrytonError) -> Problem:
+    if isinstance(exc, TrytonRefused):
+        return ErpRefused(f"Tryton refused: {exc}")
+    if isinstance(exc, TrytonDenied):
+        return ErpAccessDenied(f"Tryton denied the connector's user: {exc}; check its access rights")
+    return ErpUnavailable(f"{exc}; retry later", headers={"Retry-After": "5"})
+
+
+class Tryton:
+    """Tryton's records as the connector reads and drives them."""
+
+    def __init__(self, settings: TrytonSettings) -> None:
+        self.settings = settings
+        self.client = TrytonClient(
+            settings.url,
+            settings.database,
+            settings.user,
+            settings.password,
+            timeout=settings.timeout_seconds,
+        )
+        self._places: Places | None = None
+        self._ready = asyncio.Lock()
+        self.categories: dict[int, str] = {}
+        self.currency = "EUR"
+        self.uid = 0
+        self._products: dict[str, tuple[int, int]] = {}  # item id → (product id, its unit)
+        self.company_party = 0
+
+    async def call(self, model: str, method: str, *args: Any) -> Any:
+        try:
+            return await self.client.call(model, method, *args)
+        except TrytonError as exc:
+            raise problem_of(exc) from exc
+
+    async def find(
+        self,
+        model: str,
+        domain_: list[Any],
+        fields: list[str],
+        *,
+        limit: int | None = None,
+        order: Any = None,
+    ) -> list[Record]:
+        found: list[Record] = await self.call(model, "search_read", domain_, 0, limit, order, fields)
+        return found
+
+    async def places(self) -> Places:
+        """Tryton's ids for the mapped locations, categories and the company currency, read once."""
+        if self._places is not None:
+            return self._places
+        async with self._ready:
+            if self._places is None:
+                self._places = await self._resolve()
+        return self._places
+
+    async def _resolve(self) -> Places:
+        rows = await self.find("stock.location", [], ["code", "type", "parent"])
+        by_code = {r["code"]: r for r in rows if r["code"]}
+        places = Places(types={r["id"]: r["type"] for r in rows})
+        for place, statuses in self.settings.locations.items():
+            for status, code in statuses.by_status().items():
+                if code not in by_code:
+                    raise ErpUnavailable(f"Tryton has no location {code!r} (ERP_TRYTON_LOCATIONS {place})")
+                places.ids[(place, status)] = by_code[code]["id"]
+                places.keys[by_code[code]["id"]] = (place, status)
+            places.warehouses[place] = await self._warehouse_of(by_code[statuses.unrestricted]["id"], rows)
+        places.lost_found = next(r["id"] for r in rows if r["type"] == "lost_found")
+        places.supplier = next(r["id"] for r in rows if r["type"] == "supplier")
+        self.categories = {c["id"]: c["name"] for c in await self.find("product.category", [], ["name"])}
+        [company] = await self.find("company.company", [], ["currency.code", "party"], limit=1)
+        self.currency = company["currency."]["code"]
+        self.company_party = int(company["party"])
+        self.uid = int(
+            (await self.call("res.user", "search", [("login", "=", self.settings.user)], 0, 1, None))[0]
+        )
+        return places
+
+    async def _warehouse_of(self, location: int, rows: list[Record]) -> int:
+        parents = {r["id"]: r["parent"] for r in rows}
+        types = {r["id"]: r["type"] for r in rows}
+        current: int | None = location
+        while current is not None and types.get(current) != "warehouse":
+            current = parents.get(current)
+        if current is None:
+            raise ErpUnavailable(f"Tryton location {location} is in no warehouse")
+        return current
+
+    async def product(self, item_id: str) -> tuple[int, int]:
+        """Tryton's product id and unit for an item (a product's code never changes under us)."""
+        if item_id not in self._products:
+            found = await self.find("product.product", [("code", "=", item_id)], ["default_uom"], limit=1)
+            if not found:
+                raise Unprocessable(f"item {item_id} does not exist", slug="unknown-item")
+            self._products[item_id] = (int(found[0]["id"]), int(found[0]["default_uom"]))
+        return self._products[item_id]
+
+    async def product_id(self, item_id: str) -> int:
+        return (await self.product(item_id))[0]
+
+    async def party_id(self, supplier_id: str) -> int:
+        found = await self.call("party.party", "search", [("code", "=", supplier_id)], 0, 1, None)
+        if not found:
+            raise Unprocessable(f"supplier {supplier_id} does not exist", slug="unknown-supplier")
+        return int(found[0])
+
+    async def item(self, item_id: str) -> m.Item:
+        await self.places()
+        found = await self.find("product.product", [("code", "=", item_id)], ITEM_FIELDS, limit=1)
+        if not found:
+            raise NotFound(f"item {item_id} does not exist", slug="item-not-found")
+        return mapping.item(found[0], self.categories, self.currency)
+
+    def _category(self, name: str) -> int:
+        for category_id, category in self.categories.items():
+            if category == name:
+                return category_id
+        raise ErpUnavailable(f"Tryton has no product category {name!r}: prepare the database first")
+
+    async def lot_record_id(self, number: str, product: int, item_id: str) -> int:
+        found = await self.find("stock.lot", [("number", "=", number)], ["product"], limit=1)
+        if found:
+            if found[0]["product"] != product:
+                raise Conflict(f"lot {number} holds another item, not {item_id}", slug="lot-item-mismatch")
+            return int(found[0]["id"])
+        [created] = await self.call("stock.lot", "create", [{"number": number, "product": product}])
+        return int(created)
+
+    async def production_location(self, warehouse: int) -> int:
+        [house] = await self.find("stock.location", [("id", "=", warehouse)], ["production_location"])
+        if not house["production_location"]:
+            raise ErpUnavailable("the Tryton warehouse has no production location")
+        return int(house["production_location"])
+
+    async def currency_id(self) -> int:
+        return int(
+            (await self.call("currency.currency", "search", [("code", "=", self.currency)], 0, 1, None))[0]
+        )
+
+    async def finish(self, model: str, document: int, state: str) -> None:
+        """Press the document's buttons from `state` until it is done."""
+        buttons = BUTTONS[model]
+        while state != "done":
+            button = buttons.get(state)
+            if button is None:
+                raise ErpRefused(
+                    f"the Tryton {model} is {state}; it cannot be completed", current_state=state
+                )
+            await self.call(model, button, [document])
+            if button != "assign_try":
+                state = AFTER[button]
+                continue
+            [current] = await self.find(model, [("id", "=", document)], ["state"])
+            if current["state"] == "waiting":
+                # Someone took the stock between our check and Tryton's reservation.
+                await self.call(model, "cancel", [document])
+                raise domain.InsufficientStock(
+                    "Tryton could not reserve the quantity at the source location; read the lot and retry"
+                )
+            state = current["state"]
+
+    async def bound(self, session: AsyncSession, kind: str, op: Operation) -> BindingRow | None:
+        row: BindingRow | None = await session.scalar(
+            select(BindingRow).where(BindingRow.kind == kind, BindingRow.operation == op)
+        )
+        return row
+
+    async def bound_record(
+        self, session: AsyncSession, kind: str, model: str, tryton_id: int
+    ) -> BindingRow | None:
+        row: BindingRow | None = await session.scalar(
+            select(BindingRow).where(
+                BindingRow.kind == kind, BindingRow.model == model, BindingRow.tryton_id == tryton_id
+            )
+        )
+        return row
+
+    async def page(
+        self, model: str, where: list[Any], fields: list[str], q: PageQuery, *, order_by: str = "code"
+    ) -> list[Record]:
+        """Keyset pages over a natural key (the cursor is the last key seen)."""
+        domain_ = list(where)
+        if q.updated_since is not None:
+            since = q.updated_since.astimezone().replace(tzinfo=None)
+            domain_.append(["OR", ("write_date", ">", since), ("create_date", ">", since)])
+        if q.cursor:
+            domain_.append((order_by, ">", _decode_cursor(q.cursor)))
+        return await self.find(model, domain_, fields, limit=min(q.limit, 500) + 1, order=[(order_by, "ASC")])
+
+
+async def serialise(session: AsyncSession, name: str) -> None:
+    """Commands on one lot (or one purchase order) run one at a time until their transaction ends,
+    so two cannot both pass the stock check. SQLite has one writer already; PostgreSQL takes a
+    transaction-scoped advisory lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name", type_=Text), 0))),
+            {"name": f"erp-tryton:{name}"},
+        )
+
+
+def unknown_location(place: str) -> Unprocessable:
+    return Unprocessable(
+        f"location {place} is not mapped to Tryton locations (ERP_TRYTON_LOCATIONS)", slug="unknown-location"
+    )
+
+
+def _encode_cursor(key: str) -> str:
+
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise Unprocessable(
+            "cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor"
+        ) from exc
+
+
+def paged(rows: list[Record], q: PageQuery, convert: Any, *, key: str = "code") -> Page[Any]:
+    limit = min(q.limit, 500)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = _encode_cursor(rows[-1][key]) if more and rows else None
+    return Page(items=[convert(r) for r in rows], next_cursor=cursor)
+
+
+async def bindings_page(
+    session: AsyncSession, kind: str, shape: type[Any], q: PageQuery, where: list[Any]
+) -> Page[Any]:
+
+    query = keyset(
+        select(BindingRow).where(BindingRow.kind == kind, *where),
+        BindingRow.updated_at,
+        BindingRow.id,
+        limit=q.limit,
+        cursor=q.cursor,
+        updated_since=q.updated_since,
+    )
+    rows = list((await session.scalars(query)).all())
+    return page(rows, q.limit, lambda r: msgspec.json.decode(r.view, type=shape))

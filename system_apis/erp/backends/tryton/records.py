@@ -1,0 +1,249 @@
+"""Recording what Tryton did as our records: bindings and events, written in the local
+transaction with no Tryton call, shared by the commands and the change poller."""
+
+from __future__ import annotations
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events import erp as ev
+from contracts.kit import outbox
+from contracts.kit.paging import utcnow
+from contracts.kit.records import new_id
+from contracts.models import erp as m
+from system_apis.erp.backends.tryton import mapping
+from system_apis.erp.backends.tryton.connection import (
+    SOURCE,
+    Record,
+    Tryton,
+)
+from system_apis.erp.backends.tryton.mapping import Places
+from system_apis.erp.backends.tryton.store import BindingRow
+from system_apis.erp.port import Operation
+
+
+class Records(Tryton):
+    async def purchase_of_line(self, origin: str | None) -> Record:
+        if origin and origin.startswith("stock.move,"):  # the dock's second step: its incoming move
+            [incoming] = await self.find("stock.move", [("id", "=", int(origin.split(",")[1]))], ["origin"])
+            origin = incoming["origin"]
+        if not origin or not origin.startswith("purchase.line,"):
+            return {}
+        [line] = await self.find("purchase.line", [("id", "=", int(origin.split(",")[1]))], ["purchase"])
+        [purchase] = await self.find(
+            "purchase.purchase", [("id", "=", line["purchase"])], ["number", "lines", "party.code"]
+        )
+        purchase["line_no"] = purchase["lines"].index(line["id"]) + 1
+        return purchase
+
+    async def record_receipt(
+        self,
+        session: AsyncSession,
+        op: Operation | None,
+        move: Record,
+        supplier_lot: str | None,
+        purchase: Record,
+        places: Places,
+        item: m.Item,
+        *,
+        production_order: str | None = None,
+    ) -> m.GoodsReceipt:
+        """Bind a done incoming move to a receipt of ours and announce it (or return the binding
+        an earlier attempt, or the poller, already made). Only local writes: no Tryton call."""
+        existing = await self.bound_record(session, "receipt", "stock.move", move["id"])
+        if existing is not None:
+            return msgspec.json.decode(existing.view, type=m.GoodsReceipt)
+        place, status = places.keys[move["to_location"]]
+        now = utcnow()
+        source = "purchase" if purchase else "production"
+        supplier_id = purchase["party."]["code"] if purchase else None
+        quantity = float(move["internal_quantity"])
+        txn = m.InventoryTransaction(
+            txn_id=new_id("TXN"),
+            type=m.MovementType.RECEIPT,
+            lot_id=move["lot."]["number"],
+            item_id=item.item_id,
+            quantity=quantity,
+            location=place,
+            to_location=None,
+            from_status=None,
+            to_status=status,
+            order_ref=production_order,
+            cost_centre=None,
+            reason=None,
+            reverses=None,
+            reversed_by=None,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        receipt = m.GoodsReceipt(
+            receipt_id=new_id("GR"),
+            source=source,
+            po_id=purchase.get("number"),
+            line_no=purchase.get("line_no"),
+            production_order=production_order,
+            item_id=item.item_id,
+            supplier_id=supplier_id,
+            lot_id=txn.lot_id,
+            quantity=quantity,
+            location=place,
+            stock_status=status,
+            txn_id=txn.txn_id,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        lot_view = {"supplier_id": supplier_id, "supplier_lot": supplier_lot, "origin": source}
+        session.add(
+            BindingRow(
+                id=receipt.receipt_id,
+                kind="receipt",
+                model="stock.move",
+                tryton_id=move["id"],
+                lot_id=receipt.lot_id,
+                po_id=receipt.po_id,
+                type=source,
+                order_ref=production_order,
+                operation=op,
+                view=msgspec.json.encode(receipt),
+                lot_view=msgspec.json.encode(lot_view),
+            )
+        )
+        await self.record_txn(session, op, move["id"], txn)
+        await outbox.publish(
+            session,
+            SOURCE,
+            receipt.receipt_id,
+            ev.GoodsReceiptPosted(
+                receipt_id=receipt.receipt_id,
+                source=source,
+                item_id=item.item_id,
+                lot_id=receipt.lot_id,
+                quantity=quantity,
+                location=place,
+                stock_status=status,
+                inspection_required=item.inspection_required,
+                po_id=receipt.po_id,
+                line_no=receipt.line_no,
+                supplier_id=supplier_id,
+                production_order=production_order,
+            ),
+        )
+        return receipt
+
+    async def record_movement(
+        self,
+        session: AsyncSession,
+        op: Operation | None,
+        move: Record,
+        places: Places,
+        data: m.InventoryTransactionCreate | None,
+    ) -> m.InventoryTransaction:
+        """Our transaction for a done move between mapped locations (or out of them), bound once."""
+        existing = await self.bound_record(session, "txn", "stock.move", move["id"])
+        if existing is not None:
+            return msgspec.json.decode(existing.view, type=m.InventoryTransaction)
+        source = places.keys.get(move["from_location"])
+        target = places.keys.get(move["to_location"])
+        kind = mapping.movement_type(source, target, places.types.get(move["to_location"], ""))
+        assert kind is not None
+        assert source is not None
+        now = utcnow()
+        txn = m.InventoryTransaction(
+            txn_id=new_id("TXN"),
+            type=kind,
+            lot_id=move["lot."]["number"],
+            item_id=move["product."]["code"],
+            quantity=float(move["internal_quantity"]),
+            location=source[0],
+            to_location=target[0] if target and target[0] != source[0] else None,
+            from_status=source[1],
+            to_status=target[1] if target else None,
+            order_ref=data.order_ref if data else None,
+            cost_centre=data.cost_centre if data else None,
+            reason=data.reason if data else None,
+            reverses=None,
+            reversed_by=None,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.record_txn(session, op, move["id"], txn)
+        return txn
+
+    async def record_txn(
+        self, session: AsyncSession, op: Operation | None, move_id: int, txn: m.InventoryTransaction
+    ) -> None:
+        session.add(
+            BindingRow(
+                id=txn.txn_id,
+                kind="txn",
+                model="stock.move",
+                tryton_id=move_id,
+                lot_id=txn.lot_id,
+                type=txn.type,
+                order_ref=txn.order_ref,
+                operation=op,
+                view=msgspec.json.encode(txn),
+            )
+        )
+        await session.flush()
+        await outbox.publish(
+            session,
+            SOURCE,
+            txn.txn_id,
+            ev.InventoryTxnPosted(
+                txn_id=txn.txn_id,
+                type=txn.type,
+                lot_id=txn.lot_id,
+                item_id=txn.item_id,
+                quantity=txn.quantity,
+                location=txn.location,
+                to_location=txn.to_location,
+                from_status=txn.from_status,
+                to_status=txn.to_status,
+                order_ref=txn.order_ref,
+                cost_centre=txn.cost_centre,
+            ),
+        )
+        if txn.from_status != txn.to_status:
+            await outbox.publish(
+                session,
+                SOURCE,
+                txn.lot_id,
+                ev.StockStatusChanged(
+                    lot_id=txn.lot_id,
+                    item_id=txn.item_id,
+                    location=txn.to_location or txn.location,
+                    from_status=txn.from_status,
+                    to_status=txn.to_status,
+                    quantity=txn.quantity,
+                    txn_id=txn.txn_id,
+                ),
+            )
+
+    async def own_production(
+        self, session: AsyncSession, side: str, lot: str, product: int, quantity: float, location: int
+    ) -> tuple[int | None, str]:
+        """A production our Tryton user started for this lot, product, quantity and place that no
+        record of ours claims yet: an earlier attempt of this command."""
+        far = "to_location" if side == "outputs" else "from_location"
+        candidates = await self.find(
+            "stock.move",
+            [
+                (f"production_{side[:-1]}", "!=", None),
+                ("lot.number", "=", lot),
+                ("product", "=", product),
+                ("quantity", "=", quantity),
+                (far, "=", location),
+                ("state", "!=", "cancelled"),
+                ("create_uid", "=", self.uid),
+            ],
+            [f"production_{side[:-1]}", f"production_{side[:-1]}.state"],
+        )
+        for move in candidates:
+            kind = "receipt" if side == "outputs" else "txn"
+            if await self.bound_record(session, kind, "stock.move", move["id"]) is None:
+                return int(move[f"production_{side[:-1]}"]), move[f"production_{side[:-1]}."]["state"]
+        return None, "draft"

@@ -1,0 +1,283 @@
+"""Lots (stock.lot, balances from their done moves) and stock movements: done internal shipments,
+supplier returns and production inputs between the mapped locations."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.kit.paging import Page, PageQuery, check_if_match
+from contracts.kit.problems import Conflict, NotFound, Unprocessable
+from contracts.models import erp as m
+from system_apis.erp import domain
+from system_apis.erp.backends.tryton import mapping
+from system_apis.erp.backends.tryton.connection import (
+    MOVE_FIELDS,
+    Record,
+    bindings_page,
+    paged,
+    serialise,
+    unknown_location,
+)
+from system_apis.erp.backends.tryton.mapping import UNR, Places
+from system_apis.erp.backends.tryton.records import Records
+from system_apis.erp.backends.tryton.store import BindingRow
+from system_apis.erp.port import NotSupported, Operation
+
+
+class Stock(Records):
+    async def get_lot(self, session: AsyncSession, lot_id: str) -> m.Lot:
+        lot = await self._lot(session, lot_id)
+        if lot is None:
+            raise NotFound(f"lot {lot_id} does not exist", slug="lot-not-found")
+        return lot[0]
+
+    async def _lot(
+        self, session: AsyncSession, lot_id: str
+    ) -> tuple[m.Lot, dict[mapping.Key, float], int] | None:
+        """The lot as we show it, its balances, and its Tryton id; None if Tryton has no such lot."""
+        places = await self.places()
+        # One call for a lot with moves (every lot but a brand-new one), a second only without.
+        moves = await self.find(
+            "stock.move", [("lot.number", "=", lot_id)], [*MOVE_FIELDS, "lot.create_date"]
+        )
+        if moves:
+            lot = {"id": moves[0]["lot."]["id"], "number": lot_id, "product.": moves[0]["product."]}
+            lot["create_date"] = moves[0]["lot."]["create_date"]
+        else:
+            found = await self.find(
+                "stock.lot", [("number", "=", lot_id)], ["number", "product.code", "create_date"], limit=1
+            )
+            if not found:
+                return None
+            lot = found[0]
+        view, balances = await self._lot_view(session, lot, moves, places)
+        return view, balances, int(lot["id"])
+
+    async def _lot_view(
+        self, session: AsyncSession, lot: Record, moves: list[Record], places: Places
+    ) -> tuple[m.Lot, dict[mapping.Key, float]]:
+        totals = mapping.balances(moves, places)
+        receipt = await session.scalar(
+            select(BindingRow.lot_view)
+            .where(BindingRow.kind == "receipt", BindingRow.lot_id == lot["number"])
+            .order_by(BindingRow.created_at)
+            .limit(1)
+        )
+        origin = msgspec.json.decode(receipt) if receipt else {}
+        stamps = [mv["write_date"] or mv["create_date"] for mv in moves] or [lot["create_date"]]
+        balances = [
+            m.Balance(location=place, status=status, quantity=quantity)
+            for (place, status), quantity in sorted(totals.items())
+            if quantity > 0
+        ]
+        view = m.Lot(
+            lot_id=lot["number"],
+            item_id=lot["product."]["code"],
+            supplier_id=origin.get("supplier_id"),
+            supplier_lot=origin.get("supplier_lot"),
+            origin=origin.get("origin", "purchase"),
+            quantity=round(sum(b.quantity for b in balances), 3),
+            balances=balances,
+            # Every movement adds moves to the lot and none is ever removed.
+            version=len(moves) + 1,
+            created_at=mapping.utc(lot["create_date"]),
+            updated_at=mapping.utc(max(stamps)),
+        )
+        return view, totals
+
+    async def list_lots(
+        self,
+        session: AsyncSession,
+        q: PageQuery,
+        item_id: str | None,
+        supplier_id: str | None,
+        status: m.StockStatus | None,
+    ) -> Page[m.Lot]:
+        places = await self.places()
+        where: list[Any] = []
+        if item_id:
+            where.append(("product.code", "=", item_id))
+        if supplier_id:
+            numbers = await session.scalars(
+                select(BindingRow.lot_id).where(
+                    BindingRow.kind == "receipt", BindingRow.lot_view.contains(supplier_id.encode())
+                )
+            )
+            where.append(("number", "in", list(numbers)))
+        rows = await self.page(
+            "stock.lot", where, ["number", "product.code", "create_date"], q, order_by="number"
+        )
+        moves = await self.find("stock.move", [("lot", "in", [r["id"] for r in rows])], [*MOVE_FIELDS, "lot"])
+        views = {}
+        for row in rows:
+            view, totals = await self._lot_view(
+                session, row, [mv for mv in moves if mv["lot"] == row["id"]], places
+            )
+            if supplier_id and view.supplier_id != supplier_id:
+                continue
+            if status is None or any(s == status and qty > 0 for (_p, s), qty in totals.items()):
+                views[row["number"]] = view
+        return paged([r for r in rows if r["number"] in views], q, lambda r: views[r["number"]], key="number")
+
+    async def post_movement(
+        self,
+        session: AsyncSession,
+        data: m.InventoryTransactionCreate,
+        if_match: str | None,
+        op: Operation,
+    ) -> m.InventoryTransaction:
+        places = await self.places()
+        for place in (data.location, data.to_location):
+            if place is not None and not places.knows(place):
+                raise unknown_location(place)
+        bound = await self.bound(session, "txn", op)
+        if bound is not None:
+            return msgspec.json.decode(bound.view, type=m.InventoryTransaction)
+        await serialise(session, f"lot:{data.lot_id}")
+        lot = await self._lot(session, data.lot_id)
+        if lot is None:
+            raise Unprocessable(f"lot {data.lot_id} does not exist", slug="unknown-lot")
+        view, balances, lot_record = lot
+        kind = m.MovementType(data.type)
+        model = _document_of(kind)
+        document, state = await self._started(session, model, op, data, places)
+        if document is None:
+            check_if_match(if_match, view.version)
+            movement = domain.plan_movement(
+                balances,
+                kind,
+                location=data.location,
+                quantity=data.quantity,
+                from_status=data.from_status,
+                to_location=data.to_location,
+                order_ref=data.order_ref,
+            )
+            document = await self._start_movement(model, movement, view, lot_record, places, op)
+            state = "draft"
+        await self.finish(model, document, state)
+        moves = await self.find("stock.move", _moves_of(model, document), [*MOVE_FIELDS, "to_location.type"])
+        [move] = [mv for mv in moves if mv["state"] == "done"]
+        return await self.record_movement(session, op, move, places, data)
+
+    async def _started(
+        self,
+        session: AsyncSession,
+        model: str,
+        op: Operation,
+        data: m.InventoryTransactionCreate,
+        places: Places,
+    ) -> tuple[int | None, str]:
+        if model == "production":
+            product = await self.product_id((await self.get_lot(session, data.lot_id)).item_id)
+            source = places.location(data.location, UNR)
+            return await self.own_production(
+                session, "inputs", data.lot_id, product, domain.normalise_quantity(data.quantity), source
+            )
+        found = await self.find(model, [("reference", "=", mapping.tryton_key(op))], ["state"], limit=1)
+        return (found[0]["id"], found[0]["state"]) if found else (None, "draft")
+
+    async def _start_movement(
+        self,
+        model: str,
+        movement: domain.Movement,
+        lot: m.Lot,
+        lot_record: int,
+        places: Places,
+        op: Operation,
+    ) -> int:
+        product, unit = await self.product(lot.item_id)
+        assert movement.from_status is not None
+        source = places.location(movement.location, movement.from_status)
+        if movement.to_status is not None:
+            target = places.location(movement.to_location or movement.location, movement.to_status)
+        elif movement.type is m.MovementType.SCRAP:
+            target = places.lost_found
+        elif movement.type is m.MovementType.RETURN_TO_VENDOR:
+            target = places.supplier
+        else:
+            target = await self.production_location(places.warehouses[movement.location])
+        move: Record = {
+            "product": product,
+            "unit": unit,
+            "quantity": movement.quantity,
+            "lot": lot_record,
+            "from_location": source,
+            "to_location": target,
+        }
+        if model == "production":
+            values: Record = {
+                "warehouse": places.warehouses[movement.location],
+                "location": target,
+                "inputs": [("create", [move])],
+            }
+        elif model == "stock.shipment.in.return":
+            if not lot.supplier_id:
+                raise Conflict(f"lot {lot.lot_id} came from no supplier", slug="no-supplier")
+            move.update(unit_price=Decimal(0), currency=await self.currency_id())
+            values = {
+                "supplier": await self.party_id(lot.supplier_id),
+                "from_location": source,
+                "to_location": target,
+                "reference": mapping.tryton_key(op),
+                "moves": [("create", [move])],
+            }
+        else:
+            values = {
+                "from_location": source,
+                "to_location": target,
+                "reference": mapping.tryton_key(op),
+                "moves": [("create", [move])],
+            }
+        [document] = await self.call(model, "create", [values])
+        return int(document)
+
+    async def reverse_movement(
+        self, session: AsyncSession, txn_id: str, data: m.ReversalCreate, op: Operation
+    ) -> m.InventoryTransaction:
+        raise NotSupported(
+            "reverse a movement in Tryton by a new movement the other way", slug="reversal-not-supported"
+        )
+
+    async def get_movement(self, session: AsyncSession, txn_id: str) -> m.InventoryTransaction:
+        row = await session.get(BindingRow, txn_id)
+        if row is None or row.kind != "txn":
+            raise NotFound(
+                f"inventory transaction {txn_id} does not exist", slug="inventory-transaction-not-found"
+            )
+        return msgspec.json.decode(row.view, type=m.InventoryTransaction)
+
+    async def list_movements(
+        self,
+        session: AsyncSession,
+        q: PageQuery,
+        lot_id: str | None,
+        type_: m.MovementType | None,
+        order_ref: str | None,
+    ) -> Page[m.InventoryTransaction]:
+        where = []
+        if lot_id:
+            where.append(BindingRow.lot_id == lot_id)
+        if type_:
+            where.append(BindingRow.type == type_)
+        if order_ref:
+            where.append(BindingRow.order_ref == order_ref)
+        return await bindings_page(session, "txn", m.InventoryTransaction, q, where)
+
+
+def _document_of(kind: m.MovementType) -> str:
+    if kind is m.MovementType.RETURN_TO_VENDOR:
+        return "stock.shipment.in.return"
+    if kind is m.MovementType.ISSUE:
+        return "production"
+    return "stock.shipment.internal"
+
+
+def _moves_of(model: str, document: int) -> list[Any]:
+    if model == "production":
+        return [("production_input", "=", document)]
+    return [("shipment", "=", f"{model},{document}")]
