@@ -9,7 +9,8 @@ Tryton committed the move into its blocked location (the move's write_date: same
 Then the polling lag: a clerk releases lots in Tryton through Tryton's RPC, and each is timed from
 Tryton's answer (the commit) until `erp.inventory_txn.posted.v1` is on the stream.
 
-    .venv/bin/python benchmarks/tryton_erp.py [--backend postgres|sqlite] [--rate 5] [--seconds 20]
+    .venv/bin/python benchmarks/tryton_erp.py [--backend postgres|sqlite] [--tryton-db sqlite|postgres]
+        [--rates 1,5] [--seconds 20] [--lag-samples 30]
 
 The services' own databases are on PostgreSQL by default: with SQLite the ERP service has one
 connection, and a request in front of Tryton holds it through its Tryton calls (~0.5 s for a
@@ -96,20 +97,22 @@ async def run_stack(args: argparse.Namespace, tryton: TrytonServer | None) -> di
         ):
             redis = Redis.from_url(stack.redis.url)
             decisions = Pool(qms.url, size=64, connect_timeout=5, timeout=60)
-            # Tryton on SQLite has one writer: receive the lots a few at a time.
-            lots = await prepare_lots(erp_http, qms_http, int(args.rate * args.seconds), concurrency=4)
-            sent_at = datetime.now(UTC)
-            cpu_before = stack.cpu_seconds()
-            started = time.perf_counter()
-            latencies = await run_rate(decisions, bearer, redis, lots, args.rate)
-            await asyncio.sleep(3)
-            print(f"[{label}]", end=" ")
-            print_cpu(cpu_before, stack.cpu_seconds(), len(lots))
-            result["event"] = summary(
-                f"[{label}] decision → BLOCKED event", latencies, args.rate, args.seconds
-            )
+            for rate in [float(r) for r in args.rates.split(",")]:
+                # Tryton on SQLite has one writer: receive the lots a few at a time.
+                lots = await prepare_lots(erp_http, qms_http, int(rate * args.seconds), concurrency=4)
+                sent_at = datetime.now(UTC)
+                cpu_before = stack.cpu_seconds()
+                latencies = await run_rate(decisions, bearer, redis, lots, rate)
+                await asyncio.sleep(3)
+                print(f"[{label}]", end=" ")
+                print_cpu(cpu_before, stack.cpu_seconds(), len(lots))
+                outcome = {
+                    "event": summary(f"[{label}] decision → BLOCKED event", latencies, rate, args.seconds)
+                }
+                if tryton is not None:
+                    outcome["tryton"] = await tryton_commit_latency(tryton, lots, sent_at, rate)
+                result[f"{rate:g}/s"] = outcome
             if tryton is not None:
-                result["tryton"] = await tryton_commit_latency(tryton, lots, sent_at, started, args.rate)
                 result["lag"] = await polling_lag(tryton, redis, erp_http, args.lag_samples)
             decisions.close()
             await redis.aclose()
@@ -119,7 +122,7 @@ async def run_stack(args: argparse.Namespace, tryton: TrytonServer | None) -> di
 
 
 async def tryton_commit_latency(
-    tryton: TrytonServer, lots: list[dict[str, str]], sent_at: datetime, started: float, rate: float
+    tryton: TrytonServer, lots: list[dict[str, str]], sent_at: datetime, rate: float
 ) -> dict[str, float]:
     """Decision sent → Tryton's blocked location holds the lot (the move's commit time)."""
     client = TrytonClient(tryton.url, tryton.database, "admin", "admin")
@@ -198,11 +201,9 @@ async def polling_lag(
             await clerk.call("stock.shipment.internal", "do", [shipment])
             committed = time.perf_counter()
             found = False
-            while not found:
-                reply = await redis.xread({"events.erp": last_id}, count=100, block=5000)
-                if not reply:
-                    break
-                for _stream, entries in reply:
+            while not found and time.perf_counter() - committed < 30:
+                reply = await redis.xread({"events.erp": last_id}, count=100, block=1000)
+                for _stream, entries in reply or []:
                     for entry_id, fields in entries:
                         last_id = entry_id
                         event = msgspec.json.decode(fields[b"event"])
@@ -222,7 +223,9 @@ async def main(args: argparse.Namespace) -> None:
     ensure_installed()
     embedded = await run_stack(args, None)
     folder = Path(tempfile.mkdtemp(prefix="pb-bench-trytond-"))
-    server = TrytonServer(folder, database="bench")
+    tryton_postgres = PostgresServer().start() if args.tryton_db == "postgres" else None
+    postgres_uri = f"postgresql://postgres@127.0.0.1:{tryton_postgres.port}/" if tryton_postgres else None
+    server = TrytonServer(folder, database="bench", postgres=postgres_uri)
     started = time.perf_counter()
     server.initialise()
     print(f"tryton database initialised in {time.perf_counter() - started:.0f} s", flush=True)
@@ -232,15 +235,22 @@ async def main(args: argparse.Namespace) -> None:
         tryton = await run_stack(args, server)
     finally:
         server.stop()
-    ratio = tryton["event"]["p99_ms"] / embedded["event"]["p99_ms"]
-    print(f"p99 decision → BLOCKED event: tryton {tryton['event']['p99_ms']:.0f} ms = {ratio:.1f}x embedded")
+        if tryton_postgres is not None:
+            tryton_postgres.stop()
+    for rate in args.rates.split(","):
+        key = f"{float(rate):g}/s"
+        ratio = tryton[key]["event"]["p99_ms"] / embedded[key]["event"]["p99_ms"]
+        print(f"{key}: p99 decision → BLOCKED event, tryton = {ratio:.1f}x embedded")
     print(json.dumps({"embedded": embedded, "tryton": tryton}))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=5)
+    parser.add_argument("--rates", default="1,5", help="flows per second, one run each")
     parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument(
+        "--tryton-db", choices=("sqlite", "postgres"), default="sqlite", help="Tryton's own database"
+    )
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--lag-samples", type=int, default=30)
     asyncio.run(main(parser.parse_args()))

@@ -40,11 +40,15 @@ def _binary(name: str) -> str:
 
 
 class TrytonServer:
-    """One trytond process serving one SQLite database under `folder`."""
+    """One trytond process serving one database: a SQLite file under `folder`, or on a
+    PostgreSQL server when `postgres` names one (`postgresql://user@host:port/`)."""
 
-    def __init__(self, folder: Path, database: str = "plant", port: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, database: str = "plant", port: int | None = None, postgres: str | None = None
+    ) -> None:
         self.folder = folder.resolve()
         self.database = database
+        self.postgres = postgres
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.folder / f"trytond-{database}.log"
@@ -60,14 +64,15 @@ class TrytonServer:
     def _config(self) -> Path:
         config = self.folder / f"trytond-{self.port}.conf"
         config.write_text(
-            f"[database]\nuri = sqlite://\npath = {self.folder}\n"
-            f"[web]\nlisten = 127.0.0.1:{self.port}\n"
+            _database_section(self.folder, self.postgres) + f"[web]\nlisten = 127.0.0.1:{self.port}\n"
             "[session]\nmax_attempt = 100\n"
         )
         return config
 
     def initialise(self) -> bool:
         """Create the database (from the template when there is one); False if it existed."""
+        if self.postgres:
+            return _initialise_on_postgres(self.folder, self.postgres, self.database)
         if self.file.exists():
             return False
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -133,14 +138,20 @@ def initialise_template(folder: Path) -> Path:
     partial = folder / f"{TEMPLATE}-initialising.sqlite"
     partial.unlink(missing_ok=True)
     partial.touch()
+    _admin(folder, None, partial.stem)
+    partial.rename(template)
+    return template
+
+
+def _admin(folder: Path, postgres: str | None, database: str) -> None:
     password = folder / "admin-password"
     password.write_text(ADMIN_PASSWORD)
     config = folder / "trytond-admin.conf"
-    config.write_text(f"[database]\nuri = sqlite://\npath = {folder.resolve()}\n")
+    config.write_text(_database_section(folder, postgres))
     subprocess.run(
         [
             _binary("trytond-admin"),
-            *("-c", str(config), "-d", partial.stem, "--all", "--email", "admin@example.com"),
+            *("-c", str(config), "-d", database, "--all", "--email", "admin@example.com"),
             *("-u", *MODULES, "--activate-dependencies"),
         ],
         check=True,
@@ -148,5 +159,31 @@ def initialise_template(folder: Path) -> Path:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    partial.rename(template)
-    return template
+
+
+def _database_section(folder: Path, postgres: str | None) -> str:
+    if postgres:
+        return f"[database]\nuri = {postgres}\n"
+    return f"[database]\nuri = sqlite://\npath = {folder.resolve()}\n"
+
+
+def _initialise_on_postgres(folder: Path, postgres: str, database: str) -> bool:
+    """The template database once, then each database as a copy of it (CREATE DATABASE ... TEMPLATE)."""
+    import psycopg2  # the `tryton` extra's PostgreSQL driver, Tryton's own
+
+    connection = psycopg2.connect(f"{postgres.rstrip('/')}/postgres")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT datname FROM pg_database")
+            existing = {row[0] for row in cursor.fetchall()}
+            if database in existing:
+                return False
+            template = f"{TEMPLATE}_tryton"
+            if template not in existing:
+                cursor.execute(f'CREATE DATABASE "{template}"')
+                _admin(folder, postgres, template)
+            cursor.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+    finally:
+        connection.close()
+    return True

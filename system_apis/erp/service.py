@@ -15,7 +15,7 @@ from contracts.kit.problems import Conflict, IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
 from contracts.kit.repository import exists_or_422, get_or_404, get_or_422, list_page
 from contracts.models import erp as m
-from system_apis.erp import domain, views
+from system_apis.erp import domain, events, views
 from system_apis.erp import store as s
 
 SOURCE = "/plantbridge/erp"
@@ -268,26 +268,9 @@ async def _receive(
     )
     session.add(receipt)
     await session.flush()
-    await outbox.publish(
-        session,
-        SOURCE,
-        receipt.id,
-        ev.GoodsReceiptPosted(
-            receipt_id=receipt.id,
-            source=origin,
-            item_id=item.id,
-            lot_id=lot.id,
-            quantity=quantity,
-            location=location,
-            stock_status=status,
-            inspection_required=item.inspection_required,
-            po_id=po_id,
-            line_no=line_no,
-            supplier_id=supplier_id,
-            production_order=production_order,
-        ),
-    )
-    return views.receipt(receipt)
+    view = views.receipt(receipt)
+    await events.receipt_posted(session, view, inspection_required=item.inspection_required)
+    return view
 
 
 async def get_goods_receipt(session: AsyncSession, receipt_id: str) -> m.GoodsReceipt:
@@ -429,40 +412,7 @@ async def _post(
     )
     session.add(txn)
     await session.flush()
-    await outbox.publish(
-        session,
-        SOURCE,
-        txn.id,
-        ev.InventoryTxnPosted(
-            txn_id=txn.id,
-            type=txn.type,
-            lot_id=lot.id,
-            item_id=lot.item_id,
-            quantity=txn.quantity,
-            location=txn.location,
-            to_location=txn.to_location,
-            from_status=txn.from_status,
-            to_status=txn.to_status,
-            order_ref=order_ref,
-            cost_centre=cost_centre,
-            reverses=reverses,
-        ),
-    )
-    if movement.from_status != movement.to_status:
-        await outbox.publish(
-            session,
-            SOURCE,
-            lot.id,
-            ev.StockStatusChanged(
-                lot_id=lot.id,
-                item_id=lot.item_id,
-                location=movement.to_location or movement.location,
-                from_status=movement.from_status,
-                to_status=movement.to_status,
-                quantity=movement.quantity,
-                txn_id=txn.id,
-            ),
-        )
+    await events.transaction_posted(session, views.transaction(txn))
     return txn
 
 

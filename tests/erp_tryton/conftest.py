@@ -1,22 +1,19 @@
 """A real trytond for the ERP API's Tryton backend: one template database per test session
-(`trytond-admin`, ~60-90 s here), copied for each test module and served by its own trytond."""
+(`trytond-admin`, ~60-90 s here), copied for each test module and served by its own trytond
+(`tryton`), with Tryton's administrator (`admin`) and a proxy that can kill its caller (`switch`)."""
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from plantbridge.tryton import TrytonServer, ensure_installed, initialise_template
+from tests.erp_tryton.killswitch import KillSwitch
+from tests.support.tryton import LOCATIONS, Rpc
 
-# Our locations the tests use, each with its unrestricted, quality-inspection and blocked location.
-PLACES = ("WH1", "WH2", "FG1")
-LOCATIONS = json.dumps(
-    {p: {"unrestricted": p, "quality_inspection": f"{p}-QI", "blocked": f"{p}-BLK"} for p in PLACES}
-)
 _NAMES = itertools.count()
 
 MakeTryton = Callable[[], TrytonServer]
@@ -47,6 +44,22 @@ def make_tryton(tryton_folder: Path) -> Iterator[MakeTryton]:
         server.stop()
 
 
-def erp_settings(server: TrytonServer) -> dict[str, str]:
-    """`launch("erp", **erp_settings(server))`: the ERP API in front of this Tryton."""
-    return {k.removeprefix("ERP_").lower(): v for k, v in server.erp_env(LOCATIONS).items()}
+@pytest.fixture(scope="module")
+def tryton(make_tryton: MakeTryton) -> TrytonServer:
+    """This module's own Tryton database and server."""
+    return make_tryton()
+
+
+@pytest.fixture(scope="module")
+def admin(tryton: TrytonServer) -> Iterator[Rpc]:
+    rpc = Rpc(tryton, "admin", "admin")
+    yield rpc
+    rpc.close()
+
+
+@pytest.fixture(scope="module")
+def switch(tryton: TrytonServer) -> Iterator[KillSwitch]:
+    """Put `switch.url` between a service and Tryton to kill the service at a chosen call."""
+    proxy = KillSwitch(tryton.url)
+    yield proxy
+    proxy.close()

@@ -12,36 +12,17 @@ import pytest
 
 from plantbridge.processes import ServiceProcess
 from plantbridge.tryton import TrytonServer
-from tests.conftest import Launch
-from tests.erp_tryton.conftest import MakeTryton, erp_settings
-from tests.erp_tryton.test_quality_flows_tryton import Rpc
 from tests.support.db import rows
+from tests.support.fixtures import Launch
 from tests.support.http import client
-
-
-@pytest.fixture(scope="module")
-def tryton(make_tryton: MakeTryton) -> TrytonServer:
-    return make_tryton()
+from tests.support.tryton import Rpc, add_user, erp_settings
+from tests.support.wait import eventually
 
 
 @pytest.fixture(scope="module")
 def clerk(tryton: TrytonServer) -> Iterator[Rpc]:
     admin = Rpc(tryton, "admin", "admin")
-    [company] = admin("company.company", "search", [], 0, 1, None)
-    admin(
-        "res.user",
-        "create",
-        [
-            {
-                "name": "Warehouse clerk",
-                "login": "wclerk",
-                "password": "wclerk-Passw0rd-42",
-                "groups": [("add", admin("res.group", "search", [], 0, None, None))],
-                "companies": [("add", [company])],
-                "company": company,
-            }
-        ],
-    )
+    add_user(admin, "wclerk", "wclerk-Passw0rd-42")
     admin.close()
     rpc = Rpc(tryton, "wclerk", "wclerk-Passw0rd-42")
     yield rpc
@@ -66,15 +47,6 @@ def announced(database_url: str, lot_id: str) -> list[tuple[str, str]]:
         )
     )
     return [(r.type, bytes(r.payload).decode()) for r in found]
-
-
-def wait_for(database_url: str, lot_id: str, count: int, timeout: float = 20) -> list[tuple[str, str]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        events = announced(database_url, lot_id)
-        if len(events) >= count or time.monotonic() > deadline:
-            return events
-        time.sleep(0.2)
 
 
 def test_changes_made_while_the_erp_service_is_down_are_announced_once(erp, clerk) -> None:
@@ -162,7 +134,12 @@ def test_changes_made_while_the_erp_service_is_down_are_announced_once(erp, cler
         clerk("stock.shipment.internal", button, [internal])
 
     process.start()
-    events = wait_for(database_url, lot_id, 5)
+
+    def all_five() -> list[tuple[str, str]] | None:
+        events = announced(database_url, lot_id)
+        return events if len(events) >= 5 else None
+
+    events = eventually(all_five, timeout=30, what=f"five events about {lot_id}")
     types = [t for t, _ in events]
     assert sorted(types) == sorted(
         [

@@ -1,20 +1,21 @@
-"""The ERP API's contract over real HTTP, the same tests against both systems of record: the
-embedded tables and a real Tryton server (ERP_BACKEND=tryton)."""
+"""The ERP API's contract, the same tests against both systems of record: the embedded tables and
+a real Tryton server (ERP_BACKEND=tryton, reached over the network). The app runs in process
+(tests/support/inprocess.py); the Tryton variant is in the process lane, since it starts trytond."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from plantbridge.processes import ServiceProcess, free_port
-from tests.conftest import Launch
-from tests.erp_tryton.conftest import MakeTryton, erp_settings
+from plantbridge.processes import free_port
+from tests.integration.test_erp_api import make_po, problem, receive, unique
 from tests.support.db import count, rows
+from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
+from tests.support.tryton import erp_settings
 
 SCOPES = ["erp:read", "erp:write"]
 
@@ -22,65 +23,24 @@ SCOPES = ["erp:read", "erp:write"]
 @dataclass
 class Erp:
     backend: str
-    process: ServiceProcess
     database_url: str
     http: httpx.Client
 
 
-@pytest.fixture(scope="module", params=["embedded", "tryton"])
-def erp(
-    request: pytest.FixtureRequest, launch: Launch, database_url, make_tryton: MakeTryton
-) -> Iterator[Erp]:
+@pytest.fixture(scope="module", params=["embedded", pytest.param("tryton", marks=pytest.mark.e2e)])
+def erp(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Erp]:
     url = database_url("sqlite", f"erp_backends_{request.param}")
-    settings = erp_settings(make_tryton()) if request.param == "tryton" else {}
-    process = launch("erp", database_url=url, **settings)
-    with client(process, scopes=SCOPES) as http:
-        yield Erp(request.param, process, url, http)
-    process.stop()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
-
-
-def make_po(
-    http: httpx.Client, *, inspection_required: bool = True, quantity: float = 100
-) -> tuple[str, str]:
-    item, supplier = unique("RM"), unique("SUP")
-    made = http.post(
-        "/erp/v1/items",
-        json={"item_id": item, "description": "Steel bar", "inspection_required": inspection_required},
-    )
-    assert made.status_code == 201, made.text
-    assert http.post("/erp/v1/suppliers", json={"supplier_id": supplier, "name": "Acme"}).status_code == 201
-    po = http.post(
-        "/erp/v1/purchase-orders",
-        json={"supplier_id": supplier, "lines": [{"item_id": item, "quantity": quantity}]},
-    )
-    assert po.status_code == 201, po.text
-    return po.json()["po_id"], item
-
-
-def receive(http: httpx.Client, po_id: str, quantity: float = 40, **headers: str) -> httpx.Response:
-    return http.post(
-        "/erp/v1/goods-receipts",
-        json={"po_id": po_id, "quantity": quantity, "location": "WH1"},
-        headers=headers,
-    )
+    tryton = request.param == "tryton"
+    settings = erp_settings(request.getfixturevalue("make_tryton")()) if tryton else {}
+    service = in_process("erp", database_url=url, **settings)
+    with client(service, scopes=SCOPES) as http:
+        yield Erp(request.param, url, http)
+    service.stop()
 
 
 def move(http: httpx.Client, kind: str, lot_id: str, quantity: float, **extra: object) -> httpx.Response:
     body = {"type": kind, "lot_id": lot_id, "quantity": quantity, "location": "WH1", **extra}
     return http.post("/erp/v1/inventory-transactions", json=body)
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    assert body["type"] == f"urn:plantbridge:problem:{slug}"
-    assert body["correlation_id"] == response.headers["x-correlation-id"]
-    return body
 
 
 def balances(http: httpx.Client, lot_id: str) -> list[dict[str, object]]:
@@ -256,18 +216,19 @@ def test_a_location_without_a_mapping_is_422(erp: Erp) -> None:
     problem(refused, 422, "unknown-location")
 
 
-def test_an_unreachable_tryton_is_a_503_problem(launch: Launch, database_url) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
-    process = launch(
+def test_an_unreachable_tryton_is_a_503_problem(in_process: Serve, database_url: DatabaseUrl) -> None:
+    service = in_process(
         "erp",
         database_url=database_url("sqlite", "erp_tryton_down"),
         backend="tryton",
-        tryton_url=dead,
+        tryton_url=f"http://127.0.0.1:{free_port()}",
         tryton_locations='{"WH1": {"unrestricted": "A", "quality_inspection": "B", "blocked": "C"}}',
     )
-    with client(process, scopes=SCOPES) as http:
+    with client(service, scopes=SCOPES) as http:
         answer = http.get("/erp/v1/items/ANY")
-        body = problem(answer, 503, "erp-unavailable")
-        assert answer.headers["retry-after"] == "5"
-        assert "did not answer" in str(body["detail"])
-    process.stop()
+        refused = http.post("/erp/v1/suppliers", json={"supplier_id": "SUP-DOWN", "name": "Down"})
+    service.stop()
+    body = problem(answer, 503, "erp-unavailable")
+    assert answer.headers["retry-after"] == "5"
+    assert "did not answer" in str(body["detail"])
+    problem(refused, 503, "erp-unavailable")

@@ -14,32 +14,12 @@ import pytest
 
 from plantbridge.processes import ServiceProcess
 from plantbridge.tryton import TrytonServer
-from tests.conftest import Launch
-from tests.erp_tryton.conftest import MakeTryton, erp_settings
 from tests.erp_tryton.killswitch import KillSwitch
-from tests.erp_tryton.test_quality_flows_tryton import Rpc
+from tests.support.fixtures import Launch
 from tests.support.http import client
+from tests.support.tryton import Rpc, add_user, erp_settings
 
 SCOPES = ["erp:read", "erp:write"]
-
-
-@pytest.fixture(scope="module")
-def tryton(make_tryton: MakeTryton) -> TrytonServer:
-    return make_tryton()
-
-
-@pytest.fixture(scope="module")
-def admin(tryton: TrytonServer) -> Iterator[Rpc]:
-    rpc = Rpc(tryton, "admin", "admin")
-    yield rpc
-    rpc.close()
-
-
-@pytest.fixture(scope="module")
-def switch(tryton: TrytonServer) -> Iterator[KillSwitch]:
-    proxy = KillSwitch(tryton.url)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture(scope="module")
@@ -207,20 +187,7 @@ def test_a_command_that_tryton_refuses_is_a_409_and_one_it_denies_a_503(
     assert "Product" in refused.json()["detail"]
     assert count(admin, "purchase.purchase", [("party.code", "=", f"SUP-{tag}")]) == 0
 
-    [company] = admin("company.company", "search", [], 0, 1, None)
-    admin(
-        "res.user",
-        "create",
-        [
-            {
-                "name": "Viewer",
-                "login": f"viewer-{tag}",
-                "password": "viewer-Passw0rd-42",
-                "companies": [("add", [company])],
-                "company": company,
-            }
-        ],
-    )
+    add_user(admin, f"viewer-{tag}", "viewer-Passw0rd-42", every_group=False)
     settings = {
         **erp_settings(tryton),
         "tryton_user": f"viewer-{tag}",

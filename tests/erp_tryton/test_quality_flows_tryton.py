@@ -4,63 +4,21 @@ real Redis, and what Tryton holds checked through Tryton's own RPC."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from plantbridge.tryton import TrytonServer
-from system_apis.erp.backends.tryton.client import TrytonClient
-from tests.e2e.test_quality_flows import (
-    balances,
-    decide,
-    eventually,
-    inspection_lot_for,
-    receive_inspected_goods,
-)
-from tests.erp_tryton.conftest import MakeTryton, erp_settings
+from tests.e2e.test_quality_flows import balances, decide, inspection_lot_for, receive_inspected_goods
 from tests.erp_tryton.killswitch import KillSwitch
 from tests.support.http import client
 from tests.support.platform import Platform
+from tests.support.tryton import Rpc, add_user, erp_settings
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-class Rpc:
-    """Tryton's JSON-RPC as Tryton's own client sends it, for one user, from synchronous tests."""
-
-    def __init__(self, server: TrytonServer, user: str, password: str) -> None:
-        self.client = TrytonClient(server.url, server.database, user, password)
-        self.loop = asyncio.new_event_loop()
-
-    def __call__(self, model: str, method: str, *args: Any) -> Any:
-        return self.loop.run_until_complete(self.client.call(model, method, *args))
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.client.close())
-        self.loop.close()
-
-
-@pytest.fixture(scope="module")
-def tryton(make_tryton: MakeTryton) -> TrytonServer:
-    return make_tryton()
-
-
-@pytest.fixture(scope="module")
-def admin(tryton: TrytonServer) -> Iterator[Rpc]:
-    rpc = Rpc(tryton, "admin", "admin")
-    yield rpc
-    rpc.close()
-
-
-@pytest.fixture(scope="module")
-def switch(tryton: TrytonServer) -> Iterator[KillSwitch]:
-    proxy = KillSwitch(tryton.url)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture(scope="module")
@@ -185,23 +143,7 @@ def test_a_completed_batch_is_received_for_inspection_then_released(erp, qms, qu
 @pytest.fixture(scope="module")
 def clerk(admin: Rpc, tryton: TrytonServer) -> Iterator[Rpc]:
     """A person at the dock with Tryton's client: a Tryton user of their own."""
-    [me] = admin("res.user", "search", [("login", "=", "admin")], 0, 1, None)
-    [groups] = admin("res.user", "read", [me], ["company"])
-    everything = admin("res.group", "search", [], 0, None, None)
-    admin(
-        "res.user",
-        "create",
-        [
-            {
-                "name": "Dock clerk",
-                "login": "clerk",
-                "password": "clerk-Passw0rd-42",
-                "groups": [("add", everything)],
-                "companies": [("add", [groups["company"]])],
-                "company": groups["company"],
-            }
-        ],
-    )
+    add_user(admin, "clerk", "clerk-Passw0rd-42")
     rpc = Rpc(tryton, "clerk", "clerk-Passw0rd-42")
     yield rpc
     rpc.close()

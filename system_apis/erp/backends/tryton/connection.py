@@ -25,7 +25,6 @@ from system_apis.erp.backends.tryton.store import BindingRow
 from system_apis.erp.port import Operation
 
 log = logging.getLogger("plantbridge.erp.tryton")
-SOURCE = "/plantbridge/erp"
 Record = dict[str, Any]
 
 # The buttons that take each document we start from one state to the next, up to done.
@@ -108,6 +107,14 @@ class Tryton:
             if self._places is None:
                 self._places = await self._resolve()
         return self._places
+
+    async def places_for(self, *locations: str | None) -> Places:
+        """The mapped locations, refusing (422) a location of ours the map does not name."""
+        places = await self.places()
+        for place in locations:
+            if place is not None and not places.knows(place):
+                raise unknown_location(place)
+        return places
 
     async def _resolve(self) -> Places:
         rows = await self.find("stock.location", [], ["code", "type", "parent"])

@@ -23,7 +23,6 @@ from system_apis.erp.backends.tryton.connection import (
     bindings_page,
     paged,
     serialise,
-    unknown_location,
 )
 from system_apis.erp.backends.tryton.mapping import Places
 from system_apis.erp.backends.tryton.records import Records
@@ -169,9 +168,7 @@ class Purchasing(Records):
     async def post_goods_receipt(
         self, session: AsyncSession, data: m.GoodsReceiptCreate, op: Operation
     ) -> m.GoodsReceipt:
-        places = await self.places()
-        if not places.knows(data.location):
-            raise unknown_location(data.location)
+        places = await self.places_for(data.location)
         bound = await self.bound(session, "receipt", op)
         if bound is not None:
             return msgspec.json.decode(bound.view, type=m.GoodsReceipt)
@@ -256,9 +253,7 @@ class Purchasing(Records):
     async def post_production_receipt(
         self, session: AsyncSession, data: m.ProductionReceiptCreate, op: Operation
     ) -> m.GoodsReceipt:
-        places = await self.places()
-        if not places.knows(data.location):
-            raise unknown_location(data.location)
+        places = await self.places_for(data.location)
         bound = await self.bound(session, "receipt", op)
         if bound is not None:
             return msgspec.json.decode(bound.view, type=m.GoodsReceipt)

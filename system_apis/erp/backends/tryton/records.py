@@ -1,19 +1,18 @@
-"""Recording what Tryton did as our records: bindings and events, written in the local
-transaction with no Tryton call, shared by the commands and the change poller."""
+"""What Tryton did, as our records: bindings and events written in the local transaction with
+no Tryton call (shared by the commands and the change poller), and the Tryton reads they need:
+the purchase behind a receipt, a production an earlier attempt of a command started."""
 
 from __future__ import annotations
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.paging import utcnow
 from contracts.kit.records import new_id
 from contracts.models import erp as m
+from system_apis.erp import events
 from system_apis.erp.backends.tryton import mapping
 from system_apis.erp.backends.tryton.connection import (
-    SOURCE,
     Record,
     Tryton,
 )
@@ -111,25 +110,7 @@ class Records(Tryton):
             )
         )
         await self.record_txn(session, op, move["id"], txn)
-        await outbox.publish(
-            session,
-            SOURCE,
-            receipt.receipt_id,
-            ev.GoodsReceiptPosted(
-                receipt_id=receipt.receipt_id,
-                source=source,
-                item_id=item.item_id,
-                lot_id=receipt.lot_id,
-                quantity=quantity,
-                location=place,
-                stock_status=status,
-                inspection_required=item.inspection_required,
-                po_id=receipt.po_id,
-                line_no=receipt.line_no,
-                supplier_id=supplier_id,
-                production_order=production_order,
-            ),
-        )
+        await events.receipt_posted(session, receipt, inspection_required=item.inspection_required)
         return receipt
 
     async def record_movement(
@@ -189,39 +170,7 @@ class Records(Tryton):
             )
         )
         await session.flush()
-        await outbox.publish(
-            session,
-            SOURCE,
-            txn.txn_id,
-            ev.InventoryTxnPosted(
-                txn_id=txn.txn_id,
-                type=txn.type,
-                lot_id=txn.lot_id,
-                item_id=txn.item_id,
-                quantity=txn.quantity,
-                location=txn.location,
-                to_location=txn.to_location,
-                from_status=txn.from_status,
-                to_status=txn.to_status,
-                order_ref=txn.order_ref,
-                cost_centre=txn.cost_centre,
-            ),
-        )
-        if txn.from_status != txn.to_status:
-            await outbox.publish(
-                session,
-                SOURCE,
-                txn.lot_id,
-                ev.StockStatusChanged(
-                    lot_id=txn.lot_id,
-                    item_id=txn.item_id,
-                    location=txn.to_location or txn.location,
-                    from_status=txn.from_status,
-                    to_status=txn.to_status,
-                    quantity=txn.quantity,
-                    txn_id=txn.txn_id,
-                ),
-            )
+        await events.transaction_posted(session, txn)
 
     async def own_production(
         self, session: AsyncSession, side: str, lot: str, product: int, quantity: float, location: int

@@ -21,7 +21,6 @@ from system_apis.erp.backends.tryton.connection import (
     bindings_page,
     paged,
     serialise,
-    unknown_location,
 )
 from system_apis.erp.backends.tryton.mapping import UNR, Places
 from system_apis.erp.backends.tryton.records import Records
@@ -131,10 +130,7 @@ class Stock(Records):
         if_match: str | None,
         op: Operation,
     ) -> m.InventoryTransaction:
-        places = await self.places()
-        for place in (data.location, data.to_location):
-            if place is not None and not places.knows(place):
-                raise unknown_location(place)
+        places = await self.places_for(data.location, data.to_location)
         bound = await self.bound(session, "txn", op)
         if bound is not None:
             return msgspec.json.decode(bound.view, type=m.InventoryTransaction)
