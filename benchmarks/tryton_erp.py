@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from benchmarks.quality_latency import Stack, prepare_lots, print_cpu, run_rate, summary, token
+from benchmarks.quality_latency import Stack, _cpu_seconds, prepare_lots, print_cpu, run_rate, summary, token
 from contracts.kit.http1 import Pool
 from plantbridge.tryton import TrytonServer, ensure_installed
 from system_apis.erp.backends.tryton.client import TrytonClient
@@ -102,10 +102,14 @@ async def run_stack(args: argparse.Namespace, tryton: TrytonServer | None) -> di
                 lots = await prepare_lots(erp_http, qms_http, int(rate * args.seconds), concurrency=4)
                 sent_at = datetime.now(UTC)
                 cpu_before = stack.cpu_seconds()
+                trytond_before = _cpu_seconds(tryton.process.pid) if tryton and tryton.process else 0.0
                 latencies = await run_rate(decisions, bearer, redis, lots, rate)
                 await asyncio.sleep(3)
                 print(f"[{label}]", end=" ")
                 print_cpu(cpu_before, stack.cpu_seconds(), len(lots))
+                if tryton is not None and tryton.process is not None:
+                    spent = (_cpu_seconds(tryton.process.pid) - trytond_before) * 1000 / len(lots)
+                    print(f"[{label}] trytond CPU per flow: {spent:.0f} ms", flush=True)
                 outcome = {
                     "event": summary(f"[{label}] decision → BLOCKED event", latencies, rate, args.seconds)
                 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +30,7 @@ from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
 from contracts.kit.http_limits import RequestGuard
 from contracts.kit.logs import configure_logging
-from contracts.kit.observability import Metrics, health_handlers
+from contracts.kit.observability import Metrics, ReadinessCheck, health_handlers
 from contracts.kit.openapi import StrictStructSchemaPlugin, major_document_handler
 from contracts.kit.paging import provide_page_query
 from contracts.kit.platform_headers import PlatformClients, PlatformHeadersMiddleware
@@ -95,7 +95,9 @@ def create_service_app(
     lifespans: Sequence[Lifespan] = (),
     middleware: Sequence[DefineMiddleware] = (),
     deprecations: Sequence[Deprecation] = (),
+    checks: Mapping[str, ReadinessCheck] | None = None,
 ) -> Litestar:
+    """`checks`: readiness checks beside the database and Redis (a peer the service fronts)."""
     configure_logging(spec.name, settings.log_level)
     traced = setup_tracing(spec.name, settings)  # None, and no SDK import, unless an endpoint is set
     db = Database(settings.database_url)
@@ -165,7 +167,7 @@ def create_service_app(
         route_handlers=[
             *apis,
             *documents,
-            *health_handlers({"database": db.ping, "redis": redis_ping}, runtime.metrics),
+            *health_handlers({"database": db.ping, "redis": redis_ping, **(checks or {})}, runtime.metrics),
         ],
         dependencies={
             "session": Provide(provide_session, sync_to_thread=False),

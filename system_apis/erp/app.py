@@ -55,4 +55,4 @@ def create_app(settings: ErpSettings | None = None, **overrides: Any) -> Litesta
             "op": Provide(provide_operation, sync_to_thread=False),
         },
     )
-    return create_service_app(spec, settings, lifespans=[run_backend])
+    return create_service_app(spec, settings, lifespans=[run_backend], checks=backend.readiness())

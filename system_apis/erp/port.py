@@ -24,6 +24,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.app import Runtime
+from contracts.kit.observability import ReadinessCheck
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Problem
 from contracts.kit.unit_of_work import principal_id
@@ -56,6 +57,10 @@ class ErpBackend(ABC):
 
     @abstractmethod
     def lifespan(self, runtime: Runtime) -> AbstractAsyncContextManager[None]: ...
+
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        """Checks `/health/ready` runs beside the database and Redis: the system of record."""
+        return {}
 
     # items and suppliers
     @abstractmethod

@@ -182,6 +182,13 @@ def test_keyset_pages_see_every_item_once(erp: Erp) -> None:
     assert len(seen) == len(set(seen))
 
 
+def test_readiness_includes_the_system_of_record(erp: Erp) -> None:
+    ready = erp.http.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    expected = {"database": "ok", "redis": "ok", **({"tryton": "ok"} if erp.backend == "tryton" else {})}
+    assert ready.json()["checks"] == expected
+
+
 # --- what only the Tryton backend answers ---------------------------------------------------------
 tryton_only = pytest.mark.parametrize("erp", ["tryton"], indirect=True)
 
@@ -227,7 +234,11 @@ def test_an_unreachable_tryton_is_a_503_problem(in_process: Serve, database_url:
     with client(service, scopes=SCOPES) as http:
         answer = http.get("/erp/v1/items/ANY")
         refused = http.post("/erp/v1/suppliers", json={"supplier_id": "SUP-DOWN", "name": "Down"})
+        ready = http.get("/health/ready")
     service.stop()
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["tryton"].startswith("ErpUnavailable")
+    assert (ready.json()["checks"]["database"], ready.json()["checks"]["redis"]) == ("ok", "ok")
     body = problem(answer, 503, "erp-unavailable")
     assert answer.headers["retry-after"] == "5"
     assert "did not answer" in str(body["detail"])

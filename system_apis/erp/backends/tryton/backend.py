@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager, suppress
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.app import Runtime
+from contracts.kit.observability import ReadinessCheck
 from contracts.kit.paging import Page, PageQuery
 from contracts.models import erp as m
 from system_apis.erp.backends.tryton.catalogue import Catalogue
@@ -32,6 +33,14 @@ from system_apis.erp.port import ErpBackend, NotSupported, Operation
 
 class TrytonErp(Catalogue, Purchasing, Stock, ErpBackend):
     name = "tryton"
+
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        return {"tryton": self.ping}
+
+    async def ping(self) -> None:
+        """Tryton answers as the connector's user, and the mapped locations are there."""
+        await self.places()
+        await self.call("res.user", "search", [("login", "=", self.settings.user)], 0, 1, None)
 
     @asynccontextmanager
     async def lifespan(self, runtime: Runtime) -> AsyncIterator[None]:
