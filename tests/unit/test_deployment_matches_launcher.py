@@ -13,8 +13,9 @@ from plantbridge.launcher import service_env
 from plantbridge.services import SERVICES, Service
 
 ROOT = Path(__file__).resolve().parents[2]
-# jaeger: the optional trace viewer (profile "tracing"); bootstrap: registers the platform's clients.
-INFRASTRUCTURE = {"postgres", "redis", "jaeger", "bootstrap"}
+# jaeger: the optional trace viewer (profile "tracing"); tryton: the optional ERP the ERP API can
+# front (profile "tryton"); bootstrap: registers the platform's clients.
+INFRASTRUCTURE = {"postgres", "redis", "jaeger", "tryton", "bootstrap"}
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +79,13 @@ def test_the_bootstrap_registers_into_the_gateways_database(compose: dict[str, A
 
 def test_only_the_gateway_and_the_console_are_published(compose: dict[str, Any]) -> None:
     # Everything else is reached through the gateway, so nobody skips its limits or its header
-    # filtering; the tracing UI (an optional profile) listens on the host's loopback only.
+    # filtering; the tracing UI and Tryton (optional profiles) listen on the host's loopback only.
     published = {name: c["ports"] for name, c in compose.items() if c.get("ports")}
     assert published == {
         "gateway": ["8000:8000"],
         "operations": ["8303:8303"],
         "jaeger": ["127.0.0.1:16686:16686"],
+        "tryton": ["127.0.0.1:8010:8000"],
     }
 
 

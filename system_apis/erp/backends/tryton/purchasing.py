@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict, NotFound, Unprocessable
 from contracts.kit.records import new_id
@@ -53,7 +54,7 @@ class Purchasing(Records):
                 lines.append(
                     {
                         "product": product,
-                        "quantity": domain.normalise_quantity(line.quantity),
+                        "quantity": kept_quantity(line.quantity),
                         "unit": unit,
                         "unit_price": Decimal(line.unit_price or "0"),
                     }
@@ -206,7 +207,7 @@ class Purchasing(Records):
             raise Unprocessable(
                 f"purchase order {po.po_id} has no line {data.line_no}", slug="unknown-po-line"
             )
-        quantity = domain.normalise_quantity(data.quantity)
+        quantity = kept_quantity(data.quantity)
         open_quantity = round(line.quantity - line.received_quantity, 3)
         if quantity > open_quantity + 1e-9:
             raise Conflict(
@@ -259,7 +260,7 @@ class Purchasing(Records):
             return msgspec.json.decode(bound.view, type=m.GoodsReceipt)
         product = await self.product_id(data.item_id)
         item = await self.item(data.item_id)
-        quantity = domain.normalise_quantity(data.quantity)
+        quantity = kept_quantity(data.quantity)
         lot_number = data.lot_id or new_id("LOT")
         status = data.stock_status or domain.receipt_status(item.inspection_required)
         target = places.location(data.location, status)

@@ -10,6 +10,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, NotFound, Unprocessable
 from contracts.models import erp as m
@@ -172,7 +173,7 @@ class Stock(Records):
             product = await self.product_id((await self.get_lot(session, data.lot_id)).item_id)
             source = places.location(data.location, UNR)
             return await self.own_production(
-                session, "inputs", data.lot_id, product, domain.normalise_quantity(data.quantity), source
+                session, "inputs", data.lot_id, product, kept_quantity(data.quantity), source
             )
         found = await self.find(model, [("reference", "=", mapping.tryton_key(op))], ["state"], limit=1)
         return (found[0]["id"], found[0]["state"]) if found else (None, "draft")
