@@ -18,7 +18,7 @@ from pathlib import Path
 
 from plantbridge.processes import free_port, wait_for_port
 
-MODULES = ("purchase", "stock_lot", "production", "quality", "account_invoice", "purchase_request")
+MODULES = ("purchase", "stock_lot", "production", "quality", "account_invoice")
 ADMIN_PASSWORD = "admin"
 TEMPLATE = "template"
 
