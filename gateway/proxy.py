@@ -273,7 +273,7 @@ class Proxy:
     async def _refuse(
         self, send: Send, route: Route, principal: Principal, decision: Decision, limit_headers: Headers
     ) -> None:
-        if decision.degraded:  # Redis is down and the limiter is set to fail closed
+        if decision.unavailable:  # Redis is down and the limiter is set to fail closed
             await _problem(
                 send,
                 503,

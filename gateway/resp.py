@@ -94,7 +94,7 @@ class ScriptRunner:
         self._conn: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
 
-    async def __call__(self, keys: list[str], args: list[int]) -> list[int]:
+    async def __call__(self, keys: list[str], args: list[bytes | str | int]) -> list[int]:
         conn = await self._connection()
         reply = await self._await(conn, conn.send(encode(b"EVALSHA", self.sha, len(keys), *keys, *args)))
         if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):

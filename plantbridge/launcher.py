@@ -40,12 +40,15 @@ OPERATOR_SCOPES = (
 )
 
 
-def service_env(service: Service, data_dir: Path, redis_url: str) -> dict[str, str]:
+def service_env(service: Service, data_dir: Path, redis_url: str, counters_url: str = "") -> dict[str, str]:
     # Every service gets a file of its own; experience APIs keep only Idempotency-Key answers in it.
-    return {
+    env = {
         f"{service.env_prefix}_REDIS_URL": redis_url,
         f"{service.env_prefix}_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir.resolve()}/{service.name}.db",
     }
+    if service.name == "gateway" and counters_url:
+        env["GATEWAY_RATE_LIMIT_REDIS_URL"] = counters_url
+    return env
 
 
 def client_secrets(data_dir: Path) -> dict[str, str]:
@@ -121,6 +124,9 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
     logs.mkdir(parents=True, exist_ok=True)
     chosen = [s for s in SERVICES if not only or s.name in only]
     redis = RedisServer(data_dir / "redis", port=redis_port)
+    # The gateway's rate-limit counters need no fsync per write (the event streams do): a Redis
+    # of their own, in memory only.
+    counters = RedisServer(data_dir / "redis-counters", durable=False)
     processes: list[ServiceProcess] = []
     tryton: TrytonServer | None = None
     stop = threading.Event()
@@ -129,13 +135,15 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
     try:
         redis.start()
         print(f"redis        {redis.url}  (append-only files in {redis.data_dir})", flush=True)
+        counters.start()
+        print(f"redis        {counters.url}  (the gateway's rate-limit counters, memory only)", flush=True)
         erp_env: dict[str, str] = {}
         if erp == "tryton":
             tryton, erp_env = start_tryton(data_dir)
         known = client_secrets(data_dir)
         register_clients(service_env(by_name("gateway"), data_dir, redis.url), known)
         for service in chosen:
-            env = service_env(service, data_dir, redis.url)
+            env = service_env(service, data_dir, redis.url, counters.url)
             if service.name == "erp":
                 env.update(erp_env)
             if service.client_id:
@@ -174,5 +182,6 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
             process.stop()
         if tryton is not None:
             tryton.stop()
+        counters.stop()
         redis.stop()
         print("stopped.", flush=True)

@@ -37,6 +37,7 @@ from contracts.kit.platform_headers import PlatformClients, PlatformHeadersMiddl
 from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
+from contracts.kit.revocation import following
 from contracts.kit.settings import ServiceSettings
 from contracts.kit.strict_body import document_json_bodies, strict_json_body
 from contracts.kit.tracing import setup as setup_tracing
@@ -122,7 +123,8 @@ def create_service_app(
             )
         logging.getLogger(spec.name).info("%s ready on %s", spec.title, spec.api_path)
         try:
-            yield
+            async with following(verifier.revocations, settings.redis_url):
+                yield
         finally:
             await redis.aclose()
             await db.dispose()

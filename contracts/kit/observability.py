@@ -60,7 +60,16 @@ class Metrics:
         return measured
 
 
-def health_handlers(checks: dict[str, ReadinessCheck], metrics: Metrics) -> list[HTTPRouteHandler]:
+def metrics_response(metrics: Metrics) -> Response[bytes]:
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def health_handlers(
+    checks: dict[str, ReadinessCheck], metrics: Metrics, *, serve_metrics: bool = True
+) -> list[HTTPRouteHandler]:
+    """Liveness, readiness and (unless the app guards its own) `/metrics` without a token: on a
+    service's own port, which only the platform's network reaches."""
+
     @get("/health/live", include_in_schema=False, sync_to_thread=False)
     def live() -> dict[str, str]:
         return {"status": "ok"}
@@ -85,6 +94,6 @@ def health_handlers(checks: dict[str, ReadinessCheck], metrics: Metrics) -> list
 
     @get("/metrics", include_in_schema=False, sync_to_thread=False)
     def metrics_endpoint() -> Response[bytes]:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return metrics_response(metrics)
 
-    return [live, ready, metrics_endpoint]
+    return [live, ready, *([metrics_endpoint] if serve_metrics else [])]

@@ -58,6 +58,9 @@ class ServiceSettings(HttpServerSettings, frozen=True, kw_only=True):
     auth_audience: str = "plantbridge"  # comma-separated audiences this service accepts
     auth_leeway_seconds: int = 30
     auth_jwks_refresh_seconds: float = 30.0  # least time between refetches on an unknown kid
+    # Longest a fetched key set is trusted before it is fetched again; the gateway publishes a new
+    # signing key longer than this before it signs (GATEWAY_KEY_PUBLISH_AHEAD_SECONDS).
+    auth_jwks_max_age_seconds: float = 300.0
     auth_token_url: str = "http://127.0.0.1:8000/oauth2/token"  # named in the OpenAPI document
     # Comma-separated client ids of `auth_issuer` whose platform headers (X-Flow-ID,
     # X-Causation-ID) are believed (contracts/kit/platform_headers.py); `plantbridge serve` fills

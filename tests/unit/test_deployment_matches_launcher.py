@@ -14,8 +14,9 @@ from plantbridge.services import SERVICES, Service
 
 ROOT = Path(__file__).resolve().parents[2]
 # jaeger: the optional trace viewer (profile "tracing"); tryton: the optional ERP the ERP API can
-# front (profile "tryton"); bootstrap: registers the platform's clients.
-INFRASTRUCTURE = {"postgres", "redis", "jaeger", "tryton", "bootstrap"}
+# front (profile "tryton"); bootstrap: registers the platform's clients; redis-counters: the
+# gateway's rate-limit counters, without persistence.
+INFRASTRUCTURE = {"postgres", "redis", "redis-counters", "jaeger", "tryton", "bootstrap"}
 
 
 @pytest.fixture(scope="module")
