@@ -53,13 +53,13 @@ class Decision:
     allowed: bool
     counters: tuple[Counter, ...]
     unavailable: bool = False  # Redis is unreachable and the limiter fails closed
+    policy: bytes = b""  # the RateLimit-Policy value of these counters
 
     def headers(self, route: Route) -> list[tuple[bytes, bytes]]:
         if not self.counters:
             return [(b"ratelimit-policy", route.limit.policy(route.name).encode())]
-        policy = ", ".join(f'"{c.policy}";q={c.quota};w={c.window}' for c in self.counters)
         state = ", ".join(f'"{c.policy}";r={c.remaining};t={c.reset}' for c in self.counters)
-        return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
+        return [(b"ratelimit-policy", self.policy), (b"ratelimit", state.encode())]
 
     @property
     def retry_after(self) -> int:
@@ -134,6 +134,7 @@ class Unavailable(Exception):
 class RateLimiter:
     def __init__(self, windows: Windows) -> None:
         self.windows = windows
+        self._policies: dict[tuple[str, int], bytes] = {}  # (route, counters) -> RateLimit-Policy
 
     async def hit(self, route: Route, principal: Principal) -> Decision:
         limits = [(f"pb:rl:{{{route.name}}}:c:{principal.client_id}", route.name)]
@@ -148,4 +149,9 @@ class RateLimiter:
             Counter(name, route.limit.quota, route.limit.window, int(raw[2 * i + 1]), int(raw[2 * i + 2]))
             for i, (_, name) in enumerate(limits)
         )
-        return Decision(bool(raw[0]), counters)
+        policy = self._policies.get((route.name, len(counters)))
+        if policy is None:
+            policy = self._policies[(route.name, len(counters))] = ", ".join(
+                f'"{c.policy}";q={c.quota};w={c.window}' for c in counters
+            ).encode()
+        return Decision(bool(raw[0]), counters, policy=policy)

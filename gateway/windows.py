@@ -45,11 +45,11 @@ for i = 1, n do
     used = used + 1
     out[2 * i] = used
   end
-  local reset = window
+  local reset = window  -- also when this event was just added: it is the newest
   if used >= quota then
     local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2]
     reset = tonumber(oldest) + window - now
-  elseif used > 0 then
+  elseif used > 0 and not add then
     local newest = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')[2]
     reset = tonumber(newest) + window - now
   end
