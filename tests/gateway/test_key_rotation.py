@@ -14,7 +14,7 @@ import pytest
 
 from plantbridge.processes import free_port
 from plantbridge.services import SERVICES
-from tests.gateway.conftest import CLIENT_SECRET, StartGateway, gateway_cli
+from tests.gateway.conftest import CLIENT_SECRET, GatewayCli, StartGateway
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,7 @@ def kid(token: str) -> str:
 
 
 def test_rotation_while_minting_every_100_ms_refuses_no_token_anywhere(
-    launch, start_gateway: StartGateway, database_url, tmp_path_factory
+    launch, start_gateway: StartGateway, gateway_cli: GatewayCli, database_url, tmp_path_factory
 ) -> None:
     assert set(READS) == {s.name for s in SERVICES if s.layer != "edge"}
     port = free_port()

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from plantbridge.processes import free_port
-from tests.gateway.conftest import StartGateway, gateway_cli
+from tests.gateway.conftest import GatewayCli, StartGateway
 from tests.support.http import auth_headers
 
 pytestmark = pytest.mark.e2e
@@ -16,7 +16,7 @@ QUOTA = 5
 
 
 @pytest.fixture(scope="module")
-def no_redis(launch, start_gateway: StartGateway, database_url, tmp_path_factory):
+def no_redis(launch, start_gateway: StartGateway, gateway_cli: GatewayCli, database_url, tmp_path_factory):
     def start(fail_open: str):  # type: ignore[no-untyped-def]
         db = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('noredis')}/gateway.db"
         gateway_cli(

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from plantbridge.processes import RedisServer
-from tests.gateway.conftest import Stack, gateway_cli
+from tests.gateway.conftest import GatewayCli, Stack
 
 pytestmark = pytest.mark.e2e
 SECRET = "revocation-test-secret-0123456789"
@@ -42,7 +42,7 @@ def introspect(stack: Stack, token: str) -> dict[str, object]:
 
 
 def test_a_disabled_clients_tokens_stop_working_everywhere_within_seconds(
-    stack: Stack, redis_server: RedisServer
+    stack: Stack, gateway_cli: GatewayCli, redis_server: RedisServer
 ) -> None:
     register = ("register-client", "--scopes")
     gateway_cli(

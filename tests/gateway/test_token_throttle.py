@@ -4,17 +4,15 @@ as a known one; weak secrets are refused at registration."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.gateway.conftest import StartGateway, gateway_cli
+from tests.gateway.conftest import GatewayCli, StartGateway
+from tests.support.fixtures import PlantbridgeCli
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +32,9 @@ def token_request(http: httpx.Client, gateway: str, client_id: str, secret: str)
 
 
 @pytest.fixture(scope="module")
-def gateway(start_gateway: StartGateway, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def gateway(
+    start_gateway: StartGateway, gateway_cli: GatewayCli, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
     db = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('throttle')}/gateway.db"
     for client_id in ("plant-erp-sync", "timing-known", "other-client"):
         gateway_cli(db, "register-client", client_id, "--scopes", "erp:read", f"--secret={SECRET}")
@@ -102,15 +102,11 @@ def test_an_unknown_client_costs_the_same_work_as_a_wrong_secret(gateway) -> Non
 
 
 @pytest.mark.parametrize("secret", ["a", "s" * 32, "password1234", "Plant2024!"])
-def test_weak_secrets_are_refused_at_registration(gateway, secret: str) -> None:
+def test_weak_secrets_are_refused_at_registration(
+    gateway, plantbridge_cli: PlantbridgeCli, secret: str
+) -> None:
     _, db = gateway
     command = ["register-client", "weak-one", "--scopes", "erp:read", f"--secret={secret}"]
-    result = subprocess.run(
-        [sys.executable, "-m", "plantbridge", "gateway", *command],
-        env={**os.environ, "GATEWAY_DATABASE_URL": db},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = plantbridge_cli("gateway", *command, env={"GATEWAY_DATABASE_URL": db})
     assert result.returncode == 2, result.stdout
     assert "at least 20 characters" in result.stderr
