@@ -15,6 +15,8 @@ the rounds, so a burst of load from elsewhere on the machine moves one round, no
 
 Upstreams: `hello` is a minimal Litestar app on granian (the proxy's own cost shows most);
 `erp` is the real ERP service reading one item (SQLite) under its own token check.
+The CPU column is each target's own CPU time per request (Linux /proc; the gateway's counter Redis
+counts as the gateway's): a figure that moves less with the machine's load than req/s do.
 `--profile DIR` records the gateway with py-spy during one extra run (DIR/gateway-<upstream>.svg).
 Needs `wrk`, `nginx` and `haproxy` on PATH (`apt-get install -y nginx wrk haproxy`).
 """
@@ -54,6 +56,28 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float = 0.0  # CPU of the target's own processes per request (the upstream's, for direct)
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU of these processes and all their descendants so far (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    chosen, frontier = set(roots), list(roots)
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in chosen]
+        chosen.update(children)
+        frontier += children
+    return sum(times.get(pid, 0.0) for pid in chosen)
 
 
 def wrk(url: str, token: str, duration: int, connections: int) -> Result:
@@ -298,6 +322,16 @@ def bench_upstream(
         haproxy, haproxy_port = start_haproxy(work, up_port, issuer, signing_key_pem(gateway.url, token))
         helpers.append(haproxy)
         ports = dict(zip(TARGETS, (up_port, nginx_port, haproxy_port, gw_port), strict=True))
+        upstream = helpers[0] if kind == "hello" else services[0].process
+        assert upstream is not None
+        assert gateway.process is not None
+        assert counters.process is not None
+        processes = {  # whose CPU each target costs: the gateway's counter Redis is part of it
+            "direct": [upstream.pid],
+            "nginx": [nginx.pid],
+            "haproxy-jwt": [haproxy.pid],
+            "gateway": [gateway.process.pid, counters.process.pid],
+        }
         for name, port in ports.items():
             url = f"http://127.0.0.1:{port}{path}"
             check = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
@@ -309,7 +343,9 @@ def bench_upstream(
         results: dict[str, list[Result]] = {name: [] for name in TARGETS}
         for round_ in range(args.rounds):
             for name, port in ports.items():
+                before = cpu_seconds(processes[name])
                 result = wrk(f"http://127.0.0.1:{port}{path}", token, args.duration, args.connections)
+                result.cpu_us = (cpu_seconds(processes[name]) - before) / (result.rps * args.duration) * 1e6
                 result.name = name
                 results[name].append(result)
             print(f"  round {round_ + 1}: load average {os.getloadavg()[0]:.2f}", flush=True)
@@ -336,6 +372,7 @@ def median(results: list[Result]) -> Result:
         statistics.median(r.p50_ms for r in results),
         statistics.median(r.p99_ms for r in results),
         sum(r.errors for r in results),
+        statistics.median(r.cpu_us for r in results),
     )
 
 
@@ -345,15 +382,16 @@ def report(kind: str, results: dict[str, list[Result]]) -> None:
     rounds = len(results["direct"])
     print(f"\nupstream: {kind} (medians of {rounds} rounds)")
     print(
-        f"{'target':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'x direct':>10}"
+        f"{'target':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'x direct':>10}{'CPU us/req':>12}"
         f"{'rounds (req/s)':>28}{'non-2xx':>9}"
     )
     for name, r in by.items():
         each = " ".join(f"{x.rps:.0f}" for x in results[name])
         print(
             f"{name:<12}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.rps / direct.rps:>10.2f}"
-            f"{each:>28}{r.errors:>9}"
+            f"{r.cpu_us:>12.0f}{each:>28}{r.errors:>9}"
         )
+    print("(CPU us/req: the target's own processes; for direct the upstream's, which every target also pays)")
     throughput, tail = gw.rps / haproxy.rps, gw.p99_ms / haproxy.p99_ms
     print(
         f"gateway / haproxy-jwt: throughput {throughput:.2f} ({'meets' if throughput >= 0.6 else 'MISSES'}"

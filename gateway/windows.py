@@ -7,8 +7,8 @@ kept in a Redis sorted set per counter: one Lua script checks every counter of a
 adds the event to all of them only when none is spent, atomically for every gateway process.
 Redis's clock decides, so replicas with skewed clocks agree.
 
-`LocalWindows` is the same script in process memory: the fallback while Redis is unreachable
-(limits then hold per gateway process) and the twin the tests compare the script against.
+`LocalWindows` is the same rules in process memory: the fallback while Redis is unreachable
+(limits then hold per gateway process).
 """
 
 from __future__ import annotations
