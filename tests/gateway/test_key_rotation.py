@@ -30,10 +30,11 @@ READS = {
     "technician": "/technician/v1/my-work",
     "supplier": "/supplier/v1/cases",
     "operations": "/operations/v1/monitors",
+    "webhooks": "/webhooks/v1/event-types",
 }
 SCOPES = (
     "erp:read qms:read cmms:read mes:read xref:read quality:read maintenance:read technician:app"
-    " supplier:portal operations:read"
+    " supplier:portal operations:read webhooks:subscribe"
 )
 KEYS_KEPT_SECONDS = 2  # how long each service trusts a fetched key set
 PUBLISH_AHEAD_SECONDS = 4  # the gateway publishes a new key this long before it signs
