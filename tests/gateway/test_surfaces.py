@@ -42,7 +42,8 @@ def documented_scopes() -> set[str]:
     found: set[str] = set()
     for path in documents.OPENAPI_DIR.glob("*.json"):
         schemes = documents.load(path).get("components", {}).get("securitySchemes", {})
-        found |= {s for scheme in schemes.values() for f in scheme["flows"].values() for s in f["scopes"]}
+        flows = [f for scheme in schemes.values() for f in scheme.get("flows", {}).values()]  # not apiKey
+        found |= {s for flow in flows for s in flow["scopes"]}
     return found
 
 
