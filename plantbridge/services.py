@@ -36,7 +36,10 @@ SERVICES: tuple[Service, ...] = (
         "QUALITY",
         "process",
         client_id="quality-process",
-        client_scopes=("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write"),
+        client_scopes=(
+            *("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write"),
+            "xref:read",
+        ),
     ),
     Service(
         "maintenance",

@@ -48,3 +48,26 @@ class MesClient(ApiClient):
             m.ProductionOrder,
             idempotency_key=idempotency_key,
         )
+
+    async def list_batches(self, *, lot_id: str) -> list[m.BatchCompletion]:
+        return await self.get_all(f"{API}/batches", m.BatchCompletion, {"lot_id": lot_id, "limit": 200})
+
+    async def set_batch_quality(
+        self, batch_id: str, change: m.BatchQualityChange, *, idempotency_key: str
+    ) -> m.BatchCompletion:
+        return await self.post(
+            f"{API}/batches/{batch_id}/quality-status",
+            change,
+            m.BatchCompletion,
+            idempotency_key=idempotency_key,
+        )
+
+    async def create_order(
+        self, order: m.ProductionOrderCreate, *, idempotency_key: str
+    ) -> m.ProductionOrder:
+        return await self.post(
+            f"{API}/production-orders", order, m.ProductionOrder, idempotency_key=idempotency_key
+        )
+
+    async def find_orders(self, **filters: str) -> list[m.ProductionOrder]:
+        return await self.get_all(f"{API}/production-orders", m.ProductionOrder, {"limit": 200, **filters})

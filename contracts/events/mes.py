@@ -26,6 +26,7 @@ class ProductionOrderStatusChanged(msgspec.Struct, kw_only=True):
     reason: str | None = None
     maintenance_request_id: str | None = None
     nonconformance_id: str | None = None
+    order_type: str = "standard"
 
 
 @event("mes.operation.confirmed.v1", STREAM, "Good and scrap quantities were confirmed for an operation.")
@@ -55,6 +56,23 @@ class BatchCompleted(msgspec.Struct, kw_only=True):
     uom: str
     site: str
     location: str | None = None
+
+
+@event(
+    "mes.batch.quality_status_changed.v1",
+    STREAM,
+    "Quality decided about a batch's lot: pending, released, quarantined, rework or scrapped.",
+)
+class BatchQualityStatusChanged(msgspec.Struct, kw_only=True):
+    batch_id: str
+    order_id: str
+    item_id: str
+    lot_id: str
+    from_status: str
+    to_status: str
+    site: str
+    reason: str | None = None
+    quality_ref: str | None = None
 
 
 @event("mes.material.consumed.v1", STREAM, "An input lot or item went into a production order (genealogy).")

@@ -21,6 +21,21 @@ class ProductionOrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class OrderType(StrEnum):
+    STANDARD = "standard"
+    REWORK = "rework"  # reworks an existing lot (a quality disposition), keeping its lot id
+
+
+class BatchQualityStatus(StrEnum):
+    """What quality decided about a batch's lot; the quality process sets it."""
+
+    PENDING = "pending"  # not decided yet (every batch starts here)
+    RELEASED = "released"
+    QUARANTINED = "quarantined"
+    REWORK = "rework"
+    SCRAPPED = "scrapped"  # final
+
+
 class EquipmentState(StrEnum):
     RUNNING = "running"
     IDLE = "idle"
@@ -88,6 +103,10 @@ class ProductionOrderCreate(Input, kw_only=True):
     lot_id: Id | None = None
     planned_start: datetime | None = None
     planned_end: datetime | None = None
+    order_type: OrderType = OrderType.STANDARD
+    # A rework order names the lot it reworks and the quality record that asked for it.
+    source_lot_id: Id | None = None
+    quality_ref: Id | None = None
 
 
 class Hold(Input, kw_only=True):
@@ -133,6 +152,9 @@ class ProductionOrder(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    order_type: OrderType = OrderType.STANDARD
+    source_lot_id: str | None = None
+    quality_ref: str | None = None
 
 
 # --- confirmations, batches, consumption ---------------------------------------------------------
@@ -178,6 +200,17 @@ class BatchCompletion(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    quality_status: BatchQualityStatus = BatchQualityStatus.PENDING
+    quality_reason: str | None = None
+    quality_ref: str | None = None  # the usage decision or nonconformance that set the status
+
+
+class BatchQualityChange(Input, kw_only=True):
+    """Set by the quality process when quality decides about the batch's lot."""
+
+    status: BatchQualityStatus
+    reason: Name | None = None
+    quality_ref: Id | None = None
 
 
 class ConsumptionCreate(Input, kw_only=True):

@@ -12,31 +12,39 @@ from typing import Any
 from litestar import Litestar
 
 from contracts.clients.erp import ErpClient
+from contracts.clients.mes import MesClient
 from contracts.clients.qms import QmsClient
 from contracts.clients.tokens import ClientCredentials
+from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
+from contracts.kit.audit import audit_metadata
 from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import FlowRunner, flow_metadata
 from contracts.kit.settings import load_settings
 from process_apis.quality import starts
-from process_apis.quality.flows import FLOW_TYPES, Upstreams
+from process_apis.quality.deps import Upstreams
+from process_apis.quality.flow_types import FLOW_TYPES
+from process_apis.quality.mail import Mailer
+from process_apis.quality.reconciliation import Job
 from process_apis.quality.routes import ROUTES
 from process_apis.quality.rules import QualityRules, load_rules
 from process_apis.quality.settings import QualitySettings
+from process_apis.quality.store import quality_metadata
 
-SCOPES = ("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write")
+SCOPES = ("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write", "xref:read")
 SOURCE = "/plantbridge/quality"
 
 SPEC = ServiceSpec(
     name="quality",
     title="Plantbridge quality process API",
     description="Durable quality flows: goods receipt → inspection, usage decision → stock, "
-    "nonconformance and supplier case, production completion → inspection, nonconformance "
-    "disposition → stock.",
+    "nonconformance, supplier case and MES batch status, production completion → inspection, "
+    "nonconformance disposition → stock, MES consumption → ERP issues, notices by email; and "
+    "reconciliation of QMS decisions with ERP stock and MES, with repairs.",
     api_path="/quality/v1",
     api_version="1.0.0",
     routes=ROUTES,
-    metadata=(flow_metadata,),
+    metadata=(flow_metadata, quality_metadata, audit_metadata),  # disagreements are audited
     versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
@@ -55,18 +63,35 @@ def _consumer(app: Litestar, rules: QualityRules) -> Consumer:
     return starts.subscribe(runtime_of(app).consumer("quality"), rules)
 
 
+def _mailer(settings: QualitySettings) -> Mailer:
+    return Mailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
 def _flow_runner(settings: QualitySettings, rules: QualityRules) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
         options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
+        db = runtime_of(app).db
         upstreams = Upstreams(
             erp=ErpClient(settings.erp_url, **options),
             qms=QmsClient(settings.qms_url, **options),
             rules=rules,
+            mes=MesClient(settings.mes_url, **options),
+            xref=XrefClient(settings.xref_url, **options),
+            mailer=_mailer(settings),
+            db=db,
         )
         runner = FlowRunner(
-            runtime_of(app).db,
+            db,
             FLOW_TYPES,
             upstreams,
             source=SOURCE,
@@ -74,14 +99,18 @@ def _flow_runner(settings: QualitySettings, rules: QualityRules) -> Any:
             max_backoff=settings.flow_max_backoff_seconds,
             redis=runtime_of(app).redis,
         )
-        task = asyncio.create_task(runner.run(), name="quality-flows")
+        job = Job(upstreams, db, settings.reconcile_mode, settings.reconcile_lookback_days)
+        app.state["reconciliation"] = job
+        tasks = [asyncio.create_task(runner.run(), name="quality-flows")]
+        if settings.reconcile_seconds > 0:
+            tasks.append(asyncio.create_task(job.loop(settings.reconcile_seconds), name="quality-reconcile"))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await upstreams.erp.aclose()
-            await upstreams.qms.aclose()
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await upstreams.aclose()
 
     return lifespan

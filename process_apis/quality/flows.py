@@ -6,28 +6,17 @@ upstream restart is answered from the upstream's record instead of posting twice
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from contracts.clients.erp import ErpClient
-from contracts.clients.qms import QmsClient
 from contracts.events.quality import ProcurementNotice
-from contracts.kit.flows import FlowContext, FlowType, Step
-from contracts.models import erp, qms
-from process_apis.quality.rules import QualityRules
+from contracts.kit.flows import FlowType, Step
+from contracts.models import erp, qms, xref
+from process_apis.quality.deps import Ctx
+from process_apis.quality.identities import LOT, MES, erp_item, translate
+from process_apis.quality.shopfloor import SHOP_FLOOR_STEPS
 
 QI, UNR, BLK = erp.StockStatus.QUALITY_INSPECTION, erp.StockStatus.UNRESTRICTED, erp.StockStatus.BLOCKED
-
-
-@dataclass(frozen=True)
-class Upstreams:
-    erp: ErpClient
-    qms: QmsClient
-    rules: QualityRules
-
-
-Ctx = FlowContext[Upstreams]
 
 
 def _in_days(days: int) -> date:
@@ -185,36 +174,47 @@ async def confirm_stock_posted(ctx: Ctx) -> dict[str, Any]:
 USAGE_DECISION = FlowType(
     "usage_decision",
     "A usage decision moves the lot's quality-inspection stock in ERP, opens a nonconformance and, "
-    "for purchased material, a supplier case, then tells QMS the stock is posted.",
+    "for purchased material, a supplier case, then tells QMS the stock is posted and MES the batch's "
+    "quality status (a rework disposition opens a rework order).",
     (
         Step("read_stock", read_quality_stock),
         Step("move_stock", move_decided_stock),
         Step("open_nonconformance", open_decision_nonconformance, when=opens_nonconformance),
         Step("open_supplier_case", open_supplier_case, when=opens_supplier_case),
         Step("confirm_stock_posted", confirm_stock_posted),
+        *SHOP_FLOOR_STEPS,
     ),
 )
 
 
 # --- 3. production completion → quality stock → inspection ------------------------------------
 async def receive_finished_lot(ctx: Ctx) -> dict[str, Any]:
+    """MES reports the batch under its own material and lot numbers: ERP's come from the registry."""
     d = ctx.data
+    item_id = await erp_item(ctx.deps, d["item_id"])
+    lot_id = await translate(ctx.deps, LOT, MES, d["lot_id"], xref.System.ERP)
     receipt = await ctx.deps.erp.receive_production(
         erp.ProductionReceiptCreate(
             production_order=d["order_id"],
-            item_id=d["item_id"],
+            item_id=item_id,
             quantity=d["quantity"],
             location=d["location"],
-            lot_id=d["lot_id"],
+            lot_id=lot_id,
             stock_status=QI,
         ),
         idempotency_key=ctx.idempotency_key,
     )
-    return {"receipt_id": receipt.receipt_id, "lot_id": receipt.lot_id}
+    return {"receipt_id": receipt.receipt_id, "lot_id": receipt.lot_id, "item_id": item_id}
 
 
 async def create_production_inspection(ctx: Ctx) -> dict[str, Any]:
-    ctx.data.update(origin=qms.InspectionOrigin.PRODUCTION, source_ref=ctx.data["order_id"])
+    received = ctx.results["receive_into_quality_stock"]
+    ctx.data.update(
+        origin=qms.InspectionOrigin.PRODUCTION,
+        source_ref=ctx.data["order_id"],
+        lot_id=received["lot_id"],
+        item_id=received.get("item_id", ctx.data["item_id"]),
+    )
     return await create_receipt_inspection(ctx)
 
 
@@ -238,37 +238,49 @@ NC_MOVES: dict[str, tuple[erp.StockMovement, tuple[erp.StockStatus, ...]]] = {
 }
 
 
-async def move_disposed_stock(ctx: Ctx) -> dict[str, Any]:
-    d = ctx.data
-    movement, sources = NC_MOVES[d["disposition"]]
-    lot = await ctx.deps.erp.get_lot(d["lot_id"])
-    remaining = d.get("quantity") or float("inf")
+async def move_lot(
+    ctx: Ctx,
+    movement: erp.StockMovement,
+    sources: tuple[erp.StockStatus, ...],
+    reason: str,
+    quantity: float | None = None,
+) -> list[str]:
+    """Move the lot's stock in `sources` (all of it, or up to `quantity`): the hold or release of
+    a disposition, and of a reconciliation repair. One key per location and status."""
+    lot = await ctx.deps.erp.get_lot(ctx.data["lot_id"])
+    remaining = quantity or float("inf")
     txn_ids = []
     for status in sources:
         for balance in (b for b in lot.balances if b.status == status):
-            quantity = round(min(balance.quantity, remaining), 3)
-            if quantity <= 0:
+            moved = round(min(balance.quantity, remaining), 3)
+            if moved <= 0:
                 continue
             txn = await ctx.deps.erp.move_stock(
                 erp.InventoryTransactionCreate(
                     type=movement,
-                    lot_id=d["lot_id"],
-                    quantity=quantity,
+                    lot_id=ctx.data["lot_id"],
+                    quantity=moved,
                     location=balance.location,
                     from_status=status,
-                    reason=f"nonconformance {d['nc_id']}: {d['disposition']}",
+                    reason=reason,
                 ),
                 idempotency_key=f"{ctx.idempotency_key}:{balance.location}:{status}",
             )
             txn_ids.append(txn.txn_id)
-            remaining -= quantity
-    return {"txn_ids": txn_ids}
+            remaining -= moved
+    return txn_ids
+
+
+async def move_disposed_stock(ctx: Ctx) -> dict[str, Any]:
+    d = ctx.data
+    movement, sources = NC_MOVES[d["disposition"]]
+    reason = f"nonconformance {d['nc_id']}: {d['disposition']}"
+    return {"txn_ids": await move_lot(ctx, movement, sources, reason, d.get("quantity"))}
 
 
 NC_DISPOSITION = FlowType(
     "nc_disposition",
-    "A disposition set on a nonconformance (scrap, return, use as is, rework) moves the lot's stock in ERP.",
-    (Step("move_stock", move_disposed_stock),),
+    "A disposition set on a nonconformance (scrap, return, use as is, rework) moves the lot's stock in "
+    "ERP and tells MES the batch's quality status (a rework disposition opens a rework order).",
+    (Step("move_stock", move_disposed_stock), *SHOP_FLOOR_STEPS),
 )
-
-FLOW_TYPES = (RECEIPT_INSPECTION, USAGE_DECISION, PRODUCTION_INSPECTION, NC_DISPOSITION)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
-from litestar import Controller, Response, post
-from litestar.params import JSONBody
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromQuery, JSONBody
 from litestar.types import ControllerRouterHandler
 
 from contracts.kit.flows.api import flow_controller, shown_flow
 from contracts.kit.inputs import kept_quantity
-from contracts.kit.params import IdempotencyKey
-from contracts.kit.responses import problems
+from contracts.kit.paging import Page, Paged, check_if_match
+from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
+from contracts.kit.repository import get_or_404, list_page
+from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import quality as m
 from contracts.models.flows import Flow
-from process_apis.quality import starts
-from process_apis.quality.flows import FLOW_TYPES
+from process_apis.quality import reconciliation, starts
+from process_apis.quality.flow_types import FLOW_TYPES
+from process_apis.quality.store import DisagreementRow
 
 STARTED = problems(422)
 
@@ -66,4 +71,73 @@ class StartController(Controller):
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)
 
 
-ROUTES: list[ControllerRouterHandler] = [StartController, flow_controller(FLOW_TYPES)]
+class DisagreementController(Controller):
+    path = "/disagreements"
+    tags = ["reconciliation"]
+
+    @get(
+        responses=problems(422),
+        summary="List what reconciliation found out of step between QMS, ERP and MES",
+        description="Filter by status (open, repairing, repaired, resolved), lot or kind.",
+    )
+    async def list_disagreements(
+        self,
+        session: Session,
+        page_query: Paged,
+        status: FromQuery[m.DisagreementStatus | None] = None,
+        kind: FromQuery[m.DisagreementKind | None] = None,
+        lot_id: QueryId = None,
+    ) -> Page[m.Disagreement]:
+        row = DisagreementRow
+        filters = ((row.status, status), (row.kind, kind), (row.lot_id, lot_id))
+        where = [column == value for column, value in filters if value]
+        return await list_page(session, row, reconciliation.view, page_query, where=where)
+
+    @get("/{disagreement_id:str}", responses=problems(404), summary="Get a disagreement and its repair")
+    async def get_disagreement(self, session: Session, disagreement_id: PathId) -> Response[m.Disagreement]:
+        row = await get_or_404(session, DisagreementRow, disagreement_id, "disagreement")
+        return versioned(reconciliation.view(row))
+
+    @post(
+        "/{disagreement_id:str}/repair",
+        status_code=200,
+        responses=problems(404, 409, 412),
+        summary="Repair a disagreement now",
+        description="Starts its repair flow: the lot's stock is re-blocked or released in ERP, or its MES "
+        "batches set to what QMS decided, through the decision flows' own idempotent steps. 409 "
+        "when it is resolved or a repair is running.",
+    )
+    async def repair(
+        self,
+        session: Session,
+        disagreement_id: PathId,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Disagreement]:
+        row = await get_or_404(session, DisagreementRow, disagreement_id, "disagreement", lock=True)
+        check_if_match(if_match, row.version)
+        await reconciliation.start_repair(session, row)
+        return versioned(reconciliation.view(row))
+
+
+@post(
+    "/reconciliation/runs",
+    tags=["reconciliation"],
+    status_code=200,
+    responses=problems(422),
+    summary="Run a reconciliation pass now",
+    description="Compares each decided lot in QMS with ERP stock and MES batches, records what is out of "
+    "step and, in repair mode (QUALITY_RECONCILE_MODE=repair), starts the repairs. The periodic job "
+    "runs the same pass every QUALITY_RECONCILE_SECONDS.",
+)
+async def run_reconciliation(request: Request[Any, Any, Any]) -> m.ReconciliationRun:
+    job: reconciliation.Job = request.app.state["reconciliation"]
+    return await job.run()
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    StartController,
+    flow_controller(FLOW_TYPES),
+    DisagreementController,
+    run_reconciliation,
+]

@@ -4,13 +4,52 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
 from contracts.models import qms
 
 
-class QualityRules(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A table of the rules file; a typo in it is refused at start rather than silently ignored."""
+
+
+class IdentityRules(Rule, frozen=True, kw_only=True):
+    # An id the registry does not know is taken as the same id in the other system (plants whose
+    # systems share numbers); false: every id must be mapped, and an unmapped one stalls the flow.
+    same_when_unmapped: bool = True
+
+
+class ShopFloorRules(Rule, frozen=True, kw_only=True):
+    rework_work_centre: str = "REWORK"  # the one operation of a rework order runs here
+    # Where a rework order is planned when no batch of the lot names a site (purchased material).
+    default_site: str = ""
+    # Per MES site, the ERP location consumption is issued from first (then any other).
+    issue_locations: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class DefectThreshold(Rule, frozen=True, kw_only=True):
+    """Quality leadership hears when this many nonconformances on one item (or supplier, or
+    machine) are opened within the window; once per window, not once per nonconformance."""
+
+    count: int = 3
+    window_hours: float = 24.0
+    per: Literal["item", "supplier", "equipment"] = "item"
+
+
+class NotificationRules(Rule, frozen=True, kw_only=True):
+    # The plant a record belongs to when nothing names one (MES names the site of its orders).
+    plant: str = "PLANT"
+    # recipients[plant][role] = addresses; roles: "procurement", "quality_leadership".
+    recipients: dict[str, dict[str, list[str]]] = msgspec.field(default_factory=dict)
+    defect_thresholds: list[DefectThreshold] = msgspec.field(default_factory=list)
+
+    def recipients_of(self, plant: str, role: str) -> list[str]:
+        return list(self.recipients.get(plant, {}).get(role, []))
+
+
+class QualityRules(Rule, frozen=True, kw_only=True):
     """A typo in the rules file is refused at start rather than silently ignored."""
 
     # Which receipts get an inspection lot: ERP's per-item flag, plus plant overrides.
@@ -43,6 +82,9 @@ class QualityRules(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_o
     )
     supplier_case_due_days: int = 14
     nonconformance_severity: qms.Severity = qms.Severity.MAJOR
+    identities: IdentityRules = msgspec.field(default_factory=IdentityRules)
+    shop_floor: ShopFloorRules = msgspec.field(default_factory=ShopFloorRules)
+    notifications: NotificationRules = msgspec.field(default_factory=NotificationRules)
 
     def inspects(self, item_id: str, item_flag: bool) -> bool:
         if item_id in self.never_inspect:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as erp_events
 from contracts.events import mes as mes_events
 from contracts.events import qms as qms_events
+from contracts.events import quality as quality_events
 from contracts.events.envelope import CloudEvent
 from contracts.kit import flows
 from contracts.kit.consumer import Consumer
@@ -19,7 +21,9 @@ from process_apis.quality.flows import (
     RECEIPT_INSPECTION,
     USAGE_DECISION,
 )
+from process_apis.quality.notifications import DEFECT_THRESHOLD, PROCUREMENT_NOTICE
 from process_apis.quality.rules import QualityRules
+from process_apis.quality.shopfloor import MATERIAL_CONSUMPTION
 
 
 async def start_receipt_inspection(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
@@ -42,6 +46,26 @@ async def start_production_inspection(
 async def start_nc_disposition(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
     keys = {"lot_id": data["lot_id"], "nonconformance_id": data["nc_id"]}
     return await flows.start(session, NC_DISPOSITION, data, keys=keys, trigger=trigger)
+
+
+async def start_material_consumption(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
+    keys = {"lot_id": data.get("lot_id"), "order_id": data["order_id"], "item_id": data["item_id"]}
+    return await flows.start(session, MATERIAL_CONSUMPTION, data, keys=keys, trigger=trigger)
+
+
+async def start_procurement_notice(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
+    keys = {"lot_id": data["lot_id"], "supplier_id": data["supplier_id"], "order_id": data.get("po_id")}
+    return await flows.start(session, PROCUREMENT_NOTICE, data, keys=keys, trigger=trigger)
+
+
+async def start_defect_threshold(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
+    links = data["links"]
+    keys = {
+        "nonconformance_id": data["nc_id"],
+        "item_id": links.get("item_id"),
+        "lot_id": links.get("lot_id"),
+    }
+    return await flows.start(session, DEFECT_THRESHOLD, data, keys=keys, trigger=trigger)
 
 
 def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
@@ -112,6 +136,17 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
         # An NC opened by a usage decision: that decision's flow already moved the stock.
         if nc.links.inspection_lot_id is None:
             await on_nc(event, session, nc.nc_id, nc.disposition, nc.links)
+        if rules.notifications.defect_thresholds:
+            data = {"nc_id": nc.nc_id, "severity": nc.severity, "links": msgspec.to_builtins(nc.links)}
+            await start_defect_threshold(session, data, f"{event.id}:defect_threshold")
+
+    async def on_consumed(event: CloudEvent, session: AsyncSession) -> None:
+        consumed: mes_events.MaterialConsumed = event.data
+        await start_material_consumption(session, msgspec.to_builtins(consumed), event.id)
+
+    async def on_procurement_notice(event: CloudEvent, session: AsyncSession) -> None:
+        notice: quality_events.ProcurementNotice = event.data
+        await start_procurement_notice(session, msgspec.to_builtins(notice), event.id)
 
     async def on_nc_updated(event: CloudEvent, session: AsyncSession) -> None:
         nc: qms_events.NonconformanceUpdated = event.data
@@ -123,4 +158,6 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
     consumer.on("mes.batch.completed.v1", on_batch)
     consumer.on("qms.nonconformance.opened.v1", on_nc_opened)
     consumer.on("qms.nonconformance.updated.v1", on_nc_updated)
+    consumer.on("mes.material.consumed.v1", on_consumed)
+    consumer.on("quality.procurement_notice.v1", on_procurement_notice)
     return consumer

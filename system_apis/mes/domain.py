@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from contracts.kit.problems import Unprocessable
+from contracts.kit.problems import IllegalTransition, Unprocessable
 from contracts.kit.states import StateMachine
-from contracts.models.mes import EquipmentState, ProductionOrderStatus
+from contracts.models.mes import BatchQualityStatus, EquipmentState, OrderType, ProductionOrderStatus
 
 P = ProductionOrderStatus
 PRODUCTION_ORDER = StateMachine(
@@ -38,6 +38,21 @@ EQUIPMENT = StateMachine(
     },
 )
 ACTION_TO = {E.RUNNING: "run", E.IDLE: "idle", E.DOWN: "down"}
+
+
+def check_quality_change(current: BatchQualityStatus, target: BatchQualityStatus) -> None:
+    """A scrapped batch is gone; any other decision may be revised (a usage decision changed with
+    history, a rework that ended in release)."""
+    if current is BatchQualityStatus.SCRAPPED and target is not current:
+        raise IllegalTransition("batch", current, f"set quality status {target}")
+
+
+def check_order_kind(order_type: OrderType, source_lot_id: str | None) -> None:
+    if (order_type is OrderType.REWORK) != (source_lot_id is not None):
+        raise Unprocessable(
+            "a rework order names the lot it reworks (source_lot_id), and only a rework order does",
+            slug="rework-lot-required",
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,8 @@ class ProductionOrderController(Controller):
     @get(
         responses=problems(422),
         summary="List production orders",
-        description="Filter by status, item, site, output lot, or an equipment any operation runs on.",
+        description="Filter by status, item, site, output lot, an equipment any operation runs on, "
+        "order type, or (rework orders) the lot reworked.",
     )
     async def list(
         self,
@@ -107,8 +108,12 @@ class ProductionOrderController(Controller):
         site: QueryId = None,
         lot_id: QueryId = None,
         equipment_id: QueryId = None,
+        order_type: FromQuery[m.OrderType | None] = None,
+        source_lot_id: QueryId = None,
     ) -> Page[m.ProductionOrder]:
-        return await service.list_orders(session, page_query, status, item_id, site, lot_id, equipment_id)
+        return await service.list_orders(
+            session, page_query, status, item_id, site, lot_id, equipment_id, order_type, source_lot_id
+        )
 
     @get(
         "/{order_id:str}/confirmations", responses=problems(404, 422), summary="List an order's confirmations"
@@ -300,12 +305,39 @@ class GenealogyController(Controller):
         "/batches",
         responses=problems(422),
         summary="List completed batches",
-        description="By lot answers 'which order made lot X'.",
+        description="By lot answers 'which order made lot X'; by quality status, what waits for quality.",
     )
     async def batches(
-        self, session: Session, page_query: Paged, lot_id: QueryId = None, order_id: QueryId = None
+        self,
+        session: Session,
+        page_query: Paged,
+        lot_id: QueryId = None,
+        order_id: QueryId = None,
+        quality_status: FromQuery[m.BatchQualityStatus | None] = None,
     ) -> Page[m.BatchCompletion]:
-        return await service.list_batches(session, page_query, order_id, lot_id)
+        return await service.list_batches(session, page_query, order_id, lot_id, quality_status)
+
+    @get("/batches/{batch_id:str}", responses=problems(404), summary="Get a batch with its quality status")
+    async def batch(self, session: Session, batch_id: PathId) -> Response[m.BatchCompletion]:
+        return versioned(await service.get_batch(session, batch_id))
+
+    @post(
+        "/batches/{batch_id:str}/quality-status",
+        status_code=200,
+        responses=CHANGE,
+        summary="Set a batch's quality status (what quality decided about its lot)",
+        description="pending, released, quarantined, rework or scrapped. Setting the status the batch "
+        "already has changes nothing; a scrapped batch cannot change (409).",
+    )
+    async def set_quality_status(
+        self,
+        session: Session,
+        batch_id: PathId,
+        data: JSONBody[m.BatchQualityChange],
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.BatchCompletion]:
+        return versioned(await service.set_batch_quality(session, batch_id, data, if_match))
 
 
 ROUTES = [EquipmentController, ProductionOrderController, GenealogyController]

@@ -104,6 +104,7 @@ async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> 
     if data.order_id and await session.get(s.ProductionOrderRow, data.order_id) is not None:
         raise Conflict(f"production order {data.order_id} already exists", slug="production-order-exists")
     domain.check_operations([op.op_no for op in data.operations])
+    domain.check_order_kind(data.order_type, data.source_lot_id)
     for op in data.operations:
         if op.equipment_id:
             await exists_or_422(session, s.EquipmentRow, op.equipment_id, "equipment")
@@ -122,6 +123,9 @@ async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> 
         status=m.ProductionOrderStatus.PLANNED,
         planned_start=planned_start,
         planned_end=planned_end,
+        order_type=data.order_type,
+        source_lot_id=data.source_lot_id,
+        quality_ref=data.quality_ref,
         operations=[
             s.OperationRow(
                 op_no=op.op_no,
@@ -153,11 +157,19 @@ async def list_orders(
     site: str | None,
     lot_id: str | None,
     equipment_id: str | None,
+    order_type: m.OrderType | None = None,
+    source_lot_id: str | None = None,
 ) -> Page[m.ProductionOrder]:
     p = s.ProductionOrderRow
-    where: list[ColumnElement[bool]] = [
-        c == v for c, v in ((p.status, status), (p.item_id, item_id), (p.site, site), (p.lot_id, lot_id)) if v
-    ]
+    filters = (
+        (p.status, status),
+        (p.item_id, item_id),
+        (p.site, site),
+        (p.lot_id, lot_id),
+        (p.order_type, order_type),
+        (p.source_lot_id, source_lot_id),
+    )
+    where: list[ColumnElement[bool]] = [c == v for c, v in filters if v]
     if equipment_id:
         where.append(
             p.id.in_(select(s.OperationRow.order_id).where(s.OperationRow.equipment_id == equipment_id))
@@ -209,6 +221,7 @@ async def change_order(
             reason=reason,
             maintenance_request_id=row.maintenance_request_id if action == "hold" else None,
             nonconformance_id=row.nonconformance_id if action == "hold" else None,
+            order_type=row.order_type,
         ),
     )
     return views.production_order(row)
@@ -327,11 +340,52 @@ async def complete_batch(
 
 
 async def list_batches(
-    session: AsyncSession, q: PageQuery, order_id: str | None, lot_id: str | None
+    session: AsyncSession,
+    q: PageQuery,
+    order_id: str | None,
+    lot_id: str | None,
+    quality_status: m.BatchQualityStatus | None = None,
 ) -> Page[m.BatchCompletion]:
     b = s.BatchRow
-    where = [c == v for c, v in ((b.order_id, order_id), (b.lot_id, lot_id)) if v]
+    filters = ((b.order_id, order_id), (b.lot_id, lot_id), (b.quality_status, quality_status))
+    where = [c == v for c, v in filters if v]
     return await list_page(session, b, views.batch, q, where=where)
+
+
+async def get_batch(session: AsyncSession, batch_id: str) -> m.BatchCompletion:
+    return views.batch(await get_or_404(session, s.BatchRow, batch_id, "batch"))
+
+
+async def set_batch_quality(
+    session: AsyncSession, batch_id: str, data: m.BatchQualityChange, if_match: str | None
+) -> m.BatchCompletion:
+    """Record what quality decided about the batch's lot. Setting the status it already has
+    changes nothing (a repeated decision, a reconciliation pass)."""
+    row = await get_or_404(session, s.BatchRow, batch_id, "batch", lock=True)
+    check_if_match(if_match, row.version)
+    before = m.BatchQualityStatus(row.quality_status)
+    if before is data.status:
+        return views.batch(row)
+    domain.check_quality_change(before, data.status)
+    row.quality_status, row.quality_reason, row.quality_ref = data.status, data.reason, data.quality_ref
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.BatchQualityStatusChanged(
+            batch_id=row.id,
+            order_id=row.order_id,
+            item_id=row.item_id,
+            lot_id=row.lot_id,
+            from_status=before,
+            to_status=data.status,
+            site=row.site,
+            reason=data.reason,
+            quality_ref=data.quality_ref,
+        ),
+    )
+    return views.batch(row)
 
 
 async def list_order_batches(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.BatchCompletion]:

@@ -50,6 +50,9 @@ class ProductionOrderRow(RecordMixin, Base):
     planned_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     actual_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     actual_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    order_type: Mapped[str] = mapped_column(String(20), default="standard", server_default="standard")
+    source_lot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    quality_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     operations: Mapped[list[OperationRow]] = relationship(
         order_by="OperationRow.op_no", lazy="selectin", cascade="all, delete-orphan"
     )
@@ -87,6 +90,11 @@ class BatchRow(RecordMixin, Base):
     uom: Mapped[str] = mapped_column(String(10))
     location: Mapped[str | None] = mapped_column(String(40), nullable=True)
     site: Mapped[str] = mapped_column(String(64))
+    quality_status: Mapped[str] = mapped_column(
+        String(20), default="pending", server_default="pending", index=True
+    )
+    quality_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    quality_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ConsumptionRow(RecordMixin, Base):

@@ -72,6 +72,9 @@ def production_order(row: s.ProductionOrderRow) -> m.ProductionOrder:
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        order_type=m.OrderType(row.order_type),
+        source_lot_id=row.source_lot_id,
+        quality_ref=row.quality_ref,
     )
 
 
@@ -105,6 +108,9 @@ def batch(row: s.BatchRow) -> m.BatchCompletion:
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        quality_status=m.BatchQualityStatus(row.quality_status),
+        quality_reason=row.quality_reason,
+        quality_ref=row.quality_ref,
     )
 
 
