@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from contracts.models import qms
+
 HOLDING = frozenset({"block", "rework"})  # the lot's stock belongs in BLOCKED
 FREEING = frozenset({"release", "use_as_is"})  # the lot's stock may be used
 FREES = frozenset({"use_as_is"})  # NC dispositions that let held stock go free (unblock)
@@ -39,3 +41,11 @@ def effective_disposition(decision: str, nc_dispositions: Iterable[str | None]) 
     (`nc_dispositions` oldest first)."""
     said = [d for d in nc_dispositions if d]
     return said[-1] if said else decision
+
+
+def nonconformances(ncs: Iterable[qms.Nonconformance]) -> tuple[list[str | None], bool]:
+    """The lot's NC dispositions, oldest change first, and whether any NC is still open."""
+    ordered = sorted(ncs, key=lambda nc: nc.updated_at)
+    said = [nc.disposition.value if nc.disposition else None for nc in ordered]
+    ended = (qms.NcStatus.CLOSED, qms.NcStatus.CANCELLED)
+    return said, any(nc.status not in ended for nc in ordered)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from contracts.clients.base import ApiClient
 from contracts.kit.paging import Page
 from contracts.models.flows import Flow, Timeline
+from contracts.models.quality import Disagreement, ReconciliationRun
 
 
 class FlowsClient(ApiClient):
@@ -41,6 +42,27 @@ class FlowsClient(ApiClient):
 class QualityClient(FlowsClient):
     service = "quality"
     api = "/quality/v1"
+
+    async def list_disagreements(self, **filters: Any) -> list[Disagreement]:
+        """Every disagreement matching (status, kind, lot_id), all pages."""
+        return await self.get_all(f"{self.api}/disagreements", Disagreement, {"limit": 200, **filters})
+
+    async def get_disagreement(self, disagreement_id: str) -> Disagreement:
+        return await self.get(f"{self.api}/disagreements/{disagreement_id}", Disagreement)
+
+    async def repair(self, disagreement_id: str, *, idempotency_key: str, if_match: str) -> Disagreement:
+        return await self.post(
+            f"{self.api}/disagreements/{disagreement_id}/repair",
+            None,
+            Disagreement,
+            idempotency_key=idempotency_key,
+            if_match=if_match,
+        )
+
+    async def reconcile(self, *, idempotency_key: str) -> ReconciliationRun:
+        return await self.post(
+            f"{self.api}/reconciliation/runs", None, ReconciliationRun, idempotency_key=idempotency_key
+        )
 
 
 class MaintenanceClient(FlowsClient):

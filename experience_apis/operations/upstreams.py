@@ -23,8 +23,8 @@ SCOPES = (
     *("events:read", "events:replay"),
     *("webhooks:read", "webhooks:operate"),
 )
-# System APIs whose audit trail the console shows (`GET /<svc>/v1/audit`).
-AUDITED = ("erp", "qms", "cmms", "mes")
+# APIs whose audit trail the console shows (`GET /<svc>/v1/audit`); quality audits disagreements.
+AUDITED = ("erp", "qms", "cmms", "mes", "quality")
 
 
 class MesClient(ApiClient):
@@ -81,5 +81,5 @@ def build(settings: OperationsSettings, redis: Redis) -> Upstreams:
         lookback_days=settings.lookback_days,
         lag_threshold=settings.lag_threshold,
     )
-    up.audited = {"erp": up.erp, "qms": up.qms, "cmms": up.cmms, "mes": up.mes}
+    up.audited = {"erp": up.erp, "qms": up.qms, "cmms": up.cmms, "mes": up.mes, "quality": up.quality}
     return up

@@ -244,7 +244,7 @@ async def move_lot(
     sources: tuple[erp.StockStatus, ...],
     reason: str,
     quantity: float | None = None,
-) -> list[str]:
+) -> tuple[list[str], erp.Lot]:
     """Move the lot's stock in `sources` (all of it, or up to `quantity`): the hold or release of
     a disposition, and of a reconciliation repair. One key per location and status."""
     lot = await ctx.deps.erp.get_lot(ctx.data["lot_id"])
@@ -268,14 +268,15 @@ async def move_lot(
             )
             txn_ids.append(txn.txn_id)
             remaining -= moved
-    return txn_ids
+    return txn_ids, lot
 
 
 async def move_disposed_stock(ctx: Ctx) -> dict[str, Any]:
     d = ctx.data
     movement, sources = NC_MOVES[d["disposition"]]
     reason = f"nonconformance {d['nc_id']}: {d['disposition']}"
-    return {"txn_ids": await move_lot(ctx, movement, sources, reason, d.get("quantity"))}
+    txn_ids, lot = await move_lot(ctx, movement, sources, reason, d.get("quantity"))
+    return {"txn_ids": txn_ids, "lot_origin": lot.origin}
 
 
 NC_DISPOSITION = FlowType(

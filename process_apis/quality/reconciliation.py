@@ -70,10 +70,8 @@ def compare(view: LotView) -> list[Found]:
     """The lot's disagreements (pure: unit-tested without I/O)."""
     il, ud = view.decision, view.decision.usage_decision
     assert ud is not None
-    ncs = sorted(view.ncs, key=lambda nc: nc.updated_at)
-    said = [nc.disposition.value if nc.disposition else None for nc in ncs]
+    said, open_nc = holds.nonconformances(view.ncs)
     disposition = holds.effective_disposition(ud.disposition.value, said)
-    open_nc = any(nc.status not in (qms.NcStatus.CLOSED, qms.NcStatus.CANCELLED) for nc in ncs)
     free = round(sum(b.quantity for b in view.balances if b.status in FREE), 3)
     blocked = round(sum(b.quantity for b in view.balances if b.status == BLK), 3)
     observed: dict[str, Any] = {
@@ -85,7 +83,7 @@ def compare(view: LotView) -> list[Found]:
 
     def found(kind: m.DisagreementKind, summary: str) -> Found:
         return Found(
-            il.lot_id, kind, summary, disposition, il.inspection_lot_id, [n.nc_id for n in ncs], observed
+            il.lot_id, kind, summary, disposition, il.inspection_lot_id, [n.nc_id for n in view.ncs], observed
         )
 
     out = []
@@ -272,9 +270,9 @@ async def restore_stock(ctx: Ctx) -> dict[str, Any]:
     d = ctx.data
     why = f"reconciliation {d['disagreement_id']}: QMS says {d['disposition']} ({d['inspection_lot_id']})"
     if d["kind"] == K.HOLD_NOT_IN_ERP:
-        txn_ids = await move_lot(ctx, erp.StockMovement.BLOCK, FREE, f"{why}; re-blocked")
+        txn_ids, _ = await move_lot(ctx, erp.StockMovement.BLOCK, FREE, f"{why}; re-blocked")
     else:
-        txn_ids = await move_lot(ctx, erp.StockMovement.UNBLOCK, (BLK,), f"{why}; released")
+        txn_ids, _ = await move_lot(ctx, erp.StockMovement.UNBLOCK, (BLK,), f"{why}; released")
     return {"txn_ids": txn_ids}
 
 

@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
 from litestar.types import ControllerRouterHandler
 
+from contracts.clients.answers import UPSTREAM_ERRORS, unavailable
 from contracts.kit.flows.api import flow_controller, shown_flow
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, Paged, check_if_match
@@ -124,7 +125,7 @@ class DisagreementController(Controller):
     "/reconciliation/runs",
     tags=["reconciliation"],
     status_code=200,
-    responses=problems(422),
+    responses=problems(422, 503),
     summary="Run a reconciliation pass now",
     description="Compares each decided lot in QMS with ERP stock and MES batches, records what is out of "
     "step and, in repair mode (QUALITY_RECONCILE_MODE=repair), starts the repairs. The periodic job "
@@ -132,7 +133,10 @@ class DisagreementController(Controller):
 )
 async def run_reconciliation(request: Request[Any, Any, Any]) -> m.ReconciliationRun:
     job: reconciliation.Job = request.app.state["reconciliation"]
-    return await job.run()
+    try:
+        return await job.run()
+    except UPSTREAM_ERRORS as exc:  # QMS did not list its decisions: nothing was compared
+        raise unavailable("qms", exc) from exc
 
 
 ROUTES: list[ControllerRouterHandler] = [

@@ -31,6 +31,13 @@ def quality_ref(ctx: Ctx) -> str:
 
 
 # --- batch quality status ----------------------------------------------------------------------
+def made_here(ctx: Ctx) -> bool:
+    """Only lots made on the shop floor have MES batches (a plant without MES never calls it for
+    purchased material): the decision's origin, or the ERP lot a disposition moved."""
+    origin = ctx.data.get("origin") or ctx.results.get("move_stock", {}).get("lot_origin")
+    return origin in (qms.InspectionOrigin.PRODUCTION, "production")
+
+
 async def tell_mes(ctx: Ctx) -> dict[str, Any]:
     """Set every MES batch of the lot to what quality decided (a batch already there is left)."""
     disposition = ctx.data["disposition"]
@@ -60,7 +67,10 @@ async def tell_mes(ctx: Ctx) -> dict[str, Any]:
 
 # --- rework order --------------------------------------------------------------------------------
 def reworks(ctx: Ctx) -> bool:
-    return bool(ctx.data["disposition"] == qms.Disposition.REWORK)
+    """A rework disposition of a lot made here, or of purchased material when the plant named the
+    site that reworks it (`shop_floor.default_site`)."""
+    wanted = ctx.data["disposition"] == qms.Disposition.REWORK
+    return wanted and (made_here(ctx) or bool(ctx.deps.rules.shop_floor.default_site))
 
 
 async def open_rework_order(ctx: Ctx) -> dict[str, Any]:
@@ -80,7 +90,7 @@ async def open_rework_order(ctx: Ctx) -> dict[str, Any]:
     site = batches[0].site if batches else rules.default_site
     if not site:
         raise StepFailed(
-            f"lot {d['lot_id']} was not made in MES, so no site is known for its rework order: "
+            f"MES has no batch of lot {mes_lot}, so no site is known for its rework order: "
             "set shop_floor.default_site in the quality rules, then retry this flow"
         )
     order = await ctx.deps.mes.create_order(
@@ -107,7 +117,7 @@ async def open_rework_order(ctx: Ctx) -> dict[str, Any]:
 
 
 SHOP_FLOOR_STEPS = (
-    Step("tell_mes", tell_mes),
+    Step("tell_mes", tell_mes, when=made_here),
     Step("open_rework_order", open_rework_order, when=reworks),
 )
 

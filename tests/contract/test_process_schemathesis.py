@@ -13,7 +13,7 @@ from plantbridge.processes import RedisServer, free_port
 from tests.support.contract import run_schemathesis
 from tests.support.fixtures import Launch
 
-UPSTREAMS = {"quality": ("erp", "qms", "mes"), "maintenance": ("erp", "qms", "cmms", "mes", "xref")}
+UPSTREAMS = {"quality": ("erp", "qms", "mes", "xref"), "maintenance": ("erp", "qms", "cmms", "mes", "xref")}
 
 
 @pytest.mark.parametrize("name", sorted(UPSTREAMS))

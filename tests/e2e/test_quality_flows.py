@@ -21,7 +21,7 @@ from tests.support.wait import eventually
 def platform(launch, database_url, redis_server) -> Iterator[Platform]:
     p = Platform(launch, database_url, "sqlite", "quality_e2e", redis_server.url)
     p.start_gateway()
-    for name in ("erp", "qms", "mes"):
+    for name in ("erp", "qms", "mes", "xref"):
         p.start(name)
     p.start(
         "quality",
@@ -29,6 +29,7 @@ def platform(launch, database_url, redis_server) -> Iterator[Platform]:
         erp_url=p.services["erp"].url,
         qms_url=p.services["qms"].url,
         mes_url=p.services["mes"].url,
+        xref_url=p.services["xref"].url,
         flow_max_backoff_seconds="1",
         flow_max_attempts="60",  # outlasts an ERP restart on a loaded CI machine (~10 s seen)
     )

@@ -28,7 +28,7 @@ def platform(
     p = Platform(launch, database_url, "sqlite", "quality_tryton", redis_server.url)
     p.start_gateway()
     p.start("erp", **{**erp_settings(tryton), "tryton_url": switch.url})  # ERP → proxy → Tryton
-    for name in ("qms", "mes"):
+    for name in ("qms", "mes", "xref"):
         p.start(name)
     p.start(
         "quality",
@@ -36,6 +36,7 @@ def platform(
         erp_url=p.services["erp"].url,
         qms_url=p.services["qms"].url,
         mes_url=p.services["mes"].url,
+        xref_url=p.services["xref"].url,
         flow_max_backoff_seconds="1",
         flow_max_attempts="60",
     )

@@ -20,7 +20,7 @@ from tests.integration.test_mes_api import running_order
 from tests.support.fixtures import Launch
 from tests.support.http import client
 
-UPSTREAMS = {"quality": ("erp", "qms", "mes"), "maintenance": ("erp", "qms", "cmms", "mes", "xref")}
+UPSTREAMS = {"quality": ("erp", "qms", "mes", "xref"), "maintenance": ("erp", "qms", "cmms", "mes", "xref")}
 TOO_SMALL = [1e-300, 0.0004]  # both round to nothing at the 3 decimals stock records keep
 Start = Callable[[str], Iterator[httpx.Client]]
 

@@ -49,6 +49,7 @@ SearchBy = Annotated[str, Parameter(pattern="^(" + "|".join(pages.SEARCH_KEYS) +
 SearchValue = Annotated[str | None, Parameter(max_length=128, pattern=r"^[^\x00-\x1f]*$")]
 AuditValue = Annotated[str | None, Parameter(max_length=128, pattern=r"^[A-Za-z0-9._:\-]*$")]
 MessageState = Annotated[str, Parameter(pattern=r"^(|pending|failed|delivered)$")]
+DisagreementState = Annotated[str, Parameter(pattern=r"^(|open|repairing|repaired|resolved)$")]
 
 
 def _once(form: dict[str, str], action: str, record_id: str) -> str:
@@ -200,6 +201,38 @@ def console_router(settings: OperationsSettings, operations_of: Callable[[Litest
             flow_id, idempotency_key=f"console-retry-{flow_id}-v{version}", if_match=f'"{version}"'
         )
         return redirect(f"{PATH}/flows/{process}/{flow_id}")
+
+    # --- disagreements (reconciliation) --------------------------------------------------------
+    @get("/disagreements")
+    async def disagreements(
+        request: Req, status: DisagreementState = "open", done: AuditValue = None
+    ) -> Html:
+        principal, csrf = await who(request, "quality:read")
+        rows = await ops(request).upstreams.quality.list_disagreements(status=status or None)
+        rows.sort(key=lambda d: d.found_at, reverse=True)
+        return page(
+            "disagreements.html",
+            rows=rows,
+            shown=status,
+            statuses=("open", "repairing", "repaired", "resolved", ""),
+            may_repair=allowed(principal, "quality:write"),
+            done={"repairing": "Repair started."}.get(done or ""),
+            **common(principal, csrf, "disagreements"),
+        )
+
+    @post("/disagreements/{disagreement_id:str}/repair")
+    async def repair(request: Req, disagreement_id: FlowId) -> Html:
+        _, form = await form_of(request, "quality:read", "quality:write")
+        version = form.get("version", "")
+        if not version.isdigit() or len(version) > 12:
+            raise Problem("The form names no version; reload the page.", status=400)
+        # One repair per version seen: a double click replays, a later click is refused (409) or new.
+        await ops(request).upstreams.quality.repair(
+            disagreement_id,
+            idempotency_key=f"console-repair-{disagreement_id}-v{version}",
+            if_match=f'"{version}"',
+        )
+        return redirect(f"{PATH}/disagreements?status=repairing&done=repairing")
 
     # --- dead letters --------------------------------------------------------------------------
     @get("/dead-letters")
@@ -376,6 +409,8 @@ def console_router(settings: OperationsSettings, operations_of: Callable[[Litest
             flows,
             flow,
             retry,
+            disagreements,
+            repair,
             dead_letters,
             dead_letter,
             replay,

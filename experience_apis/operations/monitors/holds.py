@@ -1,6 +1,7 @@
-"""Holds that differ between QMS and ERP: a usage decision says block (or release) and ERP's stock
-says otherwise. A nonconformance on the lot explains a difference (its disposition moves stock
-after the decision; a maintenance hold blocks released stock), so such lots are not listed."""
+"""Holds that differ between QMS and ERP: a usage decision says block or rework (or release) and
+ERP's stock says otherwise. A nonconformance on the lot explains a difference only when its
+disposition allows what ERP shows (use as is frees held stock; rework, or any open nonconformance,
+holds released stock): the rule is `contracts/holds.py`, the one reconciliation repairs by."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 
+from contracts import holds
 from contracts.clients.base import UpstreamProblem
 from contracts.models import erp, qms
+from contracts.models import quality as m
 from contracts.models.operations import Offender
 from experience_apis.operations.monitors.base import FAILURES, Found, Monitor, since_window
 from experience_apis.operations.upstreams import Upstreams
 
 BLK = erp.StockStatus.BLOCKED
-FREEING = (qms.Disposition.RELEASE, qms.Disposition.USE_AS_IS)
 DECIDED_STATES = (qms.InspectionLotStatus.DECIDED, qms.InspectionLotStatus.STOCK_POSTED)
-ENDED_NC = (qms.NcStatus.CLOSED, qms.NcStatus.CANCELLED)
 
 
 async def latest_decisions(up: Upstreams, now: datetime) -> list[qms.InspectionLot]:
@@ -73,14 +74,22 @@ async def _lot_or_none(up: Upstreams, lot_id: str) -> erp.Lot | None:
         raise
 
 
-async def explained(up: Upstreams, lot_ids: list[str], *, open_only: bool) -> set[str]:
-    """Lots with a nonconformance that explains a difference: one with a disposition (it moved
-    the stock), or with `open_only` any open one (a hold of its own)."""
-    found = await asyncio.gather(*(up.qms.find_nonconformances(lot_id=lot_id) for lot_id in lot_ids))
+async def explained(up: Upstreams, decided: list[qms.InspectionLot], *, blocked: bool) -> set[str]:
+    """Lots whose nonconformances allow what ERP shows: free stock (`blocked` False) or BLOCKED
+    stock (`blocked` True) against the decision."""
+    found = await asyncio.gather(*(up.qms.find_nonconformances(lot_id=il.lot_id) for il in decided))
     out = set()
-    for lot_id, ncs in zip(lot_ids, found, strict=True):
-        if any((nc.status not in ENDED_NC) if open_only else nc.disposition is not None for nc in ncs):
-            out.add(lot_id)
+    for il, ncs in zip(decided, found, strict=True):
+        assert il.usage_decision is not None
+        decision = il.usage_decision.disposition.value
+        said, open_nc = holds.nonconformances(ncs)
+        allowed = (
+            holds.blocked_stock_allowed(decision, said, open_nc)
+            if blocked
+            else holds.free_stock_allowed(decision, said)
+        )
+        if allowed:
+            out.add(il.lot_id)
     return out
 
 
@@ -122,25 +131,23 @@ async def holds_not_in_erp(up: Upstreams, now: datetime) -> Found:
     except FAILURES as exc:
         found.warn("qms", exc, "no decisions to compare")
         return found
-    holds = [
-        il for il in decided if il.usage_decision and il.usage_decision.disposition == qms.Disposition.BLOCK
-    ]
-    if not holds:
+    held = [il for il in decided if il.usage_decision and il.usage_decision.disposition in holds.HOLDING]
+    if not held:
         return found
     try:
-        lots = await erp_lots(up, (il.lot_id for il in holds))
+        lots = await erp_lots(up, (il.lot_id for il in held))
     except FAILURES as exc:
         # ERP's stock is unknown: list the blocks QMS has not yet seen posted to ERP.
         found.warn("erp", exc, "listing the blocks QMS has not seen posted to ERP")
-        for il in holds:
+        for il in held:
             if il.status == qms.InspectionLotStatus.DECIDED:
                 found.items.append(
                     _offender(il, None, "Blocked in QMS; ERP has not confirmed the block", False)
                 )
         return found
-    drifted = [il for il in holds if _drifted(lots.get(il.lot_id))]
+    drifted = [il for il in held if _drifted(lots.get(il.lot_id))]
     try:
-        skip = await explained(up, [il.lot_id for il in drifted], open_only=False)
+        skip = await explained(up, drifted, blocked=False)
     except FAILURES as exc:
         found.warn("qms", exc, "nonconformance dispositions not checked")
         skip = set()
@@ -164,7 +171,7 @@ async def blocks_not_in_qms(up: Upstreams, now: datetime) -> Found:
     except FAILURES as exc:
         found.warn("qms", exc, "no decisions to compare")
         return found
-    freed = [il for il in decided if il.usage_decision and il.usage_decision.disposition in FREEING]
+    freed = [il for il in decided if il.usage_decision and il.usage_decision.disposition in holds.FREEING]
     if not freed:
         return found
     try:
@@ -174,7 +181,7 @@ async def blocks_not_in_qms(up: Upstreams, now: datetime) -> Found:
         return found
     drifted = [il for il in freed if il.lot_id in blocked]
     try:
-        skip = await explained(up, [il.lot_id for il in drifted], open_only=True)
+        skip = await explained(up, drifted, blocked=True)
     except FAILURES as exc:
         found.warn("qms", exc, "open nonconformances not checked")
         skip = set()
@@ -186,19 +193,57 @@ async def blocks_not_in_qms(up: Upstreams, now: datetime) -> Found:
     return found
 
 
+async def open_disagreements(up: Upstreams, now: datetime) -> Found:
+    """What reconciliation found out of step and has not seen put right."""
+    found = Found()
+    try:
+        rows = [
+            d
+            for status in (m.DisagreementStatus.OPEN, m.DisagreementStatus.REPAIRING)
+            for d in await up.quality.list_disagreements(status=status)
+        ]
+    except FAILURES as exc:
+        found.warn("quality", exc, "disagreements unknown")
+        return found
+    for d in rows:
+        found.items.append(
+            Offender(
+                record_type="disagreement",
+                record_id=d.disagreement_id,
+                summary=f"Lot {d.lot_id}: {d.summary} ({d.status})",
+                since=d.found_at,
+                links={
+                    "disagreement": f"/quality/v1/disagreements/{d.disagreement_id}",
+                    "erp": f"/erp/v1/lots/{d.lot_id}",
+                    "flows": f"/quality/v1/flows?lot_id={d.lot_id}",
+                },
+                details={"lot_id": d.lot_id, "kind": d.kind.value, "repair_flow_id": d.repair_flow_id},
+            )
+        )
+    return found
+
+
 MONITORS = (
     Monitor(
         "holds-not-in-erp",
         "Holds not in ERP",
-        "Lots whose latest usage decision in QMS is block while ERP still has stock of them that is "
-        "not BLOCKED (or, when ERP does not answer, blocks QMS has not seen posted).",
+        "Lots whose latest usage decision in QMS is block or rework while ERP still has stock of them "
+        "that is not BLOCKED and no nonconformance frees it (use as is); or, when ERP does not answer, "
+        "blocks QMS has not seen posted.",
         holds_not_in_erp,
     ),
     Monitor(
         "blocks-not-in-qms",
         "Blocks not in QMS",
         "Lots QMS released (release, use as is) that ERP holds BLOCKED, with no open nonconformance "
-        "to explain it.",
+        "or rework disposition to explain it.",
         blocks_not_in_qms,
+    ),
+    Monitor(
+        "disagreements",
+        "Disagreements",
+        "What the quality process's reconciliation found out of step between QMS, ERP and MES and has "
+        "not yet seen put right (open, or a repair running); repair them from the console.",
+        open_disagreements,
     ),
 )
