@@ -31,6 +31,9 @@ class ErpClient(ApiClient):
             f"{API}/production-receipts", receipt, m.GoodsReceipt, idempotency_key=idempotency_key
         )
 
+    async def get_goods_receipt(self, receipt_id: str) -> m.GoodsReceipt:
+        return await self.get(f"{API}/goods-receipts/{receipt_id}", m.GoodsReceipt)
+
     async def post_cost(self, cost: m.CostPostingCreate, *, idempotency_key: str) -> m.CostPosting:
         return await self.post(f"{API}/cost-postings", cost, m.CostPosting, idempotency_key=idempotency_key)
 

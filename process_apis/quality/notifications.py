@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contracts.clients.base import UpstreamProblem
 from contracts.kit.flows import FlowType, Step
 from contracts.models import qms
 from process_apis.quality import store
@@ -45,8 +46,24 @@ def _field(label: str, value: object) -> str:
     return f"{label + ':':<18}{value if value not in (None, '') else '-'}"
 
 
+async def purchase_order(ctx: Ctx) -> str | None:
+    """The notice's purchase order; a notice that does not carry one (published before notices
+    did) gets it from the goods receipt its inspection lot came from."""
+    if ctx.data.get("po_id"):
+        return str(ctx.data["po_id"])
+    inspection = await ctx.deps.qms.get_inspection_lot(ctx.data["inspection_lot_id"])
+    if inspection.origin != qms.InspectionOrigin.GOODS_RECEIPT or not inspection.source_ref:
+        return None
+    try:
+        return (await ctx.deps.erp.get_goods_receipt(inspection.source_ref)).po_id
+    except UpstreamProblem as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
 async def email_procurement(ctx: Ctx) -> dict[str, Any]:
-    n = ctx.data
+    n = ctx.data | {"po_id": await purchase_order(ctx)}
     quantity = f"{n['quantity']:g}" if n.get("quantity") is not None else None
     flagged = ctx.results.get("flag_purchase_orders", {}).get("po_ids") or []
     lines = [

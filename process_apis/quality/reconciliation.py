@@ -209,18 +209,20 @@ async def record(
     return current, resolved
 
 
-async def run_once(deps: Upstreams, db: Database, mode: str, lookback_days: int) -> m.ReconciliationRun:
+async def run_once(
+    deps: Upstreams, session: AsyncSession, mode: str, lookback_days: int
+) -> m.ReconciliationRun:
+    """Compare, then record (and start repairs) in `session`: the request's transaction when an
+    operator asked for the pass (the audit trail names them), the job's own otherwise."""
     now = datetime.now(UTC)
     run = Pass(mode)
-    with correlation.bound(f"reconcile-{now:%Y%m%dT%H%M%S}-{new_id('R')[-6:]}", ""):
-        compared, found = await gather(deps, lookback_days, run)
-        started = []
-        async with db.transaction() as session:
-            current, resolved = await record(session, compared, found, now)
-            if mode == "repair":
-                for row in current:
-                    if row.status == S.OPEN:
-                        started.append(await start_repair(session, row))
+    compared, found = await gather(deps, lookback_days, run)
+    started = []
+    current, resolved = await record(session, compared, found, now)
+    if mode == "repair":
+        for row in current:
+            if row.status == S.OPEN:
+                started.append(await start_repair(session, row))
     log.info(
         "reconciliation (%s): %d lots, %d out of step, %d repairs",
         mode,
@@ -329,13 +331,15 @@ class Job:
     mode: str
     lookback_days: int
 
-    async def run(self) -> m.ReconciliationRun:
-        return await run_once(self.deps, self.db, self.mode, self.lookback_days)
+    async def run(self, session: AsyncSession, mode: str | None = None) -> m.ReconciliationRun:
+        return await run_once(self.deps, session, mode or self.mode, self.lookback_days)
 
     async def loop(self, every: float) -> None:
         while True:
             await asyncio.sleep(every)
             try:
-                await self.run()
+                with correlation.bound(f"reconcile-{datetime.now(UTC):%Y%m%dT%H%M%S}", ""):
+                    async with self.db.transaction() as session:
+                        await self.run(session)
             except Exception:
                 log.exception("reconciliation pass failed; the next one runs in %.0f s", every)

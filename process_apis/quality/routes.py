@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -24,6 +24,7 @@ from process_apis.quality.flow_types import FLOW_TYPES
 from process_apis.quality.store import DisagreementRow
 
 STARTED = problems(422)
+ReconcileMode = Literal["report", "repair"]
 
 
 class StartController(Controller):
@@ -128,13 +129,15 @@ class DisagreementController(Controller):
     responses=problems(422, 503),
     summary="Run a reconciliation pass now",
     description="Compares each decided lot in QMS with ERP stock and MES batches, records what is out of "
-    "step and, in repair mode (QUALITY_RECONCILE_MODE=repair), starts the repairs. The periodic job "
-    "runs the same pass every QUALITY_RECONCILE_SECONDS.",
+    "step and, in repair mode, starts the repairs. `mode` defaults to the service's setting "
+    "(QUALITY_RECONCILE_MODE), which the periodic pass every QUALITY_RECONCILE_SECONDS uses.",
 )
-async def run_reconciliation(request: Request[Any, Any, Any]) -> m.ReconciliationRun:
+async def run_reconciliation(
+    request: Request[Any, Any, Any], session: Session, mode: FromQuery[ReconcileMode | None] = None
+) -> m.ReconciliationRun:
     job: reconciliation.Job = request.app.state["reconciliation"]
     try:
-        return await job.run()
+        return await job.run(session, mode)
     except UPSTREAM_ERRORS as exc:  # QMS did not list its decisions: nothing was compared
         raise unavailable("qms", exc) from exc
 

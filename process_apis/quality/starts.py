@@ -142,7 +142,9 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
 
     async def on_consumed(event: CloudEvent, session: AsyncSession) -> None:
         consumed: mes_events.MaterialConsumed = event.data
-        await start_material_consumption(session, msgspec.to_builtins(consumed), event.id)
+        # One flow per consumption, however often it is delivered (a replay, MES sending it again).
+        trigger = f"mes-consumption:{consumed.consumption_id}"
+        await start_material_consumption(session, msgspec.to_builtins(consumed), trigger)
 
     async def on_procurement_notice(event: CloudEvent, session: AsyncSession) -> None:
         notice: quality_events.ProcurementNotice = event.data
