@@ -43,9 +43,8 @@ async def test_a_scrapped_batch_cannot_change_and_bad_input_changes_nothing(mes:
     ok(mes.http.post(path, json={"status": "scrapped"}))
     body = problem(mes.http.post(path, json={"status": "released"}), 409, "illegal-transition")
     assert body["current_state"] == "scrapped"
-    problem(
-        mes.http.post(f"{API}/batches/BAT-NOPE/quality-status", json={"status": "released"}), 404, "batch-not-found"
-    )
+    unknown = mes.http.post(f"{API}/batches/BAT-NOPE/quality-status", json={"status": "released"})
+    problem(unknown, 404, "batch-not-found")
     assert mes.http.post(path, json={"status": "fine"}).status_code == 400
     problem(
         mes.http.post(path, json={"status": "scrapped"}, headers={"If-Match": '"1"'}),

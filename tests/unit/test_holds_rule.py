@@ -97,7 +97,11 @@ def decision(disposition: str) -> qms.InspectionLot:
 
 def nonconformance(disposition: str | None, status: str, at: datetime) -> qms.Nonconformance:
     blank = dict.fromkeys(
-        ["description", "quantity_affected", "unit", "action_plan", "effectiveness_note", "item_id", "supplier_id", "equipment_id", "production_order_id", "inspection_lot_id", "reported_by", "closed_at", "cancel_reason"]
+        [
+            *("description", "quantity_affected", "unit", "action_plan", "effectiveness_note", "item_id"),
+            *("supplier_id", "equipment_id", "production_order_id", "inspection_lot_id", "reported_by"),
+            *("closed_at", "cancel_reason"),
+        ]
     )
     return msgspec.convert(
         blank
