@@ -4,6 +4,10 @@ Every call carries the current correlation id and traceparent; writes carry an I
 so a retry can never post twice; transient failures (connection errors, 5xx, 429) are retried
 with exponential backoff; a circuit breaker stops hammering an upstream that is down. A problem
 answer from the upstream becomes `UpstreamProblem` with the decoded RFC 9457 document.
+
+Requests go out through a `Transport` (contracts/kit/http1.py): by default a pool of keep-alive
+HTTP/1.1 connections to `base_url`; a test hands in `contracts.clients.testing.MockTransport`
+to script answers and failures without sockets.
 """
 
 from __future__ import annotations
@@ -62,9 +66,10 @@ class ApiClient:
         breaker: CircuitBreaker | None = None,
         connections: int = 32,
         ssl_context: ssl.SSLContext | None = None,
+        transport: http1.Transport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.pool = http1.Pool(
+        self.transport = transport or http1.Pool(
             self.base_url,
             size=connections,
             connect_timeout=min(timeout, 5.0),
@@ -77,7 +82,7 @@ class ApiClient:
         self.breaker = breaker or CircuitBreaker(self.service)
 
     async def aclose(self) -> None:
-        self.pool.close()
+        self.transport.close()
 
     async def get(self, path: str, result: type[T], params: dict[str, Any] | None = None) -> T:
         answer = await self._send("GET", _target(path, params))
@@ -131,7 +136,9 @@ class ApiClient:
                 headers["Authorization"] = f"Bearer {await self.token()}"
             try:
                 with tracing.client(method, self.service, self.base_url, target, headers, attempt) as span:
-                    answer = Answer(*await self.pool.request(method, target.encode(), _raw(headers), content))
+                    answer = Answer(
+                        *await self.transport.request(method, target.encode(), _raw(headers), content)
+                    )
                     tracing.client_result(span, answer.status)
             except (http1.Unavailable, TimeoutError) as exc:
                 self.breaker.failed()

@@ -11,8 +11,8 @@ from contracts.clients.base import ApiClient
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
 from contracts.clients.flows import FlowsClient, MaintenanceClient, QualityClient
+from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
-from contracts.clients.tokens import ClientCredentials
 from contracts.clients.webhooks import WebhooksClient
 from experience_apis.operations.settings import OperationsSettings
 
@@ -64,19 +64,18 @@ class Upstreams:
             await client.aclose()
 
 
-def build(settings: OperationsSettings, redis: Redis) -> Upstreams:
-    token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
+def build(settings: OperationsSettings, outbound: Outbound, redis: Redis) -> Upstreams:
     # One attempt each: a monitor that cannot reach an upstream says so at once rather than
     # holding the page while retries back off.
-    options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds, "attempts": 1}
+    options: dict[str, Any] = {"timeout": settings.upstream_timeout_seconds, "attempts": 1}
     up = Upstreams(
-        erp=ErpClient(settings.erp_url, **options),
-        qms=QmsClient(settings.qms_url, **options),
-        cmms=CmmsClient(settings.cmms_url, **options),
-        mes=MesClient(settings.mes_url, **options),
-        quality=QualityClient(settings.quality_url, **options),
-        maintenance=MaintenanceClient(settings.maintenance_url, **options),
-        webhooks=WebhooksClient(settings.webhooks_url, **options),
+        erp=outbound.client(ErpClient, settings.erp_url, **options),
+        qms=outbound.client(QmsClient, settings.qms_url, **options),
+        cmms=outbound.client(CmmsClient, settings.cmms_url, **options),
+        mes=outbound.client(MesClient, settings.mes_url, **options),
+        quality=outbound.client(QualityClient, settings.quality_url, **options),
+        maintenance=outbound.client(MaintenanceClient, settings.maintenance_url, **options),
+        webhooks=outbound.client(WebhooksClient, settings.webhooks_url, **options),
         redis=redis,
         lookback_days=settings.lookback_days,
         lag_threshold=settings.lag_threshold,

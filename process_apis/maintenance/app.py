@@ -14,8 +14,8 @@ from litestar import Litestar
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
+from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
-from contracts.clients.tokens import ClientCredentials
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import Consumer, consumer_lifespan
@@ -56,13 +56,19 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: MaintenanceSettings | None = None, **overrides: Any) -> Litestar:
+def create_app(
+    settings: MaintenanceSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
+) -> Litestar:
     settings = settings or load_settings(MaintenanceSettings, "MAINTENANCE", **overrides)
     rules = load_rules(settings.rules_file)
+    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
     return create_service_app(
         SPEC,
         settings,
-        lifespans=[_flow_runner(settings, rules), consumer_lifespan(lambda app: [_consumer(app, rules)])],
+        lifespans=[
+            _flow_runner(settings, rules, outbound),
+            consumer_lifespan(lambda app: [_consumer(app, rules)]),
+        ],
     )
 
 
@@ -71,18 +77,17 @@ def _consumer(app: Litestar, rules: MaintenanceRules) -> Consumer:
 
 
 def _flow_runner(
-    settings: MaintenanceSettings, rules: MaintenanceRules
+    settings: MaintenanceSettings, rules: MaintenanceRules, outbound: Outbound
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
-        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
+        timeout = settings.upstream_timeout_seconds
         upstreams = Upstreams(
-            erp=ErpClient(settings.erp_url, **options),
-            qms=QmsClient(settings.qms_url, **options),
-            cmms=CmmsClient(settings.cmms_url, **options),
-            mes=MesClient(settings.mes_url, **options),
-            xref=XrefClient(settings.xref_url, **options),
+            erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
+            qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
+            cmms=outbound.client(CmmsClient, settings.cmms_url, timeout=timeout),
+            mes=outbound.client(MesClient, settings.mes_url, timeout=timeout),
+            xref=outbound.client(XrefClient, settings.xref_url, timeout=timeout),
             rules=rules,
             db=runtime_of(app).db,
         )

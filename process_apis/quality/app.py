@@ -12,8 +12,8 @@ from typing import Any
 from litestar import Litestar
 
 from contracts.clients.erp import ErpClient
+from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
-from contracts.clients.tokens import ClientCredentials
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import FlowRunner, flow_metadata
@@ -41,13 +41,19 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: QualitySettings | None = None, **overrides: Any) -> Litestar:
+def create_app(
+    settings: QualitySettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
+) -> Litestar:
     settings = settings or load_settings(QualitySettings, "QUALITY", **overrides)
     rules = load_rules(settings.rules_file)
+    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
     return create_service_app(
         SPEC,
         settings,
-        lifespans=[_flow_runner(settings, rules), consumer_lifespan(lambda app: [_consumer(app, rules)])],
+        lifespans=[
+            _flow_runner(settings, rules, outbound),
+            consumer_lifespan(lambda app: [_consumer(app, rules)]),
+        ],
     )
 
 
@@ -55,14 +61,13 @@ def _consumer(app: Litestar, rules: QualityRules) -> Consumer:
     return starts.subscribe(runtime_of(app).consumer("quality"), rules)
 
 
-def _flow_runner(settings: QualitySettings, rules: QualityRules) -> Any:
+def _flow_runner(settings: QualitySettings, rules: QualityRules, outbound: Outbound) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
-        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
+        timeout = settings.upstream_timeout_seconds
         upstreams = Upstreams(
-            erp=ErpClient(settings.erp_url, **options),
-            qms=QmsClient(settings.qms_url, **options),
+            erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
+            qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
             rules=rules,
         )
         runner = FlowRunner(
