@@ -20,6 +20,13 @@ _REDIS_DATABASES = itertools.count()
 DatabaseUrl = Callable[[str, str], str]
 
 
+def private_redis_url(redis_url: str) -> str:
+    """A Redis database for one set of services working together, so that one test module's
+    streams and consumer groups never reach another module's services (database 0 is for single
+    services, 1 for the contract runs)."""
+    return f"{redis_url.rsplit('/', 1)[0]}/{next(_REDIS_DATABASES) % 14 + 2}"
+
+
 @dataclass
 class Platform:
     launch: Launch
@@ -33,9 +40,7 @@ class Platform:
     databases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # A Redis database per platform: one test module's streams and consumer groups never
-        # reach another module's processes (database 0 is for single launches, 1 for contracts).
-        self.redis_url = f"{self.redis_url.rsplit('/', 1)[0]}/{next(_REDIS_DATABASES) % 14 + 2}"
+        self.redis_url = private_redis_url(self.redis_url)
 
     @property
     def issuer(self) -> str:
