@@ -185,7 +185,7 @@ async def test_https_upstreams_are_verified_against_the_trusted_certificates(
         await untrusting.get("/v1/things/1", Thing)
     await untrusting.aclose()
 
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # how the README has a plant trust its own CA
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # how docs/operating.md has a plant trust its own CA
     plant_ca = Things(server.url, attempts=1)
     assert await plant_ca.get("/v1/things/1", Thing) == Thing("default")
     await plant_ca.aclose()

@@ -13,7 +13,7 @@ from redis import Redis
 from contracts.events.envelope import CloudEvent, decode
 from plantbridge.launcher import register_client
 from plantbridge.processes import ServiceProcess, free_port
-from plantbridge.services import by_name
+from plantbridge.services import SERVICES, by_name
 
 Launch = Callable[..., ServiceProcess]
 _REDIS_DATABASES = itertools.count()
@@ -37,6 +37,7 @@ class Platform:
     gateway: ServiceProcess | None = None
     gateway_db: str = ""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    edge: ServiceProcess | None = None  # a gateway replica routing to every service (start_all)
     databases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -47,9 +48,9 @@ class Platform:
         assert self.gateway is not None
         return self.gateway.url
 
-    def start_gateway(self) -> ServiceProcess:
+    def start_gateway(self, database_url: str | None = None) -> ServiceProcess:
         port = free_port()
-        self.gateway_db = self.database_url(self.backend, f"{self.tag}_gateway")
+        self.gateway_db = database_url or self.database_url(self.backend, f"{self.tag}_gateway")
         url = f"http://127.0.0.1:{port}"
         self.gateway = self.launch(
             "gateway",
@@ -92,6 +93,37 @@ class Platform:
         self.services[name] = process
         return process
 
+    def start_all(self) -> ServiceProcess:
+        """Every service of the platform's table behind this gateway, as `plantbridge up` runs
+        them (each caller with its own client, told every other service's URL); returns a second
+        gateway (the same keys and issuer) that routes to all of them, the address users call."""
+        for service in SERVICES:
+            if service.name == "gateway":
+                continue
+            own = self.own_client(service.name) if service.client_id else {}
+            urls = {f"{name}_url": process.url for name, process in self.services.items()}
+            if service.uses_database:
+                self.start(service.name, **own, **urls)
+            else:  # experience APIs keep only their Idempotency-Key answers, in SQLite
+                db = self.database_url("sqlite", f"{self.tag}_{service.name}")
+                self.services[service.name] = self.launch(
+                    service.name,
+                    database_url=db,
+                    redis_url=self.redis_url,
+                    **own,
+                    **urls,
+                    **self.trust(service.name),
+                )
+        self.edge = self.launch(
+            "gateway",
+            database_url=self.gateway_db,
+            port=free_port(),
+            issuer=self.issuer,
+            redis_url=self.redis_url,
+            upstreams=",".join(f"{n}={p.url}" for n, p in self.services.items()),
+        )
+        return self.edge
+
     def database_url_of(self, name: str) -> str:
         return self.databases[name]
 
@@ -118,5 +150,6 @@ class Platform:
             redis.close()
 
     def stop(self) -> None:
-        for process in [*self.services.values(), *([self.gateway] if self.gateway else [])]:
+        gateways = [g for g in (self.edge, self.gateway) if g is not None]
+        for process in [*gateways, *reversed(self.services.values())]:
             process.stop()
