@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import uvloop
 
 Operation = Callable[[], Awaitable[object]]
+# (target, calls, in_flight) -> CPU µs per call: one client of the thing measured
+Client = Callable[[str, int, int], Awaitable[float]]
 
 
 async def cpu_per_call(operation: Operation, calls: int, in_flight: int = 1, warm_up: int = 50) -> float:
@@ -36,3 +40,29 @@ def table(title: str, columns: Sequence[str], rows: dict[str, Sequence[float]], 
 
 def median_of(rounds: int, run: Callable[[], float]) -> float:
     return statistics.median(run() for _ in range(rounds))
+
+
+def compare(
+    title: str,
+    clients: Mapping[str, Client],
+    target: str,
+    *,
+    calls: int,
+    rounds: int,
+    in_flight: Sequence[int],
+) -> None:
+    """Each client against `target`, median of `rounds`, at each level of concurrency; the first
+    client is the baseline the others are divided by."""
+    rows = {
+        name: [
+            median_of(rounds, lambda client=client, n=n: uvloop.run(client(target, calls, n)))  # type: ignore[misc]
+            for n in in_flight
+        ]
+        for name, client in clients.items()
+    }
+    table(
+        f"{title}, median of {rounds} x {calls}",
+        [f"{n} in flight" for n in in_flight],
+        rows,
+        next(iter(clients)),
+    )

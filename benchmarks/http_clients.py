@@ -21,12 +21,11 @@ import sys
 from pathlib import Path
 
 import httpx
-import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.cpu import cpu_per_call, median_of, table  # noqa: E402
+from benchmarks.cpu import Client, compare, cpu_per_call  # noqa: E402
 from contracts.kit.http1 import Pool  # noqa: E402
 from plantbridge.processes import free_port, wait_for_port  # noqa: E402
 
@@ -74,7 +73,7 @@ async def aiohttp_client(base: str, calls: int, in_flight: int) -> float:
         return await cpu_per_call(call, calls, in_flight)
 
 
-CLIENTS = {
+CLIENTS: dict[str, Client] = {
     "kernel http1.Pool": kernel_pool,
     "httpx AsyncClient": httpx_client,
     "aiohttp ClientSession": aiohttp_client,
@@ -103,19 +102,13 @@ def main() -> None:
     )
     try:
         wait_for_port(port, timeout=30, process=server)
-        base = f"http://127.0.0.1:{port}"
-        rows = {
-            name: [
-                median_of(args.rounds, lambda run=run, n=n: uvloop.run(run(base, args.calls, n)))  # type: ignore[misc]
-                for n in (1, 16)
-            ]
-            for name, run in CLIENTS.items()
-        }
-        table(
-            f"Client CPU per call to a loopback server, median of {args.rounds} x {args.calls} calls",
-            ["1 in flight", "16 in flight"],
-            rows,
-            "kernel http1.Pool",
+        compare(
+            "Client CPU per call to a loopback server",
+            CLIENTS,
+            f"http://127.0.0.1:{port}",
+            calls=args.calls,
+            rounds=args.rounds,
+            in_flight=(1, 16),
         )
     finally:
         server.terminate()

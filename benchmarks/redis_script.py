@@ -15,16 +15,14 @@ import argparse
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import uvloop
 from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.cpu import cpu_per_call, median_of, table  # noqa: E402
+from benchmarks.cpu import Client, compare, cpu_per_call  # noqa: E402
 from gateway.ratelimit import SCRIPT  # noqa: E402
 from gateway.resp import ScriptRunner  # noqa: E402
 from plantbridge.processes import free_port, redis_server_binary, wait_for_port  # noqa: E402
@@ -50,7 +48,7 @@ async def redis_py(url: str, calls: int, in_flight: int) -> float:
         await redis.aclose()
 
 
-CLIENTS: dict[str, Callable[[str, int, int], Awaitable[float]]] = {
+CLIENTS: dict[str, Client] = {
     "gateway resp.ScriptRunner": resp_client,
     "redis-py + hiredis": redis_py,
 }
@@ -71,19 +69,13 @@ def main() -> None:
     )
     try:
         wait_for_port(port, process=server)  # type: ignore[arg-type]
-        url = f"redis://127.0.0.1:{port}/0"
-        rows = {
-            name: [
-                median_of(args.rounds, lambda run=run, n=n: uvloop.run(run(url, args.calls, n)))  # type: ignore[misc]
-                for n in (1, 32)
-            ]
-            for name, run in CLIENTS.items()
-        }
-        table(
-            f"Rate-limit script by EVALSHA, median of {args.rounds} x {args.calls} checks",
-            ["1 in flight", "32 in flight"],
-            rows,
-            "gateway resp.ScriptRunner",
+        compare(
+            "Rate-limit script by EVALSHA",
+            CLIENTS,
+            f"redis://127.0.0.1:{port}/0",
+            calls=args.calls,
+            rounds=args.rounds,
+            in_flight=(1, 32),
         )
     finally:
         server.terminate()

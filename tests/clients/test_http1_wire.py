@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from contracts.clients.base import ApiClient, UpstreamUnavailable
+from contracts.clients.base import Answer, ApiClient, UpstreamUnavailable
+from contracts.clients.testing import MockTransport
 from contracts.kit import correlation
 
 
@@ -99,28 +100,33 @@ def client(server: ScriptedServer, **options: object) -> Things:
     return Things(server.url, backoff=0.001, **options)  # type: ignore[arg-type]
 
 
-async def test_a_post_arrives_on_the_wire_with_its_headers_and_body(upstream: ScriptedServer) -> None:
+async def test_a_request_reaches_the_wire_as_the_client_built_it(upstream: ScriptedServer) -> None:
+    """What the client hands its transport (see test_api_client.py) is what the server reads:
+    the same method, target, headers and body, framed with host and content-length."""
     upstream.answers = [json_answer(201, b'{"name": "made"}')]
+    scripted = MockTransport(lambda request: Answer(201, [], b'{"name": "made"}'))
 
     async def token() -> str:
         return "tok-1"
 
-    things = client(upstream, token=token)
-    with correlation.bound("corr-77", "00-" + "a" * 32 + "-" + "b" * 16 + "-01"):
-        made = await things.post(
-            "/v1/things", Thing("x y"), Thing, idempotency_key="flow-1:step", if_match='"3"'
-        )
-    await things.aclose()
-    assert made == Thing("made")
-    [request] = upstream.seen
-    assert (request.method, request.target) == ("POST", "/v1/things")
-    assert msgspec.json.decode(request.body) == {"name": "x y"}
-    assert request.headers["idempotency-key"] == "flow-1:step"
-    assert request.headers["if-match"] == '"3"'
-    assert request.headers["content-type"] == "application/json"
-    assert request.headers["authorization"] == "Bearer tok-1"
-    assert request.headers["x-correlation-id"] == "corr-77"
-    assert request.headers["traceparent"].split("-")[1] == "a" * 32
+    async def post(things: Things) -> Thing:
+        with correlation.bound("corr-77", "00-" + "a" * 32 + "-" + "b" * 16 + "-01"):
+            made = await things.post(
+                "/v1/things", Thing("x y"), Thing, idempotency_key="flow-1:step", if_match='"3"'
+            )
+        await things.aclose()
+        return made
+
+    assert await post(client(upstream, token=token)) == Thing("made")
+    assert await post(Things(upstream.url, token=token, transport=scripted)) == Thing("made")
+    [on_the_wire], [handed_over] = upstream.seen, scripted.requests
+    assert (on_the_wire.method, on_the_wire.target) == (handed_over.method, handed_over.target)
+    assert on_the_wire.body == handed_over.body
+    framing = {"host": upstream.url.removeprefix("http://"), "content-length": str(len(handed_over.body))}
+    wire, handed = dict(on_the_wire.headers), dict(handed_over.headers)
+    # Each call is a span of its own: the trace is the same, the parent span id is not.
+    assert wire.pop("traceparent").split("-")[1] == handed.pop("traceparent").split("-")[1] == "a" * 32
+    assert wire == {**handed, **framing}
 
 
 async def test_a_base_url_path_prefixes_every_target(upstream: ScriptedServer) -> None:

@@ -114,6 +114,11 @@ class Platform:
                     **urls,
                     **self.trust(service.name),
                 )
+        return self.start_edge()
+
+    def start_edge(self, **settings: str) -> ServiceProcess:
+        """A second gateway (the same database, keys and issuer) routing to every service
+        started so far: the address users call."""
         self.edge = self.launch(
             "gateway",
             database_url=self.gateway_db,
@@ -121,6 +126,7 @@ class Platform:
             issuer=self.issuer,
             redis_url=self.redis_url,
             upstreams=",".join(f"{n}={p.url}" for n, p in self.services.items()),
+            **settings,
         )
         return self.edge
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from plantbridge.processes import ServiceProcess, free_port
+from plantbridge.processes import ServiceProcess
 from tests.support.http import auth_headers
 from tests.support.platform import Platform
 from tests.support.wait import eventually
@@ -44,19 +44,11 @@ def traced(launch, database_url, redis_server) -> Iterator[tuple[Platform, Servi
         )
         # ...the edge, a gateway replica routing to them, through the standard OpenTelemetry variable.
         env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        edge = launch(
-            "gateway",
-            database_url=p.gateway_db,
-            port=free_port(),
-            issuer=p.issuer,
-            redis_url=p.redis_url,
-            upstreams=",".join(f"{n}={s.url}" for n, s in p.services.items()),
-        )
+        edge = p.start_edge()
         env.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
         try:
             yield p, edge, receiver
         finally:
-            edge.stop()
             p.stop()
 
 
