@@ -2,8 +2,9 @@
 problem, never a 500; the operator router for the event backbone is mounted.
 
 Served in process: ERP, QMS and the quality process in process with the operations service
-calling them through the typed clients' transport; CMMS, MES and the maintenance process are
-left out (their URLs name a closed port), so their monitors answer with warnings."""
+calling them through the typed clients' transport; CMMS, MES, the maintenance process and the
+webhooks service are left out (their URLs name a closed port), so their monitors answer with
+warnings."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def operations(
         cmms_url=nowhere,
         mes_url=nowhere,
         maintenance_url=nowhere,
+        webhooks_url=nowhere,
         refresh_seconds=1,
         upstream_timeout_seconds=2,
         outbound=outbound_to("operations", {**systems, "quality": apps.services["quality"]}),

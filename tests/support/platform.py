@@ -85,11 +85,13 @@ class Platform:
             "client_secret": self.register_client(service.client_id, service.client_scopes),
         }
 
-    def start(self, name: str, **env: str) -> ServiceProcess:
+    def start(self, name: str, port: int | None = None, **env: str) -> ServiceProcess:
         db = self.database_url(self.backend, f"{self.tag}_{name}") if by_name(name).uses_database else None
         if db:
             self.databases[name] = db
-        process = self.launch(name, database_url=db, redis_url=self.redis_url, **self.trust(name), **env)
+        process = self.launch(
+            name, database_url=db, port=port, redis_url=self.redis_url, **self.trust(name), **env
+        )
         self.services[name] = process
         return process
 
@@ -97,18 +99,19 @@ class Platform:
         """Every service of the platform's table behind this gateway, as `plantbridge up` runs
         them (each caller with its own client, told every other service's URL); returns a second
         gateway (the same keys and issuer) that routes to all of them, the address users call."""
-        for service in SERVICES:
-            if service.name == "gateway":
-                continue
+        behind = [s for s in SERVICES if s.name != "gateway"]
+        ports = {s.name: free_port() for s in behind}  # every URL is known before anything starts
+        urls = {f"{name}_url": f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        for service in behind:
             own = self.own_client(service.name) if service.client_id else {}
-            urls = {f"{name}_url": process.url for name, process in self.services.items()}
             if service.uses_database:
-                self.start(service.name, **own, **urls)
+                self.start(service.name, port=ports[service.name], **own, **urls)
             else:  # experience APIs keep only their Idempotency-Key answers, in SQLite
                 db = self.database_url("sqlite", f"{self.tag}_{service.name}")
                 self.services[service.name] = self.launch(
                     service.name,
                     database_url=db,
+                    port=ports[service.name],
                     redis_url=self.redis_url,
                     **own,
                     **urls,
