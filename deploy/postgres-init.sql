@@ -6,6 +6,7 @@ CREATE DATABASE mes;
 CREATE DATABASE xref;
 CREATE DATABASE quality;
 CREATE DATABASE maintenance;
+CREATE DATABASE shopfloor;
 CREATE DATABASE gateway;
 CREATE DATABASE webhooks;
 -- Tryton's own database, for the optional `tryton` profile (the ERP API in front of Tryton).

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from connectors.webhooks import cli as webhooks_cli
+from connectors.shopfloor.simulator import cli as simulate_cli
 from gateway import cli as gateway_cli
 from plantbridge import events_cli
 from plantbridge.governance import cli as contracts_cli
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gateway_cli.add_parser(commands)
     contracts_cli.add_parser(commands)
     webhooks_cli.add_parser(commands)
+    simulate_cli.add_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -87,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return contracts_cli.run(args)
     if args.command == "webhooks":
         return webhooks_cli.run(args)
+    if args.command == "simulate":
+        return simulate_cli.run(args)
     if args.command == "register-platform-clients":
         return _register_platform_clients()
     if args.command == "tryton-prepare":

@@ -28,7 +28,7 @@ OPERATOR_SCOPES = (
     *(
         f"{s.name}:{access}"
         for s in SERVICES
-        if s.layer in ("system", "process")
+        if s.layer in ("system", "process", "connector")
         for access in ("read", "write")
     ),
     "events:read",
