@@ -33,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the system of record behind the ERP API: its own tables, or a local Tryton server "
         "(installed from the `tryton` extra and initialised under --data on first use)",
     )
+    up.add_argument(
+        "--shopfloor",
+        action="store_true",
+        help="an MQTT broker (amqtt) and one simulated CNC for the connector",
+    )
+    up.add_argument("--mqtt-port", type=int, default=1883, help="the --shopfloor broker's port")
 
     serve = commands.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service")
@@ -76,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             only=[s for s in args.only.split(",") if s],
             redis_port=args.redis_port,
             erp=args.erp,
+            shopfloor=args.shopfloor,
+            mqtt_port=args.mqtt_port,
         )
     if args.command == "serve":
         return _serve(args.service, args.host, args.port)

@@ -20,6 +20,7 @@ from pathlib import Path
 from plantbridge.processes import RedisServer, ServiceProcess
 from plantbridge.services import SERVICES, Service, by_name
 from plantbridge.tryton import TrytonServer
+from plantbridge.shopfloor_demo import ShopfloorDemo, load_shopfloor_demo
 
 OPERATOR_CLIENT = "plantbridge-operator"
 # The operator may read and write every system and process API, work the dead letters and
@@ -118,7 +119,16 @@ def start_tryton(data_dir: Path) -> tuple[TrytonServer, dict[str, str]]:
     return server, server.erp_env(TRYTON_LOCATIONS)
 
 
-def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp: str = "embedded") -> int:
+def run_platform(
+    data: str,
+    *,
+    demo: bool,
+    only: list[str],
+    redis_port: int,
+    erp: str = "embedded",
+    shopfloor: bool = False,
+    mqtt_port: int = 1883,
+) -> int:
     data_dir = Path(data)
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -127,6 +137,7 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
     # The gateway's rate-limit counters need no fsync per write (the event streams do): a Redis
     # of their own, in memory only.
     counters = RedisServer(data_dir / "redis-counters", durable=False)
+    machines = ShopfloorDemo(data_dir, mqtt_port) if shopfloor else None
     processes: list[ServiceProcess] = []
     tryton: TrytonServer | None = None
     stop = threading.Event()
@@ -142,10 +153,15 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
             tryton, erp_env = start_tryton(data_dir)
         known = client_secrets(data_dir)
         register_clients(service_env(by_name("gateway"), data_dir, redis.url), known)
+        shopfloor_env = machines.start_broker() if machines else {}
+        if machines:
+            print(f"mqtt         {machines.broker.url}  (amqtt; machine map {machines.map_file})", flush=True)
         for service in chosen:
             env = service_env(service, data_dir, redis.url, counters.url)
             if service.name == "erp":
                 env.update(erp_env)
+            if service.name == "shopfloor":
+                env.update(shopfloor_env)
             if service.client_id:
                 env[f"{service.env_prefix}_CLIENT_ID"] = service.client_id
                 env[f"{service.env_prefix}_CLIENT_SECRET"] = known[service.client_id]
@@ -159,6 +175,11 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
             from plantbridge.demo import load_demo
 
             load_demo(gateway.url, OPERATOR_CLIENT, known[OPERATOR_CLIENT])
+            if machines:
+                load_shopfloor_demo(gateway.url, OPERATOR_CLIENT, known[OPERATOR_CLIENT], machines.options)
+        if machines:
+            machines.start_machine(logs / "machines.log")
+            print(f"machines     1 simulated CNC over Sparkplug B  (log {logs / 'machines.log'})", flush=True)
         print(
             f"Plantbridge is up. Operator client: {OPERATOR_CLIENT}, secret in {data_dir / 'clients.json'}."
             " Ctrl-C stops everything.",
@@ -180,6 +201,8 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
     finally:
         for process in reversed(processes):
             process.stop()
+        if machines:
+            machines.stop()
         if tryton is not None:
             tryton.stop()
         counters.stop()
