@@ -84,6 +84,7 @@ SERVICES: tuple[Service, ...] = (
             *("quality:read", "quality:write", "maintenance:read", "maintenance:write"),
             *("events:read", "events:replay"),
             *("webhooks:read", "webhooks:operate"),
+            "shopfloor:read",
         ),
     ),
     # Partner webhooks out (the event streams) and in (mapped to QMS commands).

@@ -38,6 +38,7 @@ class _Session:
     bd_seq: int | None
     seq: int
     births: dict[str | None, spb.NBirth | spb.DBirth] = field(default_factory=dict)  # None: the node
+    machines: set[str] = field(default_factory=set)  # device ids whose births carried machine signals
 
 
 @dataclass
@@ -106,8 +107,7 @@ class SparkplugHost:
         """After (re)connecting: ask every node we knew for a rebirth; our view of them is stale."""
         topics = []
         for node_key, session in self.sessions.items():
-            devices = {node_key} | {f"{node_key}/{d}" for d in session.births if d is not None}
-            self._awaiting[node_key] = (now, devices)
+            self._awaiting[node_key] = (now, set(session.machines))
             topics.append(self._ncmd(node_key))
             self._asked[node_key] = now
         self.sessions.clear()
@@ -139,17 +139,18 @@ class SparkplugHost:
         if t.kind == "NBIRTH":
             birth = spb.NBirth.decode(raw)
             self._awaiting.pop(t.node_key, None)
-            self.sessions[t.node_key] = _Session(_bd_seq(birth.metrics), birth.seq, {None: birth})
-            self._read(t.key, birth, now, out)
+            born = self.sessions[t.node_key] = _Session(_bd_seq(birth.metrics), birth.seq, {None: birth})
+            self._born(born, t.key, birth, now, out)
         elif t.kind == "NDEATH":
             death = spb.NDeath.decode(raw)
             session = self.sessions.get(t.node_key)
             if session is None or session.bd_seq != _int(death.bd_seq_metric.value):
                 return  # a stale will of an earlier session, or a node we never saw born
             del self.sessions[t.node_key]
-            devices = [t.node_key, *(f"{t.node_key}/{d}" for d in session.births if d is not None)]
             # A will carries no useful time: the node is offline as of now (spec 5.7).
-            out.readings += [Reading(d, now, state=EquipmentState.DISCONNECTED) for d in devices]
+            out.readings += [
+                Reading(d, now, state=EquipmentState.DISCONNECTED) for d in sorted(session.machines)
+            ]
         elif t.kind in ("DBIRTH", "NDATA", "DDATA", "DDEATH"):
             self._in_session(t, raw, now, out)
 
@@ -163,13 +164,15 @@ class SparkplugHost:
             dbirth = spb.DBirth.decode(raw)
             if self._sequence(session, dbirth.seq, t, now, out):
                 session.births[t.device] = dbirth
-                self._read(t.key, dbirth, now, out)
+                self._born(session, t.key, dbirth, now, out)
             return
         if t.kind == "DDEATH":
             ddeath = spb.DDeath.decode(raw)
             if self._sequence(session, ddeath.seq, t, now, out):
                 session.births.pop(t.device, None)
-                out.readings.append(Reading(t.key, now, state=EquipmentState.DISCONNECTED))
+                if t.key in session.machines:
+                    session.machines.discard(t.key)
+                    out.readings.append(Reading(t.key, now, state=EquipmentState.DISCONNECTED))
             return
         birth = session.births.get(t.device)
         if birth is None:
@@ -208,6 +211,13 @@ class SparkplugHost:
         return f"{NAMESPACE}/{group}/NCMD/{node}"
 
     # --- metrics → readings ---------------------------------------------------------------------
+    def _born(self, session: _Session, device: str, birth: Any, now: datetime, out: Outcome) -> None:
+        """A birth's readings; a node or device whose birth carries machine signals is a machine."""
+        before = len(out.readings)
+        self._read(device, birth, now, out)
+        if len(out.readings) > before:
+            session.machines.add(device)
+
     def _read(self, device: str, payload: Any, now: datetime, out: Outcome) -> None:
         """One reading per distinct metric timestamp, in the order the metrics came."""
         names = self.config.metrics

@@ -17,6 +17,7 @@ class OperationsSettings(ServiceSettings, frozen=True, kw_only=True):
     quality_url: str = "http://127.0.0.1:8201"
     maintenance_url: str = "http://127.0.0.1:8202"
     webhooks_url: str = "http://127.0.0.1:8410"
+    shopfloor_url: str = "http://127.0.0.1:8401"
     # This service's own OAuth2 client at the gateway, for its calls to the layers below.
     client_id: str = "operations-console"
     client_secret: str = ""

@@ -124,10 +124,8 @@ def test_a_death_with_the_sessions_bdseq_disconnects_the_node_and_its_devices_a_
     assert h.handle("spBv1.0/P1/NDEATH/edge-1", stale, at(3)).readings == []
     death = spb.NDeath(timestamp=None, bd_seq_metric=metric("bdSeq", 1, spb.DataType.INT64)).encode()
     out = h.handle("spBv1.0/P1/NDEATH/edge-1", death, at(4))
-    assert out.readings == [
-        Reading(NODE, at(4), state=EquipmentState.DISCONNECTED),
-        Reading(DEVICE, at(4), state=EquipmentState.DISCONNECTED),
-    ]
+    # The node itself carries no machine signals: only its device is a machine.
+    assert out.readings == [Reading(DEVICE, at(4), state=EquipmentState.DISCONNECTED)]
     assert h.handle("spBv1.0/P1/NDEATH/edge-1", death, at(5)).readings == []  # once
 
 
@@ -148,10 +146,7 @@ def test_after_our_reconnect_every_known_node_is_asked_and_a_silent_one_is_disco
     born(h)
     assert h.connected(at(10)) == ["spBv1.0/P1/NCMD/edge-1"]
     assert h.expired(at(39)) == []
-    assert h.expired(at(40)) == [
-        Reading(NODE, at(40), state=EquipmentState.DISCONNECTED),
-        Reading(DEVICE, at(40), state=EquipmentState.DISCONNECTED),
-    ]
+    assert h.expired(at(40)) == [Reading(DEVICE, at(40), state=EquipmentState.DISCONNECTED)]
     answered = host()
     born(answered)
     answered.connected(at(10))

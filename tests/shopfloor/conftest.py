@@ -1,0 +1,288 @@
+"""The shop floor end to end: Debian's Mosquitto and a real asyncua server (the simulator's) on
+loopback, the gateway, MES, CMMS, xref, the maintenance process and the connector as their own
+processes. Simulated machines run on an event loop of their own, in a thread, as a device would."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from connectors.shopfloor.simulator.machine import Machine
+from connectors.shopfloor.simulator.run import Transport, machine_map
+from plantbridge.brokers import Mosquitto, mosquitto_binary
+from plantbridge.processes import ServiceProcess
+from tests.conftest import IN_CI
+from tests.support.http import client
+from tests.support.platform import Platform
+
+T = TypeVar("T")
+SYSTEMS = ("mes", "cmms", "xref")
+LONG_AGO = "2020-01-01T00:00:00+00:00"
+# Fast enough for tests, and still exercising every mechanism: the debounce, counts confirmed in
+# batches, rebirth requests, the registry cache.
+CONNECTOR = {
+    "debounce_seconds": "0.2",
+    "count_flush_seconds": "1",
+    "rebirth_interval_seconds": "1",
+    "birth_timeout_seconds": "5",
+    "xref_cache_seconds": "5",
+    "unknown_device_cache_seconds": "1",
+}
+
+
+def eventually(check: Callable[[], T], timeout: float = 30.0, every: float = 0.1) -> T:
+    """Poll until `check` returns something truthy; the connector and the flows run on their own."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
+        time.sleep(every)
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.status_code < 300, f"{response.request.method} {response.request.url}: {response.text}"
+    return response.json() if response.content else None
+
+
+def new_tag() -> str:
+    return uuid.uuid4().hex[:6].upper()
+
+
+def mosquitto_or_skip(folder: Path) -> Mosquitto:
+    if mosquitto_binary() is None:
+        if IN_CI:  # CI installs Mosquitto (.ci/run): these tests must never vanish there
+            raise RuntimeError("mosquitto is not installed")
+        pytest.skip("Debian's mosquitto is not installed here (apt-get install mosquitto)")
+    return Mosquitto(folder).start()
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    broker = mosquitto_or_skip(tmp_path_factory.mktemp("mosquitto"))
+    yield broker
+    broker.stop()
+
+
+class Simulated:
+    """Simulated machines behind a transport, on their own event loop in a thread."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.call(transport.start)
+
+    def call(self, work: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
+        return asyncio.run_coroutine_threadsafe(_awaited(work), self.loop).result(timeout)
+
+    def machine(self, name: str) -> Machine:
+        return self.transport.machines[name]
+
+    def act(self, name: str, change: Callable[[Machine], object]) -> None:
+        """Change a machine (on its loop) and publish what changed."""
+
+        async def run() -> None:
+            machine = self.machine(name)
+            change(machine)
+            await self.transport.publish(machine)
+
+        self.call(lambda: run())
+
+    def stop(self) -> None:
+        self.call(self.transport.stop)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
+
+
+@dataclass
+class Floor:
+    """The platform under the machines, with a client per API and the connector's process."""
+
+    platform: Platform
+    folder: Path
+    http: dict[str, httpx.Client] = field(default_factory=dict)
+    connector: ServiceProcess | None = None
+    registered: dict[str, str] = field(default_factory=dict)  # the connector's OAuth2 client
+
+    def __getattr__(self, name: str) -> httpx.Client:
+        try:
+            return self.http[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def start_connector(self, simulated: Transport, mqtt_url: str = "", **settings: str) -> ServiceProcess:
+        """(Re)start the connector on the machine map of `simulated`; its database stays."""
+        self.stop_connector()
+        plant = self.folder / f"machines-{new_tag()}.toml"
+        plant.write_text(machine_map(simulated))
+        env = {**CONNECTOR, "mapping_file": str(plant), "mqtt_url": mqtt_url, **settings}
+        env["mqtt_client_id"] = env.get("mqtt_client_id", f"plantbridge-{self.platform.tag}")
+        if "shopfloor" not in self.platform.databases:
+            self.connector = self.platform.start("shopfloor", **self._client, **env, **self._upstreams)
+        else:
+            name = "shopfloor"
+            self.connector = self.platform.launch(
+                name,
+                database_url=self.platform.databases[name],
+                redis_url=self.platform.redis_url,
+                **self.platform.trust(name),
+                **self._client,
+                **env,
+                **self._upstreams,
+            )
+            self.platform.services[name] = self.connector
+        if "shopfloor" in self.http:
+            self.http["shopfloor"].close()
+        self.http["shopfloor"] = client(self.connector, scopes=["shopfloor:read"])
+        return self.connector
+
+    def stop_connector(self) -> None:
+        if self.connector is not None:
+            self.connector.stop()
+
+    @property
+    def _upstreams(self) -> dict[str, str]:
+        return {"mes_url": self.platform.services["mes"].url, "xref_url": self.platform.services["xref"].url}
+
+    @property
+    def _client(self) -> dict[str, str]:
+        if not self.registered:
+            self.registered = self.platform.own_client("shopfloor")
+        return self.registered
+
+    # --- seeding ------------------------------------------------------------------------------
+    def machine(
+        self, name: str, device: str, *, state: str = "running", criticality: str = "A"
+    ) -> dict[str, str]:
+        """A CNC known to MES and CMMS, its shop-floor id mapped to both through xref."""
+        asset = f"AS-{name}"
+        ok(
+            self.mes.post(
+                "/mes/v1/equipment",
+                json={
+                    "equipment_id": name,
+                    "description": f"CNC {name}",
+                    "work_centre": "WC-TURN",
+                    "site": "P1",
+                    "state": state,
+                },
+            )
+        )
+        ok(
+            self.cmms.post(
+                "/cmms/v1/assets",
+                json={
+                    "asset_id": asset,
+                    "tag": f"T-{name}",
+                    "description": f"CNC {name}",
+                    "site": "P1",
+                    "criticality": criticality,
+                    "cost_centre": "CC-TURN",
+                },
+            )
+        )
+        canonical = ok(self.xref.post("/xref/v1/entities", json={"kind": "equipment", "label": name}))
+        for system, system_id in (("mes", name), ("cmms", asset), ("shopfloor", device)):
+            body = {
+                "canonical_id": canonical["canonical_id"],
+                "system": system,
+                "system_id": system_id,
+                "valid_from": LONG_AGO,
+            }
+            ok(self.xref.post("/xref/v1/mappings", json=body))
+        return {"equipment_id": name, "asset_id": asset, "device": device}
+
+    def running_order(self, equipment_id: str) -> str:
+        order_id = f"MO-{equipment_id}"
+        ok(
+            self.mes.post(
+                "/mes/v1/production-orders",
+                json={
+                    "order_id": order_id,
+                    "item_id": "FG-SHAFT",
+                    "planned_quantity": 1000,
+                    "site": "P1",
+                    "operations": [{"op_no": 10, "work_centre": "WC-TURN", "equipment_id": equipment_id}],
+                },
+            )
+        )
+        for action in ("release", "start"):
+            ok(self.mes.post(f"/mes/v1/production-orders/{order_id}/{action}"))
+        return order_id
+
+    # --- reading ------------------------------------------------------------------------------
+    def equipment(self, equipment_id: str) -> Any:
+        return ok(self.mes.get(f"/mes/v1/equipment/{equipment_id}"))
+
+    def history(self, equipment_id: str) -> list[Any]:
+        items: list[Any] = ok(
+            self.mes.get(f"/mes/v1/equipment/{equipment_id}/state-changes", params={"limit": 500})
+        )["items"]
+        return items
+
+    def downtime(self, equipment_id: str) -> list[Any]:
+        items: list[Any] = ok(self.mes.get(f"/mes/v1/equipment/{equipment_id}/downtime"))["items"]
+        return items
+
+    def order(self, order_id: str) -> Any:
+        return ok(self.mes.get(f"/mes/v1/production-orders/{order_id}"))
+
+    def requests(self, asset_id: str) -> list[Any]:
+        items: list[Any] = ok(self.cmms.get("/cmms/v1/maintenance-requests", params={"asset_id": asset_id}))[
+            "items"
+        ]
+        return items
+
+    def device(self, device: str) -> Any:
+        found = [
+            d
+            for d in ok(self.shopfloor.get("/shopfloor/v1/devices", params={"limit": 500}))["items"]
+            if d["device"] == device
+        ]
+        return found[0] if found else None
+
+    def close(self) -> None:
+        for http in self.http.values():
+            http.close()
+
+
+@pytest.fixture(scope="module")
+def floor(
+    launch: Any, database_url: Any, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Floor]:
+    platform = Platform(launch, database_url, "sqlite", f"sf_{new_tag().lower()}", redis_server.url)
+    platform.start_gateway()
+    for name in SYSTEMS:
+        platform.start(name)
+    platform.start(
+        "maintenance",
+        **platform.own_client("maintenance"),
+        flow_max_backoff_seconds="1",
+        flow_max_attempts="60",
+        **{f"{name}_url": platform.services[name].url for name in ("mes", "cmms", "xref")},
+        **{f"{name}_url": "http://127.0.0.1:9" for name in ("erp", "qms")},
+    )
+    floor = Floor(platform, tmp_path_factory.mktemp("shopfloor"))
+    for name in (*SYSTEMS, "maintenance"):
+        floor.http[name] = client(platform.services[name], scopes=[f"{name}:read", f"{name}:write"])
+    yield floor
+    floor.close()
+    platform.stop()
