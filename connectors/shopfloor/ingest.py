@@ -133,19 +133,23 @@ class Ingest:
             }
 
     async def run(self) -> None:
-        await self.load()
+        stale = True  # memory must be (re)loaded from the database before the next commit
         while True:
             batch = await self._gather()
             delay = 0.5
             while True:
                 try:
+                    if stale:
+                        await self.load()
+                        stale = False
                     await self._commit(batch)
                     break
                 except RegistryUnavailable as exc:
                     log.warning("cross-reference registry unavailable, readings wait: %s", exc)
                 except Exception:
+                    # Nothing of the batch is acknowledged: the broker keeps it until a commit works.
                     log.exception("committing %d deliveries failed; retrying", len(batch))
-                    await self.load()  # memory may be ahead of the database now
+                    stale = True  # memory may be ahead of the database now
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
 

@@ -61,9 +61,13 @@ class MesWriter:
             while True:
                 self.wake.clear()
                 free = self.concurrency - len(self._busy)
+                rows = []
                 if free > 0:
-                    async with self.db.transaction() as session:
-                        rows = await store.due_commands(session, datetime.now(UTC), self._busy, free)
+                    try:
+                        async with self.db.transaction() as session:
+                            rows = await store.due_commands(session, datetime.now(UTC), self._busy, free)
+                    except Exception:
+                        log.exception("reading the outbox failed; trying again")
                     for row in rows:
                         self._busy.add(row.equipment_id)
                         task = asyncio.create_task(self._send(row))

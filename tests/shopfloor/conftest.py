@@ -5,6 +5,7 @@ processes. Simulated machines run on an event loop of their own, in a thread, as
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 import uuid
@@ -101,6 +102,44 @@ class Simulated:
 
         self.call(lambda: run())
 
+    def publish_all(self) -> None:
+        async def run() -> None:
+            for machine in self.transport.machines.values():
+                await self.transport.publish(machine)
+
+        self.call(run)
+
+    def stream(self, period: float, seed: int = 1) -> Callable[[], None]:
+        """Every machine changes state (running ⇄ idle) about every `period` seconds, making parts
+        while it runs; returns the function that stops it. Each state holds longer than the
+        connector's debounce, so every one of them is a real change MES must get."""
+        rng = random.Random(seed)
+
+        async def machine_stream(machine: Machine) -> None:
+            while True:
+                for _ in range(3):
+                    await asyncio.sleep(period / 4 * (0.8 + 0.4 * rng.random()))
+                    if machine.make_part(rng, scrap_rate=0.1):
+                        await self.transport.publish(machine)
+                await asyncio.sleep(period / 4)
+                machine.set_state("idle" if machine.state == "running" else "running")
+                await self.transport.publish(machine)
+
+        async def start() -> list[asyncio.Task[None]]:
+            return [asyncio.create_task(machine_stream(m)) for m in self.transport.machines.values()]
+
+        tasks = self.call(start)
+
+        def stop() -> None:
+            async def cancel() -> None:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+            self.call(cancel)
+
+        return stop
+
     def stop(self) -> None:
         self.call(self.transport.stop)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -110,6 +149,11 @@ class Simulated:
 
 async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
+
+
+def changes_made(machine: Machine) -> list[str]:
+    """The states the machine went through from its first report (running) on."""
+    return ["running", *(state for _, state in machine.changes)]
 
 
 @dataclass
@@ -128,39 +172,41 @@ class Floor:
         except KeyError:
             raise AttributeError(name) from None
 
-    def start_connector(self, simulated: Transport, mqtt_url: str = "", **settings: str) -> ServiceProcess:
-        """(Re)start the connector on the machine map of `simulated`; its database stays."""
+    def start_connector(
+        self, simulated: Transport, mqtt_url: str = "", database_url: str = "", **settings: str
+    ) -> ServiceProcess:
+        """(Re)start the connector on the machine map of `simulated`. Its database (the floor's,
+        unless one is given) and its MQTT client id stay from one start to the next."""
         self.stop_connector()
         plant = self.folder / f"machines-{new_tag()}.toml"
         plant.write_text(machine_map(simulated))
         env = {**CONNECTOR, "mapping_file": str(plant), "mqtt_url": mqtt_url, **settings}
-        env["mqtt_client_id"] = env.get("mqtt_client_id", f"plantbridge-{self.platform.tag}")
-        if "shopfloor" not in self.platform.databases:
-            self.connector = self.platform.start("shopfloor", **self._client, **env, **self._upstreams)
-        else:
-            name = "shopfloor"
-            self.connector = self.platform.launch(
-                name,
-                database_url=self.platform.databases[name],
-                redis_url=self.platform.redis_url,
-                **self.platform.trust(name),
-                **self._client,
-                **env,
-                **self._upstreams,
-            )
-            self.platform.services[name] = self.connector
-        if "shopfloor" in self.http:
-            self.http["shopfloor"].close()
-        self.http["shopfloor"] = client(self.connector, scopes=["shopfloor:read"])
+        env.setdefault("mqtt_client_id", f"plantbridge-{self.platform.tag}")
+        name = "shopfloor"
+        if not database_url:
+            if name not in self.platform.databases:
+                self.platform.databases[name] = self.platform.database_url(
+                    "sqlite", f"{self.platform.tag}_{name}"
+                )
+            database_url = self.platform.databases[name]
+        self.connector = self.platform.launch(
+            name,
+            database_url=database_url,
+            redis_url=self.platform.redis_url,
+            **self.platform.trust(name),
+            **self._client,
+            **env,
+            mes_url=self.platform.services["mes"].url,
+            xref_url=self.platform.services["xref"].url,
+        )
+        if name in self.http:
+            self.http[name].close()
+        self.http[name] = client(self.connector, scopes=["shopfloor:read"])
         return self.connector
 
     def stop_connector(self) -> None:
         if self.connector is not None:
             self.connector.stop()
-
-    @property
-    def _upstreams(self) -> dict[str, str]:
-        return {"mes_url": self.platform.services["mes"].url, "xref_url": self.platform.services["xref"].url}
 
     @property
     def _client(self) -> dict[str, str]:
@@ -241,6 +287,13 @@ class Floor:
     def downtime(self, equipment_id: str) -> list[Any]:
         items: list[Any] = ok(self.mes.get(f"/mes/v1/equipment/{equipment_id}/downtime"))["items"]
         return items
+
+    def in_step(self, machine: Machine, order_id: str) -> bool:
+        """MES holds exactly what the machine did: each state change once, in order, and every part."""
+        states = [h["to_state"] for h in self.history(machine.name)]
+        order = self.order(order_id)
+        counted = (order["operations"][0]["good_quantity"], order["scrap_quantity"])
+        return states == changes_made(machine) and counted == (machine.good, machine.scrap)
 
     def order(self, order_id: str) -> Any:
         return ok(self.mes.get(f"/mes/v1/production-orders/{order_id}"))
