@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from connectors.shopfloor.simulator.machine import Machine
+from connectors.shopfloor.simulator.run import STATES_SECTION as STATES
 from connectors.shopfloor.simulator.run import Transport, machine_map
 from plantbridge.brokers import Mosquitto, mosquitto_binary
 from plantbridge.processes import ServiceProcess
@@ -173,13 +174,15 @@ class Floor:
             raise AttributeError(name) from None
 
     def start_connector(
-        self, simulated: Transport, mqtt_url: str = "", database_url: str = "", **settings: str
+        self, simulated: Transport | str, mqtt_url: str = "", database_url: str = "", **settings: str
     ) -> ServiceProcess:
-        """(Re)start the connector on the machine map of `simulated`. Its database (the floor's,
-        unless one is given) and its MQTT client id stay from one start to the next."""
+        """(Re)start the connector on the machine map of `simulated` (or the sections given). Its
+        database (the floor's, unless one is given) and its MQTT client id stay from start to start."""
         self.stop_connector()
         plant = self.folder / f"machines-{new_tag()}.toml"
-        plant.write_text(machine_map(simulated))
+        plant.write_text(
+            machine_map(simulated) if not isinstance(simulated, str) else f"{STATES}\n{simulated}"
+        )
         env = {**CONNECTOR, "mapping_file": str(plant), "mqtt_url": mqtt_url, **settings}
         env.setdefault("mqtt_client_id", f"plantbridge-{self.platform.tag}")
         name = "shopfloor"
