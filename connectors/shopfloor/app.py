@@ -104,6 +104,7 @@ def _connector(
             batch_wait=settings.batch_wait_seconds,
             on_commands=writer.poke,
         )
+        metrics.watch_queue(ingest.queue.qsize)
         # Sources first in the list: they stop first, so the Sparkplug host says it goes offline.
         work: list[Coroutine[Any, Any, None]] = [*_sources(settings, plant, broker, ingest, metrics)]
         work += [ingest.run(), writer.run()]

@@ -68,6 +68,19 @@ class Fold(msgspec.Struct, kw_only=True):
     unconfirmed_since: datetime | None = None
     chatter: int = 0  # states dropped by the debounce
 
+    def durable(self) -> tuple[object, ...]:
+        """What must be stored when it changes. Counters need not be: after a restart the next
+        cumulative value covers every part since the last confirmation, which is stored."""
+        return (
+            self.applied,
+            self.applied_at,
+            self.pending,
+            self.pending_at,
+            self.pending_alarm,
+            self.reported,
+            self.alarm,
+        )
+
     @property
     def busy(self) -> bool:
         """Something waits for time to pass (a pending state or parts to confirm)."""

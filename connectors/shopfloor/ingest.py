@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -30,11 +31,13 @@ from connectors.shopfloor.mapping import Answer, DeviceMap, RegistryUnavailable
 from connectors.shopfloor.metrics import ShopfloorMetrics, protocol_of
 from connectors.shopfloor.readings import Problem, Reading, Sequenced, Trouble
 from contracts.kit.db import Database
+from contracts.kit.paging import as_utc
 from contracts.models import mes
 
 log = logging.getLogger("plantbridge.shopfloor")
-TICK = 0.05  # seconds between looks at pending states and counts when nothing arrives
+TICK = timedelta(seconds=0.05)  # between looks at pending states and counts
 PROBLEM_EVERY = timedelta(seconds=10)  # one logged row per device and problem at most this often
+STATS_EVERY = timedelta(seconds=5)  # devices' reading counts and last-seen times are stored this often
 RETRY_MAX = 30.0
 
 
@@ -107,6 +110,8 @@ class Ingest:
         self._folds: dict[str, Fold] = {}
         self._reporter: dict[str, str] = {}  # equipment → the device that last reported for it
         self._logged: dict[tuple[str, Problem], tuple[datetime, int]] = {}
+        self._stats: set[str] = set()  # devices whose counts changed since they were last stored
+        self._stats_saved = self._ticked = datetime.now(UTC)
 
     def deliver(self, delivery: Delivery) -> None:
         self.queue.put_nowait(delivery)
@@ -116,14 +121,14 @@ class Ingest:
             self._devices = {
                 r.device: _Device(
                     r.device,
-                    _utc(r.first_seen),
-                    _utc(r.last_seen),
+                    as_utc(r.first_seen),
+                    as_utc(r.last_seen),
                     r.equipment_id,
                     r.last_seq,
                     r.readings,
                     dict(r.problems),
                     r.last_problem,
-                    _utc(r.last_problem_at) if r.last_problem_at else None,
+                    as_utc(r.last_problem_at) if r.last_problem_at else None,
                 )
                 for r in await session.execute(select(store.devices))
             }
@@ -155,7 +160,7 @@ class Ingest:
 
     async def _gather(self) -> list[Delivery]:
         try:
-            first = await asyncio.wait_for(self.queue.get(), TICK)
+            first = await asyncio.wait_for(self.queue.get(), TICK.total_seconds())
         except TimeoutError:
             return []  # a tick: time passes for pending states and counts
         batch = [first]
@@ -176,10 +181,14 @@ class Ingest:
         batch = _Batch()
         for delivery in deliveries:
             self._take(delivery, answers, now, batch)
-        for equipment_id, fold in self._folds.items():
-            if fold.busy:
-                self._emit(equipment_id, tick(fold, now, self.rules), now, batch)
-                batch.folds.add(equipment_id)
+        if now - self._ticked >= TICK:  # time passes for pending states and counts
+            self._ticked = now
+            for equipment_id, fold in self._folds.items():
+                if fold.busy:
+                    self._fold(equipment_id, fold, partial(tick, now=now, rules=self.rules), now, batch)
+        if now - self._stats_saved >= STATS_EVERY:
+            batch.devices |= self._stats
+            self._stats, self._stats_saved = set(), now
         if batch.devices or batch.folds or batch.problems:
             async with self.db.transaction() as session:
                 await store.upsert_devices(session, [self._devices[d].row() for d in sorted(batch.devices)])
@@ -223,12 +232,12 @@ class Ingest:
             device = self._device(seq.device, now, batch)
             verdict = sequence_verdict(device.last_seq, seq.seq)
             if verdict is not None:
-                self._trouble(
-                    Trouble(seq.device, verdict, f"message {seq.seq} after {device.last_seq}"), now, batch
-                )
+                detail = f"message {seq.seq} after {device.last_seq}"
+                self._trouble(Trouble(seq.device, verdict, detail), now, batch)
             if verdict == Problem.OUT_OF_ORDER:
                 return  # seen before: a redelivery or a replay is never applied twice
             device.last_seq = seq.seq
+            batch.devices.add(seq.device)  # stored with what it brought, before it is acknowledged
         for reading in delivery.readings:
             device = self._device(reading.device, now, batch)
             device.readings += 1
@@ -238,22 +247,41 @@ class Ingest:
             if answer.equipment_id is None:
                 self._trouble(Trouble(reading.device, Problem.UNKNOWN_DEVICE, answer.why), now, batch)
                 continue  # never applied to a guessed equipment
-            device.equipment_id = answer.equipment_id
+            if device.equipment_id != answer.equipment_id:
+                device.equipment_id = answer.equipment_id
+                batch.devices.add(reading.device)
             self._reporter[answer.equipment_id] = reading.device
             fold = self._folds.setdefault(answer.equipment_id, Fold())
-            self._emit(answer.equipment_id, observe(fold, reading, now, self.rules), now, batch)
-            batch.folds.add(answer.equipment_id)
+            take = partial(observe, reading=reading, now=now, rules=self.rules)
+            self._fold(answer.equipment_id, fold, take, now, batch)
+
+    def _fold(
+        self,
+        equipment_id: str,
+        fold: Fold,
+        step: Callable[[Fold], list[Command]],
+        now: datetime,
+        batch: _Batch,
+    ) -> None:
+        """Run one fold step; the fold is stored when what it must remember changed."""
+        before = fold.durable()
+        commands = step(fold)
+        if commands or fold.durable() != before:
+            batch.folds.add(equipment_id)
+        self._emit(equipment_id, commands, now, batch)
 
     def _device(self, name: str, now: datetime, batch: _Batch) -> _Device:
         device = self._devices.get(name)
         if device is None:
             device = self._devices[name] = _Device(name, now, now)
+            batch.devices.add(name)
         device.last_seen = now
-        batch.devices.add(name)
+        self._stats.add(name)  # readings and last seen: stored every STATS_EVERY
         return device
 
     def _trouble(self, trouble: Trouble, now: datetime, batch: _Batch) -> None:
         device = self._device(trouble.device, now, batch)
+        batch.devices.add(trouble.device)
         device.problems[trouble.problem] = device.problems.get(trouble.problem, 0) + 1
         device.last_problem, device.last_problem_at = f"{trouble.problem}: {trouble.detail}"[:2000], now
         self.metrics.problems.labels(trouble.problem).inc()
@@ -327,7 +355,3 @@ def _reason(command: SetState) -> str | None:
 
 def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

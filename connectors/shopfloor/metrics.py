@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -41,7 +43,15 @@ class ShopfloorMetrics:
             registry=registry,
             buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30),
         )
+        self.queued = Gauge(
+            "plantbridge_shopfloor_queued", "Readings received but not yet committed", registry=registry
+        )
         self.connections: dict[str, bool] = {}  # for the status API, as the gauge says
+        self.queue_depth: Callable[[], int] = lambda: 0
+
+    def watch_queue(self, depth: Callable[[], int]) -> None:
+        self.queue_depth = depth
+        self.queued.set_function(depth)
 
     def link(self, source: str, up: bool) -> None:
         self.connections[source] = up

@@ -126,8 +126,10 @@ class ShopfloorController(Controller):
     async def status(self, session: Session, request: Request[Any, Any, Any]) -> m.Status:
         backlog, oldest = await store.backlog(session)
         devices = await session.scalar(select(func.count()).select_from(store.devices))
+        metrics = request.app.state["shopfloor_metrics"]
         return m.Status(
-            connections=dict(request.app.state["shopfloor_metrics"].connections),
+            connections=dict(metrics.connections),
+            queued=metrics.queue_depth(),
             devices=int(devices or 0),
             backlog=backlog,
             oldest_unsent_at=maybe_utc(oldest),

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from contracts.clients.base import UpstreamProblem
 from contracts.clients.mes import MesClient
 from contracts.kit import correlation
 from contracts.kit.db import Database
+from contracts.kit.paging import as_utc
 from contracts.models import mes
 
 log = logging.getLogger("plantbridge.shopfloor")
@@ -29,6 +31,14 @@ IDLE_WAIT = 1.0  # seconds; commands waiting for a retry are looked at this ofte
 HOUSEKEEPING = 10.0
 # Answers that are about the request, not the caller's right to make it: retried later.
 RETRYABLE_4XX = frozenset({401, 403, 408, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    row: Any
+    outcome: str  # applied | already | refused | retry
+    detail: str
+    at: datetime
 
 
 class MesWriter:
@@ -49,7 +59,8 @@ class MesWriter:
         self.concurrency = concurrency
         self.history = history
         self.wake = asyncio.Event()
-        self._busy: set[str] = set()
+        self._busy: set[str] = set()  # equipment whose command is being sent or awaits recording
+        self._answered: list[_Answered] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     def poke(self) -> None:
@@ -60,19 +71,18 @@ class MesWriter:
         try:
             while True:
                 self.wake.clear()
-                free = self.concurrency - len(self._busy)
-                rows = []
-                if free > 0:
-                    try:
-                        async with self.db.transaction() as session:
-                            rows = await store.due_commands(session, datetime.now(UTC), self._busy, free)
-                    except Exception:
-                        log.exception("reading the outbox failed; trying again")
-                    for row in rows:
-                        self._busy.add(row.equipment_id)
-                        task = asyncio.create_task(self._send(row))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
+                answered, self._answered = self._answered, []
+                rows: list[Any] = []
+                try:
+                    rows = await self._record_and_take(answered)
+                except Exception:
+                    log.exception("the outbox could not be read or updated; trying again")
+                    self._answered = answered + self._answered  # recorded next time round
+                for row in rows:
+                    self._busy.add(row.equipment_id)
+                    task = asyncio.create_task(self._send(row))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), IDLE_WAIT)
         finally:
@@ -81,35 +91,48 @@ class MesWriter:
                 task.cancel()
             await asyncio.gather(housekeeping, *self._tasks, return_exceptions=True)
 
+    async def _record_and_take(self, answered: list[_Answered]) -> list[Any]:
+        """One transaction: what MES answered is recorded, and the next commands are taken (the
+        oldest unsent of each equipment not being sent). An equipment is free again only once its
+        answer is recorded, so its command is never taken twice."""
+        now = datetime.now(UTC)
+        async with self.db.transaction() as session:
+            for done in answered:
+                if done.outcome == "retry":
+                    due = now + timedelta(seconds=min(0.5 * 2**done.row.attempts, 60.0))
+                    await store.postpone_command(session, done.row.id, due, done.detail)
+                else:
+                    await store.finish_command(session, done.row.id, done.at, done.outcome, done.detail)
+            busy = self._busy - {done.row.equipment_id for done in answered}
+            free = self.concurrency - len(busy)
+            rows = await store.due_commands(session, now, busy, free) if free > 0 else []
+        self._busy = busy
+        for done in answered:
+            self._account(done)
+        return rows
+
     async def _send(self, row: Any) -> None:
         try:
             outcome, detail = await self._call(row)
-            now = datetime.now(UTC)
-            async with self.db.transaction() as session:
-                if outcome == "retry":
-                    due = now + timedelta(seconds=min(0.5 * 2**row.attempts, 60.0))
-                    await store.postpone_command(session, row.id, due, detail)
-                else:
-                    await store.finish_command(session, row.id, now, outcome, detail)
-            if outcome == "retry":
-                log.warning(
-                    "MES did not take %s yet (attempt %d): %s", row.idempotency_key, row.attempts + 1, detail
-                )
-                return
-            self.metrics.commands.labels(row.kind, outcome).inc()
-            if outcome == "refused":
-                self.report(
-                    Trouble(
-                        row.device or row.equipment_id, Problem.REFUSED, f"{row.idempotency_key}: {detail}"
-                    )
-                )
-            else:
-                self.metrics.latency.labels(row.kind).observe((now - _utc(row.machine_at)).total_seconds())
-        except Exception:
+        except Exception as exc:  # a bug of ours: the command waits and is tried again
             log.exception("sending %s failed", row.idempotency_key)
-        finally:
-            self._busy.discard(row.equipment_id)
-            self.wake.set()
+            outcome, detail = "retry", f"{type(exc).__name__}: {exc}"
+        self._answered.append(_Answered(row, outcome, detail, datetime.now(UTC)))
+        self.wake.set()
+
+    def _account(self, done: _Answered) -> None:
+        row = done.row
+        if done.outcome == "retry":
+            log.warning(
+                "MES did not take %s yet (attempt %d): %s", row.idempotency_key, row.attempts + 1, done.detail
+            )
+            return
+        self.metrics.commands.labels(row.kind, done.outcome).inc()
+        if done.outcome == "refused":
+            detail = f"{row.idempotency_key}: {done.detail}"
+            self.report(Trouble(row.device or row.equipment_id, Problem.REFUSED, detail))
+        else:
+            self.metrics.latency.labels(row.kind).observe((done.at - as_utc(row.machine_at)).total_seconds())
 
     async def _call(self, row: Any) -> tuple[str, str]:
         key, equipment_id = row.idempotency_key, row.equipment_id
@@ -143,7 +166,3 @@ class MesWriter:
                     count, _oldest = await store.backlog(session)
                 self.metrics.backlog.set(count)
             await asyncio.sleep(HOUSEKEEPING)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -39,3 +39,4 @@ class Status(Output, kw_only=True):
     devices: int
     backlog: int  # changes accepted but not yet written to MES
     oldest_unsent_at: datetime | None  # the machine's time of the oldest of them
+    queued: int = 0  # readings received but not yet committed
