@@ -24,6 +24,7 @@ import asyncio
 import os
 import re
 import secrets
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -184,6 +185,13 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         edge_count = (args.machines + PER_EDGE - 1) // PER_EDGE
         edges = start_edges(work, broker, edge_count, args.rate - args.changes, args.changes)
         await asyncio.sleep(args.warmup)
+        # Measure the steady state: the births' first changes and counts reach MES first.
+        warm = time.monotonic()
+        for _ in range(600):
+            if (await api["shopfloor"].get("/shopfloor/v1/status")).json()["backlog"] <= args.machines // 10:
+                break
+            await asyncio.sleep(1.0)
+        print(f"steady {args.warmup + time.monotonic() - warm:.0f} s after the machines started", flush=True)
 
         pids = {
             "connector": connector.process.pid if connector.process else 0,
@@ -221,6 +229,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
 
         found = await latencies(api["mes"], [name for _, name in fleet], start, end)
         report(args, elapsed, read_after - read_before, found, cpu_before, cpu_after, samples)
+        stages(work / "shopfloor.db", start, end)
         print(f"load average (1 min) before/after: {load_before[0]:.1f} / {load_after[0]:.1f}", end="")
         print(f" on {os.cpu_count()} cores")
         for client in api.values():
@@ -265,6 +274,30 @@ def report(
         first, last = statistics.mean(s[index] for s in head), statistics.mean(s[index] for s in tail)
         print(f"{label}: first 10 s mean {first:.1f}, last 10 s mean {last:.1f}, ", end="")
         print(f"growth {last - first:+.1f}, max {max(s[index] for s in samples)}")
+
+
+def stages(database: Path, start: datetime, end: datetime) -> None:
+    """Where a state change's time goes, from the connector's outbox: machine → staged (transport,
+    batching, the debounce) and staged → MES answered (the writer's queue, the HTTP call, MES)."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT machine_at, created_at, sent_at FROM sf_commands"
+            " WHERE kind = 'state' AND sent_at IS NOT NULL"
+        ).fetchall()
+    staged, answered = [], []
+    for machine_at, created_at, sent_at in rows:
+        machine = datetime.fromisoformat(machine_at).replace(tzinfo=UTC)
+        if start <= machine < end:
+            staged.append(
+                (datetime.fromisoformat(created_at) - datetime.fromisoformat(machine_at)).total_seconds()
+            )
+            answered.append(
+                (datetime.fromisoformat(sent_at) - datetime.fromisoformat(created_at)).total_seconds()
+            )
+    for label, values in (("machine → staged in the outbox", staged), ("staged → MES answered", answered)):
+        if values:
+            p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
+            print(f"{label}: p50 {p50:.0f} ms, p99 {p99:.0f} ms")
 
 
 def main() -> None:

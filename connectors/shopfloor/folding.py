@@ -9,7 +9,7 @@ Per equipment, a `Fold` remembers what MES was told (`applied`), a state waiting
   state that flips back sooner was chatter and is dropped. A zero debounce applies at once.
 - **Counts.** Counters are cumulative: the difference to the last value is what was made (a
   counter that went backwards was reset, and counts from zero). Parts are confirmed every
-  `count_flush` and always before a state change, so they land on the order while it runs.
+  `count_flush` and always before a stop, so they land on the order before the stop holds it.
 
 The fold is stored with the commands it produced in one transaction, so a crash either keeps
 both or neither: a reading seen again after a restart yields the same commands or none.
@@ -152,8 +152,9 @@ def _alarm_of(fold: Fold, state: EquipmentState) -> str | None:
 def _apply_pending(fold: Fold, now: datetime) -> list[Command]:
     assert fold.pending is not None
     assert fold.pending_at is not None
-    # Parts made before the change are confirmed first, while the order still runs.
-    commands: list[Command] = _flush_counts(fold, now, None, due_only=False)
+    # Parts made before a stop are confirmed first, while the order still runs (a stop holds it).
+    stop = fold.pending == EquipmentState.DOWN
+    commands: list[Command] = _flush_counts(fold, now, None, due_only=False) if stop else []
     commands.append(SetState(fold.pending, fold.pending_alarm, fold.pending_at))
     fold.applied, fold.applied_at = fold.pending, fold.pending_at
     fold.pending = fold.pending_at = fold.pending_seen = fold.pending_alarm = None

@@ -112,6 +112,7 @@ class Ingest:
         self._logged: dict[tuple[str, Problem], tuple[datetime, int]] = {}
         self._stats: set[str] = set()  # devices whose counts changed since they were last stored
         self._stats_saved = self._ticked = datetime.now(UTC)
+        self._due: datetime | None = None  # when the earliest pending state will have held long enough
 
     def deliver(self, delivery: Delivery) -> None:
         self.queue.put_nowait(delivery)
@@ -159,8 +160,11 @@ class Ingest:
                 delay = min(delay * 2, RETRY_MAX)
 
     async def _gather(self) -> list[Delivery]:
+        wait = TICK.total_seconds()
+        if self._due is not None:  # wake when the next pending state has held long enough
+            wait = min(wait, max(0.0, (self._due - datetime.now(UTC)).total_seconds()))
         try:
-            first = await asyncio.wait_for(self.queue.get(), TICK.total_seconds())
+            first = await asyncio.wait_for(self.queue.get(), wait)
         except TimeoutError:
             return []  # a tick: time passes for pending states and counts
         batch = [first]
@@ -181,11 +185,13 @@ class Ingest:
         batch = _Batch()
         for delivery in deliveries:
             self._take(delivery, answers, now, batch)
-        if now - self._ticked >= TICK:  # time passes for pending states and counts
-            self._ticked = now
+        if now - self._ticked >= TICK or (self._due is not None and now >= self._due):
+            self._ticked = now  # time passes for pending states and counts
             for equipment_id, fold in self._folds.items():
                 if fold.busy:
                     self._fold(equipment_id, fold, partial(tick, now=now, rules=self.rules), now, batch)
+        pending = [f.pending_seen for f in self._folds.values() if f.pending_seen is not None]
+        self._due = min(pending) + self.rules.debounce if pending else None
         if now - self._stats_saved >= STATS_EVERY:
             batch.devices |= self._stats
             self._stats, self._stats_saved = set(), now

@@ -44,14 +44,18 @@ class ShopfloorMetrics:
             buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30),
         )
         self.queued = Gauge(
-            "plantbridge_shopfloor_queued", "Readings received but not yet committed", registry=registry
+            "plantbridge_shopfloor_queued", "Messages received but not yet committed", registry=registry
         )
+        self.queued.set_function(self.queue_depth)
         self.connections: dict[str, bool] = {}  # for the status API, as the gauge says
-        self.queue_depth: Callable[[], int] = lambda: 0
+        self._queues: list[Callable[[], int]] = []
 
     def watch_queue(self, depth: Callable[[], int]) -> None:
-        self.queue_depth = depth
-        self.queued.set_function(depth)
+        """Count a queue of received readings (the ingest's, a transport's) into `queued`."""
+        self._queues.append(depth)
+
+    def queue_depth(self) -> int:
+        return sum(depth() for depth in self._queues)
 
     def link(self, source: str, up: bool) -> None:
         self.connections[source] = up

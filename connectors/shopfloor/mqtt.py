@@ -99,6 +99,8 @@ class SparkplugSession:
         self.host = host
         self.deliver = deliver
         self.metrics = metrics
+        self.client: aiomqtt.Client | None = None
+        metrics.watch_queue(lambda: len(self.client.messages) if self.client else 0)
 
     async def run(self) -> None:
         backoff = Backoff("mqtt-sparkplug", self.metrics)
@@ -122,6 +124,7 @@ class SparkplugSession:
         stamp = _millis(datetime.now(UTC))
         will = aiomqtt.Will(host.state_topic, host.state_payload(False, stamp), qos=1, retain=True)
         async with self.broker.client("sparkplug", clean_session=True, will=will) as client:
+            self.client = client
             for topic in host.subscriptions:
                 await client.subscribe(topic, qos=1)
             await client.subscribe(host.state_topic, qos=1)
@@ -179,6 +182,8 @@ class JsonSession:
         self.states = states
         self.deliver = deliver
         self.metrics = metrics
+        self.client: aiomqtt.Client | None = None
+        metrics.watch_queue(lambda: len(self.client.messages) if self.client else 0)
 
     async def run(self) -> None:
         backoff = Backoff("mqtt-json", self.metrics)
@@ -195,6 +200,7 @@ class JsonSession:
         # paho's own, set before connecting so the first redelivered message is covered too. Each
         # connection has its own client, so a late acknowledgement can never reach a later one.
         client._client.manual_ack_set(True)
+        self.client = client
         async with client:
             for topic in self.config.topics:
                 await client.subscribe(topic, qos=1)

@@ -148,7 +148,8 @@ async def add_problems(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 
 
 async def due_commands(session: AsyncSession, now: datetime, busy: set[str], limit: int) -> list[Any]:
-    """The oldest unsent command of each equipment not already being sent, if it is due."""
+    """The oldest unsent command of each equipment not already being sent, if it is due; state
+    changes before confirmations (per equipment the order is kept: only its oldest is taken)."""
     heads = (
         select(func.min(commands.c.id))
         .where(commands.c.sent_at.is_(None))
@@ -158,7 +159,9 @@ async def due_commands(session: AsyncSession, now: datetime, busy: set[str], lim
     query = select(commands).where(commands.c.id.in_(heads), commands.c.due_at <= now)
     if busy:
         query = query.where(commands.c.equipment_id.not_in(busy))
-    return list((await session.execute(query.order_by(commands.c.id).limit(limit))).all())
+    # State changes first: their latency is what a plant watches; confirmations can wait a moment.
+    first = (commands.c.kind == "state").desc()
+    return list((await session.execute(query.order_by(first, commands.c.id).limit(limit))).all())
 
 
 async def finish_command(

@@ -112,9 +112,12 @@ def test_parts_made_before_a_stop_are_confirmed_before_it() -> None:
     fold = Fold()
     observe(fold, read(0, state=RUNNING, good=0, scrap=0), at(0), INSTANT)
     observe(fold, read(1, good=5), at(1), INSTANT)
-    assert observe(fold, read(2, state=DOWN, alarm="E-1", good=6), at(2), INSTANT) == [
-        Confirm(6, 0, 6, 0, at(2)),
-        SetState(DOWN, "E-1", at(2)),
+    # Idling leaves the order running: its parts are confirmed with the next batch.
+    assert observe(fold, read(2, state=IDLE, good=6), at(2), INSTANT) == [SetState(IDLE, None, at(2))]
+    observe(fold, read(3, state=RUNNING, good=6), at(3), INSTANT)
+    assert observe(fold, read(4, state=DOWN, alarm="E-1", good=7), at(4), INSTANT) == [
+        Confirm(7, 0, 7, 0, at(4)),
+        SetState(DOWN, "E-1", at(4)),
     ]
 
 
