@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from connectors.webhooks import cli as webhooks_cli
 from connectors.shopfloor.simulator import cli as simulate_cli
+from connectors.webhooks import cli as webhooks_cli
 from gateway import cli as gateway_cli
 from plantbridge import events_cli
 from plantbridge.governance import cli as contracts_cli

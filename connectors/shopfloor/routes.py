@@ -6,20 +6,19 @@ import base64
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 from sqlalchemy import func, select
 
 from connectors.shopfloor import store
 from connectors.shopfloor.metrics import protocol_of
-from contracts.kit.paging import Page, as_utc, maybe_utc
+from contracts.kit.paging import Page, Paged, as_utc, maybe_utc
 from contracts.kit.problems import Unprocessable
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
 from contracts.models import shopfloor as m
-from contracts.models.common import Limit
 
 API = "/shopfloor/v1"
-Text = Annotated[str | None, Parameter(min_length=1, max_length=255)]
+Text = Annotated[str | None, QueryParameter(min_length=1, max_length=255)]
 
 
 def _cursor(value: str) -> str:
@@ -63,14 +62,15 @@ class ShopfloorController(Controller):
     async def devices(
         self,
         session: Session,
-        with_problems: bool = False,
+        page_query: Paged,
+        with_problems: FromQuery[bool] = False,
         equipment_id: Text = None,
-        limit: Limit = 100,
-        cursor: str | None = None,
     ) -> Page[m.Device]:
-        d = store.devices.c
+        d, limit = store.devices.c, page_query.limit
         query = select(store.devices).order_by(d.device)
-        after = _after(cursor)
+        if page_query.updated_since is not None:
+            query = query.where(d.last_seen > page_query.updated_since)
+        after = _after(page_query.cursor)
         if after is not None:
             query = query.where(d.device > after)
         if equipment_id:
@@ -92,14 +92,15 @@ class ShopfloorController(Controller):
     async def problems(
         self,
         session: Session,
+        page_query: Paged,
         device: Text = None,
         problem: Text = None,
-        limit: Limit = 100,
-        cursor: str | None = None,
     ) -> Page[m.SignalProblem]:
-        p = store.problems
+        p, limit = store.problems, page_query.limit
         query = select(p).order_by(p.c.id.desc())
-        after = _after(cursor)
+        if page_query.updated_since is not None:
+            query = query.where(p.c.at > page_query.updated_since)
+        after = _after(page_query.cursor)
         if after is not None:
             if not after.isdigit():
                 raise Unprocessable("cursor is not one this API gave out", slug="invalid-cursor")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import Launch
 from tests.integration.test_mes_api import API, SCOPES, Mes, new_equipment, running_order
+from tests.support.fixtures import Launch
 from tests.support.http import client
 from tests.support.walks import events, ok, problem
 

@@ -102,7 +102,7 @@ def test_pages_follow_the_cursor(monitors: httpx.Client) -> None:
     rest = monitors.get(
         "/operations/v1/monitors", params={"limit": 50, "cursor": first["next_cursor"]}
     ).json()
-    assert len(rest["items"]) == 7
+    assert len(rest["items"]) == 9
     assert rest["next_cursor"] is None
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from connectors.shopfloor.simulator.run import STATES_SECTION as STATES
 from connectors.shopfloor.simulator.run import Transport, machine_map
 from plantbridge.brokers import Mosquitto, mosquitto_binary
 from plantbridge.processes import ServiceProcess
-from tests.conftest import IN_CI
+from tests.support.fixtures import IN_CI
 from tests.support.http import client
 from tests.support.platform import Platform
 
@@ -39,18 +38,6 @@ CONNECTOR = {
     "xref_cache_seconds": "5",
     "unknown_device_cache_seconds": "1",
 }
-
-
-def eventually(check: Callable[[], T], timeout: float = 30.0, every: float = 0.1) -> T:
-    """Poll until `check` returns something truthy; the connector and the flows run on their own."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
-        time.sleep(every)
 
 
 def ok(response: httpx.Response) -> Any:

@@ -19,8 +19,9 @@ from connectors.shopfloor.simulator.machine import Machine
 from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge
 from connectors.shopfloor.simulator.sparkplug_edge import device_id as sparkplug_device
 from plantbridge.brokers import Mosquitto
-from tests.shopfloor.conftest import Floor, Simulated, eventually, new_tag, ok
+from tests.shopfloor.conftest import Floor, Simulated, new_tag, ok
 from tests.support.http import client
+from tests.support.wait import eventually
 
 
 def publish(broker: Mosquitto, *messages: tuple[str, bytes]) -> None:

@@ -18,7 +18,8 @@ from connectors.shopfloor.simulator.json_edge import device_id as json_device
 from connectors.shopfloor.simulator.machine import Machine
 from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge
 from connectors.shopfloor.simulator.sparkplug_edge import device_id as sparkplug_device
-from tests.shopfloor.conftest import Floor, Simulated, changes_made, eventually, mosquitto_or_skip, new_tag
+from tests.shopfloor.conftest import Floor, Simulated, changes_made, mosquitto_or_skip, new_tag
+from tests.support.wait import eventually
 
 MACHINES = 3
 PERIOD = 0.6  # seconds between a machine's state changes (each state holds well over the debounce)

@@ -17,8 +17,9 @@ from connectors.shopfloor.simulator.machine import Machine
 from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge
 from connectors.shopfloor.simulator.sparkplug_edge import device_id as sparkplug_device
 from plantbridge.brokers import Mosquitto
-from tests.shopfloor.conftest import Floor, Simulated, eventually, new_tag
+from tests.shopfloor.conftest import Floor, Simulated, new_tag
 from tests.shopfloor.test_broker_restart import MACHINES, PERIOD, _converged, is_subsequence
+from tests.support.wait import eventually
 
 KILLED_FOR = 2.0  # seconds the connector is away while the machines go on
 

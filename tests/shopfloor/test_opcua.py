@@ -9,7 +9,8 @@ import random
 from connectors.shopfloor.simulator.machine import Machine
 from connectors.shopfloor.simulator.opcua_server import OpcUaMachines
 from plantbridge.processes import free_port
-from tests.shopfloor.conftest import Floor, Simulated, eventually, new_tag, ok
+from tests.shopfloor.conftest import Floor, Simulated, new_tag, ok
+from tests.support.wait import eventually
 
 
 def test_a_cnc_down_over_opcua_raises_one_request_holds_its_order_and_running_again_closes_the_downtime(

@@ -14,7 +14,8 @@ from connectors.shopfloor.simulator.machine import Machine
 from connectors.shopfloor.simulator.run import Options, transport
 from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge, device_id
 from plantbridge.brokers import Mosquitto
-from tests.shopfloor.conftest import Floor, Simulated, eventually, new_tag, ok
+from tests.shopfloor.conftest import Floor, Simulated, new_tag, ok
+from tests.support.wait import eventually
 
 
 def command(broker: Mosquitto, group: str, machine: str, action: str, *extra: str) -> None:
