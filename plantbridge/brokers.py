@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from plantbridge.processes import free_port, wait_for_port
+from plantbridge.processes import free_port, terminate, wait_for_port
 
 
 class Broker:
@@ -35,16 +35,11 @@ class Broker:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.process = None
 
     def kill(self) -> None:
+        """Die like a crash: no shutdown handlers run, nothing is saved."""
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from plantbridge.processes import RedisServer, ServiceProcess
 from plantbridge.services import SERVICES, Service, by_name
-from plantbridge.tryton import TrytonServer
 from plantbridge.shopfloor_demo import ShopfloorDemo, load_shopfloor_demo
+from plantbridge.tryton import TrytonServer
 
 OPERATOR_CLIENT = "plantbridge-operator"
 # The operator may read and write every system and process API, work the dead letters and

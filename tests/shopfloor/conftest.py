@@ -246,6 +246,14 @@ class Floor:
             ok(self.xref.post("/xref/v1/mappings", json=body))
         return {"equipment_id": name, "asset_id": asset, "device": device}
 
+    def line(self, devices: dict[str, str]) -> dict[str, str]:
+        """Machines (name → shop-floor id), idle in MES, each with a running order: name → order."""
+        orders = {}
+        for name, device in devices.items():
+            self.machine(name, device, state="idle")
+            orders[name] = self.running_order(name)
+        return orders
+
     def running_order(self, equipment_id: str) -> str:
         order_id = f"MO-{equipment_id}"
         ok(

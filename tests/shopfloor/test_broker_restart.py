@@ -39,10 +39,7 @@ def test_json_machines_lose_no_change_and_none_is_applied_twice_when_the_broker_
     edge = JsonEdge(machines, host="127.0.0.1", port=broker.port, prefix=f"plant/{tag}")
     simulated = Simulated(edge)
     try:
-        orders = {}
-        for machine in machines:
-            floor.machine(machine.name, json_device(edge.prefix, machine.name), state="idle")
-            orders[machine.name] = floor.running_order(machine.name)
+        orders = floor.line({m.name: json_device(edge.prefix, m.name) for m in machines})
         floor.start_connector(edge, mqtt_url=broker.url)
         simulated.publish_all()
         for machine in machines:
@@ -77,10 +74,7 @@ def test_sparkplug_machines_come_back_exactly_where_they_are_when_the_broker_is_
     )
     simulated = Simulated(edge)
     try:
-        orders = {}
-        for machine in machines:
-            floor.machine(machine.name, sparkplug_device(edge.group, edge.node, machine.name), state="idle")
-            orders[machine.name] = floor.running_order(machine.name)
+        orders = floor.line({m.name: sparkplug_device(edge.group, edge.node, m.name) for m in machines})
         floor.start_connector(edge, mqtt_url=broker.url)
         for machine in machines:
             eventually(lambda m=machine: floor.equipment(m.name)["state"] == "running")

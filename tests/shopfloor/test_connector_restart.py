@@ -35,10 +35,7 @@ def test_json_machines_lose_no_change_and_none_is_applied_twice_across_a_connect
     database = floor.platform.database_url(backend, f"sf_restart_{tag.lower()}")
     settings = {"mqtt_url": mosquitto.url, "database_url": database, "mqtt_client_id": f"pb-{tag}"}
     try:
-        orders = {}
-        for machine in machines:
-            floor.machine(machine.name, json_device(edge.prefix, machine.name), state="idle")
-            orders[machine.name] = floor.running_order(machine.name)
+        orders = floor.line({m.name: json_device(edge.prefix, m.name) for m in machines})
         floor.start_connector(edge, **settings)
         simulated.publish_all()
         for machine in machines:
@@ -73,10 +70,7 @@ def test_sparkplug_machines_come_back_exactly_where_they_are_across_a_connector_
     )
     simulated = Simulated(edge)
     try:
-        orders = {}
-        for machine in machines:
-            floor.machine(machine.name, sparkplug_device(edge.group, edge.node, machine.name), state="idle")
-            orders[machine.name] = floor.running_order(machine.name)
+        orders = floor.line({m.name: sparkplug_device(edge.group, edge.node, m.name) for m in machines})
         floor.start_connector(edge, mqtt_url=mosquitto.url)
         for machine in machines:
             eventually(lambda m=machine: floor.equipment(m.name)["state"] == "running")
