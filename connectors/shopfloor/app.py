@@ -29,7 +29,7 @@ from connectors.shopfloor.settings import ShopfloorSettings
 from connectors.shopfloor.sparkplug import SparkplugHost
 from connectors.shopfloor.writer import MesWriter
 from contracts.clients.mes import MesClient
-from contracts.clients.tokens import ClientCredentials
+from contracts.clients.outbound import Outbound
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.settings import SettingsError, load_settings
@@ -50,8 +50,11 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: ShopfloorSettings | None = None, **overrides: Any) -> Litestar:
+def create_app(
+    settings: ShopfloorSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
+) -> Litestar:
     settings = settings or load_settings(ShopfloorSettings, "SHOPFLOOR", **overrides)
+    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
     plant = load_plant(settings.mapping_file)  # a wrong machine map stops the start, with where
     broker = None
     if settings.mqtt_url:
@@ -64,20 +67,20 @@ def create_app(settings: ShopfloorSettings | None = None, **overrides: Any) -> L
         )
     elif plant.sparkplug or plant.json:
         raise SettingsError("the machine map names MQTT sources: set SHOPFLOOR_MQTT_URL")
-    return create_service_app(SPEC, settings, lifespans=[_connector(settings, plant, broker)])
+    return create_service_app(SPEC, settings, lifespans=[_connector(settings, plant, broker, outbound)])
 
 
 def _connector(
-    settings: ShopfloorSettings, plant: Plant, broker: Broker | None
+    settings: ShopfloorSettings, plant: Plant, broker: Broker | None, outbound: Outbound
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = runtime_of(app)
         metrics = ShopfloorMetrics(runtime.metrics.registry)
         app.state["shopfloor_metrics"] = metrics
-        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
-        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
-        mes, xref = MesClient(settings.mes_url, **options), XrefClient(settings.xref_url, **options)
+        timeout = settings.upstream_timeout_seconds
+        mes = outbound.client(MesClient, settings.mes_url, timeout=timeout)
+        xref = outbound.client(XrefClient, settings.xref_url, timeout=timeout)
         rules = Rules(
             debounce=timedelta(seconds=settings.debounce_seconds),
             count_flush=timedelta(seconds=settings.count_flush_seconds),
