@@ -1,35 +1,31 @@
-"""MES downtime periods, the reported time of a state change and confirmations by equipment, over
-real HTTP on SQLite and PostgreSQL: what the shop-floor connector writes through."""
+"""MES downtime periods, the reported time of a state change and confirmations by equipment, in
+process on real SQLite and PostgreSQL: what the shop-floor connector writes through."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.test_mes_api import API, SCOPES, Mes, new_equipment, running_order
-from tests.support.fixtures import Launch
-from tests.support.http import client
-from tests.support.walks import events, ok, problem
+from tests.integration.test_mes_api import API, SCOPES, new_equipment, running_order
+from tests.support.db import events
+from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
+from tests.support.http import Api, api_in_process, ok, problem
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def mes_api(
-    request: pytest.FixtureRequest, launch: Launch, database_url: Callable[[str, str], str]
-) -> Iterator[Mes]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def mes_api(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Api]:
     url = database_url(request.param, f"mes_downtime_{request.param}")
-    process = launch("mes", database_url=url)
-    with client(process, scopes=SCOPES) as http:
-        yield Mes(process, url, http)
-    process.stop()
+    with api_in_process(in_process, "mes", url, scopes=SCOPES) as api:
+        yield api
 
 
 def _at(offset_seconds: float = 0.0) -> str:
     return (datetime.now(UTC) + timedelta(seconds=offset_seconds)).isoformat()
 
 
-async def test_a_stop_opens_downtime_and_running_again_closes_it(mes_api: Mes) -> None:
+async def test_a_stop_opens_downtime_and_running_again_closes_it(mes_api: Api) -> None:
     equipment_id = new_equipment(mes_api.http, state="running")["equipment_id"]
     path = f"{API}/equipment/{equipment_id}/state"
     down_at = _at()
@@ -63,7 +59,7 @@ async def test_a_stop_opens_downtime_and_running_again_closes_it(mes_api: Mes) -
     problem(mes_api.http.get(f"{API}/equipment/EQ-NOPE/downtime"), 404, "equipment-not-found")
 
 
-async def test_a_reported_time_never_runs_backwards_or_into_the_future(mes_api: Mes) -> None:
+async def test_a_reported_time_never_runs_backwards_or_into_the_future(mes_api: Api) -> None:
     equipment_id = new_equipment(mes_api.http, state="running")["equipment_id"]
     path = f"{API}/equipment/{equipment_id}/state"
     first = ok(mes_api.http.post(path, json={"state": "idle", "occurred_at": _at()}))
@@ -76,7 +72,7 @@ async def test_a_reported_time_never_runs_backwards_or_into_the_future(mes_api: 
     assert period["started_at"] <= period["ended_at"]
 
 
-def test_quantities_counted_on_an_equipment_go_to_the_order_running_on_it(mes_api: Mes) -> None:
+def test_quantities_counted_on_an_equipment_go_to_the_order_running_on_it(mes_api: Api) -> None:
     order = running_order(mes_api.http)
     equipment_id = order["operations"][0]["equipment_id"]
     path = f"{API}/equipment/{equipment_id}/confirmations"
