@@ -29,7 +29,7 @@ from connectors.shopfloor.folding import Command, Confirm, Fold, Rules, SetState
 from connectors.shopfloor.json_topics import sequence_verdict
 from connectors.shopfloor.mapping import Answer, DeviceMap, RegistryUnavailable
 from connectors.shopfloor.metrics import ShopfloorMetrics, protocol_of
-from connectors.shopfloor.readings import Problem, Reading, Sequenced, Trouble
+from connectors.shopfloor.readings import Problem, Reading, Sequenced, Trouble, millis
 from contracts.kit.db import Database
 from contracts.kit.paging import as_utc
 from contracts.models import mes
@@ -330,13 +330,13 @@ def _command_row(equipment_id: str, device: str, command: Command, now: datetime
             alarm=command.alarm,
             occurred_at=command.occurred_at,
         )
-        key = f"shopfloor:{equipment_id}:state:{command.state}:{_millis(command.occurred_at)}"
+        key = f"shopfloor:{equipment_id}:state:{command.state}:{millis(command.occurred_at)}"
         kind, machine_at = "state", command.occurred_at
     else:
         assert isinstance(command, Confirm)
         body = mes.EquipmentConfirmationCreate(good_quantity=command.good, scrap_quantity=command.scrap)
         counters = f"{command.good_counter}:{command.scrap_counter}"
-        key = f"shopfloor:{equipment_id}:count:{counters}:{_millis(command.at)}"
+        key = f"shopfloor:{equipment_id}:count:{counters}:{millis(command.at)}"
         kind, machine_at = "confirm", command.at
     return {
         "equipment_id": equipment_id,
@@ -357,7 +357,3 @@ def _reason(command: SetState) -> str | None:
     if command.state == mes.EquipmentState.DISCONNECTED:
         return "connection to the machine lost"
     return None
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)

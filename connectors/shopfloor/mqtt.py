@@ -33,6 +33,7 @@ from connectors.shopfloor.backoff import Backoff
 from connectors.shopfloor.ingest import Delivery
 from connectors.shopfloor.metrics import ShopfloorMetrics
 from connectors.shopfloor.plant import JsonTopics, StateTable
+from connectors.shopfloor.readings import millis
 from connectors.shopfloor.sparkplug import SparkplugHost
 
 log = logging.getLogger("plantbridge.shopfloor")
@@ -87,10 +88,6 @@ def _payload(message: aiomqtt.Message) -> bytes:
     return b"" if raw is None else str(raw).encode()
 
 
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 class SparkplugSession:
     def __init__(
         self, broker: Broker, host: SparkplugHost, deliver: Deliver, metrics: ShopfloorMetrics
@@ -121,7 +118,7 @@ class SparkplugSession:
         host = self.host
         # The Will and the birth carry the same timestamp, so edge nodes can tell an old death
         # of ours from the current one (spec 5.2).
-        stamp = _millis(datetime.now(UTC))
+        stamp = millis(datetime.now(UTC))
         will = aiomqtt.Will(host.state_topic, host.state_payload(False, stamp), qos=1, retain=True)
         async with self.broker.client("sparkplug", clean_session=True, will=will) as client:
             self.client = client

@@ -53,16 +53,17 @@ class OpcUaSession:
         self.metrics = metrics
         self.source = f"opcua {server.url.rsplit('@', 1)[-1]}"
         self._signals: dict[Any, tuple[str, str]] = {}  # node id → (device, signal)
+        self._subscribed = False
 
     async def run(self) -> None:
         backoff = Backoff(self.source, self.metrics)
         while True:
-            connected = False
+            self._subscribed = False
             try:
-                connected = await self._session(backoff)
+                await self._session(backoff)
             except (OSError, TimeoutError, UaError, SessionLost, ConnectionError) as exc:
                 log.warning("%s: session lost or refused: %r", self.source, exc)
-            if connected:
+            if self._subscribed:  # the machines were heard from; now nothing is known of them
                 now = datetime.now(UTC)
                 gone = [
                     Reading(m.device, now, state=EquipmentState.DISCONNECTED) for m in self.server.machines
@@ -70,7 +71,7 @@ class OpcUaSession:
                 self.deliver(Delivery(gone))
             await backoff.wait()
 
-    async def _session(self, backoff: Backoff) -> bool:
+    async def _session(self, backoff: Backoff) -> None:
         client = Client(self.server.url, timeout=5, watchdog_intervall=1.0)
         if self.server.security:
             await client.set_security_string(self.server.security)
@@ -92,6 +93,7 @@ class OpcUaSession:
                 nodes, queuesize=QUEUE_PER_ITEM, sampling_interval=ua.Double(0)
             )
             self._report_refused(nodes, results)
+            self._subscribed = True
             backoff.connected()
             log.info(
                 "%s: subscribed to %d signals of %d machines",
@@ -100,7 +102,6 @@ class OpcUaSession:
                 len(self.server.machines),
             )
             await self._receive(subscription)
-            return True
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), 5)

@@ -52,6 +52,11 @@ class Sequenced:
     seq: int
 
 
+def millis(moment: datetime) -> int:
+    """Epoch milliseconds, as Sparkplug and the outbox keys write times."""
+    return int(moment.timestamp() * 1000)
+
+
 def alarm_text(value: object) -> str:
     """A machine's alarm as text; no alarm (null, empty, 0, false) is ""."""
     if value is None or value is False or value == 0 or value == "":

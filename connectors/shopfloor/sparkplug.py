@@ -25,7 +25,7 @@ from typing import Any
 import pysparkplug as spb
 
 from connectors.shopfloor.plant import Sparkplug, StateTable
-from connectors.shopfloor.readings import Problem, Reading, Trouble, signal_value
+from connectors.shopfloor.readings import Problem, Reading, Trouble, millis, signal_value
 from contracts.models.mes import EquipmentState
 
 NAMESPACE = "spBv1.0"
@@ -100,7 +100,7 @@ class SparkplugHost:
     @staticmethod
     def rebirth_payload(now: datetime) -> bytes:
         metric = spb.Metric(timestamp=None, name=REBIRTH, datatype=spb.DataType.BOOLEAN, value=True)
-        return spb.NCmd(timestamp=_millis(now), metrics=[metric]).encode(include_dtypes=True)
+        return spb.NCmd(timestamp=millis(now), metrics=[metric]).encode(include_dtypes=True)
 
     # --- the session ----------------------------------------------------------------------------
     def connected(self, now: datetime) -> list[str]:
@@ -260,7 +260,3 @@ def _int(value: Any) -> int | None:
 
 def _when(millis: int | None) -> datetime:
     return datetime.fromtimestamp((millis or 0) / 1000, UTC)
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)

@@ -130,6 +130,7 @@ class Simulated:
 
     def stop(self) -> None:
         self.call(self.transport.stop)
+        self.call(_cancel_the_rest)  # what the transport's library left running (asyncua's sessions)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
@@ -137,6 +138,13 @@ class Simulated:
 
 async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
+
+
+async def _cancel_the_rest() -> None:
+    rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
 
 
 def changes_made(machine: Machine) -> list[str]:

@@ -55,3 +55,28 @@ def test_a_cnc_down_over_opcua_raises_one_request_holds_its_order_and_running_ag
     finally:
         floor.stop_connector()
         machines.stop()
+
+
+def test_a_lost_opcua_server_disconnects_its_machines_and_its_return_brings_their_state_back(
+    floor: Floor,
+) -> None:
+    """The server goes away (a PLC rebooting): its machines are disconnected, never left running;
+    when it answers again the subscription is made anew and its current values bring MES back."""
+    name, port = f"CNC-{new_tag()}", free_port()
+    machine = Machine(name)
+    machines = Simulated(OpcUaMachines([machine], port))
+    try:
+        floor.machine(name, f"opcua://simulator/{name}", state="idle")
+        floor.running_order(name)
+        floor.start_connector(machines.transport)
+        eventually(lambda: floor.equipment(name)["state"] == "running")
+        machines.stop()
+        eventually(lambda: floor.equipment(name)["state"] == "disconnected")
+        machine.breakdown("E-517 servo fault")  # while nobody could see it
+        machines = Simulated(OpcUaMachines([machine], port))  # the same machine, served again
+        down = eventually(lambda: (e := floor.equipment(name))["state"] == "down" and e, timeout=60)
+        assert down["state_alarm"] == "E-517 servo fault"
+        assert [h["to_state"] for h in floor.history(name)] == ["running", "disconnected", "down"]
+    finally:
+        floor.stop_connector()
+        machines.stop()
