@@ -24,6 +24,7 @@ import msgspec
 from contracts.kit import correlation, http1, tracing
 from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.paging import Page
+from contracts.kit.problems import RemoteProblem
 
 T = TypeVar("T")
 TokenProvider = Callable[[], Awaitable[str]]
@@ -31,15 +32,8 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 _PATH_SAFE = "/:@!$&'()*+,;=%~"  # RFC 3986 path characters, and escapes already made
 
 
-class UpstreamProblem(Exception):
+class UpstreamProblem(RemoteProblem):
     """The upstream answered with a problem (4xx, or 5xx after retries)."""
-
-    def __init__(self, service: str, status: int, problem: dict[str, Any]) -> None:
-        self.service = service
-        self.status = status
-        self.problem = problem
-        self.slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
-        super().__init__(f"{service} answered {status} {self.slug}: {problem.get('detail', '')}")
 
 
 class UpstreamUnavailable(Exception):

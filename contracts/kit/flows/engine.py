@@ -17,11 +17,11 @@ from redis.exceptions import RedisError
 from sqlalchemy import Integer, String, Text, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.clients.base import UpstreamProblem
 from contracts.kit import consumer, correlation, outbox, signals, tracing
 from contracts.kit.db import Database
 from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import utcnow
+from contracts.kit.problems import RemoteProblem
 from contracts.kit.records import new_id
 
 log = logging.getLogger("plantbridge.flows")
@@ -203,7 +203,7 @@ def is_transient(exc: BaseException) -> bool:
     """A 4xx problem will not change by asking again; anything else (down, 5xx, timeouts) may."""
     if isinstance(exc, StepFailed):
         return False
-    return not (isinstance(exc, UpstreamProblem) and exc.status < 500 and exc.status != 429)
+    return not (isinstance(exc, RemoteProblem) and exc.status < 500 and exc.status != 429)
 
 
 class FlowRunner(Generic[D]):
