@@ -15,8 +15,8 @@ from contracts.kit.params import IdempotencyKey
 from contracts.kit.problems import Unprocessable
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
+from contracts.kit.wire.flows import Flow
 from contracts.models import maintenance as m
-from contracts.models.flows import Flow
 from process_apis.maintenance import starts
 from process_apis.maintenance.flows import FLOW_TYPES
 

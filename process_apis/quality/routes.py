@@ -12,8 +12,8 @@ from contracts.kit.inputs import kept_quantity
 from contracts.kit.params import IdempotencyKey
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
+from contracts.kit.wire.flows import Flow
 from contracts.models import quality as m
-from contracts.models.flows import Flow
 from process_apis.quality import starts
 from process_apis.quality.flows import FLOW_TYPES
 

@@ -17,8 +17,8 @@ from contracts.kit.params import IfMatch
 from contracts.kit.problems import IllegalTransition, NotFound
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
-from contracts.models.common import Id
-from contracts.models.flows import Flow, FlowStep, Timeline, TimelineEntry
+from contracts.kit.wire import Id
+from contracts.kit.wire.flows import Flow, FlowStep, Timeline, TimelineEntry
 
 Q = Paged
 KEY_FILTERS = (
