@@ -43,6 +43,7 @@ TWO_STEPS = FlowType(
     "two_steps",
     "test",
     (Step("first", first), Step("second", second), Step("never", first, when=lambda ctx: False)),
+    keys=("lot_id",),
 )
 
 

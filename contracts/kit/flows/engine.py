@@ -66,6 +66,9 @@ class FlowType:
     name: str
     description: str
     steps: tuple[Step, ...]
+    # The business keys a flow of this type is found by (`?lot_id=` on the flow list): `start`
+    # stores those it is given, and the flow API takes one filter per key of its types.
+    keys: tuple[str, ...] = ()
 
 
 async def start(
@@ -78,6 +81,9 @@ async def start(
 ) -> str:
     """Create a flow in the caller's transaction. A trigger (an event id) starts at most one flow:
     starting again with the same trigger returns the existing flow's id."""
+    undeclared = set(keys) - set(flow_type.keys)
+    if undeclared:
+        raise ValueError(f"flow type {flow_type.name} declares no key {', '.join(sorted(undeclared))}")
     delivery = consumer.current_delivery()
     if trigger is not None:
         existing = (
