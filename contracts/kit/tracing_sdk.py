@@ -64,9 +64,10 @@ class _Live:
 
     @property
     def traceparent(self) -> str:
-        carrier: dict[str, str] = {}
-        _W3C.inject(carrier, context=trace.set_span_in_context(self.span))
-        return carrier.get("traceparent", "")
+        ids = self.span.get_span_context()
+        if not ids.is_valid:
+            return ""
+        return f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags:02x}"
 
     @contextmanager
     def current(self) -> Iterator[None]:

@@ -235,3 +235,6 @@ def test_database_and_redis_work_is_in_the_request_trace(traced) -> None:
     assert [s for s in database(under(spans, listed)) if "SELECT" in str(s.attributes.get("db.statement"))]
     # nothing dangles: every parent in the trace was recorded, bar the caller's own span
     assert len({s.parent_id for s in spans} - {s.span_id for s in spans}) == 1
+    # and work outside any request (consumers reading streams, relays and runners polling their
+    # tables) starts no trace of its own
+    assert [s for s in receiver.spans if s.kind == "client" and not s.parent_id] == []
