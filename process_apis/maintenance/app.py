@@ -19,7 +19,7 @@ from contracts.clients.qms import QmsClient
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import Consumer, consumer_lifespan
-from contracts.kit.flows import FlowRunner, flow_metadata
+from contracts.kit.flows import flow_metadata
 from contracts.kit.settings import load_settings
 from process_apis.maintenance import starts
 from process_apis.maintenance.deps import Upstreams
@@ -91,15 +91,7 @@ def _flow_runner(
             rules=rules,
             db=runtime_of(app).db,
         )
-        runner = FlowRunner(
-            runtime_of(app).db,
-            FLOW_TYPES,
-            upstreams,
-            source=SOURCE,
-            max_attempts=settings.flow_max_attempts,
-            max_backoff=settings.flow_max_backoff_seconds,
-            redis=runtime_of(app).redis,
-        )
+        runner = runtime_of(app).flow_runner(FLOW_TYPES, upstreams, source=SOURCE)
         task = asyncio.create_task(runner.run(), name="maintenance-flows")
         try:
             yield

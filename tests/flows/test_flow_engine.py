@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from contracts.clients.base import UpstreamProblem, UpstreamUnavailable
 from contracts.kit import correlation, flows
 from contracts.kit.db import Database
 from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step
+from contracts.kit.flows.leases import LeaseLost
 from contracts.kit.flows.store import flows as flow_table
 from contracts.kit.flows.store import timeline
 
@@ -67,8 +69,10 @@ async def status(db: Database, flow_id: str) -> Any:
 async def test_a_flow_runs_its_steps_in_order_and_skips_what_does_not_apply(db: Database) -> None:
     upstream = Upstream()
     flow_id = await begin(db)
-    assert await runner(db, upstream).claim_due(10) == [flow_id]
-    assert await runner(db, upstream).run_flow(flow_id) is FlowStatus.COMPLETED
+    engine = runner(db, upstream)
+    [held] = await engine.claim_due(10)
+    assert held.flow_id == flow_id
+    assert await engine.run_leased(held) is FlowStatus.COMPLETED
     row = await status(db, flow_id)
     assert row.status == "completed"
     assert row.correlation_id == "corr-42"
@@ -104,8 +108,11 @@ async def test_a_restart_resumes_after_the_last_finished_step(db: Database) -> N
 
     crashing = FlowType("two_steps", "test", (Step("first", first), Step("second", crash_in_second)))
     with pytest.raises(KeyboardInterrupt):
-        await FlowRunner(db, [crashing], upstream, source="/test").run_flow(flow_id)
+        await FlowRunner(db, [crashing], upstream, source="/test", lease=0.2).run_flow(flow_id)
     assert (await status(db, flow_id)).next_step == 1
+    with pytest.raises(LeaseLost):  # the crashed runner's lease still holds
+        await runner(db, upstream).run_flow(flow_id)
+    await asyncio.sleep(0.3)
     assert await runner(db, upstream).run_flow(flow_id) is FlowStatus.COMPLETED
     assert upstream.calls == [f"{flow_id}:first", f"{flow_id}:second"]
 
@@ -140,5 +147,5 @@ async def test_too_many_transient_failures_stall(db: Database) -> None:
 
 async def test_a_leased_flow_is_not_claimed_twice(db: Database) -> None:
     flow_id = await begin(db)
-    assert await runner(db, Upstream()).claim_due(10) == [flow_id]
+    assert [held.flow_id for held in await runner(db, Upstream()).claim_due(10)] == [flow_id]
     assert await runner(db, Upstream()).claim_due(10) == []

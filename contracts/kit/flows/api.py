@@ -8,12 +8,12 @@ from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, Parameter, QueryParameter
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, select
 
 from contracts.kit.app import runtime_of
-from contracts.kit.flows.engine import FlowType, _note, resume, withdraw_dead_letter
+from contracts.kit.flows.engine import FlowType, cancel, resume, withdraw_dead_letter
 from contracts.kit.flows.store import FlowStatus, flow_keys, flows, timeline
-from contracts.kit.paging import Page, Paged, as_utc, check_if_match, keyset, page, utcnow
+from contracts.kit.paging import Page, Paged, as_utc, check_if_match, keyset, page
 from contracts.kit.params import IfMatch
 from contracts.kit.problems import IllegalTransition, NotFound
 from contracts.kit.responses import problems, versioned
@@ -161,8 +161,7 @@ def flow_controller(
             check_if_match(if_match, row.version)
             if row.status in (FlowStatus.COMPLETED, FlowStatus.CANCELLED):
                 raise IllegalTransition("flow", row.status, "cancel")
-            await _set(session, flow_id, status=FlowStatus.CANCELLED, lease_until=None)
-            await _note(session, flow_id, "cancelled", None, "by operator")
+            await cancel(session, flow_id, "by operator")
             await withdraw_dead_letter(runtime_of(request.app).redis, row.trigger_delivery)
             return await shown(session, flow_id)
 
@@ -184,14 +183,6 @@ async def _load(session: Session, flow_id: str) -> Row[Any]:
     if row is None:
         raise NotFound(f"flow {flow_id} does not exist", slug="flow-not-found")
     return row
-
-
-async def _set(session: Session, flow_id: str, **values: Any) -> None:
-    await session.execute(
-        update(flows)
-        .where(flows.c.id == flow_id)
-        .values(**values, updated_at=utcnow(), version=flows.c.version + 1)
-    )
 
 
 async def _keys(session: Session, flow_ids: list[str]) -> dict[str, dict[str, str]]:
