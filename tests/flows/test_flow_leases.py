@@ -204,3 +204,23 @@ async def test_a_flow_cancelled_while_its_step_runs_stays_cancelled(db: Database
     assert (await row(db, flow_id)).status == FlowStatus.CANCELLED
     assert await kinds(db, flow_id) == ["started", "cancelled"]
     assert await events_of(db, flow_id) == 0
+
+
+async def test_a_runner_that_stops_lets_go_of_its_flows_at_once(db: Database, tmp_path: Path) -> None:
+    executions = tmp_path / "executions"
+    flow_id = await begin(db)
+    stopping = runner(db, executions, lease=30.0)
+    stopping.deps.mode = "hang"
+    task = asyncio.create_task(stopping.run())
+
+    async def entered() -> bool:
+        return bool(executed(executions))
+
+    await eventually(entered, what="the runner to be inside the step")
+    task.cancel()  # a deploy or Ctrl-C: the service stops its runner
+    await asyncio.gather(task, return_exceptions=True)
+    successor = runner(db, executions)  # long before the 30 s lease would lapse
+    [held] = await successor.claim_due(1)
+    assert await successor.run_leased(held) is FlowStatus.COMPLETED
+    assert executed(executions) == ["test", "test"]
+    assert "lease_taken_over" not in await kinds(db, flow_id)  # handed over, not taken over

@@ -278,8 +278,11 @@ class FlowRunner(Generic[D]):
                     task = asyncio.create_task(self._run_guarded(held))
                     self._tasks.add(task)
                     task.add_done_callback(self._finished)
+                # Not asyncio.wait_for: on 3.11 it swallows a cancel that meets a wake-up (the
+                # inner wait done in the same turn), and the runner then never stops.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
         finally:
             unsubscribe()
             for task in list(self._tasks):
@@ -337,6 +340,13 @@ class FlowRunner(Generic[D]):
     async def _run_guarded(self, held: Lease) -> None:
         try:
             await self.run_leased(held)
+        except asyncio.CancelledError:
+            # Stopping (a deploy, Ctrl-C): let go of the flow, so that another runner takes it now
+            # rather than once the lease lapses; the step it was in runs again there (same key).
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await self._renew(held, release=True)
+            raise
         except LeaseLost as exc:
             log.warning("%s; another runner carries on, nothing of this run was committed", exc)
         except Exception:
@@ -388,9 +398,10 @@ class FlowRunner(Generic[D]):
                 step_no, attempts = step_no + 1, 0
         return FlowStatus.COMPLETED
 
-    async def _renew(self, held: Lease) -> bool:
+    async def _renew(self, held: Lease, *, release: bool = False) -> bool:
+        until = None if release else utcnow() + timedelta(seconds=self.lease)
         async with self.db.transaction() as session:
-            return await leases.renew(session, held, utcnow() + timedelta(seconds=self.lease))
+            return await leases.renew(session, held, until)
 
     async def _fenced(
         self, session: AsyncSession, held: Lease, statement: Any, values: dict[str, Any]

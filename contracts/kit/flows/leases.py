@@ -124,7 +124,8 @@ async def lease(
     return leases, takeovers
 
 
-async def renew(session: AsyncSession, held: Lease, until: datetime) -> bool:
+async def renew(session: AsyncSession, held: Lease, until: datetime | None) -> bool:
+    """Extend the lease to `until` (None: let go of it); False when it is no longer ours."""
     result: Any = await session.execute(_RENEW, {**held.fence, "until": until})
     return int(result.rowcount or 0) == 1
 
