@@ -32,6 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the system of record behind the ERP API: its own tables, or a local Tryton server "
         "(installed from the `tryton` extra and initialised under --data on first use)",
     )
+    up.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        help="add this to every service's port (e.g. 10000: the gateway on 10000, ERP on 18101)",
+    )
+
+    status = commands.add_parser("status", help="the processes `up` supervises: state, restarts, last exit")
+    status.add_argument("--data", default=os.environ.get("PLANTBRIDGE_DATA", "data"))
 
     serve = commands.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service")
@@ -74,7 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             only=[s for s in args.only.split(",") if s],
             redis_port=args.redis_port,
             erp=args.erp,
+            port_offset=args.port_offset,
         )
+    if args.command == "status":
+        from plantbridge.supervisor import print_status
+
+        return print_status(args.data)
     if args.command == "serve":
         return _serve(args.service, args.host, args.port)
     if args.command == "migrate":

@@ -80,6 +80,7 @@ def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: 
         "consumer-lag",
         "webhook-endpoints-disabled",
         "webhook-endpoints-failing",
+        "process-restarts",
     }
     # CMMS, the maintenance process and the webhooks service are not running in this platform.
     assert names["uncosted-work-orders"]["complete"] is False
@@ -99,7 +100,7 @@ def test_pages_follow_the_cursor(monitors: httpx.Client) -> None:
     rest = monitors.get(
         "/operations/v1/monitors", params={"limit": 50, "cursor": first["next_cursor"]}
     ).json()
-    assert len(rest["items"]) == 7
+    assert len(rest["items"]) == 8
     assert rest["next_cursor"] is None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from experience_apis.operations.monitors import backbone, flows, holds, overdue, webhooks
+from experience_apis.operations.monitors import backbone, flows, holds, overdue, supervision, webhooks
 from experience_apis.operations.monitors.base import Found, Monitor, log
 from experience_apis.operations.upstreams import Upstreams
 
@@ -15,6 +15,7 @@ MONITORS: tuple[Monitor, ...] = (
     *flows.MONITORS,
     *backbone.MONITORS,
     *webhooks.MONITORS,
+    *supervision.MONITORS,
 )
 BY_NAME = {m.name: m for m in MONITORS}
 NAME_PATTERN = r"^[a-z][a-z-]{0,63}$"
