@@ -134,6 +134,16 @@ async def test_a_refusal_stalls_the_flow_visibly(db: Database) -> None:
     assert kinds == ["started", "stalled"]
 
 
+async def test_a_call_still_running_upstream_is_asked_again_later(db: Database) -> None:
+    # An earlier attempt timed out here but still runs in the upstream, which holds its key: 409.
+    in_use = {"type": "urn:plantbridge:problem:idempotency-key-in-use", "detail": "still being processed"}
+    upstream = Upstream(failures=[UpstreamProblem("qms", 409, in_use)])
+    flow_id = await begin(db)
+    engine = runner(db, upstream)
+    assert await engine.run_flow(flow_id) is FlowStatus.WAITING
+    assert await engine.run_flow(flow_id) is FlowStatus.COMPLETED
+
+
 async def test_too_many_transient_failures_stall(db: Database) -> None:
     upstream = Upstream(failures=[UpstreamUnavailable("down")] * 3)
     flow_id = await begin(db)

@@ -216,11 +216,18 @@ class StepFailed(Exception):
     wrong state, data is missing): the flow stalls at once, visibly, for an operator."""
 
 
+# The upstream still runs an earlier attempt of the same call (one that timed out on our side):
+# asked again later, it answers with that attempt's result.
+STILL_RUNNING = "urn:plantbridge:problem:idempotency-key-in-use"
+
+
 def is_transient(exc: BaseException) -> bool:
     """A 4xx problem will not change by asking again; anything else (down, 5xx, timeouts) may."""
     if isinstance(exc, StepFailed):
         return False
-    return not (isinstance(exc, RemoteProblem) and exc.status < 500 and exc.status != 429)
+    if isinstance(exc, RemoteProblem):
+        return exc.status >= 500 or exc.status == 429 or exc.problem.get("type") == STILL_RUNNING
+    return True
 
 
 class FlowRunner(Generic[D]):
