@@ -39,6 +39,11 @@ class UpstreamProblem(RemoteProblem):
 class UpstreamUnavailable(Exception):
     """The upstream could not be reached (or its circuit is open); the call may be retried later."""
 
+    def __init__(self, message: str, service: str = "", *, attempted: bool = True) -> None:
+        super().__init__(message)
+        self.service = service
+        self.attempted = attempted  # False: its circuit is open, no call was made
+
 
 class Answer(NamedTuple):
     status: int
@@ -125,7 +130,7 @@ class ApiClient:
             try:
                 self.breaker.before_call()
             except Exception as exc:
-                raise UpstreamUnavailable(str(exc)) from exc
+                raise UpstreamUnavailable(str(exc), self.service, attempted=False) from exc
             if self.token is not None:
                 headers["Authorization"] = f"Bearer {await self.token()}"
             try:
@@ -152,7 +157,7 @@ class ApiClient:
         reason = last_error or "no answer"
         if isinstance(last_error, TimeoutError):
             reason = "timed out"
-        raise UpstreamUnavailable(f"{self.service} {method} {target}: {reason}") from last_error
+        raise UpstreamUnavailable(f"{self.service} {method} {target}: {reason}", self.service) from last_error
 
 
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

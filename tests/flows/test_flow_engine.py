@@ -11,11 +11,13 @@ from sqlalchemy import select
 
 from contracts.clients.base import UpstreamProblem, UpstreamUnavailable
 from contracts.kit import correlation, flows
+from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.db import Database
 from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step
 from contracts.kit.flows.leases import LeaseLost
 from contracts.kit.flows.store import flows as flow_table
 from contracts.kit.flows.store import timeline
+from tests.events.support import eventually
 
 
 @dataclass
@@ -141,6 +143,37 @@ async def test_a_call_still_running_upstream_is_asked_again_later(db: Database) 
     flow_id = await begin(db)
     engine = runner(db, upstream)
     assert await engine.run_flow(flow_id) is FlowStatus.WAITING
+    assert await engine.run_flow(flow_id) is FlowStatus.COMPLETED
+
+
+async def test_flows_waiting_for_an_upstream_run_as_soon_as_it_answers_again(db: Database) -> None:
+    upstream = Upstream(failures=[UpstreamUnavailable("erp is down", "erp")])
+    flow_id = await begin(db)
+    engine = FlowRunner(db, [TWO_STEPS], upstream, source="/test", base_backoff=60, poll_interval=0.1)
+    assert await engine.run_flow(flow_id) is FlowStatus.WAITING  # next try in a minute
+    running = asyncio.create_task(engine.run())
+    try:
+        await asyncio.sleep(0.5)
+        assert (await status(db, flow_id)).status == "waiting"
+        erp = CircuitBreaker("erp", threshold=1)  # another caller's circuit to ERP...
+        erp.failed()
+        erp.succeeded()  # ...closes: ERP answers again
+
+        async def completed() -> bool:
+            return (await status(db, flow_id)).status == "completed"
+
+        await eventually(completed, limit=10, what="the waiting flow to run at once")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_calls_an_open_circuit_held_back_never_stall_a_flow(db: Database) -> None:
+    held_back = UpstreamUnavailable("erp is failing; not calling it for another 4s", "erp", attempted=False)
+    upstream = Upstream(failures=[held_back] * 5)
+    flow_id = await begin(db)
+    engine = runner(db, upstream, max_attempts=3)
+    assert [await engine.run_flow(flow_id) for _ in range(5)] == [FlowStatus.WAITING] * 5
     assert await engine.run_flow(flow_id) is FlowStatus.COMPLETED
 
 

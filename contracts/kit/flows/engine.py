@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Integer, String, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.kit import consumer, correlation, outbox, signals, tracing
+from contracts.kit import breaker, consumer, correlation, outbox, signals, tracing
 from contracts.kit.db import Database
 from contracts.kit.flows import leases
 from contracts.kit.flows.leases import Lease, LeaseLost
@@ -182,6 +182,15 @@ _DUE = (
     .limit(bindparam("limit", type_=Integer))
 )
 _ONE = select(*leases.CANDIDATE_COLUMNS).where(flows.c.id == bindparam("flow", type_=String))
+_RETRY_NOW = (
+    update(flows)
+    .where(
+        flows.c.status == FlowStatus.WAITING,
+        flows.c.waiting_on.in_(bindparam("upstreams", expanding=True)),
+        flows.c.next_run_at > leases.NOW,
+    )
+    .values(next_run_at=leases.NOW)
+)
 # A runner lets go of a flow that waits or stalls: the parameters name the columns to set.
 _RELEASE = update(flows).where(leases.FENCED).values(lease_until=None, version=flows.c.version + 1)
 # One statement per timeline entry: the next seq is computed inside the INSERT.
@@ -261,6 +270,7 @@ class FlowRunner(Generic[D]):
         self.owner = secrets.token_hex(4)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._recovered: set[str] = set()  # upstreams that answer again since the last round
 
     def wake(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -272,11 +282,17 @@ class FlowRunner(Generic[D]):
         def on_commit() -> None:
             loop.call_soon_threadsafe(self._wake.set)
 
+        def on_recovery(upstream: str) -> None:
+            loop.call_soon_threadsafe(self._recovery, upstream)
+
         unsubscribe = signals.subscribe(SIGNAL, on_commit)
+        unwatch = breaker.watch_recoveries(on_recovery)
         try:
             while True:
                 self._wake.clear()
                 try:
+                    if self._recovered:
+                        await self.retry_waiting_on(self._recovered)
                     claimed = await self.claim_due(self.concurrency - len(self._tasks))
                 except Exception:
                     log.exception("claiming due flows failed")
@@ -292,9 +308,27 @@ class FlowRunner(Generic[D]):
                         await self._wake.wait()
         finally:
             unsubscribe()
+            unwatch()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _recovery(self, upstream: str) -> None:
+        self._recovered.add(upstream)
+        self._wake.set()
+
+    async def retry_waiting_on(self, upstreams: set[str]) -> int:
+        """Flows waiting for an upstream that answers again run now, not after their backoff (up to
+        `max_backoff` after an outage); every runner of the service sees it, they share the store."""
+        names = sorted(upstreams)
+        upstreams.difference_update(names)
+        now = utcnow()
+        async with self.db.transaction() as session:
+            result: Any = await session.execute(_RETRY_NOW, {"upstreams": names, "now": now})
+        retried = int(result.rowcount or 0)
+        if retried:
+            log.info("%s answers again: %d waiting flows retried now", ", ".join(names), retried)
+        return retried
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -456,7 +490,11 @@ class FlowRunner(Generic[D]):
 
     async def _failed(self, held: Lease, step: str, attempts: int, exc: Exception) -> FlowStatus:
         error = f"{type(exc).__name__}: {exc}"
-        if not is_transient(exc) or attempts >= self.max_attempts:
+        # A call its circuit breaker held back (the upstream failed for others just now) is no
+        # proof the upstream still fails: the flow waits for it instead of stalling. Many flows
+        # failing fast on one open circuit would otherwise use up their attempts in seconds.
+        tried = getattr(exc, "attempted", True)
+        if not is_transient(exc) or (attempts >= self.max_attempts and tried):
             return await self._stall(held, attempts, step, error)
         delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
         log.warning(
@@ -478,6 +516,7 @@ class FlowRunner(Generic[D]):
                     "last_error": error[:4000],
                     "next_run_at": utcnow() + timedelta(seconds=delay),
                     "updated_at": utcnow(),
+                    "waiting_on": getattr(exc, "service", None) or None,
                 },
             )
             detail = f"attempt {attempts}, retry in {delay:.1f}s: {error}"

@@ -40,6 +40,8 @@ flows = Table(
     Column("lease_until", DateTime(timezone=True), nullable=True),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_generation", Integer, nullable=False, server_default="0"),
+    # The upstream a waiting flow's step could not reach: retried as soon as it answers again.
+    Column("waiting_on", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
     Column("version", Integer, nullable=False),

@@ -1,4 +1,4 @@
-"""flow leases are fenced: kit_flows.lease_owner and lease_generation (contracts/kit/flows/leases.py)
+"""flow leases are fenced (kit_flows.lease_owner, lease_generation); waiting flows name their upstream (waiting_on)
 
 Revision ID: 8c05677400da
 Revises: 3f6d2a9c41b7
@@ -20,9 +20,11 @@ def upgrade() -> None:
     with op.batch_alter_table('kit_flows', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lease_owner', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('lease_generation', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('waiting_on', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('kit_flows', schema=None) as batch_op:
+        batch_op.drop_column('waiting_on')
         batch_op.drop_column('lease_generation')
         batch_op.drop_column('lease_owner')
