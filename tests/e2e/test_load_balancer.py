@@ -19,7 +19,7 @@ import pytest
 
 from plantbridge.launcher import register_client
 from plantbridge.processes import ChildProcess, ServiceProcess, free_port
-from tests.conftest import IN_CI, Launch
+from tests.support.fixtures import IN_CI, Launch
 from tests.support.platform import DatabaseUrl
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy" / "haproxy.cfg"

@@ -17,7 +17,7 @@ from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step
 from contracts.kit.flows.leases import LeaseLost
 from contracts.kit.flows.store import flows as flow_table
 from contracts.kit.flows.store import timeline
-from tests.events.support import eventually
+from tests.support.wait import eventually
 
 
 @dataclass
@@ -162,7 +162,7 @@ async def test_flows_waiting_for_an_upstream_run_as_soon_as_it_answers_again(db:
         async def completed() -> bool:
             return (await status(db, flow_id)).status == "completed"
 
-        await eventually(completed, limit=10, what="the waiting flow to run at once")
+        await eventually(completed, timeout=10, what="the waiting flow to run at once")
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

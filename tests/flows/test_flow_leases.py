@@ -5,12 +5,12 @@ nothing. The runners that crash or stall are real processes (tests/flows/lease_w
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import pytest
@@ -23,10 +23,11 @@ from contracts.kit.flows.leases import LeaseLost
 from contracts.kit.flows.store import flows as flow_table
 from contracts.kit.flows.store import timeline
 from contracts.kit.tables import outbox
-from tests.events.support import eventually, receipt
+from tests.events.support import receipt
 from tests.flows.lease_worker import LEASED, STALL, Runner
+from tests.support.fixtures import Spawn
+from tests.support.wait import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
 LEASE = 1.0
 
 
@@ -61,35 +62,30 @@ def executed(path: Path) -> list[str]:
 
 
 @asynccontextmanager
-async def worker(db: Database, executions: Path, mode: str, log: Path) -> AsyncIterator[Any]:
-    """A runner in its own process; it is killed (SIGKILL) when the block ends, if still alive."""
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.flows.lease_worker",
-            db.url.render_as_string(hide_password=False),
-            str(executions),
-            mode,
-            str(LEASE),
-            cwd=ROOT,
+async def in_its_step(
+    spawn: Spawn, db: Database, executions: Path, mode: str, log: Path
+) -> AsyncIterator[Popen[str]]:
+    """A runner in its own process, handed over once it is inside the flow's step; killed
+    (SIGKILL) when the block ends, if still alive."""
+    with log.open("w") as out:
+        process = spawn(
+            *(sys.executable, "-m", "tests.flows.lease_worker"),
+            *(db.url.render_as_string(hide_password=False), str(executions), mode, str(LEASE)),
             stdout=out,
             stderr=out,
         )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
 
-
-async def in_step(executions: Path, process: Any) -> None:
     async def entered() -> bool:
-        assert process.returncode is None, "the worker died before reaching its step"
+        assert process.poll() is None, "the worker died before reaching its step"
         return bool(executed(executions))
 
-    await eventually(entered, what="the worker to be inside its step")
+    try:
+        await eventually(entered, what="the worker to be inside its step")
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        await asyncio.to_thread(process.wait)
 
 
 async def test_a_step_longer_than_its_lease_keeps_it_and_runs_once(db: Database, tmp_path: Path) -> None:
@@ -112,11 +108,12 @@ async def test_a_step_longer_than_its_lease_keeps_it_and_runs_once(db: Database,
     assert await kinds(db, flow_id) == ["started", "step_done", "completed"]
 
 
-async def test_a_runner_that_stalled_past_its_lease_commits_nothing(db: Database, tmp_path: Path) -> None:
+async def test_a_runner_that_stalled_past_its_lease_commits_nothing(
+    db: Database, spawn: Spawn, tmp_path: Path
+) -> None:
     executions, log = tmp_path / "executions", tmp_path / "worker.log"
     flow_id = await begin(db)
-    async with worker(db, executions, "block", log) as stalled:
-        await in_step(executions, stalled)
+    async with in_its_step(spawn, db, executions, "block", log):
         started = time.monotonic()
         # The worker's process is frozen inside the step; its lease lapses and this runner takes over.
         takeover = runner(db, executions)
@@ -134,7 +131,7 @@ async def test_a_runner_that_stalled_past_its_lease_commits_nothing(db: Database
             return "lease lost" in log.read_text()
 
         # The worker wakes up with its step's result and tries to commit it: fenced out.
-        await eventually(refused, limit=STALL + 10, what="the stalled worker to find its lease lost")
+        await eventually(refused, timeout=STALL + 10, what="the stalled worker to find its lease lost")
     worker_name = executed(executions)[0]
     assert executed(executions) == [worker_name, "test"]
     assert await kinds(db, flow_id) == ["started", "lease_taken_over", "step_done", "completed"]
@@ -144,14 +141,13 @@ async def test_a_runner_that_stalled_past_its_lease_commits_nothing(db: Database
 
 
 async def test_a_crashed_runners_flow_is_taken_over_when_its_lease_lapses(
-    db: Database, tmp_path: Path
+    db: Database, spawn: Spawn, tmp_path: Path
 ) -> None:
     executions, log = tmp_path / "executions", tmp_path / "worker.log"
     flow_id = await begin(db)
-    async with worker(db, executions, "hang", log) as doomed:
-        await in_step(executions, doomed)
-        doomed.send_signal(signal.SIGKILL)
-        await doomed.wait()
+    async with in_its_step(spawn, db, executions, "hang", log) as doomed:
+        doomed.kill()  # SIGKILL: no cleanup, its lease stays in the row
+        await asyncio.to_thread(doomed.wait)
     crashed = time.monotonic()
     survivor = runner(db, executions, poll_interval=0.1)
     task = asyncio.create_task(survivor.run())

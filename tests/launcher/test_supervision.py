@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,8 +26,9 @@ from plantbridge.launcher import OPERATOR_CLIENT
 from plantbridge.processes import RedisServer
 from plantbridge.services import SERVICES
 from plantbridge.supervisor import STATE_FILE, read_state
+from tests.support.fixtures import PlantbridgeCli, Spawn
+from tests.support.wait import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
 BACK_WITHIN = 10.0  # the issue's promise: killed, back and serving within 10 s
 
 
@@ -36,7 +37,7 @@ class Embedded:
     data: Path
     offset: int
     redis_port: int
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[str]
     out: Path
     err: Path
 
@@ -57,14 +58,6 @@ class Embedded:
         except httpx.HTTPError:
             return False
 
-    def status(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "plantbridge", "status", "--data", str(self.data)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
 
 def _free(port: int) -> bool:
     with socket.socket() as sock:
@@ -76,39 +69,30 @@ def _free(port: int) -> bool:
 
 
 def pick_ports() -> tuple[int, int]:
-    """A port offset under which every service's port is free here, and a free Redis port."""
+    """A port offset under which every service's port (and Redis's) is free here; below the
+    ephemeral range (32768 and up), where other processes' outgoing connections take ports."""
     for _ in range(200):
-        offset = random.randrange(20_000, 50_000)
-        redis_port = random.randrange(50_000, 60_000)
+        offset = random.randrange(10_000, 24_000)
+        redis_port = 6380 + offset
         if all(_free(s.port + offset) for s in SERVICES) and _free(redis_port):
             return offset, redis_port
     raise RuntimeError("no free port range found")
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds until `check` held; the timeout only guards against hanging."""
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
-    return time.monotonic() - started
-
-
-def start_platform(data: Path, *only: str) -> Embedded:
+def start_platform(spawn: Spawn, data: Path, *only: str) -> Embedded:
     offset, redis_port = pick_ports()
     out, err = data.parent / f"{data.name}.out", data.parent / f"{data.name}.err"
     command = [sys.executable, "-m", "plantbridge", "up", "--data", str(data), "--port-offset", str(offset)]
     command += ["--redis-port", str(redis_port), *(["--only", ",".join(only)] if only else [])]
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=stdout, stderr=stderr)
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = spawn(*command, stdout=stdout, stderr=stderr)
     platform = Embedded(data, offset, redis_port, process, out, err)
 
     def up() -> bool:
         assert process.poll() is None, f"plantbridge up exited: {err.read_text()[-2000:]}"
         return "Plantbridge is up" in out.read_text()
 
-    wait_until(up, 300, "plantbridge up to start every service")
+    eventually(up, timeout=300, interval=0.5, what="plantbridge up to start every service")
     return platform
 
 
@@ -132,8 +116,8 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
-    running = start_platform(tmp_path_factory.mktemp("up") / "data")
+def platform(spawn: Spawn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
+    running = start_platform(spawn, tmp_path_factory.mktemp("up") / "data")
     try:
         yield running
     finally:
@@ -141,7 +125,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
             stop_platform(running)
 
 
-def test_each_process_killed_is_back_within_10_s_and_nothing_else_stopped(platform: Embedded) -> None:
+def test_each_process_killed_is_back_within_10_s_and_nothing_else_stopped(
+    platform: Embedded, plantbridge_cli: PlantbridgeCli
+) -> None:
     names = ["redis", *(s.name for s in SERVICES)]
     took: dict[str, float] = {}
     for name in names:
@@ -153,7 +139,7 @@ def test_each_process_killed_is_back_within_10_s_and_nothing_else_stopped(platfo
         def back(name: str = name, old: int | None = before[name]) -> bool:
             return platform.pids()[name] not in (None, old) and platform.serving(name)
 
-        wait_until(back, 60, f"{name} to be back")
+        eventually(back, timeout=60, interval=0.1, what=f"{name} to be back")
         took[name] = time.monotonic() - killed
         after = platform.pids()
         others = {n: pid for n, pid in before.items() if n != name}
@@ -166,7 +152,7 @@ def test_each_process_killed_is_back_within_10_s_and_nothing_else_stopped(platfo
     # Health, `plantbridge status` and the operations console say what happened.
     for service in SERVICES:
         assert httpx.get(f"{platform.url(service.name)}/health/live").json()["restarts"] == 1
-    status = platform.status()
+    status = plantbridge_cli("status", "--data", str(platform.data))
     assert status.returncode == 0, status.stdout + status.stderr
     assert status.stdout.count("killed by SIGKILL") == len(names)
     log = (platform.data / "logs" / "supervisor.log").read_text()
@@ -192,9 +178,9 @@ def restarts_in_console(platform: Embedded) -> dict[str, int]:
 
 
 def test_a_process_that_keeps_crashing_is_reported_not_restarted_in_a_tight_loop(
-    tmp_path: Path,
+    spawn: Spawn, plantbridge_cli: PlantbridgeCli, tmp_path: Path
 ) -> None:
-    platform = start_platform(tmp_path / "data", "xref")
+    platform = start_platform(spawn, tmp_path / "data", "xref")
     try:
         waits = []
         for crash in range(1, 6):
@@ -207,7 +193,7 @@ def test_a_process_that_keeps_crashing_is_reported_not_restarted_in_a_tight_loop
                 xref = platform.supervised("xref")
                 return xref.restarts == crash and xref.state is ProcessState.RUNNING
 
-            wait_until(restarted, 60, f"restart {crash}")
+            eventually(restarted, timeout=60, interval=0.1, what=f"restart {crash}")
             xref = platform.supervised("xref")
             assert xref.started_at is not None
             assert xref.last_exit_at is not None
@@ -219,14 +205,14 @@ def test_a_process_that_keeps_crashing_is_reported_not_restarted_in_a_tight_loop
         def looping() -> bool:
             return platform.supervised("xref").state is ProcessState.CRASH_LOOP
 
-        wait_until(looping, 10, "the crash loop to be reported")
+        eventually(looping, timeout=10, interval=0.1, what="the crash loop to be reported")
         xref = platform.supervised("xref")
         assert xref.next_start_at is not None
         assert xref.last_exit_at is not None
         assert xref.next_start_at - xref.last_exit_at == timedelta(seconds=30)
         time.sleep(5)
         assert not platform.serving("xref"), "restarted at once despite the crash loop"
-        status = platform.status()
+        status = plantbridge_cli("status", "--data", str(platform.data))
         assert status.returncode == 1
         assert "crash-loop" in status.stdout
         assert "xref keeps crashing: 5 exits" in (platform.data / "logs" / "supervisor.log").read_text()

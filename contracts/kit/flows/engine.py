@@ -8,13 +8,13 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Integer, String, Text, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Select, String, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit import breaker, consumer, correlation, outbox, signals, tracing
@@ -25,6 +25,7 @@ from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, time
 from contracts.kit.paging import as_utc, utcnow
 from contracts.kit.problems import RemoteProblem
 from contracts.kit.records import new_id
+from contracts.kit.unit_of_work import KEY_IN_USE
 
 log = logging.getLogger("plantbridge.flows")
 D = TypeVar("D")
@@ -225,17 +226,14 @@ class StepFailed(Exception):
     wrong state, data is missing): the flow stalls at once, visibly, for an operator."""
 
 
-# The upstream still runs an earlier attempt of the same call (one that timed out on our side):
-# asked again later, it answers with that attempt's result.
-STILL_RUNNING = "urn:plantbridge:problem:idempotency-key-in-use"
-
-
 def is_transient(exc: BaseException) -> bool:
     """A 4xx problem will not change by asking again; anything else (down, 5xx, timeouts) may."""
     if isinstance(exc, StepFailed):
         return False
     if isinstance(exc, RemoteProblem):
-        return exc.status >= 500 or exc.status == 429 or exc.problem.get("type") == STILL_RUNNING
+        # KEY_IN_USE: the upstream still runs an earlier attempt of the same call (one that timed
+        # out here); asked again later, it answers with that attempt's result.
+        return exc.status >= 500 or exc.status == 429 or exc.slug == KEY_IN_USE
     return True
 
 
@@ -347,7 +345,7 @@ class FlowRunner(Generic[D]):
         leased = await self._lease(_ONE, {"flow": flow_id}, now)
         return leased[0] if leased else None
 
-    async def _lease(self, candidates: Any, params: dict[str, Any], now: Any) -> list[Lease]:
+    async def _lease(self, candidates: Select[Any], params: dict[str, Any], now: datetime) -> list[Lease]:
         started = asyncio.get_running_loop().time()
         async with self.db.transaction() as session:
             rows = (await session.execute(candidates, params)).all()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -136,7 +136,7 @@ def revoke() -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def kept(held: Lease, renew_once: Any) -> AsyncIterator[None]:
+async def kept(held: Lease, renew_once: Callable[[Lease], Awaitable[bool]]) -> AsyncIterator[None]:
     """Run the body while a heartbeat renews `held` every third of its length. If the lease cannot
     be renewed before it lapses (taken over, revoked, or the database unreachable), the body is
     cancelled and `LeaseLost` raised in its place."""
