@@ -28,7 +28,6 @@ from contracts.kit.auth import AuthMiddleware, TokenVerifier, document_security
 from contracts.kit.consumer import Consumer
 from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
-from contracts.kit.flows.engine import FlowRunner, FlowType
 from contracts.kit.http_limits import RequestGuard
 from contracts.kit.logs import configure_logging
 from contracts.kit.observability import Metrics, ReadinessCheck, health_handlers
@@ -39,7 +38,7 @@ from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
 from contracts.kit.revocation import following
-from contracts.kit.settings import FlowSettings, ServiceSettings
+from contracts.kit.settings import ServiceSettings
 from contracts.kit.strict_body import document_json_bodies, strict_json_body
 from contracts.kit.tracing import setup as setup_tracing
 from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
@@ -88,21 +87,6 @@ class Runtime:
         """A consumer group on this service's database and Redis, with the platform's retention."""
         return Consumer(
             db=self.db, redis=self.redis, group=group, inbox_retention=self.settings.event_retention
-        )
-
-    def flow_runner(self, flow_types: Sequence[FlowType], deps: D, *, source: str) -> FlowRunner[D]:
-        """This service's flow runner, with the attempts, backoff and lease of its settings."""
-        settings = self.settings
-        assert isinstance(settings, FlowSettings), "a service that runs flows has FlowSettings"
-        return FlowRunner(
-            self.db,
-            flow_types,
-            deps,
-            source=source,
-            max_attempts=settings.flow_max_attempts,
-            max_backoff=settings.flow_max_backoff_seconds,
-            lease=settings.flow_lease_seconds,
-            redis=self.redis,
         )
 
 

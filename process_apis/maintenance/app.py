@@ -20,6 +20,7 @@ from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import flow_metadata
+from contracts.kit.flows.engine import FlowRunner
 from contracts.kit.settings import load_settings
 from process_apis.maintenance import starts
 from process_apis.maintenance.deps import Upstreams
@@ -91,7 +92,10 @@ def _flow_runner(
             rules=rules,
             db=runtime_of(app).db,
         )
-        runner = runtime_of(app).flow_runner(FLOW_TYPES, upstreams, source=SOURCE)
+        runtime = runtime_of(app)
+        runner = FlowRunner.configured(
+            runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
+        )
         task = asyncio.create_task(runner.run(), name="maintenance-flows")
         try:
             yield

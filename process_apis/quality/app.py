@@ -17,6 +17,7 @@ from contracts.clients.qms import QmsClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import flow_metadata
+from contracts.kit.flows.engine import FlowRunner
 from contracts.kit.settings import load_settings
 from process_apis.quality import starts
 from process_apis.quality.flows import FLOW_TYPES, Upstreams
@@ -70,7 +71,10 @@ def _flow_runner(settings: QualitySettings, rules: QualityRules, outbound: Outbo
             qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
             rules=rules,
         )
-        runner = runtime_of(app).flow_runner(FLOW_TYPES, upstreams, source=SOURCE)
+        runtime = runtime_of(app)
+        runner = FlowRunner.configured(
+            runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
+        )
         task = asyncio.create_task(runner.run(), name="quality-flows")
         try:
             yield

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from contracts.kit.app import Runtime
 from contracts.kit.db import Database
-from contracts.kit.observability import Metrics
+from contracts.kit.flows.engine import FlowRunner
 from contracts.kit.settings import FlowSettings, SettingsError, load_settings
 from process_apis.maintenance.settings import MaintenanceSettings
 from process_apis.quality.settings import QualitySettings
@@ -24,7 +23,7 @@ async def test_each_process_runs_its_flows_with_the_lease_its_setting_names(
     db = Database(f"sqlite+aiosqlite:///{tmp_path}/flows.db")
     redis = Redis.from_url("redis://127.0.0.1:1/0")  # never connected to
     settings = load_settings(cls, prefix, {f"{prefix}_FLOW_LEASE_SECONDS": "6.5"})
-    runner = Runtime(settings, db, redis, Metrics(prefix.lower())).flow_runner([], None, source="/test")
+    runner = FlowRunner.configured(db, redis, settings, [], None, source="/test")
     assert runner.lease == 6.5
     assert load_settings(cls, prefix, {}).flow_lease_seconds == 15.0
     await redis.aclose()

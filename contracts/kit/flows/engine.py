@@ -25,6 +25,7 @@ from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, time
 from contracts.kit.paging import as_utc, utcnow
 from contracts.kit.problems import RemoteProblem
 from contracts.kit.records import new_id
+from contracts.kit.settings import FlowSettings
 from contracts.kit.unit_of_work import KEY_IN_USE
 
 log = logging.getLogger("plantbridge.flows")
@@ -238,6 +239,29 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class FlowRunner(Generic[D]):
+    @classmethod
+    def configured(
+        cls,
+        db: Database,
+        redis: Redis,
+        settings: FlowSettings,
+        flow_types: Sequence[FlowType],
+        deps: D,
+        *,
+        source: str,
+    ) -> FlowRunner[D]:
+        """A service's runner, with the attempts, backoff and lease its settings name."""
+        return cls(
+            db,
+            flow_types,
+            deps,
+            source=source,
+            max_attempts=settings.flow_max_attempts,
+            max_backoff=settings.flow_max_backoff_seconds,
+            lease=settings.flow_lease_seconds,
+            redis=redis,
+        )
+
     def __init__(
         self,
         db: Database,
