@@ -42,7 +42,9 @@ async def the_step(ctx: FlowContext[Runner]) -> dict[str, Any]:
     return {"ran_by": me.name}
 
 
-LEASED = FlowType("leased", "one step that may outlive its lease", (Step("the_step", the_step),))
+LEASED = FlowType(
+    "leased", "one step that may outlive its lease", (Step("the_step", the_step),), keys=("lot_id",)
+)
 
 
 def _append(path: Path, line: str) -> None:

@@ -98,7 +98,7 @@ async def test_a_step_longer_than_its_lease_keeps_it_and_runs_once(db: Database,
         await asyncio.sleep(3 * LEASE)  # the step outlives its lease three times over
         return {"ran_by": "slow"}
 
-    slow.types["leased"] = flows.FlowType("leased", "", (flows.Step("the_step", step),))
+    slow.types["leased"] = flows.FlowType("leased", "", (flows.Step("the_step", step),), keys=("lot_id",))
     running = asyncio.create_task(slow.run_leased(held))
     other = runner(db, executions)
     while not running.done():
@@ -188,7 +188,7 @@ async def test_a_flow_cancelled_while_its_step_runs_stays_cancelled(db: Database
         return {"ran_by": "late"}
 
     engine = runner(db, executions, lease=30.0)  # no heartbeat falls due: only the fence stops it
-    engine.types["leased"] = flows.FlowType("leased", "", (flows.Step("the_step", step),))
+    engine.types["leased"] = flows.FlowType("leased", "", (flows.Step("the_step", step),), keys=("lot_id",))
     [held] = await engine.claim_due(1)
     running = asyncio.create_task(engine.run_leased(held))
     await asyncio.sleep(0.1)
