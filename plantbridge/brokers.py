@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import getpass
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from plantbridge.processes import free_port, terminate, wait_for_port
+from plantbridge.processes import ChildProcess, free_port, port_open
 
 
-class Broker:
+class Broker(ChildProcess):
     """A broker process on 127.0.0.1; `kill` dies like a crash, `start` again on the same port."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, name: str = "mqtt") -> None:
+        self.name = name
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.data_dir / "broker.log"
+        self.process = None
 
     @property
     def url(self) -> str:
@@ -27,23 +28,12 @@ class Broker:
     def command(self) -> list[str]:
         raise NotImplementedError
 
-    def start(self) -> Broker:
+    def spawn(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.data_dir / "broker.log", "ab") as log:
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, timeout=30, process=self.process)
-        return self
+        self._launch(self.command())
 
-    def stop(self) -> None:
-        terminate(self.process)
-        self.process = None
-
-    def kill(self) -> None:
-        """Die like a crash: no shutdown handlers run, nothing is saved."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+    def ready(self) -> bool:
+        return port_open(self.port)
 
 
 def mosquitto_binary() -> str | None:

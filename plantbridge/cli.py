@@ -39,6 +39,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="an MQTT broker (amqtt) and one simulated CNC for the connector",
     )
     up.add_argument("--mqtt-port", type=int, default=1883, help="the --shopfloor broker's port")
+    up.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        help="add this to every service's port (e.g. 10000: the gateway on 10000, ERP on 18101)",
+    )
+
+    status = commands.add_parser("status", help="the processes `up` supervises: state, restarts, last exit")
+    status.add_argument("--data", default=os.environ.get("PLANTBRIDGE_DATA", "data"))
 
     serve = commands.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service")
@@ -84,7 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             erp=args.erp,
             shopfloor=args.shopfloor,
             mqtt_port=args.mqtt_port,
+            port_offset=args.port_offset,
         )
+    if args.command == "status":
+        from plantbridge.supervisor import print_status
+
+        return print_status(args.data)
     if args.command == "serve":
         return _serve(args.service, args.host, args.port)
     if args.command == "migrate":

@@ -5,7 +5,6 @@ machine's Sparkplug id. Then `plantbridge simulate command CNC-001 breakdown` st
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from connectors.shopfloor.simulator.run import Options, machine_map, transport
 from connectors.shopfloor.simulator.sparkplug_edge import device_id
 from plantbridge.brokers import Amqtt
 from plantbridge.demo import create_once
+from plantbridge.processes import ChildProcess
 
 MACHINE = "CNC-001"
 ORDER = "MO-SHAFT-5001"
@@ -27,7 +27,7 @@ class ShopfloorDemo:
         self.broker = Amqtt(data_dir / "mqtt", port=port)
         self.options = Options(protocol="sparkplug", count=1, mqtt=self.broker.url)
         self.map_file = data_dir / "shopfloor-machines.toml"
-        self.simulator: subprocess.Popen[bytes] | None = None
+        self.machines = SimulatedMachines(self.options)
 
     def start_broker(self) -> dict[str, str]:
         """The broker and the machine map; returns the connector's settings."""
@@ -36,18 +36,32 @@ class ShopfloorDemo:
         return {"SHOPFLOOR_MQTT_URL": self.broker.url, "SHOPFLOOR_MAPPING_FILE": str(self.map_file.resolve())}
 
     def start_machine(self, log_path: Path) -> None:
+        self.machines.log_path = log_path
+        self.machines.start()
+
+    def stop(self) -> None:
+        self.machines.stop()
+        self.broker.stop()
+
+
+class SimulatedMachines(ChildProcess):
+    """`plantbridge simulate machines` as a supervised child of `plantbridge up`."""
+
+    name = "machines"
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.process = None
+
+    def spawn(self) -> None:
         o = self.options
         command = [sys.executable, "-m", "plantbridge", "simulate", "machines", "--protocol", o.protocol]
         command += ["--count", "1", "--mqtt", o.mqtt, "--group", o.group, "--node", o.node]
         command += ["--primary-host", o.primary_host, "--parts-per-second", "0.5"]
-        with open(log_path, "ab") as log:
-            self.simulator = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        self._launch(command)
 
-    def stop(self) -> None:
-        if self.simulator is not None and self.simulator.poll() is None:
-            self.simulator.terminate()
-            self.simulator.wait(timeout=10)
-        self.broker.stop()
+    def ready(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
 
 def load_shopfloor_demo(gateway: str, client_id: str, client_secret: str, options: Options) -> None:

@@ -48,6 +48,7 @@ class Upstreams:
     redis: Redis
     lookback_days: int = 90
     lag_threshold: int = 100
+    supervisor_state_file: str = ""
     audited: dict[str, ApiClient] = field(default_factory=dict)
 
     @property
@@ -84,6 +85,7 @@ def build(settings: OperationsSettings, outbound: Outbound, redis: Redis) -> Ups
         redis=redis,
         lookback_days=settings.lookback_days,
         lag_threshold=settings.lag_threshold,
+        supervisor_state_file=settings.supervisor_state_file,
     )
     up.audited = {"erp": up.erp, "qms": up.qms, "cmms": up.cmms, "mes": up.mes}
     return up

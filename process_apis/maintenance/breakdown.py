@@ -158,4 +158,5 @@ BREAKDOWN = FlowType(
             when=lambda ctx: _owner(ctx) and ctx.deps.rules.breakdown.report_asset_down,
         ),
     ),
+    keys=("equipment_id", "asset_id", "order_id"),
 )

@@ -82,6 +82,7 @@ def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: 
         "webhook-endpoints-failing",
         "shopfloor-signals",
         "shopfloor-connector",
+        "process-restarts",
     }
     # CMMS, the maintenance process and the webhooks service are not running in this platform.
     assert names["uncosted-work-orders"]["complete"] is False
@@ -102,7 +103,7 @@ def test_pages_follow_the_cursor(monitors: httpx.Client) -> None:
     rest = monitors.get(
         "/operations/v1/monitors", params={"limit": 50, "cursor": first["next_cursor"]}
     ).json()
-    assert len(rest["items"]) == 9
+    assert len(rest["items"]) == 10
     assert rest["next_cursor"] is None
 
 
