@@ -211,9 +211,9 @@ def print_status(data: str) -> int:
         return 2
     state = read_state(path)
     print(f"supervisor pid {state.supervisor_pid}, as of {state.updated_at:%Y-%m-%d %H:%M:%S} UTC")
-    print(f"{'process':<12} {'state':<11} {'pid':>7} {'restarts':>8}  last exit")
+    print(f"{'process':<14} {'state':<11} {'pid':>7} {'restarts':>8}  last exit")
     for p in state.processes:
         last = f"{p.last_exit} at {p.last_exit_at:%H:%M:%S}" if p.last_exit and p.last_exit_at else "-"
         pid = str(p.pid) if p.pid else "-"
-        print(f"{p.name:<12} {p.state.value:<11} {pid:>7} {p.restarts:>8}  {last}")
+        print(f"{p.name:<14} {p.state.value:<11} {pid:>7} {p.restarts:>8}  {last}")
     return 0 if all(p.state is ProcessState.RUNNING for p in state.processes) else 1
