@@ -2,8 +2,13 @@
 
 Tryton is installed from the package's `tryton` extra when missing. A database is initialised
 once (`trytond-admin`, about 90 s on a 2-core machine), kept as a template and copied for each
-new database, which then starts in seconds; the server runs as `trytond -c <conf> -d <name>`
-(without `-d` Tryton never loads the database and every login fails).
+new database, which then starts in seconds.
+
+The server is Tryton's WSGI application (`trytond.application:app`) under granian with several
+worker processes, as Tryton documents for production: its built-in `trytond` command is
+werkzeug's development server, one process whose threads share one GIL, so a second request
+waits for the first one's CPU. `TRYTOND_DATABASE_NAMES` makes each worker load the database's
+pool before it serves (without it every login fails: the pool is never loaded).
 """
 
 from __future__ import annotations
@@ -14,11 +19,21 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from plantbridge.processes import free_port, terminate, wait_for_port
 
-MODULES = ("purchase", "stock_lot", "production", "quality", "account_invoice")
+# purchase_requisition: our purchase requisitions; stock_supply: reorder points (order points).
+MODULES = (
+    "purchase",
+    "purchase_requisition",
+    "stock_lot",
+    "stock_supply",
+    "production",
+    "quality",
+    "account_invoice",
+)
 ADMIN_PASSWORD = "admin"
 TEMPLATE = "template"
 
@@ -44,12 +59,18 @@ class TrytonServer:
     PostgreSQL server when `postgres` names one (`postgresql://user@host:port/`)."""
 
     def __init__(
-        self, folder: Path, database: str = "plant", port: int | None = None, postgres: str | None = None
+        self,
+        folder: Path,
+        database: str = "plant",
+        port: int | None = None,
+        postgres: str | None = None,
+        workers: int = 2,
     ) -> None:
         self.folder = folder.resolve()
         self.database = database
         self.postgres = postgres
         self.port = port or free_port()
+        self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.folder / f"trytond-{database}.log"
 
@@ -63,10 +84,7 @@ class TrytonServer:
 
     def _config(self) -> Path:
         config = self.folder / f"trytond-{self.port}.conf"
-        config.write_text(
-            _database_section(self.folder, self.postgres) + f"[web]\nlisten = 127.0.0.1:{self.port}\n"
-            "[session]\nmax_attempt = 100\n"
-        )
+        config.write_text(_database_section(self.folder, self.postgres) + "[session]\nmax_attempt = 100\n")
         return config
 
     def initialise(self) -> bool:
@@ -82,17 +100,49 @@ class TrytonServer:
         shutil.copyfile(template, self.file)
         return True
 
-    def start(self, timeout: float = 60.0) -> TrytonServer:
+    def start(self, timeout: float = 90.0) -> TrytonServer:
         config = self._config()
+        env = {
+            **os.environ,
+            "TRYTOND_CONFIG": str(config),
+            "TRYTOND_DATABASE_NAMES": self.database,
+            "TRYTOND_LOGGING_LEVEL": "30",
+        }
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [_binary("trytond"), "-c", str(config), "-d", self.database],
+                [
+                    *(sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws"),
+                    *("--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)),
+                    # One request at a time per worker: Tryton's work is CPU under the GIL.
+                    *("--blocking-threads", "1", "--log-level", "warning"),
+                    "trytond.application:app",
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "TRYTOND_LOGGING_LEVEL": "30"},
+                env=env,
             )
+        started = time.monotonic()
         wait_for_port(self.port, timeout=timeout, process=self.process)
+        self._wait_serving(timeout - (time.monotonic() - started))
         return self
+
+    def _wait_serving(self, timeout: float) -> None:
+        """Granian listens before its workers have loaded Tryton's pool: wait for an answer."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        body = {"id": 0, "method": "common.server.version", "params": []}
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"Tryton exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                if httpx.post(f"{self.url}/rpc/", json=body, timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Tryton did not answer within {timeout:.0f} s; see {self.log_path}")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         terminate(self.process)
@@ -142,17 +192,18 @@ def _admin(folder: Path, postgres: str | None, database: str) -> None:
     password.write_text(ADMIN_PASSWORD)
     config = folder / "trytond-admin.conf"
     config.write_text(_database_section(folder, postgres))
-    subprocess.run(
+    done = subprocess.run(
         [
             _binary("trytond-admin"),
             *("-c", str(config), "-d", database, "--all", "--email", "admin@example.com"),
             *("-u", *MODULES, "--activate-dependencies"),
         ],
-        check=True,
         env={**os.environ, "TRYTONPASSFILE": str(password)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    if done.returncode:
+        raise RuntimeError(f"trytond-admin failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
 
 
 def _database_section(folder: Path, postgres: str | None) -> str:
@@ -163,10 +214,10 @@ def _database_section(folder: Path, postgres: str | None) -> str:
 
 def _initialise_on_postgres(folder: Path, postgres: str, database: str) -> bool:
     """The template database once, then each database as a copy of it (CREATE DATABASE ... TEMPLATE)."""
-    import psycopg2  # the `tryton` extra's PostgreSQL driver, Tryton's own
+    import psycopg  # Tryton's own PostgreSQL driver, in the `tryton` extra
+    from psycopg import sql
 
-    connection = psycopg2.connect(f"{postgres.rstrip('/')}/postgres")
-    connection.autocommit = True
+    connection = psycopg.connect(f"{postgres.rstrip('/')}/postgres", autocommit=True)
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT datname FROM pg_database")
@@ -175,9 +226,13 @@ def _initialise_on_postgres(folder: Path, postgres: str, database: str) -> bool:
                 return False
             template = f"{TEMPLATE}_tryton"
             if template not in existing:
-                cursor.execute(f'CREATE DATABASE "{template}"')
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
                 _admin(folder, postgres, template)
-            cursor.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+            cursor.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(database), sql.Identifier(template)
+                )
+            )
     finally:
         connection.close()
     return True

@@ -93,3 +93,16 @@ def test_versions_change_with_every_write() -> None:
     first = dt.datetime(2026, 12, 6, 15, 38, 40, 670970)
     assert mapping.version(first) < mapping.version(first + dt.timedelta(microseconds=1))
     assert mapping.utc(first).tzinfo is dt.UTC
+
+
+def test_a_purchase_whose_every_planned_move_was_cancelled_is_cancelled() -> None:
+    # Cancelled in Tryton (moves cancelled, the exception ignored): Tryton keeps it processing.
+    assert mapping.purchase_status("processing", "none", [{"cancelled"}]) == PurchaseOrderStatus.CANCELLED
+    # One line still planned, or re-planned after the cancel: still open.
+    assert (
+        mapping.purchase_status("processing", "waiting", [{"cancelled"}, {"draft"}])
+        == PurchaseOrderStatus.OPEN
+    )
+    assert (
+        mapping.purchase_status("processing", "waiting", [{"cancelled", "draft"}]) == PurchaseOrderStatus.OPEN
+    )
