@@ -7,6 +7,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import random
 from typing import Any
 
 import msgspec
@@ -18,7 +19,13 @@ from contracts.kit.problems import Conflict, NotFound, Problem, Unprocessable
 from contracts.models import erp as m
 from system_apis.erp import domain
 from system_apis.erp.backends.tryton import mapping
-from system_apis.erp.backends.tryton.client import TrytonClient, TrytonDenied, TrytonError, TrytonRefused
+from system_apis.erp.backends.tryton.client import (
+    TrytonBusy,
+    TrytonClient,
+    TrytonDenied,
+    TrytonError,
+    TrytonRefused,
+)
 from system_apis.erp.backends.tryton.mapping import Places
 from system_apis.erp.backends.tryton.settings import TrytonSettings
 from system_apis.erp.backends.tryton.store import BindingRow
@@ -42,6 +49,11 @@ ITEM_FIELDS += ["create_date", "write_date", "template"]
 OPTIONAL_MODELS = {"purchase.requisition": "purchase_requisition", "stock.order_point": "stock_supply"}
 MOVE_FIELDS = ["from_location", "to_location", "internal_quantity", "state", "lot.number"]
 MOVE_FIELDS += ["product.code", "write_date", "create_date"]
+
+
+# A call Tryton rolled back for a lost lock race is sent again after these pauses (seconds, with
+# jitter) before the command answers 503: it did nothing, and the race is usually over at once.
+BUSY_PAUSES = (0.1, 0.3, 0.9)
 
 
 class ErpUnavailable(Problem):
@@ -84,12 +96,21 @@ class Tryton:
         self._products: dict[str, tuple[int, int]] = {}  # item id → (product id, its unit)
         self.company_party = 0
         self.models: set[str] = set()  # which of OPTIONAL_MODELS this Tryton database has
+        # Tryton's reservation (`assign_try`) locks the product's moves at the source NOWAIT: two
+        # at once make one fail (and retry, costing Tryton CPU). This process sends one at a time.
+        self._reserving = asyncio.Lock()
 
     async def call(self, model: str, method: str, *args: Any) -> Any:
-        try:
-            return await self.client.call(model, method, *args)
-        except TrytonError as exc:
-            raise problem_of(exc) from exc
+        for pause in (*BUSY_PAUSES, None):
+            try:
+                return await self.client.call(model, method, *args)
+            except TrytonBusy as exc:
+                if pause is None:
+                    raise problem_of(exc) from exc
+                await asyncio.sleep(pause * (0.5 + random.random()))
+            except TrytonError as exc:
+                raise problem_of(exc) from exc
+        raise AssertionError("unreachable")
 
     async def find(
         self,
@@ -243,7 +264,11 @@ class Tryton:
                     f"the Tryton {model} is {state}; it cannot be completed", current_state=state
                 )
             try:
-                await self.call(model, button, [document])
+                if button == "assign_try":
+                    async with self._reserving:
+                        await self.call(model, button, [document])
+                else:
+                    await self.call(model, button, [document])
             except ErpRefused:
                 if state != "assigned":
                     raise
