@@ -92,13 +92,26 @@ class TrytonServer:
         if self.postgres:
             return _initialise_on_postgres(self.folder, self.postgres, self.database)
         if self.file.exists():
+            self._activate_modules()
             return False
         self.folder.mkdir(parents=True, exist_ok=True)
         template = self.folder / f"{TEMPLATE}.sqlite"
         if not template.exists():
             initialise_template(self.folder)
         shutil.copyfile(template, self.file)
+        if _modules_of(template) == list(MODULES):
+            _modules_of(self.file, MODULES)
+        self._activate_modules()
         return True
+
+    def _activate_modules(self) -> None:
+        """Activate what MODULES names and this database lacks: one kept under ./data from before a
+        module was added (a marker beside each database says which modules it has)."""
+        if _modules_of(self.file) == list(MODULES):
+            return
+        print("tryton: activating its modules in the existing database (about a minute) ...", flush=True)
+        _admin(self.folder, None, self.database, everything=False)
+        _modules_of(self.file, MODULES)
 
     def start(self, timeout: float = 90.0) -> TrytonServer:
         config = self._config()
@@ -184,10 +197,20 @@ def initialise_template(folder: Path) -> Path:
     partial.touch()
     _admin(folder, None, partial.stem)
     partial.rename(template)
+    _modules_of(template, MODULES)
     return template
 
 
-def _admin(folder: Path, postgres: str | None, database: str) -> None:
+def _modules_of(database: Path, modules: tuple[str, ...] | None = None) -> list[str]:
+    """The modules a database file was given (read, or written when `modules` is passed)."""
+    marker = database.with_suffix(".modules")
+    if modules is not None:
+        marker.write_text(" ".join(modules))
+    return marker.read_text().split() if marker.exists() else []
+
+
+def _admin(folder: Path, postgres: str | None, database: str, *, everything: bool = True) -> None:
+    """`trytond-admin`: initialise a database with MODULES (`everything`), or activate MODULES."""
     password = folder / "admin-password"
     password.write_text(ADMIN_PASSWORD)
     config = folder / "trytond-admin.conf"
@@ -195,7 +218,8 @@ def _admin(folder: Path, postgres: str | None, database: str) -> None:
     done = subprocess.run(
         [
             _binary("trytond-admin"),
-            *("-c", str(config), "-d", database, "--all", "--email", "admin@example.com"),
+            *("-c", str(config), "-d", database, *(("--all",) if everything else ())),
+            *("--email", "admin@example.com"),
             *("-u", *MODULES, "--activate-dependencies"),
         ],
         env={**os.environ, "TRYTONPASSFILE": str(password)},
