@@ -5,7 +5,6 @@ a flow retries them (same Idempotency-Key), every one is applied once in Tryton.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +13,7 @@ import pytest
 
 from plantbridge.processes import ServiceProcess
 from plantbridge.tryton import TrytonServer
+from tests.integration.test_erp_api import make_po, receive
 from tests.support.fixtures import Launch
 from tests.support.http import client
 from tests.support.tryton import Rpc, erp_settings
@@ -35,23 +35,8 @@ def erp(launch: Launch, database_url, tryton: TrytonServer) -> Iterator[ServiceP
 
 
 def lots(http: httpx.Client, count: int) -> list[str]:
-    tag = uuid.uuid4().hex[:6].upper()
-    item, supplier = f"RM-{tag}", f"SUP-{tag}"
-    assert (
-        http.post(
-            "/erp/v1/items", json={"item_id": item, "description": "Bar", "inspection_required": True}
-        ).status_code
-        == 201
-    )
-    assert http.post("/erp/v1/suppliers", json={"supplier_id": supplier, "name": "Acme"}).status_code == 201
-    po = http.post(
-        "/erp/v1/purchase-orders",
-        json={"supplier_id": supplier, "lines": [{"item_id": item, "quantity": 10 * count}]},
-    ).json()
-    received = [
-        http.post("/erp/v1/goods-receipts", json={"po_id": po["po_id"], "quantity": 10, "location": "WH1"})
-        for _ in range(count)
-    ]
+    po_id, _item = make_po(http, quantity=10 * count)
+    received = [receive(http, po_id, 10) for _ in range(count)]
     assert {r.status_code for r in received} == {201}
     return [r.json()["lot_id"] for r in received]
 
