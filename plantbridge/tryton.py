@@ -19,10 +19,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from plantbridge.processes import free_port, terminate, wait_for_port
+from plantbridge.processes import ChildProcess, free_port, port_open
 
 # purchase_requisition: our purchase requisitions; stock_supply: reorder points (order points).
 MODULES = (
@@ -54,7 +53,7 @@ def _binary(name: str) -> str:
     return str(found) if found.exists() else (shutil.which(name) or name)
 
 
-class TrytonServer:
+class TrytonServer(ChildProcess):
     """One trytond process serving one database: a SQLite file under `folder`, or on a
     PostgreSQL server when `postgres` names one (`postgresql://user@host:port/`)."""
 
@@ -71,7 +70,8 @@ class TrytonServer:
         self.postgres = postgres
         self.port = port or free_port()
         self.workers = workers
-        self.process: subprocess.Popen[bytes] | None = None
+        self.name = "tryton"
+        self.process = None
         self.log_path = self.folder / f"trytond-{database}.log"
 
     @property
@@ -113,53 +113,38 @@ class TrytonServer:
         _admin(self.folder, None, self.database, everything=False)
         _modules_of(self.file, MODULES)
 
-    def start(self, timeout: float = 90.0) -> TrytonServer:
-        config = self._config()
+    def spawn(self) -> None:
         env = {
             **os.environ,
-            "TRYTOND_CONFIG": str(config),
+            "TRYTOND_CONFIG": str(self._config()),
             "TRYTOND_DATABASE_NAMES": self.database,
             "TRYTOND_LOGGING_LEVEL": "30",
         }
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws"),
-                    *("--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)),
-                    # One request at a time per worker: Tryton's work is CPU under the GIL.
-                    *("--blocking-threads", "1", "--log-level", "warning"),
-                    "trytond.application:app",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        started = time.monotonic()
-        wait_for_port(self.port, timeout=timeout, process=self.process)
-        self._wait_serving(timeout - (time.monotonic() - started))
-        return self
+        self._launch(
+            [
+                *(sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws"),
+                *("--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)),
+                # One request at a time per worker: Tryton's work is CPU under the GIL.
+                *("--blocking-threads", "1", "--log-level", "warning"),
+                "trytond.application:app",
+            ],
+            env,
+        )
 
-    def _wait_serving(self, timeout: float) -> None:
-        """Granian listens before its workers have loaded Tryton's pool: wait for an answer."""
+    def ready(self) -> bool:
+        """Answering RPC: granian listens before its workers have loaded Tryton's pool."""
         import httpx
 
-        deadline = time.monotonic() + timeout
+        if not port_open(self.port):
+            return False
         body = {"id": 0, "method": "common.server.version", "params": []}
-        while True:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"Tryton exited with {self.process.returncode}; see {self.log_path}")
-            try:
-                if httpx.post(f"{self.url}/rpc/", json=body, timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Tryton did not answer within {timeout:.0f} s; see {self.log_path}")
-            time.sleep(0.2)
+        try:
+            return httpx.post(f"{self.url}/rpc/", json=body, timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
 
-    def stop(self) -> None:
-        terminate(self.process)
-        self.process = None
+    def start(self, timeout: float = 90.0) -> TrytonServer:
+        return super().start(timeout)
 
     def prepare(self, locations: str) -> None:
         """Company, categories and the mapped locations (system_apis/erp/backends/tryton/provision.py)."""
