@@ -1,9 +1,9 @@
 """A minimal pipelined Redis client for the one script the rate limiter runs on every request.
 
-redis-py's asyncio client spent ~200 µs of CPU per EVALSHA here (connection pool checkout,
-command packing, response parsing in Python): as much as the rest of the proxy path. This
-writes RESP directly on one long-lived connection and lets hiredis parse the replies;
-concurrent requests pipeline naturally because Redis answers in order.
+redis-py's asyncio client spends several times this client's CPU per EVALSHA (connection pool
+checkout, command packing, bookkeeping in Python). This writes RESP directly on one long-lived
+connection and lets hiredis parse the replies; concurrent requests pipeline naturally because
+Redis answers in order. The figures and when to drop this: docs/decisions/resp-client.md.
 """
 
 from __future__ import annotations

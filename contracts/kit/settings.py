@@ -34,6 +34,9 @@ class ServiceSettings(HttpServerSettings, frozen=True, kw_only=True):
     """What every service needs; a service adds its own fields by subclassing."""
 
     database_url: str
+    # How long a request waits for one of the database's pooled connections (SQLite has one)
+    # before it is answered 503 with Retry-After instead of waiting on (contracts/kit/problems.py).
+    database_pool_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 30.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -73,6 +76,17 @@ class ServiceSettings(HttpServerSettings, frozen=True, kw_only=True):
     @property
     def event_retention(self) -> timedelta:
         return timedelta(days=self.event_retention_days)
+
+
+class FlowSettings(ServiceSettings, frozen=True, kw_only=True):
+    """What a service that runs durable flows adds (contracts/kit/flows)."""
+
+    flow_max_attempts: int = 8
+    flow_max_backoff_seconds: float = 30.0
+    # A runner leases each flow it runs for this long and renews the lease every third of it while
+    # a step runs; when a runner dies, another (or another replica) takes its flows over once the
+    # lease lapses. Shorter: faster takeover, more renewals (one UPDATE per running step each time).
+    flow_lease_seconds: Annotated[float, msgspec.Meta(ge=3)] = 15.0
 
 
 S = TypeVar("S", bound=msgspec.Struct)

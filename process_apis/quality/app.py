@@ -13,13 +13,14 @@ from litestar import Litestar
 
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
+from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
-from contracts.clients.tokens import ClientCredentials
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.audit import audit_metadata
 from contracts.kit.consumer import Consumer, consumer_lifespan
-from contracts.kit.flows import FlowRunner, flow_metadata
+from contracts.kit.flows import flow_metadata
+from contracts.kit.flows.engine import FlowRunner
 from contracts.kit.settings import load_settings
 from process_apis.quality import starts
 from process_apis.quality.deps import Upstreams
@@ -49,13 +50,19 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: QualitySettings | None = None, **overrides: Any) -> Litestar:
+def create_app(
+    settings: QualitySettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
+) -> Litestar:
     settings = settings or load_settings(QualitySettings, "QUALITY", **overrides)
     rules = load_rules(settings.rules_file)
+    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
     return create_service_app(
         SPEC,
         settings,
-        lifespans=[_flow_runner(settings, rules), consumer_lifespan(lambda app: [_consumer(app, rules)])],
+        lifespans=[
+            _flow_runner(settings, rules, outbound),
+            consumer_lifespan(lambda app: [_consumer(app, rules)]),
+        ],
     )
 
 
@@ -75,31 +82,24 @@ def _mailer(settings: QualitySettings) -> Mailer:
     )
 
 
-def _flow_runner(settings: QualitySettings, rules: QualityRules) -> Any:
+def _flow_runner(settings: QualitySettings, rules: QualityRules, outbound: Outbound) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
-        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
-        db = runtime_of(app).db
+        timeout = settings.upstream_timeout_seconds
+        runtime = runtime_of(app)
         upstreams = Upstreams(
-            erp=ErpClient(settings.erp_url, **options),
-            qms=QmsClient(settings.qms_url, **options),
+            erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
+            qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
             rules=rules,
-            mes=MesClient(settings.mes_url, **options),
-            xref=XrefClient(settings.xref_url, **options),
+            mes=outbound.client(MesClient, settings.mes_url, timeout=timeout),
+            xref=outbound.client(XrefClient, settings.xref_url, timeout=timeout),
             mailer=_mailer(settings),
-            db=db,
+            db=runtime.db,
         )
-        runner = FlowRunner(
-            db,
-            FLOW_TYPES,
-            upstreams,
-            source=SOURCE,
-            max_attempts=settings.flow_max_attempts,
-            max_backoff=settings.flow_max_backoff_seconds,
-            redis=runtime_of(app).redis,
+        runner = FlowRunner.configured(
+            runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
         )
-        job = Job(upstreams, db, settings.reconcile_mode, settings.reconcile_lookback_days)
+        job = Job(upstreams, runtime.db, settings.reconcile_mode, settings.reconcile_lookback_days)
         app.state["reconciliation"] = job
         tasks = [asyncio.create_task(runner.run(), name="quality-flows")]
         if settings.reconcile_seconds > 0:

@@ -46,6 +46,7 @@ RECEIPT_INSPECTION = FlowType(
     "receipt_inspection",
     "A goods receipt of an inspection-relevant item gets an inspection lot in QMS.",
     (Step("create_inspection_lot", create_receipt_inspection),),
+    keys=("lot_id", "supplier_id", "order_id"),
 )
 
 
@@ -184,6 +185,7 @@ USAGE_DECISION = FlowType(
         Step("confirm_stock_posted", confirm_stock_posted),
         *SHOP_FLOOR_STEPS,
     ),
+    keys=("lot_id", "supplier_id"),
 )
 
 
@@ -226,6 +228,7 @@ PRODUCTION_INSPECTION = FlowType(
         Step("receive_into_quality_stock", receive_finished_lot),
         Step("create_inspection_lot", create_production_inspection),
     ),
+    keys=("lot_id", "order_id"),
 )
 
 
@@ -284,4 +287,5 @@ NC_DISPOSITION = FlowType(
     "A disposition set on a nonconformance (scrap, return, use as is, rework) moves the lot's stock in "
     "ERP and tells MES the batch's quality status (a rework disposition opens a rework order).",
     (Step("move_stock", move_disposed_stock), *SHOP_FLOOR_STEPS),
+    keys=("lot_id", "nonconformance_id"),
 )

@@ -92,6 +92,7 @@ PROCUREMENT_NOTICE = FlowType(
     "procurement_notice",
     "Purchased material was blocked or returned: procurement is told by email, with the purchase order.",
     (EMAIL_PROCUREMENT,),
+    keys=("lot_id", "supplier_id", "order_id"),
 )
 
 
@@ -172,4 +173,5 @@ DEFECT_THRESHOLD = FlowType(
             when=lambda ctx: bool(ctx.results.get("claim_alerts", {}).get("alerts")),
         ),
     ),
+    keys=("nonconformance_id", "item_id", "lot_id"),
 )

@@ -295,6 +295,7 @@ REPAIR_LOT = flows.FlowType(
         flows.Step("tell_mes", tell_mes, when=lambda ctx: ctx.data["kind"] == K.MES_STATUS),
         flows.Step("mark_repaired", mark_repaired),
     ),
+    keys=("lot_id", "disagreement_id"),
 )
 
 

@@ -17,8 +17,8 @@ from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.repository import get_or_404, list_page
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
+from contracts.kit.wire.flows import Flow
 from contracts.models import quality as m
-from contracts.models.flows import Flow
 from process_apis.quality import reconciliation, starts
 from process_apis.quality.flow_types import FLOW_TYPES
 from process_apis.quality.store import DisagreementRow
@@ -142,9 +142,12 @@ async def run_reconciliation(
         raise unavailable("qms", exc) from exc
 
 
+# quality.v1 has always taken these filters too (the console searches every process by work order):
+# no quality flow carries them, so they find nothing, as they always did.
+KEPT_FILTERS = ("equipment_id", "work_order_id", "asset_id")
 ROUTES: list[ControllerRouterHandler] = [
     StartController,
-    flow_controller(FLOW_TYPES),
+    flow_controller(FLOW_TYPES, also_filter_by=KEPT_FILTERS),
     DisagreementController,
     run_reconciliation,
 ]

@@ -203,4 +203,5 @@ MATERIAL_CONSUMPTION = FlowType(
         Step("plan_consumption", plan_consumption),
         Step("issue_consumed", issue_consumed),
     ),
+    keys=("lot_id", "order_id", "item_id"),
 )

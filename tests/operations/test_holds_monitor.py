@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_quality_flows import (
+from tests.support.platform import Platform
+from tests.support.quality import (
     balances,
     decide,
     inspection_lot_for,
     receive_inspected_goods,
 )
-from tests.support.platform import Platform
 from tests.support.wait import eventually
 
 HOLDS = "/operations/v1/monitors/holds-not-in-erp"
