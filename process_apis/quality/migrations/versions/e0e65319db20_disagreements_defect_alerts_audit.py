@@ -1,7 +1,7 @@
 """disagreements, defect alerts and the audit trail
 
 Revision ID: e0e65319db20
-Revises: 3f6d2a9c41b7
+Revises: 8c05677400da
 Create Date: 2026-12-06 18:13:15.825836
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from contracts.kit.audit import append_only_ddl, drop_append_only_ddl
 
 
 revision: str = 'e0e65319db20'
-down_revision: str | None = '3f6d2a9c41b7'
+down_revision: str | None = '8c05677400da'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """batch quality status and rework orders
 
 Revision ID: b386995f29c8
-Revises: 498334e1dc6b
+Revises: a4e6b422a1db
 Create Date: 2026-12-06 18:08:55.649911
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = 'b386995f29c8'
-down_revision: str | None = '498334e1dc6b'
+down_revision: str | None = 'a4e6b422a1db'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
