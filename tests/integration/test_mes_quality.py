@@ -1,19 +1,21 @@
 """MES learns quality (issue 20): batches carry a quality status the quality process sets, and
-rework orders name the lot they rework. Real HTTP, real SQLite and PostgreSQL."""
+rework orders name the lot they rework. The MES API in process (its whole ASGI stack, as
+test_mes_api.py runs it), on real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from tests.integration.test_mes_api import API, Mes, mes, running_order  # noqa: F401 (the fixture)
-from tests.support.walks import events, ok, problem, unique
+from tests.integration.test_mes_api import API, mes, running_order  # noqa: F401 (the fixture)
+from tests.support.db import events
+from tests.support.http import Api, ok, problem, unique
 
 
-def new_batch(m: Mes) -> dict[str, object]:
+def new_batch(m: Api) -> dict[str, object]:
     order = running_order(m.http)
     path = f"{API}/production-orders/{order['order_id']}/batches"
     return ok(m.http.post(path, json={"quantity": 10, "lot_id": unique("LOT")}), 201)
 
 
-async def test_a_batch_starts_pending_and_follows_what_quality_decides(mes: Mes) -> None:  # noqa: F811
+async def test_a_batch_starts_pending_and_follows_what_quality_decides(mes: Api) -> None:  # noqa: F811
     batch = new_batch(mes)
     assert batch["quality_status"] == "pending"
     path = f"{API}/batches/{batch['batch_id']}/quality-status"
@@ -37,7 +39,7 @@ async def test_a_batch_starts_pending_and_follows_what_quality_decides(mes: Mes)
     assert changes == [("pending", "quarantined", "IL-1"), ("quarantined", "released", "NC-9")]
 
 
-async def test_a_scrapped_batch_cannot_change_and_bad_input_changes_nothing(mes: Mes) -> None:  # noqa: F811
+async def test_a_scrapped_batch_cannot_change_and_bad_input_changes_nothing(mes: Api) -> None:  # noqa: F811
     batch = new_batch(mes)
     path = f"{API}/batches/{batch['batch_id']}/quality-status"
     ok(mes.http.post(path, json={"status": "scrapped"}))
@@ -54,7 +56,7 @@ async def test_a_scrapped_batch_cannot_change_and_bad_input_changes_nothing(mes:
     assert ok(mes.http.get(f"{API}/batches/{batch['batch_id']}"))["quality_status"] == "scrapped"
 
 
-async def test_a_rework_order_names_the_lot_it_reworks(mes: Mes) -> None:  # noqa: F811
+async def test_a_rework_order_names_the_lot_it_reworks(mes: Api) -> None:  # noqa: F811
     body = {
         "item_id": "FG-HOUSING-7",
         "planned_quantity": 25,
