@@ -72,6 +72,7 @@ def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: 
     assert set(names) == {
         "holds-not-in-erp",
         "blocks-not-in-qms",
+        "disagreements",
         "overdue-inspections",
         "overdue-supplier-cases",
         "stalled-flows",
@@ -89,6 +90,7 @@ def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: 
     assert names["webhook-endpoints-disabled"]["complete"] is False
     assert names["stalled-flows"]["complete"] is False  # maintenance's half is missing
     assert names["overdue-inspections"]["complete"] is True
+    assert names["disagreements"]["complete"] is True  # the quality process answers
     assert names["dead-letters"]["complete"] is True
     assert names["shopfloor-signals"]["complete"] is False  # nor the shop-floor connector
     assert {"cmms", "maintenance", "shopfloor"} <= {w["source"] for w in body["warnings"]}
@@ -103,7 +105,7 @@ def test_pages_follow_the_cursor(monitors: httpx.Client) -> None:
     rest = monitors.get(
         "/operations/v1/monitors", params={"limit": 50, "cursor": first["next_cursor"]}
     ).json()
-    assert len(rest["items"]) == 10
+    assert len(rest["items"]) == 11
     assert rest["next_cursor"] is None
 
 
