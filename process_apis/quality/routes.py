@@ -103,7 +103,7 @@ class DisagreementController(Controller):
     @post(
         "/{disagreement_id:str}/repair",
         status_code=200,
-        responses=problems(404, 409, 412),
+        responses=problems(404, 409, 412, 422),  # 422: an Idempotency-Key reused for another request
         summary="Repair a disagreement now",
         description="Starts its repair flow: the lot's stock is re-blocked or released in ERP, or its MES "
         "batches set to what QMS decided, through the decision flows' own idempotent steps. 409 "
