@@ -18,7 +18,7 @@ from pathlib import Path
 
 from plantbridge.processes import free_port, terminate, wait_for_port
 
-MODULES = ("purchase", "stock_lot", "production", "quality", "account_invoice")
+MODULES = ("purchase", "stock_lot", "production", "quality", "account_invoice", "account_payment")
 ADMIN_PASSWORD = "admin"
 TEMPLATE = "template"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.models.common import QUANTITY_DECIMALS
-from contracts.models.erp import MovementType, StockStatus
+from contracts.models.erp import MovementType, QualityDisposition, StockStatus
 
 QI, UNR, BLK = StockStatus.QUALITY_INSPECTION, StockStatus.UNRESTRICTED, StockStatus.BLOCKED
 PRECISION = QUANTITY_DECIMALS  # quantities are kept to thousandths of the base unit
@@ -34,8 +34,18 @@ RULES: dict[MovementType, Rule] = {
     MovementType.RETURN_TO_VENDOR: Rule(frozenset({QI, UNR, BLK}), BLK, None),
     MovementType.ISSUE: Rule(frozenset({UNR}), UNR, None),
     MovementType.TRANSFER: Rule(frozenset({QI, UNR, BLK}), UNR, None, keeps_status=True),
+    MovementType.DELIVERY: Rule(frozenset({UNR}), UNR, None),
 }
 HELD = frozenset({QI, BLK})
+D = QualityDisposition
+# Which quality dispositions allow stock out of a hold, by the movement that takes it out.
+RELEASED_BY: dict[MovementType, frozenset[QualityDisposition]] = {
+    MovementType.RELEASE: frozenset({D.RELEASE, D.USE_AS_IS}),
+    MovementType.UNBLOCK: frozenset({D.RELEASE, D.USE_AS_IS}),
+    MovementType.REVERSAL: frozenset({D.RELEASE, D.USE_AS_IS}),
+    MovementType.SCRAP: frozenset({D.SCRAP}),
+    MovementType.RETURN_TO_VENDOR: frozenset({D.RETURN}),
+}
 
 Key = tuple[str, StockStatus]
 
@@ -66,8 +76,30 @@ class InsufficientStock(Conflict):
     slug, title = "insufficient-stock", "Not enough stock"
 
 
+class OverInvoiced(Conflict):
+    slug, title = "over-invoiced", "More than was received and kept"
+
+
 class IllegalMovement(Conflict):
     slug, title = "illegal-movement", "Movement not allowed from this stock status"
+
+
+def leaves_hold(from_status: StockStatus | None, to_status: StockStatus | None) -> bool:
+    """Stock out of BLOCKED or QUALITY_INSPECTION into anything but BLOCKED (or its own status, a
+    transfer): a release in the quality sense, whoever posts it."""
+    return from_status in HELD and to_status is not BLK and to_status != from_status
+
+
+def requested_statuses(
+    type_: MovementType, from_status: StockStatus | None
+) -> tuple[StockStatus | None, StockStatus | None]:
+    """The statuses a movement request takes stock from and to, before balances are read (a block
+    defaults by balances, but every block ends in BLOCKED, so its source does not matter here)."""
+    rule = RULES.get(type_)
+    if rule is None:
+        return from_status, None
+    source = from_status or rule.default_from
+    return source, source if rule.keeps_status else rule.to_status
 
 
 def receipt_status(inspection_required: bool) -> StockStatus:
@@ -109,11 +141,11 @@ def plan_movement(
             for (loc, status), qty in balances.items()
             if loc == location and status in HELD and qty > 0
         }
-        if type_ is MovementType.ISSUE and held:
+        if type_ in (MovementType.ISSUE, MovementType.DELIVERY) and held:
             raise LotOnHold(
                 f"only {available:g} unrestricted at {location}; "
                 + ", ".join(f"{qty:g} {status}" for status, qty in sorted(held.items()))
-                + " cannot be issued",
+                + f" cannot be {'shipped' if type_ is MovementType.DELIVERY else 'issued'}",
                 held=dict(held),
             )
         raise InsufficientStock(
@@ -194,3 +226,15 @@ def recorded_movement(
     if to_status is not None:
         deltas.append(Delta(to_location or location, to_status, quantity))
     return Movement(type_, location, quantity, from_status, to_status, to_location, tuple(deltas))
+
+
+# --- invoicing against receipts (three-way match: order, receipt, invoice) -----------------------
+def invoiceable(received: float, returned: float, net_invoiced: float) -> float:
+    """What of a receipt may still be invoiced: what was kept, less what was billed net of credits."""
+    return max(0.0, round(received - returned - net_invoiced, PRECISION))
+
+
+def to_credit(received: float, returned: float, net_invoiced: float, quantity: float) -> float:
+    """How much of a return to credit: what was billed beyond what was kept, at most the return."""
+    over_billed = round(net_invoiced - (received - returned), PRECISION)
+    return max(0.0, min(quantity, over_billed))

@@ -9,8 +9,9 @@ same lot and quantity that no record of ours claims yet. Nothing is trusted to "
 happened" because a call failed.
 
 The use cases live by area: catalogue.py (items, suppliers), purchasing.py (purchase orders,
-receipts), stock.py (lots, movements), on connection.py (calls, locations, the document driver)
-and records.py (bindings and events).
+receipts), stock.py (lots, movements), accounting.py (supplier invoices, payment blocks, credit
+notes, cost postings), shipping.py (deliveries, alerts on purchases), on connection.py (calls,
+locations, the document driver) and records.py (bindings and events).
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from contracts.kit.app import Runtime
 from contracts.kit.observability import ReadinessCheck
 from contracts.kit.paging import Page, PageQuery
 from contracts.models import erp as m
+from system_apis.erp.backends.tryton.accounting import Accounting
 from system_apis.erp.backends.tryton.catalogue import Catalogue
-from system_apis.erp.backends.tryton.purchasing import Purchasing
-from system_apis.erp.backends.tryton.stock import Stock
+from system_apis.erp.backends.tryton.shipping import Shipping
 from system_apis.erp.port import ErpBackend, NotSupported, Operation
 
 
-class TrytonErp(Catalogue, Purchasing, Stock, ErpBackend):
+class TrytonErp(Catalogue, Accounting, Shipping, ErpBackend):
     name = "tryton"
 
     def readiness(self) -> dict[str, ReadinessCheck]:
@@ -55,19 +56,6 @@ class TrytonErp(Catalogue, Purchasing, Stock, ErpBackend):
             with suppress(asyncio.CancelledError):
                 await task
             await self.client.close()
-
-    async def post_cost(
-        self, session: AsyncSession, data: m.CostPostingCreate, op: Operation
-    ) -> m.CostPosting:
-        raise _no_costs()
-
-    async def get_cost(self, session: AsyncSession, posting_id: str) -> m.CostPosting:
-        raise _no_costs()
-
-    async def list_costs(
-        self, session: AsyncSession, q: PageQuery, order_ref: str | None, cost_centre: str | None
-    ) -> Page[m.CostPosting]:
-        raise _no_costs()
 
     async def create_requisition(
         self, session: AsyncSession, data: m.PurchaseRequisitionCreate, op: Operation
@@ -97,14 +85,6 @@ class TrytonErp(Catalogue, Purchasing, Stock, ErpBackend):
         reason: str | None = None,
     ) -> m.PurchaseRequisition:
         raise _no_requisitions()
-
-
-def _no_costs() -> NotSupported:
-    return NotSupported(
-        "cost postings need Tryton's accounting (account.move with a chart of accounts), which this "
-        "connector does not configure",
-        slug="cost-postings-not-supported",
-    )
 
 
 def _no_requisitions() -> NotSupported:
