@@ -130,7 +130,9 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
 @get("/.well-known/oauth-authorization-server", include_in_schema=False)
 async def server_metadata(request: Request[Any, Any, Any]) -> Response[bytes]:
     gw = _gateway(request)
-    scopes = sorted({s for r in gw.table.routes.values() for s in (*r.read_scopes, *r.write_scopes)})
+    scopes = sorted(
+        {s for r in gw.table.routes.values() for s in (*r.read_scopes, *r.write_scopes, *r.extra_scopes)}
+    )
     return _json(
         metadata(gw.base_url, gw.settings.issuer, scopes), headers={"Cache-Control": "public, max-age=300"}
     )

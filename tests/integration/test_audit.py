@@ -23,7 +23,8 @@ from tests.support.fixtures import Launch
 from tests.support.http import client
 
 Body = dict[str, Any]
-ERP_SCOPES = ["erp:read", "erp:write"]
+ERP_SCOPES = ["erp:read", "erp:write", "erp:release"]
+RELEASED = {"kind": "usage_decision", "record_id": "IL-1", "disposition": "release"}
 QMS_SCOPES = ["qms:read", "qms:write"]
 WHO = {"person_id": "P-1042", "supplier_id": "SUP-AUDIT"}
 
@@ -161,7 +162,13 @@ def test_one_request_is_one_entry_per_record_with_child_rows_folded_in(systems: 
     ok(
         erp.post(
             "/erp/v1/inventory-transactions",
-            json={"type": "release", "lot_id": lot_id, "quantity": 40, "location": "WH1"},
+            json={
+                "type": "release",
+                "lot_id": lot_id,
+                "quantity": 40,
+                "location": "WH1",
+                "quality_ref": RELEASED,
+            },
             headers={"X-Correlation-ID": corr_release},
         ),
         201,
@@ -191,7 +198,13 @@ async def test_a_refused_request_records_nothing(systems: Systems) -> None:
     assert duplicate.status_code == 409, duplicate.text
     no_such_lot = erp.post(
         "/erp/v1/inventory-transactions",
-        json={"type": "release", "lot_id": unique("LOT"), "quantity": 1, "location": "WH1"},
+        json={
+            "type": "release",
+            "lot_id": unique("LOT"),
+            "quantity": 1,
+            "location": "WH1",
+            "quality_ref": RELEASED,
+        },
         headers=headers,
     )
     assert no_such_lot.status_code in (404, 422), no_such_lot.text

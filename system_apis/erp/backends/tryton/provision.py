@@ -22,6 +22,9 @@ from system_apis.erp.backends.tryton.client import TrytonClient, Wizard
 from system_apis.erp.backends.tryton.settings import LocationMap
 
 
+CHART = "Universal Chart of Accounts"  # Tryton's own English chart (module account)
+
+
 async def prepare(
     client: TrytonClient,
     locations: LocationMap,
@@ -96,18 +99,17 @@ async def prepare_accounting(client: TrytonClient, company: int) -> None:
 
 async def _create_chart(client: TrytonClient, company: int) -> None:
     [template] = await client.call(
-        "ir.model.data",
-        "search_read",
-        [("module", "=", "account"), ("fs_id", "=", "account_template_root_en")],
+        "account.account.template",
+        "search",
+        [("parent", "=", None), ("name", "=", CHART)],
         0,
         1,
         None,
-        ["db_id"],
     )
     chart = Wizard(client, "account.create_chart")
     await chart.open()
     await chart.press("account")
-    await chart.press("create_account", {"company": company, "account_template": template["db_id"]})
+    await chart.press("create_account", {"company": company, "account_template": template})
     payable, receivable = [
         await client.call(
             "account.account", "search", [("code", "=", code), ("company", "=", company)], 0, 1, None

@@ -149,6 +149,7 @@ class Records(Tryton):
             version=1,
             created_at=now,
             updated_at=now,
+            quality_ref=data.quality_ref if data else None,
         )
         await self.record_txn(session, op, move["id"], txn)
         return txn
