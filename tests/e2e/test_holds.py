@@ -76,7 +76,10 @@ def refused(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
 def order(plant: httpx.Client, supplier: str, item: str, quantity: float) -> str:
     po = plant.post(
         "/erp/v1/purchase-orders",
-        json={"supplier_id": supplier, "lines": [{"item_id": item, "quantity": quantity, "unit_price": "4.00"}]},
+        json={
+            "supplier_id": supplier,
+            "lines": [{"item_id": item, "quantity": quantity, "unit_price": "4.00"}],
+        },
     )
     return str(ok(po, 201)["po_id"])
 
@@ -91,7 +94,12 @@ async def test_a_blocked_lot_is_neither_paid_nor_shipped_until_quality_releases_
 ) -> None:
     tag = uuid.uuid4().hex[:6].upper()
     item, supplier, customer = f"RM-{tag}", f"SUP-{tag}", f"CUS-{tag}"
-    ok(plant.post("/erp/v1/items", json={"item_id": item, "description": "Bar", "inspection_required": True}), 201)
+    ok(
+        plant.post(
+            "/erp/v1/items", json={"item_id": item, "description": "Bar", "inspection_required": True}
+        ),
+        201,
+    )
     ok(plant.post("/erp/v1/suppliers", json={"supplier_id": supplier, "name": "Acme"}), 201)
     po_id = order(plant, supplier, item, 100)
     other_po = order(plant, supplier, item, 50)  # still open: purchasing must hear of it
@@ -102,7 +110,11 @@ async def test_a_blocked_lot_is_neither_paid_nor_shipped_until_quality_releases_
     bill = ok(
         plant.post(
             "/erp/v1/supplier-invoices",
-            json={"po_id": po_id, "supplier_ref": f"INV-{tag}", "lines": [{"receipt_id": receipt["receipt_id"]}]},
+            json={
+                "po_id": po_id,
+                "supplier_ref": f"INV-{tag}",
+                "lines": [{"receipt_id": receipt["receipt_id"]}],
+            },
         ),
         201,
     )
@@ -123,7 +135,9 @@ async def test_a_blocked_lot_is_neither_paid_nor_shipped_until_quality_releases_
     assert {b["status"] for b in ok(plant.get(f"/erp/v1/lots/{lot_id}"))["balances"]} == {"BLOCKED"}
     invoice = ok(plant.get(f"/erp/v1/supplier-invoices/{bill['invoice_id']}"))
     assert invoice["payment_block"] == {"blocked": True, "lots": [lot_id]}
-    refused(plant.post(f"/erp/v1/supplier-invoices/{bill['invoice_id']}/payment", json={}), 409, "payment-blocked")
+    refused(
+        plant.post(f"/erp/v1/supplier-invoices/{bill['invoice_id']}/payment", json={}), 409, "payment-blocked"
+    )
     shipment = {"customer_id": customer, "lines": [{"lot_id": lot_id, "quantity": 10, "location": "WH1"}]}
     refused(plant.post("/erp/v1/deliveries", json=shipment), 409, "lot-on-hold")
     eligibility = ok(plant.get(f"/erp/v1/lots/{lot_id}/eligibility"))
@@ -143,11 +157,22 @@ async def test_a_blocked_lot_is_neither_paid_nor_shipped_until_quality_releases_
 
     # The integration client may write to ERP, but releasing held stock is quality's.
     unblock = {"type": "unblock", "lot_id": lot_id, "quantity": 60, "location": "WH1"}
-    body = refused(plant.post("/erp/v1/inventory-transactions", json=unblock), 403, "quality-release-required")
+    body = refused(
+        plant.post("/erp/v1/inventory-transactions", json=unblock), 403, "quality-release-required"
+    )
     assert body["missing"] == ["scope erp:release", "quality_ref"]
-    forged = {**unblock, "quality_ref": {"kind": "nonconformance", "record_id": "NC-X", "disposition": "use_as_is"}}
+    forged = {
+        **unblock,
+        "quality_ref": {"kind": "nonconformance", "record_id": "NC-X", "disposition": "use_as_is"},
+    }
     refused(plant.post("/erp/v1/inventory-transactions", json=forged), 403, "quality-release-required")
-    lift = {"quality_ref": {"kind": "usage_decision", "record_id": inspection["inspection_lot_id"], "disposition": "release"}}
+    lift = {
+        "quality_ref": {
+            "kind": "usage_decision",
+            "record_id": inspection["inspection_lot_id"],
+            "disposition": "release",
+        }
+    }
     refused(plant.post(f"/erp/v1/lots/{lot_id}/payment-hold/release", json=lift), 403, "insufficient-scope")
     assert {b["status"] for b in ok(plant.get(f"/erp/v1/lots/{lot_id}"))["balances"]} == {"BLOCKED"}
 
@@ -155,7 +180,10 @@ async def test_a_blocked_lot_is_neither_paid_nor_shipped_until_quality_releases_
     nc_id = results["open_nonconformance"]["nc_id"]
     ok(plant.patch(f"/qms/v1/nonconformances/{nc_id}", json={"disposition": "use_as_is"}))
     released = eventually(lambda: flow(plant, lot_id, "nc_disposition"))
-    assert [s["name"] for s in released["steps"] if s["status"] == "done"] == ["move_stock", "release_payment"]
+    assert [s["name"] for s in released["steps"] if s["status"] == "done"] == [
+        "move_stock",
+        "release_payment",
+    ]
     unblocked = ok(plant.get("/erp/v1/inventory-transactions", params={"lot_id": lot_id, "type": "unblock"}))
     assert [t["quality_ref"] for t in unblocked["items"]] == [
         {"kind": "nonconformance", "record_id": nc_id, "disposition": "use_as_is"}
@@ -203,11 +231,19 @@ def _flows(plant: httpx.Client, lot_id: str) -> list[dict[str, Any]]:
 
 async def _state(erp_db: str, lot_id: str) -> tuple[Any, ...]:
     """What the flows change in ERP: the lot's movements, its hold, alerts, invoices, the events."""
-    movements = await rows(erp_db, "SELECT id FROM inventory_transactions WHERE lot_id = :lot ORDER BY id", lot=lot_id)
+    movements = await rows(
+        erp_db, "SELECT id FROM inventory_transactions WHERE lot_id = :lot ORDER BY id", lot=lot_id
+    )
     hold = await rows(erp_db, "SELECT active, version FROM payment_holds WHERE id = :lot", lot=lot_id)
-    alerts = await rows(erp_db, "SELECT id FROM purchase_order_alerts WHERE lot_id = :lot ORDER BY id", lot=lot_id)
+    alerts = await rows(
+        erp_db, "SELECT id FROM purchase_order_alerts WHERE lot_id = :lot ORDER BY id", lot=lot_id
+    )
     invoices = await rows(erp_db, "SELECT id, status, version FROM supplier_invoices ORDER BY id")
     events = await rows(erp_db, "SELECT count(*) FROM kit_outbox WHERE type NOT LIKE 'erp.item%'")
-    return tuple(map(tuple, movements)), tuple(map(tuple, hold)), tuple(map(tuple, alerts)), tuple(
-        map(tuple, invoices)
-    ), events[0][0]
+    return (
+        tuple(map(tuple, movements)),
+        tuple(map(tuple, hold)),
+        tuple(map(tuple, alerts)),
+        tuple(map(tuple, invoices)),
+        events[0][0],
+    )

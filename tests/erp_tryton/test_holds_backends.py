@@ -15,6 +15,7 @@ from tests.support.db import count, rows
 from tests.support.http import auth_headers
 
 QUALITY = auth_headers(["erp:read", "erp:write", "erp:release"], client_id="quality-process")
+WRITER = auth_headers(["erp:read", "erp:write"], client_id="plant-integration")  # may write, is not quality
 
 
 def move(
@@ -73,9 +74,10 @@ async def test_stock_leaves_a_hold_only_with_the_quality_scope_and_a_decision_th
 ) -> None:
     lot_id = received_lot(erp.http)["lot_id"]
     events = await count(erp.database_url, "kit_outbox")
-    refused = problem(move(erp.http, "release", lot_id, 40), 403, "quality-release-required")
+    refused = problem(move(erp.http, "release", lot_id, 40, headers=WRITER), 403, "quality-release-required")
     assert refused["missing"] == ["scope erp:release", "quality_ref"]
-    assert 'scope="erp:release"' in move(erp.http, "release", lot_id, 40).headers["www-authenticate"]
+    challenge = move(erp.http, "release", lot_id, 40, headers=WRITER).headers["www-authenticate"]
+    assert 'scope="erp:release"' in challenge
     body = problem(move(erp.http, "release", lot_id, 40, headers=QUALITY), 422, "quality-ref-required")
     assert body["missing"] == ["quality_ref"]
     problem(
@@ -89,9 +91,9 @@ async def test_stock_leaves_a_hold_only_with_the_quality_scope_and_a_decision_th
     assert await count(erp.database_url, "kit_outbox") == events  # refused: nothing announced
 
     # Blocking needs no quality scope; taking stock out of BLOCKED does, whatever the movement.
-    assert move(erp.http, "block", lot_id, 40).status_code == 201
-    problem(move(erp.http, "unblock", lot_id, 10), 403, "quality-release-required")
-    problem(move(erp.http, "scrap", lot_id, 10), 403, "quality-release-required")
+    assert move(erp.http, "block", lot_id, 40, headers=WRITER).status_code == 201
+    problem(move(erp.http, "unblock", lot_id, 10, headers=WRITER), 403, "quality-release-required")
+    problem(move(erp.http, "scrap", lot_id, 10, headers=WRITER), 403, "quality-release-required")
     problem(
         move(erp.http, "scrap", lot_id, 10, quality_ref=ref("use_as_is"), headers=QUALITY),
         422,
@@ -149,7 +151,9 @@ def test_a_held_lots_invoice_cannot_be_paid_until_quality_releases_the_hold(erp:
     # Only quality lifts it, naming the decision that releases the lot.
     lift = {"quality_ref": ref("release")}
     problem(
-        erp.http.post(f"/erp/v1/lots/{lot_id}/payment-hold/release", json=lift), 403, "insufficient-scope"
+        erp.http.post(f"/erp/v1/lots/{lot_id}/payment-hold/release", json=lift, headers=WRITER),
+        403,
+        "insufficient-scope",
     )
     problem(
         erp.http.post(
