@@ -67,9 +67,9 @@ PAYABLE, RECEIVABLE, PURCHASE_EXPENSE, REVENUE, CASH, ACCRUED_COSTS = (
 )
 COST_ACCOUNTS: dict[m.CostKind, str] = {
     m.CostKind.MATERIAL: "5.1.1",
-    m.CostKind.LABOR: "5.1.2",
+    m.CostKind.LABOR: "5.2.2",  # the chart's 5.1.2 (employee benefits) takes no postings
     m.CostKind.SERVICE: "5.1.3",
-    m.CostKind.OTHER: "5.2.2",
+    m.CostKind.OTHER: "6.1.2",
 }
 
 Key = tuple[str, StockStatus]  # (our location, status)

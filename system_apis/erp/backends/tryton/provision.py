@@ -21,7 +21,6 @@ from system_apis.erp.backends.tryton import mapping
 from system_apis.erp.backends.tryton.client import TrytonClient, Wizard
 from system_apis.erp.backends.tryton.settings import LocationMap
 
-
 CHART = "Universal Chart of Accounts"  # Tryton's own English chart (module account)
 
 
