@@ -1,7 +1,8 @@
 """The access log: one JSON line per proxied request, in the kernel's log-line shape.
 
 Written through a buffer flushed every 200 ms instead of through `logging`: the logging path
-cost ~90 µs per request here, a third of the proxy's whole budget.
+cost ~90 µs per request here, a third of the proxy's whole budget. Each line is a Struct, which
+msgspec encodes in a fraction of the time a dict takes.
 """
 
 from __future__ import annotations
@@ -9,11 +10,27 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import IO, Any
+from typing import IO
 
 import msgspec
 
 _encoder = msgspec.json.Encoder()
+
+
+class Line(msgspec.Struct):
+    ts: str
+    correlation_id: str
+    method: str
+    path: str
+    route: str
+    client: str
+    status: int
+    ms: float
+    upstream_ms: float
+    msg: str
+    level: str = "INFO"
+    service: str = "gateway"
+    logger: str = "gateway.access"
 
 
 class AccessLog:
@@ -25,19 +42,34 @@ class AccessLog:
         self._stamp = ""
         self._task: asyncio.Task[None] | None = None
 
-    def write(self, **fields: Any) -> None:
+    def write(
+        self,
+        correlation_id: str,
+        method: str,
+        path: str,
+        route: str,
+        client: str,
+        status: int,
+        seconds: float,
+        upstream_ms: float,
+    ) -> None:
         now = time.time()
         second = int(now)
         if second != self._second:  # formatting the date once a second is enough
             self._second = second
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-        line = {
-            "ts": f"{self._stamp}.{int(now * 1000) % 1000:03d}Z",
-            "level": "INFO",
-            "service": "gateway",
-            "logger": "gateway.access",
-            **fields,
-        }
+        line = Line(
+            f"{self._stamp}.{int(now * 1000) % 1000:03d}Z",
+            correlation_id,
+            method,
+            path,
+            route,
+            client,
+            status,
+            round(seconds * 1000, 2),
+            round(upstream_ms, 2),
+            f"{method} {path} {status}",
+        )
         self.lines.append(_encoder.encode(line) + b"\n")
         if len(self.lines) > 2000:
             self.flush()

@@ -7,8 +7,10 @@ everything else (token endpoints, well-known documents, health, metrics) to a sm
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from contracts.kit import migrations
 from contracts.kit.auth import (
@@ -34,23 +37,40 @@ from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
 from contracts.kit.logs import configure_logging
-from contracts.kit.observability import Metrics, health_handlers
-from contracts.kit.problems import EXCEPTION_HANDLERS
+from contracts.kit.observability import Metrics, health_handlers, metrics_response
+from contracts.kit.problems import EXCEPTION_HANDLERS, problem_response
+from contracts.kit.revocation import following
 from contracts.kit.settings import load_settings
 from contracts.kit.tracing import setup as setup_tracing
+from contracts.scopes import api_scopes
 from gateway import clients
+from gateway.clients import RegisteredClient
 from gateway.deprecations import DeprecationLedger
 from gateway.keys import KeyCipher, KeyRing
-from gateway.oauth import FormRequest, TokenServer, VerifiedToken, claimed_client_id, metadata, parse_form
+from gateway.oauth import (
+    INTROSPECT_SCOPE,
+    Authenticated,
+    FormRequest,
+    TokenServer,
+    VerifiedToken,
+    claimed_client_id,
+    metadata,
+    parse_form,
+)
 from gateway.proxy import GatewayMetrics, Proxy, ProxyConfig
-from gateway.ratelimit import RateLimiter, script_evaluator
-from gateway.routing import ROUTES, RouteTable, default_upstreams, parse_pairs, with_limits
+from gateway.ratelimit import RateLimiter, Unavailable, Windows, script_evaluator
+from gateway.routing import ROUTES, RouteTable, default_upstreams, parse_limit, parse_pairs, with_limits
 from gateway.settings import GatewaySettings
 from gateway.store import metadata as tables
+from gateway.throttle import FailureThrottle, Networks, client_address, parse_networks
 
 VERSIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 log = logging.getLogger("gateway")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# The gateway's own surfaces: its reports and routing table, and its Prometheus metrics (which
+# name every client); a Prometheus server scrapes with a client holding metrics:read.
+GATEWAY_READ = "gateway:read"
+METRICS_READ = "metrics:read"
 
 
 @dataclass
@@ -63,10 +83,24 @@ class Gateway:
     tokens: TokenServer
     proxy: Proxy
     table: RouteTable
+    throttle: FailureThrottle
+    trusted_proxies: Networks
+    metrics: Metrics
 
     @property
     def base_url(self) -> str:
         return (self.settings.public_url or self.settings.issuer).rstrip("/")
+
+    def source(self, request: Request[Any, Any, Any]) -> str:
+        peer = request.client.host if request.client else ""
+        return client_address(peer, request.headers.get("x-forwarded-for", ""), self.trusted_proxies)
+
+    def scopes(self) -> list[str]:
+        """Every scope a token from this gateway can carry and something checks (RFC 8414)."""
+        routed = {
+            s for r in self.table.routes.values() for s in (*r.read_scopes, *r.write_scopes, *r.extra_scopes)
+        }
+        return sorted({*api_scopes(), *routed, GATEWAY_READ, METRICS_READ, INTROSPECT_SCOPE})
 
 
 def _gateway(request: Request[Any, Any, Any]) -> Gateway:
@@ -84,39 +118,71 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
     """RFC 6749 §4.4: client credentials; errors are RFC 6749 §5.2 JSON, as OAuth2 clients expect."""
     gw = _gateway(request)
-    form = parse_form(await request.body())
-    headers = request.headers  # case-insensitive
-    client_id = claimed_client_id(headers, form)
-    async with gw.db.transaction() as session:
-        client = await clients.find(session, client_id) if client_id else None
     await gw.keys.ensure_fresh()
-    oauth_request = FormRequest(f"{gw.base_url}/oauth2/token", headers, form)
-    status, body, extra = await asyncio.to_thread(gw.tokens.token_response, oauth_request, client)
-    if status == 200:
-        log.info("token issued", extra={"client": client_id, "scope": body.get("scope", "")})
-    return _json(body, status, {**dict(extra), **_NO_STORE})
+    return await _client_call(request, "/oauth2/token", gw.tokens.token_response)
 
 
 @post("/oauth2/introspect", status_code=200, include_in_schema=False)
 async def introspect(request: Request[Any, Any, Any]) -> Response[bytes]:
     """RFC 7662: the caller authenticates as a registered client."""
     gw = _gateway(request)
-    form = parse_form(await request.body())
-    headers = request.headers  # case-insensitive
-    client_id = claimed_client_id(headers, form)
-    async with gw.db.transaction() as session:
-        client = await clients.find(session, client_id) if client_id else None
+    raw = parse_form(await request.body()).get("token", "")
     verified: VerifiedToken | None = None
-    raw = form.get("token", "")
     if raw:
         try:
             verified = VerifiedToken(await gw.verifier.verify(raw), verified_claims(raw))
         except AuthError:
             verified = None
-    oauth_request = FormRequest(f"{gw.base_url}/oauth2/introspect", headers, form)
-    status, body, extra = await asyncio.to_thread(
-        gw.tokens.introspection_response, oauth_request, client, verified
+    if verified is not None and verified.principal.issuer == gw.settings.issuer:
+        # Our own client's token: a disabled client's tokens are inactive even before the
+        # revocation reaches this process.
+        async with gw.db.transaction() as session:
+            owner = await clients.find(session, verified.principal.client_id)
+        if owner is None or not owner.active:
+            verified = None
+    return await _client_call(
+        request, "/oauth2/introspect", functools.partial(gw.tokens.introspection_response, token=verified)
     )
+
+
+async def _client_call(
+    request: Request[Any, Any, Any],
+    path: str,
+    respond: Callable[[FormRequest, RegisteredClient | None], Authenticated],
+) -> Response[bytes]:
+    """An endpoint where the caller authenticates with its client secret: throttled failures
+    (gateway/throttle.py) around Authlib's endpoint, which runs in a worker thread (scrypt)."""
+    gw = _gateway(request)
+    form = parse_form(await request.body())
+    headers = request.headers  # case-insensitive
+    client_id = claimed_client_id(headers, form)
+    source = gw.source(request)
+    attempt = await gw.throttle.check(client_id, source)
+    if attempt.retry_after:
+        log.warning("client authentication throttled", extra={"client": client_id, "source": source})
+        return problem_response(
+            429,
+            "authentication-throttled",
+            "Too many failed authentications",
+            f"{attempt.reason} Retry after {attempt.retry_after} s.",
+            headers={"Retry-After": str(attempt.retry_after), **_NO_STORE},
+        )
+    client: RegisteredClient | None = None
+    if client_id:
+        async with gw.db.transaction() as session:
+            client = await clients.find(session, client_id) or RegisteredClient.unknown(client_id)
+    oauth_request = FormRequest(f"{gw.base_url}{path}", headers, form)
+    (status, body, extra), authenticated = await asyncio.to_thread(respond, oauth_request, client)
+    try:
+        if authenticated is False:
+            log.warning("client authentication failed", extra={"client": client_id, "source": source})
+            await gw.throttle.failed(client_id, source, attempt)
+        elif authenticated and client_id:
+            await gw.throttle.succeeded(client_id, source)
+    except Unavailable:
+        pass  # the answer stands; the counters are down and fail closed for the next request
+    if status == 200 and path == "/oauth2/token":
+        log.info("token issued", extra={"client": client_id, "scope": body.get("scope", "")})
     return _json(body, status, {**dict(extra), **_NO_STORE})
 
 
@@ -130,11 +196,9 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
 @get("/.well-known/oauth-authorization-server", include_in_schema=False)
 async def server_metadata(request: Request[Any, Any, Any]) -> Response[bytes]:
     gw = _gateway(request)
-    scopes = sorted(
-        {s for r in gw.table.routes.values() for s in (*r.read_scopes, *r.write_scopes, *r.extra_scopes)}
-    )
     return _json(
-        metadata(gw.base_url, gw.settings.issuer, scopes), headers={"Cache-Control": "public, max-age=300"}
+        metadata(gw.base_url, gw.settings.issuer, gw.scopes()),
+        headers={"Cache-Control": "public, max-age=300"},
     )
 
 
@@ -156,7 +220,7 @@ async def _refused(request: Request[Any, Any, Any], scopes: tuple[str, ...] = ()
 @get("/gateway/deprecated-calls", include_in_schema=False)
 async def deprecated_calls(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Which clients still call deprecated API versions, and how often (scope `gateway:read`)."""
-    refused = await _refused(request, ("gateway:read",))
+    refused = await _refused(request, (GATEWAY_READ,))
     if refused is not None:
         return refused
     return _json({"items": await _gateway(request).proxy.deprecations.report()})
@@ -164,9 +228,9 @@ async def deprecated_calls(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @get("/gateway/routes", include_in_schema=False)
 async def routes(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """The routing table as this process sees it (needs a token; no secrets in it)."""
+    """The routing table as this process sees it, internal upstream URLs included (scope `gateway:read`)."""
     gw = _gateway(request)
-    refused = await _refused(request)
+    refused = await _refused(request, (GATEWAY_READ,))
     if refused is not None:
         return refused
     return _json(
@@ -185,6 +249,25 @@ async def routes(request: Request[Any, Any, Any]) -> Response[bytes]:
             }
             for r in gw.table.routes.values()
         ]
+    )
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus metrics (scope `metrics:read`): they name every client and its traffic."""
+    refused = await _refused(request, (METRICS_READ,))
+    return refused or metrics_response(_gateway(request).metrics)
+
+
+def _unavailable(_request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Redis unreachable under a handler: a 503 problem, never a 500."""
+    log.warning("Redis unreachable: %s", exc)
+    return problem_response(
+        503,
+        "dependency-unavailable",
+        "Temporarily unavailable",
+        "A store the gateway needs for this answer is unreachable; retry shortly.",
+        headers={"Retry-After": "1"},
     )
 
 
@@ -212,12 +295,16 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
     traced = setup_tracing("gateway", settings)  # None, and no SDK import, unless an endpoint is set
     db = Database(settings.database_url)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0)
+    counters_url = settings.rate_limit_redis_url or settings.redis_url
+    counters = Redis.from_url(counters_url, socket_connect_timeout=0.5, socket_timeout=1.0)
+    windows = Windows(script_evaluator(counters_url, counters), fail_open=settings.rate_limit_fail_open)
     keys = KeyRing(
         db,
         algorithm=settings.key_algorithm,
         token_ttl=settings.token_ttl_seconds,
         rotation_days=settings.key_rotation_days,
         reload_seconds=settings.key_reload_seconds,
+        publish_ahead_seconds=settings.key_publish_ahead_seconds,
         cipher=KeyCipher.from_setting(settings.key_encryption_key),
     )
     verifier = TokenVerifier.from_settings(settings)
@@ -229,7 +316,7 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
     proxy = Proxy(
         table,
         verifier,
-        RateLimiter(script_evaluator(settings.redis_url, redis), fail_open=settings.rate_limit_fail_open),
+        RateLimiter(windows),
         {
             name: CircuitBreaker(
                 f"upstream {name}",
@@ -252,10 +339,28 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
     tokens = TokenServer(
         keys, issuer=settings.issuer, audience=settings.token_audience, ttl=settings.token_ttl_seconds
     )
-    gateway = Gateway(settings, db, redis, keys, verifier, tokens, proxy, table)
+    throttle = FailureThrottle(
+        windows,
+        per_client=parse_limit(settings.token_failures_per_client),
+        per_source=parse_limit(settings.token_failures_per_source),
+    )
+    gateway = Gateway(
+        settings,
+        db,
+        redis,
+        keys,
+        verifier,
+        tokens,
+        proxy,
+        table,
+        throttle,
+        parse_networks(settings.trusted_proxies),
+        metrics,
+    )
 
     async def redis_ping() -> None:
         await redis.ping()
+        await counters.ping()
 
     @asynccontextmanager
     async def resources(_app: Litestar) -> AsyncIterator[None]:
@@ -263,13 +368,30 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
             await asyncio.to_thread(migrations.upgrade, settings.database_url, VERSIONS_DIR, tables)
         await keys.ensure_fresh(force=True)
         await proxy.start()
-        mode = "open" if settings.rate_limit_fail_open else "closed"
+        # Everything loaded so far (Litestar, SQLAlchemy, Authlib: ~150k objects) lives as long as
+        # the process: keep it out of the collector's full passes. Without this, each gen-2 pass
+        # walked it all and stalled every request for 200-300 ms every 2-3 s under load (p99).
+        gc.freeze()
+        mode = "open (per process)" if settings.rate_limit_fail_open else "closed"
         log.info("gateway ready: %d routes, rate limiter fails %s without Redis", len(table.routes), mode)
+        if (
+            settings.key_publish_ahead_seconds
+            <= settings.auth_jwks_max_age_seconds + settings.key_reload_seconds
+        ):
+            log.warning(
+                "GATEWAY_KEY_PUBLISH_AHEAD_SECONDS (%s) is not longer than services keep key sets"
+                " (%s s) plus the key reload (%s s): a rotation may lock fresh tokens out",
+                settings.key_publish_ahead_seconds,
+                settings.auth_jwks_max_age_seconds,
+                settings.key_reload_seconds,
+            )
         try:
-            yield
+            async with following(verifier.revocations, settings.redis_url):
+                yield
         finally:
             await proxy.stop()
             await redis.aclose()
+            await counters.aclose()
             await db.dispose()
 
     litestar = Litestar(
@@ -280,9 +402,10 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
             server_metadata,
             routes,
             deprecated_calls,
-            *health_handlers({"database": db.ping, "redis": redis_ping}, metrics),
+            metrics_endpoint,
+            *health_handlers({"database": db.ping, "redis": redis_ping}, metrics, serve_metrics=False),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, RedisError: _unavailable, Unavailable: _unavailable},
         openapi_config=None,
         request_max_body_size=65_536,
         lifespan=[*([traced.lifespan] if traced else []), resources],  # tracing flushes last

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any, cast
 
 
@@ -33,8 +34,15 @@ def add_parser(commands: Any) -> None:
     sub.add_parser("list-clients", help="registered clients (no secrets)")
     for name in ("disable-client", "enable-client"):
         sub.add_parser(name).add_argument("client_id")
-    sub.add_parser(
-        "rotate-key", help="sign with a new key; the old one stays published until its tokens expire"
+    rotate = sub.add_parser(
+        "rotate-key",
+        help="publish a new key that signs after GATEWAY_KEY_PUBLISH_AHEAD_SECONDS; the old one stays"
+        " published until its tokens expire",
+    )
+    rotate.add_argument(
+        "--now",
+        action="store_true",
+        help="sign with it at once (a leaked key): services refetch on the unknown kid, throttled",
     )
     sub.add_parser("keys", help="published signing keys")
     sub.add_parser(
@@ -102,23 +110,59 @@ async def _run(args: argparse.Namespace) -> int:
                 if not await clients.set_active(session, args.client_id, command == "enable-client"):
                     raise ValueError(f"no client {args.client_id}")
             elif command == "rotate-key":
-                kid = await keys.rotate(
-                    session, settings.key_algorithm, settings.token_ttl_seconds, cipher=cipher
+                kid, signs_from = await keys.rotate(
+                    session,
+                    settings.key_algorithm,
+                    settings.token_ttl_seconds,
+                    ahead=0.0 if args.now else settings.key_publish_ahead_seconds,
+                    cipher=cipher,
                 )
-                _print({"kid": kid})
+                _print({"kid": kid, "signs_from": signs_from.isoformat()})
             elif command == "keys":
+                now = datetime.now(UTC)
                 _print(
                     [
-                        {"kid": k.kid, "created_at": c.isoformat(), "signs": s}
-                        for k, c, s in await keys.published(session, cipher=cipher)
+                        {
+                            "kid": p.key.kid,
+                            "created_at": p.created_at.isoformat(),
+                            "signs_from": p.signs_from.isoformat(),
+                            "retired_at": p.retired_at.isoformat() if p.retired_at else None,
+                            "signs": p.signs(now),
+                        }
+                        for p in await keys.published(session, cipher=cipher)
                     ]
                 )
             elif command == "seal-keys":
                 if cipher is None:
                     raise ValueError("set GATEWAY_KEY_ENCRYPTION_KEY first")
                 _print({"sealed": await keys.seal_stored_keys(session, cipher)})
+        if command == "disable-client":
+            return await _revoke(settings, args.client_id)
     finally:
         await db.dispose()
+    return 0
+
+
+async def _revoke(settings: Any, client_id: str) -> int:
+    """After the database says "disabled" (no new tokens), end the tokens already out there."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from contracts.kit.revocation import revoke
+
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        await revoke(redis, settings.issuer, client_id, keep_seconds=settings.token_ttl_seconds + 60)
+    except (RedisError, OSError) as exc:
+        print(
+            f"gateway: {client_id} is disabled and gets no new tokens, but its tokens could not be"
+            f" revoked ({exc}); they stay valid until they expire unless you run this again once"
+            " Redis is reachable",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        await redis.aclose()
     return 0
 
 
@@ -161,7 +205,7 @@ def serve(host: str, port: int | None) -> int:
         interface=Interfaces.ASGI,
         http=HTTPModes.http1,
         loop=Loops.uvloop,
-        workers=1,
+        workers=settings.workers,
         log_level=LogLevels.warning,
         http1_settings=http1,
     ).serve()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import math
 import re
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,12 +21,21 @@ from gateway.store import clients
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._\-]{3,100}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
+# A client secret is a machine's password: guessing it must be hopeless even without the
+# token endpoint's throttle. A random secret made here has 256 bits.
+MIN_SECRET_LENGTH = 20
+MIN_SECRET_BITS = 80
 
 
 def hash_secret(secret: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **_SCRYPT)
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+@functools.cache
+def _unknown_client_hash() -> str:
+    return hash_secret(secrets.token_urlsafe(32))
 
 
 def verify_secret(secret: str, stored: str) -> bool:
@@ -54,6 +66,27 @@ class RegisteredClient:
         found = {"supplier_id": self.supplier_id, "person_id": self.person_id, "site": self.site}
         return {k: v for k, v in found.items() if v}
 
+    @classmethod
+    def unknown(cls, client_id: str) -> RegisteredClient:
+        """Stands in for a client id nobody registered: its secret check costs the same scrypt
+        as a real one and always fails, so the answer's timing does not tell who exists."""
+        return cls(client_id, "", _unknown_client_hash(), (), active=False)
+
+
+def secret_bits(secret: str) -> float:
+    """An estimate of a secret's entropy: its length times the Shannon entropy of its characters
+    (so "aaaa..." scores 0 whatever its length)."""
+    counts = Counter(secret).values()
+    return -sum(n * math.log2(n / len(secret)) for n in counts)
+
+
+def validate_secret(secret: str) -> None:
+    if len(secret) < MIN_SECRET_LENGTH or secret_bits(secret) < MIN_SECRET_BITS:
+        raise ValueError(
+            f"client secrets need at least {MIN_SECRET_LENGTH} characters and about {MIN_SECRET_BITS}"
+            " bits of randomness (not repetitive); leave --secret out to get a random 256-bit one"
+        )
+
 
 def validate_registration(client_id: str, scopes: list[str]) -> None:
     if not _CLIENT_ID.match(client_id):
@@ -80,7 +113,9 @@ async def register(
     An existing client is an error unless `replace`, which gives it the new secret, scopes and
     claims (how the embedded platform re-registers its own clients on every start)."""
     validate_registration(client_id, scopes)
-    secret = secret or secrets.token_urlsafe(32)
+    if secret is None:
+        secret = secrets.token_urlsafe(32)
+    validate_secret(secret)
     values = {
         "name": name or client_id,
         "secret_hash": hash_secret(secret),

@@ -1,7 +1,9 @@
 """Token signing keys: one signs, older ones stay published until their tokens have expired.
 
-Keys live in the gateway's database, so every gateway process signs with the same key and a
-rotation made by the CLI (or by age) reaches all of them on their next reload. With
+A new key is published `ahead` seconds before it signs (longer than any service keeps a fetched
+key set, GATEWAY_KEY_PUBLISH_AHEAD_SECONDS), so by the time a token names it, every service
+already has it: no service refuses fresh tokens during a rotation. Keys live in the gateway's
+database, so every gateway process signs with the same key and switches at the same moment. With
 `GATEWAY_KEY_ENCRYPTION_KEY` set, the private halves are stored sealed (AES-256-GCM, bound to
 their kid), so a copy of the database or a backup cannot mint tokens.
 """
@@ -13,13 +15,14 @@ import json
 import logging
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.db import Database
@@ -28,6 +31,7 @@ from gateway.store import signing_keys
 
 log = logging.getLogger("gateway.keys")
 SigningKey = RSAKey | ECKey
+_ROTATION_LOCK = zlib.crc32(b"plantbridge.gateway.rotation")
 
 
 class KeyCipher(Sealer):
@@ -63,15 +67,18 @@ async def rotate(
     token_ttl: int,
     leeway: int = 60,
     *,
+    ahead: float = 0.0,
     cipher: KeyCipher | None = None,
-) -> str:
-    """Retire the signing key(s) and add a new one; retired keys stay published for `token_ttl`."""
+) -> tuple[str, datetime]:
+    """Publish a new key now that signs `ahead` seconds from now, when the current one(s) retire;
+    retired keys stay published until their last tokens expire. Returns (kid, signs_from)."""
     now = datetime.now(UTC)
+    signs_from = now + timedelta(seconds=ahead)
     key = generate(algorithm)
     await session.execute(
         update(signing_keys)
         .where(signing_keys.c.retired_at.is_(None))
-        .values(retired_at=now, publish_until=now + timedelta(seconds=token_ttl + leeway))
+        .values(retired_at=signs_from, publish_until=signs_from + timedelta(seconds=token_ttl + leeway))
     )
     await session.execute(
         signing_keys.insert().values(
@@ -79,10 +86,11 @@ async def rotate(
             algorithm=algorithm,
             private_jwk=_stored(str(key.kid), json.dumps(key.as_dict(private=True)), cipher),
             created_at=now,
+            signs_from=signs_from,
         )
     )
-    log.info("signing key rotated: %s now signs", key.kid)
-    return str(key.kid)
+    log.info("signing key rotated: %s published, signs from %s", key.kid, signs_from.isoformat())
+    return str(key.kid), signs_from
 
 
 def _stored(kid: str, private_jwk: str, cipher: KeyCipher | None) -> str:
@@ -102,10 +110,21 @@ async def seal_stored_keys(session: AsyncSession, cipher: KeyCipher) -> int:
     return len(plain)
 
 
-async def published(
-    session: AsyncSession, *, cipher: KeyCipher | None = None
-) -> list[tuple[SigningKey, datetime, bool]]:
-    """Every key still in the JWKS, newest first: (key, created_at, signs)."""
+@dataclass(frozen=True)
+class Published:
+    """A key in the JWKS and the time it signs in: [signs_from, retired_at)."""
+
+    key: SigningKey
+    created_at: datetime
+    signs_from: datetime
+    retired_at: datetime | None
+
+    def signs(self, at: datetime) -> bool:
+        return self.signs_from <= at and (self.retired_at is None or at < self.retired_at)
+
+
+async def published(session: AsyncSession, *, cipher: KeyCipher | None = None) -> list[Published]:
+    """Every key in the JWKS, newest first."""
     now = datetime.now(UTC)
     rows = (
         await session.execute(
@@ -114,19 +133,23 @@ async def published(
             .order_by(signing_keys.c.created_at.desc())
         )
     ).all()
-    result: list[tuple[SigningKey, datetime, bool]] = []
+    result: list[Published] = []
     for row in rows:
         data = json.loads(_private_jwk(row.kid, row.private_jwk, cipher))
         key: SigningKey = RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        result.append((key, created, row.retired_at is None))
+        created = _utc(row.created_at)
+        retired = _utc(row.retired_at) if row.retired_at else None
+        result.append(Published(key, created, _utc(row.signs_from) if row.signs_from else created, retired))
     return result
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
 class _State:
-    signer: SigningKey | None
-    signer_created: datetime | None
+    keys: list[Published]
     public: KeySet
     jwks: dict[str, Any]
     loaded_at: float
@@ -143,6 +166,7 @@ class KeyRing:
         token_ttl: int,
         rotation_days: int,
         reload_seconds: float = 30.0,
+        publish_ahead_seconds: float = 600.0,
         cipher: KeyCipher | None = None,
     ) -> None:
         self.db = db
@@ -151,17 +175,16 @@ class KeyRing:
         self.token_ttl = token_ttl
         self.rotation = timedelta(days=rotation_days)
         self.reload_seconds = reload_seconds  # how stale another process's rotation may look here
-        self._state = _State(None, None, KeySet([]), {"keys": []}, float("-inf"))
+        self.ahead = publish_ahead_seconds
+        self._state = _State([], KeySet([]), {"keys": []}, float("-inf"))
         self._lock = asyncio.Lock()
 
     async def reload(self) -> None:
         async with self.db.transaction() as session:
             keys = await published(session, cipher=self.cipher)
-        signer = next(((k, c) for k, c, signs in keys if signs), None)
-        public = [KeySet.import_key_set({"keys": [k.as_dict(private=False)]}).keys[0] for k, _, _ in keys]
+        public = [KeySet.import_key_set({"keys": [p.key.as_dict(private=False)]}).keys[0] for p in keys]
         self._state = _State(
-            signer=signer[0] if signer else None,
-            signer_created=signer[1] if signer else None,
+            keys=keys,
             public=KeySet(public),
             jwks={"keys": [k.as_dict(private=False) for k in public]},
             loaded_at=time.monotonic(),
@@ -179,12 +202,39 @@ class KeyRing:
             await self.reload()
             if self._needs_rotation():
                 async with self.db.transaction() as session:
-                    await rotate(session, self.algorithm, self.token_ttl, cipher=self.cipher)
+                    await self._rotate_unless_done(session)
                 await self.reload()
 
+    async def _rotate_unless_done(self, session: AsyncSession) -> None:
+        """Rotate, unless another process (a worker, a replica) did since our reload: gateways
+        that start or age together must make one key, not one each, or each would sign with a key
+        the others learn of only at their next reload."""
+        if self.db.is_sqlite:
+            # A write takes the database's write lock: another process waits here for our commit.
+            await session.execute(
+                update(signing_keys).where(signing_keys.c.retired_at.is_(None)).values(kid=signing_keys.c.kid)
+            )
+        else:
+            await session.execute(select(func.pg_advisory_xact_lock(_ROTATION_LOCK)))
+        self._state.keys = await published(session, cipher=self.cipher)  # as it is now, under the lock
+        if self._needs_rotation():
+            # The very first key signs at once (no token can name an older one); later ones are
+            # published ahead of their turn.
+            ahead = self.ahead if self._signer(datetime.now(UTC)) else 0.0
+            await rotate(session, self.algorithm, self.token_ttl, ahead=ahead, cipher=self.cipher)
+
     def _needs_rotation(self) -> bool:
-        created = self._state.signer_created
-        return created is None or datetime.now(UTC) - created > self.rotation
+        """No key signs now or later, or the newest one would reach its rotation age before a
+        successor published now could take over."""
+        now = datetime.now(UTC)
+        upcoming = [p.signs_from for p in self._state.keys if p.retired_at is None or p.retired_at > now]
+        if not upcoming:
+            return True
+        return now - max(upcoming) > self.rotation - timedelta(seconds=self.ahead)
+
+    def _signer(self, at: datetime) -> SigningKey | None:
+        signing = [p for p in self._state.keys if p.signs(at)]
+        return max(signing, key=lambda p: p.signs_from).key if signing else None
 
     async def public_keys(self) -> KeySet:
         """The loader for this gateway's own KeyCache (verification without a network hop)."""
@@ -195,7 +245,7 @@ class KeyRing:
         return self._state.jwks
 
     def sign(self, claims: dict[str, Any]) -> str:
-        signer = self._state.signer
+        signer = self._signer(datetime.now(UTC))
         if signer is None:
             raise RuntimeError("no signing key loaded (call ensure_fresh first)")
         header = {"alg": self.algorithm, "kid": signer.kid, "typ": "at+jwt"}  # RFC 9068 media type

@@ -41,6 +41,7 @@ Response = tuple[int, Any, list[tuple[str, str]]]
 class OAuthClient(ClientMixin):  # type: ignore[misc]
     def __init__(self, registered: RegisteredClient) -> None:
         self.registered = registered
+        self.authenticated: bool | None = None  # set once Authlib has checked the secret
 
     def get_client_id(self) -> str:
         return self.registered.client_id
@@ -58,7 +59,10 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return self.registered.active and verify_secret(client_secret, self.registered.secret_hash)
+        # The hash first, always: a disabled or unknown client costs the same work as a real one.
+        matches = verify_secret(client_secret, self.registered.secret_hash)
+        self.authenticated = matches and self.registered.active
+        return self.authenticated
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in AUTH_METHODS
@@ -208,17 +212,32 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
             "scope": granted,
         }
 
-    def token_response(self, request: FormRequest, client: RegisteredClient | None) -> Response:
+    def token_response(self, request: FormRequest, client: RegisteredClient | None) -> Authenticated:
         """Blocking (scrypt): run in a worker thread."""
-        _clients.set({client.client_id: OAuthClient(client)} if client else {})
-        return self.create_token_response(request)  # type: ignore[no-any-return]
+        oauth = self._present(client)
+        return self.create_token_response(request), _outcome(oauth)
 
     def introspection_response(
         self, request: FormRequest, client: RegisteredClient | None, token: VerifiedToken | None
-    ) -> Response:
-        _clients.set({client.client_id: OAuthClient(client)} if client else {})
+    ) -> Authenticated:
+        """Blocking (scrypt): run in a worker thread."""
+        oauth = self._present(client)
         _verified.set(token)
-        return self.create_endpoint_response("introspection", request)  # type: ignore[no-any-return]
+        return self.create_endpoint_response("introspection", request), _outcome(oauth)
+
+    @staticmethod
+    def _present(client: RegisteredClient | None) -> OAuthClient | None:
+        oauth = OAuthClient(client) if client else None
+        _clients.set({client.client_id: oauth} if client and oauth else {})
+        return oauth
+
+
+# The endpoint's answer, and whether the caller's secret was right (None: never checked).
+Authenticated = tuple[Response, bool | None]
+
+
+def _outcome(client: OAuthClient | None) -> bool | None:
+    return client.authenticated if client is not None else None
 
 
 def parse_form(body: bytes) -> dict[str, str]:

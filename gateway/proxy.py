@@ -7,13 +7,16 @@ rate limit, one pooled keep-alive call upstream. Problems are RFC 9457 documents
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import msgspec
 from litestar.types import HTTPScope, Receive, Send
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from contracts.kit import correlation, http1, tracing
 from contracts.kit.auth import AuthError, Principal, TokenVerifier, bearer_token, check_scopes
@@ -60,41 +63,53 @@ _PROBLEM = (b"content-type", b"application/problem+json")
 
 
 class GatewayMetrics:
+    """Requests and latency per route and client, counted in plain dicts (a dict increment and a
+    bisect per request) and handed to Prometheus at scrape time by this custom collector:
+    prometheus_client's labelled Counter and Histogram cost ~8 µs a request here (a lock each and
+    a bucket search in Python), more than the access log."""
+
+    BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "plantbridge_gateway_requests",
-            "Requests through the gateway",
-            ["route", "client", "status"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "plantbridge_gateway_request_seconds",
-            "Gateway latency including the upstream",
-            ["route"],
-            registry=registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
-        )
+        self._requests: dict[tuple[str, str, int], int] = {}
+        self._latency: dict[str, list[float]] = {}  # route -> count per bucket (last: +Inf), then sum
         self.limited = Counter(
             "plantbridge_gateway_rate_limited",
             "Requests refused by a rate limit",
             ["route", "client"],
             registry=registry,
         )
-        # Label lookups take a lock and build tuples; the children are cached per label set.
-        self._counted: dict[tuple[str, str, int], Any] = {}
-        self._timed: dict[str, Any] = {}
+        registry.register(self)
 
     def observe(self, route: str, client: str, status: int, seconds: float) -> None:
-        counter = self._counted.get((route, client, status))
-        if counter is None:
-            counter = self._counted[(route, client, status)] = self.requests.labels(
-                route, client, str(status)
-            )
-        histogram = self._timed.get(route)
-        if histogram is None:
-            histogram = self._timed[route] = self.latency.labels(route)
-        counter.inc()
-        histogram.observe(seconds)
+        key = (route, client, status)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        counts = self._latency.get(route)
+        if counts is None:
+            counts = self._latency[route] = [0.0] * (len(self.BUCKETS) + 2)
+        counts[bisect_left(self.BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # names come from collect(); nothing to check at registration
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "plantbridge_gateway_requests",
+            "Requests through the gateway",
+            labels=["route", "client", "status"],
+        )
+        for (route, client, status), count in self._requests.items():
+            requests.add_metric([route, client, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "plantbridge_gateway_request_seconds", "Gateway latency including the upstream", labels=["route"]
+        )
+        for route, counts in self._latency.items():
+            cumulative = list(accumulate(counts[:-1]))
+            edges = [*(repr(float(b)) for b in self.BUCKETS), "+Inf"]  # "10.0", as Prometheus writes it
+            latency.add_metric([route], list(zip(edges, cumulative, strict=True)), counts[-1])
+        yield latency
 
 
 @dataclass
@@ -178,11 +193,11 @@ class Proxy:
 
         with (
             correlation.bound(correlation_id, incoming.traceparent) as ctx,
-            tracing.span(scope["method"], tracing.SERVER, ctx.traceparent, incoming.traceparent) as live,
+            tracing.server(scope["method"], scope["headers"]) as live,
         ):
             ids += [
                 (b"x-correlation-id", ctx.correlation_id.encode()),
-                (b"traceparent", ctx.traceparent.encode()),
+                (b"traceparent", correlation.current().traceparent.encode()),  # the span's, when traced
             ]
             try:
                 await self._handle(scope, receive, reply, route, exchange, incoming)
@@ -193,15 +208,14 @@ class Proxy:
                     _describe(live, scope, route, exchange, ctx.correlation_id)
                 if self.access_log is not None:
                     self.access_log.write(
-                        msg=f"{scope['method']} {scope['path']} {exchange.status}",
-                        correlation_id=ctx.correlation_id,
-                        method=scope["method"],
-                        path=scope["path"],
-                        route=route.name,
-                        client=exchange.client,
-                        status=exchange.status,
-                        ms=round(elapsed * 1000, 2),
-                        upstream_ms=round(exchange.upstream_ms, 2),
+                        ctx.correlation_id,
+                        scope["method"],
+                        scope["path"],
+                        route.name,
+                        exchange.client,
+                        exchange.status,
+                        elapsed,
+                        exchange.upstream_ms,
                     )
 
     async def _handle(
@@ -254,7 +268,9 @@ class Proxy:
         if not decision.allowed:
             await self._refuse(send, route, principal, decision, limit_headers)
             return
-        body = await _read_body(receive, self.config.max_body_bytes)
+        # A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): no
+        # receive() round trip through the server for it.
+        body = await _read_body(receive, self.config.max_body_bytes) if incoming.has_body else b""
         if body is None:
             await self._too_large(send, limit_headers)
             return
@@ -273,7 +289,7 @@ class Proxy:
     async def _refuse(
         self, send: Send, route: Route, principal: Principal, decision: Decision, limit_headers: Headers
     ) -> None:
-        if decision.degraded:  # Redis is down and the limiter is set to fail closed
+        if decision.unavailable:  # Redis is down and the limiter is set to fail closed
             await _problem(
                 send,
                 503,
@@ -386,6 +402,7 @@ class _Incoming:
         "content_length",
         "correlation_id",
         "forward",
+        "has_body",
         "origin",
         "preflight",
         "traceparent",
@@ -398,6 +415,7 @@ class _Incoming:
         self.origin: bytes | None = None
         self.preflight = False
         self.content_length = 0
+        self.has_body = False
         forward: Headers = []
         for name, value in headers:
             if name not in _HOP:
@@ -414,6 +432,9 @@ class _Incoming:
                 self.traceparent = value.decode("latin-1")
             elif name == b"content-length":
                 self.content_length = int(value) if value.isdigit() else 0
+                self.has_body = True
+            elif name == b"transfer-encoding":
+                self.has_body = True
         self.forward = forward
 
 

@@ -112,6 +112,7 @@ ROUTES: tuple[Route, ...] = (
         8410,
         signed_prefix="/webhooks/v1/inbound/",
     ),
+    _api("shopfloor", 8401, Limit(300, 60)),
 )
 
 
@@ -139,14 +140,23 @@ def parse_pairs(value: str) -> dict[str, str]:
     return pairs
 
 
+def parse_limit(value: str) -> Limit:
+    """`quota/window_seconds`, e.g. `100/60` (the window defaults to 60)."""
+    quota, _, window = value.partition("/")
+    limit = Limit(int(quota), int(window or 60))
+    if limit.quota < 1 or limit.window < 1:
+        raise ValueError(f"{value!r}: quota and window must be positive")
+    return limit
+
+
 def with_limits(routes: tuple[Route, ...], overrides: str) -> tuple[Route, ...]:
     """`overrides`: `route=quota/window`, comma-separated (e.g. `erp=100/60`)."""
     table = parse_pairs(overrides)
     out = []
     for route in routes:
         if route.name in table:
-            quota, _, window = table[route.name].partition("/")
-            route = replace(route, limit=replace(route.limit, quota=int(quota), window=int(window or 60)))
+            limit = parse_limit(table[route.name])
+            route = replace(route, limit=replace(route.limit, quota=limit.quota, window=limit.window))
         out.append(route)
     return tuple(out)
 

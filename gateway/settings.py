@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from contracts.kit.settings import ServiceSettings
 
 
@@ -21,6 +25,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # keys in the database. Without it they are stored as plain JWKs.
     key_encryption_key: str = ""
     key_reload_seconds: float = 30.0  # how soon a rotation made elsewhere (CLI, another process) is seen
+    # A new signing key is in the JWKS this long before it signs: longer than any service keeps a
+    # fetched key set (<SERVICE>_AUTH_JWKS_MAX_AGE_SECONDS, 300) plus key_reload_seconds.
+    key_publish_ahead_seconds: float = 600.0
     # Upstreams: comma-separated `name=base_url`; unnamed services use the service table's ports.
     upstreams: str = ""
     upstream_timeout_seconds: float = 10.0
@@ -31,6 +38,19 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     breaker_open_seconds: float = 10.0
     # Rate limits: per-route overrides `route=quota/window_seconds`, comma-separated.
     rate_limits: str = ""
-    rate_limit_fail_open: bool = True  # Redis unreachable: let traffic through (True) or refuse (False)
+    # Rate-limit and failed-login counters; default redis_url. They need no persistence: the
+    # embedded platform gives them a Redis of their own without fsync.
+    rate_limit_redis_url: str = ""
+    # Counter Redis unreachable: count in each gateway process's memory (True), or answer 503 (False).
+    rate_limit_fail_open: bool = True
+    # Failed client authentications at the token and introspection endpoints: `quota/window_seconds`
+    # per claimed client id and per source address; over either, 429 without checking the secret.
+    token_failures_per_client: str = "10/300"
+    token_failures_per_source: str = "30/300"
+    # Comma-separated proxy addresses or CIDR blocks whose X-Forwarded-For names the real caller.
+    trusted_proxies: str = ""
     cors_origins: str = ""  # comma-separated portal origins allowed to call from a browser
     access_log: bool = True
+    # Processes serving requests (granian workers); each holds its own keys, breakers and pools,
+    # while rate-limit counters and deprecation counts are shared in Redis.
+    workers: Annotated[int, msgspec.Meta(ge=1)] = 1

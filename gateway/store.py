@@ -27,6 +27,9 @@ signing_keys = Table(
     Column("algorithm", String(16), nullable=False),
     Column("private_jwk", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("retired_at", DateTime(timezone=True), nullable=True),  # stopped signing
+    # Published from created_at, signs from signs_from (NULL: from created_at): every service has
+    # fetched a key before any token names it.
+    Column("signs_from", DateTime(timezone=True), nullable=True),
+    Column("retired_at", DateTime(timezone=True), nullable=True),  # stops signing
     Column("publish_until", DateTime(timezone=True), nullable=True),  # left the JWKS after this
 )

@@ -4,6 +4,10 @@ Every call carries the current correlation id and traceparent; writes carry an I
 so a retry can never post twice; transient failures (connection errors, 5xx, 429) are retried
 with exponential backoff; a circuit breaker stops hammering an upstream that is down. A problem
 answer from the upstream becomes `UpstreamProblem` with the decoded RFC 9457 document.
+
+Requests go out through a `Transport` (contracts/kit/http1.py): by default a pool of keep-alive
+HTTP/1.1 connections to `base_url`; a test hands in `contracts.clients.testing.MockTransport`
+to script answers and failures without sockets.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import msgspec
 from contracts.kit import correlation, http1, tracing
 from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.paging import Page
+from contracts.kit.problems import RemoteProblem
 
 T = TypeVar("T")
 TokenProvider = Callable[[], Awaitable[str]]
@@ -27,19 +32,17 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 _PATH_SAFE = "/:@!$&'()*+,;=%~"  # RFC 3986 path characters, and escapes already made
 
 
-class UpstreamProblem(Exception):
+class UpstreamProblem(RemoteProblem):
     """The upstream answered with a problem (4xx, or 5xx after retries)."""
-
-    def __init__(self, service: str, status: int, problem: dict[str, Any]) -> None:
-        self.service = service
-        self.status = status
-        self.problem = problem
-        self.slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
-        super().__init__(f"{service} answered {status} {self.slug}: {problem.get('detail', '')}")
 
 
 class UpstreamUnavailable(Exception):
     """The upstream could not be reached (or its circuit is open); the call may be retried later."""
+
+    def __init__(self, message: str, service: str = "", *, attempted: bool = True) -> None:
+        super().__init__(message)
+        self.service = service
+        self.attempted = attempted  # False: its circuit is open, no call was made
 
 
 class Answer(NamedTuple):
@@ -62,9 +65,10 @@ class ApiClient:
         breaker: CircuitBreaker | None = None,
         connections: int = 32,
         ssl_context: ssl.SSLContext | None = None,
+        transport: http1.Transport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.pool = http1.Pool(
+        self.transport = transport or http1.Pool(
             self.base_url,
             size=connections,
             connect_timeout=min(timeout, 5.0),
@@ -77,7 +81,7 @@ class ApiClient:
         self.breaker = breaker or CircuitBreaker(self.service)
 
     async def aclose(self) -> None:
-        self.pool.close()
+        self.transport.close()
 
     async def get(self, path: str, result: type[T], params: dict[str, Any] | None = None) -> T:
         answer = await self._send("GET", _target(path, params))
@@ -126,12 +130,14 @@ class ApiClient:
             try:
                 self.breaker.before_call()
             except Exception as exc:
-                raise UpstreamUnavailable(str(exc)) from exc
+                raise UpstreamUnavailable(str(exc), self.service, attempted=False) from exc
             if self.token is not None:
                 headers["Authorization"] = f"Bearer {await self.token()}"
             try:
                 with tracing.client(method, self.service, self.base_url, target, headers, attempt) as span:
-                    answer = Answer(*await self.pool.request(method, target.encode(), _raw(headers), content))
+                    answer = Answer(
+                        *await self.transport.request(method, target.encode(), _raw(headers), content)
+                    )
                     tracing.client_result(span, answer.status)
             except (http1.Unavailable, TimeoutError) as exc:
                 self.breaker.failed()
@@ -151,7 +157,7 @@ class ApiClient:
         reason = last_error or "no answer"
         if isinstance(last_error, TimeoutError):
             reason = "timed out"
-        raise UpstreamUnavailable(f"{self.service} {method} {target}: {reason}") from last_error
+        raise UpstreamUnavailable(f"{self.service} {method} {target}: {reason}", self.service) from last_error
 
 
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

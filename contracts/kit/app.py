@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -37,6 +37,7 @@ from contracts.kit.platform_headers import PlatformClients, PlatformHeadersMiddl
 from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
+from contracts.kit.revocation import following
 from contracts.kit.settings import ServiceSettings
 from contracts.kit.strict_body import document_json_bodies, strict_json_body
 from contracts.kit.tracing import setup as setup_tracing
@@ -44,6 +45,7 @@ from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
 from contracts.kit.versioning import ApiVersion, Deprecation, DeprecationMiddleware, document_deprecation
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+D = TypeVar("D")
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,8 @@ def create_service_app(
             )
         logging.getLogger(spec.name).info("%s ready on %s", spec.title, spec.api_path)
         try:
-            yield
+            async with following(verifier.revocations, settings.redis_url):
+                yield
         finally:
             await redis.aclose()
             await db.dispose()

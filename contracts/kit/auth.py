@@ -4,7 +4,8 @@ A token is a JWT signed with an asymmetric key by a trusted issuer (the gateway,
 identity provider configured by its JWKS URL). Checked: the `alg` allow-list (never `none`, never
 HS*), the signature against the issuer's published keys (refetched on an unknown `kid`,
 throttled), `exp`/`nbf`, `iss` and `aud`. A verified token is cached until it expires, so the
-signature is checked once per token, not once per request.
+signature is checked once per token, not once per request; revocation (contracts/kit/revocation.py)
+is checked on every request, cached or not.
 
 Scopes are declared per route: by default `<service>:read` for safe methods and
 `<service>:write` for the rest; a handler overrides it with `opt={"scopes": ("supplier:portal",)}`
@@ -36,6 +37,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from contracts.kit.problems import problem_bytes
+from contracts.kit.revocation import Revocations
 
 log = logging.getLogger("plantbridge.auth")
 
@@ -70,6 +72,7 @@ class Principal:
     supplier_id: str | None = None
     person_id: str | None = None
     site: str | None = None
+    issued_at: int = 0  # `iat`; without it, a revocation of the client covers the token
 
     def has(self, *scopes: str) -> bool:
         return self.scopes.issuperset(scopes)
@@ -214,8 +217,10 @@ class TokenVerifier:
         leeway: int = 30,
         cache_size: int = 20_000,
         cache_seconds: float = 300.0,
+        revocations: Revocations | None = None,
     ) -> None:
         self._issuers = {i.issuer: i for i in issuers}
+        self.revocations = revocations or Revocations()
         self._audiences = frozenset(a for a in audiences if a)
         if not self._audiences:
             raise ValueError("at least one accepted audience is required")
@@ -229,10 +234,22 @@ class TokenVerifier:
         """Build from the `auth_*` fields every ServiceSettings has."""
         pairs = parse_issuers(settings.auth_issuer, settings.auth_jwks_url, settings.auth_issuers)
         trusted = [
-            TrustedIssuer(iss, KeyCache(jwks_loader(url), min_interval=settings.auth_jwks_refresh_seconds))
+            TrustedIssuer(
+                iss,
+                KeyCache(
+                    jwks_loader(url),
+                    min_interval=settings.auth_jwks_refresh_seconds,
+                    max_age=settings.auth_jwks_max_age_seconds,
+                ),
+            )
             for iss, url in pairs
         ]
         return cls(trusted, settings.auth_audience.split(","), leeway=settings.auth_leeway_seconds)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TokenVerifier:
+        # One per process: Litestar deep-copies a router, its middleware's arguments included, when
+        # it registers it; a copy would keep caches of its own and never hear of a revocation.
+        return self
 
     def trust(self, issuer: str, keys: KeyCache) -> None:
         self._issuers[issuer] = TrustedIssuer(issuer, keys)
@@ -240,15 +257,18 @@ class TokenVerifier:
     async def verify(self, token: str) -> Principal:
         now = time.time()
         cached = self._cache.get(token)
-        if cached is not None:
-            if now < cached.until:
-                return cached.principal
-            del self._cache[token]
-        principal = await self._verify(token, now)
-        if len(self._cache) >= self._cache_size:
-            self._cache.pop(next(iter(self._cache)))  # oldest first: dicts keep insertion order
-        until = min(principal.expires_at + self._leeway, now + self._cache_seconds)
-        self._cache[token] = _Cached(principal, until)
+        if cached is not None and now < cached.until:
+            principal = cached.principal
+        else:
+            if cached is not None:
+                del self._cache[token]
+            principal = await self._verify(token, now)
+            if len(self._cache) >= self._cache_size:
+                self._cache.pop(next(iter(self._cache)))  # oldest first: dicts keep insertion order
+            until = min(principal.expires_at + self._leeway, now + self._cache_seconds)
+            self._cache[token] = _Cached(principal, until)
+        if self.revocations.revoked(principal.issuer, principal.client_id, principal.issued_at):
+            raise unauthenticated("Token has been revoked (its client was disabled).")
         return principal
 
     async def _verify(self, token: str, now: float) -> Principal:
@@ -325,7 +345,12 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         supplier_id=_opt_str(claims.get("supplier_id")),
         person_id=_opt_str(claims.get("person_id")),
         site=_opt_str(claims.get("site")),
+        issued_at=_int_claim(claims.get("iat")),
     )
+
+
+def _int_claim(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 def _opt_str(value: Any) -> str | None:

@@ -3,9 +3,11 @@ parsing (the parser uvicorn uses). The gateway proxies through it and `contracts
 calls system APIs through it.
 
 It does only what those need: write the request bytes, parse status, headers and body, keep
-the connection for the next request. Measured on this project's machines, one loopback call
-costs ~50 µs of CPU here against ~1.5 ms through httpx and ~1 ms through aiohttp, and service
-to service calls are most of a process flow's work.
+the connection for the next request. Why not httpx or aiohttp, with the benchmark that keeps
+the reason honest: docs/decisions/http1-client.md.
+
+`Transport` is the seam above it: whatever answers `request(...)` can stand in for a `Pool`
+(an in-memory `contracts.clients.testing.MockTransport`, an app served in a test's process).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
-from typing import cast
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -27,6 +29,18 @@ MAX_IDLE_SECONDS = 2.0
 
 class Unavailable(ConnectionError):
     """Could not connect, or the connection broke before a complete response."""
+
+
+class Transport(Protocol):
+    """Sends one request to one server and gives back (status, headers, body); raises
+    `Unavailable` when the server cannot be reached or the exchange broke, `TimeoutError` when
+    no answer came in time. Header names are lower-case bytes."""
+
+    async def request(
+        self, method: str, target: bytes, headers: Headers, body: bytes
+    ) -> tuple[int, Headers, bytes]: ...
+
+    def close(self) -> None: ...
 
 
 class _Connection(asyncio.Protocol):

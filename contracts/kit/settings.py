@@ -58,6 +58,9 @@ class ServiceSettings(HttpServerSettings, frozen=True, kw_only=True):
     auth_audience: str = "plantbridge"  # comma-separated audiences this service accepts
     auth_leeway_seconds: int = 30
     auth_jwks_refresh_seconds: float = 30.0  # least time between refetches on an unknown kid
+    # Longest a fetched key set is trusted before it is fetched again; the gateway publishes a new
+    # signing key longer than this before it signs (GATEWAY_KEY_PUBLISH_AHEAD_SECONDS).
+    auth_jwks_max_age_seconds: float = 300.0
     auth_token_url: str = "http://127.0.0.1:8000/oauth2/token"  # named in the OpenAPI document
     # Comma-separated client ids of `auth_issuer` whose platform headers (X-Flow-ID,
     # X-Causation-ID) are believed (contracts/kit/platform_headers.py); `plantbridge serve` fills
@@ -70,6 +73,17 @@ class ServiceSettings(HttpServerSettings, frozen=True, kw_only=True):
     @property
     def event_retention(self) -> timedelta:
         return timedelta(days=self.event_retention_days)
+
+
+class FlowSettings(ServiceSettings, frozen=True, kw_only=True):
+    """What a service that runs durable flows adds (contracts/kit/flows)."""
+
+    flow_max_attempts: int = 8
+    flow_max_backoff_seconds: float = 30.0
+    # A runner leases each flow it runs for this long and renews the lease every third of it while
+    # a step runs; when a runner dies, another (or another replica) takes its flows over once the
+    # lease lapses. Shorter: faster takeover, more renewals (one UPDATE per running step each time).
+    flow_lease_seconds: Annotated[float, msgspec.Meta(ge=3)] = 15.0
 
 
 S = TypeVar("S", bound=msgspec.Struct)

@@ -11,7 +11,8 @@ second coroutine waits for that connection either way. What must stay short is a
 another process's write lock, hence `BUSY_TIMEOUT_MS`.
 
 Plugged in through SQLAlchemy's documented `async_creator` hook, so the dialect, SQL
-compilation and the pool are SQLAlchemy's own `sqlite+aiosqlite`.
+compilation and the pool are SQLAlchemy's own `sqlite+aiosqlite`. Today's figures and when
+to drop this: docs/decisions/sqlite-inline.md.
 """
 
 from __future__ import annotations

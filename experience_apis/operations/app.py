@@ -11,6 +11,7 @@ from litestar import Litestar, Request
 from litestar.di import Provide
 from sqlalchemy import MetaData
 
+from contracts.clients.outbound import Outbound
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.settings import load_settings
 from experience_apis.operations import upstreams
@@ -47,13 +48,16 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: OperationsSettings | None = None, **overrides: Any) -> Litestar:
+def create_app(
+    settings: OperationsSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
+) -> Litestar:
     settings = settings or load_settings(OperationsSettings, "OPERATIONS", **overrides)
+    outbound = outbound or Outbound.client_credentials(settings, upstreams.SCOPES)
     app = create_service_app(
         SPEC,
         settings,
         lifespans=[
-            _operations(settings),
+            _operations(settings, outbound),
             refresher(
                 settings.refresh_seconds, lambda a: (operations_of(a).upstreams, operations_of(a).gauges)
             ),
@@ -65,11 +69,11 @@ def create_app(settings: OperationsSettings | None = None, **overrides: Any) -> 
     return app
 
 
-def _operations(settings: OperationsSettings) -> Any:
+def _operations(settings: OperationsSettings, outbound: Outbound) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = runtime_of(app)
-        up = upstreams.build(settings, runtime.redis)
+        up = upstreams.build(settings, outbound, runtime.redis)
         app.state["operations"] = Operations(upstreams=up, gauges=app.state["gauges"])
         try:
             yield

@@ -11,8 +11,9 @@ from contracts.clients.base import ApiClient
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
 from contracts.clients.flows import FlowsClient, MaintenanceClient, QualityClient
+from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
-from contracts.clients.tokens import ClientCredentials
+from contracts.clients.shopfloor import ShopfloorClient
 from contracts.clients.webhooks import WebhooksClient
 from experience_apis.operations.settings import OperationsSettings
 
@@ -22,6 +23,7 @@ SCOPES = (
     *("quality:read", "quality:write", "maintenance:read", "maintenance:write"),
     *("events:read", "events:replay"),
     *("webhooks:read", "webhooks:operate"),
+    "shopfloor:read",
 )
 # System APIs whose audit trail the console shows (`GET /<svc>/v1/audit`).
 AUDITED = ("erp", "qms", "cmms", "mes")
@@ -42,9 +44,11 @@ class Upstreams:
     quality: QualityClient
     maintenance: MaintenanceClient
     webhooks: WebhooksClient
+    shopfloor: ShopfloorClient
     redis: Redis
     lookback_days: int = 90
     lag_threshold: int = 100
+    supervisor_state_file: str = ""
     audited: dict[str, ApiClient] = field(default_factory=dict)
 
     @property
@@ -60,26 +64,28 @@ class Upstreams:
             self.quality,
             self.maintenance,
             self.webhooks,
+            self.shopfloor,
         ):
             await client.aclose()
 
 
-def build(settings: OperationsSettings, redis: Redis) -> Upstreams:
-    token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
+def build(settings: OperationsSettings, outbound: Outbound, redis: Redis) -> Upstreams:
     # One attempt each: a monitor that cannot reach an upstream says so at once rather than
     # holding the page while retries back off.
-    options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds, "attempts": 1}
+    options: dict[str, Any] = {"timeout": settings.upstream_timeout_seconds, "attempts": 1}
     up = Upstreams(
-        erp=ErpClient(settings.erp_url, **options),
-        qms=QmsClient(settings.qms_url, **options),
-        cmms=CmmsClient(settings.cmms_url, **options),
-        mes=MesClient(settings.mes_url, **options),
-        quality=QualityClient(settings.quality_url, **options),
-        maintenance=MaintenanceClient(settings.maintenance_url, **options),
-        webhooks=WebhooksClient(settings.webhooks_url, **options),
+        erp=outbound.client(ErpClient, settings.erp_url, **options),
+        qms=outbound.client(QmsClient, settings.qms_url, **options),
+        cmms=outbound.client(CmmsClient, settings.cmms_url, **options),
+        mes=outbound.client(MesClient, settings.mes_url, **options),
+        quality=outbound.client(QualityClient, settings.quality_url, **options),
+        maintenance=outbound.client(MaintenanceClient, settings.maintenance_url, **options),
+        webhooks=outbound.client(WebhooksClient, settings.webhooks_url, **options),
+        shopfloor=outbound.client(ShopfloorClient, settings.shopfloor_url, **options),
         redis=redis,
         lookback_days=settings.lookback_days,
         lag_threshold=settings.lag_threshold,
+        supervisor_state_file=settings.supervisor_state_file,
     )
     up.audited = {"erp": up.erp, "qms": up.qms, "cmms": up.cmms, "mes": up.mes}
     return up

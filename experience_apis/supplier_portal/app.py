@@ -12,8 +12,8 @@ from litestar.di import Provide
 from sqlalchemy import MetaData
 
 from contracts.clients.erp import ErpClient
+from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
-from contracts.clients.tokens import ClientCredentials
 from contracts.kit.app import ServiceSpec, create_service_app
 from contracts.kit.settings import load_settings
 from experience_apis.supplier_portal.routes import ROUTES
@@ -45,20 +45,23 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: SupplierSettings | None = None, **overrides: Any) -> Litestar:
+def create_app(
+    settings: SupplierSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
+) -> Litestar:
     settings = settings or load_settings(SupplierSettings, "SUPPLIER", **overrides)
     _ensure_sqlite_dir(settings.database_url)
-    return create_service_app(SPEC, settings, lifespans=[_upstreams(settings)])
+    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
+    return create_service_app(SPEC, settings, lifespans=[_upstreams(settings, outbound)])
 
 
-def _upstreams(settings: SupplierSettings) -> Any:
+def _upstreams(settings: SupplierSettings, outbound: Outbound) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
-        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
+        timeout = settings.upstream_timeout_seconds
         upstreams = Upstreams(
-            qms=QmsClient(settings.qms_url, **options),
-            erp=ErpClient(settings.erp_url, attempts=1, **options),  # non-critical: answer without it
+            qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
+            # non-critical: answer without it
+            erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout, attempts=1),
         )
         app.state["upstreams"] = upstreams
         try:

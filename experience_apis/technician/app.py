@@ -13,8 +13,8 @@ from sqlalchemy import MetaData
 
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
+from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
-from contracts.clients.tokens import ClientCredentials
 from contracts.kit.app import ServiceSpec, create_service_app
 from contracts.kit.settings import load_settings
 from experience_apis.technician.routes import ROUTES
@@ -47,21 +47,24 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: TechnicianSettings | None = None, **overrides: Any) -> Litestar:
+def create_app(
+    settings: TechnicianSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
+) -> Litestar:
     settings = settings or load_settings(TechnicianSettings, "TECHNICIAN", **overrides)
     _ensure_sqlite_dir(settings.database_url)
-    return create_service_app(SPEC, settings, lifespans=[_upstreams(settings)])
+    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
+    return create_service_app(SPEC, settings, lifespans=[_upstreams(settings, outbound)])
 
 
-def _upstreams(settings: TechnicianSettings) -> Any:
+def _upstreams(settings: TechnicianSettings, outbound: Outbound) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
-        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
+        timeout = settings.upstream_timeout_seconds
         upstreams = Upstreams(
-            cmms=CmmsClient(settings.cmms_url, **options),
-            qms=QmsClient(settings.qms_url, **options),
-            erp=ErpClient(settings.erp_url, attempts=1, **options),  # non-critical: answer without it
+            cmms=outbound.client(CmmsClient, settings.cmms_url, timeout=timeout),
+            qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
+            # non-critical: answer without it
+            erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout, attempts=1),
             history_limit=settings.history_limit,
             history_days=settings.history_days,
         )

@@ -14,12 +14,13 @@ from litestar import Litestar
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
+from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
-from contracts.clients.tokens import ClientCredentials
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import Consumer, consumer_lifespan
-from contracts.kit.flows import FlowRunner, flow_metadata
+from contracts.kit.flows import flow_metadata
+from contracts.kit.flows.engine import FlowRunner
 from contracts.kit.settings import load_settings
 from process_apis.maintenance import starts
 from process_apis.maintenance.deps import Upstreams
@@ -56,13 +57,19 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: MaintenanceSettings | None = None, **overrides: Any) -> Litestar:
+def create_app(
+    settings: MaintenanceSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
+) -> Litestar:
     settings = settings or load_settings(MaintenanceSettings, "MAINTENANCE", **overrides)
     rules = load_rules(settings.rules_file)
+    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
     return create_service_app(
         SPEC,
         settings,
-        lifespans=[_flow_runner(settings, rules), consumer_lifespan(lambda app: [_consumer(app, rules)])],
+        lifespans=[
+            _flow_runner(settings, rules, outbound),
+            consumer_lifespan(lambda app: [_consumer(app, rules)]),
+        ],
     )
 
 
@@ -71,29 +78,23 @@ def _consumer(app: Litestar, rules: MaintenanceRules) -> Consumer:
 
 
 def _flow_runner(
-    settings: MaintenanceSettings, rules: MaintenanceRules
+    settings: MaintenanceSettings, rules: MaintenanceRules, outbound: Outbound
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, SCOPES)
-        options: dict[str, Any] = {"token": token, "timeout": settings.upstream_timeout_seconds}
+        timeout = settings.upstream_timeout_seconds
         upstreams = Upstreams(
-            erp=ErpClient(settings.erp_url, **options),
-            qms=QmsClient(settings.qms_url, **options),
-            cmms=CmmsClient(settings.cmms_url, **options),
-            mes=MesClient(settings.mes_url, **options),
-            xref=XrefClient(settings.xref_url, **options),
+            erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
+            qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
+            cmms=outbound.client(CmmsClient, settings.cmms_url, timeout=timeout),
+            mes=outbound.client(MesClient, settings.mes_url, timeout=timeout),
+            xref=outbound.client(XrefClient, settings.xref_url, timeout=timeout),
             rules=rules,
             db=runtime_of(app).db,
         )
-        runner = FlowRunner(
-            runtime_of(app).db,
-            FLOW_TYPES,
-            upstreams,
-            source=SOURCE,
-            max_attempts=settings.flow_max_attempts,
-            max_backoff=settings.flow_max_backoff_seconds,
-            redis=runtime_of(app).redis,
+        runtime = runtime_of(app)
+        runner = FlowRunner.configured(
+            runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
         )
         task = asyncio.create_task(runner.run(), name="maintenance-flows")
         try:

@@ -58,6 +58,7 @@ RECEIPT_INSPECTION = FlowType(
     "receipt_inspection",
     "A goods receipt of an inspection-relevant item gets an inspection lot in QMS.",
     (Step("create_inspection_lot", create_receipt_inspection),),
+    keys=("lot_id", "supplier_id", "order_id"),
 )
 
 
@@ -284,6 +285,7 @@ USAGE_DECISION = FlowType(
         ),
         Step("confirm_stock_posted", confirm_stock_posted),
     ),
+    keys=("lot_id", "supplier_id"),
 )
 
 
@@ -317,6 +319,7 @@ PRODUCTION_INSPECTION = FlowType(
         Step("receive_into_quality_stock", receive_finished_lot),
         Step("create_inspection_lot", create_production_inspection),
     ),
+    keys=("lot_id", "order_id"),
 )
 
 
@@ -388,6 +391,7 @@ NC_DISPOSITION = FlowType(
         Step("release_payment", release_disposed_payment, when=_disposed(qms.NcDisposition.USE_AS_IS)),
         Step("settle_return", settle_returns, when=_disposed(qms.NcDisposition.RETURN)),
     ),
+    keys=("lot_id", "nonconformance_id"),
 )
 
 
@@ -427,6 +431,7 @@ PROCUREMENT_NOTICE = FlowType(
     "Purchasing learns of a blocked or returned lot: the supplier's open purchase orders for the "
     "item are flagged in ERP.",
     (Step("flag_purchase_orders", flag_purchase_orders),),
+    keys=("lot_id", "supplier_id", "order_id"),
 )
 
 FLOW_TYPES = (RECEIPT_INSPECTION, USAGE_DECISION, PRODUCTION_INSPECTION, NC_DISPOSITION, PROCUREMENT_NOTICE)

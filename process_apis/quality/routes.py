@@ -12,8 +12,8 @@ from contracts.kit.inputs import kept_quantity
 from contracts.kit.params import IdempotencyKey
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
+from contracts.kit.wire.flows import Flow
 from contracts.models import quality as m
-from contracts.models.flows import Flow
 from process_apis.quality import starts
 from process_apis.quality.flows import FLOW_TYPES
 
@@ -66,4 +66,10 @@ class StartController(Controller):
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)
 
 
-ROUTES: list[ControllerRouterHandler] = [StartController, flow_controller(FLOW_TYPES)]
+# quality.v1 has always taken these filters too (the console searches every process by work order):
+# no quality flow carries them, so they find nothing, as they always did.
+KEPT_FILTERS = ("equipment_id", "work_order_id", "asset_id", "item_id")
+ROUTES: list[ControllerRouterHandler] = [
+    StartController,
+    flow_controller(FLOW_TYPES, also_filter_by=KEPT_FILTERS),
+]

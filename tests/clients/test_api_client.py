@@ -1,27 +1,18 @@
-"""The typed clients' HTTP behaviour against a scripted HTTP/1.1 server on loopback: what goes on
-the wire, retries, problems, the circuit breaker, keep-alive and TLS."""
+"""What the typed clients do around each call, through an in-memory transport (no sockets): the
+headers they send, retries, the circuit breaker, timeouts and problem decoding. What the wire
+does (framing, keep-alive, TLS) is in test_http1_wire.py, against a real server."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import datetime
-import ipaddress
-import ssl
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import msgspec
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from contracts.clients.base import ApiClient, UpstreamProblem, UpstreamUnavailable
-from contracts.kit import correlation
+from contracts.clients.base import Answer, ApiClient, UpstreamProblem, UpstreamUnavailable
+from contracts.clients.testing import MockTransport, Request, json_answer
+from contracts.kit import correlation, http1
 from contracts.kit.breaker import CircuitBreaker
+
+NOT_FOUND = {"type": "urn:plantbridge:problem:not-found", "title": "Not found", "status": 404}
 
 
 class Thing(msgspec.Struct):
@@ -32,234 +23,137 @@ class Things(ApiClient):
     service = "things"
 
 
-@dataclass
-class Seen:
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: bytes
+def scripted(*outcomes: Answer | Exception) -> MockTransport:
+    """Answers (or raises) the given outcomes in order, then 200 {"name": "default"}."""
+    queue = list(outcomes)
+
+    def answer(request: Request) -> Answer:
+        outcome = queue.pop(0) if queue else json_answer(200, {"name": "default"})
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    return MockTransport(answer)
 
 
-@dataclass
-class ScriptedServer:
-    """Answers each request with the next scripted answer (raw bytes, or None: close at once)."""
-
-    answers: list[bytes | None] = field(default_factory=list)
-    seen: list[Seen] = field(default_factory=list)
-    connections: int = 0
-    url: str = ""
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                request_line, *lines = head.decode("latin-1").split("\r\n")[:-2]
-                method, target, _ = request_line.split(" ")
-                headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.seen.append(Seen(method, target, headers, body))
-                answer = self.answers.pop(0) if self.answers else json_answer(200, b'{"name": "default"}')
-                if answer is None:
-                    break
-                writer.write(answer)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+def things(transport: MockTransport, **options: object) -> Things:
+    return Things("http://things.invalid", transport=transport, backoff=0.001, **options)  # type: ignore[arg-type]
 
 
-def json_answer(status: int, body: bytes, content_type: str = "application/json") -> bytes:
-    return (
-        f"HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-
-
-async def serve(server: ScriptedServer, ssl_context: ssl.SSLContext | None = None) -> asyncio.Server:
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=ssl_context)
-    port = listener.sockets[0].getsockname()[1]
-    server.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
-    return listener
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[ScriptedServer]:
-    server = ScriptedServer()
-    listener = await serve(server)
-    yield server
-    listener.close()
-    await listener.wait_closed()
-
-
-def client(server: ScriptedServer, **options: object) -> Things:
-    return Things(server.url, backoff=0.001, **options)  # type: ignore[arg-type]
-
-
-async def test_a_post_carries_json_idempotency_key_correlation_and_token(upstream: ScriptedServer) -> None:
-    upstream.answers = [json_answer(201, b'{"name": "made"}')]
+async def test_a_post_carries_json_idempotency_key_correlation_and_token() -> None:
+    transport = scripted(json_answer(201, {"name": "made"}))
 
     async def token() -> str:
         return "tok-1"
 
-    things = client(upstream, token=token)
+    client = things(transport, token=token)
     with correlation.bound("corr-77", "00-" + "a" * 32 + "-" + "b" * 16 + "-01"):
-        made = await things.post(
+        made = await client.post(
             "/v1/things", Thing("x y"), Thing, idempotency_key="flow-1:step", if_match='"3"'
         )
-    await things.aclose()
+    await client.aclose()
     assert made == Thing("made")
-    [request] = upstream.seen
+    [request] = transport.requests
     assert (request.method, request.target) == ("POST", "/v1/things")
-    assert msgspec.json.decode(request.body) == {"name": "x y"}
+    assert request.json() == {"name": "x y"}
     assert request.headers["idempotency-key"] == "flow-1:step"
     assert request.headers["if-match"] == '"3"'
     assert request.headers["content-type"] == "application/json"
     assert request.headers["authorization"] == "Bearer tok-1"
     assert request.headers["x-correlation-id"] == "corr-77"
     assert request.headers["traceparent"].split("-")[1] == "a" * 32
+    assert transport.closed
 
 
-async def test_paths_are_escaped_and_queries_encoded_as_the_apis_parse_them(
-    upstream: ScriptedServer,
-) -> None:
-    things = client(upstream)
-    await things.get("/v1/things/LOT 7", Thing, {"open": True, "limit": 5, "skip": None, "q": "a&b"})
-    await things.aclose()
-    assert upstream.seen[0].target == "/v1/things/LOT%207?open=true&limit=5&q=a%26b"
+async def test_paths_are_escaped_and_queries_encoded_as_the_apis_parse_them() -> None:
+    transport = scripted()
+    client = things(transport)
+    await client.get("/v1/things/LOT 7", Thing, {"open": True, "limit": 5, "skip": None, "q": "a&b"})
+    assert transport.requests[0].target == "/v1/things/LOT%207?open=true&limit=5&q=a%26b"
 
 
-async def test_a_base_url_path_prefixes_every_target(upstream: ScriptedServer) -> None:
-    things = Things(upstream.url + "/behind/proxy/")
-    await things.get("/v1/things/1", Thing)
-    await things.aclose()
-    assert upstream.seen[0].target == "/behind/proxy/v1/things/1"
+async def test_get_all_follows_the_cursor_to_the_last_page() -> None:
+    pages = {
+        "/v1/things?limit=2": {"items": [{"name": "a"}, {"name": "b"}], "next_cursor": "c2"},
+        "/v1/things?limit=2&cursor=c2": {"items": [{"name": "c"}], "next_cursor": None},
+    }
+    transport = MockTransport(lambda request: json_answer(200, pages[request.target]))
+    found = await things(transport).get_all("/v1/things", Thing, {"limit": 2, "status": None})
+    assert [t.name for t in found] == ["a", "b", "c"]
+    assert len(transport.requests) == 2
 
 
-async def test_a_problem_answer_is_raised_with_the_rfc9457_document_and_not_retried(
-    upstream: ScriptedServer,
-) -> None:
-    problem = b'{"type": "urn:plantbridge:problem:not-found", "title": "Not found", "status": 404}'
-    upstream.answers = [json_answer(404, problem, "application/problem+json")]
-    things = client(upstream)
+async def test_a_problem_answer_is_raised_with_the_rfc9457_document_and_not_retried() -> None:
+    transport = scripted(json_answer(404, NOT_FOUND, "application/problem+json"))
     with pytest.raises(UpstreamProblem) as raised:
-        await things.get("/v1/things/none", Thing)
-    await things.aclose()
-    assert (raised.value.status, raised.value.slug) == (404, "not-found")
+        await things(transport).get("/v1/things/none", Thing)
+    assert (raised.value.service, raised.value.status, raised.value.slug) == ("things", 404, "not-found")
     assert raised.value.problem["title"] == "Not found"
-    assert len(upstream.seen) == 1
+    assert len(transport.requests) == 1
 
 
-async def test_unavailable_answers_and_dropped_connections_are_retried(upstream: ScriptedServer) -> None:
-    upstream.answers = [json_answer(503, b"{}"), None, json_answer(200, b'{"name": "third time"}')]
-    things = client(upstream, attempts=3)
-    assert await things.post("/v1/things", Thing("t"), Thing, idempotency_key="k") == Thing("third time")
-    await things.aclose()
-    assert [s.headers["idempotency-key"] for s in upstream.seen] == ["k", "k", "k"]
+async def test_unavailable_answers_and_broken_connections_are_retried_with_the_same_key() -> None:
+    transport = scripted(
+        json_answer(503, {}),
+        http1.Unavailable("upstream closed the connection"),
+        json_answer(200, {"name": "third"}),
+    )
+    client = things(transport, attempts=3)
+    assert await client.post("/v1/things", Thing("t"), Thing, idempotency_key="k") == Thing("third")
+    assert [r.headers["idempotency-key"] for r in transport.requests] == ["k", "k", "k"]
 
 
-async def test_a_non_json_error_body_still_becomes_a_problem(upstream: ScriptedServer) -> None:
-    upstream.answers = [json_answer(502, b"<html>bad gateway</html>", "text/html")] * 2
-    things = client(upstream, attempts=2)
-    with pytest.raises(UpstreamUnavailable, match="502"):
-        await things.get("/v1/things/1", Thing)
-    await things.aclose()
+async def test_a_rate_limit_that_outlasts_the_attempts_surfaces_as_that_problem() -> None:
+    limited = json_answer(429, {"type": "urn:plantbridge:problem:rate-limited", "status": 429})
+    transport = scripted(limited, limited)
+    with pytest.raises(UpstreamProblem) as raised:
+        await things(transport, attempts=2).get("/v1/things/1", Thing)
+    assert (raised.value.status, raised.value.slug) == (429, "rate-limited")
+    assert len(transport.requests) == 2
 
 
-async def test_an_unreachable_upstream_opens_the_circuit_and_calls_stop(upstream: ScriptedServer) -> None:
-    refused = ScriptedServer()
-    listener = await serve(refused)
-    listener.close()
-    await listener.wait_closed()
+async def test_a_non_json_error_body_still_becomes_a_problem() -> None:
+    bad_gateway = Answer(502, [(b"content-type", b"text/html")], b"<html>bad gateway</html>")
+    transport = scripted(bad_gateway, bad_gateway)
+    with pytest.raises(UpstreamUnavailable, match="502") as raised:
+        await things(transport, attempts=2).get("/v1/things/1", Thing)
+    cause = raised.value.__cause__
+    assert isinstance(cause, UpstreamProblem)
+    assert cause.problem == {"detail": "<html>bad gateway</html>"}
+
+
+async def test_an_unreachable_upstream_opens_the_circuit_and_calls_stop() -> None:
+    transport = scripted(*[http1.Unavailable("cannot connect to things.invalid:80")] * 2)
     breaker = CircuitBreaker("things", threshold=2, cooldown=60)
-    things = Things(refused.url, attempts=2, backoff=0.001, breaker=breaker)
+    client = things(transport, attempts=2, breaker=breaker)
     with pytest.raises(UpstreamUnavailable, match="cannot connect"):
-        await things.get("/v1/things/1", Thing)
+        await client.get("/v1/things/1", Thing)
     with pytest.raises(UpstreamUnavailable, match="not calling it"):
-        await things.get("/v1/things/1", Thing)
-    await things.aclose()
+        await client.get("/v1/things/1", Thing)
+    assert len(transport.requests) == 2  # the open circuit sent nothing
 
 
-async def test_a_slow_upstream_times_out_as_unavailable() -> None:
-    answered = asyncio.Event()
+async def test_a_success_closes_the_circuit_again() -> None:
+    clock = [0.0]
+    breaker = CircuitBreaker("things", threshold=1, cooldown=10, clock=lambda: clock[0])
+    transport = scripted(http1.Unavailable("refused"), json_answer(200, {"name": "back"}))
+    client = things(transport, attempts=1, breaker=breaker)
+    with pytest.raises(UpstreamUnavailable):
+        await client.get("/v1/things/1", Thing)
+    clock[0] = 11.0  # past the cooldown: one trial call goes out, succeeds, closes the circuit
+    assert await client.get("/v1/things/1", Thing) == Thing("back")
+    assert (breaker.opened_at, breaker.failures) == (None, 0)
 
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65536)
-        await answered.wait()
-        writer.close()
-        await writer.wait_closed()
 
-    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
-    things = Things(f"http://127.0.0.1:{port}", timeout=0.2, attempts=1)
+async def test_an_upstream_that_does_not_answer_in_time_is_unavailable() -> None:
+    transport = scripted(TimeoutError(), TimeoutError())
     with pytest.raises(UpstreamUnavailable, match="timed out"):
-        await things.get("/v1/things/1", Thing)
-    answered.set()
-    await things.aclose()
-    listener.close()
-    await listener.wait_closed()
+        await things(transport, attempts=2).get("/v1/things/1", Thing)
+    assert len(transport.requests) == 2
 
 
-async def test_connections_are_kept_alive_between_calls(upstream: ScriptedServer) -> None:
-    things = client(upstream)
-    for _ in range(5):
-        await things.get("/v1/things/1", Thing)
-    await things.aclose()
-    assert upstream.connections == 1
+async def test_an_awaitable_handler_answers_too() -> None:
+    async def later(request: Request) -> Answer:
+        return json_answer(200, {"name": request.target.rsplit("/", 1)[-1]})
 
-
-async def test_https_upstreams_are_verified_against_the_trusted_certificates(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cert, key = self_signed(tmp_path)
-    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_side.load_cert_chain(cert, key)
-    server = ScriptedServer()
-    listener = await serve(server, server_side)
-
-    trusting = ssl.create_default_context(cafile=str(cert))
-    things = Things(server.url, ssl_context=trusting)
-    assert await things.get("/v1/things/1", Thing) == Thing("default")
-    await things.aclose()
-
-    untrusting = Things(server.url, attempts=1)  # the system's CAs do not know this certificate
-    with pytest.raises(UpstreamUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
-        await untrusting.get("/v1/things/1", Thing)
-    await untrusting.aclose()
-
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # how the README has a plant trust its own CA
-    plant_ca = Things(server.url, attempts=1)
-    assert await plant_ca.get("/v1/things/1", Thing) == Thing("default")
-    await plant_ca.aclose()
-    listener.close()
-    await listener.wait_closed()
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    loopback = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(loopback, critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
+    assert await things(MockTransport(later)).get("/v1/things/x", Thing) == Thing("x")

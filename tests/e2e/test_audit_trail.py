@@ -14,14 +14,14 @@ import httpx
 import pytest
 
 from plantbridge.services import by_name
-from tests.e2e.test_quality_flows import (
+from tests.support.http import client
+from tests.support.platform import Platform
+from tests.support.quality import (
     balances,
     decide,
     inspection_lot_for,
     receive_inspected_goods,
 )
-from tests.support.http import client
-from tests.support.platform import Platform
 from tests.support.wait import eventually
 
 QUALITY_CLIENT = by_name("quality").client_id

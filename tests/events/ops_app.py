@@ -1,10 +1,12 @@
-"""A minimal service that mounts only the kernel's operator router (tests serve it with uvicorn)."""
+"""A minimal service that mounts only the kernel's operator router (tests serve it in process, and
+with uvicorn for the schemathesis run)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar
 from sqlalchemy import MetaData
@@ -33,6 +35,6 @@ async def kit_tables(app: Litestar) -> AsyncIterator[None]:
     yield
 
 
-def create_app() -> Litestar:
-    settings = load_settings(ServiceSettings, "OPS", migrate_on_start=False, outbox_relay=False)
+def create_app(**overrides: Any) -> Litestar:
+    settings = load_settings(ServiceSettings, "OPS", migrate_on_start=False, outbox_relay=False, **overrides)
     return create_service_app(SPEC, settings, lifespans=[kit_tables])

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CloudEvent
 from contracts.kit.consumer import Consumer, running
 from contracts.kit.db import Database
+from contracts.kit.envelope import CloudEvent
 from plantbridge.processes import RedisServer
 from tests.events.support import prepare
 from tests.support.db import rows
-from tests.support.fixtures import Launch
+from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
 from tests.support.wait import eventually
 
@@ -23,11 +22,11 @@ RECEIPTS = 100
 
 
 async def test_receipts_taken_while_redis_is_down_are_all_delivered_after_it_restarts(
-    backend: str, launch: Launch, database_url: Callable[[str, str], str], tmp_path: Path
+    backend: str, in_process: Serve, database_url: DatabaseUrl, tmp_path: Path
 ) -> None:
     server = RedisServer(tmp_path / "redis").start()
     url = database_url(backend, f"erp_outage_{backend}")
-    erp = launch("erp", database_url=url, redis_url=server.url)
+    erp = in_process("erp", database_url=url, redis_url=server.url)
     redis = Redis.from_url(server.url, socket_connect_timeout=1, socket_timeout=5)
     try:
         with client(erp, scopes=["erp:read", "erp:write"]) as http:

@@ -1,41 +1,48 @@
-"""Operator surface over real HTTP and the real CLI: stream health, dead letters, replay."""
+"""Operator surface of the event backbone: stream health, dead letters, replay, through the API (in
+process), the real command line, and schemathesis against the API served by uvicorn."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any, cast
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CloudEvent
 from contracts.kit.consumer import Consumer
 from contracts.kit.db import Database
+from contracts.kit.envelope import CloudEvent
 from plantbridge.processes import RedisServer, free_port, wait_for_port
+from tests.events.ops_app import create_app
 from tests.events.support import RECEIPT, effect_count, make_event, put, record
 from tests.support.contract import run_schemathesis
 from tests.support.fixtures import PlantbridgeCli, Spawn
 from tests.support.http import client
-from tests.support.tokens import service_env
+from tests.support.inprocess import InProcess
+from tests.support.tokens import auth_settings, service_env
 
 STREAM = "events.ops"
 BASE = "/ops/v1/operations/events"
 OPERATOR = ["events:read", "events:replay"]
 
 
-class Served:
-    def __init__(self, url: str) -> None:
-        self.url = url
+@pytest.fixture(scope="module")
+def ops(events_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
+    database = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('ops')}/ops.db"
+    served = InProcess(
+        "ops", lambda: create_app(redis_url=events_redis.url, database_url=database, **auth_settings())
+    ).start()
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="module")
-def ops(
+def ops_process(
     events_redis: RedisServer, spawn: Spawn, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
+) -> Iterator[str]:
+    """The operator API served by uvicorn in its own process; its base URL."""
     port = free_port()
     env = {
         **service_env("OPS"),
@@ -49,7 +56,7 @@ def ops(
     )
     try:
         wait_for_port(port, timeout=30, process=process)
-        yield Served(f"http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -77,12 +84,12 @@ async def drain(consumer: Consumer) -> None:
 
 
 async def test_operator_api_lists_inspects_and_replays_dead_letters(
-    ops: Served, db: Database, redis: Redis
+    ops: InProcess, db: Database, redis: Redis
 ) -> None:
     broken = [True]
     consumer, event = await poisoned(db, redis, broken)
 
-    with client(ops.url, scopes=OPERATOR) as http:
+    with client(ops, scopes=OPERATOR) as http:
         streams = http.get(f"{BASE}/streams")
         assert streams.status_code == 200, streams.text
         [stats] = [s for s in streams.json()["items"] if s["stream"] == STREAM]
@@ -116,13 +123,13 @@ async def test_operator_api_lists_inspects_and_replays_dead_letters(
     assert await effect_count(db, event.id) == 1
 
 
-async def test_operator_scopes_are_required(ops: Served, db: Database, redis: Redis) -> None:
-    with client(ops.url, scopes=["ops:read", "ops:write"]) as http:
+async def test_operator_scopes_are_required(ops: InProcess, db: Database, redis: Redis) -> None:
+    with client(ops, scopes=["ops:read", "ops:write"]) as http:
         assert http.get(f"{BASE}/streams").status_code == 403
-    with client(ops.url, scopes=["events:read"]) as http:
+    with client(ops, scopes=["events:read"]) as http:
         assert http.get(f"{BASE}/streams").status_code == 200
         assert http.post(f"{BASE}/dead-letters/{STREAM}/replay").status_code == 403
-    with client(ops.url) as http:
+    with client(ops) as http:
         assert http.get(f"{BASE}/streams").status_code == 401
 
 
@@ -166,9 +173,12 @@ def test_cli_says_so_when_redis_is_unreachable(plantbridge_cli: PlantbridgeCli) 
     assert "cannot reach Redis" in result.stderr
 
 
-def test_operator_api_contract_holds(ops: Served) -> None:
-    run_schemathesis(cast(Any, ops), "/ops/v1", scopes=OPERATOR)
+def test_operator_api_contract_holds(ops_process: str) -> None:
+    run_schemathesis(ops_process, "/ops/v1", scopes=OPERATOR)
 
 
-def test_readiness_reports_redis(ops: Served) -> None:
-    assert httpx.get(f"{ops.url}/health/ready", timeout=5).status_code == 200
+def test_readiness_reports_redis(ops: InProcess) -> None:
+    with client(ops) as http:
+        ready = http.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}

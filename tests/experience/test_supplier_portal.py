@@ -1,4 +1,4 @@
-"""Supplier portal against real QMS, ERP and gateway processes: a supplier sees only itself,
+"""Supplier portal in process, calling QMS and ERP served in process: a supplier sees only itself,
 and another supplier's record is 404 on every path and filter."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import pytest
 
 from tests.experience import seed
 from tests.support.http import client
-from tests.support.platform import Platform
+from tests.support.inprocess import Apps
 
 API = "/supplier/v1"
 
 
-def portal(platform: Platform, supplier_id: str) -> httpx.Client:
+def portal(apps: Apps, supplier_id: str) -> httpx.Client:
     return client(
-        platform.services["supplier"],
+        apps.services["supplier"],
         scopes=["supplier:portal"],
         claims={"supplier_id": supplier_id},
         client_id=f"portal-{supplier_id}",
@@ -26,14 +26,14 @@ def portal(platform: Platform, supplier_id: str) -> httpx.Client:
 
 
 @pytest.fixture(scope="module")
-def qms(platform: Platform) -> Iterator[httpx.Client]:
-    with client(platform.services["qms"], scopes=["qms:read", "qms:write"]) as http:
+def qms(apps: Apps) -> Iterator[httpx.Client]:
+    with client(apps.services["qms"], scopes=["qms:read", "qms:write"]) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
-def erp(platform: Platform) -> Iterator[httpx.Client]:
-    with client(platform.services["erp"], scopes=["erp:read", "erp:write"]) as http:
+def erp(apps: Apps) -> Iterator[httpx.Client]:
+    with client(apps.services["erp"], scopes=["erp:read", "erp:write"]) as http:
         yield http
 
 
@@ -68,10 +68,8 @@ ANSWER = {
 }
 
 
-def test_a_supplier_sees_its_cases_with_their_nonconformances(
-    platform: Platform, world: dict[str, Any]
-) -> None:
-    with portal(platform, world["a"]) as me:
+def test_a_supplier_sees_its_cases_with_their_nonconformances(apps: Apps, world: dict[str, Any]) -> None:
+    with portal(apps, world["a"]) as me:
         cases = seed.ok(me.get(f"{API}/cases"))
         assert [c["case_id"] for c in cases["items"]] == [world["case_a"]]  # not the unissued draft
         case = me.get(f"{API}/cases/{world['case_a']}")
@@ -82,9 +80,9 @@ def test_a_supplier_sees_its_cases_with_their_nonconformances(
 
 
 def test_another_suppliers_records_are_404_on_every_path_and_filter(
-    platform: Platform, world: dict[str, Any], qms: httpx.Client
+    apps: Apps, world: dict[str, Any], qms: httpx.Client
 ) -> None:
-    with portal(platform, world["a"]) as me:
+    with portal(apps, world["a"]) as me:
         for path in (
             f"/cases/{world['case_b']}",
             f"/cases/{world['draft_a']}",
@@ -116,8 +114,8 @@ def test_another_suppliers_records_are_404_on_every_path_and_filter(
     assert seed.ok(qms.get(f"/qms/v1/supplier-cases/{world['draft_a']}"))["responses"] == []
 
 
-def test_inspections_and_scorecard(platform: Platform, world: dict[str, Any]) -> None:
-    with portal(platform, world["a"]) as me:
+def test_inspections_and_scorecard(apps: Apps, world: dict[str, Any]) -> None:
+    with portal(apps, world["a"]) as me:
         inspections = seed.ok(me.get(f"{API}/inspections"))["items"]
         assert sorted(i["result"] for i in inspections) == ["fail", "pass"]
         one = seed.ok(me.get(f"{API}/inspections/{world['insp_a']}"))
@@ -132,9 +130,9 @@ def test_inspections_and_scorecard(platform: Platform, world: dict[str, Any]) ->
 
 
 def test_answering_a_case_and_seeing_the_verdict(
-    platform: Platform, world: dict[str, Any], qms: httpx.Client
+    apps: Apps, world: dict[str, Any], qms: httpx.Client
 ) -> None:
-    with portal(platform, world["a"]) as me:
+    with portal(apps, world["a"]) as me:
         current = me.get(f"{API}/cases/{world['case_a']}")
         stale = me.post(f"{API}/cases/{world['case_a']}/response", json=ANSWER, headers={"If-Match": '"999"'})
         assert stale.status_code == 412, stale.text
@@ -156,7 +154,7 @@ def test_answering_a_case_and_seeing_the_verdict(
     assert card["average_response_days"] is not None
 
 
-def test_a_token_without_a_supplier_is_refused(platform: Platform) -> None:
-    with client(platform.services["supplier"], scopes=["supplier:portal"]) as nobody:
+def test_a_token_without_a_supplier_is_refused(apps: Apps) -> None:
+    with client(apps.services["supplier"], scopes=["supplier:portal"]) as nobody:
         for path in ("/cases", "/inspections", "/scorecard"):
             assert nobody.get(API + path).status_code == 403

@@ -1,4 +1,4 @@
-"""Technician API against real CMMS, QMS, ERP and gateway processes, called with signed tokens."""
+"""Technician API in process, calling CMMS, QMS and ERP served in process, with signed tokens."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 
 from tests.experience import seed
 from tests.support.http import client
-from tests.support.platform import Platform
+from tests.support.inprocess import Apps
 
 API = "/technician/v1"
 
 
-def technician(platform: Platform, person: str, site: str) -> httpx.Client:
+def technician(apps: Apps, person: str, site: str) -> httpx.Client:
     return client(
-        platform.services["technician"],
+        apps.services["technician"],
         scopes=["technician:app"],
         claims={"person_id": person, "site": site},
         client_id=f"device-{person}",
@@ -25,14 +25,14 @@ def technician(platform: Platform, person: str, site: str) -> httpx.Client:
 
 
 @pytest.fixture(scope="module")
-def cmms(platform: Platform) -> Iterator[httpx.Client]:
-    with client(platform.services["cmms"], scopes=["cmms:read", "cmms:write"]) as http:
+def cmms(apps: Apps) -> Iterator[httpx.Client]:
+    with client(apps.services["cmms"], scopes=["cmms:read", "cmms:write"]) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
-def qms(platform: Platform) -> Iterator[httpx.Client]:
-    with client(platform.services["qms"], scopes=["qms:read", "qms:write"]) as http:
+def qms(apps: Apps) -> Iterator[httpx.Client]:
+    with client(apps.services["qms"], scopes=["qms:read", "qms:write"]) as http:
         yield http
 
 
@@ -59,8 +59,8 @@ def world(cmms: httpx.Client, qms: httpx.Client) -> dict[str, Any]:
     }
 
 
-def test_a_technician_sees_only_their_work_at_their_site(platform: Platform, world: dict[str, Any]) -> None:
-    with technician(platform, world["p1"], world["site"]) as me:
+def test_a_technician_sees_only_their_work_at_their_site(apps: Apps, world: dict[str, Any]) -> None:
+    with technician(apps, world["p1"], world["site"]) as me:
         work = seed.ok(me.get(f"{API}/my-work"))
         assert [i["wo_id"] for i in work["items"]] == [world["mine"]]
         item = work["items"][0]
@@ -75,21 +75,21 @@ def test_a_technician_sees_only_their_work_at_their_site(platform: Platform, wor
                 )
                 assert response.status_code == 404, (hidden, path, response.text)
     # The same person at the other site sees the other order, and only that.
-    with technician(platform, world["p1"], world["other_site"]) as there:
+    with technician(apps, world["p1"], world["other_site"]) as there:
         assert [i["wo_id"] for i in seed.ok(there.get(f"{API}/my-work"))["items"]] == [world["elsewhere"]]
 
 
-def test_a_token_without_person_and_site_is_refused(platform: Platform) -> None:
-    with client(platform.services["technician"], scopes=["technician:app"]) as anonymous_device:
+def test_a_token_without_person_and_site_is_refused(apps: Apps) -> None:
+    with client(apps.services["technician"], scopes=["technician:app"]) as anonymous_device:
         assert anonymous_device.get(f"{API}/my-work").status_code == 403
     with client(
-        platform.services["technician"], scopes=["cmms:read"], claims={"person_id": "P", "site": "S"}
+        apps.services["technician"], scopes=["cmms:read"], claims={"person_id": "P", "site": "S"}
     ) as c:
         assert c.get(f"{API}/my-work").status_code == 403
 
 
-def test_etags_answer_304_and_delta_sync_sees_changes(platform: Platform, world: dict[str, Any]) -> None:
-    with technician(platform, world["p1"], world["site"]) as me:
+def test_etags_answer_304_and_delta_sync_sees_changes(apps: Apps, world: dict[str, Any]) -> None:
+    with technician(apps, world["p1"], world["site"]) as me:
         first = me.get(f"{API}/my-work")
         assert me.get(f"{API}/my-work", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
         one = me.get(f"{API}/work-orders/{world['mine']}")
@@ -110,8 +110,8 @@ def test_etags_answer_304_and_delta_sync_sees_changes(platform: Platform, world:
         assert me.get(f"{API}/my-work", headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
 
 
-def test_a_stale_edit_is_412_with_the_current_version(platform: Platform, world: dict[str, Any]) -> None:
-    with technician(platform, world["p1"], world["site"]) as me:
+def test_a_stale_edit_is_412_with_the_current_version(apps: Apps, world: dict[str, Any]) -> None:
+    with technician(apps, world["p1"], world["site"]) as me:
         current = seed.ok(me.get(f"{API}/work-orders/{world['mine']}"))
         stale = me.post(
             f"{API}/work-orders/{world['mine']}/pause",
@@ -124,7 +124,7 @@ def test_a_stale_edit_is_412_with_the_current_version(platform: Platform, world:
 
 
 def test_pause_resume_and_a_resent_completion_posts_once(
-    platform: Platform, world: dict[str, Any], cmms: httpx.Client
+    apps: Apps, world: dict[str, Any], cmms: httpx.Client
 ) -> None:
     order = seed.work_order(cmms, world["press"], world["p1"])["wo_id"]
     completion = {
@@ -134,7 +134,7 @@ def test_pause_resume_and_a_resent_completion_posts_once(
         "correction_code": "REPLACE",
         "downtime_minutes": 45,
     }
-    with technician(platform, world["p1"], world["site"]) as me:
+    with technician(apps, world["p1"], world["site"]) as me:
         seed.ok(me.post(f"{API}/work-orders/{order}/start"))
         paused = seed.ok(me.post(f"{API}/work-orders/{order}/pause", json={"reason": "waiting for parts"}))
         assert (paused["status"], paused["hold_reason"]) == ("on_hold", "waiting for parts")
@@ -153,7 +153,7 @@ def test_pause_resume_and_a_resent_completion_posts_once(
 
 
 def test_without_erp_the_answer_comes_with_a_warning(
-    platform: Platform, world: dict[str, Any], cmms: httpx.Client
+    apps: Apps, world: dict[str, Any], cmms: httpx.Client
 ) -> None:
     order = seed.work_order(cmms, world["press"], world["p1"])["wo_id"]
     seed.ok(cmms.post(f"/cmms/v1/work-orders/{order}/start"))
@@ -163,10 +163,10 @@ def test_without_erp_the_answer_comes_with_a_warning(
             json={"item_id": "SP-SEAL", "quantity": 1, "warehouse": "WH1"},
         )
     )
-    erp = platform.services["erp"]
+    erp = apps.services["erp"]
     erp.stop()
     try:
-        with technician(platform, world["p1"], world["site"]) as me:
+        with technician(apps, world["p1"], world["site"]) as me:
             response = me.get(f"{API}/work-orders/{order}")
             work = me.get(f"{API}/my-work")
     finally:

@@ -4,38 +4,23 @@ endpoint (client credentials, with the person/site or supplier registered for th
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 
 import httpx
 
-from plantbridge.processes import free_port
 from tests.experience import seed
+from tests.support.fixtures import PlantbridgeCli
 from tests.support.http import client
 from tests.support.platform import Platform
 
 
-def register(platform: Platform, client_id: str, scopes: str, *claims: str) -> str:
+def register(cli: PlantbridgeCli, platform: Platform, client_id: str, scopes: str, *claims: str) -> str:
     secret = secrets.token_urlsafe(24)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "plantbridge",
-            "gateway",
-            "register-client",
-            client_id,
-            "--scopes",
-            scopes,
-            f"--secret={secret}",  # a random secret may start with "-"
-            *claims,
-        ],
-        env={**os.environ, "GATEWAY_DATABASE_URL": platform.gateway_db},
-        capture_output=True,
-        text=True,
-        check=False,
+    result = cli(
+        *("gateway", "register-client", client_id, "--scopes", scopes),
+        f"--secret={secret}",  # a random secret may start with "-"
+        *claims,
+        env={"GATEWAY_DATABASE_URL": platform.gateway_db},
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["client_id"] == client_id
@@ -52,16 +37,11 @@ def token(gateway: str, client_id: str, secret: str, scope: str) -> dict[str, st
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def test_technician_and_supplier_through_the_gateway(platform: Platform, launch) -> None:
+def test_technician_and_supplier_through_the_gateway(
+    platform: Platform, plantbridge_cli: PlantbridgeCli
+) -> None:
     # A second gateway replica (same database and keys) that also routes to the experience APIs.
-    upstreams = ",".join(f"{name}={process.url}" for name, process in platform.services.items())
-    gateway = launch(
-        "gateway",
-        database_url=platform.gateway_db,
-        port=free_port(),
-        issuer=platform.issuer,
-        upstreams=upstreams,
-    )
+    gateway = platform.start_edge()
     tag = seed.tag()
     person, site, supplier = f"P-{tag}", f"S-{tag}", f"SUP-{tag}"
     with client(platform.services["cmms"], scopes=["cmms:read", "cmms:write"]) as cmms:
@@ -72,7 +52,9 @@ def test_technician_and_supplier_through_the_gateway(platform: Platform, launch)
         other = seed.supplier_case(qms, f"SUP-OTHER-{tag}")["case_id"]
 
     device = f"tablet-{tag}"
-    secret = register(platform, device, "technician:app", "--person-id", person, "--site", site)
+    secret = register(
+        plantbridge_cli, platform, device, "technician:app", "--person-id", person, "--site", site
+    )
     with httpx.Client(
         base_url=gateway.url, headers=token(gateway.url, device, secret, "technician:app")
     ) as me:
@@ -93,7 +75,7 @@ def test_technician_and_supplier_through_the_gateway(platform: Platform, launch)
         assert me.get("/supplier/v1/cases").status_code == 403  # a device is no supplier
 
     portal = f"portal-{tag}"
-    secret = register(platform, portal, "supplier:portal", "--supplier-id", supplier)
+    secret = register(plantbridge_cli, platform, portal, "supplier:portal", "--supplier-id", supplier)
     with httpx.Client(
         base_url=gateway.url, headers=token(gateway.url, portal, secret, "supplier:portal")
     ) as me:

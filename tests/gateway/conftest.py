@@ -17,11 +17,12 @@ GatewayCli = Callable[..., str]
 
 @pytest.fixture(scope="session")
 def gateway_cli(plantbridge_cli: PlantbridgeCli) -> GatewayCli:
-    """`gateway_cli(database_url, *args)`: `plantbridge gateway <args>` on that database, which
-    must succeed; returns what it printed."""
+    """`gateway_cli(database_url, *args, **settings)`: `plantbridge gateway <args>` on that
+    database (`settings`: more GATEWAY_* values), which must succeed; returns what it printed."""
 
-    def run(database_url: str, *args: str) -> str:
-        result = plantbridge_cli("gateway", *args, env={"GATEWAY_DATABASE_URL": database_url})
+    def run(database_url: str, *args: str, **settings: str) -> str:
+        env = {f"GATEWAY_{k.upper()}": v for k, v in settings.items()}
+        result = plantbridge_cli("gateway", *args, env={"GATEWAY_DATABASE_URL": database_url, **env})
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
 

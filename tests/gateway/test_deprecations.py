@@ -31,7 +31,7 @@ def test_calls_to_a_deprecated_version_are_counted_per_client(
     for client_id, scopes in (
         ("old-partner", "qms:read"),
         ("new-partner", "qms:read"),
-        ("owner", "gateway:read"),
+        ("owner", "gateway:read metrics:read"),
     ):
         gateway_cli(gw_db, "register-client", client_id, "--scopes", scopes, "--secret", SECRET)
     qms = launch(
@@ -52,12 +52,12 @@ def test_calls_to_a_deprecated_version_are_counted_per_client(
         assert answer.status_code == 200
         assert "deprecation" not in answer.headers
 
-    owner = token(gateway, "owner", "gateway:read")
+    owner = token(gateway, "owner", "gateway:read metrics:read")
     report = httpx.get(f"{gateway}/gateway/deprecated-calls", headers=owner)
     assert report.status_code == 200
     assert [(i["api"], i["client_id"], i["calls"]) for i in report.json()["items"]] == [
         ("/qms/v1", "old-partner", 3)
     ]
     assert httpx.get(f"{gateway}/gateway/deprecated-calls", headers=old).status_code == 403
-    metrics = httpx.get(f"{gateway}/metrics").text
+    metrics = httpx.get(f"{gateway}/metrics", headers=owner).text
     assert 'plantbridge_gateway_deprecated_calls_total{api="/qms/v1",client="old-partner"} 3.0' in metrics

@@ -3,6 +3,7 @@ database without that key cannot mint tokens, and the gateway still signs and ro
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -48,28 +49,28 @@ def test_a_malformed_encryption_key_is_refused(setting: str) -> None:
 async def test_rotated_keys_are_stored_sealed_and_load_with_the_key(db: Database) -> None:
     cipher = KeyCipher(KeyCipher.new_key())
     async with db.transaction() as session:
-        kid = await keys.rotate(session, "ES256", 900, cipher=cipher)
+        kid, _ = await keys.rotate(session, "ES256", 900, cipher=cipher)
     async with db.sessions() as session:
         stored = await session.scalar(signing_keys.select().with_only_columns(signing_keys.c.private_jwk))
         assert stored is not None
         assert keys.is_sealed(stored)
         assert '"d"' not in stored
-        [(key, _, signs)] = await keys.published(session, cipher=cipher)
-        assert (key.kid, signs) == (kid, True)
+        [key] = await keys.published(session, cipher=cipher)
+        assert (key.key.kid, key.signs(datetime.now(UTC))) == (kid, True)
         with pytest.raises(ValueError, match="GATEWAY_KEY_ENCRYPTION_KEY"):
             await keys.published(session)
 
 
 async def test_keys_stored_before_encryption_are_sealed_in_place(db: Database) -> None:
     async with db.transaction() as session:
-        kid = await keys.rotate(session, "ES256", 900)
+        kid, _ = await keys.rotate(session, "ES256", 900)
     cipher = KeyCipher(KeyCipher.new_key())
     async with db.transaction() as session:
         assert await keys.seal_stored_keys(session, cipher) == 1
         assert await keys.seal_stored_keys(session, cipher) == 0
     async with db.sessions() as session:
-        [(key, _, _)] = await keys.published(session, cipher=cipher)
-    assert key.kid == kid
+        [key] = await keys.published(session, cipher=cipher)
+    assert key.key.kid == kid
 
 
 async def test_the_gateway_signs_with_a_sealed_key(
@@ -77,12 +78,22 @@ async def test_the_gateway_signs_with_a_sealed_key(
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
     secret = KeyCipher.new_key()
-    gateway_cli(url, "register-client", "sealed-client", "--scopes", "erp:read", "--secret", "s" * 32)
+    gateway_cli(
+        url,
+        "register-client",
+        "sealed-client",
+        "--scopes",
+        "erp:read",
+        "--secret",
+        "sealed-client-secret-0123456789",
+    )
     gateway = start_gateway(database_url=url, key_encryption_key=secret)
 
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         answer = await http.post(
-            "/oauth2/token", data={"grant_type": "client_credentials"}, auth=("sealed-client", "s" * 32)
+            "/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=("sealed-client", "sealed-client-secret-0123456789"),
         )
         assert answer.status_code == 200, answer.text
         published = KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())

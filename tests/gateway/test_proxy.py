@@ -208,7 +208,7 @@ def test_outside_callers_cannot_claim_to_be_a_flow_or_an_event(edge) -> None:
 def test_metrics_per_route_and_client(edge) -> None:
     gateway, _ = edge
     httpx.get(f"{gateway.url}/erp/v1/items", headers=auth_headers(["erp:read"], client_id="metrics-client"))
-    text = httpx.get(f"{gateway.url}/metrics").text
+    text = httpx.get(f"{gateway.url}/metrics", headers=auth_headers(["metrics:read"])).text
     assert 'plantbridge_gateway_requests_total{client="metrics-client",route="erp",status="200"}' in text
     assert "plantbridge_gateway_request_seconds_bucket" in text
     assert httpx.get(f"{gateway.url}/health/ready").status_code == 200

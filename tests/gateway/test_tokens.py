@@ -206,7 +206,8 @@ def test_rotated_keys_keep_old_tokens_valid_and_new_ones_verify_everywhere(
 ) -> None:
     old = gateway_token(stack, "erp:read")
     old_kid = kid_of(old)
-    new_kid = json.loads(gateway_cli(stack.database_url, "rotate-key"))["kid"]
+    # Published now, signing 2 s from now (test_key_rotation.py covers the lockout this prevents).
+    new_kid = json.loads(gateway_cli(stack.database_url, "rotate-key", key_publish_ahead_seconds="2"))["kid"]
     assert new_kid != old_kid
 
     def signed_with_the_new_key() -> str | None:  # the gateway notices on its next key reload

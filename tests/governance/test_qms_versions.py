@@ -1,29 +1,30 @@
-"""QMS v1 and v2 over HTTP: the same inspection data in both shapes; v1 deprecated, then gone."""
+"""QMS v1 and v2 (served in process): the same inspection data in both shapes; v1 deprecated, then
+gone."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.fixtures import Launch
-from tests.support.http import client
+from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
+from tests.support.http import api_in_process, client
 
 SCOPES = ["qms:read", "qms:write"]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def qms(
-    request: pytest.FixtureRequest, launch: Launch, database_url: Callable[[str, str], str]
+    request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl
 ) -> Iterator[httpx.Client]:
-    process = launch("qms", database_url=database_url(request.param, f"qms_versions_{request.param}"))
-    with client(process, scopes=SCOPES) as http:
-        yield http
-    process.stop()
+    with api_in_process(
+        in_process, "qms", database_url(request.param, f"qms_versions_{request.param}")
+    ) as qms:
+        yield qms.http
 
 
 def _lot(http: httpx.Client, version: str) -> dict[str, Any]:
@@ -131,12 +132,12 @@ def test_v1_carries_deprecation_headers_and_v2_does_not(qms: httpx.Client) -> No
     assert "sunset" not in v2.headers
 
 
-def test_v1_answers_410_after_its_sunset(launch: Launch, database_url: Callable[[str, str], str]) -> None:
-    process = launch(
+def test_v1_answers_410_after_its_sunset(in_process: Serve, database_url: DatabaseUrl) -> None:
+    qms = in_process(
         "qms", database_url=database_url("sqlite", "qms_sunset"), v1_sunset="2020-01-01T00:00:00Z"
     )
     try:
-        with client(process, scopes=SCOPES) as http:
+        with client(qms, scopes=SCOPES) as http:
             gone = http.get("/qms/v1/inspection-lots")
             assert gone.status_code == 410
             assert gone.headers["content-type"].startswith("application/problem+json")
@@ -147,7 +148,7 @@ def test_v1_answers_410_after_its_sunset(launch: Launch, database_url: Callable[
             assert gone.headers["link"] == '</qms/v2>; rel="successor-version"'
             assert http.get("/qms/v2/inspection-lots").status_code == 200
     finally:
-        process.stop()
+        qms.stop()
 
 
 @pytest.mark.parametrize("major", [1, 2])

@@ -1,4 +1,4 @@
-"""The audit trail over real HTTP: ERP and QMS processes on real SQLite and real PostgreSQL.
+"""The audit trail of ERP and QMS, served in process on real SQLite and real PostgreSQL.
 
 Every state change is recorded once, in the same transaction, with who, when, what and why;
 what is refused or replayed records nothing; entries are read per record or per correlation id
@@ -7,8 +7,9 @@ and can be neither changed nor deleted, through the API or in the database.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,12 +18,10 @@ import httpx
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from plantbridge.processes import ServiceProcess
 from tests.support.db import count, rows
-from tests.support.fixtures import Launch
-from tests.support.http import client
+from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
+from tests.support.http import Api, Body, api_in_process, client, ok, unique
 
-Body = dict[str, Any]
 ERP_SCOPES = ["erp:read", "erp:write", "erp:release"]
 RELEASED = {"kind": "usage_decision", "record_id": "IL-1", "disposition": "release"}
 QMS_SCOPES = ["qms:read", "qms:write"]
@@ -30,45 +29,29 @@ WHO = {"person_id": "P-1042", "supplier_id": "SUP-AUDIT"}
 
 
 @dataclass
-class Service:
-    process: ServiceProcess
-    database_url: str
-    http: httpx.Client
-
-
-@dataclass
 class Systems:
-    erp: Service
-    qms: Service
+    erp: Api
+    qms: Api
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def systems(
-    request: pytest.FixtureRequest, launch: Launch, database_url: Callable[[str, str], str]
+    request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl
 ) -> Iterator[Systems]:
-    started: list[ServiceProcess] = []
-    services: dict[str, Service] = {}
-    for name, scopes in (("erp", ERP_SCOPES), ("qms", QMS_SCOPES)):
-        url = database_url(request.param, f"audit_{name}_{request.param}")
-        process = launch(name, database_url=url)
-        started.append(process)
-        http = client(process, scopes=scopes, claims=WHO, client_id="audit-tester")
-        services[name] = Service(process, url, http)
-    yield Systems(**services)
-    for service in services.values():
-        service.http.close()
-    for process in started:
-        process.stop()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
-
-
-def ok(response: httpx.Response, status: int = 200) -> Body:
-    assert response.status_code == status, response.text
-    body: Body = response.json()
-    return body
+    with contextlib.ExitStack() as stack:
+        apis = {
+            name: stack.enter_context(
+                api_in_process(
+                    in_process,
+                    name,
+                    database_url(request.param, f"audit_{name}_{request.param}"),
+                    claims=WHO,
+                    client_id="audit-tester",
+                )
+            )
+            for name in ("erp", "qms")
+        }
+        yield Systems(**apis)
 
 
 def audit(http: httpx.Client, api: str, **params: str) -> list[Body]:
@@ -290,9 +273,9 @@ def test_bad_queries_are_problems_and_reading_needs_the_read_scope(systems: Syst
     bad_cursor = erp.get("/erp/v1/audit", params={"cursor": "not-a-cursor"})
     assert bad_cursor.status_code == 422, bad_cursor.text
     assert bad_cursor.json()["type"] == "urn:plantbridge:problem:invalid-cursor"
-    with client(systems.erp.process, scopes=["erp:write"]) as writer:
+    with client(systems.erp.service, scopes=["erp:write"]) as writer:
         assert writer.get("/erp/v1/audit").status_code == 403
-    with client(systems.erp.process) as anonymous:
+    with client(systems.erp.service) as anonymous:
         assert anonymous.get("/erp/v1/audit").status_code == 401
 
 

@@ -1,4 +1,4 @@
-"""CMMS system API over real HTTP, against real SQLite and real PostgreSQL.
+"""CMMS system API in process (its whole ASGI stack, no socket), on real SQLite and PostgreSQL.
 
 Every edge of the asset, maintenance request and work order state machines is driven through
 the API, and every refused action is tried in every state (a 409 naming it, changing nothing).
@@ -6,40 +6,27 @@ the API, and every refused action is tried in every state (a 409 naming it, chan
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from plantbridge.processes import ServiceProcess
 from system_apis.cmms import domain
-from tests.support.db import rows
-from tests.support.fixtures import Launch
-from tests.support.http import client
-from tests.support.walks import Body, Walk, check_refusals, check_transition, events, ok, problem, unique
+from tests.support.db import events, rows
+from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
+from tests.support.http import Api, Body, api_in_process, ok, problem, unique
+from tests.support.walks import Walk, check_refusals, check_transition
 
 SCOPES = ["cmms:read", "cmms:write"]
 API = "/cmms/v1"
 
 
-@dataclass
-class Cmms:
-    process: ServiceProcess
-    database_url: str
-    http: httpx.Client
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def cmms(
-    request: pytest.FixtureRequest, launch: Launch, database_url: Callable[[str, str], str]
-) -> Iterator[Cmms]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def cmms(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Api]:
     url = database_url(request.param, f"cmms_api_{request.param}")
-    process = launch("cmms", database_url=url)
-    with client(process, scopes=SCOPES) as http:
-        yield Cmms(process, url, http)
-    process.stop()
+    with api_in_process(in_process, "cmms", url, scopes=SCOPES) as api:
+        yield api
 
 
 def asset_body(**overrides: object) -> Body:
@@ -164,18 +151,18 @@ STATES = [(name, str(state)) for name, walk in WALKS.items() for state in walk.m
 
 @pytest.mark.parametrize(("name", "source", "action", "target"), EDGES, ids=str)
 async def test_every_transition_over_http(
-    cmms: Cmms, name: str, source: str, action: str, target: str
+    cmms: Api, name: str, source: str, action: str, target: str
 ) -> None:
     await check_transition(WALKS[name], cmms.http, cmms.database_url, source, action, target)
 
 
 @pytest.mark.parametrize(("name", "state"), STATES, ids=str)
-async def test_every_illegal_transition_is_409_naming_the_state(cmms: Cmms, name: str, state: str) -> None:
+async def test_every_illegal_transition_is_409_naming_the_state(cmms: Api, name: str, state: str) -> None:
     await check_refusals(WALKS[name], cmms.http, cmms.database_url, state)
 
 
 # --- assets and downtime ------------------------------------------------------------------------
-async def test_breakdown_and_restore_record_downtime_and_events(cmms: Cmms) -> None:
+async def test_breakdown_and_restore_record_downtime_and_events(cmms: Api) -> None:
     asset = new_asset(cmms.http)
     asset_id = asset["asset_id"]
     assert (asset["status"], asset["allowed_actions"]) == (
@@ -215,7 +202,7 @@ async def test_breakdown_and_restore_record_downtime_and_events(cmms: Cmms) -> N
     )
 
 
-async def test_asset_master_data_and_problems(cmms: Cmms) -> None:
+async def test_asset_master_data_and_problems(cmms: Api) -> None:
     asset = new_asset(cmms.http)
     asset_id = asset["asset_id"]
     problem(cmms.http.post(f"{API}/assets", json=asset_body(asset_id=asset_id)), 409, "asset-exists")
@@ -251,7 +238,7 @@ async def test_asset_master_data_and_problems(cmms: Cmms) -> None:
 
 
 # --- maintenance requests ------------------------------------------------------------------------
-async def test_request_submission_links_and_filters(cmms: Cmms) -> None:
+async def test_request_submission_links_and_filters(cmms: Api) -> None:
     asset = new_asset(cmms.http, site="PLANT-9")
     nc_id = unique("NC")
     request = ok(
@@ -296,7 +283,7 @@ async def test_request_submission_links_and_filters(cmms: Cmms) -> None:
     problem(rejected, 400, "validation")
 
 
-async def test_work_order_from_request_drives_the_request(cmms: Cmms) -> None:
+async def test_work_order_from_request_drives_the_request(cmms: Api) -> None:
     request = ok(new_request(cmms.http, nonconformance_id="NC-5", production_order="PRD-5"), 201)
     request_id = request["request_id"]
     body = problem(
@@ -334,7 +321,7 @@ async def test_work_order_from_request_drives_the_request(cmms: Cmms) -> None:
     assert [w["wo_id"] for w in listed] == [wo_id]
 
 
-async def test_work_order_lines_completion_event_and_closing(cmms: Cmms) -> None:
+async def test_work_order_lines_completion_event_and_closing(cmms: Api) -> None:
     wo = ok(new_work_order(cmms.http, order_ref="ORD-900", production_order="PRD-9"), 201)
     wo_id = wo["wo_id"]
     ok(cmms.http.post(f"{API}/work-orders/{wo_id}/release"))
@@ -411,7 +398,7 @@ async def test_work_order_lines_completion_event_and_closing(cmms: Cmms) -> None
     assert ok(cmms.http.post(f"{API}/work-orders/{wo_id}/close"))["status"] == "closed"
 
 
-async def test_costs_can_only_be_posted_when_technically_complete(cmms: Cmms) -> None:
+async def test_costs_can_only_be_posted_when_technically_complete(cmms: Api) -> None:
     wo = ok(new_work_order(cmms.http), 201)
     body = problem(
         cmms.http.post(f"{API}/work-orders/{wo['wo_id']}/costs-posted", json={}), 409, "illegal-transition"
@@ -419,7 +406,7 @@ async def test_costs_can_only_be_posted_when_technically_complete(cmms: Cmms) ->
     assert body["current_state"] == "created"
 
 
-async def test_work_order_lists_for_a_technicians_delta_sync(cmms: Cmms) -> None:
+async def test_work_order_lists_for_a_technicians_delta_sync(cmms: Api) -> None:
     person = unique("P")
     asset = new_asset(cmms.http, site="PLANT-3")
     first = ok(new_work_order(cmms.http, assignee=person, asset_id=asset["asset_id"]), 201)
@@ -457,7 +444,7 @@ async def test_work_order_lists_for_a_technicians_delta_sync(cmms: Cmms) -> None
     )
 
 
-async def test_standalone_work_order_needs_an_asset_and_a_description(cmms: Cmms) -> None:
+async def test_standalone_work_order_needs_an_asset_and_a_description(cmms: Api) -> None:
     problem(cmms.http.post(f"{API}/work-orders", json={"description": "x"}), 422, "asset-required")
     asset = new_asset(cmms.http)
     problem(
@@ -479,7 +466,7 @@ async def test_standalone_work_order_needs_an_asset_and_a_description(cmms: Cmms
     )
 
 
-async def test_idempotent_retry_replays_the_first_answer(cmms: Cmms) -> None:
+async def test_idempotent_retry_replays_the_first_answer(cmms: Api) -> None:
     wo = ok(new_work_order(cmms.http), 201)
     path = f"{API}/work-orders/{wo['wo_id']}/labor"
     labor = {"person_id": "P-1", "hours": 1, "rate": "50"}

@@ -1,5 +1,5 @@
-"""ERP purchase requisitions and item stock (added for spares replenishment), over real HTTP,
-against real SQLite and real PostgreSQL."""
+"""ERP purchase requisitions and item stock (added for spares replenishment), served in process
+on real SQLite and real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.support.fixtures import Launch
-from tests.support.http import client
+from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
+from tests.support.http import api_in_process
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def erp(request: pytest.FixtureRequest, launch: Launch, database_url) -> Iterator[httpx.Client]:
-    process = launch("erp", database_url=database_url(request.param, f"erp_req_{request.param}"))
-    with client(process, scopes=["erp:read", "erp:write"]) as http:
-        yield http
-    process.stop()
+@pytest.fixture(scope="module", params=BACKENDS)
+def erp(
+    request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl
+) -> Iterator[httpx.Client]:
+    url = database_url(request.param, f"erp_req_{request.param}")
+    with api_in_process(in_process, "erp", url) as api:
+        yield api.http
 
 
 def spare(erp: httpx.Client, stock: float, reorder_point: float = 5) -> str:

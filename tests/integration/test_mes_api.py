@@ -1,4 +1,4 @@
-"""MES system API over real HTTP, against real SQLite and real PostgreSQL.
+"""MES system API in process (its whole ASGI stack, no socket), on real SQLite and PostgreSQL.
 
 Every edge of the production order and equipment state machines is driven through the API, and
 every refused action is tried in every state (a 409 naming it, changing nothing). Genealogy:
@@ -7,39 +7,26 @@ which input lots went into which order, and which orders used a given lot.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from plantbridge.processes import ServiceProcess
 from system_apis.mes import domain
-from tests.support.db import rows
-from tests.support.fixtures import Launch
-from tests.support.http import client
-from tests.support.walks import Body, Walk, check_refusals, check_transition, events, ok, problem, unique
+from tests.support.db import events, rows
+from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
+from tests.support.http import Api, Body, api_in_process, ok, problem, unique
+from tests.support.walks import Walk, check_refusals, check_transition
 
 SCOPES = ["mes:read", "mes:write"]
 API = "/mes/v1"
 
 
-@dataclass
-class Mes:
-    process: ServiceProcess
-    database_url: str
-    http: httpx.Client
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def mes(
-    request: pytest.FixtureRequest, launch: Launch, database_url: Callable[[str, str], str]
-) -> Iterator[Mes]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def mes(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Api]:
     url = database_url(request.param, f"mes_api_{request.param}")
-    process = launch("mes", database_url=url)
-    with client(process, scopes=SCOPES) as http:
-        yield Mes(process, url, http)
-    process.stop()
+    with api_in_process(in_process, "mes", url, scopes=SCOPES) as api:
+        yield api
 
 
 def equipment_body(**overrides: object) -> Body:
@@ -124,8 +111,9 @@ WALKS = {
             "run": ("state", {"state": "running"}),
             "idle": ("state", {"state": "idle", "reason": "No order"}),
             "down": ("state", {"state": "down", "reason": "Hydraulic fault"}),
+            "disconnect": ("state", {"state": "disconnected"}),
         },
-        {"idle": [], "running": ["run"], "down": ["down"]},
+        {"idle": [], "running": ["run"], "down": ["down"], "disconnected": ["disconnect"]},
         "mes.equipment.state_changed.v1",
         domain.EQUIPMENT,
         state_field="state",
@@ -136,17 +124,17 @@ STATES = [(name, str(state)) for name, walk in WALKS.items() for state in walk.m
 
 
 @pytest.mark.parametrize(("name", "source", "action", "target"), EDGES, ids=str)
-async def test_every_transition_over_http(mes: Mes, name: str, source: str, action: str, target: str) -> None:
+async def test_every_transition_over_http(mes: Api, name: str, source: str, action: str, target: str) -> None:
     await check_transition(WALKS[name], mes.http, mes.database_url, source, action, target)
 
 
 @pytest.mark.parametrize(("name", "state"), STATES, ids=str)
-async def test_every_illegal_transition_is_409_naming_the_state(mes: Mes, name: str, state: str) -> None:
+async def test_every_illegal_transition_is_409_naming_the_state(mes: Api, name: str, state: str) -> None:
     await check_refusals(WALKS[name], mes.http, mes.database_url, state)
 
 
 # --- production orders -----------------------------------------------------------------------------
-async def test_hold_carries_its_reason_and_resume_clears_it(mes: Mes) -> None:
+async def test_hold_carries_its_reason_and_resume_clears_it(mes: Api) -> None:
     order = running_order(mes.http)
     order_id = order["order_id"]
     held = ok(mes.http.post(f"{API}/production-orders/{order_id}/hold", json=HOLD))
@@ -169,7 +157,7 @@ async def test_hold_carries_its_reason_and_resume_clears_it(mes: Mes) -> None:
     problem(mes.http.post(f"{API}/production-orders/{order_id}/hold", json={}), 400, "validation")
 
 
-async def test_confirmations_roll_up_to_the_order(mes: Mes) -> None:
+async def test_confirmations_roll_up_to_the_order(mes: Api) -> None:
     order = running_order(mes.http)
     order_id = order["order_id"]
     path = f"{API}/production-orders/{order_id}/confirmations"
@@ -221,7 +209,7 @@ async def test_confirmations_roll_up_to_the_order(mes: Mes) -> None:
     assert body["current_state"] == "held"
 
 
-async def test_batch_completion_names_the_output_lot(mes: Mes) -> None:
+async def test_batch_completion_names_the_output_lot(mes: Api) -> None:
     order = running_order(mes.http)
     order_id = order["order_id"]
     lot_id = unique("LOT")
@@ -249,7 +237,7 @@ async def test_batch_completion_names_the_output_lot(mes: Mes) -> None:
     assert body["current_state"] == "completed"
 
 
-async def test_genealogy_which_orders_used_a_lot(mes: Mes) -> None:
+async def test_genealogy_which_orders_used_a_lot(mes: Api) -> None:
     resin_lot = unique("LOT-RESIN")
     first = running_order(mes.http)
     second = running_order(mes.http, item_id="FG-COVER-2")
@@ -316,7 +304,7 @@ async def test_genealogy_which_orders_used_a_lot(mes: Mes) -> None:
     problem(mes.http.get(f"{API}/production-orders/PRD-NOPE/consumptions"), 404, "production-order-not-found")
 
 
-async def test_order_creation_rules_and_filters(mes: Mes) -> None:
+async def test_order_creation_rules_and_filters(mes: Api) -> None:
     order_id = unique("PRD")
     created = ok(new_order(mes.http, order_id=order_id, lot_id="LOT-PLANNED-1"), 201)
     assert (created["status"], created["allowed_actions"], created["lot_id"]) == (
@@ -350,7 +338,7 @@ async def test_order_creation_rules_and_filters(mes: Mes) -> None:
 
 
 # --- equipment ---------------------------------------------------------------------------------------
-async def test_equipment_state_history(mes: Mes) -> None:
+async def test_equipment_state_history(mes: Api) -> None:
     machine = new_equipment(mes.http, work_centre="WC-PRESS-9")
     equipment_id = machine["equipment_id"]
     order = running_order(mes.http)
@@ -387,7 +375,7 @@ async def test_equipment_state_history(mes: Mes) -> None:
     problem(mes.http.get(f"{API}/equipment/EQ-NOPE/state-changes"), 404, "equipment-not-found")
 
 
-async def test_stale_if_match_is_412_and_changes_nothing(mes: Mes) -> None:
+async def test_stale_if_match_is_412_and_changes_nothing(mes: Api) -> None:
     order = ok(new_order(mes.http), 201)
     order_id = order["order_id"]
     problem(

@@ -1,4 +1,4 @@
-"""QMS system API over real HTTP, against real SQLite and real PostgreSQL.
+"""QMS system API in process (its whole ASGI stack, no socket), on real SQLite and PostgreSQL.
 
 Every edge of every state machine is driven through the API, and every refused action is
 tried in every state: a 409 problem naming the current state that changes nothing.
@@ -6,70 +6,27 @@ tried in every state: a 409 problem naming the current state that changes nothin
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 
-from contracts.events.envelope import decode
-from plantbridge.processes import ServiceProcess
 from system_apis.qms import domain
-from tests.support.db import count, rows
-from tests.support.fixtures import Launch
-from tests.support.http import client
+from tests.support.db import count, events
+from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
+from tests.support.http import Api, Body, api_in_process, client, ok, problem, unique
 
 SCOPES = ["qms:read", "qms:write"]
 API = "/qms/v1"
-Body = dict[str, Any]
 
 
-@dataclass
-class Qms:
-    process: ServiceProcess
-    database_url: str
-    http: httpx.Client
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def qms(
-    request: pytest.FixtureRequest, launch: Launch, database_url: Callable[[str, str], str]
-) -> Iterator[Qms]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def qms(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Api]:
     url = database_url(request.param, f"qms_api_{request.param}")
-    process = launch("qms", database_url=url)
-    with client(process, scopes=SCOPES) as http:
-        yield Qms(process, url, http)
-    process.stop()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
-
-
-def ok(response: httpx.Response, status: int = 200) -> Body:
-    assert response.status_code == status, response.text
-    body: Body = response.json()
-    return body
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> Body:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: Body = response.json()
-    assert body["type"] == f"urn:plantbridge:problem:{slug}"
-    assert body["status"] == status
-    assert body["correlation_id"] == response.headers["x-correlation-id"]
-    return body
-
-
-async def events(qms: Qms, subject: str) -> list[tuple[str, Any]]:
-    staged = await rows(
-        qms.database_url, "SELECT type, payload FROM kit_outbox WHERE subject = :s ORDER BY seq", s=subject
-    )
-    return [(r.type, msgspec.to_builtins(decode(bytes(r.payload)).data)) for r in staged]
+    with api_in_process(in_process, "qms", url, scopes=SCOPES) as api:
+        yield api
 
 
 # --- records to walk the state machines with ------------------------------------------------------
@@ -243,7 +200,7 @@ STATES = [(name, str(state)) for name, walk in WALKS.items() for state in walk.m
 
 
 @pytest.mark.parametrize(("name", "source", "action", "target"), EDGES, ids=lambda v: str(v))
-async def test_every_transition_over_http(qms: Qms, name: str, source: str, action: str, target: str) -> None:
+async def test_every_transition_over_http(qms: Api, name: str, source: str, action: str, target: str) -> None:
     walk = WALKS[name]
     record = walk.record_in(qms.http, source)
     moved = walk.act(qms.http, record[walk.key], action, **{"If-Match": f'"{record["version"]}"'})
@@ -252,19 +209,19 @@ async def test_every_transition_over_http(qms: Qms, name: str, source: str, acti
     assert moved.headers["etag"] == f'"{body["version"]}"'
     assert body["version"] > record["version"]
     assert action in record["allowed_actions"]
-    types = [t for t, _ in await events(qms, record[walk.key])]
+    types = [t for t, _ in await events(qms.database_url, record[walk.key])]
     assert types[-1].endswith(("status_changed.v1", "results_recorded.v1", "usage_decision.made.v1"))
 
 
 @pytest.mark.parametrize(("name", "state"), STATES, ids=lambda v: str(v))
 async def test_every_illegal_transition_over_http_is_409_naming_the_state(
-    qms: Qms, name: str, state: str
+    qms: Api, name: str, state: str
 ) -> None:
     walk = WALKS[name]
     record = walk.record_in(qms.http, state)
     record_id = record[walk.key]
     refused = [action for s, action in walk.machine.refusals() if s == state]
-    staged = len(await events(qms, record_id))
+    staged = len(await events(qms.database_url, record_id))
     for action in refused:
         body = problem(walk.act(qms.http, record_id, action), 409, "illegal-transition")
         assert body["current_state"] == state
@@ -272,11 +229,11 @@ async def test_every_illegal_transition_over_http_is_409_naming_the_state(
     after = ok(qms.http.get(f"{API}/{walk.resource}/{record_id}"))
     assert (after["status"], after["version"]) == (state, record["version"])
     assert sorted(after["allowed_actions"]) == sorted(a for s, a, _ in walk.machine.edges() if s == state)
-    assert len(await events(qms, record_id)) == staged
+    assert len(await events(qms.database_url, record_id)) == staged
 
 
 # --- inspection lots ------------------------------------------------------------------------------
-async def test_inspection_with_a_failed_characteristic_blocks_and_keeps_decision_history(qms: Qms) -> None:
+async def test_inspection_with_a_failed_characteristic_blocks_and_keeps_decision_history(qms: Api) -> None:
     body = lot_body()
     lot = ok(qms.http.post(f"{API}/inspection-lots", json=body), 201)
     lot_id = lot["inspection_lot_id"]
@@ -358,7 +315,7 @@ async def test_inspection_with_a_failed_characteristic_blocks_and_keeps_decision
     assert closed["closed_at"] is not None
     assert ok(qms.http.get(f"{API}/inspection-lots/{lot_id}")) == closed
 
-    staged = await events(qms, lot_id)
+    staged = await events(qms.database_url, lot_id)
     assert [t for t, _ in staged] == [
         "qms.inspection_lot.created.v1",
         "qms.inspection_lot.status_changed.v1",
@@ -439,13 +396,13 @@ async def test_inspection_with_a_failed_characteristic_blocks_and_keeps_decision
         ),
     ],
 )
-async def test_wrong_results_are_422_and_record_nothing(qms: Qms, results: list[Body], slug: str) -> None:
+async def test_wrong_results_are_422_and_record_nothing(qms: Api, results: list[Body], slug: str) -> None:
     lot = WALKS["inspection lot"].record_in(qms.http, "in_inspection")
     lot_id = lot["inspection_lot_id"]
-    staged = len(await events(qms, lot_id))
+    staged = len(await events(qms.database_url, lot_id))
     problem(qms.http.post(f"{API}/inspection-lots/{lot_id}/results", json={"results": results}), 422, slug)
     assert ok(qms.http.get(f"{API}/inspection-lots/{lot_id}")) == lot
-    assert len(await events(qms, lot_id)) == staged
+    assert len(await events(qms.database_url, lot_id)) == staged
 
 
 @pytest.mark.parametrize(
@@ -458,7 +415,7 @@ async def test_wrong_results_are_422_and_record_nothing(qms: Qms, results: list[
     ],
 )
 async def test_inconsistent_characteristics_are_422_and_create_nothing(
-    qms: Qms, characteristic: Body
+    qms: Api, characteristic: Body
 ) -> None:
     before = {t: await count(qms.database_url, t) for t in ("inspection_lots", "kit_outbox")}
     problem(
@@ -469,7 +426,7 @@ async def test_inconsistent_characteristics_are_422_and_create_nothing(
     assert {t: await count(qms.database_url, t) for t in before} == before
 
 
-def test_one_open_inspection_lot_per_source_record(qms: Qms) -> None:
+def test_one_open_inspection_lot_per_source_record(qms: Api) -> None:
     body = lot_body(origin="production", source_ref=unique("MO"))
     first = ok(qms.http.post(f"{API}/inspection-lots", json=body), 201)
     twin = problem(qms.http.post(f"{API}/inspection-lots", json=body), 409, "inspection-lot-exists")
@@ -487,7 +444,7 @@ def test_one_open_inspection_lot_per_source_record(qms: Qms) -> None:
     }
 
 
-async def test_same_idempotency_key_creates_one_lot_and_another_body_is_422(qms: Qms) -> None:
+async def test_same_idempotency_key_creates_one_lot_and_another_body_is_422(qms: Api) -> None:
     key = unique("key")
     body = lot_body()
     before = await count(qms.database_url, "inspection_lots")
@@ -505,7 +462,7 @@ async def test_same_idempotency_key_creates_one_lot_and_another_body_is_422(qms:
     assert await count(qms.database_url, "inspection_lots") == before + 1
 
 
-def test_a_stale_if_match_is_412_and_changes_nothing(qms: Qms) -> None:
+def test_a_stale_if_match_is_412_and_changes_nothing(qms: Api) -> None:
     lot = WALKS["inspection lot"].record_in(qms.http, "created")
     lot_id = lot["inspection_lot_id"]
     stale = f'"{lot["version"]}"'
@@ -527,11 +484,11 @@ def test_a_stale_if_match_is_412_and_changes_nothing(qms: Qms) -> None:
         ("defect-codes", "defect-code"),
     ],
 )
-def test_unknown_records_are_404_problems(qms: Qms, path: str, slug: str) -> None:
+def test_unknown_records_are_404_problems(qms: Api, path: str, slug: str) -> None:
     problem(qms.http.get(f"{API}/{path}/NOPE-1"), 404, f"{slug}-not-found")
 
 
-def test_actions_on_unknown_records_are_404(qms: Qms) -> None:
+def test_actions_on_unknown_records_are_404(qms: Api) -> None:
     problem(qms.http.post(f"{API}/inspection-lots/IL-NOPE/start", json={}), 404, "inspection-lot-not-found")
     problem(qms.http.post(f"{API}/capas/CAPA-NOPE/open", json={}), 404, "capa-not-found")
 
@@ -555,7 +512,7 @@ def defect_code(http: httpx.Client) -> str:
     return code
 
 
-def test_the_defect_code_catalogue(qms: Qms) -> None:
+def test_the_defect_code_catalogue(qms: Api) -> None:
     code = defect_code(qms.http)
     problem(
         qms.http.post(f"{API}/defect-codes", json={"code": code, "description": "again"}),
@@ -567,7 +524,7 @@ def test_the_defect_code_catalogue(qms: Qms) -> None:
     assert code in [c["code"] for c in listed]
 
 
-async def test_nonconformance_links_filters_and_events(qms: Qms) -> None:
+async def test_nonconformance_links_filters_and_events(qms: Api) -> None:
     code = defect_code(qms.http)
     lot = WALKS["inspection lot"].record_in(qms.http, "created")
     links = {
@@ -615,7 +572,7 @@ async def test_nonconformance_links_filters_and_events(qms: Qms) -> None:
     )
     assert updated["disposition"] == "rework"
     WALKS["nonconformance"].act(qms.http, nc["nc_id"], "start_analysis")
-    staged = await events(qms, nc["nc_id"])
+    staged = await events(qms.database_url, nc["nc_id"])
     assert [t for t, _ in staged] == [
         "qms.nonconformance.opened.v1",
         "qms.nonconformance.updated.v1",
@@ -641,7 +598,7 @@ async def test_nonconformance_links_filters_and_events(qms: Qms) -> None:
         ({"inspection_lot_id": "IL-NOPE"}, "unknown-inspection-lot"),
     ],
 )
-async def test_a_nonconformance_naming_unknown_records_is_422(qms: Qms, extra: Body, slug: str) -> None:
+async def test_a_nonconformance_naming_unknown_records_is_422(qms: Api, extra: Body, slug: str) -> None:
     before = {t: await count(qms.database_url, t) for t in ("nonconformances", "kit_outbox")}
     problem(
         qms.http.post(f"{API}/nonconformances", json={"title": "x", "severity": "minor", **extra}), 422, slug
@@ -649,7 +606,7 @@ async def test_a_nonconformance_naming_unknown_records_is_422(qms: Qms, extra: B
     assert {t: await count(qms.database_url, t) for t in before} == before
 
 
-def test_nonconformance_guards_and_reopen(qms: Qms) -> None:
+def test_nonconformance_guards_and_reopen(qms: Api) -> None:
     walk = WALKS["nonconformance"]
     nc = walk.record_in(qms.http, "under_analysis")
     nc_id = nc["nc_id"]
@@ -686,7 +643,7 @@ def test_nonconformance_guards_and_reopen(qms: Qms) -> None:
 
 
 # --- supplier cases -------------------------------------------------------------------------------
-async def test_supplier_case_rejected_then_reissued_keeps_every_response(qms: Qms) -> None:
+async def test_supplier_case_rejected_then_reissued_keeps_every_response(qms: Api) -> None:
     supplier = unique("SUP")
     nc = ok(
         qms.http.post(
@@ -737,7 +694,9 @@ async def test_supplier_case_rejected_then_reissued_keeps_every_response(qms: Qm
         ok(qms.http.get(f"{API}/supplier-cases", params={"supplier_id": supplier, "status": "open"}))["items"]
         == []
     )
-    moves = [d for t, d in await events(qms, case_id) if t == "qms.supplier_case.status_changed.v1"]
+    moves = [
+        d for t, d in await events(qms.database_url, case_id) if t == "qms.supplier_case.status_changed.v1"
+    ]
     assert [(m["from_status"], m["to_status"]) for m in moves][:3] == [
         ("open", "issued"),
         ("issued", "response_received"),
@@ -747,7 +706,7 @@ async def test_supplier_case_rejected_then_reissued_keeps_every_response(qms: Qm
     assert moves[2]["supplier_id"] == supplier
 
 
-def test_a_case_cannot_link_another_suppliers_nonconformance(qms: Qms) -> None:
+def test_a_case_cannot_link_another_suppliers_nonconformance(qms: Api) -> None:
     nc = ok(
         qms.http.post(
             f"{API}/nonconformances", json={"title": "x", "severity": "minor", "supplier_id": unique("SUP")}
@@ -772,7 +731,7 @@ def test_a_case_cannot_link_another_suppliers_nonconformance(qms: Qms) -> None:
 
 
 # --- CAPA --------------------------------------------------------------------------------
-async def test_capa_actions_codes_and_effectiveness_checks(qms: Qms) -> None:
+async def test_capa_actions_codes_and_effectiveness_checks(qms: Api) -> None:
     nc = ok(
         qms.http.post(f"{API}/nonconformances", json={"title": "Spindle vibration", "severity": "major"}), 201
     )
@@ -839,7 +798,7 @@ async def test_capa_actions_codes_and_effectiveness_checks(qms: Qms) -> None:
         c["capa_id"] for c in ok(qms.http.get(f"{API}/capas", params={"nc_id": nc["nc_id"]}))["items"]
     ] == [capa_id]
 
-    updates = [d for t, d in await events(qms, capa_id) if t == "qms.capa.updated.v1"]
+    updates = [d for t, d in await events(qms.database_url, capa_id) if t == "qms.capa.updated.v1"]
     assert updates[-1]["changed"] == ["actions", "cause_codes", "correction_codes"]
     assert updates[-1]["cause_codes"] == ["CAUSE-IMBALANCE"]
 
@@ -868,7 +827,7 @@ async def test_capa_actions_codes_and_effectiveness_checks(qms: Qms) -> None:
         ("defect-codes", {"code": "D1"}),
     ],
 )
-async def test_bad_input_is_a_400_problem_and_writes_nothing(qms: Qms, path: str, body: Body) -> None:
+async def test_bad_input_is_a_400_problem_and_writes_nothing(qms: Api, path: str, body: Body) -> None:
     before = await count(qms.database_url, "kit_outbox")
     response = qms.http.post(f"{API}/{path}", json=body)
     problem(response, 400, "validation")
@@ -876,10 +835,10 @@ async def test_bad_input_is_a_400_problem_and_writes_nothing(qms: Qms, path: str
     assert await count(qms.database_url, "kit_outbox") == before
 
 
-def test_reading_needs_a_token_and_writing_needs_the_write_scope(qms: Qms) -> None:
-    with client(qms.process) as anonymous:
+def test_reading_needs_a_token_and_writing_needs_the_write_scope(qms: Api) -> None:
+    with client(qms.service) as anonymous:
         problem(anonymous.get(f"{API}/capas"), 401, "unauthenticated")
-    with client(qms.process, scopes=["qms:read"]) as reader:
+    with client(qms.service, scopes=["qms:read"]) as reader:
         assert reader.get(f"{API}/capas").status_code == 200
         problem(
             reader.post(f"{API}/capas", json={"kind": "corrective", "title": "t", "owner": "o"}),
@@ -888,6 +847,6 @@ def test_reading_needs_a_token_and_writing_needs_the_write_scope(qms: Qms) -> No
         )
 
 
-def test_an_integral_float_is_an_integer_as_json_schema_says(qms: Qms) -> None:
+def test_an_integral_float_is_an_integer_as_json_schema_says(qms: Api) -> None:
     lot = ok(qms.http.post(f"{API}/inspection-lots", json=lot_body(sample_size=5.0)), 201)
     assert lot["sample_size"] == 5

@@ -1,4 +1,4 @@
-"""Cross-reference registry over real HTTP, against real SQLite and real PostgreSQL."""
+"""Cross-reference registry in process (its whole ASGI stack, no socket), on real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,39 +6,24 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from plantbridge.processes import ServiceProcess
 from tests.support.db import count, rows
-from tests.support.fixtures import Launch
-from tests.support.http import client
+from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
+from tests.support.http import Api, api_in_process, client, problem, unique
 
 SCOPES = ["xref:read", "xref:write"]
 API = "/xref/v1"
 
 
-@dataclass
-class Xref:
-    process: ServiceProcess
-    database_url: str
-    http: httpx.Client
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def xref(request: pytest.FixtureRequest, launch: Launch, database_url) -> Iterator[Xref]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def xref(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Api]:
     url = database_url(request.param, f"xref_api_{request.param}")
-    process = launch("xref", database_url=url)
-    with client(process, scopes=SCOPES) as http:
-        yield Xref(process, url, http)
-    process.stop()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+    with api_in_process(in_process, "xref", url, scopes=SCOPES) as api:
+        yield api
 
 
 def entity(http: httpx.Client, kind: str = "equipment", **fields: Any) -> str:
@@ -59,25 +44,16 @@ def resolve(http: httpx.Client, kind: str, source: str, id_: str, **params: str)
     return http.get(f"{API}/resolve", params={"kind": kind, "from": source, "id": id_, **params})
 
 
-def outbox_types(xref: Xref, subject: str) -> set[str]:
+def outbox_types(xref: Api, subject: str) -> set[str]:
     found = asyncio.run(rows(xref.database_url, "SELECT type FROM kit_outbox WHERE subject = :s", s=subject))
     return {r[0] for r in found}
 
 
-def counts(xref: Xref) -> list[int]:
+def counts(xref: Api) -> list[int]:
     return [asyncio.run(count(xref.database_url, table)) for table in ("entities", "mappings", "kit_outbox")]
 
 
-def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"urn:plantbridge:problem:{slug}"
-    assert body["correlation_id"] == response.headers["x-correlation-id"]
-    return body
-
-
-def test_a_rebuilt_motor_moves_position_and_lookups_follow_the_instant(xref: Xref) -> None:
+def test_a_rebuilt_motor_moves_position_and_lookups_follow_the_instant(xref: Api) -> None:
     http = xref.http
     cnc07, cnc09 = unique("CNC"), unique("CNC")
     motor, spare = unique("ASSET"), unique("ASSET")
@@ -149,7 +125,7 @@ def test_a_rebuilt_motor_moves_position_and_lookups_follow_the_instant(xref: Xre
     }
 
 
-def test_items_lots_and_suppliers_translate_between_systems(xref: Xref) -> None:
+def test_items_lots_and_suppliers_translate_between_systems(xref: Api) -> None:
     http = xref.http
     item = entity(http, "item", canonical_id=unique("ITEM"), label="Hex bolt M8x40")
     erp_no, mes_no = unique("MAT"), unique("P")
@@ -170,7 +146,7 @@ def test_items_lots_and_suppliers_translate_between_systems(xref: Xref) -> None:
     assert mapping(http, entity(http, "supplier"), "supplier", supplier_lot).status_code == 201
 
 
-def test_an_unknown_id_is_404_and_nothing_is_created(xref: Xref) -> None:
+def test_an_unknown_id_is_404_and_nothing_is_created(xref: Api) -> None:
     http = xref.http
     before = counts(xref)
     problem(resolve(http, "equipment", "mes", unique("NOPE"), to="cmms"), 404, "mapping-not-found")
@@ -183,7 +159,7 @@ def test_an_unknown_id_is_404_and_nothing_is_created(xref: Xref) -> None:
     assert counts(xref) == [before[0] + 1, before[1], before[2] + 1]  # only the item entity made above
 
 
-def test_one_thing_has_one_id_per_system_at_a_time(xref: Xref) -> None:
+def test_one_thing_has_one_id_per_system_at_a_time(xref: Api) -> None:
     http = xref.http
     item = entity(http, "item")
     assert mapping(http, item, "erp", unique("MAT"), valid_to="2025-01-01T00:00:00Z").status_code == 201
@@ -195,7 +171,7 @@ def test_one_thing_has_one_id_per_system_at_a_time(xref: Xref) -> None:
     assert mapping(http, item, "erp", unique("MAT"), valid_from="2025-01-01T00:00:00Z").status_code == 201
 
 
-def test_a_registered_canonical_id_is_not_registered_twice(xref: Xref) -> None:
+def test_a_registered_canonical_id_is_not_registered_twice(xref: Api) -> None:
     canonical_id = unique("SUP")
     entity(xref.http, "supplier", canonical_id=canonical_id)
     problem(
@@ -205,7 +181,7 @@ def test_a_registered_canonical_id_is_not_registered_twice(xref: Xref) -> None:
     )
 
 
-def test_changing_validity_needs_a_current_if_match_and_a_sane_period(xref: Xref) -> None:
+def test_changing_validity_needs_a_current_if_match_and_a_sane_period(xref: Api) -> None:
     http = xref.http
     created = mapping(http, entity(http), "cmms", unique("ASSET"), valid_from="2025-01-01T00:00:00Z")
     url, etag = created.headers["location"], created.headers["etag"]
@@ -237,7 +213,7 @@ def test_changing_validity_needs_a_current_if_match_and_a_sane_period(xref: Xref
     assert reopened.json()["valid_to"] is None
 
 
-def test_control_characters_are_refused_before_they_reach_the_store(xref: Xref) -> None:
+def test_control_characters_are_refused_before_they_reach_the_store(xref: Api) -> None:
     http = xref.http
     problem(http.post(f"{API}/entities", json={"kind": "item", "label": "bolt\x00"}), 400, "validation")
     problem(http.get(f"{API}/entities/ITEM%001"), 400, "validation")
@@ -259,7 +235,7 @@ def test_control_characters_are_refused_before_they_reach_the_store(xref: Xref) 
         {"canonical_id": "X-1", "system": "erp", "system_id": "MAT-1", "kind": "item"},  # unknown field
     ],
 )
-def test_bad_mapping_bodies_are_400_problems(xref: Xref, body: dict[str, Any]) -> None:
+def test_bad_mapping_bodies_are_400_problems(xref: Api, body: dict[str, Any]) -> None:
     problem(xref.http.post(f"{API}/mappings", json=body), 400, "validation")
 
 
@@ -277,11 +253,11 @@ def test_bad_mapping_bodies_are_400_problems(xref: Xref, body: dict[str, Any]) -
         ),
     ],
 )
-def test_bad_lookups_are_4xx_problems(xref: Xref, params: dict[str, str], status: int, slug: str) -> None:
+def test_bad_lookups_are_4xx_problems(xref: Api, params: dict[str, str], status: int, slug: str) -> None:
     problem(xref.http.get(f"{API}/resolve", params=params), status, slug)
 
 
-def test_a_retried_registration_replays_the_first_answer(xref: Xref) -> None:
+def test_a_retried_registration_replays_the_first_answer(xref: Api) -> None:
     http = xref.http
     item, erp_no = entity(http, "item"), unique("MAT")
     key = {"Idempotency-Key": uuid.uuid4().hex}
@@ -295,13 +271,13 @@ def test_a_retried_registration_replays_the_first_answer(xref: Xref) -> None:
     problem(http.post(f"{API}/mappings", json=body), 409, "mapping-exists")
 
 
-def test_concurrent_claims_on_one_system_id_let_exactly_one_win(xref: Xref) -> None:
+def test_concurrent_claims_on_one_system_id_let_exactly_one_win(xref: Api) -> None:
     http = xref.http
     contested = unique("ASSET")
     positions = [entity(http) for _ in range(12)]
 
     def claim(canonical_id: str) -> int:
-        with client(xref.process, scopes=SCOPES) as own:
+        with client(xref.service, scopes=SCOPES) as own:
             return mapping(own, canonical_id, "cmms", contested).status_code
 
     with ThreadPoolExecutor(max_workers=len(positions)) as pool:
@@ -311,7 +287,7 @@ def test_concurrent_claims_on_one_system_id_let_exactly_one_win(xref: Xref) -> N
     assert len(listed) == 1
 
 
-def test_lists_page_with_a_cursor(xref: Xref) -> None:
+def test_lists_page_with_a_cursor(xref: Api) -> None:
     http = xref.http
     canonical_id = entity(http, "lot")
     for system in ("erp", "mes", "qms"):

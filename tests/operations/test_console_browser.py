@@ -15,9 +15,9 @@ from redis import Redis
 
 from contracts.kit.consumer import dead_letter_stream
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE
-from tests.e2e.test_quality_flows import inspection_lot_for, receive_inspected_goods
 from tests.support.fixtures import ARTIFACTS
 from tests.support.platform import Platform
+from tests.support.quality import inspection_lot_for, receive_inspected_goods
 from tests.support.wait import eventually
 
 playwright = pytest.importorskip("playwright.sync_api")

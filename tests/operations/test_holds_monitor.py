@@ -9,14 +9,14 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_quality_flows import (
+from tests.support.http import auth_headers
+from tests.support.platform import Platform
+from tests.support.quality import (
     balances,
     decide,
     inspection_lot_for,
     receive_inspected_goods,
 )
-from tests.support.http import auth_headers
-from tests.support.platform import Platform
 from tests.support.wait import eventually
 
 HOLDS = "/operations/v1/monitors/holds-not-in-erp"

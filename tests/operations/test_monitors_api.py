@@ -1,14 +1,67 @@
 """The monitors API: every monitor answers even with upstreams down, with warnings; bad input is a
-problem, never a 500; the operator router for the event backbone is mounted."""
+problem, never a 500; the operator router for the event backbone is mounted.
+
+Served in process: ERP, QMS and the quality process in process with the operations service
+calling them through the typed clients' transport; CMMS, MES, the maintenance process and the
+webhooks service are left out (their URLs name a closed port), so their monitors answer with
+warnings."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
+import pytest
 
 from experience_apis.operations.upstreams import SCOPES
-from plantbridge.processes import ServiceProcess
+from plantbridge.processes import RedisServer, free_port
 from plantbridge.services import by_name
+from tests.operations.conftest import MONITOR_SCOPES
+from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
+from tests.support.inprocess import Apps, InProcess, outbound_to
+from tests.support.platform import private_redis_url
+
+
+@pytest.fixture(scope="module")
+def operations(
+    in_process: Serve, database_url: DatabaseUrl, redis_server: RedisServer
+) -> Iterator[InProcess]:
+    redis_url = private_redis_url(redis_server.url)  # the quality process's consumer group is its own
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens here
+    apps = Apps()
+    for name in ("erp", "qms"):
+        apps.services[name] = in_process(
+            name, database_url=database_url("sqlite", f"ops_{name}"), redis_url=redis_url
+        )
+    systems = dict(apps.services)
+    apps.services["quality"] = in_process(
+        "quality",
+        database_url=database_url("sqlite", "ops_quality"),
+        redis_url=redis_url,
+        mes_url=nowhere,
+        outbound=outbound_to("quality", systems),
+    )
+    apps.services["operations"] = in_process(
+        "operations",
+        database_url=database_url("sqlite", "ops_operations"),
+        redis_url=redis_url,
+        cmms_url=nowhere,
+        mes_url=nowhere,
+        maintenance_url=nowhere,
+        webhooks_url=nowhere,
+        refresh_seconds=1,
+        upstream_timeout_seconds=2,
+        outbound=outbound_to("operations", {**systems, "quality": apps.services["quality"]}),
+    )
+    yield apps.services["operations"]
+    apps.stop()
+
+
+@pytest.fixture(scope="module")
+def monitors(operations: InProcess) -> Iterator[httpx.Client]:
+    with client(operations, scopes=MONITOR_SCOPES, timeout=20) as http:
+        yield http
 
 
 def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: httpx.Client) -> None:
@@ -27,6 +80,9 @@ def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: 
         "consumer-lag",
         "webhook-endpoints-disabled",
         "webhook-endpoints-failing",
+        "shopfloor-signals",
+        "shopfloor-connector",
+        "process-restarts",
     }
     # CMMS, the maintenance process and the webhooks service are not running in this platform.
     assert names["uncosted-work-orders"]["complete"] is False
@@ -34,7 +90,8 @@ def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: 
     assert names["stalled-flows"]["complete"] is False  # maintenance's half is missing
     assert names["overdue-inspections"]["complete"] is True
     assert names["dead-letters"]["complete"] is True
-    assert {"cmms", "maintenance"} <= {w["source"] for w in body["warnings"]}
+    assert names["shopfloor-signals"]["complete"] is False  # nor the shop-floor connector
+    assert {"cmms", "maintenance", "shopfloor"} <= {w["source"] for w in body["warnings"]}
     assert body["next_cursor"] is None
     assert names["holds-not-in-erp"]["href"] == "/operations/v1/monitors/holds-not-in-erp"
 
@@ -46,7 +103,7 @@ def test_pages_follow_the_cursor(monitors: httpx.Client) -> None:
     rest = monitors.get(
         "/operations/v1/monitors", params={"limit": 50, "cursor": first["next_cursor"]}
     ).json()
-    assert len(rest["items"]) == 7
+    assert len(rest["items"]) == 10
     assert rest["next_cursor"] is None
 
 
@@ -63,14 +120,14 @@ def test_bad_input_is_a_problem(monitors: httpx.Client) -> None:
         assert answer.headers["content-type"].startswith("application/problem+json")
 
 
-def test_monitors_need_operations_read(operations: ServiceProcess) -> None:
+def test_monitors_need_operations_read(operations: InProcess) -> None:
     with client(operations, scopes=["erp:read"]) as other:
         assert other.get("/operations/v1/monitors").status_code == 403
     with client(operations) as anonymous:
         assert anonymous.get("/operations/v1/monitors").status_code == 401
 
 
-def test_the_event_operator_api_is_mounted(operations: ServiceProcess) -> None:
+def test_the_event_operator_api_is_mounted(operations: InProcess) -> None:
     with client(operations, scopes=["events:read"]) as http:
         streams = http.get("/operations/v1/events/streams")
         assert streams.status_code == 200, streams.text

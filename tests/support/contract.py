@@ -1,4 +1,4 @@
-"""Schemathesis 4 (CLI, every check) against a running service process."""
+"""Schemathesis 4 (CLI, every check) against a running service process (or a server's base URL)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ EXAMPLES = int(os.environ.get("PLANTBRIDGE_CONTRACT_EXAMPLES", "15"))
 
 
 def run_schemathesis(
-    service: ServiceProcess,
+    service: ServiceProcess | str,
     api_path: str,
     *,
     scopes: Sequence[str],
@@ -33,7 +33,7 @@ def run_schemathesis(
         "-m",
         "schemathesis.cli",
         "run",
-        f"{service.url}{api_path}/schema/openapi.json",
+        f"{service if isinstance(service, str) else service.url}{api_path}/schema/openapi.json",
         "--checks",
         "all",
         "--max-examples",

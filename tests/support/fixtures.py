@@ -29,7 +29,7 @@ import pytest
 
 from plantbridge.processes import RedisServer, ServiceProcess
 from plantbridge.services import by_name
-from tests.support.inprocess import InProcess
+from tests.support.inprocess import InProcess, Serve
 from tests.support.postgres import PostgresServer, PostgresUnavailable
 from tests.support.tokens import auth_settings
 from tests.support.tokens import service_env as trust_test_issuer
@@ -42,7 +42,6 @@ WORKER = f"{os.environ['PYTEST_XDIST_WORKER']}-" if "PYTEST_XDIST_WORKER" in os.
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 Launch = Callable[..., ServiceProcess]
-Serve = Callable[..., InProcess]
 Spawn = Callable[..., "subprocess.Popen[str]"]
 PlantbridgeCli = Callable[..., "subprocess.CompletedProcess[str]"]
 DatabaseUrl = Callable[[str, str], str]
@@ -98,7 +97,7 @@ def in_process(redis_server: RedisServer) -> Iterator[Serve]:
         values: dict[str, Any] = {"redis_url": redis_server.url, **auth_settings(), **settings}
         if database_url:
             values["database_url"] = database_url
-        service = InProcess(name, values, database_url)
+        service = InProcess.of(name, values)
         started.append(service)
         return service.start()
 

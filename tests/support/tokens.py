@@ -11,7 +11,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,16 @@ test_issuer.__test__ = False  # type: ignore[attr-defined]  # not a test, despit
 
 def mint_token(scopes: Sequence[str], **options: Any) -> str:
     return test_issuer().mint(scopes, **options)
+
+
+def token_provider(scopes: Sequence[str], **options: Any) -> Callable[[], Awaitable[str]]:
+    """A typed client's `token` (contracts.clients.base.TokenProvider): one token for `scopes`."""
+    token = mint_token(scopes, **options)
+
+    async def provide() -> str:
+        return token
+
+    return provide
 
 
 def bearer(scopes: Sequence[str], **options: Any) -> dict[str, str]:

@@ -8,47 +8,15 @@ refused action in one state and checks each is a 409 naming that state which cha
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import msgspec
 
-from contracts.events.envelope import decode
 from contracts.kit.states import StateMachine
-from tests.support.db import rows
-
-Body = dict[str, Any]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
-
-
-def ok(response: httpx.Response, status: int = 200) -> Body:
-    assert response.status_code == status, response.text
-    body: Body = response.json()
-    return body
-
-
-def problem(response: httpx.Response, status: int, slug: str) -> Body:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: Body = response.json()
-    assert body["type"] == f"urn:plantbridge:problem:{slug}", body
-    assert body["status"] == status
-    assert body["correlation_id"] == response.headers["x-correlation-id"]
-    return body
-
-
-async def events(database_url: str, subject: str) -> list[tuple[str, Any]]:
-    """The events a service staged in its outbox about one record, oldest first."""
-    staged = await rows(
-        database_url, "SELECT type, payload FROM kit_outbox WHERE subject = :s ORDER BY seq", s=subject
-    )
-    return [(r.type, msgspec.to_builtins(decode(bytes(r.payload)).data)) for r in staged]
+from tests.support.db import events
+from tests.support.http import Body, ok, problem
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from contracts.models.common import Output
+from contracts.kit.wire import Output
 
 
 class FlowStep(Output, kw_only=True):

@@ -1,0 +1,47 @@
+"""How a service that calls other APIs reaches them: the token it presents and, per upstream, the
+transport its typed client sends through.
+
+A service's `create_app(outbound=...)` takes one (its port to the layers below); without it the
+service authenticates as its own OAuth2 client at the gateway (`<SERVICE>_CLIENT_ID`/`_SECRET`)
+and calls each upstream over HTTP/1.1 at the URL in its settings. A test hands in tokens from
+its own issuer and, for an upstream served in the test's process, that app's transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from contracts.clients.base import ApiClient, TokenProvider
+from contracts.clients.tokens import ClientCredentials
+from contracts.kit.http1 import Transport
+
+C = TypeVar("C", bound=ApiClient)
+
+
+class CallerSettings(Protocol):
+    """The settings every calling service has (its own client at the gateway's token endpoint)."""
+
+    @property
+    def auth_token_url(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def client_secret(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Outbound:
+    token: TokenProvider | None = None
+    transports: Mapping[str, Transport] = field(default_factory=dict)  # by the upstream's service name
+
+    @classmethod
+    def client_credentials(cls, settings: CallerSettings, scopes: Sequence[str]) -> Outbound:
+        """As deployed: tokens for `scopes` from the gateway, HTTP/1.1 to every upstream."""
+        token = ClientCredentials(settings.auth_token_url, settings.client_id, settings.client_secret, scopes)
+        return cls(token=token)
+
+    def client(self, kind: type[C], base_url: str, **options: Any) -> C:
+        """A typed client of `kind` for the upstream at `base_url` (`options`: timeout, attempts...)."""
+        return kind(base_url, token=self.token, transport=self.transports.get(kind.service), **options)
