@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from plantbridge.processes import free_port
+from plantbridge.tryton import TrytonServer
 from tests.integration.test_erp_api import make_po, problem, receive, unique
 from tests.support.db import count, rows
 from tests.support.fixtures import DatabaseUrl, Serve
@@ -26,16 +27,17 @@ class Erp:
     backend: str
     database_url: str
     http: httpx.Client
+    tryton: TrytonServer | None = None
 
 
 @pytest.fixture(scope="module", params=["embedded", pytest.param("tryton", marks=pytest.mark.e2e)])
 def erp(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Erp]:
     url = database_url("sqlite", f"erp_backends_{request.param}")
     tryton = request.param == "tryton"
-    settings = erp_settings(request.getfixturevalue("make_tryton")()) if tryton else {}
-    service = in_process("erp", database_url=url, **settings)
+    server = request.getfixturevalue("make_tryton")() if tryton else None
+    service = in_process("erp", database_url=url, **(erp_settings(server) if server else {}))
     with client(service, scopes=SCOPES) as http:
-        yield Erp(request.param, url, http)
+        yield Erp(request.param, url, http, server)
     service.stop()
 
 
@@ -196,22 +198,6 @@ def test_readiness_includes_the_system_of_record(erp: Erp) -> None:
 
 # --- what only the Tryton backend answers ---------------------------------------------------------
 tryton_only = pytest.mark.parametrize("erp", ["tryton"], indirect=True)
-
-
-@tryton_only
-def test_what_tryton_cannot_do_is_a_501_with_a_stable_type(erp: Erp) -> None:
-    problem(
-        erp.http.post("/erp/v1/purchase-requisitions", json={"item_id": "X", "quantity": 1}),
-        501,
-        "requisitions-not-supported",
-    )
-    problem(
-        erp.http.post(
-            "/erp/v1/items", json={"item_id": unique("SP"), "description": "x", "reorder_point": 2}
-        ),
-        501,
-        "reorder-point-not-supported",
-    )
 
 
 @tryton_only

@@ -9,7 +9,8 @@ once. Tryton's answers become three exceptions the backend maps to problems:
   that does not allow the button): Tryton changed nothing.
 - `TrytonDenied`: the connector's Tryton user lacks an access right (configuration).
 - `TrytonUnavailable`: no answer, a broken connection or a timeout. The command may or may not
-  have been applied: callers find out by looking for their key, never by assuming.
+  have been applied: callers find out by looking for their key, never by assuming. Its
+  `TrytonBusy`: Tryton rolled the call back after losing a race for a lock; nothing happened.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ class TrytonDenied(TrytonError):
 
 class TrytonUnavailable(TrytonError):
     """Tryton did not answer (down, unreachable, timed out, or failing internally)."""
+
+
+class TrytonBusy(TrytonUnavailable):
+    """Tryton rolled the call back because another transaction held what it needed (a row lock
+    taken NOWAIT by its stock reservation, a serialisation conflict) after its own retries:
+    nothing happened, and the same call a moment later is safe."""
+
+
+# What Tryton's database says when a transaction lost a race (PostgreSQL, SQLite).
+_BUSY_WORDS = ("could not obtain lock", "could not serialize", "deadlock detected", "database is locked")
 
 
 # Tryton's access errors are UserErrors too; their messages come from these catalogue entries.
@@ -203,6 +214,8 @@ class TrytonClient:
             raise TrytonRefused(" ".join(str(part) for part in detail[1:] if part).strip())
         if kind == "ConcurrencyException":
             raise TrytonRefused(str(detail))
+        if any(word in str(kind).lower() for word in _BUSY_WORDS):
+            raise TrytonBusy(f"Tryton was busy with a concurrent change on {method}: {str(kind)[:200]}")
         log.error("Tryton failed on %s: %s", method, str(kind)[:500])
         raise TrytonUnavailable(f"Tryton failed on {method}: {str(kind)[:200]}")
 

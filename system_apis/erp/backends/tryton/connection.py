@@ -7,6 +7,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,17 @@ from contracts.kit.problems import Conflict, NotFound, Problem, Unprocessable
 from contracts.models import erp as m
 from system_apis.erp import domain
 from system_apis.erp.backends.tryton import mapping
-from system_apis.erp.backends.tryton.client import TrytonClient, TrytonDenied, TrytonError, TrytonRefused
+from system_apis.erp.backends.tryton.client import (
+    TrytonBusy,
+    TrytonClient,
+    TrytonDenied,
+    TrytonError,
+    TrytonRefused,
+)
 from system_apis.erp.backends.tryton.mapping import Places
 from system_apis.erp.backends.tryton.settings import TrytonSettings
 from system_apis.erp.backends.tryton.store import BindingRow
-from system_apis.erp.port import Operation
+from system_apis.erp.port import NotSupported, Operation
 
 log = logging.getLogger("plantbridge.erp.tryton")
 Record = dict[str, Any]
@@ -40,8 +47,16 @@ BUTTONS: dict[str, dict[str, str]] = {
 AFTER = {"receive": "done", "do": "done", "wait": "waiting", "run": "running", "pack": "packed"}
 ITEM_FIELDS = ["code", "name", "default_uom.symbol", "categories", "lot_required", "cost_price"]
 ITEM_FIELDS += ["create_date", "write_date", "template"]
+# Models of optional Tryton modules, and the module: the connector maps onto them where the
+# database has the module activated, and answers 501 naming the module where it has not.
+OPTIONAL_MODELS = {"purchase.requisition": "purchase_requisition", "stock.order_point": "stock_supply"}
 MOVE_FIELDS = ["from_location", "to_location", "internal_quantity", "state", "lot.number"]
 MOVE_FIELDS += ["product.code", "write_date", "create_date"]
+
+
+# A call Tryton rolled back for a lost lock race is sent again after these pauses (seconds, with
+# jitter) before the command answers 503: it did nothing, and the race is usually over at once.
+BUSY_PAUSES = (0.1, 0.3, 0.9)
 
 
 class ErpUnavailable(Problem):
@@ -94,12 +109,22 @@ class Tryton:
         self.uid = 0
         self._products: dict[str, tuple[int, int]] = {}  # item id → (product id, its unit)
         self.company_party = 0
+        self.models: set[str] = set()  # which of OPTIONAL_MODELS this Tryton database has
+        # Tryton's reservation (`assign_try`) locks the product's moves at the source NOWAIT: two
+        # at once make one fail (and retry, costing Tryton CPU). This process sends one at a time.
+        self._reserving = asyncio.Lock()
 
     async def call(self, model: str, method: str, *args: Any) -> Any:
-        try:
-            return await self.client.call(model, method, *args)
-        except TrytonError as exc:
-            raise problem_of(exc) from exc
+        for pause in (*BUSY_PAUSES, None):
+            try:
+                return await self.client.call(model, method, *args)
+            except TrytonBusy as exc:
+                if pause is None:
+                    raise problem_of(exc) from exc
+                await asyncio.sleep(pause * (0.5 + random.random()))
+            except TrytonError as exc:
+                raise problem_of(exc) from exc
+        raise AssertionError("unreachable")
 
     async def find(
         self,
@@ -182,6 +207,8 @@ class Tryton:
         places.supplier = next(r["id"] for r in rows if r["type"] == "supplier")
         places.customer = next(r["id"] for r in rows if r["type"] == "customer")
         self.categories = {c["id"]: c["name"] for c in await self.find("product.category", [], ["name"])}
+        found = await self.find("ir.model", [("name", "in", list(OPTIONAL_MODELS))], ["name"])
+        self.models = {r["name"] for r in found}
         [company] = await self.find("company.company", [], ["currency.code", "party"], limit=1)
         self.currency = company["currency."]["code"]
         self.company_party = int(company["party"])
@@ -199,6 +226,16 @@ class Tryton:
         if current is None:
             raise ErpUnavailable(f"Tryton location {location} is in no warehouse")
         return current
+
+    async def require(self, model: str, what: str, slug: str) -> None:
+        """501 unless this Tryton database has the module that keeps `model` activated."""
+        await self.places()
+        if model not in self.models:
+            raise NotSupported(
+                f"{what} need Tryton's {OPTIONAL_MODELS[model]} module, which this Tryton database "
+                "has not activated (activate it in Tryton, then restart this service)",
+                slug=slug,
+            )
 
     async def product(self, item_id: str) -> tuple[int, int]:
         """Tryton's product id and unit for an item (a product's code never changes under us)."""
@@ -223,7 +260,25 @@ class Tryton:
         found = await self.find("product.product", [("code", "=", item_id)], ITEM_FIELDS, limit=1)
         if not found:
             raise NotFound(f"item {item_id} does not exist", slug="item-not-found")
-        return mapping.item(found[0], self.categories, self.currency)
+        [view] = await self.items(found)
+        return view
+
+    async def items(self, products: list[Record]) -> list[m.Item]:
+        points = await self.order_points([p["id"] for p in products])
+        return [mapping.item(p, self.categories, self.currency, points.get(p["id"])) for p in products]
+
+    async def order_points(self, products: list[int]) -> dict[int, Record]:
+        """The purchase order points (stock_supply) of these products at the home warehouse: our
+        reorder points. None to read where the database has no stock_supply."""
+        if "stock.order_point" not in self.models or not products:
+            return {}
+        places = await self.places()
+        found = await self.find(
+            "stock.order_point",
+            [("product", "in", products), ("location", "=", places.home()), ("type", "=", "purchase")],
+            ["product", "min_quantity", "target_quantity", "create_date", "write_date"],
+        )
+        return {int(r["product"]): r for r in found}
 
     def _category(self, name: str) -> int:
         for category_id, category in self.categories.items():
@@ -260,18 +315,26 @@ class Tryton:
                 raise ErpRefused(
                     f"the Tryton {model} is {state}; it cannot be completed", current_state=state
                 )
-            await self.call(model, button, [document])
-            if button != "assign_try":
-                state = AFTER[button]
-                continue
-            [current] = await self.find(model, [("id", "=", document)], ["state"])
-            if current["state"] == "waiting":
-                # Someone took the stock between our check and Tryton's reservation.
+            try:
+                if button == "assign_try":
+                    async with self._reserving:
+                        await self.call(model, button, [document])
+                else:
+                    await self.call(model, button, [document])
+            except ErpRefused:
+                if state != "assigned":
+                    raise
+                # The step after the reservation (`assign_try`) is refused while the reservation
+                # left the document waiting: someone took the stock between our check and
+                # Tryton's reservation. The state is read only then, so a block is four writes.
+                [current] = await self.find(model, [("id", "=", document)], ["state"])
+                if current["state"] != "waiting":
+                    raise
                 await self.call(model, "cancel", [document])
                 raise domain.InsufficientStock(
                     "Tryton could not reserve the quantity at the source location; read the lot and retry"
-                )
-            state = current["state"]
+                ) from None
+            state = AFTER.get(button, "assigned")
 
     async def bound(self, session: AsyncSession, kind: str, op: Operation) -> BindingRow | None:
         row: BindingRow | None = await session.scalar(
@@ -298,15 +361,18 @@ class Tryton:
             since = q.updated_since.astimezone().replace(tzinfo=None)
             domain_.append(["OR", ("write_date", ">", since), ("create_date", ">", since)])
         if q.cursor:
-            domain_.append((order_by, ">", _decode_cursor(q.cursor)))
+            domain_.append((order_by, ">", decode_cursor(q.cursor)))
         return await self.find(model, domain_, fields, limit=min(q.limit, 500) + 1, order=[(order_by, "ASC")])
 
 
 async def serialise(session: AsyncSession, name: str) -> None:
-    """Commands on one lot (or one purchase order) run one at a time until their transaction ends,
-    so two cannot both pass the stock check. SQLite has one writer already; PostgreSQL takes a
-    transaction-scoped advisory lock."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Commands on one lot (or one purchase order, or one item's requisitions) run one at a time
+    until their transaction ends, so two cannot both pass a check on what Tryton holds. On SQLite
+    taking the service's one connection serialises them; PostgreSQL takes a transaction-scoped
+    advisory lock."""
+    if session.get_bind().dialect.name != "postgresql":
+        await session.connection()
+    else:
         await session.execute(
             select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name", type_=Text), 0))),
             {"name": f"erp-tryton:{name}"},
@@ -324,7 +390,7 @@ def _encode_cursor(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str) -> str:
 
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()

@@ -90,6 +90,10 @@ class Places:
     def location(self, place: str, status: StockStatus) -> int:
         return self.ids[(place, status)]
 
+    def home(self) -> int:
+        """The warehouse of the map's first location: purchases and reorder points are kept there."""
+        return next(iter(self.warehouses.values()))
+
     def knows(self, place: str) -> bool:
         return (place, UNR) in self.ids
 
@@ -123,10 +127,18 @@ def unit_code(symbol: str) -> str:
     return reverse.get(symbol, symbol.upper())
 
 
-def item(product: dict[str, Any], categories: dict[int, str], currency: str) -> m.Item:
+def item(
+    product: dict[str, Any],
+    categories: dict[int, str],
+    currency: str,
+    order_point: dict[str, Any] | None = None,
+) -> m.Item:
+    """`order_point`: the product's purchase order point at the home warehouse (its reorder point)."""
     names = {categories.get(c, "") for c in product.get("categories", [])}
     kind = next((t for t, name in TYPE_CATEGORIES.items() if name in names), ItemType.RAW_MATERIAL)
     price = product.get("cost_price")
+    stamps = [r.get("write_date") or r.get("create_date") for r in (product, order_point) if r]
+    changed = max((stamp for stamp in stamps if stamp), default=None)
     return m.Item(
         item_id=product["code"],
         description=product["name"],
@@ -134,12 +146,12 @@ def item(product: dict[str, Any], categories: dict[int, str], currency: str) -> 
         base_uom=unit_code(product["default_uom."]["symbol"]),
         lot_tracked=bool(product.get("lot_required")),
         inspection_required=INSPECTION_CATEGORY in names,
-        reorder_point=None,
+        reorder_point=float(order_point["min_quantity"]) if order_point else None,
         standard_price=Decimal(price).quantize(Decimal("0.0001")) if price else None,
         price_currency=currency,
-        version=version(product.get("write_date") or product.get("create_date")),
+        version=version(changed),
         created_at=utc(product.get("create_date")),
-        updated_at=utc(product.get("write_date") or product.get("create_date")),
+        updated_at=utc(changed),
     )
 
 
@@ -165,7 +177,14 @@ SHIPMENT_STATUS = {
 }
 
 
-def purchase_status(state: str, shipment_state: str) -> m.PurchaseOrderStatus:
+def purchase_status(
+    state: str, shipment_state: str, move_states: list[set[str]] | None = None
+) -> m.PurchaseOrderStatus:
+    """`move_states`: per line, the states of its stock moves. A purchase whose every planned
+    move was cancelled (and the exception ignored) receives nothing any more: ours is cancelled,
+    though Tryton keeps it processing for its invoicing."""
+    if move_states and all(states == {"cancelled"} for states in move_states):
+        return m.PurchaseOrderStatus.CANCELLED
     return PO_STATUS.get(state) or SHIPMENT_STATUS.get(shipment_state, m.PurchaseOrderStatus.OPEN)
 
 

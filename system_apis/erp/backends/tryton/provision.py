@@ -1,7 +1,8 @@
 """Prepare a Tryton database for the connector, through Tryton's RPC, as an administrator would
 in Tryton's client; every step looks before it creates, so running it again changes nothing.
 
-What it sets up: a currency and a company (a fresh database has neither), party codes given by
+What it sets up: a currency and a company (a fresh database has neither), an employee for the
+connector's user (purchase requisitions are raised by one), party codes given by
 us rather than a sequence (our supplier ids are the party codes), the product categories that
 carry our item type and inspection flag, and the locations named in the location map (the
 unrestricted one under the warehouse's storage zone, quality inspection and blocked beside it,
@@ -40,6 +41,7 @@ async def prepare(
     )
     company = await _ensure_company(client, company_name, currency_id)
     await prepare_accounting(client, company)
+    await _ensure_employee(client)
     config = await client.call("party.configuration", "search", [], 0, 1, None)
     if config:
         await client.call("party.configuration", "write", config, {"party_sequence": None})
@@ -182,6 +184,24 @@ async def _ensure_company(client: TrytonClient, name: str, currency_id: int) -> 
     client.context["company"] = company
     client.context["companies"] = [company]
     return int(company)
+
+
+async def _ensure_employee(client: TrytonClient) -> None:
+    """Tryton's purchase requisitions are raised by an employee: the connector's user is one."""
+    [user] = await client.call(
+        "res.user", "search_read", [("login", "=", client.user)], 0, 1, None, ["employee"]
+    )
+    if user["employee"]:
+        return
+    company = client.context["company"]
+    [party] = await client.call("company.company", "read", [company], ["party"])
+    [employee] = await client.call(
+        "company.employee", "create", [{"party": party["party"], "company": company}]
+    )
+    await client.call(
+        "res.user", "write", [user["id"]], {"employees": [("add", [employee])], "employee": employee}
+    )
+    client.context["employee"] = employee
 
 
 async def _ensure(client: TrytonClient, model: str, domain: list[Any], values: dict[str, Any]) -> int:

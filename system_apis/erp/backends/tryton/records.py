@@ -173,6 +173,40 @@ class Records(Tryton):
         await self.record_txn(session, op, move["id"], txn)
         return txn
 
+    async def record_reversal(
+        self,
+        session: AsyncSession,
+        op: Operation | None,
+        move: Record,
+        original: BindingRow,
+        reason: str | None,
+    ) -> m.InventoryTransaction:
+        """Our reversal for a done compensating move (its origin is the move it compensates): the
+        original's statuses swapped, and the original marked reversed, bound once."""
+        existing = await self.bound_record(session, "txn", "stock.move", move["id"])
+        if existing is not None:
+            return msgspec.json.decode(existing.view, type=m.InventoryTransaction)
+        first = msgspec.json.decode(original.view, type=m.InventoryTransaction)
+        now = utcnow()
+        txn = msgspec.structs.replace(
+            first,
+            txn_id=new_id("TXN"),
+            type=m.MovementType.REVERSAL,
+            from_status=first.to_status,
+            to_status=first.from_status,
+            reason=reason,
+            reverses=first.txn_id,
+            reversed_by=None,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        original.view = msgspec.json.encode(
+            msgspec.structs.replace(first, reversed_by=txn.txn_id, version=first.version + 1, updated_at=now)
+        )
+        await self.record_txn(session, op, move["id"], txn)
+        return txn
+
     async def record_txn(
         self, session: AsyncSession, op: Operation | None, move_id: int, txn: m.InventoryTransaction
     ) -> None:
