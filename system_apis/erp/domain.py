@@ -84,9 +84,10 @@ class IllegalMovement(Conflict):
 
 
 def leaves_hold(from_status: StockStatus | None, to_status: StockStatus | None) -> bool:
-    """Stock out of BLOCKED or QUALITY_INSPECTION into anything but BLOCKED (or its own status, a
-    transfer): a release in the quality sense, whoever posts it."""
-    return from_status in HELD and to_status is not BLK and to_status != from_status
+    """Stock out of BLOCKED or QUALITY_INSPECTION into neither (unrestricted, or out of stock): a
+    release in the quality sense, whoever posts it. Between the two (a block, or a block reversed
+    back into inspection) the stock stays held."""
+    return from_status in HELD and to_status not in HELD
 
 
 def requested_statuses(

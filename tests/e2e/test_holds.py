@@ -155,6 +155,8 @@ def blocked_lot_scenario(platform: Platform, plant: httpx.Client) -> None:
     refused(
         plant.post(f"/erp/v1/supplier-invoices/{bill['invoice_id']}/payment", json={}), 409, "payment-blocked"
     )
+    # The customer exists (a party, as a supplier here): the delivery is refused for the hold alone.
+    ok(plant.post("/erp/v1/suppliers", json={"supplier_id": customer, "name": "Buyer"}), 201)
     shipment = {"customer_id": customer, "lines": [{"lot_id": lot_id, "quantity": 10, "location": "WH1"}]}
     refused(plant.post("/erp/v1/deliveries", json=shipment), 409, "lot-on-hold")
     eligibility = ok(plant.get(f"/erp/v1/lots/{lot_id}/eligibility"))
@@ -207,7 +209,6 @@ def blocked_lot_scenario(platform: Platform, plant: httpx.Client) -> None:
     ]
     paid = ok(plant.post(f"/erp/v1/supplier-invoices/{bill['invoice_id']}/payment", json={"reference": tag}))
     assert paid["status"] == "paid"
-    ok(plant.post("/erp/v1/suppliers", json={"supplier_id": customer, "name": "Buyer"}), 201)
     shipped = ok(plant.post("/erp/v1/deliveries", json=shipment), 201)
     assert shipped["lines"][0]["quantity"] == 10.0
 

@@ -22,9 +22,8 @@ from tests.support.db import count, rows
 from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
 from tests.support.http import Api, Body, api_in_process, client, ok, unique
 
-ERP_SCOPES = ["erp:read", "erp:write", "erp:release"]
+SCOPES = {"erp": ["erp:read", "erp:write", "erp:release"], "qms": ["qms:read", "qms:write"]}
 RELEASED = {"kind": "usage_decision", "record_id": "IL-1", "disposition": "release"}
-QMS_SCOPES = ["qms:read", "qms:write"]
 WHO = {"person_id": "P-1042", "supplier_id": "SUP-AUDIT"}
 
 
@@ -45,6 +44,7 @@ def systems(
                     in_process,
                     name,
                     database_url(request.param, f"audit_{name}_{request.param}"),
+                    scopes=SCOPES[name],
                     claims=WHO,
                     client_id="audit-tester",
                 )
