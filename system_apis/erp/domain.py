@@ -169,14 +169,19 @@ def plan_movement(
     )
 
 
+def check_reversible(movement: MovementType) -> None:
+    """A receipt is undone by a return to the vendor, and a reversal is not reversed again."""
+    if movement in (MovementType.REVERSAL, MovementType.RECEIPT):
+        raise IllegalMovement(
+            f"a {movement} cannot be reversed"
+            + (": return the goods to the vendor instead" if movement is MovementType.RECEIPT else ""),
+            current_state=movement,
+        )
+
+
 def plan_reversal(balances: dict[Key, float], original: Movement) -> Movement:
     """A reversal is a new movement with every delta negated; it must not drive stock negative."""
-    if original.type in (MovementType.REVERSAL, MovementType.RECEIPT):
-        raise IllegalMovement(
-            f"a {original.type} cannot be reversed"
-            + (": return the goods to the vendor instead" if original.type is MovementType.RECEIPT else ""),
-            current_state=original.type,
-        )
+    check_reversible(original.type)
     inverse = tuple(Delta(d.location, d.status, -d.quantity) for d in original.deltas)
     for d in inverse:
         left = balances.get((d.location, d.status), 0.0)

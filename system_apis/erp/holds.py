@@ -99,7 +99,9 @@ def check_movement(scopes: Collection[str], data: m.InventoryTransactionCreate) 
 
 
 def check_reversal(scopes: Collection[str], original: m.InventoryTransaction, data: m.ReversalCreate) -> None:
-    """A reversal moves the stock back: from where the original put it to where it took it."""
+    """A reversal moves the stock back: from where the original put it to where it took it (one
+    that cannot be reversed at all is refused as such first)."""
+    domain.check_reversible(m.MovementType(original.type))
     check_release(scopes, m.MovementType.REVERSAL, original.to_status, original.from_status, data.quality_ref)
 
 
