@@ -36,8 +36,9 @@ SERVICES: tuple[Service, ...] = (
         "QUALITY",
         "process",
         client_id="quality-process",
+        # erp:release: only quality takes stock out of BLOCKED or QUALITY_INSPECTION (docs/holds.md).
         client_scopes=(
-            *("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write"),
+            *("erp:read", "erp:write", "erp:release", "qms:read", "qms:write", "mes:read", "mes:write"),
             "xref:read",
         ),
     ),
@@ -49,7 +50,7 @@ SERVICES: tuple[Service, ...] = (
         "process",
         client_id="maintenance-process",
         client_scopes=(
-            *("erp:read", "erp:write", "qms:read", "qms:write", "cmms:read", "cmms:write"),
+            *("erp:read", "erp:write", "erp:release", "qms:read", "qms:write", "cmms:read", "cmms:write"),
             *("mes:read", "mes:write", "xref:read"),
         ),
     ),

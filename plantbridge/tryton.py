@@ -32,6 +32,7 @@ MODULES = (
     "production",
     "quality",
     "account_invoice",
+    "account_payment",  # payment blocks on supplier invoice lines (held lots)
 )
 ADMIN_PASSWORD = "admin"
 TEMPLATE = "template"

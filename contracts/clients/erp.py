@@ -31,9 +31,6 @@ class ErpClient(ApiClient):
             f"{API}/production-receipts", receipt, m.GoodsReceipt, idempotency_key=idempotency_key
         )
 
-    async def get_goods_receipt(self, receipt_id: str) -> m.GoodsReceipt:
-        return await self.get(f"{API}/goods-receipts/{receipt_id}", m.GoodsReceipt)
-
     async def post_cost(self, cost: m.CostPostingCreate, *, idempotency_key: str) -> m.CostPosting:
         return await self.post(f"{API}/cost-postings", cost, m.CostPosting, idempotency_key=idempotency_key)
 
@@ -77,3 +74,46 @@ class ErpClient(ApiClient):
     async def list_supplier_lots(self, supplier_id: str) -> list[m.Lot]:
         """Every lot received from one supplier (the supplier portal's scorecard)."""
         return await self.get_all(f"{API}/lots", m.Lot, {"supplier_id": supplier_id, "limit": 500})
+
+    async def get_goods_receipt(self, receipt_id: str) -> m.GoodsReceipt:
+        return await self.get(f"{API}/goods-receipts/{receipt_id}", m.GoodsReceipt)
+
+    async def list_purchase_orders(
+        self, *, supplier_id: str, status: m.PurchaseOrderStatus
+    ) -> list[m.PurchaseOrder]:
+        params = {"supplier_id": supplier_id, "status": status, "limit": 200}
+        return await self.get_all(f"{API}/purchase-orders", m.PurchaseOrder, params)
+
+    async def flag_purchase_order(
+        self, po_id: str, alert: m.QualityAlertCreate, *, idempotency_key: str
+    ) -> m.PurchaseOrder:
+        return await self.post(
+            f"{API}/purchase-orders/{po_id}/quality-alerts",
+            alert,
+            m.PurchaseOrder,
+            idempotency_key=idempotency_key,
+        )
+
+    async def hold_payment(
+        self, lot_id: str, hold: m.PaymentHoldCreate, *, idempotency_key: str
+    ) -> m.PaymentHold:
+        return await self.post(
+            f"{API}/lots/{lot_id}/payment-hold", hold, m.PaymentHold, idempotency_key=idempotency_key
+        )
+
+    async def release_payment(
+        self, lot_id: str, release: m.PaymentHoldRelease, *, idempotency_key: str
+    ) -> m.PaymentHold:
+        return await self.post(
+            f"{API}/lots/{lot_id}/payment-hold/release",
+            release,
+            m.PaymentHold,
+            idempotency_key=idempotency_key,
+        )
+
+    async def settle_return(
+        self, settlement: m.ReturnSettlementCreate, *, idempotency_key: str
+    ) -> m.ReturnSettlement:
+        return await self.post(
+            f"{API}/return-settlements", settlement, m.ReturnSettlement, idempotency_key=idempotency_key
+        )

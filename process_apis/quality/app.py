@@ -32,7 +32,10 @@ from process_apis.quality.rules import QualityRules, load_rules
 from process_apis.quality.settings import QualitySettings
 from process_apis.quality.store import quality_metadata
 
-SCOPES = ("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write", "xref:read")
+SCOPES = (
+    *("erp:read", "erp:write", "erp:release", "qms:read", "qms:write", "mes:read", "mes:write"),
+    "xref:read",
+)
 SOURCE = "/plantbridge/quality"
 
 SPEC = ServiceSpec(
@@ -40,8 +43,9 @@ SPEC = ServiceSpec(
     title="Plantbridge quality process API",
     description="Durable quality flows: goods receipt → inspection, usage decision → stock, "
     "nonconformance, supplier case and MES batch status, production completion → inspection, "
-    "nonconformance disposition → stock, MES consumption → ERP issues, notices by email; and "
-    "reconciliation of QMS decisions with ERP stock and MES, with repairs.",
+    "nonconformance disposition → stock, payment holds and return settlements, MES consumption → "
+    "ERP issues, procurement notice → purchase orders flagged and email; and reconciliation of QMS "
+    "decisions with ERP stock and MES, with repairs.",
     api_path="/quality/v1",
     api_version="1.0.0",
     routes=ROUTES,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from process_apis.quality.flows import (
     NC_DISPOSITION,
+    PROCUREMENT_NOTICE,
     PRODUCTION_INSPECTION,
     RECEIPT_INSPECTION,
     USAGE_DECISION,
 )
-from process_apis.quality.notifications import DEFECT_THRESHOLD, PROCUREMENT_NOTICE
+from process_apis.quality.notifications import DEFECT_THRESHOLD
 from process_apis.quality.reconciliation import REPAIR_LOT
 from process_apis.quality.shopfloor import MATERIAL_CONSUMPTION
 

@@ -65,7 +65,7 @@ async def purchase_order(ctx: Ctx) -> str | None:
 async def email_procurement(ctx: Ctx) -> dict[str, Any]:
     n = ctx.data | {"po_id": await purchase_order(ctx)}
     quantity = f"{n['quantity']:g}" if n.get("quantity") is not None else None
-    flagged = ctx.results.get("flag_purchase_orders", {}).get("po_ids") or []
+    flagged = ctx.results.get("flag_purchase_orders", {}).get("flagged") or []
     lines = [
         f"Quality {n['disposition']} purchased material from supplier {n['supplier_id']}.",
         "",
@@ -87,13 +87,8 @@ async def email_procurement(ctx: Ctx) -> dict[str, Any]:
     return await send(ctx, ctx.deps.rules.notifications.plant, PROCUREMENT, subject[:200], lines)
 
 
+# A step of the procurement notice flow (process_apis/quality/flows.py), after ERP's POs are flagged.
 EMAIL_PROCUREMENT = Step("email_procurement", email_procurement)
-PROCUREMENT_NOTICE = FlowType(
-    "procurement_notice",
-    "Purchased material was blocked or returned: procurement is told by email, with the purchase order.",
-    (EMAIL_PROCUREMENT,),
-    keys=("lot_id", "supplier_id", "order_id"),
-)
 
 
 # --- defect threshold → quality leadership -------------------------------------------------------

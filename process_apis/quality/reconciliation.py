@@ -32,7 +32,7 @@ from contracts.kit.records import new_id
 from contracts.models import erp, mes, qms, xref
 from contracts.models import quality as m
 from process_apis.quality.deps import Ctx, Upstreams
-from process_apis.quality.flows import move_lot
+from process_apis.quality.flows import move_lot, quality_ref
 from process_apis.quality.identities import ERP, LOT, translate
 from process_apis.quality.shopfloor import tell_mes
 from process_apis.quality.store import DisagreementRow
@@ -268,13 +268,29 @@ async def start_repair(session: AsyncSession, row: DisagreementRow) -> str:
     return flow_id
 
 
+async def freeing_record(ctx: Ctx) -> erp.QualityRef:
+    """The QMS record that frees the lot, which ERP asks for before stock leaves a hold
+    (docs/holds.md): the latest nonconformance disposition when there is one, else the usage
+    decision, as `holds.effective_disposition` reads them. Read now, so the repair names what
+    QMS says at the time it releases."""
+    d = ctx.data
+    ncs = await ctx.deps.qms.find_nonconformances(lot_id=d["lot_id"])
+    latest = max((nc for nc in ncs if nc.disposition), key=lambda nc: nc.updated_at, default=None)
+    if latest is not None and latest.disposition is not None:
+        return quality_ref(erp.QualityRecord.NONCONFORMANCE, latest.nc_id, latest.disposition.value)
+    return quality_ref(erp.QualityRecord.USAGE_DECISION, d["inspection_lot_id"], d["disposition"])
+
+
 async def restore_stock(ctx: Ctx) -> dict[str, Any]:
     d = ctx.data
     why = f"reconciliation {d['disagreement_id']}: QMS says {d['disposition']} ({d['inspection_lot_id']})"
-    if d["kind"] == K.HOLD_NOT_IN_ERP:
+    if d["kind"] == K.HOLD_NOT_IN_ERP:  # into BLOCKED: a hold needs no quality reference
         txn_ids, _ = await move_lot(ctx, erp.StockMovement.BLOCK, FREE, f"{why}; re-blocked")
     else:
-        txn_ids, _ = await move_lot(ctx, erp.StockMovement.UNBLOCK, (BLK,), f"{why}; released")
+        ref = await freeing_record(ctx)
+        txn_ids, _ = await move_lot(
+            ctx, erp.StockMovement.UNBLOCK, (BLK,), f"{why}; released", quality_ref=ref
+        )
     return {"txn_ids": txn_ids}
 
 

@@ -17,11 +17,12 @@ from contracts.kit.envelope import CloudEvent
 from contracts.models import qms
 from process_apis.quality.flows import (
     NC_DISPOSITION,
+    PROCUREMENT_NOTICE,
     PRODUCTION_INSPECTION,
     RECEIPT_INSPECTION,
     USAGE_DECISION,
 )
-from process_apis.quality.notifications import DEFECT_THRESHOLD, PROCUREMENT_NOTICE
+from process_apis.quality.notifications import DEFECT_THRESHOLD
 from process_apis.quality.rules import QualityRules
 from process_apis.quality.shopfloor import MATERIAL_CONSUMPTION
 
@@ -101,6 +102,7 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
                 "decided_by": decision.decided_by,
                 "failed_characteristics": decision.failed_characteristics,
                 "supplier_id": decision.supplier_id,
+                "source_ref": decision.source_ref,
             },
             event.id,
         )
@@ -156,10 +158,10 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
             await on_nc(event, session, nc.nc_id, nc.disposition, nc.links)
 
     consumer.on("erp.goods_receipt.posted.v1", on_receipt)
+    consumer.on("quality.procurement_notice.v1", on_procurement_notice)
     consumer.on("qms.usage_decision.made.v1", on_decision)
     consumer.on("mes.batch.completed.v1", on_batch)
     consumer.on("qms.nonconformance.opened.v1", on_nc_opened)
     consumer.on("qms.nonconformance.updated.v1", on_nc_updated)
     consumer.on("mes.material.consumed.v1", on_consumed)
-    consumer.on("quality.procurement_notice.v1", on_procurement_notice)
     return consumer

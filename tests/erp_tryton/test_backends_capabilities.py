@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.erp_tryton.test_erp_api_backends import Erp, balances, erp, move
+from tests.erp_tryton.test_erp_api_backends import RELEASED, Erp, balances, erp, move
 from tests.integration.test_erp_api import make_po, problem, receive, unique
 from tests.support.tryton import Rpc
 
@@ -89,7 +89,7 @@ def test_a_scrap_is_reversed_back_into_stock_and_a_receipt_is_not(erp: Erp) -> N
     po_id, _ = make_po(erp.http)
     receipt = receive(erp.http, po_id).json()
     lot_id = receipt["lot_id"]
-    assert move(erp.http, "release", lot_id, 40).status_code == 201
+    assert move(erp.http, "release", lot_id, 40, quality_ref=RELEASED).status_code == 201
     scrap = move(erp.http, "scrap", lot_id, 15, from_status="UNRESTRICTED", reason="dropped")
     assert scrap.status_code == 201, scrap.text
     reversal = erp.http.post(f"/erp/v1/inventory-transactions/{scrap.json()['txn_id']}/reversal", json={})

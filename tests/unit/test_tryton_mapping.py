@@ -35,7 +35,7 @@ from system_apis.erp.backends.tryton.settings import parse_location_map
         (("WH1", BLK), None, "lost_found", MovementType.SCRAP),
         (("WH1", BLK), None, "supplier", MovementType.RETURN_TO_VENDOR),
         (("WH1", UNR), None, "production", MovementType.ISSUE),
-        (("WH1", UNR), None, "customer", MovementType.ISSUE),
+        (("WH1", UNR), None, "customer", MovementType.DELIVERY),
         (("WH1", UNR), None, "view", None),
         (None, None, "storage", None),
     ],

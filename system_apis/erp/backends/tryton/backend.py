@@ -10,8 +10,9 @@ happened" because a call failed.
 
 The use cases live by area: catalogue.py (items, suppliers, reorder points), purchasing.py
 (purchase orders, receipts), stock.py (lots, movements, reversals), requisitions.py (purchase
-requisitions), on connection.py (calls, locations, the document driver) and records.py
-(bindings and events).
+requisitions), accounting.py (supplier invoices, payment blocks, credit notes, cost postings),
+shipping.py (deliveries, alerts on purchases), on connection.py (calls, locations, the document
+driver) and records.py (bindings and events).
 """
 
 from __future__ import annotations
@@ -20,20 +21,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from contracts.kit.app import Runtime
 from contracts.kit.observability import ReadinessCheck
-from contracts.kit.paging import Page, PageQuery
-from contracts.models import erp as m
+from system_apis.erp.backends.tryton.accounting import Accounting
 from system_apis.erp.backends.tryton.catalogue import Catalogue
-from system_apis.erp.backends.tryton.purchasing import Purchasing
 from system_apis.erp.backends.tryton.requisitions import Requisitions
-from system_apis.erp.backends.tryton.stock import Stock
-from system_apis.erp.port import ErpBackend, NotSupported, Operation
+from system_apis.erp.backends.tryton.shipping import Shipping
+from system_apis.erp.port import ErpBackend
 
 
-class TrytonErp(Catalogue, Purchasing, Stock, Requisitions, ErpBackend):
+class TrytonErp(Catalogue, Accounting, Shipping, Requisitions, ErpBackend):
     name = "tryton"
 
     def readiness(self) -> dict[str, ReadinessCheck]:
@@ -57,24 +54,3 @@ class TrytonErp(Catalogue, Purchasing, Stock, Requisitions, ErpBackend):
             with suppress(asyncio.CancelledError):
                 await task
             await self.client.close()
-
-    async def post_cost(
-        self, session: AsyncSession, data: m.CostPostingCreate, op: Operation
-    ) -> m.CostPosting:
-        raise _no_costs()
-
-    async def get_cost(self, session: AsyncSession, posting_id: str) -> m.CostPosting:
-        raise _no_costs()
-
-    async def list_costs(
-        self, session: AsyncSession, q: PageQuery, order_ref: str | None, cost_centre: str | None
-    ) -> Page[m.CostPosting]:
-        raise _no_costs()
-
-
-def _no_costs() -> NotSupported:
-    return NotSupported(
-        "cost postings need Tryton's accounting (account.move with a chart of accounts), which this "
-        "connector does not configure",
-        slug="cost-postings-not-supported",
-    )

@@ -53,6 +53,7 @@ class Catalogue(Tryton):
                     "purchasable": True,
                     "producible": True,
                     "categories": [("add", categories)],
+                    "account_category": await self.accounting_category(),
                     "lot_required": mapping.LOT_REQUIRED if data.lot_tracked else [],
                     "products": [("create", [variant])],
                 }

@@ -218,3 +218,37 @@ class TrytonClient:
             raise TrytonBusy(f"Tryton was busy with a concurrent change on {method}: {str(kind)[:200]}")
         log.error("Tryton failed on %s: %s", method, str(kind)[:500])
         raise TrytonUnavailable(f"Tryton failed on {method}: {str(kind)[:200]}")
+
+
+class Wizard:
+    """A Tryton wizard driven over RPC as Tryton's client drives it: each button sends the shown
+    form's values (its defaults, with ours over them) and runs the state it names."""
+
+    def __init__(self, client: TrytonClient, name: str, **context: Any) -> None:
+        self.client, self.name = client, name
+        self.context = context  # e.g. active_model, active_id, active_ids: the records it runs on
+        self.session = 0
+        self.shown: dict[str, Any] = {}
+
+    async def open(self) -> None:
+        self.session, start, _end = await self.client.rpc(f"wizard.{self.name}.create", [self._context()])
+        await self._execute({}, start)
+
+    async def press(self, state: str, values: dict[str, Any] | None = None) -> None:
+        form = self.shown.get("view")
+        data = {}
+        if form:
+            defaults = {k: v for k, v in form.get("defaults", {}).items() if not k.endswith(".")}
+            data = {form["state"]: {**defaults, **(values or {})}}
+        await self._execute(data, state)
+
+    async def close(self) -> None:
+        await self.client.rpc(f"wizard.{self.name}.delete", [self.session, self._context()])
+
+    def _context(self) -> dict[str, Any]:
+        return {**self.client.context, **self.context}
+
+    async def _execute(self, data: dict[str, Any], state: str) -> None:
+        self.shown = await self.client.rpc(
+            f"wizard.{self.name}.execute", [self.session, data, state, self._context()]
+        )

@@ -8,6 +8,7 @@ import base64
 import binascii
 import logging
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -40,8 +41,10 @@ BUTTONS: dict[str, dict[str, str]] = {
     "stock.shipment.internal": {"draft": "wait", "waiting": "assign_try", "assigned": "do"},
     "stock.shipment.in.return": {"draft": "wait", "waiting": "assign_try", "assigned": "do"},
     "production": {"draft": "wait", "waiting": "assign_try", "assigned": "run", "running": "do"},
+    # One step (storage = output): assigned straight to packed, then done.
+    "stock.shipment.out": {"draft": "wait", "waiting": "assign_try", "assigned": "pack", "packed": "do"},
 }
-AFTER = {"receive": "done", "do": "done", "wait": "waiting", "run": "running"}
+AFTER = {"receive": "done", "do": "done", "wait": "waiting", "run": "running", "pack": "packed"}
 ITEM_FIELDS = ["code", "name", "default_uom.symbol", "categories", "lot_required", "cost_price"]
 ITEM_FIELDS += ["create_date", "write_date", "template"]
 # Models of optional Tryton modules, and the module: the connector maps onto them where the
@@ -76,6 +79,16 @@ def problem_of(exc: TrytonError) -> Problem:
     return ErpUnavailable(f"{exc}; retry later", headers={"Retry-After": "5"})
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """Tryton's ids for what accounting needs (provision.py prepares them; mapping.py names them)."""
+
+    journals: dict[str, int]
+    accounts: dict[str, int]  # by code
+    payment_method: int
+    category: int  # the accounting category products carry
+
+
 class Tryton:
     """Tryton's records as the connector reads and drives them."""
 
@@ -89,6 +102,7 @@ class Tryton:
             timeout=settings.timeout_seconds,
         )
         self._places: Places | None = None
+        self._ledger: Ledger | None = None
         self._ready = asyncio.Lock()
         self.categories: dict[int, str] = {}
         self.currency = "EUR"
@@ -133,6 +147,43 @@ class Tryton:
                 self._places = await self._resolve()
         return self._places
 
+    async def ledger(self) -> Ledger:
+        """The accounting the connector posts with, read once."""
+        if self._ledger is None:
+            journals = await self.find("account.journal", [], ["code"])
+            accounts = await self.find("account.account", [("code", "!=", None)], ["code"])
+            methods = await self.call(
+                "account.invoice.payment.method",
+                "search",
+                [("name", "=", mapping.PAYMENT_METHOD)],
+                0,
+                1,
+                None,
+            )
+            categories = await self.call(
+                "product.category",
+                "search",
+                [("name", "=", mapping.ACCOUNTING_CATEGORY), ("accounting", "=", True)],
+                0,
+                1,
+                None,
+            )
+            if not (methods and categories and accounts):
+                raise ErpUnavailable(
+                    "Tryton's accounting is not prepared for the connector (chart of accounts, fiscal "
+                    "years, payment method): run `plantbridge tryton-prepare`"
+                )
+            self._ledger = Ledger(
+                journals={j["code"]: j["id"] for j in journals if j["code"]},
+                accounts={a["code"]: a["id"] for a in accounts},
+                payment_method=int(methods[0]),
+                category=int(categories[0]),
+            )
+        return self._ledger
+
+    async def accounting_category(self) -> int:
+        return (await self.ledger()).category
+
     async def places_for(self, *locations: str | None) -> Places:
         """The mapped locations, refusing (422) a location of ours the map does not name."""
         places = await self.places()
@@ -154,6 +205,7 @@ class Tryton:
             places.warehouses[place] = await self._warehouse_of(by_code[statuses.unrestricted]["id"], rows)
         places.lost_found = next(r["id"] for r in rows if r["type"] == "lost_found")
         places.supplier = next(r["id"] for r in rows if r["type"] == "supplier")
+        places.customer = next(r["id"] for r in rows if r["type"] == "customer")
         self.categories = {c["id"]: c["name"] for c in await self.find("product.category", [], ["name"])}
         found = await self.find("ir.model", [("name", "in", list(OPTIONAL_MODELS))], ["name"])
         self.models = {r["name"] for r in found}

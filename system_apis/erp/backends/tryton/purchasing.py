@@ -357,7 +357,9 @@ class Purchasing(Records):
         return msgspec.json.decode(row.view, type=m.GoodsReceipt)
 
     async def list_goods_receipts(
-        self, session: AsyncSession, q: PageQuery, po_id: str | None
+        self, session: AsyncSession, q: PageQuery, po_id: str | None, lot_id: str | None = None
     ) -> Page[m.GoodsReceipt]:
         where = [BindingRow.po_id == po_id] if po_id else []
+        if lot_id:
+            where.append(BindingRow.lot_id == lot_id)
         return await bindings_page(session, "receipt", m.GoodsReceipt, q, where)

@@ -157,7 +157,12 @@ class Stock(Records):
                 to_location=data.to_location,
                 order_ref=data.order_ref,
             )
-            document = await self._start_movement(model, movement, view, lot_record, places, op)
+            origin = (
+                await self.purchase_origin(session, data.lot_id)
+                if model == "stock.shipment.in.return"
+                else None
+            )
+            document = await self._start_movement(model, movement, view, lot_record, places, op, origin)
             state = "draft"
         await self.finish(model, document, state)
         moves = await self.find("stock.move", _moves_of(model, document), [*MOVE_FIELDS, "to_location.type"])
@@ -196,6 +201,7 @@ class Stock(Records):
         lot_record: int,
         places: Places,
         op: Operation,
+        origin: str | None = None,
     ) -> int:
         product, unit = await self.product(lot.item_id)
         assert movement.from_status is not None
@@ -225,7 +231,8 @@ class Stock(Records):
         elif model == "stock.shipment.in.return":
             if not lot.supplier_id:
                 raise Conflict(f"lot {lot.lot_id} came from no supplier", slug="no-supplier")
-            move.update(unit_price=Decimal(0), currency=await self.currency_id())
+            # The purchase line the goods came on: Tryton wants an origin on moves to a supplier.
+            move.update(unit_price=Decimal(0), currency=await self.currency_id(), origin=origin)
             values = {
                 "supplier": await self.party_id(lot.supplier_id),
                 "from_location": source,
