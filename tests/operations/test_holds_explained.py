@@ -10,6 +10,7 @@ import httpx
 
 from tests.e2e.test_quality_flows import balances, decide, inspection_lot_for, receive_inspected_goods
 from tests.operations.test_holds_monitor import listed
+from tests.support.http import auth_headers
 from tests.support.wait import eventually
 
 
@@ -29,8 +30,15 @@ def test_a_lot_marked_rework_then_unblocked_in_erp_is_listed(
     ncs = qms.get("/qms/v1/nonconformances", params={"lot_id": lot_id}).json()["items"]
     assert [nc["disposition"] for nc in ncs] == ["rework"]  # the decision's NC carries the rework
     eventually(lambda: listed(monitors, lot_id) is None)
-    move = {"type": "unblock", "lot_id": lot_id, "quantity": 60, "location": "WH1"}
-    assert erp.post("/erp/v1/inventory-transactions", json=move).status_code == 201
+    # Someone who may release names a disposition QMS never made (docs/holds.md).
+    never_made = {"kind": "nonconformance", "record_id": "NC-NEVER-MADE", "disposition": "use_as_is"}
+    move = {"type": "unblock", "lot_id": lot_id, "quantity": 60, "location": "WH1", "quality_ref": never_made}
+    released = erp.post(
+        "/erp/v1/inventory-transactions",
+        json=move,
+        headers=auth_headers(["erp:read", "erp:write", "erp:release"]),
+    )
+    assert released.status_code == 201, released.text
 
     offender = eventually(lambda: listed(monitors, lot_id))
     assert "60 not BLOCKED in ERP" in offender["summary"]
