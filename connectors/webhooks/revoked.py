@@ -65,8 +65,8 @@ class RevokedClients:
             subscriptions.c.authorized_at < cutoff,
         )
         reason = (
-            f"client {client_id} was disabled at the gateway: tokens {issuer} issued it "
-            f"before {cutoff.isoformat(timespec='seconds')} are revoked"
+            f"client {client_id} was disabled at the gateway "
+            f"({issuer} revoked its tokens issued before {cutoff.isoformat(timespec='seconds')})"
         )
         now = utcnow()
         async with self.db.engine.begin() as conn:
