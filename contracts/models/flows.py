@@ -28,6 +28,10 @@ class Flow(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    # The event that started it (its id and CloudEvents type); its source's audit trail finds the
+    # changes it caused with `?causation_id=`. None for a flow started through the API.
+    causation_id: str | None = None
+    causation_type: str | None = None
 
 
 class TimelineEntry(Output, kw_only=True):

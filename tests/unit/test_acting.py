@@ -45,5 +45,6 @@ def test_a_platform_client_passing_someone_on_is_the_via() -> None:
     with correlation.amended(acting_for=acting.encode(Caller("tablet-9", person_id="P-7"))):
         who = acting.acting(platform_client)
     assert who == acting.Acting("tablet-9", "P-7", None, via="technician-experience")
-    assert who is not None and who.describe() == "P-7 (tablet-9) via technician-experience"
+    assert who is not None
+    assert who.describe() == "P-7 (tablet-9) via technician-experience"
     assert acting.acting(platform_client) == acting.Acting("technician-experience")  # acting for itself

@@ -230,6 +230,8 @@ def _view(row: Row[Any], keys: dict[str, str], flow_type: FlowType | None) -> Fl
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        causation_id=row.causation_id,
+        causation_type=row.causation_type,
     )
 
 

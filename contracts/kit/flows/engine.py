@@ -105,6 +105,8 @@ async def start(
             "traceparent": ctx.traceparent,
             "trigger": trigger,
             "trigger_delivery": delivery.to_json() if delivery is not None and trigger is not None else None,
+            "causation_id": ctx.causation_id or None,
+            "causation_type": delivery.event_type if delivery is not None and ctx.causation_id else None,
             "next_run_at": now,
             "lease_until": None,
             "created_at": now,
@@ -117,12 +119,13 @@ async def start(
         await session.execute(
             insert(flow_keys), [{"flow_id": flow_id, "name": k, "value": v} for k, v in present.items()]
         )
+    cause = f"; caused by {delivery.event_type} {ctx.causation_id}" if delivery and ctx.causation_id else ""
     await _note(
         session,
         flow_id,
         "started",
         None,
-        f"{flow_type.name} ({', '.join(f'{k}={v}' for k, v in present.items())})",
+        f"{flow_type.name} ({', '.join(f'{k}={v}' for k, v in present.items())}){cause}",
     )
     signals.notify_on_commit(session, SIGNAL)
     return flow_id
@@ -304,7 +307,10 @@ class FlowRunner(Generic[D]):
         # The flow id and its trigger travel on every call a step makes (audit entries record them).
         with (
             correlation.bound(
-                row.correlation_id, row.traceparent, causation_id=row.trigger or "", flow_id=flow_id
+                row.correlation_id,
+                row.traceparent,
+                causation_id=row.causation_id or row.trigger or "",
+                flow_id=flow_id,
             ),
             tracing.flow(row.type, flow_id, row.traceparent),
         ):

@@ -33,6 +33,9 @@ flows = Table(
     Column("correlation_id", String(128), nullable=False, index=True),
     Column("traceparent", String(64), nullable=False),
     Column("trigger", String(200), nullable=True, unique=True),  # event id or key that started it
+    # The event that caused it (its id and type): the link from an incident's flows to its events.
+    Column("causation_id", String(128), nullable=True),
+    Column("causation_type", String(200), nullable=True),
     # The message that started it (stream, group, entry, fields): dead-lettered if the flow stalls.
     Column("trigger_delivery", JSON, nullable=True),
     Column("next_run_at", DateTime(timezone=True), nullable=False),
