@@ -187,10 +187,11 @@ class UsageDecisionCreate(Input, kw_only=True):
 
 
 class StockPosted(Input, kw_only=True):
-    """The ERP inventory transactions that carried out the decision."""
+    """The ERP inventory transactions that carried out the decision, and the quantity they moved."""
 
     txn_ids: Codes = msgspec.field(default_factory=list)
     posted_by: Name | None = None
+    quantity: NonNegative | None = None
 
 
 class CharacteristicResult(Output, kw_only=True):
@@ -247,6 +248,9 @@ class InspectionLot(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    # What the decision moved in ERP (the quantity under inspection when it was decided): the
+    # lot's accepted or rejected quantity as of the decision, whatever happens to the stock later.
+    stock_posted_quantity: float | None = None
 
 
 # --- defect codes ---------------------------------------------------------------------------------

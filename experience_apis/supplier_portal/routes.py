@@ -3,6 +3,7 @@ so no path, query or body can name another supplier."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -13,6 +14,7 @@ from litestar.params import FromQuery, JSONBody
 from contracts.kit.auth import current_principal
 from contracts.kit.paging import Paged, etag
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
+from contracts.kit.problems import Unprocessable
 from contracts.kit.responses import problems
 from contracts.models import supplier as m
 from experience_apis.supplier_portal import service
@@ -20,6 +22,7 @@ from experience_apis.supplier_portal.service import Upstreams
 
 Up = NamedDependency[Upstreams]
 SCOPES = {"scopes": ("supplier:portal",)}
+MAX_PERIODS_SPAN = timedelta(days=3660)
 
 
 class CaseStatus(StrEnum):
@@ -124,15 +127,28 @@ class ScorecardController(Controller):
     opt = SCOPES
 
     @get(
-        responses=problems(403, 503),
-        summary="My scorecard",
-        description="Reject rate in ppm (rejected / received quantity, ERP lots and QMS decisions), "
-        "open cases, "
-        "average days from issue to first response, and the share of answers given by the due date. "
-        "Without ERP the quantities are missing and `warnings` says so.",
+        responses=problems(403, 422, 503),
+        summary="My scorecard, in total and per period",
+        description="From history only: received quantity as received (ERP goods receipts), rejected "
+        "quantity as the usage decision moved it (QMS), reject rate in ppm, open cases, average days "
+        "from issue to first response, and the share of answers given by the due date. Returning or "
+        "using stock later changes none of it. `since`/`until` (dates, inclusive) bound the window; "
+        "`period` adds one set of figures per month, quarter or year, lots in the period of their "
+        "receipt. Without ERP the quantities are missing and `warnings` says so.",
     )
-    async def get(self, request: Request[Any, Any, Any], upstreams: Up) -> m.Scorecard:
-        return await service.scorecard(upstreams, _who(request))
+    async def get(
+        self,
+        request: Request[Any, Any, Any],
+        upstreams: Up,
+        since: FromQuery[date | None] = None,
+        until: FromQuery[date | None] = None,
+        period: FromQuery[m.Period | None] = None,
+    ) -> m.Scorecard:
+        if since and until and until < since:
+            raise Unprocessable(f"until {until} is before since {since}", slug="invalid-window")
+        if period and since and (until or date.today()) - since > MAX_PERIODS_SPAN:
+            raise Unprocessable("a breakdown by period covers at most ten years", slug="window-too-long")
+        return await service.scorecard(upstreams, _who(request), since=since, until=until, period=period)
 
 
 ROUTES = [CaseController, InspectionController, ScorecardController]

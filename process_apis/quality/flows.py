@@ -157,6 +157,12 @@ async def open_supplier_case(ctx: Ctx) -> dict[str, Any]:
         ),
         idempotency_key=ctx.idempotency_key,
     )
+    if ctx.deps.rules.issue_supplier_cases:
+        case = await ctx.deps.qms.issue_supplier_case(
+            case.case_id,
+            qms.TransitionNote(by="quality-process", note="issued by the plant's rule"),
+            idempotency_key=f"{ctx.idempotency_key}:issue",
+        )
     ctx.publish(
         d["lot_id"],
         ProcurementNotice(
@@ -170,13 +176,17 @@ async def open_supplier_case(ctx: Ctx) -> dict[str, Any]:
             quantity=ctx.results["move_stock"]["quantity"],
         ),
     )
-    return {"supplier_case_id": case.case_id}
+    return {"supplier_case_id": case.case_id, "issued": case.issued_at is not None}
 
 
 async def confirm_stock_posted(ctx: Ctx) -> dict[str, Any]:
     await ctx.deps.qms.mark_stock_posted(
         ctx.data["inspection_lot_id"],
-        qms.StockPosted(txn_ids=ctx.results["move_stock"]["txn_ids"], posted_by="quality-process"),
+        qms.StockPosted(
+            txn_ids=ctx.results["move_stock"]["txn_ids"],
+            posted_by="quality-process",
+            quantity=ctx.results["move_stock"]["quantity"],
+        ),
         idempotency_key=ctx.idempotency_key,
     )
     return {"inspection_lot_id": ctx.data["inspection_lot_id"]}

@@ -42,6 +42,9 @@ class QualityRules(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_o
         default_factory=lambda: [qms.Disposition.BLOCK, qms.Disposition.RETURN]
     )
     supplier_case_due_days: int = 14
+    # Issue the supplier case to the supplier at once (it sees it in the portal); otherwise quality
+    # reviews it and issues it by hand.
+    issue_supplier_cases: bool = False
     nonconformance_severity: qms.Severity = qms.Severity.MAJOR
 
     def inspects(self, item_id: str, item_flag: bool) -> bool:

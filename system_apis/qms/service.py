@@ -233,6 +233,7 @@ async def mark_stock_posted(
     target = domain.INSPECTION_LOT.target(L(row.status), "post_stock")
     row.stock_txn_ids = domain.unique(data.txn_ids)
     row.stock_posted_at = utcnow()
+    row.stock_posted_quantity = round(data.quantity, 3) if data.quantity is not None else None
     return await _move_lot(session, row, "post_stock", target, data.posted_by, None)
 
 
