@@ -48,3 +48,9 @@ class MesClient(ApiClient):
             m.ProductionOrder,
             idempotency_key=idempotency_key,
         )
+
+    async def genealogy(
+        self, lot_id: str, direction: m.TraceDirection, *, max_depth: int, max_orders: int
+    ) -> m.Genealogy:
+        params = {"lot_id": lot_id, "direction": direction, "max_depth": max_depth, "max_orders": max_orders}
+        return await self.get(f"{API}/genealogy", m.Genealogy, params)

@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
+from litestar.di import Provide
 
 from contracts.clients.erp import ErpClient
+from contracts.clients.mes import MesClient
 from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
@@ -27,6 +29,12 @@ from process_apis.quality.settings import QualitySettings
 SCOPES = ("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write")
 SOURCE = "/plantbridge/quality"
 
+
+def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
+    upstreams: Upstreams = request.app.state["upstreams"]
+    return upstreams
+
+
 SPEC = ServiceSpec(
     name="quality",
     title="Plantbridge quality process API",
@@ -38,6 +46,7 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     metadata=(flow_metadata,),
     versions_dir=Path(__file__).parent / "migrations" / "versions",
+    dependencies={"upstreams": Provide(provide_upstreams, sync_to_thread=False)},
 )
 
 
@@ -68,8 +77,10 @@ def _flow_runner(settings: QualitySettings, rules: QualityRules, outbound: Outbo
         upstreams = Upstreams(
             erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
             qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
+            mes=outbound.client(MesClient, settings.mes_url, timeout=timeout),
             rules=rules,
         )
+        app.state["upstreams"] = upstreams  # for the requests that read through (traceability)
         runner = FlowRunner(
             runtime_of(app).db,
             FLOW_TYPES,
@@ -86,7 +97,7 @@ def _flow_runner(settings: QualitySettings, rules: QualityRules, outbound: Outbo
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await upstreams.erp.aclose()
-            await upstreams.qms.aclose()
+            for client in (upstreams.erp, upstreams.qms, upstreams.mes):
+                await client.aclose()
 
     return lifespan

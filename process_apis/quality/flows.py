@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from contracts.clients.erp import ErpClient
+from contracts.clients.mes import MesClient
 from contracts.clients.qms import QmsClient
 from contracts.events.quality import ProcurementNotice
 from contracts.kit.flows import FlowContext, FlowType, Step
@@ -24,6 +25,7 @@ QI, UNR, BLK = erp.StockStatus.QUALITY_INSPECTION, erp.StockStatus.UNRESTRICTED,
 class Upstreams:
     erp: ErpClient
     qms: QmsClient
+    mes: MesClient
     rules: QualityRules
 
 

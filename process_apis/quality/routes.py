@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
-from litestar import Controller, Response, post
-from litestar.params import JSONBody
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from contracts.kit.flows.api import flow_controller, shown_flow
 from contracts.kit.inputs import kept_quantity
-from contracts.kit.params import IdempotencyKey
+from contracts.kit.params import IdempotencyKey, QueryId
+from contracts.kit.problems import Unprocessable
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
 from contracts.models import quality as m
 from contracts.models.flows import Flow
-from process_apis.quality import starts
-from process_apis.quality.flows import FLOW_TYPES
+from process_apis.quality import starts, traceability
+from process_apis.quality.flows import FLOW_TYPES, Upstreams
 
 STARTED = problems(422)
 
@@ -66,4 +70,47 @@ class StartController(Controller):
         return await shown_flow(session, flow_id, FLOW_TYPES, 201)
 
 
-ROUTES: list[ControllerRouterHandler] = [StartController, flow_controller(FLOW_TYPES)]
+SupplierLot = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="The supplier's own lot number"
+    ),
+]
+
+
+class TraceabilityController(Controller):
+    path = "/traceability"
+    tags = ["traceability"]
+
+    @get(
+        responses=problems(404, 422, 503),
+        summary="Recall in one call: where lots went and where they came from",
+        description="Name a supplier's lot number (every lot received under it) or one of our lots. "
+        "`where_used` follows them down through production at any depth (the orders that used them, "
+        "the lots those made, ...), `where_from` up to what went into them. Each lot comes with its "
+        "stock per location and status, what was received, issued, scrapped and returned, and its "
+        "inspections and nonconformances; each order with its inputs and outputs. At most "
+        "`max_lots` lots are described (`truncated` says when more were reached).",
+    )
+    async def trace(
+        self,
+        upstreams: NamedDependency[Upstreams],
+        supplier_lot: SupplierLot = None,
+        lot_id: QueryId = None,
+        direction: FromQuery[m.TraceDirection] = m.TraceDirection.BOTH,
+        max_depth: Annotated[int, QueryParameter(ge=1, le=50, description="Orders along a path")] = 10,
+        max_lots: Annotated[int, QueryParameter(ge=1, le=2000, description="Lots described")] = 500,
+    ) -> m.Traceability:
+        if (supplier_lot is None) == (lot_id is None):
+            raise Unprocessable("name either supplier_lot or lot_id", slug="one-lot-required")
+        return await traceability.trace(
+            upstreams,
+            supplier_lot=supplier_lot,
+            lot_id=lot_id,
+            direction=direction,
+            max_depth=max_depth,
+            max_lots=max_lots,
+        )
+
+
+ROUTES: list[ControllerRouterHandler] = [StartController, TraceabilityController, flow_controller(FLOW_TYPES)]
