@@ -40,7 +40,9 @@ def _reached(lot_id: str, direction: m.TraceDirection, max_depth: int, max_order
                 hop_near, hop_near.c.lot_id == hop_far.c.lot_id
             )
         )
-        .where(reached.c.depth < max_depth, hop_far.c.lot_id.is_not(None))
+        # (No `lot_id IS NOT NULL` here: the join drops NULLs anyway, and with statistics the
+        # condition makes SQLite build a Bloom filter over a whole table on every step.)
+        .where(reached.c.depth < max_depth)
     )
     reached = reached.union(step)
     depth = func.min(reached.c.depth).label("depth")
