@@ -19,12 +19,12 @@ from experience_apis.operations.settings import OperationsSettings
 # What this service asks the gateway for (the service table registers exactly these).
 SCOPES = (
     *("erp:read", "qms:read", "cmms:read", "mes:read"),
-    *("quality:read", "quality:write", "maintenance:read", "maintenance:write"),
+    *("quality:read", "quality:write", "quality:approve", "maintenance:read", "maintenance:write"),
     *("events:read", "events:replay"),
     *("webhooks:read", "webhooks:operate"),
 )
 # System APIs whose audit trail the console shows (`GET /<svc>/v1/audit`).
-AUDITED = ("erp", "qms", "cmms", "mes")
+AUDITED = ("erp", "qms", "cmms", "mes", "quality")
 
 
 class MesClient(ApiClient):
@@ -80,5 +80,5 @@ def build(settings: OperationsSettings, outbound: Outbound, redis: Redis) -> Ups
         lookback_days=settings.lookback_days,
         lag_threshold=settings.lag_threshold,
     )
-    up.audited = {"erp": up.erp, "qms": up.qms, "cmms": up.cmms, "mes": up.mes}
+    up.audited = {"erp": up.erp, "qms": up.qms, "cmms": up.cmms, "mes": up.mes, "quality": up.quality}
     return up

@@ -17,17 +17,17 @@ from contracts.clients.mes import MesClient
 from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
+from contracts.kit.audit import audit_metadata
 from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import FlowRunner, flow_metadata
 from contracts.kit.settings import load_settings
 from process_apis.quality import starts
-from process_apis.quality.flows import FLOW_TYPES, Upstreams
+from process_apis.quality.flows import FLOW_TYPES, SOURCE, Upstreams
 from process_apis.quality.routes import ROUTES
 from process_apis.quality.rules import QualityRules, load_rules
 from process_apis.quality.settings import QualitySettings
 
 SCOPES = ("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write")
-SOURCE = "/plantbridge/quality"
 
 
 def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
@@ -44,7 +44,7 @@ SPEC = ServiceSpec(
     api_path="/quality/v1",
     api_version="1.0.0",
     routes=ROUTES,
-    metadata=(flow_metadata,),
+    metadata=(flow_metadata, audit_metadata),  # approvals are recorded in the audit trail
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     dependencies={"upstreams": Provide(provide_upstreams, sync_to_thread=False)},
 )

@@ -13,12 +13,14 @@ from typing import Any
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
 from contracts.clients.qms import QmsClient
-from contracts.events.quality import ProcurementNotice
+from contracts.events.quality import ApprovalDecided, ApprovalEscalated, ApprovalRequested, ProcurementNotice
 from contracts.kit.flows import FlowContext, FlowType, Step
+from contracts.kit.flows.approvals import Approval, ApprovalEvents
 from contracts.models import erp, qms
-from process_apis.quality.rules import QualityRules
+from process_apis.quality.rules import ApprovalRule, QualityRules
 
 QI, UNR, BLK = erp.StockStatus.QUALITY_INSPECTION, erp.StockStatus.UNRESTRICTED, erp.StockStatus.BLOCKED
+SOURCE = "/plantbridge/quality"  # what this process's events name as their source
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,39 @@ DECISION_MOVES: dict[str, erp.StockMovement] = {
     qms.Disposition.SCRAP: erp.StockMovement.SCRAP,
     qms.Disposition.RETURN: erp.StockMovement.RETURN_TO_VENDOR,
 }
+
+
+def _approval_rule(ctx: Ctx) -> ApprovalRule | None:
+    d = ctx.data
+    return ctx.deps.rules.approval_for(d.get("origin") or "", d["disposition"], d["item_id"])
+
+
+def _needs_approval(ctx: Ctx) -> bool:
+    return _approval_rule(ctx) is not None
+
+
+def _decision(ctx: Ctx) -> str:
+    d = ctx.data
+    return (
+        f"{d['disposition']} of lot {d['lot_id']} ({d['item_id']}): decision {d['code']} on inspection "
+        f"{d['inspection_lot_id']} by {d['decided_by']}"
+    )
+
+
+DECISION_APPROVAL = Approval(
+    subject=_decision,
+    requested_by=lambda ctx: str(ctx.data["decided_by"]),
+    # Neither the one the decision names nor the one whose token made it may approve it.
+    requester_keys=lambda ctx: [
+        f"name:{ctx.data['decided_by']}",
+        *([ctx.data["decided_by_key"]] if ctx.data.get("decided_by_key") else []),
+    ],
+    escalate_after=lambda ctx: timedelta(
+        minutes=rule.escalate_after_minutes if (rule := _approval_rule(ctx)) else 0
+    ),
+    escalate_to=lambda ctx: rule.escalate_to if (rule := _approval_rule(ctx)) else None,
+    events=ApprovalEvents(requested=ApprovalRequested, escalated=ApprovalEscalated, decided=ApprovalDecided),
+)
 
 
 async def read_quality_stock(ctx: Ctx) -> dict[str, Any]:
@@ -196,9 +231,13 @@ async def confirm_stock_posted(ctx: Ctx) -> dict[str, Any]:
 
 USAGE_DECISION = FlowType(
     "usage_decision",
-    "A usage decision moves the lot's quality-inspection stock in ERP, opens a nonconformance and, "
-    "for purchased material, a supplier case, then tells QMS the stock is posted.",
+    "A usage decision (approved by a second person first, where the plant's rules say so) moves the "
+    "lot's quality-inspection stock in ERP, opens a nonconformance and, for purchased material, a "
+    "supplier case, then tells QMS the stock is posted.",
     (
+        Step.awaiting(
+            "approve_decision", DECISION_APPROVAL, when=lambda ctx: _approval_rule(ctx) is not None
+        ),
         Step("read_stock", read_quality_stock),
         Step("move_stock", move_decided_stock),
         Step("open_nonconformance", open_decision_nonconformance, when=opens_nonconformance),

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from contracts.kit.flows.api import flow_controller, shown_flow
+from contracts.kit.flows.api import approval_controller, flow_controller, shown_flow
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.params import IdempotencyKey, QueryId
 from contracts.kit.problems import Unprocessable
@@ -19,7 +19,7 @@ from contracts.kit.unit_of_work import Session
 from contracts.models import quality as m
 from contracts.models.flows import Flow
 from process_apis.quality import starts, traceability
-from process_apis.quality.flows import FLOW_TYPES, Upstreams
+from process_apis.quality.flows import FLOW_TYPES, SOURCE, Upstreams
 
 STARTED = problems(422)
 
@@ -113,4 +113,9 @@ class TraceabilityController(Controller):
         )
 
 
-ROUTES: list[ControllerRouterHandler] = [StartController, TraceabilityController, flow_controller(FLOW_TYPES)]
+ROUTES: list[ControllerRouterHandler] = [
+    StartController,
+    TraceabilityController,
+    flow_controller(FLOW_TYPES),
+    approval_controller(FLOW_TYPES, service="quality", source=SOURCE),
+]

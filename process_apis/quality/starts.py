@@ -77,6 +77,7 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
                 "decided_by": decision.decided_by,
                 "failed_characteristics": decision.failed_characteristics,
                 "supplier_id": decision.supplier_id,
+                "decided_by_key": decision.decided_by_key,
             },
             event.id,
         )

@@ -20,7 +20,14 @@ from tests.support.wait import eventually
 
 RULES = """
 issue_supplier_cases = true
+
+[[approvals]]
+dispositions = ["release"]
+origins = ["production"]
+escalate_after_minutes = 0.03
+escalate_to = "qa-manager"
 """
+STEP = {"op_no": 10, "work_centre": "WC-1"}
 
 
 @dataclass
@@ -76,15 +83,22 @@ class Plant:
         return lot
 
     def decide(
-        self, lot_id: str, *, passed: bool, disposition: str, decided_by: str = "inspector.kim"
+        self,
+        lot_id: str,
+        *,
+        passed: bool,
+        disposition: str,
+        decided_by: str = "inspector.kim",
+        qms: httpx.Client | None = None,
     ) -> Any:
         """Inspect the lot in QMS (one visual check) and decide; the quality flow takes it from there."""
+        qms = qms or self.qms
         il = self.inspection_of(lot_id)["inspection_lot_id"]
-        ok(self.qms.post(f"/qms/v1/inspection-lots/{il}/start", json={"by": decided_by}))
+        ok(qms.post(f"/qms/v1/inspection-lots/{il}/start", json={"by": decided_by}))
         results = {"recorded_by": decided_by, "results": [{"characteristic": "VISUAL", "conforming": passed}]}
-        ok(self.qms.post(f"/qms/v1/inspection-lots/{il}/results", json=results))
+        ok(qms.post(f"/qms/v1/inspection-lots/{il}/results", json=results))
         decision = {"code": "A1" if passed else "R1", "disposition": disposition, "decided_by": decided_by}
-        return ok(self.qms.post(f"/qms/v1/inspection-lots/{il}/usage-decision", json=decision))
+        return ok(qms.post(f"/qms/v1/inspection-lots/{il}/usage-decision", json=decision))
 
     def flow_done(self, **params: str) -> Any:
         def done() -> Any:
@@ -96,6 +110,27 @@ class Plant:
     def balances(self, lot_id: str) -> dict[str, float]:
         lot = ok(self.erp.get(f"/erp/v1/lots/{lot_id}"))
         return {f"{b['location']}:{b['status']}": b["quantity"] for b in lot["balances"]}
+
+    def produce(self, item: str, consumed: tuple[str, str, float], made: str, quantity: float) -> str:
+        """A running MES order that consumed one lot and completed one batch (which the quality
+        flow receives into ERP quality-inspection stock, with an inspection lot in QMS)."""
+        order_id = f"MO-{tag()}"
+        body = {
+            "order_id": order_id,
+            "item_id": item,
+            "planned_quantity": quantity,
+            "site": "P1",
+            "operations": [STEP],
+        }
+        ok(self.mes.post("/mes/v1/production-orders", json=body), 201)
+        for action in ("release", "start"):
+            ok(self.mes.post(f"/mes/v1/production-orders/{order_id}/{action}"))
+        input_item, lot_id, used = consumed
+        consumption = {"item_id": input_item, "lot_id": lot_id, "quantity": used}
+        ok(self.mes.post(f"/mes/v1/production-orders/{order_id}/consumptions", json=consumption), 201)
+        batch = {"lot_id": made, "quantity": quantity, "location": "FG"}
+        ok(self.mes.post(f"/mes/v1/production-orders/{order_id}/batches", json=batch), 201)
+        return order_id
 
     def move(self, kind: str, lot_id: str, quantity: float, **extra: Any) -> Any:
         body = {"type": kind, "lot_id": lot_id, "quantity": quantity, "location": "WH1", **extra}

@@ -9,30 +9,6 @@ from typing import Any
 from tests.support.wait import eventually
 from tests.traceability.conftest import Plant, ok, tag
 
-STEP = {"op_no": 10, "work_centre": "WC-1"}
-
-
-def produce(plant: Plant, item: str, consumed: tuple[str, str, float], made: str, quantity: float) -> str:
-    """A running MES order that consumed one lot and completed one batch (which the quality flow
-    receives into ERP quality-inspection stock)."""
-    order_id = f"MO-{tag()}"
-    body = {
-        "order_id": order_id,
-        "item_id": item,
-        "planned_quantity": quantity,
-        "site": "P1",
-        "operations": [STEP],
-    }
-    ok(plant.mes.post("/mes/v1/production-orders", json=body), 201)
-    for action in ("release", "start"):
-        ok(plant.mes.post(f"/mes/v1/production-orders/{order_id}/{action}"))
-    input_item, lot_id, used = consumed
-    consumption = {"item_id": input_item, "lot_id": lot_id, "quantity": used}
-    ok(plant.mes.post(f"/mes/v1/production-orders/{order_id}/consumptions", json=consumption), 201)
-    batch = {"lot_id": made, "quantity": quantity, "location": "FG"}
-    ok(plant.mes.post(f"/mes/v1/production-orders/{order_id}/batches", json=batch), 201)
-    return order_id
-
 
 def trace(plant: Plant, **params: Any) -> Any:
     return ok(plant.quality.get("/quality/v1/traceability", params=params))
@@ -51,9 +27,9 @@ def test_a_supplier_lot_traced_down_three_levels_and_back_up(plant: Plant) -> No
     plant.move("issue", good, 120, order_ref="MO-TURNING")
 
     shafts, axles, wheels = f"LOT-SH-{tag()}", f"LOT-AX-{tag()}", f"LOT-WH-{tag()}"
-    turning = produce(plant, shaft, (steel, good, 120), shafts, 60)
-    assembly = produce(plant, axle, (shaft, shafts, 60), axles, 30)
-    final = produce(plant, wheel, (axle, axles, 30), wheels, 30)
+    turning = plant.produce(shaft, (steel, good, 120), shafts, 60)
+    assembly = plant.produce(axle, (shaft, shafts, 60), axles, 30)
+    final = plant.produce(wheel, (axle, axles, 30), wheels, 30)
     eventually(lambda: plant.flow_done(lot_id=wheels, type="production_inspection"))
 
     down = trace(plant, supplier_lot=supplier_lot, direction="where_used")

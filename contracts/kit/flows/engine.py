@@ -19,12 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.clients.base import UpstreamProblem
 from contracts.kit import consumer, correlation, outbox, signals, tracing
+from contracts.kit.audit import Actor, acting_as
 from contracts.kit.db import Database
+from contracts.kit.flows import approvals
 from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import utcnow
 from contracts.kit.records import new_id
 
 log = logging.getLogger("plantbridge.flows")
+RUNNER = "flow-runner"  # who the runner's own changes are recorded as (approval requests, escalations)
 D = TypeVar("D")
 SIGNAL = "flows"
 
@@ -59,6 +62,18 @@ class Step:
     name: str
     run: StepFn
     when: Callable[[FlowContext[Any]], bool] | None = None  # skipped (and recorded so) when False
+    approval: approvals.Approval | None = None  # waits for a second person's yes (approvals.py)
+
+    @classmethod
+    def awaiting(
+        cls, name: str, approval: approvals.Approval, when: Callable[[FlowContext[Any]], bool] | None = None
+    ) -> Step:
+        """A step that only waits for approval: its result is who approved it."""
+        return cls(name, _no_work, when, approval)
+
+
+async def _no_work(ctx: FlowContext[Any]) -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +146,9 @@ async def start(
     return flow_id
 
 
-async def resume(session: AsyncSession, flow_id: str, why: str) -> None:
-    """Run a stalled or waiting flow again now, from the step that failed (retry, replay)."""
+async def resume(session: AsyncSession, flow_id: str, why: str, kind: str = "retried") -> None:
+    """Run a stalled or waiting flow again now, from the step that failed (retry, replay) or
+    waited (an approval given)."""
     await session.execute(
         update(flows)
         .where(flows.c.id == flow_id)
@@ -145,7 +161,7 @@ async def resume(session: AsyncSession, flow_id: str, why: str) -> None:
             version=flows.c.version + 1,
         )
     )
-    await _note(session, flow_id, "retried", None, why)
+    await _note(session, flow_id, kind, None, why)
     signals.notify_on_commit(session, SIGNAL)
 
 
@@ -194,6 +210,21 @@ async def _note(session: AsyncSession, flow_id: str, kind: str, step: str | None
             "step": step,
             "detail": (detail or "")[:4000] or None,
         },
+    )
+
+
+async def _settle(session: AsyncSession, flow_id: str, status: FlowStatus, error: str | None) -> None:
+    """Park a flow in a state no runner picks up (awaiting approval, cancelled)."""
+    await session.execute(
+        update(flows)
+        .where(flows.c.id == flow_id)
+        .values(
+            status=status,
+            last_error=error,
+            lease_until=None,
+            updated_at=utcnow(),
+            version=flows.c.version + 1,
+        )
     )
 
 
@@ -257,6 +288,7 @@ class FlowRunner(Generic[D]):
                 self._wake.clear()
                 try:
                     claimed = await self.claim_due(self.concurrency - len(self._tasks))
+                    await self.escalate_due()
                 except Exception:
                     log.exception("claiming due flows failed")
                     claimed = []
@@ -321,6 +353,14 @@ class FlowRunner(Generic[D]):
                     await self._advance(ctx, step_no, flow_type, None, skipped=True)
                     step_no += 1
                     continue
+                if step.approval is not None:
+                    given = await self._await_approval(ctx, step.approval)
+                    if isinstance(given, FlowStatus):
+                        return given
+                    ctx.results[step.name] = given
+                    await self._advance(ctx, step_no, flow_type, given, skipped=False)
+                    step_no, attempts = step_no + 1, 0
+                    continue
                 try:
                     async with self.slots:
                         with tracing.child(step.name):  # the step's calls are its children
@@ -363,6 +403,60 @@ class FlowRunner(Generic[D]):
                 await outbox.publish(session, self.source, subject, data)
             if last:
                 await _note(session, ctx.flow_id, "completed", None, None)
+
+    async def _await_approval(
+        self, ctx: FlowContext[D], approval: approvals.Approval
+    ) -> dict[str, Any] | FlowStatus:
+        """The approval's outcome: who gave it, or the flow parked (first time) or cancelled."""
+        async with self.db.transaction() as session:
+            acting_as(session, Actor(RUNNER))
+            row = await approvals.of_step(session, ctx.flow_id, ctx.step)
+            if row is not None and row.status == approvals.ApprovalStatus.APPROVED:
+                return {"approval_id": row.id, "approved_by": row.decided_by, "comment": row.comment}
+            if row is not None and row.status == approvals.ApprovalStatus.REJECTED:
+                await _settle(session, ctx.flow_id, FlowStatus.CANCELLED, f"approval {row.id} was refused")
+                await _note(session, ctx.flow_id, "cancelled", ctx.step, f"not approved: {row.comment or ''}")
+                return FlowStatus.CANCELLED
+            if row is None:
+                row = approvals.request(ctx.flow_id, ctx.type, ctx.step, approval, ctx)
+                session.add(row)
+                await session.flush()
+                detail = f"{row.subject} (asked by {row.requested_by}; {row.id})"
+                await _note(session, ctx.flow_id, "awaiting_approval", ctx.step, detail)
+                if approval.events is not None:
+                    fields = approvals.approval_fields(row)
+                    await outbox.publish(
+                        session, self.source, row.flow_id, approval.events.requested(**fields)
+                    )
+            await _settle(session, ctx.flow_id, FlowStatus.AWAITING_APPROVAL, None)
+        return FlowStatus.AWAITING_APPROVAL
+
+    async def escalate_due(self) -> int:
+        """Mark approvals that have waited past their time as escalated, once each; announce them."""
+        escalated = 0
+        async with self.db.transaction() as session:
+            acting_as(session, Actor(RUNNER))
+            for row in await approvals.overdue(session, utcnow()):
+                row.escalated_at = utcnow()
+                await _note(
+                    session,
+                    row.flow_id,
+                    "approval_escalated",
+                    row.step,
+                    f"to {row.escalate_to or 'nobody named'}",
+                )
+                step = self._step(row.flow_type, row.step)
+                if step is not None and step.approval is not None and step.approval.events is not None:
+                    fields = approvals.approval_fields(row)
+                    await outbox.publish(
+                        session, self.source, row.flow_id, step.approval.events.escalated(**fields)
+                    )
+                escalated += 1
+        return escalated
+
+    def _step(self, flow_type: str, name: str) -> Step | None:
+        known = self.types.get(flow_type)
+        return next((s for s in known.steps if s.name == name), None) if known else None
 
     async def _failed(self, flow_id: str, step: str, attempts: int, exc: Exception) -> FlowStatus:
         error = f"{type(exc).__name__}: {exc}"

@@ -13,6 +13,7 @@ class FlowStatus(StrEnum):
     RUNNING = "running"  # has a step to run now
     WAITING = "waiting"  # a step failed transiently; it runs again at next_run_at
     STALLED = "stalled"  # a step kept failing; an operator retries or cancels it
+    AWAITING_APPROVAL = "awaiting_approval"  # a step waits for a second person's yes (approvals.py)
     COMPLETED = "completed"
     CANCELLED = "cancelled"
 
