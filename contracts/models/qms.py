@@ -371,11 +371,28 @@ class SupplierCaseUpdate(Input, kw_only=True):
     due_date: date | None = None
 
 
+Attachments = Annotated[
+    list[Id], msgspec.Meta(max_length=20, description="Documents uploaded to /qms/v2/documents, by id")
+]
+
+
 class SupplierResponseCreate(Input, kw_only=True):
-    containment: Note
-    root_cause: Note
-    corrective_action: Note
+    """The supplier's answer as an 8D report: D3-D5 are required, the others as far as known."""
+
+    containment: Annotated[Note, msgspec.Meta(description="D3: interim containment actions")]
+    root_cause: Annotated[Note, msgspec.Meta(description="D4: root cause (and why it escaped)")]
+    corrective_action: Annotated[Note, msgspec.Meta(description="D5: permanent corrective actions chosen")]
     responded_by: Name | None = None
+    team: Annotated[Note | None, msgspec.Meta(description="D1: the team working on it")] = None
+    problem_description: Annotated[Note | None, msgspec.Meta(description="D2: the problem, described")] = None
+    implementation: Annotated[
+        Note | None, msgspec.Meta(description="D6: corrective actions implemented and validated")
+    ] = None
+    preventive_action: Annotated[Note | None, msgspec.Meta(description="D7: recurrence prevented")] = None
+    closure: Annotated[Note | None, msgspec.Meta(description="D8: closure and recognition of the team")] = (
+        None
+    )
+    attachments: Attachments = msgspec.field(default_factory=list)
 
 
 class Acceptance(Input, kw_only=True):
@@ -385,15 +402,21 @@ class Acceptance(Input, kw_only=True):
 
 class SupplierResponse(Output, kw_only=True):
     number: int
-    containment: str
-    root_cause: str
-    corrective_action: str
+    containment: str  # D3
+    root_cause: str  # D4
+    corrective_action: str  # D5
     responded_by: str | None
     responded_at: datetime
     verdict: Verdict | None = None
     verdict_reason: str | None = None
     verdict_by: str | None = None
     verdict_at: datetime | None = None
+    team: str | None = None  # D1
+    problem_description: str | None = None  # D2
+    implementation: str | None = None  # D6
+    preventive_action: str | None = None  # D7
+    closure: str | None = None  # D8
+    attachments: list[str] = msgspec.field(default_factory=list)  # document ids
 
 
 class SupplierCase(Output, kw_only=True):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
 
 from contracts.models.common import Input, Name, Output
-from contracts.models.qms import Note
+from contracts.models.qms import Attachments, Note
 
 
 class UpstreamWarning(Output, kw_only=True):
@@ -26,6 +27,12 @@ class Verdict(Output, kw_only=True):
     verdict: str | None  # accepted, rejected, or null while under review
     verdict_reason: str | None
     verdict_at: datetime | None
+    team: str | None = None  # D1
+    problem_description: str | None = None  # D2
+    implementation: str | None = None  # D6
+    preventive_action: str | None = None  # D7
+    closure: str | None = None  # D8
+    attachments: list[str] = msgspec.field(default_factory=list)  # document ids
 
 
 class CaseNonconformance(Output, kw_only=True):
@@ -71,10 +78,21 @@ class CasePage(Output, kw_only=True):
 
 
 class CaseResponse(Input, kw_only=True):
-    containment: Note
-    root_cause: Note
-    corrective_action: Note
+    """Your answer as an 8D report: D3, D4 and D5 are required, the other disciplines as far as
+    known; attach documents uploaded to /supplier/v1/documents by their ids."""
+
+    containment: Annotated[Note, msgspec.Meta(description="D3: interim containment actions")]
+    root_cause: Annotated[Note, msgspec.Meta(description="D4: root cause (and why it escaped)")]
+    corrective_action: Annotated[Note, msgspec.Meta(description="D5: permanent corrective actions chosen")]
     responded_by: Name | None = None
+    team: Annotated[Note | None, msgspec.Meta(description="D1: the team working on it")] = None
+    problem_description: Annotated[Note | None, msgspec.Meta(description="D2: the problem, described")] = None
+    implementation: Annotated[
+        Note | None, msgspec.Meta(description="D6: corrective actions implemented and validated")
+    ] = None
+    preventive_action: Annotated[Note | None, msgspec.Meta(description="D7: recurrence prevented")] = None
+    closure: Annotated[Note | None, msgspec.Meta(description="D8: closure, the team recognised")] = None
+    attachments: Attachments = msgspec.field(default_factory=list)
 
 
 class CharacteristicResult(Output, kw_only=True):

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
+from contracts.kit.app import runtime_of
 from contracts.kit.auth import current_principal
 from contracts.kit.paging import Paged, etag
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
-from contracts.kit.problems import Unprocessable
+from contracts.kit.problems import Problem, Unprocessable
 from contracts.kit.responses import problems
 from contracts.models import supplier as m
+from contracts.models.documents import Document
 from experience_apis.supplier_portal import service
 from experience_apis.supplier_portal.service import Upstreams
 
@@ -151,4 +153,46 @@ class ScorecardController(Controller):
         return await service.scorecard(upstreams, _who(request), since=since, until=until, period=period)
 
 
-ROUTES = [CaseController, InspectionController, ScorecardController]
+UPLOAD_CAP = 64 * 1024 * 1024  # what the server reads at all; the portal's own limit is a setting
+DocumentName = Annotated[
+    str,
+    QueryParameter(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f/\\\\\"]+$",
+        description="The file's name (no path, no quotes)",
+    ),
+]
+
+
+class DocumentController(Controller):
+    path = "/documents"
+    tags = ["documents"]
+    opt = SCOPES
+
+    @post(
+        request_max_body_size=UPLOAD_CAP,
+        responses=problems(403, 413, 415, 503),
+        summary="Upload a document to attach to an answer (an 8D report, photos)",
+        description="The body is the file, its Content-Type the file's type (PDF, PNG, JPEG or plain "
+        "text); the answer's `document_id` goes into a response's `attachments`. QMS keeps it with "
+        "its SHA-256; only you can attach it.",
+    )
+    async def upload(
+        self, request: Request[Any, Any, Any], upstreams: Up, name: DocumentName
+    ) -> Response[Document]:
+        _who(request)
+        limit = runtime_of(request.app).settings.document_max_bytes  # type: ignore[attr-defined]
+        content = bytearray()
+        async for chunk in request.stream():
+            content += chunk
+            if len(content) > limit:
+                raise Problem(
+                    f"Documents are limited to {limit} bytes.", status=413, slug="document-too-large"
+                )
+        content_type = request.headers.get("content-type", "")
+        document = await service.upload_document(upstreams, name, bytes(content), content_type)
+        return Response(document, status_code=201)
+
+
+ROUTES = [CaseController, DocumentController, InspectionController, ScorecardController]

@@ -20,9 +20,10 @@ from contracts.clients.erp import ErpClient
 from contracts.clients.qms import QmsClient
 from contracts.kit.auth import Principal
 from contracts.kit.paging import PageQuery
-from contracts.kit.problems import NotFound, Problem
+from contracts.kit.problems import NotFound, Problem, Unprocessable
 from contracts.models import qms
 from contracts.models import supplier as m
+from contracts.models.documents import Document
 from contracts.tenancy import sees_case, sees_inspection
 from experience_apis.supplier_portal import scorecard as scorecards
 
@@ -30,6 +31,7 @@ T = TypeVar("T")
 Warnings = list[tuple[str, str]]
 CASE_NOT_FOUND = "No such supplier quality case."
 LOT_NOT_FOUND = "No such inspection lot."
+DOCUMENT_NOT_FOUND = "No such document."
 
 
 @dataclass
@@ -42,6 +44,11 @@ class Upstreams:
 class Supplier:
     supplier_id: str
     client_id: str
+
+    @property
+    def key(self) -> str:
+        """How QMS names the supplier as an uploader (contracts/kit/acting.py)."""
+        return f"supplier:{self.supplier_id}"
 
 
 def supplier(principal: Principal) -> Supplier:
@@ -152,6 +159,12 @@ def _case(case: qms.SupplierCase) -> m.Case:
                 verdict=r.verdict.value if r.verdict else None,
                 verdict_reason=r.verdict_reason,
                 verdict_at=r.verdict_at,
+                team=r.team,
+                problem_description=r.problem_description,
+                implementation=r.implementation,
+                preventive_action=r.preventive_action,
+                closure=r.closure,
+                attachments=r.attachments,
             )
             for r in case.responses
         ],
@@ -171,11 +184,18 @@ async def respond(
         "portal-"
         + hashlib.sha256(f"{who.client_id}\n{who.supplier_id}\n{case_id}\n{base}".encode()).hexdigest()[:40]
     )
+    await _own_documents(up, who, data.attachments)
     answer = qms.SupplierResponseCreate(
         containment=data.containment,
         root_cause=data.root_cause,
         corrective_action=data.corrective_action,
         responded_by=data.responded_by,
+        team=data.team,
+        problem_description=data.problem_description,
+        implementation=data.implementation,
+        preventive_action=data.preventive_action,
+        closure=data.closure,
+        attachments=data.attachments,
     )
     case = await critical(
         "qms",
@@ -183,6 +203,32 @@ async def respond(
         CASE_NOT_FOUND,
     )
     return await _detail(up, who, case)
+
+
+async def _own_documents(up: Upstreams, who: Supplier, document_ids: list[str]) -> None:
+    """A supplier attaches only documents it uploaded itself; any other id reads as unknown."""
+    documents = await asyncio.gather(
+        *(critical("qms", up.qms.get_document(d), DOCUMENT_NOT_FOUND) for d in document_ids),
+        return_exceptions=True,
+    )
+    foreign = [
+        d
+        for d, found in zip(document_ids, documents, strict=True)
+        if isinstance(found, NotFound) or (not isinstance(found, BaseException) and found.uploader != who.key)
+    ]
+    for found in documents:
+        if isinstance(found, BaseException) and not isinstance(found, NotFound):
+            raise found
+    if foreign:
+        raise Unprocessable(
+            f"documents {', '.join(foreign)} do not exist; upload them first",
+            slug="unknown-document",
+            document_ids=foreign,
+        )
+
+
+async def upload_document(up: Upstreams, name: str, content: bytes, content_type: str) -> Document:
+    return await critical("qms", up.qms.upload_document(name, content, content_type), DOCUMENT_NOT_FOUND)
 
 
 # --- inspections -----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ escalate_after_minutes = 0.03
 escalate_to = "qa-manager"
 """
 STEP = {"op_no": 10, "work_centre": "WC-1"}
+PORTAL_DOCUMENT_LIMIT = 200_000
 
 
 @dataclass
@@ -152,8 +153,9 @@ def tag() -> str:
 def plant(launch, database_url, redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
     p = Platform(launch, database_url, "sqlite", "traceability", redis_server.url)
     p.start_gateway()
-    for name in ("erp", "qms", "mes"):
+    for name in ("erp", "mes"):
         p.start(name)
+    p.start("qms", documents_dir=str(tmp_path_factory.mktemp("qms_documents")))
     rules: Path = tmp_path_factory.mktemp("rules") / "quality.toml"
     rules.write_text(RULES)
     upstreams = {f"{name}_url": p.services[name].url for name in ("erp", "qms", "mes")}
@@ -173,6 +175,7 @@ def plant(launch, database_url, redis_server, tmp_path_factory: pytest.TempPathF
         **p.trust("supplier"),
         erp_url=p.services["erp"].url,
         qms_url=p.services["qms"].url,
+        document_max_bytes=str(PORTAL_DOCUMENT_LIMIT),
     )
     plant = Plant(p)
     for name in ("erp", "qms", "mes", "quality"):
