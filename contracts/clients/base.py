@@ -120,7 +120,7 @@ class ApiClient:
     ) -> T:
         """POST a body that is not JSON (a document), once: a retry would resend all of it."""
         headers = {"Content-Type": content_type}
-        answer = await self._send("POST", _target(path, params), content, headers, attempts=1)
+        answer = await self._send("POST", _target(path, params), content, headers, 1)
         return msgspec.json.decode(answer.body, type=result)
 
     async def patch(

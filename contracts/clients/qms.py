@@ -7,7 +7,6 @@ from typing import Any
 from contracts.clients.base import ApiClient, UpstreamProblem
 from contracts.kit.paging import Page
 from contracts.models import qms as m
-from contracts.models.documents import Document
 
 API = "/qms/v1"
 
@@ -116,10 +115,3 @@ class QmsClient(ApiClient):
 
     async def find_nonconformances(self, **filters: Any) -> list[m.Nonconformance]:
         return await self.get_all(f"{API}/nonconformances", m.Nonconformance, {"limit": 500, **filters})
-
-    # --- documents (QMS v2) ---
-    async def upload_document(self, name: str, content: bytes, content_type: str) -> Document:
-        return await self.upload("/qms/v2/documents", content, content_type, Document, {"name": name})
-
-    async def get_document(self, document_id: str) -> Document:
-        return await self.get(f"/qms/v2/documents/{document_id}", Document)

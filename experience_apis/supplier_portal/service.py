@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
 from contracts.clients.erp import ErpClient
 from contracts.clients.qms import QmsClient
+from contracts.clients.qms_documents import QmsDocumentsClient
 from contracts.kit.auth import Principal
 from contracts.kit.paging import PageQuery
 from contracts.kit.problems import NotFound, Problem, Unprocessable
@@ -38,6 +39,7 @@ DOCUMENT_NOT_FOUND = "No such document."
 class Upstreams:
     qms: QmsClient
     erp: ErpClient
+    documents: QmsDocumentsClient
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ async def respond(
 async def _own_documents(up: Upstreams, who: Supplier, document_ids: list[str]) -> None:
     """A supplier attaches only documents it uploaded itself; any other id reads as unknown."""
     documents = await asyncio.gather(
-        *(critical("qms", up.qms.get_document(d), DOCUMENT_NOT_FOUND) for d in document_ids),
+        *(critical("qms", up.documents.get_document(d), DOCUMENT_NOT_FOUND) for d in document_ids),
         return_exceptions=True,
     )
     foreign = [
@@ -228,7 +230,9 @@ async def _own_documents(up: Upstreams, who: Supplier, document_ids: list[str]) 
 
 
 async def upload_document(up: Upstreams, name: str, content: bytes, content_type: str) -> Document:
-    return await critical("qms", up.qms.upload_document(name, content, content_type), DOCUMENT_NOT_FOUND)
+    return await critical(
+        "qms", up.documents.upload_document(name, content, content_type), DOCUMENT_NOT_FOUND
+    )
 
 
 # --- inspections -----------------------------------------------------------------------------------
