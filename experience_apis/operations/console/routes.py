@@ -60,6 +60,8 @@ def _once(form: dict[str, str], action: str, record_id: str) -> str:
     if not once.isalnum() or len(once) > 64:
         raise Problem("The form is incomplete; reload the page.", status=400)
     return f"console-{action}-{record_id}-{once}"
+
+
 Verdict = Annotated[str, Parameter(pattern=r"^(approve|reject)$")]
 VerdictShown = Annotated[str | None, Parameter(pattern=r"^(approve|reject)$")]
 
