@@ -4,7 +4,9 @@ and accepts exactly the query parameters its OpenAPI document declares.
 The operations come from each service's own app and document, so an endpoint added anywhere is
 checked without touching this file. Apps are built as `plantbridge serve` builds them and called
 through their whole ASGI stack (auth included), without their lifespan: nothing here reaches a
-database, which is the point (the refusal comes before any work)."""
+database, which is the point (the refusal comes before any work). Signed webhook receivers
+(public: no token, the sender authenticates each request) are left out: they take what a partner
+sends, and a partner's retry of a refused delivery would not fix it."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ import importlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar
 
-from contracts.kit.auth import route_scopes
+from contracts.kit.auth import BEARER_SCHEME, route_scopes
 from contracts.kit.strict_query import SLUG, StrictQueryMiddleware
 from plantbridge.services import SERVICES, Service
 from tests.support.http import auth_headers
@@ -44,7 +47,7 @@ def operations(app: Litestar) -> Iterator[tuple[str, str, list[str], set[str]]]:
     service = str(app.state["runtime"].metrics.service)
     for path, item in document["paths"].items():
         for method, op in item.items():
-            if not isinstance(op, dict) or method == "options":
+            if not isinstance(op, dict) or method == "options" or not _bearer(op):
                 continue
             query = set()
             for parameter in op.get("parameters", []):
@@ -55,6 +58,11 @@ def operations(app: Litestar) -> Iterator[tuple[str, str, list[str], set[str]]]:
                     query.add(parameter["name"])
             scopes = sorted({s for req in op.get("security", []) for v in req.values() for s in v})
             yield method.upper(), path, scopes or list(route_scopes({}, service, method.upper())), query
+
+
+def _bearer(op: dict[str, Any]) -> bool:
+    """Called with an access token (not a signed webhook receiver)."""
+    return any(BEARER_SCHEME in requirement for requirement in op.get("security", []))
 
 
 async def test_an_unknown_query_parameter_is_refused_and_named(app: Litestar) -> None:
