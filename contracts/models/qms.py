@@ -389,9 +389,7 @@ class SupplierResponseCreate(Input, kw_only=True):
         Note | None, msgspec.Meta(description="D6: corrective actions implemented and validated")
     ] = None
     preventive_action: Annotated[Note | None, msgspec.Meta(description="D7: recurrence prevented")] = None
-    closure: Annotated[Note | None, msgspec.Meta(description="D8: closure and recognition of the team")] = (
-        None
-    )
+    closure: Annotated[Note | None, msgspec.Meta(description="D8: closure, the team recognised")] = None
     attachments: Attachments = msgspec.field(default_factory=list)
 
 

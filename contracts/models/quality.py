@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from contracts.models import qms
+from contracts.models import mes, qms
 from contracts.models.common import Id, Input, Location, Name, Output, Quantity
 
 
@@ -106,13 +106,6 @@ class TracedLot(Output, kw_only=True):
     nonconformances: list[NonconformanceSummary] | None
 
 
-class TracedOrderLot(Output, kw_only=True):
-    lot_id: str
-    item_id: str
-    quantity: float
-    uom: str
-
-
 class TracedOrder(Output, kw_only=True):
     order_id: str
     item_id: str
@@ -120,8 +113,8 @@ class TracedOrder(Output, kw_only=True):
     site: str
     relation: LotRelation
     depth: int
-    inputs: list[TracedOrderLot]
-    outputs: list[TracedOrderLot]
+    inputs: list[mes.TracedLot]
+    outputs: list[mes.TracedLot]
 
 
 class UpstreamWarning(Output, kw_only=True):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
 
 import msgspec
 
-from contracts.models.common import Input, Name, Output
-from contracts.models.qms import Attachments, Note
+from contracts.models.common import Output
+from contracts.models.qms import SupplierResponseCreate
 
 
 class UpstreamWarning(Output, kw_only=True):
@@ -77,22 +76,9 @@ class CasePage(Output, kw_only=True):
     next_cursor: str | None
 
 
-class CaseResponse(Input, kw_only=True):
+class CaseResponse(SupplierResponseCreate, kw_only=True):
     """Your answer as an 8D report: D3, D4 and D5 are required, the other disciplines as far as
     known; attach documents uploaded to /supplier/v1/documents by their ids."""
-
-    containment: Annotated[Note, msgspec.Meta(description="D3: interim containment actions")]
-    root_cause: Annotated[Note, msgspec.Meta(description="D4: root cause (and why it escaped)")]
-    corrective_action: Annotated[Note, msgspec.Meta(description="D5: permanent corrective actions chosen")]
-    responded_by: Name | None = None
-    team: Annotated[Note | None, msgspec.Meta(description="D1: the team working on it")] = None
-    problem_description: Annotated[Note | None, msgspec.Meta(description="D2: the problem, described")] = None
-    implementation: Annotated[
-        Note | None, msgspec.Meta(description="D6: corrective actions implemented and validated")
-    ] = None
-    preventive_action: Annotated[Note | None, msgspec.Meta(description="D7: recurrence prevented")] = None
-    closure: Annotated[Note | None, msgspec.Meta(description="D8: closure, the team recognised")] = None
-    attachments: Attachments = msgspec.field(default_factory=list)
 
 
 class CharacteristicResult(Output, kw_only=True):

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 
 from contracts.kit.app import runtime_of
 from contracts.kit.auth import current_principal
+from contracts.kit.documents import FileName
 from contracts.kit.paging import Paged, etag
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.problems import Problem, Unprocessable
@@ -154,15 +155,6 @@ class ScorecardController(Controller):
 
 
 UPLOAD_CAP = 64 * 1024 * 1024  # what the server reads at all; the portal's own limit is a setting
-DocumentName = Annotated[
-    str,
-    QueryParameter(
-        min_length=1,
-        max_length=200,
-        pattern=r"^[^\x00-\x1f/\\\\\"]+$",
-        description="The file's name (no path, no quotes)",
-    ),
-]
 
 
 class DocumentController(Controller):
@@ -179,7 +171,7 @@ class DocumentController(Controller):
         "its SHA-256; only you can attach it.",
     )
     async def upload(
-        self, request: Request[Any, Any, Any], upstreams: Up, name: DocumentName
+        self, request: Request[Any, Any, Any], upstreams: Up, name: FileName
     ) -> Response[Document]:
         _who(request)
         limit = runtime_of(request.app).settings.document_max_bytes  # type: ignore[attr-defined]

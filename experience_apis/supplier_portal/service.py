@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+import msgspec
+
 from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
 from contracts.clients.erp import ErpClient
 from contracts.clients.qms import QmsClient
@@ -187,18 +189,7 @@ async def respond(
         + hashlib.sha256(f"{who.client_id}\n{who.supplier_id}\n{case_id}\n{base}".encode()).hexdigest()[:40]
     )
     await _own_documents(up, who, data.attachments)
-    answer = qms.SupplierResponseCreate(
-        containment=data.containment,
-        root_cause=data.root_cause,
-        corrective_action=data.corrective_action,
-        responded_by=data.responded_by,
-        team=data.team,
-        problem_description=data.problem_description,
-        implementation=data.implementation,
-        preventive_action=data.preventive_action,
-        closure=data.closure,
-        attachments=data.attachments,
-    )
+    answer = qms.SupplierResponseCreate(**msgspec.structs.asdict(data))
     case = await critical(
         "qms",
         up.qms.respond_to_supplier_case(case_id, answer, idempotency_key=derived, if_match=if_match),

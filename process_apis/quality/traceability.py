@@ -120,18 +120,14 @@ def _collect(found: _Found, genealogy: mes.Genealogy) -> None:
                 site=order.site,
                 relation=relation,
                 depth=order.depth,
-                inputs=[_order_lot(lot) for lot in order.inputs],
-                outputs=[_order_lot(lot) for lot in order.outputs],
+                inputs=order.inputs,
+                outputs=order.outputs,
             ),
         )
         # Down the lots an order made; up the lots that went into it.
         reached = order.outputs if relation == R.WHERE_USED else order.inputs
         for lot in reached:
             found.lot(lot.lot_id, relation, order.depth, lot.item_id)
-
-
-def _order_lot(lot: mes.TracedLot) -> m.TracedOrderLot:
-    return m.TracedOrderLot(lot_id=lot.lot_id, item_id=lot.item_id, quantity=lot.quantity, uom=lot.uom)
 
 
 async def _describe(
