@@ -371,25 +371,29 @@ class SupplierCaseUpdate(Input, kw_only=True):
     due_date: date | None = None
 
 
-Attachments = Annotated[
-    list[Id], msgspec.Meta(max_length=20, description="Documents uploaded to /qms/v2/documents, by id")
-]
+# Documents uploaded to /qms/v2/documents, by id. (No description in this Meta: with one, the
+# generated schema loses the items' own constraints.)
+Attachments = Annotated[list[Id], msgspec.Meta(max_length=20)]
 
 
 class SupplierResponseCreate(Input, kw_only=True):
-    """The supplier's answer as an 8D report: D3-D5 are required, the others as far as known."""
+    """The supplier's answer as an 8D report. Required: D3 `containment` (interim containment
+    actions), D4 `root_cause` (and why it escaped), D5 `corrective_action` (the permanent actions
+    chosen). As far as known: D1 `team`, D2 `problem_description`, D6 `implementation` (actions
+    implemented and validated), D7 `preventive_action` (recurrence prevented), D8 `closure` (the
+    team recognised). `attachments` names documents uploaded to /qms/v2/documents."""
 
     containment: Annotated[Note, msgspec.Meta(description="D3: interim containment actions")]
     root_cause: Annotated[Note, msgspec.Meta(description="D4: root cause (and why it escaped)")]
     corrective_action: Annotated[Note, msgspec.Meta(description="D5: permanent corrective actions chosen")]
     responded_by: Name | None = None
-    team: Annotated[Note | None, msgspec.Meta(description="D1: the team working on it")] = None
-    problem_description: Annotated[Note | None, msgspec.Meta(description="D2: the problem, described")] = None
-    implementation: Annotated[
-        Note | None, msgspec.Meta(description="D6: corrective actions implemented and validated")
-    ] = None
-    preventive_action: Annotated[Note | None, msgspec.Meta(description="D7: recurrence prevented")] = None
-    closure: Annotated[Note | None, msgspec.Meta(description="D8: closure, the team recognised")] = None
+    # (Optional fields carry no description of their own: with one, the generated schema loses the
+    # text's length limits.)
+    team: Note | None = None  # D1
+    problem_description: Note | None = None  # D2
+    implementation: Note | None = None  # D6
+    preventive_action: Note | None = None  # D7
+    closure: Note | None = None  # D8
     attachments: Attachments = msgspec.field(default_factory=list)
 
 
