@@ -20,6 +20,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the layer, independence and no-cycle contracts of .importlinter
 	$(BIN)/plantbridge contracts check
 	$(BIN)/plantbridge contracts lint
 	$(BIN)/plantbridge contracts diff

@@ -24,12 +24,12 @@ from redis.asyncio import Redis
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CloudEvent, encode
 from contracts.events.erp import GoodsReceiptPosted
 from contracts.kit import outbox
 from contracts.kit.consumer import Consumer
 from contracts.kit.consumer import running as consumers_running
 from contracts.kit.db import Database
+from contracts.kit.envelope import CloudEvent, encode
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
 from contracts.kit.tables import metadata as kit_metadata

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from contracts.kit.http1 import Pool
 from plantbridge.processes import RedisServer, ServiceProcess, free_port
+from tests.support.lots import prepare_lots
 from tests.support.postgres import PostgresServer
 
 SCOPES = "erp:read erp:write qms:read qms:write mes:read mes:write"
@@ -118,56 +118,6 @@ async def token(stack: Stack, client_id: str, secret: str) -> str:
             data={"grant_type": "client_credentials", "scope": SCOPES},
         )
         return str(response.json()["access_token"])
-
-
-async def prepare_lots(
-    erp: httpx.AsyncClient, qms: httpx.AsyncClient, count: int, concurrency: int = 16
-) -> list[dict[str, str]]:
-    tag = uuid.uuid4().hex[:6].upper()
-    item, supplier = f"RM-{tag}", f"SUP-{tag}"
-    await erp.post(
-        "/erp/v1/items", json={"item_id": item, "description": "bench", "inspection_required": True}
-    )
-    await erp.post("/erp/v1/suppliers", json={"supplier_id": supplier, "name": "bench"})
-    po = (
-        await erp.post(
-            "/erp/v1/purchase-orders",
-            json={"supplier_id": supplier, "lines": [{"item_id": item, "quantity": count}]},
-        )
-    ).json()
-    gate = asyncio.Semaphore(concurrency)
-
-    async def receive() -> str:
-        async with gate:
-            receipt = await erp.post(
-                "/erp/v1/goods-receipts", json={"po_id": po["po_id"], "quantity": 1, "location": "WH1"}
-            )
-            return str(receipt.json()["lot_id"])
-
-    lot_ids = await asyncio.gather(*(receive() for _ in range(count)))
-    ready: list[dict[str, str]] = []
-    deadline = time.monotonic() + 120
-    pending = set(lot_ids)
-    while pending and time.monotonic() < deadline:
-        page = await qms.get(
-            "/qms/v1/inspection-lots", params={"item_id": item, "limit": 500, "status": "created"}
-        )
-        for lot in page.json()["items"]:
-            if lot["lot_id"] in pending:
-                pending.discard(lot["lot_id"])
-                ready.append({"lot_id": lot["lot_id"], "inspection_lot_id": lot["inspection_lot_id"]})
-        await asyncio.sleep(0.2)
-
-    async def fail(lot: dict[str, str]) -> None:
-        async with gate:
-            path = f"/qms/v1/inspection-lots/{lot['inspection_lot_id']}"
-            await qms.post(f"{path}/start", json={})
-            await qms.post(
-                f"{path}/results", json={"results": [{"characteristic": "VISUAL", "conforming": False}]}
-            )
-
-    await asyncio.gather(*(fail(lot) for lot in ready))
-    return ready
 
 
 async def run_rate(

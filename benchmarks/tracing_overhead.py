@@ -106,13 +106,14 @@ def hook_costs() -> dict[str, float]:
     with correlation.bound("bench", "") as ctx:
         tp = ctx.traceparent
         headers = correlation.outgoing_headers()
+        scope_headers = [(b"traceparent", tp.encode())]
 
         def reference() -> None:
             with empty:
                 pass
 
-        def span() -> None:
-            with tracing.span("GET", tracing.SERVER, tp, tp):
+        def server() -> None:
+            with tracing.server("GET", scope_headers):
                 pass
 
         def client() -> None:
@@ -128,7 +129,7 @@ def hook_costs() -> dict[str, float]:
 
         timed = {
             "empty `with` block (reference)": reference,
-            "tracing.span (gateway, consumer, flow)": span,
+            "tracing.server (gateway, each request)": server,
             "tracing.client (typed clients, proxy)": client,
             "tracing.child (each flow step)": child,
             "tracing.staged (each event staged)": staged,

@@ -38,10 +38,11 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from benchmarks.quality_latency import Stack, _cpu_seconds, prepare_lots, print_cpu, run_rate, summary, token
+from benchmarks.quality_latency import Stack, _cpu_seconds, print_cpu, run_rate, summary, token
 from contracts.kit.http1 import Pool
 from plantbridge.tryton import TrytonServer, ensure_installed
 from system_apis.erp.backends.tryton.client import TrytonClient
+from tests.support.lots import prepare_lots
 from tests.support.postgres import PostgresServer
 
 PLACE = "WH1"

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from connectors.webhooks.fanout import body_of
 from connectors.webhooks.signing import signed_headers
-from contracts.events.envelope import CloudEvent, encode
 from contracts.events.qms import InspectionLotCreated
+from contracts.kit.envelope import CloudEvent, encode
 from contracts.kit.http1 import Pool
 from plantbridge.processes import RedisServer, ServiceProcess, free_port, wait_for_port
 from tests.support.postgres import PostgresServer

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 import contracts.events
-from contracts.events.envelope import CATALOGUE, CloudEvent, EventType
+from contracts.kit.envelope import CATALOGUE, CloudEvent, EventType
 
 DOCUMENT = Path(__file__).parent / "asyncapi" / "plantbridge.asyncapi.json"
 _SCHEMAS = "#/components/schemas/{name}"

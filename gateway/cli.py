@@ -205,7 +205,7 @@ def serve(host: str, port: int | None) -> int:
         interface=Interfaces.ASGI,
         http=HTTPModes.http1,
         loop=Loops.uvloop,
-        workers=1,
+        workers=settings.workers,
         log_level=LogLevels.warning,
         http1_settings=http1,
     ).serve()

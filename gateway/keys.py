@@ -15,13 +15,14 @@ import json
 import logging
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.db import Database
@@ -30,6 +31,7 @@ from gateway.store import signing_keys
 
 log = logging.getLogger("gateway.keys")
 SigningKey = RSAKey | ECKey
+_ROTATION_LOCK = zlib.crc32(b"plantbridge.gateway.rotation")
 
 
 class KeyCipher(Sealer):
@@ -199,12 +201,27 @@ class KeyRing:
         async with self._lock:
             await self.reload()
             if self._needs_rotation():
-                # The very first key signs at once (no token can name an older one); later ones
-                # are published ahead of their turn.
-                ahead = self.ahead if self._signer(datetime.now(UTC)) else 0.0
                 async with self.db.transaction() as session:
-                    await rotate(session, self.algorithm, self.token_ttl, ahead=ahead, cipher=self.cipher)
+                    await self._rotate_unless_done(session)
                 await self.reload()
+
+    async def _rotate_unless_done(self, session: AsyncSession) -> None:
+        """Rotate, unless another process (a worker, a replica) did since our reload: gateways
+        that start or age together must make one key, not one each, or each would sign with a key
+        the others learn of only at their next reload."""
+        if self.db.is_sqlite:
+            # A write takes the database's write lock: another process waits here for our commit.
+            await session.execute(
+                update(signing_keys).where(signing_keys.c.retired_at.is_(None)).values(kid=signing_keys.c.kid)
+            )
+        else:
+            await session.execute(select(func.pg_advisory_xact_lock(_ROTATION_LOCK)))
+        self._state.keys = await published(session, cipher=self.cipher)  # as it is now, under the lock
+        if self._needs_rotation():
+            # The very first key signs at once (no token can name an older one); later ones are
+            # published ahead of their turn.
+            ahead = self.ahead if self._signer(datetime.now(UTC)) else 0.0
+            await rotate(session, self.algorithm, self.token_ttl, ahead=ahead, cipher=self.cipher)
 
     def _needs_rotation(self) -> bool:
         """No key signs now or later, or the newest one would reach its rotation age before a

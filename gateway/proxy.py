@@ -192,11 +192,11 @@ class Proxy:
 
         with (
             correlation.bound(correlation_id, incoming.traceparent) as ctx,
-            tracing.span(scope["method"], tracing.SERVER, ctx.traceparent, incoming.traceparent) as live,
+            tracing.server(scope["method"], scope["headers"]) as live,
         ):
             ids += [
                 (b"x-correlation-id", ctx.correlation_id.encode()),
-                (b"traceparent", ctx.traceparent.encode()),
+                (b"traceparent", correlation.current().traceparent.encode()),  # the span's, when traced
             ]
             try:
                 await self._handle(scope, receive, reply, route, exchange, incoming)

@@ -98,6 +98,7 @@ ROUTES: tuple[Route, ...] = (
         8410,
         signed_prefix="/webhooks/v1/inbound/",
     ),
+    _api("shopfloor", 8401, Limit(300, 60)),
 )
 
 

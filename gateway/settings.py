@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from contracts.kit.settings import ServiceSettings
 
 
@@ -47,3 +51,6 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     trusted_proxies: str = ""
     cors_origins: str = ""  # comma-separated portal origins allowed to call from a browser
     access_log: bool = True
+    # Processes serving requests (granian workers); each holds its own keys, breakers and pools,
+    # while rate-limit counters and deprecation counts are shared in Redis.
+    workers: Annotated[int, msgspec.Meta(ge=1)] = 1

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from connectors.shopfloor.simulator import cli as simulate_cli
 from connectors.webhooks import cli as webhooks_cli
 from gateway import cli as gateway_cli
 from plantbridge import events_cli
@@ -32,6 +33,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the system of record behind the ERP API: its own tables, or a local Tryton server "
         "(installed from the `tryton` extra and initialised under --data on first use)",
     )
+    up.add_argument(
+        "--shopfloor",
+        action="store_true",
+        help="an MQTT broker (amqtt) and one simulated CNC for the connector",
+    )
+    up.add_argument("--mqtt-port", type=int, default=1883, help="the --shopfloor broker's port")
+    up.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        help="add this to every service's port (e.g. 10000: the gateway on 10000, ERP on 18101)",
+    )
+
+    status = commands.add_parser("status", help="the processes `up` supervises: state, restarts, last exit")
+    status.add_argument("--data", default=os.environ.get("PLANTBRIDGE_DATA", "data"))
 
     serve = commands.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service")
@@ -63,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gateway_cli.add_parser(commands)
     contracts_cli.add_parser(commands)
     webhooks_cli.add_parser(commands)
+    simulate_cli.add_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -74,7 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             only=[s for s in args.only.split(",") if s],
             redis_port=args.redis_port,
             erp=args.erp,
+            shopfloor=args.shopfloor,
+            mqtt_port=args.mqtt_port,
+            port_offset=args.port_offset,
         )
+    if args.command == "status":
+        from plantbridge.supervisor import print_status
+
+        return print_status(args.data)
     if args.command == "serve":
         return _serve(args.service, args.host, args.port)
     if args.command == "migrate":
@@ -87,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return contracts_cli.run(args)
     if args.command == "webhooks":
         return webhooks_cli.run(args)
+    if args.command == "simulate":
+        return simulate_cli.run(args)
     if args.command == "register-platform-clients":
         return _register_platform_clients()
     if args.command == "tryton-prepare":

@@ -71,9 +71,9 @@ def load_demo(gateway: str, client_id: str, client_secret: str) -> None:
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     with httpx.Client(base_url=f"{gateway}/erp/v1", headers=headers, timeout=10) as client:
         for item in ITEMS:
-            _create(client, "/items", item)
+            create_once(client, "/items", item)
         for supplier in SUPPLIERS:
-            _create(client, "/suppliers", supplier)
+            create_once(client, "/suppliers", supplier)
         orders: dict[str, str] = {}
         for key, po in PURCHASE_ORDERS:
             response = client.post("/purchase-orders", json=po, headers={"Idempotency-Key": key})
@@ -88,7 +88,7 @@ def load_demo(gateway: str, client_id: str, client_secret: str) -> None:
             print(f"demo: lot {posted['lot_id']} received into {posted['stock_status']}", flush=True)
 
 
-def _create(client: httpx.Client, path: str, body: Mapping[str, object]) -> None:
+def create_once(client: httpx.Client, path: str, body: Mapping[str, object]) -> None:
     response = client.post(path, json=body)
     if response.status_code == 501 and "reorder_point" in body:  # an ERP that keeps no reorder point
         print(f"demo: {response.json()['detail']}; {body.get('item_id')} created without one", flush=True)

@@ -8,6 +8,7 @@ in the gateway's database, with secrets generated once and kept in `<data>/clien
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import signal
@@ -17,8 +18,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from plantbridge.processes import RedisServer, ServiceProcess
+from contracts.kit.observability import RESTARTS_VARIABLE
+from plantbridge.processes import ChildProcess, RedisServer, ServiceProcess
 from plantbridge.services import SERVICES, Service, by_name
+from plantbridge.shopfloor_demo import ShopfloorDemo, load_shopfloor_demo
+from plantbridge.supervisor import STATE_FILE, Supervisor
 from plantbridge.tryton import TrytonServer
 
 OPERATOR_CLIENT = "plantbridge-operator"
@@ -28,7 +32,7 @@ OPERATOR_SCOPES = (
     *(
         f"{s.name}:{access}"
         for s in SERVICES
-        if s.layer in ("system", "process")
+        if s.layer in ("system", "process", "connector")
         for access in ("read", "write")
     ),
     "events:read",
@@ -40,14 +44,30 @@ OPERATOR_SCOPES = (
 )
 
 
-def service_env(service: Service, data_dir: Path, redis_url: str, counters_url: str = "") -> dict[str, str]:
-    # Every service gets a file of its own; experience APIs keep only Idempotency-Key answers in it.
+def service_env(
+    service: Service, data_dir: Path, redis_url: str, counters_url: str = "", port_offset: int = 0
+) -> dict[str, str]:
+    """A service's settings on this machine: its own SQLite file (experience APIs keep only
+    Idempotency-Key answers in it), the shared Redis, and every other service's URL."""
+    prefix = service.env_prefix
+    issuer = f"http://127.0.0.1:{by_name('gateway').port + port_offset}"
+    urls = {s.name: f"http://127.0.0.1:{s.port + port_offset}" for s in SERVICES if s.name != "gateway"}
     env = {
-        f"{service.env_prefix}_REDIS_URL": redis_url,
-        f"{service.env_prefix}_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir.resolve()}/{service.name}.db",
+        f"{prefix}_REDIS_URL": redis_url,
+        f"{prefix}_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir.resolve()}/{service.name}.db",
+        f"{prefix}_AUTH_ISSUER": issuer,
+        f"{prefix}_AUTH_JWKS_URL": f"{issuer}/.well-known/jwks.json",
+        f"{prefix}_AUTH_TOKEN_URL": f"{issuer}/oauth2/token",
+        # Read by the services that call others (QUALITY_ERP_URL, ...); the rest ignore them.
+        **{f"{prefix}_{name.upper()}_URL": url for name, url in urls.items() if name != service.name},
+        RESTARTS_VARIABLE: "0",
     }
-    if service.name == "gateway" and counters_url:
-        env["GATEWAY_RATE_LIMIT_REDIS_URL"] = counters_url
+    if service.name == "gateway":
+        env |= {"GATEWAY_ISSUER": issuer, "GATEWAY_UPSTREAMS": ",".join(f"{n}={u}" for n, u in urls.items())}
+        if counters_url:
+            env["GATEWAY_RATE_LIMIT_REDIS_URL"] = counters_url
+    if service.name == "operations":
+        env["OPERATIONS_SUPERVISOR_STATE_FILE"] = str(data_dir.resolve() / STATE_FILE)
     return env
 
 
@@ -118,20 +138,35 @@ def start_tryton(data_dir: Path) -> tuple[TrytonServer, dict[str, str]]:
     return server, server.erp_env(TRYTON_LOCATIONS)
 
 
-def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp: str = "embedded") -> int:
+def run_platform(
+    data: str,
+    *,
+    demo: bool,
+    only: list[str],
+    redis_port: int,
+    erp: str = "embedded",
+    shopfloor: bool = False,
+    mqtt_port: int = 1883,
+    port_offset: int = 0,
+) -> int:
     data_dir = Path(data)
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    _log_supervision(logs / "supervisor.log")
     chosen = [s for s in SERVICES if not only or s.name in only]
     redis = RedisServer(data_dir / "redis", port=redis_port)
     # The gateway's rate-limit counters need no fsync per write (the event streams do): a Redis
     # of their own, in memory only.
-    counters = RedisServer(data_dir / "redis-counters", durable=False)
+    counters = RedisServer(data_dir / "redis-counters", durable=False, name="redis-counters")
+    machines = ShopfloorDemo(data_dir, mqtt_port) if shopfloor else None
     processes: list[ServiceProcess] = []
     tryton: TrytonServer | None = None
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # Children run in process groups of their own: these reach only this process, which stops
+    # them in order (a terminal's Ctrl-C and hang-up included).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
+    supervisor: Supervisor | None = None
     try:
         redis.start()
         print(f"redis        {redis.url}  (append-only files in {redis.data_dir})", flush=True)
@@ -141,16 +176,21 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
         if erp == "tryton":
             tryton, erp_env = start_tryton(data_dir)
         known = client_secrets(data_dir)
-        register_clients(service_env(by_name("gateway"), data_dir, redis.url), known)
+        register_clients(service_env(by_name("gateway"), data_dir, redis.url, port_offset=port_offset), known)
+        shopfloor_env = machines.start_broker() if machines else {}
+        if machines:
+            print(f"mqtt         {machines.broker.url}  (amqtt; machine map {machines.map_file})", flush=True)
         for service in chosen:
-            env = service_env(service, data_dir, redis.url, counters.url)
+            env = service_env(service, data_dir, redis.url, counters.url, port_offset)
             if service.name == "erp":
                 env.update(erp_env)
+            if service.name == "shopfloor":
+                env.update(shopfloor_env)
             if service.client_id:
                 env[f"{service.env_prefix}_CLIENT_ID"] = service.client_id
                 env[f"{service.env_prefix}_CLIENT_SECRET"] = known[service.client_id]
             log_path = logs / f"{service.name}.log"
-            process = ServiceProcess(service.name, env, port=service.port, log_path=log_path)
+            process = ServiceProcess(service.name, env, port=service.port + port_offset, log_path=log_path)
             processes.append(process)
             process.start(timeout=60)
             print(f"{service.name:<12} {process.url}  (log {process.log_path})", flush=True)
@@ -159,20 +199,22 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
             from plantbridge.demo import load_demo
 
             load_demo(gateway.url, OPERATOR_CLIENT, known[OPERATOR_CLIENT])
+            if machines:
+                load_shopfloor_demo(gateway.url, OPERATOR_CLIENT, known[OPERATOR_CLIENT], machines.options)
+        if machines:
+            machines.start_machine(logs / "machines.log")
+            print(f"machines     1 simulated CNC over Sparkplug B  (log {logs / 'machines.log'})", flush=True)
         print(
             f"Plantbridge is up. Operator client: {OPERATOR_CLIENT}, secret in {data_dir / 'clients.json'}."
-            " Ctrl-C stops everything.",
+            " A process that dies is restarted (`plantbridge status`); Ctrl-C stops everything.",
             flush=True,
         )
-        while not stop.wait(1.0):
-            for process in processes:
-                if process.process is not None and process.process.poll() is not None:
-                    print(
-                        f"{process.name} exited with {process.process.returncode}; see {process.log_path}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    stop.set()
+        children: list[tuple[ChildProcess, str | None]] = [(redis, redis.url), (counters, counters.url)]
+        children += [(tryton, tryton.url)] if tryton is not None else []
+        children += [(p, p.url) for p in processes]
+        children += [(machines.broker, machines.broker.url), (machines.machines, None)] if machines else []
+        supervisor = Supervisor(children, data_dir / STATE_FILE)
+        supervisor.watch(stop)
         return 0
     except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
         print(f"platform failed to start: {exc}", file=sys.stderr)
@@ -180,8 +222,23 @@ def run_platform(data: str, *, demo: bool, only: list[str], redis_port: int, erp
     finally:
         for process in reversed(processes):
             process.stop()
+        if machines:
+            machines.stop()
         if tryton is not None:
             tryton.stop()
         counters.stop()
         redis.stop()
+        if supervisor is not None:
+            supervisor.stopped()
         print("stopped.", flush=True)
+
+
+def _log_supervision(path: Path) -> None:
+    """Restarts and crash loops go to the terminal and to a file that outlives it."""
+    logger = logging.getLogger("plantbridge.supervisor")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    form = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(path)):
+        handler.setFormatter(form)
+        logger.addHandler(handler)

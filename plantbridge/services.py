@@ -84,6 +84,7 @@ SERVICES: tuple[Service, ...] = (
             *("quality:read", "quality:write", "quality:approve", "maintenance:read", "maintenance:write"),
             *("events:read", "events:replay"),
             *("webhooks:read", "webhooks:operate"),
+            "shopfloor:read",
         ),
     ),
     # Partner webhooks out (the event streams) and in (mapped to QMS commands).
@@ -95,6 +96,16 @@ SERVICES: tuple[Service, ...] = (
         "connector",
         client_id="webhooks-connector",
         client_scopes=("qms:read", "qms:write"),
+    ),
+    # Machines over OPC UA and MQTT (Sparkplug B, JSON) drive MES state, downtime and counts.
+    Service(
+        "shopfloor",
+        "connectors.shopfloor.app:create_app",
+        8401,
+        "SHOPFLOOR",
+        "connector",
+        client_id="shopfloor-connector",
+        client_scopes=("mes:read", "mes:write", "xref:read"),
     ),
     # Last: it starts after the upstreams it routes to.
     Service("gateway", "gateway.app:create_app", 8000, "GATEWAY", "edge"),

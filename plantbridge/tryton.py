@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from plantbridge.processes import free_port, terminate, wait_for_port
+from plantbridge.processes import ChildProcess, free_port, port_open
 
 MODULES = ("purchase", "stock_lot", "production", "quality", "account_invoice")
 ADMIN_PASSWORD = "admin"
@@ -39,7 +39,7 @@ def _binary(name: str) -> str:
     return str(found) if found.exists() else (shutil.which(name) or name)
 
 
-class TrytonServer:
+class TrytonServer(ChildProcess):
     """One trytond process serving one database: a SQLite file under `folder`, or on a
     PostgreSQL server when `postgres` names one (`postgresql://user@host:port/`)."""
 
@@ -50,7 +50,8 @@ class TrytonServer:
         self.database = database
         self.postgres = postgres
         self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.name = "tryton"
+        self.process = None
         self.log_path = self.folder / f"trytond-{database}.log"
 
     @property
@@ -82,21 +83,16 @@ class TrytonServer:
         shutil.copyfile(template, self.file)
         return True
 
-    def start(self, timeout: float = 60.0) -> TrytonServer:
+    def spawn(self) -> None:
         config = self._config()
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [_binary("trytond"), "-c", str(config), "-d", self.database],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "TRYTOND_LOGGING_LEVEL": "30"},
-            )
-        wait_for_port(self.port, timeout=timeout, process=self.process)
-        return self
+        command = [_binary("trytond"), "-c", str(config), "-d", self.database]
+        self._launch(command, {**os.environ, "TRYTOND_LOGGING_LEVEL": "30"})
 
-    def stop(self) -> None:
-        terminate(self.process)
-        self.process = None
+    def ready(self) -> bool:
+        return port_open(self.port)
+
+    def start(self, timeout: float = 60.0) -> TrytonServer:
+        return super().start(timeout)
 
     def prepare(self, locations: str) -> None:
         """Company, categories and the mapped locations (system_apis/erp/backends/tryton/provision.py)."""

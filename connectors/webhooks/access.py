@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts.asyncapi import load_catalogue
-from contracts.events.envelope import CloudEvent, EventType
 from contracts.kit.auth import Principal
+from contracts.kit.envelope import CloudEvent, EventType
 from contracts.kit.problems import Problem
 from contracts.tenancy import sees_case
 

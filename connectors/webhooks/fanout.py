@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from connectors.webhooks import access
 from connectors.webhooks.store import events, messages, subscriptions
-from contracts.events.envelope import CloudEvent
 from contracts.kit import signals
 from contracts.kit.consumer import Consumer
+from contracts.kit.envelope import CloudEvent
 from contracts.kit.paging import utcnow
 from contracts.kit.records import new_id
 

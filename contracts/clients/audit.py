@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from contracts.clients.base import ApiClient
 from contracts.kit.paging import Page
-from contracts.models.audit import AuditEntry
+from contracts.kit.wire.audit import AuditEntry
 
 
 async def audit_page(

@@ -24,6 +24,7 @@ import msgspec
 from contracts.kit import correlation, http1, tracing
 from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.paging import Page
+from contracts.kit.problems import RemoteProblem
 
 T = TypeVar("T")
 TokenProvider = Callable[[], Awaitable[str]]
@@ -31,19 +32,17 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 _PATH_SAFE = "/:@!$&'()*+,;=%~"  # RFC 3986 path characters, and escapes already made
 
 
-class UpstreamProblem(Exception):
+class UpstreamProblem(RemoteProblem):
     """The upstream answered with a problem (4xx, or 5xx after retries)."""
-
-    def __init__(self, service: str, status: int, problem: dict[str, Any]) -> None:
-        self.service = service
-        self.status = status
-        self.problem = problem
-        self.slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
-        super().__init__(f"{service} answered {status} {self.slug}: {problem.get('detail', '')}")
 
 
 class UpstreamUnavailable(Exception):
     """The upstream could not be reached (or its circuit is open); the call may be retried later."""
+
+    def __init__(self, message: str, service: str = "", *, attempted: bool = True) -> None:
+        super().__init__(message)
+        self.service = service
+        self.attempted = attempted  # False: its circuit is open, no call was made
 
 
 class Answer(NamedTuple):
@@ -145,7 +144,7 @@ class ApiClient:
             try:
                 self.breaker.before_call()
             except Exception as exc:
-                raise UpstreamUnavailable(str(exc)) from exc
+                raise UpstreamUnavailable(str(exc), self.service, attempted=False) from exc
             if self.token is not None:
                 headers["Authorization"] = f"Bearer {await self.token()}"
             try:
@@ -172,7 +171,7 @@ class ApiClient:
         reason = last_error or "no answer"
         if isinstance(last_error, TimeoutError):
             reason = "timed out"
-        raise UpstreamUnavailable(f"{self.service} {method} {target}: {reason}") from last_error
+        raise UpstreamUnavailable(f"{self.service} {method} {target}: {reason}", self.service) from last_error
 
 
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from contracts.clients.base import ApiClient
 from contracts.kit.paging import Page
-from contracts.models.flows import Approval, ApprovalDecision, Flow, Timeline
+from contracts.kit.wire.flows import Approval, ApprovalDecision, Flow, Timeline
 
 
 class FlowsClient(ApiClient):

@@ -14,6 +14,23 @@ class MesClient(ApiClient):
     async def get_equipment(self, equipment_id: str) -> m.Equipment:
         return await self.get(f"{API}/equipment/{equipment_id}", m.Equipment)
 
+    async def change_state(
+        self, equipment_id: str, change: m.EquipmentStateChange, *, idempotency_key: str
+    ) -> m.Equipment:
+        return await self.post(
+            f"{API}/equipment/{equipment_id}/state", change, m.Equipment, idempotency_key=idempotency_key
+        )
+
+    async def confirm_on_equipment(
+        self, equipment_id: str, quantities: m.EquipmentConfirmationCreate, *, idempotency_key: str
+    ) -> m.Confirmation:
+        return await self.post(
+            f"{API}/equipment/{equipment_id}/confirmations",
+            quantities,
+            m.Confirmation,
+            idempotency_key=idempotency_key,
+        )
+
     async def get_order(self, order_id: str) -> m.ProductionOrder:
         return await self.get(f"{API}/production-orders/{order_id}", m.ProductionOrder)
 

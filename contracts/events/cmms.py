@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import msgspec
 
-from contracts.events.envelope import event
+from contracts.kit.envelope import event
 
 STREAM = "events.cmms"
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import msgspec
 
-from contracts.events.envelope import event
+from contracts.kit.envelope import event
 
 STREAM = "events.erp"
 

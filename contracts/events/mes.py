@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
-from contracts.events.envelope import event
+from contracts.kit.envelope import event
 
 STREAM = "events.mes"
 
@@ -70,7 +72,12 @@ class MaterialConsumed(msgspec.Struct, kw_only=True):
     op_no: int | None = None
 
 
-@event("mes.equipment.state_changed.v1", STREAM, "An equipment moved between running, idle and down.")
+@event(
+    "mes.equipment.state_changed.v1",
+    STREAM,
+    "An equipment moved between running, idle, down and disconnected; a stop opens a downtime "
+    "period (downtime_id), running or idle again closes it.",
+)
 class EquipmentStateChanged(msgspec.Struct, kw_only=True):
     change_id: str
     equipment_id: str
@@ -80,3 +87,6 @@ class EquipmentStateChanged(msgspec.Struct, kw_only=True):
     to_state: str
     reason: str | None = None
     order_id: str | None = None
+    alarm: str | None = None
+    occurred_at: datetime | None = None  # when the equipment changed, by its own clock
+    downtime_id: str | None = None  # the stop this change opened or closed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from contracts.events.envelope import event
+from contracts.kit.envelope import event
 
 STREAM = "events.quality"
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import msgspec
 
-from contracts.events.envelope import event
+from contracts.kit.envelope import event
 
 STREAM = "events.xref"
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -46,6 +46,7 @@ from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
 from contracts.kit.versioning import ApiVersion, Deprecation, DeprecationMiddleware, document_deprecation
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+D = TypeVar("D")
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,8 @@ from contracts.kit.records import RecordMixin, new_id
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
 from contracts.kit.unit_of_work import Session as RequestSession
-from contracts.models.audit import AuditAction, AuditActor, AuditEntry, FieldChange
-from contracts.models.common import ID_MAX, ID_PATTERN
+from contracts.kit.wire import ID_MAX, ID_PATTERN
+from contracts.kit.wire.audit import AuditAction, AuditActor, AuditEntry, FieldChange
 
 audit_metadata = MetaData()
 

@@ -13,6 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("plantbridge.breaker")
+_recovery_watchers: set[Callable[[str], None]] = set()
+
+
+def watch_recoveries(callback: Callable[[str], None]) -> Callable[[], None]:
+    """`callback(name)` runs (on the caller's thread) whenever an open circuit closes: its upstream
+    answers again. Returns the function that stops watching."""
+    _recovery_watchers.add(callback)
+    return lambda: _recovery_watchers.discard(callback)
 
 
 class CircuitOpen(Exception):
@@ -63,11 +71,14 @@ class CircuitBreaker:
         return max(1, math.ceil(self.retry_in()))
 
     def succeeded(self) -> None:
-        if self.opened_at is not None:
-            log.info("%s answers again; circuit closed", self.name)
+        recovered = self.opened_at is not None
         self.failures = 0
         self.opened_at = None
         self.probe_started = None
+        if recovered:
+            log.info("%s answers again; circuit closed", self.name)
+            for callback in list(_recovery_watchers):
+                callback(self.name)
 
     def failed(self) -> None:
         self.failures += 1

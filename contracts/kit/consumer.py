@@ -37,10 +37,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CATALOGUE, CloudEvent, decode
 from contracts.kit import correlation, tracing
 from contracts.kit.audit import Actor, acting_as
 from contracts.kit.db import Database
+from contracts.kit.envelope import CATALOGUE, CloudEvent, decode
 from contracts.kit.relay import (
     FIELD_EVENT,
     FIELD_ID,

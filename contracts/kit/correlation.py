@@ -152,7 +152,8 @@ class CorrelationMiddleware:
                 if message["type"] == "http.response.start":
                     headers = list(message.get("headers", []))
                     headers.append((b"x-correlation-id", ctx.correlation_id.encode()))
-                    headers.append((b"traceparent", ctx.traceparent.encode()))
+                    # current(): with tracing on, the request's server span has taken ctx's place
+                    headers.append((b"traceparent", current().traceparent.encode()))
                     message["headers"] = headers
                 await send(message)
 

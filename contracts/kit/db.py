@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.kit import sqlite_inline
 
@@ -30,7 +31,9 @@ class Database:
         else:
             engine_options.setdefault("pool_size", 10)
             engine_options.setdefault("pool_pre_ping", True)
-        self.engine: AsyncEngine = create_async_engine(self.url, **engine_options)
+        # Looked up when called: with tracing on, OpenTelemetry's SQLAlchemy instrumentation has
+        # wrapped it (contracts/kit/tracing_sdk.py), and the engine's statements become spans.
+        self.engine: AsyncEngine = sqlalchemy_asyncio.create_async_engine(self.url, **engine_options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from contracts.kit.paging import body_instant, utcnow
 from contracts.kit.problems import Unprocessable
-from contracts.models.common import QUANTITY_DECIMALS
+
+QUANTITY_DECIMALS = 3  # stock records keep quantities to thousandths of the unit
 
 
 def kept_quantity(quantity: float, field: str = "quantity") -> float:
@@ -32,4 +33,4 @@ def past_instant(moment: datetime | None, field: str) -> datetime | None:
     return instant
 
 
-__all__ = ["kept_quantity", "past_instant"]
+__all__ = ["QUANTITY_DECIMALS", "kept_quantity", "past_instant"]

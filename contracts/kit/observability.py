@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,6 +15,9 @@ from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 from contracts.kit.problems import problem_response
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# Set by the supervisor of `plantbridge up` (plantbridge/supervisor.py) to how often it restarted
+# this service; health answers then carry it. Unset elsewhere: there the orchestrator counts.
+RESTARTS_VARIABLE = "PLANTBRIDGE_RESTARTS"
 
 
 class Metrics:
@@ -69,10 +73,12 @@ def health_handlers(
 ) -> list[HTTPRouteHandler]:
     """Liveness, readiness and (unless the app guards its own) `/metrics` without a token: on a
     service's own port, which only the platform's network reaches."""
+    restarts = os.environ.get(RESTARTS_VARIABLE, "")
+    supervised: dict[str, Any] = {"restarts": int(restarts)} if restarts.isdigit() else {}
 
     @get("/health/live", include_in_schema=False, sync_to_thread=False)
-    def live() -> dict[str, str]:
-        return {"status": "ok"}
+    def live() -> dict[str, Any]:
+        return {"status": "ok", **supervised}
 
     @get("/health/ready", include_in_schema=False)
     async def ready() -> Response[Any]:
@@ -88,9 +94,9 @@ def health_handlers(
                 "not-ready",
                 "Service not ready",
                 "; ".join(f"{k} unavailable" for k in failed),
-                extensions={"checks": {k: failed.get(k, "ok") for k in checks}},
+                extensions={"checks": {k: failed.get(k, "ok") for k in checks}, **supervised},
             )
-        return Response({"status": "ok", "checks": dict.fromkeys(checks, "ok")})
+        return Response({"status": "ok", "checks": dict.fromkeys(checks, "ok"), **supervised})
 
     @get("/metrics", include_in_schema=False, sync_to_thread=False)
     def metrics_endpoint() -> Response[bytes]:

@@ -16,8 +16,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from contracts.events.envelope import CloudEvent, encode, type_of
 from contracts.kit import correlation, signals, tracing
+from contracts.kit.envelope import CloudEvent, encode, type_of
 from contracts.kit.tables import outbox
 
 # The after-commit signal that wakes the relay (contracts/kit/relay.py) at once.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
-from contracts.models.common import ID_MAX, ID_PATTERN
+from contracts.kit.wire import ID_MAX, ID_PATTERN
 
 # Litestar enforces only the constraints given to its parameter markers (not msgspec's Meta),
 # so record ids in paths and queries carry theirs here: an id with a NUL or a slash is a 400.

@@ -80,6 +80,19 @@ class PreconditionFailed(Problem):
     status, slug, title = 412, "stale-version", "Version is stale"
 
 
+class RemoteProblem(Exception):
+    """Another service answered a call with a problem document: the base of what the platform's
+    HTTP clients raise (`contracts.clients.base.UpstreamProblem`), so the kernel (a flow deciding
+    whether asking again can help) reads the answer without depending on the clients."""
+
+    def __init__(self, service: str, status: int, problem: dict[str, Any]) -> None:
+        self.service = service
+        self.status = status
+        self.problem = problem
+        self.slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
+        super().__init__(f"{service} answered {status} {self.slug}: {problem.get('detail', '')}")
+
+
 class IllegalTransition(Conflict):
     """A state machine refused an action; the problem names the current state."""
 
@@ -257,6 +270,7 @@ __all__ = [
     "PreconditionFailed",
     "Problem",
     "ProblemDetail",
+    "RemoteProblem",
     "Unprocessable",
     "problem_bytes",
     "problem_response",

@@ -75,6 +75,17 @@ class ServiceSettings(HttpServerSettings, frozen=True, kw_only=True):
         return timedelta(days=self.event_retention_days)
 
 
+class FlowSettings(ServiceSettings, frozen=True, kw_only=True):
+    """What a service that runs durable flows adds (contracts/kit/flows)."""
+
+    flow_max_attempts: int = 8
+    flow_max_backoff_seconds: float = 30.0
+    # A runner leases each flow it runs for this long and renews the lease every third of it while
+    # a step runs; when a runner dies, another (or another replica) takes its flows over once the
+    # lease lapses. Shorter: faster takeover, more renewals (one UPDATE per running step each time).
+    flow_lease_seconds: Annotated[float, msgspec.Meta(ge=3)] = 15.0
+
+
 S = TypeVar("S", bound=msgspec.Struct)
 
 

@@ -34,6 +34,8 @@ _FIND_KEY = select(idempotency_keys).where(
     idempotency_keys.c.principal == bindparam("who"), idempotency_keys.c.key == bindparam("what")
 )
 _INSERT_KEY = idempotency_keys.insert()
+# The answer to a repeat while the first request with its key still runs (a caller asks again later).
+KEY_IN_USE = "idempotency-key-in-use"
 
 
 def provide_session(request: Request[Any, Any, Any]) -> AsyncSession:
@@ -184,7 +186,7 @@ class _Exchange:
                 await _send_problem(
                     send,
                     409,
-                    "idempotency-key-in-use",
+                    KEY_IN_USE,
                     "Request still in progress",
                     "A request with this Idempotency-Key is still being processed.",
                 )

@@ -25,6 +25,8 @@ class EquipmentState(StrEnum):
     RUNNING = "running"
     IDLE = "idle"
     DOWN = "down"
+    # The machine's connection (an OPC UA session, a Sparkplug node) is lost: its state is unknown.
+    DISCONNECTED = "disconnected"
 
 
 # --- equipment ---------------------------------------------------------------------------------
@@ -40,6 +42,12 @@ class EquipmentStateChange(Input, kw_only=True):
     state: EquipmentState
     reason: Name | None = None
     order_id: Id | None = None
+    # The machine's own alarm (code or text) behind a stop.
+    alarm: Name | None = None
+    # When the machine changed (its own clock, e.g. a Sparkplug or OPC UA source timestamp);
+    # now when absent. Kept between the start of the current state and now, so periods never
+    # run backwards or into the future.
+    occurred_at: datetime | None = None
 
 
 class Equipment(Output, kw_only=True):
@@ -53,6 +61,7 @@ class Equipment(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    state_alarm: str | None = None
 
 
 class EquipmentStateRecord(Output, kw_only=True):
@@ -64,10 +73,35 @@ class EquipmentStateRecord(Output, kw_only=True):
     to_state: EquipmentState
     reason: str | None
     order_id: str | None
-    changed_at: datetime
+    changed_at: datetime  # when the equipment changed (the reported occurred_at), else when recorded
     version: int
     created_at: datetime
     updated_at: datetime
+    alarm: str | None = None
+
+
+class Downtime(Output, kw_only=True):
+    """A period an equipment was down: opened when it went down, closed when it ran or idled again."""
+
+    downtime_id: str
+    equipment_id: str
+    started_at: datetime
+    ended_at: datetime | None  # null while the equipment is still down (or disconnected since)
+    reason: str | None
+    alarm: str | None
+    order_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class EquipmentConfirmationCreate(Input, kw_only=True):
+    """Quantities an equipment reports (e.g. its part counters): confirmed against the operation
+    of the production order running on it."""
+
+    good_quantity: NonNegative = 0.0
+    scrap_quantity: NonNegative = 0.0
+    scrap_reason: Name | None = None
 
 
 # --- production orders ---------------------------------------------------------------------------

@@ -41,6 +41,8 @@ class System(StrEnum):
     CMMS = "cmms"
     QMS = "qms"
     SUPPLIER = "supplier"  # the supplier's own numbers (part number, supplier lot)
+    # What machines call themselves: an OPC UA machine, a Sparkplug node or device, an MQTT topic.
+    SHOPFLOOR = "shopfloor"
 
 
 class IdSpace(StrEnum):
@@ -52,6 +54,7 @@ class IdSpace(StrEnum):
     CMMS = "cmms"
     QMS = "qms"
     SUPPLIER = "supplier"
+    SHOPFLOOR = "shopfloor"
 
 
 # --- canonical entities -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ class OperationsSettings(ServiceSettings, frozen=True, kw_only=True):
     quality_url: str = "http://127.0.0.1:8201"
     maintenance_url: str = "http://127.0.0.1:8202"
     webhooks_url: str = "http://127.0.0.1:8410"
+    shopfloor_url: str = "http://127.0.0.1:8401"
     # This service's own OAuth2 client at the gateway, for its calls to the layers below.
     client_id: str = "operations-console"
     client_secret: str = ""
@@ -25,6 +26,8 @@ class OperationsSettings(ServiceSettings, frozen=True, kw_only=True):
     lookback_days: int = 90
     # A consumer group is listed when its unread plus pending messages exceed this.
     lag_threshold: int = 100
+    # The state file of `plantbridge up`'s supervisor (set by it): the process-restarts monitor.
+    supervisor_state_file: str = ""
     # The Prometheus gauges are refreshed this often (0: only when the monitors are asked for).
     refresh_seconds: float = 30.0
     # The console's session cookie is sealed (AES-GCM) with this key: 32 bytes as 64 hex digits.

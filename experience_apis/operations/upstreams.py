@@ -13,6 +13,7 @@ from contracts.clients.erp import ErpClient
 from contracts.clients.flows import FlowsClient, MaintenanceClient, QualityClient
 from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
+from contracts.clients.shopfloor import ShopfloorClient
 from contracts.clients.webhooks import WebhooksClient
 from experience_apis.operations.settings import OperationsSettings
 
@@ -22,6 +23,7 @@ SCOPES = (
     *("quality:read", "quality:write", "quality:approve", "maintenance:read", "maintenance:write"),
     *("events:read", "events:replay"),
     *("webhooks:read", "webhooks:operate"),
+    "shopfloor:read",
 )
 # System APIs whose audit trail the console shows (`GET /<svc>/v1/audit`).
 AUDITED = ("erp", "qms", "cmms", "mes", "quality")
@@ -42,9 +44,11 @@ class Upstreams:
     quality: QualityClient
     maintenance: MaintenanceClient
     webhooks: WebhooksClient
+    shopfloor: ShopfloorClient
     redis: Redis
     lookback_days: int = 90
     lag_threshold: int = 100
+    supervisor_state_file: str = ""
     audited: dict[str, ApiClient] = field(default_factory=dict)
 
     @property
@@ -60,6 +64,7 @@ class Upstreams:
             self.quality,
             self.maintenance,
             self.webhooks,
+            self.shopfloor,
         ):
             await client.aclose()
 
@@ -76,9 +81,11 @@ def build(settings: OperationsSettings, outbound: Outbound, redis: Redis) -> Ups
         quality=outbound.client(QualityClient, settings.quality_url, **options),
         maintenance=outbound.client(MaintenanceClient, settings.maintenance_url, **options),
         webhooks=outbound.client(WebhooksClient, settings.webhooks_url, **options),
+        shopfloor=outbound.client(ShopfloorClient, settings.shopfloor_url, **options),
         redis=redis,
         lookback_days=settings.lookback_days,
         lag_threshold=settings.lag_threshold,
+        supervisor_state_file=settings.supervisor_state_file,
     )
     up.audited = {"erp": up.erp, "qms": up.qms, "cmms": up.cmms, "mes": up.mes, "quality": up.quality}
     return up

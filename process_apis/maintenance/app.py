@@ -19,7 +19,8 @@ from contracts.clients.qms import QmsClient
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import Consumer, consumer_lifespan
-from contracts.kit.flows import FlowRunner, flow_metadata
+from contracts.kit.flows import flow_metadata
+from contracts.kit.flows.engine import FlowRunner
 from contracts.kit.settings import load_settings
 from process_apis.maintenance import starts
 from process_apis.maintenance.deps import Upstreams
@@ -91,14 +92,9 @@ def _flow_runner(
             rules=rules,
             db=runtime_of(app).db,
         )
-        runner = FlowRunner(
-            runtime_of(app).db,
-            FLOW_TYPES,
-            upstreams,
-            source=SOURCE,
-            max_attempts=settings.flow_max_attempts,
-            max_backoff=settings.flow_max_backoff_seconds,
-            redis=runtime_of(app).redis,
+        runtime = runtime_of(app)
+        runner = FlowRunner.configured(
+            runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
         )
         task = asyncio.create_task(runner.run(), name="maintenance-flows")
         try:

@@ -1,6 +1,7 @@
 """Flow 3: a machine breakdown (seen on the shop floor or in the CMMS) → one maintenance request
-with the production context. Both systems report the same stop; the first flow to claim the
-asset's open breakdown raises the request, the other records that it was a duplicate."""
+with the production context, and the production order running on the machine held. Both systems
+report the same stop; the first flow to claim the asset's open breakdown raises the request and
+holds the order, the other records that it was a duplicate."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 
 from contracts.clients.base import UpstreamProblem
 from contracts.kit.flows import FlowType, Step, StepFailed
-from contracts.models import cmms, xref
+from contracts.models import cmms, mes, xref
 from process_apis.maintenance import store
-from process_apis.maintenance.deps import ACTOR, Ctx, describe_production, production_context
+from process_apis.maintenance.deps import ACTOR, Ctx, describe_production, production_context, refused_state
 
 EQUIPMENT = xref.Kind.EQUIPMENT
 
@@ -86,6 +87,37 @@ async def request_maintenance(ctx: Ctx) -> dict[str, Any]:
     return {"request_id": request.request_id}
 
 
+def _holds_order(ctx: Ctx) -> bool:
+    production = ctx.results.get("read_production", {})
+    return (
+        _owner(ctx)
+        and ctx.deps.rules.breakdown.hold_order
+        and production.get("status") == mes.ProductionOrderStatus.RUNNING
+    )
+
+
+async def hold_order(ctx: Ctx) -> dict[str, Any]:
+    order_id = ctx.results["read_production"]["order_id"]
+    request_id = ctx.results["request_maintenance"]["request_id"]
+    machine = ctx.results["resolve_asset"]["equipment_id"] or ctx.results["resolve_asset"]["asset_id"]
+    reason = f"breakdown of {machine}: {ctx.data['reason']}; maintenance request {request_id}"
+    try:
+        order = await ctx.deps.mes.hold_order(
+            order_id,
+            mes.Hold(
+                reason=reason[:200],
+                maintenance_request_id=request_id,
+            ),
+            idempotency_key=ctx.idempotency_key,
+        )
+    except UpstreamProblem as exc:
+        state = refused_state(exc)
+        if state is None:
+            raise
+        return {"order_id": order_id, "held": False, "status": state}  # held or completed meanwhile
+    return {"order_id": order.order_id, "held": True, "status": order.status.value}
+
+
 async def report_asset_down(ctx: Ctx) -> dict[str, Any]:
     """Open the CMMS downtime for a stop first seen on the shop floor."""
     asset_id = ctx.results["resolve_asset"]["asset_id"]
@@ -106,8 +138,8 @@ async def report_asset_down(ctx: Ctx) -> dict[str, Any]:
 BREAKDOWN = FlowType(
     "breakdown",
     "A machine stopped (MES equipment down, or CMMS asset down): one corrective maintenance request with "
-    "the production context per breakdown, however many systems report it; the CMMS downtime is opened "
-    "when only the shop floor saw it.",
+    "the production context per breakdown, however many systems report it, and the production order "
+    "running on the machine held; the CMMS downtime is opened when only the shop floor saw it.",
     (
         Step("resolve_asset", resolve_asset),
         Step("claim_breakdown", claim_breakdown),
@@ -119,10 +151,12 @@ BREAKDOWN = FlowType(
             ),
         ),
         Step("request_maintenance", request_maintenance, when=_owner),
+        Step("hold_order", hold_order, when=_holds_order),
         Step(
             "report_asset_down",
             report_asset_down,
             when=lambda ctx: _owner(ctx) and ctx.deps.rules.breakdown.report_asset_down,
         ),
     ),
+    keys=("equipment_id", "asset_id", "order_id"),
 )

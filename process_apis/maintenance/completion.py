@@ -286,4 +286,5 @@ WORK_ORDER_COMPLETION = FlowType(
         Step("confirm_costs_posted", confirm_costs_posted, when=_posts_costs),
         Step("close_work_order", close_work_order, when=lambda ctx: _wo(ctx)["status"] != "closed"),
     ),
+    keys=("work_order_id", "asset_id", "order_id", "nonconformance_id"),
 )

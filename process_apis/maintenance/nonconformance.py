@@ -234,4 +234,5 @@ NC_MAINTENANCE = FlowType(
         ),
         Step("open_supplier_cases", open_supplier_cases, when=_opens_supplier_case),
     ),
+    keys=("equipment_id", "nonconformance_id", "order_id", "lot_id"),
 )

@@ -77,6 +77,7 @@ class BreakdownRules(Input, kw_only=True):
         }
     )
     report_asset_down: bool = True  # a breakdown seen on the shop floor also opens CMMS downtime
+    hold_order: bool = True  # the production order running on the machine is held until the repair
 
 
 class SparesRules(Input, kw_only=True):

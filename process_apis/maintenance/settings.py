@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from contracts.kit.settings import ServiceSettings
+from contracts.kit.settings import FlowSettings
 
 
-class MaintenanceSettings(ServiceSettings, frozen=True, kw_only=True):
+class MaintenanceSettings(FlowSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/maintenance.db"
     port: int = 8202
     erp_url: str = "http://127.0.0.1:8101"
@@ -17,6 +17,4 @@ class MaintenanceSettings(ServiceSettings, frozen=True, kw_only=True):
     client_id: str = "maintenance-process"
     client_secret: str = ""
     rules_file: str = ""  # plant rules (TOML); built-in defaults when empty
-    flow_max_attempts: int = 8
-    flow_max_backoff_seconds: float = 30.0
     upstream_timeout_seconds: float = 5.0

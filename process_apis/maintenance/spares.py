@@ -66,4 +66,5 @@ SPARES_REPLENISHMENT = FlowType(
         Step("check_stock", check_stock),
         Step("raise_requisition", raise_requisition, when=_needs_requisition),
     ),
+    keys=("item_id", "work_order_id"),
 )

@@ -11,9 +11,9 @@ from contracts.events import cmms as cmms_events
 from contracts.events import erp as erp_events
 from contracts.events import mes as mes_events
 from contracts.events import qms as qms_events
-from contracts.events.envelope import CloudEvent
 from contracts.kit import flows
 from contracts.kit.consumer import Consumer
+from contracts.kit.envelope import CloudEvent
 from process_apis.maintenance import store
 from process_apis.maintenance.flows import (
     BREAKDOWN,
@@ -116,13 +116,14 @@ def subscribe(consumer: Consumer, rules: MaintenanceRules) -> Consumer:
     async def on_equipment_state(event: CloudEvent, session: AsyncSession) -> None:
         change: mes_events.EquipmentStateChanged = event.data
         if change.to_state == "down":
+            alarm = f"alarm {change.alarm}" if change.alarm else None
             await start_breakdown(
                 session,
                 {
                     "source": "mes",
                     "equipment_id": change.equipment_id,
                     "order_id": change.order_id,
-                    "reason": change.reason or "equipment down",
+                    "reason": change.reason or alarm or "equipment down",
                     "at": event.time.isoformat(),
                 },
                 event.id,

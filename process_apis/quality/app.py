@@ -19,7 +19,8 @@ from contracts.clients.qms import QmsClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.audit import audit_metadata
 from contracts.kit.consumer import Consumer, consumer_lifespan
-from contracts.kit.flows import FlowRunner, flow_metadata
+from contracts.kit.flows import flow_metadata
+from contracts.kit.flows.engine import FlowRunner
 from contracts.kit.settings import load_settings
 from process_apis.quality import starts
 from process_apis.quality.flows import FLOW_TYPES, SOURCE, Upstreams
@@ -81,14 +82,9 @@ def _flow_runner(settings: QualitySettings, rules: QualityRules, outbound: Outbo
             rules=rules,
         )
         app.state["upstreams"] = upstreams  # for the requests that read through (traceability)
-        runner = FlowRunner(
-            runtime_of(app).db,
-            FLOW_TYPES,
-            upstreams,
-            source=SOURCE,
-            max_attempts=settings.flow_max_attempts,
-            max_backoff=settings.flow_max_backoff_seconds,
-            redis=runtime_of(app).redis,
+        runtime = runtime_of(app)
+        runner = FlowRunner.configured(
+            runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
         )
         task = asyncio.create_task(runner.run(), name="quality-flows")
         try:

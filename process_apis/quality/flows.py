@@ -61,6 +61,7 @@ RECEIPT_INSPECTION = FlowType(
     "receipt_inspection",
     "A goods receipt of an inspection-relevant item gets an inspection lot in QMS.",
     (Step("create_inspection_lot", create_receipt_inspection),),
+    keys=("lot_id", "supplier_id", "order_id"),
 )
 
 
@@ -244,6 +245,7 @@ USAGE_DECISION = FlowType(
         Step("open_supplier_case", open_supplier_case, when=opens_supplier_case),
         Step("confirm_stock_posted", confirm_stock_posted),
     ),
+    keys=("lot_id", "supplier_id"),
 )
 
 
@@ -277,6 +279,7 @@ PRODUCTION_INSPECTION = FlowType(
         Step("receive_into_quality_stock", receive_finished_lot),
         Step("create_inspection_lot", create_production_inspection),
     ),
+    keys=("lot_id", "order_id"),
 )
 
 
@@ -320,6 +323,7 @@ NC_DISPOSITION = FlowType(
     "nc_disposition",
     "A disposition set on a nonconformance (scrap, return, use as is, rework) moves the lot's stock in ERP.",
     (Step("move_stock", move_disposed_stock),),
+    keys=("lot_id", "nonconformance_id"),
 )
 
 FLOW_TYPES = (RECEIPT_INSPECTION, USAGE_DECISION, PRODUCTION_INSPECTION, NC_DISPOSITION)

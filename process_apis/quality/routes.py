@@ -16,8 +16,8 @@ from contracts.kit.params import IdempotencyKey, QueryId
 from contracts.kit.problems import Unprocessable
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
+from contracts.kit.wire.flows import Flow
 from contracts.models import quality as m
-from contracts.models.flows import Flow
 from process_apis.quality import starts, traceability
 from process_apis.quality.flows import FLOW_TYPES, SOURCE, Upstreams
 
@@ -113,9 +113,12 @@ class TraceabilityController(Controller):
         )
 
 
+# quality.v1 has always taken these filters too (the console searches every process by work order):
+# no quality flow carries them, so they find nothing, as they always did.
+KEPT_FILTERS = ("equipment_id", "work_order_id", "asset_id", "item_id")
 ROUTES: list[ControllerRouterHandler] = [
     StartController,
     TraceabilityController,
-    flow_controller(FLOW_TYPES),
+    flow_controller(FLOW_TYPES, also_filter_by=KEPT_FILTERS),
     approval_controller(FLOW_TYPES, service="quality", source=SOURCE),
 ]

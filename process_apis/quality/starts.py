@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.events import erp as erp_events
 from contracts.events import mes as mes_events
 from contracts.events import qms as qms_events
-from contracts.events.envelope import CloudEvent
 from contracts.kit import flows
 from contracts.kit.consumer import Consumer
+from contracts.kit.envelope import CloudEvent
 from contracts.models import qms
 from process_apis.quality.flows import (
     NC_DISPOSITION,

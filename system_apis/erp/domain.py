@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.kit.inputs import kept_quantity
+from contracts.kit.inputs import QUANTITY_DECIMALS, kept_quantity
 from contracts.kit.problems import Conflict, Unprocessable
-from contracts.models.common import QUANTITY_DECIMALS
 from contracts.models.erp import MovementType, StockStatus
 
 QI, UNR, BLK = StockStatus.QUALITY_INSPECTION, StockStatus.UNRESTRICTED, StockStatus.BLOCKED

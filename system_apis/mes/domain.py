@@ -32,12 +32,29 @@ EQUIPMENT = StateMachine(
     "equipment",
     EquipmentState,
     {
-        "run": ([E.IDLE, E.DOWN], E.RUNNING),
-        "idle": ([E.RUNNING, E.DOWN], E.IDLE),
-        "down": ([E.RUNNING, E.IDLE], E.DOWN),
+        "run": ([E.IDLE, E.DOWN, E.DISCONNECTED], E.RUNNING),
+        "idle": ([E.RUNNING, E.DOWN, E.DISCONNECTED], E.IDLE),
+        "down": ([E.RUNNING, E.IDLE, E.DISCONNECTED], E.DOWN),
+        "disconnect": ([E.RUNNING, E.IDLE, E.DOWN], E.DISCONNECTED),
     },
 )
-ACTION_TO = {E.RUNNING: "run", E.IDLE: "idle", E.DOWN: "down"}
+ACTION_TO = {E.RUNNING: "run", E.IDLE: "idle", E.DOWN: "down", E.DISCONNECTED: "disconnect"}
+
+
+@dataclass(frozen=True, slots=True)
+class DowntimeChange:
+    opens: bool  # a new downtime period starts
+    closes: bool  # the open period ends
+
+
+def downtime_change(after: EquipmentState, open_period: bool) -> DowntimeChange:
+    """A stop opens a downtime period; running or idling again closes it. Losing the connection
+    changes neither: a machine that was down and reconnects down is still in the same stop."""
+    if after == E.DOWN:
+        return DowntimeChange(opens=not open_period, closes=False)
+    if after in (E.RUNNING, E.IDLE):
+        return DowntimeChange(opens=False, closes=open_period)
+    return DowntimeChange(opens=False, closes=False)
 
 
 @dataclass(frozen=True, slots=True)

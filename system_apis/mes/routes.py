@@ -58,6 +58,36 @@ class EquipmentController(Controller):
     ) -> Page[m.EquipmentStateRecord]:
         return await service.list_state_changes(session, equipment_id, page_query)
 
+    @get(
+        "/{equipment_id:str}/downtime",
+        responses=problems(404, 422),
+        summary="An equipment's stops, oldest first",
+        description="A stop opens a period; running or idle again closes it (`ended_at`).",
+    )
+    async def downtime(self, session: Session, equipment_id: PathId, page_query: Paged) -> Page[m.Downtime]:
+        return await service.list_downtime(session, equipment_id, page_query)
+
+    @post(
+        "/{equipment_id:str}/confirmations",
+        responses=problems(404, 409, 422),
+        summary="Confirm quantities counted on an equipment",
+        description="Good and scrap quantities go to the operation on this equipment of the production "
+        "order running on it; 409 `no-running-order` when none runs.",
+    )
+    async def confirm(
+        self,
+        session: Session,
+        equipment_id: PathId,
+        data: JSONBody[m.EquipmentConfirmationCreate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Confirmation]:
+        confirmation = await service.confirm_on_equipment(session, equipment_id, data)
+        return versioned(
+            confirmation,
+            status_code=201,
+            location=f"{API}/production-orders/{confirmation.order_id}/confirmations",
+        )
+
     @get("/{equipment_id:str}", responses=problems(404), summary="Get an equipment and its current state")
     async def get(self, session: Session, equipment_id: PathId) -> Response[m.Equipment]:
         return versioned(await service.get_equipment(session, equipment_id))
@@ -66,8 +96,9 @@ class EquipmentController(Controller):
         "/{equipment_id:str}/state",
         status_code=200,
         responses=CHANGE,
-        summary="Change an equipment's state (running, idle, down)",
-        description="Reporting the state it is already in is a 409 naming that state.",
+        summary="Change an equipment's state (running, idle, down, disconnected)",
+        description="Reporting the state it is already in is a 409 naming that state. A stop opens a "
+        "downtime period; running or idle again closes it.",
     )
     async def change_state(
         self,

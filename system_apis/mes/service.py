@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import mes as ev
 from contracts.kit import outbox
 from contracts.kit.inputs import kept_quantity
-from contracts.kit.paging import Page, PageQuery, body_instant, check_if_match, check_window, utcnow
+from contracts.kit.paging import Page, PageQuery, as_utc, body_instant, check_if_match, check_window, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
 from contracts.kit.repository import exists_or_404, exists_or_422, get_or_404, list_page
@@ -62,6 +64,9 @@ async def change_equipment_state(
     after = domain.EQUIPMENT.target(before, domain.ACTION_TO[data.state])
     if data.order_id:
         await exists_or_422(session, s.ProductionOrderRow, data.order_id, "production order")
+    now = utcnow()
+    reported = body_instant(data.occurred_at, "occurred_at")
+    occurred = min(max(reported, as_utc(row.state_since)), now) if reported else now
     change = s.EquipmentStateChangeRow(
         id=new_id("EQS"),
         equipment_id=row.id,
@@ -69,9 +74,12 @@ async def change_equipment_state(
         to_state=after,
         reason=data.reason,
         order_id=data.order_id,
+        alarm=data.alarm,
+        occurred_at=occurred,
     )
     session.add(change)
-    row.state, row.state_since, row.state_reason = after, utcnow(), data.reason
+    downtime = await _follow_downtime(session, row.id, after, occurred, data)
+    row.state, row.state_since, row.state_reason, row.state_alarm = after, occurred, data.reason, data.alarm
     await session.flush()
     await outbox.publish(
         session,
@@ -86,9 +94,78 @@ async def change_equipment_state(
             to_state=after,
             reason=data.reason,
             order_id=data.order_id,
+            alarm=data.alarm,
+            occurred_at=occurred,
+            downtime_id=downtime.id if downtime else None,
         ),
     )
     return views.equipment(row)
+
+
+async def _follow_downtime(
+    session: AsyncSession,
+    equipment_id: str,
+    after: m.EquipmentState,
+    at: datetime,
+    data: m.EquipmentStateChange,
+) -> s.DowntimeRow | None:
+    """Open a downtime period on a stop, close the open one when the equipment runs or idles."""
+    d = s.DowntimeRow
+    open_period = await session.scalar(
+        select(d).where(d.equipment_id == equipment_id, d.ended_at.is_(None)).order_by(d.started_at.desc())
+    )
+    change = domain.downtime_change(after, open_period is not None)
+    if change.closes and open_period is not None:
+        open_period.ended_at = at
+        return open_period
+    if change.opens:
+        period = d(
+            id=new_id("DTM"),
+            equipment_id=equipment_id,
+            started_at=at,
+            reason=data.reason,
+            alarm=data.alarm,
+            order_id=data.order_id,
+        )
+        session.add(period)
+        return period
+    return None
+
+
+async def list_downtime(session: AsyncSession, equipment_id: str, q: PageQuery) -> Page[m.Downtime]:
+    await exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
+    d = s.DowntimeRow
+    return await list_page(session, d, views.downtime, q, where=[d.equipment_id == equipment_id])
+
+
+async def confirm_on_equipment(
+    session: AsyncSession, equipment_id: str, data: m.EquipmentConfirmationCreate
+) -> m.Confirmation:
+    """Quantities counted on a machine go to the operation of the order running on it."""
+    await exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
+    o, p = s.OperationRow, s.ProductionOrderRow
+    found = (
+        await session.execute(
+            select(o.order_id, o.op_no)
+            .join(p, p.id == o.order_id)
+            .where(o.equipment_id == equipment_id, p.status == m.ProductionOrderStatus.RUNNING)
+            .order_by(p.actual_start, o.order_id, o.op_no)
+            .limit(1)
+        )
+    ).first()
+    if found is None:
+        raise Conflict(
+            f"no production order is running on equipment {equipment_id}; quantities cannot be confirmed",
+            slug="no-running-order",
+        )
+    create = m.ConfirmationCreate(
+        op_no=found.op_no,
+        good_quantity=data.good_quantity,
+        scrap_quantity=data.scrap_quantity,
+        scrap_reason=data.scrap_reason,
+        equipment_id=equipment_id,
+    )
+    return await confirm(session, found.order_id, create, None)
 
 
 async def list_state_changes(

@@ -22,6 +22,7 @@ class EquipmentRow(RecordMixin, Base):
     state: Mapped[str] = mapped_column(String(20), index=True)
     state_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     state_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    state_alarm: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class EquipmentStateChangeRow(RecordMixin, Base):
@@ -31,6 +32,20 @@ class EquipmentStateChangeRow(RecordMixin, Base):
     to_state: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("production_orders.id"), nullable=True)
+    alarm: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DowntimeRow(RecordMixin, Base):
+    """A stop of an equipment: open (ended_at null) until it runs or idles again."""
+
+    __tablename__ = "equipment_downtime"
+    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    alarm: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ProductionOrderRow(RecordMixin, Base):

@@ -17,6 +17,7 @@ def equipment(row: s.EquipmentRow) -> m.Equipment:
         state=m.EquipmentState(row.state),
         state_since=as_utc(row.state_since),
         state_reason=row.state_reason,
+        state_alarm=row.state_alarm,
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
@@ -31,7 +32,23 @@ def state_change(row: s.EquipmentStateChangeRow) -> m.EquipmentStateRecord:
         to_state=m.EquipmentState(row.to_state),
         reason=row.reason,
         order_id=row.order_id,
-        changed_at=as_utc(row.created_at),
+        changed_at=as_utc(row.occurred_at or row.created_at),
+        alarm=row.alarm,
+        version=row.version,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def downtime(row: s.DowntimeRow) -> m.Downtime:
+    return m.Downtime(
+        downtime_id=row.id,
+        equipment_id=row.equipment_id,
+        started_at=as_utc(row.started_at),
+        ended_at=maybe_utc(row.ended_at),
+        reason=row.reason,
+        alarm=row.alarm,
+        order_id=row.order_id,
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),

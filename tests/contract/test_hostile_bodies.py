@@ -23,8 +23,9 @@ UPSTREAMS = ("erp", "qms", "cmms", "mes", "xref", "quality", "maintenance")
 CLAIMS = {"supplier_id": "SUP-HOSTILE", "person_id": "P-HOSTILE", "site": "PLANT-1"}
 DEEP = b'{"x": ' + b"[" * 600 + b"]" * 600 + b"}"
 PLAIN = b'{"quantity": "5", "conforming": 0}'
-# Takes no JSON bodies (its replays and retries carry none); should that change, so must this.
-WITHOUT_BODIES = {"operations"}
+# Take no JSON bodies (operations' replays and retries carry none; the shop-floor connector's API
+# only reads); should that change, so must this.
+WITHOUT_BODIES = {"operations", "shopfloor"}
 
 
 def operations_with_bodies(document: dict[str, Any]) -> Iterator[tuple[str, str, list[str]]]:

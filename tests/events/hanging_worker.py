@@ -13,9 +13,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CloudEvent
 from contracts.kit.consumer import Consumer
 from contracts.kit.db import Database
+from contracts.kit.envelope import CloudEvent
 from tests.events.support import RECEIPT, record
 
 

@@ -6,10 +6,10 @@ from redis.asyncio import Redis
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CloudEvent, encode
 from contracts.events.erp import GoodsReceiptPosted
 from contracts.kit import correlation, outbox
 from contracts.kit.db import Database
+from contracts.kit.envelope import CloudEvent, encode
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE
 from contracts.kit.tables import metadata as kit_metadata
 

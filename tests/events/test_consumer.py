@@ -9,10 +9,10 @@ from redis.asyncio import Redis
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CloudEvent, decode
 from contracts.kit import operations, outbox
 from contracts.kit.consumer import Consumer, running
 from contracts.kit.db import Database
+from contracts.kit.envelope import CloudEvent, decode
 from contracts.kit.relay import OutboxRelay, raise_if_cancelled, stop_tasks
 from contracts.kit.relay import running as relay_running
 from contracts.kit.tables import inbox

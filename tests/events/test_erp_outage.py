@@ -8,9 +8,9 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CloudEvent
 from contracts.kit.consumer import Consumer, running
 from contracts.kit.db import Database
+from contracts.kit.envelope import CloudEvent
 from plantbridge.processes import RedisServer
 from tests.events.support import prepare
 from tests.support.db import rows

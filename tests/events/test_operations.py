@@ -11,9 +11,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CloudEvent
 from contracts.kit.consumer import Consumer
 from contracts.kit.db import Database
+from contracts.kit.envelope import CloudEvent
 from plantbridge.processes import RedisServer, free_port, wait_for_port
 from tests.events.ops_app import create_app
 from tests.events.support import RECEIPT, effect_count, make_event, put, record

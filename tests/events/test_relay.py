@@ -12,9 +12,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from contracts.events.envelope import decode
 from contracts.kit import outbox
 from contracts.kit.db import Database
+from contracts.kit.envelope import decode
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, OutboxRelay, running
 from contracts.kit.tables import outbox as outbox_table
 from plantbridge.processes import RedisServer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,10 +11,13 @@ from sqlalchemy import select
 
 from contracts.clients.base import UpstreamProblem, UpstreamUnavailable
 from contracts.kit import correlation, flows
+from contracts.kit.breaker import CircuitBreaker
 from contracts.kit.db import Database
 from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step
+from contracts.kit.flows.leases import LeaseLost
 from contracts.kit.flows.store import flows as flow_table
 from contracts.kit.flows.store import timeline
+from tests.support.wait import eventually
 
 
 @dataclass
@@ -43,6 +47,7 @@ TWO_STEPS = FlowType(
     "two_steps",
     "test",
     (Step("first", first), Step("second", second), Step("never", first, when=lambda ctx: False)),
+    keys=("lot_id",),
 )
 
 
@@ -66,8 +71,10 @@ async def status(db: Database, flow_id: str) -> Any:
 async def test_a_flow_runs_its_steps_in_order_and_skips_what_does_not_apply(db: Database) -> None:
     upstream = Upstream()
     flow_id = await begin(db)
-    assert await runner(db, upstream).claim_due(10) == [flow_id]
-    assert await runner(db, upstream).run_flow(flow_id) is FlowStatus.COMPLETED
+    engine = runner(db, upstream)
+    [held] = await engine.claim_due(10)
+    assert held.flow_id == flow_id
+    assert await engine.run_leased(held) is FlowStatus.COMPLETED
     row = await status(db, flow_id)
     assert row.status == "completed"
     assert row.correlation_id == "corr-42"
@@ -103,8 +110,11 @@ async def test_a_restart_resumes_after_the_last_finished_step(db: Database) -> N
 
     crashing = FlowType("two_steps", "test", (Step("first", first), Step("second", crash_in_second)))
     with pytest.raises(KeyboardInterrupt):
-        await FlowRunner(db, [crashing], upstream, source="/test").run_flow(flow_id)
+        await FlowRunner(db, [crashing], upstream, source="/test", lease=0.2).run_flow(flow_id)
     assert (await status(db, flow_id)).next_step == 1
+    with pytest.raises(LeaseLost):  # the crashed runner's lease still holds
+        await runner(db, upstream).run_flow(flow_id)
+    await asyncio.sleep(0.3)
     assert await runner(db, upstream).run_flow(flow_id) is FlowStatus.COMPLETED
     assert upstream.calls == [f"{flow_id}:first", f"{flow_id}:second"]
 
@@ -126,6 +136,47 @@ async def test_a_refusal_stalls_the_flow_visibly(db: Database) -> None:
     assert kinds == ["started", "stalled"]
 
 
+async def test_a_call_still_running_upstream_is_asked_again_later(db: Database) -> None:
+    # An earlier attempt timed out here but still runs in the upstream, which holds its key: 409.
+    in_use = {"type": "urn:plantbridge:problem:idempotency-key-in-use", "detail": "still being processed"}
+    upstream = Upstream(failures=[UpstreamProblem("qms", 409, in_use)])
+    flow_id = await begin(db)
+    engine = runner(db, upstream)
+    assert await engine.run_flow(flow_id) is FlowStatus.WAITING
+    assert await engine.run_flow(flow_id) is FlowStatus.COMPLETED
+
+
+async def test_flows_waiting_for_an_upstream_run_as_soon_as_it_answers_again(db: Database) -> None:
+    upstream = Upstream(failures=[UpstreamUnavailable("erp is down", "erp")])
+    flow_id = await begin(db)
+    engine = FlowRunner(db, [TWO_STEPS], upstream, source="/test", base_backoff=60, poll_interval=0.1)
+    assert await engine.run_flow(flow_id) is FlowStatus.WAITING  # next try in a minute
+    running = asyncio.create_task(engine.run())
+    try:
+        await asyncio.sleep(0.5)
+        assert (await status(db, flow_id)).status == "waiting"
+        erp = CircuitBreaker("erp", threshold=1)  # another caller's circuit to ERP...
+        erp.failed()
+        erp.succeeded()  # ...closes: ERP answers again
+
+        async def completed() -> bool:
+            return (await status(db, flow_id)).status == "completed"
+
+        await eventually(completed, timeout=10, what="the waiting flow to run at once")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_calls_an_open_circuit_held_back_never_stall_a_flow(db: Database) -> None:
+    held_back = UpstreamUnavailable("erp is failing; not calling it for another 4s", "erp", attempted=False)
+    upstream = Upstream(failures=[held_back] * 5)
+    flow_id = await begin(db)
+    engine = runner(db, upstream, max_attempts=3)
+    assert [await engine.run_flow(flow_id) for _ in range(5)] == [FlowStatus.WAITING] * 5
+    assert await engine.run_flow(flow_id) is FlowStatus.COMPLETED
+
+
 async def test_too_many_transient_failures_stall(db: Database) -> None:
     upstream = Upstream(failures=[UpstreamUnavailable("down")] * 3)
     flow_id = await begin(db)
@@ -139,5 +190,5 @@ async def test_too_many_transient_failures_stall(db: Database) -> None:
 
 async def test_a_leased_flow_is_not_claimed_twice(db: Database) -> None:
     flow_id = await begin(db)
-    assert await runner(db, Upstream()).claim_due(10) == [flow_id]
+    assert [held.flow_id for held in await runner(db, Upstream()).claim_due(10)] == [flow_id]
     assert await runner(db, Upstream()).claim_due(10) == []

@@ -13,11 +13,11 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.envelope import CloudEvent, encode
 from contracts.events.erp import GoodsReceiptPosted
 from contracts.kit import flows, operations, outbox
 from contracts.kit.consumer import Consumer
 from contracts.kit.db import Database
+from contracts.kit.envelope import CloudEvent, encode
 from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step, StepFailed
 from contracts.kit.flows.engine import withdraw_dead_letter
 from contracts.kit.flows.store import flows as flow_table

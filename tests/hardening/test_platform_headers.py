@@ -13,7 +13,7 @@ import httpx
 import pytest
 from redis import Redis
 
-from contracts.events.envelope import decode
+from contracts.kit.envelope import decode
 from plantbridge.processes import RedisServer, ServiceProcess
 from plantbridge.services import by_name
 from tests.support.fixtures import Launch

@@ -38,6 +38,9 @@ def test_a_machine_down_on_the_shop_floor_raises_one_request_with_production_con
     )
     assert "spindle seized" in request["description"]
     assert run["raw_lot"] in request["details"]
+    # Production stops with the machine: the order is held for this request until the repair.
+    order = ok(plant.mes.get(f"/mes/v1/production-orders/{run['order_id']}"))
+    assert (order["status"], order["maintenance_request_id"]) == ("held", request["request_id"])
     # The flow opened the CMMS downtime; that asset.down names the request, so it raises nothing more.
     asset = ok(plant.cmms.get(f"/cmms/v1/assets/{machine['asset_id']}"))
     assert asset["status"] == "down"

@@ -1,6 +1,6 @@
 """A platform for the operations service: gateway (tokens), ERP, QMS and the quality process as
-processes on loopback, real Redis; CMMS, MES and the maintenance process are left out, so their
-monitors answer with warnings while the others work."""
+processes on loopback, real Redis; CMMS, MES, the maintenance process and the shop-floor connector
+are left out, so their monitors answer with warnings while the others work."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ def platform(
         cmms_url=nowhere,
         mes_url=nowhere,
         maintenance_url=nowhere,
+        shopfloor_url=nowhere,
         refresh_seconds="1",
         upstream_timeout_seconds="2",
     )

@@ -80,6 +80,9 @@ def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: 
         "consumer-lag",
         "webhook-endpoints-disabled",
         "webhook-endpoints-failing",
+        "shopfloor-signals",
+        "shopfloor-connector",
+        "process-restarts",
     }
     # CMMS, the maintenance process and the webhooks service are not running in this platform.
     assert names["uncosted-work-orders"]["complete"] is False
@@ -87,7 +90,8 @@ def test_every_monitor_answers_and_the_missing_upstreams_are_warnings(monitors: 
     assert names["stalled-flows"]["complete"] is False  # maintenance's half is missing
     assert names["overdue-inspections"]["complete"] is True
     assert names["dead-letters"]["complete"] is True
-    assert {"cmms", "maintenance"} <= {w["source"] for w in body["warnings"]}
+    assert names["shopfloor-signals"]["complete"] is False  # nor the shop-floor connector
+    assert {"cmms", "maintenance", "shopfloor"} <= {w["source"] for w in body["warnings"]}
     assert body["next_cursor"] is None
     assert names["holds-not-in-erp"]["href"] == "/operations/v1/monitors/holds-not-in-erp"
 
@@ -99,7 +103,7 @@ def test_pages_follow_the_cursor(monitors: httpx.Client) -> None:
     rest = monitors.get(
         "/operations/v1/monitors", params={"limit": 50, "cursor": first["next_cursor"]}
     ).json()
-    assert len(rest["items"]) == 7
+    assert len(rest["items"]) == 10
     assert rest["next_cursor"] is None
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import text
 
-from contracts.events.envelope import decode
 from contracts.kit.db import Database
+from contracts.kit.envelope import decode
 
 
 async def rows(database_url: str, sql: str, **params: Any) -> list[Any]:

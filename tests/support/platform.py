@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from redis import Redis
 
-from contracts.events.envelope import CloudEvent, decode
+from contracts.kit.envelope import CloudEvent, decode
 from plantbridge.launcher import register_client
 from plantbridge.processes import ServiceProcess, free_port
 from plantbridge.services import SERVICES, by_name

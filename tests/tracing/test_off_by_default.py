@@ -105,7 +105,7 @@ def test_off_hooks_hand_back_one_shared_no_op_and_change_nothing() -> None:
     assert not tracing.enabled()
     with correlation.bound("corr-1", "") as ctx:
         hooks = [
-            tracing.span("x", tracing.SERVER, ctx.traceparent, ""),
+            tracing.server("x", [(b"traceparent", ctx.traceparent.encode())]),
             tracing.child("step"),
             tracing.flow("receipt_inspection", "FLOW-1", ctx.traceparent),
             tracing.processing("erp.goods_receipt.posted.v1", "EV-1", ctx.traceparent),

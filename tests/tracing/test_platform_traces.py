@@ -167,3 +167,74 @@ def test_a_caller_that_says_not_sampled_is_honoured_at_every_hop(traced) -> None
     # Spans leave each process in order: once the sampled request's are in, the other's would be.
     eventually(lambda: {s.service for s in receiver.trace(sampled)} >= {"gateway", "erp"})
     assert receiver.trace(unsampled) == []
+
+
+def under(spans: list[Span], ancestor: Span) -> list[Span]:
+    """Every span below `ancestor` in the trace (children, their children, ...)."""
+    found, frontier = [], {ancestor.span_id}
+    while frontier:
+        level = [s for s in spans if s.parent_id in frontier]
+        found += level
+        frontier = {s.span_id for s in level}
+    return found
+
+
+def test_database_and_redis_work_is_in_the_request_trace(traced) -> None:
+    """The OpenTelemetry instrumentations of SQLAlchemy and Redis record under the span current
+    when a statement or command runs: a service's SQL under its server span, the gateway's Redis
+    pipeline (it counts callers of a deprecated API version) under the gateway's."""
+    _platform, gateway, receiver = traced
+    tag = uuid.uuid4().hex[:6].upper()
+    made, read = secrets.token_hex(16), secrets.token_hex(16)
+    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+        created = http.post(
+            "/erp/v1/items",
+            json={"item_id": f"DB-{tag}", "description": "Traced item"},
+            headers={**auth_headers(SCOPES), "traceparent": f"00-{made}-{secrets.token_hex(8)}-01"},
+        )
+        assert created.status_code == 201, created.text
+        lots = http.get(
+            "/qms/v1/inspection-lots",
+            params={"limit": 1},
+            headers={**auth_headers(["qms:read"]), "traceparent": f"00-{read}-{secrets.token_hex(8)}-01"},
+        )
+        assert lots.status_code == 200, lots.text
+        assert "deprecation" in lots.headers  # qms v1 is deprecated: the gateway counts the call in Redis
+
+    def database(spans: list[Span]) -> list[Span]:
+        return [s for s in spans if s.attributes.get("db.system") == "sqlite"]
+
+    def written() -> list[Span] | None:
+        spans = receiver.trace(made)
+        posted = [s for s in spans if s.service == "erp" and s.kind == "server"]
+        return spans if posted and database(under(spans, posted[0])) else None
+
+    spans = eventually(written, what=f"ERP's SQL in trace {made}")
+    posted = one(spans, service="erp", kind="server")
+    statements = database(under(spans, posted))
+    assert all(s.service == "erp" and s.kind == "client" for s in statements)
+    insert = [
+        s for s in statements if str(s.attributes.get("db.statement", "")).startswith("INSERT INTO items")
+    ]
+    assert insert, statements
+    assert all(s.trace_id == made for s in statements)
+
+    def counted() -> list[Span] | None:
+        spans = receiver.trace(read)
+        found = {(s.service, s.kind) for s in spans}
+        redis = [s for s in spans if s.attributes.get("db.system") == "redis"]
+        return spans if {("gateway", "server"), ("qms", "server")} <= found and redis else None
+
+    spans = eventually(counted, what=f"the gateway's Redis pipeline and QMS's SQL in trace {read}")
+    edge = one(spans, service="gateway", kind="server")
+    redis = [s for s in spans if s.attributes.get("db.system") == "redis"]
+    assert [s.parent_id for s in redis] == [edge.span_id]
+    assert redis[0].service == "gateway"
+    assert "HINCRBY" in str(redis[0].attributes.get("db.statement", "")) or "HINCRBY" in redis[0].name
+    listed = one(spans, service="qms", kind="server")
+    assert [s for s in database(under(spans, listed)) if "SELECT" in str(s.attributes.get("db.statement"))]
+    # nothing dangles: every parent in the trace was recorded, bar the caller's own span
+    assert len({s.parent_id for s in spans} - {s.span_id for s in spans}) == 1
+    # and work outside any request (consumers reading streams, relays and runners polling their
+    # tables) starts no trace of its own
+    assert [s for s in receiver.spans if s.kind == "client" and not s.parent_id] == []

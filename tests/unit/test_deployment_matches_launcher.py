@@ -15,8 +15,9 @@ from plantbridge.services import SERVICES, Service
 ROOT = Path(__file__).resolve().parents[2]
 # jaeger: the optional trace viewer (profile "tracing"); tryton: the optional ERP the ERP API can
 # front (profile "tryton"); bootstrap: registers the platform's clients; redis-counters: the
-# gateway's rate-limit counters, without persistence.
-INFRASTRUCTURE = {"postgres", "redis", "redis-counters", "jaeger", "tryton", "bootstrap"}
+# gateway's rate-limit counters, without persistence; lb: the load balancer in front of the
+# replicated services (tests/unit/test_scale_out_compose.py).
+INFRASTRUCTURE = {"postgres", "redis", "redis-counters", "jaeger", "tryton", "bootstrap", "lb"}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,8 @@ def compose() -> dict[str, Any]:
 
 
 def test_compose_runs_exactly_the_launchers_services(compose: dict[str, Any]) -> None:
-    assert set(compose) - INFRASTRUCTURE == {s.name for s in SERVICES}
+    second_replicas = {name for name, c in compose.items() if "scale-out" in c.get("profiles", [])}
+    assert set(compose) - INFRASTRUCTURE - second_replicas == {s.name for s in SERVICES}
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
@@ -35,9 +37,9 @@ def test_each_container_serves_its_module_on_its_port(compose: dict[str, Any], s
     assert container["command"] == ["serve", service.name, "--host", "0.0.0.0", "--port", str(service.port)]
     env = container["environment"]
     assert env[f"{service.env_prefix}_REDIS_URL"] == "redis://redis:6379/0"
-    if service.uses_database:
-        assert env[f"{service.env_prefix}_DATABASE_URL"].endswith(f"@postgres:5432/{service.name}")
-        assert f"CREATE DATABASE {service.name};" in (ROOT / "deploy" / "postgres-init.sql").read_text()
+    # Experience APIs too: their Idempotency-Key answers are shared by their replicas.
+    assert env[f"{service.env_prefix}_DATABASE_URL"].endswith(f"@postgres:5432/{service.name}")
+    assert f"CREATE DATABASE {service.name};" in (ROOT / "deploy" / "postgres-init.sql").read_text()
     module = importlib.import_module(service.module)
     assert callable(getattr(module, service.factory.split(":")[1]))
 
@@ -79,11 +81,12 @@ def test_the_bootstrap_registers_into_the_gateways_database(compose: dict[str, A
 
 
 def test_only_the_gateway_and_the_console_are_published(compose: dict[str, Any]) -> None:
-    # Everything else is reached through the gateway, so nobody skips its limits or its header
-    # filtering; the tracing UI and Tryton (optional profiles) listen on the host's loopback only.
+    # Everything else is reached through the gateway (published by the load balancer in front of its
+    # replicas), so nobody skips its limits or its header filtering; the tracing UI and Tryton
+    # (optional profiles) listen on the host's loopback only.
     published = {name: c["ports"] for name, c in compose.items() if c.get("ports")}
     assert published == {
-        "gateway": ["8000:8000"],
+        "lb": ["8000:8000"],
         "operations": ["8303:8303"],
         "jaeger": ["127.0.0.1:16686:16686"],
         "tryton": ["127.0.0.1:8010:8000"],
@@ -92,7 +95,10 @@ def test_only_the_gateway_and_the_console_are_published(compose: dict[str, Any])
 
 def test_the_image_contains_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("contracts", "system_apis", "process_apis", "experience_apis", "gateway", "plantbridge"):
+    for package in (
+        *("contracts", "system_apis", "process_apis", "experience_apis"),
+        *("gateway", "connectors", "plantbridge"),
+    ):
         assert f"COPY {package} ./{package}" in dockerfile
 
 

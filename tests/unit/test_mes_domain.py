@@ -33,6 +33,14 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
         (E.DOWN, "idle", E.IDLE),
         (E.RUNNING, "down", E.DOWN),
         (E.IDLE, "down", E.DOWN),
+        # A machine whose connection is lost is disconnected, whatever it was doing; it comes back
+        # in whatever state it reports.
+        (E.RUNNING, "disconnect", E.DISCONNECTED),
+        (E.IDLE, "disconnect", E.DISCONNECTED),
+        (E.DOWN, "disconnect", E.DISCONNECTED),
+        (E.DISCONNECTED, "run", E.RUNNING),
+        (E.DISCONNECTED, "idle", E.IDLE),
+        (E.DISCONNECTED, "down", E.DOWN),
     },
 }
 MACHINES: dict[str, StateMachine[Any]] = {
@@ -101,3 +109,28 @@ def test_confirmation_reports_something_and_operations_are_unique() -> None:
     with pytest.raises(Unprocessable) as refused:
         domain.check_operations([10, 20, 10])
     assert refused.value.slug == "duplicate-operation"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "open_period", "opens", "closes"),
+    [
+        (E.RUNNING, E.DOWN, False, True, False),
+        (E.IDLE, E.DOWN, False, True, False),
+        (E.DOWN, E.RUNNING, True, False, True),
+        (E.DOWN, E.IDLE, True, False, True),
+        # Down, then the connection drops and comes back down: still the same stop.
+        (E.DOWN, E.DISCONNECTED, True, False, False),
+        (E.DISCONNECTED, E.DOWN, True, False, False),
+        (E.DISCONNECTED, E.RUNNING, True, False, True),
+        # Disconnected while running, back down: a new stop.
+        (E.DISCONNECTED, E.DOWN, False, True, False),
+        (E.RUNNING, E.IDLE, False, False, False),
+        (E.RUNNING, E.DISCONNECTED, False, False, False),
+    ],
+)
+def test_downtime_opens_on_a_stop_and_closes_when_running_or_idle_again(
+    before: EquipmentState, after: EquipmentState, open_period: bool, opens: bool, closes: bool
+) -> None:
+    assert domain.EQUIPMENT.can(before, domain.ACTION_TO[after])
+    change = domain.downtime_change(after, open_period)
+    assert (change.opens, change.closes) == (opens, closes)

@@ -19,7 +19,7 @@ import pytest
 from redis import Redis
 
 from contracts.asyncapi import load_catalogue
-from contracts.events.envelope import CloudEvent, encode
+from contracts.kit.envelope import CloudEvent, encode
 from plantbridge.processes import RedisServer, ServiceProcess
 from tests.support.http import client
 from tests.support.inprocess import InProcess

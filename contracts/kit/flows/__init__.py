@@ -12,7 +12,7 @@ runner a Redis), and the event's inbox row goes, so replaying the letter runs th
 therefore safe to run twice, which `start`'s trigger makes them.
 """
 
-from contracts.kit.flows.engine import FlowContext, FlowRunner, FlowType, Step, StepFailed, start
+from contracts.kit.flows.engine import FlowContext, FlowRunner, FlowType, Step, StepFailed, cancel, start
 from contracts.kit.flows.store import FlowStatus, flow_metadata
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "FlowType",
     "Step",
     "StepFailed",
+    "cancel",
     "flow_metadata",
     "start",
 ]

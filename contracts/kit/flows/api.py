@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, select
 
-from contracts.kit import signals
 from contracts.kit.acting import acting
 from contracts.kit.app import runtime_of
 from contracts.kit.auth import current_principal
 from contracts.kit.flows import approvals
 from contracts.kit.flows.approvals import ApprovalRow, ApprovalStatus
-from contracts.kit.flows.engine import SIGNAL, FlowType, _note, _settle, resume, withdraw_dead_letter
+from contracts.kit.flows.engine import FlowType, cancel, resume, withdraw_dead_letter
 from contracts.kit.flows.store import FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import Page, Paged, as_utc, check_if_match, keyset, page, utcnow
 from contracts.kit.params import IfMatch
@@ -23,25 +23,46 @@ from contracts.kit.problems import IllegalTransition, NotFound, Problem, Unproce
 from contracts.kit.repository import get_or_404, list_page
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
-from contracts.models.common import Id
-from contracts.models.flows import Approval, ApprovalDecision, Flow, FlowStep, Timeline, TimelineEntry
+from contracts.kit.wire import Id
+from contracts.kit.wire.flows import Approval, ApprovalDecision, Flow, FlowStep, Timeline, TimelineEntry
 
 Q = Paged
-KEY_FILTERS = (
-    "lot_id",
-    "order_id",
-    "supplier_id",
-    "equipment_id",
-    "work_order_id",
-    "nonconformance_id",
-    "asset_id",
-    "item_id",
-)
+KeyFilter = FromQuery[Id | None]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
-    """A controller bound to this service's flow types (to show each flow's step list)."""
+def searchable_keys(flow_types: Iterable[FlowType], also: Iterable[str] = ()) -> tuple[str, ...]:
+    """The keys a flow list filters by: those of the flow types, in order of first declaration,
+    then `also` (filters a published API version promised that no flow type carries now)."""
+    return tuple(dict.fromkeys([*(k for t in flow_types for k in t.keys), *also]))
+
+
+def _filtering_by(keys: Sequence[str]) -> Callable[[F], F]:
+    """Give a handler taking `**keys` one optional query parameter per key. Litestar reads the
+    parameters from the handler's signature; these come from the registered flow types."""
+
+    def declare(handler: F) -> F:
+        signature = inspect.signature(handler)
+        fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        filters = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in keys]
+        handler.__signature__ = signature.replace(parameters=[*fixed, *filters])  # type: ignore[attr-defined]
+        kept = {p.name for p in fixed} | {"return"}
+        handler.__annotations__ = {
+            **{name: hint for name, hint in handler.__annotations__.items() if name in kept},
+            **dict.fromkeys(keys, KeyFilter),
+        }
+        return handler
+
+    return declare
+
+
+def flow_controller(
+    flow_types: Sequence[FlowType], *, also_filter_by: Sequence[str] = ()
+) -> type[Controller]:
+    """A controller bound to this service's flow types (to show each flow's step list, and to
+    filter the list by their keys; `also_filter_by` keeps filters an earlier release offered)."""
     types = {t.name: t for t in flow_types}
+    keys = searchable_keys(flow_types, also_filter_by)
 
     async def shown(session: Session, flow_id: str) -> Response[Flow]:
         return await shown_flow(session, flow_id, flow_types)
@@ -55,6 +76,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             summary="List flows",
             description="Filter by status, type, correlation id or a business key (lot, order, asset, ...).",
         )
+        @_filtering_by(keys)
         async def list_flows(
             self,
             session: Session,
@@ -62,14 +84,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             status: FromQuery[FlowStatus | None] = None,
             flow_type: Annotated[str | None, QueryParameter(name="type", max_length=100)] = None,
             correlation_id: Annotated[str | None, Parameter(max_length=128)] = None,
-            lot_id: FromQuery[Id | None] = None,
-            order_id: FromQuery[Id | None] = None,
-            supplier_id: FromQuery[Id | None] = None,
-            equipment_id: FromQuery[Id | None] = None,
-            work_order_id: FromQuery[Id | None] = None,
-            nonconformance_id: FromQuery[Id | None] = None,
-            asset_id: FromQuery[Id | None] = None,
-            item_id: FromQuery[Id | None] = None,
+            **by_key: str | None,
         ) -> Page[Flow]:
             query = select(flows)
             if status:
@@ -78,23 +93,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
                 query = query.where(flows.c.type == flow_type)
             if correlation_id:
                 query = query.where(flows.c.correlation_id == correlation_id)
-            wanted = dict(
-                zip(
-                    KEY_FILTERS,
-                    (
-                        lot_id,
-                        order_id,
-                        supplier_id,
-                        equipment_id,
-                        work_order_id,
-                        nonconformance_id,
-                        asset_id,
-                        item_id,
-                    ),
-                    strict=True,
-                )
-            )
-            for name, value in wanted.items():
+            for name, value in by_key.items():
                 if value:
                     query = query.where(
                         flows.c.id.in_(
@@ -172,8 +171,7 @@ def flow_controller(flow_types: Sequence[FlowType]) -> type[Controller]:
             check_if_match(if_match, row.version)
             if row.status in (FlowStatus.COMPLETED, FlowStatus.CANCELLED):
                 raise IllegalTransition("flow", row.status, "cancel")
-            await _set(session, flow_id, status=FlowStatus.CANCELLED, lease_until=None)
-            await _note(session, flow_id, "cancelled", None, "by operator")
+            await cancel(session, flow_id, "by operator")
             await withdraw_dead_letter(runtime_of(request.app).redis, row.trigger_delivery)
             return await shown(session, flow_id)
 
@@ -197,14 +195,6 @@ async def _load(session: Session, flow_id: str) -> Row[Any]:
     if row is None:
         raise NotFound(f"flow {flow_id} does not exist", slug="flow-not-found")
     return row
-
-
-async def _set(session: Session, flow_id: str, **values: Any) -> None:
-    await session.execute(
-        update(flows)
-        .where(flows.c.id == flow_id)
-        .values(**values, updated_at=utcnow(), version=flows.c.version + 1)
-    )
 
 
 async def _keys(session: Session, flow_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -309,15 +299,8 @@ def approval_controller(flow_types: Sequence[FlowType], *, service: str, source:
         if verdict == ApprovalStatus.APPROVED:
             await resume(session, row.flow_id, f"by {who.describe()} ({row.id})", kind="approved")
         else:
-            await _settle(session, row.flow_id, FlowStatus.CANCELLED, f"approval {row.id} was refused")
-            await _note(
-                session,
-                row.flow_id,
-                "cancelled",
-                row.step,
-                f"not approved by {who.describe()}: {data.comment}",
-            )
-            signals.notify_on_commit(session, SIGNAL)
+            # Cancelled at the step, its lease revoked like an operator's cancel: no runner goes on.
+            await cancel(session, row.flow_id, f"not approved by {who.describe()}: {data.comment}", row.step)
         gate = gates.get((row.flow_type, row.step))
         if gate is not None:
             await approvals.announce(session, source, gate, row, "decided")
@@ -385,4 +368,4 @@ def approval_controller(flow_types: Sequence[FlowType], *, service: str, source:
     return ApprovalController
 
 
-__all__ = ["KEY_FILTERS", "approval_controller", "flow_controller", "shown_flow"]
+__all__ = ["approval_controller", "flow_controller", "searchable_keys", "shown_flow"]

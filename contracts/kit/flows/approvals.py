@@ -29,7 +29,7 @@ from contracts.kit import outbox
 from contracts.kit.flows.store import flow_metadata
 from contracts.kit.paging import as_utc, maybe_utc, utcnow
 from contracts.kit.records import RecordMixin, new_id
-from contracts.models.flows import Approval as ApprovalView
+from contracts.kit.wire.flows import Approval as ApprovalView
 
 
 class ApprovalStatus(StrEnum):

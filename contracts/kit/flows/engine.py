@@ -8,23 +8,26 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Integer, String, Text, bindparam, func, insert, or_, select, update
+from sqlalchemy import Integer, Select, String, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.clients.base import UpstreamProblem
-from contracts.kit import consumer, correlation, outbox, signals, tracing
+from contracts.kit import breaker, consumer, correlation, outbox, signals, tracing
 from contracts.kit.audit import Actor, acting_as
 from contracts.kit.db import Database
-from contracts.kit.flows import approvals
+from contracts.kit.flows import approvals, leases
+from contracts.kit.flows.leases import Lease, LeaseLost
 from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, timeline
-from contracts.kit.paging import utcnow
+from contracts.kit.paging import as_utc, utcnow
+from contracts.kit.problems import RemoteProblem
 from contracts.kit.records import new_id
+from contracts.kit.settings import FlowSettings
+from contracts.kit.unit_of_work import KEY_IN_USE
 
 log = logging.getLogger("plantbridge.flows")
 RUNNER = "flow-runner"  # who the runner's own changes are recorded as (approval requests, escalations)
@@ -81,6 +84,9 @@ class FlowType:
     name: str
     description: str
     steps: tuple[Step, ...]
+    # The business keys a flow of this type is found by (`?lot_id=` on the flow list): `start`
+    # stores those it is given, and the flow API takes one filter per key of its types.
+    keys: tuple[str, ...] = ()
 
 
 async def start(
@@ -93,6 +99,9 @@ async def start(
 ) -> str:
     """Create a flow in the caller's transaction. A trigger (an event id) starts at most one flow:
     starting again with the same trigger returns the existing flow's id."""
+    undeclared = set(keys) - set(flow_type.keys)
+    if undeclared:
+        raise ValueError(f"flow type {flow_type.name} declares no key {', '.join(sorted(undeclared))}")
     delivery = consumer.current_delivery()
     if trigger is not None:
         existing = (
@@ -124,6 +133,8 @@ async def start(
             "causation_type": delivery.event_type if delivery is not None and ctx.causation_id else None,
             "next_run_at": now,
             "lease_until": None,
+            "lease_owner": None,
+            "lease_generation": 0,
             "created_at": now,
             "updated_at": now,
             "version": 1,
@@ -156,36 +167,53 @@ async def resume(session: AsyncSession, flow_id: str, why: str, kind: str = "ret
             status=FlowStatus.RUNNING,
             attempts=0,
             next_run_at=utcnow(),
-            lease_until=None,
             updated_at=utcnow(),
             version=flows.c.version + 1,
+            **leases.revoke(),
         )
     )
     await _note(session, flow_id, kind, None, why)
     signals.notify_on_commit(session, SIGNAL)
 
 
+async def cancel(session: AsyncSession, flow_id: str, why: str, step: str | None = None) -> None:
+    """Stop a flow for good (an operator, or a refused approval at `step`); a runner still inside
+    one of its steps commits nothing more."""
+    await session.execute(
+        update(flows)
+        .where(flows.c.id == flow_id)
+        .values(
+            status=FlowStatus.CANCELLED, updated_at=utcnow(), version=flows.c.version + 1, **leases.revoke()
+        )
+    )
+    await _note(session, flow_id, "cancelled", step, why)
+
+
 # The statements of the hot path are built once: building one per call (`.values(...)`,
 # `.where(x == literal)`) costs about twice as much as executing it with a parameter dict.
 _INSERT_FLOW = insert(flows)
 _LOAD = select(flows).where(flows.c.id == bindparam("flow"))
-# The parameters name the columns to set: next_step, results, ... (and status when completed).
-_ADVANCE = update(flows).where(flows.c.id == bindparam("flow")).values(version=flows.c.version + 1)
-_NOW = bindparam("now", type_=flows.c.next_run_at.type)
-_FREE = or_(flows.c.lease_until.is_(None), flows.c.lease_until < _NOW)
+# Every change a runner makes is fenced by its lease (contracts/kit/flows/leases.py). The
+# parameters name the columns to set: next_step, results, ... (and status when completed).
+_ADVANCE = update(flows).where(leases.FENCED).values(version=flows.c.version + 1)
 _DUE = (
-    select(flows.c.id)
-    .where(flows.c.status.in_(ACTIVE), flows.c.next_run_at <= _NOW, _FREE)
+    select(*leases.CANDIDATE_COLUMNS)
+    .where(flows.c.status.in_(ACTIVE), flows.c.next_run_at <= leases.NOW, leases.FREE)
     .order_by(flows.c.next_run_at)
     .limit(bindparam("limit", type_=Integer))
 )
-# Only rows still free are leased: another replica may have taken some meanwhile.
-_LEASE = (
+_ONE = select(*leases.CANDIDATE_COLUMNS).where(flows.c.id == bindparam("flow", type_=String))
+_RETRY_NOW = (
     update(flows)
-    .where(flows.c.id.in_(bindparam("ids", expanding=True)), _FREE)
-    .values(lease_until=bindparam("until", type_=flows.c.lease_until.type))
-    .returning(flows.c.id)
+    .where(
+        flows.c.status == FlowStatus.WAITING,
+        flows.c.waiting_on.in_(bindparam("upstreams", expanding=True)),
+        flows.c.next_run_at > leases.NOW,
+    )
+    .values(next_run_at=leases.NOW)
 )
+# A runner lets go of a flow that waits or stalls: the parameters name the columns to set.
+_RELEASE = update(flows).where(leases.FENCED).values(lease_until=None, version=flows.c.version + 1)
 # One statement per timeline entry: the next seq is computed inside the INSERT.
 _NOTE = insert(timeline).from_select(
     ["flow_id", "seq", "at", "kind", "step", "detail"],
@@ -213,21 +241,6 @@ async def _note(session: AsyncSession, flow_id: str, kind: str, step: str | None
     )
 
 
-async def _settle(session: AsyncSession, flow_id: str, status: FlowStatus, error: str | None) -> None:
-    """Park a flow in a state no runner picks up (awaiting approval, cancelled)."""
-    await session.execute(
-        update(flows)
-        .where(flows.c.id == flow_id)
-        .values(
-            status=status,
-            last_error=error,
-            lease_until=None,
-            updated_at=utcnow(),
-            version=flows.c.version + 1,
-        )
-    )
-
-
 class StepFailed(Exception):
     """Raised by a step that met a condition asking again will not change (the record is in the
     wrong state, data is missing): the flow stalls at once, visibly, for an operator."""
@@ -237,10 +250,37 @@ def is_transient(exc: BaseException) -> bool:
     """A 4xx problem will not change by asking again; anything else (down, 5xx, timeouts) may."""
     if isinstance(exc, StepFailed):
         return False
-    return not (isinstance(exc, UpstreamProblem) and exc.status < 500 and exc.status != 429)
+    if isinstance(exc, RemoteProblem):
+        # KEY_IN_USE: the upstream still runs an earlier attempt of the same call (one that timed
+        # out here); asked again later, it answers with that attempt's result.
+        return exc.status >= 500 or exc.status == 429 or exc.slug == KEY_IN_USE
+    return True
 
 
 class FlowRunner(Generic[D]):
+    @classmethod
+    def configured(
+        cls,
+        db: Database,
+        redis: Redis,
+        settings: FlowSettings,
+        flow_types: Sequence[FlowType],
+        deps: D,
+        *,
+        source: str,
+    ) -> FlowRunner[D]:
+        """A service's runner, with the attempts, backoff and lease its settings name."""
+        return cls(
+            db,
+            flow_types,
+            deps,
+            source=source,
+            max_attempts=settings.flow_max_attempts,
+            max_backoff=settings.flow_max_backoff_seconds,
+            lease=settings.flow_lease_seconds,
+            redis=redis,
+        )
+
     def __init__(
         self,
         db: Database,
@@ -251,7 +291,7 @@ class FlowRunner(Generic[D]):
         max_attempts: int = 8,
         base_backoff: float = 0.25,
         max_backoff: float = 30.0,
-        lease: float = 120.0,
+        lease: float = 15.0,
         poll_interval: float = 1.0,
         concurrency: int = 16,
         redis: Redis | None = None,
@@ -264,13 +304,14 @@ class FlowRunner(Generic[D]):
         self.max_attempts = max_attempts
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
-        self.lease = timedelta(seconds=lease)
+        self.lease = lease
         self.poll_interval = poll_interval
         self.slots = asyncio.Semaphore(concurrency)
         self.concurrency = concurrency
         self.owner = secrets.token_hex(4)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._recovered: set[str] = set()  # upstreams that answer again since the last round
 
     def wake(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -282,58 +323,139 @@ class FlowRunner(Generic[D]):
         def on_commit() -> None:
             loop.call_soon_threadsafe(self._wake.set)
 
+        def on_recovery(upstream: str) -> None:
+            loop.call_soon_threadsafe(self._recovery, upstream)
+
         unsubscribe = signals.subscribe(SIGNAL, on_commit)
+        unwatch = breaker.watch_recoveries(on_recovery)
         try:
             while True:
                 self._wake.clear()
                 try:
+                    if self._recovered:
+                        await self.retry_waiting_on(self._recovered)
                     claimed = await self.claim_due(self.concurrency - len(self._tasks))
-                    await self.escalate_due()
                 except Exception:
                     log.exception("claiming due flows failed")
                     claimed = []
-                for flow_id in claimed:
-                    task = asyncio.create_task(self._run_guarded(flow_id))
+                try:
+                    # Apart from claiming: flows leased above must run whatever happens here.
+                    # Replicas escalating one approval at once: its version lets only one commit.
+                    await self.escalate_due()
+                except Exception:
+                    log.exception("escalating overdue approvals failed")
+                for held in claimed:
+                    task = asyncio.create_task(self._run_guarded(held))
                     self._tasks.add(task)
                     task.add_done_callback(self._finished)
+                # Not asyncio.wait_for: on 3.11 it swallows a cancel that meets a wake-up (the
+                # inner wait done in the same turn), and the runner then never stops.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
         finally:
             unsubscribe()
+            unwatch()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _recovery(self, upstream: str) -> None:
+        self._recovered.add(upstream)
+        self._wake.set()
+
+    async def retry_waiting_on(self, upstreams: set[str]) -> int:
+        """Flows waiting for an upstream that answers again run now, not after their backoff (up to
+        `max_backoff` after an outage); every runner of the service sees it, they share the store."""
+        names = sorted(upstreams)
+        upstreams.difference_update(names)
+        now = utcnow()
+        async with self.db.transaction() as session:
+            result: Any = await session.execute(_RETRY_NOW, {"upstreams": names, "now": now})
+        retried = int(result.rowcount or 0)
+        if retried:
+            log.info("%s answers again: %d waiting flows retried now", ", ".join(names), retried)
+        return retried
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._wake.set()  # a slot is free
 
-    async def claim_due(self, limit: int) -> list[str]:
+    async def claim_due(self, limit: int) -> list[Lease]:
         """Lease due flows; a lease keeps two runners (or replicas) from running one flow."""
         if limit <= 0:
             return []
         now = utcnow()
-        async with self.db.transaction() as session:
-            candidates = (await session.scalars(_DUE, {"now": now, "limit": limit})).all()
-            if not candidates:
-                return []
-            lease = {"ids": list(candidates), "now": now, "until": now + self.lease}
-            claimed = (await session.scalars(_LEASE, lease)).all()
-        return [str(flow_id) for flow_id in claimed]
+        return await self._lease(_DUE, {"now": now, "limit": limit}, now)
 
-    async def _run_guarded(self, flow_id: str) -> None:
+    async def claim(self, flow_id: str) -> Lease | None:
+        """Lease one active flow now, due or not, unless another runner holds it."""
+        now = utcnow()
+        leased = await self._lease(_ONE, {"flow": flow_id}, now)
+        return leased[0] if leased else None
+
+    async def _lease(self, candidates: Select[Any], params: dict[str, Any], now: datetime) -> list[Lease]:
+        started = asyncio.get_running_loop().time()
+        async with self.db.transaction() as session:
+            rows = (await session.execute(candidates, params)).all()
+            held, takeovers = await leases.lease(
+                session, rows, owner=self.owner, seconds=self.lease, now=now, started=started
+            )
+            for taken in takeovers:
+                await self._note_takeover(session, taken)
+        return held
+
+    async def _note_takeover(self, session: AsyncSession, taken: leases.Takeover) -> None:
+        flow_type = self.types.get(taken.type)
+        steps = flow_type.steps if flow_type else ()
+        step = steps[taken.next_step].name if taken.next_step < len(steps) else None
+        log.warning(
+            "flow %s: runner %s took over from runner %s, whose lease lapsed at %s",
+            taken.flow_id,
+            self.owner,
+            taken.previous_owner,
+            taken.lapsed_at,
+        )
+        await _note(
+            session,
+            taken.flow_id,
+            "lease_taken_over",
+            step,
+            f"runner {taken.previous_owner} stopped renewing its lease (lapsed "
+            f"{as_utc(taken.lapsed_at):%H:%M:%S} UTC); runner {self.owner} resumes the flow here",
+        )
+
+    async def _run_guarded(self, held: Lease) -> None:
         try:
-            await self.run_flow(flow_id)
+            await self.run_leased(held)
+        except asyncio.CancelledError:
+            # Stopping (a deploy, Ctrl-C): let go of the flow, so that another runner takes it now
+            # rather than once the lease lapses; the step it was in runs again there (same key).
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await self._renew(held, release=True)
+            raise
+        except LeaseLost as exc:
+            log.warning("%s; another runner carries on, nothing of this run was committed", exc)
         except Exception:
-            log.exception("flow %s: runner error; the lease expires and it runs again", flow_id)
+            log.exception("flow %s: runner error; the lease expires and it runs again", held.flow_id)
 
     async def run_flow(self, flow_id: str) -> FlowStatus:
+        """Lease one flow and run it now (an operator's "run now", and tests); `LeaseLost` when
+        another runner holds it."""
+        held = await self.claim(flow_id)
+        if held is None:
+            raise LeaseLost(flow_id, "another runner holds it, or it is not active")
+        return await self.run_leased(held)
+
+    async def run_leased(self, held: Lease) -> FlowStatus:
         """Run the leased flow's remaining steps until it completes, waits or stalls."""
+        flow_id = held.flow_id
         async with self.db.transaction() as session:
             row = (await session.execute(_LOAD, {"flow": flow_id})).one()
         flow_type = self.types.get(row.type)
         if flow_type is None:
-            return await self._stall(flow_id, row.attempts, None, f"unknown flow type {row.type}")
+            return await self._stall(held, row.attempts, None, f"unknown flow type {row.type}")
         ctx: FlowContext[D] = FlowContext(flow_id, row.type, dict(row.data), dict(row.results), self.deps)
         step_no, attempts = row.next_step, row.attempts
         # The flow id and its trigger travel on every call a step makes (audit entries record them).
@@ -350,30 +472,49 @@ class FlowRunner(Generic[D]):
                 step = flow_type.steps[step_no]
                 ctx.step, ctx.staged = step.name, []
                 if step.when is not None and not step.when(ctx):
-                    await self._advance(ctx, step_no, flow_type, None, skipped=True)
+                    await self._advance(held, ctx, step_no, flow_type, None, skipped=True)
                     step_no += 1
                     continue
                 if step.approval is not None:
-                    given = await self._await_approval(ctx, step.approval)
+                    given = await self._await_approval(held, ctx, step.approval)
                     if isinstance(given, FlowStatus):
                         return given
                     ctx.results[step.name] = given
-                    await self._advance(ctx, step_no, flow_type, given, skipped=False)
+                    await self._advance(held, ctx, step_no, flow_type, given, skipped=False)
                     step_no, attempts = step_no + 1, 0
                     continue
                 try:
-                    async with self.slots:
+                    # The heartbeat keeps the lease while the step runs, however long it takes.
+                    async with leases.kept(held, self._renew), self.slots:
                         with tracing.child(step.name):  # the step's calls are its children
                             result = await step.run(ctx)
+                except LeaseLost:
+                    raise
                 except Exception as exc:
-                    return await self._failed(flow_id, step.name, attempts + 1, exc)
+                    return await self._failed(held, step.name, attempts + 1, exc)
                 ctx.results[step.name] = dict(result or {})
-                await self._advance(ctx, step_no, flow_type, ctx.results[step.name], skipped=False)
+                await self._advance(held, ctx, step_no, flow_type, ctx.results[step.name], skipped=False)
                 step_no, attempts = step_no + 1, 0
         return FlowStatus.COMPLETED
 
+    async def _renew(self, held: Lease, *, release: bool = False) -> bool:
+        until = None if release else utcnow() + timedelta(seconds=self.lease)
+        async with self.db.transaction() as session:
+            return await leases.renew(session, held, until)
+
+    async def _fenced(
+        self, session: AsyncSession, held: Lease, statement: Any, values: dict[str, Any]
+    ) -> None:
+        """Apply a runner's change to its flow only while its lease holds; else roll back all of
+        the transaction (timeline notes, staged events) with `LeaseLost`."""
+        result: Any = await session.execute(statement, {**values, **held.fence})
+        if int(result.rowcount or 0) != 1:
+            held.lost = True
+            raise LeaseLost(held.flow_id, "taken over or revoked")
+
     async def _advance(
         self,
+        held: Lease,
         ctx: FlowContext[D],
         step_no: int,
         flow_type: FlowType,
@@ -382,10 +523,10 @@ class FlowRunner(Generic[D]):
         skipped: bool,
     ) -> None:
         last = step_no + 1 == len(flow_type.steps)
+        started = asyncio.get_running_loop().time()
         now = utcnow()
         async with self.db.transaction() as session:
             values: dict[str, Any] = {
-                "flow": ctx.flow_id,
                 "next_step": step_no + 1,
                 "attempts": 0,
                 "last_error": None,
@@ -395,26 +536,30 @@ class FlowRunner(Generic[D]):
             if last:
                 values |= {"status": FlowStatus.COMPLETED, "lease_until": None}
             else:
-                values["lease_until"] = now + self.lease
-            await session.execute(_ADVANCE, values)
+                values["lease_until"] = now + timedelta(seconds=self.lease)
+            await self._fenced(session, held, _ADVANCE, values)
             detail = "condition not met" if skipped else _summary(result)
             await _note(session, ctx.flow_id, "step_skipped" if skipped else "step_done", ctx.step, detail)
             for subject, data in ctx.staged:
                 await outbox.publish(session, self.source, subject, data)
             if last:
                 await _note(session, ctx.flow_id, "completed", None, None)
+        held.renewed_at = started
 
     async def _await_approval(
-        self, ctx: FlowContext[D], approval: approvals.Approval
+        self, held: Lease, ctx: FlowContext[D], approval: approvals.Approval
     ) -> dict[str, Any] | FlowStatus:
-        """The approval's outcome: who gave it, or the flow parked (first time) or cancelled."""
+        """The approval's outcome: who gave it, or the flow parked (first time) or cancelled. Parking
+        and cancelling let go of the lease, fenced like every runner change: a runner whose lease
+        was lost records no request (`LeaseLost`, rolled back)."""
         async with self.db.transaction() as session:
             acting_as(session, Actor(RUNNER))
             row = await approvals.of_step(session, ctx.flow_id, ctx.step)
             if row is not None and row.status == approvals.ApprovalStatus.APPROVED:
                 return {"approval_id": row.id, "approved_by": row.decided_by, "comment": row.comment}
             if row is not None and row.status == approvals.ApprovalStatus.REJECTED:
-                await _settle(session, ctx.flow_id, FlowStatus.CANCELLED, f"approval {row.id} was refused")
+                # The API cancels a refused flow itself; this covers a flow resumed since.
+                await self._park(session, held, FlowStatus.CANCELLED, f"approval {row.id} was refused")
                 await _note(session, ctx.flow_id, "cancelled", ctx.step, f"not approved: {row.comment or ''}")
                 return FlowStatus.CANCELLED
             if row is None:
@@ -428,8 +573,13 @@ class FlowRunner(Generic[D]):
                     await outbox.publish(
                         session, self.source, row.flow_id, approval.events.requested(**fields)
                     )
-            await _settle(session, ctx.flow_id, FlowStatus.AWAITING_APPROVAL, None)
+            await self._park(session, held, FlowStatus.AWAITING_APPROVAL, None)
         return FlowStatus.AWAITING_APPROVAL
+
+    async def _park(self, session: AsyncSession, held: Lease, status: FlowStatus, error: str | None) -> None:
+        """Leave the flow in a state no runner picks up (awaiting approval, cancelled), unleased."""
+        values = {"status": status, "last_error": error, "updated_at": utcnow()}
+        await self._fenced(session, held, _RELEASE, values)
 
     async def escalate_due(self) -> int:
         """Mark approvals that have waited past their time as escalated, once each; announce them."""
@@ -458,57 +608,60 @@ class FlowRunner(Generic[D]):
         known = self.types.get(flow_type)
         return next((s for s in known.steps if s.name == name), None) if known else None
 
-    async def _failed(self, flow_id: str, step: str, attempts: int, exc: Exception) -> FlowStatus:
+    async def _failed(self, held: Lease, step: str, attempts: int, exc: Exception) -> FlowStatus:
         error = f"{type(exc).__name__}: {exc}"
-        if not is_transient(exc) or attempts >= self.max_attempts:
-            return await self._stall(flow_id, attempts, step, error)
+        # A call its circuit breaker held back (the upstream failed for others just now) is no
+        # proof the upstream still fails: the flow waits for it instead of stalling. Many flows
+        # failing fast on one open circuit would otherwise use up their attempts in seconds.
+        tried = getattr(exc, "attempted", True)
+        if not is_transient(exc) or (attempts >= self.max_attempts and tried):
+            return await self._stall(held, attempts, step, error)
         delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
         log.warning(
             "flow %s step %s failed (attempt %d), retrying in %.1fs: %s",
-            flow_id,
+            held.flow_id,
             step,
             attempts,
             delay,
             error,
         )
         async with self.db.transaction() as session:
-            await session.execute(
-                update(flows)
-                .where(flows.c.id == flow_id)
-                .values(
-                    status=FlowStatus.WAITING,
-                    attempts=attempts,
-                    last_error=error[:4000],
-                    lease_until=None,
-                    next_run_at=utcnow() + timedelta(seconds=delay),
-                    updated_at=utcnow(),
-                    version=flows.c.version + 1,
-                )
+            await self._fenced(
+                session,
+                held,
+                _RELEASE,
+                {
+                    "status": FlowStatus.WAITING,
+                    "attempts": attempts,
+                    "last_error": error[:4000],
+                    "next_run_at": utcnow() + timedelta(seconds=delay),
+                    "updated_at": utcnow(),
+                    "waiting_on": getattr(exc, "service", None) or None,
+                },
             )
-            await _note(
-                session, flow_id, "step_failed", step, f"attempt {attempts}, retry in {delay:.1f}s: {error}"
-            )
+            detail = f"attempt {attempts}, retry in {delay:.1f}s: {error}"
+            await _note(session, held.flow_id, "step_failed", step, detail)
         return FlowStatus.WAITING
 
-    async def _stall(self, flow_id: str, attempts: int, step: str | None, error: str) -> FlowStatus:
+    async def _stall(self, held: Lease, attempts: int, step: str | None, error: str) -> FlowStatus:
+        flow_id = held.flow_id
         log.error("flow %s stalled at %s after %d attempts: %s", flow_id, step, attempts, error)
         async with self.db.transaction() as session:
+            await self._fenced(
+                session,
+                held,
+                _RELEASE,
+                {
+                    "status": FlowStatus.STALLED,
+                    "attempts": attempts,
+                    "last_error": error[:4000],
+                    "updated_at": utcnow(),
+                },
+            )
             stored = await session.scalar(select(flows.c.trigger_delivery).where(flows.c.id == flow_id))
             delivery = consumer.Delivery.from_json(stored) if stored and self.redis is not None else None
             if delivery is not None:
                 await consumer.forget_seen(session, delivery)
-            await session.execute(
-                update(flows)
-                .where(flows.c.id == flow_id)
-                .values(
-                    status=FlowStatus.STALLED,
-                    attempts=attempts,
-                    last_error=error[:4000],
-                    lease_until=None,
-                    updated_at=utcnow(),
-                    version=flows.c.version + 1,
-                )
-            )
             await _note(session, flow_id, "stalled", step, error)
         if delivery is not None:
             await self._dead_letter(delivery, flow_id, attempts, step, error)

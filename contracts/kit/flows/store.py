@@ -40,7 +40,12 @@ flows = Table(
     # The message that started it (stream, group, entry, fields): dead-lettered if the flow stalls.
     Column("trigger_delivery", JSON, nullable=True),
     Column("next_run_at", DateTime(timezone=True), nullable=False),
+    # Which runner may run it, until when, and the fencing token of that lease (leases.py).
     Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_generation", Integer, nullable=False, server_default="0"),
+    # The upstream a waiting flow's step could not reach: retried as soon as it answers again.
+    Column("waiting_on", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
     Column("version", Integer, nullable=False),

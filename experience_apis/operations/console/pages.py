@@ -10,8 +10,8 @@ from urllib.parse import quote, urlencode
 from contracts.clients.audit import audit_page
 from contracts.kit import operations as backbone
 from contracts.kit.auth import Principal
-from contracts.models.audit import AuditEntry
-from contracts.models.flows import Approval, Flow, Timeline
+from contracts.kit.wire.audit import AuditEntry
+from contracts.kit.wire.flows import Approval, Flow, Timeline
 from contracts.models.operations import Offender
 from experience_apis.operations.monitors.base import FAILURES, Found
 from experience_apis.operations.upstreams import AUDITED, Upstreams

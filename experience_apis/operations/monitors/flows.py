@@ -6,8 +6,8 @@ import asyncio
 from datetime import datetime
 
 from contracts.kit.flows.store import FlowStatus
+from contracts.kit.wire.flows import Flow
 from contracts.models import cmms
-from contracts.models.flows import Flow
 from contracts.models.operations import Offender
 from experience_apis.operations.monitors.base import FAILURES, Found, Monitor
 from experience_apis.operations.upstreams import Upstreams

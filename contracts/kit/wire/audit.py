@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from contracts.models.common import Output
+from contracts.kit.wire import Output
 
 
 class AuditAction(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from contracts.models.common import Input, Output, Text
+from contracts.kit.wire import Input, Output, Text
 
 
 class FlowStep(Output, kw_only=True):

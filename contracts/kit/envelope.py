@@ -2,7 +2,9 @@
 
 An event's `data` is a msgspec Struct registered under its CloudEvents `type`
 (`<system>.<entity>.<event>.v<major>`); consumers decode the envelope first and the data by
-its type, and tolerate fields they do not know.
+its type, and tolerate fields they do not know. The catalogue is a mechanism of the kit (the
+outbox and consumers use it); the platform's events register themselves in it from
+`contracts/events/`.
 """
 
 from __future__ import annotations
