@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.clients.base import ApiClient
-from contracts.models.documents import Document
+from contracts.kit.wire.documents import Document
 
 API = "/qms/v2"
 

@@ -40,7 +40,7 @@ from contracts.kit.records import RecordMixin, new_id
 from contracts.kit.repository import get_or_404
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
-from contracts.models.documents import Document
+from contracts.kit.wire.documents import Document
 
 documents_metadata = MetaData()
 CHUNK = 64 * 1024

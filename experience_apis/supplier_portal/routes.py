@@ -18,8 +18,8 @@ from contracts.kit.paging import Paged, etag
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.problems import Problem, Unprocessable
 from contracts.kit.responses import problems
+from contracts.kit.wire.documents import Document
 from contracts.models import supplier as m
-from contracts.models.documents import Document
 from experience_apis.supplier_portal import service
 from experience_apis.supplier_portal.service import Upstreams
 

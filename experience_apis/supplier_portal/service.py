@@ -24,9 +24,9 @@ from contracts.clients.qms_documents import QmsDocumentsClient
 from contracts.kit.auth import Principal
 from contracts.kit.paging import PageQuery
 from contracts.kit.problems import NotFound, Problem, Unprocessable
+from contracts.kit.wire.documents import Document
 from contracts.models import qms
 from contracts.models import supplier as m
-from contracts.models.documents import Document
 from contracts.tenancy import sees_case, sees_inspection
 from experience_apis.supplier_portal import scorecard as scorecards
 

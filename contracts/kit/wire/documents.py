@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from contracts.models.common import Output
+from contracts.kit.wire import Output
 
 
 class Document(Output, kw_only=True):
