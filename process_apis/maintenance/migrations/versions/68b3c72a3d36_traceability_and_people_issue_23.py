@@ -1,7 +1,7 @@
 """traceability_and_people: issue 23
 
 Revision ID: 68b3c72a3d36
-Revises: 8b1e5c7d2f40
+Revises: d341ced46fbe
 Create Date: 2026-12-06 17:34:44.754737
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '68b3c72a3d36'
-down_revision: str | None = '8b1e5c7d2f40'
+down_revision: str | None = 'd341ced46fbe'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """traceability_and_people: issue 23
 
 Revision ID: 82ea51c2c45f
-Revises: 3f6d2a9c41b7
+Revises: 8c05677400da
 Create Date: 2026-12-06 17:34:55.624749
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from contracts.kit.audit import append_only_ddl, drop_append_only_ddl
 
 
 revision: str = '82ea51c2c45f'
-down_revision: str | None = '3f6d2a9c41b7'
+down_revision: str | None = '8c05677400da'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """traceability_and_people: issue 23
 
 Revision ID: 488e2fa0c901
-Revises: 498334e1dc6b
+Revises: a4e6b422a1db
 Create Date: 2026-12-06 17:10:06.083563
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '488e2fa0c901'
-down_revision: str | None = '498334e1dc6b'
+down_revision: str | None = 'a4e6b422a1db'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
