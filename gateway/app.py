@@ -97,7 +97,9 @@ class Gateway:
 
     def scopes(self) -> list[str]:
         """Every scope a token from this gateway can carry and something checks (RFC 8414)."""
-        routed = {s for r in self.table.routes.values() for s in (*r.read_scopes, *r.write_scopes)}
+        routed = {
+            s for r in self.table.routes.values() for s in (*r.read_scopes, *r.write_scopes, *r.extra_scopes)
+        }
         return sorted({*api_scopes(), *routed, GATEWAY_READ, METRICS_READ, INTROSPECT_SCOPE})
 
 

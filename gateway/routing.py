@@ -36,18 +36,32 @@ class Route:
     # Paths under this prefix authenticate with a webhook signature the upstream verifies: they
     # pass without a token, limited per `<prefix><source>` instead of per client.
     signed_prefix: str | None = None
+    # Scopes the upstream checks itself on some requests (advertised in the server metadata).
+    extra_scopes: tuple[str, ...] = ()
 
     def scopes(self, method: str) -> tuple[str, ...]:
         return self.read_scopes if method in ("GET", "HEAD", "OPTIONS") else self.write_scopes
 
 
-def _api(name: str, port: int, limit: Limit = Limit(1200, 60), *, version: int = 1) -> Route:
+def _api(
+    name: str, port: int, limit: Limit = Limit(1200, 60), *, version: int = 1, extra: tuple[str, ...] = ()
+) -> Route:
     # Every major version of a service shares the route name, so they share one rate limit.
-    return Route(name, f"/{name}/v{version}", name, (f"{name}:read",), (f"{name}:write",), limit, port)
+    return Route(
+        name,
+        f"/{name}/v{version}",
+        name,
+        (f"{name}:read",),
+        (f"{name}:write",),
+        limit,
+        port,
+        extra_scopes=extra,
+    )
 
 
 ROUTES: tuple[Route, ...] = (
-    _api("erp", 8101),
+    # erp:release: stock out of a hold, payment holds lifted (quality clients only).
+    _api("erp", 8101, extra=("erp:release",)),
     _api("qms", 8102),
     _api("qms", 8102, version=2),
     _api("cmms", 8103),

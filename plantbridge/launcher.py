@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from contracts.kit.observability import RESTARTS_VARIABLE
+from contracts.scopes import api_scopes
 from plantbridge.processes import ChildProcess, RedisServer, ServiceProcess
 from plantbridge.services import SERVICES, Service, by_name
 from plantbridge.shopfloor_demo import ShopfloorDemo, load_shopfloor_demo
@@ -29,11 +30,14 @@ OPERATOR_CLIENT = "plantbridge-operator"
 # The operator may read and write every system and process API, work the dead letters and
 # see the gateway reports.
 OPERATOR_SCOPES = (
+    # Only scopes some API checks (from the committed documents): webhooks and the shop floor
+    # take no `:write`.
     *(
-        f"{s.name}:{access}"
+        scope
         for s in SERVICES
         if s.layer in ("system", "process", "connector")
-        for access in ("read", "write")
+        for scope in (f"{s.name}:read", f"{s.name}:write")
+        if scope in api_scopes()
     ),
     "events:read",
     "events:replay",

@@ -36,7 +36,10 @@ SERVICES: tuple[Service, ...] = (
         "QUALITY",
         "process",
         client_id="quality-process",
-        client_scopes=("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write"),
+        # erp:release: only quality takes stock out of BLOCKED or QUALITY_INSPECTION (docs/holds.md).
+        client_scopes=(
+            *("erp:read", "erp:write", "erp:release", "qms:read", "qms:write", "mes:read", "mes:write"),
+        ),
     ),
     Service(
         "maintenance",
@@ -46,7 +49,7 @@ SERVICES: tuple[Service, ...] = (
         "process",
         client_id="maintenance-process",
         client_scopes=(
-            *("erp:read", "erp:write", "qms:read", "qms:write", "cmms:read", "cmms:write"),
+            *("erp:read", "erp:write", "erp:release", "qms:read", "qms:write", "cmms:read", "cmms:write"),
             *("mes:read", "mes:write", "xref:read"),
         ),
     ),

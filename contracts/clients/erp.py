@@ -86,3 +86,46 @@ class ErpClient(ApiClient):
 
     async def lots_by_supplier_lot(self, supplier_lot: str) -> list[m.Lot]:
         return await self.get_all(f"{API}/lots", m.Lot, {"supplier_lot": supplier_lot, "limit": 500})
+
+    async def get_goods_receipt(self, receipt_id: str) -> m.GoodsReceipt:
+        return await self.get(f"{API}/goods-receipts/{receipt_id}", m.GoodsReceipt)
+
+    async def list_purchase_orders(
+        self, *, supplier_id: str, status: m.PurchaseOrderStatus
+    ) -> list[m.PurchaseOrder]:
+        params = {"supplier_id": supplier_id, "status": status, "limit": 200}
+        return await self.get_all(f"{API}/purchase-orders", m.PurchaseOrder, params)
+
+    async def flag_purchase_order(
+        self, po_id: str, alert: m.QualityAlertCreate, *, idempotency_key: str
+    ) -> m.PurchaseOrder:
+        return await self.post(
+            f"{API}/purchase-orders/{po_id}/quality-alerts",
+            alert,
+            m.PurchaseOrder,
+            idempotency_key=idempotency_key,
+        )
+
+    async def hold_payment(
+        self, lot_id: str, hold: m.PaymentHoldCreate, *, idempotency_key: str
+    ) -> m.PaymentHold:
+        return await self.post(
+            f"{API}/lots/{lot_id}/payment-hold", hold, m.PaymentHold, idempotency_key=idempotency_key
+        )
+
+    async def release_payment(
+        self, lot_id: str, release: m.PaymentHoldRelease, *, idempotency_key: str
+    ) -> m.PaymentHold:
+        return await self.post(
+            f"{API}/lots/{lot_id}/payment-hold/release",
+            release,
+            m.PaymentHold,
+            idempotency_key=idempotency_key,
+        )
+
+    async def settle_return(
+        self, settlement: m.ReturnSettlementCreate, *, idempotency_key: str
+    ) -> m.ReturnSettlement:
+        return await self.post(
+            f"{API}/return-settlements", settlement, m.ReturnSettlement, idempotency_key=idempotency_key
+        )

@@ -103,7 +103,7 @@ def create_service_app(
     """`checks`: readiness checks beside the database and Redis (a peer the service fronts)."""
     configure_logging(spec.name, settings.log_level)
     traced = setup_tracing(spec.name, settings)  # None, and no SDK import, unless an endpoint is set
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_timeout=settings.database_pool_timeout_seconds)
     # A service that migrates the audit table gets its recorder and `GET <api>/audit` with it.
     schema = spec.metadata if isinstance(spec.metadata, tuple) else (spec.metadata,)
     audited = audit.audit_metadata in schema

@@ -16,6 +16,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
 from contracts.kit import correlation
@@ -239,6 +240,20 @@ def _on_stale_data(request: Request[Any, Any, Any], exc: StaleDataError) -> Resp
     )
 
 
+def _on_pool_timeout(request: Request[Any, Any, Any], exc: PoolTimeout) -> Response[bytes]:
+    # Every pooled connection stayed busy for the pool's timeout (a burst): the request changed
+    # nothing, and a retry a moment later is served.
+    log.warning("no database connection for %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        503,
+        "database-busy",
+        "Service busy",
+        "Every database connection of this service stayed busy; retry shortly.",
+        instance=request.url.path,
+        headers={"Retry-After": "2"},
+    )
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -255,6 +270,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     IntegrityError: _on_integrity_error,
     DataError: _on_data_error,
     StaleDataError: _on_stale_data,
+    PoolTimeout: _on_pool_timeout,
     HTTPException: _on_http_exception,
     NotAuthorizedException: _on_http_exception,
     PermissionDeniedException: _on_http_exception,

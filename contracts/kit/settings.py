@@ -34,6 +34,9 @@ class ServiceSettings(HttpServerSettings, frozen=True, kw_only=True):
     """What every service needs; a service adds its own fields by subclassing."""
 
     database_url: str
+    # How long a request waits for one of the database's pooled connections (SQLite has one)
+    # before it is answered 503 with Retry-After instead of waiting on (contracts/kit/problems.py).
+    database_pool_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 30.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     host: str = "127.0.0.1"
     port: int = 8000

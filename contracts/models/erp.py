@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -49,6 +49,7 @@ class MovementType(StrEnum):
     ISSUE = "issue"
     TRANSFER = "transfer"
     REVERSAL = "reversal"
+    DELIVERY = "delivery"  # out to a customer (posted by a delivery, not as a movement)
 
 
 class StockMovement(StrEnum):
@@ -74,6 +75,37 @@ class RequisitionStatus(StrEnum):
     OPEN = "open"
     ORDERED = "ordered"
     CANCELLED = "cancelled"
+
+
+class QualityRecord(StrEnum):
+    USAGE_DECISION = "usage_decision"  # record_id: the inspection lot decided
+    NONCONFORMANCE = "nonconformance"  # record_id: the nonconformance disposed
+
+
+class QualityDisposition(StrEnum):
+    """The dispositions of QMS's usage decisions and nonconformances."""
+
+    RELEASE = "release"
+    USE_AS_IS = "use_as_is"
+    BLOCK = "block"
+    REWORK = "rework"
+    SCRAP = "scrap"
+    RETURN = "return"
+
+
+class InvoiceKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"  # posted, to be paid
+    PAID = "paid"
+
+
+class ReturnOutcome(StrEnum):
+    CREDIT_NOTE = "credit_note"  # the receipt was invoiced: a credit note for the returned quantity
+    INVOICE_REDUCED = "invoice_reduced"  # not invoiced yet: its invoice may bill only what was kept
 
 
 class CostKind(StrEnum):
@@ -181,6 +213,7 @@ class PurchaseOrder(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    quality_alerts: list[QualityAlert] = msgspec.field(default_factory=list)
 
 
 # --- receipts and lots ------------------------------------------------------------------------
@@ -239,6 +272,16 @@ class Lot(Output, kw_only=True):
     updated_at: datetime
 
 
+# --- quality references ---------------------------------------------------------------------
+class QualityRef(Input, kw_only=True):
+    """The quality decision that lets stock out of a hold: a usage decision on an inspection lot,
+    or a nonconformance's disposition."""
+
+    kind: QualityRecord
+    record_id: Id
+    disposition: QualityDisposition
+
+
 # --- inventory transactions ---------------------------------------------------------------------
 class InventoryTransactionCreate(Input, kw_only=True):
     type: StockMovement
@@ -250,10 +293,13 @@ class InventoryTransactionCreate(Input, kw_only=True):
     order_ref: Id | None = None
     cost_centre: Id | None = None
     reason: Text | None = None
+    # Out of BLOCKED or QUALITY_INSPECTION: the decision that allows it (and the erp:release scope).
+    quality_ref: QualityRef | None = None
 
 
 class ReversalCreate(Input, kw_only=True):
     reason: Text | None = None
+    quality_ref: QualityRef | None = None  # when the reversal takes stock out of a hold
 
 
 class InventoryTransaction(Output, kw_only=True):
@@ -274,6 +320,186 @@ class InventoryTransaction(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    quality_ref: QualityRef | None = None
+
+
+# --- holds: payment and shipping ----------------------------------------------------------------
+class PaymentHoldCreate(Input, kw_only=True):
+    reason: Text
+    quality_ref: QualityRef | None = None
+
+
+class PaymentHoldRelease(Input, kw_only=True):
+    quality_ref: QualityRef
+    note: Text | None = None
+
+
+class PaymentHold(Output, kw_only=True):
+    """A lot's payment hold: while active, no supplier invoice of the lot's receipts may be paid."""
+
+    lot_id: str
+    active: bool
+    reason: str
+    quality_ref: QualityRef | None
+    released_by: QualityRef | None
+    blocked_invoices: list[str]  # the invoices it blocks now
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class HoldReason(StrEnum):
+    BLOCKED = "blocked"
+    QUALITY_INSPECTION = "quality_inspection"
+    NO_STOCK = "no_unrestricted_stock"
+
+
+class ShippingHold(Output, kw_only=True):
+    reason: HoldReason
+    detail: str
+    location: str | None = None
+    quantity: float | None = None
+
+
+class LotEligibility(Output, kw_only=True):
+    """Whether a lot may ship, and why not; whether its invoices may be paid."""
+
+    lot_id: str
+    item_id: str
+    eligible_to_ship: bool
+    shippable_quantity: float
+    reasons: list[ShippingHold]
+    payment_hold: PaymentHold | None
+
+
+# --- supplier invoices ---------------------------------------------------------------------------
+class SupplierInvoiceLineCreate(Input, kw_only=True):
+    receipt_id: Id
+    quantity: Quantity | None = None  # default: what of the receipt is still to invoice
+    unit_price: Money | None = None  # default: the purchase order line's price
+
+
+class SupplierInvoiceCreate(Input, kw_only=True):
+    """A supplier's invoice against one purchase order, line by line against its goods receipts."""
+
+    po_id: Id
+    supplier_ref: Name  # the supplier's own invoice number
+    lines: Annotated[list[SupplierInvoiceLineCreate], msgspec.Meta(min_length=1, max_length=200)]
+    invoice_date: date | None = None
+
+
+class SupplierInvoiceLine(Output, kw_only=True):
+    line_no: int
+    receipt_id: str
+    lot_id: str
+    item_id: str
+    quantity: float  # negative on a credit note
+    unit_price: Decimal
+    amount: Decimal
+
+
+class PaymentBlock(Output, kw_only=True):
+    blocked: bool
+    lots: list[str]  # the lots whose payment holds block it
+
+
+class SupplierInvoice(Output, kw_only=True):
+    invoice_id: str
+    kind: InvoiceKind
+    supplier_id: str
+    po_id: str
+    supplier_ref: str
+    invoice_date: date
+    currency: str
+    lines: list[SupplierInvoiceLine]
+    total: Decimal
+    status: InvoiceStatus
+    payment_block: PaymentBlock
+    paid_at: datetime | None
+    payment_reference: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class InvoicePayment(Input, kw_only=True):
+    reference: Name | None = None  # e.g. the bank transfer's reference
+    paid_on: date | None = None
+
+
+class ReturnSettlementCreate(Input, kw_only=True):
+    """Settle a return to vendor with the supplier (`txn_id`: the return_to_vendor transaction)."""
+
+    txn_id: Id
+    reason: Text | None = None
+
+
+class ReturnSettlement(Output, kw_only=True):
+    txn_id: str
+    lot_id: str
+    receipt_id: str
+    po_id: str
+    quantity: float
+    outcome: ReturnOutcome
+    credit_note_id: str | None
+    created_at: datetime
+
+
+# --- deliveries ----------------------------------------------------------------------------------
+class DeliveryLineCreate(Input, kw_only=True):
+    lot_id: Id
+    quantity: Quantity
+    location: Location
+
+
+class DeliveryCreate(Input, kw_only=True):
+    """An outbound shipment of lots to a customer; held lots are refused (409 lot-on-hold)."""
+
+    customer_id: Id
+    lines: Annotated[list[DeliveryLineCreate], msgspec.Meta(min_length=1, max_length=200)]
+    order_ref: Id | None = None  # the sales order
+
+
+class DeliveryLine(Output, kw_only=True):
+    line_no: int
+    lot_id: str
+    item_id: str
+    quantity: float
+    location: str
+    txn_id: str
+
+
+class Delivery(Output, kw_only=True):
+    delivery_id: str
+    customer_id: str
+    order_ref: str | None
+    lines: list[DeliveryLine]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- purchasing: quality alerts on purchase orders ------------------------------------------------
+class QualityAlertCreate(Input, kw_only=True):
+    """Purchasing is told: an open order of this supplier's item may bring more of what failed."""
+
+    item_id: Id
+    lot_id: Id
+    reason: Text
+    supplier_case_id: Id | None = None
+    nc_id: Id | None = None
+    source_po_id: Id | None = None  # the order the failed lot came on
+
+
+class QualityAlert(Output, kw_only=True):
+    alert_id: str
+    item_id: str
+    lot_id: str
+    reason: str
+    supplier_case_id: str | None
+    nc_id: str | None
+    source_po_id: str | None
+    raised_at: datetime
 
 
 # --- costs -----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from process_apis.quality.routes import ROUTES
 from process_apis.quality.rules import QualityRules, load_rules
 from process_apis.quality.settings import QualitySettings
 
-SCOPES = ("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write")
+SCOPES = ("erp:read", "erp:write", "erp:release", "qms:read", "qms:write", "mes:read", "mes:write")
 
 
 def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
@@ -41,7 +41,8 @@ SPEC = ServiceSpec(
     title="Plantbridge quality process API",
     description="Durable quality flows: goods receipt → inspection, usage decision → stock, "
     "nonconformance and supplier case, production completion → inspection, nonconformance "
-    "disposition → stock.",
+    "disposition → stock, payment holds and return settlements, procurement notice → purchase "
+    "orders flagged.",
     api_path="/quality/v1",
     api_version="1.0.0",
     routes=ROUTES,

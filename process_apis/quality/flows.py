@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from contracts.clients.base import UpstreamProblem
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
 from contracts.clients.qms import QmsClient
@@ -85,7 +86,7 @@ def _needs_approval(ctx: Ctx) -> bool:
     return _approval_rule(ctx) is not None
 
 
-def _decision(ctx: Ctx) -> str:
+def _decision_subject(ctx: Ctx) -> str:
     d = ctx.data
     return (
         f"{d['disposition']} of lot {d['lot_id']} ({d['item_id']}): decision {d['code']} on inspection "
@@ -94,7 +95,7 @@ def _decision(ctx: Ctx) -> str:
 
 
 DECISION_APPROVAL = Approval(
-    subject=_decision,
+    subject=_decision_subject,
     requested_by=lambda ctx: str(ctx.data["decided_by"]),
     # Neither the one the decision names nor the one whose token made it may approve it.
     requester_keys=lambda ctx: [
@@ -109,10 +110,29 @@ DECISION_APPROVAL = Approval(
 )
 
 
+# Purchased material that failed stays unpaid until quality releases it; returned goods are settled.
+PAYMENT_HOLDS = frozenset({qms.Disposition.BLOCK, qms.Disposition.REWORK, qms.Disposition.SCRAP})
+RELEASES = frozenset({qms.Disposition.RELEASE, qms.Disposition.USE_AS_IS})
+
+
+def quality_ref(kind: erp.QualityRecord, record_id: str, disposition: str) -> erp.QualityRef:
+    """What ERP needs to let stock out of a hold: the decision that allows it."""
+    return erp.QualityRef(kind=kind, record_id=record_id, disposition=erp.QualityDisposition(disposition))
+
+
+def _decision(ctx: Ctx) -> erp.QualityRef:
+    d = ctx.data
+    return quality_ref(erp.QualityRecord.USAGE_DECISION, d["inspection_lot_id"], d["disposition"])
+
+
 async def read_quality_stock(ctx: Ctx) -> dict[str, Any]:
-    lot = await ctx.deps.erp.get_lot(ctx.data["lot_id"])
+    d = ctx.data
+    lot = await ctx.deps.erp.get_lot(d["lot_id"])
     held = [{"location": b.location, "quantity": b.quantity} for b in lot.balances if b.status == QI]
-    return {"balances": held, "supplier_id": lot.supplier_id}
+    po_id = None
+    if d.get("origin") == qms.InspectionOrigin.GOODS_RECEIPT and d.get("source_ref"):
+        po_id = (await ctx.deps.erp.get_goods_receipt(d["source_ref"])).po_id  # the receipt inspected
+    return {"balances": held, "supplier_id": lot.supplier_id, "po_id": po_id}
 
 
 async def move_decided_stock(ctx: Ctx) -> dict[str, Any]:
@@ -131,6 +151,7 @@ async def move_decided_stock(ctx: Ctx) -> dict[str, Any]:
                 location=balance["location"],
                 from_status=QI,
                 reason=reason,
+                quality_ref=_decision(ctx),
             ),
             idempotency_key=f"{ctx.idempotency_key}:{balance['location']}",
         )
@@ -190,6 +211,7 @@ async def open_supplier_case(ctx: Ctx) -> dict[str, Any]:
             description=f"Inspection {d['inspection_lot_id']} ended in {d['disposition']}.",
             nc_ids=[nc_id] if nc_id else [],
             lot_ids=[d["lot_id"]],
+            po_id=ctx.results["read_stock"].get("po_id"),
             due_date=_in_days(ctx.deps.rules.supplier_case_due_days),
             opened_by="quality-process",
         ),
@@ -211,10 +233,63 @@ async def open_supplier_case(ctx: Ctx) -> dict[str, Any]:
             inspection_lot_id=d["inspection_lot_id"],
             nc_id=nc_id,
             supplier_case_id=case.case_id,
+            po_id=ctx.results["read_stock"].get("po_id"),
             quantity=ctx.results["move_stock"]["quantity"],
         ),
     )
     return {"supplier_case_id": case.case_id, "issued": case.issued_at is not None}
+
+
+def purchased(ctx: Ctx) -> bool:
+    return ctx.data.get("origin") == qms.InspectionOrigin.GOODS_RECEIPT
+
+
+async def hold_payment(ctx: Ctx, ref: erp.QualityRef) -> dict[str, Any]:
+    hold = await ctx.deps.erp.hold_payment(
+        ctx.data["lot_id"],
+        erp.PaymentHoldCreate(reason=f"{ref.kind} {ref.record_id}: {ref.disposition}", quality_ref=ref),
+        idempotency_key=ctx.idempotency_key,
+    )
+    return {"held": hold.active, "invoices": hold.blocked_invoices}
+
+
+async def release_payment(ctx: Ctx, ref: erp.QualityRef) -> dict[str, Any]:
+    try:
+        hold = await ctx.deps.erp.release_payment(
+            ctx.data["lot_id"], erp.PaymentHoldRelease(quality_ref=ref), idempotency_key=ctx.idempotency_key
+        )
+    except UpstreamProblem as exc:
+        if exc.status != 404:
+            raise
+        return {"released": False}  # the lot's payment was never held
+    return {"released": not hold.active, "invoices": hold.blocked_invoices}
+
+
+async def settle_returns(ctx: Ctx) -> dict[str, Any]:
+    """Each return to vendor becomes a credit note, or a lower invoice to come."""
+    outcomes = {}
+    for txn_id in ctx.results["move_stock"]["txn_ids"]:
+        settled = await ctx.deps.erp.settle_return(
+            erp.ReturnSettlementCreate(txn_id=txn_id, reason=f"returned: {_decision_text(ctx)}"),
+            idempotency_key=f"{ctx.idempotency_key}:{txn_id}",
+        )
+        outcomes[txn_id] = {"outcome": settled.outcome.value, "credit_note_id": settled.credit_note_id}
+    return {"settlements": outcomes}
+
+
+def _decision_text(ctx: Ctx) -> str:
+    d = ctx.data
+    if "inspection_lot_id" in d:
+        return f"usage decision on {d['inspection_lot_id']}"
+    return f"nonconformance {d['nc_id']}"
+
+
+async def hold_decided_payment(ctx: Ctx) -> dict[str, Any]:
+    return await hold_payment(ctx, _decision(ctx))
+
+
+async def release_decided_payment(ctx: Ctx) -> dict[str, Any]:
+    return await release_payment(ctx, _decision(ctx))
 
 
 async def confirm_stock_posted(ctx: Ctx) -> dict[str, Any]:
@@ -234,7 +309,8 @@ USAGE_DECISION = FlowType(
     "usage_decision",
     "A usage decision (approved by a second person first, where the plant's rules say so) moves the "
     "lot's quality-inspection stock in ERP, opens a nonconformance and, for purchased material, a "
-    "supplier case, then tells QMS the stock is posted.",
+    "supplier case; holds or releases payment of the lot's supplier invoices, settles a return with "
+    "the supplier, then tells QMS the stock is posted.",
     (
         Step.awaiting(
             "approve_decision", DECISION_APPROVAL, when=lambda ctx: _approval_rule(ctx) is not None
@@ -243,6 +319,21 @@ USAGE_DECISION = FlowType(
         Step("move_stock", move_decided_stock),
         Step("open_nonconformance", open_decision_nonconformance, when=opens_nonconformance),
         Step("open_supplier_case", open_supplier_case, when=opens_supplier_case),
+        Step(
+            "hold_payment",
+            hold_decided_payment,
+            when=lambda ctx: purchased(ctx) and ctx.data["disposition"] in PAYMENT_HOLDS,
+        ),
+        Step(
+            "release_payment",
+            release_decided_payment,
+            when=lambda ctx: purchased(ctx) and ctx.data["disposition"] in RELEASES,
+        ),
+        Step(
+            "settle_return",
+            settle_returns,
+            when=lambda ctx: purchased(ctx) and ctx.data["disposition"] == qms.Disposition.RETURN,
+        ),
         Step("confirm_stock_posted", confirm_stock_posted),
     ),
     keys=("lot_id", "supplier_id"),
@@ -311,6 +402,7 @@ async def move_disposed_stock(ctx: Ctx) -> dict[str, Any]:
                     location=balance.location,
                     from_status=status,
                     reason=f"nonconformance {d['nc_id']}: {d['disposition']}",
+                    quality_ref=_disposition(ctx),
                 ),
                 idempotency_key=f"{ctx.idempotency_key}:{balance.location}:{status}",
             )
@@ -319,11 +411,78 @@ async def move_disposed_stock(ctx: Ctx) -> dict[str, Any]:
     return {"txn_ids": txn_ids}
 
 
+def _disposition(ctx: Ctx) -> erp.QualityRef:
+    d = ctx.data
+    return quality_ref(erp.QualityRecord.NONCONFORMANCE, d["nc_id"], d["disposition"])
+
+
+async def hold_disposed_payment(ctx: Ctx) -> dict[str, Any]:
+    return await hold_payment(ctx, _disposition(ctx))
+
+
+async def release_disposed_payment(ctx: Ctx) -> dict[str, Any]:
+    return await release_payment(ctx, _disposition(ctx))
+
+
+def _disposed(*dispositions: qms.NcDisposition) -> Any:
+    return lambda ctx: ctx.data["disposition"] in dispositions and bool(ctx.results["move_stock"]["txn_ids"])
+
+
 NC_DISPOSITION = FlowType(
     "nc_disposition",
-    "A disposition set on a nonconformance (scrap, return, use as is, rework) moves the lot's stock in ERP.",
-    (Step("move_stock", move_disposed_stock),),
+    "A disposition set on a nonconformance (scrap, return, use as is, rework) moves the lot's stock in "
+    "ERP; holds or releases payment of the lot's supplier invoices and settles a return.",
+    (
+        Step("move_stock", move_disposed_stock),
+        Step(
+            "hold_payment",
+            hold_disposed_payment,
+            when=_disposed(qms.NcDisposition.REWORK, qms.NcDisposition.SCRAP),
+        ),
+        Step("release_payment", release_disposed_payment, when=_disposed(qms.NcDisposition.USE_AS_IS)),
+        Step("settle_return", settle_returns, when=_disposed(qms.NcDisposition.RETURN)),
+    ),
     keys=("lot_id", "nonconformance_id"),
 )
 
-FLOW_TYPES = (RECEIPT_INSPECTION, USAGE_DECISION, PRODUCTION_INSPECTION, NC_DISPOSITION)
+
+# --- 5. procurement notice → purchasing flags the supplier's open orders ---------------------------
+OPEN_ORDERS = (erp.PurchaseOrderStatus.OPEN, erp.PurchaseOrderStatus.PARTIALLY_RECEIVED)
+
+
+async def flag_purchase_orders(ctx: Ctx) -> dict[str, Any]:
+    """Every open order of the supplier for the failed item gets a quality alert."""
+    d = ctx.data
+    orders = [
+        po
+        for status in OPEN_ORDERS
+        for po in await ctx.deps.erp.list_purchase_orders(supplier_id=d["supplier_id"], status=status)
+        if any(line.item_id == d["item_id"] for line in po.lines)
+    ]
+    flagged = []
+    for po in sorted(orders, key=lambda po: po.po_id):
+        await ctx.deps.erp.flag_purchase_order(
+            po.po_id,
+            erp.QualityAlertCreate(
+                item_id=d["item_id"],
+                lot_id=d["lot_id"],
+                reason=f"{d['disposition']} after inspection {d['inspection_lot_id']}",
+                supplier_case_id=d.get("supplier_case_id"),
+                nc_id=d.get("nc_id"),
+                source_po_id=d.get("po_id"),
+            ),
+            idempotency_key=f"{ctx.idempotency_key}:{po.po_id}",
+        )
+        flagged.append(po.po_id)
+    return {"flagged": flagged}
+
+
+PROCUREMENT_NOTICE = FlowType(
+    "procurement_notice",
+    "Purchasing learns of a blocked or returned lot: the supplier's open purchase orders for the "
+    "item are flagged in ERP.",
+    (Step("flag_purchase_orders", flag_purchase_orders),),
+    keys=("lot_id", "supplier_id", "order_id"),
+)
+
+FLOW_TYPES = (RECEIPT_INSPECTION, USAGE_DECISION, PRODUCTION_INSPECTION, NC_DISPOSITION, PROCUREMENT_NOTICE)

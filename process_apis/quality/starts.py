@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as erp_events
 from contracts.events import mes as mes_events
 from contracts.events import qms as qms_events
+from contracts.events import quality as quality_events
 from contracts.kit import flows
 from contracts.kit.consumer import Consumer
 from contracts.kit.envelope import CloudEvent
 from contracts.models import qms
 from process_apis.quality.flows import (
     NC_DISPOSITION,
+    PROCUREMENT_NOTICE,
     PRODUCTION_INSPECTION,
     RECEIPT_INSPECTION,
     USAGE_DECISION,
@@ -42,6 +45,11 @@ async def start_production_inspection(
 async def start_nc_disposition(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
     keys = {"lot_id": data["lot_id"], "nonconformance_id": data["nc_id"]}
     return await flows.start(session, NC_DISPOSITION, data, keys=keys, trigger=trigger)
+
+
+async def start_procurement_notice(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
+    keys = {"lot_id": data["lot_id"], "supplier_id": data["supplier_id"], "order_id": data.get("po_id")}
+    return await flows.start(session, PROCUREMENT_NOTICE, data, keys=keys, trigger=trigger)
 
 
 def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
@@ -78,6 +86,7 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
                 "failed_characteristics": decision.failed_characteristics,
                 "supplier_id": decision.supplier_id,
                 "decided_by_key": decision.decided_by_key,
+                "source_ref": decision.source_ref,
             },
             event.id,
         )
@@ -119,7 +128,12 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
         if "disposition" in nc.changed:
             await on_nc(event, session, nc.nc_id, nc.disposition, nc.links)
 
+    async def on_procurement_notice(event: CloudEvent, session: AsyncSession) -> None:
+        notice: quality_events.ProcurementNotice = event.data
+        await start_procurement_notice(session, msgspec.to_builtins(notice), event.id)
+
     consumer.on("erp.goods_receipt.posted.v1", on_receipt)
+    consumer.on("quality.procurement_notice.v1", on_procurement_notice)
     consumer.on("qms.usage_decision.made.v1", on_decision)
     consumer.on("mes.batch.completed.v1", on_batch)
     consumer.on("qms.nonconformance.opened.v1", on_nc_opened)

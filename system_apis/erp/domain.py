@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from contracts.kit.inputs import QUANTITY_DECIMALS, kept_quantity
 from contracts.kit.problems import Conflict, Unprocessable
-from contracts.models.erp import MovementType, StockStatus
+from contracts.models.erp import MovementType, QualityDisposition, StockStatus
 
 QI, UNR, BLK = StockStatus.QUALITY_INSPECTION, StockStatus.UNRESTRICTED, StockStatus.BLOCKED
 PRECISION = QUANTITY_DECIMALS  # quantities are kept to thousandths of the base unit
@@ -33,8 +33,18 @@ RULES: dict[MovementType, Rule] = {
     MovementType.RETURN_TO_VENDOR: Rule(frozenset({QI, UNR, BLK}), BLK, None),
     MovementType.ISSUE: Rule(frozenset({UNR}), UNR, None),
     MovementType.TRANSFER: Rule(frozenset({QI, UNR, BLK}), UNR, None, keeps_status=True),
+    MovementType.DELIVERY: Rule(frozenset({UNR}), UNR, None),
 }
 HELD = frozenset({QI, BLK})
+D = QualityDisposition
+# Which quality dispositions allow stock out of a hold, by the movement that takes it out.
+RELEASED_BY: dict[MovementType, frozenset[QualityDisposition]] = {
+    MovementType.RELEASE: frozenset({D.RELEASE, D.USE_AS_IS}),
+    MovementType.UNBLOCK: frozenset({D.RELEASE, D.USE_AS_IS}),
+    MovementType.REVERSAL: frozenset({D.RELEASE, D.USE_AS_IS}),
+    MovementType.SCRAP: frozenset({D.SCRAP}),
+    MovementType.RETURN_TO_VENDOR: frozenset({D.RETURN}),
+}
 
 Key = tuple[str, StockStatus]
 
@@ -65,8 +75,31 @@ class InsufficientStock(Conflict):
     slug, title = "insufficient-stock", "Not enough stock"
 
 
+class OverInvoiced(Conflict):
+    slug, title = "over-invoiced", "More than was received and kept"
+
+
 class IllegalMovement(Conflict):
     slug, title = "illegal-movement", "Movement not allowed from this stock status"
+
+
+def leaves_hold(from_status: StockStatus | None, to_status: StockStatus | None) -> bool:
+    """Stock out of BLOCKED or QUALITY_INSPECTION into neither (unrestricted, or out of stock): a
+    release in the quality sense, whoever posts it. Between the two (a block, or a block reversed
+    back into inspection) the stock stays held."""
+    return from_status in HELD and to_status not in HELD
+
+
+def requested_statuses(
+    type_: MovementType, from_status: StockStatus | None
+) -> tuple[StockStatus | None, StockStatus | None]:
+    """The statuses a movement request takes stock from and to, before balances are read (a block
+    defaults by balances, but every block ends in BLOCKED, so its source does not matter here)."""
+    rule = RULES.get(type_)
+    if rule is None:
+        return from_status, None
+    source = from_status or rule.default_from
+    return source, source if rule.keeps_status else rule.to_status
 
 
 def receipt_status(inspection_required: bool) -> StockStatus:
@@ -108,11 +141,11 @@ def plan_movement(
             for (loc, status), qty in balances.items()
             if loc == location and status in HELD and qty > 0
         }
-        if type_ is MovementType.ISSUE and held:
+        if type_ in (MovementType.ISSUE, MovementType.DELIVERY) and held:
             raise LotOnHold(
                 f"only {available:g} unrestricted at {location}; "
                 + ", ".join(f"{qty:g} {status}" for status, qty in sorted(held.items()))
-                + " cannot be issued",
+                + f" cannot be {'shipped' if type_ is MovementType.DELIVERY else 'issued'}",
                 held=dict(held),
             )
         raise InsufficientStock(
@@ -136,14 +169,19 @@ def plan_movement(
     )
 
 
+def check_reversible(movement: MovementType) -> None:
+    """A receipt is undone by a return to the vendor, and a reversal is not reversed again."""
+    if movement in (MovementType.REVERSAL, MovementType.RECEIPT):
+        raise IllegalMovement(
+            f"a {movement} cannot be reversed"
+            + (": return the goods to the vendor instead" if movement is MovementType.RECEIPT else ""),
+            current_state=movement,
+        )
+
+
 def plan_reversal(balances: dict[Key, float], original: Movement) -> Movement:
     """A reversal is a new movement with every delta negated; it must not drive stock negative."""
-    if original.type in (MovementType.REVERSAL, MovementType.RECEIPT):
-        raise IllegalMovement(
-            f"a {original.type} cannot be reversed"
-            + (": return the goods to the vendor instead" if original.type is MovementType.RECEIPT else ""),
-            current_state=original.type,
-        )
+    check_reversible(original.type)
     inverse = tuple(Delta(d.location, d.status, -d.quantity) for d in original.deltas)
     for d in inverse:
         left = balances.get((d.location, d.status), 0.0)
@@ -193,3 +231,15 @@ def recorded_movement(
     if to_status is not None:
         deltas.append(Delta(to_location or location, to_status, quantity))
     return Movement(type_, location, quantity, from_status, to_status, to_location, tuple(deltas))
+
+
+# --- invoicing against receipts (three-way match: order, receipt, invoice) -----------------------
+def invoiceable(received: float, returned: float, net_invoiced: float) -> float:
+    """What of a receipt may still be invoiced: what was kept, less what was billed net of credits."""
+    return max(0.0, round(received - returned - net_invoiced, PRECISION))
+
+
+def to_credit(received: float, returned: float, net_invoiced: float, quantity: float) -> float:
+    """How much of a return to credit: what was billed beyond what was kept, at most the return."""
+    over_billed = round(net_invoiced - (received - returned), PRECISION)
+    return max(0.0, min(quantity, over_billed))

@@ -11,6 +11,12 @@ from contracts.models import erp as m
 SOURCE = "/plantbridge/erp"
 
 
+def quality_reference(ref: m.QualityRef | None) -> ev.QualityReference | None:
+    if ref is None:
+        return None
+    return ev.QualityReference(kind=ref.kind, record_id=ref.record_id, disposition=ref.disposition)
+
+
 async def transaction_posted(session: AsyncSession, txn: m.InventoryTransaction) -> None:
     """`erp.inventory_txn.posted.v1`, and `erp.stock.status_changed.v1` when the status changed."""
     await outbox.publish(
@@ -30,6 +36,7 @@ async def transaction_posted(session: AsyncSession, txn: m.InventoryTransaction)
             order_ref=txn.order_ref,
             cost_centre=txn.cost_centre,
             reverses=txn.reverses,
+            quality_ref=quality_reference(txn.quality_ref),
         ),
     )
     if txn.from_status != txn.to_status:

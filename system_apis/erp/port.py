@@ -124,6 +124,11 @@ class ErpBackend(ABC):
         supplier_id: str | None = None,
         lot_id: str | None = None,
     ) -> Page[m.GoodsReceipt]: ...
+    @abstractmethod
+    async def flag_purchase_order(
+        self, session: AsyncSession, po: m.PurchaseOrder, alert: m.QualityAlert, op: Operation
+    ) -> None:
+        """Show purchasing the alert on the order where they work (its row is ours: alerts.py)."""
 
     # lots and stock movements
     @abstractmethod
@@ -161,6 +166,50 @@ class ErpBackend(ABC):
         type_: m.MovementType | None,
         order_ref: str | None,
     ) -> Page[m.InventoryTransaction]: ...
+
+    # supplier invoices (payment holds themselves are ours: holds.py)
+    @abstractmethod
+    async def create_supplier_invoice(
+        self, session: AsyncSession, data: m.SupplierInvoiceCreate, op: Operation
+    ) -> m.SupplierInvoice: ...
+    @abstractmethod
+    async def get_supplier_invoice(self, session: AsyncSession, invoice_id: str) -> m.SupplierInvoice: ...
+    @abstractmethod
+    async def list_supplier_invoices(
+        self,
+        session: AsyncSession,
+        q: PageQuery,
+        po_id: str | None,
+        lot_id: str | None,
+        status: m.InvoiceStatus | None,
+    ) -> Page[m.SupplierInvoice]: ...
+    @abstractmethod
+    async def pay_supplier_invoice(
+        self, session: AsyncSession, invoice_id: str, data: m.InvoicePayment, op: Operation
+    ) -> m.SupplierInvoice:
+        """Settle the invoice in full; 409 payment-blocked while a lot of it is on a payment hold."""
+
+    @abstractmethod
+    async def sync_payment_block(self, session: AsyncSession, lot_id: str, op: Operation) -> list[str]:
+        """Make the payment block of each open invoice of the lot match the holds now; its ids."""
+
+    @abstractmethod
+    async def credit_return(
+        self, session: AsyncSession, receipt: m.GoodsReceipt, quantity: float, reason: str, op: Operation
+    ) -> m.SupplierInvoice | None:
+        """A credit note for returned goods of an invoiced receipt; None when it is not invoiced."""
+
+    # deliveries
+    @abstractmethod
+    async def create_delivery(
+        self, session: AsyncSession, data: m.DeliveryCreate, op: Operation
+    ) -> m.Delivery: ...
+    @abstractmethod
+    async def get_delivery(self, session: AsyncSession, delivery_id: str) -> m.Delivery: ...
+    @abstractmethod
+    async def list_deliveries(
+        self, session: AsyncSession, q: PageQuery, customer_id: str | None, order_ref: str | None
+    ) -> Page[m.Delivery]: ...
 
     # costs and purchase requisitions
     @abstractmethod

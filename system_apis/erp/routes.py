@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
+from contracts.kit.auth import current_principal
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import erp as m
+from system_apis.erp import alerts, holds
 from system_apis.erp.port import Erp, Op
 
 Q = Paged
 API = "/erp/v1"
 # A supplier's own lot number, as printed on its delivery note (any text a receipt could record).
 SupplierLot = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+AnyRequest = Request[Any, Any, Any]
+RELEASE_SCOPES = ("erp:write", holds.RELEASE_SCOPE)
+
+
+def _scopes(request: AnyRequest) -> frozenset[str]:
+    return current_principal(request).scopes
 
 
 class ItemController(Controller):
@@ -116,11 +124,32 @@ class PurchaseOrderController(Controller):
         supplier_id: QueryId = None,
         status: FromQuery[m.PurchaseOrderStatus | None] = None,
     ) -> Page[m.PurchaseOrder]:
-        return await erp.list_purchase_orders(session, page_query, supplier_id, status)
+        return await alerts.attach_page(
+            session, await erp.list_purchase_orders(session, page_query, supplier_id, status)
+        )
 
     @get("/{po_id:str}", responses=problems(404), summary="Get a purchase order")
     async def get(self, session: Session, erp: Erp, po_id: PathId) -> Response[m.PurchaseOrder]:
-        return versioned(await erp.get_purchase_order(session, po_id))
+        [po] = await alerts.attach(session, [await erp.get_purchase_order(session, po_id)])
+        return versioned(po)
+
+    @post(
+        "/{po_id:str}/quality-alerts",
+        status_code=200,
+        responses=problems(404, 409, 422),
+        summary="Flag an open purchase order: material of this item from its supplier failed quality",
+        description="One alert per order and failed lot: a repeat answers the order as it stands.",
+    )
+    async def flag(
+        self,
+        session: Session,
+        erp: Erp,
+        po_id: PathId,
+        data: JSONBody[m.QualityAlertCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.PurchaseOrder]:
+        return versioned(await alerts.raise_alert(erp, session, po_id, data, op))
 
     @post(
         "/{po_id:str}/cancel",
@@ -219,12 +248,58 @@ class LotController(Controller):
         return await erp.list_lots(session, page_query, item_id, supplier_id, status, supplier_lot)
 
     @get(
+        "/{lot_id:str}/eligibility",
+        responses=problems(404),
+        summary="Whether the lot may ship, and why not; its payment hold",
+    )
+    async def eligibility(self, session: Session, erp: Erp, lot_id: PathId) -> m.LotEligibility:
+        return await holds.eligibility(erp, session, lot_id)
+
+    @get(
         "/{lot_id:str}",
         responses=problems(404),
         summary="Get a lot with its balances per location and status",
     )
     async def get(self, session: Session, erp: Erp, lot_id: PathId) -> Response[m.Lot]:
         return versioned(await erp.get_lot(session, lot_id))
+
+    @post(
+        "/{lot_id:str}/payment-hold",
+        status_code=200,
+        responses=problems(404, 422),
+        summary="Hold payment of the supplier invoices of the lot's receipts",
+        description="Blocks every open invoice of the lot's receipts and every one posted later, until "
+        "quality releases the hold. Holding a held lot changes nothing.",
+    )
+    async def hold_payment(
+        self,
+        session: Session,
+        erp: Erp,
+        lot_id: PathId,
+        data: JSONBody[m.PaymentHoldCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.PaymentHold]:
+        return versioned(await holds.set_payment_hold(erp, session, lot_id, data, op))
+
+    @post(
+        "/{lot_id:str}/payment-hold/release",
+        status_code=200,
+        responses=problems(404, 422),
+        summary="Release the lot's payment hold (quality only, naming the release decision)",
+        opt={"scopes": RELEASE_SCOPES},
+    )
+    async def release_payment(
+        self,
+        request: AnyRequest,
+        session: Session,
+        erp: Erp,
+        lot_id: PathId,
+        data: JSONBody[m.PaymentHoldRelease],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.PaymentHold]:
+        return versioned(await holds.release_payment_hold(erp, session, _scopes(request), lot_id, data, op))
 
 
 class InventoryTransactionController(Controller):
@@ -235,10 +310,14 @@ class InventoryTransactionController(Controller):
         responses=problems(409, 412, 422),
         summary="Post a stock movement",
         description="release, block, unblock, scrap, return_to_vendor, issue (needs order_ref) or transfer. "
-        "If-Match takes the lot's ETag. Issuing held stock is a 409 lot-on-hold problem.",
+        "If-Match takes the lot's ETag. Issuing held stock is a 409 lot-on-hold problem. Stock out of "
+        "BLOCKED or QUALITY_INSPECTION (but into BLOCKED) is a quality release: it needs the scope "
+        "erp:release (403 quality-release-required) and a quality_ref whose disposition allows it "
+        "(422 quality-ref-required, quality-ref-mismatch).",
     )
     async def create(
         self,
+        request: AnyRequest,
         session: Session,
         erp: Erp,
         data: JSONBody[m.InventoryTransactionCreate],
@@ -246,6 +325,7 @@ class InventoryTransactionController(Controller):
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InventoryTransaction]:
+        holds.check_movement(_scopes(request), data)
         txn = await erp.post_movement(session, data, if_match, op)
         return versioned(txn, status_code=201, location=f"{API}/inventory-transactions/{txn.txn_id}")
 
@@ -272,6 +352,7 @@ class InventoryTransactionController(Controller):
     )
     async def reverse(
         self,
+        request: AnyRequest,
         session: Session,
         erp: Erp,
         txn_id: PathId,
@@ -279,6 +360,7 @@ class InventoryTransactionController(Controller):
         op: Op,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.InventoryTransaction]:
+        holds.check_reversal(_scopes(request), await erp.get_movement(session, txn_id), data)
         txn = await erp.reverse_movement(session, txn_id, data, op)
         return versioned(txn, status_code=201, location=f"{API}/inventory-transactions/{txn.txn_id}")
 
@@ -395,6 +477,121 @@ class PurchaseRequisitionController(Controller):
         )
 
 
+class SupplierInvoiceController(Controller):
+    path = "/supplier-invoices"
+    tags = ["supplier invoices"]
+
+    @post(
+        responses=problems(409, 422),
+        summary="Post a supplier invoice against a purchase order's receipts",
+        description="Each line bills a goods receipt of the order, at most what was received and kept "
+        "(409 over-invoiced). An invoice of a lot on a payment hold is posted blocked.",
+    )
+    async def create(
+        self,
+        session: Session,
+        erp: Erp,
+        data: JSONBody[m.SupplierInvoiceCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.SupplierInvoice]:
+        invoice = await erp.create_supplier_invoice(session, data, op)
+        return versioned(invoice, status_code=201, location=f"{API}/supplier-invoices/{invoice.invoice_id}")
+
+    @get(responses=problems(422), summary="List supplier invoices and credit notes")
+    async def list(
+        self,
+        session: Session,
+        erp: Erp,
+        page_query: Q,
+        po_id: QueryId = None,
+        lot_id: QueryId = None,
+        status: FromQuery[m.InvoiceStatus | None] = None,
+    ) -> Page[m.SupplierInvoice]:
+        return await erp.list_supplier_invoices(session, page_query, po_id, lot_id, status)
+
+    @get("/{invoice_id:str}", responses=problems(404), summary="Get a supplier invoice")
+    async def get(self, session: Session, erp: Erp, invoice_id: PathId) -> Response[m.SupplierInvoice]:
+        return versioned(await erp.get_supplier_invoice(session, invoice_id))
+
+    @post(
+        "/{invoice_id:str}/payment",
+        status_code=200,
+        responses=problems(404, 409, 422),
+        summary="Settle a supplier invoice in full",
+        description="409 payment-blocked (naming the held lots) while a lot of it is on a payment hold.",
+    )
+    async def pay(
+        self,
+        session: Session,
+        erp: Erp,
+        invoice_id: PathId,
+        data: JSONBody[m.InvoicePayment],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.SupplierInvoice]:
+        return versioned(await erp.pay_supplier_invoice(session, invoice_id, data, op))
+
+
+class ReturnSettlementController(Controller):
+    path = "/return-settlements"
+    tags = ["supplier invoices"]
+
+    @post(
+        status_code=200,
+        responses=problems(404, 422),
+        summary="Settle a return to vendor with the supplier",
+        description="A credit note when the returned goods were invoiced; otherwise the receipt's "
+        "invoice to come bills only what was kept. Once per return: a repeat answers the first.",
+    )
+    async def create(
+        self,
+        session: Session,
+        erp: Erp,
+        data: JSONBody[m.ReturnSettlementCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
+    ) -> m.ReturnSettlement:
+        return await holds.settle_return(erp, session, data, op)
+
+
+class DeliveryController(Controller):
+    path = "/deliveries"
+    tags = ["deliveries"]
+
+    @post(
+        responses=problems(409, 422),
+        summary="Ship lots to a customer (an outbound shipment)",
+        description="A lot any of which is BLOCKED or in QUALITY_INSPECTION is refused with 409 "
+        "lot-on-hold; GET /lots/{lot_id}/eligibility says why before you try.",
+    )
+    async def create(
+        self,
+        session: Session,
+        erp: Erp,
+        data: JSONBody[m.DeliveryCreate],
+        op: Op,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Delivery]:
+        delivery = await erp.create_delivery(session, data, op)
+        return versioned(delivery, status_code=201, location=f"{API}/deliveries/{delivery.delivery_id}")
+
+    @get(responses=problems(422), summary="List deliveries")
+    async def list(
+        self,
+        session: Session,
+        erp: Erp,
+        page_query: Q,
+        customer_id: QueryId = None,
+        order_ref: QueryId = None,
+    ) -> Page[m.Delivery]:
+        return await erp.list_deliveries(session, page_query, customer_id, order_ref)
+
+    @get("/{delivery_id:str}", responses=problems(404), summary="Get a delivery")
+    async def get(self, session: Session, erp: Erp, delivery_id: PathId) -> Response[m.Delivery]:
+        return versioned(await erp.get_delivery(session, delivery_id))
+
+
 ROUTES = [
     ItemController,
     SupplierController,
@@ -405,4 +602,7 @@ ROUTES = [
     InventoryTransactionController,
     CostPostingController,
     PurchaseRequisitionController,
+    SupplierInvoiceController,
+    ReturnSettlementController,
+    DeliveryController,
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -251,7 +252,9 @@ async def _receive(
         to_status=status,
         to_location=None,
     )
-    txn = await _post(session, lot, movement, order_ref=production_order, cost_centre=None, reason=None)
+    txn = await post_planned(
+        session, lot, movement, order_ref=production_order, cost_centre=None, reason=None
+    )
     receipt = s.GoodsReceiptRow(
         id=new_id("GR"),
         source=origin,
@@ -326,7 +329,7 @@ async def post_movement(
     lot = await get_or_422(session, s.LotRow, data.lot_id, "lot", lock=True)
     check_if_match(if_match, lot.version)
     movement = domain.plan_movement(
-        _balances(lot),
+        balances_of(lot),
         m.MovementType(data.type),
         location=data.location,
         quantity=data.quantity,
@@ -334,8 +337,14 @@ async def post_movement(
         to_location=data.to_location,
         order_ref=data.order_ref,
     )
-    txn = await _post(
-        session, lot, movement, order_ref=data.order_ref, cost_centre=data.cost_centre, reason=data.reason
+    txn = await post_planned(
+        session,
+        lot,
+        movement,
+        order_ref=data.order_ref,
+        cost_centre=data.cost_centre,
+        reason=data.reason,
+        quality_ref=data.quality_ref,
     )
     return views.transaction(txn)
 
@@ -355,8 +364,8 @@ async def reverse_movement(
         to_status=_status(original.to_status),
         to_location=original.to_location,
     )
-    reversal = domain.plan_reversal(_balances(lot), recorded)
-    txn = await _post(
+    reversal = domain.plan_reversal(balances_of(lot), recorded)
+    txn = await post_planned(
         session,
         lot,
         reversal,
@@ -364,6 +373,7 @@ async def reverse_movement(
         cost_centre=original.cost_centre,
         reason=data.reason,
         reverses=original.id,
+        quality_ref=data.quality_ref,
     )
     original.reversed_by = txn.id
     await session.flush()
@@ -391,7 +401,7 @@ async def list_movements(
     return await list_page(session, s.InventoryTxnRow, views.transaction, q, where=where)
 
 
-async def _post(
+async def post_planned(
     session: AsyncSession,
     lot: s.LotRow,
     movement: domain.Movement,
@@ -400,9 +410,10 @@ async def _post(
     cost_centre: str | None,
     reason: str | None,
     reverses: str | None = None,
+    quality_ref: m.QualityRef | None = None,
 ) -> s.InventoryTxnRow:
     """Apply a planned movement to the lot's balances, record it, and stage its events."""
-    balances = domain.apply(_balances(lot), movement.deltas)
+    balances = domain.apply(balances_of(lot), movement.deltas)
     rows = {(b.location, b.status): b for b in lot.balances}
     for key, quantity in balances.items():
         if key in rows:
@@ -424,6 +435,7 @@ async def _post(
         cost_centre=cost_centre,
         reason=reason,
         reverses=reverses,
+        quality_ref=msgspec.to_builtins(quality_ref) if quality_ref else None,
     )
     session.add(txn)
     await session.flush()
@@ -431,7 +443,7 @@ async def _post(
     return txn
 
 
-def _balances(lot: s.LotRow) -> dict[domain.Key, float]:
+def balances_of(lot: s.LotRow) -> dict[domain.Key, float]:
     return {(b.location, m.StockStatus(b.status)): b.quantity for b in lot.balances}
 
 

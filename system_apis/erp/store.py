@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from contracts.kit.records import RecordMixin
@@ -106,6 +120,7 @@ class InventoryTxnRow(RecordMixin, Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     reverses: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reversed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    quality_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class CostPostingRow(RecordMixin, Base):
@@ -130,3 +145,78 @@ class PurchaseRequisitionRow(RecordMixin, Base):
     # The item id while the requisition is open, else NULL: the unique index lets the database
     # refuse a second open requisition for an item even when two requests race (NULLs never clash).
     open_item: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+
+
+# --- holds and purchasing alerts: ours whichever system of record is behind the API ----------------
+class PaymentHoldRow(RecordMixin, Base):
+    """A lot's payment hold (id = the lot id): set by quality, released by quality."""
+
+    __tablename__ = "payment_holds"
+    active: Mapped[bool] = mapped_column(Boolean, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    quality_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    released_by: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ReturnSettlementRow(RecordMixin, Base):
+    """How a return to vendor was settled (id = the return transaction's id), once."""
+
+    __tablename__ = "return_settlements"
+    lot_id: Mapped[str] = mapped_column(String(64), index=True)
+    receipt_id: Mapped[str] = mapped_column(String(64))
+    po_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(20))
+    credit_note_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class QualityAlertRow(RecordMixin, Base):
+    """A purchase order flagged by quality; one per order and failed lot."""
+
+    __tablename__ = "purchase_order_alerts"
+    __table_args__ = (UniqueConstraint("po_id", "lot_id", name="uq_purchase_order_alerts_po_lot"),)
+    po_id: Mapped[str] = mapped_column(String(64), index=True)
+    supplier_id: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(64))
+    lot_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    supplier_case_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    nc_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_po_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# --- the embedded ERP's supplier invoices and deliveries -------------------------------------------
+class SupplierInvoiceRow(RecordMixin, Base):
+    __tablename__ = "supplier_invoices"
+    kind: Mapped[str] = mapped_column(String(20))
+    supplier_id: Mapped[str] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    po_id: Mapped[str] = mapped_column(ForeignKey("purchase_orders.id"), index=True)
+    supplier_ref: Mapped[str] = mapped_column(String(200))
+    invoice_date: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    payment_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lines: Mapped[list[SupplierInvoiceLineRow]] = relationship(
+        order_by="SupplierInvoiceLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class SupplierInvoiceLineRow(Base):
+    __tablename__ = "supplier_invoice_lines"
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("supplier_invoices.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    receipt_id: Mapped[str] = mapped_column(ForeignKey("goods_receipts.id"), index=True)
+    lot_id: Mapped[str] = mapped_column(String(64), index=True)
+    item_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[float] = mapped_column(Float)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+
+
+class DeliveryRow(RecordMixin, Base):
+    __tablename__ = "deliveries"
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from contracts.kit.paging import as_utc
 from contracts.models import erp as m
 from system_apis.erp import store as s
@@ -118,6 +120,7 @@ def transaction(row: s.InventoryTxnRow) -> m.InventoryTransaction:
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        quality_ref=msgspec.convert(row.quality_ref, m.QualityRef) if row.quality_ref else None,
     )
 
 

@@ -11,13 +11,15 @@ import httpx
 import pytest
 
 from plantbridge.processes import free_port
+from plantbridge.tryton import TrytonServer
 from tests.integration.test_erp_api import make_po, problem, receive, unique
 from tests.support.db import count, rows
 from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
 from tests.support.tryton import erp_settings
 
-SCOPES = ["erp:read", "erp:write"]
+SCOPES = ["erp:read", "erp:write", "erp:release"]  # releases are quality's (erp:release)
+RELEASED = {"kind": "usage_decision", "record_id": "IL-1", "disposition": "release"}
 
 
 @dataclass
@@ -25,16 +27,17 @@ class Erp:
     backend: str
     database_url: str
     http: httpx.Client
+    tryton: TrytonServer | None = None
 
 
 @pytest.fixture(scope="module", params=["embedded", pytest.param("tryton", marks=pytest.mark.e2e)])
 def erp(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Erp]:
     url = database_url("sqlite", f"erp_backends_{request.param}")
     tryton = request.param == "tryton"
-    settings = erp_settings(request.getfixturevalue("make_tryton")()) if tryton else {}
-    service = in_process("erp", database_url=url, **settings)
+    server = request.getfixturevalue("make_tryton")() if tryton else None
+    service = in_process("erp", database_url=url, **(erp_settings(server) if server else {}))
     with client(service, scopes=SCOPES) as http:
-        yield Erp(request.param, url, http)
+        yield Erp(request.param, url, http, server)
     service.stop()
 
 
@@ -56,7 +59,7 @@ def test_receipt_release_issue_round_trip(erp: Erp) -> None:
     assert balances(erp.http, lot_id) == [
         {"location": "WH1", "status": "QUALITY_INSPECTION", "quantity": 40.0}
     ]
-    assert move(erp.http, "release", lot_id, 40).status_code == 201
+    assert move(erp.http, "release", lot_id, 40, quality_ref=RELEASED).status_code == 201
     issue = move(erp.http, "issue", lot_id, 15, order_ref="MO-1001")
     assert issue.status_code == 201, issue.text
     lot = erp.http.get(f"/erp/v1/lots/{lot_id}")
@@ -93,7 +96,7 @@ def test_stale_if_match_is_412_and_changes_nothing(erp: Erp) -> None:
     po_id, _ = make_po(erp.http)
     lot_id = receive(erp.http, po_id).json()["lot_id"]
     etag = erp.http.get(f"/erp/v1/lots/{lot_id}").headers["etag"]
-    body = {"type": "release", "lot_id": lot_id, "quantity": 10, "location": "WH1"}
+    body = {"type": "release", "lot_id": lot_id, "quantity": 10, "location": "WH1", "quality_ref": RELEASED}
     assert (
         erp.http.post("/erp/v1/inventory-transactions", json=body, headers={"If-Match": etag}).status_code
         == 201
@@ -115,8 +118,12 @@ async def test_held_stock_cannot_be_issued_and_the_refusal_writes_nothing(erp: E
     assert body["held"] == {"BLOCKED": 40.0}
     assert balances(erp.http, lot_id) == [{"location": "WH1", "status": "BLOCKED", "quantity": 40.0}]
     assert await count(erp.database_url, "kit_outbox") == events
-    problem(move(erp.http, "release", lot_id, 1, from_status="BLOCKED"), 409, "illegal-movement")
-    problem(move(erp.http, "unblock", lot_id, 41), 409, "insufficient-stock")
+    problem(
+        move(erp.http, "release", lot_id, 1, from_status="BLOCKED", quality_ref=RELEASED),
+        409,
+        "illegal-movement",
+    )
+    problem(move(erp.http, "unblock", lot_id, 41, quality_ref=RELEASED), 409, "insufficient-stock")
 
 
 async def test_a_receipt_stages_its_events_in_the_same_transaction(erp: Erp) -> None:
@@ -161,7 +168,7 @@ def test_unknown_records_are_404_and_unknown_references_422(erp: Erp) -> None:
         422,
         "unknown-supplier",
     )
-    problem(move(erp.http, "release", "NOPE", 1), 422, "unknown-lot")
+    problem(move(erp.http, "release", "NOPE", 1, quality_ref=RELEASED), 422, "unknown-lot")
 
 
 def test_keyset_pages_see_every_item_once(erp: Erp) -> None:
@@ -191,27 +198,6 @@ def test_readiness_includes_the_system_of_record(erp: Erp) -> None:
 
 # --- what only the Tryton backend answers ---------------------------------------------------------
 tryton_only = pytest.mark.parametrize("erp", ["tryton"], indirect=True)
-
-
-@tryton_only
-def test_what_tryton_cannot_do_is_a_501_with_a_stable_type(erp: Erp) -> None:
-    problem(
-        erp.http.post("/erp/v1/cost-postings", json={"amount": "1", "currency": "EUR", "cost_centre": "CC"}),
-        501,
-        "cost-postings-not-supported",
-    )
-    problem(
-        erp.http.post("/erp/v1/purchase-requisitions", json={"item_id": "X", "quantity": 1}),
-        501,
-        "requisitions-not-supported",
-    )
-    problem(
-        erp.http.post(
-            "/erp/v1/items", json={"item_id": unique("SP"), "description": "x", "reorder_point": 2}
-        ),
-        501,
-        "reorder-point-not-supported",
-    )
 
 
 @tryton_only

@@ -31,10 +31,11 @@ READS = {
     "supplier": "/supplier/v1/cases",
     "operations": "/operations/v1/monitors",
     "webhooks": "/webhooks/v1/event-types",
+    "shopfloor": "/shopfloor/v1/status",
 }
 SCOPES = (
     "erp:read qms:read cmms:read mes:read xref:read quality:read maintenance:read technician:app"
-    " supplier:portal operations:read webhooks:subscribe"
+    " supplier:portal operations:read webhooks:subscribe shopfloor:read"
 )
 KEYS_KEPT_SECONDS = 2  # how long each service trusts a fetched key set
 PUBLISH_AHEAD_SECONDS = 4  # the gateway publishes a new key this long before it signs

@@ -22,6 +22,8 @@ from tests.support.db import count, rows
 from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
 from tests.support.http import Api, Body, api_in_process, client, ok, unique
 
+SCOPES = {"erp": ["erp:read", "erp:write", "erp:release"], "qms": ["qms:read", "qms:write"]}
+RELEASED = {"kind": "usage_decision", "record_id": "IL-1", "disposition": "release"}
 WHO = {"person_id": "P-1042", "supplier_id": "SUP-AUDIT"}
 
 
@@ -42,6 +44,7 @@ def systems(
                     in_process,
                     name,
                     database_url(request.param, f"audit_{name}_{request.param}"),
+                    scopes=SCOPES[name],
                     claims=WHO,
                     client_id="audit-tester",
                 )
@@ -142,7 +145,13 @@ def test_one_request_is_one_entry_per_record_with_child_rows_folded_in(systems: 
     ok(
         erp.post(
             "/erp/v1/inventory-transactions",
-            json={"type": "release", "lot_id": lot_id, "quantity": 40, "location": "WH1"},
+            json={
+                "type": "release",
+                "lot_id": lot_id,
+                "quantity": 40,
+                "location": "WH1",
+                "quality_ref": RELEASED,
+            },
             headers={"X-Correlation-ID": corr_release},
         ),
         201,
@@ -172,7 +181,13 @@ async def test_a_refused_request_records_nothing(systems: Systems) -> None:
     assert duplicate.status_code == 409, duplicate.text
     no_such_lot = erp.post(
         "/erp/v1/inventory-transactions",
-        json={"type": "release", "lot_id": unique("LOT"), "quantity": 1, "location": "WH1"},
+        json={
+            "type": "release",
+            "lot_id": unique("LOT"),
+            "quantity": 1,
+            "location": "WH1",
+            "quality_ref": RELEASED,
+        },
         headers=headers,
     )
     assert no_such_lot.status_code in (404, 422), no_such_lot.text

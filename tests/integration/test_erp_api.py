@@ -15,7 +15,8 @@ from tests.support.fixtures import BACKENDS, DatabaseUrl, Serve
 from tests.support.http import client
 from tests.support.inprocess import InProcess
 
-SCOPES = ["erp:read", "erp:write"]
+SCOPES = ["erp:read", "erp:write", "erp:release"]  # releases are quality's (erp:release)
+RELEASED = {"kind": "usage_decision", "record_id": "IL-1", "disposition": "release"}
 
 
 @dataclass
@@ -87,7 +88,13 @@ def test_receipt_release_issue_round_trip(erp: Erp) -> None:
 
     release = erp.http.post(
         "/erp/v1/inventory-transactions",
-        json={"type": "release", "lot_id": lot_id, "quantity": 40, "location": "WH1"},
+        json={
+            "type": "release",
+            "lot_id": lot_id,
+            "quantity": 40,
+            "location": "WH1",
+            "quality_ref": RELEASED,
+        },
     )
     assert release.status_code == 201, release.text
     issue = erp.http.post(
@@ -130,7 +137,7 @@ def test_stale_if_match_is_412_and_changes_nothing(erp: Erp) -> None:
     po_id, _ = make_po(erp.http)
     lot_id = receive(erp.http, po_id).json()["lot_id"]
     etag = erp.http.get(f"/erp/v1/lots/{lot_id}").headers["etag"]
-    body = {"type": "release", "lot_id": lot_id, "quantity": 10, "location": "WH1"}
+    body = {"type": "release", "lot_id": lot_id, "quantity": 10, "location": "WH1", "quality_ref": RELEASED}
     assert (
         erp.http.post("/erp/v1/inventory-transactions", json=body, headers={"If-Match": etag}).status_code
         == 201
@@ -212,7 +219,8 @@ def test_reversal_compensates_once(erp: Erp) -> None:
         json={"type": "block", "lot_id": lot_id, "quantity": 40, "location": "WH1"},
     ).json()
     reversal = erp.http.post(
-        f"/erp/v1/inventory-transactions/{block['txn_id']}/reversal", json={"reason": "wrong lot"}
+        f"/erp/v1/inventory-transactions/{block['txn_id']}/reversal",
+        json={"reason": "wrong lot", "quality_ref": RELEASED},
     )
     assert reversal.status_code == 201, reversal.text
     assert reversal.json()["reverses"] == block["txn_id"]
@@ -221,7 +229,9 @@ def test_reversal_compensates_once(erp: Erp) -> None:
         == reversal.json()["txn_id"]
     )
     problem(
-        erp.http.post(f"/erp/v1/inventory-transactions/{block['txn_id']}/reversal", json={}),
+        erp.http.post(
+            f"/erp/v1/inventory-transactions/{block['txn_id']}/reversal", json={"quality_ref": RELEASED}
+        ),
         409,
         "already-reversed",
     )

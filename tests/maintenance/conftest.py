@@ -338,10 +338,19 @@ def plant(
 ) -> Iterator[Plant]:
     backend = str(request.param)
     platform = Platform(launch, database_url, backend, f"mnt_{backend}", redis_server.url)
-    platform.start_gateway()  # the token issuer every service trusts; tests call the APIs directly
+    plant = start_plant(platform, tmp_path_factory.mktemp("rules"))
+    yield plant
+    plant.close()
+    platform.stop()
+
+
+def start_plant(platform: Platform, rules_dir: Path, **erp: str) -> Plant:
+    """The gateway (the token issuer every service trusts; tests call the APIs directly), the
+    systems (ERP with `erp` settings) and the maintenance process under the tests' plant rules."""
+    platform.start_gateway()
     for name in SYSTEMS:
-        platform.start(name)
-    rules: Path = tmp_path_factory.mktemp("rules") / "plant.toml"
+        platform.start(name, **(erp if name == "erp" else {}))
+    rules = rules_dir / "plant.toml"
     rules.write_text(RULES)
     platform.start(
         "maintenance",
@@ -361,6 +370,4 @@ def plant(
             json={"code": "DIM-VAR", "description": "Dimension out of tolerance", "category": "dimensional"},
         )
     )
-    yield plant
-    plant.close()
-    platform.stop()
+    return plant

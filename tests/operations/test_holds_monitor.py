@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.http import auth_headers
 from tests.support.platform import Platform
 from tests.support.quality import (
     balances,
@@ -97,7 +98,15 @@ def test_erp_unblocking_a_held_lot_behind_qms_back_is_listed(
     location = erp.get(f"/erp/v1/lots/{lot_id}").json()["balances"][0]["location"]
     unblocked = erp.post(
         "/erp/v1/inventory-transactions",
-        json={"type": "unblock", "lot_id": lot_id, "quantity": 60, "location": location},
+        json={
+            "type": "unblock",
+            "lot_id": lot_id,
+            "quantity": 60,
+            "location": location,
+            # Someone with the quality scope names a disposition QMS never made.
+            "quality_ref": {"kind": "nonconformance", "record_id": "NC-BOGUS", "disposition": "use_as_is"},
+        },
+        headers=auth_headers(["erp:read", "erp:write", "erp:release"]),
     )
     assert unblocked.status_code == 201, unblocked.text
     offender = eventually(lambda: listed(monitors, lot_id))

@@ -48,7 +48,10 @@ class Platform:
         assert self.gateway is not None
         return self.gateway.url
 
-    def start_gateway(self, database_url: str | None = None) -> ServiceProcess:
+    def start_gateway(
+        self, database_url: str | None = None, upstreams: dict[str, str] | None = None
+    ) -> ServiceProcess:
+        """`upstreams`: where the gateway routes each service (when they start after it)."""
         port = free_port()
         self.gateway_db = database_url or self.database_url(self.backend, f"{self.tag}_gateway")
         url = f"http://127.0.0.1:{port}"
@@ -58,7 +61,10 @@ class Platform:
             port=port,
             issuer=url,
             redis_url=self.redis_url,
-            upstreams=",".join(f"{n}={p.url}" for n, p in self.services.items()),
+            upstreams=",".join(
+                f"{n}={where}"
+                for n, where in (upstreams or {n: p.url for n, p in self.services.items()}).items()
+            ),
         )
         return self.gateway
 

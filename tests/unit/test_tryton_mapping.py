@@ -6,11 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from contracts.models.erp import MovementType, PurchaseOrderStatus, StockStatus
 from system_apis.erp.backends.tryton import mapping
-from system_apis.erp.backends.tryton.client import _decode, _wire
+from system_apis.erp.backends.tryton.client import (
+    TrytonBusy,
+    TrytonClient,
+    TrytonRefused,
+    TrytonUnavailable,
+    _decode,
+    _wire,
+)
 from system_apis.erp.backends.tryton.mapping import BLK, QI, UNR, Places
 from system_apis.erp.backends.tryton.settings import parse_location_map
 
@@ -27,7 +35,7 @@ from system_apis.erp.backends.tryton.settings import parse_location_map
         (("WH1", BLK), None, "lost_found", MovementType.SCRAP),
         (("WH1", BLK), None, "supplier", MovementType.RETURN_TO_VENDOR),
         (("WH1", UNR), None, "production", MovementType.ISSUE),
-        (("WH1", UNR), None, "customer", MovementType.ISSUE),
+        (("WH1", UNR), None, "customer", MovementType.DELIVERY),
         (("WH1", UNR), None, "view", None),
         (None, None, "storage", None),
     ],
@@ -93,3 +101,35 @@ def test_versions_change_with_every_write() -> None:
     first = dt.datetime(2026, 12, 6, 15, 38, 40, 670970)
     assert mapping.version(first) < mapping.version(first + dt.timedelta(microseconds=1))
     assert mapping.utc(first).tzinfo is dt.UTC
+
+
+def test_a_purchase_whose_every_planned_move_was_cancelled_is_cancelled() -> None:
+    # Cancelled in Tryton (moves cancelled, the exception ignored): Tryton keeps it processing.
+    assert mapping.purchase_status("processing", "none", [{"cancelled"}]) == PurchaseOrderStatus.CANCELLED
+    # One line still planned, or re-planned after the cancel: still open.
+    assert (
+        mapping.purchase_status("processing", "waiting", [{"cancelled"}, {"draft"}])
+        == PurchaseOrderStatus.OPEN
+    )
+    assert (
+        mapping.purchase_status("processing", "waiting", [{"cancelled", "draft"}]) == PurchaseOrderStatus.OPEN
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        # Tryton's answer when its stock reservation lost the race for the moves' row lock
+        (['could not obtain lock on row in relation "stock_move"', "Traceback ..."], TrytonBusy),
+        (["could not serialize access due to concurrent update", "Traceback ..."], TrytonBusy),
+        (["division by zero", "Traceback ..."], TrytonUnavailable),
+        (["UserError", ["Not enough stock", "", ""]], TrytonRefused),
+    ],
+)
+def test_tryton_errors_are_told_apart(error: list[object], kind: type[Exception]) -> None:
+    client = TrytonClient("http://127.0.0.1:1", "db", "user", "secret")
+    body = msgspec.json.encode({"id": 1, "error": error})
+    with pytest.raises(kind) as raised:
+        client._result("model.stock.shipment.internal.assign_try", 200, body)
+    assert type(raised.value) is kind
+    client.pool.close()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.kit.app import Runtime
 from contracts.kit.paging import Page, PageQuery
 from contracts.models import erp as m
-from system_apis.erp import requisitions, service
+from system_apis.erp import invoicing, requisitions, service, shipping
 from system_apis.erp.port import ErpBackend, Operation
 
 
@@ -98,6 +98,55 @@ class EmbeddedErp(ErpBackend):
         lot_id: str | None = None,
     ) -> Page[m.GoodsReceipt]:
         return await service.list_goods_receipts(session, q, po_id, supplier_id, lot_id)
+
+    async def flag_purchase_order(
+        self, session: AsyncSession, po: m.PurchaseOrder, alert: m.QualityAlert, op: Operation
+    ) -> None:
+        return None  # the alert row (alerts.py) is the flag: the order is in these tables too
+
+    async def create_supplier_invoice(
+        self, session: AsyncSession, data: m.SupplierInvoiceCreate, op: Operation
+    ) -> m.SupplierInvoice:
+        return await invoicing.create(session, data)
+
+    async def get_supplier_invoice(self, session: AsyncSession, invoice_id: str) -> m.SupplierInvoice:
+        return await invoicing.get(session, invoice_id)
+
+    async def list_supplier_invoices(
+        self,
+        session: AsyncSession,
+        q: PageQuery,
+        po_id: str | None,
+        lot_id: str | None,
+        status: m.InvoiceStatus | None,
+    ) -> Page[m.SupplierInvoice]:
+        return await invoicing.list_invoices(session, q, po_id, lot_id, status)
+
+    async def pay_supplier_invoice(
+        self, session: AsyncSession, invoice_id: str, data: m.InvoicePayment, op: Operation
+    ) -> m.SupplierInvoice:
+        return await invoicing.pay(session, invoice_id, data)
+
+    async def sync_payment_block(self, session: AsyncSession, lot_id: str, op: Operation) -> list[str]:
+        return await invoicing.invoices_of_lot(session, lot_id)  # their block is read from the holds
+
+    async def credit_return(
+        self, session: AsyncSession, receipt: m.GoodsReceipt, quantity: float, reason: str, op: Operation
+    ) -> m.SupplierInvoice | None:
+        return await invoicing.credit_return(session, receipt, quantity, reason)
+
+    async def create_delivery(
+        self, session: AsyncSession, data: m.DeliveryCreate, op: Operation
+    ) -> m.Delivery:
+        return await shipping.create(session, data)
+
+    async def get_delivery(self, session: AsyncSession, delivery_id: str) -> m.Delivery:
+        return await shipping.get(session, delivery_id)
+
+    async def list_deliveries(
+        self, session: AsyncSession, q: PageQuery, customer_id: str | None, order_ref: str | None
+    ) -> Page[m.Delivery]:
+        return await shipping.list_deliveries(session, q, customer_id, order_ref)
 
     async def get_lot(self, session: AsyncSession, lot_id: str) -> m.Lot:
         return await service.get_lot(session, lot_id)

@@ -8,9 +8,11 @@ production, which has no field for a key, is recognised as one our Tryton user s
 same lot and quantity that no record of ours claims yet. Nothing is trusted to "not have
 happened" because a call failed.
 
-The use cases live by area: catalogue.py (items, suppliers), purchasing.py (purchase orders,
-receipts), stock.py (lots, movements), on connection.py (calls, locations, the document driver)
-and records.py (bindings and events).
+The use cases live by area: catalogue.py (items, suppliers, reorder points), purchasing.py
+(purchase orders, receipts), stock.py (lots, movements, reversals), requisitions.py (purchase
+requisitions), accounting.py (supplier invoices, payment blocks, credit notes, cost postings),
+shipping.py (deliveries, alerts on purchases), on connection.py (calls, locations, the document
+driver) and records.py (bindings and events).
 """
 
 from __future__ import annotations
@@ -19,19 +21,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from contracts.kit.app import Runtime
 from contracts.kit.observability import ReadinessCheck
-from contracts.kit.paging import Page, PageQuery
-from contracts.models import erp as m
+from system_apis.erp.backends.tryton.accounting import Accounting
 from system_apis.erp.backends.tryton.catalogue import Catalogue
-from system_apis.erp.backends.tryton.purchasing import Purchasing
-from system_apis.erp.backends.tryton.stock import Stock
-from system_apis.erp.port import ErpBackend, NotSupported, Operation
+from system_apis.erp.backends.tryton.requisitions import Requisitions
+from system_apis.erp.backends.tryton.shipping import Shipping
+from system_apis.erp.port import ErpBackend
 
 
-class TrytonErp(Catalogue, Purchasing, Stock, ErpBackend):
+class TrytonErp(Catalogue, Accounting, Shipping, Requisitions, ErpBackend):
     name = "tryton"
 
     def readiness(self) -> dict[str, ReadinessCheck]:
@@ -55,60 +54,3 @@ class TrytonErp(Catalogue, Purchasing, Stock, ErpBackend):
             with suppress(asyncio.CancelledError):
                 await task
             await self.client.close()
-
-    async def post_cost(
-        self, session: AsyncSession, data: m.CostPostingCreate, op: Operation
-    ) -> m.CostPosting:
-        raise _no_costs()
-
-    async def get_cost(self, session: AsyncSession, posting_id: str) -> m.CostPosting:
-        raise _no_costs()
-
-    async def list_costs(
-        self, session: AsyncSession, q: PageQuery, order_ref: str | None, cost_centre: str | None
-    ) -> Page[m.CostPosting]:
-        raise _no_costs()
-
-    async def create_requisition(
-        self, session: AsyncSession, data: m.PurchaseRequisitionCreate, op: Operation
-    ) -> m.PurchaseRequisition:
-        raise _no_requisitions()
-
-    async def get_requisition(self, session: AsyncSession, requisition_id: str) -> m.PurchaseRequisition:
-        raise _no_requisitions()
-
-    async def list_requisitions(
-        self,
-        session: AsyncSession,
-        q: PageQuery,
-        item_id: str | None,
-        status: m.RequisitionStatus | None,
-    ) -> Page[m.PurchaseRequisition]:
-        raise _no_requisitions()
-
-    async def move_requisition(
-        self,
-        session: AsyncSession,
-        requisition_id: str,
-        action: str,
-        if_match: str | None,
-        *,
-        po_id: str | None = None,
-        reason: str | None = None,
-    ) -> m.PurchaseRequisition:
-        raise _no_requisitions()
-
-
-def _no_costs() -> NotSupported:
-    return NotSupported(
-        "cost postings need Tryton's accounting (account.move with a chart of accounts), which this "
-        "connector does not configure",
-        slug="cost-postings-not-supported",
-    )
-
-
-def _no_requisitions() -> NotSupported:
-    return NotSupported(
-        "purchase requisitions are not mapped to Tryton's purchase requests yet",
-        slug="requisitions-not-supported",
-    )

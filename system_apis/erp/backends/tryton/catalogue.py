@@ -18,19 +18,17 @@ from system_apis.erp.backends.tryton.connection import (
     Tryton,
     paged,
 )
-from system_apis.erp.backends.tryton.mapping import BLK, QI, UNR
-from system_apis.erp.port import NotSupported, Operation
+from system_apis.erp.backends.tryton.mapping import BLK, QI, UNR, Places
+from system_apis.erp.port import Operation
 
 PARTY_FIELDS = ["code", "name", "addresses", "contact_mechanisms", "create_date", "write_date"]
 
 
 class Catalogue(Tryton):
     async def create_item(self, session: AsyncSession, data: m.ItemCreate, op: Operation) -> m.Item:
+        places = await self.places()
         if data.reorder_point is not None:
-            raise NotSupported(
-                "Tryton keeps no reorder point on a product", slug="reorder-point-not-supported"
-            )
-        await self.places()
+            await self.require_order_points()
         if await self.call("product.product", "search", [("code", "=", data.item_id)], 0, 1, None):
             raise Conflict(f"item {data.item_id} already exists", slug="item-exists")
         uom = await self._unit(data.base_uom)
@@ -40,6 +38,8 @@ class Catalogue(Tryton):
         variant: Record = {}
         if data.standard_price is not None:
             variant["cost_price"] = Decimal(data.standard_price)
+        if data.reorder_point is not None:  # in the same Tryton transaction as the product
+            variant["order_points"] = [("create", [self._order_point(places, data.reorder_point)])]
         await self.call(
             "product.template",
             "create",
@@ -53,6 +53,7 @@ class Catalogue(Tryton):
                     "purchasable": True,
                     "producible": True,
                     "categories": [("add", categories)],
+                    "account_category": await self.accounting_category(),
                     "lot_required": mapping.LOT_REQUIRED if data.lot_tracked else [],
                     "products": [("create", [variant])],
                 }
@@ -64,9 +65,7 @@ class Catalogue(Tryton):
         self, session: AsyncSession, item_id: str, data: m.ItemUpdate, if_match: str | None
     ) -> m.Item:
         if data.reorder_point is not None:
-            raise NotSupported(
-                "Tryton keeps no reorder point on a product", slug="reorder-point-not-supported"
-            )
+            await self.require_order_points()
         current = await self.item(item_id)
         check_if_match(if_match, current.version)
         [product] = await self.find("product.product", [("code", "=", item_id)], ["template"], limit=1)
@@ -78,11 +77,36 @@ class Catalogue(Tryton):
             template["categories"] = [(action, [self._category(mapping.INSPECTION_CATEGORY)])]
         if template:
             await self.call("product.template", "write", [product["template"]], template)
+        variant: Record = {}
         if data.standard_price is not None:
-            await self.call(
-                "product.product", "write", [product["id"]], {"cost_price": Decimal(data.standard_price)}
-            )
+            variant["cost_price"] = Decimal(data.standard_price)
+        if data.reorder_point is not None:
+            variant["order_points"] = await self._order_points_change(product["id"], data.reorder_point)
+        if variant:
+            await self.call("product.product", "write", [product["id"]], variant)
         return await self.get_item(session, item_id)
+
+    async def require_order_points(self) -> None:
+        await self.require("stock.order_point", "reorder points", "reorder-point-not-supported")
+
+    def _order_point(self, places: Places, reorder_point: float) -> Record:
+        """A purchase order point at the home warehouse: under `min_quantity` Tryton's supply
+        proposes a purchase request up to `target_quantity` (here the same; a plant raises it in
+        Tryton, and a later reorder point above it raises it too)."""
+        return {
+            "location": places.home(),
+            "type": "purchase",
+            "min_quantity": reorder_point,
+            "target_quantity": reorder_point,
+            "company": self.client.context["company"],
+        }
+
+    async def _order_points_change(self, product: int, reorder_point: float) -> list[Any]:
+        current = (await self.order_points([product])).get(product)
+        if current is None:
+            return [("create", [self._order_point(await self.places(), reorder_point)])]
+        target = max(float(current["target_quantity"]), reorder_point)
+        return [("write", [current["id"]], {"min_quantity": reorder_point, "target_quantity": target})]
 
     async def get_item(self, session: AsyncSession, item_id: str) -> m.Item:
         return await self.item(item_id)
@@ -104,8 +128,8 @@ class Catalogue(Tryton):
             unrestricted=totals[UNR],
             quality_inspection=totals[QI],
             blocked=totals[BLK],
-            reorder_point=None,
-            below_reorder_point=False,
+            reorder_point=item.reorder_point,
+            below_reorder_point=item.reorder_point is not None and totals[UNR] < item.reorder_point,
         )
 
     async def list_items(
@@ -116,7 +140,8 @@ class Catalogue(Tryton):
         if item_type is not None:
             where.append(("categories", "in", [self._category(mapping.TYPE_CATEGORIES[item_type])]))
         rows = await self.page("product.product", where, ITEM_FIELDS, q)
-        return paged(rows, q, lambda r: mapping.item(r, self.categories, self.currency))
+        views = {v.item_id: v for v in await self.items(rows)}
+        return paged(rows, q, lambda r: views[r["code"]])
 
     async def _unit(self, code: str) -> int:
         found = await self.call(

@@ -9,7 +9,8 @@ once. Tryton's answers become three exceptions the backend maps to problems:
   that does not allow the button): Tryton changed nothing.
 - `TrytonDenied`: the connector's Tryton user lacks an access right (configuration).
 - `TrytonUnavailable`: no answer, a broken connection or a timeout. The command may or may not
-  have been applied: callers find out by looking for their key, never by assuming.
+  have been applied: callers find out by looking for their key, never by assuming. Its
+  `TrytonBusy`: Tryton rolled the call back after losing a race for a lock; nothing happened.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ class TrytonDenied(TrytonError):
 
 class TrytonUnavailable(TrytonError):
     """Tryton did not answer (down, unreachable, timed out, or failing internally)."""
+
+
+class TrytonBusy(TrytonUnavailable):
+    """Tryton rolled the call back because another transaction held what it needed (a row lock
+    taken NOWAIT by its stock reservation, a serialisation conflict) after its own retries:
+    nothing happened, and the same call a moment later is safe."""
+
+
+# What Tryton's database says when a transaction lost a race (PostgreSQL, SQLite).
+_BUSY_WORDS = ("could not obtain lock", "could not serialize", "deadlock detected", "database is locked")
 
 
 # Tryton's access errors are UserErrors too; their messages come from these catalogue entries.
@@ -203,5 +214,41 @@ class TrytonClient:
             raise TrytonRefused(" ".join(str(part) for part in detail[1:] if part).strip())
         if kind == "ConcurrencyException":
             raise TrytonRefused(str(detail))
+        if any(word in str(kind).lower() for word in _BUSY_WORDS):
+            raise TrytonBusy(f"Tryton was busy with a concurrent change on {method}: {str(kind)[:200]}")
         log.error("Tryton failed on %s: %s", method, str(kind)[:500])
         raise TrytonUnavailable(f"Tryton failed on {method}: {str(kind)[:200]}")
+
+
+class Wizard:
+    """A Tryton wizard driven over RPC as Tryton's client drives it: each button sends the shown
+    form's values (its defaults, with ours over them) and runs the state it names."""
+
+    def __init__(self, client: TrytonClient, name: str, **context: Any) -> None:
+        self.client, self.name = client, name
+        self.context = context  # e.g. active_model, active_id, active_ids: the records it runs on
+        self.session = 0
+        self.shown: dict[str, Any] = {}
+
+    async def open(self) -> None:
+        self.session, start, _end = await self.client.rpc(f"wizard.{self.name}.create", [self._context()])
+        await self._execute({}, start)
+
+    async def press(self, state: str, values: dict[str, Any] | None = None) -> None:
+        form = self.shown.get("view")
+        data = {}
+        if form:
+            defaults = {k: v for k, v in form.get("defaults", {}).items() if not k.endswith(".")}
+            data = {form["state"]: {**defaults, **(values or {})}}
+        await self._execute(data, state)
+
+    async def close(self) -> None:
+        await self.client.rpc(f"wizard.{self.name}.delete", [self.session, self._context()])
+
+    def _context(self) -> dict[str, Any]:
+        return {**self.client.context, **self.context}
+
+    async def _execute(self, data: dict[str, Any], state: str) -> None:
+        self.shown = await self.client.rpc(
+            f"wizard.{self.name}.execute", [self.session, data, state, self._context()]
+        )

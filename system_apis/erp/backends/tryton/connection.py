@@ -7,6 +7,8 @@ import asyncio
 import base64
 import binascii
 import logging
+import random
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -18,11 +20,17 @@ from contracts.kit.problems import Conflict, NotFound, Problem, Unprocessable
 from contracts.models import erp as m
 from system_apis.erp import domain
 from system_apis.erp.backends.tryton import mapping
-from system_apis.erp.backends.tryton.client import TrytonClient, TrytonDenied, TrytonError, TrytonRefused
+from system_apis.erp.backends.tryton.client import (
+    TrytonBusy,
+    TrytonClient,
+    TrytonDenied,
+    TrytonError,
+    TrytonRefused,
+)
 from system_apis.erp.backends.tryton.mapping import Places
 from system_apis.erp.backends.tryton.settings import TrytonSettings
 from system_apis.erp.backends.tryton.store import BindingRow
-from system_apis.erp.port import Operation
+from system_apis.erp.port import NotSupported, Operation
 
 log = logging.getLogger("plantbridge.erp.tryton")
 Record = dict[str, Any]
@@ -33,12 +41,22 @@ BUTTONS: dict[str, dict[str, str]] = {
     "stock.shipment.internal": {"draft": "wait", "waiting": "assign_try", "assigned": "do"},
     "stock.shipment.in.return": {"draft": "wait", "waiting": "assign_try", "assigned": "do"},
     "production": {"draft": "wait", "waiting": "assign_try", "assigned": "run", "running": "do"},
+    # One step (storage = output): assigned straight to packed, then done.
+    "stock.shipment.out": {"draft": "wait", "waiting": "assign_try", "assigned": "pack", "packed": "do"},
 }
-AFTER = {"receive": "done", "do": "done", "wait": "waiting", "run": "running"}
+AFTER = {"receive": "done", "do": "done", "wait": "waiting", "run": "running", "pack": "packed"}
 ITEM_FIELDS = ["code", "name", "default_uom.symbol", "categories", "lot_required", "cost_price"]
 ITEM_FIELDS += ["create_date", "write_date", "template"]
+# Models of optional Tryton modules, and the module: the connector maps onto them where the
+# database has the module activated, and answers 501 naming the module where it has not.
+OPTIONAL_MODELS = {"purchase.requisition": "purchase_requisition", "stock.order_point": "stock_supply"}
 MOVE_FIELDS = ["from_location", "to_location", "internal_quantity", "state", "lot.number"]
 MOVE_FIELDS += ["product.code", "write_date", "create_date"]
+
+
+# A call Tryton rolled back for a lost lock race is sent again after these pauses (seconds, with
+# jitter) before the command answers 503: it did nothing, and the race is usually over at once.
+BUSY_PAUSES = (0.1, 0.3, 0.9)
 
 
 class ErpUnavailable(Problem):
@@ -61,6 +79,16 @@ def problem_of(exc: TrytonError) -> Problem:
     return ErpUnavailable(f"{exc}; retry later", headers={"Retry-After": "5"})
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """Tryton's ids for what accounting needs (provision.py prepares them; mapping.py names them)."""
+
+    journals: dict[str, int]
+    accounts: dict[str, int]  # by code
+    payment_method: int
+    category: int  # the accounting category products carry
+
+
 class Tryton:
     """Tryton's records as the connector reads and drives them."""
 
@@ -74,18 +102,29 @@ class Tryton:
             timeout=settings.timeout_seconds,
         )
         self._places: Places | None = None
+        self._ledger: Ledger | None = None
         self._ready = asyncio.Lock()
         self.categories: dict[int, str] = {}
         self.currency = "EUR"
         self.uid = 0
         self._products: dict[str, tuple[int, int]] = {}  # item id → (product id, its unit)
         self.company_party = 0
+        self.models: set[str] = set()  # which of OPTIONAL_MODELS this Tryton database has
+        # Tryton's reservation (`assign_try`) locks the product's moves at the source NOWAIT: two
+        # at once make one fail (and retry, costing Tryton CPU). This process sends one at a time.
+        self._reserving = asyncio.Lock()
 
     async def call(self, model: str, method: str, *args: Any) -> Any:
-        try:
-            return await self.client.call(model, method, *args)
-        except TrytonError as exc:
-            raise problem_of(exc) from exc
+        for pause in (*BUSY_PAUSES, None):
+            try:
+                return await self.client.call(model, method, *args)
+            except TrytonBusy as exc:
+                if pause is None:
+                    raise problem_of(exc) from exc
+                await asyncio.sleep(pause * (0.5 + random.random()))
+            except TrytonError as exc:
+                raise problem_of(exc) from exc
+        raise AssertionError("unreachable")
 
     async def find(
         self,
@@ -108,6 +147,43 @@ class Tryton:
                 self._places = await self._resolve()
         return self._places
 
+    async def ledger(self) -> Ledger:
+        """The accounting the connector posts with, read once."""
+        if self._ledger is None:
+            journals = await self.find("account.journal", [], ["code"])
+            accounts = await self.find("account.account", [("code", "!=", None)], ["code"])
+            methods = await self.call(
+                "account.invoice.payment.method",
+                "search",
+                [("name", "=", mapping.PAYMENT_METHOD)],
+                0,
+                1,
+                None,
+            )
+            categories = await self.call(
+                "product.category",
+                "search",
+                [("name", "=", mapping.ACCOUNTING_CATEGORY), ("accounting", "=", True)],
+                0,
+                1,
+                None,
+            )
+            if not (methods and categories and accounts):
+                raise ErpUnavailable(
+                    "Tryton's accounting is not prepared for the connector (chart of accounts, fiscal "
+                    "years, payment method): run `plantbridge tryton-prepare`"
+                )
+            self._ledger = Ledger(
+                journals={j["code"]: j["id"] for j in journals if j["code"]},
+                accounts={a["code"]: a["id"] for a in accounts},
+                payment_method=int(methods[0]),
+                category=int(categories[0]),
+            )
+        return self._ledger
+
+    async def accounting_category(self) -> int:
+        return (await self.ledger()).category
+
     async def places_for(self, *locations: str | None) -> Places:
         """The mapped locations, refusing (422) a location of ours the map does not name."""
         places = await self.places()
@@ -129,7 +205,10 @@ class Tryton:
             places.warehouses[place] = await self._warehouse_of(by_code[statuses.unrestricted]["id"], rows)
         places.lost_found = next(r["id"] for r in rows if r["type"] == "lost_found")
         places.supplier = next(r["id"] for r in rows if r["type"] == "supplier")
+        places.customer = next(r["id"] for r in rows if r["type"] == "customer")
         self.categories = {c["id"]: c["name"] for c in await self.find("product.category", [], ["name"])}
+        found = await self.find("ir.model", [("name", "in", list(OPTIONAL_MODELS))], ["name"])
+        self.models = {r["name"] for r in found}
         [company] = await self.find("company.company", [], ["currency.code", "party"], limit=1)
         self.currency = company["currency."]["code"]
         self.company_party = int(company["party"])
@@ -147,6 +226,16 @@ class Tryton:
         if current is None:
             raise ErpUnavailable(f"Tryton location {location} is in no warehouse")
         return current
+
+    async def require(self, model: str, what: str, slug: str) -> None:
+        """501 unless this Tryton database has the module that keeps `model` activated."""
+        await self.places()
+        if model not in self.models:
+            raise NotSupported(
+                f"{what} need Tryton's {OPTIONAL_MODELS[model]} module, which this Tryton database "
+                "has not activated (activate it in Tryton, then restart this service)",
+                slug=slug,
+            )
 
     async def product(self, item_id: str) -> tuple[int, int]:
         """Tryton's product id and unit for an item (a product's code never changes under us)."""
@@ -171,7 +260,25 @@ class Tryton:
         found = await self.find("product.product", [("code", "=", item_id)], ITEM_FIELDS, limit=1)
         if not found:
             raise NotFound(f"item {item_id} does not exist", slug="item-not-found")
-        return mapping.item(found[0], self.categories, self.currency)
+        [view] = await self.items(found)
+        return view
+
+    async def items(self, products: list[Record]) -> list[m.Item]:
+        points = await self.order_points([p["id"] for p in products])
+        return [mapping.item(p, self.categories, self.currency, points.get(p["id"])) for p in products]
+
+    async def order_points(self, products: list[int]) -> dict[int, Record]:
+        """The purchase order points (stock_supply) of these products at the home warehouse: our
+        reorder points. None to read where the database has no stock_supply."""
+        if "stock.order_point" not in self.models or not products:
+            return {}
+        places = await self.places()
+        found = await self.find(
+            "stock.order_point",
+            [("product", "in", products), ("location", "=", places.home()), ("type", "=", "purchase")],
+            ["product", "min_quantity", "target_quantity", "create_date", "write_date"],
+        )
+        return {int(r["product"]): r for r in found}
 
     def _category(self, name: str) -> int:
         for category_id, category in self.categories.items():
@@ -208,18 +315,26 @@ class Tryton:
                 raise ErpRefused(
                     f"the Tryton {model} is {state}; it cannot be completed", current_state=state
                 )
-            await self.call(model, button, [document])
-            if button != "assign_try":
-                state = AFTER[button]
-                continue
-            [current] = await self.find(model, [("id", "=", document)], ["state"])
-            if current["state"] == "waiting":
-                # Someone took the stock between our check and Tryton's reservation.
+            try:
+                if button == "assign_try":
+                    async with self._reserving:
+                        await self.call(model, button, [document])
+                else:
+                    await self.call(model, button, [document])
+            except ErpRefused:
+                if state != "assigned":
+                    raise
+                # The step after the reservation (`assign_try`) is refused while the reservation
+                # left the document waiting: someone took the stock between our check and
+                # Tryton's reservation. The state is read only then, so a block is four writes.
+                [current] = await self.find(model, [("id", "=", document)], ["state"])
+                if current["state"] != "waiting":
+                    raise
                 await self.call(model, "cancel", [document])
                 raise domain.InsufficientStock(
                     "Tryton could not reserve the quantity at the source location; read the lot and retry"
-                )
-            state = current["state"]
+                ) from None
+            state = AFTER.get(button, "assigned")
 
     async def bound(self, session: AsyncSession, kind: str, op: Operation) -> BindingRow | None:
         row: BindingRow | None = await session.scalar(
@@ -246,15 +361,18 @@ class Tryton:
             since = q.updated_since.astimezone().replace(tzinfo=None)
             domain_.append(["OR", ("write_date", ">", since), ("create_date", ">", since)])
         if q.cursor:
-            domain_.append((order_by, ">", _decode_cursor(q.cursor)))
+            domain_.append((order_by, ">", decode_cursor(q.cursor)))
         return await self.find(model, domain_, fields, limit=min(q.limit, 500) + 1, order=[(order_by, "ASC")])
 
 
 async def serialise(session: AsyncSession, name: str) -> None:
-    """Commands on one lot (or one purchase order) run one at a time until their transaction ends,
-    so two cannot both pass the stock check. SQLite has one writer already; PostgreSQL takes a
-    transaction-scoped advisory lock."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Commands on one lot (or one purchase order, or one item's requisitions) run one at a time
+    until their transaction ends, so two cannot both pass a check on what Tryton holds. On SQLite
+    taking the service's one connection serialises them; PostgreSQL takes a transaction-scoped
+    advisory lock."""
+    if session.get_bind().dialect.name != "postgresql":
+        await session.connection()
+    else:
         await session.execute(
             select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name", type_=Text), 0))),
             {"name": f"erp-tryton:{name}"},
@@ -272,7 +390,7 @@ def _encode_cursor(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str) -> str:
 
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()

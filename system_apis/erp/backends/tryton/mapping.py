@@ -13,6 +13,13 @@
 | release, block, unblock, transfer, scrap | a done `stock.shipment.internal` |
 | return to vendor | a done `stock.shipment.in.return` |
 | issue to an order | an input `stock.move` of a done `production` |
+| delivery to a customer | a done `stock.shipment.out` (storage = output = the lot's location) |
+| supplier invoice (`invoice_id`) | a posted `account.invoice` of type in (number = invoice id) |
+| invoice line | an invoice line from the purchase line, linked to the receipt's move |
+| payment block | `payment_blocked` on the invoice's lines to pay (`account_payment`) |
+| credit note | a posted `account.invoice` of type in with negative quantities |
+| cost posting | a posted `account.move` in the miscellaneous journal |
+| quality alert on a purchase order | an `ir.note` on the purchase |
 """
 
 from __future__ import annotations
@@ -43,6 +50,27 @@ UNITS = {"EA": "u", "PC": "u", "KG": "kg", "G": "g", "T": "t", "M": "m", "MM": "
 LOT_REQUIRED = ["supplier", "storage", "production", "customer", "lost_found"]
 # Where a document started by the connector carries its operation key.
 KEY_PREFIX = "plantbridge:"
+# Accounting, as provision.py prepares it from Tryton's own Universal Chart of Accounts: products
+# the connector creates carry the accounting category, supplier invoices post in the expense
+# journal and are paid by the payment method, costs post in the miscellaneous journal from the
+# expense account of their kind against accrued expenses.
+ACCOUNTING_CATEGORY = "Plantbridge purchases"
+PAYMENT_METHOD = "Plantbridge payments"
+INVOICE_JOURNAL, COST_JOURNAL, CASH_JOURNAL = "EXP", "MISC", "CASH"
+PAYABLE, RECEIVABLE, PURCHASE_EXPENSE, REVENUE, CASH, ACCRUED_COSTS = (
+    "2.1.1",
+    "1.2.1",
+    "5.1.1",
+    "4.1.1",
+    "1.1.1",
+    "2.2.1",
+)
+COST_ACCOUNTS: dict[m.CostKind, str] = {
+    m.CostKind.MATERIAL: "5.1.1",
+    m.CostKind.LABOR: "5.2.2",  # the chart's 5.1.2 (employee benefits) takes no postings
+    m.CostKind.SERVICE: "5.1.3",
+    m.CostKind.OTHER: "6.1.2",
+}
 
 Key = tuple[str, StockStatus]  # (our location, status)
 
@@ -57,9 +85,14 @@ class Places:
     types: dict[int, str] = field(default_factory=dict)  # every Tryton location id → its type
     lost_found: int = 0
     supplier: int = 0
+    customer: int = 0
 
     def location(self, place: str, status: StockStatus) -> int:
         return self.ids[(place, status)]
+
+    def home(self) -> int:
+        """The warehouse of the map's first location: purchases and reorder points are kept there."""
+        return next(iter(self.warehouses.values()))
 
     def knows(self, place: str) -> bool:
         return (place, UNR) in self.ids
@@ -94,10 +127,18 @@ def unit_code(symbol: str) -> str:
     return reverse.get(symbol, symbol.upper())
 
 
-def item(product: dict[str, Any], categories: dict[int, str], currency: str) -> m.Item:
+def item(
+    product: dict[str, Any],
+    categories: dict[int, str],
+    currency: str,
+    order_point: dict[str, Any] | None = None,
+) -> m.Item:
+    """`order_point`: the product's purchase order point at the home warehouse (its reorder point)."""
     names = {categories.get(c, "") for c in product.get("categories", [])}
     kind = next((t for t, name in TYPE_CATEGORIES.items() if name in names), ItemType.RAW_MATERIAL)
     price = product.get("cost_price")
+    stamps = [r.get("write_date") or r.get("create_date") for r in (product, order_point) if r]
+    changed = max((stamp for stamp in stamps if stamp), default=None)
     return m.Item(
         item_id=product["code"],
         description=product["name"],
@@ -105,12 +146,12 @@ def item(product: dict[str, Any], categories: dict[int, str], currency: str) -> 
         base_uom=unit_code(product["default_uom."]["symbol"]),
         lot_tracked=bool(product.get("lot_required")),
         inspection_required=INSPECTION_CATEGORY in names,
-        reorder_point=None,
+        reorder_point=float(order_point["min_quantity"]) if order_point else None,
         standard_price=Decimal(price).quantize(Decimal("0.0001")) if price else None,
         price_currency=currency,
-        version=version(product.get("write_date") or product.get("create_date")),
+        version=version(changed),
         created_at=utc(product.get("create_date")),
-        updated_at=utc(product.get("write_date") or product.get("create_date")),
+        updated_at=utc(changed),
     )
 
 
@@ -136,7 +177,14 @@ SHIPMENT_STATUS = {
 }
 
 
-def purchase_status(state: str, shipment_state: str) -> m.PurchaseOrderStatus:
+def purchase_status(
+    state: str, shipment_state: str, move_states: list[set[str]] | None = None
+) -> m.PurchaseOrderStatus:
+    """`move_states`: per line, the states of its stock moves. A purchase whose every planned
+    move was cancelled (and the exception ignored) receives nothing any more: ours is cancelled,
+    though Tryton keeps it processing for its invoicing."""
+    if move_states and all(states == {"cancelled"} for states in move_states):
+        return m.PurchaseOrderStatus.CANCELLED
     return PO_STATUS.get(state) or SHIPMENT_STATUS.get(shipment_state, m.PurchaseOrderStatus.OPEN)
 
 
@@ -149,7 +197,7 @@ def movement_type(source: Key | None, target: Key | None, target_type: str) -> M
             "lost_found": MovementType.SCRAP,
             "supplier": MovementType.RETURN_TO_VENDOR,
             "production": MovementType.ISSUE,
-            "customer": MovementType.ISSUE,
+            "customer": MovementType.DELIVERY,
         }.get(target_type)
     (from_place, from_status), (to_place, to_status) = source, target
     if from_status == to_status:

@@ -187,6 +187,12 @@ class Poller:
                 )
             )
             return
+        origin = str(move.get("origin") or "")
+        if origin.startswith("stock.move,"):  # a compensating move: its origin is the move it reverses
+            reversed_row = await erp.bound_record(session, "txn", "stock.move", int(origin.split(",")[1]))
+            if reversed_row is not None:
+                await erp.record_reversal(session, None, move, reversed_row, None)
+                return
         if places.keys.get(move["from_location"]) is None:  # into a mapped location from outside
             await erp.record_receipt(
                 session,

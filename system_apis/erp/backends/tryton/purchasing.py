@@ -11,24 +11,26 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.inputs import kept_quantity
-from contracts.kit.paging import Page, PageQuery
-from contracts.kit.problems import Conflict, NotFound, Unprocessable
+from contracts.kit.paging import Page, PageQuery, check_if_match
+from contracts.kit.problems import Conflict, IllegalTransition, NotFound, Unprocessable
 from contracts.kit.records import new_id
 from contracts.models import erp as m
 from system_apis.erp import domain
 from system_apis.erp.backends.tryton import mapping
+from system_apis.erp.backends.tryton.client import TrytonError
 from system_apis.erp.backends.tryton.connection import (
     MOVE_FIELDS,
     ErpRefused,
     Record,
     bindings_page,
     paged,
+    problem_of,
     serialise,
 )
 from system_apis.erp.backends.tryton.mapping import Places
 from system_apis.erp.backends.tryton.records import Records, lot_fact
 from system_apis.erp.backends.tryton.store import BindingRow
-from system_apis.erp.port import NotSupported, Operation
+from system_apis.erp.port import Operation
 
 PURCHASE_FIELDS = ["number", "party.code", "state", "shipment_state", "reference", "currency.code"]
 PURCHASE_FIELDS += ["create_date", "write_date"]
@@ -72,7 +74,7 @@ class Purchasing(Records):
                     {
                         "party": party,
                         "invoice_address": address[0] if address else None,
-                        "warehouse": next(iter(places.warehouses.values())),
+                        "warehouse": places.home(),
                         "currency": currency[0],
                         "invoice_method": "manual",
                         "reference": data.reference,
@@ -107,14 +109,17 @@ class Purchasing(Records):
             order=[("purchase", "ASC"), ("sequence", "ASC"), ("id", "ASC")],
         )
         received: dict[int, float] = {}
-        done = await self.find(
+        moves = await self.find(
             "stock.move",
-            [("origin", "in", [f"purchase.line,{line['id']}" for line in lines]), ("state", "=", "done")],
-            ["origin", "internal_quantity"],
+            [("origin", "in", [f"purchase.line,{line['id']}" for line in lines])],
+            ["origin", "internal_quantity", "state"],
         )
-        for move in done:
+        states: dict[int, set[str]] = {}  # per line: the states of its moves
+        for move in moves:
             line_id = int(move["origin"].split(",")[1])
-            received[line_id] = round(received.get(line_id, 0.0) + float(move["internal_quantity"]), 3)
+            states.setdefault(line_id, set()).add(move["state"])
+            if move["state"] == "done":
+                received[line_id] = round(received.get(line_id, 0.0) + float(move["internal_quantity"]), 3)
         views = []
         for p in purchases:
             own = [line for line in lines if line["purchase"] == p["id"]]
@@ -122,7 +127,9 @@ class Purchasing(Records):
                 m.PurchaseOrder(
                     po_id=p["number"],
                     supplier_id=p["party."]["code"],
-                    status=mapping.purchase_status(p["state"], p["shipment_state"]),
+                    status=mapping.purchase_status(
+                        p["state"], p["shipment_state"], [states.get(line["id"], set()) for line in own]
+                    ),
                     reference=p.get("reference"),
                     lines=[
                         m.PurchaseOrderLine(
@@ -161,10 +168,53 @@ class Purchasing(Records):
     async def cancel_purchase_order(
         self, session: AsyncSession, po_id: str, if_match: str | None
     ) -> m.PurchaseOrder:
-        raise NotSupported(
-            "a confirmed Tryton purchase is not cancelled as a whole: cancel its moves in Tryton",
-            slug="purchase-cancel-not-supported",
+        """As a buyer cancels a purchase in Tryton: one still confirmed goes back to draft and is
+        cancelled; one Tryton is processing (its receipt moves planned) has its moves cancelled and
+        the shipment exception handled by ignoring them, after which Tryton closes it. Only a
+        purchase nothing has been received on (ours: open) can be cancelled, as with the
+        embedded ERP; the steps look at Tryton's state, so a retry finishes a cancel."""
+        await serialise(session, f"po:{po_id}")
+        po = await self.get_purchase_order(session, po_id)
+        check_if_match(if_match, po.version)
+        if po.status is m.PurchaseOrderStatus.CANCELLED:
+            return po
+        if po.status is not m.PurchaseOrderStatus.OPEN:
+            raise IllegalTransition("purchase order", po.status, "cancel")
+        [purchase] = await self.find("purchase.purchase", [("number", "=", po_id)], ["state", "lines"])
+        if purchase["state"] == "confirmed":
+            await self.call("purchase.purchase", "draft", [purchase["id"]])
+            purchase["state"] = "draft"
+        if purchase["state"] in ("draft", "quotation"):
+            await self.call("purchase.purchase", "cancel", [purchase["id"]])
+            return await self.get_purchase_order(session, po_id)
+        moves = await self.find(
+            "stock.move",
+            [("origin", "in", [f"purchase.line,{line}" for line in purchase["lines"]])],
+            ["state", "shipment"],
         )
+        if any(mv["shipment"] and mv["state"] != "cancelled" for mv in moves):
+            raise IllegalTransition("purchase order", "being received in Tryton", "cancel")
+        planned = [mv["id"] for mv in moves if mv["state"] not in ("cancelled", "done")]
+        if planned:
+            await self.call("stock.move", "cancel", planned)
+        await self._ignore_cancelled_moves(purchase["id"], [mv["id"] for mv in moves])
+        return await self.get_purchase_order(session, po_id)
+
+    async def _ignore_cancelled_moves(self, purchase: int, moves: list[int]) -> None:
+        """Tryton's Handle Shipment Exception wizard, as its client runs it: ignore the moves."""
+        wizard = "wizard.purchase.handle.shipment.exception"
+        context = {"active_model": "purchase.purchase", "active_id": purchase, "active_ids": [purchase]}
+        session, _start, _end = await self.client.rpc(f"{wizard}.create", [self.client.context])
+        try:
+            form = {"ask": {"recreate_moves": [], "ignore_moves": moves, "domain_moves": moves}}
+            await self.client.rpc(
+                f"{wizard}.execute", [session, form, "handle", {**self.client.context, **context}]
+            )
+        except TrytonError as exc:
+            raise problem_of(exc) from exc
+        finally:
+            with suppress(TrytonError):
+                await self.client.rpc(f"{wizard}.delete", [session, self.client.context])
 
     async def post_goods_receipt(
         self, session: AsyncSession, data: m.GoodsReceiptCreate, op: Operation
@@ -199,8 +249,6 @@ class Purchasing(Records):
         self, data: m.GoodsReceiptCreate, po: m.PurchaseOrder, places: Places, key: str
     ) -> int:
         if po.status not in (m.PurchaseOrderStatus.OPEN, m.PurchaseOrderStatus.PARTIALLY_RECEIVED):
-            from contracts.kit.problems import IllegalTransition
-
             raise IllegalTransition("purchase order", po.status, "receive goods")
         line = next((li for li in po.lines if li.line_no == data.line_no), None)
         if line is None:

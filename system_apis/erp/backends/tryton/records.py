@@ -5,6 +5,7 @@ the purchase behind a receipt, a production an earlier attempt of a command star
 from __future__ import annotations
 
 import msgspec
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.paging import utcnow
@@ -22,11 +23,16 @@ from system_apis.erp.port import Operation
 
 
 class Records(Tryton):
-    async def purchase_of_line(self, origin: str | None) -> Record:
+    async def purchase_line_of(self, origin: str | None) -> str | None:
+        """The `purchase.line,<id>` a received move came from, through the dock's second step."""
         if origin and origin.startswith("stock.move,"):  # the dock's second step: its incoming move
             [incoming] = await self.find("stock.move", [("id", "=", int(origin.split(",")[1]))], ["origin"])
             origin = incoming["origin"]
-        if not origin or not origin.startswith("purchase.line,"):
+        return origin if origin and origin.startswith("purchase.line,") else None
+
+    async def purchase_of_line(self, origin: str | None) -> Record:
+        origin = await self.purchase_line_of(origin)
+        if origin is None:
             return {}
         [line] = await self.find("purchase.line", [("id", "=", int(origin.split(",")[1]))], ["purchase"])
         [purchase] = await self.find(
@@ -34,6 +40,19 @@ class Records(Tryton):
         )
         purchase["line_no"] = purchase["lines"].index(line["id"]) + 1
         return purchase
+
+    async def purchase_origin(self, session: AsyncSession, lot_id: str) -> str | None:
+        """The purchase line a lot was received on (`purchase.line,<id>`), for moves back to it."""
+        move = await session.scalar(
+            select(BindingRow.tryton_id)
+            .where(BindingRow.kind == "receipt", BindingRow.lot_id == lot_id)
+            .order_by(BindingRow.created_at)
+            .limit(1)
+        )
+        if move is None:
+            return None
+        [received] = await self.find("stock.move", [("id", "=", move)], ["origin"])
+        return await self.purchase_line_of(received["origin"])
 
     async def record_receipt(
         self,
@@ -149,6 +168,41 @@ class Records(Tryton):
             version=1,
             created_at=now,
             updated_at=now,
+            quality_ref=data.quality_ref if data else None,
+        )
+        await self.record_txn(session, op, move["id"], txn)
+        return txn
+
+    async def record_reversal(
+        self,
+        session: AsyncSession,
+        op: Operation | None,
+        move: Record,
+        original: BindingRow,
+        reason: str | None,
+    ) -> m.InventoryTransaction:
+        """Our reversal for a done compensating move (its origin is the move it compensates): the
+        original's statuses swapped, and the original marked reversed, bound once."""
+        existing = await self.bound_record(session, "txn", "stock.move", move["id"])
+        if existing is not None:
+            return msgspec.json.decode(existing.view, type=m.InventoryTransaction)
+        first = msgspec.json.decode(original.view, type=m.InventoryTransaction)
+        now = utcnow()
+        txn = msgspec.structs.replace(
+            first,
+            txn_id=new_id("TXN"),
+            type=m.MovementType.REVERSAL,
+            from_status=first.to_status,
+            to_status=first.from_status,
+            reason=reason,
+            reverses=first.txn_id,
+            reversed_by=None,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        original.view = msgspec.json.encode(
+            msgspec.structs.replace(first, reversed_by=txn.txn_id, version=first.version + 1, updated_at=now)
         )
         await self.record_txn(session, op, move["id"], txn)
         return txn

@@ -26,7 +26,7 @@ from system_apis.erp.backends.tryton.connection import (
 from system_apis.erp.backends.tryton.mapping import UNR, Places
 from system_apis.erp.backends.tryton.records import Records, lot_fact
 from system_apis.erp.backends.tryton.store import BindingRow
-from system_apis.erp.port import NotSupported, Operation
+from system_apis.erp.port import Operation
 
 
 class Stock(Records):
@@ -38,12 +38,15 @@ class Stock(Records):
 
     async def _lot(
         self, session: AsyncSession, lot_id: str
-    ) -> tuple[m.Lot, dict[mapping.Key, float], int] | None:
-        """The lot as we show it, its balances, and its Tryton id; None if Tryton has no such lot."""
+    ) -> tuple[m.Lot, dict[mapping.Key, float], int, list[Record]] | None:
+        """The lot as we show it, its balances, its Tryton id and its moves (with the shipment
+        each belongs to); None if Tryton has no such lot."""
         places = await self.places()
         # One call for a lot with moves (every lot but a brand-new one), a second only without.
         moves = await self.find(
-            "stock.move", [("lot.number", "=", lot_id)], [*MOVE_FIELDS, "lot.create_date"]
+            "stock.move",
+            [("lot.number", "=", lot_id)],
+            [*MOVE_FIELDS, "lot.create_date", "shipment", "shipment.reference", "shipment.state", "origin"],
         )
         if moves:
             lot = {"id": moves[0]["lot."]["id"], "number": lot_id, "product.": moves[0]["product."]}
@@ -56,7 +59,7 @@ class Stock(Records):
                 return None
             lot = found[0]
         view, balances = await self._lot_view(session, lot, moves, places)
-        return view, balances, int(lot["id"])
+        return view, balances, int(lot["id"]), moves
 
     async def _lot_view(
         self, session: AsyncSession, lot: Record, moves: list[Record], places: Places
@@ -144,10 +147,10 @@ class Stock(Records):
         lot = await self._lot(session, data.lot_id)
         if lot is None:
             raise Unprocessable(f"lot {data.lot_id} does not exist", slug="unknown-lot")
-        view, balances, lot_record = lot
+        view, balances, lot_record, moves = lot
         kind = m.MovementType(data.type)
         model = _document_of(kind)
-        document, state = await self._started(session, model, op, data, places)
+        document, state = await self._started(session, model, op, data, places, moves)
         if document is None:
             check_if_match(if_match, view.version)
             movement = domain.plan_movement(
@@ -159,7 +162,12 @@ class Stock(Records):
                 to_location=data.to_location,
                 order_ref=data.order_ref,
             )
-            document = await self._start_movement(model, movement, view, lot_record, places, op)
+            origin = (
+                await self.purchase_origin(session, data.lot_id)
+                if model == "stock.shipment.in.return"
+                else None
+            )
+            document = await self._start_movement(model, movement, view, lot_record, places, op, origin)
             state = "draft"
         await self.finish(model, document, state)
         moves = await self.find("stock.move", _moves_of(model, document), [*MOVE_FIELDS, "to_location.type"])
@@ -173,15 +181,22 @@ class Stock(Records):
         op: Operation,
         data: m.InventoryTransactionCreate,
         places: Places,
+        moves: list[Record],
     ) -> tuple[int | None, str]:
+        """The document an earlier attempt of this command started: a shipment carrying its key
+        holds a move of this lot, so the lot's moves (already read) show it."""
         if model == "production":
             product = await self.product_id((await self.get_lot(session, data.lot_id)).item_id)
             source = places.location(data.location, UNR)
             return await self.own_production(
                 session, "inputs", data.lot_id, product, kept_quantity(data.quantity), source
             )
-        found = await self.find(model, [("reference", "=", mapping.tryton_key(op))], ["state"], limit=1)
-        return (found[0]["id"], found[0]["state"]) if found else (None, "draft")
+        key = mapping.tryton_key(op)
+        for move in moves:
+            shipment = move.get("shipment.") or {}
+            if str(move.get("shipment") or "").startswith(f"{model},") and shipment.get("reference") == key:
+                return int(shipment["id"]), str(shipment["state"])
+        return None, "draft"
 
     async def _start_movement(
         self,
@@ -191,6 +206,7 @@ class Stock(Records):
         lot_record: int,
         places: Places,
         op: Operation,
+        origin: str | None = None,
     ) -> int:
         product, unit = await self.product(lot.item_id)
         assert movement.from_status is not None
@@ -220,7 +236,8 @@ class Stock(Records):
         elif model == "stock.shipment.in.return":
             if not lot.supplier_id:
                 raise Conflict(f"lot {lot.lot_id} came from no supplier", slug="no-supplier")
-            move.update(unit_price=Decimal(0), currency=await self.currency_id())
+            # The purchase line the goods came on: Tryton wants an origin on moves to a supplier.
+            move.update(unit_price=Decimal(0), currency=await self.currency_id(), origin=origin)
             values = {
                 "supplier": await self.party_id(lot.supplier_id),
                 "from_location": source,
@@ -241,9 +258,102 @@ class Stock(Records):
     async def reverse_movement(
         self, session: AsyncSession, txn_id: str, data: m.ReversalCreate, op: Operation
     ) -> m.InventoryTransaction:
-        raise NotSupported(
-            "reverse a movement in Tryton by a new movement the other way", slug="reversal-not-supported"
+        """A compensating move the other way whose origin is the move it reverses: that origin is
+        also how a retry finds it (a transaction is reversed once). Out of a storage location it
+        is an internal shipment, so Tryton reserves the quantity; from lost and found, a supplier
+        or production (a scrap, a return, an issue reversed) a move done directly."""
+        original = await session.get(BindingRow, txn_id)
+        if original is None or original.kind != "txn":
+            raise NotFound(
+                f"inventory transaction {txn_id} does not exist", slug="inventory-transaction-not-found"
+            )
+        bound = await self.bound(session, "txn", op)
+        if bound is not None:
+            return msgspec.json.decode(bound.view, type=m.InventoryTransaction)
+        first = msgspec.json.decode(original.view, type=m.InventoryTransaction)
+        if first.reversed_by:
+            raise Conflict(f"{txn_id} was already reversed by {first.reversed_by}", slug="already-reversed")
+        places = await self.places()
+        await serialise(session, f"lot:{first.lot_id}")
+        lot = await self._lot(session, first.lot_id)
+        assert lot is not None  # a transaction of ours has its lot in Tryton
+        _view, balances, lot_record, moves = lot
+        origin = f"stock.move,{original.tryton_id}"
+        started = next(
+            (mv for mv in moves if mv.get("origin") == origin and mv["state"] != "cancelled"), None
         )
+        if started is None:
+            recorded = domain.recorded_movement(
+                m.MovementType(first.type),
+                location=first.location,
+                quantity=first.quantity,
+                from_status=first.from_status,
+                to_status=first.to_status,
+                to_location=first.to_location,
+            )
+            domain.plan_reversal(balances, recorded)  # refuses receipts, reversals, what is gone
+            [reversed_move] = [mv for mv in moves if mv["id"] == original.tryton_id]
+            move_id = await self._start_reversal(first, reversed_move, lot_record, places, op, origin)
+        else:
+            move_id = int(started["id"])
+        move = await self._done_move(move_id)
+        return await self.record_reversal(session, op, move, original, data.reason)
+
+    async def _start_reversal(
+        self,
+        first: m.InventoryTransaction,
+        reversed_move: Record,
+        lot: int,
+        places: Places,
+        op: Operation,
+        origin: str,
+    ) -> int:
+        product, unit = await self.product(first.item_id)
+        source, target = reversed_move["to_location"], reversed_move["from_location"]
+        move: Record = {
+            "product": product,
+            "unit": unit,
+            "quantity": first.quantity,
+            "lot": lot,
+            "from_location": source,
+            "to_location": target,
+            "origin": origin,
+        }
+        if places.types.get(source) in ("storage", "view"):
+            [shipment] = await self.call(
+                "stock.shipment.internal",
+                "create",
+                [
+                    {
+                        "from_location": source,
+                        "to_location": target,
+                        "reference": mapping.tryton_key(op),
+                        "moves": [("create", [move])],
+                    }
+                ],
+            )
+            [created] = await self.call(
+                "stock.move", "search", [("shipment", "=", f"stock.shipment.internal,{shipment}")], 0, 1, None
+            )
+            return int(created)
+        if places.types.get(source) == "supplier":
+            move.update(unit_price=Decimal(0), currency=await self.currency_id())
+        [created] = await self.call("stock.move", "create", [move])
+        return int(created)
+
+    async def _done_move(self, move_id: int) -> Record:
+        """Take a compensating move (alone, or in its shipment) to done; return it as it is then."""
+        [move] = await self.find(
+            "stock.move", [("id", "=", move_id)], [*MOVE_FIELDS, "shipment", "shipment.state"]
+        )
+        if move["state"] != "done":
+            if move["shipment"]:
+                model, _id = str(move["shipment"]).split(",")
+                await self.finish(model, int(_id), move["shipment."]["state"])
+            else:
+                await self.call("stock.move", "do", [move_id])
+            [move] = await self.find("stock.move", [("id", "=", move_id)], MOVE_FIELDS)
+        return move
 
     async def get_movement(self, session: AsyncSession, txn_id: str) -> m.InventoryTransaction:
         row = await session.get(BindingRow, txn_id)

@@ -38,7 +38,7 @@ class BindingRow(ConnectorBase):
         Index("ix_erp_tryton_bindings_list", "kind", "updated_at", "id"),
     )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # "receipt" or "txn"
+    kind: Mapped[str] = mapped_column(String(20))  # "receipt", "txn", "delivery" or "cost"
     model: Mapped[str] = mapped_column(String(64))
     tryton_id: Mapped[int] = mapped_column(Integer)
     # Filters of the list endpoints, and the operation that created it (None: seen by the poller).
@@ -46,6 +46,7 @@ class BindingRow(ConnectorBase):
     po_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     type: Mapped[str] = mapped_column(String(20))
     order_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    cost_centre: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     operation: Mapped[str | None] = mapped_column(String(32), nullable=True)
     view: Mapped[bytes] = mapped_column(LargeBinary)  # our wire shape of the record (msgspec JSON)
     # A receipt's facts about its lot that Tryton has no field for: supplier, supplier's lot, origin.

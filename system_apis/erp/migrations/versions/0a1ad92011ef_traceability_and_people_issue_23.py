@@ -1,7 +1,7 @@
 """traceability_and_people: issue 23
 
 Revision ID: 0a1ad92011ef
-Revises: ca735193d40d
+Revises: 7cf08965c5da
 Create Date: 2026-12-06 17:20:56.408524
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '0a1ad92011ef'
-down_revision: str | None = 'ca735193d40d'
+down_revision: str | None = '7cf08965c5da'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

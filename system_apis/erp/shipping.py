@@ -1,0 +1,91 @@
+"""The embedded ERP's deliveries: lots out to a customer, one delivery movement per line; a lot
+any of which is held ships nowhere (holds.refuse_held_lot)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events import erp as ev
+from contracts.kit import outbox
+from contracts.kit.paging import Page, PageQuery, as_utc
+from contracts.kit.records import new_id
+from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.models import erp as m
+from system_apis.erp import domain, holds, service, views
+from system_apis.erp import store as s
+from system_apis.erp.events import SOURCE
+
+
+def view(row: s.DeliveryRow) -> m.Delivery:
+    return m.Delivery(
+        delivery_id=row.id,
+        customer_id=row.customer_id,
+        order_ref=row.order_ref,
+        lines=[m.DeliveryLine(**line) for line in row.lines],
+        version=row.version,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+async def create(session: AsyncSession, data: m.DeliveryCreate) -> m.Delivery:
+    delivery_id = new_id("DLV")
+    lines: list[dict[str, Any]] = []
+    for number, line in enumerate(data.lines, start=1):
+        lot = await get_or_422(session, s.LotRow, line.lot_id, "lot", lock=True)
+        holds.refuse_held_lot(views.lot(lot), line)
+        movement = domain.plan_movement(
+            service.balances_of(lot), m.MovementType.DELIVERY, location=line.location, quantity=line.quantity
+        )
+        txn = await service.post_planned(
+            session,
+            lot,
+            movement,
+            order_ref=data.order_ref or delivery_id,
+            cost_centre=None,
+            reason=f"delivery {delivery_id}",
+        )
+        lines.append(
+            {
+                "line_no": number,
+                "lot_id": lot.id,
+                "item_id": lot.item_id,
+                "quantity": txn.quantity,
+                "location": txn.location,
+                "txn_id": txn.id,
+            }
+        )
+    row = s.DeliveryRow(id=delivery_id, customer_id=data.customer_id, order_ref=data.order_ref, lines=lines)
+    session.add(row)
+    await session.flush()
+    await outbox.publish(
+        session,
+        SOURCE,
+        row.id,
+        ev.DeliveryPosted(
+            delivery_id=row.id,
+            customer_id=row.customer_id,
+            order_ref=row.order_ref,
+            lot_ids=sorted({line["lot_id"] for line in lines}),
+            txn_ids=[line["txn_id"] for line in lines],
+        ),
+    )
+    return view(row)
+
+
+async def get(session: AsyncSession, delivery_id: str) -> m.Delivery:
+    return view(await get_or_404(session, s.DeliveryRow, delivery_id, "delivery"))
+
+
+async def list_deliveries(
+    session: AsyncSession, q: PageQuery, customer_id: str | None, order_ref: str | None
+) -> Page[m.Delivery]:
+    where: list[ColumnElement[bool]] = []
+    if customer_id:
+        where.append(s.DeliveryRow.customer_id == customer_id)
+    if order_ref:
+        where.append(s.DeliveryRow.order_ref == order_ref)
+    return await list_page(session, s.DeliveryRow, view, q, where=where)
