@@ -77,7 +77,12 @@ async def following(revocations: Revocations, redis_url: str) -> AsyncIterator[N
     try:
         yield
     finally:
-        task.cancel()
+        # A cancel can be lost inside redis-py's pubsub read (taken for its read timeout when both
+        # land together; then listen() reads on and the lifespan waited for ever): cancel until
+        # the task has ended.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         with suppress(asyncio.CancelledError):
             await task
 
