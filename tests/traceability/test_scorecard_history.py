@@ -30,7 +30,8 @@ def test_returns_and_consumption_do_not_change_the_scorecard(plant: Plant) -> No
         assert [before[f] for f in FIGURES] == [2, 1000.0, 1, 400.0, 400_000]
 
         # The rejected steel goes back to the supplier; production uses and scraps good steel.
-        plant.move("return_to_vendor", rejected, 400, from_status="BLOCKED")
+        returned = {"kind": "nonconformance", "record_id": "NC-RETURN", "disposition": "return"}
+        plant.move("return_to_vendor", rejected, 400, from_status="BLOCKED", quality_ref=returned)
         plant.move("issue", accepted, 250, order_ref="MO-4711")
         plant.move("scrap", accepted, 50, from_status="UNRESTRICTED")
         assert plant.balances(rejected) == {}
