@@ -23,6 +23,7 @@ from connectors.webhooks.inbound.commands import Qms
 from connectors.webhooks.inbound.routes import SIGNED_ROUTES
 from connectors.webhooks.inbound.service import Inbound
 from connectors.webhooks.inbound.sources import Configured, load_sources
+from connectors.webhooks.revoked import RevokedClients
 from connectors.webhooks.routes import ROUTES
 from connectors.webhooks.secrets import SecretBox
 from connectors.webhooks.service import Deps
@@ -72,6 +73,7 @@ def create_app(settings: WebhooksSettings | None = None, **overrides: Any) -> Li
         settings,
         lifespans=[
             consumer_lifespan(lambda a: [fanout.consumer(runtime_of(a).consumer(fanout.GROUP))]),
+            _revoked_clients,
             _dispatcher(settings, guard, box, in_flight),
             _inbound(settings, sources),
         ],
@@ -117,6 +119,22 @@ def _dispatcher(settings: WebhooksSettings, guard: Guard, box: SecretBox, in_fli
             endpoints.close()
 
     return lifespan
+
+
+@asynccontextmanager
+async def _revoked_clients(app: Litestar) -> AsyncIterator[None]:
+    """Follows the revocations the token verifier already hears (no Redis subscription of its own)."""
+    runtime = runtime_of(app)
+    if runtime.verifier is None:
+        raise RuntimeError("the webhooks service needs its token verifier to follow revocations")
+    revoked = RevokedClients(runtime.db)
+    task = asyncio.create_task(revoked.run(), name="webhook-revoked-clients")
+    stop_hearing = runtime.verifier.revocations.on_revoked(revoked.heard)
+    try:
+        yield
+    finally:
+        stop_hearing()
+        await stop_tasks([task])
 
 
 def _inbound(settings: WebhooksSettings, sources: dict[str, Configured]) -> Any:

@@ -8,7 +8,7 @@ enable any.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from sqlalchemy import ColumnElement, and_, exists, select, update
@@ -125,6 +125,8 @@ async def create(
         description=data.description,
         status=m.SubscriptionStatus.ACTIVE.value,
         secret=deps.box.seal(subscription_id, secret),
+        issuer=who.issuer,
+        authorized_at=_token_time(who),
     )
     session.add(row)
     await session.flush()
@@ -207,6 +209,11 @@ async def set_enabled(
         row.disabled_at = None
         row.failing_since = None
         row.throttled_until = None
+        # A gateway revocation covers it again only if later than this authority (revoked.py).
+        if _own(who, row):
+            row.issuer, row.authorized_at = who.issuer, _token_time(who)
+        else:
+            row.authorized_at = now
         await session.flush()
     elif not enabled and row.status == m.SubscriptionStatus.ACTIVE:
         conn = await session.connection()
@@ -373,6 +380,11 @@ def view(row: SubscriptionRow) -> m.Subscription:
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
     )
+
+
+def _token_time(who: Principal) -> datetime:
+    """When the caller's token was issued (the epoch without `iat`: any revocation covers it)."""
+    return datetime.fromtimestamp(who.issued_at, UTC)
 
 
 def _overlap(row: SubscriptionRow) -> datetime | None:

@@ -52,6 +52,11 @@ class SubscriptionRow(RecordMixin, Base):
     secret: Mapped[str] = mapped_column(Text)
     previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What made it active, matched against the gateway's revocations (revoked.py): the issuer and
+    # issue time of the client's token that created or re-enabled it (an operator's enabling: its
+    # time). No issuer (made before it was recorded): a revocation by any issuer covers it.
+    issuer: Mapped[str | None] = mapped_column(String(2000))
+    authorized_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class EventRow(Base):

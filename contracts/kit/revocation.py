@@ -7,6 +7,9 @@ each token (cached or not) against what it has heard: one dict lookup per reques
 While a service cannot reach Redis it keeps refusing what it already knows and learns nothing
 new; on reconnecting it reads the whole hash again, so a revocation made meanwhile takes effect
 then. (Tokens expire on their own within the issuer's token lifetime in any case.)
+
+A service that keeps something a client set up (a subscription, a session) registers a listener
+with `Revocations.on_revoked` to hear each revocation, once per new cutoff, beside its verifier.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -26,11 +29,25 @@ log = logging.getLogger("plantbridge.auth")
 REVOKED = "pb:auth:revoked"  # hash: "<issuer> <client_id>" -> unix time before which its tokens are revoked
 CHANNEL = "pb:auth:revocations"  # message: the same "<issuer> <client_id> <time>"
 
+# Called with (issuer, client_id, before): tokens `issuer` gave `client_id` before that unix time
+# are revoked. On the event loop, so it must not block; it may queue work of its own.
+Listener = Callable[[str, str, float], None]
+
 
 class Revocations:
     def __init__(self) -> None:
         self._before: dict[tuple[str, str], float] = {}
+        self._listeners: list[Listener] = []
         self.synced = False  # the whole list has been read since the last (re)connection
+
+    def on_revoked(self, listener: Listener) -> Callable[[], None]:
+        """Tell `listener` every revocation known now and each new or later cutoff heard from
+        now on (the whole list is read again on each reconnection: only what changed is told).
+        Returns the function that stops telling it."""
+        self._listeners.append(listener)
+        for (issuer, client_id), before in list(self._before.items()):
+            listener(issuer, client_id, before)
+        return lambda: self._listeners.remove(listener)
 
     def revoked(self, issuer: str, client_id: str, issued_at: int) -> bool:
         cutoff = self._before.get((issuer, client_id))
@@ -38,8 +55,17 @@ class Revocations:
 
     def learn(self, field: bytes | str, value: bytes | str) -> None:
         issuer, _, client_id = _text(field).rpartition(" ")
-        if issuer and client_id:
-            self._before[(issuer, client_id)] = float(_text(value))
+        if not (issuer and client_id):
+            return
+        before = float(_text(value))
+        known = self._before.get((issuer, client_id))
+        self._before[(issuer, client_id)] = before
+        if known is None or before > known:
+            for listener in list(self._listeners):
+                try:
+                    listener(issuer, client_id, before)
+                except Exception:  # one listener's bug must not stop the verifier learning
+                    log.exception("revocation listener %r failed", listener)
 
     def _message(self, data: bytes | str) -> None:
         field, _, value = _text(data).rpartition(" ")
@@ -110,4 +136,4 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-__all__ = ["CHANNEL", "REVOKED", "Revocations", "following", "revoke"]
+__all__ = ["CHANNEL", "REVOKED", "Listener", "Revocations", "following", "revoke"]

@@ -8,25 +8,10 @@ from dataclasses import dataclass
 import pytest
 
 from plantbridge.processes import ServiceProcess, free_port
-from tests.support.fixtures import Launch, PlantbridgeCli
+from tests.support.fixtures import GatewayCli, Launch
 
 CLIENT_ID, CLIENT_SECRET = "erp-integration", "erp-integration-secret-0123456789"
 SUPPLIER_CLIENT = ("portal-acme", "portal-acme-secret-0123456789")
-GatewayCli = Callable[..., str]
-
-
-@pytest.fixture(scope="session")
-def gateway_cli(plantbridge_cli: PlantbridgeCli) -> GatewayCli:
-    """`gateway_cli(database_url, *args, **settings)`: `plantbridge gateway <args>` on that
-    database (`settings`: more GATEWAY_* values), which must succeed; returns what it printed."""
-
-    def run(database_url: str, *args: str, **settings: str) -> str:
-        env = {f"GATEWAY_{k.upper()}": v for k, v in settings.items()}
-        result = plantbridge_cli("gateway", *args, env={"GATEWAY_DATABASE_URL": database_url, **env})
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result.stdout
-
-    return run
 
 
 @dataclass

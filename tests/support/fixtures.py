@@ -7,7 +7,8 @@ PostgreSQL (`postgres`, through `database_url("postgres", name)`). Services unde
   Litestar's test client (the fast lane; tests/support/inprocess.py);
 - `launch(name, database_url=..., port=None, **settings)`: the service as its own OS process on
   loopback (the process lane);
-- `spawn(*argv, ...)` and `plantbridge_cli(*args, env=...)`: any other child process.
+- `spawn(*argv, ...)` and `plantbridge_cli(*args, env=...)`: any other child process;
+  `gateway_cli(database_url, *args, **settings)`: `plantbridge gateway <args>`, which must succeed.
 
 Tests that use `launch`, `spawn` or `plantbridge_cli` (directly or through another fixture) are
 marked `e2e`, and tests that touch PostgreSQL `postgres`, by tests/conftest.py: `make test-fast`
@@ -44,6 +45,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 Launch = Callable[..., ServiceProcess]
 Spawn = Callable[..., "subprocess.Popen[str]"]
 PlantbridgeCli = Callable[..., "subprocess.CompletedProcess[str]"]
+GatewayCli = Callable[..., str]
 DatabaseUrl = Callable[[str, str], str]
 
 
@@ -175,5 +177,19 @@ def plantbridge_cli() -> PlantbridgeCli:
             timeout=120,
             check=False,
         )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def gateway_cli(plantbridge_cli: PlantbridgeCli) -> GatewayCli:
+    """`gateway_cli(database_url, *args, **settings)`: `plantbridge gateway <args>` on that
+    database (`settings`: more GATEWAY_* values), which must succeed; returns what it printed."""
+
+    def run(database_url: str, *args: str, **settings: str) -> str:
+        env = {f"GATEWAY_{k.upper()}": v for k, v in settings.items()}
+        result = plantbridge_cli("gateway", *args, env={"GATEWAY_DATABASE_URL": database_url, **env})
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
 
     return run
