@@ -29,13 +29,12 @@ from gateway.routing import Route, RouteTable
 
 Headers = list[tuple[bytes, bytes]]
 
-# Not forwarded in either direction (RFC 9110 §7.6.1), or set by us. Flow and causation ids
-# are what a process flow or event consumer says about itself when calling a system API
-# directly; from outside the gateway they would forge the audit trail's "why".
+# Not forwarded in either direction (RFC 9110 §7.6.1), or set by us. The platform headers (flow,
+# causing event, whom a call acts for) are what the platform's own clients say when calling a
+# service directly; from outside the gateway they would forge the audit trail's "why" and "who".
 _HOP = frozenset(
     {
-        b"x-flow-id",
-        b"x-causation-id",
+        *(name.lower().encode("latin-1") for name in correlation.PLATFORM_HEADERS),
         b"connection",
         b"keep-alive",
         b"proxy-authenticate",

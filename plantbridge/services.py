@@ -85,7 +85,7 @@ SERVICES: tuple[Service, ...] = (
         client_id="operations-console",
         client_scopes=(
             *("erp:read", "qms:read", "cmms:read", "mes:read"),
-            *("quality:read", "quality:write", "maintenance:read", "maintenance:write"),
+            *("quality:read", "quality:write", "quality:approve", "maintenance:read", "maintenance:write"),
             *("events:read", "events:replay"),
             *("webhooks:read", "webhooks:operate"),
             "shopfloor:read",

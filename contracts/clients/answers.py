@@ -1,7 +1,7 @@
 """Turning upstream outcomes into this API's answers, for services that compose other APIs.
 
 A critical upstream that fails makes the request fail with a 503 problem; a non-critical one
-(`optional`) leaves a warning and a gap. An upstream's own 409/412/422 is passed on unchanged
+(`optional`) leaves a warning and a gap. An upstream's own 409/412/413/415/422 is passed on unchanged
 in meaning, so a client sees the state or version it must deal with.
 """
 
@@ -18,7 +18,7 @@ from contracts.kit.problems import NotFound, Problem
 T = TypeVar("T")
 log = logging.getLogger("plantbridge.upstream")
 UPSTREAM_ERRORS = (UpstreamUnavailable, UpstreamProblem, TokenUnavailable)
-_PASSED_ON = {409, 412, 422}
+_PASSED_ON = {409, 412, 413, 415, 422}  # the caller can act on these (413, 415: what it sent)
 _EXTENSIONS = ("current_state", "current_version", "errors")
 
 

@@ -114,6 +114,14 @@ class ApiClient:
         answer = await self._send("POST", _target(path), content, headers)
         return msgspec.json.decode(answer.body, type=result)
 
+    async def upload(
+        self, path: str, content: bytes, content_type: str, result: type[T], params: dict[str, Any]
+    ) -> T:
+        """POST a body that is not JSON (a document), once: a retry would resend all of it."""
+        headers = {"Content-Type": content_type}
+        answer = await self._send("POST", _target(path, params), content, headers, 1)
+        return msgspec.json.decode(answer.body, type=result)
+
     async def patch(
         self, path: str, body: msgspec.Struct, result: type[T], *, if_match: str | None = None
     ) -> T:
@@ -122,11 +130,17 @@ class ApiClient:
         return msgspec.json.decode(answer.body, type=result)
 
     async def _send(
-        self, method: str, target: str, content: bytes = b"", extra: dict[str, str] | None = None
+        self,
+        method: str,
+        target: str,
+        content: bytes = b"",
+        extra: dict[str, str] | None = None,
+        attempts: int | None = None,
     ) -> Answer:
         headers = {**correlation.outgoing_headers(), **(extra or {})}
         last_error: Exception | None = None
-        for attempt in range(self.attempts):
+        attempts = attempts or self.attempts
+        for attempt in range(attempts):
             try:
                 self.breaker.before_call()
             except Exception as exc:
@@ -150,7 +164,7 @@ class ApiClient:
                     return answer
                 self.breaker.failed()
                 last_error = UpstreamProblem(self.service, answer.status, _problem(answer))
-            if attempt + 1 < self.attempts:
+            if attempt + 1 < attempts:
                 await asyncio.sleep(self.backoff * (2**attempt) * (0.5 + random.random()))
         if isinstance(last_error, UpstreamProblem) and last_error.status < 500:
             raise last_error

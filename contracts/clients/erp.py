@@ -75,6 +75,18 @@ class ErpClient(ApiClient):
         """Every lot received from one supplier (the supplier portal's scorecard)."""
         return await self.get_all(f"{API}/lots", m.Lot, {"supplier_id": supplier_id, "limit": 500})
 
+    async def supplier_receipts(self, supplier_id: str) -> list[m.GoodsReceipt]:
+        """Every goods receipt from a supplier: its delivery history (receipts never change)."""
+        return await self.get_all(
+            f"{API}/goods-receipts", m.GoodsReceipt, {"supplier_id": supplier_id, "limit": 500}
+        )
+
+    async def lot_receipts(self, lot_id: str) -> list[m.GoodsReceipt]:
+        return await self.get_all(f"{API}/goods-receipts", m.GoodsReceipt, {"lot_id": lot_id, "limit": 500})
+
+    async def lots_by_supplier_lot(self, supplier_lot: str) -> list[m.Lot]:
+        return await self.get_all(f"{API}/lots", m.Lot, {"supplier_lot": supplier_lot, "limit": 500})
+
     async def get_goods_receipt(self, receipt_id: str) -> m.GoodsReceipt:
         return await self.get(f"{API}/goods-receipts/{receipt_id}", m.GoodsReceipt)
 

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from contracts.clients.base import ApiClient
 from contracts.kit.paging import Page
-from contracts.kit.wire.flows import Flow, Timeline
+from contracts.kit.wire.flows import Approval, ApprovalDecision, Flow, Timeline
 from contracts.models.quality import Disagreement, ReconciliationRun
 
 
@@ -34,6 +34,22 @@ class FlowsClient(ApiClient):
             f"{self.api}/flows/{flow_id}/retry",
             None,
             Flow,
+            idempotency_key=idempotency_key,
+            if_match=if_match,
+        )
+
+    async def approvals(self, status: str = "pending") -> list[Approval]:
+        """What the process's flows wait for (or, by status, what was decided)."""
+        return await self.get_all(f"{self.api}/approvals", Approval, {"status": status, "limit": 200})
+
+    async def decide(
+        self, approval_id: str, verdict: str, comment: str | None, *, idempotency_key: str, if_match: str
+    ) -> Approval:
+        """`verdict` is approve or reject; whoever the caller acts for is the one deciding."""
+        return await self.post(
+            f"{self.api}/approvals/{approval_id}/{verdict}",
+            ApprovalDecision(comment=comment),
+            Approval,
             idempotency_key=idempotency_key,
             if_match=if_match,
         )

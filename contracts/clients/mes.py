@@ -88,3 +88,9 @@ class MesClient(ApiClient):
 
     async def find_orders(self, **filters: str) -> list[m.ProductionOrder]:
         return await self.get_all(f"{API}/production-orders", m.ProductionOrder, {"limit": 200, **filters})
+
+    async def genealogy(
+        self, lot_id: str, direction: m.TraceDirection, *, max_depth: int, max_orders: int
+    ) -> m.Genealogy:
+        params = {"lot_id": lot_id, "direction": direction, "max_depth": max_depth, "max_orders": max_orders}
+        return await self.get(f"{API}/genealogy", m.Genealogy, params)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.clients.base import ApiClient
+from contracts.clients.base import ApiClient, UpstreamProblem
 from contracts.kit.paging import Page
 from contracts.models import qms as m
 
@@ -46,6 +46,19 @@ class QmsClient(ApiClient):
 
     async def open_supplier_case(self, case: m.SupplierCaseCreate, *, idempotency_key: str) -> m.SupplierCase:
         return await self.post(f"{API}/supplier-cases", case, m.SupplierCase, idempotency_key=idempotency_key)
+
+    async def issue_supplier_case(
+        self, case_id: str, note: m.TransitionNote, *, idempotency_key: str
+    ) -> m.SupplierCase:
+        """Issue a case to its supplier; a case someone has issued already is left as it is."""
+        try:
+            return await self.post(
+                f"{API}/supplier-cases/{case_id}/issue", note, m.SupplierCase, idempotency_key=idempotency_key
+            )
+        except UpstreamProblem as exc:
+            if exc.status != 409 or exc.problem.get("current_state") == m.SupplierCaseStatus.OPEN:
+                raise
+            return await self.get_supplier_case(case_id)
 
     async def list_capas(self, *, nc_id: str | None = None) -> list[m.Capa]:
         return await self.get_all(f"{API}/capas", m.Capa, {"nc_id": nc_id, "limit": 200})

@@ -94,6 +94,9 @@ class UsageDecisionMade(msgspec.Struct, kw_only=True):
     supplier_id: str | None = None
     source_ref: str | None = None
     previous_disposition: str | None = None
+    # Who decided, as verified from the request's token (`person:<id>` or `client:<id>`, see
+    # contracts/kit/acting.py), where `decided_by` is what the request said.
+    decided_by_key: str | None = None
 
 
 class NcLinks(msgspec.Struct, kw_only=True):

@@ -40,6 +40,7 @@ from contracts.kit.relay import running as relay_running
 from contracts.kit.revocation import following
 from contracts.kit.settings import ServiceSettings
 from contracts.kit.strict_body import document_json_bodies, strict_json_body
+from contracts.kit.strict_query import StrictQuery, StrictQueryMiddleware, document_strict_queries
 from contracts.kit.tracing import setup as setup_tracing
 from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
 from contracts.kit.versioning import ApiVersion, Deprecation, DeprecationMiddleware, document_deprecation
@@ -138,6 +139,7 @@ def create_service_app(
 
     retiring = {d.api_path: d for d in deprecations}
     platform_clients = PlatformClients.from_settings(settings.auth_issuer, settings.platform_clients)
+    strict_query = StrictQuery()  # learns each route's query parameters once the app is built
 
     def api_router(path: str, routes: Sequence[ControllerRouterHandler]) -> Router:
         sunset = (
@@ -152,6 +154,7 @@ def create_service_app(
                 *sunset,
                 DefineMiddleware(AuthMiddleware, verifier=verifier, service=spec.name),
                 DefineMiddleware(PlatformHeadersMiddleware, clients=platform_clients),
+                DefineMiddleware(StrictQueryMiddleware, strict=strict_query),
                 *middleware,
                 DefineMiddleware(cast(Any, UnitOfWorkMiddleware)),  # a raw ASGI middleware
             ],
@@ -204,6 +207,8 @@ def create_service_app(
             app, api_path=path, service=spec.name, token_url=settings.auth_token_url, public=public
         )
     document_json_bodies(app)
+    strict_query.learn(app)
+    document_strict_queries(app)
     for deprecation in deprecations:
         document_deprecation(app, deprecation)
     # Outermost, so even routing errors (404, 405) carry the correlation id and are counted.

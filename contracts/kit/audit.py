@@ -12,7 +12,9 @@ What is recorded, per record and transaction:
   (PO lines, stock balances, inspection results) are folded into their parent record as
   `<relationship>[<key>].<field>`, so a lot's history shows its balance moves.
 - who: the OAuth2 client of the request (with the person and supplier its token names), or
-  `consumer:<group>` for an event handler, or `system`.
+  `consumer:<group>` for an event handler, or `system`. When a platform client acts for someone
+  (an experience API for a technician or a supplier, contracts/kit/acting.py), that someone, with
+  the platform client as `via`: "P-1042 (tablet-017) via technician-experience".
 - why: the correlation id, the flow id and causing event id (`X-Flow-ID`, `X-Causation-ID`,
   sent by flow steps through `contracts/kit/correlation.py`).
 - when: the time of the flush that wrote the change.
@@ -54,6 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapper, RelationshipDirection, Session, UOWTransaction
 
 from contracts.kit import correlation
+from contracts.kit.acting import acting
 from contracts.kit.db import Database
 from contracts.kit.paging import Page, Paged, PageQuery, as_utc, utcnow
 from contracts.kit.problems import Unprocessable
@@ -82,6 +85,7 @@ audit_log = Table(
     Column("actor_client_id", String(200), nullable=False),
     Column("actor_person_id", String(200), nullable=True),
     Column("actor_supplier_id", String(200), nullable=True),
+    Column("actor_via", String(200), nullable=True),  # the platform client that acted for the actor
     Column("correlation_id", String(128), nullable=True),
     Column("flow_id", String(128), nullable=True),
     Column("causation_id", String(128), nullable=True),
@@ -128,7 +132,8 @@ class _Entry:
             self.changes[name] = [before, after]
 
 
-_Why = tuple[str, str, str, str, str | None, str | None]  # correlation, flow, cause, client, person, supplier
+# correlation, flow, cause, client, person, supplier, via
+_Why = tuple[str, str, str, str, str | None, str | None, str | None]
 _Pending = dict[tuple[str, str, _Why], _Entry]
 
 
@@ -165,14 +170,15 @@ def _collect(session: Session, flush_context: UOWTransaction) -> None:
 
 def _why(session: Session) -> _Why:
     ctx = correlation.current()
-    actor = session.info.get(PRINCIPAL_KEY)
+    who = acting(session.info.get(PRINCIPAL_KEY))
     return (
         ctx.correlation_id,
         ctx.flow_id,
         ctx.causation_id,
-        str(getattr(actor, "client_id", "") or SYSTEM),
-        getattr(actor, "person_id", None),
-        getattr(actor, "supplier_id", None),
+        who.client_id if who else SYSTEM,
+        who.person_id if who else None,
+        who.supplier_id if who else None,
+        who.via if who else None,
     )
 
 
@@ -265,7 +271,7 @@ def _write(session: Session) -> None:
     for (_type, _id, why), entry in pending.items():
         if not entry.changes and entry.action is AuditAction.UPDATED:
             continue  # a touch or a version bump alone, or changed and changed back: no new state
-        correlation_id, flow_id, causation_id, client_id, person_id, supplier_id = why
+        correlation_id, flow_id, causation_id, client_id, person_id, supplier_id, via = why
         rows.append(
             {
                 "audit_id": new_id("AUD"),
@@ -278,6 +284,7 @@ def _write(session: Session) -> None:
                 "actor_client_id": client_id[:200],
                 "actor_person_id": person_id,
                 "actor_supplier_id": supplier_id,
+                "actor_via": via,
                 "correlation_id": correlation_id or None,
                 "flow_id": flow_id or None,
                 "causation_id": causation_id or None,
@@ -434,7 +441,10 @@ def _view(row: Any) -> AuditEntry:
         version=row.version,
         changes={k: FieldChange(before=v[0], after=v[1]) for k, v in changes.items()},
         actor=AuditActor(
-            client_id=row.actor_client_id, person_id=row.actor_person_id, supplier_id=row.actor_supplier_id
+            client_id=row.actor_client_id,
+            person_id=row.actor_person_id,
+            supplier_id=row.actor_supplier_id,
+            via=row.actor_via,
         ),
         correlation_id=row.correlation_id,
         flow_id=row.flow_id,

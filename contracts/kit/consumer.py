@@ -109,6 +109,10 @@ class Delivery:
     def event_id(self) -> str:
         return self.fields.get(FIELD_ID.encode(), b"").decode()
 
+    @property
+    def event_type(self) -> str:
+        return self.fields.get(FIELD_TYPE.encode(), b"").decode()
+
     def to_json(self) -> dict[str, Any]:
         """For storing next to what the message started (a flow), to dead-letter it later."""
         fields = {k.decode(): v.decode() for k, v in self.fields.items()}

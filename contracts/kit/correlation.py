@@ -17,17 +17,21 @@ from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 
 CORRELATION_HEADER = "x-correlation-id"
 TRACEPARENT_HEADER = "traceparent"
-# Platform headers: why (or for whom) a call happens, sent by the platform's own clients (a flow
-# step, an event handler) and recorded in audit entries and events. Each names the Context field
-# it carries. Anyone may send them, so a service believes them only from a platform client
-# (contracts/kit/platform_headers.py); adding a header is one line here and its Context field.
-PLATFORM_HEADERS: dict[str, str] = {
-    "X-Flow-ID": "flow_id",
-    "X-Causation-ID": "causation_id",
-}
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 SAFE_ID = _SAFE_ID  # what an incoming X-Correlation-ID may look like (the gateway checks it too)
+# Who a call acts for, as `client=<id>&person=<id>&supplier=<id>` (percent-encoded, contracts/kit/acting.py).
+ACTING_FOR = re.compile(r"^client=[\x21-\x7e]{1,2000}$")
+# Platform headers: why (or for whom) a call happens, sent by the platform's own clients (a flow
+# step, an event handler, an experience API acting for its caller) and recorded in audit entries
+# and events. Each names the Context field it carries and what its value must look like. Anyone
+# may send them, so a service believes them only from a platform client
+# (contracts/kit/platform_headers.py); adding a header is one line here and its Context field.
+PLATFORM_HEADERS: dict[str, tuple[str, re.Pattern[str]]] = {
+    "X-Flow-ID": ("flow_id", SAFE_ID),
+    "X-Causation-ID": ("causation_id", SAFE_ID),
+    "X-Acting-For": ("acting_for", ACTING_FOR),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class Context:
     traceparent: str = ""
     causation_id: str = ""
     flow_id: str = ""
+    acting_for: str = ""  # the person or supplier (and their client) a platform client acts for
 
 
 _EMPTY = Context()  # frozen, so one shared default is safe
@@ -119,7 +124,7 @@ def outgoing_headers() -> dict[str, str]:
         headers["X-Correlation-ID"] = ctx.correlation_id
     if ctx.traceparent:
         headers["traceparent"] = child_traceparent(ctx.traceparent)
-    for header, name in PLATFORM_HEADERS.items():
+    for header, (name, _) in PLATFORM_HEADERS.items():
         value = getattr(ctx, name)
         if value:
             headers[header] = value

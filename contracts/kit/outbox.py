@@ -26,7 +26,9 @@ _INSERT = outbox.insert()
 _STAGED = "pb.outbox.staged"
 
 
-def envelope(source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
+def envelope(
+    source: str, subject: str, data: msgspec.Struct, correlation_id: str | None = None
+) -> CloudEvent:
     ctx = correlation.current()
     kind = type_of(data)
     event_id = str(uuid.uuid4())
@@ -37,16 +39,27 @@ def envelope(source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
         subject=subject,
         time=datetime.now(UTC),
         data=data,
-        correlationid=ctx.correlation_id or correlation.new_correlation_id(),
+        correlationid=correlation_id or ctx.correlation_id or correlation.new_correlation_id(),
         causationid=ctx.causation_id,
         # The operation's traceparent; with tracing on, that of the span recording the staging.
         traceparent=tracing.staged(kind.name, kind.stream, event_id, ctx.traceparent),
     )
 
 
-async def publish(session: AsyncSession, source: str, subject: str, data: msgspec.Struct) -> CloudEvent:
-    """Stage an event; it is only ever sent if the surrounding transaction commits."""
-    event = envelope(source, subject, data)
+async def publish(
+    session: AsyncSession,
+    source: str,
+    subject: str,
+    data: msgspec.Struct,
+    *,
+    correlation_id: str | None = None,
+) -> CloudEvent:
+    """Stage an event; it is only ever sent if the surrounding transaction commits.
+
+    `correlation_id` publishes it under the business incident its record belongs to rather than
+    the current request's (a repair reported days after the nonconformance that called for it
+    continues that incident), so the flows one incident sets off share one id."""
+    event = envelope(source, subject, data, correlation_id)
     row = {
         "event_id": event.id,
         "stream": type_of(data).stream,

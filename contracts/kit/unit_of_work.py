@@ -145,6 +145,14 @@ class _Exchange:
             scope.setdefault("state", {})[SESSION_KEY] = session
             # Who acts in this transaction, for the audit trail (contracts/kit/audit.py).
             session.info[PRINCIPAL_KEY] = scope["state"].get(PRINCIPAL_KEY)
+            if scope["method"] in SAFE_METHODS:
+                # A read changes nothing, so its answer need not wait for the commit decision:
+                # it goes out as it is made (a streamed download is never held in memory).
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    await transaction.rollback()
+                return
             try:
                 if key is not None and body is not None:
                     principal = principal_id(scope)

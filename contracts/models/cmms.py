@@ -65,6 +65,20 @@ class WorkOrderStatus(StrEnum):
 
 
 # --- assets ----------------------------------------------------------------------------------
+class PlannedPart(Input, kw_only=True):
+    """A spare part and how many a job on the asset takes (the asset's spare-parts list, or what
+    the planner plans for one work order)."""
+
+    item_id: Id
+    quantity: Quantity
+    uom: Uom = "EA"
+
+
+PartList = Annotated[
+    list[PlannedPart], msgspec.Meta(max_length=100, description="One line per item (an item once)")
+]
+
+
 class AssetCreate(Input, kw_only=True):
     asset_id: Id
     tag: Id
@@ -74,6 +88,7 @@ class AssetCreate(Input, kw_only=True):
     location: Location | None = None
     criticality: Criticality = Criticality.C
     cost_centre: Id | None = None
+    spare_parts: PartList = msgspec.field(default_factory=list)
 
 
 class AssetUpdate(Input, kw_only=True):
@@ -83,6 +98,7 @@ class AssetUpdate(Input, kw_only=True):
     location: Location | None = None
     criticality: Criticality | None = None
     cost_centre: Id | None = None
+    spare_parts: PartList | None = None  # replaces the whole list
 
 
 class AssetDown(Input, kw_only=True):
@@ -97,6 +113,19 @@ class AssetAction(Input, kw_only=True):
     work_order_id: Id | None = None
 
 
+class SparePart(Output, kw_only=True):
+    item_id: str
+    quantity: float
+    uom: str
+
+
+class PartPlan(StrEnum):
+    """Where a work order's planned parts came from."""
+
+    PLANNER = "planner"  # given when the order was created or changed
+    ASSET = "asset"  # copied from the asset's spare-parts list when the order was created
+
+
 class Asset(Output, kw_only=True):
     asset_id: str
     tag: str
@@ -108,6 +137,7 @@ class Asset(Output, kw_only=True):
     status: AssetStatus
     cost_centre: str | None
     allowed_actions: list[str]
+    spare_parts: list[SparePart] = msgspec.field(default_factory=list)
     version: int
     created_at: datetime
     updated_at: datetime
@@ -167,6 +197,9 @@ class MaintenanceRequest(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    # The business incident this request belongs to: the correlation id it was raised under. Its
+    # work orders inherit it, and their events carry it, so the flows an incident sets off share it.
+    correlation_id: str | None = None
 
 
 # --- work orders -------------------------------------------------------------------------------
@@ -187,6 +220,8 @@ class WorkOrderCreate(Input, kw_only=True):
     order_ref: Id | None = None
     production_order: Id | None = None
     nonconformance_id: Id | None = None
+    # The parts the job will take; without them, the asset's spare-parts list is planned.
+    planned_parts: PartList | None = None
 
 
 class WorkOrderUpdate(Input, kw_only=True):
@@ -201,6 +236,7 @@ class WorkOrderUpdate(Input, kw_only=True):
     correction_code: Code | None = None
     cost_centre: Id | None = None
     order_ref: Id | None = None
+    planned_parts: PartList | None = None  # replaces the planned parts (then planned by the planner)
 
 
 class WorkOrderComplete(Input, kw_only=True):
@@ -290,3 +326,6 @@ class WorkOrder(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    planned_parts: list[SparePart] = msgspec.field(default_factory=list)
+    planned_parts_from: PartPlan | None = None  # None when nothing is planned
+    correlation_id: str | None = None  # the incident it belongs to (see MaintenanceRequest)

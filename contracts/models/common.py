@@ -1,7 +1,7 @@
 """Field types every API shares, so a constraint means the same thing everywhere.
 
-Ids and the body base classes are the kernel's (`contracts/kit/wire`), shared with the APIs the
-kernel serves itself; models take them from here with the rest.
+Ids, free text and the body base classes are the kernel's (`contracts/kit/wire`), shared with the
+APIs the kernel serves itself; models take them from here with the rest.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from contracts.kit.wire import ID_PATTERN as ID_PATTERN
 from contracts.kit.wire import Id as Id
 from contracts.kit.wire import Input as Input
 from contracts.kit.wire import Output as Output
+from contracts.kit.wire import Text as Text
 
 # No NUL characters: PostgreSQL cannot store them in text, so they are refused at the door.
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
-Text = Annotated[str, msgspec.Meta(max_length=4000, pattern=r"^[^\x00]*$")]
 Location = Annotated[
     str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")
 ]

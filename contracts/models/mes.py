@@ -270,3 +270,36 @@ class Consumption(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+# --- genealogy: where a lot went and where it came from ----------------------------------------------
+class TraceDirection(StrEnum):
+    WHERE_USED = "where_used"  # the orders that consumed the lot, the lots they made, and so on down
+    WHERE_FROM = "where_from"  # the orders that made the lot, the lots they consumed, and so on up
+
+
+class TracedLot(Output, kw_only=True):
+    lot_id: str
+    item_id: str
+    quantity: float  # consumed by (inputs) or made by (outputs) this order
+    uom: str
+
+
+class TracedOrder(Output, kw_only=True):
+    """One production order on the path: what went in, what came out, and how far from the lot."""
+
+    order_id: str
+    item_id: str
+    status: str
+    site: str
+    depth: int  # 1: consumed (or made) the lot asked about; 2: the next order along; ...
+    inputs: list[TracedLot]
+    outputs: list[TracedLot]
+
+
+class Genealogy(Output, kw_only=True):
+    lot_id: str
+    direction: TraceDirection
+    max_depth: int
+    orders: list[TracedOrder]  # nearest first
+    truncated: bool  # more orders than max_orders lie within max_depth

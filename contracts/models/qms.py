@@ -187,10 +187,11 @@ class UsageDecisionCreate(Input, kw_only=True):
 
 
 class StockPosted(Input, kw_only=True):
-    """The ERP inventory transactions that carried out the decision."""
+    """The ERP inventory transactions that carried out the decision, and the quantity they moved."""
 
     txn_ids: Codes = msgspec.field(default_factory=list)
     posted_by: Name | None = None
+    quantity: NonNegative | None = None
 
 
 class CharacteristicResult(Output, kw_only=True):
@@ -247,6 +248,9 @@ class InspectionLot(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    # What the decision moved in ERP (the quantity under inspection when it was decided): the
+    # lot's accepted or rejected quantity as of the decision, whatever happens to the stock later.
+    stock_posted_quantity: float | None = None
 
 
 # --- defect codes ---------------------------------------------------------------------------------
@@ -367,11 +371,30 @@ class SupplierCaseUpdate(Input, kw_only=True):
     due_date: date | None = None
 
 
+# Documents uploaded to /qms/v2/documents, by id. (No description in this Meta: with one, the
+# generated schema loses the items' own constraints.)
+Attachments = Annotated[list[Id], msgspec.Meta(max_length=20)]
+
+
 class SupplierResponseCreate(Input, kw_only=True):
-    containment: Note
-    root_cause: Note
-    corrective_action: Note
+    """The supplier's answer as an 8D report. Required: D3 `containment` (interim containment
+    actions), D4 `root_cause` (and why it escaped), D5 `corrective_action` (the permanent actions
+    chosen). As far as known: D1 `team`, D2 `problem_description`, D6 `implementation` (actions
+    implemented and validated), D7 `preventive_action` (recurrence prevented), D8 `closure` (the
+    team recognised). `attachments` names documents uploaded to /qms/v2/documents."""
+
+    containment: Annotated[Note, msgspec.Meta(description="D3: interim containment actions")]
+    root_cause: Annotated[Note, msgspec.Meta(description="D4: root cause (and why it escaped)")]
+    corrective_action: Annotated[Note, msgspec.Meta(description="D5: permanent corrective actions chosen")]
     responded_by: Name | None = None
+    # (Optional fields carry no description of their own: with one, the generated schema loses the
+    # text's length limits.)
+    team: Note | None = None  # D1
+    problem_description: Note | None = None  # D2
+    implementation: Note | None = None  # D6
+    preventive_action: Note | None = None  # D7
+    closure: Note | None = None  # D8
+    attachments: Attachments = msgspec.field(default_factory=list)
 
 
 class Acceptance(Input, kw_only=True):
@@ -381,15 +404,21 @@ class Acceptance(Input, kw_only=True):
 
 class SupplierResponse(Output, kw_only=True):
     number: int
-    containment: str
-    root_cause: str
-    corrective_action: str
+    containment: str  # D3
+    root_cause: str  # D4
+    corrective_action: str  # D5
     responded_by: str | None
     responded_at: datetime
     verdict: Verdict | None = None
     verdict_reason: str | None = None
     verdict_by: str | None = None
     verdict_at: datetime | None = None
+    team: str | None = None  # D1
+    problem_description: str | None = None  # D2
+    implementation: str | None = None  # D6
+    preventive_action: str | None = None  # D7
+    closure: str | None = None  # D8
+    attachments: list[str] = msgspec.field(default_factory=list)  # document ids
 
 
 class SupplierCase(Output, kw_only=True):

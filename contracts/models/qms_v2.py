@@ -124,3 +124,6 @@ class InspectionLot(Output, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    # What the decision moved in ERP (the quantity under inspection when it was decided): the
+    # lot's accepted or rejected quantity as of the decision, whatever happens to the stock later.
+    stock_posted_quantity: float | None = None

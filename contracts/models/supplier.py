@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
-from contracts.models.common import Input, Name, Output
-from contracts.models.qms import Note
+import msgspec
+
+from contracts.models.common import Output
+from contracts.models.qms import SupplierResponseCreate
 
 
 class UpstreamWarning(Output, kw_only=True):
@@ -23,6 +26,12 @@ class Verdict(Output, kw_only=True):
     verdict: str | None  # accepted, rejected, or null while under review
     verdict_reason: str | None
     verdict_at: datetime | None
+    team: str | None = None  # D1
+    problem_description: str | None = None  # D2
+    implementation: str | None = None  # D6
+    preventive_action: str | None = None  # D7
+    closure: str | None = None  # D8
+    attachments: list[str] = msgspec.field(default_factory=list)  # document ids
 
 
 class CaseNonconformance(Output, kw_only=True):
@@ -67,11 +76,9 @@ class CasePage(Output, kw_only=True):
     next_cursor: str | None
 
 
-class CaseResponse(Input, kw_only=True):
-    containment: Note
-    root_cause: Note
-    corrective_action: Note
-    responded_by: Name | None = None
+class CaseResponse(SupplierResponseCreate, kw_only=True):
+    """Your answer as an 8D report: D3, D4 and D5 are required, the other disciplines as far as
+    known; attach documents uploaded to /supplier/v1/documents by their ids."""
 
 
 class CharacteristicResult(Output, kw_only=True):
@@ -102,7 +109,38 @@ class InspectionPage(Output, kw_only=True):
     next_cursor: str | None
 
 
+class ScorecardFigures(Output, kw_only=True):
+    """Figures of one stretch of time, from history only: a receipt's quantity as received, a
+    rejection's quantity as the decision moved it. Returns, issues and scrapping afterwards change
+    none of them."""
+
+    lots_received: int
+    received_quantity: float
+    lots_rejected: int
+    rejected_quantity: float
+    reject_rate_ppm: int | None  # rejected / received quantity x 1e6; null without receipts
+    responded_cases: int
+    average_response_days: float | None  # issue → first response
+    on_time_response_rate: float | None  # share of cases due in the stretch answered by their due date
+
+
+class ScorecardPeriod(ScorecardFigures, kw_only=True):
+    period: str  # 2026-03, 2026-Q1 or 2026
+    start: date
+    end: date  # the last day of the period
+
+
+class Period(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
 class Scorecard(Output, kw_only=True):
+    """The totals over the window asked for (all history by default), and per period when asked.
+    Lots count in the period of their receipt, with their rejection; cases in the period of their
+    due date (on time) or their first answer (response days)."""
+
     supplier_id: str
     lots_received: int
     received_quantity: float
@@ -114,3 +152,6 @@ class Scorecard(Output, kw_only=True):
     average_response_days: float | None  # issue → first response
     on_time_response_rate: float | None  # share of answered cases with a due date answered by it
     warnings: list[UpstreamWarning]
+    since: date | None = None
+    until: date | None = None
+    periods: list[ScorecardPeriod] = msgspec.field(default_factory=list)

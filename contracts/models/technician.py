@@ -57,6 +57,16 @@ class PartAvailability(Output, kw_only=True):
     available: bool
 
 
+class PlannedPart(Output, kw_only=True):
+    """A part the job is planned to take, with ERP's stock: what to fetch before starting."""
+
+    item_id: str
+    quantity: float  # planned for the work order
+    uom: str
+    unrestricted: float | None  # in stock and free to issue, over all lots; None when ERP did not answer
+    available: bool | None  # enough unrestricted stock for the planned quantity; None when unknown
+
+
 class PartLine(Output, kw_only=True):
     item_id: str
     quantity: float
@@ -99,6 +109,9 @@ class WorkItem(Output, kw_only=True):
     nonconformance: NonconformanceSummary | None
     parts: list[PartAvailability]
     warnings: list[UpstreamWarning]
+    # The parts planned for the job (by the planner, or the asset's spare-parts list), with stock.
+    planned_parts: list[PlannedPart] = msgspec.field(default_factory=list)
+    planned_parts_from: str | None = None  # planner | asset
 
 
 class MyWork(Output, kw_only=True):

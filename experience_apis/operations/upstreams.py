@@ -20,7 +20,7 @@ from experience_apis.operations.settings import OperationsSettings
 # What this service asks the gateway for (the service table registers exactly these).
 SCOPES = (
     *("erp:read", "qms:read", "cmms:read", "mes:read"),
-    *("quality:read", "quality:write", "maintenance:read", "maintenance:write"),
+    *("quality:read", "quality:write", "quality:approve", "maintenance:read", "maintenance:write"),
     *("events:read", "events:replay"),
     *("webhooks:read", "webhooks:operate"),
     "shopfloor:read",

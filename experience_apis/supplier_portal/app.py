@@ -14,6 +14,7 @@ from sqlalchemy import MetaData
 from contracts.clients.erp import ErpClient
 from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
+from contracts.clients.qms_documents import QmsDocumentsClient
 from contracts.kit.app import ServiceSpec, create_service_app
 from contracts.kit.settings import load_settings
 from experience_apis.supplier_portal.routes import ROUTES
@@ -62,12 +63,13 @@ def _upstreams(settings: SupplierSettings, outbound: Outbound) -> Any:
             qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
             # non-critical: answer without it
             erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout, attempts=1),
+            documents=outbound.client(QmsDocumentsClient, settings.qms_url, timeout=timeout),
         )
         app.state["upstreams"] = upstreams
         try:
             yield
         finally:
-            for client in (upstreams.qms, upstreams.erp):
+            for client in (upstreams.qms, upstreams.erp, upstreams.documents):
                 await client.aclose()
 
     return lifespan

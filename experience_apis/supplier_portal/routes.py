@@ -3,6 +3,7 @@ so no path, query or body can name another supplier."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -10,16 +11,21 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
+from contracts.kit.app import runtime_of
 from contracts.kit.auth import current_principal
+from contracts.kit.documents import FileName
 from contracts.kit.paging import Paged, etag
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
+from contracts.kit.problems import Problem, Unprocessable
 from contracts.kit.responses import problems
+from contracts.kit.wire.documents import Document
 from contracts.models import supplier as m
 from experience_apis.supplier_portal import service
 from experience_apis.supplier_portal.service import Upstreams
 
 Up = NamedDependency[Upstreams]
 SCOPES = {"scopes": ("supplier:portal",)}
+MAX_PERIODS_SPAN = timedelta(days=3660)
 
 
 class CaseStatus(StrEnum):
@@ -124,15 +130,61 @@ class ScorecardController(Controller):
     opt = SCOPES
 
     @get(
-        responses=problems(403, 503),
-        summary="My scorecard",
-        description="Reject rate in ppm (rejected / received quantity, ERP lots and QMS decisions), "
-        "open cases, "
-        "average days from issue to first response, and the share of answers given by the due date. "
-        "Without ERP the quantities are missing and `warnings` says so.",
+        responses=problems(403, 422, 503),
+        summary="My scorecard, in total and per period",
+        description="From history only: received quantity as received (ERP goods receipts), rejected "
+        "quantity as the usage decision moved it (QMS), reject rate in ppm, open cases, average days "
+        "from issue to first response, and the share of answers given by the due date. Returning or "
+        "using stock later changes none of it. `since`/`until` (dates, inclusive) bound the window; "
+        "`period` adds one set of figures per month, quarter or year, lots in the period of their "
+        "receipt. Without ERP the quantities are missing and `warnings` says so.",
     )
-    async def get(self, request: Request[Any, Any, Any], upstreams: Up) -> m.Scorecard:
-        return await service.scorecard(upstreams, _who(request))
+    async def get(
+        self,
+        request: Request[Any, Any, Any],
+        upstreams: Up,
+        since: FromQuery[date | None] = None,
+        until: FromQuery[date | None] = None,
+        period: FromQuery[m.Period | None] = None,
+    ) -> m.Scorecard:
+        if since and until and until < since:
+            raise Unprocessable(f"until {until} is before since {since}", slug="invalid-window")
+        if period and since and (until or date.today()) - since > MAX_PERIODS_SPAN:
+            raise Unprocessable("a breakdown by period covers at most ten years", slug="window-too-long")
+        return await service.scorecard(upstreams, _who(request), since=since, until=until, period=period)
 
 
-ROUTES = [CaseController, InspectionController, ScorecardController]
+UPLOAD_CAP = 64 * 1024 * 1024  # what the server reads at all; the portal's own limit is a setting
+
+
+class DocumentController(Controller):
+    path = "/documents"
+    tags = ["documents"]
+    opt = SCOPES
+
+    @post(
+        request_max_body_size=UPLOAD_CAP,
+        responses=problems(403, 413, 415, 503),
+        summary="Upload a document to attach to an answer (an 8D report, photos)",
+        description="The body is the file, its Content-Type the file's type (PDF, PNG, JPEG or plain "
+        "text); the answer's `document_id` goes into a response's `attachments`. QMS keeps it with "
+        "its SHA-256; only you can attach it.",
+    )
+    async def upload(
+        self, request: Request[Any, Any, Any], upstreams: Up, name: FileName
+    ) -> Response[Document]:
+        _who(request)
+        limit = runtime_of(request.app).settings.document_max_bytes  # type: ignore[attr-defined]
+        content = bytearray()
+        async for chunk in request.stream():
+            content += chunk
+            if len(content) > limit:
+                raise Problem(
+                    f"Documents are limited to {limit} bytes.", status=413, slug="document-too-large"
+                )
+        content_type = request.headers.get("content-type", "")
+        document = await service.upload_document(upstreams, name, bytes(content), content_type)
+        return Response(document, status_code=201)
+
+
+ROUTES = [CaseController, DocumentController, InspectionController, ScorecardController]

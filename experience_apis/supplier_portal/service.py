@@ -15,36 +15,44 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+import msgspec
+
 from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
 from contracts.clients.erp import ErpClient
 from contracts.clients.qms import QmsClient
+from contracts.clients.qms_documents import QmsDocumentsClient
 from contracts.kit.auth import Principal
 from contracts.kit.paging import PageQuery
-from contracts.kit.problems import NotFound, Problem
+from contracts.kit.problems import NotFound, Problem, Unprocessable
+from contracts.kit.wire.documents import Document
 from contracts.models import qms
 from contracts.models import supplier as m
 from contracts.tenancy import sees_case, sees_inspection
+from experience_apis.supplier_portal import scorecard as scorecards
 
 T = TypeVar("T")
 Warnings = list[tuple[str, str]]
 CASE_NOT_FOUND = "No such supplier quality case."
 LOT_NOT_FOUND = "No such inspection lot."
-OPEN = frozenset(
-    {qms.SupplierCaseStatus.ISSUED, qms.SupplierCaseStatus.RESPONSE_RECEIVED, qms.SupplierCaseStatus.REJECTED}
-)
-REJECTING = frozenset({qms.Disposition.BLOCK, qms.Disposition.SCRAP, qms.Disposition.RETURN})
+DOCUMENT_NOT_FOUND = "No such document."
 
 
 @dataclass
 class Upstreams:
     qms: QmsClient
     erp: ErpClient
+    documents: QmsDocumentsClient
 
 
 @dataclass(frozen=True)
 class Supplier:
     supplier_id: str
     client_id: str
+
+    @property
+    def key(self) -> str:
+        """How QMS names the supplier as an uploader (contracts/kit/acting.py)."""
+        return f"supplier:{self.supplier_id}"
 
 
 def supplier(principal: Principal) -> Supplier:
@@ -155,6 +163,12 @@ def _case(case: qms.SupplierCase) -> m.Case:
                 verdict=r.verdict.value if r.verdict else None,
                 verdict_reason=r.verdict_reason,
                 verdict_at=r.verdict_at,
+                team=r.team,
+                problem_description=r.problem_description,
+                implementation=r.implementation,
+                preventive_action=r.preventive_action,
+                closure=r.closure,
+                attachments=r.attachments,
             )
             for r in case.responses
         ],
@@ -174,18 +188,42 @@ async def respond(
         "portal-"
         + hashlib.sha256(f"{who.client_id}\n{who.supplier_id}\n{case_id}\n{base}".encode()).hexdigest()[:40]
     )
-    answer = qms.SupplierResponseCreate(
-        containment=data.containment,
-        root_cause=data.root_cause,
-        corrective_action=data.corrective_action,
-        responded_by=data.responded_by,
-    )
+    await _own_documents(up, who, data.attachments)
+    answer = qms.SupplierResponseCreate(**msgspec.structs.asdict(data))
     case = await critical(
         "qms",
         up.qms.respond_to_supplier_case(case_id, answer, idempotency_key=derived, if_match=if_match),
         CASE_NOT_FOUND,
     )
     return await _detail(up, who, case)
+
+
+async def _own_documents(up: Upstreams, who: Supplier, document_ids: list[str]) -> None:
+    """A supplier attaches only documents it uploaded itself; any other id reads as unknown."""
+    documents = await asyncio.gather(
+        *(critical("qms", up.documents.get_document(d), DOCUMENT_NOT_FOUND) for d in document_ids),
+        return_exceptions=True,
+    )
+    foreign = [
+        d
+        for d, found in zip(document_ids, documents, strict=True)
+        if isinstance(found, NotFound) or (not isinstance(found, BaseException) and found.uploader != who.key)
+    ]
+    for found in documents:
+        if isinstance(found, BaseException) and not isinstance(found, NotFound):
+            raise found
+    if foreign:
+        raise Unprocessable(
+            f"documents {', '.join(foreign)} do not exist; upload them first",
+            slug="unknown-document",
+            document_ids=foreign,
+        )
+
+
+async def upload_document(up: Upstreams, name: str, content: bytes, content_type: str) -> Document:
+    return await critical(
+        "qms", up.documents.upload_document(name, content, content_type), DOCUMENT_NOT_FOUND
+    )
 
 
 # --- inspections -----------------------------------------------------------------------------------
@@ -238,68 +276,29 @@ def _inspection(lot: qms.InspectionLot) -> m.LotInspection:
 
 
 # --- scorecard -------------------------------------------------------------------------------------
-async def scorecard(up: Upstreams, who: Supplier, today: date | None = None) -> m.Scorecard:
+async def scorecard(
+    up: Upstreams,
+    who: Supplier,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    period: m.Period | None = None,
+    today: date | None = None,
+) -> m.Scorecard:
     warnings: Warnings = []
-    cases, inspections, lots = await asyncio.gather(
+    cases, inspections, receipts = await asyncio.gather(
         critical("qms", up.qms.list_supplier_cases(supplier_id=who.supplier_id), CASE_NOT_FOUND),
         critical("qms", up.qms.list_inspection_lots(supplier_id=who.supplier_id), LOT_NOT_FOUND),
-        optional("erp", up.erp.list_supplier_lots(who.supplier_id), warnings),
+        optional("erp", up.erp.supplier_receipts(who.supplier_id), warnings),
     )
-    return compute_scorecard(
+    return scorecards.scorecard(
         who.supplier_id,
         [c for c in cases if visible(c, who)],
         inspections,
-        lots,
+        receipts,
         today or datetime.now(UTC).date(),
         warnings,
-    )
-
-
-def compute_scorecard(
-    supplier_id: str,
-    cases: list[qms.SupplierCase],
-    inspections: list[qms.InspectionLot],
-    lots: Any,
-    today: date,
-    warnings: Warnings,
-) -> m.Scorecard:
-    """Pure: the numbers from the records (unit-tested without servers)."""
-    rejected_lot_ids = {
-        i.lot_id
-        for i in inspections
-        if (i.usage_decision is not None and i.usage_decision.disposition in REJECTING)
-        or (i.usage_decision is None and i.result == qms.LotResult.FAIL)
-    }
-    received = rejected = None
-    lots_received = 0
-    if lots is not None:
-        lots_received = len(lots)
-        received = sum(lot.quantity for lot in lots)
-        rejected = sum(lot.quantity for lot in lots if lot.lot_id in rejected_lot_ids)
-    delays: list[float] = []
-    on_time = due_cases = 0
-    for case in cases:
-        first = min((r.responded_at for r in case.responses), default=None)
-        start = (
-            case.issued_at
-            if case.issued_at and (first is None or case.issued_at <= first)
-            else case.created_at
-        )
-        if first is not None:
-            delays.append(max(0.0, (first - start).total_seconds() / 86400))
-        if case.due_date is not None and (first is not None or case.due_date < today):
-            due_cases += 1
-            on_time += int(first is not None and first.date() <= case.due_date)
-    return m.Scorecard(
-        supplier_id=supplier_id,
-        lots_received=lots_received,
-        received_quantity=received or 0.0,
-        lots_rejected=len(rejected_lot_ids),
-        rejected_quantity=rejected or 0.0,
-        reject_rate_ppm=round((rejected or 0.0) / received * 1_000_000) if received else None,
-        open_cases=sum(1 for c in cases if c.status in OPEN),
-        responded_cases=len(delays),
-        average_response_days=round(sum(delays) / len(delays), 2) if delays else None,
-        on_time_response_rate=round(on_time / due_cases, 4) if due_cases else None,
-        warnings=[m.UpstreamWarning(source=s, detail=d) for s, d in warnings],
+        since=since,
+        until=until,
+        period=period,
     )

@@ -17,3 +17,5 @@ class SupplierSettings(ServiceSettings, frozen=True, kw_only=True):
     client_id: str = "supplier-portal"
     client_secret: str = ""
     upstream_timeout_seconds: float = 5.0
+    # The largest document a supplier may attach (QMS applies its own limit and types as well).
+    document_max_bytes: int = 10_485_760

@@ -102,7 +102,7 @@ async def enrich(up: Upstreams, orders: list[cmms.WorkOrder], warnings: Warnings
     """Every distinct asset, history, nonconformance and part is fetched once, all at the same time."""
     assets = sorted({o.asset_id for o in orders})
     ncs = sorted({o.nonconformance_id for o in orders if o.nonconformance_id})
-    items = sorted({p.item_id for o in orders for p in o.parts})
+    items = sorted({item for o in orders for item in _items(o)})
     per_item: Warnings = []
     results = await asyncio.gather(
         _each(assets, lambda a: critical(up.cmms.get_asset(a), "The work order's asset is gone.")),
@@ -129,6 +129,11 @@ async def enrich(up: Upstreams, orders: list[cmms.WorkOrder], warnings: Warnings
             )
         )
     return out
+
+
+def _items(order: cmms.WorkOrder) -> set[str]:
+    """The items whose stock the technician is shown: parts used and parts planned."""
+    return {p.item_id for p in order.parts} | {p.item_id for p in order.planned_parts}
 
 
 async def recent_history(up: Upstreams, asset_id: str) -> list[cmms.WorkOrder]:
@@ -160,7 +165,7 @@ def _concerns(
     if source == "qms":
         return order.nonconformance_id is not None and order.nonconformance_id not in ncs
     if source == "erp":
-        return any(p.item_id not in stock for p in order.parts)
+        return any(item not in stock for item in _items(order))
     return True
 
 
@@ -240,6 +245,18 @@ def _work_item(
         else None,
         parts=_availability(order, stock),
         warnings=_warnings(warnings),
+        planned_parts=[_planned(p, stock.get(p.item_id)) for p in order.planned_parts],
+        planned_parts_from=order.planned_parts_from.value if order.planned_parts_from else None,
+    )
+
+
+def _planned(part: cmms.SparePart, stock: erp.ItemStock | None) -> m.PlannedPart:
+    return m.PlannedPart(
+        item_id=part.item_id,
+        quantity=part.quantity,
+        uom=part.uom,
+        unrestricted=stock.unrestricted if stock else None,
+        available=stock.unrestricted >= part.quantity if stock else None,
     )
 
 

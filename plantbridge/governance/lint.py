@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from contracts.kit.strict_body import is_json_media_type
+from contracts.kit.strict_query import SLUG as UNKNOWN_QUERY_PARAMETER
 from plantbridge.governance.breaking import METHODS
 
 PROBLEM_JSON = "application/problem+json"
@@ -116,12 +117,25 @@ def json_bodies(document: dict[str, Any], method: str, path: str, op: Operation)
             yield f"body: {needed} not documented for a request body"
 
 
+def strict_query_parameters(document: dict[str, Any], method: str, path: str, op: Operation) -> Iterator[str]:
+    """An operation that takes query parameters says that it refuses any other one (400 naming
+    it, as the kernel's StrictQueryMiddleware answers): a filter a client misspells must never
+    quietly return everything."""
+    takes_query = any(_resolve(document, p).get("in") == "query" for p in op.get("parameters", []))
+    if not takes_query:
+        return
+    refusal = _resolve(document, op.get("responses", {}).get("400", {}))
+    if UNKNOWN_QUERY_PARAMETER not in str(refusal.get("description", "")):
+        yield f"query: 400 does not say that unknown query parameters are refused ({UNKNOWN_QUERY_PARAMETER})"
+
+
 RULES: tuple[Rule, ...] = (
     security_with_scopes,
     problem_responses,
     pagination,
     identified_and_described,
     json_bodies,
+    strict_query_parameters,
 )
 
 

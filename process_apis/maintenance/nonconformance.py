@@ -205,6 +205,12 @@ async def open_supplier_cases(ctx: Ctx) -> dict[str, Any]:
             ),
             idempotency_key=f"{ctx.idempotency_key}:{supplier_id}",
         )
+        if ctx.deps.rules.nonconformance.issue_supplier_cases:
+            await ctx.deps.qms.issue_supplier_case(
+                case.case_id,
+                qms.TransitionNote(by=ACTOR, note="issued by the plant's rule"),
+                idempotency_key=f"{ctx.idempotency_key}:{supplier_id}:issue",
+            )
         cases.append(case.case_id)
     return {"supplier_case_ids": cases}
 

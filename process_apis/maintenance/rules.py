@@ -47,6 +47,7 @@ class NonconformanceRules(Input, kw_only=True):
     supplier_case_min_severity: qms.Severity = S.CRITICAL
     supplier_case_min_ncs: int = 0
     supplier_case_due_days: int = 14
+    issue_supplier_cases: bool = False  # issue them to the supplier at once (else quality issues them)
 
     def priority(self, severity: qms.Severity, count: int) -> cmms.Priority:
         by_severity = self.priorities.get(severity, P.MEDIUM)

@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
+from litestar.di import Provide
 
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
@@ -25,6 +26,7 @@ from contracts.kit.settings import load_settings
 from process_apis.quality import starts
 from process_apis.quality.deps import Upstreams
 from process_apis.quality.flow_types import FLOW_TYPES
+from process_apis.quality.flows import SOURCE
 from process_apis.quality.mail import Mailer
 from process_apis.quality.reconciliation import Job
 from process_apis.quality.routes import ROUTES
@@ -36,7 +38,12 @@ SCOPES = (
     *("erp:read", "erp:write", "erp:release", "qms:read", "qms:write", "mes:read", "mes:write"),
     "xref:read",
 )
-SOURCE = "/plantbridge/quality"
+
+
+def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
+    upstreams: Upstreams = request.app.state["upstreams"]
+    return upstreams
+
 
 SPEC = ServiceSpec(
     name="quality",
@@ -49,8 +56,9 @@ SPEC = ServiceSpec(
     api_path="/quality/v1",
     api_version="1.0.0",
     routes=ROUTES,
-    metadata=(flow_metadata, quality_metadata, audit_metadata),  # disagreements are audited
+    metadata=(flow_metadata, quality_metadata, audit_metadata),  # disagreements and approvals are audited
     versions_dir=Path(__file__).parent / "migrations" / "versions",
+    dependencies={"upstreams": Provide(provide_upstreams, sync_to_thread=False)},
 )
 
 
@@ -100,6 +108,7 @@ def _flow_runner(settings: QualitySettings, rules: QualityRules, outbound: Outbo
             mailer=_mailer(settings),
             db=runtime.db,
         )
+        app.state["upstreams"] = upstreams  # for the requests that read through (traceability)
         runner = FlowRunner.configured(
             runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
         )

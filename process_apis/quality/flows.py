@@ -10,15 +10,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from contracts.clients.base import UpstreamProblem
-from contracts.events.quality import ProcurementNotice
+from contracts.events.quality import ApprovalDecided, ApprovalEscalated, ApprovalRequested, ProcurementNotice
 from contracts.kit.flows import FlowType, Step
+from contracts.kit.flows.approvals import Approval, ApprovalEvents
 from contracts.models import erp, qms, xref
 from process_apis.quality.deps import Ctx
 from process_apis.quality.identities import LOT, MES, erp_item, translate
 from process_apis.quality.notifications import EMAIL_PROCUREMENT
+from process_apis.quality.rules import ApprovalRule
 from process_apis.quality.shopfloor import SHOP_FLOOR_STEPS
 
 QI, UNR, BLK = erp.StockStatus.QUALITY_INSPECTION, erp.StockStatus.UNRESTRICTED, erp.StockStatus.BLOCKED
+SOURCE = "/plantbridge/quality"  # what this process's events name as their source
 
 
 def _in_days(days: int) -> date:
@@ -61,6 +64,39 @@ DECISION_MOVES: dict[str, erp.StockMovement] = {
     qms.Disposition.SCRAP: erp.StockMovement.SCRAP,
     qms.Disposition.RETURN: erp.StockMovement.RETURN_TO_VENDOR,
 }
+
+
+def _approval_rule(ctx: Ctx) -> ApprovalRule | None:
+    d = ctx.data
+    return ctx.deps.rules.approval_for(d.get("origin") or "", d["disposition"], d["item_id"])
+
+
+def _needs_approval(ctx: Ctx) -> bool:
+    return _approval_rule(ctx) is not None
+
+
+def _decision_subject(ctx: Ctx) -> str:
+    d = ctx.data
+    return (
+        f"{d['disposition']} of lot {d['lot_id']} ({d['item_id']}): decision {d['code']} on inspection "
+        f"{d['inspection_lot_id']} by {d['decided_by']}"
+    )
+
+
+DECISION_APPROVAL = Approval(
+    subject=_decision_subject,
+    requested_by=lambda ctx: str(ctx.data["decided_by"]),
+    # Neither the one the decision names nor the one whose token made it may approve it.
+    requester_keys=lambda ctx: [
+        f"name:{ctx.data['decided_by']}",
+        *([ctx.data["decided_by_key"]] if ctx.data.get("decided_by_key") else []),
+    ],
+    escalate_after=lambda ctx: timedelta(
+        minutes=rule.escalate_after_minutes if (rule := _approval_rule(ctx)) else 0
+    ),
+    escalate_to=lambda ctx: rule.escalate_to if (rule := _approval_rule(ctx)) else None,
+    events=ApprovalEvents(requested=ApprovalRequested, escalated=ApprovalEscalated, decided=ApprovalDecided),
+)
 
 
 # Purchased material that failed stays unpaid until quality releases it; returned goods are settled.
@@ -170,6 +206,12 @@ async def open_supplier_case(ctx: Ctx) -> dict[str, Any]:
         ),
         idempotency_key=ctx.idempotency_key,
     )
+    if ctx.deps.rules.issue_supplier_cases:
+        case = await ctx.deps.qms.issue_supplier_case(
+            case.case_id,
+            qms.TransitionNote(by="quality-process", note="issued by the plant's rule"),
+            idempotency_key=f"{ctx.idempotency_key}:issue",
+        )
     ctx.publish(
         d["lot_id"],
         ProcurementNotice(
@@ -184,7 +226,7 @@ async def open_supplier_case(ctx: Ctx) -> dict[str, Any]:
             quantity=ctx.results["move_stock"]["quantity"],
         ),
     )
-    return {"supplier_case_id": case.case_id}
+    return {"supplier_case_id": case.case_id, "issued": case.issued_at is not None}
 
 
 def purchased(ctx: Ctx) -> bool:
@@ -242,7 +284,11 @@ async def release_decided_payment(ctx: Ctx) -> dict[str, Any]:
 async def confirm_stock_posted(ctx: Ctx) -> dict[str, Any]:
     await ctx.deps.qms.mark_stock_posted(
         ctx.data["inspection_lot_id"],
-        qms.StockPosted(txn_ids=ctx.results["move_stock"]["txn_ids"], posted_by="quality-process"),
+        qms.StockPosted(
+            txn_ids=ctx.results["move_stock"]["txn_ids"],
+            posted_by="quality-process",
+            quantity=ctx.results["move_stock"]["quantity"],
+        ),
         idempotency_key=ctx.idempotency_key,
     )
     return {"inspection_lot_id": ctx.data["inspection_lot_id"]}
@@ -250,11 +296,15 @@ async def confirm_stock_posted(ctx: Ctx) -> dict[str, Any]:
 
 USAGE_DECISION = FlowType(
     "usage_decision",
-    "A usage decision moves the lot's quality-inspection stock in ERP, opens a nonconformance and, "
-    "for purchased material, a supplier case; holds or releases payment of the lot's supplier "
-    "invoices, settles a return with the supplier, then tells QMS the stock is posted and MES the "
-    "batch's quality status (a rework disposition opens a rework order).",
+    "A usage decision (approved by a second person first, where the plant's rules say so) moves the "
+    "lot's quality-inspection stock in ERP, opens a nonconformance and, for purchased material, a "
+    "supplier case; holds or releases payment of the lot's supplier invoices, settles a return with "
+    "the supplier, then tells QMS the stock is posted and MES the batch's quality status (a rework "
+    "disposition opens a rework order).",
     (
+        Step.awaiting(
+            "approve_decision", DECISION_APPROVAL, when=lambda ctx: _approval_rule(ctx) is not None
+        ),
         Step("read_stock", read_quality_stock),
         Step("move_stock", move_decided_stock),
         Step("open_nonconformance", open_decision_nonconformance, when=opens_nonconformance),

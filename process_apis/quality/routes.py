@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromQuery, JSONBody
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from contracts.clients.answers import UPSTREAM_ERRORS, unavailable
-from contracts.kit.flows.api import flow_controller, shown_flow
+from contracts.kit.flows.api import approval_controller, flow_controller, shown_flow
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, Paged, check_if_match
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
+from contracts.kit.problems import Unprocessable
 from contracts.kit.repository import get_or_404, list_page
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.kit.wire.flows import Flow
 from contracts.models import quality as m
-from process_apis.quality import reconciliation, starts
+from process_apis.quality import reconciliation, starts, traceability
+from process_apis.quality.deps import Upstreams
 from process_apis.quality.flow_types import FLOW_TYPES
+from process_apis.quality.flows import SOURCE
 from process_apis.quality.store import DisagreementRow
 
 STARTED = problems(422)
@@ -142,12 +146,57 @@ async def run_reconciliation(
         raise unavailable("qms", exc) from exc
 
 
+SupplierLot = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="The supplier's own lot number"
+    ),
+]
+
+
+class TraceabilityController(Controller):
+    path = "/traceability"
+    tags = ["traceability"]
+
+    @get(
+        responses=problems(404, 422, 503),
+        summary="Recall in one call: where lots went and where they came from",
+        description="Name a supplier's lot number (every lot received under it) or one of our lots. "
+        "`where_used` follows them down through production at any depth (the orders that used them, "
+        "the lots those made, ...), `where_from` up to what went into them. Each lot comes with its "
+        "stock per location and status, what was received, issued, scrapped and returned, and its "
+        "inspections and nonconformances; each order with its inputs and outputs. At most "
+        "`max_lots` lots are described (`truncated` says when more were reached).",
+    )
+    async def trace(
+        self,
+        upstreams: NamedDependency[Upstreams],
+        supplier_lot: SupplierLot = None,
+        lot_id: QueryId = None,
+        direction: FromQuery[m.TraceDirection] = m.TraceDirection.BOTH,
+        max_depth: Annotated[int, QueryParameter(ge=1, le=50, description="Orders along a path")] = 10,
+        max_lots: Annotated[int, QueryParameter(ge=1, le=2000, description="Lots described")] = 500,
+    ) -> m.Traceability:
+        if (supplier_lot is None) == (lot_id is None):
+            raise Unprocessable("name either supplier_lot or lot_id", slug="one-lot-required")
+        return await traceability.trace(
+            upstreams,
+            supplier_lot=supplier_lot,
+            lot_id=lot_id,
+            direction=direction,
+            max_depth=max_depth,
+            max_lots=max_lots,
+        )
+
+
 # quality.v1 has always taken these filters too (the console searches every process by work order):
 # no quality flow carries them, so they find nothing, as they always did.
 KEPT_FILTERS = ("equipment_id", "work_order_id", "asset_id")
 ROUTES: list[ControllerRouterHandler] = [
     StartController,
+    TraceabilityController,
     flow_controller(FLOW_TYPES, also_filter_by=KEPT_FILTERS),
     DisagreementController,
     run_reconciliation,
+    approval_controller(FLOW_TYPES, service="quality", source=SOURCE),
 ]

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from contracts.models import qms
+
+
+class ApprovalRule(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Usage decisions that a second person must approve before the stock moves."""
+
+    dispositions: list[qms.Disposition]
+    origins: list[qms.InspectionOrigin] = msgspec.field(default_factory=list)  # empty: any origin
+    items: list[str] = msgspec.field(default_factory=list)  # empty: any item
+    escalate_after_minutes: Annotated[float, msgspec.Meta(ge=0)] = 240.0  # 0: never escalated
+    escalate_to: str | None = None  # who is told when nobody approves in time (a role, a group)
+
+    def covers(self, origin: str, disposition: str, item_id: str) -> bool:
+        return (
+            disposition in self.dispositions
+            and (not self.origins or origin in self.origins)
+            and (not self.items or item_id in self.items)
+        )
 
 
 class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -81,10 +98,15 @@ class QualityRules(Rule, frozen=True, kw_only=True):
         default_factory=lambda: [qms.Disposition.BLOCK, qms.Disposition.RETURN]
     )
     supplier_case_due_days: int = 14
+    # Issue the supplier case to the supplier at once (it sees it in the portal); otherwise quality
+    # reviews it and issues it by hand.
+    issue_supplier_cases: bool = False
     nonconformance_severity: qms.Severity = qms.Severity.MAJOR
     identities: IdentityRules = msgspec.field(default_factory=IdentityRules)
     shop_floor: ShopFloorRules = msgspec.field(default_factory=ShopFloorRules)
     notifications: NotificationRules = msgspec.field(default_factory=NotificationRules)
+    # Which usage decisions wait for a second person's approval (the first rule that covers one).
+    approvals: list[ApprovalRule] = msgspec.field(default_factory=list)
 
     def inspects(self, item_id: str, item_flag: bool) -> bool:
         if item_id in self.never_inspect:
@@ -93,6 +115,9 @@ class QualityRules(Rule, frozen=True, kw_only=True):
 
     def plan_for(self, item_id: str) -> list[qms.CharacteristicCreate]:
         return self.plans.get(item_id, self.default_plan)
+
+    def approval_for(self, origin: str, disposition: str, item_id: str) -> ApprovalRule | None:
+        return next((rule for rule in self.approvals if rule.covers(origin, disposition, item_id)), None)
 
 
 def load_rules(path: str) -> QualityRules:

@@ -102,6 +102,7 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
                 "decided_by": decision.decided_by,
                 "failed_characteristics": decision.failed_characteristics,
                 "supplier_id": decision.supplier_id,
+                "decided_by_key": decision.decided_by_key,
                 "source_ref": decision.source_ref,
             },
             event.id,

@@ -8,11 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import as_utc
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.states import StateMachine
-from contracts.models.cmms import AssetStatus, MaintenanceType, RequestStatus, WorkOrderStatus
+from contracts.models.cmms import (
+    AssetStatus,
+    MaintenanceType,
+    PlannedPart,
+    RequestStatus,
+    WorkOrderStatus,
+)
 
 IN_SERVICE, DOWN, UNDER_MAINTENANCE, RETIRED = (
     AssetStatus.IN_SERVICE,
@@ -134,3 +142,15 @@ def check_costs_not_posted(wo_id: str, costs_posted: bool) -> None:
 
 def labor_amount(hours: float, rate: Decimal) -> Decimal:
     return (Decimal(str(hours)) * rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def part_list(parts: Iterable[PlannedPart]) -> list[dict[str, Any]]:
+    """A spare-parts list as stored: one line per item (422 naming the item listed twice)."""
+    seen: set[str] = set()
+    lines = []
+    for part in parts:
+        if part.item_id in seen:
+            raise Unprocessable(f"item {part.item_id} is listed twice", slug="duplicate-part")
+        seen.add(part.item_id)
+        lines.append({"item_id": part.item_id, "quantity": kept_quantity(part.quantity), "uom": part.uom})
+    return lines

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import cmms as ev
-from contracts.kit import outbox
+from contracts.kit import correlation, outbox
 from contracts.kit.inputs import past_instant
 from contracts.kit.paging import (
     Page,
@@ -46,6 +46,7 @@ async def create_asset(session: AsyncSession, data: m.AssetCreate) -> m.Asset:
         criticality=data.criticality,
         status=m.AssetStatus.IN_SERVICE,
         cost_centre=data.cost_centre,
+        spare_parts=domain.part_list(data.spare_parts),
     )
     session.add(row)
     await session.flush()
@@ -83,6 +84,8 @@ async def update_asset(
         value = getattr(data, field)
         if value is not None:
             setattr(row, field, value)
+    if data.spare_parts is not None:
+        row.spare_parts = domain.part_list(data.spare_parts)
     row.touch()
     await session.flush()
     return views.asset(row)
@@ -211,6 +214,7 @@ async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate
         production_order=data.production_order,
         requested_by=data.requested_by,
         status=m.RequestStatus.SUBMITTED,
+        correlation_id=correlation.current().correlation_id or None,
     )
     session.add(row)
     await session.flush()
@@ -229,6 +233,7 @@ async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate
             production_order=row.production_order,
             requested_by=row.requested_by,
         ),
+        correlation_id=row.correlation_id,
     )
     return views.request(row)
 
@@ -294,6 +299,7 @@ async def _move_request(
             nonconformance_id=row.nonconformance_id,
             production_order=row.production_order,
         ),
+        correlation_id=row.correlation_id,
     )
 
 
@@ -353,7 +359,15 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
         cost_posting_ids=[],
         parts=[],
         labor=[],
+        # The incident it belongs to: its request's, else the one it is planned under.
+        correlation_id=(request.correlation_id if request else None)
+        or correlation.current().correlation_id
+        or None,
     )
+    if data.planned_parts is not None:
+        row.planned_parts, row.planned_parts_from = domain.part_list(data.planned_parts), m.PartPlan.PLANNER
+    elif asset.spare_parts:
+        row.planned_parts, row.planned_parts_from = list(asset.spare_parts), m.PartPlan.ASSET
     session.add(row)
     await session.flush()
     await outbox.publish(
@@ -373,6 +387,7 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
             production_order=row.production_order,
             nonconformance_id=row.nonconformance_id,
         ),
+        correlation_id=row.correlation_id,
     )
     return views.work_order(row)
 
@@ -426,6 +441,8 @@ async def update_work_order(
         if value is not None:
             setattr(row, field, value)
     check_window(row.planned_start, row.planned_end)
+    if data.planned_parts is not None:
+        row.planned_parts, row.planned_parts_from = domain.part_list(data.planned_parts), m.PartPlan.PLANNER
     row.touch()
     await session.flush()
     return views.work_order(row)
@@ -521,6 +538,7 @@ async def change_work_order(
             assignee=row.assignee,
             request_id=row.request_id,
         ),
+        correlation_id=row.correlation_id,
     )
     if action == "complete":
         await _publish_completed(session, row)
@@ -567,6 +585,7 @@ async def _publish_completed(session: AsyncSession, row: s.WorkOrderRow) -> None
             actual_end=maybe_utc(row.actual_end),
             downtime_minutes=row.downtime_minutes,
         ),
+        correlation_id=row.correlation_id,
     )
 
 

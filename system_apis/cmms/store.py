@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -26,6 +27,8 @@ class AssetRow(RecordMixin, Base):
     criticality: Mapped[str] = mapped_column(String(1), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     cost_centre: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # [{item_id, quantity, uom}]: what a job on the asset usually takes (its maintenance BOM).
+    spare_parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
 
 class DowntimeRow(RecordMixin, Base):
@@ -52,6 +55,7 @@ class MaintenanceRequestRow(RecordMixin, Base):
     requested_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     status_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    correlation_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # its incident
 
 
 class WorkOrderRow(RecordMixin, Base):
@@ -83,6 +87,9 @@ class WorkOrderRow(RecordMixin, Base):
     costs_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     cost_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cost_posting_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    planned_parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    planned_parts_from: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    correlation_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # its incident
     parts: Mapped[list[PartLineRow]] = relationship(
         order_by="PartLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from contracts.events import cmms as ev
 from contracts.kit.paging import as_utc, maybe_utc
@@ -28,6 +29,7 @@ def asset(row: s.AssetRow) -> m.Asset:
         criticality=m.Criticality(row.criticality),
         status=status,
         cost_centre=row.cost_centre,
+        spare_parts=_parts(row.spare_parts),
         allowed_actions=domain.ASSET.actions(status),
         version=row.version,
         created_at=as_utc(row.created_at),
@@ -70,6 +72,7 @@ def request(row: s.MaintenanceRequestRow) -> m.MaintenanceRequest:
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        correlation_id=row.correlation_id,
     )
 
 
@@ -153,4 +156,11 @@ def work_order(row: s.WorkOrderRow) -> m.WorkOrder:
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        planned_parts=_parts(row.planned_parts),
+        planned_parts_from=m.PartPlan(row.planned_parts_from) if row.planned_parts_from else None,
+        correlation_id=row.correlation_id,
     )
+
+
+def _parts(stored: list[dict[str, Any]] | None) -> list[m.SparePart]:
+    return [m.SparePart(item_id=p["item_id"], quantity=p["quantity"], uom=p["uom"]) for p in stored or []]

@@ -309,7 +309,9 @@ async def settle_return(
     txn = await erp.get_movement(session, data.txn_id)
     if txn.type is not m.MovementType.RETURN_TO_VENDOR:
         raise Unprocessable(f"{txn.txn_id} is a {txn.type}, not a return_to_vendor", slug="not-a-return")
-    receipts = [r for r in (await erp.list_goods_receipts(session, _ALL, None, txn.lot_id)).items if r.po_id]
+    receipts = [
+        r for r in (await erp.list_goods_receipts(session, _ALL, None, lot_id=txn.lot_id)).items if r.po_id
+    ]
     if not receipts:
         raise Unprocessable(f"lot {txn.lot_id} was not received against a purchase order", slug="no-receipt")
     receipt = receipts[0]

@@ -117,7 +117,12 @@ class ErpBackend(ABC):
     async def get_goods_receipt(self, session: AsyncSession, receipt_id: str) -> m.GoodsReceipt: ...
     @abstractmethod
     async def list_goods_receipts(
-        self, session: AsyncSession, q: PageQuery, po_id: str | None, lot_id: str | None = None
+        self,
+        session: AsyncSession,
+        q: PageQuery,
+        po_id: str | None,
+        supplier_id: str | None = None,
+        lot_id: str | None = None,
     ) -> Page[m.GoodsReceipt]: ...
     @abstractmethod
     async def flag_purchase_order(
@@ -136,6 +141,7 @@ class ErpBackend(ABC):
         item_id: str | None,
         supplier_id: str | None,
         status: m.StockStatus | None,
+        supplier_lot: str | None = None,
     ) -> Page[m.Lot]: ...
     @abstractmethod
     async def post_movement(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from contracts.kit.auth import current_principal
 from contracts.kit.paging import Page, Paged
@@ -18,6 +18,8 @@ from system_apis.erp.port import Erp, Op
 
 Q = Paged
 API = "/erp/v1"
+# A supplier's own lot number, as printed on its delivery note (any text a receipt could record).
+SupplierLot = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 AnyRequest = Request[Any, Any, Any]
 RELEASE_SCOPES = ("erp:write", holds.RELEASE_SCOPE)
 
@@ -186,11 +188,21 @@ class GoodsReceiptController(Controller):
         receipt = await erp.post_goods_receipt(session, data, op)
         return versioned(receipt, status_code=201, location=f"{API}/goods-receipts/{receipt.receipt_id}")
 
-    @get(responses=problems(422), summary="List goods receipts")
+    @get(
+        responses=problems(422),
+        summary="List goods receipts",
+        description="Filter by purchase order, supplier (its delivery history) or lot.",
+    )
     async def list(
-        self, session: Session, erp: Erp, page_query: Q, po_id: QueryId = None, lot_id: QueryId = None
+        self,
+        session: Session,
+        erp: Erp,
+        page_query: Q,
+        po_id: QueryId = None,
+        supplier_id: QueryId = None,
+        lot_id: QueryId = None,
     ) -> Page[m.GoodsReceipt]:
-        return await erp.list_goods_receipts(session, page_query, po_id, lot_id)
+        return await erp.list_goods_receipts(session, page_query, po_id, supplier_id, lot_id)
 
     @get("/{receipt_id:str}", responses=problems(404), summary="Get a goods receipt")
     async def get(self, session: Session, erp: Erp, receipt_id: PathId) -> Response[m.GoodsReceipt]:
@@ -218,7 +230,11 @@ class LotController(Controller):
     path = "/lots"
     tags = ["stock"]
 
-    @get(responses=problems(422), summary="List lots", description="Filter by item, supplier or held status.")
+    @get(
+        responses=problems(422),
+        summary="List lots",
+        description="Filter by item, supplier, the supplier's own lot number or held status.",
+    )
     async def list(
         self,
         session: Session,
@@ -227,8 +243,9 @@ class LotController(Controller):
         item_id: QueryId = None,
         supplier_id: QueryId = None,
         status: FromQuery[m.StockStatus | None] = None,
+        supplier_lot: SupplierLot = None,
     ) -> Page[m.Lot]:
-        return await erp.list_lots(session, page_query, item_id, supplier_id, status)
+        return await erp.list_lots(session, page_query, item_id, supplier_id, status, supplier_lot)
 
     @get(
         "/{lot_id:str}/eligibility",

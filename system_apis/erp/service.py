@@ -281,14 +281,20 @@ async def get_goods_receipt(session: AsyncSession, receipt_id: str) -> m.GoodsRe
 
 
 async def list_goods_receipts(
-    session: AsyncSession, q: PageQuery, po_id: str | None, lot_id: str | None = None
+    session: AsyncSession,
+    q: PageQuery,
+    po_id: str | None,
+    supplier_id: str | None = None,
+    lot_id: str | None = None,
 ) -> Page[m.GoodsReceipt]:
-    where: list[ColumnElement[bool]] = []
-    if po_id:
-        where.append(s.GoodsReceiptRow.po_id == po_id)
-    if lot_id:
-        where.append(s.GoodsReceiptRow.lot_id == lot_id)
-    return await list_page(session, s.GoodsReceiptRow, views.receipt, q, where=where)
+    """Receipts never change once posted: by supplier they are its delivery history."""
+    r = s.GoodsReceiptRow
+    where = [
+        column == value
+        for column, value in ((r.po_id, po_id), (r.supplier_id, supplier_id), (r.lot_id, lot_id))
+        if value
+    ]
+    return await list_page(session, r, views.receipt, q, where=where)
 
 
 # --- lots and movements ------------------------------------------------------------------------
@@ -302,12 +308,15 @@ async def list_lots(
     item_id: str | None,
     supplier_id: str | None,
     status: m.StockStatus | None,
+    supplier_lot: str | None = None,
 ) -> Page[m.Lot]:
     where: list[ColumnElement[bool]] = []
     if item_id:
         where.append(s.LotRow.item_id == item_id)
     if supplier_id:
         where.append(s.LotRow.supplier_id == supplier_id)
+    if supplier_lot:
+        where.append(s.LotRow.supplier_lot == supplier_lot)
     if status:
         holding = select(s.StockRow.lot_id).where(s.StockRow.status == status, s.StockRow.quantity > 0)
         where.append(s.LotRow.id.in_(holding))

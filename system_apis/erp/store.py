@@ -72,7 +72,7 @@ class LotRow(RecordMixin, Base):
     __tablename__ = "lots"
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
     supplier_id: Mapped[str | None] = mapped_column(ForeignKey("suppliers.id"), nullable=True, index=True)
-    supplier_lot: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    supplier_lot: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     origin: Mapped[str] = mapped_column(String(20))
     balances: Mapped[list[StockRow]] = relationship(
         order_by="(StockRow.location, StockRow.status)", lazy="selectin", cascade="all, delete-orphan"
@@ -96,7 +96,7 @@ class GoodsReceiptRow(RecordMixin, Base):
     line_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
     production_order: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id"))
-    supplier_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    supplier_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     lot_id: Mapped[str] = mapped_column(ForeignKey("lots.id"), index=True)
     quantity: Mapped[float] = mapped_column(Float)
     location: Mapped[str] = mapped_column(String(40))

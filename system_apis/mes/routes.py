@@ -16,7 +16,8 @@ from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import mes as m
-from system_apis.mes import service
+from contracts.models.common import ID_PATTERN
+from system_apis.mes import genealogy, service
 
 API = "/mes/v1"
 # A state change: unknown record 404, refused 409, stale If-Match 412, body naming unknown ids 422.
@@ -369,6 +370,25 @@ class GenealogyController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.BatchCompletion]:
         return versioned(await service.set_batch_quality(session, batch_id, data, if_match))
+
+    @get(
+        "/genealogy",
+        responses=problems(422),
+        summary="Trace a lot through production at any depth",
+        description="where_used: the orders that consumed the lot, the lots they made, the orders those "
+        "went into, and so on; where_from: the orders that made it and what they consumed, upwards. "
+        "Each order with its input and output lots and its depth (1 = next to the lot), nearest "
+        "first, in one answer; `truncated` says when more than `max_orders` lie within `max_depth`.",
+    )
+    async def genealogy(
+        self,
+        session: Session,
+        lot_id: Annotated[str, QueryParameter(min_length=1, max_length=64, pattern=ID_PATTERN)],
+        direction: FromQuery[m.TraceDirection] = m.TraceDirection.WHERE_USED,
+        max_depth: Annotated[int, QueryParameter(ge=1, le=50, description="Orders along a path")] = 10,
+        max_orders: Annotated[int, QueryParameter(ge=1, le=5000, description="Orders in the answer")] = 1000,
+    ) -> m.Genealogy:
+        return await genealogy.trace(session, lot_id, direction, max_depth, max_orders)
 
 
 ROUTES = [EquipmentController, ProductionOrderController, GenealogyController]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from litestar import Litestar
 
 from contracts.kit.app import ServiceSpec, create_service_app
 from contracts.kit.audit import audit_metadata
+from contracts.kit.documents import DocumentSettings, document_routes, documents_metadata
 from contracts.kit.settings import load_settings
 from contracts.kit.versioning import ApiVersion, Deprecation
 from system_apis.qms import routes_v2
@@ -24,7 +26,7 @@ SPEC = ServiceSpec(
     api_path="/qms/v1",
     api_version="1.0.0",
     routes=ROUTES,
-    metadata=(Base.metadata, audit_metadata),  # with the kernel's audit trail
+    metadata=(Base.metadata, audit_metadata, documents_metadata),  # the kernel's audit trail, documents
     versions_dir=Path(__file__).parent / "migrations" / "versions",
     # v2: inspection results as structured measurements, over the same data.
     versions=(ApiVersion("/qms/v2", "2.0.0", routes_v2.ROUTES),),
@@ -36,4 +38,8 @@ def create_app(settings: QmsSettings | None = None, **overrides: Any) -> Litesta
     v1_retiring = Deprecation(
         "/qms/v1", successor="/qms/v2", since=settings.v1_deprecated_since, sunset=settings.v1_sunset
     )
-    return create_service_app(SPEC, settings, deprecations=[v1_retiring])
+    documents = DocumentSettings.of(
+        settings.documents_dir, settings.document_max_bytes, settings.document_types
+    )
+    v2 = ApiVersion("/qms/v2", "2.0.0", [*routes_v2.ROUTES, *document_routes(documents)])
+    return create_service_app(replace(SPEC, versions=(v2,)), settings, deprecations=[v1_retiring])

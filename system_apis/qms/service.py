@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
 from contracts.kit import outbox
+from contracts.kit.acting import acting
 from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
 from contracts.kit.repository import get_or_404, list_page
+from contracts.kit.unit_of_work import PRINCIPAL_KEY
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -221,6 +223,7 @@ async def make_usage_decision(
             supplier_id=row.supplier_id,
             source_ref=row.source_ref,
             previous_disposition=previous,
+            decided_by_key=who.key() if (who := acting(session.info.get(PRINCIPAL_KEY))) else None,
         ),
     )
     return views.inspection_lot(row)
@@ -233,6 +236,7 @@ async def mark_stock_posted(
     target = domain.INSPECTION_LOT.target(L(row.status), "post_stock")
     row.stock_txn_ids = domain.unique(data.txn_ids)
     row.stock_posted_at = utcnow()
+    row.stock_posted_quantity = round(data.quantity, 3) if data.quantity is not None else None
     return await _move_lot(session, row, "post_stock", target, data.posted_by, None)
 
 

@@ -14,3 +14,8 @@ class QmsSettings(ServiceSettings, frozen=True, kw_only=True):
     # sunset on (RFC 3339, e.g. QMS_V1_SUNSET=2027-06-30T00:00:00Z).
     v1_deprecated_since: datetime = datetime.fromisoformat("2026-11-23T00:00:00+00:00")
     v1_sunset: datetime | None = datetime.fromisoformat("2027-06-30T00:00:00+00:00")
+    # Documents suppliers attach to their answers (8D reports, photos): stored on disk under this
+    # folder (a volume in containers), each at most this many bytes, of these media types.
+    documents_dir: str = "data/documents/qms"
+    document_max_bytes: int = 10_485_760
+    document_types: str = "application/pdf,image/png,image/jpeg,text/plain"

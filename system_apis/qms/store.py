@@ -47,6 +47,7 @@ class InspectionLotRow(RecordMixin, Base):
     result: Mapped[str] = mapped_column(String(10))
     stock_txn_ids: Mapped[JsonList] = mapped_column(JSON, default=list)
     stock_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    stock_posted_quantity: Mapped[float | None] = mapped_column(Float, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     characteristics: Mapped[list[CharacteristicRow]] = relationship(

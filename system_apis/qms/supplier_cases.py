@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
 from contracts.kit import outbox
+from contracts.kit.documents import DocumentRow
 from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
@@ -97,6 +99,7 @@ async def move_supplier_case(
         row.issued_at = now
     elif action == "respond" and response is not None:
         by = response.responded_by
+        await _known_documents(session, response.attachments)
         answer = m.SupplierResponse(
             number=len(responses) + 1,
             containment=response.containment,
@@ -104,6 +107,12 @@ async def move_supplier_case(
             corrective_action=response.corrective_action,
             responded_by=response.responded_by,
             responded_at=now,
+            team=response.team,
+            problem_description=response.problem_description,
+            implementation=response.implementation,
+            preventive_action=response.preventive_action,
+            closure=response.closure,
+            attachments=domain.unique(response.attachments),
         )
         responses.append(views.stored(answer))
     elif action in ("accept", "reject") and responses:
@@ -136,6 +145,20 @@ async def move_supplier_case(
         ),
     )
     return views.supplier_case(row)
+
+
+async def _known_documents(session: AsyncSession, document_ids: Sequence[str]) -> None:
+    """An answer attaches documents already uploaded (422 naming the ones that are not)."""
+    if not document_ids:
+        return
+    known = set(await session.scalars(select(DocumentRow.id).where(DocumentRow.id.in_(document_ids))))
+    unknown = sorted(set(document_ids) - known)
+    if unknown:
+        raise Unprocessable(
+            f"documents {', '.join(unknown)} do not exist; upload them first",
+            slug="unknown-document",
+            document_ids=unknown,
+        )
 
 
 async def _case(session: AsyncSession, case_id: str, if_match: str | None = None) -> s.SupplierCaseRow:

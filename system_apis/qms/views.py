@@ -77,6 +77,7 @@ def inspection_lot(row: s.InspectionLotRow) -> m.InspectionLot:
         decisions=decisions,
         stock_txn_ids=list(row.stock_txn_ids),
         stock_posted_at=_at(row.stock_posted_at),
+        stock_posted_quantity=row.stock_posted_quantity,
         closed_at=_at(row.closed_at),
         cancel_reason=row.cancel_reason,
         allowed_actions=domain.INSPECTION_LOT.actions(m.InspectionLotStatus(row.status)),

@@ -68,6 +68,7 @@ def inspection_lot(lot: v1.InspectionLot) -> v2.InspectionLot:
         decisions=lot.decisions,
         stock_txn_ids=lot.stock_txn_ids,
         stock_posted_at=lot.stock_posted_at,
+        stock_posted_quantity=lot.stock_posted_quantity,
         closed_at=lot.closed_at,
         cancel_reason=lot.cancel_reason,
         allowed_actions=lot.allowed_actions,

@@ -86,8 +86,9 @@ def test_a_failed_inspection_blocks_stock_and_opens_nc_and_supplier_case(platfor
             None,
         )
     )
-    nc_id = flow["steps"][2]["result"]["nc_id"]
-    case_id = flow["steps"][3]["result"]["supplier_case_id"]
+    results = {s["name"]: s["result"] for s in flow["steps"]}
+    nc_id = results["open_nonconformance"]["nc_id"]
+    case_id = results["open_supplier_case"]["supplier_case_id"]
     nc = qms.get(f"/qms/v1/nonconformances/{nc_id}").json()
     assert (nc["lot_id"], nc["supplier_id"], nc["inspection_lot_id"]) == (
         receipt["lot_id"],

@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 
 from contracts.models import erp, qms
-from experience_apis.supplier_portal.service import compute_scorecard
+from contracts.models.supplier import Period
+from experience_apis.supplier_portal.scorecard import periods, scorecard
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -55,25 +56,30 @@ def case(
     )
 
 
-def lot(lot_id: str, quantity: float) -> erp.Lot:
+def receipt(lot_id: str, quantity: float, on: datetime = T0) -> erp.GoodsReceipt:
     return msgspec.convert(
         {
-            "lot_id": lot_id,
+            "receipt_id": f"GR-{lot_id}-{on.date()}",
+            "source": "purchase",
+            "po_id": "PO-1",
+            "line_no": 1,
+            "production_order": None,
             "item_id": "I",
             "supplier_id": "S",
-            "supplier_lot": None,
-            "origin": "purchase",
+            "lot_id": lot_id,
             "quantity": quantity,
-            "balances": [],
+            "location": "WH1",
+            "stock_status": "QUALITY_INSPECTION",
+            "txn_id": "TXN-1",
             "version": 1,
-            "created_at": T0.isoformat(),
-            "updated_at": T0.isoformat(),
+            "created_at": on.isoformat(),
+            "updated_at": on.isoformat(),
         },
-        erp.Lot,
+        erp.GoodsReceipt,
     )
 
 
-def inspection(lot_id: str, result: str, disposition: str | None) -> Any:
+def inspection(lot_id: str, result: str, disposition: str | None, posted: float | None = None) -> Any:
     decision = (
         {
             "revision": 1,
@@ -105,6 +111,7 @@ def inspection(lot_id: str, result: str, disposition: str | None) -> Any:
             "decisions": [],
             "stock_txn_ids": [],
             "stock_posted_at": None,
+            "stock_posted_quantity": posted,
             "closed_at": None,
             "cancel_reason": None,
             "allowed_actions": [],
@@ -125,13 +132,13 @@ def test_reject_rate_response_days_and_on_time_rate() -> None:
         case("issued", due=date(2026, 3, 10), responded=None),  # overdue on 3/20, unanswered
         case("issued", due=date(2026, 4, 1), responded=None),  # not due yet: not counted
     ]
-    lots = [lot("L1", 9_000), lot("L2", 1_000), lot("L3", 500)]
+    receipts = [receipt("L1", 9_000), receipt("L2", 1_000), receipt("L3", 500)]
     inspections = [
         inspection("L1", "pass", "release"),
         inspection("L2", "fail", "scrap"),
         inspection("L3", "fail", "use_as_is"),
     ]
-    card = compute_scorecard("S", cases, inspections, lots, date(2026, 3, 20), [])
+    card = scorecard("S", cases, inspections, receipts, date(2026, 3, 20), [])
     assert card.received_quantity == 10_500
     assert card.rejected_quantity == 1_000
     assert card.reject_rate_ppm == round(1_000 / 10_500 * 1e6)
@@ -142,9 +149,42 @@ def test_reject_rate_response_days_and_on_time_rate() -> None:
 
 
 def test_without_erp_lots_the_rate_is_unknown_not_zero() -> None:
-    card = compute_scorecard(
-        "S", [], [inspection("L1", "fail", None)], None, date(2026, 3, 20), [("erp", "down")]
-    )
+    card = scorecard("S", [], [inspection("L1", "fail", None)], None, date(2026, 3, 20), [("erp", "down")])
     assert card.reject_rate_ppm is None
     assert card.lots_rejected == 1
     assert [w.source for w in card.warnings] == ["erp"]
+
+
+def test_the_rejected_quantity_is_what_the_decision_moved_and_lots_count_when_received() -> None:
+    """Two receipts into one lot; the decision blocked what was in inspection (posted 700 of 1000,
+    300 having been released earlier); another month's lot passed."""
+    receipts = [
+        receipt("L1", 600, datetime(2026, 1, 10, tzinfo=UTC)),
+        receipt("L1", 400, datetime(2026, 1, 20, tzinfo=UTC)),
+        receipt("L2", 3_000, datetime(2026, 2, 5, tzinfo=UTC)),
+    ]
+    inspections = [inspection("L1", "fail", "block", posted=700), inspection("L2", "pass", "release")]
+    card = scorecard("S", [], inspections, receipts, date(2026, 3, 1), [], period=Period.MONTH)
+    assert (card.received_quantity, card.rejected_quantity, card.lots_received) == (4_000, 700, 2)
+    assert card.reject_rate_ppm == 175_000
+    assert [
+        (p.period, p.received_quantity, p.rejected_quantity, p.reject_rate_ppm) for p in card.periods
+    ] == [
+        ("2026-01", 1_000, 700, 700_000),
+        ("2026-02", 3_000, 0, 0),
+        ("2026-03", 0, 0, None),
+    ]
+    window = scorecard(
+        "S", [], inspections, receipts, date(2026, 3, 1), [], since=date(2026, 2, 1), until=date(2026, 2, 28)
+    )
+    assert (window.received_quantity, window.rejected_quantity, window.lots_rejected) == (3_000, 0, 0)
+
+
+def test_periods_cover_the_window_whole() -> None:
+    quarters = list(periods(Period.QUARTER, date(2025, 11, 30), date(2026, 4, 1)))
+    assert [(n, s.isoformat(), e.isoformat()) for n, s, e in quarters] == [
+        ("2025-Q4", "2025-10-01", "2025-12-31"),
+        ("2026-Q1", "2026-01-01", "2026-03-31"),
+        ("2026-Q2", "2026-04-01", "2026-06-30"),
+    ]
+    assert [n for n, _, _ in periods(Period.YEAR, date(2025, 6, 1), date(2026, 1, 1))] == ["2025", "2026"]

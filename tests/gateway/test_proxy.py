@@ -180,7 +180,8 @@ def test_correlation_id_and_traceparent_pass_through(edge) -> None:
 
 
 def test_outside_callers_cannot_claim_to_be_a_flow_or_an_event(edge) -> None:
-    """The audit trail's "why" (flow, causing event) comes from the platform, never from outside."""
+    """The audit trail's "why" (flow, causing event) and "who" (whom a call acts for) come from
+    the platform, never from outside."""
     gateway, _ = edge
     created = httpx.post(
         f"{gateway.url}/erp/v1/items",
@@ -189,6 +190,7 @@ def test_outside_callers_cannot_claim_to_be_a_flow_or_an_event(edge) -> None:
             "X-Correlation-ID": "corr-forged-1",
             "X-Flow-ID": "FLOW-FORGED",
             "X-Causation-ID": "EVENT-FORGED",
+            "X-Acting-For": "client=tablet-9&person=P-CEO",
             **auth_headers(["erp:write"]),
         },
     )
@@ -203,6 +205,7 @@ def test_outside_callers_cannot_claim_to_be_a_flow_or_an_event(edge) -> None:
     assert entry["correlation_id"] == "corr-forged-1"  # a caller's own correlation id is welcome
     assert entry["flow_id"] is None
     assert entry["causation_id"] is None
+    assert (entry["actor"]["person_id"], entry["actor"]["via"]) == (None, None)
 
 
 def test_metrics_per_route_and_client(edge) -> None:

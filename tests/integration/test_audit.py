@@ -97,7 +97,7 @@ def test_a_change_records_who_when_what_and_why(systems: Systems) -> None:
     assert (updated["record_type"], updated["record_id"], updated["action"]) == ("items", item, "updated")
     assert changes(updated) == {"description": ("Steel bar", "Steel bar, 42CrMo4")}  # changed fields only
     assert updated["version"] == changed.json()["version"] == 2
-    assert updated["actor"] == {"client_id": "audit-tester", **WHO}
+    assert updated["actor"] == {"client_id": "audit-tester", **WHO, "via": None}  # called directly
     assert (updated["correlation_id"], updated["flow_id"], updated["causation_id"]) == (
         why["X-Correlation-ID"],
         None,

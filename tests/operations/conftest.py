@@ -16,8 +16,22 @@ from tests.support.platform import Platform
 MONITOR_SCOPES = ["operations:read"]
 
 
+# Production releases wait for a second person's approval (tests/operations/test_approval_browser.py).
+QUALITY_RULES = """
+[[approvals]]
+dispositions = ["release"]
+origins = ["production"]
+escalate_after_minutes = 60
+escalate_to = "qa-manager"
+"""
+
+
 @pytest.fixture(scope="package")
-def platform(launch, database_url, redis_server) -> Iterator[Platform]:
+def platform(
+    launch, database_url, redis_server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    rules = tmp_path_factory.mktemp("operations_rules") / "quality.toml"
+    rules.write_text(QUALITY_RULES)
     p = Platform(launch, database_url, "sqlite", "operations", redis_server.url)
     p.start_gateway()
     for name in ("erp", "qms"):
@@ -29,6 +43,7 @@ def platform(launch, database_url, redis_server) -> Iterator[Platform]:
         erp_url=p.services["erp"].url,
         qms_url=p.services["qms"].url,
         mes_url=nowhere,
+        rules_file=str(rules),
         flow_max_backoff_seconds="4",  # patient enough to outlast the ERP outage of the holds test
     )
     p.services["operations"] = launch(

@@ -7,19 +7,24 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromQuery, Parameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 from sqlalchemy import Row, select
 
+from contracts.kit.acting import acting
 from contracts.kit.app import runtime_of
+from contracts.kit.auth import current_principal
+from contracts.kit.flows import approvals
+from contracts.kit.flows.approvals import ApprovalRow, ApprovalStatus
 from contracts.kit.flows.engine import FlowType, cancel, resume, withdraw_dead_letter
 from contracts.kit.flows.store import FlowStatus, flow_keys, flows, timeline
-from contracts.kit.paging import Page, Paged, as_utc, check_if_match, keyset, page
+from contracts.kit.paging import Page, Paged, as_utc, check_if_match, keyset, page, utcnow
 from contracts.kit.params import IfMatch
-from contracts.kit.problems import IllegalTransition, NotFound
+from contracts.kit.problems import IllegalTransition, NotFound, Problem, Unprocessable
+from contracts.kit.repository import get_or_404, list_page
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.kit.wire import Id
-from contracts.kit.wire.flows import Flow, FlowStep, Timeline, TimelineEntry
+from contracts.kit.wire.flows import Approval, ApprovalDecision, Flow, FlowStep, Timeline, TimelineEntry
 
 Q = Paged
 KeyFilter = FromQuery[Id | None]
@@ -106,8 +111,13 @@ def flow_controller(
                 updated_since=page_query.updated_since,
             )
             rows = list((await session.execute(query)).all())
-            keys = await _keys(session, [r.id for r in rows])
-            return page(rows, page_query.limit, lambda r: _view(r, keys.get(r.id, {}), types.get(r.type)))
+            ids = [r.id for r in rows]
+            keys, asked = await _keys(session, ids), await _approvals(session, ids)
+            return page(
+                rows,
+                page_query.limit,
+                lambda r: _view(r, keys.get(r.id, {}), types.get(r.type), asked.get(r.id)),
+            )
 
         @get("/{flow_id:str}", responses=problems(404), summary="Get a flow with its steps")
         async def get_flow(self, session: Session, flow_id: Id) -> Response[Flow]:
@@ -173,9 +183,11 @@ async def shown_flow(
 ) -> Response[Flow]:
     """A flow as the API shows it, with its ETag (also the answer of the start endpoints)."""
     row = await _load(session, flow_id)
-    keys = await _keys(session, [flow_id])
+    keys, asked = await _keys(session, [flow_id]), await _approvals(session, [flow_id])
     flow_type = next((t for t in flow_types if t.name == row.type), None)
-    return versioned(_view(row, keys.get(flow_id, {}), flow_type), status_code=status_code)
+    return versioned(
+        _view(row, keys.get(flow_id, {}), flow_type, asked.get(flow_id)), status_code=status_code
+    )
 
 
 async def _load(session: Session, flow_id: str) -> Row[Any]:
@@ -193,7 +205,20 @@ async def _keys(session: Session, flow_ids: list[str]) -> dict[str, dict[str, st
     return found
 
 
-def _view(row: Row[Any], keys: dict[str, str], flow_type: FlowType | None) -> Flow:
+async def _approvals(session: Session, flow_ids: list[str]) -> dict[str, Approval]:
+    """Each flow's latest approval (most flows have none)."""
+    found: dict[str, Approval] = {}
+    if flow_ids:
+        rows = await session.scalars(
+            select(ApprovalRow).where(ApprovalRow.flow_id.in_(flow_ids)).order_by(ApprovalRow.created_at)
+        )
+        found = {row.flow_id: approvals.view(row) for row in rows}
+    return found
+
+
+def _view(
+    row: Row[Any], keys: dict[str, str], flow_type: FlowType | None, approval: Approval | None = None
+) -> Flow:
     names = [s.name for s in flow_type.steps] if flow_type else list(row.results)
     steps = []
     for number, name in enumerate(names):
@@ -203,6 +228,8 @@ def _view(row: Row[Any], keys: dict[str, str], flow_type: FlowType | None) -> Fl
             status = "skipped"
         elif number == row.next_step and row.status in (FlowStatus.WAITING, FlowStatus.STALLED):
             status = "failed"
+        elif number == row.next_step and row.status == FlowStatus.AWAITING_APPROVAL:
+            status = "awaiting_approval"
         else:
             status = "pending"
         steps.append(FlowStep(name=name, status=status, result=row.results.get(name)))
@@ -221,7 +248,124 @@ def _view(row: Row[Any], keys: dict[str, str], flow_type: FlowType | None) -> Fl
         version=row.version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        causation_id=row.causation_id,
+        causation_type=row.causation_type,
+        approval=approval,
     )
 
 
-__all__ = ["flow_controller", "searchable_keys", "shown_flow"]
+def approval_controller(flow_types: Sequence[FlowType], *, service: str, source: str) -> type[Controller]:
+    """`/approvals`: what this service's flows wait for, and the yes or no that lets them go on.
+    Deciding needs the scope `<service>:approve`; nobody approves what they asked for themselves."""
+    gates = {(t.name, s.name): s.approval for t in flow_types for s in t.steps if s.approval is not None}
+    deciding = {"scopes": (f"{service}:approve",)}
+    refusals = problems(403, 404, 409, 412, 422)
+
+    async def decide(
+        request: Request[Any, Any, Any],
+        session: Session,
+        approval_id: str,
+        data: ApprovalDecision,
+        if_match: str | None,
+        verdict: ApprovalStatus,
+    ) -> Response[Approval]:
+        row = await get_or_404(session, ApprovalRow, approval_id, "approval")
+        check_if_match(if_match, row.version)
+        action = "approve" if verdict == ApprovalStatus.APPROVED else "reject"
+        if row.status != ApprovalStatus.PENDING:
+            raise IllegalTransition("approval", row.status, action)
+        flow = await _load(session, row.flow_id)
+        if flow.status != FlowStatus.AWAITING_APPROVAL:
+            raise IllegalTransition("flow", flow.status, action)
+        who = acting(current_principal(request))
+        assert who is not None  # the route needs a token
+        mine = {who.key(), f"name:{who.client_id}", *([f"name:{who.person_id}"] if who.person_id else [])}
+        if mine & set(row.requester_keys):
+            raise Problem(
+                f"{who.describe()} asked for this approval and cannot give it; another person must.",
+                status=403,
+                slug="approver-is-requester",
+                title="Approval needs a second person",
+            )
+        if verdict == ApprovalStatus.REJECTED and not (data.comment or "").strip():
+            raise Unprocessable("say why the approval is refused (comment)", slug="comment-required")
+        row.status, row.decided_at, row.decided_by, row.comment = (
+            verdict,
+            utcnow(),
+            who.describe(),
+            data.comment,
+        )
+        await session.flush()
+        if verdict == ApprovalStatus.APPROVED:
+            await resume(session, row.flow_id, f"by {who.describe()} ({row.id})", kind="approved")
+        else:
+            # Cancelled at the step, its lease revoked like an operator's cancel: no runner goes on.
+            await cancel(session, row.flow_id, f"not approved by {who.describe()}: {data.comment}", row.step)
+        gate = gates.get((row.flow_type, row.step))
+        if gate is not None:
+            await approvals.announce(session, source, gate, row, "decided")
+        return versioned(approvals.view(row))
+
+    class ApprovalController(Controller):
+        path = "/approvals"
+        tags = ["approvals"]
+
+        @get(
+            responses=problems(422),
+            summary="List approvals",
+            description="Pending ones are what flows wait for (oldest change first); by status or flow.",
+        )
+        async def list_approvals(
+            self,
+            session: Session,
+            page_query: Q,
+            status: FromQuery[ApprovalStatus | None] = None,
+            flow_id: FromQuery[Id | None] = None,
+        ) -> Page[Approval]:
+            where = [c == v for c, v in ((ApprovalRow.status, status), (ApprovalRow.flow_id, flow_id)) if v]
+            return await list_page(session, ApprovalRow, approvals.view, page_query, where=where)
+
+        @get("/{approval_id:str}", responses=problems(404), summary="Get an approval")
+        async def get_approval(self, session: Session, approval_id: Id) -> Response[Approval]:
+            return versioned(approvals.view(await get_or_404(session, ApprovalRow, approval_id, "approval")))
+
+        @post(
+            "/{approval_id:str}/approve",
+            status_code=200,
+            opt=deciding,
+            responses=refusals,
+            summary="Approve: the flow goes on",
+            description="403 approver-is-requester when the caller (or the person it acts for) asked for "
+            "it; 409 when it is decided already. If-Match takes the approval's ETag.",
+        )
+        async def approve(
+            self,
+            request: Request[Any, Any, Any],
+            session: Session,
+            approval_id: Id,
+            data: JSONBody[ApprovalDecision],
+            if_match: IfMatch = None,
+        ) -> Response[Approval]:
+            return await decide(request, session, approval_id, data, if_match, ApprovalStatus.APPROVED)
+
+        @post(
+            "/{approval_id:str}/reject",
+            status_code=200,
+            opt=deciding,
+            responses=refusals,
+            summary="Refuse, saying why: the flow is cancelled at this step",
+        )
+        async def reject(
+            self,
+            request: Request[Any, Any, Any],
+            session: Session,
+            approval_id: Id,
+            data: JSONBody[ApprovalDecision],
+            if_match: IfMatch = None,
+        ) -> Response[Approval]:
+            return await decide(request, session, approval_id, data, if_match, ApprovalStatus.REJECTED)
+
+    return ApprovalController
+
+
+__all__ = ["approval_controller", "flow_controller", "searchable_keys", "shown_flow"]

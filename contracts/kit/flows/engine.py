@@ -18,8 +18,9 @@ from sqlalchemy import Integer, Select, String, Text, bindparam, func, insert, s
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit import breaker, consumer, correlation, outbox, signals, tracing
+from contracts.kit.audit import Actor, acting_as
 from contracts.kit.db import Database
-from contracts.kit.flows import leases
+from contracts.kit.flows import approvals, leases
 from contracts.kit.flows.leases import Lease, LeaseLost
 from contracts.kit.flows.store import ACTIVE, FlowStatus, flow_keys, flows, timeline
 from contracts.kit.paging import as_utc, utcnow
@@ -29,6 +30,7 @@ from contracts.kit.settings import FlowSettings
 from contracts.kit.unit_of_work import KEY_IN_USE
 
 log = logging.getLogger("plantbridge.flows")
+RUNNER = "flow-runner"  # who the runner's own changes are recorded as (approval requests, escalations)
 D = TypeVar("D")
 SIGNAL = "flows"
 
@@ -63,6 +65,18 @@ class Step:
     name: str
     run: StepFn
     when: Callable[[FlowContext[Any]], bool] | None = None  # skipped (and recorded so) when False
+    approval: approvals.Approval | None = None  # waits for a second person's yes (approvals.py)
+
+    @classmethod
+    def awaiting(
+        cls, name: str, approval: approvals.Approval, when: Callable[[FlowContext[Any]], bool] | None = None
+    ) -> Step:
+        """A step that only waits for approval: its result is who approved it."""
+        return cls(name, _no_work, when, approval)
+
+
+async def _no_work(ctx: FlowContext[Any]) -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +129,8 @@ async def start(
             "traceparent": ctx.traceparent,
             "trigger": trigger,
             "trigger_delivery": delivery.to_json() if delivery is not None and trigger is not None else None,
+            "causation_id": ctx.causation_id or None,
+            "causation_type": delivery.event_type if delivery is not None and ctx.causation_id else None,
             "next_run_at": now,
             "lease_until": None,
             "lease_owner": None,
@@ -129,19 +145,21 @@ async def start(
         await session.execute(
             insert(flow_keys), [{"flow_id": flow_id, "name": k, "value": v} for k, v in present.items()]
         )
+    cause = f"; caused by {delivery.event_type} {ctx.causation_id}" if delivery and ctx.causation_id else ""
     await _note(
         session,
         flow_id,
         "started",
         None,
-        f"{flow_type.name} ({', '.join(f'{k}={v}' for k, v in present.items())})",
+        f"{flow_type.name} ({', '.join(f'{k}={v}' for k, v in present.items())}){cause}",
     )
     signals.notify_on_commit(session, SIGNAL)
     return flow_id
 
 
-async def resume(session: AsyncSession, flow_id: str, why: str) -> None:
-    """Run a stalled or waiting flow again now, from the step that failed (retry, replay)."""
+async def resume(session: AsyncSession, flow_id: str, why: str, kind: str = "retried") -> None:
+    """Run a stalled or waiting flow again now, from the step that failed (retry, replay) or
+    waited (an approval given)."""
     await session.execute(
         update(flows)
         .where(flows.c.id == flow_id)
@@ -154,12 +172,13 @@ async def resume(session: AsyncSession, flow_id: str, why: str) -> None:
             **leases.revoke(),
         )
     )
-    await _note(session, flow_id, "retried", None, why)
+    await _note(session, flow_id, kind, None, why)
     signals.notify_on_commit(session, SIGNAL)
 
 
-async def cancel(session: AsyncSession, flow_id: str, why: str) -> None:
-    """Stop a flow for good; a runner still inside one of its steps commits nothing more."""
+async def cancel(session: AsyncSession, flow_id: str, why: str, step: str | None = None) -> None:
+    """Stop a flow for good (an operator, or a refused approval at `step`); a runner still inside
+    one of its steps commits nothing more."""
     await session.execute(
         update(flows)
         .where(flows.c.id == flow_id)
@@ -167,7 +186,7 @@ async def cancel(session: AsyncSession, flow_id: str, why: str) -> None:
             status=FlowStatus.CANCELLED, updated_at=utcnow(), version=flows.c.version + 1, **leases.revoke()
         )
     )
-    await _note(session, flow_id, "cancelled", None, why)
+    await _note(session, flow_id, "cancelled", step, why)
 
 
 # The statements of the hot path are built once: building one per call (`.values(...)`,
@@ -319,6 +338,12 @@ class FlowRunner(Generic[D]):
                 except Exception:
                     log.exception("claiming due flows failed")
                     claimed = []
+                try:
+                    # Apart from claiming: flows leased above must run whatever happens here.
+                    # Replicas escalating one approval at once: its version lets only one commit.
+                    await self.escalate_due()
+                except Exception:
+                    log.exception("escalating overdue approvals failed")
                 for held in claimed:
                     task = asyncio.create_task(self._run_guarded(held))
                     self._tasks.add(task)
@@ -436,7 +461,10 @@ class FlowRunner(Generic[D]):
         # The flow id and its trigger travel on every call a step makes (audit entries record them).
         with (
             correlation.bound(
-                row.correlation_id, row.traceparent, causation_id=row.trigger or "", flow_id=flow_id
+                row.correlation_id,
+                row.traceparent,
+                causation_id=row.causation_id or row.trigger or "",
+                flow_id=flow_id,
             ),
             tracing.flow(row.type, flow_id, row.traceparent),
         ):
@@ -446,6 +474,14 @@ class FlowRunner(Generic[D]):
                 if step.when is not None and not step.when(ctx):
                     await self._advance(held, ctx, step_no, flow_type, None, skipped=True)
                     step_no += 1
+                    continue
+                if step.approval is not None:
+                    given = await self._await_approval(held, ctx, step.approval)
+                    if isinstance(given, FlowStatus):
+                        return given
+                    ctx.results[step.name] = given
+                    await self._advance(held, ctx, step_no, flow_type, given, skipped=False)
+                    step_no, attempts = step_no + 1, 0
                     continue
                 try:
                     # The heartbeat keeps the lease while the step runs, however long it takes.
@@ -509,6 +545,68 @@ class FlowRunner(Generic[D]):
             if last:
                 await _note(session, ctx.flow_id, "completed", None, None)
         held.renewed_at = started
+
+    async def _await_approval(
+        self, held: Lease, ctx: FlowContext[D], approval: approvals.Approval
+    ) -> dict[str, Any] | FlowStatus:
+        """The approval's outcome: who gave it, or the flow parked (first time) or cancelled. Parking
+        and cancelling let go of the lease, fenced like every runner change: a runner whose lease
+        was lost records no request (`LeaseLost`, rolled back)."""
+        async with self.db.transaction() as session:
+            acting_as(session, Actor(RUNNER))
+            row = await approvals.of_step(session, ctx.flow_id, ctx.step)
+            if row is not None and row.status == approvals.ApprovalStatus.APPROVED:
+                return {"approval_id": row.id, "approved_by": row.decided_by, "comment": row.comment}
+            if row is not None and row.status == approvals.ApprovalStatus.REJECTED:
+                # The API cancels a refused flow itself; this covers a flow resumed since.
+                await self._park(session, held, FlowStatus.CANCELLED, f"approval {row.id} was refused")
+                await _note(session, ctx.flow_id, "cancelled", ctx.step, f"not approved: {row.comment or ''}")
+                return FlowStatus.CANCELLED
+            if row is None:
+                row = approvals.request(ctx.flow_id, ctx.type, ctx.step, approval, ctx)
+                session.add(row)
+                await session.flush()
+                detail = f"{row.subject} (asked by {row.requested_by}; {row.id})"
+                await _note(session, ctx.flow_id, "awaiting_approval", ctx.step, detail)
+                if approval.events is not None:
+                    fields = approvals.approval_fields(row)
+                    await outbox.publish(
+                        session, self.source, row.flow_id, approval.events.requested(**fields)
+                    )
+            await self._park(session, held, FlowStatus.AWAITING_APPROVAL, None)
+        return FlowStatus.AWAITING_APPROVAL
+
+    async def _park(self, session: AsyncSession, held: Lease, status: FlowStatus, error: str | None) -> None:
+        """Leave the flow in a state no runner picks up (awaiting approval, cancelled), unleased."""
+        values = {"status": status, "last_error": error, "updated_at": utcnow()}
+        await self._fenced(session, held, _RELEASE, values)
+
+    async def escalate_due(self) -> int:
+        """Mark approvals that have waited past their time as escalated, once each; announce them."""
+        escalated = 0
+        async with self.db.transaction() as session:
+            acting_as(session, Actor(RUNNER))
+            for row in await approvals.overdue(session, utcnow()):
+                row.escalated_at = utcnow()
+                await _note(
+                    session,
+                    row.flow_id,
+                    "approval_escalated",
+                    row.step,
+                    f"to {row.escalate_to or 'nobody named'}",
+                )
+                step = self._step(row.flow_type, row.step)
+                if step is not None and step.approval is not None and step.approval.events is not None:
+                    fields = approvals.approval_fields(row)
+                    await outbox.publish(
+                        session, self.source, row.flow_id, step.approval.events.escalated(**fields)
+                    )
+                escalated += 1
+        return escalated
+
+    def _step(self, flow_type: str, name: str) -> Step | None:
+        known = self.types.get(flow_type)
+        return next((s for s in known.steps if s.name == name), None) if known else None
 
     async def _failed(self, held: Lease, step: str, attempts: int, exc: Exception) -> FlowStatus:
         error = f"{type(exc).__name__}: {exc}"

@@ -13,6 +13,7 @@ class FlowStatus(StrEnum):
     RUNNING = "running"  # has a step to run now
     WAITING = "waiting"  # a step failed transiently; it runs again at next_run_at
     STALLED = "stalled"  # a step kept failing; an operator retries or cancels it
+    AWAITING_APPROVAL = "awaiting_approval"  # a step waits for a second person's yes (approvals.py)
     COMPLETED = "completed"
     CANCELLED = "cancelled"
 
@@ -33,6 +34,9 @@ flows = Table(
     Column("correlation_id", String(128), nullable=False, index=True),
     Column("traceparent", String(64), nullable=False),
     Column("trigger", String(200), nullable=True, unique=True),  # event id or key that started it
+    # The event that caused it (its id and type): the link from an incident's flows to its events.
+    Column("causation_id", String(128), nullable=True),
+    Column("causation_type", String(200), nullable=True),
     # The message that started it (stream, group, entry, fields): dead-lettered if the flow stalls.
     Column("trigger_delivery", JSON, nullable=True),
     Column("next_run_at", DateTime(timezone=True), nullable=False),

@@ -24,11 +24,14 @@ class FieldChange(Output, kw_only=True):
 
 class AuditActor(Output, kw_only=True):
     """Who made the change: the OAuth2 client (or `consumer:<group>` for event handlers,
-    `system` for work outside any request), and the person or supplier its token names."""
+    `system` for work outside any request), and the person or supplier its token names. When a
+    platform client (an experience API) made the call for someone, that someone, and `via` names
+    the platform client: person P-1042 with client tablet-017 via technician-experience."""
 
     client_id: str
     person_id: str | None = None
     supplier_id: str | None = None
+    via: str | None = None
 
 
 class AuditEntry(Output, kw_only=True):

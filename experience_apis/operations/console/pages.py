@@ -11,7 +11,7 @@ from contracts.clients.audit import audit_page
 from contracts.kit import operations as backbone
 from contracts.kit.auth import Principal
 from contracts.kit.wire.audit import AuditEntry
-from contracts.kit.wire.flows import Flow, Timeline
+from contracts.kit.wire.flows import Approval, Flow, Timeline
 from contracts.models.operations import Offender
 from experience_apis.operations.monitors.base import FAILURES, Found
 from experience_apis.operations.upstreams import AUDITED, Upstreams
@@ -65,6 +65,17 @@ async def flow_with_timeline(up: Upstreams, process: str, flow_id: str) -> tuple
     client = up.processes[process]
     flow, timeline = await asyncio.gather(client.get_flow(flow_id), client.timeline(flow_id))
     return flow, timeline
+
+
+async def pending_approvals(up: Upstreams) -> tuple[list[Approval], Gathered]:
+    """What quality flows wait for, oldest request first."""
+    gathered = Gathered()
+    try:
+        waiting = await up.quality.approvals()
+    except FAILURES as exc:
+        gathered.warn("quality", exc, "approvals are missing")
+        return [], gathered
+    return sorted(waiting, key=lambda a: a.requested_at), gathered
 
 
 @dataclass

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Litestar, Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
@@ -15,6 +16,7 @@ from litestar.static_files import create_static_files_router
 
 from contracts.clients.base import UpstreamProblem
 from contracts.clients.webhooks import WebhooksClient
+from contracts.kit import acting, correlation
 from contracts.kit import operations as backbone
 from contracts.kit.auth import Principal
 from contracts.kit.operations import ENTRY_PATTERN, STREAM_PATTERN
@@ -59,6 +61,10 @@ def _once(form: dict[str, str], action: str, record_id: str) -> str:
     if not once.isalnum() or len(once) > 64:
         raise Problem("The form is incomplete; reload the page.", status=400)
     return f"console-{action}-{record_id}-{once}"
+
+
+Verdict = Annotated[str, Parameter(pattern=r"^(approve|reject)$")]
+VerdictShown = Annotated[str | None, Parameter(pattern=r"^(approve|reject)$")]
 
 
 class Forbidden(Exception):
@@ -233,6 +239,39 @@ def console_router(settings: OperationsSettings, operations_of: Callable[[Litest
             if_match=f'"{version}"',
         )
         return redirect(f"{PATH}/disagreements?status=repairing&done=repairing")
+
+    # --- approvals -----------------------------------------------------------------------------
+    @get("/approvals")
+    async def approvals(request: Req, decided: AuditValue = None, verdict: VerdictShown = None) -> Html:
+        principal, csrf = await who(request, "quality:read")
+        waiting, gathered = await pages.pending_approvals(ops(request).upstreams)
+        return page(
+            "approvals.html",
+            approvals=waiting,
+            may_decide=allowed(principal, "quality:approve"),
+            decided=decided,
+            verdict=verdict,
+            warnings=gathered.warnings,
+            **common(principal, csrf, "approvals"),
+        )
+
+    @post("/approvals/{approval_id:str}/{verdict:str}")
+    async def decide(request: Req, approval_id: FlowId, verdict: Verdict) -> Html:
+        principal, form = await form_of(request, "quality:approve")
+        version = form.get("version", "")
+        if not version.isdigit() or len(version) > 12:
+            raise Problem("The form names no approval version; reload the page.", status=400)
+        comment = form.get("comment", "").strip()[:4000] or None
+        # The quality process records the logged-in person as the one deciding (via this service).
+        with correlation.amended(acting_for=acting.encode(principal)):
+            await ops(request).upstreams.quality.decide(
+                approval_id,
+                verdict,
+                comment,
+                idempotency_key=f"console-{verdict}-{approval_id}-v{version}",
+                if_match=f'"{version}"',
+            )
+        return redirect(f"{PATH}/approvals?{urlencode({'decided': approval_id, 'verdict': verdict})}")
 
     # --- dead letters --------------------------------------------------------------------------
     @get("/dead-letters")
@@ -411,6 +450,8 @@ def console_router(settings: OperationsSettings, operations_of: Callable[[Litest
             retry,
             disagreements,
             repair,
+            approvals,
+            decide,
             dead_letters,
             dead_letter,
             replay,

@@ -90,9 +90,14 @@ class EmbeddedErp(ErpBackend):
         return await service.get_goods_receipt(session, receipt_id)
 
     async def list_goods_receipts(
-        self, session: AsyncSession, q: PageQuery, po_id: str | None, lot_id: str | None = None
+        self,
+        session: AsyncSession,
+        q: PageQuery,
+        po_id: str | None,
+        supplier_id: str | None = None,
+        lot_id: str | None = None,
     ) -> Page[m.GoodsReceipt]:
-        return await service.list_goods_receipts(session, q, po_id, lot_id)
+        return await service.list_goods_receipts(session, q, po_id, supplier_id, lot_id)
 
     async def flag_purchase_order(
         self, session: AsyncSession, po: m.PurchaseOrder, alert: m.QualityAlert, op: Operation
@@ -153,8 +158,9 @@ class EmbeddedErp(ErpBackend):
         item_id: str | None,
         supplier_id: str | None,
         status: m.StockStatus | None,
+        supplier_lot: str | None = None,
     ) -> Page[m.Lot]:
-        return await service.list_lots(session, q, item_id, supplier_id, status)
+        return await service.list_lots(session, q, item_id, supplier_id, status, supplier_lot)
 
     async def post_movement(
         self,

@@ -28,7 +28,7 @@ from system_apis.erp.backends.tryton.connection import (
     serialise,
 )
 from system_apis.erp.backends.tryton.mapping import Places
-from system_apis.erp.backends.tryton.records import Records
+from system_apis.erp.backends.tryton.records import Records, lot_fact
 from system_apis.erp.backends.tryton.store import BindingRow
 from system_apis.erp.port import Operation
 
@@ -357,9 +357,18 @@ class Purchasing(Records):
         return msgspec.json.decode(row.view, type=m.GoodsReceipt)
 
     async def list_goods_receipts(
-        self, session: AsyncSession, q: PageQuery, po_id: str | None, lot_id: str | None = None
+        self,
+        session: AsyncSession,
+        q: PageQuery,
+        po_id: str | None,
+        supplier_id: str | None = None,
+        lot_id: str | None = None,
     ) -> Page[m.GoodsReceipt]:
-        where = [BindingRow.po_id == po_id] if po_id else []
-        if lot_id:
-            where.append(BindingRow.lot_id == lot_id)
+        where = [
+            column == value
+            for column, value in ((BindingRow.po_id, po_id), (BindingRow.lot_id, lot_id))
+            if value
+        ]
+        if supplier_id:
+            where.append(BindingRow.lot_view.contains(lot_fact("supplier_id", supplier_id)))
         return await bindings_page(session, "receipt", m.GoodsReceipt, q, where)

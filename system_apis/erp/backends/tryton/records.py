@@ -250,3 +250,9 @@ class Records(Tryton):
             if await self.bound_record(session, kind, "stock.move", move["id"]) is None:
                 return int(move[f"production_{side[:-1]}"]), move[f"production_{side[:-1]}."]["state"]
         return None, "draft"
+
+
+def lot_fact(name: str, value: str) -> bytes:
+    """How one fact reads inside a receipt binding's `lot_view` (msgspec JSON: no spaces), to find
+    the receipts of a supplier or of a supplier's lot number exactly."""
+    return msgspec.json.encode(name) + b":" + msgspec.json.encode(value)

@@ -24,7 +24,7 @@ from system_apis.erp.backends.tryton.connection import (
     serialise,
 )
 from system_apis.erp.backends.tryton.mapping import UNR, Places
-from system_apis.erp.backends.tryton.records import Records
+from system_apis.erp.backends.tryton.records import Records, lot_fact
 from system_apis.erp.backends.tryton.store import BindingRow
 from system_apis.erp.port import Operation
 
@@ -100,18 +100,21 @@ class Stock(Records):
         item_id: str | None,
         supplier_id: str | None,
         status: m.StockStatus | None,
+        supplier_lot: str | None = None,
     ) -> Page[m.Lot]:
         places = await self.places()
         where: list[Any] = []
         if item_id:
             where.append(("product.code", "=", item_id))
-        if supplier_id:
-            numbers = await session.scalars(
-                select(BindingRow.lot_id).where(
-                    BindingRow.kind == "receipt", BindingRow.lot_view.contains(supplier_id.encode())
+        # What Tryton has no field for (the supplier, its lot number) a receipt's binding knows.
+        for fact, value in (("supplier_id", supplier_id), ("supplier_lot", supplier_lot)):
+            if value:
+                numbers = await session.scalars(
+                    select(BindingRow.lot_id).where(
+                        BindingRow.kind == "receipt", BindingRow.lot_view.contains(lot_fact(fact, value))
+                    )
                 )
-            )
-            where.append(("number", "in", list(numbers)))
+                where.append(("number", "in", list(numbers)))
         rows = await self.page(
             "stock.lot", where, ["number", "product.code", "create_date"], q, order_by="number"
         )
@@ -121,7 +124,9 @@ class Stock(Records):
             view, totals = await self._lot_view(
                 session, row, [mv for mv in moves if mv["lot"] == row["id"]], places
             )
-            if supplier_id and view.supplier_id != supplier_id:
+            if (supplier_id and view.supplier_id != supplier_id) or (
+                supplier_lot and view.supplier_lot != supplier_lot
+            ):
                 continue
             if status is None or any(s == status and qty > 0 for (_p, s), qty in totals.items()):
                 views[row["number"]] = view

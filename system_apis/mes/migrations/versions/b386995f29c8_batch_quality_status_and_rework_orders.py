@@ -1,7 +1,7 @@
 """batch quality status and rework orders
 
 Revision ID: b386995f29c8
-Revises: a4e6b422a1db
+Revises: 488e2fa0c901
 Create Date: 2026-12-06 18:08:55.649911
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = 'b386995f29c8'
-down_revision: str | None = 'a4e6b422a1db'
+down_revision: str | None = '488e2fa0c901'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
