@@ -62,7 +62,8 @@ async def test_killed_consumer_message_is_reclaimed_and_applied_once(
 def _exists(marker: Path, worker: subprocess.Popen[str]) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         assert worker.poll() is None, "worker died before reaching its handler"
-        return await asyncio.to_thread(marker.exists)
+        # Written, not only created: write_text creates the file before it writes the id.
+        return await asyncio.to_thread(lambda: marker.exists() and marker.stat().st_size > 0)
 
     return check
 
