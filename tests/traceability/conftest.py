@@ -153,12 +153,12 @@ def tag() -> str:
 def plant(launch, database_url, redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
     p = Platform(launch, database_url, "sqlite", "traceability", redis_server.url)
     p.start_gateway()
-    for name in ("erp", "mes"):
+    for name in ("erp", "mes", "xref"):  # xref: the quality flows translate ids through the registry
         p.start(name)
     p.start("qms", documents_dir=str(tmp_path_factory.mktemp("qms_documents")))
     rules: Path = tmp_path_factory.mktemp("rules") / "quality.toml"
     rules.write_text(RULES)
-    upstreams = {f"{name}_url": p.services[name].url for name in ("erp", "qms", "mes")}
+    upstreams = {f"{name}_url": p.services[name].url for name in ("erp", "qms", "mes", "xref")}
     p.start(
         "quality",
         **p.own_client("quality"),
