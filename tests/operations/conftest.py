@@ -34,7 +34,7 @@ def platform(
     rules.write_text(QUALITY_RULES)
     p = Platform(launch, database_url, "sqlite", "operations", redis_server.url)
     p.start_gateway()
-    for name in ("erp", "qms"):
+    for name in ("erp", "qms", "mes", "xref"):  # MES and the registry: the quality flows' other upstreams
         p.start(name)
     nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens here
     p.start(
@@ -42,7 +42,8 @@ def platform(
         **p.own_client("quality"),
         erp_url=p.services["erp"].url,
         qms_url=p.services["qms"].url,
-        mes_url=nowhere,
+        mes_url=p.services["mes"].url,
+        xref_url=p.services["xref"].url,
         rules_file=str(rules),
         flow_max_backoff_seconds="4",  # patient enough to outlast the ERP outage of the holds test
     )
