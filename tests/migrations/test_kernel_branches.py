@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import io
+import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
@@ -70,7 +71,7 @@ class Migrated:
 
     @property
     def tables(self) -> list[Table]:
-        return [table for meta in migrations._schema(self.metadata) for table in meta.sorted_tables]
+        return [table for meta in migrations.with_kernel(self.metadata) for table in meta.sorted_tables]
 
 
 def _every_service() -> list[Migrated]:
@@ -238,3 +239,37 @@ def test_a_new_services_first_revision_holds_its_own_tables_and_builds_on_the_ke
     body = first.read_text().split("def upgrade", 1)[1]
     assert "create_table('widgets'" in body
     assert "kit_" not in body
+
+
+async def test_a_later_kernel_revision_reaches_an_upgraded_database(
+    database_url: Callable[[str, str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kit adds a revision to a branch; a database from yesterday's migrations gets it."""
+    service = BY_NAME["xref"]
+    url = database_url("sqlite", "later_kernel_revision")
+    await asyncio.to_thread(
+        command.upgrade, _old_config(url, _checkout(service.versions_dir, tmp_path)), "head"
+    )
+    kit = tmp_path / "kit-versions"
+    shutil.copytree(migrations.KERNEL_DIR, kit)
+    head = ScriptDirectory.from_config(migrations.alembic_config(url, service.versions_dir, service.metadata))
+    base = head.get_revision("kernel@head")
+    assert base is not None
+    (kit / "kernel" / "0ffe12c0ffee_inbox_note.py").write_text(
+        "from alembic import op\nimport sqlalchemy as sa\n\n"
+        f"revision = '0ffe12c0ffee'\ndown_revision = '{base.revision}'\n"
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade() -> None:\n"
+        "    op.add_column('kit_inbox', sa.Column('note', sa.String(20), nullable=True))\n"
+    )
+    monkeypatch.setattr(migrations, "KERNEL_DIR", kit)
+    await asyncio.to_thread(migrations.upgrade, url, service.versions_dir, service.metadata)
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            heads = await conn.run_sync(_heads)
+            columns = await conn.run_sync(lambda sync: inspect(sync).get_columns("kit_inbox"))
+    finally:
+        await engine.dispose()
+    assert heads == {"0ffe12c0ffee", "58cf110ccf82"}  # the kernel's new head beside xref's of yesterday
+    assert "note" in {column["name"] for column in columns}

@@ -39,14 +39,15 @@ KERNEL_BRANCHES = {
 }
 
 
-def _schema(metadata: Schema) -> list[MetaData]:
+def with_kernel(metadata: Schema) -> list[MetaData]:
+    """What a service migrates: its schema, and the kernel tables every service has."""
     own = [metadata] if isinstance(metadata, MetaData) else list(metadata)
     return [*own, tables.metadata] if tables.metadata not in own else own
 
 
 def kernel_branches(metadata: Schema) -> list[str]:
     """The kernel branches a service with this schema migrates (`kernel` always)."""
-    names = {name for meta in _schema(metadata) for name in meta.tables}
+    names = {name for meta in with_kernel(metadata) for name in meta.tables}
     return [label for label, table in KERNEL_BRANCHES.items() if table in names]
 
 
@@ -59,7 +60,7 @@ def alembic_config(url: str, versions_dir: Path, metadata: Schema) -> Config:
     config.set_main_option("version_locations", os.pathsep.join(str(folder) for folder in folders))
     config.set_main_option("path_separator", "os")
     config.attributes["url"] = url
-    config.attributes["target_metadata"] = _schema(metadata)
+    config.attributes["target_metadata"] = with_kernel(metadata)
     return config
 
 
@@ -101,7 +102,8 @@ def autogenerate(url: str, versions_dir: Path, metadata: Schema, message: str) -
     upgrade(url, versions_dir, metadata)
     config = alembic_config(url, versions_dir, metadata)
     script = ScriptDirectory.from_config(config)
-    own = [head for head in script.get_revisions("heads") if Path(head.path).parent == versions_dir]
+    folder = versions_dir.resolve()
+    own = [head for head in script.get_revisions("heads") if Path(head.path).resolve().parent == folder]
     if len(own) > 1:
         raise RuntimeError(f"{versions_dir} has {len(own)} heads; merge them first (alembic merge)")
     kernel = [script.get_revision(f"{label}@head") for label in kernel_branches(metadata)]
