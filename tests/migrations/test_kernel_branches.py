@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import io
 import shutil
-import subprocess
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +53,7 @@ from plantbridge.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = "12603f3126866f2d8ebc3c189f69d797ac198342"  # main before the kernel became a branch
+BASELINE_VERSIONS = Path(__file__).with_name("versions-12603f3.tar.gz")
 KERNEL_TABLES = {
     "kernel": {"kit_outbox", "kit_inbox", "kit_idempotency_keys"},
     "kernel_audit": {"kit_audit"},
@@ -154,15 +153,13 @@ async def test_a_fresh_database_gets_the_kernel_tables_its_service_uses(
 
 
 def _checkout(versions_dir: Path, into: Path) -> Path:
-    """The service's versions folder as it was at BASELINE (needs the repository's history)."""
+    """The service's versions folder as it was at BASELINE, from the archive committed beside this
+    test (`git archive BASELINE <every versions folder>`): a shallow clone has no history to read."""
     relative = versions_dir.resolve().relative_to(ROOT).as_posix()
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE, relative],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+    with tarfile.open(BASELINE_VERSIONS) as tar:
+        members = [m for m in tar.getmembers() if m.name.startswith(f"{relative}/")]
+        assert members, f"{relative} is not in {BASELINE_VERSIONS.name}"
+        tar.extractall(into, members=members, filter="data")
     return into / relative
 
 
