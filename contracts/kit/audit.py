@@ -4,7 +4,7 @@ A service opts in by migrating `audit_metadata` with its own tables (`ServiceSpe
 the app factory then installs the recorder on the service's database and mounts
 `GET <api>/audit` on each of its API versions. There is no write path: entries are only ever
 inserted by the recorder, and the database itself refuses UPDATE and DELETE on `kit_audit`
-(triggers made by `append_only_ddl`, created in each service's migration).
+(triggers made by `append_only_ddl`, created by the kit's `kernel_audit` migration branch).
 
 What is recorded, per record and transaction:
 - what: the record (its table and id), created/updated/deleted, the record's version after the

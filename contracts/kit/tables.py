@@ -1,6 +1,6 @@
 """Tables the kernel keeps in every service's own database (outbox, idempotency, inbox).
 
-Each service's Alembic environment migrates these together with its own tables.
+The kit's `kernel` Alembic branch makes them (contracts/kit/migrations/versions/kernel).
 """
 
 from __future__ import annotations

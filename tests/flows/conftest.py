@@ -1,5 +1,5 @@
-"""A database with the flow store (and the kernel's tables), migrated as a process API's is,
-on SQLite and on PostgreSQL."""
+"""A database with the flow store (and the kernel's tables), migrated by the kit's own kernel
+branches as a process API's is, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from contracts.kit import migrations
 from contracts.kit.db import Database
 from contracts.kit.flows.store import flow_metadata
 
-VERSIONS = Path(__file__).resolve().parents[2] / "process_apis" / "quality" / "migrations" / "versions"
+VERSIONS = Path(__file__).parent / "no-migrations"  # no tables of its own: the kernel's branches only
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from plantbridge.processes import RedisServer
 from tests.support.http import auth_headers
 from tests.support.tokens import auth_settings
 
-VERSIONS = Path(__file__).resolve().parents[2] / "process_apis" / "quality" / "migrations" / "versions"
+VERSIONS = Path(__file__).parent / "no-migrations"  # no tables of its own: the kernel's branches only
 
 
 async def nothing(_ctx: flows.FlowContext[None]) -> None:

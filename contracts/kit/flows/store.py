@@ -1,4 +1,5 @@
-"""Tables of the flow store, migrated by each process API together with its own tables."""
+"""Tables of the flow store, made by the kit's `kernel_flows` migration branch in each process
+API's database (contracts/kit/migrations)."""
 
 from __future__ import annotations
 

@@ -1,30 +1,24 @@
 """flow leases are fenced (kit_flows.lease_owner, lease_generation); waiting flows name their upstream (waiting_on)
 
+Its kernel tables are the kit's since issue 19 (contracts/kit/migrations/versions): this revision
+depends on the kernel revisions that make them.
+
 Revision ID: d341ced46fbe
 Revises: 8b1e5c7d2f40
 Create Date: 2026-12-06 15:40:00
 """
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
-
 
 revision: str = 'd341ced46fbe'
 down_revision: str | None = '8b1e5c7d2f40'
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = '135a40ce8b78'
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('kit_flows', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('lease_owner', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('lease_generation', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('waiting_on', sa.String(length=64), nullable=True))
+    pass
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('kit_flows', schema=None) as batch_op:
-        batch_op.drop_column('waiting_on')
-        batch_op.drop_column('lease_generation')
-        batch_op.drop_column('lease_owner')
+    pass

@@ -1,26 +1,24 @@
 """stalled flows go to the dead letters: kit_flows.trigger_delivery keeps the starting message
 
+Its kernel tables are the kit's since issue 19 (contracts/kit/migrations/versions): this revision
+depends on the kernel revisions that make them.
+
 Revision ID: 3f6d2a9c41b7
 Revises: 88ff2c5249f3
 Create Date: 2026-11-23 20:45:00
 """
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
-
 
 revision: str = '3f6d2a9c41b7'
 down_revision: str | None = '88ff2c5249f3'
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = 'b4585fa04fd2'
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('kit_flows', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('trigger_delivery', sa.JSON(), nullable=True))
+    pass
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('kit_flows', schema=None) as batch_op:
-        batch_op.drop_column('trigger_delivery')
+    pass
