@@ -7,15 +7,16 @@ from typing import Annotated
 import msgspec
 
 from contracts.kit.settings import ServiceSettings
+from contracts.topology import by_name
 
 
 class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/gateway.db"
-    port: int = 8000
+    port: int = by_name("gateway").port
     # The issuer this gateway signs as; also its public base URL for RFC 8414 metadata.
     # (`auth_issuer` from ServiceSettings names the issuer the gateway *trusts*; it defaults to
     # the same value, so the gateway accepts its own tokens with no network hop.)
-    issuer: str = "http://127.0.0.1:8000"
+    issuer: str = by_name("gateway").local_url
     public_url: str = ""  # defaults to `issuer`
     token_audience: str = "plantbridge"
     token_ttl_seconds: int = 900

@@ -12,7 +12,7 @@ for itself, so its own identity becomes the request's `X-Acting-For` (contracts/
 Where the call comes from (the network) plays no part.
 
 `plantbridge serve` fills `<SERVICE>_PLATFORM_CLIENTS` with the clients of the service table
-(plantbridge/services.py) unless it is set; a deployment that renames them sets it itself.
+(contracts/topology.py) unless it is set; a deployment that renames them sets it itself.
 """
 
 from __future__ import annotations
