@@ -70,22 +70,22 @@ class Service:
         """Its address on loopback, where the embedded platform runs it."""
         return f"http://127.0.0.1:{self.port}"
 
+    # The scopes of its API (none without one), with the defaults filled in.
     @property
     def read_scopes(self) -> tuple[str, ...]:
-        api = self.api or Api()
-        return (f"{self.name}:read",) if api.read is None else api.read
+        if self.api is None:
+            return ()
+        return (f"{self.name}:read",) if self.api.read is None else self.api.read
 
     @property
     def write_scopes(self) -> tuple[str, ...]:
-        api = self.api or Api()
-        return (f"{self.name}:write",) if api.write is None else api.write
+        if self.api is None:
+            return ()
+        return (f"{self.name}:write",) if self.api.write is None else self.api.write
 
     @property
     def checked_scopes(self) -> tuple[str, ...]:
-        """Every scope its API checks (none without an API)."""
-        if self.api is None:
-            return ()
-        if self.api.checks is not None:
+        if self.api is not None and self.api.checks is not None:
             return self.api.checks
         return tuple(dict.fromkeys((*self.read_scopes, *self.write_scopes)))
 

@@ -29,7 +29,7 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # A new signing key is in the JWKS this long before it signs: longer than any service keeps a
     # fetched key set (<SERVICE>_AUTH_JWKS_MAX_AGE_SECONDS, 300) plus key_reload_seconds.
     key_publish_ahead_seconds: float = 600.0
-    # Upstreams: comma-separated `name=base_url`; unnamed services use the service table's ports.
+    # Upstreams: comma-separated `name=base_url`; unnamed services use the topology's ports.
     upstreams: str = ""
     upstream_timeout_seconds: float = 10.0
     upstream_connect_timeout_seconds: float = 2.0
