@@ -118,3 +118,19 @@ def test_every_service_address_in_compose_is_on_that_services_port(compose: dict
     assert len(addresses) > 30
     for name, port in addresses:
         assert int(port) == by_name(name).port, (name, port)
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_each_container_is_given_every_service_address_its_settings_read(
+    compose: dict[str, Any], service: Service
+) -> None:
+    """Without one, a container would call its default, a loopback address nothing listens on."""
+    settings = importlib.import_module(service.module.rsplit(".", 1)[0] + ".settings")
+    [struct] = [v for v in vars(settings).values() if getattr(v, "__module__", "") == settings.__name__]
+    names = {s.name for s in SERVICES}
+    wanted = {
+        f"{service.env_prefix}_{field.upper()}"
+        for field in struct.__struct_fields__
+        if field.endswith("_url") and field.removesuffix("_url") in names
+    }
+    assert wanted <= set(compose[service.name]["environment"])
