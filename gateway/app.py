@@ -42,7 +42,7 @@ from contracts.kit.problems import EXCEPTION_HANDLERS, problem_response
 from contracts.kit.revocation import following
 from contracts.kit.settings import load_settings
 from contracts.kit.tracing import setup as setup_tracing
-from contracts.scopes import api_scopes
+from contracts.topology import routed_scopes
 from gateway import clients
 from gateway.clients import RegisteredClient
 from gateway.deprecations import DeprecationLedger
@@ -97,10 +97,7 @@ class Gateway:
 
     def scopes(self) -> list[str]:
         """Every scope a token from this gateway can carry and something checks (RFC 8414)."""
-        routed = {
-            s for r in self.table.routes.values() for s in (*r.read_scopes, *r.write_scopes, *r.extra_scopes)
-        }
-        return sorted({*api_scopes(), *routed, GATEWAY_READ, METRICS_READ, INTROSPECT_SCOPE})
+        return sorted({*routed_scopes(), GATEWAY_READ, METRICS_READ, INTROSPECT_SCOPE})
 
 
 def _gateway(request: Request[Any, Any, Any]) -> Gateway:

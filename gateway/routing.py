@@ -1,8 +1,9 @@
-"""The one declarative table of what the gateway routes, what each route needs and its limits.
+"""What the gateway routes, what each route needs and its limits: derived from the platform's
+topology (contracts/topology.py).
 
 Public paths are `/<service>/v<major>/...`; the first two segments choose the route. Each route
-names its upstream service (base URL from settings, default from the service table), the scopes
-a read or a write needs, and a rate-limit policy. Settings may override a route's limit.
+names its upstream service (base URL from settings, default from the topology), the scopes a read
+or a write needs, and a rate-limit policy. Settings may override a route's limit.
 """
 
 from __future__ import annotations
@@ -10,109 +11,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """`quota` requests per `window` seconds, per client (and per supplier when `per_supplier`)."""
-
-    quota: int
-    window: int
-    per_supplier: bool = False
-
-    def policy(self, name: str) -> str:
-        # draft-ietf-httpapi-ratelimit-headers: RateLimit-Policy: "name";q=100;w=60
-        return f'"{name}";q={self.quota};w={self.window}'
+from contracts.topology import SERVICES, Limit
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     name: str  # also the policy name in RateLimit headers and the metrics label
     prefix: str  # "/erp/v1"
-    upstream: str  # service name in the service table
+    upstream: str  # service name in the topology
     read_scopes: tuple[str, ...]
     write_scopes: tuple[str, ...]
     limit: Limit
-    default_port: int  # on loopback, for the embedded platform
     # Paths under this prefix authenticate with a webhook signature the upstream verifies: they
     # pass without a token, limited per `<prefix><source>` instead of per client.
     signed_prefix: str | None = None
-    # Scopes the upstream checks itself on some requests (advertised in the server metadata).
-    extra_scopes: tuple[str, ...] = ()
 
     def scopes(self, method: str) -> tuple[str, ...]:
         return self.read_scopes if method in ("GET", "HEAD", "OPTIONS") else self.write_scopes
 
 
-def _api(
-    name: str, port: int, limit: Limit = Limit(1200, 60), *, version: int = 1, extra: tuple[str, ...] = ()
-) -> Route:
-    # Every major version of a service shares the route name, so they share one rate limit.
-    return Route(
-        name,
-        f"/{name}/v{version}",
-        name,
-        (f"{name}:read",),
-        (f"{name}:write",),
-        limit,
-        port,
-        extra_scopes=extra,
+# Every major version of a service shares the route name, so they share one rate limit.
+ROUTES: tuple[Route, ...] = tuple(
+    Route(
+        service.name,
+        f"/{service.name}/v{major}",
+        service.name,
+        service.read_scopes,
+        service.write_scopes,
+        service.api.limit,
+        service.api.signed_prefix,
     )
-
-
-ROUTES: tuple[Route, ...] = (
-    # erp:release: stock out of a hold, payment holds lifted (quality clients only).
-    _api("erp", 8101, extra=("erp:release",)),
-    _api("qms", 8102),
-    _api("qms", 8102, version=2),
-    _api("cmms", 8103),
-    _api("mes", 8104),
-    _api("xref", 8105),
-    _api("quality", 8201, Limit(600, 60)),
-    _api("maintenance", 8202, Limit(600, 60)),
-    Route(
-        "technician",
-        "/technician/v1",
-        "technician",
-        ("technician:app",),
-        ("technician:app",),
-        Limit(300, 60),
-        8301,
-    ),
-    # Portal traffic is limited per client and also per supplier, so one supplier cannot
-    # starve the others by registering several clients.
-    Route(
-        "supplier",
-        "/supplier/v1",
-        "supplier",
-        ("supplier:portal",),
-        ("supplier:portal",),
-        Limit(120, 60, per_supplier=True),
-        8302,
-    ),
-    # Monitors need operations:read; the only writes are dead-letter replays (the service checks
-    # events:read / events:replay on its operator routes itself).
-    Route(
-        "operations",
-        "/operations/v1",
-        "operations",
-        ("operations:read",),
-        ("events:replay",),
-        Limit(300, 60),
-        8303,
-    ),
-    # Partner subscriptions (the service checks webhooks:subscribe/read/operate itself, per route),
-    # and inbound webhooks, which carry a signature instead of a token.
-    Route(
-        "webhooks",
-        "/webhooks/v1",
-        "webhooks",
-        (),
-        (),
-        Limit(300, 60),
-        8410,
-        signed_prefix="/webhooks/v1/inbound/",
-    ),
-    _api("shopfloor", 8401, Limit(300, 60)),
+    for service in SERVICES
+    if service.api is not None
+    for major in service.api.majors
 )
 
 
@@ -162,6 +93,5 @@ def with_limits(routes: tuple[Route, ...], overrides: str) -> tuple[Route, ...]:
 
 
 def default_upstreams() -> dict[str, str]:
-    """Loopback addresses of the embedded platform (the ports of DESIGN.md §1); deployments set
-    GATEWAY_UPSTREAMS. A unit test checks these against plantbridge's service table."""
-    return {r.upstream: f"http://127.0.0.1:{r.default_port}" for r in ROUTES}
+    """Loopback addresses of the embedded platform; deployments set GATEWAY_UPSTREAMS."""
+    return {s.name: s.local_url for s in SERVICES if s.api is not None}

@@ -7,15 +7,16 @@ from typing import Annotated
 import msgspec
 
 from contracts.kit.settings import ServiceSettings
+from contracts.topology import by_name
 
 
 class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/gateway.db"
-    port: int = 8000
+    port: int = by_name("gateway").port
     # The issuer this gateway signs as; also its public base URL for RFC 8414 metadata.
     # (`auth_issuer` from ServiceSettings names the issuer the gateway *trusts*; it defaults to
     # the same value, so the gateway accepts its own tokens with no network hop.)
-    issuer: str = "http://127.0.0.1:8000"
+    issuer: str = by_name("gateway").local_url
     public_url: str = ""  # defaults to `issuer`
     token_audience: str = "plantbridge"
     token_ttl_seconds: int = 900
@@ -28,7 +29,7 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     # A new signing key is in the JWKS this long before it signs: longer than any service keeps a
     # fetched key set (<SERVICE>_AUTH_JWKS_MAX_AGE_SECONDS, 300) plus key_reload_seconds.
     key_publish_ahead_seconds: float = 600.0
-    # Upstreams: comma-separated `name=base_url`; unnamed services use the service table's ports.
+    # Upstreams: comma-separated `name=base_url`; unnamed services use the topology's ports.
     upstreams: str = ""
     upstream_timeout_seconds: float = 10.0
     upstream_connect_timeout_seconds: float = 2.0

@@ -19,8 +19,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from contracts.topology import Limit
 from gateway.ratelimit import Windows
-from gateway.routing import Limit
 
 _KNOWN_EVENTS = 16  # successes remembered per (client, source); one is enough to be known
 

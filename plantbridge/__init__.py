@@ -1,1 +1,2 @@
-"""Plantbridge platform tooling: the service table, the launcher and the command line."""
+"""Plantbridge platform tooling: the launcher and the command line (the services they run are
+in contracts/topology.py)."""

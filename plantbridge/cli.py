@@ -135,7 +135,7 @@ def _serve(name: str, host: str, port: int | None) -> int:
 
     from contracts.kit.settings import HttpServerSettings, load_settings
     from contracts.kit.uvicorn_limits import protocol_class
-    from plantbridge.services import SERVICES, by_name
+    from contracts.topology import SERVICES, by_name
 
     service = by_name(name)
     if service.name == "gateway":
@@ -162,8 +162,8 @@ def _serve(name: str, host: str, port: int | None) -> int:
 
 
 def _register_platform_clients() -> int:
+    from contracts.topology import SERVICES
     from plantbridge.launcher import register_clients
-    from plantbridge.services import SERVICES
 
     given = {
         s.client_id: os.environ.get(f"{s.env_prefix}_CLIENT_SECRET", "") for s in SERVICES if s.client_id
@@ -200,7 +200,7 @@ def _tryton_prepare() -> int:
 
 
 def _migrate(name: str) -> int:
-    from plantbridge.services import by_name
+    from contracts.topology import by_name
 
     service = by_name(name)
     module = importlib.import_module(service.module)

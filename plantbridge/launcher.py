@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from contracts.kit.observability import RESTARTS_VARIABLE
-from contracts.scopes import api_scopes
+from contracts.topology import SERVICES, Service, by_name
 from plantbridge.processes import ChildProcess, RedisServer, ServiceProcess
-from plantbridge.services import SERVICES, Service, by_name
 from plantbridge.shopfloor_demo import ShopfloorDemo, load_shopfloor_demo
 from plantbridge.supervisor import STATE_FILE, Supervisor
 from plantbridge.tryton import TrytonServer
@@ -30,14 +29,13 @@ OPERATOR_CLIENT = "plantbridge-operator"
 # The operator may read and write every system and process API, work the dead letters and
 # see the gateway reports.
 OPERATOR_SCOPES = (
-    # Only scopes some API checks (from the committed documents): webhooks and the shop floor
-    # take no `:write`.
+    # Only scopes some API checks: webhooks and the shop floor take no `:write`.
     *(
         scope
         for s in SERVICES
         if s.layer in ("system", "process", "connector")
         for scope in (f"{s.name}:read", f"{s.name}:write")
-        if scope in api_scopes()
+        if scope in s.checked_scopes
     ),
     "events:read",
     "events:replay",

@@ -33,8 +33,7 @@ from contracts.clients.outbound import Outbound
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.settings import SettingsError, load_settings
-
-SCOPES = ("mes:read", "mes:write", "xref:read")
+from contracts.topology import by_name
 
 SPEC = ServiceSpec(
     name="shopfloor",
@@ -54,7 +53,7 @@ def create_app(
     settings: ShopfloorSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
 ) -> Litestar:
     settings = settings or load_settings(ShopfloorSettings, "SHOPFLOOR", **overrides)
-    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
+    outbound = outbound or Outbound.client_credentials(settings, by_name("shopfloor").client_scopes)
     plant = load_plant(settings.mapping_file)  # a wrong machine map stops the start, with where
     broker = None
     if settings.mqtt_url:

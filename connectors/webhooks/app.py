@@ -36,8 +36,7 @@ from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import consumer_lifespan
 from contracts.kit.relay import stop_tasks
 from contracts.kit.settings import load_settings
-
-QMS_SCOPES = ("qms:read", "qms:write")
+from contracts.topology import by_name
 
 
 def provide_deps(request: Request[Any, Any, Any]) -> Deps:
@@ -143,7 +142,10 @@ def _inbound(settings: WebhooksSettings, sources: dict[str, Configured]) -> Any:
         qms = None
         if sources:
             token = ClientCredentials(
-                settings.auth_token_url, settings.client_id, settings.client_secret, QMS_SCOPES
+                settings.auth_token_url,
+                settings.client_id,
+                settings.client_secret,
+                by_name("webhooks").client_scopes,
             )
             options: dict[str, Any] = {
                 "token": token,

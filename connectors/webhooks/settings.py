@@ -8,13 +8,14 @@ from typing import Annotated
 import msgspec
 
 from contracts.kit.settings import ServiceSettings
+from contracts.topology import by_name
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class WebhooksSettings(ServiceSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/webhooks.db"
-    port: int = 8410
+    port: int = by_name("webhooks").port
     outbox_relay: bool = False  # publishes no events
     # --- delivery (outbound) ---
     # Seconds before each attempt, the first after the event (Standard Webhooks and Svix: about a
@@ -40,9 +41,9 @@ class WebhooksSettings(ServiceSettings, frozen=True, kw_only=True):
     # --- inbound ---
     sources_file: str = ""  # TOML: the configured sources and their mappings (docs/webhooks.md)
     timestamp_tolerance_seconds: Annotated[int, msgspec.Meta(ge=1, le=300)] = 300
-    qms_url: str = "http://127.0.0.1:8102"
+    qms_url: str = by_name("qms").local_url
     # This service's own OAuth2 client at the gateway, for the commands inbound webhooks map to.
-    client_id: str = "webhooks-connector"
+    client_id: str = by_name("webhooks").client_id
     client_secret: str = ""
     upstream_timeout_seconds: Positive = 5.0
 

@@ -11,8 +11,8 @@ From anybody else the headers are ignored, never stored and never passed on: suc
 for itself, so its own identity becomes the request's `X-Acting-For` (contracts/kit/acting.py).
 Where the call comes from (the network) plays no part.
 
-`plantbridge serve` fills `<SERVICE>_PLATFORM_CLIENTS` with the clients of the service table
-(plantbridge/services.py) unless it is set; a deployment that renames them sets it itself.
+`plantbridge serve` fills `<SERVICE>_PLATFORM_CLIENTS` with the clients of the topology
+(contracts/topology.py) unless it is set; a deployment that renames them sets it itself.
 """
 
 from __future__ import annotations

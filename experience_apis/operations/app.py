@@ -14,6 +14,7 @@ from sqlalchemy import MetaData
 from contracts.clients.outbound import Outbound
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.settings import load_settings
+from contracts.topology import by_name
 from experience_apis.operations import upstreams
 from experience_apis.operations.console.routes import console_router
 from experience_apis.operations.gauges import MonitorGauges, refresher
@@ -52,7 +53,7 @@ def create_app(
     settings: OperationsSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
 ) -> Litestar:
     settings = settings or load_settings(OperationsSettings, "OPERATIONS", **overrides)
-    outbound = outbound or Outbound.client_credentials(settings, upstreams.SCOPES)
+    outbound = outbound or Outbound.client_credentials(settings, by_name("operations").client_scopes)
     app = create_service_app(
         SPEC,
         settings,

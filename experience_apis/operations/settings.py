@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from contracts.kit.settings import ServiceSettings
+from contracts.topology import by_name
 
 
 class OperationsSettings(ServiceSettings, frozen=True, kw_only=True):
     # No records of its own: the database holds only the kernel's Idempotency-Key table (replays).
     database_url: str = "sqlite+aiosqlite:///data/operations.db"
-    port: int = 8303
+    port: int = by_name("operations").port
     outbox_relay: bool = False  # publishes no events
-    erp_url: str = "http://127.0.0.1:8101"
-    qms_url: str = "http://127.0.0.1:8102"
-    cmms_url: str = "http://127.0.0.1:8103"
-    mes_url: str = "http://127.0.0.1:8104"
-    quality_url: str = "http://127.0.0.1:8201"
-    maintenance_url: str = "http://127.0.0.1:8202"
-    webhooks_url: str = "http://127.0.0.1:8410"
-    shopfloor_url: str = "http://127.0.0.1:8401"
+    erp_url: str = by_name("erp").local_url
+    qms_url: str = by_name("qms").local_url
+    cmms_url: str = by_name("cmms").local_url
+    mes_url: str = by_name("mes").local_url
+    quality_url: str = by_name("quality").local_url
+    maintenance_url: str = by_name("maintenance").local_url
+    webhooks_url: str = by_name("webhooks").local_url
+    shopfloor_url: str = by_name("shopfloor").local_url
     # This service's own OAuth2 client at the gateway, for its calls to the layers below.
-    client_id: str = "operations-console"
+    client_id: str = by_name("operations").client_id
     client_secret: str = ""
     upstream_timeout_seconds: float = 5.0
     # Records changed longer ago than this are not searched for drift (keeps each check bounded).

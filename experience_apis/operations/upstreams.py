@@ -17,14 +17,6 @@ from contracts.clients.shopfloor import ShopfloorClient
 from contracts.clients.webhooks import WebhooksClient
 from experience_apis.operations.settings import OperationsSettings
 
-# What this service asks the gateway for (the service table registers exactly these).
-SCOPES = (
-    *("erp:read", "qms:read", "cmms:read", "mes:read"),
-    *("quality:read", "quality:write", "quality:approve", "maintenance:read", "maintenance:write"),
-    *("events:read", "events:replay"),
-    *("webhooks:read", "webhooks:operate"),
-    "shopfloor:read",
-)
 # APIs whose audit trail the console shows (`GET /<svc>/v1/audit`); quality audits disagreements.
 AUDITED = ("erp", "qms", "cmms", "mes", "quality")
 

@@ -17,11 +17,10 @@ from contracts.clients.qms import QmsClient
 from contracts.clients.qms_documents import QmsDocumentsClient
 from contracts.kit.app import ServiceSpec, create_service_app
 from contracts.kit.settings import load_settings
+from contracts.topology import by_name
 from experience_apis.supplier_portal.routes import ROUTES
 from experience_apis.supplier_portal.service import Upstreams
 from experience_apis.supplier_portal.settings import SupplierSettings
-
-SCOPES = ("qms:read", "qms:write", "erp:read")
 
 
 def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
@@ -51,7 +50,7 @@ def create_app(
 ) -> Litestar:
     settings = settings or load_settings(SupplierSettings, "SUPPLIER", **overrides)
     _ensure_sqlite_dir(settings.database_url)
-    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
+    outbound = outbound or Outbound.client_credentials(settings, by_name("supplier").client_scopes)
     return create_service_app(SPEC, settings, lifespans=[_upstreams(settings, outbound)])
 
 

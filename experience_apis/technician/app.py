@@ -17,11 +17,10 @@ from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
 from contracts.kit.app import ServiceSpec, create_service_app
 from contracts.kit.settings import load_settings
+from contracts.topology import by_name
 from experience_apis.technician.routes import ROUTES
 from experience_apis.technician.service import Upstreams
 from experience_apis.technician.settings import TechnicianSettings
-
-SCOPES = ("cmms:read", "cmms:write", "qms:read", "erp:read")
 
 
 def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
@@ -52,7 +51,7 @@ def create_app(
 ) -> Litestar:
     settings = settings or load_settings(TechnicianSettings, "TECHNICIAN", **overrides)
     _ensure_sqlite_dir(settings.database_url)
-    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
+    outbound = outbound or Outbound.client_credentials(settings, by_name("technician").client_scopes)
     return create_service_app(SPEC, settings, lifespans=[_upstreams(settings, outbound)])
 
 

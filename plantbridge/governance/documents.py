@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.kit.openapi import MAJOR_PATH, split_by_major
-from plantbridge.services import SERVICES, Service
+from contracts.topology import SERVICES, Service
 
 ROOT = Path(__file__).resolve().parents[2] / "contracts"  # the documents live beside the schemas
 OPENAPI_DIR = ROOT / "openapi"

@@ -22,6 +22,7 @@ from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import flow_metadata
 from contracts.kit.flows.engine import FlowRunner
 from contracts.kit.settings import load_settings
+from contracts.topology import by_name
 from process_apis.maintenance import starts
 from process_apis.maintenance.deps import Upstreams
 from process_apis.maintenance.flows import FLOW_TYPES
@@ -30,17 +31,6 @@ from process_apis.maintenance.rules import MaintenanceRules, load_rules
 from process_apis.maintenance.settings import MaintenanceSettings
 from process_apis.maintenance.store import maintenance_metadata
 
-SCOPES = (
-    "erp:read",
-    "erp:write",
-    "qms:read",
-    "qms:write",
-    "cmms:read",
-    "cmms:write",
-    "mes:read",
-    "mes:write",
-    "xref:read",
-)
 SOURCE = "/plantbridge/maintenance"
 
 SPEC = ServiceSpec(
@@ -62,7 +52,7 @@ def create_app(
 ) -> Litestar:
     settings = settings or load_settings(MaintenanceSettings, "MAINTENANCE", **overrides)
     rules = load_rules(settings.rules_file)
-    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
+    outbound = outbound or Outbound.client_credentials(settings, by_name("maintenance").client_scopes)
     return create_service_app(
         SPEC,
         settings,

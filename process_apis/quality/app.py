@@ -23,6 +23,7 @@ from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import flow_metadata
 from contracts.kit.flows.engine import FlowRunner
 from contracts.kit.settings import load_settings
+from contracts.topology import by_name
 from process_apis.quality import starts
 from process_apis.quality.deps import Upstreams
 from process_apis.quality.flow_types import FLOW_TYPES
@@ -33,11 +34,6 @@ from process_apis.quality.routes import ROUTES
 from process_apis.quality.rules import QualityRules, load_rules
 from process_apis.quality.settings import QualitySettings
 from process_apis.quality.store import quality_metadata
-
-SCOPES = (
-    *("erp:read", "erp:write", "erp:release", "qms:read", "qms:write", "mes:read", "mes:write"),
-    "xref:read",
-)
 
 
 def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
@@ -67,7 +63,7 @@ def create_app(
 ) -> Litestar:
     settings = settings or load_settings(QualitySettings, "QUALITY", **overrides)
     rules = load_rules(settings.rules_file)
-    outbound = outbound or Outbound.client_credentials(settings, SCOPES)
+    outbound = outbound or Outbound.client_credentials(settings, by_name("quality").client_scopes)
     return create_service_app(
         SPEC,
         settings,

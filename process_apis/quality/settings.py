@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Literal
 
 from contracts.kit.settings import FlowSettings
+from contracts.topology import by_name
 
 
 class QualitySettings(FlowSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/quality.db"
-    port: int = 8201
-    erp_url: str = "http://127.0.0.1:8101"
-    qms_url: str = "http://127.0.0.1:8102"
-    mes_url: str = "http://127.0.0.1:8104"
-    xref_url: str = "http://127.0.0.1:8105"
+    port: int = by_name("quality").port
+    erp_url: str = by_name("erp").local_url
+    qms_url: str = by_name("qms").local_url
+    mes_url: str = by_name("mes").local_url
+    xref_url: str = by_name("xref").local_url
     # This service's own OAuth2 client at the gateway, for its calls to the system APIs.
-    client_id: str = "quality-process"
+    client_id: str = by_name("quality").client_id
     client_secret: str = ""
     rules_file: str = ""  # plant rules (TOML); built-in defaults when empty
     upstream_timeout_seconds: float = 5.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from contracts.kit.settings import ServiceSettings
+from contracts.topology import by_name
 
 if TYPE_CHECKING:  # the connector is imported only when it is chosen
     from system_apis.erp.backends.tryton.settings import TrytonSettings
@@ -12,7 +13,7 @@ if TYPE_CHECKING:  # the connector is imported only when it is chosen
 
 class ErpSettings(ServiceSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/erp.db"
-    port: int = 8101
+    port: int = by_name("erp").port
     # The system of record behind the API (system_apis/erp/backends/): our own tables, or a Tryton
     # server reached over JSON-RPC (ERP_TRYTON_*; docs/connect-your-erp.md).
     backend: Literal["embedded", "tryton"] = "embedded"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from contracts.kit.settings import ServiceSettings
+from contracts.topology import by_name
 
 
 class QmsSettings(ServiceSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/qms.db"
-    port: int = 8102
+    port: int = by_name("qms").port
     # /qms/v1 is deprecated in favour of /qms/v2 since this instant and answers 410 from the
     # sunset on (RFC 3339, e.g. QMS_V1_SUNSET=2027-06-30T00:00:00Z).
     v1_deprecated_since: datetime = datetime.fromisoformat("2026-11-23T00:00:00+00:00")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from contracts.kit.settings import ServiceSettings
+from contracts.topology import by_name
 
 
 class XrefSettings(ServiceSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/xref.db"
-    port: int = 8105
+    port: int = by_name("xref").port

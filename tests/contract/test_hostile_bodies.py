@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.topology import SERVICES, Service
 from plantbridge.processes import RedisServer, ServiceProcess, free_port
-from plantbridge.services import SERVICES, Service
 from tests.support.fixtures import Launch
 from tests.support.http import auth_headers
 

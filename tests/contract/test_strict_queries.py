@@ -22,7 +22,7 @@ from litestar import Litestar
 
 from contracts.kit.auth import BEARER_SCHEME, route_scopes
 from contracts.kit.strict_query import SLUG, StrictQueryMiddleware
-from plantbridge.services import SERVICES, Service
+from contracts.topology import SERVICES, Service
 from tests.support.http import auth_headers
 from tests.support.tokens import auth_settings
 

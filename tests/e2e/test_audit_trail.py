@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from plantbridge.services import by_name
+from contracts.topology import by_name
 from tests.support.http import client
 from tests.support.platform import Platform
 from tests.support.quality import (

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from redis import Redis
 
+from contracts.topology import by_name
 from plantbridge.launcher import service_env
 from plantbridge.processes import RedisServer
-from plantbridge.services import by_name
 from tests.gateway.conftest import StartGateway
 from tests.support.http import auth_headers
 

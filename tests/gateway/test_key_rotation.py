@@ -12,8 +12,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import httpx
 import pytest
 
+from contracts.topology import SERVICES
 from plantbridge.processes import free_port
-from plantbridge.services import SERVICES
 from tests.gateway.conftest import CLIENT_SECRET, GatewayCli, StartGateway
 
 pytestmark = pytest.mark.e2e

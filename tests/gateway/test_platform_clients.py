@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from plantbridge.services import SERVICES
+from contracts.topology import SERVICES
 from tests.gateway.conftest import StartGateway
 from tests.support.fixtures import PlantbridgeCli
 

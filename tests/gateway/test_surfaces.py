@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from contracts.topology import SERVICES
 from gateway.routing import ROUTES
 from plantbridge.governance import documents
 from plantbridge.launcher import OPERATOR_SCOPES
-from plantbridge.services import SERVICES
 from tests.gateway.conftest import Stack
 from tests.support.http import auth_headers
 

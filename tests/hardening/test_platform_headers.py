@@ -14,8 +14,8 @@ import pytest
 from redis import Redis
 
 from contracts.kit.envelope import decode
+from contracts.topology import by_name
 from plantbridge.processes import RedisServer, ServiceProcess
-from plantbridge.services import by_name
 from tests.support.fixtures import Launch
 from tests.support.tokens import TokenIssuer, test_issuer
 

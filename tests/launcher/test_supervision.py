@@ -24,8 +24,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from contracts.models.supervision import ProcessState, SupervisedProcess
+from contracts.topology import SERVICES
 from plantbridge.launcher import OPERATOR_CLIENT
-from plantbridge.services import SERVICES
 from plantbridge.supervisor import STATE_FILE, read_state
 from tests.support.fixtures import PlantbridgeCli, Spawn
 from tests.support.wait import eventually

@@ -47,9 +47,9 @@ from sqlalchemy.pool import NullPool
 
 from contracts.kit import migrations
 from contracts.kit.flows.store import flow_metadata
+from contracts.topology import SERVICES
 from gateway.app import VERSIONS_DIR as GATEWAY_VERSIONS
 from gateway.store import metadata as gateway_metadata
-from plantbridge.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = "12603f3126866f2d8ebc3c189f69d797ac198342"  # main before the kernel became a branch

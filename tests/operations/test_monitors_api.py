@@ -13,9 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from experience_apis.operations.upstreams import SCOPES
 from plantbridge.processes import RedisServer, free_port
-from plantbridge.services import by_name
 from tests.operations.conftest import MONITOR_SCOPES
 from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
@@ -135,8 +133,3 @@ def test_the_event_operator_api_is_mounted(operations: InProcess) -> None:
         assert streams.status_code == 200, streams.text
         assert {"items", "next_cursor"} <= set(streams.json())
         assert http.post("/operations/v1/events/dead-letters/events.qms/1-0/replay").status_code == 403
-
-
-def test_the_service_table_registers_the_scopes_the_service_asks_for() -> None:
-    assert by_name("operations").client_scopes == SCOPES
-    assert by_name("operations").client_id == "operations-console"

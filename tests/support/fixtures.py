@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
+from contracts.topology import by_name
 from plantbridge.processes import RedisServer, ServiceProcess
-from plantbridge.services import by_name
 from tests.support.inprocess import InProcess, Serve
 from tests.support.postgres import PostgresServer, PostgresUnavailable
 from tests.support.tokens import auth_settings

@@ -29,7 +29,7 @@ from litestar.types import ASGIApp, Message
 
 from contracts.clients.outbound import Outbound
 from contracts.kit.http1 import Headers, Unavailable
-from plantbridge.services import by_name
+from contracts.topology import by_name
 from tests.support.tokens import token_provider
 
 BASE_URL = "http://testserver.local"

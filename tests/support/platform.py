@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from contracts.kit.envelope import CloudEvent, decode
+from contracts.topology import SERVICES, by_name
 from plantbridge.launcher import register_client
 from plantbridge.processes import ServiceProcess, free_port
-from plantbridge.services import SERVICES, by_name
 
 Launch = Callable[..., ServiceProcess]
 _REDIS_DATABASES = itertools.count()

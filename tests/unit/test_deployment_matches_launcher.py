@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from contracts.topology import SERVICES, Service, by_name
 from plantbridge.launcher import service_env
-from plantbridge.services import SERVICES, Service
 
 ROOT = Path(__file__).resolve().parents[2]
+# A service's address: "erp=http://lb:8101" in GATEWAY_UPSTREAMS, or "http://qms:8102" (name, port).
+URL = re.compile(r"(?:(\w+)=)?http://[\w-]+:(\d+)")
 # jaeger: the optional trace viewer (profile "tracing"); tryton: the optional ERP the ERP API can
 # front (profile "tryton"); bootstrap: registers the platform's clients; redis-counters: the
 # gateway's rate-limit counters, without persistence; lb: the load balancer in front of the
@@ -102,6 +105,32 @@ def test_the_image_contains_every_package() -> None:
         assert f"COPY {package} ./{package}" in dockerfile
 
 
-def test_ports_are_unique() -> None:
-    ports = [s.port for s in SERVICES]
-    assert len(ports) == len(set(ports))
+def test_every_service_address_in_compose_is_on_that_services_port(compose: dict[str, Any]) -> None:
+    """`<PREFIX>_<SERVICE>_URL` and GATEWAY_UPSTREAMS, whether direct or through the load balancer."""
+    names = {s.name for s in SERVICES}
+    addresses = URL.findall(compose["gateway"]["environment"]["GATEWAY_UPSTREAMS"])
+    assert {name for name, _ in addresses} <= names
+    for container in compose.values():
+        for key, value in (container.get("environment") or {}).items():
+            name = key.split("_", 1)[-1].removesuffix("_URL").lower()
+            if key.endswith("_URL") and name in names:
+                addresses += [(name, port) for _, port in URL.findall(value)]
+    assert len(addresses) > 30
+    for name, port in addresses:
+        assert int(port) == by_name(name).port, (name, port)
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_each_container_is_given_every_service_address_its_settings_read(
+    compose: dict[str, Any], service: Service
+) -> None:
+    """Without one, a container would call its default, a loopback address nothing listens on."""
+    settings = importlib.import_module(service.module.rsplit(".", 1)[0] + ".settings")
+    [struct] = [v for v in vars(settings).values() if getattr(v, "__module__", "") == settings.__name__]
+    names = {s.name for s in SERVICES}
+    wanted = {
+        f"{service.env_prefix}_{field.upper()}"
+        for field in struct.__struct_fields__
+        if field.endswith("_url") and field.removesuffix("_url") in names
+    }
+    assert wanted <= set(compose[service.name]["environment"])

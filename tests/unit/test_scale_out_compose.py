@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from contracts.kit.settings import SettingsError, load_settings
+from contracts.topology import SERVICES, by_name
 from gateway.settings import GatewaySettings
-from plantbridge.services import SERVICES, by_name
 
 ROOT = Path(__file__).resolve().parents[2]
 HAPROXY = ROOT / "deploy" / "haproxy" / "haproxy.cfg"

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+from contracts.topology import by_name
 from plantbridge.launcher import register_client
 from plantbridge.processes import ServiceProcess, free_port
-from plantbridge.services import by_name
 from tests.experience.seed import ok, supplier_case
 from tests.support.http import client
 
