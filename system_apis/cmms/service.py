@@ -14,16 +14,21 @@ from contracts.kit.inputs import past_instant
 from contracts.kit.paging import (
     Page,
     PageQuery,
-    as_utc,
     body_instant,
-    check_if_match,
     check_window,
-    maybe_utc,
     utcnow,
 )
-from contracts.kit.problems import Conflict, Unprocessable
+from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_404, exists_or_422, get_or_404, get_or_422, list_page
+from contracts.kit.repository import (
+    absent_or_409,
+    exists_or_404,
+    exists_or_422,
+    get_or_404,
+    get_or_422,
+    get_versioned,
+    list_page,
+)
 from contracts.kit.states import require_state
 from contracts.models import cmms as m
 from system_apis.cmms import domain, views
@@ -34,8 +39,7 @@ SOURCE = "/plantbridge/cmms"
 
 # --- assets -------------------------------------------------------------------------------------
 async def create_asset(session: AsyncSession, data: m.AssetCreate) -> m.Asset:
-    if await session.get(s.AssetRow, data.asset_id) is not None:
-        raise Conflict(f"asset {data.asset_id} already exists", slug="asset-exists")
+    await absent_or_409(session, s.AssetRow, data.asset_id, "asset")
     row = s.AssetRow(
         id=data.asset_id,
         tag=data.tag,
@@ -77,8 +81,7 @@ async def list_assets(
 async def update_asset(
     session: AsyncSession, asset_id: str, data: m.AssetUpdate, if_match: str | None
 ) -> m.Asset:
-    row = await get_or_404(session, s.AssetRow, asset_id, "asset")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
     require_state("asset", m.AssetStatus(row.status), domain.ASSET_EDITABLE, "change")
     for field in ("tag", "description", "serial", "location", "criticality", "cost_centre"):
         value = getattr(data, field)
@@ -103,8 +106,7 @@ async def change_asset(
     wo_id: str | None = None,
 ) -> m.Asset:
     """Apply one asset action; leaving service opens a downtime record, returning closes it."""
-    row = await get_or_404(session, s.AssetRow, asset_id, "asset")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
     before = m.AssetStatus(row.status)
     after = domain.ASSET.target(before, action)
     if request_id:
@@ -153,7 +155,7 @@ async def change_asset(
                 site=row.site,
                 criticality=row.criticality,
                 downtime_id=open_downtime.id,
-                started_at=as_utc(open_downtime.started_at),
+                started_at=open_downtime.started_at,
                 reason=reason or open_downtime.reason or "",
                 maintenance_request_id=open_downtime.maintenance_request_id,
                 work_order_id=open_downtime.work_order_id,
@@ -168,7 +170,7 @@ async def change_asset(
                 asset_id=asset_id,
                 site=row.site,
                 downtime_id=open_downtime.id if open_downtime else None,
-                started_at=as_utc(open_downtime.started_at) if open_downtime else None,
+                started_at=open_downtime.started_at if open_downtime else None,
                 ended_at=now,
                 minutes=open_downtime.minutes if open_downtime else None,
                 work_order_id=wo_id,
@@ -270,8 +272,7 @@ async def list_requests(
 async def change_request(
     session: AsyncSession, request_id: str, action: str, if_match: str | None, reason: str | None = None
 ) -> m.MaintenanceRequest:
-    row = await get_or_404(session, s.MaintenanceRequestRow, request_id, "maintenance request")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.MaintenanceRequestRow, request_id, "maintenance request", if_match)
     await _move_request(session, row, action, reason)
     return views.request(row)
 
@@ -490,8 +491,7 @@ async def add_labor(
 async def _open_work_order(
     session: AsyncSession, wo_id: str, if_match: str | None, action: str
 ) -> s.WorkOrderRow:
-    row = await get_or_404(session, s.WorkOrderRow, wo_id, "work order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     require_state("work order", m.WorkOrderStatus(row.status), domain.WORK_ORDER_OPEN, action)
     return row
 
@@ -505,8 +505,7 @@ async def change_work_order(
     reason: str | None = None,
     completion: m.WorkOrderComplete | None = None,
 ) -> m.WorkOrder:
-    row = await get_or_404(session, s.WorkOrderRow, wo_id, "work order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     before = m.WorkOrderStatus(row.status)
     after = domain.WORK_ORDER.target(before, action)
     now = utcnow()
@@ -556,7 +555,7 @@ def _apply_completion(row: s.WorkOrderRow, data: m.WorkOrderComplete, now: datet
         row.failure_time = failure_time
     domain.check_completion(m.MaintenanceType(row.type), row.cause_code, row.correction_code)
     actual_end = body_instant(data.actual_end, "actual_end") or now
-    if row.actual_start is not None and actual_end < as_utc(row.actual_start):
+    if row.actual_start is not None and actual_end < row.actual_start:
         raise Unprocessable("actual_end is before the work started", slug="invalid-date-time")
     row.actual_end = actual_end
 
@@ -580,9 +579,9 @@ async def _publish_completed(session: AsyncSession, row: s.WorkOrderRow) -> None
             nonconformance_id=row.nonconformance_id,
             cause_code=row.cause_code,
             correction_code=row.correction_code,
-            failure_time=maybe_utc(row.failure_time),
-            actual_start=maybe_utc(row.actual_start),
-            actual_end=maybe_utc(row.actual_end),
+            failure_time=row.failure_time,
+            actual_start=row.actual_start,
+            actual_end=row.actual_end,
             downtime_minutes=row.downtime_minutes,
         ),
         correlation_id=row.correlation_id,
@@ -615,8 +614,7 @@ async def _request_follows(session: AsyncSession, row: s.WorkOrderRow, action: s
 async def mark_costs_posted(
     session: AsyncSession, wo_id: str, data: m.CostsPosted, if_match: str | None
 ) -> m.WorkOrder:
-    row = await get_or_404(session, s.WorkOrderRow, wo_id, "work order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     require_state(
         "work order",
         m.WorkOrderStatus(row.status),
