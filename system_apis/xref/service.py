@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import xref as ev
 from contracts.kit import outbox
-from contracts.kit.paging import Page, PageQuery, body_instant, check_if_match, utcnow
+from contracts.kit.paging import Page, PageQuery, body_instant, utcnow
 from contracts.kit.problems import Conflict, NotFound
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.repository import get_or_404, get_or_422, get_versioned, list_page
 from contracts.models import xref as m
 from system_apis.xref import domain, views
 from system_apis.xref import store as s
@@ -88,8 +88,7 @@ async def change_validity(
     session: AsyncSession, mapping_id: str, data: m.ValidityUpdate, if_match: str
 ) -> m.Mapping:
     # FOR UPDATE: a concurrent change of this mapping waits, then sees the new version (412).
-    row = await get_or_404(session, s.MappingRow, mapping_id, "mapping", lock=True)
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.MappingRow, mapping_id, "mapping", if_match, lock=True)
     before = views.claim(row)
     after = before.with_end(data.valid_to)
     if after.validity.end == before.validity.end:
