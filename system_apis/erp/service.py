@@ -14,7 +14,14 @@ from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, get_or_404, get_or_422, list_page
+from contracts.kit.repository import (
+    absent_or_409,
+    exists_or_422,
+    get_or_404,
+    get_or_422,
+    get_versioned,
+    list_page,
+)
 from contracts.models import erp as m
 from system_apis.erp import domain, events, views
 from system_apis.erp import store as s
@@ -24,7 +31,7 @@ SOURCE = "/plantbridge/erp"
 
 # --- items and suppliers -----------------------------------------------------------------------
 async def create_item(session: AsyncSession, data: m.ItemCreate) -> m.Item:
-    await _refuse_duplicate(session, s.ItemRow, data.item_id, "item")
+    await absent_or_409(session, s.ItemRow, data.item_id, "item")
     row = s.ItemRow(
         id=data.item_id,
         description=data.description,
@@ -44,8 +51,7 @@ async def create_item(session: AsyncSession, data: m.ItemCreate) -> m.Item:
 async def update_item(
     session: AsyncSession, item_id: str, data: m.ItemUpdate, if_match: str | None
 ) -> m.Item:
-    row = await get_or_404(session, s.ItemRow, item_id, "item")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.ItemRow, item_id, "item", if_match)
     if data.description is not None:
         row.description = data.description
     if data.inspection_required is not None:
@@ -92,7 +98,7 @@ async def list_items(session: AsyncSession, q: PageQuery, item_type: m.ItemType 
 
 
 async def create_supplier(session: AsyncSession, data: m.SupplierCreate) -> m.Supplier:
-    await _refuse_duplicate(session, s.SupplierRow, data.supplier_id, "supplier")
+    await absent_or_409(session, s.SupplierRow, data.supplier_id, "supplier")
     row = s.SupplierRow(id=data.supplier_id, name=data.name, country=data.country, email=data.email)
     session.add(row)
     await session.flush()
@@ -150,8 +156,7 @@ async def list_purchase_orders(
 
 
 async def cancel_purchase_order(session: AsyncSession, po_id: str, if_match: str | None) -> m.PurchaseOrder:
-    row = await get_or_404(session, s.PurchaseOrderRow, po_id, "purchase order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.PurchaseOrderRow, po_id, "purchase order", if_match)
     if row.status != m.PurchaseOrderStatus.OPEN:
         raise IllegalTransition("purchase order", row.status, "cancel")
     row.status = m.PurchaseOrderStatus.CANCELLED
@@ -499,10 +504,3 @@ async def list_costs(
 def _money(amount: str) -> Decimal:
     """The same four decimals the ledger stores, so a response never differs from a later read."""
     return Decimal(amount).quantize(Decimal("0.0001"))
-
-
-async def _refuse_duplicate(
-    session: AsyncSession, model: type[s.ItemRow] | type[s.SupplierRow], record_id: str, what: str
-) -> None:
-    if await session.get(model, record_id) is not None:
-        raise Conflict(f"{what} {record_id} already exists", slug=f"{what}-exists")
