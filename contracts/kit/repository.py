@@ -119,9 +119,14 @@ async def list_page(
     convert: Callable[[R], Out],
     q: PageQuery,
     where: Sequence[ColumnElement[bool]] = (),
+    **equal: Any,
 ) -> Page[Out]:
+    """One keyset page of `model`, oldest change first, from `q.updated_since` on when given (a
+    delta). `equal` names columns and the values a query asked for; an absent (None or empty)
+    value does not filter."""
+    matching = [getattr(model, column) == value for column, value in equal.items() if value not in (None, "")]
     query = keyset(
-        select(model).where(*where),
+        select(model).where(*where, *matching),
         model.updated_at,
         model.id,
         limit=q.limit,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import cmms as ev
@@ -68,14 +68,9 @@ async def list_assets(
     status: m.AssetStatus | None,
     criticality: m.Criticality | None,
 ) -> Page[m.Asset]:
-    where: list[ColumnElement[bool]] = []
-    if site:
-        where.append(s.AssetRow.site == site)
-    if status:
-        where.append(s.AssetRow.status == status)
-    if criticality:
-        where.append(s.AssetRow.criticality == criticality)
-    return await list_page(session, s.AssetRow, views.asset, q, where=where)
+    return await list_page(
+        session, s.AssetRow, views.asset, q, site=site, status=status, criticality=criticality
+    )
 
 
 async def update_asset(
@@ -255,18 +250,17 @@ async def list_requests(
     nonconformance_id: str | None,
     production_order: str | None,
 ) -> Page[m.MaintenanceRequest]:
-    r = s.MaintenanceRequestRow
-    where: list[ColumnElement[bool]] = []
-    for column, value in (
-        (r.asset_id, asset_id),
-        (r.status, status),
-        (r.site, site),
-        (r.nonconformance_id, nonconformance_id),
-        (r.production_order, production_order),
-    ):
-        if value:
-            where.append(column == value)
-    return await list_page(session, r, views.request, q, where=where)
+    return await list_page(
+        session,
+        s.MaintenanceRequestRow,
+        views.request,
+        q,
+        asset_id=asset_id,
+        status=status,
+        site=site,
+        nonconformance_id=nonconformance_id,
+        production_order=production_order,
+    )
 
 
 async def change_request(
@@ -406,18 +400,17 @@ async def list_work_orders(
     status: m.WorkOrderStatus | None,
     request_id: str | None,
 ) -> Page[m.WorkOrder]:
-    w = s.WorkOrderRow
-    where: list[ColumnElement[bool]] = []
-    for column, value in (
-        (w.assignee, assignee),
-        (w.site, site),
-        (w.asset_id, asset_id),
-        (w.status, status),
-        (w.request_id, request_id),
-    ):
-        if value:
-            where.append(column == value)
-    return await list_page(session, w, views.work_order, q, where=where)
+    return await list_page(
+        session,
+        s.WorkOrderRow,
+        views.work_order,
+        q,
+        assignee=assignee,
+        site=site,
+        asset_id=asset_id,
+        status=status,
+        request_id=request_id,
+    )
 
 
 async def update_work_order(

@@ -3,7 +3,7 @@ reorder point). An item has at most one open requisition, so repeated triggers r
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
@@ -74,12 +74,7 @@ async def get(session: AsyncSession, requisition_id: str) -> m.PurchaseRequisiti
 async def list_requisitions(
     session: AsyncSession, q: PageQuery, item_id: str | None, status: m.RequisitionStatus | None
 ) -> Page[m.PurchaseRequisition]:
-    where: list[ColumnElement[bool]] = []
-    if item_id:
-        where.append(s.PurchaseRequisitionRow.item_id == item_id)
-    if status:
-        where.append(s.PurchaseRequisitionRow.status == status)
-    return await list_page(session, s.PurchaseRequisitionRow, view, q, where=where)
+    return await list_page(session, s.PurchaseRequisitionRow, view, q, item_id=item_id, status=status)
 
 
 async def move(

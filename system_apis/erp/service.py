@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import msgspec
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
@@ -147,12 +147,9 @@ async def get_purchase_order(session: AsyncSession, po_id: str) -> m.PurchaseOrd
 async def list_purchase_orders(
     session: AsyncSession, q: PageQuery, supplier_id: str | None, status: m.PurchaseOrderStatus | None
 ) -> Page[m.PurchaseOrder]:
-    where: list[ColumnElement[bool]] = []
-    if supplier_id:
-        where.append(s.PurchaseOrderRow.supplier_id == supplier_id)
-    if status:
-        where.append(s.PurchaseOrderRow.status == status)
-    return await list_page(session, s.PurchaseOrderRow, views.purchase_order, q, where=where)
+    return await list_page(
+        session, s.PurchaseOrderRow, views.purchase_order, q, supplier_id=supplier_id, status=status
+    )
 
 
 async def cancel_purchase_order(session: AsyncSession, po_id: str, if_match: str | None) -> m.PurchaseOrder:
@@ -315,17 +312,17 @@ async def list_lots(
     status: m.StockStatus | None,
     supplier_lot: str | None = None,
 ) -> Page[m.Lot]:
-    where: list[ColumnElement[bool]] = []
-    if item_id:
-        where.append(s.LotRow.item_id == item_id)
-    if supplier_id:
-        where.append(s.LotRow.supplier_id == supplier_id)
-    if supplier_lot:
-        where.append(s.LotRow.supplier_lot == supplier_lot)
-    if status:
-        holding = select(s.StockRow.lot_id).where(s.StockRow.status == status, s.StockRow.quantity > 0)
-        where.append(s.LotRow.id.in_(holding))
-    return await list_page(session, s.LotRow, views.lot, q, where=where)
+    holding = select(s.StockRow.lot_id).where(s.StockRow.status == status, s.StockRow.quantity > 0)
+    return await list_page(
+        session,
+        s.LotRow,
+        views.lot,
+        q,
+        where=[s.LotRow.id.in_(holding)] if status else [],
+        item_id=item_id,
+        supplier_id=supplier_id,
+        supplier_lot=supplier_lot,
+    )
 
 
 async def post_movement(
@@ -396,14 +393,9 @@ async def list_movements(
     type_: m.MovementType | None,
     order_ref: str | None,
 ) -> Page[m.InventoryTransaction]:
-    where: list[ColumnElement[bool]] = []
-    if lot_id:
-        where.append(s.InventoryTxnRow.lot_id == lot_id)
-    if type_:
-        where.append(s.InventoryTxnRow.type == type_)
-    if order_ref:
-        where.append(s.InventoryTxnRow.order_ref == order_ref)
-    return await list_page(session, s.InventoryTxnRow, views.transaction, q, where=where)
+    return await list_page(
+        session, s.InventoryTxnRow, views.transaction, q, lot_id=lot_id, type=type_, order_ref=order_ref
+    )
 
 
 async def post_planned(
@@ -493,12 +485,9 @@ async def get_cost(session: AsyncSession, posting_id: str) -> m.CostPosting:
 async def list_costs(
     session: AsyncSession, q: PageQuery, order_ref: str | None, cost_centre: str | None
 ) -> Page[m.CostPosting]:
-    where: list[ColumnElement[bool]] = []
-    if order_ref:
-        where.append(s.CostPostingRow.order_ref == order_ref)
-    if cost_centre:
-        where.append(s.CostPostingRow.cost_centre == cost_centre)
-    return await list_page(session, s.CostPostingRow, views.cost_posting, q, where=where)
+    return await list_page(
+        session, s.CostPostingRow, views.cost_posting, q, order_ref=order_ref, cost_centre=cost_centre
+    )
 
 
 def _money(amount: str) -> Decimal:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
@@ -75,9 +74,4 @@ async def get(session: AsyncSession, delivery_id: str) -> m.Delivery:
 async def list_deliveries(
     session: AsyncSession, q: PageQuery, customer_id: str | None, order_ref: str | None
 ) -> Page[m.Delivery]:
-    where: list[ColumnElement[bool]] = []
-    if customer_id:
-        where.append(s.DeliveryRow.customer_id == customer_id)
-    if order_ref:
-        where.append(s.DeliveryRow.order_ref == order_ref)
-    return await list_page(session, s.DeliveryRow, view, q, where=where)
+    return await list_page(session, s.DeliveryRow, view, q, customer_id=customer_id, order_ref=order_ref)

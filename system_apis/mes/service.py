@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import mes as ev
@@ -243,20 +243,20 @@ async def list_orders(
     source_lot_id: str | None = None,
 ) -> Page[m.ProductionOrder]:
     p = s.ProductionOrderRow
-    filters = (
-        (p.status, status),
-        (p.item_id, item_id),
-        (p.site, site),
-        (p.lot_id, lot_id),
-        (p.order_type, order_type),
-        (p.source_lot_id, source_lot_id),
+    on_equipment = select(s.OperationRow.order_id).where(s.OperationRow.equipment_id == equipment_id)
+    return await list_page(
+        session,
+        p,
+        views.production_order,
+        q,
+        where=[p.id.in_(on_equipment)] if equipment_id else [],
+        status=status,
+        item_id=item_id,
+        site=site,
+        lot_id=lot_id,
+        order_type=order_type,
+        source_lot_id=source_lot_id,
     )
-    where: list[ColumnElement[bool]] = [c == v for c, v in filters if v]
-    if equipment_id:
-        where.append(
-            p.id.in_(select(s.OperationRow.order_id).where(s.OperationRow.equipment_id == equipment_id))
-        )
-    return await list_page(session, p, views.production_order, q, where=where)
 
 
 async def change_order(

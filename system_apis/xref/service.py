@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import xref as ev
@@ -132,16 +131,16 @@ async def list_mappings(
     system_id: str | None,
     canonical_id: str | None,
 ) -> Page[m.Mapping]:
-    where: list[ColumnElement[bool]] = []
-    if kind:
-        where.append(s.MappingRow.kind == kind)
-    if system:
-        where.append(s.MappingRow.system == system)
-    if system_id:
-        where.append(s.MappingRow.system_id == system_id)
-    if canonical_id:
-        where.append(s.MappingRow.canonical_id == canonical_id)
-    return await list_page(session, s.MappingRow, views.mapping, q, where=where)
+    return await list_page(
+        session,
+        s.MappingRow,
+        views.mapping,
+        q,
+        kind=kind,
+        system=system,
+        system_id=system_id,
+        canonical_id=canonical_id,
+    )
 
 
 # --- lookups ----------------------------------------------------------------------------------
