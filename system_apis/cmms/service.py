@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -241,26 +242,9 @@ async def get_request(session: AsyncSession, request_id: str) -> m.MaintenanceRe
     )
 
 
-async def list_requests(
-    session: AsyncSession,
-    q: PageQuery,
-    asset_id: str | None,
-    status: m.RequestStatus | None,
-    site: str | None,
-    nonconformance_id: str | None,
-    production_order: str | None,
-) -> Page[m.MaintenanceRequest]:
-    return await list_page(
-        session,
-        s.MaintenanceRequestRow,
-        views.request,
-        q,
-        asset_id=asset_id,
-        status=status,
-        site=site,
-        nonconformance_id=nonconformance_id,
-        production_order=production_order,
-    )
+async def list_requests(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.MaintenanceRequest]:
+    """`filters`: the list's query parameters by column name (asset, status, site, links)."""
+    return await list_page(session, s.MaintenanceRequestRow, views.request, q, **filters)
 
 
 async def change_request(
@@ -391,26 +375,9 @@ async def get_work_order(session: AsyncSession, wo_id: str) -> m.WorkOrder:
     return views.work_order(await get_or_404(session, s.WorkOrderRow, wo_id, "work order"))
 
 
-async def list_work_orders(
-    session: AsyncSession,
-    q: PageQuery,
-    assignee: str | None,
-    site: str | None,
-    asset_id: str | None,
-    status: m.WorkOrderStatus | None,
-    request_id: str | None,
-) -> Page[m.WorkOrder]:
-    return await list_page(
-        session,
-        s.WorkOrderRow,
-        views.work_order,
-        q,
-        assignee=assignee,
-        site=site,
-        asset_id=asset_id,
-        status=status,
-        request_id=request_id,
-    )
+async def list_work_orders(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.WorkOrder]:
+    """`filters`: the list's query parameters by column name (assignee, site, asset, status, request)."""
+    return await list_page(session, s.WorkOrderRow, views.work_order, q, **filters)
 
 
 async def update_work_order(

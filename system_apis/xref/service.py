@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,24 +124,9 @@ async def get_mapping(session: AsyncSession, mapping_id: str) -> m.Mapping:
     return views.mapping(await get_or_404(session, s.MappingRow, mapping_id, "mapping"))
 
 
-async def list_mappings(
-    session: AsyncSession,
-    q: PageQuery,
-    kind: m.Kind | None,
-    system: m.System | None,
-    system_id: str | None,
-    canonical_id: str | None,
-) -> Page[m.Mapping]:
-    return await list_page(
-        session,
-        s.MappingRow,
-        views.mapping,
-        q,
-        kind=kind,
-        system=system,
-        system_id=system_id,
-        canonical_id=canonical_id,
-    )
+async def list_mappings(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.Mapping]:
+    """`filters`: the list's query parameters by column name (kind, system, ids)."""
+    return await list_page(session, s.MappingRow, views.mapping, q, **filters)
 
 
 # --- lookups ----------------------------------------------------------------------------------
