@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.paging import Page, PageQuery, check_if_match, keyset, page
@@ -25,6 +25,15 @@ def to_wire(row: object, wire: type[W], **fields: Any) -> W:
     what the row holds under another name (its id) or not at all (derived values such as the
     allowed actions). Timestamps come out aware because the columns are `UTCDateTime`."""
     return msgspec.convert(_Overlay(row, fields) if fields else row, wire, from_attributes=True)
+
+
+def to_row(model: type[R], data: msgspec.Struct, **fields: Any) -> R:
+    """A new row from a create body: each body field the model has a column of that name for,
+    then `fields` (the id under its row name, the starting state, values the body only implies).
+    Body fields that need converting on the way in (money, JSON lists) are given in `fields`."""
+    columns = inspect(model).columns.keys()
+    taken = {name: getattr(data, name) for name in data.__struct_fields__ if name in columns}
+    return model(**(taken | fields))
 
 
 class _Overlay:

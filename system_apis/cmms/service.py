@@ -29,6 +29,7 @@ from contracts.kit.repository import (
     get_or_422,
     get_versioned,
     list_page,
+    to_row,
 )
 from contracts.kit.states import require_state
 from contracts.models import cmms as m
@@ -41,16 +42,11 @@ SOURCE = "/plantbridge/cmms"
 # --- assets -------------------------------------------------------------------------------------
 async def create_asset(session: AsyncSession, data: m.AssetCreate) -> m.Asset:
     await absent_or_409(session, s.AssetRow, data.asset_id, "asset")
-    row = s.AssetRow(
+    row = to_row(
+        s.AssetRow,
+        data,
         id=data.asset_id,
-        tag=data.tag,
-        serial=data.serial,
-        description=data.description,
-        site=data.site,
-        location=data.location,
-        criticality=data.criticality,
         status=m.AssetStatus.IN_SERVICE,
-        cost_centre=data.cost_centre,
         spare_parts=domain.part_list(data.spare_parts),
     )
     session.add(row)

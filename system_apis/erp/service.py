@@ -21,6 +21,7 @@ from contracts.kit.repository import (
     get_or_422,
     get_versioned,
     list_page,
+    to_row,
 )
 from contracts.models import erp as m
 from system_apis.erp import domain, events, views
@@ -32,17 +33,8 @@ SOURCE = "/plantbridge/erp"
 # --- items and suppliers -----------------------------------------------------------------------
 async def create_item(session: AsyncSession, data: m.ItemCreate) -> m.Item:
     await absent_or_409(session, s.ItemRow, data.item_id, "item")
-    row = s.ItemRow(
-        id=data.item_id,
-        description=data.description,
-        item_type=data.item_type,
-        base_uom=data.base_uom,
-        lot_tracked=data.lot_tracked,
-        inspection_required=data.inspection_required,
-        reorder_point=data.reorder_point,
-        standard_price=_money(data.standard_price) if data.standard_price is not None else None,
-        price_currency=data.price_currency,
-    )
+    price = _money(data.standard_price) if data.standard_price is not None else None
+    row = to_row(s.ItemRow, data, id=data.item_id, standard_price=price)
     session.add(row)
     await session.flush()
     return views.item(row)
@@ -99,7 +91,7 @@ async def list_items(session: AsyncSession, q: PageQuery, item_type: m.ItemType 
 
 async def create_supplier(session: AsyncSession, data: m.SupplierCreate) -> m.Supplier:
     await absent_or_409(session, s.SupplierRow, data.supplier_id, "supplier")
-    row = s.SupplierRow(id=data.supplier_id, name=data.name, country=data.country, email=data.email)
+    row = to_row(s.SupplierRow, data, id=data.supplier_id)
     session.add(row)
     await session.flush()
     return views.supplier(row)
@@ -451,15 +443,7 @@ def _status(value: str | None) -> m.StockStatus | None:
 # --- costs -------------------------------------------------------------------------------------
 async def post_cost(session: AsyncSession, data: m.CostPostingCreate) -> m.CostPosting:
     amount = _money(data.amount)
-    row = s.CostPostingRow(
-        id=new_id("COST"),
-        amount=amount,
-        currency=data.currency,
-        cost_centre=data.cost_centre,
-        kind=data.kind,
-        order_ref=data.order_ref,
-        description=data.description,
-    )
+    row = to_row(s.CostPostingRow, data, id=new_id("COST"), amount=amount)
     session.add(row)
     await session.flush()
     await outbox.publish(

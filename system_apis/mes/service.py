@@ -20,6 +20,7 @@ from contracts.kit.repository import (
     get_or_404,
     get_versioned,
     list_page,
+    to_row,
 )
 from contracts.kit.states import require_state
 from contracts.models import mes as m
@@ -32,14 +33,7 @@ SOURCE = "/plantbridge/mes"
 # --- equipment ---------------------------------------------------------------------------------
 async def create_equipment(session: AsyncSession, data: m.EquipmentCreate) -> m.Equipment:
     await absent_or_409(session, s.EquipmentRow, data.equipment_id, "equipment")
-    row = s.EquipmentRow(
-        id=data.equipment_id,
-        description=data.description,
-        work_centre=data.work_centre,
-        site=data.site,
-        state=data.state,
-        state_since=utcnow(),
-    )
+    row = to_row(s.EquipmentRow, data, id=data.equipment_id, state_since=utcnow())
     session.add(row)
     await session.flush()
     return views.equipment(row)
