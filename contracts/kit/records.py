@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import DateTime, Dialect, Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from contracts.kit.paging import utcnow
 
@@ -20,15 +21,33 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-" + "".join(_ALPHABET[(bits >> shift) & 31] for shift in range(0, 60, 5))
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp column that stores UTC and reads back as an aware UTC datetime on every database:
+    PostgreSQL's timestamptz answers in the session's zone, SQLite keeps the wall-clock time and
+    drops the offset (so a +02:00 moment must be turned to UTC before it is written). Rows then
+    convert to wire types as they are, with no per-field fix-up."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None and value.tzinfo else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 class RecordMixin:
     """Mix into a declarative model; SQLAlchemy bumps `version` on every UPDATE and refuses
     an UPDATE whose version moved underneath it (lost-update protection)."""
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False, index=True
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False, index=True
     )
 
     @declared_attr.directive

@@ -1,19 +1,54 @@
-"""Small generic helpers over a service's own models: fetch-or-404 and keyset lists."""
+"""The one records mechanism of the system APIs, generic over a service's own models: get or 404,
+exists or 422, create or 409, versioned update (If-Match), keyset pages and deltas (`updated_since`),
+and row -> wire conversion by attribute name."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, select
+import msgspec
+from sqlalchemy import ColumnElement, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.kit.paging import Page, PageQuery, keyset, page
-from contracts.kit.problems import NotFound, Unprocessable
+from contracts.kit.paging import Page, PageQuery, check_if_match, keyset, page
+from contracts.kit.problems import Conflict, NotFound, Unprocessable
 from contracts.kit.records import RecordMixin
 
 R = TypeVar("R", bound=RecordMixin)
 Out = TypeVar("Out")
+W = TypeVar("W")
+
+
+def to_wire(row: object, wire: type[W], **fields: Any) -> W:
+    """A row as its wire type, field by attribute name (msgspec's `from_attributes`); `fields` gives
+    what the row holds under another name (its id) or not at all (derived values such as the
+    allowed actions). Timestamps come out aware because the columns are `UTCDateTime`."""
+    return msgspec.convert(_Overlay(row, fields) if fields else row, wire, from_attributes=True)
+
+
+def to_row(model: type[R], data: msgspec.Struct, **fields: Any) -> R:
+    """A new row from a create body: each body field the model has a column of that name for,
+    then `fields` (the id under its row name, the starting state, values the body only implies).
+    Body fields that need converting on the way in (money, JSON lists) are given in `fields`."""
+    columns = inspect(model).columns.keys()
+    taken = {name: getattr(data, name) for name in data.__struct_fields__ if name in columns}
+    return model(**(taken | fields))
+
+
+class _Overlay:
+    """A row seen with some attributes added or replaced, for `to_wire`."""
+
+    __slots__ = ("_fields", "_row")
+
+    def __init__(self, row: object, fields: dict[str, Any]) -> None:
+        self._row = row
+        self._fields = fields
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._fields:
+            return self._fields[name]
+        return getattr(self._row, name)
 
 
 async def get_or_404(
@@ -36,6 +71,28 @@ async def get_or_422(
     return row
 
 
+async def get_versioned(
+    session: AsyncSession,
+    model: type[R],
+    record_id: str,
+    what: str,
+    if_match: str | None,
+    *,
+    lock: bool = False,
+) -> R:
+    """The record a change is about to be applied to: 404 when it is not there, 412 when the
+    caller's If-Match names another version than the stored one."""
+    row = await get_or_404(session, model, record_id, what, lock=lock)
+    check_if_match(if_match, row.version)
+    return row
+
+
+async def absent_or_409(session: AsyncSession, model: type[R], record_id: str, what: str) -> None:
+    """Before creating a record under an id the caller chose: a second create is a 409."""
+    if await _exists(session, model, record_id):
+        raise Conflict(f"{what} {record_id} already exists", slug=f"{_slug(what)}-exists")
+
+
 async def exists_or_404(session: AsyncSession, model: type[R], record_id: str, what: str) -> None:
     """Like `get_or_404` for a caller that only needs to know the record is there: one indexed
     lookup, without loading the record and its eagerly loaded children."""
@@ -54,11 +111,15 @@ async def _exists(session: AsyncSession, model: type[R], record_id: str) -> bool
 
 
 def _not_found(what: str, record_id: str) -> NotFound:
-    return NotFound(f"{what} {record_id} does not exist", slug=f"{what.replace(' ', '-')}-not-found")
+    return NotFound(f"{what} {record_id} does not exist", slug=f"{_slug(what)}-not-found")
 
 
 def _unknown(what: str, record_id: str) -> Unprocessable:
-    return Unprocessable(f"{what} {record_id} does not exist", slug=f"unknown-{what.replace(' ', '-')}")
+    return Unprocessable(f"{what} {record_id} does not exist", slug=f"unknown-{_slug(what)}")
+
+
+def _slug(what: str) -> str:
+    return what.replace(" ", "-")
 
 
 async def list_page(
@@ -67,9 +128,14 @@ async def list_page(
     convert: Callable[[R], Out],
     q: PageQuery,
     where: Sequence[ColumnElement[bool]] = (),
+    **equal: Any,
 ) -> Page[Out]:
+    """One keyset page of `model`, oldest change first, from `q.updated_since` on when given (a
+    delta). `equal` names columns and the values a query asked for; an absent (None or empty)
+    value does not filter."""
+    matching = [getattr(model, column) == value for column, value in equal.items() if value not in (None, "")]
     query = keyset(
-        select(model).where(*where),
+        select(model).where(*where, *matching),
         model.updated_at,
         model.id,
         limit=q.limit,

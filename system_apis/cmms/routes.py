@@ -176,7 +176,13 @@ class MaintenanceRequestController(Controller):
         production_order: QueryId = None,
     ) -> Page[m.MaintenanceRequest]:
         return await service.list_requests(
-            session, page_query, asset_id, status, site, nonconformance_id, production_order
+            session,
+            page_query,
+            asset_id=asset_id,
+            status=status,
+            site=site,
+            nonconformance_id=nonconformance_id,
+            production_order=production_order,
         )
 
     @get("/{request_id:str}", responses=problems(404), summary="Get a maintenance request")
@@ -286,7 +292,13 @@ class WorkOrderController(Controller):
         request_id: QueryId = None,
     ) -> Page[m.WorkOrder]:
         return await service.list_work_orders(
-            session, page_query, assignee, site, asset_id, status, request_id
+            session,
+            page_query,
+            assignee=assignee,
+            site=site,
+            asset_id=asset_id,
+            status=status,
+            request_id=request_id,
         )
 
     @get("/{wo_id:str}", responses=problems(404), summary="Get a work order with its part and labor lines")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import cmms as ev
@@ -14,16 +15,22 @@ from contracts.kit.inputs import past_instant
 from contracts.kit.paging import (
     Page,
     PageQuery,
-    as_utc,
     body_instant,
-    check_if_match,
     check_window,
-    maybe_utc,
     utcnow,
 )
-from contracts.kit.problems import Conflict, Unprocessable
+from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_404, exists_or_422, get_or_404, get_or_422, list_page
+from contracts.kit.repository import (
+    absent_or_409,
+    exists_or_404,
+    exists_or_422,
+    get_or_404,
+    get_or_422,
+    get_versioned,
+    list_page,
+    to_row,
+)
 from contracts.kit.states import require_state
 from contracts.models import cmms as m
 from system_apis.cmms import domain, views
@@ -34,18 +41,12 @@ SOURCE = "/plantbridge/cmms"
 
 # --- assets -------------------------------------------------------------------------------------
 async def create_asset(session: AsyncSession, data: m.AssetCreate) -> m.Asset:
-    if await session.get(s.AssetRow, data.asset_id) is not None:
-        raise Conflict(f"asset {data.asset_id} already exists", slug="asset-exists")
-    row = s.AssetRow(
+    await absent_or_409(session, s.AssetRow, data.asset_id, "asset")
+    row = to_row(
+        s.AssetRow,
+        data,
         id=data.asset_id,
-        tag=data.tag,
-        serial=data.serial,
-        description=data.description,
-        site=data.site,
-        location=data.location,
-        criticality=data.criticality,
         status=m.AssetStatus.IN_SERVICE,
-        cost_centre=data.cost_centre,
         spare_parts=domain.part_list(data.spare_parts),
     )
     session.add(row)
@@ -64,21 +65,15 @@ async def list_assets(
     status: m.AssetStatus | None,
     criticality: m.Criticality | None,
 ) -> Page[m.Asset]:
-    where: list[ColumnElement[bool]] = []
-    if site:
-        where.append(s.AssetRow.site == site)
-    if status:
-        where.append(s.AssetRow.status == status)
-    if criticality:
-        where.append(s.AssetRow.criticality == criticality)
-    return await list_page(session, s.AssetRow, views.asset, q, where=where)
+    return await list_page(
+        session, s.AssetRow, views.asset, q, site=site, status=status, criticality=criticality
+    )
 
 
 async def update_asset(
     session: AsyncSession, asset_id: str, data: m.AssetUpdate, if_match: str | None
 ) -> m.Asset:
-    row = await get_or_404(session, s.AssetRow, asset_id, "asset")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
     require_state("asset", m.AssetStatus(row.status), domain.ASSET_EDITABLE, "change")
     for field in ("tag", "description", "serial", "location", "criticality", "cost_centre"):
         value = getattr(data, field)
@@ -103,8 +98,7 @@ async def change_asset(
     wo_id: str | None = None,
 ) -> m.Asset:
     """Apply one asset action; leaving service opens a downtime record, returning closes it."""
-    row = await get_or_404(session, s.AssetRow, asset_id, "asset")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
     before = m.AssetStatus(row.status)
     after = domain.ASSET.target(before, action)
     if request_id:
@@ -153,7 +147,7 @@ async def change_asset(
                 site=row.site,
                 criticality=row.criticality,
                 downtime_id=open_downtime.id,
-                started_at=as_utc(open_downtime.started_at),
+                started_at=open_downtime.started_at,
                 reason=reason or open_downtime.reason or "",
                 maintenance_request_id=open_downtime.maintenance_request_id,
                 work_order_id=open_downtime.work_order_id,
@@ -168,7 +162,7 @@ async def change_asset(
                 asset_id=asset_id,
                 site=row.site,
                 downtime_id=open_downtime.id if open_downtime else None,
-                started_at=as_utc(open_downtime.started_at) if open_downtime else None,
+                started_at=open_downtime.started_at if open_downtime else None,
                 ended_at=now,
                 minutes=open_downtime.minutes if open_downtime else None,
                 work_order_id=wo_id,
@@ -244,34 +238,15 @@ async def get_request(session: AsyncSession, request_id: str) -> m.MaintenanceRe
     )
 
 
-async def list_requests(
-    session: AsyncSession,
-    q: PageQuery,
-    asset_id: str | None,
-    status: m.RequestStatus | None,
-    site: str | None,
-    nonconformance_id: str | None,
-    production_order: str | None,
-) -> Page[m.MaintenanceRequest]:
-    r = s.MaintenanceRequestRow
-    where: list[ColumnElement[bool]] = []
-    for column, value in (
-        (r.asset_id, asset_id),
-        (r.status, status),
-        (r.site, site),
-        (r.nonconformance_id, nonconformance_id),
-        (r.production_order, production_order),
-    ):
-        if value:
-            where.append(column == value)
-    return await list_page(session, r, views.request, q, where=where)
+async def list_requests(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.MaintenanceRequest]:
+    """`filters`: the list's query parameters by column name (asset, status, site, links)."""
+    return await list_page(session, s.MaintenanceRequestRow, views.request, q, **filters)
 
 
 async def change_request(
     session: AsyncSession, request_id: str, action: str, if_match: str | None, reason: str | None = None
 ) -> m.MaintenanceRequest:
-    row = await get_or_404(session, s.MaintenanceRequestRow, request_id, "maintenance request")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.MaintenanceRequestRow, request_id, "maintenance request", if_match)
     await _move_request(session, row, action, reason)
     return views.request(row)
 
@@ -396,27 +371,9 @@ async def get_work_order(session: AsyncSession, wo_id: str) -> m.WorkOrder:
     return views.work_order(await get_or_404(session, s.WorkOrderRow, wo_id, "work order"))
 
 
-async def list_work_orders(
-    session: AsyncSession,
-    q: PageQuery,
-    assignee: str | None,
-    site: str | None,
-    asset_id: str | None,
-    status: m.WorkOrderStatus | None,
-    request_id: str | None,
-) -> Page[m.WorkOrder]:
-    w = s.WorkOrderRow
-    where: list[ColumnElement[bool]] = []
-    for column, value in (
-        (w.assignee, assignee),
-        (w.site, site),
-        (w.asset_id, asset_id),
-        (w.status, status),
-        (w.request_id, request_id),
-    ):
-        if value:
-            where.append(column == value)
-    return await list_page(session, w, views.work_order, q, where=where)
+async def list_work_orders(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.WorkOrder]:
+    """`filters`: the list's query parameters by column name (assignee, site, asset, status, request)."""
+    return await list_page(session, s.WorkOrderRow, views.work_order, q, **filters)
 
 
 async def update_work_order(
@@ -490,8 +447,7 @@ async def add_labor(
 async def _open_work_order(
     session: AsyncSession, wo_id: str, if_match: str | None, action: str
 ) -> s.WorkOrderRow:
-    row = await get_or_404(session, s.WorkOrderRow, wo_id, "work order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     require_state("work order", m.WorkOrderStatus(row.status), domain.WORK_ORDER_OPEN, action)
     return row
 
@@ -505,8 +461,7 @@ async def change_work_order(
     reason: str | None = None,
     completion: m.WorkOrderComplete | None = None,
 ) -> m.WorkOrder:
-    row = await get_or_404(session, s.WorkOrderRow, wo_id, "work order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     before = m.WorkOrderStatus(row.status)
     after = domain.WORK_ORDER.target(before, action)
     now = utcnow()
@@ -556,7 +511,7 @@ def _apply_completion(row: s.WorkOrderRow, data: m.WorkOrderComplete, now: datet
         row.failure_time = failure_time
     domain.check_completion(m.MaintenanceType(row.type), row.cause_code, row.correction_code)
     actual_end = body_instant(data.actual_end, "actual_end") or now
-    if row.actual_start is not None and actual_end < as_utc(row.actual_start):
+    if row.actual_start is not None and actual_end < row.actual_start:
         raise Unprocessable("actual_end is before the work started", slug="invalid-date-time")
     row.actual_end = actual_end
 
@@ -580,9 +535,9 @@ async def _publish_completed(session: AsyncSession, row: s.WorkOrderRow) -> None
             nonconformance_id=row.nonconformance_id,
             cause_code=row.cause_code,
             correction_code=row.correction_code,
-            failure_time=maybe_utc(row.failure_time),
-            actual_start=maybe_utc(row.actual_start),
-            actual_end=maybe_utc(row.actual_end),
+            failure_time=row.failure_time,
+            actual_start=row.actual_start,
+            actual_end=row.actual_end,
             downtime_minutes=row.downtime_minutes,
         ),
         correlation_id=row.correlation_id,
@@ -615,8 +570,7 @@ async def _request_follows(session: AsyncSession, row: s.WorkOrderRow, action: s
 async def mark_costs_posted(
     session: AsyncSession, wo_id: str, data: m.CostsPosted, if_match: str | None
 ) -> m.WorkOrder:
-    row = await get_or_404(session, s.WorkOrderRow, wo_id, "work order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     require_state(
         "work order",
         m.WorkOrderStatus(row.status),

@@ -6,11 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from contracts.kit.paging import utcnow
-from contracts.kit.records import RecordMixin
+from contracts.kit.records import RecordMixin, UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -34,8 +34,8 @@ class AssetRow(RecordMixin, Base):
 class DowntimeRow(RecordMixin, Base):
     __tablename__ = "downtimes"
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     maintenance_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -71,11 +71,11 @@ class WorkOrderRow(RecordMixin, Base):
     hold_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     assignee: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     site: Mapped[str] = mapped_column(String(64), index=True)
-    planned_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    planned_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    actual_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    actual_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    failure_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    planned_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    planned_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    actual_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    actual_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failure_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     downtime_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
     correction_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
@@ -84,7 +84,7 @@ class WorkOrderRow(RecordMixin, Base):
     production_order: Mapped[str | None] = mapped_column(String(64), nullable=True)
     nonconformance_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     costs_posted: Mapped[bool] = mapped_column(Boolean, default=False)
-    costs_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    costs_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cost_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cost_posting_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     planned_parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
@@ -110,7 +110,7 @@ class PartLineRow(Base):
     uom: Mapped[str] = mapped_column(String(10))
     warehouse: Mapped[str] = mapped_column(String(64))
     location: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LaborLineRow(Base):
@@ -122,4 +122,4 @@ class LaborLineRow(Base):
     rate: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     currency: Mapped[str] = mapped_column(String(3))
     work_date: Mapped[date | None] = mapped_column(Date, nullable=True)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
 from contracts.kit import outbox
-from contracts.kit.paging import Page, as_utc
+from contracts.kit.paging import Page
 from contracts.kit.problems import IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
+from contracts.kit.repository import to_wire
 from contracts.models import erp as m
 from system_apis.erp import store as s
 from system_apis.erp.events import SOURCE
@@ -24,16 +25,7 @@ OPEN = (m.PurchaseOrderStatus.OPEN, m.PurchaseOrderStatus.PARTIALLY_RECEIVED)
 
 
 def _view(row: s.QualityAlertRow) -> m.QualityAlert:
-    return m.QualityAlert(
-        alert_id=row.id,
-        item_id=row.item_id,
-        lot_id=row.lot_id,
-        reason=row.reason,
-        supplier_case_id=row.supplier_case_id,
-        nc_id=row.nc_id,
-        source_po_id=row.source_po_id,
-        raised_at=as_utc(row.created_at),
-    )
+    return to_wire(row, m.QualityAlert, alert_id=row.id, raised_at=row.created_at)
 
 
 async def raise_alert(

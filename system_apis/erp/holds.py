@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
 from contracts.kit import outbox
-from contracts.kit.paging import Page, PageQuery, as_utc
+from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict, Problem, Unprocessable
-from contracts.kit.repository import get_or_404
+from contracts.kit.repository import get_or_404, to_wire
 from contracts.models import erp as m
 from system_apis.erp import domain, events
 from system_apis.erp import store as s
@@ -141,16 +141,13 @@ def refuse_blocked(invoice: m.SupplierInvoice) -> None:
 
 
 def _hold_view(row: s.PaymentHoldRow, invoices: list[str]) -> m.PaymentHold:
-    return m.PaymentHold(
+    return to_wire(
+        row,
+        m.PaymentHold,
         lot_id=row.id,
-        active=row.active,
-        reason=row.reason,
         quality_ref=quality_ref_of(row.quality_ref),
         released_by=quality_ref_of(row.released_by),
         blocked_invoices=invoices if row.active else [],
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
     )
 
 
@@ -287,16 +284,7 @@ def refuse_held_lot(lot: m.Lot, line: m.DeliveryLineCreate) -> None:
 
 # --- return settlements ------------------------------------------------------------------------------
 def _settlement_view(row: s.ReturnSettlementRow) -> m.ReturnSettlement:
-    return m.ReturnSettlement(
-        txn_id=row.id,
-        lot_id=row.lot_id,
-        receipt_id=row.receipt_id,
-        po_id=row.po_id,
-        quantity=row.quantity,
-        outcome=m.ReturnOutcome(row.outcome),
-        credit_note_id=row.credit_note_id,
-        created_at=as_utc(row.created_at),
-    )
+    return to_wire(row, m.ReturnSettlement, txn_id=row.id)
 
 
 async def settle_return(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.events import erp as ev
 from contracts.kit import outbox
 from contracts.kit.inputs import kept_quantity
-from contracts.kit.paging import Page, PageQuery, as_utc, keyset, page
+from contracts.kit.paging import Page, PageQuery, keyset, page
 from contracts.kit.problems import IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
 from contracts.kit.repository import get_or_404, get_or_422
@@ -51,11 +51,11 @@ async def view(session: AsyncSession, row: s.SupplierInvoiceRow) -> m.SupplierIn
         total=row.total.quantize(CENT),
         status=m.InvoiceStatus(row.status),
         payment_block=holds.payment_block(lots, await holds.held_lots(session, lots) if blocked else set()),
-        paid_at=as_utc(row.paid_at) if row.paid_at else None,
+        paid_at=row.paid_at,
         payment_reference=row.payment_reference,
         version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 

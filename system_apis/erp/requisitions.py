@@ -3,16 +3,16 @@ reorder point). An item has at most one open requisition, so repeated triggers r
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
 from contracts.kit import outbox
 from contracts.kit.inputs import kept_quantity
-from contracts.kit.paging import Page, PageQuery, as_utc, check_if_match
+from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, get_or_404, list_page
+from contracts.kit.repository import exists_or_422, get_or_404, get_versioned, list_page, to_wire
 from contracts.kit.states import StateMachine
 from contracts.models import erp as m
 from system_apis.erp import store as s
@@ -31,21 +31,8 @@ class RequisitionOpen(Conflict):
 
 
 def view(row: s.PurchaseRequisitionRow) -> m.PurchaseRequisition:
-    status = m.RequisitionStatus(row.status)
-    return m.PurchaseRequisition(
-        requisition_id=row.id,
-        item_id=row.item_id,
-        quantity=row.quantity,
-        status=status,
-        reason=row.reason,
-        requested_by=row.requested_by,
-        source_ref=row.source_ref,
-        po_id=row.po_id,
-        allowed_actions=REQUISITION.actions(status),
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    actions = REQUISITION.actions(m.RequisitionStatus(row.status))
+    return to_wire(row, m.PurchaseRequisition, requisition_id=row.id, allowed_actions=actions)
 
 
 async def create(session: AsyncSession, data: m.PurchaseRequisitionCreate) -> m.PurchaseRequisition:
@@ -87,12 +74,7 @@ async def get(session: AsyncSession, requisition_id: str) -> m.PurchaseRequisiti
 async def list_requisitions(
     session: AsyncSession, q: PageQuery, item_id: str | None, status: m.RequisitionStatus | None
 ) -> Page[m.PurchaseRequisition]:
-    where: list[ColumnElement[bool]] = []
-    if item_id:
-        where.append(s.PurchaseRequisitionRow.item_id == item_id)
-    if status:
-        where.append(s.PurchaseRequisitionRow.status == status)
-    return await list_page(session, s.PurchaseRequisitionRow, view, q, where=where)
+    return await list_page(session, s.PurchaseRequisitionRow, view, q, item_id=item_id, status=status)
 
 
 async def move(
@@ -104,8 +86,9 @@ async def move(
     po_id: str | None = None,
     reason: str | None = None,
 ) -> m.PurchaseRequisition:
-    row = await get_or_404(session, s.PurchaseRequisitionRow, requisition_id, "purchase requisition")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(
+        session, s.PurchaseRequisitionRow, requisition_id, "purchase requisition", if_match
+    )
     row.status = REQUISITION.target(m.RequisitionStatus(row.status), action)
     row.open_item = None
     if po_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import msgspec
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
@@ -14,7 +14,15 @@ from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, get_or_404, get_or_422, list_page
+from contracts.kit.repository import (
+    absent_or_409,
+    exists_or_422,
+    get_or_404,
+    get_or_422,
+    get_versioned,
+    list_page,
+    to_row,
+)
 from contracts.models import erp as m
 from system_apis.erp import domain, events, views
 from system_apis.erp import store as s
@@ -24,18 +32,9 @@ SOURCE = "/plantbridge/erp"
 
 # --- items and suppliers -----------------------------------------------------------------------
 async def create_item(session: AsyncSession, data: m.ItemCreate) -> m.Item:
-    await _refuse_duplicate(session, s.ItemRow, data.item_id, "item")
-    row = s.ItemRow(
-        id=data.item_id,
-        description=data.description,
-        item_type=data.item_type,
-        base_uom=data.base_uom,
-        lot_tracked=data.lot_tracked,
-        inspection_required=data.inspection_required,
-        reorder_point=data.reorder_point,
-        standard_price=_money(data.standard_price) if data.standard_price is not None else None,
-        price_currency=data.price_currency,
-    )
+    await absent_or_409(session, s.ItemRow, data.item_id, "item")
+    price = _money(data.standard_price) if data.standard_price is not None else None
+    row = to_row(s.ItemRow, data, id=data.item_id, standard_price=price)
     session.add(row)
     await session.flush()
     return views.item(row)
@@ -44,8 +43,7 @@ async def create_item(session: AsyncSession, data: m.ItemCreate) -> m.Item:
 async def update_item(
     session: AsyncSession, item_id: str, data: m.ItemUpdate, if_match: str | None
 ) -> m.Item:
-    row = await get_or_404(session, s.ItemRow, item_id, "item")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.ItemRow, item_id, "item", if_match)
     if data.description is not None:
         row.description = data.description
     if data.inspection_required is not None:
@@ -92,8 +90,8 @@ async def list_items(session: AsyncSession, q: PageQuery, item_type: m.ItemType 
 
 
 async def create_supplier(session: AsyncSession, data: m.SupplierCreate) -> m.Supplier:
-    await _refuse_duplicate(session, s.SupplierRow, data.supplier_id, "supplier")
-    row = s.SupplierRow(id=data.supplier_id, name=data.name, country=data.country, email=data.email)
+    await absent_or_409(session, s.SupplierRow, data.supplier_id, "supplier")
+    row = to_row(s.SupplierRow, data, id=data.supplier_id)
     session.add(row)
     await session.flush()
     return views.supplier(row)
@@ -141,17 +139,13 @@ async def get_purchase_order(session: AsyncSession, po_id: str) -> m.PurchaseOrd
 async def list_purchase_orders(
     session: AsyncSession, q: PageQuery, supplier_id: str | None, status: m.PurchaseOrderStatus | None
 ) -> Page[m.PurchaseOrder]:
-    where: list[ColumnElement[bool]] = []
-    if supplier_id:
-        where.append(s.PurchaseOrderRow.supplier_id == supplier_id)
-    if status:
-        where.append(s.PurchaseOrderRow.status == status)
-    return await list_page(session, s.PurchaseOrderRow, views.purchase_order, q, where=where)
+    return await list_page(
+        session, s.PurchaseOrderRow, views.purchase_order, q, supplier_id=supplier_id, status=status
+    )
 
 
 async def cancel_purchase_order(session: AsyncSession, po_id: str, if_match: str | None) -> m.PurchaseOrder:
-    row = await get_or_404(session, s.PurchaseOrderRow, po_id, "purchase order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.PurchaseOrderRow, po_id, "purchase order", if_match)
     if row.status != m.PurchaseOrderStatus.OPEN:
         raise IllegalTransition("purchase order", row.status, "cancel")
     row.status = m.PurchaseOrderStatus.CANCELLED
@@ -310,17 +304,17 @@ async def list_lots(
     status: m.StockStatus | None,
     supplier_lot: str | None = None,
 ) -> Page[m.Lot]:
-    where: list[ColumnElement[bool]] = []
-    if item_id:
-        where.append(s.LotRow.item_id == item_id)
-    if supplier_id:
-        where.append(s.LotRow.supplier_id == supplier_id)
-    if supplier_lot:
-        where.append(s.LotRow.supplier_lot == supplier_lot)
-    if status:
-        holding = select(s.StockRow.lot_id).where(s.StockRow.status == status, s.StockRow.quantity > 0)
-        where.append(s.LotRow.id.in_(holding))
-    return await list_page(session, s.LotRow, views.lot, q, where=where)
+    holding = select(s.StockRow.lot_id).where(s.StockRow.status == status, s.StockRow.quantity > 0)
+    return await list_page(
+        session,
+        s.LotRow,
+        views.lot,
+        q,
+        where=[s.LotRow.id.in_(holding)] if status else [],
+        item_id=item_id,
+        supplier_id=supplier_id,
+        supplier_lot=supplier_lot,
+    )
 
 
 async def post_movement(
@@ -391,14 +385,9 @@ async def list_movements(
     type_: m.MovementType | None,
     order_ref: str | None,
 ) -> Page[m.InventoryTransaction]:
-    where: list[ColumnElement[bool]] = []
-    if lot_id:
-        where.append(s.InventoryTxnRow.lot_id == lot_id)
-    if type_:
-        where.append(s.InventoryTxnRow.type == type_)
-    if order_ref:
-        where.append(s.InventoryTxnRow.order_ref == order_ref)
-    return await list_page(session, s.InventoryTxnRow, views.transaction, q, where=where)
+    return await list_page(
+        session, s.InventoryTxnRow, views.transaction, q, lot_id=lot_id, type=type_, order_ref=order_ref
+    )
 
 
 async def post_planned(
@@ -454,15 +443,7 @@ def _status(value: str | None) -> m.StockStatus | None:
 # --- costs -------------------------------------------------------------------------------------
 async def post_cost(session: AsyncSession, data: m.CostPostingCreate) -> m.CostPosting:
     amount = _money(data.amount)
-    row = s.CostPostingRow(
-        id=new_id("COST"),
-        amount=amount,
-        currency=data.currency,
-        cost_centre=data.cost_centre,
-        kind=data.kind,
-        order_ref=data.order_ref,
-        description=data.description,
-    )
+    row = to_row(s.CostPostingRow, data, id=new_id("COST"), amount=amount)
     session.add(row)
     await session.flush()
     await outbox.publish(
@@ -488,21 +469,11 @@ async def get_cost(session: AsyncSession, posting_id: str) -> m.CostPosting:
 async def list_costs(
     session: AsyncSession, q: PageQuery, order_ref: str | None, cost_centre: str | None
 ) -> Page[m.CostPosting]:
-    where: list[ColumnElement[bool]] = []
-    if order_ref:
-        where.append(s.CostPostingRow.order_ref == order_ref)
-    if cost_centre:
-        where.append(s.CostPostingRow.cost_centre == cost_centre)
-    return await list_page(session, s.CostPostingRow, views.cost_posting, q, where=where)
+    return await list_page(
+        session, s.CostPostingRow, views.cost_posting, q, order_ref=order_ref, cost_centre=cost_centre
+    )
 
 
 def _money(amount: str) -> Decimal:
     """The same four decimals the ledger stores, so a response never differs from a later read."""
     return Decimal(amount).quantize(Decimal("0.0001"))
-
-
-async def _refuse_duplicate(
-    session: AsyncSession, model: type[s.ItemRow] | type[s.SupplierRow], record_id: str, what: str
-) -> None:
-    if await session.get(model, record_id) is not None:
-        raise Conflict(f"{what} {record_id} already exists", slug=f"{what}-exists")

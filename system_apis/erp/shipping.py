@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
 from contracts.kit import outbox
-from contracts.kit.paging import Page, PageQuery, as_utc
+from contracts.kit.paging import Page, PageQuery
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.repository import get_or_404, get_or_422, list_page, to_wire
 from contracts.models import erp as m
 from system_apis.erp import domain, holds, service, views
 from system_apis.erp import store as s
@@ -20,15 +19,7 @@ from system_apis.erp.events import SOURCE
 
 
 def view(row: s.DeliveryRow) -> m.Delivery:
-    return m.Delivery(
-        delivery_id=row.id,
-        customer_id=row.customer_id,
-        order_ref=row.order_ref,
-        lines=[m.DeliveryLine(**line) for line in row.lines],
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.Delivery, delivery_id=row.id)
 
 
 async def create(session: AsyncSession, data: m.DeliveryCreate) -> m.Delivery:
@@ -83,9 +74,4 @@ async def get(session: AsyncSession, delivery_id: str) -> m.Delivery:
 async def list_deliveries(
     session: AsyncSession, q: PageQuery, customer_id: str | None, order_ref: str | None
 ) -> Page[m.Delivery]:
-    where: list[ColumnElement[bool]] = []
-    if customer_id:
-        where.append(s.DeliveryRow.customer_id == customer_id)
-    if order_ref:
-        where.append(s.DeliveryRow.order_ref == order_ref)
-    return await list_page(session, s.DeliveryRow, view, q, where=where)
+    return await list_page(session, s.DeliveryRow, view, q, customer_id=customer_id, order_ref=order_ref)

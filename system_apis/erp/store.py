@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from contracts.kit.records import RecordMixin
+from contracts.kit.records import RecordMixin, UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -196,7 +195,7 @@ class SupplierInvoiceRow(RecordMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     status: Mapped[str] = mapped_column(String(20), index=True)
-    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     payment_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lines: Mapped[list[SupplierInvoiceLineRow]] = relationship(
         order_by="SupplierInvoiceLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"

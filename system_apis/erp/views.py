@@ -5,60 +5,21 @@ from __future__ import annotations
 import msgspec
 
 from contracts.kit.paging import as_utc
+from contracts.kit.repository import to_wire
 from contracts.models import erp as m
 from system_apis.erp import store as s
 
 
 def item(row: s.ItemRow) -> m.Item:
-    return m.Item(
-        item_id=row.id,
-        description=row.description,
-        item_type=m.ItemType(row.item_type),
-        base_uom=row.base_uom,
-        lot_tracked=row.lot_tracked,
-        inspection_required=row.inspection_required,
-        reorder_point=row.reorder_point,
-        standard_price=row.standard_price,
-        price_currency=row.price_currency,
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.Item, item_id=row.id)
 
 
 def supplier(row: s.SupplierRow) -> m.Supplier:
-    return m.Supplier(
-        supplier_id=row.id,
-        name=row.name,
-        country=row.country,
-        email=row.email,
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.Supplier, supplier_id=row.id)
 
 
 def purchase_order(row: s.PurchaseOrderRow) -> m.PurchaseOrder:
-    return m.PurchaseOrder(
-        po_id=row.id,
-        supplier_id=row.supplier_id,
-        status=m.PurchaseOrderStatus(row.status),
-        reference=row.reference,
-        lines=[
-            m.PurchaseOrderLine(
-                line_no=line.line_no,
-                item_id=line.item_id,
-                quantity=line.quantity,
-                received_quantity=line.received_quantity,
-                unit_price=line.unit_price,
-                currency=line.currency,
-            )
-            for line in row.lines
-        ],
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.PurchaseOrder, po_id=row.id)
 
 
 def lot(row: s.LotRow) -> m.Lot:
@@ -82,23 +43,7 @@ def lot(row: s.LotRow) -> m.Lot:
 
 
 def receipt(row: s.GoodsReceiptRow) -> m.GoodsReceipt:
-    return m.GoodsReceipt(
-        receipt_id=row.id,
-        source=row.source,
-        po_id=row.po_id,
-        line_no=row.line_no,
-        production_order=row.production_order,
-        item_id=row.item_id,
-        supplier_id=row.supplier_id,
-        lot_id=row.lot_id,
-        quantity=row.quantity,
-        location=row.location,
-        stock_status=m.StockStatus(row.stock_status),
-        txn_id=row.txn_id,
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.GoodsReceipt, receipt_id=row.id)
 
 
 def transaction(row: s.InventoryTxnRow) -> m.InventoryTransaction:
@@ -125,15 +70,4 @@ def transaction(row: s.InventoryTxnRow) -> m.InventoryTransaction:
 
 
 def cost_posting(row: s.CostPostingRow) -> m.CostPosting:
-    return m.CostPosting(
-        posting_id=row.id,
-        amount=row.amount,
-        currency=row.currency,
-        cost_centre=row.cost_centre,
-        kind=m.CostKind(row.kind),
-        order_ref=row.order_ref,
-        description=row.description,
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.CostPosting, posting_id=row.id)

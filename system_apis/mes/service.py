@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import mes as ev
 from contracts.kit import outbox
 from contracts.kit.inputs import kept_quantity
-from contracts.kit.paging import Page, PageQuery, as_utc, body_instant, check_if_match, check_window, utcnow
+from contracts.kit.paging import Page, PageQuery, body_instant, check_window, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_404, exists_or_422, get_or_404, list_page
+from contracts.kit.repository import (
+    absent_or_409,
+    exists_or_404,
+    exists_or_422,
+    get_or_404,
+    get_versioned,
+    list_page,
+    to_row,
+)
 from contracts.kit.states import require_state
 from contracts.models import mes as m
 from system_apis.mes import domain, views
@@ -24,16 +32,8 @@ SOURCE = "/plantbridge/mes"
 
 # --- equipment ---------------------------------------------------------------------------------
 async def create_equipment(session: AsyncSession, data: m.EquipmentCreate) -> m.Equipment:
-    if await session.get(s.EquipmentRow, data.equipment_id) is not None:
-        raise Conflict(f"equipment {data.equipment_id} already exists", slug="equipment-exists")
-    row = s.EquipmentRow(
-        id=data.equipment_id,
-        description=data.description,
-        work_centre=data.work_centre,
-        site=data.site,
-        state=data.state,
-        state_since=utcnow(),
-    )
+    await absent_or_409(session, s.EquipmentRow, data.equipment_id, "equipment")
+    row = to_row(s.EquipmentRow, data, id=data.equipment_id, state_since=utcnow())
     session.add(row)
     await session.flush()
     return views.equipment(row)
@@ -58,15 +58,14 @@ async def list_equipment(
 async def change_equipment_state(
     session: AsyncSession, equipment_id: str, data: m.EquipmentStateChange, if_match: str | None
 ) -> m.Equipment:
-    row = await get_or_404(session, s.EquipmentRow, equipment_id, "equipment")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.EquipmentRow, equipment_id, "equipment", if_match)
     before = m.EquipmentState(row.state)
     after = domain.EQUIPMENT.target(before, domain.ACTION_TO[data.state])
     if data.order_id:
         await exists_or_422(session, s.ProductionOrderRow, data.order_id, "production order")
     now = utcnow()
     reported = body_instant(data.occurred_at, "occurred_at")
-    occurred = min(max(reported, as_utc(row.state_since)), now) if reported else now
+    occurred = min(max(reported, row.state_since), now) if reported else now
     change = s.EquipmentStateChangeRow(
         id=new_id("EQS"),
         equipment_id=row.id,
@@ -178,8 +177,8 @@ async def list_state_changes(
 
 # --- production orders ---------------------------------------------------------------------------
 async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> m.ProductionOrder:
-    if data.order_id and await session.get(s.ProductionOrderRow, data.order_id) is not None:
-        raise Conflict(f"production order {data.order_id} already exists", slug="production-order-exists")
+    if data.order_id:
+        await absent_or_409(session, s.ProductionOrderRow, data.order_id, "production order")
     domain.check_operations([op.op_no for op in data.operations])
     domain.check_order_kind(data.order_type, data.source_lot_id)
     for op in data.operations:
@@ -238,20 +237,20 @@ async def list_orders(
     source_lot_id: str | None = None,
 ) -> Page[m.ProductionOrder]:
     p = s.ProductionOrderRow
-    filters = (
-        (p.status, status),
-        (p.item_id, item_id),
-        (p.site, site),
-        (p.lot_id, lot_id),
-        (p.order_type, order_type),
-        (p.source_lot_id, source_lot_id),
+    on_equipment = select(s.OperationRow.order_id).where(s.OperationRow.equipment_id == equipment_id)
+    return await list_page(
+        session,
+        p,
+        views.production_order,
+        q,
+        where=[p.id.in_(on_equipment)] if equipment_id else [],
+        status=status,
+        item_id=item_id,
+        site=site,
+        lot_id=lot_id,
+        order_type=order_type,
+        source_lot_id=source_lot_id,
     )
-    where: list[ColumnElement[bool]] = [c == v for c, v in filters if v]
-    if equipment_id:
-        where.append(
-            p.id.in_(select(s.OperationRow.order_id).where(s.OperationRow.equipment_id == equipment_id))
-        )
-    return await list_page(session, p, views.production_order, q, where=where)
 
 
 async def change_order(
@@ -263,8 +262,7 @@ async def change_order(
     reason: str | None = None,
     hold: m.Hold | None = None,
 ) -> m.ProductionOrder:
-    row = await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
     before = m.ProductionOrderStatus(row.status)
     after = domain.PRODUCTION_ORDER.target(before, action)
     if action == "start" and row.actual_start is None:
@@ -307,8 +305,7 @@ async def change_order(
 async def _producing_order(
     session: AsyncSession, order_id: str, if_match: str | None, action: str
 ) -> s.ProductionOrderRow:
-    row = await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
     require_state("production order", m.ProductionOrderStatus(row.status), domain.PRODUCING, action)
     return row
 
@@ -438,8 +435,7 @@ async def set_batch_quality(
 ) -> m.BatchCompletion:
     """Record what quality decided about the batch's lot. Setting the status it already has
     changes nothing (a repeated decision, a reconciliation pass)."""
-    row = await get_or_404(session, s.BatchRow, batch_id, "batch", lock=True)
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.BatchRow, batch_id, "batch", if_match, lock=True)
     before = m.BatchQualityStatus(row.quality_status)
     if before is data.status:
         return views.batch(row)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import Float, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from contracts.kit.records import RecordMixin
+from contracts.kit.records import RecordMixin, UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -20,7 +20,7 @@ class EquipmentRow(RecordMixin, Base):
     work_centre: Mapped[str] = mapped_column(String(64), index=True)
     site: Mapped[str] = mapped_column(String(64), index=True)
     state: Mapped[str] = mapped_column(String(20), index=True)
-    state_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state_since: Mapped[datetime] = mapped_column(UTCDateTime)
     state_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     state_alarm: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
@@ -33,7 +33,7 @@ class EquipmentStateChangeRow(RecordMixin, Base):
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("production_orders.id"), nullable=True)
     alarm: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class DowntimeRow(RecordMixin, Base):
@@ -41,8 +41,8 @@ class DowntimeRow(RecordMixin, Base):
 
     __tablename__ = "equipment_downtime"
     equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     alarm: Mapped[str | None] = mapped_column(String(200), nullable=True)
     order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -61,10 +61,10 @@ class ProductionOrderRow(RecordMixin, Base):
     hold_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     maintenance_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     nonconformance_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    planned_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    planned_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    actual_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    actual_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    planned_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    planned_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    actual_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    actual_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     order_type: Mapped[str] = mapped_column(String(20), default="standard", server_default="standard")
     source_lot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     quality_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)

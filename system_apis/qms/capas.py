@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
 from contracts.kit import outbox
-from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
+from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, list_page
+from contracts.kit.repository import get_versioned, list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -141,9 +141,7 @@ async def move_capa(
 
 
 async def _capa(session: AsyncSession, capa_id: str, if_match: str | None = None) -> s.CapaRow:
-    row = await get_or_404(session, s.CapaRow, capa_id, "capa")
-    check_if_match(if_match, row.version)
-    return row
+    return await get_versioned(session, s.CapaRow, capa_id, "capa", if_match)
 
 
 def _actions(actions: Sequence[m.CapaActionInput]) -> list[Any]:

@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
 from contracts.kit import outbox
-from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
+from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, get_or_404, list_page
+from contracts.kit.repository import exists_or_422, get_versioned, list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -172,9 +172,7 @@ async def move_nonconformance(
 
 
 async def _nc(session: AsyncSession, nc_id: str, if_match: str | None = None) -> s.NonconformanceRow:
-    row = await get_or_404(session, s.NonconformanceRow, nc_id, "nonconformance")
-    check_if_match(if_match, row.version)
-    return row
+    return await get_versioned(session, s.NonconformanceRow, nc_id, "nonconformance", if_match)
 
 
 def _links(row: s.NonconformanceRow) -> ev.NcLinks:

@@ -7,14 +7,14 @@ naming the current state.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromQuery, JSONBody
 
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
-from contracts.kit.responses import problems, versioned
+from contracts.kit.responses import Versioned, problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import qms as m
 from contracts.models.common import Name
@@ -25,9 +25,24 @@ API = "/qms/v1"
 MOVE = problems(404, 409, 412, 422)
 
 
-class InspectionLotController(Controller):
+Lot = TypeVar("Lot", bound=Versioned)
+
+
+class InspectionLots(Controller, Generic[Lot]):
+    """Inspection lots over one set of use cases, for every API version: a version gives the lot's
+    wire type and maps v1's lot to it (`view`). Litestar reads these annotations as text, so a
+    version names its type for `Lot` in `signature_namespace`."""
+
     path = "/inspection-lots"
     tags = ["inspection lots"]
+
+    def view(self, lot: m.InspectionLot) -> Lot:
+        raise NotImplementedError
+
+    def _show(
+        self, lot: m.InspectionLot, *, status_code: int = 200, location: str | None = None
+    ) -> Response[Lot]:
+        return versioned(self.view(lot), status_code=status_code, location=location)
 
     @post(
         responses=problems(409, 422),
@@ -36,10 +51,14 @@ class InspectionLotController(Controller):
         "pass or fail. A second open lot for the same origin, source_ref and lot is a 409.",
     )
     async def create(
-        self, session: Session, data: JSONBody[m.InspectionLotCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.InspectionLot]:
+        self,
+        request: Request[Any, Any, Any],
+        session: Session,
+        data: JSONBody[m.InspectionLotCreate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Lot]:
         lot = await service.create_inspection_lot(session, data)
-        return versioned(lot, status_code=201, location=f"{API}/inspection-lots/{lot.inspection_lot_id}")
+        return self._show(lot, status_code=201, location=f"{request.url.path}/{lot.inspection_lot_id}")
 
     @get(responses=problems(422), summary="List inspection lots")
     async def list(
@@ -53,8 +72,8 @@ class InspectionLotController(Controller):
         lot_id: QueryId = None,
         supplier_id: QueryId = None,
         source_ref: QueryId = None,
-    ) -> Page[m.InspectionLot]:
-        return await service.list_inspection_lots(
+    ) -> Page[Lot]:
+        page = await service.list_inspection_lots(
             session,
             page_query,
             status=status,
@@ -65,10 +84,11 @@ class InspectionLotController(Controller):
             supplier_id=supplier_id,
             source_ref=source_ref,
         )
+        return Page(items=[self.view(lot) for lot in page.items], next_cursor=page.next_cursor)
 
     @get("/{inspection_lot_id:str}", responses=problems(404), summary="Get an inspection lot")
-    async def get(self, session: Session, inspection_lot_id: PathId) -> Response[m.InspectionLot]:
-        return versioned(await service.get_inspection_lot(session, inspection_lot_id))
+    async def get(self, session: Session, inspection_lot_id: PathId) -> Response[Lot]:
+        return self._show(await service.get_inspection_lot(session, inspection_lot_id))
 
     @post("/{inspection_lot_id:str}/start", status_code=200, responses=MOVE, summary="Start inspecting")
     async def start(
@@ -78,8 +98,8 @@ class InspectionLotController(Controller):
         data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.InspectionLot]:
-        return versioned(await service.start_inspection(session, inspection_lot_id, data, if_match))
+    ) -> Response[Lot]:
+        return self._show(await service.start_inspection(session, inspection_lot_id, data, if_match))
 
     @post(
         "/{inspection_lot_id:str}/results",
@@ -97,8 +117,8 @@ class InspectionLotController(Controller):
         data: JSONBody[m.ResultsRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.InspectionLot]:
-        return versioned(await service.record_results(session, inspection_lot_id, data, if_match))
+    ) -> Response[Lot]:
+        return self._show(await service.record_results(session, inspection_lot_id, data, if_match))
 
     @post(
         "/{inspection_lot_id:str}/usage-decision",
@@ -115,8 +135,8 @@ class InspectionLotController(Controller):
         data: JSONBody[m.UsageDecisionCreate],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.InspectionLot]:
-        return versioned(await service.make_usage_decision(session, inspection_lot_id, data, if_match))
+    ) -> Response[Lot]:
+        return self._show(await service.make_usage_decision(session, inspection_lot_id, data, if_match))
 
     @post(
         "/{inspection_lot_id:str}/stock-posted",
@@ -131,8 +151,8 @@ class InspectionLotController(Controller):
         data: JSONBody[m.StockPosted],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.InspectionLot]:
-        return versioned(await service.mark_stock_posted(session, inspection_lot_id, data, if_match))
+    ) -> Response[Lot]:
+        return self._show(await service.mark_stock_posted(session, inspection_lot_id, data, if_match))
 
     @post(
         "/{inspection_lot_id:str}/close", status_code=200, responses=MOVE, summary="Close the inspection lot"
@@ -144,8 +164,8 @@ class InspectionLotController(Controller):
         data: JSONBody[m.TransitionNote],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.InspectionLot]:
-        return versioned(await service.close_inspection_lot(session, inspection_lot_id, data, if_match))
+    ) -> Response[Lot]:
+        return self._show(await service.close_inspection_lot(session, inspection_lot_id, data, if_match))
 
     @post(
         "/{inspection_lot_id:str}/cancel",
@@ -160,8 +180,15 @@ class InspectionLotController(Controller):
         data: JSONBody[m.Reason],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.InspectionLot]:
-        return versioned(await service.cancel_inspection_lot(session, inspection_lot_id, data, if_match))
+    ) -> Response[Lot]:
+        return self._show(await service.cancel_inspection_lot(session, inspection_lot_id, data, if_match))
+
+
+class InspectionLotController(InspectionLots[m.InspectionLot]):
+    signature_namespace = {"Lot": m.InspectionLot}
+
+    def view(self, lot: m.InspectionLot) -> m.InspectionLot:
+        return lot
 
 
 class DefectCodeController(Controller):

@@ -17,7 +17,7 @@ from contracts.kit.acting import acting
 from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, list_page
+from contracts.kit.repository import absent_or_409, get_or_404, list_page
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
 from contracts.models import qms as m
 from system_apis.qms import domain, views
@@ -308,8 +308,7 @@ def _stored_spec(c: s.CharacteristicRow) -> domain.Spec:
 
 # --- defect codes ---------------------------------------------------------------------------------
 async def create_defect_code(session: AsyncSession, data: m.DefectCodeCreate) -> m.DefectCode:
-    if await session.get(s.DefectCodeRow, data.code) is not None:
-        raise Conflict(f"defect code {data.code} already exists", slug="defect-code-exists")
+    await absent_or_409(session, s.DefectCodeRow, data.code, "defect code")
     row = s.DefectCodeRow(
         id=data.code,
         description=data.description,

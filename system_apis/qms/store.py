@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from contracts.kit.records import RecordMixin
+from contracts.kit.records import RecordMixin, UTCDateTime
 
 JsonList = list[Any]
 
@@ -46,9 +45,9 @@ class InspectionLotRow(RecordMixin, Base):
     status: Mapped[str] = mapped_column(String(20), index=True)
     result: Mapped[str] = mapped_column(String(10))
     stock_txn_ids: Mapped[JsonList] = mapped_column(JSON, default=list)
-    stock_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    stock_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     stock_posted_quantity: Mapped[float | None] = mapped_column(Float, nullable=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     characteristics: Mapped[list[CharacteristicRow]] = relationship(
         order_by="CharacteristicRow.position", lazy="selectin", cascade="all, delete-orphan"
@@ -87,7 +86,7 @@ class ResultRow(Base):
     evaluation: Mapped[str] = mapped_column(String(10))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     recorded_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DecisionRow(Base):
@@ -100,7 +99,7 @@ class DecisionRow(Base):
     disposition: Mapped[str] = mapped_column(String(20))
     lot_result: Mapped[str] = mapped_column(String(10))
     decided_by: Mapped[str] = mapped_column(String(200))
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
@@ -133,7 +132,7 @@ class NonconformanceRow(RecordMixin, Base):
         ForeignKey("inspection_lots.id"), nullable=True, index=True
     )
     reported_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -150,8 +149,8 @@ class SupplierCaseRow(RecordMixin, Base):
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     opened_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     responses: Mapped[JsonList] = mapped_column(JSON, default=list)
-    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
@@ -168,5 +167,5 @@ class CapaRow(RecordMixin, Base):
     effectiveness_checks: Mapped[JsonList] = mapped_column(JSON, default=list)
     cause_codes: Mapped[JsonList] = mapped_column(JSON, default=list)
     correction_codes: Mapped[JsonList] = mapped_column(JSON, default=list)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.events import qms as ev
 from contracts.kit import outbox
 from contracts.kit.documents import DocumentRow
-from contracts.kit.paging import Page, PageQuery, check_if_match, utcnow
+from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, list_page
+from contracts.kit.repository import get_versioned, list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -162,9 +162,7 @@ async def _known_documents(session: AsyncSession, document_ids: Sequence[str]) -
 
 
 async def _case(session: AsyncSession, case_id: str, if_match: str | None = None) -> s.SupplierCaseRow:
-    row = await get_or_404(session, s.SupplierCaseRow, case_id, "supplier case")
-    check_if_match(if_match, row.version)
-    return row
+    return await get_versioned(session, s.SupplierCaseRow, case_id, "supplier case", if_match)
 
 
 async def _ncs_of_supplier(session: AsyncSession, supplier_id: str, nc_ids: Sequence[str]) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from contracts.kit.paging import as_utc
+from contracts.kit.repository import to_wire
 from contracts.models import qms as m
 from system_apis.qms import domain
 from system_apis.qms import store as s
@@ -88,92 +89,23 @@ def inspection_lot(row: s.InspectionLotRow) -> m.InspectionLot:
 
 
 def defect_code(row: s.DefectCodeRow) -> m.DefectCode:
-    return m.DefectCode(
-        code=row.id,
-        description=row.description,
-        category=row.category,
-        default_severity=m.Severity(row.default_severity) if row.default_severity else None,
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.DefectCode, code=row.id, default_severity=row.default_severity or None)
 
 
 def nonconformance(row: s.NonconformanceRow) -> m.Nonconformance:
-    return m.Nonconformance(
-        nc_id=row.id,
-        title=row.title,
-        status=m.NcStatus(row.status),
-        severity=m.Severity(row.severity),
-        description=row.description,
-        defect_codes=list(row.defect_codes),
-        root_cause_codes=list(row.root_cause_codes),
-        quantity_affected=row.quantity_affected,
-        unit=row.unit,
-        disposition=m.NcDisposition(row.disposition) if row.disposition else None,
-        action_plan=row.action_plan,
-        effectiveness_note=row.effectiveness_note,
-        item_id=row.item_id,
-        lot_id=row.lot_id,
-        supplier_id=row.supplier_id,
-        equipment_id=row.equipment_id,
-        production_order_id=row.production_order_id,
-        inspection_lot_id=row.inspection_lot_id,
-        reported_by=row.reported_by,
-        closed_at=_at(row.closed_at),
-        cancel_reason=row.cancel_reason,
-        reopen_count=row.reopen_count,
-        allowed_actions=domain.NONCONFORMANCE.actions(m.NcStatus(row.status)),
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
+    actions = domain.NONCONFORMANCE.actions(m.NcStatus(row.status))
+    return to_wire(
+        row, m.Nonconformance, nc_id=row.id, disposition=row.disposition or None, allowed_actions=actions
     )
 
 
 def supplier_case(row: s.SupplierCaseRow) -> m.SupplierCase:
-    return m.SupplierCase(
-        case_id=row.id,
-        supplier_id=row.supplier_id,
-        title=row.title,
-        status=m.SupplierCaseStatus(row.status),
-        description=row.description,
-        nc_ids=list(row.nc_ids),
-        lot_ids=list(row.lot_ids),
-        po_id=row.po_id,
-        due_date=row.due_date,
-        opened_by=row.opened_by,
-        responses=msgspec.convert(row.responses, list[m.SupplierResponse]),
-        issued_at=_at(row.issued_at),
-        closed_at=_at(row.closed_at),
-        cancel_reason=row.cancel_reason,
-        allowed_actions=domain.SUPPLIER_CASE.actions(m.SupplierCaseStatus(row.status)),
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    actions = domain.SUPPLIER_CASE.actions(m.SupplierCaseStatus(row.status))
+    return to_wire(row, m.SupplierCase, case_id=row.id, allowed_actions=actions)
 
 
 def capa(row: s.CapaRow) -> m.Capa:
-    return m.Capa(
-        capa_id=row.id,
-        kind=m.CapaKind(row.kind),
-        title=row.title,
-        status=m.CapaStatus(row.status),
-        owner=row.owner,
-        description=row.description,
-        nc_ids=list(row.nc_ids),
-        due_date=row.due_date,
-        actions=msgspec.convert(row.actions, list[m.CapaAction]),
-        effectiveness_checks=msgspec.convert(row.effectiveness_checks, list[m.EffectivenessCheck]),
-        cause_codes=list(row.cause_codes),
-        correction_codes=list(row.correction_codes),
-        closed_at=_at(row.closed_at),
-        cancel_reason=row.cancel_reason,
-        allowed_actions=domain.CAPA.actions(m.CapaStatus(row.status)),
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.Capa, capa_id=row.id, allowed_actions=domain.CAPA.actions(m.CapaStatus(row.status)))
 
 
 def stored(value: Any) -> Any:

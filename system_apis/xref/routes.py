@@ -99,7 +99,9 @@ class MappingController(Controller):
         system_id: QuerySystemId = None,
         canonical_id: QueryId = None,
     ) -> Page[m.Mapping]:
-        return await service.list_mappings(session, page_query, kind, system, system_id, canonical_id)
+        return await service.list_mappings(
+            session, page_query, kind=kind, system=system, system_id=system_id, canonical_id=canonical_id
+        )
 
     @get("/{mapping_id:str}", responses=problems(404), summary="Get a mapping")
     async def get(self, session: Session, mapping_id: PathId) -> Response[m.Mapping]:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import xref as ev
 from contracts.kit import outbox
-from contracts.kit.paging import Page, PageQuery, body_instant, check_if_match, utcnow
+from contracts.kit.paging import Page, PageQuery, body_instant, utcnow
 from contracts.kit.problems import Conflict, NotFound
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, list_page
+from contracts.kit.repository import get_or_404, get_or_422, get_versioned, list_page
 from contracts.models import xref as m
 from system_apis.xref import domain, views
 from system_apis.xref import store as s
@@ -88,8 +88,7 @@ async def change_validity(
     session: AsyncSession, mapping_id: str, data: m.ValidityUpdate, if_match: str
 ) -> m.Mapping:
     # FOR UPDATE: a concurrent change of this mapping waits, then sees the new version (412).
-    row = await get_or_404(session, s.MappingRow, mapping_id, "mapping", lock=True)
-    check_if_match(if_match, row.version)
+    row = await get_versioned(session, s.MappingRow, mapping_id, "mapping", if_match, lock=True)
     before = views.claim(row)
     after = before.with_end(data.valid_to)
     if after.validity.end == before.validity.end:
@@ -125,24 +124,9 @@ async def get_mapping(session: AsyncSession, mapping_id: str) -> m.Mapping:
     return views.mapping(await get_or_404(session, s.MappingRow, mapping_id, "mapping"))
 
 
-async def list_mappings(
-    session: AsyncSession,
-    q: PageQuery,
-    kind: m.Kind | None,
-    system: m.System | None,
-    system_id: str | None,
-    canonical_id: str | None,
-) -> Page[m.Mapping]:
-    where: list[ColumnElement[bool]] = []
-    if kind:
-        where.append(s.MappingRow.kind == kind)
-    if system:
-        where.append(s.MappingRow.system == system)
-    if system_id:
-        where.append(s.MappingRow.system_id == system_id)
-    if canonical_id:
-        where.append(s.MappingRow.canonical_id == canonical_id)
-    return await list_page(session, s.MappingRow, views.mapping, q, where=where)
+async def list_mappings(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.Mapping]:
+    """`filters`: the list's query parameters by column name (kind, system, ids)."""
+    return await list_page(session, s.MappingRow, views.mapping, q, **filters)
 
 
 # --- lookups ----------------------------------------------------------------------------------

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, func, or_, select
+from sqlalchemy import ForeignKey, Index, String, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from contracts.kit.records import RecordMixin
+from contracts.kit.records import RecordMixin, UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -35,8 +35,8 @@ class MappingRow(RecordMixin, Base):
     kind: Mapped[str] = mapped_column(String(20))
     system: Mapped[str] = mapped_column(String(20))
     system_id: Mapped[str] = mapped_column(String(128))
-    valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 async def lock_claims(

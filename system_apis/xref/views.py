@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from contracts.kit.paging import as_utc
+from contracts.kit.repository import to_wire
 from contracts.models import xref as m
 from system_apis.xref import domain
 from system_apis.xref import store as s
 
 
-def _instant(moment: datetime | None) -> datetime | None:
-    return as_utc(moment) if moment is not None else None
-
-
 def entity(row: s.EntityRow) -> m.Entity:
-    return m.Entity(
-        canonical_id=row.id,
-        kind=m.Kind(row.kind),
-        label=row.label,
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.Entity, canonical_id=row.id)
 
 
 def mapping(row: s.MappingRow) -> m.Mapping:
-    return m.Mapping(
-        mapping_id=row.id,
-        canonical_id=row.canonical_id,
-        kind=m.Kind(row.kind),
-        system=m.System(row.system),
-        system_id=row.system_id,
-        valid_from=_instant(row.valid_from),
-        valid_to=_instant(row.valid_to),
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.Mapping, mapping_id=row.id)
 
 
 def claim(row: s.MappingRow) -> domain.Claim:
@@ -47,7 +23,7 @@ def claim(row: s.MappingRow) -> domain.Claim:
         canonical_id=row.canonical_id,
         system=row.system,
         system_id=row.system_id,
-        validity=domain.Validity(_instant(row.valid_from), _instant(row.valid_to)),
+        validity=domain.Validity(row.valid_from, row.valid_to),
     )
 
 

@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
 
 from contracts.kit import migrations
 from contracts.kit.flows.store import flow_metadata
@@ -181,6 +182,8 @@ def _value(column: Any) -> Any:
     """One value of the column's type; the same for every column of a type, so foreign keys
     (`lots.item_id` -> `items.id`) point at the one row of the table they name."""
     kind = column.type
+    if isinstance(kind, TypeDecorator):  # such as the kit's UTCDateTime: the stored type counts
+        kind = kind.impl_instance
     if isinstance(kind, DateTime):
         return datetime(2026, 12, 1, 8, 30, tzinfo=UTC if kind.timezone else None)
     if isinstance(kind, Date):
