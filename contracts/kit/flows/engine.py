@@ -15,7 +15,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Integer, Select, String, Text, bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.kit import breaker, consumer, correlation, outbox, signals, tracing
 from contracts.kit.audit import Actor, acting_as
@@ -30,6 +30,7 @@ from contracts.kit.settings import FlowSettings
 from contracts.kit.unit_of_work import KEY_IN_USE
 
 log = logging.getLogger("plantbridge.flows")
+Executor = AsyncSession | AsyncConnection  # the runner's own changes are Core statements
 RUNNER = "flow-runner"  # who the runner's own changes are recorded as (approval requests, escalations)
 D = TypeVar("D")
 SIGNAL = "flows"
@@ -240,7 +241,7 @@ async def _skips(session: AsyncSession, flow_id: str, skipped: Skipped) -> dict[
     return {"next_step": step_no} if names else {}
 
 
-async def _note(session: AsyncSession, flow_id: str, kind: str, step: str | None, detail: str | None) -> None:
+async def _note(session: Executor, flow_id: str, kind: str, step: str | None, detail: str | None) -> None:
     await session.execute(
         _NOTE,
         {
@@ -412,17 +413,23 @@ class FlowRunner(Generic[D]):
         return leased[0] if leased else None
 
     async def _lease(self, candidates: Select[Any], params: dict[str, Any], now: datetime) -> list[Lease]:
+        """Most wake-ups find nothing to lease: they only read. A lease is written without an fsync
+        (`Database.relaxed`): one lost in a power cut died with its runner, and the flow is
+        leased again after the restart; every step's effect is committed durably."""
         started = asyncio.get_running_loop().time()
-        async with self.db.transaction() as session:
-            rows = (await session.execute(candidates, params)).all()
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(candidates, params)).all()
+        if not rows:
+            return []
+        async with self.db.relaxed() as conn:
             held, takeovers = await leases.lease(
-                session, rows, owner=self.owner, seconds=self.lease, now=now, started=started
+                conn, rows, owner=self.owner, seconds=self.lease, now=now, started=started
             )
             for taken in takeovers:
-                await self._note_takeover(session, taken)
+                await self._note_takeover(conn, taken)
         return held
 
-    async def _note_takeover(self, session: AsyncSession, taken: leases.Takeover) -> None:
+    async def _note_takeover(self, conn: Executor, taken: leases.Takeover) -> None:
         flow_type = self.types.get(taken.type)
         steps = flow_type.steps if flow_type else ()
         step = steps[taken.next_step].name if taken.next_step < len(steps) else None
@@ -434,7 +441,7 @@ class FlowRunner(Generic[D]):
             taken.lapsed_at,
         )
         await _note(
-            session,
+            conn,
             taken.flow_id,
             "lease_taken_over",
             step,
@@ -525,8 +532,8 @@ class FlowRunner(Generic[D]):
 
     async def _renew(self, held: Lease, *, release: bool = False) -> bool:
         until = None if release else utcnow() + timedelta(seconds=self.lease)
-        async with self.db.transaction() as session:
-            return await leases.renew(session, held, until)
+        async with self.db.relaxed() as conn:  # see `_lease`
+            return await leases.renew(conn, held, until)
 
     async def _fenced(
         self, session: AsyncSession, held: Lease, statement: Any, values: dict[str, Any]
