@@ -233,7 +233,7 @@ _NOTE = insert(timeline).from_select(
 Skipped = tuple[int, Sequence[str]]
 
 
-async def _skips(session: AsyncSession, flow_id: str, skipped: Skipped) -> dict[str, Any]:
+async def _skips(session: Executor, flow_id: str, skipped: Skipped) -> dict[str, Any]:
     """Record the skipped steps before the one a run stops at; the flow's columns to set for it."""
     step_no, names = skipped
     for name in names:
