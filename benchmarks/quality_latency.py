@@ -18,10 +18,10 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -31,11 +31,13 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from contracts.kit.http1 import Pool
+from contracts.topology import by_name
+from plantbridge.launcher import register_client
 from plantbridge.processes import RedisServer, ServiceProcess, free_port
 from tests.support.lots import prepare_lots
 from tests.support.postgres import PostgresServer
 
-SCOPES = "erp:read erp:write qms:read qms:write mes:read mes:write"
+SCOPES = ("erp:read", "erp:write", "qms:read", "qms:write", "mes:read", "mes:write")
 
 
 class Stack:
@@ -67,24 +69,9 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def register(self, client_id: str) -> str:
+    def register(self, client_id: str, scopes: Sequence[str] = SCOPES) -> str:
         secret = secrets.token_urlsafe(24)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "plantbridge",
-                "gateway",
-                "register-client",
-                client_id,
-                "--scopes",
-                SCOPES,
-                f"--secret={secret}",  # a random secret may start with "-"
-            ],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "GATEWAY_DATABASE_URL": self.db("gateway")},
-        )
+        register_client({"GATEWAY_DATABASE_URL": self.db("gateway")}, client_id, scopes, secret)
         return secret
 
     def cpu_seconds(self) -> dict[str, float]:
@@ -115,7 +102,7 @@ async def token(stack: Stack, client_id: str, secret: str) -> str:
         response = await http.post(
             f"{stack.gateway_url}/oauth2/token",
             auth=(client_id, secret),
-            data={"grant_type": "client_credentials", "scope": SCOPES},
+            data={"grant_type": "client_credentials", "scope": " ".join(SCOPES)},
         )
         return str(response.json()["access_token"])
 
@@ -199,7 +186,9 @@ async def main(args: argparse.Namespace) -> None:
         stack.start("gateway", "GATEWAY", issuer=stack.gateway_url)
         erp = stack.start("erp", "ERP")
         qms = stack.start("qms", "QMS")
-        quality_secret = stack.register("quality-process")
+        # The scopes the quality process asks for, as the launcher registers them.
+        quality = by_name("quality")
+        quality_secret = stack.register(quality.client_id, quality.client_scopes)
         stack.start(
             "quality",
             "QUALITY",

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.kit import sqlite_inline
 
@@ -44,6 +44,34 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def relaxed(self) -> AsyncIterator[AsyncConnection]:
+        """A Core transaction whose commit may be lost in a power cut, never torn: for bookkeeping
+        that is redone safely when lost (the relay marking what it sent), never for a change
+        another system may act on. It spares an fsync that would block the event loop (SQLite
+        `synchronous=NORMAL` for this commit; PostgreSQL `synchronous_commit = off`). A later
+        durable commit makes it durable too: both logs are written in order."""
+        async with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                async with conn.begin():
+                    await conn.exec_driver_sql(_PG_RELAXED)
+                    yield conn
+                return
+            # SQLite takes the setting outside a transaction only; sqlite3 opens one at the first
+            # write, so the PRAGMA goes first and the durable setting comes back after the commit.
+            await conn.exec_driver_sql(_SQLITE_RELAXED)
+            await conn.commit()
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                try:
+                    await conn.exec_driver_sql(_SQLITE_DURABLE)
+                    await conn.commit()
+                except BaseException:
+                    await conn.invalidate()  # never pool a connection whose commits are not durable
+                    raise
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -52,12 +80,17 @@ class Database:
         await self.engine.dispose()
 
 
+_PG_RELAXED = "SET LOCAL synchronous_commit TO OFF"
+_SQLITE_RELAXED = "PRAGMA synchronous=NORMAL"
+# FULL: a commit reaches the disk before the request is answered. NORMAL (WAL) can roll back the
+# last commits after a power cut, when other services already acted on them.
+_SQLITE_DURABLE = "PRAGMA synchronous=FULL"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # FULL: a commit reaches the disk before the request is answered. NORMAL (WAL) can roll back
-    # the last commits after a power cut, when other services already acted on them.
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(_SQLITE_DURABLE)
     cursor.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_TIMEOUT_MS}")
     cursor.close()

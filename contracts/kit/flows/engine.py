@@ -15,7 +15,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Integer, Select, String, Text, bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.kit import breaker, consumer, correlation, outbox, signals, tracing
 from contracts.kit.audit import Actor, acting_as
@@ -30,6 +30,7 @@ from contracts.kit.settings import FlowSettings
 from contracts.kit.unit_of_work import KEY_IN_USE
 
 log = logging.getLogger("plantbridge.flows")
+Executor = AsyncSession | AsyncConnection  # the runner's own changes are Core statements
 RUNNER = "flow-runner"  # who the runner's own changes are recorded as (approval requests, escalations)
 D = TypeVar("D")
 SIGNAL = "flows"
@@ -228,7 +229,19 @@ _NOTE = insert(timeline).from_select(
 )
 
 
-async def _note(session: AsyncSession, flow_id: str, kind: str, step: str | None, detail: str | None) -> None:
+# The step a run stopped at and the steps it skipped on the way there (see `run_leased`).
+Skipped = tuple[int, Sequence[str]]
+
+
+async def _skips(session: Executor, flow_id: str, skipped: Skipped) -> dict[str, Any]:
+    """Record the skipped steps before the one a run stops at; the flow's columns to set for it."""
+    step_no, names = skipped
+    for name in names:
+        await _note(session, flow_id, "step_skipped", name, "condition not met")
+    return {"next_step": step_no} if names else {}
+
+
+async def _note(session: Executor, flow_id: str, kind: str, step: str | None, detail: str | None) -> None:
     await session.execute(
         _NOTE,
         {
@@ -328,6 +341,7 @@ class FlowRunner(Generic[D]):
 
         unsubscribe = signals.subscribe(SIGNAL, on_commit)
         unwatch = breaker.watch_recoveries(on_recovery)
+        next_escalation = 0.0
         try:
             while True:
                 self._wake.clear()
@@ -338,12 +352,16 @@ class FlowRunner(Generic[D]):
                 except Exception:
                     log.exception("claiming due flows failed")
                     claimed = []
-                try:
-                    # Apart from claiming: flows leased above must run whatever happens here.
-                    # Replicas escalating one approval at once: its version lets only one commit.
-                    await self.escalate_due()
-                except Exception:
-                    log.exception("escalating overdue approvals failed")
+                if loop.time() >= next_escalation:
+                    # Once a poll interval, not on every wake-up (each finished flow wakes the
+                    # runner): approvals wait hours, and a look costs a query.
+                    next_escalation = loop.time() + self.poll_interval
+                    try:
+                        # Apart from claiming: flows leased above must run whatever happens here.
+                        # Replicas escalating one approval at once: its version lets only one commit.
+                        await self.escalate_due()
+                    except Exception:
+                        log.exception("escalating overdue approvals failed")
                 for held in claimed:
                     task = asyncio.create_task(self._run_guarded(held))
                     self._tasks.add(task)
@@ -395,17 +413,23 @@ class FlowRunner(Generic[D]):
         return leased[0] if leased else None
 
     async def _lease(self, candidates: Select[Any], params: dict[str, Any], now: datetime) -> list[Lease]:
+        """Most wake-ups find nothing to lease: they only read. A lease is written without an fsync
+        (`Database.relaxed`): one lost in a power cut died with its runner, and the flow is
+        leased again after the restart; every step's effect is committed durably."""
         started = asyncio.get_running_loop().time()
-        async with self.db.transaction() as session:
-            rows = (await session.execute(candidates, params)).all()
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(candidates, params)).all()
+        if not rows:
+            return []
+        async with self.db.relaxed() as conn:
             held, takeovers = await leases.lease(
-                session, rows, owner=self.owner, seconds=self.lease, now=now, started=started
+                conn, rows, owner=self.owner, seconds=self.lease, now=now, started=started
             )
             for taken in takeovers:
-                await self._note_takeover(session, taken)
+                await self._note_takeover(conn, taken)
         return held
 
-    async def _note_takeover(self, session: AsyncSession, taken: leases.Takeover) -> None:
+    async def _note_takeover(self, conn: Executor, taken: leases.Takeover) -> None:
         flow_type = self.types.get(taken.type)
         steps = flow_type.steps if flow_type else ()
         step = steps[taken.next_step].name if taken.next_step < len(steps) else None
@@ -417,7 +441,7 @@ class FlowRunner(Generic[D]):
             taken.lapsed_at,
         )
         await _note(
-            session,
+            conn,
             taken.flow_id,
             "lease_taken_over",
             step,
@@ -451,8 +475,8 @@ class FlowRunner(Generic[D]):
     async def run_leased(self, held: Lease) -> FlowStatus:
         """Run the leased flow's remaining steps until it completes, waits or stalls."""
         flow_id = held.flow_id
-        async with self.db.transaction() as session:
-            row = (await session.execute(_LOAD, {"flow": flow_id})).one()
+        async with self.db.engine.connect() as conn:  # a read: nothing to commit
+            row = (await conn.execute(_LOAD, {"flow": flow_id})).one()
         flow_type = self.types.get(row.type)
         if flow_type is None:
             return await self._stall(held, row.attempts, None, f"unknown flow type {row.type}")
@@ -468,20 +492,27 @@ class FlowRunner(Generic[D]):
             ),
             tracing.flow(row.type, flow_id, row.traceparent),
         ):
+            # Skipped steps are recorded with the next step's commit, not in one of their own: a
+            # skip is decided from the flow's data and results alone, so a run that stops before
+            # that commit decides it the same way again.
+            skipped: list[str] = []
             while step_no < len(flow_type.steps):
                 step = flow_type.steps[step_no]
                 ctx.step, ctx.staged = step.name, []
                 if step.when is not None and not step.when(ctx):
-                    await self._advance(held, ctx, step_no, flow_type, None, skipped=True)
+                    skipped.append(step.name)
                     step_no += 1
                     continue
                 if step.approval is not None:
+                    if skipped:  # parking lets go of the flow: what led here is on record first
+                        await self._advance(held, ctx, step_no, flow_type, skipped, None)
+                        skipped = []
                     given = await self._await_approval(held, ctx, step.approval)
                     if isinstance(given, FlowStatus):
                         return given
                     ctx.results[step.name] = given
-                    await self._advance(held, ctx, step_no, flow_type, given, skipped=False)
-                    step_no, attempts = step_no + 1, 0
+                    await self._advance(held, ctx, step_no + 1, flow_type, skipped, given)
+                    step_no, attempts, skipped = step_no + 1, 0, []
                     continue
                 try:
                     # The heartbeat keeps the lease while the step runs, however long it takes.
@@ -491,16 +522,18 @@ class FlowRunner(Generic[D]):
                 except LeaseLost:
                     raise
                 except Exception as exc:
-                    return await self._failed(held, step.name, attempts + 1, exc)
+                    return await self._failed(held, step.name, attempts + 1, exc, (step_no, skipped))
                 ctx.results[step.name] = dict(result or {})
-                await self._advance(held, ctx, step_no, flow_type, ctx.results[step.name], skipped=False)
-                step_no, attempts = step_no + 1, 0
+                await self._advance(held, ctx, step_no + 1, flow_type, skipped, ctx.results[step.name])
+                step_no, attempts, skipped = step_no + 1, 0, []
+            if skipped:  # the last steps were all skipped
+                await self._advance(held, ctx, step_no, flow_type, skipped, None)
         return FlowStatus.COMPLETED
 
     async def _renew(self, held: Lease, *, release: bool = False) -> bool:
         until = None if release else utcnow() + timedelta(seconds=self.lease)
-        async with self.db.transaction() as session:
-            return await leases.renew(session, held, until)
+        async with self.db.relaxed() as conn:  # see `_lease`
+            return await leases.renew(conn, held, until)
 
     async def _fenced(
         self, session: AsyncSession, held: Lease, statement: Any, values: dict[str, Any]
@@ -516,18 +549,19 @@ class FlowRunner(Generic[D]):
         self,
         held: Lease,
         ctx: FlowContext[D],
-        step_no: int,
+        next_step: int,
         flow_type: FlowType,
+        skipped: Sequence[str],
         result: dict[str, Any] | None,
-        *,
-        skipped: bool,
     ) -> None:
-        last = step_no + 1 == len(flow_type.steps)
+        """Commit the flow's progress up to `next_step`: the steps `skipped` on the way and, with a
+        `result`, `ctx.step` done and the events it staged."""
+        last = next_step == len(flow_type.steps)
         started = asyncio.get_running_loop().time()
         now = utcnow()
         async with self.db.transaction() as session:
             values: dict[str, Any] = {
-                "next_step": step_no + 1,
+                "next_step": next_step,
                 "attempts": 0,
                 "last_error": None,
                 "updated_at": now,
@@ -538,10 +572,11 @@ class FlowRunner(Generic[D]):
             else:
                 values["lease_until"] = now + timedelta(seconds=self.lease)
             await self._fenced(session, held, _ADVANCE, values)
-            detail = "condition not met" if skipped else _summary(result)
-            await _note(session, ctx.flow_id, "step_skipped" if skipped else "step_done", ctx.step, detail)
-            for subject, data in ctx.staged:
-                await outbox.publish(session, self.source, subject, data)
+            await _skips(session, ctx.flow_id, (next_step, skipped))
+            if result is not None:
+                await _note(session, ctx.flow_id, "step_done", ctx.step, _summary(result))
+                for subject, data in ctx.staged:
+                    await outbox.publish(session, self.source, subject, data)
             if last:
                 await _note(session, ctx.flow_id, "completed", None, None)
         held.renewed_at = started
@@ -608,14 +643,16 @@ class FlowRunner(Generic[D]):
         known = self.types.get(flow_type)
         return next((s for s in known.steps if s.name == name), None) if known else None
 
-    async def _failed(self, held: Lease, step: str, attempts: int, exc: Exception) -> FlowStatus:
+    async def _failed(
+        self, held: Lease, step: str, attempts: int, exc: Exception, skipped: Skipped = (0, ())
+    ) -> FlowStatus:
         error = f"{type(exc).__name__}: {exc}"
         # A call its circuit breaker held back (the upstream failed for others just now) is no
         # proof the upstream still fails: the flow waits for it instead of stalling. Many flows
         # failing fast on one open circuit would otherwise use up their attempts in seconds.
         tried = getattr(exc, "attempted", True)
         if not is_transient(exc) or (attempts >= self.max_attempts and tried):
-            return await self._stall(held, attempts, step, error)
+            return await self._stall(held, attempts, step, error, skipped)
         delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
         log.warning(
             "flow %s step %s failed (attempt %d), retrying in %.1fs: %s",
@@ -637,13 +674,16 @@ class FlowRunner(Generic[D]):
                     "next_run_at": utcnow() + timedelta(seconds=delay),
                     "updated_at": utcnow(),
                     "waiting_on": getattr(exc, "service", None) or None,
-                },
+                }
+                | await _skips(session, held.flow_id, skipped),
             )
             detail = f"attempt {attempts}, retry in {delay:.1f}s: {error}"
             await _note(session, held.flow_id, "step_failed", step, detail)
         return FlowStatus.WAITING
 
-    async def _stall(self, held: Lease, attempts: int, step: str | None, error: str) -> FlowStatus:
+    async def _stall(
+        self, held: Lease, attempts: int, step: str | None, error: str, skipped: Skipped = (0, ())
+    ) -> FlowStatus:
         flow_id = held.flow_id
         log.error("flow %s stalled at %s after %d attempts: %s", flow_id, step, attempts, error)
         async with self.db.transaction() as session:
@@ -656,7 +696,8 @@ class FlowRunner(Generic[D]):
                     "attempts": attempts,
                     "last_error": error[:4000],
                     "updated_at": utcnow(),
-                },
+                }
+                | await _skips(session, flow_id, skipped),
             )
             stored = await session.scalar(select(flows.c.trigger_delivery).where(flows.c.id == flow_id))
             delivery = consumer.Delivery.from_json(stored) if stored and self.redis is not None else None

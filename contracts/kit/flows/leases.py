@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, String, and_, bindparam, or_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.kit.flows.store import ACTIVE, flows
 
@@ -99,7 +99,7 @@ CANDIDATE_COLUMNS = (
 
 
 async def lease(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     candidates: Sequence[Any],
     *,
     owner: str,
@@ -124,7 +124,7 @@ async def lease(
     return leases, takeovers
 
 
-async def renew(session: AsyncSession, held: Lease, until: datetime | None) -> bool:
+async def renew(session: AsyncSession | AsyncConnection, held: Lease, until: datetime | None) -> bool:
     """Extend the lease to `until` (None: let go of it); False when it is no longer ours."""
     result: Any = await session.execute(_RENEW, {**held.fence, "until": until})
     return int(result.rowcount or 0) == 1
