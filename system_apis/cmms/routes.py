@@ -10,6 +10,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get, patch, post
 from litestar.params import FromQuery, JSONBody
 
+from contracts.kit.actions import CHANGE, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -18,8 +19,6 @@ from contracts.models import cmms as m
 from system_apis.cmms import service
 
 API = "/cmms/v1"
-# A state change: unknown record 404, refused 409, stale If-Match 412, body naming unknown ids 422.
-CHANGE = problems(404, 409, 412, 422)
 
 
 class AssetController(Controller):
@@ -128,7 +127,12 @@ class AssetController(Controller):
             )
         )
 
-    @post("/{asset_id:str}/retire", status_code=200, responses=CHANGE, summary="Retire an asset (final)")
+    @post(
+        "/{asset_id:str}/retire",
+        status_code=200,
+        responses=CHANGE,
+        summary="Retire an asset (final)",
+    )
     async def retire(
         self,
         session: Session,
@@ -189,15 +193,9 @@ class MaintenanceRequestController(Controller):
     async def get(self, session: Session, request_id: PathId) -> Response[m.MaintenanceRequest]:
         return versioned(await service.get_request(session, request_id))
 
-    @post("/{request_id:str}/accept", status_code=200, responses=CHANGE, summary="Accept a request")
-    async def accept(
-        self,
-        session: Session,
-        request_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.MaintenanceRequest]:
-        return versioned(await service.change_request(session, request_id, "accept", if_match))
+    accept = state_change(
+        "request_id", "accept", service.change_request, m.MaintenanceRequest, summary="Accept a request"
+    )
 
     @post(
         "/{request_id:str}/reject",
@@ -215,37 +213,23 @@ class MaintenanceRequestController(Controller):
     ) -> Response[m.MaintenanceRequest]:
         return versioned(await service.change_request(session, request_id, "reject", if_match, data.reason))
 
-    @post(
-        "/{request_id:str}/start",
-        status_code=200,
-        responses=CHANGE,
+    start = state_change(
+        "request_id",
+        "start",
+        service.change_request,
+        m.MaintenanceRequest,
         summary="Start work on a request",
         description="Also happens by itself when a work order against the request starts.",
     )
-    async def start(
-        self,
-        session: Session,
-        request_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.MaintenanceRequest]:
-        return versioned(await service.change_request(session, request_id, "start", if_match))
 
-    @post(
-        "/{request_id:str}/complete",
-        status_code=200,
-        responses=CHANGE,
+    complete = state_change(
+        "request_id",
+        "complete",
+        service.change_request,
+        m.MaintenanceRequest,
         summary="Complete a request",
         description="Also happens by itself when the last open work order against it is completed.",
     )
-    async def complete(
-        self,
-        session: Session,
-        request_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.MaintenanceRequest]:
-        return versioned(await service.change_request(session, request_id, "complete", if_match))
 
     @post("/{request_id:str}/cancel", status_code=200, responses=CHANGE, summary="Cancel a request")
     async def cancel(
@@ -347,27 +331,20 @@ class WorkOrderController(Controller):
     ) -> Response[m.WorkOrder]:
         return versioned(await service.add_labor(session, wo_id, data, if_match))
 
-    @post("/{wo_id:str}/release", status_code=200, responses=CHANGE, summary="Release a work order for work")
-    async def release(
-        self,
-        session: Session,
-        wo_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(await service.change_work_order(session, wo_id, "release", if_match))
+    release = state_change(
+        "wo_id", "release", service.change_work_order, m.WorkOrder, summary="Release a work order for work"
+    )
 
-    @post("/{wo_id:str}/start", status_code=200, responses=CHANGE, summary="Start work (sets actual_start)")
-    async def start(
-        self,
-        session: Session,
-        wo_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(await service.change_work_order(session, wo_id, "start", if_match))
+    start = state_change(
+        "wo_id", "start", service.change_work_order, m.WorkOrder, summary="Start work (sets actual_start)"
+    )
 
-    @post("/{wo_id:str}/hold", status_code=200, responses=CHANGE, summary="Put work on hold, with a reason")
+    @post(
+        "/{wo_id:str}/hold",
+        status_code=200,
+        responses=CHANGE,
+        summary="Put work on hold, with a reason",
+    )
     async def hold(
         self,
         session: Session,
@@ -380,15 +357,9 @@ class WorkOrderController(Controller):
             await service.change_work_order(session, wo_id, "hold", if_match, reason=data.reason)
         )
 
-    @post("/{wo_id:str}/resume", status_code=200, responses=CHANGE, summary="Resume work on hold")
-    async def resume(
-        self,
-        session: Session,
-        wo_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(await service.change_work_order(session, wo_id, "resume", if_match))
+    resume = state_change(
+        "wo_id", "resume", service.change_work_order, m.WorkOrder, summary="Resume work on hold"
+    )
 
     @post(
         "/{wo_id:str}/complete",
@@ -429,21 +400,14 @@ class WorkOrderController(Controller):
     ) -> Response[m.WorkOrder]:
         return versioned(await service.mark_costs_posted(session, wo_id, data, if_match))
 
-    @post(
-        "/{wo_id:str}/close",
-        status_code=200,
-        responses=CHANGE,
+    close = state_change(
+        "wo_id",
+        "close",
+        service.change_work_order,
+        m.WorkOrder,
         summary="Close a technically complete work order",
         description="409 costs-not-posted until costs-posted was recorded.",
     )
-    async def close(
-        self,
-        session: Session,
-        wo_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(await service.change_work_order(session, wo_id, "close", if_match))
 
     @post(
         "/{wo_id:str}/cancel",

@@ -11,6 +11,7 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
+from contracts.kit.actions import CHANGE, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -20,8 +21,6 @@ from contracts.models.common import ID_PATTERN
 from system_apis.mes import genealogy, service
 
 API = "/mes/v1"
-# A state change: unknown record 404, refused 409, stale If-Match 412, body naming unknown ids 422.
-CHANGE = problems(404, 409, 412, 422)
 
 
 class EquipmentController(Controller):
@@ -173,27 +172,17 @@ class ProductionOrderController(Controller):
     async def get(self, session: Session, order_id: PathId) -> Response[m.ProductionOrder]:
         return versioned(await service.get_order(session, order_id))
 
-    @post(
-        "/{order_id:str}/release", status_code=200, responses=CHANGE, summary="Release an order to the floor"
+    release = state_change(
+        "order_id",
+        "release",
+        service.change_order,
+        m.ProductionOrder,
+        summary="Release an order to the floor",
     )
-    async def release(
-        self,
-        session: Session,
-        order_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        return versioned(await service.change_order(session, order_id, "release", if_match))
 
-    @post("/{order_id:str}/start", status_code=200, responses=CHANGE, summary="Start running an order")
-    async def start(
-        self,
-        session: Session,
-        order_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        return versioned(await service.change_order(session, order_id, "start", if_match))
+    start = state_change(
+        "order_id", "start", service.change_order, m.ProductionOrder, summary="Start running an order"
+    )
 
     @post(
         "/{order_id:str}/hold",
@@ -211,43 +200,27 @@ class ProductionOrderController(Controller):
     ) -> Response[m.ProductionOrder]:
         return versioned(await service.change_order(session, order_id, "hold", if_match, hold=data))
 
-    @post("/{order_id:str}/resume", status_code=200, responses=CHANGE, summary="Resume a held order")
-    async def resume(
-        self,
-        session: Session,
-        order_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        return versioned(await service.change_order(session, order_id, "resume", if_match))
+    resume = state_change(
+        "order_id", "resume", service.change_order, m.ProductionOrder, summary="Resume a held order"
+    )
 
-    @post(
-        "/{order_id:str}/complete",
-        status_code=200,
-        responses=CHANGE,
+    complete = state_change(
+        "order_id",
+        "complete",
+        service.change_order,
+        m.ProductionOrder,
         summary="Complete a running (or held) order",
     )
-    async def complete(
-        self,
-        session: Session,
-        order_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        return versioned(await service.change_order(session, order_id, "complete", if_match))
 
-    @post("/{order_id:str}/close", status_code=200, responses=CHANGE, summary="Close a completed order")
-    async def close(
-        self,
-        session: Session,
-        order_id: PathId,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        return versioned(await service.change_order(session, order_id, "close", if_match))
+    close = state_change(
+        "order_id", "close", service.change_order, m.ProductionOrder, summary="Close a completed order"
+    )
 
     @post(
-        "/{order_id:str}/cancel", status_code=200, responses=CHANGE, summary="Cancel an order not yet started"
+        "/{order_id:str}/cancel",
+        status_code=200,
+        responses=CHANGE,
+        summary="Cancel an order not yet started",
     )
     async def cancel(
         self,
