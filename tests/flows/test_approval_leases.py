@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from contracts.kit import correlation, flows
 from contracts.kit.db import Database
-from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step
+from contracts.kit.flows import FlowRunner, FlowStatus, FlowType, Step, approvals
 from contracts.kit.flows.approvals import Approval, ApprovalRow
 from contracts.kit.flows.leases import LeaseLost
 from contracts.kit.flows.store import flows as flow_table
+from contracts.kit.paging import utcnow
 
 GATE = Approval(
     subject=lambda ctx: f"release {ctx.data['lot_id']}",
@@ -74,3 +75,16 @@ async def test_a_runner_whose_lease_was_revoked_records_no_request(
         await engine.run_leased(held)
     assert (await flow_row(db, flow_id)).status == "cancelled"  # not revived as awaiting approval
     assert await requests(db, flow_id) == []
+
+
+async def test_an_approval_whose_flow_an_operator_cancels_is_withdrawn_not_escalated(
+    db: Database, engine: FlowRunner[None]
+) -> None:
+    flow_id = await begin(db)
+    assert await engine.run_flow(flow_id) is FlowStatus.AWAITING_APPROVAL
+    async with db.transaction() as session:
+        await flows.cancel(session, flow_id, "by operator")
+    [request] = await requests(db, flow_id)
+    assert (request.status, request.comment) == ("withdrawn", "flow cancelled by operator")
+    async with db.transaction() as session:  # due at once (escalate_after 0), yet chases nobody
+        assert flow_id not in [row.flow_id for row in await approvals.overdue(session, utcnow())]

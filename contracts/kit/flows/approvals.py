@@ -6,7 +6,8 @@ records an approval request (subject, who asked, when to escalate) and parks the
 or rejects it through the flow API (`/approvals/{id}/approve|reject`, scope `<service>:approve`):
 approval resumes the flow at that step, which then completes with who approved; rejection
 cancels the flow, leaving everything before the step as it was. A request nobody answers within
-its time is escalated (marked, noted in the timeline and announced by an event) once.
+its time is escalated (marked, noted in the timeline and announced by an event) once. An operator
+cancelling the flow meanwhile withdraws its request: nobody is asked, or chased, any more.
 
 Every request, escalation and decision is a change of an audited record, so a service that
 migrates the audit table finds each in `GET <api>/audit`, with who decided (person via client).
@@ -36,6 +37,7 @@ class ApprovalStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # its flow was cancelled before anyone decided
 
 
 class _FlowRecords(DeclarativeBase):
@@ -129,6 +131,16 @@ async def overdue(session: AsyncSession, now: datetime) -> list[ApprovalRow]:
         .limit(100)
     )
     return list(found)
+
+
+async def withdraw(session: AsyncSession, flow_id: str, why: str) -> None:
+    """A cancelled flow waits for nobody: its pending request leaves the approvers' queue and is
+    never escalated (otherwise someone would be chased to decide on a flow that cannot go on)."""
+    waiting = (ApprovalRow.flow_id == flow_id, ApprovalRow.status == ApprovalStatus.PENDING)
+    pending = await session.scalars(select(ApprovalRow).where(*waiting))
+    for row in pending:
+        row.status, row.decided_at, row.comment = ApprovalStatus.WITHDRAWN, utcnow(), why
+    await session.flush()
 
 
 def request(flow_id: str, flow_type: str, step: str, approval: Approval, ctx: Any) -> ApprovalRow:

@@ -179,7 +179,8 @@ async def resume(session: AsyncSession, flow_id: str, why: str, kind: str = "ret
 
 async def cancel(session: AsyncSession, flow_id: str, why: str, step: str | None = None) -> None:
     """Stop a flow for good (an operator, or a refused approval at `step`); a runner still inside
-    one of its steps commits nothing more."""
+    one of its steps commits nothing more, and an approval it waited for is withdrawn."""
+    await approvals.withdraw(session, flow_id, f"flow cancelled {why}" if step is None else why)
     await session.execute(
         update(flows)
         .where(flows.c.id == flow_id)

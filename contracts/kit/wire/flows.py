@@ -22,7 +22,7 @@ class Approval(Output, kw_only=True):
     flow_type: str
     step: str
     subject: str  # what is to be approved, in words
-    status: str  # pending, approved, rejected
+    status: str  # pending, approved, rejected, withdrawn (its flow was cancelled)
     requested_by: str
     requested_at: datetime
     escalate_at: datetime | None  # when a request still pending is escalated
