@@ -18,13 +18,22 @@ import base64
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get, post
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import QueryParameter
 from litestar.response import Stream
 from litestar.types import ControllerRouterHandler
@@ -51,6 +60,31 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/gif": (b"GIF87a", b"GIF89a"),
 }
+
+
+def file_operation(types: Iterable[str], *, takes: bool = False, gives: bool = False) -> type[Operation]:
+    """The OpenAPI operation of an upload (`takes` the file as its body) or a download (`gives` it
+    as its 200 answer), the file in one of `types`. Such handlers stream raw bytes, which Litestar
+    cannot describe; this says what a client sends or gets."""
+    file = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, min_length=1))
+    content = dict.fromkeys(sorted(types), file)
+
+    @dataclass
+    class FileOperation(Operation):
+        def __post_init__(self) -> None:
+            if takes:
+                self.request_body = RequestBody(
+                    content=content,
+                    description="The file itself, its Content-Type the file's type",
+                    required=True,
+                )
+            answer = (self.responses or {}).get("200")
+            if gives and isinstance(answer, OpenAPIResponse):
+                answer.content, answer.description = content, "The file, in the type it was uploaded as"
+
+    return FileOperation
+
+
 FileName = Annotated[
     str,
     QueryParameter(
@@ -193,6 +227,7 @@ def document_routes(
         tags=["documents"],
         opt=opt,
         request_max_body_size=settings.max_bytes,
+        operation_class=file_operation(settings.types, takes=True),
         responses=problems(413, 415),
         summary="Upload a document (an 8D report, a photo)",
         description=f"The request body is the file, its Content-Type the file's type (accepted: "
@@ -223,6 +258,7 @@ def document_routes(
         tags=["documents"],
         opt=opt,
         responses=problems(404),
+        operation_class=file_operation(settings.types, gives=True),
         summary="A document's bytes, as an attachment",
         description="Streamed with the type it was uploaded as, its SHA-256 as ETag and Repr-Digest.",
     )

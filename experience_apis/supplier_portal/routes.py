@@ -13,7 +13,7 @@ from litestar.params import FromQuery, JSONBody
 
 from contracts.kit.app import runtime_of
 from contracts.kit.auth import current_principal
-from contracts.kit.documents import FileName
+from contracts.kit.documents import FileName, file_operation
 from contracts.kit.paging import Paged, etag
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.problems import Problem, Unprocessable
@@ -157,6 +157,10 @@ class ScorecardController(Controller):
 UPLOAD_CAP = 64 * 1024 * 1024  # what the server reads at all; the portal's own limit is a setting
 
 
+# QMS decides what it keeps (its settings); these are the types its default accepts.
+DOCUMENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "text/plain")
+
+
 class DocumentController(Controller):
     path = "/documents"
     tags = ["documents"]
@@ -164,6 +168,10 @@ class DocumentController(Controller):
 
     @post(
         request_max_body_size=UPLOAD_CAP,
+        # QMS decides what it keeps (its settings); these are the types its default accepts.
+        operation_class=file_operation(
+            ("application/pdf", "image/png", "image/jpeg", "text/plain"), takes=True
+        ),
         responses=problems(403, 413, 415, 503),
         summary="Upload a document to attach to an answer (an 8D report, photos)",
         description="The body is the file, its Content-Type the file's type (PDF, PNG, JPEG or plain "

@@ -104,13 +104,16 @@ def identified_and_described(
 
 
 def json_bodies(document: dict[str, Any], method: str, path: str, op: Operation) -> Iterator[str]:
-    """A request body is JSON, and the operation says what the server answers to a body that is
-    not (415), too large (413), or malformed, too deeply nested or invalid (400)."""
+    """A request body is JSON (or a file: the body is the file itself, a binary string in its own
+    media type), and the operation says what the server answers to a body that is not (415), too
+    large (413), or malformed, too deeply nested or invalid (400)."""
     body = _resolve(document, op.get("requestBody"))
     if not body:
         return
-    for media_type in body.get("content", {}):
-        if not is_json_media_type(media_type):
+    for media_type, content in body.get("content", {}).items():
+        schema = _resolve(document, content.get("schema")) or {}
+        is_file = (schema.get("type"), schema.get("format")) == ("string", "binary")
+        if not (is_json_media_type(media_type) or is_file):
             yield f"body: {media_type} is not a JSON media type"
     for needed in ("400", "413", "415"):
         if needed not in map(str, op.get("responses", {})):

@@ -41,3 +41,13 @@ def test_the_lint_catches_a_body_that_is_not_json() -> None:
     content = doc["paths"]["/erp/v1/items"]["post"]["requestBody"]["content"]
     content["text/plain"] = content["application/json"]
     assert f"{CREATE_ITEM}: body: text/plain is not a JSON media type" in lint(doc)
+
+
+def test_a_file_upload_may_take_its_own_media_type_but_not_a_json_schema_under_it() -> None:
+    doc = _erp()
+    content = doc["paths"]["/erp/v1/items"]["post"]["requestBody"]["content"]
+    content["application/pdf"] = {"schema": {"type": "string", "format": "binary"}}
+    content["image/png"] = content["application/json"]  # an object, not a file
+    found = lint(doc)
+    assert f"{CREATE_ITEM}: body: application/pdf is not a JSON media type" not in found
+    assert f"{CREATE_ITEM}: body: image/png is not a JSON media type" in found
