@@ -29,11 +29,12 @@ WITHOUT_BODIES = {"operations", "shopfloor"}
 
 
 def operations_with_bodies(document: dict[str, Any]) -> Iterator[tuple[str, str, list[str]]]:
-    """(method, path with its parameters filled in, the scopes the operation needs)."""
+    """Operations taking JSON: (method, path with its parameters filled in, the scopes it needs)."""
     for path, item in document["paths"].items():
         for method, op in item.items():
-            if not isinstance(op, dict) or "requestBody" not in op:
-                continue
+            takes = op.get("requestBody", {}).get("content", {}) if isinstance(op, dict) else {}
+            if "application/json" not in takes:
+                continue  # no body, or a file upload (its body is the file in its own type)
             for parameter in op.get("parameters", []):
                 if parameter.get("in") == "path":
                     kind = parameter.get("schema", {}).get("type")
