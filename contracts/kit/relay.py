@@ -243,9 +243,13 @@ class OutboxRelay:
         return trimmed
 
     async def _still_needed(self, stream: str, group: dict[str, Any]) -> tuple[int, int]:
-        """The first entry id of `stream` that `group` has not acknowledged."""
-        if group["pending"]:
-            summary: Any = await self.redis.xpending(stream, group["name"])
+        """The first entry id of `stream` that `group` has not acknowledged.
+
+        Decided on XPENDING's own count, not the one in `group` (XINFO GROUPS, read earlier): a
+        consumer may have acknowledged everything in between, and then there is no oldest
+        pending entry. The earlier last-delivered id is then only ever too low: it trims less."""
+        summary: Any = await self.redis.xpending(stream, group["name"])
+        if summary["pending"]:
             return entry_id(summary["min"])
         ms, seq = entry_id(group["last-delivered-id"])
         return ms, seq + 1
