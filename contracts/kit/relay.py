@@ -56,6 +56,7 @@ FIELD_TYPE = "type"
 
 # How long published events stay: outbox rows, stream entries, consumers' inbox rows.
 RETENTION = timedelta(days=7)
+HOUSEKEEPING_RETRY = 30.0  # seconds after a failed purge or trim
 
 # One publisher at a time per PostgreSQL database, so replicas never interleave a stream.
 _PG_LOCK_ID = zlib.crc32(b"plantbridge.outbox.relay")
@@ -184,10 +185,6 @@ class OutboxRelay:
                 self._wake.clear()
                 try:
                     count = await self.publish_pending()
-                    if self._loop.time() >= next_purge:
-                        next_purge = self._loop.time() + self.purge_interval
-                        await self.purge_published()
-                        await self.trim_streams()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -205,6 +202,8 @@ class OutboxRelay:
                 if self.failures:
                     log.info("outbox relay publishing again after %d failed attempts", self.failures)
                     self.failures = 0
+                if self._loop.time() >= next_purge:
+                    next_purge = self._loop.time() + await self._housekeep()
                 if count >= self.batch_size:
                     continue  # more rows are waiting
                 with contextlib.suppress(TimeoutError):
@@ -213,6 +212,24 @@ class OutboxRelay:
         finally:
             unsubscribe()
             self._wake = None
+
+    async def _housekeep(self) -> float:
+        """Purge published rows and trim the streams; the seconds until the next pass. A failure
+        here is not a publishing failure: it neither backs publishing off nor waits a whole
+        interval to be tried again."""
+        try:
+            await self.purge_published()
+            await self.trim_streams()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise_if_cancelled()
+            retry = min(self.purge_interval, HOUSEKEEPING_RETRY)
+            log.warning(
+                "outbox relay housekeeping failed (%s: %s); again in %.0f s", type(exc).__name__, exc, retry
+            )
+            return retry
+        return self.purge_interval
 
     async def purge_published(self) -> int:
         cutoff = datetime.now(UTC) - self.retention

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from contracts.kit.db import Database
-from contracts.kit.relay import OutboxRelay
+from contracts.kit.relay import HOUSEKEEPING_RETRY, OutboxRelay
 from tests.events.test_relay import STREAM, drain, stage, stream_ids
 
 
@@ -40,3 +40,21 @@ async def test_a_group_acknowledging_everything_while_the_relay_trims_is_no_fail
     monkeypatch.setattr(redis, "xinfo_groups", groups_then_consumer_catches_up)
     assert await relay.trim_streams() == 2
     assert await stream_ids(redis) == staged[2:]  # "behind" still needs its pending 3rd entry
+
+
+async def test_a_failed_trim_is_housekeeping_that_neither_stops_publishing_nor_waits_an_interval(
+    db: Database, redis: Redis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    relay = OutboxRelay(db, redis, purge_interval=600.0)
+
+    async def redis_refuses() -> int:
+        raise ConnectionError("trim refused")
+
+    monkeypatch.setattr(relay, "trim_streams", redis_refuses)
+    assert await relay._housekeep() == HOUSEKEEPING_RETRY  # tried again soon, not in 600 s
+    assert relay.failures == 0  # publishing does not back off for it
+    assert "housekeeping failed (ConnectionError: trim refused)" in caplog.text
+    assert "cannot publish" not in caplog.text
+    staged = await stage(db, ["B1"])
+    await drain(relay)
+    assert (await stream_ids(redis))[-1] == staged[-1]
