@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.test_audit import Systems, audit, changes, systems
+from tests.integration.test_audit import RELEASED, Systems, audit, changes, make_item, systems
 from tests.support.http import ok, unique
 
 __all__ = ["systems"]  # the module-scoped fixture, served on SQLite and PostgreSQL
@@ -77,3 +77,41 @@ def test_a_stale_or_refused_change_writes_no_entry(systems: Systems) -> None:
     lot = ok(qms.get(f"/qms/v1/inspection-lots/{lot_id}"))
     assert lot["status"] == "results_recorded"
     assert lot["decisions"] == []
+
+
+def test_a_stock_movement_is_audited_as_before(systems: Systems) -> None:
+    erp = systems.erp.http
+    item = make_item(erp)
+    receipt = {
+        "item_id": item,
+        "quantity": 40,
+        "location": "WH1",
+        "lot_id": unique("LOT"),
+        "production_order": "MO-1",
+    }
+    lot_id = ok(erp.post("/erp/v1/production-receipts", json=receipt), 201)["lot_id"]
+    assert [e["version"] for e in audit(erp, "/erp/v1", record_type="lots", record_id=lot_id)] == [2]
+    move = {"type": "release", "lot_id": lot_id, "quantity": 15, "location": "WH1", "quality_ref": RELEASED}
+    stale = erp.post("/erp/v1/inventory-transactions", json=move, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412, stale.text
+    txn = ok(erp.post("/erp/v1/inventory-transactions", json=move, headers={"If-Match": '"2"'}), 201)
+
+    lot_history = audit(erp, "/erp/v1", record_type="lots", record_id=lot_id)
+    assert [(e["action"], e["version"]) for e in lot_history] == [("created", 2), ("updated", 3)]
+    assert changes(lot_history[1]) == {
+        "balances[WH1/QUALITY_INSPECTION].quantity": (40.0, 25.0),
+        "balances[WH1/UNRESTRICTED].quantity": (None, 15.0),
+    }
+    (posted,) = audit(erp, "/erp/v1", record_type="inventory_transactions", record_id=txn["txn_id"])
+    assert (posted["action"], posted["version"]) == ("created", 1)
+    assert changes(posted) == {
+        "type": (None, "release"),
+        "lot_id": (None, lot_id),
+        "item_id": (None, item),
+        "quantity": (None, 15.0),
+        "location": (None, "WH1"),
+        "from_status": (None, "QUALITY_INSPECTION"),
+        "to_status": (None, "UNRESTRICTED"),
+        "quality_ref": (None, RELEASED),
+    }
+    assert ok(erp.get(f"/erp/v1/lots/{lot_id}"))["version"] == 3
