@@ -115,3 +115,29 @@ def test_a_stock_movement_is_audited_as_before(systems: Systems) -> None:
         "quality_ref": (None, RELEASED),
     }
     assert ok(erp.get(f"/erp/v1/lots/{lot_id}"))["version"] == 3
+
+
+def test_a_payment_hold_and_its_release_are_audited_as_before(systems: Systems) -> None:
+    erp = systems.erp.http
+    item = make_item(erp)
+    receipt = {"item_id": item, "quantity": 5, "location": "WH1", "production_order": "MO-2"}
+    lot_id = ok(erp.post("/erp/v1/production-receipts", json=receipt), 201)["lot_id"]
+    blocked = {"kind": "usage_decision", "record_id": "IL-2", "disposition": "block"}
+    hold = {"reason": "IL-2: block", "quality_ref": blocked}
+    ok(erp.post(f"/erp/v1/lots/{lot_id}/payment-hold", json=hold))
+    ok(erp.post(f"/erp/v1/lots/{lot_id}/payment-hold", json=hold))  # held already: no change
+    ok(erp.post(f"/erp/v1/lots/{lot_id}/payment-hold/release", json={"quality_ref": RELEASED}))
+
+    held, released = audit(erp, "/erp/v1", record_type="payment_holds", record_id=lot_id)
+    assert (held["action"], held["version"], released["action"], released["version"]) == (
+        "created",
+        1,
+        "updated",
+        2,
+    )
+    assert changes(held) == {
+        "active": (None, True),
+        "reason": (None, "IL-2: block"),
+        "quality_ref": (None, blocked),
+    }
+    assert changes(released) == {"active": (True, False), "released_by": (None, RELEASED)}
