@@ -119,7 +119,7 @@ async def start_inspection(
 async def record_results(
     session: AsyncSession, inspection_lot_id: str, data: m.ResultsRecord, if_match: str | None
 ) -> m.InspectionLot:
-    # Results change existing child rows: the ORM's unit of work, off the flows' hot path.
+    # Still on the ORM: recorded before a flow starts, so not yet moved to core_records.
     row = await get_versioned(session, s.InspectionLotRow, inspection_lot_id, "inspection lot", if_match)
     domain.INSPECTION_LOT.target(L(row.status), "record_results")  # state first: a 409 names it
     specs = {c.code: _stored_spec(c) for c in row.characteristics}
