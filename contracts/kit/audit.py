@@ -53,6 +53,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, RelationshipDirection, Session, UOWTransaction
 
 from contracts.kit import correlation
@@ -166,6 +167,14 @@ def _collect(session: Session, flush_context: UOWTransaction) -> None:
             _note(pending, why, now, obj, AuditAction.UPDATED)
     for obj in deleted.values():
         _note(pending, why, now, obj, AuditAction.DELETED)
+
+
+def note(session: AsyncSession, obj: Any, action: AuditAction) -> None:
+    """Note a change a Core statement made to the record (or child row) `obj`, which holds the
+    change as attribute history the way a flushed ORM object would (contracts/kit/core_records.py):
+    the recorder only sees ORM flushes, and the entry must be the same either way."""
+    sync = session.sync_session
+    _note(sync.info.setdefault(_PENDING, {}), _why(sync), utcnow(), obj, action)
 
 
 def _why(session: Session) -> _Why:

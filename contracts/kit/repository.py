@@ -56,7 +56,7 @@ async def get_or_404(
 ) -> R:
     row = await session.get(model, record_id, with_for_update=lock)
     if row is None:
-        raise _not_found(what, record_id)
+        raise not_found(what, record_id)
     return row
 
 
@@ -67,7 +67,7 @@ async def get_or_422(
     row for the rest of the transaction, so concurrent changes of one record queue instead of failing."""
     row = await session.get(model, record_id, with_for_update=lock)
     if row is None:
-        raise _unknown(what, record_id)
+        raise unknown(what, record_id)
     return row
 
 
@@ -97,24 +97,24 @@ async def exists_or_404(session: AsyncSession, model: type[R], record_id: str, w
     """Like `get_or_404` for a caller that only needs to know the record is there: one indexed
     lookup, without loading the record and its eagerly loaded children."""
     if not await _exists(session, model, record_id):
-        raise _not_found(what, record_id)
+        raise not_found(what, record_id)
 
 
 async def exists_or_422(session: AsyncSession, model: type[R], record_id: str, what: str) -> None:
     """Like `get_or_422` for a caller that only needs to know the record is there."""
     if not await _exists(session, model, record_id):
-        raise _unknown(what, record_id)
+        raise unknown(what, record_id)
 
 
 async def _exists(session: AsyncSession, model: type[R], record_id: str) -> bool:
     return await session.scalar(select(model.id).where(model.id == record_id)) is not None
 
 
-def _not_found(what: str, record_id: str) -> NotFound:
+def not_found(what: str, record_id: str) -> NotFound:
     return NotFound(f"{what} {record_id} does not exist", slug=f"{_slug(what)}-not-found")
 
 
-def _unknown(what: str, record_id: str) -> Unprocessable:
+def unknown(what: str, record_id: str) -> Unprocessable:
     return Unprocessable(f"{what} {record_id} does not exist", slug=f"unknown-{_slug(what)}")
 
 

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
+from contracts.kit import core_records, outbox
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict, Problem, Unprocessable
-from contracts.kit.repository import get_or_404, to_wire
+from contracts.kit.repository import not_found, to_wire
 from contracts.models import erp as m
 from system_apis.erp import domain, events
 from system_apis.erp import store as s
@@ -156,15 +156,15 @@ async def set_payment_hold(
 ) -> m.PaymentHold:
     """Hold the lot's invoices; holding a held lot changes nothing (and announces nothing)."""
     await erp.get_lot(session, lot_id)  # 404 for a lot the ERP does not know
-    row = await session.get(s.PaymentHoldRow, lot_id, with_for_update=True)
+    row = await core_records.find(session, s.PaymentHoldRow, lot_id, lock=True)
     if row is not None and row.active:
         return _hold_view(row, await erp.sync_payment_block(session, lot_id, op))
+    new = row is None
     if row is None:
-        row = s.PaymentHoldRow(id=lot_id, active=True, reason=data.reason)
-        session.add(row)
+        row = s.PaymentHoldRow(id=lot_id)
     row.active, row.reason = True, data.reason
     row.quality_ref, row.released_by = quality_ref_json(data.quality_ref), None
-    await session.flush()
+    await (core_records.add(session, row) if new else core_records.save(session, row))
     invoices = await erp.sync_payment_block(session, lot_id, op)
     await _announce(session, row, invoices)
     return _hold_view(row, invoices)
@@ -192,12 +192,14 @@ async def release_payment_hold(
             f"(allowed: {', '.join(sorted(allowed))})",
             allowed=sorted(allowed),
         )
-    row = await get_or_404(session, s.PaymentHoldRow, lot_id, "payment hold", lock=True)
+    row = await core_records.find(session, s.PaymentHoldRow, lot_id, lock=True)
+    if row is None:
+        raise not_found("payment hold", lot_id)
     if not row.active:
         return _hold_view(row, [])
     row.active = False
     row.released_by = quality_ref_json(data.quality_ref)
-    await session.flush()
+    await core_records.save(session, row)
     invoices = await erp.sync_payment_block(session, lot_id, op)
     await _announce(session, row, invoices)
     return _hold_view(row, invoices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
+from contracts.kit import core_records, outbox
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, IllegalTransition, Unprocessable
@@ -21,7 +22,9 @@ from contracts.kit.repository import (
     get_or_422,
     get_versioned,
     list_page,
+    not_found,
     to_row,
+    unknown,
 )
 from contracts.models import erp as m
 from system_apis.erp import domain, events, views
@@ -224,7 +227,7 @@ async def _receive(
     production_order: str | None,
     status: m.StockStatus,
 ) -> m.GoodsReceipt:
-    lot = await session.get(s.LotRow, lot_id) if lot_id else None
+    lot = await core_records.find(session, s.LotRow, lot_id, lock=True) if lot_id else None
     if lot is None:
         lot = s.LotRow(
             id=lot_id or new_id("LOT"),
@@ -234,8 +237,7 @@ async def _receive(
             origin=origin,
             balances=[],
         )
-        session.add(lot)
-        await session.flush()
+        await core_records.add(session, lot)
     elif lot.item_id != item.id:
         raise Conflict(f"lot {lot.id} holds item {lot.item_id}, not {item.id}", slug="lot-item-mismatch")
     movement = domain.recorded_movement(
@@ -293,7 +295,7 @@ async def list_goods_receipts(
 
 # --- lots and movements ------------------------------------------------------------------------
 async def get_lot(session: AsyncSession, lot_id: str) -> m.Lot:
-    return views.lot(await get_or_404(session, s.LotRow, lot_id, "lot"))
+    return views.lot(await core_records.load(session, s.LotRow, lot_id, "lot"))
 
 
 async def list_lots(
@@ -320,7 +322,7 @@ async def list_lots(
 async def post_movement(
     session: AsyncSession, data: m.InventoryTransactionCreate, if_match: str | None
 ) -> m.InventoryTransaction:
-    lot = await get_or_422(session, s.LotRow, data.lot_id, "lot", lock=True)
+    lot = await locked_lot(session, data.lot_id, unknown)
     check_if_match(if_match, lot.version)
     movement = domain.plan_movement(
         balances_of(lot),
@@ -349,7 +351,7 @@ async def reverse_movement(
     original = await get_or_404(session, s.InventoryTxnRow, txn_id, "inventory transaction", lock=True)
     if original.reversed_by:
         raise Conflict(f"{txn_id} was already reversed by {original.reversed_by}", slug="already-reversed")
-    lot = await get_or_404(session, s.LotRow, original.lot_id, "lot", lock=True)
+    lot = await locked_lot(session, original.lot_id, not_found)
     recorded = domain.recorded_movement(
         m.MovementType(original.type),
         location=original.location,
@@ -401,7 +403,8 @@ async def post_planned(
     reverses: str | None = None,
     quality_ref: m.QualityRef | None = None,
 ) -> s.InventoryTxnRow:
-    """Apply a planned movement to the lot's balances, record it, and stage its events."""
+    """Apply a planned movement to the lot's balances, record it, and stage its events; `lot`
+    comes from `locked_lot` (the stock paths run on Core, contracts/kit/core_records.py)."""
     balances = domain.apply(balances_of(lot), movement.deltas)
     rows = {(b.location, b.status): b for b in lot.balances}
     for key, quantity in balances.items():
@@ -409,7 +412,7 @@ async def post_planned(
             rows[key].quantity = quantity
         elif quantity:
             lot.balances.append(s.StockRow(location=key[0], status=key[1], quantity=quantity))
-    lot.touch()
+    await core_records.save(session, lot)
     txn = s.InventoryTxnRow(
         id=new_id("TXN"),
         type=movement.type,
@@ -426,10 +429,19 @@ async def post_planned(
         reverses=reverses,
         quality_ref=msgspec.to_builtins(quality_ref) if quality_ref else None,
     )
-    session.add(txn)
-    await session.flush()
+    await core_records.add(session, txn)
     await events.transaction_posted(session, views.transaction(txn))
     return txn
+
+
+async def locked_lot(
+    session: AsyncSession, lot_id: str, missing: Callable[[str, str], Exception]
+) -> s.LotRow:
+    """A lot and its balances, read on Core and locked for the movement about to be posted."""
+    lot = await core_records.find(session, s.LotRow, lot_id, lock=True)
+    if lot is None:
+        raise missing("lot", lot_id)
+    return lot
 
 
 def balances_of(lot: s.LotRow) -> dict[domain.Key, float]:

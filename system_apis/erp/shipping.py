@@ -11,7 +11,7 @@ from contracts.events import erp as ev
 from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, list_page, to_wire
+from contracts.kit.repository import get_or_404, list_page, to_wire, unknown
 from contracts.models import erp as m
 from system_apis.erp import domain, holds, service, views
 from system_apis.erp import store as s
@@ -26,7 +26,7 @@ async def create(session: AsyncSession, data: m.DeliveryCreate) -> m.Delivery:
     delivery_id = new_id("DLV")
     lines: list[dict[str, Any]] = []
     for number, line in enumerate(data.lines, start=1):
-        lot = await get_or_422(session, s.LotRow, line.lot_id, "lot", lock=True)
+        lot = await service.locked_lot(session, line.lot_id, unknown)
         holds.refuse_held_lot(views.lot(lot), line)
         movement = domain.plan_movement(
             service.balances_of(lot), m.MovementType.DELIVERY, location=line.location, quantity=line.quantity

@@ -1,0 +1,217 @@
+"""Records read and written on SQLAlchemy Core, for the flows' hot paths.
+
+The ORM's unit of work (identity map, selectin loads of every child collection, flush with its
+dependency sort) costs more CPU than the statements it issues. Here a record is read with its
+child collections by one plain SELECT each and handed out as a detached instance of its model,
+so the use case changes it as usual and the views convert it as usual; `save` then writes what
+changed with one versioned UPDATE (and one INSERT per new child row), in the session's
+transaction, and notes the audit entry the ORM recorder would have written for the same change.
+Outbox events staged in the session commit with it as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, TypeVar
+
+from sqlalchemy import Column, Insert, Select, Table, Update, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Mapper, RelationshipProperty, attributes, class_mapper
+from sqlalchemy.orm.exc import StaleDataError
+
+from contracts.kit import audit
+from contracts.kit.paging import check_if_match, utcnow
+from contracts.kit.records import RecordMixin
+from contracts.kit.repository import not_found
+from contracts.kit.wire.audit import AuditAction
+
+R = TypeVar("R", bound=RecordMixin)
+
+
+async def load(
+    session: AsyncSession, model: type[R], record_id: str, what: str, if_match: str | None = None
+) -> R:
+    """The record with its child collections, detached: 404 when absent, 412 when `if_match`
+    names another version."""
+    row = await find(session, model, record_id)
+    if row is None:
+        raise not_found(what, record_id)
+    check_if_match(if_match, row.version)
+    return row
+
+
+async def find(session: AsyncSession, model: type[R], record_id: str, *, lock: bool = False) -> R | None:
+    """The record with its child collections, detached, or None. `lock` takes the record's row
+    for the rest of the transaction, so concurrent changes of it queue instead of failing."""
+    mapper = class_mapper(model)
+    db = await session.connection()
+    found = (
+        await db.execute(_reads(mapper).locked if lock else _reads(mapper).record, {_ID: record_id})
+    ).first()
+    if found is None:
+        return None
+    row: R = _detached(mapper, found._mapping)
+    for (relation, _foreign_key), children in zip(_children(mapper), _reads(mapper).children, strict=True):
+        rows = (await db.execute(children, {_ID: record_id})).all()
+        attributes.set_committed_value(
+            row, relation.key, [_detached(relation.mapper, r._mapping) for r in rows]
+        )
+    return row
+
+
+async def add(session: AsyncSession, row: R) -> R:
+    """Insert a new record (version 1) built as a plain model instance, noting its audit entry;
+    it is then saved with `save` like a loaded one."""
+    mapper = class_mapper(type(row))
+    row.version = 1
+    row.created_at = row.updated_at = utcnow()
+    await _insert(await session.connection(), mapper, row)
+    audit.note(session, row, AuditAction.CREATED)
+    _committed(mapper, row)
+    return row
+
+
+async def save(session: AsyncSession, row: RecordMixin) -> None:
+    """Write the changes made to a `load`ed record: its own columns by an UPDATE that only
+    applies to the version read (else StaleDataError, a 409 like the ORM's), and the child rows
+    appended to its collections or changed in them by an INSERT or UPDATE each (removing a child
+    is not supported). The record's version and `updated_at` move on."""
+    mapper = class_mapper(type(row))
+    state = attributes.instance_state(row)
+    version = row.version
+    row.version, row.updated_at = version + 1, utcnow()
+    values = {
+        column.key: state.dict[key]
+        for key, column in _columns(mapper)
+        if state.attrs[key].history.has_changes()
+    }
+    db = await session.connection()
+    changed = await db.execute(_writes(mapper).update, {**values, _ID: row.id, _VERSION: version})
+    if changed.rowcount != 1:
+        raise StaleDataError(f"{_table(mapper).name} {row.id} is no longer at version {version}")
+    new: list[Any] = []
+    changed_children: list[Any] = []
+    for relation, foreign_key in _children(mapper):
+        history = state.attrs[relation.key].history
+        child_mapper = relation.mapper
+        for child in history.added:
+            setattr(child, child_mapper.get_property_by_column(foreign_key).key, row.id)
+            await _insert(db, child_mapper, child)
+            new.append(child)
+        for child in history.unchanged:
+            if await _update_child(db, child_mapper, child):
+                changed_children.append(child)
+    for child in new:
+        audit.note(session, child, AuditAction.CREATED)
+    for child in changed_children:
+        audit.note(session, child, AuditAction.UPDATED)
+    audit.note(session, row, AuditAction.UPDATED)
+    for child in (*new, *changed_children):
+        _committed(class_mapper(type(child)), child)
+    _committed(mapper, row)
+
+
+async def _insert(db: AsyncConnection, mapper: Mapper[Any], row: Any) -> None:
+    given = attributes.instance_state(row).dict  # unset columns keep their defaults
+    values = {column.key: given[key] for key, column in _columns(mapper) if key in given}
+    await db.execute(_writes(mapper).insert, values)
+
+
+async def _update_child(db: AsyncConnection, mapper: Mapper[Any], child: Any) -> bool:
+    """UPDATE a loaded child row's changed columns by its primary key; False if none changed."""
+    state = attributes.instance_state(child)
+    values = {
+        column.key: state.dict[key]
+        for key, column in _columns(mapper)
+        if state.attrs[key].history.has_changes()
+    }
+    if not values:
+        return False
+    keys = {
+        f"{_KEY}{column.key}": state.dict[mapper.get_property_by_column(column).key]
+        for column in mapper.primary_key
+    }
+    await db.execute(_writes(mapper).update, {**values, **keys})
+    return True
+
+
+def _committed(mapper: Mapper[Any], row: Any) -> None:
+    """What was written is now the row's committed state, so a second `save` sees no change."""
+    state = attributes.instance_state(row)
+    for key, _column in _columns(mapper):
+        attributes.set_committed_value(row, key, state.dict.get(key))
+    for relation, _foreign_key in _children(mapper):
+        attributes.set_committed_value(row, relation.key, list(state.dict.get(relation.key, ())))
+
+
+# Bound parameter names that cannot clash with a column's (an UPDATE's SET clause takes its
+# columns from the parameters' keys, its WHERE clause from these).
+_ID, _VERSION, _KEY = "pk_id", "pk_version", "pk_"
+
+
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    record: Select[Any]
+    locked: Select[Any]
+    children: tuple[Select[Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Writes:
+    insert: Insert
+    update: Update
+
+
+# Statements are built once per model, so a request only binds values (their compiled forms are
+# cached by the engine).
+@cache
+def _reads(mapper: Mapper[Any]) -> _Reads:
+    table = _table(mapper)
+    record = select(table).where(table.c.id == bindparam(_ID))
+    children = []
+    for relation, foreign_key in _children(mapper):
+        query = select(_table(relation.mapper)).where(foreign_key == bindparam(_ID))
+        children.append(query.order_by(*relation.order_by) if relation.order_by else query)
+    return _Reads(record, record.with_for_update(), tuple(children))
+
+
+@cache
+def _writes(mapper: Mapper[Any]) -> _Writes:
+    table = _table(mapper)
+    if issubclass(mapper.class_, RecordMixin):  # by id, at the version read
+        where = [table.c.id == bindparam(_ID), table.c.version == bindparam(_VERSION)]
+    else:  # a child row, by its primary key
+        where = [c == bindparam(f"{_KEY}{c.key}") for c in mapper.primary_key]
+    return _Writes(insert(table), update(table).where(*where))
+
+
+def _detached(mapper: Mapper[Any], values: Any) -> Any:
+    """An instance of the model holding `values` as its committed state (no pending changes)."""
+    instance = mapper.class_manager.new_instance()
+    for key, column in _columns(mapper):
+        attributes.set_committed_value(instance, key, values[column])
+    return instance
+
+
+@cache
+def _table(mapper: Mapper[Any]) -> Table:
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    return table
+
+
+@cache
+def _columns(mapper: Mapper[Any]) -> tuple[tuple[str, Column[Any]], ...]:
+    return tuple((attr.key, attr.columns[0]) for attr in mapper.column_attrs)  # type: ignore[misc]
+
+
+@cache
+def _children(mapper: Mapper[Any]) -> tuple[tuple[RelationshipProperty[Any], Column[Any]], ...]:
+    """The record's one-to-many collections and the child column that points at the record."""
+    found = []
+    for relation in mapper.relationships:
+        pairs = relation.local_remote_pairs or []
+        if relation.uselist and len(pairs) == 1:
+            found.append((relation, pairs[0][1]))
+    return tuple(found)  # type: ignore[arg-type]

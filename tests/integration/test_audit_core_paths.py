@@ -1,0 +1,143 @@
+"""The flows' hot paths write on SQLAlchemy Core (contracts/kit/core_records.py), outside the ORM
+flush the audit recorder listens to: their entries must say exactly what the ORM's said, and a
+refused or concurrent change must write neither the change nor an entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.test_audit import RELEASED, Systems, audit, changes, make_item, systems
+from tests.support.http import ok, unique
+
+__all__ = ["systems"]  # the module-scoped fixture, served on SQLite and PostgreSQL
+
+
+def _failed_lot(qms: Any) -> str:
+    body = {
+        "origin": "goods_receipt",
+        "source_ref": unique("GR"),
+        "item_id": "RM-STEEL-BAR",
+        "lot_id": unique("LOT"),
+        "sample_size": 5,
+        "characteristics": [{"code": "VIS", "kind": "attribute"}],
+    }
+    lot_id: str = ok(qms.post("/qms/v1/inspection-lots", json=body), 201)["inspection_lot_id"]
+    ok(qms.post(f"/qms/v1/inspection-lots/{lot_id}/start", json={"by": "inspector"}))
+    results = {"results": [{"characteristic": "VIS", "conforming": False}], "recorded_by": "inspector"}
+    ok(qms.post(f"/qms/v1/inspection-lots/{lot_id}/results", json=results))
+    return lot_id
+
+
+def test_a_decision_and_its_stock_posting_are_audited_as_before(systems: Systems) -> None:
+    qms = systems.qms.http
+    lot_id = _failed_lot(qms)
+    decision = {"code": "UD-BLOCK", "disposition": "block", "decided_by": "qe", "note": "scratches"}
+    decided = ok(qms.post(f"/qms/v1/inspection-lots/{lot_id}/usage-decision", json=decision))
+    posted = {"txn_ids": ["TXN-1", "TXN-1", "TXN-2"], "posted_by": "quality", "quantity": 12.5}
+    stocked = ok(qms.post(f"/qms/v1/inspection-lots/{lot_id}/stock-posted", json=posted))
+    assert stocked["stock_txn_ids"] == ["TXN-1", "TXN-2"]
+    assert stocked["usage_decision"]["disposition"] == "block"  # children come back with the record
+
+    history = audit(qms, "/qms/v1", record_type="inspection_lots", record_id=lot_id)
+    assert [e["action"] for e in history] == ["created", "updated", "updated", "updated", "updated"]
+    on_decision, on_posting = history[3], history[4]
+    assert on_decision["version"] == 4
+    assert on_posting["version"] == 5
+    assert changes(on_decision) == {
+        "status": ("results_recorded", "decided"),
+        "decisions[1].code": (None, "UD-BLOCK"),
+        "decisions[1].disposition": (None, "block"),
+        "decisions[1].lot_result": (None, "fail"),
+        "decisions[1].decided_by": (None, "qe"),
+        "decisions[1].decided_at": (None, decided["usage_decision"]["decided_at"].replace("Z", "+00:00")),
+        "decisions[1].note": (None, "scratches"),
+    }
+    assert changes(on_posting) == {
+        "status": ("decided", "stock_posted"),
+        "stock_txn_ids": ([], ["TXN-1", "TXN-2"]),
+        "stock_posted_at": (None, stocked["stock_posted_at"].replace("Z", "+00:00")),
+        "stock_posted_quantity": (None, 12.5),
+    }
+    assert {e["actor"]["client_id"] for e in history} == {"audit-tester"}
+
+
+def test_a_stale_or_refused_change_writes_no_entry(systems: Systems) -> None:
+    qms = systems.qms.http
+    lot_id = _failed_lot(qms)
+    decision = {"code": "UD-BLOCK", "disposition": "block", "decided_by": "qe"}
+    path = f"/qms/v1/inspection-lots/{lot_id}/usage-decision"
+    stale = qms.post(path, json=decision, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412, stale.text
+    refused = qms.post(f"/qms/v1/inspection-lots/{lot_id}/close", json={"by": "qe"})
+    assert refused.status_code == 409, refused.text
+    missing = qms.post(f"/qms/v1/inspection-lots/{unique('IL')}/usage-decision", json=decision)
+    assert missing.status_code == 404, missing.text
+
+    assert len(audit(qms, "/qms/v1", record_type="inspection_lots", record_id=lot_id)) == 3
+    lot = ok(qms.get(f"/qms/v1/inspection-lots/{lot_id}"))
+    assert lot["status"] == "results_recorded"
+    assert lot["decisions"] == []
+
+
+def test_a_stock_movement_is_audited_as_before(systems: Systems) -> None:
+    erp = systems.erp.http
+    item = make_item(erp)
+    receipt = {
+        "item_id": item,
+        "quantity": 40,
+        "location": "WH1",
+        "lot_id": unique("LOT"),
+        "production_order": "MO-1",
+    }
+    lot_id = ok(erp.post("/erp/v1/production-receipts", json=receipt), 201)["lot_id"]
+    assert [e["version"] for e in audit(erp, "/erp/v1", record_type="lots", record_id=lot_id)] == [2]
+    move = {"type": "release", "lot_id": lot_id, "quantity": 15, "location": "WH1", "quality_ref": RELEASED}
+    stale = erp.post("/erp/v1/inventory-transactions", json=move, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412, stale.text
+    txn = ok(erp.post("/erp/v1/inventory-transactions", json=move, headers={"If-Match": '"2"'}), 201)
+
+    lot_history = audit(erp, "/erp/v1", record_type="lots", record_id=lot_id)
+    assert [(e["action"], e["version"]) for e in lot_history] == [("created", 2), ("updated", 3)]
+    assert changes(lot_history[1]) == {
+        "balances[WH1/QUALITY_INSPECTION].quantity": (40.0, 25.0),
+        "balances[WH1/UNRESTRICTED].quantity": (None, 15.0),
+    }
+    (posted,) = audit(erp, "/erp/v1", record_type="inventory_transactions", record_id=txn["txn_id"])
+    assert (posted["action"], posted["version"]) == ("created", 1)
+    assert changes(posted) == {
+        "type": (None, "release"),
+        "lot_id": (None, lot_id),
+        "item_id": (None, item),
+        "quantity": (None, 15.0),
+        "location": (None, "WH1"),
+        "from_status": (None, "QUALITY_INSPECTION"),
+        "to_status": (None, "UNRESTRICTED"),
+        "quality_ref": (None, RELEASED),
+    }
+    assert ok(erp.get(f"/erp/v1/lots/{lot_id}"))["version"] == 3
+
+
+def test_a_payment_hold_and_its_release_are_audited_as_before(systems: Systems) -> None:
+    erp = systems.erp.http
+    item = make_item(erp)
+    receipt = {"item_id": item, "quantity": 5, "location": "WH1", "production_order": "MO-2"}
+    lot_id = ok(erp.post("/erp/v1/production-receipts", json=receipt), 201)["lot_id"]
+    blocked = {"kind": "usage_decision", "record_id": "IL-2", "disposition": "block"}
+    hold = {"reason": "IL-2: block", "quality_ref": blocked}
+    ok(erp.post(f"/erp/v1/lots/{lot_id}/payment-hold", json=hold))
+    ok(erp.post(f"/erp/v1/lots/{lot_id}/payment-hold", json=hold))  # held already: no change
+    ok(erp.post(f"/erp/v1/lots/{lot_id}/payment-hold/release", json={"quality_ref": RELEASED}))
+
+    held, released = audit(erp, "/erp/v1", record_type="payment_holds", record_id=lot_id)
+    assert (held["action"], held["version"], released["action"], released["version"]) == (
+        "created",
+        1,
+        "updated",
+        2,
+    )
+    assert changes(held) == {
+        "active": (None, True),
+        "reason": (None, "IL-2: block"),
+        "quality_ref": (None, blocked),
+    }
+    assert changes(released) == {"active": (True, False), "released_by": (None, RELEASED)}
