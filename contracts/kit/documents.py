@@ -62,6 +62,11 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
 }
 
 
+def empty_document() -> Problem:
+    """An upload without a byte: the sender's mistake (400), wherever it is noticed first."""
+    return Problem("The document is empty.", status=400, slug="document-empty")
+
+
 def file_operation(types: Iterable[str], *, takes: bool = False, gives: bool = False) -> type[Operation]:
     """The OpenAPI operation of an upload (`takes` the file as its body) or a download (`gives` it
     as its 200 answer), the file in one of `types`. Such handlers stream raw bytes, which Litestar
@@ -168,7 +173,7 @@ async def store(
                 await asyncio.to_thread(out.write, chunk)
             await asyncio.to_thread(_flush, out)
         if size == 0:
-            raise Problem("The document is empty.", status=400, slug="document-empty")
+            raise empty_document()
         known = SIGNATURES.get(media)
         if known and not head.startswith(known):
             raise NotAccepted(f"The content is not {media} (its first bytes say otherwise).")

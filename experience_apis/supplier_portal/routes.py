@@ -13,7 +13,7 @@ from litestar.params import FromQuery, JSONBody
 
 from contracts.kit.app import runtime_of
 from contracts.kit.auth import current_principal
-from contracts.kit.documents import FileName, file_operation
+from contracts.kit.documents import FileName, empty_document, file_operation
 from contracts.kit.paging import Paged, etag
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.problems import Problem, Unprocessable
@@ -190,6 +190,8 @@ class DocumentController(Controller):
                 raise Problem(
                     f"Documents are limited to {limit} bytes.", status=413, slug="document-too-large"
                 )
+        if not content:  # QMS would refuse it too, but its 400 would reach the supplier as a 503
+            raise empty_document()
         content_type = request.headers.get("content-type", "")
         document = await service.upload_document(upstreams, name, bytes(content), content_type)
         return Response(document, status_code=201)

@@ -58,6 +58,8 @@ def test_a_rejected_lot_reaches_the_supplier_who_answers_with_an_8d_and_document
             415,
             "document-type-not-accepted",
         )
+        empty = upload(portal, b"", "text/plain", "empty.txt")  # the supplier's mistake, not an outage
+        assert (empty.status_code, empty.json()["type"].rsplit(":", 1)[-1]) == (400, "document-empty")
 
         borrowed = portal.post(
             f"/supplier/v1/cases/{case_id}/response", json={**EIGHT_D, "attachments": [theirs]}
