@@ -43,9 +43,10 @@ def state_change(
         record = await change(arguments["session"], arguments[id_name], action, arguments["if_match"])
         return versioned(record)
 
-    # Litestar reads parameters from the signature: give the path parameter its documented name.
+    # Litestar reads parameters from the signature and their types from the annotations: give
+    # the path parameter its documented name in both.
     keyword = inspect.Parameter.KEYWORD_ONLY
-    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    signature = inspect.Signature(
         [
             inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
             inspect.Parameter("session", keyword, annotation=Session),
@@ -55,12 +56,10 @@ def state_change(
         ],
         return_annotation=Response[returns],  # type: ignore[valid-type]
     )
+    handler.__signature__ = signature  # type: ignore[attr-defined]
     handler.__annotations__ = {
-        "session": Session,
-        id_name: PathId,
-        "if_match": IfMatch,
-        "idempotency_key": IdempotencyKey,
-        "return": Response[returns],  # type: ignore[valid-type]
+        **{p.name: p.annotation for p in signature.parameters.values() if p.name != "self"},
+        "return": signature.return_annotation,
     }
     handler.__name__ = handler.__qualname__ = action.replace("-", "_")
     return post(
