@@ -49,13 +49,16 @@ async def prepare_lots(
     pending = set(lot_ids)
     while pending:
         assert time.monotonic() < deadline, f"{len(pending)} inspection lots not opened within 120 s"
-        page = await qms.get(
-            "/qms/v1/inspection-lots", params={"item_id": item, "limit": 500, "status": "created"}
-        )
-        for lot in _ok(page).json()["items"]:
-            if lot["lot_id"] in pending:
-                pending.discard(lot["lot_id"])
-                ready.append({"lot_id": lot["lot_id"], "inspection_lot_id": lot["inspection_lot_id"]})
+        params: dict[str, str | int] = {"item_id": item, "limit": 500, "status": "created"}
+        while True:  # every page: more than one page of lots may be waiting
+            page = _ok(await qms.get("/qms/v1/inspection-lots", params=params)).json()
+            for lot in page["items"]:
+                if lot["lot_id"] in pending:
+                    pending.discard(lot["lot_id"])
+                    ready.append({"lot_id": lot["lot_id"], "inspection_lot_id": lot["inspection_lot_id"]})
+            if not page["next_cursor"]:
+                break
+            params["cursor"] = page["next_cursor"]
         await asyncio.sleep(0.2)
 
     async def fail(lot: dict[str, str]) -> None:
