@@ -12,8 +12,9 @@ what it still needs for as long as it takes. A group created later starts within
 Consumers purge their inbox rows on the same clock (`Consumer.purge_seen`).
 
 The relay works on Core connections, not ORM sessions: it is on every commit's path, and a
-session costs a third more per pass. On SQLite a pass marks what the previous pass sent in
-the same transaction that reads the next rows, so each pass takes one transaction.
+session costs a third more per pass. On SQLite a pass only reads: the rows sent are marked
+together once `MARK_EVERY` of them are waiting or a pass finds nothing new, so a pass under a
+steady flow of commits costs one statement instead of a transaction of five.
 Its commits only mark rows sent, so they need not reach the disk before the next pass
 (`Database.relaxed`): a mark lost in a power cut means those rows are looked for on their
 streams at the restart (above) and marked then, so each is still sent once. That spares an
@@ -80,7 +81,7 @@ return #KEYS
 # Built once: the relay runs after every commit, and building a statement costs more than running it.
 _PENDING = (
     select(outbox.c.seq, outbox.c.event_id, outbox.c.stream, outbox.c.type, outbox.c.payload)
-    .where(outbox.c.published_at.is_(None))
+    .where(outbox.c.published_at.is_(None), outbox.c.seq > bindparam("after", type_=Integer))
     .order_by(outbox.c.seq)
     .limit(bindparam("limit", type_=Integer))
 )
@@ -90,6 +91,10 @@ _MARK = (
     .values(published_at=bindparam("at", type_=outbox.c.published_at.type))
 )
 _STREAMS = select(outbox.c.stream).distinct()
+# SQLite: how many rows sent wait for their marks, at most (plus one pass). A crashed relay's
+# successor looks for them on their streams (`lookback` entries back): stay well inside it.
+# Marking in every pass made a pass of 10 rows cost 965 µs of CPU instead of 605 µs.
+MARK_EVERY = 100
 
 
 class OutboxRelay:
@@ -119,7 +124,7 @@ class OutboxRelay:
         self.failures = 0  # consecutive failed passes (Redis or the database unreachable)
         # True until we know that every row XADDed so far was also marked published.
         self._uncertain = True
-        self._sent: Sequence[Any] = ()  # sent by the last pass, marked by the next (SQLite)
+        self._sent: list[Any] = []  # sent, not yet marked (SQLite)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._xadd_all = redis.register_script(_XADD_ALL)
@@ -142,24 +147,25 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """One pass: publish up to `batch_size` pending rows. Returns how many were published.
 
-        On SQLite the rows a pass sent are marked by the next pass, in the transaction that reads
-        what follows them: one transaction a pass instead of two. `flush_marks` marks them now."""
+        On SQLite the rows sent wait in `_sent` and are marked together (`MARK_EVERY`), or by
+        the first pass that finds nothing new; `flush_marks` marks them now."""
         if self.db.is_sqlite:
-            # One process owns a SQLite file; keep the single connection free while Redis works.
-            async with self.db.relaxed() as conn:
-                if self._sent:
-                    await self._mark(conn, self._sent)
-                rows = await self._pending(conn)
-            self._sent = ()  # only once the marks are committed
+            # SQLite has one writer at a time, so a row committed after the last one sent has a
+            # higher seq: reading after it skips the rows sent but not marked. Keep the single
+            # connection free while Redis works.
+            async with self.db.engine.connect() as conn:
+                rows = await self._pending(conn, after=self._sent[-1].seq if self._sent else 0)
             if rows:
                 await self._send(rows)
-                self._sent = rows
+                self._sent += rows
                 self._uncertain = False  # every row sent is marked or waiting in `_sent`
+            if not rows or len(self._sent) >= MARK_EVERY:
+                await self.flush_marks()
             return len(rows)
         async with self.db.relaxed() as conn:
             if not await conn.scalar(_PG_LOCK):
                 return 0  # another replica is publishing
-            rows = await self._pending(conn)
+            rows = await self._pending(conn, after=0)
             if rows:
                 await self._send(rows)
                 await self._mark(conn, rows)
@@ -168,11 +174,11 @@ class OutboxRelay:
         return len(rows)
 
     async def flush_marks(self) -> None:
-        """Mark what the last pass sent (SQLite) without waiting for the next pass."""
+        """Mark the rows sent and not yet marked (SQLite) now."""
         if self._sent:
             async with self.db.relaxed() as conn:
                 await self._mark(conn, self._sent)
-            self._sent = ()
+            self._sent = []  # only once the marks are committed
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -271,8 +277,8 @@ class OutboxRelay:
         ms, seq = entry_id(group["last-delivered-id"])
         return ms, seq + 1
 
-    async def _pending(self, conn: AsyncConnection) -> Sequence[Any]:
-        return (await conn.execute(_PENDING, {"limit": self.batch_size})).all()
+    async def _pending(self, conn: AsyncConnection, *, after: int) -> Sequence[Any]:
+        return (await conn.execute(_PENDING, {"after": after, "limit": self.batch_size})).all()
 
     async def _send(self, rows: Sequence[Any]) -> None:
         already = await self._already_in_streams(rows) if self._uncertain else set()
