@@ -43,6 +43,10 @@ class Upstreams:
     erp: ErpClient
     documents: QmsDocumentsClient
 
+    async def aclose(self) -> None:
+        for client in (self.qms, self.erp, self.documents):
+            await client.aclose()
+
 
 @dataclass(frozen=True)
 class Supplier:

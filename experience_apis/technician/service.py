@@ -40,6 +40,10 @@ class Upstreams:
     history_limit: int = 5
     history_days: int = 365
 
+    async def aclose(self) -> None:
+        for client in (self.cmms, self.qms, self.erp):
+            await client.aclose()
+
 
 @dataclass(frozen=True)
 class Technician:
