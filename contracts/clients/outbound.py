@@ -11,24 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from contracts.clients.base import ApiClient, TokenProvider
 from contracts.clients.tokens import ClientCredentials
 from contracts.kit.http1 import Transport
+from contracts.kit.settings import CallerSettings
 
 C = TypeVar("C", bound=ApiClient)
-
-
-class CallerSettings(Protocol):
-    """The settings every calling service has (its own client at the gateway's token endpoint)."""
-
-    @property
-    def auth_token_url(self) -> str: ...
-    @property
-    def client_id(self) -> str: ...
-    @property
-    def client_secret(self) -> str: ...
 
 
 @dataclass(frozen=True)
