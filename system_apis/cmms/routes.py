@@ -7,10 +7,10 @@ when the state machine refuses it.
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
-from contracts.kit.actions import CHANGE, state_change
+from contracts.kit.actions import CHANGE, record_get, record_update, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -47,15 +47,16 @@ class AssetController(Controller):
     async def downtime(self, session: Session, asset_id: PathId, page_query: Paged) -> Page[m.Downtime]:
         return await service.list_downtime(session, asset_id, page_query)
 
-    @get("/{asset_id:str}", responses=problems(404), summary="Get an asset")
-    async def get(self, session: Session, asset_id: PathId) -> Response[m.Asset]:
-        return versioned(await service.get_asset(session, asset_id))
+    get = record_get("asset_id", service.get_asset, m.Asset, summary="Get an asset")
 
-    @patch("/{asset_id:str}", responses=problems(404, 409, 412), summary="Change an asset's master data")
-    async def update(
-        self, session: Session, asset_id: PathId, data: JSONBody[m.AssetUpdate], if_match: IfMatch = None
-    ) -> Response[m.Asset]:
-        return versioned(await service.update_asset(session, asset_id, data, if_match))
+    update = record_update(
+        "asset_id",
+        service.update_asset,
+        m.AssetUpdate,
+        m.Asset,
+        summary="Change an asset's master data",
+        responses=problems(404, 409, 412),
+    )
 
     @post(
         "/{asset_id:str}/down",
@@ -189,9 +190,9 @@ class MaintenanceRequestController(Controller):
             production_order=production_order,
         )
 
-    @get("/{request_id:str}", responses=problems(404), summary="Get a maintenance request")
-    async def get(self, session: Session, request_id: PathId) -> Response[m.MaintenanceRequest]:
-        return versioned(await service.get_request(session, request_id))
+    get = record_get(
+        "request_id", service.get_request, m.MaintenanceRequest, summary="Get a maintenance request"
+    )
 
     accept = state_change(
         "request_id", "accept", service.change_request, m.MaintenanceRequest, summary="Accept a request"
@@ -285,19 +286,17 @@ class WorkOrderController(Controller):
             request_id=request_id,
         )
 
-    @get("/{wo_id:str}", responses=problems(404), summary="Get a work order with its part and labor lines")
-    async def get(self, session: Session, wo_id: PathId) -> Response[m.WorkOrder]:
-        return versioned(await service.get_work_order(session, wo_id))
+    get = record_get(
+        "wo_id", service.get_work_order, m.WorkOrder, summary="Get a work order with its part and labor lines"
+    )
 
-    @patch(
-        "/{wo_id:str}",
-        responses=problems(404, 409, 412, 422),
+    update = record_update(
+        "wo_id",
+        service.update_work_order,
+        m.WorkOrderUpdate,
+        m.WorkOrder,
         summary="Change a work order's plan, assignee or codes (until technically complete)",
     )
-    async def update(
-        self, session: Session, wo_id: PathId, data: JSONBody[m.WorkOrderUpdate], if_match: IfMatch = None
-    ) -> Response[m.WorkOrder]:
-        return versioned(await service.update_work_order(session, wo_id, data, if_match))
 
     @post(
         "/{wo_id:str}/parts",

@@ -11,7 +11,7 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from contracts.kit.actions import CHANGE, state_change
+from contracts.kit.actions import CHANGE, record_get, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -87,9 +87,9 @@ class EquipmentController(Controller):
             location=f"{API}/production-orders/{confirmation.order_id}/confirmations",
         )
 
-    @get("/{equipment_id:str}", responses=problems(404), summary="Get an equipment and its current state")
-    async def get(self, session: Session, equipment_id: PathId) -> Response[m.Equipment]:
-        return versioned(await service.get_equipment(session, equipment_id))
+    get = record_get(
+        "equipment_id", service.get_equipment, m.Equipment, summary="Get an equipment and its current state"
+    )
 
     @post(
         "/{equipment_id:str}/state",
@@ -168,9 +168,9 @@ class ProductionOrderController(Controller):
     ) -> Page[m.Consumption]:
         return await service.list_order_consumptions(session, order_id, page_query)
 
-    @get("/{order_id:str}", responses=problems(404), summary="Get a production order with its operations")
-    async def get(self, session: Session, order_id: PathId) -> Response[m.ProductionOrder]:
-        return versioned(await service.get_order(session, order_id))
+    get = record_get(
+        "order_id", service.get_order, m.ProductionOrder, summary="Get a production order with its operations"
+    )
 
     release = state_change(
         "order_id",

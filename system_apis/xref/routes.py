@@ -9,6 +9,7 @@ from litestar import Controller, Response, get, patch, post
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
+from contracts.kit.actions import record_get
 from contracts.kit.paging import Page, Paged, parse_instant
 from contracts.kit.params import IdempotencyKey
 from contracts.kit.responses import problems, versioned
@@ -68,9 +69,7 @@ class EntityController(Controller):
     ) -> Page[m.Entity]:
         return await service.list_entities(session, page_query, kind)
 
-    @get("/{canonical_id:str}", responses=problems(404), summary="Get a canonical id")
-    async def get(self, session: Session, canonical_id: PathId) -> Response[m.Entity]:
-        return versioned(await service.get_entity(session, canonical_id))
+    get = record_get("canonical_id", service.get_entity, m.Entity, summary="Get a canonical id")
 
 
 class MappingController(Controller):
@@ -103,9 +102,7 @@ class MappingController(Controller):
             session, page_query, kind=kind, system=system, system_id=system_id, canonical_id=canonical_id
         )
 
-    @get("/{mapping_id:str}", responses=problems(404), summary="Get a mapping")
-    async def get(self, session: Session, mapping_id: PathId) -> Response[m.Mapping]:
-        return versioned(await service.get_mapping(session, mapping_id))
+    get = record_get("mapping_id", service.get_mapping, m.Mapping, summary="Get a mapping")
 
     @patch(
         "/{mapping_id:str}",
