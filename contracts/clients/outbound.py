@@ -35,3 +35,14 @@ class Outbound:
     def client(self, kind: type[C], base_url: str, **options: Any) -> C:
         """A typed client of `kind` for the upstream at `base_url` (`options`: timeout, attempts...)."""
         return kind(base_url, token=self.token, transport=self.transports.get(kind.service), **options)
+
+
+class Clients:
+    """Base of a dataclass that holds a service's typed clients beside whatever else its handlers
+    or flows use (`kept("upstreams", ...)`, contracts/kit/lifetimes.py): `aclose` closes every
+    field that is a client, so a client added later is not left open."""
+
+    async def aclose(self) -> None:
+        for value in vars(self).values():
+            if isinstance(value, ApiClient):
+                await value.aclose()
