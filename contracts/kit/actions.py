@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from litestar import Response, get, patch, post
+from litestar import Request, Response, get, patch, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
@@ -24,15 +24,43 @@ from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.responses import Versioned, problems, versioned
 from contracts.kit.unit_of_work import Session
 
+# create(session, the new record) -> the record as its wire type
+Create = Callable[[AsyncSession, Any], Awaitable[Versioned]]
 # read(session, record id) -> the record as its wire type
 Read = Callable[[AsyncSession, str], Awaitable[Versioned]]
 # update(session, record id, the change, If-Match) -> the changed record as its wire type
 Update = Callable[[AsyncSession, str, Any, str | None], Awaitable[Versioned]]
 # change(session, record id, action, If-Match) -> the changed record as its wire type
 Change = Callable[[AsyncSession, str, str, str | None], Awaitable[Versioned]]
+# A duplicate id 409, unknown ids 422.
+CREATE = problems(409, 422)
 READ = problems(404)
 # Unknown record 404, refused by the state machine 409, stale If-Match 412, unknown ids 422.
 CHANGE = problems(404, 409, 412, 422)
+
+
+def record_create(
+    id_name: str,
+    create: Create,
+    body: type[Any],
+    returns: type[Versioned],
+    *,
+    summary: str,
+    description: str | None = None,
+    responses: dict[int, ResponseSpec] = CREATE,
+) -> HTTPRouteHandler:
+    """The controller's `POST` handler on its collection, named `create`: `body` makes a record,
+    answered 201 with its ETag and its Location, the collection's path and the new record's
+    `id_name`. Takes an Idempotency-Key, like every POST."""
+
+    async def handler(self: object, **arguments: Any) -> Response[Versioned]:
+        record = await create(arguments["session"], arguments["data"])
+        location = f"{arguments['request'].url.path.rstrip('/')}/{getattr(record, id_name)}"
+        return versioned(record, status_code=201, location=location)
+
+    parameters = [("request", Request[Any, Any, Any]), ("session", Session), ("data", JSONBody[body])]  # type: ignore[misc, valid-type]
+    _sign(handler, "create", [*parameters, ("idempotency_key", IdempotencyKey, None)], returns)
+    return post(responses=responses, summary=summary, description=description)(handler)
 
 
 def record_get(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
-from contracts.kit.actions import CHANGE, record_get, record_update, state_change
+from contracts.kit.actions import CHANGE, record_create, record_get, record_update, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -18,19 +18,18 @@ from contracts.kit.unit_of_work import Session
 from contracts.models import cmms as m
 from system_apis.cmms import service
 
-API = "/cmms/v1"
-
 
 class AssetController(Controller):
     path = "/assets"
     tags = ["assets"]
 
-    @post(responses=problems(409, 422), summary="Register an asset (starts in_service)")
-    async def create(
-        self, session: Session, data: JSONBody[m.AssetCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.Asset]:
-        asset = await service.create_asset(session, data)
-        return versioned(asset, status_code=201, location=f"{API}/assets/{asset.asset_id}")
+    create = record_create(
+        "asset_id",
+        service.create_asset,
+        m.AssetCreate,
+        m.Asset,
+        summary="Register an asset (starts in_service)",
+    )
 
     @get(responses=problems(422), summary="List assets", description="Filter by site, status or criticality.")
     async def list(
@@ -153,17 +152,13 @@ class MaintenanceRequestController(Controller):
     path = "/maintenance-requests"
     tags = ["maintenance requests"]
 
-    @post(responses=problems(409, 422), summary="Submit a maintenance request for an asset")
-    async def create(
-        self,
-        session: Session,
-        data: JSONBody[m.MaintenanceRequestCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.MaintenanceRequest]:
-        request = await service.submit_request(session, data)
-        return versioned(
-            request, status_code=201, location=f"{API}/maintenance-requests/{request.request_id}"
-        )
+    create = record_create(
+        "request_id",
+        service.submit_request,
+        m.MaintenanceRequestCreate,
+        m.MaintenanceRequest,
+        summary="Submit a maintenance request for an asset",
+    )
 
     @get(
         responses=problems(422),
@@ -248,17 +243,15 @@ class WorkOrderController(Controller):
     path = "/work-orders"
     tags = ["work orders"]
 
-    @post(
-        responses=problems(409, 422),
+    create = record_create(
+        "wo_id",
+        service.create_work_order,
+        m.WorkOrderCreate,
+        m.WorkOrder,
         summary="Create a work order, from a request or standalone",
         description="With request_id the request must be accepted or in_progress (else 409); asset, type, "
         "description and links default from it.",
     )
-    async def create(
-        self, session: Session, data: JSONBody[m.WorkOrderCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.WorkOrder]:
-        order = await service.create_work_order(session, data)
-        return versioned(order, status_code=201, location=f"{API}/work-orders/{order.wo_id}")
 
     @get(
         responses=problems(422),

@@ -11,7 +11,7 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from contracts.kit.actions import CHANGE, record_get, state_change
+from contracts.kit.actions import CHANGE, record_create, record_get, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -27,12 +27,13 @@ class EquipmentController(Controller):
     path = "/equipment"
     tags = ["equipment"]
 
-    @post(responses=problems(409, 422), summary="Register an equipment (a machine on a work centre)")
-    async def create(
-        self, session: Session, data: JSONBody[m.EquipmentCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.Equipment]:
-        equipment = await service.create_equipment(session, data)
-        return versioned(equipment, status_code=201, location=f"{API}/equipment/{equipment.equipment_id}")
+    create = record_create(
+        "equipment_id",
+        service.create_equipment,
+        m.EquipmentCreate,
+        m.Equipment,
+        summary="Register an equipment (a machine on a work centre)",
+    )
 
     @get(
         responses=problems(422), summary="List equipment", description="Filter by work centre, site or state."
@@ -114,15 +115,13 @@ class ProductionOrderController(Controller):
     path = "/production-orders"
     tags = ["production orders"]
 
-    @post(responses=problems(409, 422), summary="Create a production order with its operations")
-    async def create(
-        self,
-        session: Session,
-        data: JSONBody[m.ProductionOrderCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        order = await service.create_order(session, data)
-        return versioned(order, status_code=201, location=f"{API}/production-orders/{order.order_id}")
+    create = record_create(
+        "order_id",
+        service.create_order,
+        m.ProductionOrderCreate,
+        m.ProductionOrder,
+        summary="Create a production order with its operations",
+    )
 
     @get(
         responses=problems(422),

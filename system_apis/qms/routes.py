@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
-from contracts.kit.actions import record_get, record_update
+from contracts.kit.actions import record_create, record_get, record_update
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import Versioned, problems, versioned
@@ -196,16 +196,13 @@ class DefectCodeController(Controller):
     path = "/defect-codes"
     tags = ["defect codes"]
 
-    @post(responses=problems(409, 422), summary="Add a defect code to the catalogue")
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        session: Session,
-        data: JSONBody[m.DefectCodeCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.DefectCode]:
-        code = await service.create_defect_code(session, data)
-        return versioned(code, status_code=201, location=f"{request.url.path}/{code.code}")
+    create = record_create(
+        "code",
+        service.create_defect_code,
+        m.DefectCodeCreate,
+        m.DefectCode,
+        summary="Add a defect code to the catalogue",
+    )
 
     @get(responses=problems(422), summary="List the defect-code catalogue")
     async def list(
@@ -220,20 +217,15 @@ class NonconformanceController(Controller):
     path = "/nonconformances"
     tags = ["nonconformances"]
 
-    @post(
-        responses=problems(422),
+    create = record_create(
+        "nc_id",
+        nonconformances.create_nonconformance,
+        m.NonconformanceCreate,
+        m.Nonconformance,
         summary="Report a nonconformance",
         description="defect_codes must be in the catalogue; inspection_lot_id must exist.",
+        responses=problems(422),
     )
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        session: Session,
-        data: JSONBody[m.NonconformanceCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        nc = await nonconformances.create_nonconformance(session, data)
-        return versioned(nc, status_code=201, location=f"{request.url.path}/{nc.nc_id}")
 
     @get(responses=problems(422), summary="List nonconformances")
     async def list(
@@ -392,20 +384,15 @@ class SupplierCaseController(Controller):
     path = "/supplier-cases"
     tags = ["supplier cases"]
 
-    @post(
-        responses=problems(422),
+    create = record_create(
+        "case_id",
+        supplier_cases.create_supplier_case,
+        m.SupplierCaseCreate,
+        m.SupplierCase,
         summary="Open a supplier quality case (SCAR)",
         description="Linked nonconformances must exist and must not name another supplier.",
+        responses=problems(422),
     )
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        session: Session,
-        data: JSONBody[m.SupplierCaseCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        case = await supplier_cases.create_supplier_case(session, data)
-        return versioned(case, status_code=201, location=f"{request.url.path}/{case.case_id}")
 
     @get(responses=problems(422), summary="List supplier quality cases")
     async def list(
@@ -540,16 +527,14 @@ class CapaController(Controller):
     path = "/capas"
     tags = ["capa"]
 
-    @post(responses=problems(422), summary="Create a corrective or preventive action (as a draft)")
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        session: Session,
-        data: JSONBody[m.CapaCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        capa = await capas.create_capa(session, data)
-        return versioned(capa, status_code=201, location=f"{request.url.path}/{capa.capa_id}")
+    create = record_create(
+        "capa_id",
+        capas.create_capa,
+        m.CapaCreate,
+        m.Capa,
+        summary="Create a corrective or preventive action (as a draft)",
+        responses=problems(422),
+    )
 
     @get(responses=problems(422), summary="List CAPAs")
     async def list(

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated, get_args
 
 import msgspec
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Response, get, patch
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from contracts.kit.actions import record_get
+from contracts.kit.actions import record_create, record_get
 from contracts.kit.paging import Page, Paged, parse_instant
-from contracts.kit.params import IdempotencyKey
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import xref as m
@@ -19,7 +18,6 @@ from contracts.models.common import Id
 from system_apis.xref import service
 
 Q = Paged
-API = "/xref/v1"
 
 # Litestar 2.25 does not enforce msgspec constraints (`Id`, `SystemId`) on path and query
 # parameters, only those given to `Parameter`; without them a NUL byte reaches PostgreSQL.
@@ -52,16 +50,14 @@ class EntityController(Controller):
     path = "/entities"
     tags = ["entities"]
 
-    @post(
-        responses=problems(409, 422),
+    create = record_create(
+        "canonical_id",
+        service.register_entity,
+        m.EntityCreate,
+        m.Entity,
         summary="Register a canonical id",
         description="Mints `urn:mfg:<kind>:<uuid>` unless `canonical_id` is given; 409 if it exists.",
     )
-    async def create(
-        self, session: Session, data: JSONBody[m.EntityCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.Entity]:
-        entity = await service.register_entity(session, data)
-        return versioned(entity, status_code=201, location=f"{API}/entities/{entity.canonical_id}")
 
     @get(responses=problems(422), summary="List canonical ids")
     async def list(
@@ -76,17 +72,15 @@ class MappingController(Controller):
     path = "/mappings"
     tags = ["mappings"]
 
-    @post(
-        responses=problems(409, 422),
+    create = record_create(
+        "mapping_id",
+        service.register_mapping,
+        m.MappingCreate,
+        m.Mapping,
         summary="Map a system's id to a canonical id",
         description="409 when the system id is mapped to another canonical id, or the canonical id "
         "already has an id in that system, over an overlapping validity period.",
     )
-    async def create(
-        self, session: Session, data: JSONBody[m.MappingCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.Mapping]:
-        mapping = await service.register_mapping(session, data)
-        return versioned(mapping, status_code=201, location=f"{API}/mappings/{mapping.mapping_id}")
 
     @get(responses=problems(422), summary="List mappings, with their full validity history")
     async def list(
