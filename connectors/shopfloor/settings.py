@@ -6,24 +6,21 @@ from typing import Annotated
 
 import msgspec
 
-from contracts.kit.settings import ServiceSettings
+from contracts.kit.settings import CallerSettings
 from contracts.topology import by_name
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
-class ShopfloorSettings(ServiceSettings, frozen=True, kw_only=True):
+class ShopfloorSettings(CallerSettings, frozen=True, kw_only=True):
     # Its own small database: what it accepted from machines, and what it still owes MES.
     database_url: str = "sqlite+aiosqlite:///data/shopfloor.db"
     port: int = by_name("shopfloor").port
     outbox_relay: bool = False  # publishes no events; its writes go to MES over HTTP
     mes_url: str = by_name("mes").local_url
     xref_url: str = by_name("xref").local_url
-    # This connector's own OAuth2 client at the gateway, for its calls to MES and xref.
     client_id: str = by_name("shopfloor").client_id
-    client_secret: str = ""
-    upstream_timeout_seconds: float = 5.0
     # Which machines speak how (TOML, see docs/shop-floor.md); nothing is subscribed without one.
     mapping_file: str = ""
     # The plant's MQTT broker (mqtt://host:port or mqtts://host:port); empty: no MQTT.

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import msgspec
 
-from contracts.kit.settings import ServiceSettings
+from contracts.kit.settings import CallerSettings
 from contracts.topology import by_name
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
-class WebhooksSettings(ServiceSettings, frozen=True, kw_only=True):
+class WebhooksSettings(CallerSettings, frozen=True, kw_only=True):
     database_url: str = "sqlite+aiosqlite:///data/webhooks.db"
     port: int = by_name("webhooks").port
     outbox_relay: bool = False  # publishes no events
@@ -44,8 +44,6 @@ class WebhooksSettings(ServiceSettings, frozen=True, kw_only=True):
     qms_url: str = by_name("qms").local_url
     # This service's own OAuth2 client at the gateway, for the commands inbound webhooks map to.
     client_id: str = by_name("webhooks").client_id
-    client_secret: str = ""
-    upstream_timeout_seconds: Positive = 5.0
 
     def __post_init__(self) -> None:
         self.schedule  # noqa: B018  # a malformed schedule stops the service at start

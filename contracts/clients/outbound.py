@@ -11,24 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from contracts.clients.base import ApiClient, TokenProvider
 from contracts.clients.tokens import ClientCredentials
 from contracts.kit.http1 import Transport
+from contracts.kit.settings import CallerSettings
 
 C = TypeVar("C", bound=ApiClient)
-
-
-class CallerSettings(Protocol):
-    """The settings every calling service has (its own client at the gateway's token endpoint)."""
-
-    @property
-    def auth_token_url(self) -> str: ...
-    @property
-    def client_id(self) -> str: ...
-    @property
-    def client_secret(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -45,3 +35,14 @@ class Outbound:
     def client(self, kind: type[C], base_url: str, **options: Any) -> C:
         """A typed client of `kind` for the upstream at `base_url` (`options`: timeout, attempts...)."""
         return kind(base_url, token=self.token, transport=self.transports.get(kind.service), **options)
+
+
+class Clients:
+    """Base of a dataclass that holds a service's typed clients beside whatever else its handlers
+    or flows use (`kept("upstreams", ...)`, contracts/kit/lifetimes.py): `aclose` closes every
+    field that is a client, so a client added later is not left open."""
+
+    async def aclose(self) -> None:
+        for value in vars(self).values():
+            if isinstance(value, ApiClient):
+                await value.aclose()

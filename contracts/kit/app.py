@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -29,6 +29,7 @@ from contracts.kit.consumer import Consumer
 from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
 from contracts.kit.http_limits import RequestGuard
+from contracts.kit.lifetimes import Lifespan
 from contracts.kit.logs import configure_logging
 from contracts.kit.observability import Metrics, ReadinessCheck, health_handlers
 from contracts.kit.openapi import StrictStructSchemaPlugin, major_document_handler
@@ -45,7 +46,6 @@ from contracts.kit.tracing import setup as setup_tracing
 from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
 from contracts.kit.versioning import ApiVersion, Deprecation, DeprecationMiddleware, document_deprecation
 
-Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 D = TypeVar("D")
 
 

@@ -78,7 +78,17 @@ class ServiceSettings(HttpServerSettings, frozen=True, kw_only=True):
         return timedelta(days=self.event_retention_days)
 
 
-class FlowSettings(ServiceSettings, frozen=True, kw_only=True):
+class CallerSettings(ServiceSettings, frozen=True, kw_only=True):
+    """What a service that calls other services' APIs adds: it calls them as its own OAuth2 client
+    of `auth_issuer` (tokens from `auth_token_url`; contracts/clients/outbound.py). A subclass
+    names its client by default."""
+
+    client_id: str
+    client_secret: str = ""
+    upstream_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # each request to an upstream
+
+
+class FlowSettings(CallerSettings, frozen=True, kw_only=True):
     """What a service that runs durable flows adds (contracts/kit/flows)."""
 
     flow_max_attempts: int = 8

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from litestar import Litestar
 from prometheus_client import CollectorRegistry, Gauge
 
+from contracts.kit.lifetimes import background
 from contracts.kit.operations import StreamStats, all_stream_stats
 from contracts.kit.paging import utcnow
 from experience_apis.operations.monitors.base import FAILURES, Found, log
@@ -90,13 +90,8 @@ def refresher(interval: float, parts: Callable[[Litestar], tuple[Upstreams, Moni
                     log.exception("refreshing the monitor gauges failed")
                 await asyncio.sleep(interval)
 
-        task = asyncio.create_task(loop(), name="monitor-gauges")
-        try:
+        async with background({"monitor-gauges": loop()}):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return lifespan
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from contracts.kit.settings import ServiceSettings
+from contracts.kit.settings import CallerSettings
 from contracts.topology import by_name
 
 
-class OperationsSettings(ServiceSettings, frozen=True, kw_only=True):
+class OperationsSettings(CallerSettings, frozen=True, kw_only=True):
     # No records of its own: the database holds only the kernel's Idempotency-Key table (replays).
     database_url: str = "sqlite+aiosqlite:///data/operations.db"
     port: int = by_name("operations").port
@@ -19,10 +19,7 @@ class OperationsSettings(ServiceSettings, frozen=True, kw_only=True):
     maintenance_url: str = by_name("maintenance").local_url
     webhooks_url: str = by_name("webhooks").local_url
     shopfloor_url: str = by_name("shopfloor").local_url
-    # This service's own OAuth2 client at the gateway, for its calls to the layers below.
     client_id: str = by_name("operations").client_id
-    client_secret: str = ""
-    upstream_timeout_seconds: float = 5.0
     # Records changed longer ago than this are not searched for drift (keeps each check bounded).
     lookback_days: int = 90
     # A consumer group is listed when its unread plus pending messages exceed this.

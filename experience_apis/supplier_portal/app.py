@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request
-from litestar.di import Provide
+from litestar import Litestar
 from sqlalchemy import MetaData
 
 from contracts.clients.erp import ErpClient
@@ -16,17 +13,12 @@ from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
 from contracts.clients.qms_documents import QmsDocumentsClient
 from contracts.kit.app import ServiceSpec, create_service_app
+from contracts.kit.lifetimes import from_state, kept
 from contracts.kit.settings import load_settings
 from contracts.topology import by_name
 from experience_apis.supplier_portal.routes import ROUTES
 from experience_apis.supplier_portal.service import Upstreams
 from experience_apis.supplier_portal.settings import SupplierSettings
-
-
-def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
-    upstreams: Upstreams = request.app.state["upstreams"]
-    return upstreams
-
 
 SPEC = ServiceSpec(
     name="supplier",
@@ -39,9 +31,7 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     metadata=MetaData(),  # no tables of its own; the kernel adds its idempotency table
     versions_dir=Path(__file__).parent / "migrations" / "versions",
-    dependencies={
-        "upstreams": Provide(provide_upstreams, sync_to_thread=False),
-    },
+    dependencies={"upstreams": from_state("upstreams")},
 )
 
 
@@ -49,33 +39,17 @@ def create_app(
     settings: SupplierSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
 ) -> Litestar:
     settings = settings or load_settings(SupplierSettings, "SUPPLIER", **overrides)
-    _ensure_sqlite_dir(settings.database_url)
     outbound = outbound or Outbound.client_credentials(settings, by_name("supplier").client_scopes)
-    return create_service_app(SPEC, settings, lifespans=[_upstreams(settings, outbound)])
+    return create_service_app(
+        SPEC, settings, lifespans=[kept("upstreams", lambda _: _upstreams(settings, outbound))]
+    )
 
 
-def _upstreams(settings: SupplierSettings, outbound: Outbound) -> Any:
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        timeout = settings.upstream_timeout_seconds
-        upstreams = Upstreams(
-            qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
-            # non-critical: answer without it
-            erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout, attempts=1),
-            documents=outbound.client(QmsDocumentsClient, settings.qms_url, timeout=timeout),
-        )
-        app.state["upstreams"] = upstreams
-        try:
-            yield
-        finally:
-            for client in (upstreams.qms, upstreams.erp, upstreams.documents):
-                await client.aclose()
-
-    return lifespan
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    """The default SQLite file lives in a relative `data/` folder that may not exist yet."""
-    prefix = "sqlite+aiosqlite:///"
-    if url.startswith(prefix) and ":memory:" not in url:
-        Path(url.removeprefix(prefix)).parent.mkdir(parents=True, exist_ok=True)
+def _upstreams(settings: SupplierSettings, outbound: Outbound) -> Upstreams:
+    timeout = settings.upstream_timeout_seconds
+    return Upstreams(
+        qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
+        # non-critical: answer without it
+        erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout, attempts=1),
+        documents=outbound.client(QmsDocumentsClient, settings.qms_url, timeout=timeout),
+    )

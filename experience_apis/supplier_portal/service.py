@@ -19,6 +19,7 @@ import msgspec
 
 from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
 from contracts.clients.erp import ErpClient
+from contracts.clients.outbound import Clients
 from contracts.clients.qms import QmsClient
 from contracts.clients.qms_documents import QmsDocumentsClient
 from contracts.kit.auth import Principal
@@ -38,7 +39,7 @@ DOCUMENT_NOT_FOUND = "No such document."
 
 
 @dataclass
-class Upstreams:
+class Upstreams(Clients):
     qms: QmsClient
     erp: ErpClient
     documents: QmsDocumentsClient

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from contracts.kit.settings import ServiceSettings
+from contracts.kit.settings import CallerSettings
 from contracts.topology import by_name
 
 
-class SupplierSettings(ServiceSettings, frozen=True, kw_only=True):
+class SupplierSettings(CallerSettings, frozen=True, kw_only=True):
     # No records of its own: the database holds only the kernel's Idempotency-Key table, so a
     # resent request replays its first answer.
     database_url: str = "sqlite+aiosqlite:///data/supplier.db"
@@ -14,9 +14,6 @@ class SupplierSettings(ServiceSettings, frozen=True, kw_only=True):
     outbox_relay: bool = False  # publishes no events
     qms_url: str = by_name("qms").local_url
     erp_url: str = by_name("erp").local_url
-    # This service's own OAuth2 client at the gateway, for its calls to the layers below.
     client_id: str = by_name("supplier").client_id
-    client_secret: str = ""
-    upstream_timeout_seconds: float = 5.0
     # The largest document a supplier may attach (QMS applies its own limit and types as well).
     document_max_bytes: int = 10_485_760

@@ -19,6 +19,7 @@ import msgspec
 from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
+from contracts.clients.outbound import Clients
 from contracts.clients.qms import QmsClient
 from contracts.kit.auth import Principal
 from contracts.kit.paging import PageQuery, utcnow
@@ -33,7 +34,7 @@ MAX_HISTORY_PAGES = 4
 
 
 @dataclass
-class Upstreams:
+class Upstreams(Clients):
     cmms: CmmsClient
     qms: QmsClient
     erp: ErpClient

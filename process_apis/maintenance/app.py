@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +16,10 @@ from contracts.clients.outbound import Outbound
 from contracts.clients.qms import QmsClient
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
-from contracts.kit.consumer import Consumer, consumer_lifespan
+from contracts.kit.consumer import consumer_lifespan
 from contracts.kit.flows import flow_metadata
 from contracts.kit.flows.engine import FlowRunner
+from contracts.kit.lifetimes import Lifespan, background, kept
 from contracts.kit.settings import load_settings
 from contracts.topology import by_name
 from process_apis.maintenance import starts
@@ -57,42 +56,37 @@ def create_app(
         SPEC,
         settings,
         lifespans=[
-            _flow_runner(settings, rules, outbound),
-            consumer_lifespan(lambda app: [_consumer(app, rules)]),
+            kept("upstreams", lambda app: _upstreams(app, settings, rules, outbound)),
+            _flow_runner(settings),
+            consumer_lifespan(lambda app: [starts.subscribe(runtime_of(app).consumer("maintenance"), rules)]),
         ],
     )
 
 
-def _consumer(app: Litestar, rules: MaintenanceRules) -> Consumer:
-    return starts.subscribe(runtime_of(app).consumer("maintenance"), rules)
+def _upstreams(
+    app: Litestar, settings: MaintenanceSettings, rules: MaintenanceRules, outbound: Outbound
+) -> Upstreams:
+    timeout = settings.upstream_timeout_seconds
+    return Upstreams(
+        erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
+        qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
+        cmms=outbound.client(CmmsClient, settings.cmms_url, timeout=timeout),
+        mes=outbound.client(MesClient, settings.mes_url, timeout=timeout),
+        xref=outbound.client(XrefClient, settings.xref_url, timeout=timeout),
+        rules=rules,
+        db=runtime_of(app).db,
+    )
 
 
-def _flow_runner(
-    settings: MaintenanceSettings, rules: MaintenanceRules, outbound: Outbound
-) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+def _flow_runner(settings: MaintenanceSettings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        timeout = settings.upstream_timeout_seconds
-        upstreams = Upstreams(
-            erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
-            qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
-            cmms=outbound.client(CmmsClient, settings.cmms_url, timeout=timeout),
-            mes=outbound.client(MesClient, settings.mes_url, timeout=timeout),
-            xref=outbound.client(XrefClient, settings.xref_url, timeout=timeout),
-            rules=rules,
-            db=runtime_of(app).db,
-        )
         runtime = runtime_of(app)
+        upstreams: Upstreams = app.state["upstreams"]
         runner = FlowRunner.configured(
             runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
         )
-        task = asyncio.create_task(runner.run(), name="maintenance-flows")
-        try:
+        async with background({"maintenance-flows": runner.run()}):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await upstreams.aclose()
 
     return lifespan

@@ -9,6 +9,7 @@ from contracts.clients.base import UpstreamProblem
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
+from contracts.clients.outbound import Clients
 from contracts.clients.qms import QmsClient
 from contracts.clients.xref import XrefClient
 from contracts.kit.db import Database
@@ -20,7 +21,7 @@ ACTOR = "maintenance-process"  # how this service signs what it raises in other 
 
 
 @dataclass(frozen=True)
-class Upstreams:
+class Upstreams(Clients):
     erp: ErpClient
     qms: QmsClient
     cmms: CmmsClient
@@ -28,10 +29,6 @@ class Upstreams:
     xref: XrefClient
     rules: MaintenanceRules
     db: Database
-
-    async def aclose(self) -> None:
-        for client in (self.erp, self.qms, self.cmms, self.mes, self.xref):
-            await client.aclose()
 
 
 Ctx = FlowContext[Upstreams]

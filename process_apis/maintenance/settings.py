@@ -14,8 +14,5 @@ class MaintenanceSettings(FlowSettings, frozen=True, kw_only=True):
     cmms_url: str = by_name("cmms").local_url
     mes_url: str = by_name("mes").local_url
     xref_url: str = by_name("xref").local_url
-    # This service's own OAuth2 client at the gateway, for its calls to the system APIs.
     client_id: str = by_name("maintenance").client_id
-    client_secret: str = ""
     rules_file: str = ""  # plant rules (TOML); built-in defaults when empty
-    upstream_timeout_seconds: float = 5.0

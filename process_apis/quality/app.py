@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request
-from litestar.di import Provide
+from litestar import Litestar
 
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
@@ -19,9 +16,10 @@ from contracts.clients.qms import QmsClient
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.audit import audit_metadata
-from contracts.kit.consumer import Consumer, consumer_lifespan
+from contracts.kit.consumer import consumer_lifespan
 from contracts.kit.flows import flow_metadata
 from contracts.kit.flows.engine import FlowRunner
+from contracts.kit.lifetimes import Lifespan, background, from_state, kept
 from contracts.kit.settings import load_settings
 from contracts.topology import by_name
 from process_apis.quality import starts
@@ -34,12 +32,6 @@ from process_apis.quality.routes import ROUTES
 from process_apis.quality.rules import QualityRules, load_rules
 from process_apis.quality.settings import QualitySettings
 from process_apis.quality.store import quality_metadata
-
-
-def provide_upstreams(request: Request[Any, Any, Any]) -> Upstreams:
-    upstreams: Upstreams = request.app.state["upstreams"]
-    return upstreams
-
 
 SPEC = ServiceSpec(
     name="quality",
@@ -54,7 +46,7 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     metadata=(flow_metadata, quality_metadata, audit_metadata),  # disagreements and approvals are audited
     versions_dir=Path(__file__).parent / "migrations" / "versions",
-    dependencies={"upstreams": Provide(provide_upstreams, sync_to_thread=False)},
+    dependencies={"upstreams": from_state("upstreams")},  # the requests that read through (traceability)
 )
 
 
@@ -68,14 +60,26 @@ def create_app(
         SPEC,
         settings,
         lifespans=[
-            _flow_runner(settings, rules, outbound),
-            consumer_lifespan(lambda app: [_consumer(app, rules)]),
+            kept("upstreams", lambda app: _upstreams(app, settings, rules, outbound)),
+            _flow_runner(settings),
+            consumer_lifespan(lambda app: [starts.subscribe(runtime_of(app).consumer("quality"), rules)]),
         ],
     )
 
 
-def _consumer(app: Litestar, rules: QualityRules) -> Consumer:
-    return starts.subscribe(runtime_of(app).consumer("quality"), rules)
+def _upstreams(
+    app: Litestar, settings: QualitySettings, rules: QualityRules, outbound: Outbound
+) -> Upstreams:
+    timeout = settings.upstream_timeout_seconds
+    return Upstreams(
+        erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
+        qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
+        rules=rules,
+        mes=outbound.client(MesClient, settings.mes_url, timeout=timeout),
+        xref=outbound.client(XrefClient, settings.xref_url, timeout=timeout),
+        mailer=_mailer(settings),
+        db=runtime_of(app).db,
+    )
 
 
 def _mailer(settings: QualitySettings) -> Mailer:
@@ -90,36 +94,20 @@ def _mailer(settings: QualitySettings) -> Mailer:
     )
 
 
-def _flow_runner(settings: QualitySettings, rules: QualityRules, outbound: Outbound) -> Any:
+def _flow_runner(settings: QualitySettings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        timeout = settings.upstream_timeout_seconds
         runtime = runtime_of(app)
-        upstreams = Upstreams(
-            erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
-            qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
-            rules=rules,
-            mes=outbound.client(MesClient, settings.mes_url, timeout=timeout),
-            xref=outbound.client(XrefClient, settings.xref_url, timeout=timeout),
-            mailer=_mailer(settings),
-            db=runtime.db,
-        )
-        app.state["upstreams"] = upstreams  # for the requests that read through (traceability)
+        upstreams: Upstreams = app.state["upstreams"]
         runner = FlowRunner.configured(
             runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
         )
         job = Job(upstreams, runtime.db, settings.reconcile_mode, settings.reconcile_lookback_days)
         app.state["reconciliation"] = job
-        tasks = [asyncio.create_task(runner.run(), name="quality-flows")]
+        work = {"quality-flows": runner.run()}
         if settings.reconcile_seconds > 0:
-            tasks.append(asyncio.create_task(job.loop(settings.reconcile_seconds), name="quality-reconcile"))
-        try:
+            work["quality-reconcile"] = job.loop(settings.reconcile_seconds)
+        async with background(work):
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await upstreams.aclose()
 
     return lifespan

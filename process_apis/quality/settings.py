@@ -15,11 +15,8 @@ class QualitySettings(FlowSettings, frozen=True, kw_only=True):
     qms_url: str = by_name("qms").local_url
     mes_url: str = by_name("mes").local_url
     xref_url: str = by_name("xref").local_url
-    # This service's own OAuth2 client at the gateway, for its calls to the system APIs.
     client_id: str = by_name("quality").client_id
-    client_secret: str = ""
     rules_file: str = ""  # plant rules (TOML); built-in defaults when empty
-    upstream_timeout_seconds: float = 5.0
     # Email to people (procurement, quality leadership); recipients are in the rules file.
     smtp_host: str = ""  # empty: email is off
     smtp_port: int = 25

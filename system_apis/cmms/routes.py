@@ -7,10 +7,10 @@ when the state machine refuses it.
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
-from contracts.kit.actions import CHANGE, state_change
+from contracts.kit.actions import CHANGE, record_create, record_get, record_update, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -18,19 +18,18 @@ from contracts.kit.unit_of_work import Session
 from contracts.models import cmms as m
 from system_apis.cmms import service
 
-API = "/cmms/v1"
-
 
 class AssetController(Controller):
     path = "/assets"
     tags = ["assets"]
 
-    @post(responses=problems(409, 422), summary="Register an asset (starts in_service)")
-    async def create(
-        self, session: Session, data: JSONBody[m.AssetCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.Asset]:
-        asset = await service.create_asset(session, data)
-        return versioned(asset, status_code=201, location=f"{API}/assets/{asset.asset_id}")
+    create = record_create(
+        "asset_id",
+        service.create_asset,
+        m.AssetCreate,
+        m.Asset,
+        summary="Register an asset (starts in_service)",
+    )
 
     @get(responses=problems(422), summary="List assets", description="Filter by site, status or criticality.")
     async def list(
@@ -47,15 +46,16 @@ class AssetController(Controller):
     async def downtime(self, session: Session, asset_id: PathId, page_query: Paged) -> Page[m.Downtime]:
         return await service.list_downtime(session, asset_id, page_query)
 
-    @get("/{asset_id:str}", responses=problems(404), summary="Get an asset")
-    async def get(self, session: Session, asset_id: PathId) -> Response[m.Asset]:
-        return versioned(await service.get_asset(session, asset_id))
+    get = record_get("asset_id", service.get_asset, m.Asset, summary="Get an asset")
 
-    @patch("/{asset_id:str}", responses=problems(404, 409, 412), summary="Change an asset's master data")
-    async def update(
-        self, session: Session, asset_id: PathId, data: JSONBody[m.AssetUpdate], if_match: IfMatch = None
-    ) -> Response[m.Asset]:
-        return versioned(await service.update_asset(session, asset_id, data, if_match))
+    update = record_update(
+        "asset_id",
+        service.update_asset,
+        m.AssetUpdate,
+        m.Asset,
+        summary="Change an asset's master data",
+        responses=problems(404, 409, 412),
+    )
 
     @post(
         "/{asset_id:str}/down",
@@ -152,17 +152,13 @@ class MaintenanceRequestController(Controller):
     path = "/maintenance-requests"
     tags = ["maintenance requests"]
 
-    @post(responses=problems(409, 422), summary="Submit a maintenance request for an asset")
-    async def create(
-        self,
-        session: Session,
-        data: JSONBody[m.MaintenanceRequestCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.MaintenanceRequest]:
-        request = await service.submit_request(session, data)
-        return versioned(
-            request, status_code=201, location=f"{API}/maintenance-requests/{request.request_id}"
-        )
+    create = record_create(
+        "request_id",
+        service.submit_request,
+        m.MaintenanceRequestCreate,
+        m.MaintenanceRequest,
+        summary="Submit a maintenance request for an asset",
+    )
 
     @get(
         responses=problems(422),
@@ -189,9 +185,9 @@ class MaintenanceRequestController(Controller):
             production_order=production_order,
         )
 
-    @get("/{request_id:str}", responses=problems(404), summary="Get a maintenance request")
-    async def get(self, session: Session, request_id: PathId) -> Response[m.MaintenanceRequest]:
-        return versioned(await service.get_request(session, request_id))
+    get = record_get(
+        "request_id", service.get_request, m.MaintenanceRequest, summary="Get a maintenance request"
+    )
 
     accept = state_change(
         "request_id", "accept", service.change_request, m.MaintenanceRequest, summary="Accept a request"
@@ -247,17 +243,15 @@ class WorkOrderController(Controller):
     path = "/work-orders"
     tags = ["work orders"]
 
-    @post(
-        responses=problems(409, 422),
+    create = record_create(
+        "wo_id",
+        service.create_work_order,
+        m.WorkOrderCreate,
+        m.WorkOrder,
         summary="Create a work order, from a request or standalone",
         description="With request_id the request must be accepted or in_progress (else 409); asset, type, "
         "description and links default from it.",
     )
-    async def create(
-        self, session: Session, data: JSONBody[m.WorkOrderCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.WorkOrder]:
-        order = await service.create_work_order(session, data)
-        return versioned(order, status_code=201, location=f"{API}/work-orders/{order.wo_id}")
 
     @get(
         responses=problems(422),
@@ -285,19 +279,17 @@ class WorkOrderController(Controller):
             request_id=request_id,
         )
 
-    @get("/{wo_id:str}", responses=problems(404), summary="Get a work order with its part and labor lines")
-    async def get(self, session: Session, wo_id: PathId) -> Response[m.WorkOrder]:
-        return versioned(await service.get_work_order(session, wo_id))
+    get = record_get(
+        "wo_id", service.get_work_order, m.WorkOrder, summary="Get a work order with its part and labor lines"
+    )
 
-    @patch(
-        "/{wo_id:str}",
-        responses=problems(404, 409, 412, 422),
+    update = record_update(
+        "wo_id",
+        service.update_work_order,
+        m.WorkOrderUpdate,
+        m.WorkOrder,
         summary="Change a work order's plan, assignee or codes (until technically complete)",
     )
-    async def update(
-        self, session: Session, wo_id: PathId, data: JSONBody[m.WorkOrderUpdate], if_match: IfMatch = None
-    ) -> Response[m.WorkOrder]:
-        return versioned(await service.update_work_order(session, wo_id, data, if_match))
 
     @post(
         "/{wo_id:str}/parts",

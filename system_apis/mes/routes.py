@@ -11,7 +11,7 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from contracts.kit.actions import CHANGE, state_change
+from contracts.kit.actions import CHANGE, record_create, record_get, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -27,12 +27,13 @@ class EquipmentController(Controller):
     path = "/equipment"
     tags = ["equipment"]
 
-    @post(responses=problems(409, 422), summary="Register an equipment (a machine on a work centre)")
-    async def create(
-        self, session: Session, data: JSONBody[m.EquipmentCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.Equipment]:
-        equipment = await service.create_equipment(session, data)
-        return versioned(equipment, status_code=201, location=f"{API}/equipment/{equipment.equipment_id}")
+    create = record_create(
+        "equipment_id",
+        service.create_equipment,
+        m.EquipmentCreate,
+        m.Equipment,
+        summary="Register an equipment (a machine on a work centre)",
+    )
 
     @get(
         responses=problems(422), summary="List equipment", description="Filter by work centre, site or state."
@@ -87,9 +88,9 @@ class EquipmentController(Controller):
             location=f"{API}/production-orders/{confirmation.order_id}/confirmations",
         )
 
-    @get("/{equipment_id:str}", responses=problems(404), summary="Get an equipment and its current state")
-    async def get(self, session: Session, equipment_id: PathId) -> Response[m.Equipment]:
-        return versioned(await service.get_equipment(session, equipment_id))
+    get = record_get(
+        "equipment_id", service.get_equipment, m.Equipment, summary="Get an equipment and its current state"
+    )
 
     @post(
         "/{equipment_id:str}/state",
@@ -114,15 +115,13 @@ class ProductionOrderController(Controller):
     path = "/production-orders"
     tags = ["production orders"]
 
-    @post(responses=problems(409, 422), summary="Create a production order with its operations")
-    async def create(
-        self,
-        session: Session,
-        data: JSONBody[m.ProductionOrderCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        order = await service.create_order(session, data)
-        return versioned(order, status_code=201, location=f"{API}/production-orders/{order.order_id}")
+    create = record_create(
+        "order_id",
+        service.create_order,
+        m.ProductionOrderCreate,
+        m.ProductionOrder,
+        summary="Create a production order with its operations",
+    )
 
     @get(
         responses=problems(422),
@@ -168,9 +167,9 @@ class ProductionOrderController(Controller):
     ) -> Page[m.Consumption]:
         return await service.list_order_consumptions(session, order_id, page_query)
 
-    @get("/{order_id:str}", responses=problems(404), summary="Get a production order with its operations")
-    async def get(self, session: Session, order_id: PathId) -> Response[m.ProductionOrder]:
-        return versioned(await service.get_order(session, order_id))
+    get = record_get(
+        "order_id", service.get_order, m.ProductionOrder, summary="Get a production order with its operations"
+    )
 
     release = state_change(
         "order_id",

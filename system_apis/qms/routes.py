@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
+from contracts.kit.actions import record_create, record_get, record_update
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import Versioned, problems, versioned
@@ -195,16 +196,13 @@ class DefectCodeController(Controller):
     path = "/defect-codes"
     tags = ["defect codes"]
 
-    @post(responses=problems(409, 422), summary="Add a defect code to the catalogue")
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        session: Session,
-        data: JSONBody[m.DefectCodeCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.DefectCode]:
-        code = await service.create_defect_code(session, data)
-        return versioned(code, status_code=201, location=f"{request.url.path}/{code.code}")
+    create = record_create(
+        "code",
+        service.create_defect_code,
+        m.DefectCodeCreate,
+        m.DefectCode,
+        summary="Add a defect code to the catalogue",
+    )
 
     @get(responses=problems(422), summary="List the defect-code catalogue")
     async def list(
@@ -212,29 +210,22 @@ class DefectCodeController(Controller):
     ) -> Page[m.DefectCode]:
         return await service.list_defect_codes(session, page_query, category)
 
-    @get("/{code:str}", responses=problems(404), summary="Get a defect code")
-    async def get(self, session: Session, code: PathId) -> Response[m.DefectCode]:
-        return versioned(await service.get_defect_code(session, code))
+    get = record_get("code", service.get_defect_code, m.DefectCode, summary="Get a defect code")
 
 
 class NonconformanceController(Controller):
     path = "/nonconformances"
     tags = ["nonconformances"]
 
-    @post(
-        responses=problems(422),
+    create = record_create(
+        "nc_id",
+        nonconformances.create_nonconformance,
+        m.NonconformanceCreate,
+        m.Nonconformance,
         summary="Report a nonconformance",
         description="defect_codes must be in the catalogue; inspection_lot_id must exist.",
+        responses=problems(422),
     )
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        session: Session,
-        data: JSONBody[m.NonconformanceCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        nc = await nonconformances.create_nonconformance(session, data)
-        return versioned(nc, status_code=201, location=f"{request.url.path}/{nc.nc_id}")
 
     @get(responses=problems(422), summary="List nonconformances")
     async def list(
@@ -265,24 +256,18 @@ class NonconformanceController(Controller):
             inspection_lot_id=inspection_lot_id,
         )
 
-    @get("/{nc_id:str}", responses=problems(404), summary="Get a nonconformance")
-    async def get(self, session: Session, nc_id: PathId) -> Response[m.Nonconformance]:
-        return versioned(await nonconformances.get_nonconformance(session, nc_id))
+    get = record_get(
+        "nc_id", nonconformances.get_nonconformance, m.Nonconformance, summary="Get a nonconformance"
+    )
 
-    @patch(
-        "/{nc_id:str}",
-        responses=problems(404, 409, 412, 422),
+    update = record_update(
+        "nc_id",
+        nonconformances.update_nonconformance,
+        m.NonconformanceUpdate,
+        m.Nonconformance,
         summary="Change a nonconformance (disposition, codes, links, plan, evaluation)",
         description="Closed or cancelled nonconformances no longer change (409); reopen first.",
     )
-    async def update(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.NonconformanceUpdate],
-        if_match: IfMatch = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(await nonconformances.update_nonconformance(session, nc_id, data, if_match))
 
     @post("/{nc_id:str}/start-analysis", status_code=200, responses=MOVE, summary="open → under_analysis")
     async def start_analysis(
@@ -399,20 +384,15 @@ class SupplierCaseController(Controller):
     path = "/supplier-cases"
     tags = ["supplier cases"]
 
-    @post(
-        responses=problems(422),
+    create = record_create(
+        "case_id",
+        supplier_cases.create_supplier_case,
+        m.SupplierCaseCreate,
+        m.SupplierCase,
         summary="Open a supplier quality case (SCAR)",
         description="Linked nonconformances must exist and must not name another supplier.",
+        responses=problems(422),
     )
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        session: Session,
-        data: JSONBody[m.SupplierCaseCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        case = await supplier_cases.create_supplier_case(session, data)
-        return versioned(case, status_code=201, location=f"{request.url.path}/{case.case_id}")
 
     @get(responses=problems(422), summary="List supplier quality cases")
     async def list(
@@ -427,19 +407,17 @@ class SupplierCaseController(Controller):
             session, page_query, nc_id, supplier_id=supplier_id, status=status
         )
 
-    @get("/{case_id:str}", responses=problems(404), summary="Get a supplier quality case")
-    async def get(self, session: Session, case_id: PathId) -> Response[m.SupplierCase]:
-        return versioned(await supplier_cases.get_supplier_case(session, case_id))
+    get = record_get(
+        "case_id", supplier_cases.get_supplier_case, m.SupplierCase, summary="Get a supplier quality case"
+    )
 
-    @patch("/{case_id:str}", responses=problems(404, 409, 412, 422), summary="Change a supplier quality case")
-    async def update(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.SupplierCaseUpdate],
-        if_match: IfMatch = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(await supplier_cases.update_supplier_case(session, case_id, data, if_match))
+    update = record_update(
+        "case_id",
+        supplier_cases.update_supplier_case,
+        m.SupplierCaseUpdate,
+        m.SupplierCase,
+        summary="Change a supplier quality case",
+    )
 
     @post(
         "/{case_id:str}/issue",
@@ -549,16 +527,14 @@ class CapaController(Controller):
     path = "/capas"
     tags = ["capa"]
 
-    @post(responses=problems(422), summary="Create a corrective or preventive action (as a draft)")
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        session: Session,
-        data: JSONBody[m.CapaCreate],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        capa = await capas.create_capa(session, data)
-        return versioned(capa, status_code=201, location=f"{request.url.path}/{capa.capa_id}")
+    create = record_create(
+        "capa_id",
+        capas.create_capa,
+        m.CapaCreate,
+        m.Capa,
+        summary="Create a corrective or preventive action (as a draft)",
+        responses=problems(422),
+    )
 
     @get(responses=problems(422), summary="List CAPAs")
     async def list(
@@ -571,19 +547,15 @@ class CapaController(Controller):
     ) -> Page[m.Capa]:
         return await capas.list_capas(session, page_query, nc_id, status=status, kind=kind)
 
-    @get("/{capa_id:str}", responses=problems(404), summary="Get a CAPA")
-    async def get(self, session: Session, capa_id: PathId) -> Response[m.Capa]:
-        return versioned(await capas.get_capa(session, capa_id))
+    get = record_get("capa_id", capas.get_capa, m.Capa, summary="Get a CAPA")
 
-    @patch(
-        "/{capa_id:str}",
-        responses=problems(404, 409, 412, 422),
+    update = record_update(
+        "capa_id",
+        capas.update_capa,
+        m.CapaUpdate,
+        m.Capa,
         summary="Change a CAPA (actions, owner, due date, cause and correction codes)",
     )
-    async def update(
-        self, session: Session, capa_id: PathId, data: JSONBody[m.CapaUpdate], if_match: IfMatch = None
-    ) -> Response[m.Capa]:
-        return versioned(await capas.update_capa(session, capa_id, data, if_match))
 
     @post("/{capa_id:str}/open", status_code=200, responses=MOVE, summary="draft → open")
     async def open(

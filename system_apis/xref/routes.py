@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, get_args
 
 import msgspec
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Response, get, patch
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
+from contracts.kit.actions import record_create, record_get
 from contracts.kit.paging import Page, Paged, parse_instant
-from contracts.kit.params import IdempotencyKey
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import xref as m
@@ -18,7 +18,6 @@ from contracts.models.common import Id
 from system_apis.xref import service
 
 Q = Paged
-API = "/xref/v1"
 
 # Litestar 2.25 does not enforce msgspec constraints (`Id`, `SystemId`) on path and query
 # parameters, only those given to `Parameter`; without them a NUL byte reaches PostgreSQL.
@@ -51,16 +50,14 @@ class EntityController(Controller):
     path = "/entities"
     tags = ["entities"]
 
-    @post(
-        responses=problems(409, 422),
+    create = record_create(
+        "canonical_id",
+        service.register_entity,
+        m.EntityCreate,
+        m.Entity,
         summary="Register a canonical id",
         description="Mints `urn:mfg:<kind>:<uuid>` unless `canonical_id` is given; 409 if it exists.",
     )
-    async def create(
-        self, session: Session, data: JSONBody[m.EntityCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.Entity]:
-        entity = await service.register_entity(session, data)
-        return versioned(entity, status_code=201, location=f"{API}/entities/{entity.canonical_id}")
 
     @get(responses=problems(422), summary="List canonical ids")
     async def list(
@@ -68,26 +65,22 @@ class EntityController(Controller):
     ) -> Page[m.Entity]:
         return await service.list_entities(session, page_query, kind)
 
-    @get("/{canonical_id:str}", responses=problems(404), summary="Get a canonical id")
-    async def get(self, session: Session, canonical_id: PathId) -> Response[m.Entity]:
-        return versioned(await service.get_entity(session, canonical_id))
+    get = record_get("canonical_id", service.get_entity, m.Entity, summary="Get a canonical id")
 
 
 class MappingController(Controller):
     path = "/mappings"
     tags = ["mappings"]
 
-    @post(
-        responses=problems(409, 422),
+    create = record_create(
+        "mapping_id",
+        service.register_mapping,
+        m.MappingCreate,
+        m.Mapping,
         summary="Map a system's id to a canonical id",
         description="409 when the system id is mapped to another canonical id, or the canonical id "
         "already has an id in that system, over an overlapping validity period.",
     )
-    async def create(
-        self, session: Session, data: JSONBody[m.MappingCreate], idempotency_key: IdempotencyKey = None
-    ) -> Response[m.Mapping]:
-        mapping = await service.register_mapping(session, data)
-        return versioned(mapping, status_code=201, location=f"{API}/mappings/{mapping.mapping_id}")
 
     @get(responses=problems(422), summary="List mappings, with their full validity history")
     async def list(
@@ -103,9 +96,7 @@ class MappingController(Controller):
             session, page_query, kind=kind, system=system, system_id=system_id, canonical_id=canonical_id
         )
 
-    @get("/{mapping_id:str}", responses=problems(404), summary="Get a mapping")
-    async def get(self, session: Session, mapping_id: PathId) -> Response[m.Mapping]:
-        return versioned(await service.get_mapping(session, mapping_id))
+    get = record_get("mapping_id", service.get_mapping, m.Mapping, summary="Get a mapping")
 
     @patch(
         "/{mapping_id:str}",

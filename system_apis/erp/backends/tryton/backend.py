@@ -17,11 +17,11 @@ driver) and records.py (bindings and events).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from contracts.kit.app import Runtime
+from contracts.kit.lifetimes import background
 from contracts.kit.observability import ReadinessCheck
 from system_apis.erp.backends.tryton.accounting import Accounting
 from system_apis.erp.backends.tryton.catalogue import Catalogue
@@ -46,11 +46,8 @@ class TrytonErp(Catalogue, Accounting, Shipping, Requisitions, ErpBackend):
         from system_apis.erp.backends.tryton.poller import Poller
 
         poller = Poller(self, runtime.db)
-        task = asyncio.create_task(poller.run(), name="tryton-poller")
         try:
-            yield
+            async with background({"tryton-poller": poller.run()}):
+                yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
             await self.client.close()
