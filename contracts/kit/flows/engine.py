@@ -493,9 +493,11 @@ class FlowRunner(Generic[D]):
 
     async def run_leased(self, held: Lease) -> FlowStatus:
         """Run the leased flow's remaining steps until it completes, waits or stalls."""
-        flow_id = held.flow_id
-        async with self.db.engine.connect() as conn:  # a read: nothing to commit
-            row = (await conn.execute(_LOAD, {"flow": flow_id})).one()
+        flow_id, row = held.flow_id, held.snapshot
+        held.snapshot = None
+        if row is None:  # changed since the runner read it, or leased without a read
+            async with self.db.engine.connect() as conn:  # a read: nothing to commit
+                row = (await conn.execute(_LOAD, {"flow": flow_id})).one()
         flow_type = self.types.get(row.type)
         if flow_type is None:
             return await self._stall(held, row.attempts, None, f"unknown flow type {row.type}")
