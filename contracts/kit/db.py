@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.util import greenlet_spawn
 
 from contracts.kit import sqlite_inline
+
+T = TypeVar("T")
 
 
 class Database:
@@ -43,6 +46,17 @@ class Database:
         """One unit of work: commit on success, roll back on any exception."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """`work` on a Core connection in one transaction (committed when it returns, rolled back
+        when it raises), the whole of it in one greenlet: for hot paths of Core statements. Every
+        `await` on an `AsyncConnection` (checkout, each statement, commit, close) is a greenlet
+        switch and some a task of their own; here there is one (docs/decisions/db-run.md)."""
+        return await greenlet_spawn(self._in_transaction, work)
+
+    def _in_transaction(self, work: Callable[[Connection], T]) -> T:
+        with self.engine.sync_engine.begin() as conn:
+            return work(conn)
 
     @asynccontextmanager
     async def relaxed(self) -> AsyncIterator[AsyncConnection]:

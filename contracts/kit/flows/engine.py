@@ -14,8 +14,9 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Integer, Select, String, Text, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Integer, Select, String, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from contracts.kit import breaker, consumer, correlation, outbox, signals, tracing
 from contracts.kit.audit import Actor, acting_as
@@ -254,11 +255,15 @@ async def _note(session: Executor, flow_id: str, kind: str, step: str | None, de
 
 
 async def _notes(session: Executor, flow_id: str, notes: Sequence[Note]) -> None:
+    await session.run_sync(_append, flow_id, notes)
+
+
+def _append(executor: Connection | Session, flow_id: str, notes: Sequence[Note]) -> None:
     """Append entries to the flow's timeline in one statement (each row takes the next seq)."""
     if not notes:
         return
     now = utcnow()
-    await session.execute(
+    executor.execute(
         _NOTE,
         [
             {
@@ -436,8 +441,7 @@ class FlowRunner(Generic[D]):
         (`Database.relaxed`): one lost in a power cut died with its runner, and the flow is
         leased again after the restart; every step's effect is committed durably."""
         started = asyncio.get_running_loop().time()
-        async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(candidates, params)).all()
+        rows = await self.db.run(lambda conn: conn.execute(candidates, params).all())
         if not rows:
             return []
         async with self.db.relaxed() as conn:
@@ -496,8 +500,7 @@ class FlowRunner(Generic[D]):
         flow_id, row = held.flow_id, held.snapshot
         held.snapshot = None
         if row is None:  # changed since the runner read it, or leased without a read
-            async with self.db.engine.connect() as conn:  # a read: nothing to commit
-                row = (await conn.execute(_LOAD, {"flow": flow_id})).one()
+            row = await self.db.run(lambda conn: conn.execute(_LOAD, {"flow": flow_id}).one())
         flow_type = self.types.get(row.type)
         if flow_type is None:
             return await self._stall(held, row.attempts, None, f"unknown flow type {row.type}")
@@ -557,12 +560,7 @@ class FlowRunner(Generic[D]):
             return await leases.renew(conn, held, until)
 
     async def _fenced(self, session: Executor, held: Lease, statement: Any, values: dict[str, Any]) -> None:
-        """Apply a runner's change to its flow only while its lease holds; else roll back all of
-        the transaction (timeline notes, staged events) with `LeaseLost`."""
-        result: Any = await session.execute(statement, {**values, **held.fence})
-        if int(result.rowcount or 0) != 1:
-            held.lost = True
-            raise LeaseLost(held.flow_id, "taken over or revoked")
+        await session.run_sync(_fence, held, statement, values)
 
     async def _advance(
         self,
@@ -594,18 +592,20 @@ class FlowRunner(Generic[D]):
             notes.append(("step_done", ctx.step, _summary(result)))
         if last:
             notes.append(("completed", None, None))
+
+        def progress(executor: Connection | Session) -> None:
+            _fence(executor, held, _ADVANCE, values)
+            _append(executor, ctx.flow_id, notes)
+
         if ctx.staged:  # the outbox stages events on an ORM session
             async with self.db.transaction() as session:
-                await self._fenced(session, held, _ADVANCE, values)
-                await _notes(session, ctx.flow_id, notes)
+                await session.run_sync(progress)
                 for subject, data in ctx.staged:
                     await outbox.publish(session, self.source, subject, data)
         else:
-            # Most steps stage nothing: a Core transaction commits the same rows for a third
-            # less CPU than a session's unit of work (docs/decisions/flow-engine.md).
-            async with self.db.engine.begin() as conn:
-                await self._fenced(conn, held, _ADVANCE, values)
-                await _notes(conn, ctx.flow_id, notes)
+            # Most steps stage nothing: one Core transaction in one greenlet commits the same
+            # rows for under half the CPU of a session's unit of work (docs/decisions/db-run.md).
+            await self.db.run(progress)
         held.renewed_at = started
 
     async def _await_approval(
@@ -775,6 +775,15 @@ async def withdraw_dead_letter(redis: Redis | None, trigger_delivery: Mapping[st
         await redis.xdel(consumer.dead_letter_stream(trigger_delivery["stream"]), letter_id)
     except (RedisError, OSError) as exc:
         log.warning("could not withdraw dead letter %s: %s", letter_id, exc)
+
+
+def _fence(executor: Connection | Session, held: Lease, statement: Any, values: dict[str, Any]) -> None:
+    """Apply a runner's change to its flow only while its lease holds; else roll back all of the
+    transaction (timeline notes, staged events) with `LeaseLost`."""
+    result: Any = executor.execute(statement, {**values, **held.fence})
+    if int(result.rowcount or 0) != 1:
+        held.lost = True
+        raise LeaseLost(held.flow_id, "taken over or revoked")
 
 
 def _summary(result: Mapping[str, Any] | None) -> str | None:
