@@ -105,18 +105,32 @@ async def start(
     if undeclared:
         raise ValueError(f"flow type {flow_type.name} declares no key {', '.join(sorted(undeclared))}")
     delivery = consumer.current_delivery()
+    flow_id, stalled = await session.run_sync(
+        _start, flow_type, data, keys, trigger, delivery, correlation.current()
+    )
+    if stalled and delivery is not None:
+        await resume(session, flow_id, "its dead letter was replayed")
+    return flow_id
+
+
+def _start(
+    session: Session,
+    flow_type: FlowType,
+    data: Mapping[str, Any],
+    keys: Mapping[str, str | None],
+    trigger: str | None,
+    delivery: consumer.Delivery | None,
+    ctx: correlation.Context,
+) -> tuple[str, bool]:
+    """`start`'s statements, in one greenlet: the flow's id, and whether it is an existing one
+    that stalled."""
     if trigger is not None:
-        existing = (
-            await session.execute(select(flows.c.id, flows.c.status).where(flows.c.trigger == trigger))
-        ).one_or_none()
+        existing = session.execute(_BY_TRIGGER, {"trigger": trigger}).one_or_none()
         if existing is not None:
-            if existing.status == FlowStatus.STALLED and delivery is not None:
-                await resume(session, existing.id, "its dead letter was replayed")
-            return str(existing.id)
-    ctx = correlation.current()
+            return str(existing.id), existing.status == FlowStatus.STALLED
     flow_id = new_id("FLOW")
     now = utcnow()
-    await session.execute(
+    session.execute(
         _INSERT_FLOW,
         {
             "id": flow_id,
@@ -144,19 +158,14 @@ async def start(
     )
     present = {k: v for k, v in keys.items() if v}
     if present:
-        await session.execute(
-            insert(flow_keys), [{"flow_id": flow_id, "name": k, "value": v} for k, v in present.items()]
+        session.execute(
+            _INSERT_KEYS, [{"flow_id": flow_id, "name": k, "value": v} for k, v in present.items()]
         )
     cause = f"; caused by {delivery.event_type} {ctx.causation_id}" if delivery and ctx.causation_id else ""
-    await _note(
-        session,
-        flow_id,
-        "started",
-        None,
-        f"{flow_type.name} ({', '.join(f'{k}={v}' for k, v in present.items())}){cause}",
-    )
+    detail = f"{flow_type.name} ({', '.join(f'{k}={v}' for k, v in present.items())}){cause}"
+    _append(session, flow_id, [("started", None, detail)])
     signals.notify_on_commit(session, SIGNAL)
-    return flow_id
+    return flow_id, False
 
 
 async def resume(session: AsyncSession, flow_id: str, why: str, kind: str = "retried") -> None:
@@ -195,6 +204,8 @@ async def cancel(session: AsyncSession, flow_id: str, why: str, step: str | None
 # The statements of the hot path are built once: building one per call (`.values(...)`,
 # `.where(x == literal)`) costs about twice as much as executing it with a parameter dict.
 _INSERT_FLOW = insert(flows)
+_INSERT_KEYS = insert(flow_keys)
+_BY_TRIGGER = select(flows.c.id, flows.c.status).where(flows.c.trigger == bindparam("trigger", type_=String))
 _LOAD = select(flows).where(flows.c.id == bindparam("flow"))
 # Every change a runner makes is fenced by its lease (contracts/kit/flows/leases.py). The
 # parameters name the columns to set: next_step, results, ... (and status when completed).
