@@ -25,10 +25,11 @@ async def test_a_flow_changed_between_read_and_lease_runs_from_the_row_as_leased
             .where(flow_table.c.id == flow_id)
             .values(next_step=1, results={"first": {"number": 7}}, version=flow_table.c.version + 1)
         )
-    async with db.relaxed() as conn:
-        held, _ = await leases.lease(
-            conn, read, owner="test", seconds=15, now=utcnow(), started=asyncio.get_running_loop().time()
-        )
+    started = asyncio.get_running_loop().time()
+    held, _ = await db.run(
+        lambda conn: leases.lease(conn, read, owner="test", seconds=15, now=utcnow(), started=started),
+        relaxed=True,
+    )
     upstream = Upstream()
 
     assert await runner(db, upstream).run_leased(held[0]) == FlowStatus.COMPLETED

@@ -1,12 +1,14 @@
 """`Database.run`: Core work in one transaction on SQLite and PostgreSQL, committed when it
-returns and rolled back, all of it, when it raises."""
+returns and rolled back, all of it, when it raises; relaxed, without the fsync for that commit
+only (SQLite; PostgreSQL's `synchronous_commit` is per transaction)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, insert, select
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, insert, select, text
 
 from contracts.kit.db import Database
 
@@ -48,3 +50,31 @@ async def test_work_that_raises_leaves_nothing_behind(db: Database) -> None:
     assert await stored(db) == []
     await db.run(lambda conn: conn.execute(insert(marks), {"id": 3}))  # the pooled connection works on
     assert await stored(db) == [3]
+
+
+async def synchronous(db: Database) -> int:
+    async with db.engine.connect() as conn:
+        return int((await conn.execute(text("PRAGMA synchronous"))).scalar_one())
+
+
+async def test_relaxed_work_commits_without_fsync_and_the_connection_is_durable_again(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/relaxed.db")
+    await db.run(lambda conn: marks.metadata.create_all(conn))
+
+    def mark(conn: Connection) -> int:
+        conn.execute(insert(marks), {"id": 1})
+        return int(conn.execute(text("PRAGMA synchronous")).scalar_one())
+
+    assert await db.run(mark, relaxed=True) == 1  # NORMAL, for this commit
+    assert await synchronous(db) == 2  # FULL, for whatever the pooled connection does next
+    assert await stored(db) == [1]
+
+    def fail(conn: Connection) -> None:
+        conn.execute(insert(marks), {"id": 2})
+        raise RuntimeError("lost")
+
+    with pytest.raises(RuntimeError):
+        await db.run(fail, relaxed=True)
+    assert await synchronous(db) == 2
+    assert await stored(db) == [1]
+    await db.dispose()

@@ -455,15 +455,18 @@ class FlowRunner(Generic[D]):
         rows = await self.db.run(lambda conn: conn.execute(candidates, params).all())
         if not rows:
             return []
-        async with self.db.relaxed() as conn:
-            held, takeovers = await leases.lease(
+
+        def lease(conn: Connection) -> list[Lease]:
+            held, takeovers = leases.lease(
                 conn, rows, owner=self.owner, seconds=self.lease, now=now, started=started
             )
             for taken in takeovers:
-                await self._note_takeover(conn, taken)
-        return held
+                self._note_takeover(conn, taken)
+            return held
 
-    async def _note_takeover(self, conn: Executor, taken: leases.Takeover) -> None:
+        return await self.db.run(lease, relaxed=True)
+
+    def _note_takeover(self, conn: Connection, taken: leases.Takeover) -> None:
         flow_type = self.types.get(taken.type)
         steps = flow_type.steps if flow_type else ()
         step = steps[taken.next_step].name if taken.next_step < len(steps) else None
@@ -474,14 +477,11 @@ class FlowRunner(Generic[D]):
             taken.previous_owner,
             taken.lapsed_at,
         )
-        await _note(
-            conn,
-            taken.flow_id,
-            "lease_taken_over",
-            step,
+        detail = (
             f"runner {taken.previous_owner} stopped renewing its lease (lapsed "
-            f"{as_utc(taken.lapsed_at):%H:%M:%S} UTC); runner {self.owner} resumes the flow here",
+            f"{as_utc(taken.lapsed_at):%H:%M:%S} UTC); runner {self.owner} resumes the flow here"
         )
+        _append(conn, taken.flow_id, [("lease_taken_over", step, detail)])
 
     async def _run_guarded(self, held: Lease) -> None:
         try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, or_, update
+from sqlalchemy import Connection, Integer, String, and_, bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.kit.flows.store import ACTIVE, flows
@@ -95,8 +95,8 @@ _RENEW = update(flows).where(FENCED).values(lease_until=bindparam("until", type_
 CANDIDATE_COLUMNS = tuple(flows.c)
 
 
-async def lease(
-    session: AsyncSession | AsyncConnection,
+def lease(
+    session: Connection,
     candidates: Sequence[Any],
     *,
     owner: str,
@@ -109,7 +109,7 @@ async def lease(
         return [], []
     until = now + timedelta(seconds=seconds)
     params = {"ids": [c.id for c in candidates], "now": now, "until": until, "owner": owner}
-    granted = {row.id: row for row in (await session.execute(_LEASE, params)).all()}
+    granted = {row.id: row for row in session.execute(_LEASE, params).all()}
     read = {c.id: c for c in candidates}
     # Every change to what a run reads (data, results, next step, attempts, status) moves the
     # version: the same version leased means the row read is the row leased.
