@@ -449,7 +449,7 @@ class FlowRunner(Generic[D]):
 
     async def _lease(self, candidates: Select[Any], params: dict[str, Any], now: datetime) -> list[Lease]:
         """Most wake-ups find nothing to lease: they only read. A lease is written without an fsync
-        (`Database.relaxed`): one lost in a power cut died with its runner, and the flow is
+        (`Database.run(relaxed=True)`): one lost in a power cut died with its runner, and the flow is
         leased again after the restart; every step's effect is committed durably."""
         started = asyncio.get_running_loop().time()
         rows = await self.db.run(lambda conn: conn.execute(candidates, params).all())
