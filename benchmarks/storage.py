@@ -1,6 +1,6 @@
 """What the storage choices cost, each next to the alternative it was chosen over, in one run.
 
-    .venv/bin/python benchmarks/storage.py [--calls 2000] [--rounds 3] [--only driver,statements,fsync]
+    .venv/bin/python benchmarks/storage.py [--calls 2000] [--rounds 3] [--only driver,statements,fsync,run]
 
 driver      CPU per transaction (one UPDATE of a flow row, committed; no fsync) on a file: the
             kernel's inline driver (contracts/kit/sqlite_inline.py) against aiosqlite, which
@@ -8,6 +8,9 @@ driver      CPU per transaction (one UPDATE of a flow row, committed; no fsync) 
 statements  CPU per UPDATE on the inline driver: the statement built once with bind parameters
             (how the hot paths of the flow engine, relay and idempotency keys run) against one
             built per call (docs/decisions/prepared-statements.md).
+run         CPU per transaction of two Core statements (how the flow runner records a step): in
+            one greenlet through `Database.run`, against an `AsyncConnection` (a greenlet switch
+            per call) and the ORM session's unit of work (docs/decisions/db-run.md).
 fsync       Commits per second with the durability the platform runs with against the cheaper
             setting it refused: SQLite synchronous=FULL against NORMAL, and Redis appendfsync
             always against everysec (docs/decisions/fsync.md). This is the price of durability,
@@ -121,6 +124,28 @@ async def statements(folder: Path, calls: int, built_per_call: bool) -> float:
         await database.dispose()
 
 
+async def transaction(folder: Path, calls: int, how: str) -> float:
+    database = await prepared_database(f"sqlite+aiosqlite:///{folder}/run-{time.monotonic_ns()}.db")
+    params = {"flow": "FLOW-1"}
+
+    async def run() -> None:
+        if how == "Database.run":
+            await database.run(lambda conn: [conn.execute(PREPARED, params) for _ in range(2)])
+        elif how == "AsyncConnection":
+            async with database.engine.begin() as conn:
+                await conn.execute(PREPARED, params)
+                await conn.execute(PREPARED, params)
+        else:
+            async with database.transaction() as session:
+                await session.execute(PREPARED, params)
+                await session.execute(PREPARED, params)
+
+    try:
+        return await cpu_per_call(run, calls)
+    finally:
+        await database.dispose()
+
+
 async def sqlite_commits_per_second(folder: Path, calls: int, synchronous: str) -> float:
     url = f"sqlite+aiosqlite:///{folder}/fs-{time.monotonic_ns()}.db"
     database = await prepared_database(url, synchronous)
@@ -168,7 +193,7 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", default="driver,statements,fsync")
+    parser.add_argument("--only", default="driver,statements,fsync,run")
     args = parser.parse_args()
     only = set(args.only.split(","))
     folder = Path(tempfile.mkdtemp(prefix="bench-storage-"))
@@ -195,6 +220,16 @@ def main() -> None:
                 "built per call": [median(lambda: statements(folder, args.calls, True))],
             },
             "built once, parameters",
+        )
+    if "run" in only:
+        table(
+            f"Two Core statements in one transaction, median of {args.rounds} x {args.calls}",
+            ["per commit"],
+            {
+                how: [median(lambda how=how: transaction(folder, args.calls, how))]  # type: ignore[misc]
+                for how in ("Database.run", "AsyncConnection", "ORM session")
+            },
+            "Database.run",
         )
     if "fsync" in only:
         commits = max(200, args.calls // 4)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.util import greenlet_spawn
 
 from contracts.kit import sqlite_inline
+
+T = TypeVar("T")
 
 
 class Database:
@@ -44,6 +47,28 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    async def run(self, work: Callable[[Connection], T], *, relaxed: bool = False) -> T:
+        """`work` on a Core connection in one transaction (committed when it returns, rolled back
+        when it raises), the whole of it in one greenlet: for hot paths of Core statements. Every
+        `await` on an `AsyncConnection` (checkout, each statement, commit, close) is a greenlet
+        switch and some a task of their own; here there is one (docs/decisions/db-run.md).
+        `relaxed`: the commit may be lost in a power cut, as with `relaxed()`."""
+        return await greenlet_spawn(self._in_transaction, work, relaxed)
+
+    def _in_transaction(self, work: Callable[[Connection], T], relaxed: bool) -> T:
+        with self.engine.sync_engine.connect() as conn:
+            if not relaxed or not self.is_sqlite:
+                with conn.begin():
+                    if relaxed:
+                        conn.exec_driver_sql(_PG_RELAXED)
+                    return work(conn)
+            _sqlite_synchronous(conn, _SQLITE_RELAXED)
+            try:
+                with conn.begin():
+                    return work(conn)
+            finally:
+                _durable_again(conn)
+
     @asynccontextmanager
     async def relaxed(self) -> AsyncIterator[AsyncConnection]:
         """A Core transaction whose commit may be lost in a power cut, never torn: for bookkeeping
@@ -57,20 +82,12 @@ class Database:
                     await conn.exec_driver_sql(_PG_RELAXED)
                     yield conn
                 return
-            # SQLite takes the setting outside a transaction only; sqlite3 opens one at the first
-            # write, so the PRAGMA goes first and the durable setting comes back after the commit.
-            await conn.exec_driver_sql(_SQLITE_RELAXED)
-            await conn.commit()
+            await conn.run_sync(_sqlite_synchronous, _SQLITE_RELAXED)
             try:
                 async with conn.begin():
                     yield conn
             finally:
-                try:
-                    await conn.exec_driver_sql(_SQLITE_DURABLE)
-                    await conn.commit()
-                except BaseException:
-                    await conn.invalidate()  # never pool a connection whose commits are not durable
-                    raise
+                await conn.run_sync(_durable_again)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -85,6 +102,21 @@ _SQLITE_RELAXED = "PRAGMA synchronous=NORMAL"
 # FULL: a commit reaches the disk before the request is answered. NORMAL (WAL) can roll back the
 # last commits after a power cut, when other services already acted on them.
 _SQLITE_DURABLE = "PRAGMA synchronous=FULL"
+
+
+def _sqlite_synchronous(conn: Connection, pragma: str) -> None:
+    # SQLite takes the setting outside a transaction only; sqlite3 opens one at the first write,
+    # so the PRAGMA goes first and the durable setting comes back after the commit.
+    conn.exec_driver_sql(pragma)
+    conn.commit()
+
+
+def _durable_again(conn: Connection) -> None:
+    try:
+        _sqlite_synchronous(conn, _SQLITE_DURABLE)
+    except BaseException:
+        conn.invalidate()  # never pool a connection whose commits are not durable
+        raise
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

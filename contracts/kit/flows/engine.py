@@ -14,8 +14,9 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Integer, Select, String, Text, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Integer, Select, String, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from contracts.kit import breaker, consumer, correlation, outbox, signals, tracing
 from contracts.kit.audit import Actor, acting_as
@@ -104,18 +105,32 @@ async def start(
     if undeclared:
         raise ValueError(f"flow type {flow_type.name} declares no key {', '.join(sorted(undeclared))}")
     delivery = consumer.current_delivery()
+    flow_id, stalled = await session.run_sync(
+        _start, flow_type, data, keys, trigger, delivery, correlation.current()
+    )
+    if stalled and delivery is not None:
+        await resume(session, flow_id, "its dead letter was replayed")
+    return flow_id
+
+
+def _start(
+    session: Session,
+    flow_type: FlowType,
+    data: Mapping[str, Any],
+    keys: Mapping[str, str | None],
+    trigger: str | None,
+    delivery: consumer.Delivery | None,
+    ctx: correlation.Context,
+) -> tuple[str, bool]:
+    """`start`'s statements, in one greenlet: the flow's id, and whether it is an existing one
+    that stalled."""
     if trigger is not None:
-        existing = (
-            await session.execute(select(flows.c.id, flows.c.status).where(flows.c.trigger == trigger))
-        ).one_or_none()
+        existing = session.execute(_BY_TRIGGER, {"trigger": trigger}).one_or_none()
         if existing is not None:
-            if existing.status == FlowStatus.STALLED and delivery is not None:
-                await resume(session, existing.id, "its dead letter was replayed")
-            return str(existing.id)
-    ctx = correlation.current()
+            return str(existing.id), existing.status == FlowStatus.STALLED
     flow_id = new_id("FLOW")
     now = utcnow()
-    await session.execute(
+    session.execute(
         _INSERT_FLOW,
         {
             "id": flow_id,
@@ -143,19 +158,14 @@ async def start(
     )
     present = {k: v for k, v in keys.items() if v}
     if present:
-        await session.execute(
-            insert(flow_keys), [{"flow_id": flow_id, "name": k, "value": v} for k, v in present.items()]
+        session.execute(
+            _INSERT_KEYS, [{"flow_id": flow_id, "name": k, "value": v} for k, v in present.items()]
         )
     cause = f"; caused by {delivery.event_type} {ctx.causation_id}" if delivery and ctx.causation_id else ""
-    await _note(
-        session,
-        flow_id,
-        "started",
-        None,
-        f"{flow_type.name} ({', '.join(f'{k}={v}' for k, v in present.items())}){cause}",
-    )
+    detail = f"{flow_type.name} ({', '.join(f'{k}={v}' for k, v in present.items())}){cause}"
+    _append(session, flow_id, [("started", None, detail)])
     signals.notify_on_commit(session, SIGNAL)
-    return flow_id
+    return flow_id, False
 
 
 async def resume(session: AsyncSession, flow_id: str, why: str, kind: str = "retried") -> None:
@@ -194,6 +204,8 @@ async def cancel(session: AsyncSession, flow_id: str, why: str, step: str | None
 # The statements of the hot path are built once: building one per call (`.values(...)`,
 # `.where(x == literal)`) costs about twice as much as executing it with a parameter dict.
 _INSERT_FLOW = insert(flows)
+_INSERT_KEYS = insert(flow_keys)
+_BY_TRIGGER = select(flows.c.id, flows.c.status).where(flows.c.trigger == bindparam("trigger", type_=String))
 _LOAD = select(flows).where(flows.c.id == bindparam("flow"))
 # Every change a runner makes is fenced by its lease (contracts/kit/flows/leases.py). The
 # parameters name the columns to set: next_step, results, ... (and status when completed).
@@ -237,21 +249,43 @@ Skipped = tuple[int, Sequence[str]]
 async def _skips(session: Executor, flow_id: str, skipped: Skipped) -> dict[str, Any]:
     """Record the skipped steps before the one a run stops at; the flow's columns to set for it."""
     step_no, names = skipped
-    for name in names:
-        await _note(session, flow_id, "step_skipped", name, "condition not met")
+    await _notes(session, flow_id, _skip_notes(names))
     return {"next_step": step_no} if names else {}
 
 
+# A timeline entry: kind, step, detail.
+Note = tuple[str, str | None, str | None]
+
+
+def _skip_notes(names: Sequence[str]) -> list[Note]:
+    return [("step_skipped", name, "condition not met") for name in names]
+
+
 async def _note(session: Executor, flow_id: str, kind: str, step: str | None, detail: str | None) -> None:
-    await session.execute(
+    await _notes(session, flow_id, [(kind, step, detail)])
+
+
+async def _notes(session: Executor, flow_id: str, notes: Sequence[Note]) -> None:
+    await session.run_sync(_append, flow_id, notes)
+
+
+def _append(executor: Connection | Session, flow_id: str, notes: Sequence[Note]) -> None:
+    """Append entries to the flow's timeline in one statement (each row takes the next seq)."""
+    if not notes:
+        return
+    now = utcnow()
+    executor.execute(
         _NOTE,
-        {
-            "flow_id": flow_id,
-            "at": utcnow(),
-            "kind": kind,
-            "step": step,
-            "detail": (detail or "")[:4000] or None,
-        },
+        [
+            {
+                "flow_id": flow_id,
+                "at": now,
+                "kind": kind,
+                "step": step,
+                "detail": (detail or "")[:4000] or None,
+            }
+            for kind, step, detail in notes
+        ],
     )
 
 
@@ -415,22 +449,24 @@ class FlowRunner(Generic[D]):
 
     async def _lease(self, candidates: Select[Any], params: dict[str, Any], now: datetime) -> list[Lease]:
         """Most wake-ups find nothing to lease: they only read. A lease is written without an fsync
-        (`Database.relaxed`): one lost in a power cut died with its runner, and the flow is
+        (`Database.run(relaxed=True)`): one lost in a power cut died with its runner, and the flow is
         leased again after the restart; every step's effect is committed durably."""
         started = asyncio.get_running_loop().time()
-        async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(candidates, params)).all()
+        rows = await self.db.run(lambda conn: conn.execute(candidates, params).all())
         if not rows:
             return []
-        async with self.db.relaxed() as conn:
-            held, takeovers = await leases.lease(
+
+        def lease(conn: Connection) -> list[Lease]:
+            held, takeovers = leases.lease(
                 conn, rows, owner=self.owner, seconds=self.lease, now=now, started=started
             )
             for taken in takeovers:
-                await self._note_takeover(conn, taken)
-        return held
+                self._note_takeover(conn, taken)
+            return held
 
-    async def _note_takeover(self, conn: Executor, taken: leases.Takeover) -> None:
+        return await self.db.run(lease, relaxed=True)
+
+    def _note_takeover(self, conn: Connection, taken: leases.Takeover) -> None:
         flow_type = self.types.get(taken.type)
         steps = flow_type.steps if flow_type else ()
         step = steps[taken.next_step].name if taken.next_step < len(steps) else None
@@ -441,14 +477,11 @@ class FlowRunner(Generic[D]):
             taken.previous_owner,
             taken.lapsed_at,
         )
-        await _note(
-            conn,
-            taken.flow_id,
-            "lease_taken_over",
-            step,
+        detail = (
             f"runner {taken.previous_owner} stopped renewing its lease (lapsed "
-            f"{as_utc(taken.lapsed_at):%H:%M:%S} UTC); runner {self.owner} resumes the flow here",
+            f"{as_utc(taken.lapsed_at):%H:%M:%S} UTC); runner {self.owner} resumes the flow here"
         )
+        _append(conn, taken.flow_id, [("lease_taken_over", step, detail)])
 
     async def _run_guarded(self, held: Lease) -> None:
         try:
@@ -475,9 +508,10 @@ class FlowRunner(Generic[D]):
 
     async def run_leased(self, held: Lease) -> FlowStatus:
         """Run the leased flow's remaining steps until it completes, waits or stalls."""
-        flow_id = held.flow_id
-        async with self.db.engine.connect() as conn:  # a read: nothing to commit
-            row = (await conn.execute(_LOAD, {"flow": flow_id})).one()
+        flow_id, row = held.flow_id, held.snapshot
+        held.snapshot = None
+        if row is None:  # changed since the runner read it, or leased without a read
+            row = await self.db.run(lambda conn: conn.execute(_LOAD, {"flow": flow_id}).one())
         flow_type = self.types.get(row.type)
         if flow_type is None:
             return await self._stall(held, row.attempts, None, f"unknown flow type {row.type}")
@@ -536,15 +570,8 @@ class FlowRunner(Generic[D]):
         async with self.db.relaxed() as conn:  # see `_lease`
             return await leases.renew(conn, held, until)
 
-    async def _fenced(
-        self, session: AsyncSession, held: Lease, statement: Any, values: dict[str, Any]
-    ) -> None:
-        """Apply a runner's change to its flow only while its lease holds; else roll back all of
-        the transaction (timeline notes, staged events) with `LeaseLost`."""
-        result: Any = await session.execute(statement, {**values, **held.fence})
-        if int(result.rowcount or 0) != 1:
-            held.lost = True
-            raise LeaseLost(held.flow_id, "taken over or revoked")
+    async def _fenced(self, session: Executor, held: Lease, statement: Any, values: dict[str, Any]) -> None:
+        await session.run_sync(_fence, held, statement, values)
 
     async def _advance(
         self,
@@ -560,26 +587,36 @@ class FlowRunner(Generic[D]):
         last = next_step == len(flow_type.steps)
         started = asyncio.get_running_loop().time()
         now = utcnow()
-        async with self.db.transaction() as session:
-            values: dict[str, Any] = {
-                "next_step": next_step,
-                "attempts": 0,
-                "last_error": None,
-                "updated_at": now,
-                "results": ctx.results,
-            }
-            if last:
-                values |= {"status": FlowStatus.COMPLETED, "lease_until": None}
-            else:
-                values["lease_until"] = now + timedelta(seconds=self.lease)
-            await self._fenced(session, held, _ADVANCE, values)
-            await _skips(session, ctx.flow_id, (next_step, skipped))
-            if result is not None:
-                await _note(session, ctx.flow_id, "step_done", ctx.step, _summary(result))
+        values: dict[str, Any] = {
+            "next_step": next_step,
+            "attempts": 0,
+            "last_error": None,
+            "updated_at": now,
+            "results": ctx.results,
+        }
+        if last:
+            values |= {"status": FlowStatus.COMPLETED, "lease_until": None}
+        else:
+            values["lease_until"] = now + timedelta(seconds=self.lease)
+        notes = _skip_notes(skipped)
+        if result is not None:
+            notes.append(("step_done", ctx.step, _summary(result)))
+        if last:
+            notes.append(("completed", None, None))
+
+        def progress(executor: Connection | Session) -> None:
+            _fence(executor, held, _ADVANCE, values)
+            _append(executor, ctx.flow_id, notes)
+
+        if ctx.staged:  # the outbox stages events on an ORM session
+            async with self.db.transaction() as session:
+                await session.run_sync(progress)
                 for subject, data in ctx.staged:
                     await outbox.publish(session, self.source, subject, data)
-            if last:
-                await _note(session, ctx.flow_id, "completed", None, None)
+        else:
+            # Most steps stage nothing: one Core transaction in one greenlet commits the same
+            # rows for under half the CPU of a session's unit of work (docs/decisions/db-run.md).
+            await self.db.run(progress)
         held.renewed_at = started
 
     async def _await_approval(
@@ -749,6 +786,15 @@ async def withdraw_dead_letter(redis: Redis | None, trigger_delivery: Mapping[st
         await redis.xdel(consumer.dead_letter_stream(trigger_delivery["stream"]), letter_id)
     except (RedisError, OSError) as exc:
         log.warning("could not withdraw dead letter %s: %s", letter_id, exc)
+
+
+def _fence(executor: Connection | Session, held: Lease, statement: Any, values: dict[str, Any]) -> None:
+    """Apply a runner's change to its flow only while its lease holds; else roll back all of the
+    transaction (timeline notes, staged events) with `LeaseLost`."""
+    result: Any = executor.execute(statement, {**values, **held.fence})
+    if int(result.rowcount or 0) != 1:
+        held.lost = True
+        raise LeaseLost(held.flow_id, "taken over or revoked")
 
 
 def _summary(result: Mapping[str, Any] | None) -> str | None:

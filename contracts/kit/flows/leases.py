@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, or_, update
+from sqlalchemy import Connection, Integer, String, and_, bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.kit.flows.store import ACTIVE, flows
@@ -47,6 +47,9 @@ class Lease:
     seconds: float
     renewed_at: float  # loop time of the last renewal's start: the lease runs from no earlier
     lost: bool = False
+    # The flow's row as read before leasing it, when nothing changed it in between (its version
+    # is the one leased): the runner starts from it instead of reading the row again.
+    snapshot: Any = None
 
     @property
     def deadline(self) -> float:
@@ -81,25 +84,19 @@ _LEASE = (
         lease_owner=bindparam("owner", type_=String),
         lease_generation=flows.c.lease_generation + 1,
     )
-    .returning(flows.c.id, flows.c.lease_generation)
+    .returning(flows.c.id, flows.c.lease_generation, flows.c.version)
 )
 FENCED = and_(
     flows.c.id == bindparam("flow", type_=String),
     flows.c.lease_generation == bindparam("generation", type_=Integer),
 )
 _RENEW = update(flows).where(FENCED).values(lease_until=bindparam("until", type_=flows.c.lease_until.type))
-CANDIDATE_COLUMNS = (
-    flows.c.id,
-    flows.c.type,
-    flows.c.next_step,
-    flows.c.lease_owner,
-    flows.c.lease_until,
-    flows.c.lease_generation,
-)
+# The whole row: a flow leased as it was read runs from that read (`Lease.snapshot`).
+CANDIDATE_COLUMNS = tuple(flows.c)
 
 
-async def lease(
-    session: AsyncSession | AsyncConnection,
+def lease(
+    session: Connection,
     candidates: Sequence[Any],
     *,
     owner: str,
@@ -112,14 +109,28 @@ async def lease(
         return [], []
     until = now + timedelta(seconds=seconds)
     params = {"ids": [c.id for c in candidates], "now": now, "until": until, "owner": owner}
-    granted = {row.id: row.lease_generation for row in (await session.execute(_LEASE, params)).all()}
-    leases = [Lease(str(i), int(g), seconds, started) for i, g in granted.items()]
+    granted = {row.id: row for row in session.execute(_LEASE, params).all()}
+    read = {c.id: c for c in candidates}
+    # Every change to what a run reads (data, results, next step, attempts, status) moves the
+    # version: the same version leased means the row read is the row leased.
+    leases = [
+        Lease(
+            str(i),
+            int(g.lease_generation),
+            seconds,
+            started,
+            snapshot=read[i] if read[i].version == g.version else None,
+        )
+        for i, g in granted.items()
+    ]
     # A lapsed lease (set, and past) whose generation nobody moved between our read and our
     # lease is a takeover from the runner named in it.
     takeovers = [
         Takeover(c.id, c.lease_owner or "unknown", c.lease_until, c.next_step, c.type)
         for c in candidates
-        if c.lease_until is not None and granted.get(c.id) == c.lease_generation + 1
+        if c.lease_until is not None
+        and c.id in granted
+        and granted[c.id].lease_generation == c.lease_generation + 1
     ]
     return leases, takeovers
 
