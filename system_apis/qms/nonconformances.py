@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import outbox
+from contracts.kit import core_records, outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
 from contracts.kit.repository import exists_or_422, get_versioned, list_page
@@ -58,8 +58,7 @@ async def create_nonconformance(session: AsyncSession, data: m.NonconformanceCre
         reported_by=data.reported_by,
         reopen_count=0,
     )
-    session.add(row)
-    await session.flush()
+    await core_records.add(session, row)
     await outbox.publish(
         session,
         SOURCE,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import outbox
+from contracts.kit import core_records, outbox
 from contracts.kit.documents import DocumentRow
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Unprocessable
@@ -36,8 +36,7 @@ async def create_supplier_case(session: AsyncSession, data: m.SupplierCaseCreate
         opened_by=data.opened_by,
         responses=[],
     )
-    session.add(row)
-    await session.flush()
+    await core_records.add(session, row)
     await outbox.publish(
         session,
         SOURCE,
