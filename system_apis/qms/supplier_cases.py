@@ -14,7 +14,7 @@ from contracts.kit.documents import DocumentRow
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_versioned, list_page
+from contracts.kit.repository import list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -65,7 +65,7 @@ async def update_supplier_case(
     if data.lot_ids is not None:
         changed += set_list(row, "lot_ids", domain.unique(data.lot_ids))
     if changed:
-        await session.flush()
+        await core_records.save(session, row)
     return views.supplier_case(row)
 
 
@@ -124,8 +124,7 @@ async def move_supplier_case(
         row.cancel_reason = reason
     row.responses = responses
     before, row.status = row.status, target
-    row.touch()
-    await session.flush()
+    await core_records.save(session, row)
     await outbox.publish(
         session,
         SOURCE,
@@ -161,7 +160,7 @@ async def _known_documents(session: AsyncSession, document_ids: Sequence[str]) -
 
 
 async def _case(session: AsyncSession, case_id: str, if_match: str | None = None) -> s.SupplierCaseRow:
-    return await get_versioned(session, s.SupplierCaseRow, case_id, "supplier case", if_match)
+    return await core_records.load(session, s.SupplierCaseRow, case_id, "supplier case", if_match)
 
 
 async def _ncs_of_supplier(session: AsyncSession, supplier_id: str, nc_ids: Sequence[str]) -> list[str]:

@@ -231,3 +231,53 @@ def test_a_refused_create_writes_neither_the_record_nor_an_entry(systems: System
     assert qms.post("/qms/v1/supplier-cases", json=missing, headers=headers).status_code == 422
     assert audit(qms, "/qms/v1", correlation_id=corr) == []
     assert ok(qms.get("/qms/v1/supplier-cases", params={"supplier_id": "S-B"}))["items"] == []
+
+
+def test_moves_and_changes_of_a_nonconformance_and_a_supplier_case_are_audited_as_before(
+    systems: Systems,
+) -> None:
+    qms = systems.qms.http
+    supplier = unique("SUP")
+    nc = ok(qms.post("/qms/v1/nonconformances", json={"title": "Dents", "severity": "minor"}), 201)
+    nc_path = f"/qms/v1/nonconformances/{nc['nc_id']}"
+    assert qms.post(f"{nc_path}/start-analysis", json={}, headers={"If-Match": '"2"'}).status_code == 412
+    ok(qms.post(f"{nc_path}/start-analysis", json={"by": "qe"}, headers={"If-Match": '"1"'}))
+    started = ok(qms.post(f"{nc_path}/plan-action", json={"action_plan": "sort the lot"}))
+    changed = ok(qms.patch(nc_path, json={"severity": "major", "supplier_id": supplier, "unit": "EA"}))
+    ok(qms.patch(nc_path, json={"severity": "major"}))  # no change: no new version, no entry
+    assert (started["version"], changed["version"], ok(qms.get(nc_path))["version"]) == (3, 4, 4)
+    refused = qms.post(f"{nc_path}/close", json={})
+    assert refused.status_code == 409, refused.text
+    assert qms.post(f"/qms/v1/nonconformances/{unique('NC')}/start-analysis", json={}).status_code == 404
+    history = audit(qms, "/qms/v1", record_type="nonconformances", record_id=nc["nc_id"])
+    assert [(e["action"], e["version"]) for e in history] == [
+        ("created", 1),
+        ("updated", 2),
+        ("updated", 3),
+        ("updated", 4),
+    ]
+    assert changes(history[1]) == {"status": ("open", "under_analysis")}
+    assert changes(history[2]) == {
+        "status": ("under_analysis", "action_planned"),
+        "action_plan": (None, "sort the lot"),
+    }
+    assert changes(history[3]) == {
+        "severity": ("minor", "major"),
+        "supplier_id": (None, supplier),
+        "unit": (None, "EA"),
+    }
+
+    case = ok(qms.post("/qms/v1/supplier-cases", json={"supplier_id": supplier, "title": "Dents"}), 201)
+    case_path = f"/qms/v1/supplier-cases/{case['case_id']}"
+    linked = ok(qms.patch(case_path, json={"nc_ids": [nc["nc_id"]], "po_id": "PO-9"}))
+    # One request, one version: the ORM's autoflush before the NC lookup made this PATCH two.
+    issued = ok(qms.post(f"{case_path}/issue", json={"by": "sqe"}, headers={"If-Match": '"2"'}))
+    assert (linked["version"], issued["version"], issued["status"]) == (2, 3, "issued")
+    assert ok(qms.get(case_path)) == issued
+    history = audit(qms, "/qms/v1", record_type="supplier_cases", record_id=case["case_id"])
+    assert [(e["action"], e["version"]) for e in history] == [("created", 1), ("updated", 2), ("updated", 3)]
+    assert changes(history[1]) == {"nc_ids": ([], [nc["nc_id"]]), "po_id": (None, "PO-9")}
+    assert changes(history[2]) == {
+        "status": ("open", "issued"),
+        "issued_at": (None, issued["issued_at"].replace("Z", "+00:00")),
+    }
