@@ -98,6 +98,7 @@ Index("ix_kit_audit_flow", audit_log.c.flow_id, audit_log.c.seq)
 # Bookkeeping every record has; a change to it alone is no change of the record's state.
 _BOOKKEEPING = frozenset({"id", "version", "created_at", "updated_at"})
 _PENDING = "pb.audit.pending"
+_INSERT = audit_log.insert()
 SYSTEM = "system"
 
 
@@ -300,7 +301,7 @@ def _write(session: Session) -> None:
             }
         )
     if rows:
-        session.execute(audit_log.insert(), rows)
+        session.connection().execute(_INSERT, rows)
 
 
 def _forget(session: Session) -> None:

@@ -11,6 +11,7 @@ Outbox events staged in the session commit with it as before.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
@@ -22,8 +23,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from contracts.kit import audit
 from contracts.kit.paging import check_if_match, utcnow
+from contracts.kit.problems import NotFound
 from contracts.kit.records import RecordMixin
-from contracts.kit.repository import not_found
 from contracts.kit.wire.audit import AuditAction
 
 R = TypeVar("R", bound=RecordMixin)
@@ -58,6 +59,31 @@ async def find(session: AsyncSession, model: type[R], record_id: str, *, lock: b
             row, relation.key, [_detached(relation.mapper, r._mapping) for r in rows]
         )
     return row
+
+
+async def find_all(session: AsyncSession, model: type[R], query: Select[Any]) -> list[R]:
+    """The records `query` selects (the columns of `model`'s table, filtered, ordered and limited
+    as the caller needs), each with its child collections, detached: one SELECT for the records
+    and one per collection for the children of all of them."""
+    mapper = class_mapper(model)
+    db = await session.connection()
+    rows: list[R] = [_detached(mapper, found._mapping) for found in (await db.execute(query)).all()]
+    if not rows:
+        return rows
+    ids = [row.id for row in rows]
+    for (relation, foreign_key), children in zip(
+        _children(mapper), _reads(mapper).children_of_all, strict=True
+    ):
+        of: defaultdict[Any, list[Any]] = defaultdict(list)
+        for child in (await db.execute(children, {_IDS: ids})).all():
+            of[child._mapping[foreign_key]].append(_detached(relation.mapper, child._mapping))
+        for row in rows:
+            attributes.set_committed_value(row, relation.key, of[row.id])
+    return rows
+
+
+def not_found(what: str, record_id: str) -> NotFound:
+    return NotFound(f"{what} {record_id} does not exist", slug=f"{what.replace(' ', '-')}-not-found")
 
 
 async def add(session: AsyncSession, row: R) -> R:
@@ -147,7 +173,7 @@ def _committed(mapper: Mapper[Any], row: Any) -> None:
 
 # Bound parameter names that cannot clash with a column's (an UPDATE's SET clause takes its
 # columns from the parameters' keys, its WHERE clause from these).
-_ID, _VERSION, _KEY = "pk_id", "pk_version", "pk_"
+_ID, _IDS, _VERSION, _KEY = "pk_id", "pk_ids", "pk_version", "pk_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +181,7 @@ class _Reads:
     record: Select[Any]
     locked: Select[Any]
     children: tuple[Select[Any], ...]
+    children_of_all: tuple[Select[Any], ...]  # of the records whose ids are bound as a list
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +196,16 @@ class _Writes:
 def _reads(mapper: Mapper[Any]) -> _Reads:
     table = _table(mapper)
     record = select(table).where(table.c.id == bindparam(_ID))
-    children = []
+    children: list[Select[Any]] = []
+    children_of_all: list[Select[Any]] = []
     for relation, foreign_key in _children(mapper):
-        query = select(_table(relation.mapper)).where(foreign_key == bindparam(_ID))
-        children.append(query.order_by(*relation.order_by) if relation.order_by else query)
-    return _Reads(record, record.with_for_update(), tuple(children))
+        for where, built in (
+            (foreign_key == bindparam(_ID), children),
+            (foreign_key.in_(bindparam(_IDS, expanding=True)), children_of_all),
+        ):
+            query = select(_table(relation.mapper)).where(where)
+            built.append(query.order_by(*relation.order_by) if relation.order_by else query)
+    return _Reads(record, record.with_for_update(), tuple(children), tuple(children_of_all))
 
 
 @cache

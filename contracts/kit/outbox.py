@@ -69,7 +69,7 @@ async def publish(
         "created_at": event.time,
     }
     if session.in_nested_transaction():
-        await session.execute(_INSERT, row)
+        await (await session.connection()).execute(_INSERT, row)
     else:
         if not session.in_transaction():
             await session.connection()  # begin, so that a close without commit drops the row
@@ -82,7 +82,7 @@ async def publish(
 def _write_staged(session: Session) -> None:
     rows = session.info.pop(_STAGED, None)
     if rows:
-        session.execute(_INSERT, rows)  # async sessions run this hook inside their greenlet
+        session.connection().execute(_INSERT, rows)  # async sessions run this hook inside their greenlet
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

@@ -11,8 +11,10 @@ import msgspec
 from sqlalchemy import ColumnElement, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.kit.core_records import find_all
+from contracts.kit.core_records import not_found as not_found  # where the services take it from
 from contracts.kit.paging import Page, PageQuery, check_if_match, keyset, page
-from contracts.kit.problems import Conflict, NotFound, Unprocessable
+from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import RecordMixin
 
 R = TypeVar("R", bound=RecordMixin)
@@ -110,10 +112,6 @@ async def _exists(session: AsyncSession, model: type[R], record_id: str) -> bool
     return await session.scalar(select(model.id).where(model.id == record_id)) is not None
 
 
-def not_found(what: str, record_id: str) -> NotFound:
-    return NotFound(f"{what} {record_id} does not exist", slug=f"{_slug(what)}-not-found")
-
-
 def unknown(what: str, record_id: str) -> Unprocessable:
     return Unprocessable(f"{what} {record_id} does not exist", slug=f"unknown-{_slug(what)}")
 
@@ -133,14 +131,14 @@ async def list_page(
     """One keyset page of `model`, oldest change first, from `q.updated_since` on when given (a
     delta). `equal` names columns and the values a query asked for; an absent (None or empty)
     value does not filter."""
-    matching = [getattr(model, column) == value for column, value in equal.items() if value not in (None, "")]
+    table = inspect(model).local_table
+    matching = [table.c[column] == value for column, value in equal.items() if value not in (None, "")]
     query = keyset(
-        select(model).where(*where, *matching),
-        model.updated_at,
-        model.id,
+        select(table).where(*where, *matching),
+        table.c.updated_at,
+        table.c.id,
         limit=q.limit,
         cursor=q.cursor,
         updated_since=q.updated_since,
     )
-    rows: list[Any] = list((await session.scalars(query)).all())
-    return page(rows, q.limit, convert)
+    return page(await find_all(session, model, query), q.limit, convert)

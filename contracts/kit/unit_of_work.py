@@ -178,10 +178,11 @@ class _Exchange:
     async def _answer_repeat(
         self, session: AsyncSession, send: Send, principal: str, key: str, fingerprint: str
     ) -> bool:
+        db = await session.connection()  # Core statements: no ORM entity is involved
         if not self.db.is_sqlite:
             # SQLite already serialises writers; PostgreSQL needs a lock so a concurrent
             # repeat is told 409 instead of racing the first request.
-            locked = await session.scalar(_PG_KEY_LOCK, {"lock": f"{principal}\n{key}"})
+            locked = await db.scalar(_PG_KEY_LOCK, {"lock": f"{principal}\n{key}"})
             if not locked:
                 await _send_problem(
                     send,
@@ -191,11 +192,11 @@ class _Exchange:
                     "A request with this Idempotency-Key is still being processed.",
                 )
                 return True
-        row = (await session.execute(_FIND_KEY, {"who": principal, "what": key})).one_or_none()
+        row = (await db.execute(_FIND_KEY, {"who": principal, "what": key})).one_or_none()
         if row is None:
             return False
         if _aware(row.expires_at) <= datetime.now(UTC):
-            await session.execute(
+            await db.execute(
                 delete(idempotency_keys).where(
                     idempotency_keys.c.principal == principal, idempotency_keys.c.key == key
                 )
@@ -234,7 +235,7 @@ async def _remember(
         if k.decode("latin-1").lower() in _REPLAYED_HEADERS
     ]
     now = datetime.now(UTC)
-    await session.execute(
+    await (await session.connection()).execute(
         _INSERT_KEY,
         {
             "principal": principal,

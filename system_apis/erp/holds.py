@@ -24,7 +24,7 @@ from contracts.events import erp as ev
 from contracts.kit import core_records, outbox
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict, Problem, Unprocessable
-from contracts.kit.repository import not_found, to_wire
+from contracts.kit.repository import to_wire
 from contracts.models import erp as m
 from system_apis.erp import domain, events
 from system_apis.erp import store as s
@@ -194,7 +194,7 @@ async def release_payment_hold(
         )
     row = await core_records.find(session, s.PaymentHoldRow, lot_id, lock=True)
     if row is None:
-        raise not_found("payment hold", lot_id)
+        raise core_records.not_found("payment hold", lot_id)
     if not row.active:
         return _hold_view(row, [])
     row.active = False

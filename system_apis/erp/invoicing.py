@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
@@ -253,18 +253,24 @@ async def pay(session: AsyncSession, invoice_id: str, data: m.InvoicePayment) ->
 
 async def invoices_of_lot(session: AsyncSession, lot_id: str) -> list[str]:
     """The open invoices a hold on this lot blocks (their block is read from the holds)."""
-    found = await session.scalars(
-        select(s.SupplierInvoiceRow.id)
-        .where(
-            s.SupplierInvoiceRow.status == m.InvoiceStatus.OPEN,
-            s.SupplierInvoiceRow.kind == m.InvoiceKind.INVOICE,
-            s.SupplierInvoiceRow.id.in_(
-                select(s.SupplierInvoiceLineRow.invoice_id).where(s.SupplierInvoiceLineRow.lot_id == lot_id)
-            ),
-        )
-        .order_by(s.SupplierInvoiceRow.id)
-    )
+    found = await (await session.connection()).scalars(_INVOICES_OF_LOT, {"lot_id": lot_id})
     return list(found)
+
+
+# Built once: every payment hold and release runs it.
+_INVOICES_OF_LOT = (
+    select(s.SupplierInvoiceRow.id)
+    .where(
+        s.SupplierInvoiceRow.status == m.InvoiceStatus.OPEN,
+        s.SupplierInvoiceRow.kind == m.InvoiceKind.INVOICE,
+        s.SupplierInvoiceRow.id.in_(
+            select(s.SupplierInvoiceLineRow.invoice_id).where(
+                s.SupplierInvoiceLineRow.lot_id == bindparam("lot_id")
+            )
+        ),
+    )
+    .order_by(s.SupplierInvoiceRow.id)
+)
 
 
 def _money(amount: str) -> Decimal:

@@ -273,7 +273,7 @@ async def _receive(
 
 
 async def get_goods_receipt(session: AsyncSession, receipt_id: str) -> m.GoodsReceipt:
-    return views.receipt(await get_or_404(session, s.GoodsReceiptRow, receipt_id, "goods receipt"))
+    return views.receipt(await core_records.load(session, s.GoodsReceiptRow, receipt_id, "goods receipt"))
 
 
 async def list_goods_receipts(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, select
+from sqlalchemy import ColumnElement, Row, String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.problems import Unprocessable
@@ -31,13 +31,16 @@ async def known_defect_codes(session: AsyncSession, codes: Sequence[str]) -> lis
     return wanted
 
 
-async def known_ncs(session: AsyncSession, nc_ids: Sequence[str]) -> list[s.NonconformanceRow]:
-    """The nonconformances, in the order named, once all exist (else 422 naming the unknown)."""
+async def known_ncs(session: AsyncSession, nc_ids: Sequence[str]) -> list[Row[str, str | None]]:
+    """The nonconformances' ids and suppliers, in the order named, once all exist (else 422
+    naming the unknown). Plain rows: a use case that only links them needs no loaded records."""
     wanted = domain.unique(nc_ids)
     if not wanted:
         return []
-    query = select(s.NonconformanceRow).where(s.NonconformanceRow.id.in_(wanted))
-    rows = {r.id: r for r in (await session.scalars(query)).all()}
+    query = select(s.NonconformanceRow.id, s.NonconformanceRow.supplier_id).where(
+        s.NonconformanceRow.id.in_(wanted)
+    )
+    rows = {r.id: r for r in (await session.execute(query)).all()}
     unknown = [i for i in wanted if i not in rows]
     if unknown:
         raise Unprocessable(

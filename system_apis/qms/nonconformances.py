@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import outbox
+from contracts.kit import core_records, outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, get_versioned, list_page
+from contracts.kit.repository import exists_or_422, list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -58,8 +58,7 @@ async def create_nonconformance(session: AsyncSession, data: m.NonconformanceCre
         reported_by=data.reported_by,
         reopen_count=0,
     )
-    session.add(row)
-    await session.flush()
+    await core_records.add(session, row)
     await outbox.publish(
         session,
         SOURCE,
@@ -90,7 +89,7 @@ async def update_nonconformance(
     if data.root_cause_codes is not None:
         changed += set_list(row, "root_cause_codes", domain.unique(data.root_cause_codes))
     if changed:
-        await session.flush()
+        await core_records.save(session, row)
         await outbox.publish(
             session,
             SOURCE,
@@ -151,7 +150,7 @@ async def move_nonconformance(
     elif target == m.NcStatus.CANCELLED:
         row.cancel_reason = reason
     before, row.status = row.status, target
-    await session.flush()
+    await core_records.save(session, row)
     await outbox.publish(
         session,
         SOURCE,
@@ -172,7 +171,7 @@ async def move_nonconformance(
 
 
 async def _nc(session: AsyncSession, nc_id: str, if_match: str | None = None) -> s.NonconformanceRow:
-    return await get_versioned(session, s.NonconformanceRow, nc_id, "nonconformance", if_match)
+    return await core_records.load(session, s.NonconformanceRow, nc_id, "nonconformance", if_match)
 
 
 def _links(row: s.NonconformanceRow) -> ev.NcLinks:

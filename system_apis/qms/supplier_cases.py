@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import outbox
+from contracts.kit import core_records, outbox
 from contracts.kit.documents import DocumentRow
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_versioned, list_page
+from contracts.kit.repository import list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -36,8 +36,7 @@ async def create_supplier_case(session: AsyncSession, data: m.SupplierCaseCreate
         opened_by=data.opened_by,
         responses=[],
     )
-    session.add(row)
-    await session.flush()
+    await core_records.add(session, row)
     await outbox.publish(
         session,
         SOURCE,
@@ -66,7 +65,7 @@ async def update_supplier_case(
     if data.lot_ids is not None:
         changed += set_list(row, "lot_ids", domain.unique(data.lot_ids))
     if changed:
-        await session.flush()
+        await core_records.save(session, row)
     return views.supplier_case(row)
 
 
@@ -125,8 +124,7 @@ async def move_supplier_case(
         row.cancel_reason = reason
     row.responses = responses
     before, row.status = row.status, target
-    row.touch()
-    await session.flush()
+    await core_records.save(session, row)
     await outbox.publish(
         session,
         SOURCE,
@@ -162,7 +160,7 @@ async def _known_documents(session: AsyncSession, document_ids: Sequence[str]) -
 
 
 async def _case(session: AsyncSession, case_id: str, if_match: str | None = None) -> s.SupplierCaseRow:
-    return await get_versioned(session, s.SupplierCaseRow, case_id, "supplier case", if_match)
+    return await core_records.load(session, s.SupplierCaseRow, case_id, "supplier case", if_match)
 
 
 async def _ncs_of_supplier(session: AsyncSession, supplier_id: str, nc_ids: Sequence[str]) -> list[str]:

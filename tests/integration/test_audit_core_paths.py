@@ -141,3 +141,143 @@ def test_a_payment_hold_and_its_release_are_audited_as_before(systems: Systems) 
         "quality_ref": (None, blocked),
     }
     assert changes(released) == {"active": (True, False), "released_by": (None, RELEASED)}
+
+
+def test_a_nonconformance_and_its_supplier_case_are_created_and_audited_as_before(systems: Systems) -> None:
+    qms = systems.qms.http
+    code = unique("D-BURR")
+    ok(qms.post("/qms/v1/defect-codes", json={"code": code, "description": "Burr"}), 201)
+    lot_id = _failed_lot(qms)
+    supplier = unique("SUP")
+    body = {
+        "title": "Burrs on the lot",
+        "severity": "major",
+        "description": "found at receiving",
+        "defect_codes": [code, code],
+        "root_cause_codes": ["RC-TOOL-WEAR"],
+        "quantity_affected": 12,
+        "unit": "EA",
+        "disposition": "rework",
+        "item_id": "RM-STEEL-BAR",
+        "lot_id": unique("LOT"),
+        "supplier_id": supplier,
+        "inspection_lot_id": lot_id,
+        "reported_by": "quality-process",
+    }
+    nc = ok(qms.post("/qms/v1/nonconformances", json=body), 201)
+    assert ok(qms.get(f"/qms/v1/nonconformances/{nc['nc_id']}")) == nc
+    assert (nc["version"], nc["status"], nc["defect_codes"], nc["reopen_count"]) == (1, "open", [code], 0)
+    (opened,) = audit(qms, "/qms/v1", record_type="nonconformances", record_id=nc["nc_id"])
+    assert (opened["action"], opened["version"]) == ("created", 1)
+    assert changes(opened) == {
+        "title": (None, "Burrs on the lot"),
+        "status": (None, "open"),
+        "severity": (None, "major"),
+        "description": (None, "found at receiving"),
+        "defect_codes": (None, [code]),
+        "root_cause_codes": (None, ["RC-TOOL-WEAR"]),
+        "quantity_affected": (None, 12.0),
+        "unit": (None, "EA"),
+        "disposition": (None, "rework"),
+        "item_id": (None, "RM-STEEL-BAR"),
+        "lot_id": (None, body["lot_id"]),
+        "supplier_id": (None, supplier),
+        "inspection_lot_id": (None, lot_id),
+        "reported_by": (None, "quality-process"),
+        "reopen_count": (None, 0),
+    }
+
+    scar = {
+        "supplier_id": supplier,
+        "title": "Rejected lot",
+        "nc_ids": [nc["nc_id"], nc["nc_id"]],
+        "lot_ids": [body["lot_id"]],
+        "po_id": "PO-1",
+        "due_date": "2027-01-31",
+        "opened_by": "quality-process",
+    }
+    case = ok(qms.post("/qms/v1/supplier-cases", json=scar), 201)
+    assert ok(qms.get(f"/qms/v1/supplier-cases/{case['case_id']}")) == case
+    assert (case["version"], case["status"], case["nc_ids"]) == (1, "open", [nc["nc_id"]])
+    (case_opened,) = audit(qms, "/qms/v1", record_type="supplier_cases", record_id=case["case_id"])
+    assert (case_opened["action"], case_opened["version"]) == ("created", 1)
+    assert changes(case_opened) == {
+        "supplier_id": (None, supplier),
+        "title": (None, "Rejected lot"),
+        "status": (None, "open"),
+        "nc_ids": (None, [nc["nc_id"]]),
+        "lot_ids": (None, [body["lot_id"]]),
+        "po_id": (None, "PO-1"),
+        "due_date": (None, "2027-01-31"),
+        "opened_by": (None, "quality-process"),
+        "responses": (None, []),
+    }
+
+
+def test_a_refused_create_writes_neither_the_record_nor_an_entry(systems: Systems) -> None:
+    qms = systems.qms.http
+    corr = unique("corr-refused")
+    headers = {"X-Correlation-ID": corr}
+    bad_lot = {"title": "x", "severity": "minor", "inspection_lot_id": unique("IL")}
+    refused = qms.post("/qms/v1/nonconformances", json=bad_lot, headers=headers)
+    assert refused.status_code == 422, refused.text
+    theirs = {"title": "y", "severity": "minor", "supplier_id": "S-A"}
+    other = ok(qms.post("/qms/v1/nonconformances", json=theirs), 201)
+    foreign = {"supplier_id": "S-B", "title": "z", "nc_ids": [other["nc_id"]]}
+    refused = qms.post("/qms/v1/supplier-cases", json=foreign, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["nc_ids"] == [other["nc_id"]]
+    missing = {"supplier_id": "S-A", "title": "z", "nc_ids": [unique("NC")]}
+    assert qms.post("/qms/v1/supplier-cases", json=missing, headers=headers).status_code == 422
+    assert audit(qms, "/qms/v1", correlation_id=corr) == []
+    assert ok(qms.get("/qms/v1/supplier-cases", params={"supplier_id": "S-B"}))["items"] == []
+
+
+def test_moves_and_changes_of_a_nonconformance_and_a_supplier_case_are_audited_as_before(
+    systems: Systems,
+) -> None:
+    qms = systems.qms.http
+    supplier = unique("SUP")
+    nc = ok(qms.post("/qms/v1/nonconformances", json={"title": "Dents", "severity": "minor"}), 201)
+    nc_path = f"/qms/v1/nonconformances/{nc['nc_id']}"
+    assert qms.post(f"{nc_path}/start-analysis", json={}, headers={"If-Match": '"2"'}).status_code == 412
+    ok(qms.post(f"{nc_path}/start-analysis", json={"by": "qe"}, headers={"If-Match": '"1"'}))
+    started = ok(qms.post(f"{nc_path}/plan-action", json={"action_plan": "sort the lot"}))
+    changed = ok(qms.patch(nc_path, json={"severity": "major", "supplier_id": supplier, "unit": "EA"}))
+    ok(qms.patch(nc_path, json={"severity": "major"}))  # no change: no new version, no entry
+    assert (started["version"], changed["version"], ok(qms.get(nc_path))["version"]) == (3, 4, 4)
+    refused = qms.post(f"{nc_path}/close", json={})
+    assert refused.status_code == 409, refused.text
+    assert qms.post(f"/qms/v1/nonconformances/{unique('NC')}/start-analysis", json={}).status_code == 404
+    history = audit(qms, "/qms/v1", record_type="nonconformances", record_id=nc["nc_id"])
+    assert [(e["action"], e["version"]) for e in history] == [
+        ("created", 1),
+        ("updated", 2),
+        ("updated", 3),
+        ("updated", 4),
+    ]
+    assert changes(history[1]) == {"status": ("open", "under_analysis")}
+    assert changes(history[2]) == {
+        "status": ("under_analysis", "action_planned"),
+        "action_plan": (None, "sort the lot"),
+    }
+    assert changes(history[3]) == {
+        "severity": ("minor", "major"),
+        "supplier_id": (None, supplier),
+        "unit": (None, "EA"),
+    }
+
+    case = ok(qms.post("/qms/v1/supplier-cases", json={"supplier_id": supplier, "title": "Dents"}), 201)
+    case_path = f"/qms/v1/supplier-cases/{case['case_id']}"
+    linked = ok(qms.patch(case_path, json={"nc_ids": [nc["nc_id"]], "po_id": "PO-9"}))
+    # One request, one version: the ORM's autoflush before the NC lookup made this PATCH two.
+    issued = ok(qms.post(f"{case_path}/issue", json={"by": "sqe"}, headers={"If-Match": '"2"'}))
+    assert (linked["version"], issued["version"], issued["status"]) == (2, 3, "issued")
+    assert ok(qms.get(case_path)) == issued
+    history = audit(qms, "/qms/v1", record_type="supplier_cases", record_id=case["case_id"])
+    assert [(e["action"], e["version"]) for e in history] == [("created", 1), ("updated", 2), ("updated", 3)]
+    assert changes(history[1]) == {"nc_ids": ([], [nc["nc_id"]]), "po_id": (None, "PO-9")}
+    assert changes(history[2]) == {
+        "status": ("open", "issued"),
+        "issued_at": (None, issued["issued_at"].replace("Z", "+00:00")),
+    }
