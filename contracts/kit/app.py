@@ -28,6 +28,7 @@ from contracts.kit.auth import AuthMiddleware, TokenVerifier, document_security
 from contracts.kit.consumer import Consumer
 from contracts.kit.correlation import CorrelationMiddleware
 from contracts.kit.db import Database
+from contracts.kit.dependencies import resolve_sync_providers_inline
 from contracts.kit.http_limits import RequestGuard
 from contracts.kit.lifetimes import Lifespan
 from contracts.kit.logs import configure_logging
@@ -208,6 +209,7 @@ def create_service_app(
         )
     document_json_bodies(app)
     strict_query.learn(app)
+    resolve_sync_providers_inline(app)
     document_strict_queries(app)
     for deprecation in deprecations:
         document_deprecation(app, deprecation)
