@@ -9,13 +9,11 @@ from litestar import Litestar
 from sqlalchemy import MetaData
 
 from contracts.clients.erp import ErpClient
-from contracts.clients.outbound import Outbound
+from contracts.clients.outbound import Caller, Outbound
 from contracts.clients.qms import QmsClient
 from contracts.clients.qms_documents import QmsDocumentsClient
 from contracts.kit.app import ServiceSpec, create_service_app
 from contracts.kit.lifetimes import from_state, kept
-from contracts.kit.settings import load_settings
-from contracts.topology import by_name
 from experience_apis.supplier_portal.routes import ROUTES
 from experience_apis.supplier_portal.service import Upstreams
 from experience_apis.supplier_portal.settings import SupplierSettings
@@ -38,18 +36,15 @@ SPEC = ServiceSpec(
 def create_app(
     settings: SupplierSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
 ) -> Litestar:
-    settings = settings or load_settings(SupplierSettings, "SUPPLIER", **overrides)
-    outbound = outbound or Outbound.client_credentials(settings, by_name("supplier").client_scopes)
+    caller = Caller.of(SPEC.name, SupplierSettings, settings, outbound, overrides)
     return create_service_app(
-        SPEC, settings, lifespans=[kept("upstreams", lambda _: _upstreams(settings, outbound))]
+        SPEC, caller.settings, lifespans=[kept("upstreams", lambda _: _upstreams(caller))]
     )
 
 
-def _upstreams(settings: SupplierSettings, outbound: Outbound) -> Upstreams:
-    timeout = settings.upstream_timeout_seconds
+def _upstreams(caller: Caller[SupplierSettings]) -> Upstreams:
     return Upstreams(
-        qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
-        # non-critical: answer without it
-        erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout, attempts=1),
-        documents=outbound.client(QmsDocumentsClient, settings.qms_url, timeout=timeout),
+        qms=caller.client(QmsClient),
+        erp=caller.client(ErpClient, attempts=1),  # non-critical: answer without it
+        documents=caller.client(QmsDocumentsClient),
     )

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import msgspec
 
-from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
+from contracts.clients.answers import critical, optional
 from contracts.clients.erp import ErpClient
 from contracts.clients.outbound import Clients
 from contracts.clients.qms import QmsClient
@@ -65,13 +64,6 @@ def supplier(principal: Principal) -> Supplier:
             title="Not a supplier token",
         )
     return Supplier(principal.supplier_id, principal.client_id)
-
-
-async def critical(source: str, call: Awaitable[T], not_found: str) -> T:
-    try:
-        return await call
-    except UPSTREAM_ERRORS as exc:
-        raise as_problem(source, exc, not_found=not_found) from exc
 
 
 def _params(query: PageQuery, **filters: Any) -> dict[str, Any]:

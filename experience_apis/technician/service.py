@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
+from contracts.clients.answers import critical, optional
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
 from contracts.clients.outbound import Clients
@@ -60,17 +60,15 @@ def technician(principal: Principal) -> Technician:
     return Technician(principal.person_id, principal.site, principal.client_id)
 
 
-async def critical(call: Awaitable[T], not_found: str = NOT_FOUND) -> T:
-    try:
-        return await call
-    except UPSTREAM_ERRORS as exc:
-        raise as_problem("cmms", exc, not_found=not_found) from exc
+def cmms_call(call: Awaitable[T], not_found: str = NOT_FOUND) -> Awaitable[T]:
+    """A CMMS call the answer cannot do without (`critical`)."""
+    return critical("cmms", call, not_found)
 
 
 # --- reading ---------------------------------------------------------------------------------------
 async def my_work(up: Upstreams, who: Technician, query: PageQuery) -> m.MyWork:
     since = query.updated_since.isoformat() if query.updated_since else None
-    page = await critical(
+    page = await cmms_call(
         up.cmms.list_work_orders_page(
             assignee=who.person_id,
             site=who.site,
@@ -93,7 +91,7 @@ async def work_item(up: Upstreams, who: Technician, wo_id: str) -> m.WorkItem:
 async def owned(up: Upstreams, who: Technician, wo_id: str) -> cmms.WorkOrder:
     """The work order if it is the caller's (assigned to them, at their site); else 404, so
     nobody can tell another technician's order from one that does not exist."""
-    order = await critical(up.cmms.get_work_order(wo_id))
+    order = await cmms_call(up.cmms.get_work_order(wo_id))
     if order.assignee != who.person_id or order.site != who.site:
         raise NotFound(NOT_FOUND)
     return order
@@ -106,8 +104,8 @@ async def enrich(up: Upstreams, orders: list[cmms.WorkOrder], warnings: Warnings
     items = sorted({item for o in orders for item in _items(o)})
     per_item: Warnings = []
     results = await asyncio.gather(
-        _each(assets, lambda a: critical(up.cmms.get_asset(a), "The work order's asset is gone.")),
-        _each(assets, lambda a: critical(recent_history(up, a))),
+        _each(assets, lambda a: cmms_call(up.cmms.get_asset(a), "The work order's asset is gone.")),
+        _each(assets, lambda a: cmms_call(recent_history(up, a))),
         _each(ncs, lambda n: optional("qms", up.qms.get_nonconformance(n), per_item)),
         _each(items, lambda i: optional("erp", up.erp.get_item_stock(i), per_item)),
     )
@@ -309,7 +307,7 @@ async def start(
     order = await owned(up, who, wo_id)
     action = "resume" if order.status == cmms.WorkOrderStatus.ON_HOLD else "start"
     keys = Keys(who, key, wo_id, "start")
-    changed = await critical(
+    changed = await cmms_call(
         up.cmms.work_order_action(wo_id, action, None, idempotency_key=keys(action), if_match=if_match)
     )
     return await _answer(up, changed)
@@ -320,7 +318,7 @@ async def pause(
 ) -> m.WorkItem:
     await owned(up, who, wo_id)
     keys = Keys(who, key, wo_id, "pause")
-    changed = await critical(
+    changed = await cmms_call(
         up.cmms.work_order_action(
             wo_id, "hold", cmms.Reason(reason=data.reason), idempotency_key=keys("hold"), if_match=if_match
         )
@@ -346,7 +344,7 @@ async def complete(
             lot_id=part.lot_id,
             location=part.location,
         )
-        await critical(
+        await cmms_call(
             up.cmms.work_order_action(wo_id, "parts", line, idempotency_key=keys(f"part-{n}"), if_match=guard)
         )
         guard = None
@@ -358,7 +356,7 @@ async def complete(
             currency=hours.currency,
             work_date=hours.work_date,
         )
-        await critical(
+        await cmms_call(
             up.cmms.work_order_action(
                 wo_id, "labor", labor, idempotency_key=keys(f"labor-{n}"), if_match=guard
             )
@@ -372,7 +370,7 @@ async def complete(
         correction_code=data.correction_code,
         note=data.note,
     )
-    changed = await critical(
+    changed = await cmms_call(
         up.cmms.work_order_action(
             wo_id, "complete", completion, idempotency_key=keys("complete"), if_match=guard
         )

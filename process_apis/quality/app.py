@@ -11,17 +11,15 @@ from litestar import Litestar
 
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
-from contracts.clients.outbound import Outbound
+from contracts.clients.outbound import Caller, Outbound
 from contracts.clients.qms import QmsClient
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.audit import audit_metadata
 from contracts.kit.consumer import consumer_lifespan
 from contracts.kit.flows import flow_metadata
-from contracts.kit.flows.engine import FlowRunner
+from contracts.kit.flows.running import running_flows
 from contracts.kit.lifetimes import Lifespan, background, from_state, kept
-from contracts.kit.settings import load_settings
-from contracts.topology import by_name
 from process_apis.quality import starts
 from process_apis.quality.deps import Upstreams
 from process_apis.quality.flow_types import FLOW_TYPES
@@ -53,31 +51,28 @@ SPEC = ServiceSpec(
 def create_app(
     settings: QualitySettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
 ) -> Litestar:
-    settings = settings or load_settings(QualitySettings, "QUALITY", **overrides)
-    rules = load_rules(settings.rules_file)
-    outbound = outbound or Outbound.client_credentials(settings, by_name("quality").client_scopes)
+    caller = Caller.of(SPEC.name, QualitySettings, settings, outbound, overrides)
+    rules = load_rules(caller.settings.rules_file)
     return create_service_app(
         SPEC,
-        settings,
+        caller.settings,
         lifespans=[
-            kept("upstreams", lambda app: _upstreams(app, settings, rules, outbound)),
-            _flow_runner(settings),
-            consumer_lifespan(lambda app: [starts.subscribe(runtime_of(app).consumer("quality"), rules)]),
+            kept("upstreams", lambda app: _upstreams(app, caller, rules)),
+            running_flows(SPEC.name, caller.settings, FLOW_TYPES, source=SOURCE, deps="upstreams"),
+            _reconciliation(caller.settings),
+            consumer_lifespan(lambda app: [starts.subscribe(runtime_of(app).consumer(SPEC.name), rules)]),
         ],
     )
 
 
-def _upstreams(
-    app: Litestar, settings: QualitySettings, rules: QualityRules, outbound: Outbound
-) -> Upstreams:
-    timeout = settings.upstream_timeout_seconds
+def _upstreams(app: Litestar, caller: Caller[QualitySettings], rules: QualityRules) -> Upstreams:
     return Upstreams(
-        erp=outbound.client(ErpClient, settings.erp_url, timeout=timeout),
-        qms=outbound.client(QmsClient, settings.qms_url, timeout=timeout),
+        erp=caller.client(ErpClient),
+        qms=caller.client(QmsClient),
         rules=rules,
-        mes=outbound.client(MesClient, settings.mes_url, timeout=timeout),
-        xref=outbound.client(XrefClient, settings.xref_url, timeout=timeout),
-        mailer=_mailer(settings),
+        mes=caller.client(MesClient),
+        xref=caller.client(XrefClient),
+        mailer=_mailer(caller.settings),
         db=runtime_of(app).db,
     )
 
@@ -94,20 +89,14 @@ def _mailer(settings: QualitySettings) -> Mailer:
     )
 
 
-def _flow_runner(settings: QualitySettings) -> Lifespan:
+def _reconciliation(settings: QualitySettings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = runtime_of(app)
         upstreams: Upstreams = app.state["upstreams"]
-        runner = FlowRunner.configured(
-            runtime.db, runtime.redis, settings, FLOW_TYPES, upstreams, source=SOURCE
-        )
-        job = Job(upstreams, runtime.db, settings.reconcile_mode, settings.reconcile_lookback_days)
+        job = Job(upstreams, runtime_of(app).db, settings.reconcile_mode, settings.reconcile_lookback_days)
         app.state["reconciliation"] = job
-        work = {"quality-flows": runner.run()}
-        if settings.reconcile_seconds > 0:
-            work["quality-reconcile"] = job.loop(settings.reconcile_seconds)
-        async with background(work):
+        every = settings.reconcile_seconds  # 0: only when asked
+        async with background({"quality-reconcile": job.loop(every)} if every > 0 else {}):
             yield
 
     return lifespan

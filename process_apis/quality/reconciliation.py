@@ -110,23 +110,6 @@ class Pass:
     warnings: list[str] = field(default_factory=list)
 
 
-async def _latest_decisions(deps: Upstreams, since: datetime) -> list[qms.InspectionLot]:
-    found = await asyncio.gather(
-        *(deps.qms.find_inspection_lots(status=s, updated_since=since.isoformat()) for s in POSTED)
-    )
-    latest: dict[str, qms.InspectionLot] = {}
-    for il in (il for group in found for il in group if il.usage_decision):
-        held = latest.get(il.lot_id)
-        if held is None or _decided_at(il) > _decided_at(held):
-            latest[il.lot_id] = il
-    return list(latest.values())
-
-
-def _decided_at(il: qms.InspectionLot) -> datetime:
-    assert il.usage_decision is not None
-    return il.usage_decision.decided_at
-
-
 async def _view(deps: Upstreams, il: qms.InspectionLot) -> LotView | None:
     try:
         lot = await deps.erp.get_lot(il.lot_id)
@@ -143,7 +126,7 @@ async def gather(deps: Upstreams, lookback_days: int, run: Pass) -> tuple[list[s
     """(the lots compared, their disagreements); a lot whose systems did not answer is skipped
     and named in the warnings, so its earlier findings stand."""
     since = datetime.now(UTC) - timedelta(days=lookback_days)
-    decided = await _latest_decisions(deps, since)
+    decided = await deps.qms.latest_decisions(POSTED, updated_since=since.isoformat())
     slots = asyncio.Semaphore(8)
 
     async def one(il: qms.InspectionLot) -> LotView | BaseException | None:
