@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from litestar import Litestar
 from sqlalchemy import MetaData
 
+from contracts.clients.caller_app import caller_app
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
-from contracts.clients.outbound import Caller, Outbound
+from contracts.clients.outbound import Caller
 from contracts.clients.qms import QmsClient
-from contracts.kit.app import ServiceSpec, create_service_app
-from contracts.kit.lifetimes import from_state, kept
+from contracts.kit.app import ServiceSpec
 from experience_apis.technician.routes import ROUTES
 from experience_apis.technician.service import Upstreams
 from experience_apis.technician.settings import TechnicianSettings
@@ -30,20 +29,10 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     metadata=MetaData(),  # no tables of its own; the kernel adds its idempotency table
     versions_dir=Path(__file__).parent / "migrations" / "versions",
-    dependencies={"upstreams": from_state("upstreams")},
 )
 
 
-def create_app(
-    settings: TechnicianSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
-) -> Litestar:
-    caller = Caller.of(SPEC.name, TechnicianSettings, settings, outbound, overrides)
-    return create_service_app(
-        SPEC, caller.settings, lifespans=[kept("upstreams", lambda _: _upstreams(caller))]
-    )
-
-
-def _upstreams(caller: Caller[TechnicianSettings]) -> Upstreams:
+def _upstreams(_: Litestar, caller: Caller[TechnicianSettings]) -> Upstreams:
     return Upstreams(
         cmms=caller.client(CmmsClient),
         qms=caller.client(QmsClient),
@@ -51,3 +40,6 @@ def _upstreams(caller: Caller[TechnicianSettings]) -> Upstreams:
         history_limit=caller.settings.history_limit,
         history_days=caller.settings.history_days,
     )
+
+
+create_app = caller_app(SPEC, TechnicianSettings, _upstreams)

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from litestar import Litestar
 
+from contracts.clients.caller_app import UPSTREAMS, caller_app
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
-from contracts.clients.outbound import Caller, Outbound
+from contracts.clients.outbound import Caller
 from contracts.clients.qms import QmsClient
 from contracts.clients.xref import XrefClient
-from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
-from contracts.kit.consumer import consumer_lifespan
+from contracts.kit.app import ServiceSpec, runtime_of
+from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import flow_metadata
 from contracts.kit.flows.running import running_flows
-from contracts.kit.lifetimes import kept
+from contracts.kit.lifetimes import Lifespan
 from process_apis.maintenance import starts
 from process_apis.maintenance.deps import Upstreams
 from process_apis.maintenance.flows import FLOW_TYPES
 from process_apis.maintenance.routes import ROUTES
-from process_apis.maintenance.rules import MaintenanceRules, load_rules
+from process_apis.maintenance.rules import load_rules
 from process_apis.maintenance.settings import MaintenanceSettings
 from process_apis.maintenance.store import maintenance_metadata
 
@@ -42,29 +42,26 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(
-    settings: MaintenanceSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
-) -> Litestar:
-    caller = Caller.of(SPEC.name, MaintenanceSettings, settings, outbound, overrides)
-    rules = load_rules(caller.settings.rules_file)
-    return create_service_app(
-        SPEC,
-        caller.settings,
-        lifespans=[
-            kept("upstreams", lambda app: _upstreams(app, caller, rules)),
-            running_flows(SPEC.name, caller.settings, FLOW_TYPES, source=SOURCE, deps="upstreams"),
-            consumer_lifespan(lambda app: [starts.subscribe(runtime_of(app).consumer(SPEC.name), rules)]),
-        ],
-    )
-
-
-def _upstreams(app: Litestar, caller: Caller[MaintenanceSettings], rules: MaintenanceRules) -> Upstreams:
+def _upstreams(app: Litestar, caller: Caller[MaintenanceSettings]) -> Upstreams:
     return Upstreams(
         erp=caller.client(ErpClient),
         qms=caller.client(QmsClient),
         cmms=caller.client(CmmsClient),
         mes=caller.client(MesClient),
         xref=caller.client(XrefClient),
-        rules=rules,
+        rules=load_rules(caller.settings.rules_file),
         db=runtime_of(app).db,
     )
+
+
+def _work(caller: Caller[MaintenanceSettings]) -> list[Lifespan]:
+    def consumers(app: Litestar) -> list[Consumer]:
+        return [starts.subscribe(runtime_of(app).consumer(SPEC.name), app.state[UPSTREAMS].rules)]
+
+    return [
+        running_flows(SPEC.name, caller.settings, FLOW_TYPES, source=SOURCE, deps=UPSTREAMS),
+        consumer_lifespan(consumers),
+    ]
+
+
+create_app = caller_app(SPEC, MaintenanceSettings, _upstreams, _work)

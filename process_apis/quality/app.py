@@ -5,21 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from litestar import Litestar
 
+from contracts.clients.caller_app import UPSTREAMS, caller_app
 from contracts.clients.erp import ErpClient
 from contracts.clients.mes import MesClient
-from contracts.clients.outbound import Caller, Outbound
+from contracts.clients.outbound import Caller
 from contracts.clients.qms import QmsClient
 from contracts.clients.xref import XrefClient
-from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
+from contracts.kit.app import ServiceSpec, runtime_of
 from contracts.kit.audit import audit_metadata
-from contracts.kit.consumer import consumer_lifespan
+from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import flow_metadata
 from contracts.kit.flows.running import running_flows
-from contracts.kit.lifetimes import Lifespan, background, from_state, kept
+from contracts.kit.lifetimes import Lifespan, background
 from process_apis.quality import starts
 from process_apis.quality.deps import Upstreams
 from process_apis.quality.flow_types import FLOW_TYPES
@@ -27,7 +27,7 @@ from process_apis.quality.flows import SOURCE
 from process_apis.quality.mail import Mailer
 from process_apis.quality.reconciliation import Job
 from process_apis.quality.routes import ROUTES
-from process_apis.quality.rules import QualityRules, load_rules
+from process_apis.quality.rules import load_rules
 from process_apis.quality.settings import QualitySettings
 from process_apis.quality.store import quality_metadata
 
@@ -44,32 +44,14 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     metadata=(flow_metadata, quality_metadata, audit_metadata),  # disagreements and approvals are audited
     versions_dir=Path(__file__).parent / "migrations" / "versions",
-    dependencies={"upstreams": from_state("upstreams")},  # the requests that read through (traceability)
 )
 
 
-def create_app(
-    settings: QualitySettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
-) -> Litestar:
-    caller = Caller.of(SPEC.name, QualitySettings, settings, outbound, overrides)
-    rules = load_rules(caller.settings.rules_file)
-    return create_service_app(
-        SPEC,
-        caller.settings,
-        lifespans=[
-            kept("upstreams", lambda app: _upstreams(app, caller, rules)),
-            running_flows(SPEC.name, caller.settings, FLOW_TYPES, source=SOURCE, deps="upstreams"),
-            _reconciliation(caller.settings),
-            consumer_lifespan(lambda app: [starts.subscribe(runtime_of(app).consumer(SPEC.name), rules)]),
-        ],
-    )
-
-
-def _upstreams(app: Litestar, caller: Caller[QualitySettings], rules: QualityRules) -> Upstreams:
+def _upstreams(app: Litestar, caller: Caller[QualitySettings]) -> Upstreams:
     return Upstreams(
         erp=caller.client(ErpClient),
         qms=caller.client(QmsClient),
-        rules=rules,
+        rules=load_rules(caller.settings.rules_file),
         mes=caller.client(MesClient),
         xref=caller.client(XrefClient),
         mailer=_mailer(caller.settings),
@@ -89,6 +71,17 @@ def _mailer(settings: QualitySettings) -> Mailer:
     )
 
 
+def _work(caller: Caller[QualitySettings]) -> list[Lifespan]:
+    def consumers(app: Litestar) -> list[Consumer]:
+        return [starts.subscribe(runtime_of(app).consumer(SPEC.name), app.state[UPSTREAMS].rules)]
+
+    return [
+        running_flows(SPEC.name, caller.settings, FLOW_TYPES, source=SOURCE, deps=UPSTREAMS),
+        _reconciliation(caller.settings),
+        consumer_lifespan(consumers),
+    ]
+
+
 def _reconciliation(settings: QualitySettings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -100,3 +93,6 @@ def _reconciliation(settings: QualitySettings) -> Lifespan:
             yield
 
     return lifespan
+
+
+create_app = caller_app(SPEC, QualitySettings, _upstreams, _work)
