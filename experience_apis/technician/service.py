@@ -24,6 +24,7 @@ from contracts.clients.qms import QmsClient
 from contracts.kit.auth import Principal
 from contracts.kit.paging import PageQuery, utcnow
 from contracts.kit.problems import NotFound, Problem
+from contracts.kit.wire.projection import project
 from contracts.models import cmms, erp
 from contracts.models import technician as m
 
@@ -180,72 +181,17 @@ def _work_item(
     earlier = [h for h in history or [] if h.wo_id != order.wo_id]
     earlier.sort(key=lambda h: h.updated_at, reverse=True)
     nc = ncs.get(order.nonconformance_id or "")
-    return m.WorkItem(
-        wo_id=order.wo_id,
-        status=order.status.value,
-        type=order.type.value,
-        priority=order.priority.value,
-        description=order.description,
-        site=order.site,
-        asset_id=order.asset_id,
-        hold_reason=order.hold_reason,
-        planned_start=order.planned_start,
-        planned_end=order.planned_end,
-        actual_start=order.actual_start,
-        actual_end=order.actual_end,
-        cause_code=order.cause_code,
-        correction_code=order.correction_code,
-        nonconformance_id=order.nonconformance_id,
-        parts_used=[
-            m.PartLine(
-                item_id=p.item_id, quantity=p.quantity, uom=p.uom, warehouse=p.warehouse, lot_id=p.lot_id
-            )
-            for p in order.parts
-        ],
-        labor=[
-            m.LaborLine(person_id=lab.person_id, hours=lab.hours, work_date=lab.work_date)
-            for lab in order.labor
-        ],
-        allowed_actions=order.allowed_actions,
-        version=order.version,
-        updated_at=order.updated_at,
-        asset=m.AssetSummary(
-            asset_id=asset.asset_id,
-            tag=asset.tag,
-            description=asset.description,
-            location=asset.location,
-            criticality=asset.criticality.value,
-            status=asset.status.value,
-        )
-        if asset
-        else None,
-        history=[
-            m.HistoryEntry(
-                wo_id=h.wo_id,
-                type=h.type.value,
-                description=h.description,
-                status=h.status.value,
-                cause_code=h.cause_code,
-                correction_code=h.correction_code,
-                actual_end=h.actual_end,
-                updated_at=h.updated_at,
-            )
-            for h in earlier[:history_limit]
-        ],
-        nonconformance=m.NonconformanceSummary(
-            nc_id=nc.nc_id,
-            title=nc.title,
-            severity=nc.severity.value,
-            status=nc.status.value,
-            description=nc.description,
-            defect_codes=nc.defect_codes,
-        )
-        if nc
-        else None,
+    # The work order's own fields by name (its labor lines too); what it calls `parts` were used.
+    return project(
+        order,
+        m.WorkItem,
+        parts_used=[project(p, m.PartLine) for p in order.parts],
+        asset=project(asset, m.AssetSummary) if asset else None,
+        history=[project(h, m.HistoryEntry) for h in earlier[:history_limit]],
+        nonconformance=project(nc, m.NonconformanceSummary) if nc else None,
         parts=_availability(order, stock),
         warnings=_warnings(warnings),
         planned_parts=[_planned(p, stock.get(p.item_id)) for p in order.planned_parts],
-        planned_parts_from=order.planned_parts_from.value if order.planned_parts_from else None,
     )
 
 
