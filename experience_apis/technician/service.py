@@ -282,40 +282,20 @@ async def complete(
     keys = Keys(who, key, wo_id, "complete")
     guard = if_match
     for n, part in enumerate(data.parts, start=1):
-        line = cmms.PartLineCreate(
-            item_id=part.item_id,
-            quantity=part.quantity,
-            warehouse=part.warehouse,
-            uom=part.uom,
-            lot_id=part.lot_id,
-            location=part.location,
-        )
+        line = project(part, cmms.PartLineCreate)
         await cmms_call(
             up.cmms.work_order_action(wo_id, "parts", line, idempotency_key=keys(f"part-{n}"), if_match=guard)
         )
         guard = None
     for n, hours in enumerate(data.labor, start=1):
-        labor = cmms.LaborLineCreate(
-            person_id=who.person_id,
-            hours=hours.hours,
-            rate=hours.rate,
-            currency=hours.currency,
-            work_date=hours.work_date,
-        )
+        labor = project(hours, cmms.LaborLineCreate, person_id=who.person_id)
         await cmms_call(
             up.cmms.work_order_action(
                 wo_id, "labor", labor, idempotency_key=keys(f"labor-{n}"), if_match=guard
             )
         )
         guard = None
-    completion = cmms.WorkOrderComplete(
-        actual_end=data.actual_end,
-        failure_time=data.failure_time,
-        downtime_minutes=data.downtime_minutes,
-        cause_code=data.cause_code,
-        correction_code=data.correction_code,
-        note=data.note,
-    )
+    completion = project(data, cmms.WorkOrderComplete)  # its parts and labor went above
     changed = await cmms_call(
         up.cmms.work_order_action(
             wo_id, "complete", completion, idempotency_key=keys("complete"), if_match=guard

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, critical, optional
 from contracts.clients.base import UpstreamProblem
+from contracts.kit.wire.projection import project
 from contracts.models import erp, mes, qms
 from contracts.models import quality as m
 from process_apis.quality.deps import Upstreams
@@ -111,19 +112,7 @@ async def _starts(
 def _collect(found: _Found, genealogy: mes.Genealogy) -> None:
     relation = RELATION[genealogy.direction]
     for order in genealogy.orders:
-        found.orders.setdefault(
-            order.order_id,
-            m.TracedOrder(
-                order_id=order.order_id,
-                item_id=order.item_id,
-                status=order.status,
-                site=order.site,
-                relation=relation,
-                depth=order.depth,
-                inputs=order.inputs,
-                outputs=order.outputs,
-            ),
-        )
+        found.orders.setdefault(order.order_id, project(order, m.TracedOrder, relation=relation))
         # Down the lots an order made; up the lots that went into it.
         reached = order.outputs if relation == R.WHERE_USED else order.inputs
         for lot in reached:
