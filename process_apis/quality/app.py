@@ -85,7 +85,7 @@ def _work(caller: Caller[QualitySettings]) -> list[Lifespan]:
 def _reconciliation(settings: QualitySettings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        upstreams: Upstreams = app.state["upstreams"]
+        upstreams: Upstreams = app.state[UPSTREAMS]
         job = Job(upstreams, runtime_of(app).db, settings.reconcile_mode, settings.reconcile_lookback_days)
         app.state["reconciliation"] = job
         every = settings.reconcile_seconds  # 0: only when asked
