@@ -26,9 +26,9 @@ from contracts.clients.answers import UPSTREAM_ERRORS
 from contracts.clients.base import UpstreamProblem
 from contracts.kit import correlation, flows
 from contracts.kit.db import Database
-from contracts.kit.paging import as_utc, maybe_utc
 from contracts.kit.problems import Conflict
 from contracts.kit.records import new_id
+from contracts.kit.repository import to_wire
 from contracts.models import erp, mes, qms, xref
 from contracts.models import quality as m
 from process_apis.quality.deps import Ctx, Upstreams
@@ -299,26 +299,7 @@ REPAIR_LOT = flows.FlowType(
 
 
 def view(row: DisagreementRow) -> m.Disagreement:
-    return m.Disagreement(
-        disagreement_id=row.id,
-        lot_id=row.lot_id,
-        kind=m.DisagreementKind(row.kind),
-        status=m.DisagreementStatus(row.status),
-        summary=row.summary,
-        disposition=row.disposition,
-        inspection_lot_id=row.inspection_lot_id,
-        nc_ids=list(row.nc_ids),
-        observed=dict(row.observed),
-        found_at=as_utc(row.found_at),
-        last_seen_at=as_utc(row.last_seen_at),
-        resolved_at=maybe_utc(row.resolved_at),
-        repair_flow_id=row.repair_flow_id,
-        repairs=row.repairs,
-        repairable=row.status in (S.OPEN, S.REPAIRED),
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.Disagreement, disagreement_id=row.id, repairable=row.status in (S.OPEN, S.REPAIRED))
 
 
 # --- the periodic job ----------------------------------------------------------------------------
