@@ -29,11 +29,10 @@ from connectors.shopfloor.settings import ShopfloorSettings
 from connectors.shopfloor.sparkplug import SparkplugHost
 from connectors.shopfloor.writer import MesWriter
 from contracts.clients.mes import MesClient
-from contracts.clients.outbound import Outbound
+from contracts.clients.outbound import Caller, Outbound
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
-from contracts.kit.settings import SettingsError, load_settings
-from contracts.topology import by_name
+from contracts.kit.settings import SettingsError
 
 SPEC = ServiceSpec(
     name="shopfloor",
@@ -52,8 +51,8 @@ SPEC = ServiceSpec(
 def create_app(
     settings: ShopfloorSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
 ) -> Litestar:
-    settings = settings or load_settings(ShopfloorSettings, "SHOPFLOOR", **overrides)
-    outbound = outbound or Outbound.client_credentials(settings, by_name("shopfloor").client_scopes)
+    caller = Caller.of(SPEC.name, ShopfloorSettings, settings, outbound, overrides)
+    settings = caller.settings
     plant = load_plant(settings.mapping_file)  # a wrong machine map stops the start, with where
     broker = None
     if settings.mqtt_url:
@@ -66,20 +65,21 @@ def create_app(
         )
     elif plant.sparkplug or plant.json:
         raise SettingsError("the machine map names MQTT sources: set SHOPFLOOR_MQTT_URL")
-    return create_service_app(SPEC, settings, lifespans=[_connector(settings, plant, broker, outbound)])
+    return create_service_app(SPEC, settings, lifespans=[_connector(caller, plant, broker)])
 
 
 def _connector(
-    settings: ShopfloorSettings, plant: Plant, broker: Broker | None, outbound: Outbound
+    caller: Caller[ShopfloorSettings], plant: Plant, broker: Broker | None
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    settings = caller.settings
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = runtime_of(app)
         metrics = ShopfloorMetrics(runtime.metrics.registry)
         app.state["shopfloor_metrics"] = metrics
-        timeout = settings.upstream_timeout_seconds
-        mes = outbound.client(MesClient, settings.mes_url, timeout=timeout)
-        xref = outbound.client(XrefClient, settings.xref_url, timeout=timeout)
+        mes = caller.client(MesClient)
+        xref = caller.client(XrefClient)
         rules = Rules(
             debounce=timedelta(seconds=settings.debounce_seconds),
             count_flush=timedelta(seconds=settings.count_flush_seconds),

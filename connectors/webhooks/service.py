@@ -24,15 +24,13 @@ from contracts.kit import signals
 from contracts.kit.auth import Principal
 from contracts.kit.paging import (
     PageQuery,
-    as_utc,
     body_instant,
     check_if_match,
-    maybe_utc,
     utcnow,
 )
 from contracts.kit.problems import Conflict, NotFound, Problem
 from contracts.kit.records import new_id
-from contracts.kit.repository import list_page
+from contracts.kit.repository import list_page, to_wire
 from contracts.models import webhooks as m
 
 SUBSCRIBE, READ, OPERATE = "webhooks:subscribe", "webhooks:read", "webhooks:operate"
@@ -271,19 +269,7 @@ async def message_detail(session: AsyncSession, who: Principal, message_id: str)
     return m.MessageDetail(
         **msgspec.structs.asdict(message_view(row)),
         payload=msgspec.json.decode(event.body) if event is not None else None,
-        attempt_log=[
-            m.Attempt(
-                number=a.number,
-                attempted_at=as_utc(a.attempted_at),
-                trigger=a.trigger,
-                succeeded=a.succeeded,
-                response_status=a.response_status,
-                latency_ms=a.latency_ms,
-                error=a.error,
-                response_excerpt=a.response_excerpt,
-            )
-            for a in tries
-        ],
+        attempt_log=[to_wire(a, m.Attempt) for a in tries],
     )
 
 
@@ -300,7 +286,7 @@ async def retry(
             slug="subscription-disabled",
             current_state=sub.status,
         )
-    lease = maybe_utc(row.lease_until)
+    lease = row.lease_until
     if row.id in in_flight or (lease is not None and lease > now):
         raise Conflict(f"message {row.id} is being delivered right now", slug="message-in-flight")
     row.status = m.MessageStatus.PENDING.value
@@ -363,23 +349,7 @@ async def replay(session: AsyncSession, who: Principal, subscription_id: str, da
 
 # --- views -------------------------------------------------------------------------------------
 def view(row: SubscriptionRow) -> m.Subscription:
-    return m.Subscription(
-        subscription_id=row.id,
-        client_id=row.client_id,
-        supplier_id=row.supplier_id,
-        url=row.url,
-        event_types=list(row.event_types),
-        description=row.description,
-        status=m.SubscriptionStatus(row.status),
-        disabled_reason=row.disabled_reason,
-        disabled_at=maybe_utc(row.disabled_at),
-        failing_since=maybe_utc(row.failing_since),
-        last_success_at=maybe_utc(row.last_success_at),
-        previous_secret_expires_at=_overlap(row),
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.Subscription, subscription_id=row.id, previous_secret_expires_at=_overlap(row))
 
 
 def _token_time(who: Principal) -> datetime:
@@ -388,21 +358,9 @@ def _token_time(who: Principal) -> datetime:
 
 
 def _overlap(row: SubscriptionRow) -> datetime | None:
-    until = maybe_utc(row.previous_secret_expires_at)
+    until = row.previous_secret_expires_at
     return until if until is not None and until > utcnow() else None
 
 
 def message_view(row: MessageRow) -> m.Message:
-    return m.Message(
-        message_id=row.id,
-        subscription_id=row.subscription_id,
-        event_id=row.event_id,
-        event_type=row.event_type,
-        status=m.MessageStatus(row.status),
-        attempts=row.attempts,
-        next_attempt_at=maybe_utc(row.next_attempt_at),
-        last_response_status=row.last_response_status,
-        last_error=row.last_error,
-        created_at=as_utc(row.created_at),
-        delivered_at=maybe_utc(row.delivered_at),
-    )
+    return to_wire(row, m.Message, message_id=row.id)

@@ -9,7 +9,6 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from contracts.kit.records import RecordMixin
+from contracts.kit.records import RecordMixin, UTCDateTime
 
 metadata = MetaData()
 _id = BigInteger().with_variant(Integer(), "sqlite")
@@ -43,20 +42,20 @@ class SubscriptionRow(RecordMixin, Base):
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), index=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
-    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # An endpoint that answered 429/502/503/504 gets nothing before this instant.
-    throttled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    throttled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Signing secrets, sealed when WEBHOOKS_SECRET_ENCRYPTION_KEY is set (secrets.py).
     secret: Mapped[str] = mapped_column(Text)
     previous_secret: Mapped[str | None] = mapped_column(Text)
-    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What made it active, matched against the gateway's revocations (revoked.py): the issuer and
     # issue time of the client's token that created or re-enabled it (an operator's enabling: its
     # time). No issuer (made before it was recorded): a revocation by any issuer covers it.
     issuer: Mapped[str | None] = mapped_column(String(2000))
-    authorized_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    authorized_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class EventRow(Base):
@@ -68,7 +67,7 @@ class EventRow(Base):
     event_type: Mapped[str] = mapped_column(String(200))
     supplier_id: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class MessageRow(RecordMixin, Base):
@@ -86,13 +85,13 @@ class MessageRow(RecordMixin, Base):
     event_type: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # While set and in the future, a dispatcher is delivering it (a crashed one's lease runs out).
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     trigger: Mapped[str] = mapped_column(String(20), default="scheduled")  # what the next attempt is
     last_response_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AttemptRow(Base):
@@ -103,7 +102,7 @@ class AttemptRow(Base):
         String(64), ForeignKey("webhook_messages.id", ondelete="CASCADE"), index=True
     )
     number: Mapped[int] = mapped_column(Integer)
-    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     trigger: Mapped[str] = mapped_column(String(20))
     succeeded: Mapped[bool]
     response_status: Mapped[int | None] = mapped_column(Integer)
@@ -123,7 +122,7 @@ class InboundRow(Base):
     body_sha256: Mapped[str] = mapped_column(String(64))
     command: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 subscriptions = cast(Table, SubscriptionRow.__table__)

@@ -54,6 +54,14 @@ def as_problem(source: str, exc: Exception, *, not_found: str = "No such record.
     return unavailable(source, exc)
 
 
+async def critical(source: str, call: Awaitable[T], not_found: str = "No such record.") -> T:
+    """Await a call this request cannot do without; on failure raise the problem to answer with."""
+    try:
+        return await call
+    except UPSTREAM_ERRORS as exc:
+        raise as_problem(source, exc, not_found=not_found) from exc
+
+
 async def optional(source: str, call: Awaitable[T], warnings: list[tuple[str, str]]) -> T | None:
     """Await a non-critical call; on failure note a warning and answer None."""
     try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
 from contracts.clients.base import ApiClient
 from contracts.models import erp as m
 
@@ -23,6 +26,36 @@ class ErpClient(ApiClient):
         return await self.post(
             f"{API}/inventory-transactions", movement, m.InventoryTransaction, idempotency_key=idempotency_key
         )
+
+    async def issue_to_order(
+        self,
+        issues: Sequence[Mapping[str, Any]],
+        *,
+        order_ref: str,
+        reason: Callable[[Mapping[str, Any]], str],
+        idempotency_key: str,
+        cost_centre: str | None = None,
+    ) -> list[str]:
+        """Issues each planned line (`lot_id`, `quantity`, `location`) from unrestricted stock to
+        `order_ref`, one movement per line keyed `<idempotency_key>:<line's index>` so a retry
+        posts none twice; the movements' transaction ids."""
+        txn_ids = []
+        for number, issue in enumerate(issues):
+            txn = await self.move_stock(
+                m.InventoryTransactionCreate(
+                    type=m.StockMovement.ISSUE,
+                    lot_id=issue["lot_id"],
+                    quantity=issue["quantity"],
+                    location=issue["location"],
+                    from_status=m.StockStatus.UNRESTRICTED,
+                    order_ref=order_ref,
+                    cost_centre=cost_centre,
+                    reason=reason(issue),
+                ),
+                idempotency_key=f"{idempotency_key}:{number}",
+            )
+            txn_ids.append(txn.txn_id)
+        return txn_ids
 
     async def receive_production(
         self, receipt: m.ProductionReceiptCreate, *, idempotency_key: str

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from contracts.clients.base import ApiClient, UpstreamProblem
@@ -110,8 +113,28 @@ class QmsClient(ApiClient):
         """Every inspection lot matching (status, lot_id, updated_since, ...), all pages."""
         return await self.get_all(f"{API}/inspection-lots", m.InspectionLot, {"limit": 500, **filters})
 
+    async def latest_decisions(
+        self, statuses: Iterable[m.InspectionLotStatus], *, updated_since: str
+    ) -> list[m.InspectionLot]:
+        """Per ERP lot, of its inspection lots in `statuses` changed since then, the one whose usage
+        decision was made last; in the order decided."""
+        found = await asyncio.gather(
+            *(self.find_inspection_lots(status=s, updated_since=updated_since) for s in statuses)
+        )
+        latest: dict[str, m.InspectionLot] = {}
+        for il in (il for group in found for il in group if il.usage_decision):
+            held = latest.get(il.lot_id)
+            if held is None or _decided_at(il) > _decided_at(held):
+                latest[il.lot_id] = il
+        return sorted(latest.values(), key=_decided_at)
+
     async def find_supplier_cases(self, **filters: Any) -> list[m.SupplierCase]:
         return await self.get_all(f"{API}/supplier-cases", m.SupplierCase, {"limit": 500, **filters})
 
     async def find_nonconformances(self, **filters: Any) -> list[m.Nonconformance]:
         return await self.get_all(f"{API}/nonconformances", m.Nonconformance, {"limit": 500, **filters})
+
+
+def _decided_at(il: m.InspectionLot) -> datetime:
+    assert il.usage_decision is not None
+    return il.usage_decision.decided_at

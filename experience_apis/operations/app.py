@@ -11,10 +11,8 @@ from litestar import Litestar, Request
 from litestar.di import Provide
 from sqlalchemy import MetaData
 
-from contracts.clients.outbound import Outbound
+from contracts.clients.outbound import Caller, Outbound
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
-from contracts.kit.settings import load_settings
-from contracts.topology import by_name
 from experience_apis.operations import upstreams
 from experience_apis.operations.console.routes import console_router
 from experience_apis.operations.gauges import MonitorGauges, refresher
@@ -52,29 +50,29 @@ SPEC = ServiceSpec(
 def create_app(
     settings: OperationsSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
 ) -> Litestar:
-    settings = settings or load_settings(OperationsSettings, "OPERATIONS", **overrides)
-    outbound = outbound or Outbound.client_credentials(settings, by_name("operations").client_scopes)
+    caller = Caller.of(SPEC.name, OperationsSettings, settings, outbound, overrides)
     app = create_service_app(
         SPEC,
-        settings,
+        caller.settings,
         lifespans=[
-            _operations(settings, outbound),
+            _operations(caller),
             refresher(
-                settings.refresh_seconds, lambda a: (operations_of(a).upstreams, operations_of(a).gauges)
+                caller.settings.refresh_seconds,
+                lambda a: (operations_of(a).upstreams, operations_of(a).gauges),
             ),
         ],
     )
     app.state["gauges"] = MonitorGauges(runtime_of(app).metrics.registry)
     # The console's pages sit beside the API, outside its bearer-token router: they use a session.
-    app.register(console_router(settings, operations_of))
+    app.register(console_router(caller.settings, operations_of))
     return app
 
 
-def _operations(settings: OperationsSettings, outbound: Outbound) -> Any:
+def _operations(caller: Caller[OperationsSettings]) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = runtime_of(app)
-        up = upstreams.build(settings, outbound, runtime.redis)
+        up = upstreams.build(caller, runtime.redis)
         app.state["operations"] = Operations(upstreams=up, gauges=app.state["gauges"])
         try:
             yield

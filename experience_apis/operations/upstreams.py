@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis.asyncio import Redis
 
@@ -11,7 +10,7 @@ from contracts.clients.base import ApiClient
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
 from contracts.clients.flows import FlowsClient, MaintenanceClient, QualityClient
-from contracts.clients.outbound import Outbound
+from contracts.clients.outbound import Caller
 from contracts.clients.qms import QmsClient
 from contracts.clients.shopfloor import ShopfloorClient
 from contracts.clients.webhooks import WebhooksClient
@@ -61,19 +60,19 @@ class Upstreams:
             await client.aclose()
 
 
-def build(settings: OperationsSettings, outbound: Outbound, redis: Redis) -> Upstreams:
+def build(caller: Caller[OperationsSettings], redis: Redis) -> Upstreams:
     # One attempt each: a monitor that cannot reach an upstream says so at once rather than
     # holding the page while retries back off.
-    options: dict[str, Any] = {"timeout": settings.upstream_timeout_seconds, "attempts": 1}
+    settings = caller.settings
     up = Upstreams(
-        erp=outbound.client(ErpClient, settings.erp_url, **options),
-        qms=outbound.client(QmsClient, settings.qms_url, **options),
-        cmms=outbound.client(CmmsClient, settings.cmms_url, **options),
-        mes=outbound.client(MesClient, settings.mes_url, **options),
-        quality=outbound.client(QualityClient, settings.quality_url, **options),
-        maintenance=outbound.client(MaintenanceClient, settings.maintenance_url, **options),
-        webhooks=outbound.client(WebhooksClient, settings.webhooks_url, **options),
-        shopfloor=outbound.client(ShopfloorClient, settings.shopfloor_url, **options),
+        erp=caller.client(ErpClient, attempts=1),
+        qms=caller.client(QmsClient, attempts=1),
+        cmms=caller.client(CmmsClient, attempts=1),
+        mes=caller.client(MesClient, attempts=1),
+        quality=caller.client(QualityClient, attempts=1),
+        maintenance=caller.client(MaintenanceClient, attempts=1),
+        webhooks=caller.client(WebhooksClient, attempts=1),
+        shopfloor=caller.client(ShopfloorClient, attempts=1),
         redis=redis,
         lookback_days=settings.lookback_days,
         lag_threshold=settings.lag_threshold,

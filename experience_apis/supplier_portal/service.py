@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import msgspec
 
-from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
+from contracts.clients.answers import critical, optional
 from contracts.clients.erp import ErpClient
 from contracts.clients.outbound import Clients
 from contracts.clients.qms import QmsClient
@@ -26,12 +25,14 @@ from contracts.kit.auth import Principal
 from contracts.kit.paging import PageQuery
 from contracts.kit.problems import NotFound, Problem, Unprocessable
 from contracts.kit.wire.documents import Document
+from contracts.kit.wire.projection import project
 from contracts.models import qms
 from contracts.models import supplier as m
 from contracts.tenancy import sees_case, sees_inspection
 from experience_apis.supplier_portal import scorecard as scorecards
 
 T = TypeVar("T")
+C = TypeVar("C", bound=m.Case)
 Warnings = list[tuple[str, str]]
 CASE_NOT_FOUND = "No such supplier quality case."
 LOT_NOT_FOUND = "No such inspection lot."
@@ -67,13 +68,6 @@ def supplier(principal: Principal) -> Supplier:
     return Supplier(principal.supplier_id, principal.client_id)
 
 
-async def critical(source: str, call: Awaitable[T], not_found: str) -> T:
-    try:
-        return await call
-    except UPSTREAM_ERRORS as exc:
-        raise as_problem(source, exc, not_found=not_found) from exc
-
-
 def _params(query: PageQuery, **filters: Any) -> dict[str, Any]:
     params = {
         "limit": query.limit,
@@ -95,7 +89,9 @@ async def list_cases(up: Upstreams, who: Supplier, query: PageQuery, status: str
         up.qms.list_supplier_cases_page(_params(query, supplier_id=who.supplier_id, status=status)),
         CASE_NOT_FOUND,
     )
-    return m.CasePage(items=[_case(c) for c in page.items if visible(c, who)], next_cursor=page.next_cursor)
+    return m.CasePage(
+        items=[_case(c, m.Case) for c in page.items if visible(c, who)], next_cursor=page.next_cursor
+    )
 
 
 async def owned_case(up: Upstreams, who: Supplier, case_id: str) -> qms.SupplierCase:
@@ -117,66 +113,17 @@ async def _detail(up: Upstreams, who: Supplier, case: qms.SupplierCase) -> m.Cas
     )
     # QMS refuses to link another supplier's NC to a case; checked again here all the same.
     ncs = [nc for nc in found if nc is not None and nc.supplier_id in (None, who.supplier_id)]
-    base = _case(case)
-    return m.CaseDetail(
-        **{f: getattr(base, f) for f in base.__struct_fields__},
-        nonconformances=[
-            m.CaseNonconformance(
-                nc_id=nc.nc_id,
-                title=nc.title,
-                severity=nc.severity.value,
-                status=nc.status.value,
-                description=nc.description,
-                defect_codes=nc.defect_codes,
-                item_id=nc.item_id,
-                lot_id=nc.lot_id,
-                quantity_affected=nc.quantity_affected,
-                unit=nc.unit,
-                created_at=nc.created_at,
-            )
-            for nc in ncs
-        ],
+    return _case(
+        case,
+        m.CaseDetail,
+        nonconformances=[project(nc, m.CaseNonconformance) for nc in ncs],
         warnings=[m.UpstreamWarning(source=s, detail=d) for s, d in dict.fromkeys(warnings)],
     )
 
 
-def _case(case: qms.SupplierCase) -> m.Case:
-    return m.Case(
-        case_id=case.case_id,
-        title=case.title,
-        status=case.status.value,
-        description=case.description,
-        nc_ids=case.nc_ids,
-        lot_ids=case.lot_ids,
-        po_id=case.po_id,
-        due_date=case.due_date,
-        issued_at=case.issued_at,
-        closed_at=case.closed_at,
-        awaiting_response=case.status == qms.SupplierCaseStatus.ISSUED,
-        responses=[
-            m.Verdict(
-                number=r.number,
-                containment=r.containment,
-                root_cause=r.root_cause,
-                corrective_action=r.corrective_action,
-                responded_by=r.responded_by,
-                responded_at=r.responded_at,
-                verdict=r.verdict.value if r.verdict else None,
-                verdict_reason=r.verdict_reason,
-                verdict_at=r.verdict_at,
-                team=r.team,
-                problem_description=r.problem_description,
-                implementation=r.implementation,
-                preventive_action=r.preventive_action,
-                closure=r.closure,
-                attachments=r.attachments,
-            )
-            for r in case.responses
-        ],
-        version=case.version,
-        created_at=case.created_at,
-        updated_at=case.updated_at,
-    )
+def _case(case: qms.SupplierCase, shape: type[C], **more: Any) -> C:
+    """The case as the supplier sees it: `shape`'s fields only (responses as `Verdict`s)."""
+    return project(case, shape, awaiting_response=case.status == qms.SupplierCaseStatus.ISSUED, **more)
 
 
 async def respond(
@@ -251,13 +198,9 @@ async def inspection(up: Upstreams, who: Supplier, inspection_lot_id: str) -> m.
 
 def _inspection(lot: qms.InspectionLot) -> m.LotInspection:
     decision = lot.usage_decision
-    return m.LotInspection(
-        inspection_lot_id=lot.inspection_lot_id,
-        lot_id=lot.lot_id,
-        item_id=lot.item_id,
-        status=lot.status.value,
-        result=lot.result.value,
-        failed_characteristics=lot.failed_characteristics,
+    return project(
+        lot,
+        m.LotInspection,
         characteristics=[
             m.CharacteristicResult(
                 code=c.code,
@@ -270,9 +213,6 @@ def _inspection(lot: qms.InspectionLot) -> m.LotInspection:
         ],
         disposition=decision.disposition.value if decision else None,
         decided_at=decision.decided_at if decision else None,
-        version=lot.version,
-        created_at=lot.created_at,
-        updated_at=lot.updated_at,
     )
 
 

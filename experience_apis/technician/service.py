@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
+from contracts.clients.answers import critical, optional
 from contracts.clients.cmms import CmmsClient
 from contracts.clients.erp import ErpClient
 from contracts.clients.outbound import Clients
@@ -24,6 +24,7 @@ from contracts.clients.qms import QmsClient
 from contracts.kit.auth import Principal
 from contracts.kit.paging import PageQuery, utcnow
 from contracts.kit.problems import NotFound, Problem
+from contracts.kit.wire.projection import project
 from contracts.models import cmms, erp
 from contracts.models import technician as m
 
@@ -60,17 +61,15 @@ def technician(principal: Principal) -> Technician:
     return Technician(principal.person_id, principal.site, principal.client_id)
 
 
-async def critical(call: Awaitable[T], not_found: str = NOT_FOUND) -> T:
-    try:
-        return await call
-    except UPSTREAM_ERRORS as exc:
-        raise as_problem("cmms", exc, not_found=not_found) from exc
+def cmms_call(call: Awaitable[T], not_found: str = NOT_FOUND) -> Awaitable[T]:
+    """A CMMS call the answer cannot do without (`critical`)."""
+    return critical("cmms", call, not_found)
 
 
 # --- reading ---------------------------------------------------------------------------------------
 async def my_work(up: Upstreams, who: Technician, query: PageQuery) -> m.MyWork:
     since = query.updated_since.isoformat() if query.updated_since else None
-    page = await critical(
+    page = await cmms_call(
         up.cmms.list_work_orders_page(
             assignee=who.person_id,
             site=who.site,
@@ -93,7 +92,7 @@ async def work_item(up: Upstreams, who: Technician, wo_id: str) -> m.WorkItem:
 async def owned(up: Upstreams, who: Technician, wo_id: str) -> cmms.WorkOrder:
     """The work order if it is the caller's (assigned to them, at their site); else 404, so
     nobody can tell another technician's order from one that does not exist."""
-    order = await critical(up.cmms.get_work_order(wo_id))
+    order = await cmms_call(up.cmms.get_work_order(wo_id))
     if order.assignee != who.person_id or order.site != who.site:
         raise NotFound(NOT_FOUND)
     return order
@@ -106,8 +105,8 @@ async def enrich(up: Upstreams, orders: list[cmms.WorkOrder], warnings: Warnings
     items = sorted({item for o in orders for item in _items(o)})
     per_item: Warnings = []
     results = await asyncio.gather(
-        _each(assets, lambda a: critical(up.cmms.get_asset(a), "The work order's asset is gone.")),
-        _each(assets, lambda a: critical(recent_history(up, a))),
+        _each(assets, lambda a: cmms_call(up.cmms.get_asset(a), "The work order's asset is gone.")),
+        _each(assets, lambda a: cmms_call(recent_history(up, a))),
         _each(ncs, lambda n: optional("qms", up.qms.get_nonconformance(n), per_item)),
         _each(items, lambda i: optional("erp", up.erp.get_item_stock(i), per_item)),
     )
@@ -182,72 +181,17 @@ def _work_item(
     earlier = [h for h in history or [] if h.wo_id != order.wo_id]
     earlier.sort(key=lambda h: h.updated_at, reverse=True)
     nc = ncs.get(order.nonconformance_id or "")
-    return m.WorkItem(
-        wo_id=order.wo_id,
-        status=order.status.value,
-        type=order.type.value,
-        priority=order.priority.value,
-        description=order.description,
-        site=order.site,
-        asset_id=order.asset_id,
-        hold_reason=order.hold_reason,
-        planned_start=order.planned_start,
-        planned_end=order.planned_end,
-        actual_start=order.actual_start,
-        actual_end=order.actual_end,
-        cause_code=order.cause_code,
-        correction_code=order.correction_code,
-        nonconformance_id=order.nonconformance_id,
-        parts_used=[
-            m.PartLine(
-                item_id=p.item_id, quantity=p.quantity, uom=p.uom, warehouse=p.warehouse, lot_id=p.lot_id
-            )
-            for p in order.parts
-        ],
-        labor=[
-            m.LaborLine(person_id=lab.person_id, hours=lab.hours, work_date=lab.work_date)
-            for lab in order.labor
-        ],
-        allowed_actions=order.allowed_actions,
-        version=order.version,
-        updated_at=order.updated_at,
-        asset=m.AssetSummary(
-            asset_id=asset.asset_id,
-            tag=asset.tag,
-            description=asset.description,
-            location=asset.location,
-            criticality=asset.criticality.value,
-            status=asset.status.value,
-        )
-        if asset
-        else None,
-        history=[
-            m.HistoryEntry(
-                wo_id=h.wo_id,
-                type=h.type.value,
-                description=h.description,
-                status=h.status.value,
-                cause_code=h.cause_code,
-                correction_code=h.correction_code,
-                actual_end=h.actual_end,
-                updated_at=h.updated_at,
-            )
-            for h in earlier[:history_limit]
-        ],
-        nonconformance=m.NonconformanceSummary(
-            nc_id=nc.nc_id,
-            title=nc.title,
-            severity=nc.severity.value,
-            status=nc.status.value,
-            description=nc.description,
-            defect_codes=nc.defect_codes,
-        )
-        if nc
-        else None,
+    # The work order's own fields by name (its labor lines too); what it calls `parts` were used.
+    return project(
+        order,
+        m.WorkItem,
+        parts_used=[project(p, m.PartLine) for p in order.parts],
+        asset=project(asset, m.AssetSummary) if asset else None,
+        history=[project(h, m.HistoryEntry) for h in earlier[:history_limit]],
+        nonconformance=project(nc, m.NonconformanceSummary) if nc else None,
         parts=_availability(order, stock),
         warnings=_warnings(warnings),
         planned_parts=[_planned(p, stock.get(p.item_id)) for p in order.planned_parts],
-        planned_parts_from=order.planned_parts_from.value if order.planned_parts_from else None,
     )
 
 
@@ -309,7 +253,7 @@ async def start(
     order = await owned(up, who, wo_id)
     action = "resume" if order.status == cmms.WorkOrderStatus.ON_HOLD else "start"
     keys = Keys(who, key, wo_id, "start")
-    changed = await critical(
+    changed = await cmms_call(
         up.cmms.work_order_action(wo_id, action, None, idempotency_key=keys(action), if_match=if_match)
     )
     return await _answer(up, changed)
@@ -320,7 +264,7 @@ async def pause(
 ) -> m.WorkItem:
     await owned(up, who, wo_id)
     keys = Keys(who, key, wo_id, "pause")
-    changed = await critical(
+    changed = await cmms_call(
         up.cmms.work_order_action(
             wo_id, "hold", cmms.Reason(reason=data.reason), idempotency_key=keys("hold"), if_match=if_match
         )
@@ -338,41 +282,21 @@ async def complete(
     keys = Keys(who, key, wo_id, "complete")
     guard = if_match
     for n, part in enumerate(data.parts, start=1):
-        line = cmms.PartLineCreate(
-            item_id=part.item_id,
-            quantity=part.quantity,
-            warehouse=part.warehouse,
-            uom=part.uom,
-            lot_id=part.lot_id,
-            location=part.location,
-        )
-        await critical(
+        line = project(part, cmms.PartLineCreate)
+        await cmms_call(
             up.cmms.work_order_action(wo_id, "parts", line, idempotency_key=keys(f"part-{n}"), if_match=guard)
         )
         guard = None
     for n, hours in enumerate(data.labor, start=1):
-        labor = cmms.LaborLineCreate(
-            person_id=who.person_id,
-            hours=hours.hours,
-            rate=hours.rate,
-            currency=hours.currency,
-            work_date=hours.work_date,
-        )
-        await critical(
+        labor = project(hours, cmms.LaborLineCreate, person_id=who.person_id)
+        await cmms_call(
             up.cmms.work_order_action(
                 wo_id, "labor", labor, idempotency_key=keys(f"labor-{n}"), if_match=guard
             )
         )
         guard = None
-    completion = cmms.WorkOrderComplete(
-        actual_end=data.actual_end,
-        failure_time=data.failure_time,
-        downtime_minutes=data.downtime_minutes,
-        cause_code=data.cause_code,
-        correction_code=data.correction_code,
-        note=data.note,
-    )
-    changed = await critical(
+    completion = project(data, cmms.WorkOrderComplete)  # its parts and labor went above
+    changed = await cmms_call(
         up.cmms.work_order_action(
             wo_id, "complete", completion, idempotency_key=keys("complete"), if_match=guard
         )

@@ -119,22 +119,13 @@ async def plan_issues(ctx: Ctx) -> dict[str, Any]:
 
 async def issue_parts(ctx: Ctx) -> dict[str, Any]:
     wo = _wo(ctx)
-    txn_ids = []
-    for number, issue in enumerate(ctx.results["plan_issues"]["issues"]):
-        txn = await ctx.deps.erp.move_stock(
-            erp.InventoryTransactionCreate(
-                type=erp.StockMovement.ISSUE,
-                lot_id=issue["lot_id"],
-                quantity=issue["quantity"],
-                location=issue["location"],
-                from_status=erp.StockStatus.UNRESTRICTED,
-                order_ref=wo["wo_id"],
-                cost_centre=wo["cost_centre"],
-                reason=f"spare part for work order {wo['wo_id']} (line {issue['line_no']})",
-            ),
-            idempotency_key=f"{ctx.idempotency_key}:{number}",
-        )
-        txn_ids.append(txn.txn_id)
+    txn_ids = await ctx.deps.erp.issue_to_order(
+        ctx.results["plan_issues"]["issues"],
+        order_ref=wo["wo_id"],
+        cost_centre=wo["cost_centre"],
+        reason=lambda issue: f"spare part for work order {wo['wo_id']} (line {issue['line_no']})",
+        idempotency_key=ctx.idempotency_key,
+    )
     return {"txn_ids": txn_ids}
 
 

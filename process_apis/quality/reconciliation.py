@@ -26,9 +26,9 @@ from contracts.clients.answers import UPSTREAM_ERRORS
 from contracts.clients.base import UpstreamProblem
 from contracts.kit import correlation, flows
 from contracts.kit.db import Database
-from contracts.kit.paging import as_utc, maybe_utc
 from contracts.kit.problems import Conflict
 from contracts.kit.records import new_id
+from contracts.kit.repository import to_wire
 from contracts.models import erp, mes, qms, xref
 from contracts.models import quality as m
 from process_apis.quality.deps import Ctx, Upstreams
@@ -110,23 +110,6 @@ class Pass:
     warnings: list[str] = field(default_factory=list)
 
 
-async def _latest_decisions(deps: Upstreams, since: datetime) -> list[qms.InspectionLot]:
-    found = await asyncio.gather(
-        *(deps.qms.find_inspection_lots(status=s, updated_since=since.isoformat()) for s in POSTED)
-    )
-    latest: dict[str, qms.InspectionLot] = {}
-    for il in (il for group in found for il in group if il.usage_decision):
-        held = latest.get(il.lot_id)
-        if held is None or _decided_at(il) > _decided_at(held):
-            latest[il.lot_id] = il
-    return list(latest.values())
-
-
-def _decided_at(il: qms.InspectionLot) -> datetime:
-    assert il.usage_decision is not None
-    return il.usage_decision.decided_at
-
-
 async def _view(deps: Upstreams, il: qms.InspectionLot) -> LotView | None:
     try:
         lot = await deps.erp.get_lot(il.lot_id)
@@ -143,7 +126,7 @@ async def gather(deps: Upstreams, lookback_days: int, run: Pass) -> tuple[list[s
     """(the lots compared, their disagreements); a lot whose systems did not answer is skipped
     and named in the warnings, so its earlier findings stand."""
     since = datetime.now(UTC) - timedelta(days=lookback_days)
-    decided = await _latest_decisions(deps, since)
+    decided = await deps.qms.latest_decisions(POSTED, updated_since=since.isoformat())
     slots = asyncio.Semaphore(8)
 
     async def one(il: qms.InspectionLot) -> LotView | BaseException | None:
@@ -316,26 +299,7 @@ REPAIR_LOT = flows.FlowType(
 
 
 def view(row: DisagreementRow) -> m.Disagreement:
-    return m.Disagreement(
-        disagreement_id=row.id,
-        lot_id=row.lot_id,
-        kind=m.DisagreementKind(row.kind),
-        status=m.DisagreementStatus(row.status),
-        summary=row.summary,
-        disposition=row.disposition,
-        inspection_lot_id=row.inspection_lot_id,
-        nc_ids=list(row.nc_ids),
-        observed=dict(row.observed),
-        found_at=as_utc(row.found_at),
-        last_seen_at=as_utc(row.last_seen_at),
-        resolved_at=maybe_utc(row.resolved_at),
-        repair_flow_id=row.repair_flow_id,
-        repairs=row.repairs,
-        repairable=row.status in (S.OPEN, S.REPAIRED),
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return to_wire(row, m.Disagreement, disagreement_id=row.id, repairable=row.status in (S.OPEN, S.REPAIRED))
 
 
 # --- the periodic job ----------------------------------------------------------------------------

@@ -176,21 +176,12 @@ async def plan_consumption(ctx: Ctx) -> dict[str, Any]:
 
 async def issue_consumed(ctx: Ctx) -> dict[str, Any]:
     d = ctx.data
-    txn_ids = []
-    for number, issue in enumerate(ctx.results["plan_consumption"]["issues"]):
-        txn = await ctx.deps.erp.move_stock(
-            erp.InventoryTransactionCreate(
-                type=erp.StockMovement.ISSUE,
-                lot_id=issue["lot_id"],
-                quantity=issue["quantity"],
-                location=issue["location"],
-                from_status=UNR,
-                order_ref=d["order_id"],
-                reason=f"consumed by production order {d['order_id']} (MES {d['consumption_id']})",
-            ),
-            idempotency_key=f"{ctx.idempotency_key}:{number}",
-        )
-        txn_ids.append(txn.txn_id)
+    txn_ids = await ctx.deps.erp.issue_to_order(
+        ctx.results["plan_consumption"]["issues"],
+        order_ref=d["order_id"],
+        reason=lambda _: f"consumed by production order {d['order_id']} (MES {d['consumption_id']})",
+        idempotency_key=ctx.idempotency_key,
+    )
     return {"txn_ids": txn_ids}
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from contracts.kit.records import RecordMixin
+from contracts.kit.records import RecordMixin, UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -43,9 +43,9 @@ class DisagreementRow(RecordMixin, Base):
     inspection_lot_id: Mapped[str] = mapped_column(String(64))
     nc_ids: Mapped[list[str]] = mapped_column(JSON)
     observed: Mapped[dict[str, Any]] = mapped_column(JSON)  # ERP balances, MES batches as seen
-    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     repair_flow_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     repairs: Mapped[int] = mapped_column(default=0)
 

@@ -17,14 +17,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, optional
+from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, critical, optional
 from contracts.clients.base import UpstreamProblem
+from contracts.kit.wire.projection import project
 from contracts.models import erp, mes, qms
 from contracts.models import quality as m
 from process_apis.quality.deps import Upstreams
 
 T = TypeVar("T")
 FAN_OUT = 8  # calls in flight to the systems below, per recall
+NO_LOT = "No such lot."
 D, R = m.TraceDirection, m.LotRelation
 Where = tuple[m.LotRelation, int, str | None]  # relation, depth, item
 WALKS = {
@@ -72,9 +74,8 @@ async def trace(
 
     async def walk(start: str, way: mes.TraceDirection) -> mes.Genealogy:
         async with gate:
-            return await _critical(
-                "mes", up.mes.genealogy(start, way, max_depth=max_depth, max_orders=max_lots)
-            )
+            genealogy = up.mes.genealogy(start, way, max_depth=max_depth, max_orders=max_lots)
+            return await critical("mes", genealogy, NO_LOT)
 
     genealogies = await asyncio.gather(*(walk(start, way) for start in starts for way in WALKS[direction]))
     truncated = False
@@ -104,26 +105,14 @@ async def _starts(
     if lot_id is not None:
         return [lot_id]
     assert supplier_lot is not None
-    lots = await _bounded(gate, lambda: _critical("erp", up.erp.lots_by_supplier_lot(supplier_lot)))
+    lots = await _bounded(gate, lambda: critical("erp", up.erp.lots_by_supplier_lot(supplier_lot), NO_LOT))
     return sorted(lot.lot_id for lot in lots)
 
 
 def _collect(found: _Found, genealogy: mes.Genealogy) -> None:
     relation = RELATION[genealogy.direction]
     for order in genealogy.orders:
-        found.orders.setdefault(
-            order.order_id,
-            m.TracedOrder(
-                order_id=order.order_id,
-                item_id=order.item_id,
-                status=order.status,
-                site=order.site,
-                relation=relation,
-                depth=order.depth,
-                inputs=order.inputs,
-                outputs=order.outputs,
-            ),
-        )
+        found.orders.setdefault(order.order_id, project(order, m.TracedOrder, relation=relation))
         # Down the lots an order made; up the lots that went into it.
         reached = order.outputs if relation == R.WHERE_USED else order.inputs
         for lot in reached:
@@ -140,7 +129,7 @@ async def _describe(
     relation, depth, item_id = where
     record, moves, inspections, ncs = await asyncio.gather(
         _bounded(gate, lambda: _erp_lot(up, lot_id)),
-        _bounded(gate, lambda: _critical("erp", up.erp.list_movements(lot_id=lot_id))),
+        _bounded(gate, lambda: critical("erp", up.erp.list_movements(lot_id=lot_id), NO_LOT)),
         _bounded(gate, lambda: optional("qms", up.qms.find_inspection_lots(lot_id=lot_id), warnings)),
         _bounded(gate, lambda: optional("qms", up.qms.find_nonconformances(lot_id=lot_id), warnings)),
     )
@@ -215,10 +204,3 @@ def _nc(nc: qms.Nonconformance) -> m.NonconformanceSummary:
 async def _bounded(gate: asyncio.Semaphore, call: Callable[[], Awaitable[T]]) -> T:
     async with gate:
         return await call()
-
-
-async def _critical(source: str, call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except UPSTREAM_ERRORS as exc:
-        raise as_problem(source, exc, not_found="No such lot.") from exc

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from contracts.clients.answers import UPSTREAM_ERRORS, as_problem
+from contracts.clients.answers import critical
 from contracts.clients.qms import QmsClient
 from contracts.clients.qms_v2 import QmsV2Client
 from contracts.kit.problems import NotFound, Problem
@@ -57,13 +57,6 @@ def _convert(values: dict[str, Any], shape: type[Any]) -> Any:
         raise invalid(f"the mapped payload is not a valid {shape.__name__}: {exc}") from exc
 
 
-async def _call(call: Awaitable[Any], not_found: str) -> Any:
-    try:
-        return await call
-    except UPSTREAM_ERRORS as exc:
-        raise as_problem("qms", exc, not_found=not_found) from exc
-
-
 async def record_inspection_results(
     qms_api: Qms, fields: dict[str, Any], supplier: str | None, key: str
 ) -> dict[str, Any]:
@@ -90,11 +83,11 @@ async def record_inspection_results(
     if not isinstance(lot_id, str) or not lot_id:
         raise invalid("the payload names no inspection lot")
     if supplier is not None:
-        lot = await _call(qms_api.v1.get_inspection_lot(lot_id), f"No inspection lot {lot_id}.")
-        if lot.supplier_id != supplier:
+        owned = await critical("qms", qms_api.v1.get_inspection_lot(lot_id), f"No inspection lot {lot_id}.")
+        if owned.supplier_id != supplier:
             raise NotFound(f"No inspection lot {lot_id}.")
-    lot = await _call(
-        qms_api.v2.record_results(lot_id, record, idempotency_key=key), f"No inspection lot {lot_id}."
+    lot = await critical(
+        "qms", qms_api.v2.record_results(lot_id, record, idempotency_key=key), f"No inspection lot {lot_id}."
     )
     return {
         "inspection_lot_id": lot.inspection_lot_id,
@@ -113,10 +106,11 @@ async def answer_supplier_case(
     answer = _convert(
         {k: v for k, v in fields.items() if k != "case_id" and v is not None}, qms.SupplierResponseCreate
     )
-    case = await _call(qms_api.v1.get_supplier_case(case_id), f"No supplier case {case_id}.")
+    case = await critical("qms", qms_api.v1.get_supplier_case(case_id), f"No supplier case {case_id}.")
     if supplier is None or not sees_case(supplier, case.supplier_id, case.status, case.issued_at is not None):
         raise NotFound(f"No supplier case {case_id}.")  # another supplier's case looks like none
-    done = await _call(
+    done = await critical(
+        "qms",
         qms_api.v1.respond_to_supplier_case(case_id, answer, idempotency_key=key),
         f"No supplier case {case_id}.",
     )

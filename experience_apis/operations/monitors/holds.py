@@ -23,21 +23,7 @@ DECIDED_STATES = (qms.InspectionLotStatus.DECIDED, qms.InspectionLotStatus.STOCK
 
 async def latest_decisions(up: Upstreams, now: datetime) -> list[qms.InspectionLot]:
     """Per ERP lot, the inspection lot with the latest usage decision (decided, not yet closed)."""
-    since = since_window(up, now)
-    found = await asyncio.gather(
-        *(up.qms.find_inspection_lots(status=s, updated_since=since) for s in DECIDED_STATES)
-    )
-    latest: dict[str, qms.InspectionLot] = {}
-    for il in (il for group in found for il in group if il.usage_decision):
-        held = latest.get(il.lot_id)
-        if held is None or _decided_at(il) > _decided_at(held):
-            latest[il.lot_id] = il
-    return sorted(latest.values(), key=_decided_at)
-
-
-def _decided_at(il: qms.InspectionLot) -> datetime:
-    assert il.usage_decision is not None
-    return il.usage_decision.decided_at
+    return await up.qms.latest_decisions(DECIDED_STATES, updated_since=since_window(up, now))
 
 
 def free_quantity(lot: erp.Lot) -> float:
