@@ -36,13 +36,24 @@ def _calls(client_type: type[ApiClient]) -> list[tuple[str, str, str]]:
             continue  # the base class's own verbs (get, post, ...)
         params = list(inspect.signature(function).parameters.values())[1:]
         required = [p for p in params if p.default is inspect.Parameter.empty]
-        # A query mapping gets an empty one; any other argument a marker that fits a path segment.
-        args = {p.name: {} if str(p.annotation).startswith("dict") else f"P-{p.name}" for p in required}
+        # A query mapping gets an empty one, a list of lines none (a method that posts each line
+        # does so through another method, checked on its own); any other argument a marker that
+        # fits a path segment.
+        args = {p.name: _placeholder(p) for p in required}
         client._current = name
         with contextlib.suppress(_Recorded):
             asyncio.run(getattr(client, name)(**args))
     asyncio.run(client.aclose())
     return seen
+
+
+def _placeholder(parameter: inspect.Parameter) -> Any:
+    annotation = str(parameter.annotation)
+    if annotation.startswith("dict"):
+        return {}
+    if annotation.startswith("Sequence"):
+        return []
+    return f"P-{parameter.name}"
 
 
 def _clients() -> list[tuple[str, type[ApiClient]]]:
