@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.util import greenlet_spawn
 
 from contracts.kit import sqlite_inline
@@ -44,8 +46,24 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit on success, roll back on any exception."""
-        async with self.sessions() as session, session.begin():
+        if not self.is_sqlite:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        # On the inline SQLite driver nothing here ever waits, so the commit and the close run
+        # in one greenlet (AsyncSession's begin, commit and close are a greenlet each, and its
+        # close a task of its own, against a cancellation that cannot land where nothing
+        # suspends): ~40 µs less per transaction (docs/decisions/event-backbone-cpu.md).
+        session = self.sessions()
+        try:
             yield session
+        except BaseException:
+            await session.close()  # rolls back
+            raise
+        await session.run_sync(_commit_and_close)
+        # ... and yield once, as that task did: a loop of transactions must not starve the
+        # other tasks (requests, the relay, consumers).
+        await asyncio.sleep(0)
 
     async def run(self, work: Callable[[Connection], T], *, relaxed: bool = False) -> T:
         """`work` on a Core connection in one transaction (committed when it returns, rolled back
@@ -102,6 +120,13 @@ _SQLITE_RELAXED = "PRAGMA synchronous=NORMAL"
 # FULL: a commit reaches the disk before the request is answered. NORMAL (WAL) can roll back the
 # last commits after a power cut, when other services already acted on them.
 _SQLITE_DURABLE = "PRAGMA synchronous=FULL"
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
 
 
 def _sqlite_synchronous(conn: Connection, pragma: str) -> None:

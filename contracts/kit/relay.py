@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +39,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy import Integer, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Integer, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.kit import signals, tracing
@@ -153,8 +153,7 @@ class OutboxRelay:
             # SQLite has one writer at a time, so a row committed after the last one sent has a
             # higher seq: reading after it skips the rows sent but not marked. Keep the single
             # connection free while Redis works.
-            async with self.db.engine.connect() as conn:
-                rows = await self._pending(conn, after=self._sent[-1].seq if self._sent else 0)
+            rows = await self.db.run(self._read_after(self._sent[-1].seq if self._sent else 0))
             if rows:
                 await self._send(rows)
                 self._sent += rows
@@ -176,8 +175,8 @@ class OutboxRelay:
     async def flush_marks(self) -> None:
         """Mark the rows sent and not yet marked (SQLite) now."""
         if self._sent:
-            async with self.db.relaxed() as conn:
-                await self._mark(conn, self._sent)
+            sent = self._sent
+            await self.db.run(lambda conn: conn.execute(_MARK, _marks(sent)), relaxed=True)
             self._sent = []  # only once the marks are committed
 
     async def run(self) -> None:
@@ -280,6 +279,9 @@ class OutboxRelay:
     async def _pending(self, conn: AsyncConnection, *, after: int) -> Sequence[Any]:
         return (await conn.execute(_PENDING, {"after": after, "limit": self.batch_size})).all()
 
+    def _read_after(self, after: int) -> Callable[[Connection], Sequence[Any]]:
+        return lambda conn: conn.execute(_PENDING, {"after": after, "limit": self.batch_size}).all()
+
     async def _send(self, rows: Sequence[Any]) -> None:
         already = await self._already_in_streams(rows) if self._uncertain else set()
         streams: list[str] = []
@@ -296,7 +298,7 @@ class OutboxRelay:
         self.published += len(rows)
 
     async def _mark(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
-        await conn.execute(_MARK, {"seqs": [r.seq for r in rows], "at": datetime.now(UTC)})
+        await conn.execute(_MARK, _marks(rows))
 
     async def _already_in_streams(self, rows: Sequence[Any]) -> set[str]:
         """Event ids of `rows` found near the end of their streams (published, not marked)."""
@@ -311,6 +313,10 @@ class OutboxRelay:
         if found & wanted:
             log.info("outbox relay: %d rows were already on their streams; marking them", len(found & wanted))
         return found & wanted
+
+
+def _marks(rows: Sequence[Any]) -> dict[str, Any]:
+    return {"seqs": [r.seq for r in rows], "at": datetime.now(UTC)}
 
 
 def as_text(value: Any) -> str:
