@@ -2,18 +2,18 @@
 
 `GET /<records>/{id}` answering the record with its ETag, `PATCH /<records>/{id}` taking the
 change and If-Match, and `POST /<records>/{id}/<action>` with If-Match and Idempotency-Key (a
-state change without a body) are the same handler for every record type; only the path
-parameter's name, the service function, the wire types and the documentation differ. Actions
-with a body of their own (a reason, a completion) stay ordinary handlers, where their body type
-is visible.
+state change, with or without a body such as a reason) are the same handler for every record
+type; only the path parameter's name, the service function, the wire types and the documentation
+differ.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -30,8 +30,10 @@ Create = Callable[[AsyncSession, Any], Awaitable[Versioned]]
 Read = Callable[[AsyncSession, str], Awaitable[Versioned]]
 # update(session, record id, the change, If-Match) -> the changed record as its wire type
 Update = Callable[[AsyncSession, str, Any, str | None], Awaitable[Versioned]]
-# change(session, record id, action, If-Match) -> the changed record as its wire type
-Change = Callable[[AsyncSession, str, str, str | None], Awaitable[Versioned]]
+# change(session, record id, action, If-Match, **what the body says) -> the changed record
+Change = Callable[..., Awaitable[Versioned]]
+# apply(session, record id, the body, If-Match) -> the changed record as its wire type
+Apply = Callable[[AsyncSession, str, Any, str | None], Awaitable[Versioned]]
 # A duplicate id 409, unknown ids 422.
 CREATE = problems(409, 422)
 READ = problems(404)
@@ -111,19 +113,29 @@ def state_change(
     change: Change,
     returns: type[Versioned],
     *,
+    body: type[Any] | None = None,
+    keywords: Callable[[Any], Mapping[str, Any]] | None = None,
+    name: str | None = None,
     summary: str,
     description: str | None = None,
     responses: dict[int, ResponseSpec] = CHANGE,
 ) -> HTTPRouteHandler:
-    """The controller's `POST /{<id_name>}/<action>` handler, named after the action."""
+    """The controller's `POST /{<id_name>}/<action>` handler, named after the action: `change`
+    is called with the action's name (`-` written `_`) and, where the action takes a `body`, with
+    the body's fields as keyword arguments, or with the ones `keywords` makes of the body where the
+    service's words differ from the body's."""
+    step = action.replace("-", "_")
+    to_keywords = keywords or msgspec.structs.asdict
 
     async def handler(self: object, **arguments: Any) -> Response[Versioned]:
-        record = await change(arguments["session"], arguments[id_name], action, arguments["if_match"])
+        said = to_keywords(arguments["data"]) if body is not None else {}
+        record = await change(arguments["session"], arguments[id_name], step, arguments["if_match"], **said)
         return versioned(record)
 
     parameters = [("session", Session), (id_name, PathId)]
-    optional = [("if_match", IfMatch, None), ("idempotency_key", IdempotencyKey, None)]
-    _sign(handler, action.replace("-", "_"), [*parameters, *optional], returns)
+    if body is not None:
+        parameters.append(("data", JSONBody[body]))  # type: ignore[misc, valid-type]
+    _sign(handler, name or step, [*parameters, *_IF_MATCH_AND_KEY], returns)
     return post(
         f"/{{{id_name}:str}}/{action}",
         status_code=200,
@@ -131,6 +143,40 @@ def state_change(
         summary=summary,
         description=description,
     )(handler)
+
+
+def record_post(
+    id_name: str,
+    path: str,
+    apply: Apply,
+    body: type[Any],
+    returns: type[Versioned],
+    *,
+    name: str | None = None,
+    summary: str,
+    description: str | None = None,
+    responses: dict[int, ResponseSpec] = CHANGE,
+) -> HTTPRouteHandler:
+    """The controller's `POST /{<id_name>}/<path>` handler that applies `body` to the record (a
+    line, a posting) under If-Match and Idempotency-Key, named after the path unless `name` says
+    otherwise: the changed record."""
+
+    async def handler(self: object, **arguments: Any) -> Response[Versioned]:
+        session, record_id = arguments["session"], arguments[id_name]
+        return versioned(await apply(session, record_id, arguments["data"], arguments["if_match"]))
+
+    parameters = [("session", Session), (id_name, PathId), ("data", JSONBody[body])]  # type: ignore[misc, valid-type]
+    _sign(handler, name or path.replace("-", "_"), [*parameters, *_IF_MATCH_AND_KEY], returns)
+    return post(
+        f"/{{{id_name}:str}}/{path}",
+        status_code=200,
+        responses=responses,
+        summary=summary,
+        description=description,
+    )(handler)
+
+
+_IF_MATCH_AND_KEY = [("if_match", IfMatch, None), ("idempotency_key", IdempotencyKey, None)]
 
 
 def _sign(

@@ -7,16 +7,20 @@ when the state machine refuses it.
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, post
-from litestar.params import FromQuery, JSONBody
+from litestar import Controller, get
+from litestar.params import FromQuery
 
-from contracts.kit.actions import CHANGE, record_create, record_get, record_update, state_change
+from contracts.kit.actions import record_create, record_get, record_post, record_update, state_change
 from contracts.kit.paging import Page, Paged
-from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
-from contracts.kit.responses import problems, versioned
+from contracts.kit.params import PathId, QueryId
+from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
 from contracts.models import cmms as m
 from system_apis.cmms import service
+
+
+def _asset_action(data: m.AssetAction) -> dict[str, str | None]:
+    return {"reason": data.note, "wo_id": data.work_order_id}
 
 
 class AssetController(Controller):
@@ -57,95 +61,53 @@ class AssetController(Controller):
         responses=problems(404, 409, 412),
     )
 
-    @post(
-        "/{asset_id:str}/down",
-        status_code=200,
-        responses=CHANGE,
+    down = state_change(
+        "asset_id",
+        "down",
+        service.change_asset,
+        m.Asset,
+        body=m.AssetDown,
+        keywords=lambda data: {
+            "reason": data.reason,
+            "failure_time": data.failure_time,
+            "request_id": data.maintenance_request_id,
+            "wo_id": data.work_order_id,
+        },
         summary="Report an asset down (breakdown)",
         description="in_service -> down; opens a downtime record starting at failure_time (default now).",
     )
-    async def down(
-        self,
-        session: Session,
-        asset_id: PathId,
-        data: JSONBody[m.AssetDown],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Asset]:
-        return versioned(
-            await service.change_asset(
-                session,
-                asset_id,
-                "down",
-                if_match,
-                reason=data.reason,
-                failure_time=data.failure_time,
-                request_id=data.maintenance_request_id,
-                wo_id=data.work_order_id,
-            )
-        )
 
-    @post(
-        "/{asset_id:str}/start-maintenance",
-        status_code=200,
-        responses=CHANGE,
+    start_maintenance = state_change(
+        "asset_id",
+        "start-maintenance",
+        service.change_asset,
+        m.Asset,
+        body=m.AssetAction,
+        keywords=_asset_action,
         summary="Take an asset into maintenance",
         description="in_service or down -> under_maintenance.",
     )
-    async def start_maintenance(
-        self,
-        session: Session,
-        asset_id: PathId,
-        data: JSONBody[m.AssetAction],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Asset]:
-        return versioned(
-            await service.change_asset(
-                session, asset_id, "start_maintenance", if_match, reason=data.note, wo_id=data.work_order_id
-            )
-        )
 
-    @post(
-        "/{asset_id:str}/restore",
-        status_code=200,
-        responses=CHANGE,
+    restore = state_change(
+        "asset_id",
+        "restore",
+        service.change_asset,
+        m.Asset,
+        body=m.AssetAction,
+        keywords=_asset_action,
         summary="Return an asset to service",
         description="down or under_maintenance -> in_service; closes the open downtime record.",
     )
-    async def restore(
-        self,
-        session: Session,
-        asset_id: PathId,
-        data: JSONBody[m.AssetAction],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Asset]:
-        return versioned(
-            await service.change_asset(
-                session, asset_id, "restore", if_match, reason=data.note, wo_id=data.work_order_id
-            )
-        )
 
-    @post(
-        "/{asset_id:str}/retire",
-        status_code=200,
-        responses=CHANGE,
+    retire = state_change(
+        "asset_id",
+        "retire",
+        service.change_asset,
+        m.Asset,
+        body=m.AssetAction,
+        keywords=_asset_action,
         summary="Retire an asset (final)",
     )
-    async def retire(
-        self,
-        session: Session,
-        asset_id: PathId,
-        data: JSONBody[m.AssetAction],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Asset]:
-        return versioned(
-            await service.change_asset(
-                session, asset_id, "retire", if_match, reason=data.note, wo_id=data.work_order_id
-            )
-        )
 
 
 class MaintenanceRequestController(Controller):
@@ -193,21 +155,14 @@ class MaintenanceRequestController(Controller):
         "request_id", "accept", service.change_request, m.MaintenanceRequest, summary="Accept a request"
     )
 
-    @post(
-        "/{request_id:str}/reject",
-        status_code=200,
-        responses=CHANGE,
+    reject = state_change(
+        "request_id",
+        "reject",
+        service.change_request,
+        m.MaintenanceRequest,
+        body=m.Reason,
         summary="Reject a request, with a reason",
     )
-    async def reject(
-        self,
-        session: Session,
-        request_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.MaintenanceRequest]:
-        return versioned(await service.change_request(session, request_id, "reject", if_match, data.reason))
 
     start = state_change(
         "request_id",
@@ -227,16 +182,14 @@ class MaintenanceRequestController(Controller):
         description="Also happens by itself when the last open work order against it is completed.",
     )
 
-    @post("/{request_id:str}/cancel", status_code=200, responses=CHANGE, summary="Cancel a request")
-    async def cancel(
-        self,
-        session: Session,
-        request_id: PathId,
-        data: JSONBody[m.OptionalReason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.MaintenanceRequest]:
-        return versioned(await service.change_request(session, request_id, "cancel", if_match, data.reason))
+    cancel = state_change(
+        "request_id",
+        "cancel",
+        service.change_request,
+        m.MaintenanceRequest,
+        body=m.OptionalReason,
+        summary="Cancel a request",
+    )
 
 
 class WorkOrderController(Controller):
@@ -291,37 +244,25 @@ class WorkOrderController(Controller):
         summary="Change a work order's plan, assignee or codes (until technically complete)",
     )
 
-    @post(
-        "/{wo_id:str}/parts",
-        status_code=200,
-        responses=CHANGE,
+    add_part = record_post(
+        "wo_id",
+        "parts",
+        service.add_part,
+        m.PartLineCreate,
+        m.WorkOrder,
+        name="add_part",
         summary="Record a spare part used (until technically complete)",
     )
-    async def add_part(
-        self,
-        session: Session,
-        wo_id: PathId,
-        data: JSONBody[m.PartLineCreate],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(await service.add_part(session, wo_id, data, if_match))
 
-    @post(
-        "/{wo_id:str}/labor",
-        status_code=200,
-        responses=CHANGE,
+    add_labor = record_post(
+        "wo_id",
+        "labor",
+        service.add_labor,
+        m.LaborLineCreate,
+        m.WorkOrder,
+        name="add_labor",
         summary="Record hours worked (until technically complete)",
     )
-    async def add_labor(
-        self,
-        session: Session,
-        wo_id: PathId,
-        data: JSONBody[m.LaborLineCreate],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(await service.add_labor(session, wo_id, data, if_match))
 
     release = state_change(
         "wo_id", "release", service.change_work_order, m.WorkOrder, summary="Release a work order for work"
@@ -331,66 +272,40 @@ class WorkOrderController(Controller):
         "wo_id", "start", service.change_work_order, m.WorkOrder, summary="Start work (sets actual_start)"
     )
 
-    @post(
-        "/{wo_id:str}/hold",
-        status_code=200,
-        responses=CHANGE,
+    hold = state_change(
+        "wo_id",
+        "hold",
+        service.change_work_order,
+        m.WorkOrder,
+        body=m.Reason,
         summary="Put work on hold, with a reason",
     )
-    async def hold(
-        self,
-        session: Session,
-        wo_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(
-            await service.change_work_order(session, wo_id, "hold", if_match, reason=data.reason)
-        )
 
     resume = state_change(
         "wo_id", "resume", service.change_work_order, m.WorkOrder, summary="Resume work on hold"
     )
 
-    @post(
-        "/{wo_id:str}/complete",
-        status_code=200,
-        responses=CHANGE,
+    complete = state_change(
+        "wo_id",
+        "complete",
+        service.change_work_order,
+        m.WorkOrder,
+        body=m.WorkOrderComplete,
+        keywords=lambda data: {"reason": data.note, "completion": data},
         summary="Report the work technically complete",
         description="Publishes cmms.work_order.completed.v1 with the part and labor lines. A corrective "
         "order needs cause_code and correction_code (422 codes-required otherwise).",
     )
-    async def complete(
-        self,
-        session: Session,
-        wo_id: PathId,
-        data: JSONBody[m.WorkOrderComplete],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(
-            await service.change_work_order(
-                session, wo_id, "complete", if_match, reason=data.note, completion=data
-            )
-        )
 
-    @post(
-        "/{wo_id:str}/costs-posted",
-        status_code=200,
-        responses=CHANGE,
+    costs_posted = record_post(
+        "wo_id",
+        "costs-posted",
+        service.mark_costs_posted,
+        m.CostsPosted,
+        m.WorkOrder,
         summary="Record that ERP has the order's parts and costs",
         description="Only when technically complete, once (409 costs-already-posted); closing needs it.",
     )
-    async def costs_posted(
-        self,
-        session: Session,
-        wo_id: PathId,
-        data: JSONBody[m.CostsPosted],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(await service.mark_costs_posted(session, wo_id, data, if_match))
 
     close = state_change(
         "wo_id",
@@ -401,23 +316,14 @@ class WorkOrderController(Controller):
         description="409 costs-not-posted until costs-posted was recorded.",
     )
 
-    @post(
-        "/{wo_id:str}/cancel",
-        status_code=200,
-        responses=CHANGE,
+    cancel = state_change(
+        "wo_id",
+        "cancel",
+        service.change_work_order,
+        m.WorkOrder,
+        body=m.OptionalReason,
         summary="Cancel a work order not yet started",
     )
-    async def cancel(
-        self,
-        session: Session,
-        wo_id: PathId,
-        data: JSONBody[m.OptionalReason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.WorkOrder]:
-        return versioned(
-            await service.change_work_order(session, wo_id, "cancel", if_match, reason=data.reason)
-        )
 
 
 ROUTES = [AssetController, MaintenanceRequestController, WorkOrderController]

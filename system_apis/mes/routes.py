@@ -11,7 +11,7 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from contracts.kit.actions import CHANGE, record_create, record_get, state_change
+from contracts.kit.actions import CHANGE, record_create, record_get, record_post, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -92,23 +92,17 @@ class EquipmentController(Controller):
         "equipment_id", service.get_equipment, m.Equipment, summary="Get an equipment and its current state"
     )
 
-    @post(
-        "/{equipment_id:str}/state",
-        status_code=200,
-        responses=CHANGE,
+    change_state = record_post(
+        "equipment_id",
+        "state",
+        service.change_equipment_state,
+        m.EquipmentStateChange,
+        m.Equipment,
+        name="change_state",
         summary="Change an equipment's state (running, idle, down, disconnected)",
         description="Reporting the state it is already in is a 409 naming that state. A stop opens a "
         "downtime period; running or idle again closes it.",
     )
-    async def change_state(
-        self,
-        session: Session,
-        equipment_id: PathId,
-        data: JSONBody[m.EquipmentStateChange],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Equipment]:
-        return versioned(await service.change_equipment_state(session, equipment_id, data, if_match))
 
 
 class ProductionOrderController(Controller):
@@ -183,21 +177,15 @@ class ProductionOrderController(Controller):
         "order_id", "start", service.change_order, m.ProductionOrder, summary="Start running an order"
     )
 
-    @post(
-        "/{order_id:str}/hold",
-        status_code=200,
-        responses=CHANGE,
+    hold = state_change(
+        "order_id",
+        "hold",
+        service.change_order,
+        m.ProductionOrder,
+        body=m.Hold,
+        keywords=lambda data: {"hold": data},
         summary="Hold a running order, with a reason (e.g. a maintenance request id)",
     )
-    async def hold(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.Hold],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        return versioned(await service.change_order(session, order_id, "hold", if_match, hold=data))
 
     resume = state_change(
         "order_id", "resume", service.change_order, m.ProductionOrder, summary="Resume a held order"
@@ -215,23 +203,14 @@ class ProductionOrderController(Controller):
         "order_id", "close", service.change_order, m.ProductionOrder, summary="Close a completed order"
     )
 
-    @post(
-        "/{order_id:str}/cancel",
-        status_code=200,
-        responses=CHANGE,
+    cancel = state_change(
+        "order_id",
+        "cancel",
+        service.change_order,
+        m.ProductionOrder,
+        body=m.Cancel,
         summary="Cancel an order not yet started",
     )
-    async def cancel(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.Cancel],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        return versioned(
-            await service.change_order(session, order_id, "cancel", if_match, reason=data.reason)
-        )
 
     @post(
         "/{order_id:str}/confirmations",

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
-from contracts.kit.actions import record_create, record_get, record_update
+from contracts.kit.actions import record_create, record_get, record_update, state_change
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import Versioned, problems, versioned
@@ -27,6 +27,15 @@ MOVE = problems(404, 409, 412, 422)
 
 
 Lot = TypeVar("Lot", bound=Versioned)
+
+
+def _noted(data: m.TransitionNote) -> dict[str, str | None]:
+    """A transition's note is the reason the record keeps for it."""
+    return {"by": data.by, "reason": data.note}
+
+
+def _checked(data: m.EffectivenessCheckInput) -> dict[str, m.EffectivenessCheckInput]:
+    return {"check": data}
 
 
 class InspectionLots(Controller, Generic[Lot]):
@@ -269,115 +278,67 @@ class NonconformanceController(Controller):
         description="Closed or cancelled nonconformances no longer change (409); reopen first.",
     )
 
-    @post("/{nc_id:str}/start-analysis", status_code=200, responses=MOVE, summary="open → under_analysis")
-    async def start_analysis(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "start_analysis", if_match, by=data.by, reason=data.note
-            )
-        )
-
-    @post(
-        "/{nc_id:str}/plan-action",
-        status_code=200,
+    start_analysis = state_change(
+        "nc_id",
+        "start-analysis",
+        nonconformances.move_nonconformance,
+        m.Nonconformance,
+        body=m.TransitionNote,
+        keywords=_noted,
+        summary="open → under_analysis",
         responses=MOVE,
+    )
+
+    plan_action = state_change(
+        "nc_id",
+        "plan-action",
+        nonconformances.move_nonconformance,
+        m.Nonconformance,
+        body=m.ActionPlan,
         summary="under_analysis → action_planned (needs an action plan)",
-    )
-    async def plan_action(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.ActionPlan],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "plan_action", if_match, by=data.by, action_plan=data.action_plan
-            )
-        )
-
-    @post(
-        "/{nc_id:str}/start",
-        status_code=200,
         responses=MOVE,
+    )
+
+    start = state_change(
+        "nc_id",
+        "start",
+        nonconformances.move_nonconformance,
+        m.Nonconformance,
+        body=m.TransitionNote,
+        keywords=_noted,
         summary="action_planned → in_progress (needs an action plan)",
-    )
-    async def start(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "start", if_match, by=data.by, reason=data.note
-            )
-        )
-
-    @post(
-        "/{nc_id:str}/close",
-        status_code=200,
         responses=MOVE,
+    )
+
+    close = state_change(
+        "nc_id",
+        "close",
+        nonconformances.move_nonconformance,
+        m.Nonconformance,
+        body=m.Effectiveness,
         summary="in_progress → closed (needs an effectiveness note)",
-    )
-    async def close(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.Effectiveness],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "close", if_match, by=data.by, effectiveness_note=data.effectiveness_note
-            )
-        )
-
-    @post("/{nc_id:str}/cancel", status_code=200, responses=MOVE, summary="Cancel an open nonconformance")
-    async def cancel(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "cancel", if_match, by=data.by, reason=data.reason
-            )
-        )
-
-    @post(
-        "/{nc_id:str}/reopen",
-        status_code=200,
         responses=MOVE,
-        summary="closed → in_progress; closing again needs a new effectiveness note",
     )
-    async def reopen(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "reopen", if_match, by=data.by, reason=data.reason
-            )
-        )
+
+    cancel = state_change(
+        "nc_id",
+        "cancel",
+        nonconformances.move_nonconformance,
+        m.Nonconformance,
+        body=m.Reason,
+        summary="Cancel an open nonconformance",
+        responses=MOVE,
+    )
+
+    reopen = state_change(
+        "nc_id",
+        "reopen",
+        nonconformances.move_nonconformance,
+        m.Nonconformance,
+        body=m.Reason,
+        summary="closed → in_progress; closing again needs a new effectiveness note",
+        responses=MOVE,
+    )
 
 
 class SupplierCaseController(Controller):
@@ -419,25 +380,16 @@ class SupplierCaseController(Controller):
         summary="Change a supplier quality case",
     )
 
-    @post(
-        "/{case_id:str}/issue",
-        status_code=200,
-        responses=MOVE,
+    issue = state_change(
+        "case_id",
+        "issue",
+        supplier_cases.move_supplier_case,
+        m.SupplierCase,
+        body=m.TransitionNote,
+        keywords=_noted,
         summary="Issue the case to the supplier (open or rejected → issued)",
+        responses=MOVE,
     )
-    async def issue(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "issue", if_match, by=data.by, reason=data.note
-            )
-        )
 
     @post(
         "/{case_id:str}/response",
@@ -457,70 +409,46 @@ class SupplierCaseController(Controller):
             await supplier_cases.move_supplier_case(session, case_id, "respond", if_match, response=data)
         )
 
-    @post("/{case_id:str}/accept", status_code=200, responses=MOVE, summary="Accept the supplier's response")
-    async def accept(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.Acceptance],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "accept", if_match, by=data.by, reason=data.reason
-            )
-        )
-
-    @post(
-        "/{case_id:str}/reject",
-        status_code=200,
+    accept = state_change(
+        "case_id",
+        "accept",
+        supplier_cases.move_supplier_case,
+        m.SupplierCase,
+        body=m.Acceptance,
+        summary="Accept the supplier's response",
         responses=MOVE,
-        summary="Reject the supplier's response with a reason; issue the case again after",
     )
-    async def reject(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "reject", if_match, by=data.by, reason=data.reason
-            )
-        )
 
-    @post("/{case_id:str}/close", status_code=200, responses=MOVE, summary="Close an accepted case")
-    async def close(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "close", if_match, by=data.by, reason=data.note
-            )
-        )
+    reject = state_change(
+        "case_id",
+        "reject",
+        supplier_cases.move_supplier_case,
+        m.SupplierCase,
+        body=m.Reason,
+        summary="Reject the supplier's response with a reason; issue the case again after",
+        responses=MOVE,
+    )
 
-    @post("/{case_id:str}/cancel", status_code=200, responses=MOVE, summary="Cancel the case")
-    async def cancel(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "cancel", if_match, by=data.by, reason=data.reason
-            )
-        )
+    close = state_change(
+        "case_id",
+        "close",
+        supplier_cases.move_supplier_case,
+        m.SupplierCase,
+        body=m.TransitionNote,
+        keywords=_noted,
+        summary="Close an accepted case",
+        responses=MOVE,
+    )
+
+    cancel = state_change(
+        "case_id",
+        "cancel",
+        supplier_cases.move_supplier_case,
+        m.SupplierCase,
+        body=m.Reason,
+        summary="Cancel the case",
+        responses=MOVE,
+    )
 
 
 class CapaController(Controller):
@@ -557,94 +485,70 @@ class CapaController(Controller):
         summary="Change a CAPA (actions, owner, due date, cause and correction codes)",
     )
 
-    @post("/{capa_id:str}/open", status_code=200, responses=MOVE, summary="draft → open")
-    async def open(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(
-            await capas.move_capa(session, capa_id, "open", if_match, by=data.by, reason=data.note)
-        )
-
-    @post(
-        "/{capa_id:str}/implement",
-        status_code=200,
+    open = state_change(
+        "capa_id",
+        "open",
+        capas.move_capa,
+        m.Capa,
+        body=m.TransitionNote,
+        keywords=_noted,
+        summary="draft → open",
         responses=MOVE,
+    )
+
+    implement = state_change(
+        "capa_id",
+        "implement",
+        capas.move_capa,
+        m.Capa,
+        body=m.TransitionNote,
+        keywords=_noted,
         summary="open → implemented (needs at least one action, all done)",
-    )
-    async def implement(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(
-            await capas.move_capa(session, capa_id, "implement", if_match, by=data.by, reason=data.note)
-        )
-
-    @post(
-        "/{capa_id:str}/verify",
-        status_code=200,
         responses=MOVE,
+    )
+
+    verify = state_change(
+        "capa_id",
+        "verify",
+        capas.move_capa,
+        m.Capa,
+        body=m.EffectivenessCheckInput,
+        keywords=_checked,
         summary="implemented → verified: the effectiveness check found the action effective",
-    )
-    async def verify(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.EffectivenessCheckInput],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(await capas.move_capa(session, capa_id, "verify", if_match, check=data))
-
-    @post(
-        "/{capa_id:str}/reopen",
-        status_code=200,
         responses=MOVE,
-        summary="implemented → open: the effectiveness check found the action not effective",
     )
-    async def reopen(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.EffectivenessCheckInput],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(await capas.move_capa(session, capa_id, "reopen", if_match, check=data))
 
-    @post("/{capa_id:str}/close", status_code=200, responses=MOVE, summary="verified → closed")
-    async def close(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(
-            await capas.move_capa(session, capa_id, "close", if_match, by=data.by, reason=data.note)
-        )
+    reopen = state_change(
+        "capa_id",
+        "reopen",
+        capas.move_capa,
+        m.Capa,
+        body=m.EffectivenessCheckInput,
+        keywords=_checked,
+        summary="implemented → open: the effectiveness check found the action not effective",
+        responses=MOVE,
+    )
 
-    @post("/{capa_id:str}/cancel", status_code=200, responses=MOVE, summary="Cancel a draft or open CAPA")
-    async def cancel(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(
-            await capas.move_capa(session, capa_id, "cancel", if_match, by=data.by, reason=data.reason)
-        )
+    close = state_change(
+        "capa_id",
+        "close",
+        capas.move_capa,
+        m.Capa,
+        body=m.TransitionNote,
+        keywords=_noted,
+        summary="verified → closed",
+        responses=MOVE,
+    )
+
+    cancel = state_change(
+        "capa_id",
+        "cancel",
+        capas.move_capa,
+        m.Capa,
+        body=m.Reason,
+        summary="Cancel a draft or open CAPA",
+        responses=MOVE,
+    )
 
 
 ROUTES = [
