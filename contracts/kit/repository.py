@@ -53,6 +53,14 @@ class _Overlay:
         return getattr(self._row, name)
 
 
+async def insert(session: AsyncSession, row: R) -> R:
+    """Store a new record now rather than at commit, so a clash with a stored one fails here,
+    before the events that announce it are staged."""
+    session.add(row)
+    await session.flush()
+    return row
+
+
 async def get_or_404(
     session: AsyncSession, model: type[R], record_id: str, what: str, *, lock: bool = False
 ) -> R:

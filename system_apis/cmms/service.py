@@ -11,26 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import cmms as ev
 from contracts.kit import correlation, outbox
+from contracts.kit import repository as repo
 from contracts.kit.inputs import past_instant
-from contracts.kit.paging import (
-    Page,
-    PageQuery,
-    body_instant,
-    check_window,
-    utcnow,
-)
+from contracts.kit.paging import Page, PageQuery, body_instant, check_window, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import (
-    absent_or_409,
-    exists_or_404,
-    exists_or_422,
-    get_or_404,
-    get_or_422,
-    get_versioned,
-    list_page,
-    to_row,
-)
 from contracts.kit.states import require_state
 from contracts.models import cmms as m
 from system_apis.cmms import domain, views
@@ -41,21 +26,20 @@ SOURCE = "/plantbridge/cmms"
 
 # --- assets -------------------------------------------------------------------------------------
 async def create_asset(session: AsyncSession, data: m.AssetCreate) -> m.Asset:
-    await absent_or_409(session, s.AssetRow, data.asset_id, "asset")
-    row = to_row(
+    await repo.absent_or_409(session, s.AssetRow, data.asset_id, "asset")
+    row = repo.to_row(
         s.AssetRow,
         data,
         id=data.asset_id,
         status=m.AssetStatus.IN_SERVICE,
         spare_parts=domain.part_list(data.spare_parts),
     )
-    session.add(row)
-    await session.flush()
+    await repo.insert(session, row)
     return views.asset(row)
 
 
 async def get_asset(session: AsyncSession, asset_id: str) -> m.Asset:
-    return views.asset(await get_or_404(session, s.AssetRow, asset_id, "asset"))
+    return views.asset(await repo.get_or_404(session, s.AssetRow, asset_id, "asset"))
 
 
 async def list_assets(
@@ -65,7 +49,7 @@ async def list_assets(
     status: m.AssetStatus | None,
     criticality: m.Criticality | None,
 ) -> Page[m.Asset]:
-    return await list_page(
+    return await repo.list_page(
         session, s.AssetRow, views.asset, q, site=site, status=status, criticality=criticality
     )
 
@@ -73,7 +57,7 @@ async def list_assets(
 async def update_asset(
     session: AsyncSession, asset_id: str, data: m.AssetUpdate, if_match: str | None
 ) -> m.Asset:
-    row = await get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
+    row = await repo.get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
     require_state("asset", m.AssetStatus(row.status), domain.ASSET_EDITABLE, "change")
     for field in ("tag", "description", "serial", "location", "criticality", "cost_centre"):
         value = getattr(data, field)
@@ -98,13 +82,13 @@ async def change_asset(
     wo_id: str | None = None,
 ) -> m.Asset:
     """Apply one asset action; leaving service opens a downtime record, returning closes it."""
-    row = await get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
+    row = await repo.get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
     before = m.AssetStatus(row.status)
     after = domain.ASSET.target(before, action)
     if request_id:
-        await exists_or_422(session, s.MaintenanceRequestRow, request_id, "maintenance request")
+        await repo.exists_or_422(session, s.MaintenanceRequestRow, request_id, "maintenance request")
     if wo_id:
-        await exists_or_422(session, s.WorkOrderRow, wo_id, "work order")
+        await repo.exists_or_422(session, s.WorkOrderRow, wo_id, "work order")
     now = utcnow()
     row.status = after
     open_downtime = await _open_downtime(session, asset_id)
@@ -181,15 +165,15 @@ async def _open_downtime(session: AsyncSession, asset_id: str) -> s.DowntimeRow 
 
 
 async def list_downtime(session: AsyncSession, asset_id: str, q: PageQuery) -> Page[m.Downtime]:
-    await exists_or_404(session, s.AssetRow, asset_id, "asset")
-    return await list_page(
+    await repo.exists_or_404(session, s.AssetRow, asset_id, "asset")
+    return await repo.list_page(
         session, s.DowntimeRow, views.downtime, q, where=[s.DowntimeRow.asset_id == asset_id]
     )
 
 
 # --- maintenance requests ------------------------------------------------------------------------
 async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate) -> m.MaintenanceRequest:
-    asset = await get_or_422(session, s.AssetRow, data.asset_id, "asset")
+    asset = await repo.get_or_422(session, s.AssetRow, data.asset_id, "asset")
     if asset.status == m.AssetStatus.RETIRED:
         raise Unprocessable(f"asset {asset.id} is retired", slug="asset-retired")
     if data.site and data.site != asset.site:
@@ -210,8 +194,7 @@ async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate
         status=m.RequestStatus.SUBMITTED,
         correlation_id=correlation.current().correlation_id or None,
     )
-    session.add(row)
-    await session.flush()
+    await repo.insert(session, row)
     await outbox.publish(
         session,
         SOURCE,
@@ -234,19 +217,21 @@ async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate
 
 async def get_request(session: AsyncSession, request_id: str) -> m.MaintenanceRequest:
     return views.request(
-        await get_or_404(session, s.MaintenanceRequestRow, request_id, "maintenance request")
+        await repo.get_or_404(session, s.MaintenanceRequestRow, request_id, "maintenance request")
     )
 
 
 async def list_requests(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.MaintenanceRequest]:
     """`filters`: the list's query parameters by column name (asset, status, site, links)."""
-    return await list_page(session, s.MaintenanceRequestRow, views.request, q, **filters)
+    return await repo.list_page(session, s.MaintenanceRequestRow, views.request, q, **filters)
 
 
 async def change_request(
     session: AsyncSession, request_id: str, action: str, if_match: str | None, reason: str | None = None
 ) -> m.MaintenanceRequest:
-    row = await get_versioned(session, s.MaintenanceRequestRow, request_id, "maintenance request", if_match)
+    row = await repo.get_versioned(
+        session, s.MaintenanceRequestRow, request_id, "maintenance request", if_match
+    )
     await _move_request(session, row, action, reason)
     return views.request(row)
 
@@ -281,7 +266,7 @@ async def _move_request(
 # --- work orders ---------------------------------------------------------------------------------
 async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m.WorkOrder:
     request = (
-        await get_or_422(session, s.MaintenanceRequestRow, data.request_id, "maintenance request")
+        await repo.get_or_422(session, s.MaintenanceRequestRow, data.request_id, "maintenance request")
         if data.request_id
         else None
     )
@@ -300,7 +285,7 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
     asset_id = data.asset_id or (request.asset_id if request else None)
     if asset_id is None:
         raise Unprocessable("a work order needs an asset_id or a request_id", slug="asset-required")
-    asset = await get_or_422(session, s.AssetRow, asset_id, "asset")
+    asset = await repo.get_or_422(session, s.AssetRow, asset_id, "asset")
     if asset.status == m.AssetStatus.RETIRED:
         raise Unprocessable(f"asset {asset.id} is retired", slug="asset-retired")
     if data.site and data.site != asset.site:
@@ -343,8 +328,7 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
         row.planned_parts, row.planned_parts_from = domain.part_list(data.planned_parts), m.PartPlan.PLANNER
     elif asset.spare_parts:
         row.planned_parts, row.planned_parts_from = list(asset.spare_parts), m.PartPlan.ASSET
-    session.add(row)
-    await session.flush()
+    await repo.insert(session, row)
     await outbox.publish(
         session,
         SOURCE,
@@ -368,12 +352,12 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
 
 
 async def get_work_order(session: AsyncSession, wo_id: str) -> m.WorkOrder:
-    return views.work_order(await get_or_404(session, s.WorkOrderRow, wo_id, "work order"))
+    return views.work_order(await repo.get_or_404(session, s.WorkOrderRow, wo_id, "work order"))
 
 
 async def list_work_orders(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.WorkOrder]:
     """`filters`: the list's query parameters by column name (assignee, site, asset, status, request)."""
-    return await list_page(session, s.WorkOrderRow, views.work_order, q, **filters)
+    return await repo.list_page(session, s.WorkOrderRow, views.work_order, q, **filters)
 
 
 async def update_work_order(
@@ -447,7 +431,7 @@ async def add_labor(
 async def _open_work_order(
     session: AsyncSession, wo_id: str, if_match: str | None, action: str
 ) -> s.WorkOrderRow:
-    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
+    row = await repo.get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     require_state("work order", m.WorkOrderStatus(row.status), domain.WORK_ORDER_OPEN, action)
     return row
 
@@ -461,7 +445,7 @@ async def change_work_order(
     reason: str | None = None,
     completion: m.WorkOrderComplete | None = None,
 ) -> m.WorkOrder:
-    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
+    row = await repo.get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     before = m.WorkOrderStatus(row.status)
     after = domain.WORK_ORDER.target(before, action)
     now = utcnow()
@@ -570,7 +554,7 @@ async def _request_follows(session: AsyncSession, row: s.WorkOrderRow, action: s
 async def mark_costs_posted(
     session: AsyncSession, wo_id: str, data: m.CostsPosted, if_match: str | None
 ) -> m.WorkOrder:
-    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
+    row = await repo.get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     require_state(
         "work order",
         m.WorkOrderStatus(row.status),

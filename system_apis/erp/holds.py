@@ -24,7 +24,7 @@ from contracts.events import erp as ev
 from contracts.kit import core_records, outbox
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict, Problem, Unprocessable
-from contracts.kit.repository import to_wire
+from contracts.kit.repository import insert, to_wire
 from contracts.models import erp as m
 from system_apis.erp import domain, events
 from system_apis.erp import store as s
@@ -316,8 +316,7 @@ async def settle_return(
         outcome=m.ReturnOutcome.CREDIT_NOTE if credit else m.ReturnOutcome.INVOICE_REDUCED,
         credit_note_id=credit.invoice_id if credit else None,
     )
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     return _settlement_view(row)
 
 

@@ -16,7 +16,7 @@ from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, keyset, page
 from contracts.kit.problems import IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422
+from contracts.kit.repository import get_or_404, get_or_422, insert
 from contracts.models import erp as m
 from system_apis.erp import domain, holds
 from system_apis.erp import store as s
@@ -172,8 +172,7 @@ def _line(
 
 
 async def _post(session: AsyncSession, row: s.SupplierInvoiceRow) -> m.SupplierInvoice:
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     invoice = await view(session, row)
     await outbox.publish(
         session,

@@ -12,7 +12,7 @@ from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, get_or_404, get_versioned, list_page, to_wire
+from contracts.kit.repository import exists_or_422, get_or_404, get_versioned, insert, list_page, to_wire
 from contracts.kit.states import StateMachine
 from contracts.models import erp as m
 from system_apis.erp import store as s
@@ -54,8 +54,7 @@ async def create(session: AsyncSession, data: m.PurchaseRequisitionCreate) -> m.
         source_ref=data.source_ref,
         open_item=data.item_id,
     )
-    session.add(row)
-    await session.flush()  # a racing second open requisition fails here on the unique index (409)
+    await insert(session, row)  # a racing second open requisition fails here on the unique index (409)
     await outbox.publish(
         session,
         SOURCE,

@@ -11,7 +11,7 @@ from contracts.events import erp as ev
 from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, list_page, to_wire, unknown
+from contracts.kit.repository import get_or_404, insert, list_page, to_wire, unknown
 from contracts.models import erp as m
 from system_apis.erp import domain, holds, service, views
 from system_apis.erp import store as s
@@ -50,8 +50,7 @@ async def create(session: AsyncSession, data: m.DeliveryCreate) -> m.Delivery:
             }
         )
     row = s.DeliveryRow(id=delivery_id, customer_id=data.customer_id, order_ref=data.order_ref, lines=lines)
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     await outbox.publish(
         session,
         SOURCE,

@@ -9,19 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import mes as ev
 from contracts.kit import outbox
+from contracts.kit import repository as repo
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, body_instant, check_window, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import (
-    absent_or_409,
-    exists_or_404,
-    exists_or_422,
-    get_or_404,
-    get_versioned,
-    list_page,
-    to_row,
-)
 from contracts.kit.states import require_state
 from contracts.models import mes as m
 from system_apis.mes import domain, views
@@ -32,15 +24,14 @@ SOURCE = "/plantbridge/mes"
 
 # --- equipment ---------------------------------------------------------------------------------
 async def create_equipment(session: AsyncSession, data: m.EquipmentCreate) -> m.Equipment:
-    await absent_or_409(session, s.EquipmentRow, data.equipment_id, "equipment")
-    row = to_row(s.EquipmentRow, data, id=data.equipment_id, state_since=utcnow())
-    session.add(row)
-    await session.flush()
+    await repo.absent_or_409(session, s.EquipmentRow, data.equipment_id, "equipment")
+    row = repo.to_row(s.EquipmentRow, data, id=data.equipment_id, state_since=utcnow())
+    await repo.insert(session, row)
     return views.equipment(row)
 
 
 async def get_equipment(session: AsyncSession, equipment_id: str) -> m.Equipment:
-    return views.equipment(await get_or_404(session, s.EquipmentRow, equipment_id, "equipment"))
+    return views.equipment(await repo.get_or_404(session, s.EquipmentRow, equipment_id, "equipment"))
 
 
 async def list_equipment(
@@ -52,17 +43,17 @@ async def list_equipment(
 ) -> Page[m.Equipment]:
     e = s.EquipmentRow
     where = [c == v for c, v in ((e.work_centre, work_centre), (e.site, site), (e.state, state)) if v]
-    return await list_page(session, e, views.equipment, q, where=where)
+    return await repo.list_page(session, e, views.equipment, q, where=where)
 
 
 async def change_equipment_state(
     session: AsyncSession, equipment_id: str, data: m.EquipmentStateChange, if_match: str | None
 ) -> m.Equipment:
-    row = await get_versioned(session, s.EquipmentRow, equipment_id, "equipment", if_match)
+    row = await repo.get_versioned(session, s.EquipmentRow, equipment_id, "equipment", if_match)
     before = m.EquipmentState(row.state)
     after = domain.EQUIPMENT.target(before, domain.ACTION_TO[data.state])
     if data.order_id:
-        await exists_or_422(session, s.ProductionOrderRow, data.order_id, "production order")
+        await repo.exists_or_422(session, s.ProductionOrderRow, data.order_id, "production order")
     now = utcnow()
     reported = body_instant(data.occurred_at, "occurred_at")
     occurred = min(max(reported, row.state_since), now) if reported else now
@@ -132,16 +123,16 @@ async def _follow_downtime(
 
 
 async def list_downtime(session: AsyncSession, equipment_id: str, q: PageQuery) -> Page[m.Downtime]:
-    await exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
+    await repo.exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
     d = s.DowntimeRow
-    return await list_page(session, d, views.downtime, q, where=[d.equipment_id == equipment_id])
+    return await repo.list_page(session, d, views.downtime, q, where=[d.equipment_id == equipment_id])
 
 
 async def confirm_on_equipment(
     session: AsyncSession, equipment_id: str, data: m.EquipmentConfirmationCreate
 ) -> m.Confirmation:
     """Quantities counted on a machine go to the operation of the order running on it."""
-    await exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
+    await repo.exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
     o, p = s.OperationRow, s.ProductionOrderRow
     found = (
         await session.execute(
@@ -170,20 +161,20 @@ async def confirm_on_equipment(
 async def list_state_changes(
     session: AsyncSession, equipment_id: str, q: PageQuery
 ) -> Page[m.EquipmentStateRecord]:
-    await exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
+    await repo.exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
     c = s.EquipmentStateChangeRow
-    return await list_page(session, c, views.state_change, q, where=[c.equipment_id == equipment_id])
+    return await repo.list_page(session, c, views.state_change, q, where=[c.equipment_id == equipment_id])
 
 
 # --- production orders ---------------------------------------------------------------------------
 async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> m.ProductionOrder:
     if data.order_id:
-        await absent_or_409(session, s.ProductionOrderRow, data.order_id, "production order")
+        await repo.absent_or_409(session, s.ProductionOrderRow, data.order_id, "production order")
     domain.check_operations([op.op_no for op in data.operations])
     domain.check_order_kind(data.order_type, data.source_lot_id)
     for op in data.operations:
         if op.equipment_id:
-            await exists_or_422(session, s.EquipmentRow, op.equipment_id, "equipment")
+            await repo.exists_or_422(session, s.EquipmentRow, op.equipment_id, "equipment")
     planned_start = body_instant(data.planned_start, "planned_start")
     planned_end = body_instant(data.planned_end, "planned_end")
     check_window(planned_start, planned_end)
@@ -214,14 +205,13 @@ async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> 
             for op in sorted(data.operations, key=lambda o: o.op_no)
         ],
     )
-    session.add(row)
-    await session.flush()
+    await repo.insert(session, row)
     return views.production_order(row)
 
 
 async def get_order(session: AsyncSession, order_id: str) -> m.ProductionOrder:
     return views.production_order(
-        await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
+        await repo.get_or_404(session, s.ProductionOrderRow, order_id, "production order")
     )
 
 
@@ -238,7 +228,7 @@ async def list_orders(
 ) -> Page[m.ProductionOrder]:
     p = s.ProductionOrderRow
     on_equipment = select(s.OperationRow.order_id).where(s.OperationRow.equipment_id == equipment_id)
-    return await list_page(
+    return await repo.list_page(
         session,
         p,
         views.production_order,
@@ -262,7 +252,7 @@ async def change_order(
     reason: str | None = None,
     hold: m.Hold | None = None,
 ) -> m.ProductionOrder:
-    row = await get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
+    row = await repo.get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
     before = m.ProductionOrderStatus(row.status)
     after = domain.PRODUCTION_ORDER.target(before, action)
     if action == "start" and row.actual_start is None:
@@ -305,7 +295,7 @@ async def change_order(
 async def _producing_order(
     session: AsyncSession, order_id: str, if_match: str | None, action: str
 ) -> s.ProductionOrderRow:
-    row = await get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
+    row = await repo.get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
     require_state("production order", m.ProductionOrderStatus(row.status), domain.PRODUCING, action)
     return row
 
@@ -325,7 +315,7 @@ async def confirm(
     op = _operation(row, data.op_no)
     domain.check_confirmation(data.good_quantity, data.scrap_quantity)
     if data.equipment_id:
-        await exists_or_422(session, s.EquipmentRow, data.equipment_id, "equipment")
+        await repo.exists_or_422(session, s.EquipmentRow, data.equipment_id, "equipment")
     op.good_quantity = round(op.good_quantity + data.good_quantity, 3)
     op.scrap_quantity = round(op.scrap_quantity + data.scrap_quantity, 3)
     row.good_quantity, row.scrap_quantity = domain.order_totals(
@@ -343,8 +333,7 @@ async def confirm(
         scrap_reason=data.scrap_reason,
         person_id=data.person_id,
     )
-    session.add(confirmation)
-    await session.flush()
+    await repo.insert(session, confirmation)
     await outbox.publish(
         session,
         SOURCE,
@@ -369,9 +358,9 @@ async def confirm(
 
 
 async def list_confirmations(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Confirmation]:
-    await exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    await repo.exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
     c = s.ConfirmationRow
-    return await list_page(session, c, views.confirmation, q, where=[c.order_id == order_id])
+    return await repo.list_page(session, c, views.confirmation, q, where=[c.order_id == order_id])
 
 
 async def complete_batch(
@@ -393,8 +382,7 @@ async def complete_batch(
         location=data.location,
         site=row.site,
     )
-    session.add(batch)
-    await session.flush()
+    await repo.insert(session, batch)
     await outbox.publish(
         session,
         SOURCE,
@@ -423,11 +411,11 @@ async def list_batches(
     b = s.BatchRow
     filters = ((b.order_id, order_id), (b.lot_id, lot_id), (b.quality_status, quality_status))
     where = [c == v for c, v in filters if v]
-    return await list_page(session, b, views.batch, q, where=where)
+    return await repo.list_page(session, b, views.batch, q, where=where)
 
 
 async def get_batch(session: AsyncSession, batch_id: str) -> m.BatchCompletion:
-    return views.batch(await get_or_404(session, s.BatchRow, batch_id, "batch"))
+    return views.batch(await repo.get_or_404(session, s.BatchRow, batch_id, "batch"))
 
 
 async def set_batch_quality(
@@ -435,7 +423,7 @@ async def set_batch_quality(
 ) -> m.BatchCompletion:
     """Record what quality decided about the batch's lot. Setting the status it already has
     changes nothing (a repeated decision, a reconciliation pass)."""
-    row = await get_versioned(session, s.BatchRow, batch_id, "batch", if_match, lock=True)
+    row = await repo.get_versioned(session, s.BatchRow, batch_id, "batch", if_match, lock=True)
     before = m.BatchQualityStatus(row.quality_status)
     if before is data.status:
         return views.batch(row)
@@ -462,7 +450,7 @@ async def set_batch_quality(
 
 
 async def list_order_batches(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.BatchCompletion]:
-    await exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    await repo.exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
     return await list_batches(session, q, order_id, None)
 
 
@@ -483,8 +471,7 @@ async def consume(
         output_item_id=row.item_id,
         site=row.site,
     )
-    session.add(consumption)
-    await session.flush()
+    await repo.insert(session, consumption)
     await outbox.publish(
         session,
         SOURCE,
@@ -509,9 +496,9 @@ async def list_consumptions(
 ) -> Page[m.Consumption]:
     c = s.ConsumptionRow
     where = [col == v for col, v in ((c.order_id, order_id), (c.lot_id, lot_id), (c.item_id, item_id)) if v]
-    return await list_page(session, c, views.consumption, q, where=where)
+    return await repo.list_page(session, c, views.consumption, q, where=where)
 
 
 async def list_order_consumptions(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Consumption]:
-    await exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
+    await repo.exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
     return await list_consumptions(session, q, order_id, None, None)

@@ -11,7 +11,7 @@ from contracts.events import qms as ev
 from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_versioned, list_page
+from contracts.kit.repository import get_versioned, insert, list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -34,8 +34,7 @@ async def create_capa(session: AsyncSession, data: m.CapaCreate) -> m.Capa:
         cause_codes=domain.unique(data.cause_codes),
         correction_codes=domain.unique(data.correction_codes),
     )
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     await outbox.publish(
         session,
         SOURCE,

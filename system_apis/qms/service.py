@@ -17,7 +17,7 @@ from contracts.kit.acting import acting
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import absent_or_409, get_or_404, get_versioned, list_page
+from contracts.kit.repository import absent_or_409, get_or_404, get_versioned, insert, list_page
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
 from contracts.models import qms as m
 from system_apis.qms import domain, views
@@ -60,8 +60,7 @@ async def create_inspection_lot(session: AsyncSession, data: m.InspectionLotCrea
                 unit=c.unit,
             )
         )
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     await outbox.publish(
         session,
         SOURCE,
@@ -314,8 +313,7 @@ async def create_defect_code(session: AsyncSession, data: m.DefectCodeCreate) ->
         category=data.category,
         default_severity=data.default_severity,
     )
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     return views.defect_code(row)
 
 

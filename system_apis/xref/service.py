@@ -13,7 +13,7 @@ from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, body_instant, utcnow
 from contracts.kit.problems import Conflict, NotFound
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, get_versioned, list_page
+from contracts.kit.repository import get_or_404, get_or_422, get_versioned, insert, list_page
 from contracts.models import xref as m
 from system_apis.xref import domain, views
 from system_apis.xref import store as s
@@ -27,8 +27,7 @@ async def register_entity(session: AsyncSession, data: m.EntityCreate) -> m.Enti
     if await session.get(s.EntityRow, canonical_id) is not None:
         raise Conflict(f"canonical id {canonical_id} is already registered", slug="entity-exists")
     row = s.EntityRow(id=canonical_id, kind=data.kind, label=data.label)
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     await outbox.publish(
         session, SOURCE, row.id, ev.EntityRegistered(canonical_id=row.id, kind=row.kind, label=row.label)
     )
@@ -65,8 +64,7 @@ async def register_mapping(session: AsyncSession, data: m.MappingCreate) -> m.Ma
         valid_from=claim.validity.start,
         valid_to=claim.validity.end,
     )
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     await outbox.publish(
         session,
         SOURCE,
