@@ -1,6 +1,6 @@
 """The one records mechanism of the system APIs, generic over a service's own models: get or 404,
 exists or 422, create or 409, versioned update (If-Match), keyset pages and deltas (`updated_since`),
-and row -> wire conversion by attribute name."""
+row -> wire conversion by attribute name, and the events that announce a record's changes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import ColumnElement, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.kit import outbox
 from contracts.kit.core_records import find_all
 from contracts.kit.core_records import not_found as not_found  # where the services take it from
 from contracts.kit.paging import Page, PageQuery, check_if_match, keyset, page
@@ -36,6 +37,26 @@ def to_row(model: type[R], data: msgspec.Struct, **fields: Any) -> R:
     columns = inspect(model).columns.keys()
     taken = {name: getattr(data, name) for name in data.__struct_fields__ if name in columns}
     return model(**(taken | fields))
+
+
+async def announce(
+    session: AsyncSession,
+    source: str,
+    row: Any,
+    event: type[msgspec.Struct],
+    /,
+    *,
+    subject: str | None = None,
+    correlation_id: str | None = None,
+    **fields: Any,
+) -> None:
+    """Stage `event` about `row` (a stored record, or the wire type it was answered as) in the
+    session's outbox: its fields by the row's attribute names, as `to_wire` takes them, with
+    `fields` for what the row holds under another name or not at all. The event's subject is the
+    row's id unless `subject` names another; `correlation_id` files it
+    under the business incident the row belongs to (see `outbox.publish`)."""
+    data = to_wire(row, event, **fields)
+    await outbox.publish(session, source, subject or row.id, data, correlation_id=correlation_id)
 
 
 class _Overlay:

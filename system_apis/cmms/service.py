@@ -122,20 +122,17 @@ async def change_asset(
         ),
     )
     if after == m.AssetStatus.DOWN and open_downtime is not None:
-        await outbox.publish(
+        await repo.announce(
             session,
             SOURCE,
-            asset_id,
-            ev.AssetDown(
-                asset_id=asset_id,
-                site=row.site,
-                criticality=row.criticality,
-                downtime_id=open_downtime.id,
-                started_at=open_downtime.started_at,
-                reason=reason or open_downtime.reason or "",
-                maintenance_request_id=open_downtime.maintenance_request_id,
-                work_order_id=open_downtime.work_order_id,
-            ),
+            open_downtime,
+            ev.AssetDown,
+            asset_id=asset_id,
+            site=row.site,
+            criticality=row.criticality,
+            downtime_id=open_downtime.id,
+            reason=reason or open_downtime.reason or "",
+            subject=asset_id,
         )
     if after == m.AssetStatus.IN_SERVICE:
         await outbox.publish(
@@ -195,21 +192,12 @@ async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate
         correlation_id=correlation.current().correlation_id or None,
     )
     await repo.insert(session, row)
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.MaintenanceRequestSubmitted(
-            request_id=row.id,
-            type=row.type,
-            priority=row.priority,
-            asset_id=row.asset_id,
-            site=row.site,
-            description=row.description,
-            nonconformance_id=row.nonconformance_id,
-            production_order=row.production_order,
-            requested_by=row.requested_by,
-        ),
+        row,
+        ev.MaintenanceRequestSubmitted,
+        request_id=row.id,
         correlation_id=row.correlation_id,
     )
     return views.request(row)
@@ -244,21 +232,16 @@ async def _move_request(
     if reason is not None:
         row.status_reason = reason
     await session.flush()
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.MaintenanceRequestStatusChanged(
-            request_id=row.id,
-            asset_id=row.asset_id,
-            site=row.site,
-            from_status=before,
-            to_status=row.status,
-            action=action,
-            reason=reason,
-            nonconformance_id=row.nonconformance_id,
-            production_order=row.production_order,
-        ),
+        row,
+        ev.MaintenanceRequestStatusChanged,
+        request_id=row.id,
+        from_status=before,
+        to_status=row.status,
+        action=action,
+        reason=reason,
         correlation_id=row.correlation_id,
     )
 
@@ -329,24 +312,8 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
     elif asset.spare_parts:
         row.planned_parts, row.planned_parts_from = list(asset.spare_parts), m.PartPlan.ASSET
     await repo.insert(session, row)
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.WorkOrderCreated(
-            wo_id=row.id,
-            asset_id=row.asset_id,
-            site=row.site,
-            type=row.type,
-            priority=row.priority,
-            request_id=row.request_id,
-            assignee=row.assignee,
-            cost_centre=row.cost_centre,
-            order_ref=row.order_ref,
-            production_order=row.production_order,
-            nonconformance_id=row.nonconformance_id,
-        ),
-        correlation_id=row.correlation_id,
+    await repo.announce(
+        session, SOURCE, row, ev.WorkOrderCreated, wo_id=row.id, correlation_id=row.correlation_id
     )
     return views.work_order(row)
 
@@ -462,21 +429,16 @@ async def change_work_order(
         domain.check_close(row.id, before, row.costs_posted)
     row.status = after
     await session.flush()
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.WorkOrderStatusChanged(
-            wo_id=row.id,
-            asset_id=row.asset_id,
-            site=row.site,
-            from_status=before,
-            to_status=after,
-            action=action,
-            reason=reason,
-            assignee=row.assignee,
-            request_id=row.request_id,
-        ),
+        row,
+        ev.WorkOrderStatusChanged,
+        wo_id=row.id,
+        from_status=before,
+        to_status=after,
+        action=action,
+        reason=reason,
         correlation_id=row.correlation_id,
     )
     if action == "complete":
@@ -501,29 +463,14 @@ def _apply_completion(row: s.WorkOrderRow, data: m.WorkOrderComplete, now: datet
 
 
 async def _publish_completed(session: AsyncSession, row: s.WorkOrderRow) -> None:
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.WorkOrderCompleted(
-            wo_id=row.id,
-            asset_id=row.asset_id,
-            site=row.site,
-            type=row.type,
-            parts=[views.part_used(p) for p in row.parts],
-            labor=[views.labor_used(u) for u in row.labor],
-            request_id=row.request_id,
-            cost_centre=row.cost_centre,
-            order_ref=row.order_ref,
-            production_order=row.production_order,
-            nonconformance_id=row.nonconformance_id,
-            cause_code=row.cause_code,
-            correction_code=row.correction_code,
-            failure_time=row.failure_time,
-            actual_start=row.actual_start,
-            actual_end=row.actual_end,
-            downtime_minutes=row.downtime_minutes,
-        ),
+        row,
+        ev.WorkOrderCompleted,
+        wo_id=row.id,
+        parts=[views.part_used(p) for p in row.parts],
+        labor=[views.labor_used(u) for u in row.labor],
         correlation_id=row.correlation_id,
     )
 

@@ -11,11 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.paging import Page
 from contracts.kit.problems import IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import to_wire
+from contracts.kit.repository import announce, to_wire
 from contracts.models import erp as m
 from system_apis.erp import store as s
 from system_apis.erp.events import SOURCE
@@ -60,18 +59,15 @@ async def raise_alert(
         except IntegrityError as exc:
             raise IllegalTransition("quality alert", "raised", "raise") from exc
         await erp.flag_purchase_order(session, po, _view(row), op)
-        await outbox.publish(
+        await announce(
             session,
             SOURCE,
-            po.po_id,
-            ev.PurchaseOrderQualityAlert(
-                po_id=po.po_id,
-                alert_id=row.id,
-                supplier_id=po.supplier_id,
-                item_id=row.item_id,
-                lot_id=row.lot_id,
-                supplier_case_id=row.supplier_case_id,
-            ),
+            row,
+            ev.PurchaseOrderQualityAlert,
+            po_id=po.po_id,
+            alert_id=row.id,
+            supplier_id=po.supplier_id,
+            subject=po.po_id,
         )
     return (await attach(session, [po]))[0]
 

@@ -11,12 +11,11 @@ from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, keyset, page
 from contracts.kit.problems import IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, insert
+from contracts.kit.repository import announce, get_or_404, get_or_422, insert
 from contracts.models import erp as m
 from system_apis.erp import domain, holds
 from system_apis.erp import store as s
@@ -174,20 +173,15 @@ def _line(
 async def _post(session: AsyncSession, row: s.SupplierInvoiceRow) -> m.SupplierInvoice:
     await insert(session, row)
     invoice = await view(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.SupplierInvoicePosted(
-            invoice_id=row.id,
-            kind=row.kind,
-            supplier_id=row.supplier_id,
-            po_id=row.po_id,
-            total=row.total.quantize(CENT),
-            currency=row.currency,
-            lot_ids=sorted({li.lot_id for li in row.lines}),
-            payment_blocked=invoice.payment_block.blocked,
-        ),
+        row,
+        ev.SupplierInvoicePosted,
+        invoice_id=row.id,
+        total=row.total.quantize(CENT),
+        lot_ids=sorted({li.lot_id for li in row.lines}),
+        payment_blocked=invoice.payment_block.blocked,
     )
     return invoice
 
@@ -235,17 +229,8 @@ async def pay(session: AsyncSession, invoice_id: str, data: m.InvoicePayment) ->
     )
     row.payment_reference = data.reference
     await session.flush()
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.SupplierInvoicePaid(
-            invoice_id=row.id,
-            supplier_id=row.supplier_id,
-            total=row.total.quantize(CENT),
-            currency=row.currency,
-            payment_reference=row.payment_reference,
-        ),
+    await announce(
+        session, SOURCE, row, ev.SupplierInvoicePaid, invoice_id=row.id, total=row.total.quantize(CENT)
     )
     return await view(session, row)
 

@@ -7,12 +7,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, get_or_404, get_versioned, insert, list_page, to_wire
+from contracts.kit.repository import (
+    announce,
+    exists_or_422,
+    get_or_404,
+    get_versioned,
+    insert,
+    list_page,
+    to_wire,
+)
 from contracts.kit.states import StateMachine
 from contracts.models import erp as m
 from system_apis.erp import store as s
@@ -55,14 +62,7 @@ async def create(session: AsyncSession, data: m.PurchaseRequisitionCreate) -> m.
         open_item=data.item_id,
     )
     await insert(session, row)  # a racing second open requisition fails here on the unique index (409)
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.PurchaseRequisitionCreated(
-            requisition_id=row.id, item_id=row.item_id, quantity=row.quantity, source_ref=row.source_ref
-        ),
-    )
+    await announce(session, SOURCE, row, ev.PurchaseRequisitionCreated, requisition_id=row.id)
     return view(row)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import core_records, outbox
+from contracts.kit import core_records
 from contracts.kit import repository as repo
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, check_if_match
@@ -445,19 +445,7 @@ async def post_cost(session: AsyncSession, data: m.CostPostingCreate) -> m.CostP
     amount = _money(data.amount)
     row = repo.to_row(s.CostPostingRow, data, id=new_id("COST"), amount=amount)
     await repo.insert(session, row)
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.CostPosted(
-            posting_id=row.id,
-            amount=amount,
-            currency=row.currency,
-            cost_centre=row.cost_centre,
-            kind=row.kind,
-            order_ref=row.order_ref,
-        ),
-    )
+    await repo.announce(session, SOURCE, row, ev.CostPosted, posting_id=row.id, amount=amount)
     return views.cost_posting(row)
 
 

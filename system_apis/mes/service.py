@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import mes as ev
-from contracts.kit import outbox
 from contracts.kit import repository as repo
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, body_instant, check_window, utcnow
@@ -71,23 +70,20 @@ async def change_equipment_state(
     downtime = await _follow_downtime(session, row.id, after, occurred, data)
     row.state, row.state_since, row.state_reason, row.state_alarm = after, occurred, data.reason, data.alarm
     await session.flush()
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.EquipmentStateChanged(
-            change_id=change.id,
-            equipment_id=row.id,
-            work_centre=row.work_centre,
-            site=row.site,
-            from_state=before,
-            to_state=after,
-            reason=data.reason,
-            order_id=data.order_id,
-            alarm=data.alarm,
-            occurred_at=occurred,
-            downtime_id=downtime.id if downtime else None,
-        ),
+        data,
+        ev.EquipmentStateChanged,
+        change_id=change.id,
+        equipment_id=row.id,
+        work_centre=row.work_centre,
+        site=row.site,
+        from_state=before,
+        to_state=after,
+        occurred_at=occurred,
+        downtime_id=downtime.id if downtime else None,
+        subject=row.id,
     )
     return views.equipment(row)
 
@@ -268,26 +264,19 @@ async def change_order(
             row.actual_end = utcnow()
     row.status = after
     await session.flush()
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.ProductionOrderStatusChanged(
-            order_id=row.id,
-            item_id=row.item_id,
-            site=row.site,
-            from_status=before,
-            to_status=after,
-            action=action,
-            good_quantity=row.good_quantity,
-            scrap_quantity=row.scrap_quantity,
-            equipment_ids=sorted({op.equipment_id for op in row.operations if op.equipment_id}),
-            lot_id=row.lot_id,
-            reason=reason,
-            maintenance_request_id=row.maintenance_request_id if action == "hold" else None,
-            nonconformance_id=row.nonconformance_id if action == "hold" else None,
-            order_type=row.order_type,
-        ),
+        row,
+        ev.ProductionOrderStatusChanged,
+        order_id=row.id,
+        from_status=before,
+        to_status=after,
+        action=action,
+        equipment_ids=sorted({op.equipment_id for op in row.operations if op.equipment_id}),
+        reason=reason,
+        maintenance_request_id=row.maintenance_request_id if action == "hold" else None,
+        nonconformance_id=row.nonconformance_id if action == "hold" else None,
     )
     return views.production_order(row)
 
@@ -334,25 +323,20 @@ async def confirm(
         person_id=data.person_id,
     )
     await repo.insert(session, confirmation)
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.OperationConfirmed(
-            confirmation_id=confirmation.id,
-            order_id=row.id,
-            item_id=row.item_id,
-            site=row.site,
-            op_no=op.op_no,
-            work_centre=op.work_centre,
-            good_quantity=confirmation.good_quantity,
-            scrap_quantity=confirmation.scrap_quantity,
-            order_good_quantity=row.good_quantity,
-            order_scrap_quantity=row.scrap_quantity,
-            equipment_id=confirmation.equipment_id,
-            scrap_reason=confirmation.scrap_reason,
-            person_id=confirmation.person_id,
-        ),
+        confirmation,
+        ev.OperationConfirmed,
+        confirmation_id=confirmation.id,
+        order_id=row.id,
+        item_id=row.item_id,
+        site=row.site,
+        op_no=op.op_no,
+        work_centre=op.work_centre,
+        order_good_quantity=row.good_quantity,
+        order_scrap_quantity=row.scrap_quantity,
+        subject=row.id,
     )
     return views.confirmation(confirmation)
 
@@ -383,20 +367,17 @@ async def complete_batch(
         site=row.site,
     )
     await repo.insert(session, batch)
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.BatchCompleted(
-            batch_id=batch.id,
-            order_id=row.id,
-            item_id=row.item_id,
-            lot_id=lot_id,
-            quantity=batch.quantity,
-            uom=batch.uom,
-            site=row.site,
-            location=batch.location,
-        ),
+        batch,
+        ev.BatchCompleted,
+        batch_id=batch.id,
+        order_id=row.id,
+        item_id=row.item_id,
+        lot_id=lot_id,
+        site=row.site,
+        subject=row.id,
     )
     return views.batch(batch)
 
@@ -430,21 +411,16 @@ async def set_batch_quality(
     domain.check_quality_change(before, data.status)
     row.quality_status, row.quality_reason, row.quality_ref = data.status, data.reason, data.quality_ref
     await session.flush()
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.BatchQualityStatusChanged(
-            batch_id=row.id,
-            order_id=row.order_id,
-            item_id=row.item_id,
-            lot_id=row.lot_id,
-            from_status=before,
-            to_status=data.status,
-            site=row.site,
-            reason=data.reason,
-            quality_ref=data.quality_ref,
-        ),
+        row,
+        ev.BatchQualityStatusChanged,
+        batch_id=row.id,
+        from_status=before,
+        to_status=data.status,
+        reason=data.reason,
+        quality_ref=data.quality_ref,
     )
     return views.batch(row)
 
@@ -472,21 +448,16 @@ async def consume(
         site=row.site,
     )
     await repo.insert(session, consumption)
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.MaterialConsumed(
-            consumption_id=consumption.id,
-            order_id=row.id,
-            item_id=data.item_id,
-            quantity=data.quantity,
-            uom=data.uom,
-            output_item_id=row.item_id,
-            site=row.site,
-            lot_id=data.lot_id,
-            op_no=data.op_no,
-        ),
+        data,
+        ev.MaterialConsumed,
+        consumption_id=consumption.id,
+        order_id=row.id,
+        output_item_id=row.item_id,
+        site=row.site,
+        subject=row.id,
     )
     return views.consumption(consumption)
 

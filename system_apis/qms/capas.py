@@ -11,7 +11,7 @@ from contracts.events import qms as ev
 from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_versioned, insert, list_page
+from contracts.kit.repository import announce, get_versioned, insert, list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -35,20 +35,7 @@ async def create_capa(session: AsyncSession, data: m.CapaCreate) -> m.Capa:
         correction_codes=domain.unique(data.correction_codes),
     )
     await insert(session, row)
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.CapaOpened(
-            capa_id=row.id,
-            kind=row.kind,
-            title=row.title,
-            status=row.status,
-            owner=row.owner,
-            nc_ids=list(row.nc_ids),
-            due_date=row.due_date,
-        ),
-    )
+    await announce(session, SOURCE, row, ev.CapaOpened, capa_id=row.id, nc_ids=list(row.nc_ids))
     return views.capa(row)
 
 

@@ -10,7 +10,7 @@ from contracts.events import qms as ev
 from contracts.kit import core_records, outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, list_page
+from contracts.kit.repository import announce, exists_or_422, list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -59,21 +59,14 @@ async def create_nonconformance(session: AsyncSession, data: m.NonconformanceCre
         reopen_count=0,
     )
     await core_records.add(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.NonconformanceOpened(
-            nc_id=row.id,
-            title=row.title,
-            severity=row.severity,
-            status=row.status,
-            defect_codes=list(row.defect_codes),
-            links=_links(row),
-            quantity_affected=row.quantity_affected,
-            unit=row.unit,
-            disposition=row.disposition,
-        ),
+        row,
+        ev.NonconformanceOpened,
+        nc_id=row.id,
+        defect_codes=list(row.defect_codes),
+        links=_links(row),
     )
     return views.nonconformance(row)
 
@@ -90,20 +83,16 @@ async def update_nonconformance(
         changed += set_list(row, "root_cause_codes", domain.unique(data.root_cause_codes))
     if changed:
         await core_records.save(session, row)
-        await outbox.publish(
+        await announce(
             session,
             SOURCE,
-            row.id,
-            ev.NonconformanceUpdated(
-                nc_id=row.id,
-                status=row.status,
-                severity=row.severity,
-                changed=changed,
-                links=_links(row),
-                defect_codes=list(row.defect_codes),
-                root_cause_codes=list(row.root_cause_codes),
-                disposition=row.disposition,
-            ),
+            row,
+            ev.NonconformanceUpdated,
+            nc_id=row.id,
+            changed=changed,
+            links=_links(row),
+            defect_codes=list(row.defect_codes),
+            root_cause_codes=list(row.root_cause_codes),
         )
     return views.nonconformance(row)
 

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import core_records, outbox
+from contracts.kit import core_records
 from contracts.kit.acting import acting
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import absent_or_409, get_or_404, get_versioned, insert, list_page
+from contracts.kit.repository import absent_or_409, announce, get_or_404, get_versioned, insert, list_page
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
 from contracts.models import qms as m
 from system_apis.qms import domain, views
@@ -61,21 +61,13 @@ async def create_inspection_lot(session: AsyncSession, data: m.InspectionLotCrea
             )
         )
     await insert(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.InspectionLotCreated(
-            inspection_lot_id=row.id,
-            origin=row.origin,
-            item_id=row.item_id,
-            lot_id=row.lot_id,
-            sample_size=row.sample_size,
-            characteristics=[c.code for c in data.characteristics],
-            source_ref=row.source_ref,
-            supplier_id=row.supplier_id,
-            due_date=row.due_date,
-        ),
+        row,
+        ev.InspectionLotCreated,
+        inspection_lot_id=row.id,
+        characteristics=[c.code for c in data.characteristics],
     )
     return views.inspection_lot(row)
 
@@ -155,32 +147,26 @@ async def record_results(
     row.status = domain.after_results(row.status, complete)
     row.touch()
     await session.flush()
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.ResultsRecorded(
-            inspection_lot_id=row.id,
-            item_id=row.item_id,
-            lot_id=row.lot_id,
-            status=row.status,
-            result=row.result,
-            complete=complete,
-            failed_characteristics=views.failed_characteristics(row),
-            results=[
-                ev.MeasuredResult(
-                    characteristic=r.characteristic_code,
-                    evaluation=r.evaluation,
-                    value=r.value,
-                    unit=r.unit,
-                    uncertainty=r.uncertainty,
-                    conforming=r.conforming,
-                )
-                for r in row.results
-            ],
-            supplier_id=row.supplier_id,
-            recorded_by=data.recorded_by,
-        ),
+        row,
+        ev.ResultsRecorded,
+        inspection_lot_id=row.id,
+        complete=complete,
+        failed_characteristics=views.failed_characteristics(row),
+        results=[
+            ev.MeasuredResult(
+                characteristic=r.characteristic_code,
+                evaluation=r.evaluation,
+                value=r.value,
+                unit=r.unit,
+                uncertainty=r.uncertainty,
+                conforming=r.conforming,
+            )
+            for r in row.results
+        ],
+        recorded_by=data.recorded_by,
     )
     return views.inspection_lot(row)
 
@@ -203,27 +189,21 @@ async def make_usage_decision(
     )
     row.decisions.append(decision)
     await core_records.save(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.UsageDecisionMade(
-            inspection_lot_id=row.id,
-            lot_id=row.lot_id,
-            item_id=row.item_id,
-            origin=row.origin,
-            code=decision.code,
-            disposition=decision.disposition,
-            result=result,
-            failed_characteristics=views.failed_characteristics(row),
-            decided_by=decision.decided_by,
-            decided_at=decision.decided_at,
-            revision=decision.revision,
-            supplier_id=row.supplier_id,
-            source_ref=row.source_ref,
-            previous_disposition=previous,
-            decided_by_key=who.key() if (who := acting(session.info.get(PRINCIPAL_KEY))) else None,
-        ),
+        row,
+        ev.UsageDecisionMade,
+        inspection_lot_id=row.id,
+        code=decision.code,
+        disposition=decision.disposition,
+        result=result,
+        failed_characteristics=views.failed_characteristics(row),
+        decided_by=decision.decided_by,
+        decided_at=decision.decided_at,
+        revision=decision.revision,
+        previous_disposition=previous,
+        decided_by_key=who.key() if (who := acting(session.info.get(PRINCIPAL_KEY))) else None,
     )
     return views.inspection_lot(row)
 
@@ -275,23 +255,18 @@ async def _move_lot(
 ) -> m.InspectionLot:
     before, row.status = row.status, target
     await core_records.save(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.InspectionLotStatusChanged(
-            inspection_lot_id=row.id,
-            from_status=before,
-            to_status=target,
-            action=action,
-            item_id=row.item_id,
-            lot_id=row.lot_id,
-            supplier_id=row.supplier_id,
-            source_ref=row.source_ref,
-            reason=reason,
-            by=by,
-            stock_txn_ids=list(row.stock_txn_ids),
-        ),
+        row,
+        ev.InspectionLotStatusChanged,
+        inspection_lot_id=row.id,
+        from_status=before,
+        to_status=target,
+        action=action,
+        reason=reason,
+        by=by,
+        stock_txn_ids=list(row.stock_txn_ids),
     )
     return views.inspection_lot(row)
 

@@ -14,7 +14,7 @@ from contracts.kit.documents import DocumentRow
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import list_page
+from contracts.kit.repository import announce, list_page
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -37,19 +37,14 @@ async def create_supplier_case(session: AsyncSession, data: m.SupplierCaseCreate
         responses=[],
     )
     await core_records.add(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.SupplierCaseOpened(
-            case_id=row.id,
-            supplier_id=row.supplier_id,
-            title=row.title,
-            status=row.status,
-            nc_ids=list(row.nc_ids),
-            lot_ids=list(row.lot_ids),
-            due_date=row.due_date,
-        ),
+        row,
+        ev.SupplierCaseOpened,
+        case_id=row.id,
+        nc_ids=list(row.nc_ids),
+        lot_ids=list(row.lot_ids),
     )
     return views.supplier_case(row)
 

@@ -13,7 +13,7 @@ from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, body_instant, utcnow
 from contracts.kit.problems import Conflict, NotFound
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, get_versioned, insert, list_page
+from contracts.kit.repository import announce, get_or_404, get_or_422, get_versioned, insert, list_page
 from contracts.models import xref as m
 from system_apis.xref import domain, views
 from system_apis.xref import store as s
@@ -65,19 +65,15 @@ async def register_mapping(session: AsyncSession, data: m.MappingCreate) -> m.Ma
         valid_to=claim.validity.end,
     )
     await insert(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.canonical_id,
-        ev.MappingRegistered(
-            mapping_id=row.id,
-            canonical_id=row.canonical_id,
-            kind=row.kind,
-            system=row.system,
-            system_id=row.system_id,
-            valid_from=claim.validity.start,
-            valid_to=claim.validity.end,
-        ),
+        row,
+        ev.MappingRegistered,
+        mapping_id=row.id,
+        valid_from=claim.validity.start,
+        valid_to=claim.validity.end,
+        subject=row.canonical_id,
     )
     return views.mapping(row)
 
@@ -94,20 +90,16 @@ async def change_validity(
     await _check(session, after)
     row.valid_to = after.validity.end
     await session.flush()
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.canonical_id,
-        ev.MappingValidityChanged(
-            mapping_id=row.id,
-            canonical_id=row.canonical_id,
-            kind=row.kind,
-            system=row.system,
-            system_id=row.system_id,
-            valid_from=after.validity.start,
-            valid_to=after.validity.end,
-            previous_valid_to=before.validity.end,
-        ),
+        row,
+        ev.MappingValidityChanged,
+        mapping_id=row.id,
+        valid_from=after.validity.start,
+        valid_to=after.validity.end,
+        previous_valid_to=before.validity.end,
+        subject=row.canonical_id,
     )
     return views.mapping(row)
 
