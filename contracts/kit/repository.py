@@ -21,6 +21,7 @@ from contracts.kit.records import RecordMixin
 R = TypeVar("R", bound=RecordMixin)
 Out = TypeVar("Out")
 W = TypeVar("W")
+Row = TypeVar("Row")  # any mapped class: a record or one of its child rows
 
 
 def to_wire(row: object, wire: type[W], **fields: Any) -> W:
@@ -30,7 +31,7 @@ def to_wire(row: object, wire: type[W], **fields: Any) -> W:
     return msgspec.convert(_Overlay(row, fields) if fields else row, wire, from_attributes=True)
 
 
-def to_row(model: type[R], data: msgspec.Struct, **fields: Any) -> R:
+def to_row(model: type[Row], data: msgspec.Struct, **fields: Any) -> Row:
     """A new row from a create body: each body field the model has a column of that name for,
     then `fields` (the id under its row name, the starting state, values the body only implies).
     Body fields that need converting on the way in (money, JSON lists) are given in `fields`."""

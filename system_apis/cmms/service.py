@@ -177,17 +177,12 @@ async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate
         raise Unprocessable(
             f"asset {asset.id} is at site {asset.site}, not {data.site}", slug="site-mismatch"
         )
-    row = s.MaintenanceRequestRow(
+    row = repo.to_row(
+        s.MaintenanceRequestRow,
+        data,
         id=new_id("MR"),
-        type=data.type,
-        priority=data.priority,
-        description=data.description,
-        details=data.details,
         asset_id=asset.id,
         site=asset.site,
-        nonconformance_id=data.nonconformance_id,
-        production_order=data.production_order,
-        requested_by=data.requested_by,
         status=m.RequestStatus.SUBMITTED,
         correlation_id=correlation.current().correlation_id or None,
     )

@@ -18,6 +18,7 @@ from contracts.kit.repository import (
     get_versioned,
     insert,
     list_page,
+    to_row,
     to_wire,
 )
 from contracts.kit.states import StateMachine
@@ -51,14 +52,12 @@ async def create(session: AsyncSession, data: m.PurchaseRequisitionCreate) -> m.
         raise RequisitionOpen(
             f"requisition {existing} for item {data.item_id} is still open", requisition_id=existing
         )
-    row = s.PurchaseRequisitionRow(
+    row = to_row(
+        s.PurchaseRequisitionRow,
+        data,
         id=new_id("PR"),
-        item_id=data.item_id,
         quantity=kept_quantity(data.quantity),
         status=R.OPEN,
-        reason=data.reason,
-        requested_by=data.requested_by,
-        source_ref=data.source_ref,
         open_item=data.item_id,
     )
     await insert(session, row)  # a racing second open requisition fails here on the unique index (409)

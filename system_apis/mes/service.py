@@ -56,14 +56,13 @@ async def change_equipment_state(
     now = utcnow()
     reported = body_instant(data.occurred_at, "occurred_at")
     occurred = min(max(reported, row.state_since), now) if reported else now
-    change = s.EquipmentStateChangeRow(
+    change = repo.to_row(
+        s.EquipmentStateChangeRow,
+        data,
         id=new_id("EQS"),
         equipment_id=row.id,
         from_state=before,
         to_state=after,
-        reason=data.reason,
-        order_id=data.order_id,
-        alarm=data.alarm,
         occurred_at=occurred,
     )
     session.add(change)
@@ -174,21 +173,15 @@ async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> 
     planned_start = body_instant(data.planned_start, "planned_start")
     planned_end = body_instant(data.planned_end, "planned_end")
     check_window(planned_start, planned_end)
-    row = s.ProductionOrderRow(
+    row = repo.to_row(
+        s.ProductionOrderRow,
+        data,
         id=data.order_id or new_id("PRD"),
-        item_id=data.item_id,
-        planned_quantity=data.planned_quantity,
         good_quantity=0.0,
         scrap_quantity=0.0,
-        uom=data.uom,
-        lot_id=data.lot_id,
-        site=data.site,
         status=m.ProductionOrderStatus.PLANNED,
         planned_start=planned_start,
         planned_end=planned_end,
-        order_type=data.order_type,
-        source_lot_id=data.source_lot_id,
-        quality_ref=data.quality_ref,
         operations=[
             s.OperationRow(
                 op_no=op.op_no,
@@ -311,16 +304,14 @@ async def confirm(
         domain.OperationQuantities(o.op_no, o.good_quantity, o.scrap_quantity) for o in row.operations
     )
     row.touch()
-    confirmation = s.ConfirmationRow(
+    confirmation = repo.to_row(
+        s.ConfirmationRow,
+        data,
         id=new_id("CNF"),
         order_id=row.id,
         op_no=op.op_no,
         work_centre=op.work_centre,
         equipment_id=data.equipment_id or op.equipment_id,
-        good_quantity=data.good_quantity,
-        scrap_quantity=data.scrap_quantity,
-        scrap_reason=data.scrap_reason,
-        person_id=data.person_id,
     )
     await repo.insert(session, confirmation)
     await repo.announce(
@@ -436,16 +427,8 @@ async def consume(
     row = await _producing_order(session, order_id, if_match, "consume material")
     if data.op_no is not None:
         _operation(row, data.op_no)
-    consumption = s.ConsumptionRow(
-        id=new_id("CON"),
-        order_id=row.id,
-        op_no=data.op_no,
-        item_id=data.item_id,
-        lot_id=data.lot_id,
-        quantity=data.quantity,
-        uom=data.uom,
-        output_item_id=row.item_id,
-        site=row.site,
+    consumption = repo.to_row(
+        s.ConsumptionRow, data, id=new_id("CON"), order_id=row.id, output_item_id=row.item_id, site=row.site
     )
     await repo.insert(session, consumption)
     await repo.announce(

@@ -11,7 +11,7 @@ from contracts.events import qms as ev
 from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import announce, get_versioned, insert, list_page
+from contracts.kit.repository import announce, get_versioned, insert, list_page, to_row
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -20,15 +20,12 @@ from system_apis.qms.lookups import SOURCE, assign, contains, equal, known_ncs, 
 
 async def create_capa(session: AsyncSession, data: m.CapaCreate) -> m.Capa:
     ncs = await known_ncs(session, data.nc_ids)
-    row = s.CapaRow(
+    row = to_row(
+        s.CapaRow,
+        data,
         id=new_id("CAPA"),
-        kind=data.kind,
-        title=data.title,
         status=m.CapaStatus.DRAFT,
-        owner=data.owner,
-        description=data.description,
         nc_ids=[nc.id for nc in ncs],
-        due_date=data.due_date,
         actions=_actions(data.actions),
         effectiveness_checks=[],
         cause_codes=domain.unique(data.cause_codes),

@@ -10,7 +10,7 @@ from contracts.events import qms as ev
 from contracts.kit import core_records, outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import announce, exists_or_422, list_page
+from contracts.kit.repository import announce, exists_or_422, list_page, to_row
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -37,25 +37,13 @@ async def create_nonconformance(session: AsyncSession, data: m.NonconformanceCre
     defect_codes = await known_defect_codes(session, data.defect_codes)
     if data.inspection_lot_id:
         await exists_or_422(session, s.InspectionLotRow, data.inspection_lot_id, "inspection lot")
-    row = s.NonconformanceRow(
+    row = to_row(
+        s.NonconformanceRow,
+        data,
         id=new_id("NC"),
-        title=data.title,
         status=m.NcStatus.OPEN,
-        severity=data.severity,
-        description=data.description,
         defect_codes=defect_codes,
         root_cause_codes=domain.unique(data.root_cause_codes),
-        quantity_affected=data.quantity_affected,
-        unit=data.unit,
-        disposition=data.disposition,
-        action_plan=data.action_plan,
-        item_id=data.item_id,
-        lot_id=data.lot_id,
-        supplier_id=data.supplier_id,
-        equipment_id=data.equipment_id,
-        production_order_id=data.production_order_id,
-        inspection_lot_id=data.inspection_lot_id,
-        reported_by=data.reported_by,
         reopen_count=0,
     )
     await core_records.add(session, row)

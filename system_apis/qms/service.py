@@ -17,7 +17,15 @@ from contracts.kit.acting import acting
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import absent_or_409, announce, get_or_404, get_versioned, insert, list_page
+from contracts.kit.repository import (
+    absent_or_409,
+    announce,
+    get_or_404,
+    get_versioned,
+    insert,
+    list_page,
+    to_row,
+)
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
 from contracts.models import qms as m
 from system_apis.qms import domain, views
@@ -32,15 +40,10 @@ async def create_inspection_lot(session: AsyncSession, data: m.InspectionLotCrea
     domain.check_specs([_spec(c) for c in data.characteristics])
     if data.source_ref:
         await _refuse_second_active_lot(session, data)
-    row = s.InspectionLotRow(
+    row = to_row(
+        s.InspectionLotRow,
+        data,
         id=new_id("IL"),
-        origin=data.origin,
-        source_ref=data.source_ref,
-        item_id=data.item_id,
-        lot_id=data.lot_id,
-        supplier_id=data.supplier_id,
-        sample_size=data.sample_size,
-        due_date=data.due_date,
         status=L.CREATED,
         result=m.LotResult.PENDING,
         stock_txn_ids=[],
@@ -178,14 +181,8 @@ async def make_usage_decision(
     result = m.LotResult(row.result)
     row.status = domain.decide(row.status, result, data.disposition)
     previous = row.decisions[-1].disposition if row.decisions else None
-    decision = s.DecisionRow(
-        revision=len(row.decisions) + 1,
-        code=data.code,
-        disposition=data.disposition,
-        lot_result=result,
-        decided_by=data.decided_by,
-        decided_at=utcnow(),
-        note=data.note,
+    decision = to_row(
+        s.DecisionRow, data, revision=len(row.decisions) + 1, lot_result=result, decided_at=utcnow()
     )
     row.decisions.append(decision)
     await core_records.save(session, row)
@@ -282,12 +279,7 @@ def _stored_spec(c: s.CharacteristicRow) -> domain.Spec:
 # --- defect codes ---------------------------------------------------------------------------------
 async def create_defect_code(session: AsyncSession, data: m.DefectCodeCreate) -> m.DefectCode:
     await absent_or_409(session, s.DefectCodeRow, data.code, "defect code")
-    row = s.DefectCodeRow(
-        id=data.code,
-        description=data.description,
-        category=data.category,
-        default_severity=data.default_severity,
-    )
+    row = to_row(s.DefectCodeRow, data, id=data.code)
     await insert(session, row)
     return views.defect_code(row)
 

@@ -14,7 +14,7 @@ from contracts.kit.documents import DocumentRow
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import announce, list_page
+from contracts.kit.repository import announce, list_page, to_row
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -23,17 +23,13 @@ from system_apis.qms.lookups import SOURCE, assign, contains, equal, known_ncs, 
 
 async def create_supplier_case(session: AsyncSession, data: m.SupplierCaseCreate) -> m.SupplierCase:
     nc_ids = await _ncs_of_supplier(session, data.supplier_id, data.nc_ids)
-    row = s.SupplierCaseRow(
+    row = to_row(
+        s.SupplierCaseRow,
+        data,
         id=new_id("SCAR"),
-        supplier_id=data.supplier_id,
-        title=data.title,
         status=m.SupplierCaseStatus.OPEN,
-        description=data.description,
         nc_ids=nc_ids,
         lot_ids=domain.unique(data.lot_ids),
-        po_id=data.po_id,
-        due_date=data.due_date,
-        opened_by=data.opened_by,
         responses=[],
     )
     await core_records.add(session, row)
