@@ -4,7 +4,7 @@ row -> wire conversion by attribute name, and the events that announce a record'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -117,6 +117,22 @@ async def get_versioned(
     row = await get_or_404(session, model, record_id, what, lock=lock)
     check_if_match(if_match, row.version)
     return row
+
+
+# fetch(session, model, record id, what) -> the record, or a 404 naming `what`
+Fetch = Callable[[AsyncSession, type[R], str, str], Awaitable[R]]
+
+
+def reader(
+    model: type[R], what: str, view: Callable[[R], Out], *, fetch: Fetch[R] = get_or_404
+) -> Callable[[AsyncSession, str], Awaitable[Out]]:
+    """The use case that answers one record by its id as `view` makes it (404 when it is not
+    there). `fetch` is `core_records.load` for a record read with its children on the Core path."""
+
+    async def read(session: AsyncSession, record_id: str) -> Out:
+        return view(await fetch(session, model, record_id, what))
+
+    return read
 
 
 async def absent_or_409(session: AsyncSession, model: type[R], record_id: str, what: str) -> None:

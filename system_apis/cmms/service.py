@@ -38,8 +38,7 @@ async def create_asset(session: AsyncSession, data: m.AssetCreate) -> m.Asset:
     return views.asset(row)
 
 
-async def get_asset(session: AsyncSession, asset_id: str) -> m.Asset:
-    return views.asset(await repo.get_or_404(session, s.AssetRow, asset_id, "asset"))
+get_asset = repo.reader(s.AssetRow, "asset", views.asset)
 
 
 async def list_assets(
@@ -198,10 +197,7 @@ async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate
     return views.request(row)
 
 
-async def get_request(session: AsyncSession, request_id: str) -> m.MaintenanceRequest:
-    return views.request(
-        await repo.get_or_404(session, s.MaintenanceRequestRow, request_id, "maintenance request")
-    )
+get_request = repo.reader(s.MaintenanceRequestRow, "maintenance request", views.request)
 
 
 async def list_requests(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.MaintenanceRequest]:
@@ -313,8 +309,7 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
     return views.work_order(row)
 
 
-async def get_work_order(session: AsyncSession, wo_id: str) -> m.WorkOrder:
-    return views.work_order(await repo.get_or_404(session, s.WorkOrderRow, wo_id, "work order"))
+get_work_order = repo.reader(s.WorkOrderRow, "work order", views.work_order)
 
 
 async def list_work_orders(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.WorkOrder]:

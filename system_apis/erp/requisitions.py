@@ -14,10 +14,10 @@ from contracts.kit.records import new_id
 from contracts.kit.repository import (
     announce,
     exists_or_422,
-    get_or_404,
     get_versioned,
     insert,
     list_page,
+    reader,
     to_row,
     to_wire,
 )
@@ -65,8 +65,7 @@ async def create(session: AsyncSession, data: m.PurchaseRequisitionCreate) -> m.
     return view(row)
 
 
-async def get(session: AsyncSession, requisition_id: str) -> m.PurchaseRequisition:
-    return view(await get_or_404(session, s.PurchaseRequisitionRow, requisition_id, "purchase requisition"))
+get = reader(s.PurchaseRequisitionRow, "purchase requisition", view)
 
 
 async def list_requisitions(

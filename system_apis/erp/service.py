@@ -49,8 +49,7 @@ async def update_item(
     return views.item(row)
 
 
-async def get_item(session: AsyncSession, item_id: str) -> m.Item:
-    return views.item(await repo.get_or_404(session, s.ItemRow, item_id, "item"))
+get_item = repo.reader(s.ItemRow, "item", views.item)
 
 
 async def item_stock(session: AsyncSession, item_id: str) -> m.ItemStock:
@@ -88,8 +87,7 @@ async def create_supplier(session: AsyncSession, data: m.SupplierCreate) -> m.Su
     return views.supplier(row)
 
 
-async def get_supplier(session: AsyncSession, supplier_id: str) -> m.Supplier:
-    return views.supplier(await repo.get_or_404(session, s.SupplierRow, supplier_id, "supplier"))
+get_supplier = repo.reader(s.SupplierRow, "supplier", views.supplier)
 
 
 async def list_suppliers(session: AsyncSession, q: PageQuery) -> Page[m.Supplier]:
@@ -122,8 +120,7 @@ async def create_purchase_order(session: AsyncSession, data: m.PurchaseOrderCrea
     return views.purchase_order(row)
 
 
-async def get_purchase_order(session: AsyncSession, po_id: str) -> m.PurchaseOrder:
-    return views.purchase_order(await repo.get_or_404(session, s.PurchaseOrderRow, po_id, "purchase order"))
+get_purchase_order = repo.reader(s.PurchaseOrderRow, "purchase order", views.purchase_order)
 
 
 async def list_purchase_orders(
@@ -258,8 +255,7 @@ async def _receive(
     return view
 
 
-async def get_goods_receipt(session: AsyncSession, receipt_id: str) -> m.GoodsReceipt:
-    return views.receipt(await core_records.load(session, s.GoodsReceiptRow, receipt_id, "goods receipt"))
+get_goods_receipt = repo.reader(s.GoodsReceiptRow, "goods receipt", views.receipt, fetch=core_records.load)
 
 
 async def list_goods_receipts(
@@ -280,8 +276,7 @@ async def list_goods_receipts(
 
 
 # --- lots and movements ------------------------------------------------------------------------
-async def get_lot(session: AsyncSession, lot_id: str) -> m.Lot:
-    return views.lot(await core_records.load(session, s.LotRow, lot_id, "lot"))
+get_lot = repo.reader(s.LotRow, "lot", views.lot, fetch=core_records.load)
 
 
 async def list_lots(
@@ -362,10 +357,7 @@ async def reverse_movement(
     return views.transaction(txn)
 
 
-async def get_movement(session: AsyncSession, txn_id: str) -> m.InventoryTransaction:
-    return views.transaction(
-        await repo.get_or_404(session, s.InventoryTxnRow, txn_id, "inventory transaction")
-    )
+get_movement = repo.reader(s.InventoryTxnRow, "inventory transaction", views.transaction)
 
 
 async def list_movements(
@@ -449,8 +441,7 @@ async def post_cost(session: AsyncSession, data: m.CostPostingCreate) -> m.CostP
     return views.cost_posting(row)
 
 
-async def get_cost(session: AsyncSession, posting_id: str) -> m.CostPosting:
-    return views.cost_posting(await repo.get_or_404(session, s.CostPostingRow, posting_id, "cost posting"))
+get_cost = repo.reader(s.CostPostingRow, "cost posting", views.cost_posting)
 
 
 async def list_costs(

@@ -11,7 +11,7 @@ from contracts.events import erp as ev
 from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, insert, list_page, to_wire, unknown
+from contracts.kit.repository import insert, list_page, reader, to_wire, unknown
 from contracts.models import erp as m
 from system_apis.erp import domain, holds, service, views
 from system_apis.erp import store as s
@@ -66,8 +66,7 @@ async def create(session: AsyncSession, data: m.DeliveryCreate) -> m.Delivery:
     return view(row)
 
 
-async def get(session: AsyncSession, delivery_id: str) -> m.Delivery:
-    return view(await get_or_404(session, s.DeliveryRow, delivery_id, "delivery"))
+get = reader(s.DeliveryRow, "delivery", view)
 
 
 async def list_deliveries(

@@ -29,8 +29,7 @@ async def create_equipment(session: AsyncSession, data: m.EquipmentCreate) -> m.
     return views.equipment(row)
 
 
-async def get_equipment(session: AsyncSession, equipment_id: str) -> m.Equipment:
-    return views.equipment(await repo.get_or_404(session, s.EquipmentRow, equipment_id, "equipment"))
+get_equipment = repo.reader(s.EquipmentRow, "equipment", views.equipment)
 
 
 async def list_equipment(
@@ -198,10 +197,7 @@ async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> 
     return views.production_order(row)
 
 
-async def get_order(session: AsyncSession, order_id: str) -> m.ProductionOrder:
-    return views.production_order(
-        await repo.get_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    )
+get_order = repo.reader(s.ProductionOrderRow, "production order", views.production_order)
 
 
 async def list_orders(
@@ -386,8 +382,7 @@ async def list_batches(
     return await repo.list_page(session, b, views.batch, q, where=where)
 
 
-async def get_batch(session: AsyncSession, batch_id: str) -> m.BatchCompletion:
-    return views.batch(await repo.get_or_404(session, s.BatchRow, batch_id, "batch"))
+get_batch = repo.reader(s.BatchRow, "batch", views.batch)
 
 
 async def set_batch_quality(

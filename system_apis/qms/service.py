@@ -20,10 +20,10 @@ from contracts.kit.records import new_id
 from contracts.kit.repository import (
     absent_or_409,
     announce,
-    get_or_404,
     get_versioned,
     insert,
     list_page,
+    reader,
     to_row,
 )
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
@@ -284,8 +284,7 @@ async def create_defect_code(session: AsyncSession, data: m.DefectCodeCreate) ->
     return views.defect_code(row)
 
 
-async def get_defect_code(session: AsyncSession, code: str) -> m.DefectCode:
-    return views.defect_code(await get_or_404(session, s.DefectCodeRow, code, "defect code"))
+get_defect_code = reader(s.DefectCodeRow, "defect code", views.defect_code)
 
 
 async def list_defect_codes(session: AsyncSession, q: PageQuery, category: str | None) -> Page[m.DefectCode]:

@@ -13,7 +13,14 @@ from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, body_instant, utcnow
 from contracts.kit.problems import Conflict, NotFound
 from contracts.kit.records import new_id
-from contracts.kit.repository import announce, get_or_404, get_or_422, get_versioned, insert, list_page
+from contracts.kit.repository import (
+    announce,
+    get_or_422,
+    get_versioned,
+    insert,
+    list_page,
+    reader,
+)
 from contracts.models import xref as m
 from system_apis.xref import domain, views
 from system_apis.xref import store as s
@@ -34,8 +41,7 @@ async def register_entity(session: AsyncSession, data: m.EntityCreate) -> m.Enti
     return views.entity(row)
 
 
-async def get_entity(session: AsyncSession, canonical_id: str) -> m.Entity:
-    return views.entity(await get_or_404(session, s.EntityRow, canonical_id, "entity"))
+get_entity = reader(s.EntityRow, "entity", views.entity)
 
 
 async def list_entities(session: AsyncSession, q: PageQuery, kind: m.Kind | None) -> Page[m.Entity]:
@@ -110,8 +116,7 @@ async def _check(session: AsyncSession, claim: domain.Claim) -> None:
     domain.check_claim(claim, [views.claim(r) for r in existing])
 
 
-async def get_mapping(session: AsyncSession, mapping_id: str) -> m.Mapping:
-    return views.mapping(await get_or_404(session, s.MappingRow, mapping_id, "mapping"))
+get_mapping = reader(s.MappingRow, "mapping", views.mapping)
 
 
 async def list_mappings(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.Mapping]:
