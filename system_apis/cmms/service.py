@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import cmms as ev
-from contracts.kit import correlation, outbox
+from contracts.kit import correlation
 from contracts.kit import repository as repo
 from contracts.kit.inputs import past_instant
 from contracts.kit.paging import Page, PageQuery, body_instant, check_window, utcnow
@@ -107,18 +107,17 @@ async def change_asset(
         open_downtime.minutes = domain.minutes_between(open_downtime.started_at, now)
         open_downtime.work_order_id = open_downtime.work_order_id or wo_id
     await session.flush()
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        asset_id,
-        ev.AssetStatusChanged(
-            asset_id=asset_id,
-            site=row.site,
-            from_status=before,
-            to_status=after,
-            action=action,
-            work_order_id=wo_id,
-        ),
+        row,
+        ev.AssetStatusChanged,
+        asset_id=asset_id,
+        from_status=before,
+        to_status=after,
+        action=action,
+        work_order_id=wo_id,
+        subject=asset_id,
     )
     if after == m.AssetStatus.DOWN and open_downtime is not None:
         await repo.announce(
@@ -134,19 +133,18 @@ async def change_asset(
             subject=asset_id,
         )
     if after == m.AssetStatus.IN_SERVICE:
-        await outbox.publish(
+        await repo.announce(
             session,
             SOURCE,
-            asset_id,
-            ev.AssetRestored(
-                asset_id=asset_id,
-                site=row.site,
-                downtime_id=open_downtime.id if open_downtime else None,
-                started_at=open_downtime.started_at if open_downtime else None,
-                ended_at=now,
-                minutes=open_downtime.minutes if open_downtime else None,
-                work_order_id=wo_id,
-            ),
+            row,
+            ev.AssetRestored,
+            asset_id=asset_id,
+            downtime_id=open_downtime.id if open_downtime else None,
+            started_at=open_downtime.started_at if open_downtime else None,
+            ended_at=now,
+            minutes=open_downtime.minutes if open_downtime else None,
+            work_order_id=wo_id,
+            subject=asset_id,
         )
     return views.asset(row)
 

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
 from contracts.kit.repository import announce, get_versioned, insert, list_page, to_row
@@ -52,18 +51,16 @@ async def update_capa(
             changed += set_list(row, name, domain.unique(codes))
     if changed:
         await session.flush()
-        await outbox.publish(
+        await announce(
             session,
             SOURCE,
-            row.id,
-            ev.CapaUpdated(
-                capa_id=row.id,
-                status=row.status,
-                changed=changed,
-                nc_ids=list(row.nc_ids),
-                cause_codes=list(row.cause_codes),
-                correction_codes=list(row.correction_codes),
-            ),
+            row,
+            ev.CapaUpdated,
+            capa_id=row.id,
+            changed=changed,
+            nc_ids=list(row.nc_ids),
+            cause_codes=list(row.cause_codes),
+            correction_codes=list(row.correction_codes),
         )
     return views.capa(row)
 
@@ -105,20 +102,18 @@ async def move_capa(
         row.cancel_reason = reason
     before, row.status = row.status, target
     await session.flush()
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.CapaStatusChanged(
-            capa_id=row.id,
-            kind=row.kind,
-            from_status=before,
-            to_status=target,
-            action=action,
-            nc_ids=list(row.nc_ids),
-            reason=reason,
-            by=by,
-        ),
+        row,
+        ev.CapaStatusChanged,
+        capa_id=row.id,
+        from_status=before,
+        to_status=target,
+        action=action,
+        nc_ids=list(row.nc_ids),
+        reason=reason,
+        by=by,
     )
     return views.capa(row)
 

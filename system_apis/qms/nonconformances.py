@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import core_records, outbox
+from contracts.kit import core_records
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
 from contracts.kit.repository import announce, exists_or_422, list_page, to_row
@@ -128,21 +128,18 @@ async def move_nonconformance(
         row.cancel_reason = reason
     before, row.status = row.status, target
     await core_records.save(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.NonconformanceStatusChanged(
-            nc_id=row.id,
-            from_status=before,
-            to_status=target,
-            action=action,
-            severity=row.severity,
-            links=_links(row),
-            disposition=row.disposition,
-            reason=reason,
-            by=by,
-        ),
+        row,
+        ev.NonconformanceStatusChanged,
+        nc_id=row.id,
+        from_status=before,
+        to_status=target,
+        action=action,
+        links=_links(row),
+        reason=reason,
+        by=by,
     )
     return views.nonconformance(row)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import core_records, outbox
+from contracts.kit import core_records
 from contracts.kit.documents import DocumentRow
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Unprocessable
@@ -116,22 +116,19 @@ async def move_supplier_case(
     row.responses = responses
     before, row.status = row.status, target
     await core_records.save(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.SupplierCaseStatusChanged(
-            case_id=row.id,
-            supplier_id=row.supplier_id,
-            from_status=before,
-            to_status=target,
-            action=action,
-            nc_ids=list(row.nc_ids),
-            lot_ids=list(row.lot_ids),
-            due_date=row.due_date,
-            reason=reason,
-            by=by,
-        ),
+        row,
+        ev.SupplierCaseStatusChanged,
+        case_id=row.id,
+        from_status=before,
+        to_status=target,
+        action=action,
+        nc_ids=list(row.nc_ids),
+        lot_ids=list(row.lot_ids),
+        reason=reason,
+        by=by,
     )
     return views.supplier_case(row)
 

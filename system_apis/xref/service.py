@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import xref as ev
-from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, body_instant, utcnow
 from contracts.kit.problems import Conflict, NotFound
 from contracts.kit.records import new_id
@@ -35,9 +34,7 @@ async def register_entity(session: AsyncSession, data: m.EntityCreate) -> m.Enti
         raise Conflict(f"canonical id {canonical_id} is already registered", slug="entity-exists")
     row = s.EntityRow(id=canonical_id, kind=data.kind, label=data.label)
     await insert(session, row)
-    await outbox.publish(
-        session, SOURCE, row.id, ev.EntityRegistered(canonical_id=row.id, kind=row.kind, label=row.label)
-    )
+    await announce(session, SOURCE, row, ev.EntityRegistered, canonical_id=row.id)
     return views.entity(row)
 
 
