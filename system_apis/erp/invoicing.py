@@ -15,7 +15,7 @@ from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, keyset, page
 from contracts.kit.problems import IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import announce, get_or_404, get_or_422, insert
+from contracts.kit.repository import announce, get_or_404, get_or_422, insert, to_wire
 from contracts.models import erp as m
 from system_apis.erp import domain, holds
 from system_apis.erp import store as s
@@ -27,34 +27,13 @@ CENT = Decimal("0.01")
 async def view(session: AsyncSession, row: s.SupplierInvoiceRow) -> m.SupplierInvoice:
     lots = [line.lot_id for line in row.lines]
     blocked = row.status == m.InvoiceStatus.OPEN and row.kind == m.InvoiceKind.INVOICE
-    return m.SupplierInvoice(
+    return to_wire(
+        row,
+        m.SupplierInvoice,
         invoice_id=row.id,
-        kind=m.InvoiceKind(row.kind),
-        supplier_id=row.supplier_id,
-        po_id=row.po_id,
-        supplier_ref=row.supplier_ref,
-        invoice_date=row.invoice_date,
-        currency=row.currency,
-        lines=[
-            m.SupplierInvoiceLine(
-                line_no=line.line_no,
-                receipt_id=line.receipt_id,
-                lot_id=line.lot_id,
-                item_id=line.item_id,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount.quantize(CENT),
-            )
-            for line in row.lines
-        ],
+        lines=[to_wire(line, m.SupplierInvoiceLine, amount=line.amount.quantize(CENT)) for line in row.lines],
         total=row.total.quantize(CENT),
-        status=m.InvoiceStatus(row.status),
         payment_block=holds.payment_block(lots, await holds.held_lots(session, lots) if blocked else set()),
-        paid_at=row.paid_at,
-        payment_reference=row.payment_reference,
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
     )
 
 

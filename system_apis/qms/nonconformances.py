@@ -10,7 +10,7 @@ from contracts.events import qms as ev
 from contracts.kit import core_records
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import announce, exists_or_422, list_page, to_row
+from contracts.kit.repository import announce, exists_or_422, list_page, to_row, to_wire
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -149,11 +149,4 @@ async def _nc(session: AsyncSession, nc_id: str, if_match: str | None = None) ->
 
 
 def _links(row: s.NonconformanceRow) -> ev.NcLinks:
-    return ev.NcLinks(
-        item_id=row.item_id,
-        lot_id=row.lot_id,
-        supplier_id=row.supplier_id,
-        equipment_id=row.equipment_id,
-        production_order_id=row.production_order_id,
-        inspection_lot_id=row.inspection_lot_id,
-    )
+    return to_wire(row, ev.NcLinks)
