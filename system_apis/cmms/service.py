@@ -348,17 +348,7 @@ async def add_part(
     session: AsyncSession, wo_id: str, data: m.PartLineCreate, if_match: str | None
 ) -> m.WorkOrder:
     row = await _open_work_order(session, wo_id, if_match, "record spare parts")
-    row.parts.append(
-        s.PartLineRow(
-            line_no=len(row.parts) + 1,
-            item_id=data.item_id,
-            lot_id=data.lot_id,
-            quantity=data.quantity,
-            uom=data.uom,
-            warehouse=data.warehouse,
-            location=data.location,
-        )
-    )
+    row.parts.append(repo.to_row(s.PartLineRow, data, line_no=len(row.parts) + 1))
     row.touch()
     await session.flush()
     return views.work_order(row)
@@ -368,16 +358,7 @@ async def add_labor(
     session: AsyncSession, wo_id: str, data: m.LaborLineCreate, if_match: str | None
 ) -> m.WorkOrder:
     row = await _open_work_order(session, wo_id, if_match, "record labor")
-    row.labor.append(
-        s.LaborLineRow(
-            line_no=len(row.labor) + 1,
-            person_id=data.person_id,
-            hours=data.hours,
-            rate=Decimal(data.rate),
-            currency=data.currency,
-            work_date=data.work_date,
-        )
-    )
+    row.labor.append(repo.to_row(s.LaborLineRow, data, line_no=len(row.labor) + 1, rate=Decimal(data.rate)))
     row.touch()
     await session.flush()
     return views.work_order(row)

@@ -182,14 +182,7 @@ async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> 
         planned_start=planned_start,
         planned_end=planned_end,
         operations=[
-            s.OperationRow(
-                op_no=op.op_no,
-                description=op.description,
-                work_centre=op.work_centre,
-                equipment_id=op.equipment_id,
-                good_quantity=0.0,
-                scrap_quantity=0.0,
-            )
+            repo.to_row(s.OperationRow, op, good_quantity=0.0, scrap_quantity=0.0)
             for op in sorted(data.operations, key=lambda o: o.op_no)
         ],
     )

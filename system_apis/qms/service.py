@@ -52,17 +52,7 @@ async def create_inspection_lot(session: AsyncSession, data: m.InspectionLotCrea
         decisions=[],
     )
     for position, c in enumerate(data.characteristics, start=1):
-        row.characteristics.append(
-            s.CharacteristicRow(
-                position=position,
-                code=c.code,
-                kind=c.kind,
-                description=c.description,
-                min_value=c.min_value,
-                max_value=c.max_value,
-                unit=c.unit,
-            )
-        )
+        row.characteristics.append(to_row(s.CharacteristicRow, c, position=position))
     await insert(session, row)
     await announce(
         session,
