@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -174,6 +175,35 @@ def record_post(
         summary=summary,
         description=description,
     )(handler)
+
+
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """The handlers of one record type's controller, which share the path parameter's name
+    (`id_name`), the wire type the record is answered as, and the service function that applies
+    its state changes (`change`), so each handler names only what is its own."""
+
+    id_name: str
+    returns: type[Versioned]
+    change: Change | None = None
+
+    def create(self, create: Create, body: type[Any], **options: Any) -> HTTPRouteHandler:
+        return record_create(self.id_name, create, body, self.returns, **options)
+
+    def get(self, read: Read, **options: Any) -> HTTPRouteHandler:
+        return record_get(self.id_name, read, self.returns, **options)
+
+    def update(self, update: Update, body: type[Any], **options: Any) -> HTTPRouteHandler:
+        return record_update(self.id_name, update, body, self.returns, **options)
+
+    def action(self, action: str, change: Change | None = None, **options: Any) -> HTTPRouteHandler:
+        applied = change or self.change
+        if applied is None:
+            raise TypeError(f"{action}: no change function, neither given nor the controller's")
+        return state_change(self.id_name, action, applied, self.returns, **options)
+
+    def post(self, path: str, apply: Apply, body: type[Any], **options: Any) -> HTTPRouteHandler:
+        return record_post(self.id_name, path, apply, body, self.returns, **options)
 
 
 _IF_MATCH_AND_KEY = [("if_match", IfMatch, None), ("idempotency_key", IdempotencyKey, None)]

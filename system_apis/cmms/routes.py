@@ -10,7 +10,7 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.params import FromQuery
 
-from contracts.kit.actions import record_create, record_get, record_post, record_update, state_change
+from contracts.kit.actions import Handlers
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import PathId, QueryId
 from contracts.kit.responses import problems
@@ -23,16 +23,15 @@ def _asset_action(data: m.AssetAction) -> dict[str, str | None]:
     return {"reason": data.note, "wo_id": data.work_order_id}
 
 
+ASSETS = Handlers("asset_id", m.Asset, service.change_asset)
+
+
 class AssetController(Controller):
     path = "/assets"
     tags = ["assets"]
 
-    create = record_create(
-        "asset_id",
-        service.create_asset,
-        m.AssetCreate,
-        m.Asset,
-        summary="Register an asset (starts in_service)",
+    create = ASSETS.create(
+        service.create_asset, m.AssetCreate, summary="Register an asset (starts in_service)"
     )
 
     @get(responses=problems(422), summary="List assets", description="Filter by site, status or criticality.")
@@ -50,22 +49,17 @@ class AssetController(Controller):
     async def downtime(self, session: Session, asset_id: PathId, page_query: Paged) -> Page[m.Downtime]:
         return await service.list_downtime(session, asset_id, page_query)
 
-    get = record_get("asset_id", service.get_asset, m.Asset, summary="Get an asset")
+    get = ASSETS.get(service.get_asset, summary="Get an asset")
 
-    update = record_update(
-        "asset_id",
+    update = ASSETS.update(
         service.update_asset,
         m.AssetUpdate,
-        m.Asset,
         summary="Change an asset's master data",
         responses=problems(404, 409, 412),
     )
 
-    down = state_change(
-        "asset_id",
+    down = ASSETS.action(
         "down",
-        service.change_asset,
-        m.Asset,
         body=m.AssetDown,
         keywords=lambda data: {
             "reason": data.reason,
@@ -77,48 +71,37 @@ class AssetController(Controller):
         description="in_service -> down; opens a downtime record starting at failure_time (default now).",
     )
 
-    start_maintenance = state_change(
-        "asset_id",
+    start_maintenance = ASSETS.action(
         "start-maintenance",
-        service.change_asset,
-        m.Asset,
         body=m.AssetAction,
         keywords=_asset_action,
         summary="Take an asset into maintenance",
         description="in_service or down -> under_maintenance.",
     )
 
-    restore = state_change(
-        "asset_id",
+    restore = ASSETS.action(
         "restore",
-        service.change_asset,
-        m.Asset,
         body=m.AssetAction,
         keywords=_asset_action,
         summary="Return an asset to service",
         description="down or under_maintenance -> in_service; closes the open downtime record.",
     )
 
-    retire = state_change(
-        "asset_id",
-        "retire",
-        service.change_asset,
-        m.Asset,
-        body=m.AssetAction,
-        keywords=_asset_action,
-        summary="Retire an asset (final)",
+    retire = ASSETS.action(
+        "retire", body=m.AssetAction, keywords=_asset_action, summary="Retire an asset (final)"
     )
+
+
+MAINTENANCE_REQUESTS = Handlers("request_id", m.MaintenanceRequest, service.change_request)
 
 
 class MaintenanceRequestController(Controller):
     path = "/maintenance-requests"
     tags = ["maintenance requests"]
 
-    create = record_create(
-        "request_id",
+    create = MAINTENANCE_REQUESTS.create(
         service.submit_request,
         m.MaintenanceRequestCreate,
-        m.MaintenanceRequest,
         summary="Submit a maintenance request for an asset",
     )
 
@@ -147,60 +130,37 @@ class MaintenanceRequestController(Controller):
             production_order=production_order,
         )
 
-    get = record_get(
-        "request_id", service.get_request, m.MaintenanceRequest, summary="Get a maintenance request"
-    )
+    get = MAINTENANCE_REQUESTS.get(service.get_request, summary="Get a maintenance request")
 
-    accept = state_change(
-        "request_id", "accept", service.change_request, m.MaintenanceRequest, summary="Accept a request"
-    )
+    accept = MAINTENANCE_REQUESTS.action("accept", summary="Accept a request")
 
-    reject = state_change(
-        "request_id",
-        "reject",
-        service.change_request,
-        m.MaintenanceRequest,
-        body=m.Reason,
-        summary="Reject a request, with a reason",
-    )
+    reject = MAINTENANCE_REQUESTS.action("reject", body=m.Reason, summary="Reject a request, with a reason")
 
-    start = state_change(
-        "request_id",
+    start = MAINTENANCE_REQUESTS.action(
         "start",
-        service.change_request,
-        m.MaintenanceRequest,
         summary="Start work on a request",
         description="Also happens by itself when a work order against the request starts.",
     )
 
-    complete = state_change(
-        "request_id",
+    complete = MAINTENANCE_REQUESTS.action(
         "complete",
-        service.change_request,
-        m.MaintenanceRequest,
         summary="Complete a request",
         description="Also happens by itself when the last open work order against it is completed.",
     )
 
-    cancel = state_change(
-        "request_id",
-        "cancel",
-        service.change_request,
-        m.MaintenanceRequest,
-        body=m.OptionalReason,
-        summary="Cancel a request",
-    )
+    cancel = MAINTENANCE_REQUESTS.action("cancel", body=m.OptionalReason, summary="Cancel a request")
+
+
+WORK_ORDERS = Handlers("wo_id", m.WorkOrder, service.change_work_order)
 
 
 class WorkOrderController(Controller):
     path = "/work-orders"
     tags = ["work orders"]
 
-    create = record_create(
-        "wo_id",
+    create = WORK_ORDERS.create(
         service.create_work_order,
         m.WorkOrderCreate,
-        m.WorkOrder,
         summary="Create a work order, from a request or standalone",
         description="With request_id the request must be accepted or in_progress (else 409); asset, type, "
         "description and links default from it.",
@@ -232,64 +192,40 @@ class WorkOrderController(Controller):
             request_id=request_id,
         )
 
-    get = record_get(
-        "wo_id", service.get_work_order, m.WorkOrder, summary="Get a work order with its part and labor lines"
-    )
+    get = WORK_ORDERS.get(service.get_work_order, summary="Get a work order with its part and labor lines")
 
-    update = record_update(
-        "wo_id",
+    update = WORK_ORDERS.update(
         service.update_work_order,
         m.WorkOrderUpdate,
-        m.WorkOrder,
         summary="Change a work order's plan, assignee or codes (until technically complete)",
     )
 
-    add_part = record_post(
-        "wo_id",
+    add_part = WORK_ORDERS.post(
         "parts",
         service.add_part,
         m.PartLineCreate,
-        m.WorkOrder,
         name="add_part",
         summary="Record a spare part used (until technically complete)",
     )
 
-    add_labor = record_post(
-        "wo_id",
+    add_labor = WORK_ORDERS.post(
         "labor",
         service.add_labor,
         m.LaborLineCreate,
-        m.WorkOrder,
         name="add_labor",
         summary="Record hours worked (until technically complete)",
     )
 
-    release = state_change(
-        "wo_id", "release", service.change_work_order, m.WorkOrder, summary="Release a work order for work"
-    )
+    release = WORK_ORDERS.action("release", summary="Release a work order for work")
 
-    start = state_change(
-        "wo_id", "start", service.change_work_order, m.WorkOrder, summary="Start work (sets actual_start)"
-    )
+    start = WORK_ORDERS.action("start", summary="Start work (sets actual_start)")
 
-    hold = state_change(
-        "wo_id",
-        "hold",
-        service.change_work_order,
-        m.WorkOrder,
-        body=m.Reason,
-        summary="Put work on hold, with a reason",
-    )
+    hold = WORK_ORDERS.action("hold", body=m.Reason, summary="Put work on hold, with a reason")
 
-    resume = state_change(
-        "wo_id", "resume", service.change_work_order, m.WorkOrder, summary="Resume work on hold"
-    )
+    resume = WORK_ORDERS.action("resume", summary="Resume work on hold")
 
-    complete = state_change(
-        "wo_id",
+    complete = WORK_ORDERS.action(
         "complete",
-        service.change_work_order,
-        m.WorkOrder,
         body=m.WorkOrderComplete,
         keywords=lambda data: {"reason": data.note, "completion": data},
         summary="Report the work technically complete",
@@ -297,32 +233,22 @@ class WorkOrderController(Controller):
         "order needs cause_code and correction_code (422 codes-required otherwise).",
     )
 
-    costs_posted = record_post(
-        "wo_id",
+    costs_posted = WORK_ORDERS.post(
         "costs-posted",
         service.mark_costs_posted,
         m.CostsPosted,
-        m.WorkOrder,
         summary="Record that ERP has the order's parts and costs",
         description="Only when technically complete, once (409 costs-already-posted); closing needs it.",
     )
 
-    close = state_change(
-        "wo_id",
+    close = WORK_ORDERS.action(
         "close",
-        service.change_work_order,
-        m.WorkOrder,
         summary="Close a technically complete work order",
         description="409 costs-not-posted until costs-posted was recorded.",
     )
 
-    cancel = state_change(
-        "wo_id",
-        "cancel",
-        service.change_work_order,
-        m.WorkOrder,
-        body=m.OptionalReason,
-        summary="Cancel a work order not yet started",
+    cancel = WORK_ORDERS.action(
+        "cancel", body=m.OptionalReason, summary="Cancel a work order not yet started"
     )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from contracts.kit.actions import CHANGE, record_create, record_get, record_post, state_change
+from contracts.kit.actions import CHANGE, Handlers
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -23,15 +23,16 @@ from system_apis.mes import genealogy, service
 API = "/mes/v1"
 
 
+EQUIPMENTS = Handlers("equipment_id", m.Equipment)
+
+
 class EquipmentController(Controller):
     path = "/equipment"
     tags = ["equipment"]
 
-    create = record_create(
-        "equipment_id",
+    create = EQUIPMENTS.create(
         service.create_equipment,
         m.EquipmentCreate,
-        m.Equipment,
         summary="Register an equipment (a machine on a work centre)",
     )
 
@@ -88,16 +89,12 @@ class EquipmentController(Controller):
             location=f"{API}/production-orders/{confirmation.order_id}/confirmations",
         )
 
-    get = record_get(
-        "equipment_id", service.get_equipment, m.Equipment, summary="Get an equipment and its current state"
-    )
+    get = EQUIPMENTS.get(service.get_equipment, summary="Get an equipment and its current state")
 
-    change_state = record_post(
-        "equipment_id",
+    change_state = EQUIPMENTS.post(
         "state",
         service.change_equipment_state,
         m.EquipmentStateChange,
-        m.Equipment,
         name="change_state",
         summary="Change an equipment's state (running, idle, down, disconnected)",
         description="Reporting the state it is already in is a 409 naming that state. A stop opens a "
@@ -105,16 +102,15 @@ class EquipmentController(Controller):
     )
 
 
+PRODUCTION_ORDERS = Handlers("order_id", m.ProductionOrder, service.change_order)
+
+
 class ProductionOrderController(Controller):
     path = "/production-orders"
     tags = ["production orders"]
 
-    create = record_create(
-        "order_id",
-        service.create_order,
-        m.ProductionOrderCreate,
-        m.ProductionOrder,
-        summary="Create a production order with its operations",
+    create = PRODUCTION_ORDERS.create(
+        service.create_order, m.ProductionOrderCreate, summary="Create a production order with its operations"
     )
 
     @get(
@@ -161,56 +157,26 @@ class ProductionOrderController(Controller):
     ) -> Page[m.Consumption]:
         return await service.list_order_consumptions(session, order_id, page_query)
 
-    get = record_get(
-        "order_id", service.get_order, m.ProductionOrder, summary="Get a production order with its operations"
-    )
+    get = PRODUCTION_ORDERS.get(service.get_order, summary="Get a production order with its operations")
 
-    release = state_change(
-        "order_id",
-        "release",
-        service.change_order,
-        m.ProductionOrder,
-        summary="Release an order to the floor",
-    )
+    release = PRODUCTION_ORDERS.action("release", summary="Release an order to the floor")
 
-    start = state_change(
-        "order_id", "start", service.change_order, m.ProductionOrder, summary="Start running an order"
-    )
+    start = PRODUCTION_ORDERS.action("start", summary="Start running an order")
 
-    hold = state_change(
-        "order_id",
+    hold = PRODUCTION_ORDERS.action(
         "hold",
-        service.change_order,
-        m.ProductionOrder,
         body=m.Hold,
         keywords=lambda data: {"hold": data},
         summary="Hold a running order, with a reason (e.g. a maintenance request id)",
     )
 
-    resume = state_change(
-        "order_id", "resume", service.change_order, m.ProductionOrder, summary="Resume a held order"
-    )
+    resume = PRODUCTION_ORDERS.action("resume", summary="Resume a held order")
 
-    complete = state_change(
-        "order_id",
-        "complete",
-        service.change_order,
-        m.ProductionOrder,
-        summary="Complete a running (or held) order",
-    )
+    complete = PRODUCTION_ORDERS.action("complete", summary="Complete a running (or held) order")
 
-    close = state_change(
-        "order_id", "close", service.change_order, m.ProductionOrder, summary="Close a completed order"
-    )
+    close = PRODUCTION_ORDERS.action("close", summary="Close a completed order")
 
-    cancel = state_change(
-        "order_id",
-        "cancel",
-        service.change_order,
-        m.ProductionOrder,
-        body=m.Cancel,
-        summary="Cancel an order not yet started",
-    )
+    cancel = PRODUCTION_ORDERS.action("cancel", body=m.Cancel, summary="Cancel an order not yet started")
 
     @post(
         "/{order_id:str}/confirmations",

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
-from contracts.kit.actions import record_create, record_get, record_update, state_change
+from contracts.kit.actions import Handlers
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import Versioned, problems, versioned
@@ -201,16 +201,15 @@ class InspectionLotController(InspectionLots[m.InspectionLot]):
         return lot
 
 
+DEFECT_CODES = Handlers("code", m.DefectCode)
+
+
 class DefectCodeController(Controller):
     path = "/defect-codes"
     tags = ["defect codes"]
 
-    create = record_create(
-        "code",
-        service.create_defect_code,
-        m.DefectCodeCreate,
-        m.DefectCode,
-        summary="Add a defect code to the catalogue",
+    create = DEFECT_CODES.create(
+        service.create_defect_code, m.DefectCodeCreate, summary="Add a defect code to the catalogue"
     )
 
     @get(responses=problems(422), summary="List the defect-code catalogue")
@@ -219,18 +218,19 @@ class DefectCodeController(Controller):
     ) -> Page[m.DefectCode]:
         return await service.list_defect_codes(session, page_query, category)
 
-    get = record_get("code", service.get_defect_code, m.DefectCode, summary="Get a defect code")
+    get = DEFECT_CODES.get(service.get_defect_code, summary="Get a defect code")
+
+
+NONCONFORMANCES = Handlers("nc_id", m.Nonconformance, nonconformances.move_nonconformance)
 
 
 class NonconformanceController(Controller):
     path = "/nonconformances"
     tags = ["nonconformances"]
 
-    create = record_create(
-        "nc_id",
+    create = NONCONFORMANCES.create(
         nonconformances.create_nonconformance,
         m.NonconformanceCreate,
-        m.Nonconformance,
         summary="Report a nonconformance",
         description="defect_codes must be in the catalogue; inspection_lot_id must exist.",
         responses=problems(422),
@@ -265,91 +265,67 @@ class NonconformanceController(Controller):
             inspection_lot_id=inspection_lot_id,
         )
 
-    get = record_get(
-        "nc_id", nonconformances.get_nonconformance, m.Nonconformance, summary="Get a nonconformance"
-    )
+    get = NONCONFORMANCES.get(nonconformances.get_nonconformance, summary="Get a nonconformance")
 
-    update = record_update(
-        "nc_id",
+    update = NONCONFORMANCES.update(
         nonconformances.update_nonconformance,
         m.NonconformanceUpdate,
-        m.Nonconformance,
         summary="Change a nonconformance (disposition, codes, links, plan, evaluation)",
         description="Closed or cancelled nonconformances no longer change (409); reopen first.",
     )
 
-    start_analysis = state_change(
-        "nc_id",
+    start_analysis = NONCONFORMANCES.action(
         "start-analysis",
-        nonconformances.move_nonconformance,
-        m.Nonconformance,
         body=m.TransitionNote,
         keywords=_noted,
         summary="open → under_analysis",
         responses=MOVE,
     )
 
-    plan_action = state_change(
-        "nc_id",
+    plan_action = NONCONFORMANCES.action(
         "plan-action",
-        nonconformances.move_nonconformance,
-        m.Nonconformance,
         body=m.ActionPlan,
         summary="under_analysis → action_planned (needs an action plan)",
         responses=MOVE,
     )
 
-    start = state_change(
-        "nc_id",
+    start = NONCONFORMANCES.action(
         "start",
-        nonconformances.move_nonconformance,
-        m.Nonconformance,
         body=m.TransitionNote,
         keywords=_noted,
         summary="action_planned → in_progress (needs an action plan)",
         responses=MOVE,
     )
 
-    close = state_change(
-        "nc_id",
+    close = NONCONFORMANCES.action(
         "close",
-        nonconformances.move_nonconformance,
-        m.Nonconformance,
         body=m.Effectiveness,
         summary="in_progress → closed (needs an effectiveness note)",
         responses=MOVE,
     )
 
-    cancel = state_change(
-        "nc_id",
-        "cancel",
-        nonconformances.move_nonconformance,
-        m.Nonconformance,
-        body=m.Reason,
-        summary="Cancel an open nonconformance",
-        responses=MOVE,
+    cancel = NONCONFORMANCES.action(
+        "cancel", body=m.Reason, summary="Cancel an open nonconformance", responses=MOVE
     )
 
-    reopen = state_change(
-        "nc_id",
+    reopen = NONCONFORMANCES.action(
         "reopen",
-        nonconformances.move_nonconformance,
-        m.Nonconformance,
         body=m.Reason,
         summary="closed → in_progress; closing again needs a new effectiveness note",
         responses=MOVE,
     )
 
 
+SUPPLIER_CASES = Handlers("case_id", m.SupplierCase, supplier_cases.move_supplier_case)
+
+
 class SupplierCaseController(Controller):
     path = "/supplier-cases"
     tags = ["supplier cases"]
 
-    create = record_create(
-        "case_id",
+    create = SUPPLIER_CASES.create(
         supplier_cases.create_supplier_case,
         m.SupplierCaseCreate,
-        m.SupplierCase,
         summary="Open a supplier quality case (SCAR)",
         description="Linked nonconformances must exist and must not name another supplier.",
         responses=problems(422),
@@ -368,23 +344,14 @@ class SupplierCaseController(Controller):
             session, page_query, nc_id, supplier_id=supplier_id, status=status
         )
 
-    get = record_get(
-        "case_id", supplier_cases.get_supplier_case, m.SupplierCase, summary="Get a supplier quality case"
+    get = SUPPLIER_CASES.get(supplier_cases.get_supplier_case, summary="Get a supplier quality case")
+
+    update = SUPPLIER_CASES.update(
+        supplier_cases.update_supplier_case, m.SupplierCaseUpdate, summary="Change a supplier quality case"
     )
 
-    update = record_update(
-        "case_id",
-        supplier_cases.update_supplier_case,
-        m.SupplierCaseUpdate,
-        m.SupplierCase,
-        summary="Change a supplier quality case",
-    )
-
-    issue = state_change(
-        "case_id",
+    issue = SUPPLIER_CASES.action(
         "issue",
-        supplier_cases.move_supplier_case,
-        m.SupplierCase,
         body=m.TransitionNote,
         keywords=_noted,
         summary="Issue the case to the supplier (open or rejected → issued)",
@@ -409,57 +376,34 @@ class SupplierCaseController(Controller):
             await supplier_cases.move_supplier_case(session, case_id, "respond", if_match, response=data)
         )
 
-    accept = state_change(
-        "case_id",
-        "accept",
-        supplier_cases.move_supplier_case,
-        m.SupplierCase,
-        body=m.Acceptance,
-        summary="Accept the supplier's response",
-        responses=MOVE,
+    accept = SUPPLIER_CASES.action(
+        "accept", body=m.Acceptance, summary="Accept the supplier's response", responses=MOVE
     )
 
-    reject = state_change(
-        "case_id",
+    reject = SUPPLIER_CASES.action(
         "reject",
-        supplier_cases.move_supplier_case,
-        m.SupplierCase,
         body=m.Reason,
         summary="Reject the supplier's response with a reason; issue the case again after",
         responses=MOVE,
     )
 
-    close = state_change(
-        "case_id",
-        "close",
-        supplier_cases.move_supplier_case,
-        m.SupplierCase,
-        body=m.TransitionNote,
-        keywords=_noted,
-        summary="Close an accepted case",
-        responses=MOVE,
+    close = SUPPLIER_CASES.action(
+        "close", body=m.TransitionNote, keywords=_noted, summary="Close an accepted case", responses=MOVE
     )
 
-    cancel = state_change(
-        "case_id",
-        "cancel",
-        supplier_cases.move_supplier_case,
-        m.SupplierCase,
-        body=m.Reason,
-        summary="Cancel the case",
-        responses=MOVE,
-    )
+    cancel = SUPPLIER_CASES.action("cancel", body=m.Reason, summary="Cancel the case", responses=MOVE)
+
+
+CAPAS = Handlers("capa_id", m.Capa, capas.move_capa)
 
 
 class CapaController(Controller):
     path = "/capas"
     tags = ["capa"]
 
-    create = record_create(
-        "capa_id",
+    create = CAPAS.create(
         capas.create_capa,
         m.CapaCreate,
-        m.Capa,
         summary="Create a corrective or preventive action (as a draft)",
         responses=problems(422),
     )
@@ -475,80 +419,47 @@ class CapaController(Controller):
     ) -> Page[m.Capa]:
         return await capas.list_capas(session, page_query, nc_id, status=status, kind=kind)
 
-    get = record_get("capa_id", capas.get_capa, m.Capa, summary="Get a CAPA")
+    get = CAPAS.get(capas.get_capa, summary="Get a CAPA")
 
-    update = record_update(
-        "capa_id",
+    update = CAPAS.update(
         capas.update_capa,
         m.CapaUpdate,
-        m.Capa,
         summary="Change a CAPA (actions, owner, due date, cause and correction codes)",
     )
 
-    open = state_change(
-        "capa_id",
-        "open",
-        capas.move_capa,
-        m.Capa,
-        body=m.TransitionNote,
-        keywords=_noted,
-        summary="draft → open",
-        responses=MOVE,
+    open = CAPAS.action(
+        "open", body=m.TransitionNote, keywords=_noted, summary="draft → open", responses=MOVE
     )
 
-    implement = state_change(
-        "capa_id",
+    implement = CAPAS.action(
         "implement",
-        capas.move_capa,
-        m.Capa,
         body=m.TransitionNote,
         keywords=_noted,
         summary="open → implemented (needs at least one action, all done)",
         responses=MOVE,
     )
 
-    verify = state_change(
-        "capa_id",
+    verify = CAPAS.action(
         "verify",
-        capas.move_capa,
-        m.Capa,
         body=m.EffectivenessCheckInput,
         keywords=_checked,
         summary="implemented → verified: the effectiveness check found the action effective",
         responses=MOVE,
     )
 
-    reopen = state_change(
-        "capa_id",
+    reopen = CAPAS.action(
         "reopen",
-        capas.move_capa,
-        m.Capa,
         body=m.EffectivenessCheckInput,
         keywords=_checked,
         summary="implemented → open: the effectiveness check found the action not effective",
         responses=MOVE,
     )
 
-    close = state_change(
-        "capa_id",
-        "close",
-        capas.move_capa,
-        m.Capa,
-        body=m.TransitionNote,
-        keywords=_noted,
-        summary="verified → closed",
-        responses=MOVE,
+    close = CAPAS.action(
+        "close", body=m.TransitionNote, keywords=_noted, summary="verified → closed", responses=MOVE
     )
 
-    cancel = state_change(
-        "capa_id",
-        "cancel",
-        capas.move_capa,
-        m.Capa,
-        body=m.Reason,
-        summary="Cancel a draft or open CAPA",
-        responses=MOVE,
-    )
+    cancel = CAPAS.action("cancel", body=m.Reason, summary="Cancel a draft or open CAPA", responses=MOVE)
 
 
 ROUTES = [

@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, patch
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from contracts.kit.actions import record_create, record_get
+from contracts.kit.actions import Handlers
 from contracts.kit.paging import Page, Paged, parse_instant
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
@@ -46,15 +46,16 @@ At = Annotated[
 ]
 
 
+ENTITYS = Handlers("canonical_id", m.Entity)
+
+
 class EntityController(Controller):
     path = "/entities"
     tags = ["entities"]
 
-    create = record_create(
-        "canonical_id",
+    create = ENTITYS.create(
         service.register_entity,
         m.EntityCreate,
-        m.Entity,
         summary="Register a canonical id",
         description="Mints `urn:mfg:<kind>:<uuid>` unless `canonical_id` is given; 409 if it exists.",
     )
@@ -65,18 +66,19 @@ class EntityController(Controller):
     ) -> Page[m.Entity]:
         return await service.list_entities(session, page_query, kind)
 
-    get = record_get("canonical_id", service.get_entity, m.Entity, summary="Get a canonical id")
+    get = ENTITYS.get(service.get_entity, summary="Get a canonical id")
+
+
+MAPPINGS = Handlers("mapping_id", m.Mapping)
 
 
 class MappingController(Controller):
     path = "/mappings"
     tags = ["mappings"]
 
-    create = record_create(
-        "mapping_id",
+    create = MAPPINGS.create(
         service.register_mapping,
         m.MappingCreate,
-        m.Mapping,
         summary="Map a system's id to a canonical id",
         description="409 when the system id is mapped to another canonical id, or the canonical id "
         "already has an id in that system, over an overlapping validity period.",
@@ -96,7 +98,7 @@ class MappingController(Controller):
             session, page_query, kind=kind, system=system, system_id=system_id, canonical_id=canonical_id
         )
 
-    get = record_get("mapping_id", service.get_mapping, m.Mapping, summary="Get a mapping")
+    get = MAPPINGS.get(service.get_mapping, summary="Get a mapping")
 
     @patch(
         "/{mapping_id:str}",
