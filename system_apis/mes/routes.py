@@ -23,14 +23,14 @@ from system_apis.mes import genealogy, service
 API = "/mes/v1"
 
 
-EQUIPMENTS = Handlers("equipment_id", m.Equipment)
+EQUIPMENT = Handlers("equipment_id", m.Equipment)
 
 
 class EquipmentController(Controller):
     path = "/equipment"
     tags = ["equipment"]
 
-    create = EQUIPMENTS.create(
+    create = EQUIPMENT.create(
         service.create_equipment,
         m.EquipmentCreate,
         summary="Register an equipment (a machine on a work centre)",
@@ -89,9 +89,9 @@ class EquipmentController(Controller):
             location=f"{API}/production-orders/{confirmation.order_id}/confirmations",
         )
 
-    get = EQUIPMENTS.get(service.get_equipment, summary="Get an equipment and its current state")
+    get = EQUIPMENT.get(service.get_equipment, summary="Get an equipment and its current state")
 
-    change_state = EQUIPMENTS.post(
+    change_state = EQUIPMENT.post(
         "state",
         service.change_equipment_state,
         m.EquipmentStateChange,

@@ -46,14 +46,14 @@ At = Annotated[
 ]
 
 
-ENTITYS = Handlers("canonical_id", m.Entity)
+ENTITIES = Handlers("canonical_id", m.Entity)
 
 
 class EntityController(Controller):
     path = "/entities"
     tags = ["entities"]
 
-    create = ENTITYS.create(
+    create = ENTITIES.create(
         service.register_entity,
         m.EntityCreate,
         summary="Register a canonical id",
@@ -66,7 +66,7 @@ class EntityController(Controller):
     ) -> Page[m.Entity]:
         return await service.list_entities(session, page_query, kind)
 
-    get = ENTITYS.get(service.get_entity, summary="Get a canonical id")
+    get = ENTITIES.get(service.get_entity, summary="Get a canonical id")
 
 
 MAPPINGS = Handlers("mapping_id", m.Mapping)
