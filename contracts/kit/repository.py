@@ -60,6 +60,22 @@ async def announce(
     await outbox.publish(session, source, subject or row.id, data, correlation_id=correlation_id)
 
 
+async def announce_transition(
+    session: AsyncSession,
+    source: str,
+    row: Any,
+    event: type[msgspec.Struct],
+    before: str,
+    action: str,
+    /,
+    **fields: Any,
+) -> None:
+    """`announce` a record's move by `action` from status `before` to the one it now holds: the
+    event's `from_status`, `to_status` and `action`, with `fields` as for `announce`."""
+    moved = {"from_status": before, "to_status": row.status, "action": action}
+    await announce(session, source, row, event, **moved, **fields)
+
+
 class _Overlay:
     """A row seen with some attributes added or replaced, for `to_wire`."""
 

@@ -107,15 +107,14 @@ async def change_asset(
         open_downtime.minutes = domain.minutes_between(open_downtime.started_at, now)
         open_downtime.work_order_id = open_downtime.work_order_id or wo_id
     await session.flush()
-    await repo.announce(
+    await repo.announce_transition(
         session,
         SOURCE,
         row,
         ev.AssetStatusChanged,
+        before,
+        action,
         asset_id=asset_id,
-        from_status=before,
-        to_status=after,
-        action=action,
         work_order_id=wo_id,
         subject=asset_id,
     )
@@ -221,15 +220,14 @@ async def _move_request(
     if reason is not None:
         row.status_reason = reason
     await session.flush()
-    await repo.announce(
+    await repo.announce_transition(
         session,
         SOURCE,
         row,
         ev.MaintenanceRequestStatusChanged,
+        before,
+        action,
         request_id=row.id,
-        from_status=before,
-        to_status=row.status,
-        action=action,
         reason=reason,
         correlation_id=row.correlation_id,
     )
@@ -398,15 +396,14 @@ async def change_work_order(
         domain.check_close(row.id, before, row.costs_posted)
     row.status = after
     await session.flush()
-    await repo.announce(
+    await repo.announce_transition(
         session,
         SOURCE,
         row,
         ev.WorkOrderStatusChanged,
+        before,
+        action,
         wo_id=row.id,
-        from_status=before,
-        to_status=after,
-        action=action,
         reason=reason,
         correlation_id=row.correlation_id,
     )

@@ -246,15 +246,14 @@ async def change_order(
             row.actual_end = utcnow()
     row.status = after
     await session.flush()
-    await repo.announce(
+    await repo.announce_transition(
         session,
         SOURCE,
         row,
         ev.ProductionOrderStatusChanged,
+        before,
+        action,
         order_id=row.id,
-        from_status=before,
-        to_status=after,
-        action=action,
         equipment_ids=sorted({op.equipment_id for op in row.operations if op.equipment_id}),
         reason=reason,
         maintenance_request_id=row.maintenance_request_id if action == "hold" else None,

@@ -20,6 +20,7 @@ from contracts.kit.records import new_id
 from contracts.kit.repository import (
     absent_or_409,
     announce,
+    announce_transition,
     get_versioned,
     insert,
     list_page,
@@ -242,15 +243,14 @@ async def _move_lot(
 ) -> m.InspectionLot:
     before, row.status = row.status, target
     await core_records.save(session, row)
-    await announce(
+    await announce_transition(
         session,
         SOURCE,
         row,
         ev.InspectionLotStatusChanged,
+        before,
+        action,
         inspection_lot_id=row.id,
-        from_status=before,
-        to_status=target,
-        action=action,
         reason=reason,
         by=by,
         stock_txn_ids=list(row.stock_txn_ids),
