@@ -54,8 +54,8 @@ async def announce(
     """Stage `event` about `row` (a stored record, or the wire type it was answered as) in the
     session's outbox: its fields by the row's attribute names, as `to_wire` takes them, with
     `fields` for what the row holds under another name or not at all. The event's subject is the
-    row's id unless `subject` names another; `correlation_id` files it
-    under the business incident the row belongs to (see `outbox.publish`)."""
+    row's id unless `subject` names another; `correlation_id` files it under the business
+    incident the row belongs to (see `outbox.publish`)."""
     data = to_wire(row, event, **fields)
     await outbox.publish(session, source, subject or row.id, data, correlation_id=correlation_id)
 
