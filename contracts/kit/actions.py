@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_type_hints
 
 import msgspec
 from litestar import Request, Response, get, patch, post
@@ -21,6 +21,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.responses import Versioned, problems, versioned
 from contracts.kit.unit_of_work import Session
@@ -33,11 +34,14 @@ Read = Callable[[AsyncSession, str], Awaitable[Versioned]]
 Update = Callable[[AsyncSession, str, Any, str | None], Awaitable[Versioned]]
 # change(session, record id, action, If-Match, **what the body says) -> the changed record
 Change = Callable[..., Awaitable[Versioned]]
+# list(session, the page asked for, **the query's filters by parameter name) -> one page
+List = Callable[..., Awaitable[Page[Any]]]
 # apply(session, record id, the body, If-Match) -> the changed record as its wire type
 Apply = Callable[[AsyncSession, str, Any, str | None], Awaitable[Versioned]]
 # A duplicate id 409, unknown ids 422.
 CREATE = problems(409, 422)
 READ = problems(404)
+LIST = problems(422)  # a malformed filter or cursor
 # Unknown record 404, refused by the state machine 409, stale If-Match 412, unknown ids 422.
 CHANGE = problems(404, 409, 412, 422)
 
@@ -177,6 +181,31 @@ def record_post(
     )(handler)
 
 
+def record_list(
+    list_: List,
+    returns: type[Versioned],
+    filters: type,
+    *,
+    summary: str,
+    description: str | None = None,
+    responses: dict[int, ResponseSpec] = LIST,
+) -> HTTPRouteHandler:
+    """The controller's `GET` handler on its collection, named `list`: one page of `returns`.
+    `filters` is a class whose annotations name the query parameters and their types, in order
+    (none is required); `list_` takes the page asked for and the filters by those names."""
+    kinds = get_type_hints(filters, include_extras=True)
+
+    async def handler(self: object, **arguments: Any) -> Page[Any]:
+        given = {name: arguments[name] for name in kinds}
+        return await list_(arguments["session"], arguments["page_query"], **given)
+
+    parameters = [("session", Session), ("page_query", Paged)]
+    _sign(
+        handler, "list", [*parameters, *((name, kind, None) for name, kind in kinds.items())], returns, Page
+    )
+    return get(responses=responses, summary=summary, description=description)(handler)
+
+
 @dataclass(frozen=True, slots=True)
 class Handlers:
     """The handlers of one record type's controller, which share the path parameter's name
@@ -192,6 +221,9 @@ class Handlers:
 
     def get(self, read: Read, **options: Any) -> HTTPRouteHandler:
         return record_get(self.id_name, read, self.returns, **options)
+
+    def list(self, list_: List, filters: type, **options: Any) -> HTTPRouteHandler:
+        return record_list(list_, self.returns, filters, **options)
 
     def update(self, update: Update, body: type[Any], **options: Any) -> HTTPRouteHandler:
         return record_update(self.id_name, update, body, self.returns, **options)
@@ -210,14 +242,16 @@ _IF_MATCH_AND_KEY = [("if_match", IfMatch, None), ("idempotency_key", Idempotenc
 
 
 def _sign(
-    handler: Callable[..., Awaitable[Response[Versioned]]],
+    handler: Callable[..., Awaitable[Any]],
     name: str,
     parameters: Sequence[tuple[str, Any] | tuple[str, Any, None]],
     returns: type[Versioned],
+    answer: Any = Response,
 ) -> None:
     """Litestar reads parameters from the signature and their types from the annotations: give
     the handler keyword parameters in this order (a third item: its default), under their
-    documented names, in both; and its name, which the operation id is made of."""
+    documented names, in both; and its name, which the operation id is made of. The handler
+    answers `answer[returns]`: a `Response` with its ETag, or a `Page` of them."""
     keyword = inspect.Parameter.KEYWORD_ONLY
     signature = inspect.Signature(
         [
@@ -229,7 +263,7 @@ def _sign(
                 for name, annotation, *rest in parameters
             ),
         ],
-        return_annotation=Response[returns],  # type: ignore[valid-type]
+        return_annotation=answer[returns],
     )
     handler.__signature__ = signature  # type: ignore[attr-defined]
     handler.__annotations__ = {

@@ -26,6 +26,12 @@ def _asset_action(data: m.AssetAction) -> dict[str, str | None]:
 ASSETS = Handlers("asset_id", m.Asset, service.change_asset)
 
 
+class AssetFilters:
+    site: QueryId
+    status: FromQuery[m.AssetStatus | None]
+    criticality: FromQuery[m.Criticality | None]
+
+
 class AssetController(Controller):
     path = "/assets"
     tags = ["assets"]
@@ -34,16 +40,12 @@ class AssetController(Controller):
         service.create_asset, m.AssetCreate, summary="Register an asset (starts in_service)"
     )
 
-    @get(responses=problems(422), summary="List assets", description="Filter by site, status or criticality.")
-    async def list(
-        self,
-        session: Session,
-        page_query: Paged,
-        site: QueryId = None,
-        status: FromQuery[m.AssetStatus | None] = None,
-        criticality: FromQuery[m.Criticality | None] = None,
-    ) -> Page[m.Asset]:
-        return await service.list_assets(session, page_query, site, status, criticality)
+    list = ASSETS.list(
+        service.list_assets,
+        AssetFilters,
+        summary="List assets",
+        description="Filter by site, status or criticality.",
+    )
 
     @get("/{asset_id:str}/downtime", responses=problems(404, 422), summary="List an asset's downtime records")
     async def downtime(self, session: Session, asset_id: PathId, page_query: Paged) -> Page[m.Downtime]:
@@ -95,6 +97,14 @@ class AssetController(Controller):
 MAINTENANCE_REQUESTS = Handlers("request_id", m.MaintenanceRequest, service.change_request)
 
 
+class MaintenanceRequestFilters:
+    asset_id: QueryId
+    status: FromQuery[m.RequestStatus | None]
+    site: QueryId
+    nonconformance_id: QueryId
+    production_order: QueryId
+
+
 class MaintenanceRequestController(Controller):
     path = "/maintenance-requests"
     tags = ["maintenance requests"]
@@ -105,30 +115,12 @@ class MaintenanceRequestController(Controller):
         summary="Submit a maintenance request for an asset",
     )
 
-    @get(
-        responses=problems(422),
+    list = MAINTENANCE_REQUESTS.list(
+        service.list_requests,
+        MaintenanceRequestFilters,
         summary="List maintenance requests",
         description="Filter by asset, status, site, nonconformance or production order.",
     )
-    async def list(
-        self,
-        session: Session,
-        page_query: Paged,
-        asset_id: QueryId = None,
-        status: FromQuery[m.RequestStatus | None] = None,
-        site: QueryId = None,
-        nonconformance_id: QueryId = None,
-        production_order: QueryId = None,
-    ) -> Page[m.MaintenanceRequest]:
-        return await service.list_requests(
-            session,
-            page_query,
-            asset_id=asset_id,
-            status=status,
-            site=site,
-            nonconformance_id=nonconformance_id,
-            production_order=production_order,
-        )
 
     get = MAINTENANCE_REQUESTS.get(service.get_request, summary="Get a maintenance request")
 
@@ -154,6 +146,14 @@ class MaintenanceRequestController(Controller):
 WORK_ORDERS = Handlers("wo_id", m.WorkOrder, service.change_work_order)
 
 
+class WorkOrderFilters:
+    assignee: QueryId
+    site: QueryId
+    asset_id: QueryId
+    status: FromQuery[m.WorkOrderStatus | None]
+    request_id: QueryId
+
+
 class WorkOrderController(Controller):
     path = "/work-orders"
     tags = ["work orders"]
@@ -166,31 +166,13 @@ class WorkOrderController(Controller):
         "description and links default from it.",
     )
 
-    @get(
-        responses=problems(422),
+    list = WORK_ORDERS.list(
+        service.list_work_orders,
+        WorkOrderFilters,
         summary="List work orders",
         description="Filter by assignee (person id), site, asset, status or request; `updated_since` "
         "gives a technician's device the changes since its last sync.",
     )
-    async def list(
-        self,
-        session: Session,
-        page_query: Paged,
-        assignee: QueryId = None,
-        site: QueryId = None,
-        asset_id: QueryId = None,
-        status: FromQuery[m.WorkOrderStatus | None] = None,
-        request_id: QueryId = None,
-    ) -> Page[m.WorkOrder]:
-        return await service.list_work_orders(
-            session,
-            page_query,
-            assignee=assignee,
-            site=site,
-            asset_id=asset_id,
-            status=status,
-            request_id=request_id,
-        )
 
     get = WORK_ORDERS.get(service.get_work_order, summary="Get a work order with its part and labor lines")
 

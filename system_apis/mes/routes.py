@@ -26,6 +26,12 @@ API = "/mes/v1"
 EQUIPMENT = Handlers("equipment_id", m.Equipment)
 
 
+class EquipmentFilters:
+    work_centre: QueryId
+    site: QueryId
+    current_state: Annotated[m.EquipmentState | None, QueryParameter(name="state")]
+
+
 class EquipmentController(Controller):
     path = "/equipment"
     tags = ["equipment"]
@@ -36,18 +42,12 @@ class EquipmentController(Controller):
         summary="Register an equipment (a machine on a work centre)",
     )
 
-    @get(
-        responses=problems(422), summary="List equipment", description="Filter by work centre, site or state."
+    list = EQUIPMENT.list(
+        service.list_equipment,
+        EquipmentFilters,
+        summary="List equipment",
+        description="Filter by work centre, site or state.",
     )
-    async def list(
-        self,
-        session: Session,
-        page_query: Paged,
-        work_centre: QueryId = None,
-        site: QueryId = None,
-        current_state: Annotated[m.EquipmentState | None, QueryParameter(name="state")] = None,
-    ) -> Page[m.Equipment]:
-        return await service.list_equipment(session, page_query, work_centre, site, current_state)
 
     @get(
         "/{equipment_id:str}/state-changes",
@@ -105,6 +105,16 @@ class EquipmentController(Controller):
 PRODUCTION_ORDERS = Handlers("order_id", m.ProductionOrder, service.change_order)
 
 
+class ProductionOrderFilters:
+    status: FromQuery[m.ProductionOrderStatus | None]
+    item_id: QueryId
+    site: QueryId
+    lot_id: QueryId
+    equipment_id: QueryId
+    order_type: FromQuery[m.OrderType | None]
+    source_lot_id: QueryId
+
+
 class ProductionOrderController(Controller):
     path = "/production-orders"
     tags = ["production orders"]
@@ -113,27 +123,13 @@ class ProductionOrderController(Controller):
         service.create_order, m.ProductionOrderCreate, summary="Create a production order with its operations"
     )
 
-    @get(
-        responses=problems(422),
+    list = PRODUCTION_ORDERS.list(
+        service.list_orders,
+        ProductionOrderFilters,
         summary="List production orders",
         description="Filter by status, item, site, output lot, an equipment any operation runs on, "
         "order type, or (rework orders) the lot reworked.",
     )
-    async def list(
-        self,
-        session: Session,
-        page_query: Paged,
-        status: FromQuery[m.ProductionOrderStatus | None] = None,
-        item_id: QueryId = None,
-        site: QueryId = None,
-        lot_id: QueryId = None,
-        equipment_id: QueryId = None,
-        order_type: FromQuery[m.OrderType | None] = None,
-        source_lot_id: QueryId = None,
-    ) -> Page[m.ProductionOrder]:
-        return await service.list_orders(
-            session, page_query, status, item_id, site, lot_id, equipment_id, order_type, source_lot_id
-        )
 
     @get(
         "/{order_id:str}/confirmations", responses=problems(404, 422), summary="List an order's confirmations"

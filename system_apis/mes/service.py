@@ -37,11 +37,12 @@ async def list_equipment(
     q: PageQuery,
     work_centre: str | None,
     site: str | None,
-    state: m.EquipmentState | None,
+    current_state: m.EquipmentState | None,
 ) -> Page[m.Equipment]:
-    e = s.EquipmentRow
-    where = [c == v for c, v in ((e.work_centre, work_centre), (e.site, site), (e.state, state)) if v]
-    return await repo.list_page(session, e, views.equipment, q, where=where)
+    """`current_state` filters by the `state` column (Litestar keeps the name `state` for its own)."""
+    return await repo.list_page(
+        session, s.EquipmentRow, views.equipment, q, work_centre=work_centre, site=site, state=current_state
+    )
 
 
 async def change_equipment_state(

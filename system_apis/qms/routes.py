@@ -204,6 +204,10 @@ class InspectionLotController(InspectionLots[m.InspectionLot]):
 DEFECT_CODES = Handlers("code", m.DefectCode)
 
 
+class DefectCodeFilters:
+    category: FromQuery[Name | None]
+
+
 class DefectCodeController(Controller):
     path = "/defect-codes"
     tags = ["defect codes"]
@@ -212,16 +216,28 @@ class DefectCodeController(Controller):
         service.create_defect_code, m.DefectCodeCreate, summary="Add a defect code to the catalogue"
     )
 
-    @get(responses=problems(422), summary="List the defect-code catalogue")
-    async def list(
-        self, session: Session, page_query: Q, category: FromQuery[Name | None] = None
-    ) -> Page[m.DefectCode]:
-        return await service.list_defect_codes(session, page_query, category)
+    list = DEFECT_CODES.list(
+        service.list_defect_codes,
+        DefectCodeFilters,
+        summary="List the defect-code catalogue",
+    )
 
     get = DEFECT_CODES.get(service.get_defect_code, summary="Get a defect code")
 
 
 NONCONFORMANCES = Handlers("nc_id", m.Nonconformance, nonconformances.move_nonconformance)
+
+
+class NonconformanceFilters:
+    status: FromQuery[m.NcStatus | None]
+    severity: FromQuery[m.Severity | None]
+    equipment_id: QueryId
+    lot_id: QueryId
+    supplier_id: QueryId
+    item_id: QueryId
+    production_order_id: QueryId
+    inspection_lot_id: QueryId
+    defect_code: QueryId
 
 
 class NonconformanceController(Controller):
@@ -236,34 +252,11 @@ class NonconformanceController(Controller):
         responses=problems(422),
     )
 
-    @get(responses=problems(422), summary="List nonconformances")
-    async def list(
-        self,
-        session: Session,
-        page_query: Q,
-        status: FromQuery[m.NcStatus | None] = None,
-        severity: FromQuery[m.Severity | None] = None,
-        equipment_id: QueryId = None,
-        lot_id: QueryId = None,
-        supplier_id: QueryId = None,
-        item_id: QueryId = None,
-        production_order_id: QueryId = None,
-        inspection_lot_id: QueryId = None,
-        defect_code: QueryId = None,
-    ) -> Page[m.Nonconformance]:
-        return await nonconformances.list_nonconformances(
-            session,
-            page_query,
-            defect_code,
-            status=status,
-            severity=severity,
-            equipment_id=equipment_id,
-            lot_id=lot_id,
-            supplier_id=supplier_id,
-            item_id=item_id,
-            production_order_id=production_order_id,
-            inspection_lot_id=inspection_lot_id,
-        )
+    list = NONCONFORMANCES.list(
+        nonconformances.list_nonconformances,
+        NonconformanceFilters,
+        summary="List nonconformances",
+    )
 
     get = NONCONFORMANCES.get(nonconformances.get_nonconformance, summary="Get a nonconformance")
 
@@ -319,6 +312,12 @@ class NonconformanceController(Controller):
 SUPPLIER_CASES = Handlers("case_id", m.SupplierCase, supplier_cases.move_supplier_case)
 
 
+class SupplierCaseFilters:
+    supplier_id: QueryId
+    status: FromQuery[m.SupplierCaseStatus | None]
+    nc_id: QueryId
+
+
 class SupplierCaseController(Controller):
     path = "/supplier-cases"
     tags = ["supplier cases"]
@@ -331,18 +330,11 @@ class SupplierCaseController(Controller):
         responses=problems(422),
     )
 
-    @get(responses=problems(422), summary="List supplier quality cases")
-    async def list(
-        self,
-        session: Session,
-        page_query: Q,
-        supplier_id: QueryId = None,
-        status: FromQuery[m.SupplierCaseStatus | None] = None,
-        nc_id: QueryId = None,
-    ) -> Page[m.SupplierCase]:
-        return await supplier_cases.list_supplier_cases(
-            session, page_query, nc_id, supplier_id=supplier_id, status=status
-        )
+    list = SUPPLIER_CASES.list(
+        supplier_cases.list_supplier_cases,
+        SupplierCaseFilters,
+        summary="List supplier quality cases",
+    )
 
     get = SUPPLIER_CASES.get(supplier_cases.get_supplier_case, summary="Get a supplier quality case")
 
@@ -397,6 +389,12 @@ class SupplierCaseController(Controller):
 CAPAS = Handlers("capa_id", m.Capa, capas.move_capa)
 
 
+class CapaFilters:
+    status: FromQuery[m.CapaStatus | None]
+    kind: FromQuery[m.CapaKind | None]
+    nc_id: QueryId
+
+
 class CapaController(Controller):
     path = "/capas"
     tags = ["capa"]
@@ -408,16 +406,11 @@ class CapaController(Controller):
         responses=problems(422),
     )
 
-    @get(responses=problems(422), summary="List CAPAs")
-    async def list(
-        self,
-        session: Session,
-        page_query: Q,
-        status: FromQuery[m.CapaStatus | None] = None,
-        kind: FromQuery[m.CapaKind | None] = None,
-        nc_id: QueryId = None,
-    ) -> Page[m.Capa]:
-        return await capas.list_capas(session, page_query, nc_id, status=status, kind=kind)
+    list = CAPAS.list(
+        capas.list_capas,
+        CapaFilters,
+        summary="List CAPAs",
+    )
 
     get = CAPAS.get(capas.get_capa, summary="Get a CAPA")
 

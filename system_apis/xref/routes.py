@@ -10,7 +10,7 @@ from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, Que
 from litestar.types import ControllerRouterHandler
 
 from contracts.kit.actions import Handlers
-from contracts.kit.paging import Page, Paged, parse_instant
+from contracts.kit.paging import Paged, parse_instant
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import xref as m
@@ -49,6 +49,10 @@ At = Annotated[
 ENTITIES = Handlers("canonical_id", m.Entity)
 
 
+class EntityFilters:
+    kind: FromQuery[m.Kind | None]
+
+
 class EntityController(Controller):
     path = "/entities"
     tags = ["entities"]
@@ -60,16 +64,19 @@ class EntityController(Controller):
         description="Mints `urn:mfg:<kind>:<uuid>` unless `canonical_id` is given; 409 if it exists.",
     )
 
-    @get(responses=problems(422), summary="List canonical ids")
-    async def list(
-        self, session: Session, page_query: Q, kind: FromQuery[m.Kind | None] = None
-    ) -> Page[m.Entity]:
-        return await service.list_entities(session, page_query, kind)
+    list = ENTITIES.list(service.list_entities, EntityFilters, summary="List canonical ids")
 
     get = ENTITIES.get(service.get_entity, summary="Get a canonical id")
 
 
 MAPPINGS = Handlers("mapping_id", m.Mapping)
+
+
+class MappingFilters:
+    kind: FromQuery[m.Kind | None]
+    system: FromQuery[m.System | None]
+    system_id: QuerySystemId
+    canonical_id: QueryId
 
 
 class MappingController(Controller):
@@ -84,19 +91,11 @@ class MappingController(Controller):
         "already has an id in that system, over an overlapping validity period.",
     )
 
-    @get(responses=problems(422), summary="List mappings, with their full validity history")
-    async def list(
-        self,
-        session: Session,
-        page_query: Q,
-        kind: FromQuery[m.Kind | None] = None,
-        system: FromQuery[m.System | None] = None,
-        system_id: QuerySystemId = None,
-        canonical_id: QueryId = None,
-    ) -> Page[m.Mapping]:
-        return await service.list_mappings(
-            session, page_query, kind=kind, system=system, system_id=system_id, canonical_id=canonical_id
-        )
+    list = MAPPINGS.list(
+        service.list_mappings,
+        MappingFilters,
+        summary="List mappings, with their full validity history",
+    )
 
     get = MAPPINGS.get(service.get_mapping, summary="Get a mapping")
 
