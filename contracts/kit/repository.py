@@ -204,3 +204,13 @@ async def list_page(
         updated_since=q.updated_since,
     )
     return page(await find_all(session, model, query), q.limit, convert)
+
+
+def lister(model: type[R], view: Callable[[R], Out]) -> Callable[..., Awaitable[Page[Out]]]:
+    """The use case that answers one page of records as `view` makes them, filtered by the query's
+    parameters by column name (absent ones do not filter): `list_page` with nothing of its own."""
+
+    async def list_(session: AsyncSession, q: PageQuery, **equal: Any) -> Page[Out]:
+        return await list_page(session, model, view, q, **equal)
+
+    return list_

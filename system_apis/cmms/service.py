@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,16 +40,7 @@ async def create_asset(session: AsyncSession, data: m.AssetCreate) -> m.Asset:
 get_asset = repo.reader(s.AssetRow, "asset", views.asset)
 
 
-async def list_assets(
-    session: AsyncSession,
-    q: PageQuery,
-    site: str | None,
-    status: m.AssetStatus | None,
-    criticality: m.Criticality | None,
-) -> Page[m.Asset]:
-    return await repo.list_page(
-        session, s.AssetRow, views.asset, q, site=site, status=status, criticality=criticality
-    )
+list_assets = repo.lister(s.AssetRow, views.asset)
 
 
 async def update_asset(
@@ -197,9 +187,7 @@ async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate
 get_request = repo.reader(s.MaintenanceRequestRow, "maintenance request", views.request)
 
 
-async def list_requests(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.MaintenanceRequest]:
-    """`filters`: the list's query parameters by column name (asset, status, site, links)."""
-    return await repo.list_page(session, s.MaintenanceRequestRow, views.request, q, **filters)
+list_requests = repo.lister(s.MaintenanceRequestRow, views.request)
 
 
 async def change_request(
@@ -308,9 +296,7 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
 get_work_order = repo.reader(s.WorkOrderRow, "work order", views.work_order)
 
 
-async def list_work_orders(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.WorkOrder]:
-    """`filters`: the list's query parameters by column name (assignee, site, asset, status, request)."""
-    return await repo.list_page(session, s.WorkOrderRow, views.work_order, q, **filters)
+list_work_orders = repo.lister(s.WorkOrderRow, views.work_order)
 
 
 async def update_work_order(

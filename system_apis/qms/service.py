@@ -24,6 +24,7 @@ from contracts.kit.repository import (
     get_versioned,
     insert,
     list_page,
+    lister,
     reader,
     to_row,
 )
@@ -277,6 +278,4 @@ async def create_defect_code(session: AsyncSession, data: m.DefectCodeCreate) ->
 get_defect_code = reader(s.DefectCodeRow, "defect code", views.defect_code)
 
 
-async def list_defect_codes(session: AsyncSession, q: PageQuery, category: str | None) -> Page[m.DefectCode]:
-    where = [s.DefectCodeRow.category == category] if category else []
-    return await list_page(session, s.DefectCodeRow, views.defect_code, q, where=where)
+list_defect_codes = lister(s.DefectCodeRow, views.defect_code)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import xref as ev
-from contracts.kit.paging import Page, PageQuery, body_instant, utcnow
+from contracts.kit.paging import body_instant, utcnow
 from contracts.kit.problems import Conflict, NotFound
 from contracts.kit.records import new_id
 from contracts.kit.repository import (
@@ -17,7 +16,7 @@ from contracts.kit.repository import (
     get_or_422,
     get_versioned,
     insert,
-    list_page,
+    lister,
     reader,
 )
 from contracts.models import xref as m
@@ -41,9 +40,7 @@ async def register_entity(session: AsyncSession, data: m.EntityCreate) -> m.Enti
 get_entity = reader(s.EntityRow, "entity", views.entity)
 
 
-async def list_entities(session: AsyncSession, q: PageQuery, kind: m.Kind | None) -> Page[m.Entity]:
-    where = [s.EntityRow.kind == kind] if kind else []
-    return await list_page(session, s.EntityRow, views.entity, q, where=where)
+list_entities = lister(s.EntityRow, views.entity)
 
 
 # --- mappings ---------------------------------------------------------------------------------
@@ -116,9 +113,7 @@ async def _check(session: AsyncSession, claim: domain.Claim) -> None:
 get_mapping = reader(s.MappingRow, "mapping", views.mapping)
 
 
-async def list_mappings(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.Mapping]:
-    """`filters`: the list's query parameters by column name (kind, system, ids)."""
-    return await list_page(session, s.MappingRow, views.mapping, q, **filters)
+list_mappings = lister(s.MappingRow, views.mapping)
 
 
 # --- lookups ----------------------------------------------------------------------------------
