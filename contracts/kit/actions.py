@@ -1,10 +1,11 @@
 """Record handlers that are the same for every record type, declared in one statement each.
 
-`GET /<records>/{id}` answering the record with its ETag, `PATCH /<records>/{id}` taking the
-change and If-Match, and `POST /<records>/{id}/<action>` with If-Match and Idempotency-Key (a
-state change, with or without a body such as a reason) are the same handler for every record
+`GET /<records>` answering a page filtered by its query parameters, `GET /<records>/{id}`
+answering the record with its ETag, `PATCH /<records>/{id}` taking the change and If-Match, and
+`POST /<records>/{id}/<action>` with If-Match and Idempotency-Key (a state change, with or without
+a body such as a reason, or a line added to the record) are the same handler for every record
 type; only the path parameter's name, the service function, the wire types and the documentation
-differ.
+differ. `Handlers` declares them for one record type.
 """
 
 from __future__ import annotations
