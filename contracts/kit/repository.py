@@ -19,6 +19,7 @@ from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import RecordMixin
 
 R = TypeVar("R", bound=RecordMixin)
+C = TypeVar("C", bound=RecordMixin)  # a record kept under another one (its downtime, its lines)
 Out = TypeVar("Out")
 W = TypeVar("W")
 Row = TypeVar("Row")  # any mapped class: a record or one of its child rows
@@ -212,5 +213,19 @@ def lister(model: type[R], view: Callable[[R], Out]) -> Callable[..., Awaitable[
 
     async def list_(session: AsyncSession, q: PageQuery, **equal: Any) -> Page[Out]:
         return await list_page(session, model, view, q, **equal)
+
+    return list_
+
+
+def lister_of(
+    parent: type[R], what: str, model: type[C], view: Callable[[C], Out], key: str
+) -> Callable[[AsyncSession, str, PageQuery], Awaitable[Page[Out]]]:
+    """The use case that answers one page of the `model` records kept under a `parent` record
+    (their `key` column names it) as `view` makes them; 404 when the parent is not there."""
+
+    async def list_(session: AsyncSession, parent_id: str, q: PageQuery) -> Page[Out]:
+        await exists_or_404(session, parent, parent_id, what)
+        under: dict[str, Any] = {key: parent_id}
+        return await list_page(session, model, view, q, **under)
 
     return list_

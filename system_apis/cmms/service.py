@@ -12,7 +12,7 @@ from contracts.events import cmms as ev
 from contracts.kit import correlation
 from contracts.kit import repository as repo
 from contracts.kit.inputs import past_instant
-from contracts.kit.paging import Page, PageQuery, body_instant, check_window, utcnow
+from contracts.kit.paging import body_instant, check_window, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
 from contracts.kit.states import require_state
@@ -147,11 +147,7 @@ async def _open_downtime(session: AsyncSession, asset_id: str) -> s.DowntimeRow 
     return found.first()
 
 
-async def list_downtime(session: AsyncSession, asset_id: str, q: PageQuery) -> Page[m.Downtime]:
-    await repo.exists_or_404(session, s.AssetRow, asset_id, "asset")
-    return await repo.list_page(
-        session, s.DowntimeRow, views.downtime, q, where=[s.DowntimeRow.asset_id == asset_id]
-    )
+list_downtime = repo.lister_of(s.AssetRow, "asset", s.DowntimeRow, views.downtime, "asset_id")
 
 
 # --- maintenance requests ------------------------------------------------------------------------

@@ -117,10 +117,7 @@ async def _follow_downtime(
     return None
 
 
-async def list_downtime(session: AsyncSession, equipment_id: str, q: PageQuery) -> Page[m.Downtime]:
-    await repo.exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
-    d = s.DowntimeRow
-    return await repo.list_page(session, d, views.downtime, q, where=[d.equipment_id == equipment_id])
+list_downtime = repo.lister_of(s.EquipmentRow, "equipment", s.DowntimeRow, views.downtime, "equipment_id")
 
 
 async def confirm_on_equipment(
@@ -153,12 +150,9 @@ async def confirm_on_equipment(
     return await confirm(session, found.order_id, create, None)
 
 
-async def list_state_changes(
-    session: AsyncSession, equipment_id: str, q: PageQuery
-) -> Page[m.EquipmentStateRecord]:
-    await repo.exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
-    c = s.EquipmentStateChangeRow
-    return await repo.list_page(session, c, views.state_change, q, where=[c.equipment_id == equipment_id])
+list_state_changes = repo.lister_of(
+    s.EquipmentRow, "equipment", s.EquipmentStateChangeRow, views.state_change, "equipment_id"
+)
 
 
 # --- production orders ---------------------------------------------------------------------------
@@ -321,10 +315,9 @@ async def confirm(
     return views.confirmation(confirmation)
 
 
-async def list_confirmations(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Confirmation]:
-    await repo.exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    c = s.ConfirmationRow
-    return await repo.list_page(session, c, views.confirmation, q, where=[c.order_id == order_id])
+list_confirmations = repo.lister_of(
+    s.ProductionOrderRow, "production order", s.ConfirmationRow, views.confirmation, "order_id"
+)
 
 
 async def complete_batch(
@@ -404,9 +397,9 @@ async def set_batch_quality(
     return views.batch(row)
 
 
-async def list_order_batches(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.BatchCompletion]:
-    await repo.exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    return await list_batches(session, q, order_id, None)
+list_order_batches = repo.lister_of(
+    s.ProductionOrderRow, "production order", s.BatchRow, views.batch, "order_id"
+)
 
 
 async def consume(
@@ -441,6 +434,6 @@ async def list_consumptions(
     return await repo.list_page(session, c, views.consumption, q, where=where)
 
 
-async def list_order_consumptions(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Consumption]:
-    await repo.exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    return await list_consumptions(session, q, order_id, None, None)
+list_order_consumptions = repo.lister_of(
+    s.ProductionOrderRow, "production order", s.ConsumptionRow, views.consumption, "order_id"
+)

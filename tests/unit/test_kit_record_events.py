@@ -1,7 +1,7 @@
 """The records mechanism's events and reads on real SQLite and PostgreSQL: an event staged about a
 record takes its fields from the record by attribute name and lands in the outbox with the
 transaction; a status change says where from, where to and by which action; a reader answers a
-record as its view or 404."""
+record as its view or 404; a list of the records kept under another answers only those, or 404."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.events import cmms as ev
 from contracts.kit import tables
+from contracts.kit.paging import PageQuery
 from contracts.kit.problems import NotFound
 from contracts.kit.records import RecordMixin
-from contracts.kit.repository import announce, announce_transition, insert, reader, to_wire
+from contracts.kit.repository import announce, announce_transition, insert, lister_of, reader, to_wire
 from tests.support.fixtures import DatabaseUrl
 
 
@@ -30,6 +31,11 @@ class WidgetRow(RecordMixin, Base):
     __tablename__ = "widgets"
     site: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20))
+
+
+class NoteRow(RecordMixin, Base):
+    __tablename__ = "widget_notes"
+    widget_id: Mapped[str] = mapped_column(String(64))
 
 
 class Widget(msgspec.Struct, kw_only=True):
@@ -148,4 +154,18 @@ async def test_a_reader_answers_the_record_as_its_view_or_404(session: AsyncSess
     assert await read(session, "W-1") == Widget(widget_id="W-1", site="P1", status="new", version=1)
     with pytest.raises(NotFound) as missing:
         await read(session, "W-2")
+    assert missing.value.slug == "widget-not-found"
+
+
+async def test_a_list_of_the_records_under_another_answers_only_those_or_404(session: AsyncSession) -> None:
+    for widget_id in ("W-1", "W-2"):
+        await insert(session, WidgetRow(id=widget_id, site="P1", status="new"))
+    for note_id, widget_id in (("N-1", "W-1"), ("N-2", "W-2"), ("N-3", "W-1")):
+        await insert(session, NoteRow(id=note_id, widget_id=widget_id))
+    await session.commit()
+    notes = lister_of(WidgetRow, "widget", NoteRow, lambda row: row.id, "widget_id")
+    page = await notes(session, "W-1", PageQuery(limit=10))
+    assert sorted(page.items) == ["N-1", "N-3"]
+    with pytest.raises(NotFound) as missing:
+        await notes(session, "W-9", PageQuery(limit=10))
     assert missing.value.slug == "widget-not-found"
