@@ -32,6 +32,16 @@ def to_wire(row: object, wire: type[W], **fields: Any) -> W:
     return msgspec.convert(_Overlay(row, fields) if fields else row, wire, from_attributes=True)
 
 
+def view_as(wire: type[W], id_name: str) -> Callable[[RecordMixin], W]:
+    """The view of a record that is `to_wire` with nothing derived: the record's id under
+    `id_name`, everything else by attribute name."""
+
+    def view(row: RecordMixin) -> W:
+        return to_wire(row, wire, **{id_name: row.id})
+
+    return view
+
+
 def to_row(model: type[Row], data: msgspec.Struct, **fields: Any) -> Row:
     """A new row from a create body: each body field the model has a column of that name for,
     then `fields` (the id under its row name, the starting state, values the body only implies).

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import msgspec
 
-from contracts.kit.repository import to_wire
+from contracts.kit.repository import to_wire, view_as
 from contracts.models import erp as m
 from system_apis.erp import store as s
 
-
-def item(row: s.ItemRow) -> m.Item:
-    return to_wire(row, m.Item, item_id=row.id)
-
-
-def supplier(row: s.SupplierRow) -> m.Supplier:
-    return to_wire(row, m.Supplier, supplier_id=row.id)
-
-
-def purchase_order(row: s.PurchaseOrderRow) -> m.PurchaseOrder:
-    return to_wire(row, m.PurchaseOrder, po_id=row.id)
+item = view_as(m.Item, "item_id")
+supplier = view_as(m.Supplier, "supplier_id")
+purchase_order = view_as(m.PurchaseOrder, "po_id")
 
 
 def lot(row: s.LotRow) -> m.Lot:
@@ -31,8 +23,7 @@ def lot(row: s.LotRow) -> m.Lot:
     return to_wire(row, m.Lot, lot_id=row.id, quantity=quantity, balances=balances)
 
 
-def receipt(row: s.GoodsReceiptRow) -> m.GoodsReceipt:
-    return to_wire(row, m.GoodsReceipt, receipt_id=row.id)
+receipt = view_as(m.GoodsReceipt, "receipt_id")
 
 
 def transaction(row: s.InventoryTxnRow) -> m.InventoryTransaction:
@@ -47,5 +38,4 @@ def transaction(row: s.InventoryTxnRow) -> m.InventoryTransaction:
     )
 
 
-def cost_posting(row: s.CostPostingRow) -> m.CostPosting:
-    return to_wire(row, m.CostPosting, posting_id=row.id)
+cost_posting = view_as(m.CostPosting, "posting_id")
