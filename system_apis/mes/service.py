@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -189,31 +190,14 @@ get_order = repo.reader(s.ProductionOrderRow, "production order", views.producti
 
 
 async def list_orders(
-    session: AsyncSession,
-    q: PageQuery,
-    status: m.ProductionOrderStatus | None,
-    item_id: str | None,
-    site: str | None,
-    lot_id: str | None,
-    equipment_id: str | None,
-    order_type: m.OrderType | None = None,
-    source_lot_id: str | None = None,
+    session: AsyncSession, q: PageQuery, equipment_id: str | None = None, **equal: Any
 ) -> Page[m.ProductionOrder]:
+    """`equipment_id`: orders with an operation on that equipment; `equal`: the other filters by
+    column name."""
     p = s.ProductionOrderRow
     on_equipment = select(s.OperationRow.order_id).where(s.OperationRow.equipment_id == equipment_id)
-    return await repo.list_page(
-        session,
-        p,
-        views.production_order,
-        q,
-        where=[p.id.in_(on_equipment)] if equipment_id else [],
-        status=status,
-        item_id=item_id,
-        site=site,
-        lot_id=lot_id,
-        order_type=order_type,
-        source_lot_id=source_lot_id,
-    )
+    where = [p.id.in_(on_equipment)] if equipment_id else []
+    return await repo.list_page(session, p, views.production_order, q, where=where, **equal)
 
 
 async def change_order(
