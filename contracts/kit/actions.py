@@ -1,25 +1,28 @@
 """Record handlers that are the same for every record type, declared in one statement each.
 
-`GET /<records>/{id}` answering the record with its ETag, `PATCH /<records>/{id}` taking the
-change and If-Match, and `POST /<records>/{id}/<action>` with If-Match and Idempotency-Key (a
-state change without a body) are the same handler for every record type; only the path
-parameter's name, the service function, the wire types and the documentation differ. Actions
-with a body of their own (a reason, a completion) stay ordinary handlers, where their body type
-is visible.
+`GET /<records>` answering a page filtered by its query parameters, `GET /<records>/{id}`
+answering the record with its ETag, `PATCH /<records>/{id}` taking the change and If-Match, and
+`POST /<records>/{id}/<action>` with If-Match and Idempotency-Key (a state change, with or without
+a body such as a reason, or a line added to the record) are the same handler for every record
+type; only the path parameter's name, the service function, the wire types and the documentation
+differ. `Handlers` declares them for one record type.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, get_type_hints
 
+import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.responses import Versioned, problems, versioned
 from contracts.kit.unit_of_work import Session
@@ -30,11 +33,16 @@ Create = Callable[[AsyncSession, Any], Awaitable[Versioned]]
 Read = Callable[[AsyncSession, str], Awaitable[Versioned]]
 # update(session, record id, the change, If-Match) -> the changed record as its wire type
 Update = Callable[[AsyncSession, str, Any, str | None], Awaitable[Versioned]]
-# change(session, record id, action, If-Match) -> the changed record as its wire type
-Change = Callable[[AsyncSession, str, str, str | None], Awaitable[Versioned]]
+# change(session, record id, action, If-Match, **what the body says) -> the changed record
+Change = Callable[..., Awaitable[Versioned]]
+# list(session, the page asked for, **the query's filters by parameter name) -> one page
+List = Callable[..., Awaitable[Page[Any]]]
+# apply(session, record id, the body, If-Match) -> the changed record as its wire type
+Apply = Callable[[AsyncSession, str, Any, str | None], Awaitable[Versioned]]
 # A duplicate id 409, unknown ids 422.
 CREATE = problems(409, 422)
 READ = problems(404)
+LIST = problems(422)  # a malformed filter or cursor
 # Unknown record 404, refused by the state machine 409, stale If-Match 412, unknown ids 422.
 CHANGE = problems(404, 409, 412, 422)
 
@@ -111,19 +119,29 @@ def state_change(
     change: Change,
     returns: type[Versioned],
     *,
+    body: type[Any] | None = None,
+    keywords: Callable[[Any], Mapping[str, Any]] | None = None,
+    name: str | None = None,
     summary: str,
     description: str | None = None,
     responses: dict[int, ResponseSpec] = CHANGE,
 ) -> HTTPRouteHandler:
-    """The controller's `POST /{<id_name>}/<action>` handler, named after the action."""
+    """The controller's `POST /{<id_name>}/<action>` handler, named after the action: `change`
+    is called with the action's name (`-` written `_`) and, where the action takes a `body`, with
+    the body's fields as keyword arguments, or with the ones `keywords` makes of the body where the
+    service's words differ from the body's."""
+    step = action.replace("-", "_")
+    to_keywords = keywords or msgspec.structs.asdict
 
     async def handler(self: object, **arguments: Any) -> Response[Versioned]:
-        record = await change(arguments["session"], arguments[id_name], action, arguments["if_match"])
+        said = to_keywords(arguments["data"]) if body is not None else {}
+        record = await change(arguments["session"], arguments[id_name], step, arguments["if_match"], **said)
         return versioned(record)
 
     parameters = [("session", Session), (id_name, PathId)]
-    optional = [("if_match", IfMatch, None), ("idempotency_key", IdempotencyKey, None)]
-    _sign(handler, action.replace("-", "_"), [*parameters, *optional], returns)
+    if body is not None:
+        parameters.append(("data", JSONBody[body]))  # type: ignore[misc, valid-type]
+    _sign(handler, name or step, [*parameters, *_IF_MATCH_AND_KEY], returns)
     return post(
         f"/{{{id_name}:str}}/{action}",
         status_code=200,
@@ -133,15 +151,108 @@ def state_change(
     )(handler)
 
 
+def record_post(
+    id_name: str,
+    path: str,
+    apply: Apply,
+    body: type[Any],
+    returns: type[Versioned],
+    *,
+    name: str | None = None,
+    summary: str,
+    description: str | None = None,
+    responses: dict[int, ResponseSpec] = CHANGE,
+) -> HTTPRouteHandler:
+    """The controller's `POST /{<id_name>}/<path>` handler that applies `body` to the record (a
+    line, a posting) under If-Match and Idempotency-Key, named after the path unless `name` says
+    otherwise: the changed record."""
+
+    async def handler(self: object, **arguments: Any) -> Response[Versioned]:
+        session, record_id = arguments["session"], arguments[id_name]
+        return versioned(await apply(session, record_id, arguments["data"], arguments["if_match"]))
+
+    parameters = [("session", Session), (id_name, PathId), ("data", JSONBody[body])]  # type: ignore[misc, valid-type]
+    _sign(handler, name or path.replace("-", "_"), [*parameters, *_IF_MATCH_AND_KEY], returns)
+    return post(
+        f"/{{{id_name}:str}}/{path}",
+        status_code=200,
+        responses=responses,
+        summary=summary,
+        description=description,
+    )(handler)
+
+
+def record_list(
+    list_: List,
+    returns: type[Versioned],
+    filters: type,
+    *,
+    summary: str,
+    description: str | None = None,
+    responses: dict[int, ResponseSpec] = LIST,
+) -> HTTPRouteHandler:
+    """The controller's `GET` handler on its collection, named `list`: one page of `returns`.
+    `filters` is a class whose annotations name the query parameters and their types, in order
+    (none is required); `list_` takes the page asked for and the filters by those names."""
+    kinds = get_type_hints(filters, include_extras=True)
+
+    async def handler(self: object, **arguments: Any) -> Page[Any]:
+        given = {name: arguments[name] for name in kinds}
+        return await list_(arguments["session"], arguments["page_query"], **given)
+
+    parameters = [("session", Session), ("page_query", Paged)]
+    _sign(
+        handler, "list", [*parameters, *((name, kind, None) for name, kind in kinds.items())], returns, Page
+    )
+    return get(responses=responses, summary=summary, description=description)(handler)
+
+
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """The handlers of one record type's controller, which share the path parameter's name
+    (`id_name`), the wire type the record is answered as, and the service function that applies
+    its state changes (`change`), so each handler names only what is its own."""
+
+    id_name: str
+    returns: type[Versioned]
+    change: Change | None = None
+
+    def create(self, create: Create, body: type[Any], **options: Any) -> HTTPRouteHandler:
+        return record_create(self.id_name, create, body, self.returns, **options)
+
+    def get(self, read: Read, **options: Any) -> HTTPRouteHandler:
+        return record_get(self.id_name, read, self.returns, **options)
+
+    def list(self, list_: List, filters: type, **options: Any) -> HTTPRouteHandler:
+        return record_list(list_, self.returns, filters, **options)
+
+    def update(self, update: Update, body: type[Any], **options: Any) -> HTTPRouteHandler:
+        return record_update(self.id_name, update, body, self.returns, **options)
+
+    def action(self, action: str, change: Change | None = None, **options: Any) -> HTTPRouteHandler:
+        applied = change or self.change
+        if applied is None:
+            raise TypeError(f"{action}: no change function, neither given nor the controller's")
+        return state_change(self.id_name, action, applied, self.returns, **options)
+
+    def post(self, path: str, apply: Apply, body: type[Any], **options: Any) -> HTTPRouteHandler:
+        return record_post(self.id_name, path, apply, body, self.returns, **options)
+
+
+_IF_MATCH_AND_KEY = [("if_match", IfMatch, None), ("idempotency_key", IdempotencyKey, None)]
+
+
 def _sign(
-    handler: Callable[..., Awaitable[Response[Versioned]]],
+    handler: Callable[..., Awaitable[Any]],
     name: str,
     parameters: Sequence[tuple[str, Any] | tuple[str, Any, None]],
     returns: type[Versioned],
+    answer: Any = Response,
 ) -> None:
     """Litestar reads parameters from the signature and their types from the annotations: give
     the handler keyword parameters in this order (a third item: its default), under their
-    documented names, in both; and its name, which the operation id is made of."""
+    documented names, in both; and its name, which the operation id is made of. The handler
+    answers `answer[returns]`: a `Response` with its ETag, or a `Page` of them."""
     keyword = inspect.Parameter.KEYWORD_ONLY
     signature = inspect.Signature(
         [
@@ -153,7 +264,7 @@ def _sign(
                 for name, annotation, *rest in parameters
             ),
         ],
-        return_annotation=Response[returns],  # type: ignore[valid-type]
+        return_annotation=answer[returns],
     )
     handler.__signature__ = signature  # type: ignore[attr-defined]
     handler.__annotations__ = {

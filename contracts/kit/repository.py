@@ -1,16 +1,17 @@
 """The one records mechanism of the system APIs, generic over a service's own models: get or 404,
 exists or 422, create or 409, versioned update (If-Match), keyset pages and deltas (`updated_since`),
-and row -> wire conversion by attribute name."""
+row -> wire conversion by attribute name, and the events that announce a record's changes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import ColumnElement, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.kit import outbox
 from contracts.kit.core_records import find_all
 from contracts.kit.core_records import not_found as not_found  # where the services take it from
 from contracts.kit.paging import Page, PageQuery, check_if_match, keyset, page
@@ -18,8 +19,10 @@ from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import RecordMixin
 
 R = TypeVar("R", bound=RecordMixin)
+C = TypeVar("C", bound=RecordMixin)  # a record kept under another one (its downtime, its lines)
 Out = TypeVar("Out")
 W = TypeVar("W")
+Row = TypeVar("Row")  # any mapped class: a record or one of its child rows
 
 
 def to_wire(row: object, wire: type[W], **fields: Any) -> W:
@@ -29,13 +32,59 @@ def to_wire(row: object, wire: type[W], **fields: Any) -> W:
     return msgspec.convert(_Overlay(row, fields) if fields else row, wire, from_attributes=True)
 
 
-def to_row(model: type[R], data: msgspec.Struct, **fields: Any) -> R:
+def view_as(wire: type[W], id_name: str) -> Callable[[RecordMixin], W]:
+    """The view of a record that is `to_wire` with nothing derived: the record's id under
+    `id_name`, everything else by attribute name."""
+
+    def view(row: RecordMixin) -> W:
+        return to_wire(row, wire, **{id_name: row.id})
+
+    return view
+
+
+def to_row(model: type[Row], data: msgspec.Struct, **fields: Any) -> Row:
     """A new row from a create body: each body field the model has a column of that name for,
     then `fields` (the id under its row name, the starting state, values the body only implies).
     Body fields that need converting on the way in (money, JSON lists) are given in `fields`."""
     columns = inspect(model).columns.keys()
     taken = {name: getattr(data, name) for name in data.__struct_fields__ if name in columns}
     return model(**(taken | fields))
+
+
+async def announce(
+    session: AsyncSession,
+    source: str,
+    row: Any,
+    event: type[msgspec.Struct],
+    /,
+    *,
+    subject: str | None = None,
+    correlation_id: str | None = None,
+    **fields: Any,
+) -> None:
+    """Stage `event` about `row` (a stored record, or the wire type it was answered as) in the
+    session's outbox: its fields by the row's attribute names, as `to_wire` takes them, with
+    `fields` for what the row holds under another name or not at all. The event's subject is the
+    row's id unless `subject` names another; `correlation_id` files it under the business
+    incident the row belongs to (see `outbox.publish`)."""
+    data = to_wire(row, event, **fields)
+    await outbox.publish(session, source, subject or row.id, data, correlation_id=correlation_id)
+
+
+async def announce_transition(
+    session: AsyncSession,
+    source: str,
+    row: Any,
+    event: type[msgspec.Struct],
+    before: str,
+    action: str,
+    /,
+    **fields: Any,
+) -> None:
+    """`announce` a record's move by `action` from status `before` to the one it now holds: the
+    event's `from_status`, `to_status` and `action`, with `fields` as for `announce`."""
+    moved = {"from_status": before, "to_status": row.status, "action": action}
+    await announce(session, source, row, event, **moved, **fields)
 
 
 class _Overlay:
@@ -51,6 +100,14 @@ class _Overlay:
         if name in self._fields:
             return self._fields[name]
         return getattr(self._row, name)
+
+
+async def insert(session: AsyncSession, row: R) -> R:
+    """Store a new record now rather than at commit, so a clash with a stored one fails here,
+    before the events that announce it are staged."""
+    session.add(row)
+    await session.flush()
+    return row
 
 
 async def get_or_404(
@@ -87,6 +144,22 @@ async def get_versioned(
     row = await get_or_404(session, model, record_id, what, lock=lock)
     check_if_match(if_match, row.version)
     return row
+
+
+# fetch(session, model, record id, what) -> the record, or a 404 naming `what`
+Fetch = Callable[[AsyncSession, type[R], str, str], Awaitable[R]]
+
+
+def reader(
+    model: type[R], what: str, view: Callable[[R], Out], *, fetch: Fetch[R] = get_or_404
+) -> Callable[[AsyncSession, str], Awaitable[Out]]:
+    """The use case that answers one record by its id as `view` makes it (404 when it is not
+    there). `fetch` is `core_records.load` for a record read with its children on the Core path."""
+
+    async def read(session: AsyncSession, record_id: str) -> Out:
+        return view(await fetch(session, model, record_id, what))
+
+    return read
 
 
 async def absent_or_409(session: AsyncSession, model: type[R], record_id: str, what: str) -> None:
@@ -142,3 +215,27 @@ async def list_page(
         updated_since=q.updated_since,
     )
     return page(await find_all(session, model, query), q.limit, convert)
+
+
+def lister(model: type[R], view: Callable[[R], Out]) -> Callable[..., Awaitable[Page[Out]]]:
+    """The use case that answers one page of records as `view` makes them, filtered by the query's
+    parameters by column name (absent ones do not filter): `list_page` with nothing of its own."""
+
+    async def list_(session: AsyncSession, q: PageQuery, **equal: Any) -> Page[Out]:
+        return await list_page(session, model, view, q, **equal)
+
+    return list_
+
+
+def lister_of(
+    parent: type[R], what: str, model: type[C], view: Callable[[C], Out], key: str
+) -> Callable[[AsyncSession, str, PageQuery], Awaitable[Page[Out]]]:
+    """The use case that answers one page of the `model` records kept under a `parent` record
+    (their `key` column names it) as `view` makes them; 404 when the parent is not there."""
+
+    async def list_(session: AsyncSession, parent_id: str, q: PageQuery) -> Page[Out]:
+        await exists_or_404(session, parent, parent_id, what)
+        under: dict[str, Any] = {key: parent_id}
+        return await list_page(session, model, view, q, **under)
+
+    return list_

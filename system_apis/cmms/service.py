@@ -4,33 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import cmms as ev
-from contracts.kit import correlation, outbox
+from contracts.kit import correlation
+from contracts.kit import repository as repo
 from contracts.kit.inputs import past_instant
-from contracts.kit.paging import (
-    Page,
-    PageQuery,
-    body_instant,
-    check_window,
-    utcnow,
-)
+from contracts.kit.paging import body_instant, check_window, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import (
-    absent_or_409,
-    exists_or_404,
-    exists_or_422,
-    get_or_404,
-    get_or_422,
-    get_versioned,
-    list_page,
-    to_row,
-)
 from contracts.kit.states import require_state
 from contracts.models import cmms as m
 from system_apis.cmms import domain, views
@@ -41,39 +25,28 @@ SOURCE = "/plantbridge/cmms"
 
 # --- assets -------------------------------------------------------------------------------------
 async def create_asset(session: AsyncSession, data: m.AssetCreate) -> m.Asset:
-    await absent_or_409(session, s.AssetRow, data.asset_id, "asset")
-    row = to_row(
+    await repo.absent_or_409(session, s.AssetRow, data.asset_id, "asset")
+    row = repo.to_row(
         s.AssetRow,
         data,
         id=data.asset_id,
         status=m.AssetStatus.IN_SERVICE,
         spare_parts=domain.part_list(data.spare_parts),
     )
-    session.add(row)
-    await session.flush()
+    await repo.insert(session, row)
     return views.asset(row)
 
 
-async def get_asset(session: AsyncSession, asset_id: str) -> m.Asset:
-    return views.asset(await get_or_404(session, s.AssetRow, asset_id, "asset"))
+get_asset = repo.reader(s.AssetRow, "asset", views.asset)
 
 
-async def list_assets(
-    session: AsyncSession,
-    q: PageQuery,
-    site: str | None,
-    status: m.AssetStatus | None,
-    criticality: m.Criticality | None,
-) -> Page[m.Asset]:
-    return await list_page(
-        session, s.AssetRow, views.asset, q, site=site, status=status, criticality=criticality
-    )
+list_assets = repo.lister(s.AssetRow, views.asset)
 
 
 async def update_asset(
     session: AsyncSession, asset_id: str, data: m.AssetUpdate, if_match: str | None
 ) -> m.Asset:
-    row = await get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
+    row = await repo.get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
     require_state("asset", m.AssetStatus(row.status), domain.ASSET_EDITABLE, "change")
     for field in ("tag", "description", "serial", "location", "criticality", "cost_centre"):
         value = getattr(data, field)
@@ -98,13 +71,13 @@ async def change_asset(
     wo_id: str | None = None,
 ) -> m.Asset:
     """Apply one asset action; leaving service opens a downtime record, returning closes it."""
-    row = await get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
+    row = await repo.get_versioned(session, s.AssetRow, asset_id, "asset", if_match)
     before = m.AssetStatus(row.status)
     after = domain.ASSET.target(before, action)
     if request_id:
-        await exists_or_422(session, s.MaintenanceRequestRow, request_id, "maintenance request")
+        await repo.exists_or_422(session, s.MaintenanceRequestRow, request_id, "maintenance request")
     if wo_id:
-        await exists_or_422(session, s.WorkOrderRow, wo_id, "work order")
+        await repo.exists_or_422(session, s.WorkOrderRow, wo_id, "work order")
     now = utcnow()
     row.status = after
     open_downtime = await _open_downtime(session, asset_id)
@@ -124,49 +97,43 @@ async def change_asset(
         open_downtime.minutes = domain.minutes_between(open_downtime.started_at, now)
         open_downtime.work_order_id = open_downtime.work_order_id or wo_id
     await session.flush()
-    await outbox.publish(
+    await repo.announce_transition(
         session,
         SOURCE,
-        asset_id,
-        ev.AssetStatusChanged(
-            asset_id=asset_id,
-            site=row.site,
-            from_status=before,
-            to_status=after,
-            action=action,
-            work_order_id=wo_id,
-        ),
+        row,
+        ev.AssetStatusChanged,
+        before,
+        action,
+        asset_id=asset_id,
+        work_order_id=wo_id,
+        subject=asset_id,
     )
     if after == m.AssetStatus.DOWN and open_downtime is not None:
-        await outbox.publish(
+        await repo.announce(
             session,
             SOURCE,
-            asset_id,
-            ev.AssetDown(
-                asset_id=asset_id,
-                site=row.site,
-                criticality=row.criticality,
-                downtime_id=open_downtime.id,
-                started_at=open_downtime.started_at,
-                reason=reason or open_downtime.reason or "",
-                maintenance_request_id=open_downtime.maintenance_request_id,
-                work_order_id=open_downtime.work_order_id,
-            ),
+            open_downtime,
+            ev.AssetDown,
+            asset_id=asset_id,
+            site=row.site,
+            criticality=row.criticality,
+            downtime_id=open_downtime.id,
+            reason=reason or open_downtime.reason or "",
+            subject=asset_id,
         )
     if after == m.AssetStatus.IN_SERVICE:
-        await outbox.publish(
+        await repo.announce(
             session,
             SOURCE,
-            asset_id,
-            ev.AssetRestored(
-                asset_id=asset_id,
-                site=row.site,
-                downtime_id=open_downtime.id if open_downtime else None,
-                started_at=open_downtime.started_at if open_downtime else None,
-                ended_at=now,
-                minutes=open_downtime.minutes if open_downtime else None,
-                work_order_id=wo_id,
-            ),
+            row,
+            ev.AssetRestored,
+            asset_id=asset_id,
+            downtime_id=open_downtime.id if open_downtime else None,
+            started_at=open_downtime.started_at if open_downtime else None,
+            ended_at=now,
+            minutes=open_downtime.minutes if open_downtime else None,
+            work_order_id=wo_id,
+            subject=asset_id,
         )
     return views.asset(row)
 
@@ -180,73 +147,51 @@ async def _open_downtime(session: AsyncSession, asset_id: str) -> s.DowntimeRow 
     return found.first()
 
 
-async def list_downtime(session: AsyncSession, asset_id: str, q: PageQuery) -> Page[m.Downtime]:
-    await exists_or_404(session, s.AssetRow, asset_id, "asset")
-    return await list_page(
-        session, s.DowntimeRow, views.downtime, q, where=[s.DowntimeRow.asset_id == asset_id]
-    )
+list_downtime = repo.lister_of(s.AssetRow, "asset", s.DowntimeRow, views.downtime, "asset_id")
 
 
 # --- maintenance requests ------------------------------------------------------------------------
 async def submit_request(session: AsyncSession, data: m.MaintenanceRequestCreate) -> m.MaintenanceRequest:
-    asset = await get_or_422(session, s.AssetRow, data.asset_id, "asset")
+    asset = await repo.get_or_422(session, s.AssetRow, data.asset_id, "asset")
     if asset.status == m.AssetStatus.RETIRED:
         raise Unprocessable(f"asset {asset.id} is retired", slug="asset-retired")
     if data.site and data.site != asset.site:
         raise Unprocessable(
             f"asset {asset.id} is at site {asset.site}, not {data.site}", slug="site-mismatch"
         )
-    row = s.MaintenanceRequestRow(
+    row = repo.to_row(
+        s.MaintenanceRequestRow,
+        data,
         id=new_id("MR"),
-        type=data.type,
-        priority=data.priority,
-        description=data.description,
-        details=data.details,
         asset_id=asset.id,
         site=asset.site,
-        nonconformance_id=data.nonconformance_id,
-        production_order=data.production_order,
-        requested_by=data.requested_by,
         status=m.RequestStatus.SUBMITTED,
         correlation_id=correlation.current().correlation_id or None,
     )
-    session.add(row)
-    await session.flush()
-    await outbox.publish(
+    await repo.insert(session, row)
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.MaintenanceRequestSubmitted(
-            request_id=row.id,
-            type=row.type,
-            priority=row.priority,
-            asset_id=row.asset_id,
-            site=row.site,
-            description=row.description,
-            nonconformance_id=row.nonconformance_id,
-            production_order=row.production_order,
-            requested_by=row.requested_by,
-        ),
+        row,
+        ev.MaintenanceRequestSubmitted,
+        request_id=row.id,
         correlation_id=row.correlation_id,
     )
     return views.request(row)
 
 
-async def get_request(session: AsyncSession, request_id: str) -> m.MaintenanceRequest:
-    return views.request(
-        await get_or_404(session, s.MaintenanceRequestRow, request_id, "maintenance request")
-    )
+get_request = repo.reader(s.MaintenanceRequestRow, "maintenance request", views.request)
 
 
-async def list_requests(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.MaintenanceRequest]:
-    """`filters`: the list's query parameters by column name (asset, status, site, links)."""
-    return await list_page(session, s.MaintenanceRequestRow, views.request, q, **filters)
+list_requests = repo.lister(s.MaintenanceRequestRow, views.request)
 
 
 async def change_request(
     session: AsyncSession, request_id: str, action: str, if_match: str | None, reason: str | None = None
 ) -> m.MaintenanceRequest:
-    row = await get_versioned(session, s.MaintenanceRequestRow, request_id, "maintenance request", if_match)
+    row = await repo.get_versioned(
+        session, s.MaintenanceRequestRow, request_id, "maintenance request", if_match
+    )
     await _move_request(session, row, action, reason)
     return views.request(row)
 
@@ -259,21 +204,15 @@ async def _move_request(
     if reason is not None:
         row.status_reason = reason
     await session.flush()
-    await outbox.publish(
+    await repo.announce_transition(
         session,
         SOURCE,
-        row.id,
-        ev.MaintenanceRequestStatusChanged(
-            request_id=row.id,
-            asset_id=row.asset_id,
-            site=row.site,
-            from_status=before,
-            to_status=row.status,
-            action=action,
-            reason=reason,
-            nonconformance_id=row.nonconformance_id,
-            production_order=row.production_order,
-        ),
+        row,
+        ev.MaintenanceRequestStatusChanged,
+        before,
+        action,
+        request_id=row.id,
+        reason=reason,
         correlation_id=row.correlation_id,
     )
 
@@ -281,7 +220,7 @@ async def _move_request(
 # --- work orders ---------------------------------------------------------------------------------
 async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m.WorkOrder:
     request = (
-        await get_or_422(session, s.MaintenanceRequestRow, data.request_id, "maintenance request")
+        await repo.get_or_422(session, s.MaintenanceRequestRow, data.request_id, "maintenance request")
         if data.request_id
         else None
     )
@@ -300,7 +239,7 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
     asset_id = data.asset_id or (request.asset_id if request else None)
     if asset_id is None:
         raise Unprocessable("a work order needs an asset_id or a request_id", slug="asset-required")
-    asset = await get_or_422(session, s.AssetRow, asset_id, "asset")
+    asset = await repo.get_or_422(session, s.AssetRow, asset_id, "asset")
     if asset.status == m.AssetStatus.RETIRED:
         raise Unprocessable(f"asset {asset.id} is retired", slug="asset-retired")
     if data.site and data.site != asset.site:
@@ -343,37 +282,17 @@ async def create_work_order(session: AsyncSession, data: m.WorkOrderCreate) -> m
         row.planned_parts, row.planned_parts_from = domain.part_list(data.planned_parts), m.PartPlan.PLANNER
     elif asset.spare_parts:
         row.planned_parts, row.planned_parts_from = list(asset.spare_parts), m.PartPlan.ASSET
-    session.add(row)
-    await session.flush()
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.WorkOrderCreated(
-            wo_id=row.id,
-            asset_id=row.asset_id,
-            site=row.site,
-            type=row.type,
-            priority=row.priority,
-            request_id=row.request_id,
-            assignee=row.assignee,
-            cost_centre=row.cost_centre,
-            order_ref=row.order_ref,
-            production_order=row.production_order,
-            nonconformance_id=row.nonconformance_id,
-        ),
-        correlation_id=row.correlation_id,
+    await repo.insert(session, row)
+    await repo.announce(
+        session, SOURCE, row, ev.WorkOrderCreated, wo_id=row.id, correlation_id=row.correlation_id
     )
     return views.work_order(row)
 
 
-async def get_work_order(session: AsyncSession, wo_id: str) -> m.WorkOrder:
-    return views.work_order(await get_or_404(session, s.WorkOrderRow, wo_id, "work order"))
+get_work_order = repo.reader(s.WorkOrderRow, "work order", views.work_order)
 
 
-async def list_work_orders(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.WorkOrder]:
-    """`filters`: the list's query parameters by column name (assignee, site, asset, status, request)."""
-    return await list_page(session, s.WorkOrderRow, views.work_order, q, **filters)
+list_work_orders = repo.lister(s.WorkOrderRow, views.work_order)
 
 
 async def update_work_order(
@@ -409,17 +328,7 @@ async def add_part(
     session: AsyncSession, wo_id: str, data: m.PartLineCreate, if_match: str | None
 ) -> m.WorkOrder:
     row = await _open_work_order(session, wo_id, if_match, "record spare parts")
-    row.parts.append(
-        s.PartLineRow(
-            line_no=len(row.parts) + 1,
-            item_id=data.item_id,
-            lot_id=data.lot_id,
-            quantity=data.quantity,
-            uom=data.uom,
-            warehouse=data.warehouse,
-            location=data.location,
-        )
-    )
+    row.parts.append(repo.to_row(s.PartLineRow, data, line_no=len(row.parts) + 1))
     row.touch()
     await session.flush()
     return views.work_order(row)
@@ -429,16 +338,7 @@ async def add_labor(
     session: AsyncSession, wo_id: str, data: m.LaborLineCreate, if_match: str | None
 ) -> m.WorkOrder:
     row = await _open_work_order(session, wo_id, if_match, "record labor")
-    row.labor.append(
-        s.LaborLineRow(
-            line_no=len(row.labor) + 1,
-            person_id=data.person_id,
-            hours=data.hours,
-            rate=Decimal(data.rate),
-            currency=data.currency,
-            work_date=data.work_date,
-        )
-    )
+    row.labor.append(repo.to_row(s.LaborLineRow, data, line_no=len(row.labor) + 1, rate=Decimal(data.rate)))
     row.touch()
     await session.flush()
     return views.work_order(row)
@@ -447,7 +347,7 @@ async def add_labor(
 async def _open_work_order(
     session: AsyncSession, wo_id: str, if_match: str | None, action: str
 ) -> s.WorkOrderRow:
-    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
+    row = await repo.get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     require_state("work order", m.WorkOrderStatus(row.status), domain.WORK_ORDER_OPEN, action)
     return row
 
@@ -461,7 +361,7 @@ async def change_work_order(
     reason: str | None = None,
     completion: m.WorkOrderComplete | None = None,
 ) -> m.WorkOrder:
-    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
+    row = await repo.get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     before = m.WorkOrderStatus(row.status)
     after = domain.WORK_ORDER.target(before, action)
     now = utcnow()
@@ -478,21 +378,15 @@ async def change_work_order(
         domain.check_close(row.id, before, row.costs_posted)
     row.status = after
     await session.flush()
-    await outbox.publish(
+    await repo.announce_transition(
         session,
         SOURCE,
-        row.id,
-        ev.WorkOrderStatusChanged(
-            wo_id=row.id,
-            asset_id=row.asset_id,
-            site=row.site,
-            from_status=before,
-            to_status=after,
-            action=action,
-            reason=reason,
-            assignee=row.assignee,
-            request_id=row.request_id,
-        ),
+        row,
+        ev.WorkOrderStatusChanged,
+        before,
+        action,
+        wo_id=row.id,
+        reason=reason,
         correlation_id=row.correlation_id,
     )
     if action == "complete":
@@ -517,29 +411,14 @@ def _apply_completion(row: s.WorkOrderRow, data: m.WorkOrderComplete, now: datet
 
 
 async def _publish_completed(session: AsyncSession, row: s.WorkOrderRow) -> None:
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.WorkOrderCompleted(
-            wo_id=row.id,
-            asset_id=row.asset_id,
-            site=row.site,
-            type=row.type,
-            parts=[views.part_used(p) for p in row.parts],
-            labor=[views.labor_used(u) for u in row.labor],
-            request_id=row.request_id,
-            cost_centre=row.cost_centre,
-            order_ref=row.order_ref,
-            production_order=row.production_order,
-            nonconformance_id=row.nonconformance_id,
-            cause_code=row.cause_code,
-            correction_code=row.correction_code,
-            failure_time=row.failure_time,
-            actual_start=row.actual_start,
-            actual_end=row.actual_end,
-            downtime_minutes=row.downtime_minutes,
-        ),
+        row,
+        ev.WorkOrderCompleted,
+        wo_id=row.id,
+        parts=[views.part_used(p) for p in row.parts],
+        labor=[views.labor_used(u) for u in row.labor],
         correlation_id=row.correlation_id,
     )
 
@@ -570,7 +449,7 @@ async def _request_follows(session: AsyncSession, row: s.WorkOrderRow, action: s
 async def mark_costs_posted(
     session: AsyncSession, wo_id: str, data: m.CostsPosted, if_match: str | None
 ) -> m.WorkOrder:
-    row = await get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
+    row = await repo.get_versioned(session, s.WorkOrderRow, wo_id, "work order", if_match)
     require_state(
         "work order",
         m.WorkOrderStatus(row.status),

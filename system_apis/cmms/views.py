@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from contracts.events import cmms as ev
-from contracts.kit.repository import to_wire
+from contracts.kit.repository import to_wire, view_as
 from contracts.models import cmms as m
 from system_apis.cmms import domain
 from system_apis.cmms import store as s
@@ -21,8 +21,7 @@ def asset(row: s.AssetRow) -> m.Asset:
     return to_wire(row, m.Asset, asset_id=row.id, spare_parts=row.spare_parts or [], allowed_actions=actions)
 
 
-def downtime(row: s.DowntimeRow) -> m.Downtime:
-    return to_wire(row, m.Downtime, downtime_id=row.id)
+downtime = view_as(m.Downtime, "downtime_id")
 
 
 def request(row: s.MaintenanceRequestRow) -> m.MaintenanceRequest:

@@ -11,11 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.paging import Page
 from contracts.kit.problems import IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import to_wire
+from contracts.kit.repository import announce, to_row, to_wire
 from contracts.models import erp as m
 from system_apis.erp import store as s
 from system_apis.erp.events import SOURCE
@@ -43,35 +42,22 @@ async def raise_alert(
             raise Unprocessable(f"{po.po_id} orders no {data.item_id}", slug="item-not-on-order")
         if po.status not in OPEN:
             raise IllegalTransition("purchase order", po.status, "flag")
-        row = s.QualityAlertRow(
-            id=new_id("QA"),
-            po_id=po.po_id,
-            supplier_id=po.supplier_id,
-            item_id=data.item_id,
-            lot_id=data.lot_id,
-            reason=data.reason,
-            supplier_case_id=data.supplier_case_id,
-            nc_id=data.nc_id,
-            source_po_id=data.source_po_id,
-        )
+        row = to_row(s.QualityAlertRow, data, id=new_id("QA"), po_id=po.po_id, supplier_id=po.supplier_id)
         session.add(row)
         try:
             await session.flush()  # a racing second alert for the same lot fails here (409)
         except IntegrityError as exc:
             raise IllegalTransition("quality alert", "raised", "raise") from exc
         await erp.flag_purchase_order(session, po, _view(row), op)
-        await outbox.publish(
+        await announce(
             session,
             SOURCE,
-            po.po_id,
-            ev.PurchaseOrderQualityAlert(
-                po_id=po.po_id,
-                alert_id=row.id,
-                supplier_id=po.supplier_id,
-                item_id=row.item_id,
-                lot_id=row.lot_id,
-                supplier_case_id=row.supplier_case_id,
-            ),
+            row,
+            ev.PurchaseOrderQualityAlert,
+            po_id=po.po_id,
+            alert_id=row.id,
+            supplier_id=po.supplier_id,
+            subject=po.po_id,
         )
     return (await attach(session, [po]))[0]
 

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import core_records, outbox
+from contracts.kit import core_records
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict, Problem, Unprocessable
-from contracts.kit.repository import to_wire
+from contracts.kit.repository import announce, insert, to_wire
 from contracts.models import erp as m
 from system_apis.erp import domain, events
 from system_apis.erp import store as s
@@ -211,17 +211,14 @@ async def get_payment_hold(session: AsyncSession, lot_id: str) -> m.PaymentHold 
 
 
 async def _announce(session: AsyncSession, row: s.PaymentHoldRow, invoices: list[str]) -> None:
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.PaymentHoldChanged(
-            lot_id=row.id,
-            active=row.active,
-            reason=row.reason,
-            invoice_ids=invoices,
-            quality_ref=events.quality_reference(quality_ref_of(row.released_by or row.quality_ref)),
-        ),
+        row,
+        ev.PaymentHoldChanged,
+        lot_id=row.id,
+        invoice_ids=invoices,
+        quality_ref=events.quality_reference(quality_ref_of(row.released_by or row.quality_ref)),
     )
 
 
@@ -316,8 +313,7 @@ async def settle_return(
         outcome=m.ReturnOutcome.CREDIT_NOTE if credit else m.ReturnOutcome.INVOICE_REDUCED,
         credit_note_id=credit.invoice_id if credit else None,
     )
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     return _settlement_view(row)
 
 

@@ -11,12 +11,11 @@ from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, keyset, page
 from contracts.kit.problems import IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422
+from contracts.kit.repository import announce, get_or_404, get_or_422, insert, to_wire
 from contracts.models import erp as m
 from system_apis.erp import domain, holds
 from system_apis.erp import store as s
@@ -28,34 +27,13 @@ CENT = Decimal("0.01")
 async def view(session: AsyncSession, row: s.SupplierInvoiceRow) -> m.SupplierInvoice:
     lots = [line.lot_id for line in row.lines]
     blocked = row.status == m.InvoiceStatus.OPEN and row.kind == m.InvoiceKind.INVOICE
-    return m.SupplierInvoice(
+    return to_wire(
+        row,
+        m.SupplierInvoice,
         invoice_id=row.id,
-        kind=m.InvoiceKind(row.kind),
-        supplier_id=row.supplier_id,
-        po_id=row.po_id,
-        supplier_ref=row.supplier_ref,
-        invoice_date=row.invoice_date,
-        currency=row.currency,
-        lines=[
-            m.SupplierInvoiceLine(
-                line_no=line.line_no,
-                receipt_id=line.receipt_id,
-                lot_id=line.lot_id,
-                item_id=line.item_id,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount.quantize(CENT),
-            )
-            for line in row.lines
-        ],
+        lines=[to_wire(line, m.SupplierInvoiceLine, amount=line.amount.quantize(CENT)) for line in row.lines],
         total=row.total.quantize(CENT),
-        status=m.InvoiceStatus(row.status),
         payment_block=holds.payment_block(lots, await holds.held_lots(session, lots) if blocked else set()),
-        paid_at=row.paid_at,
-        payment_reference=row.payment_reference,
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
     )
 
 
@@ -172,23 +150,17 @@ def _line(
 
 
 async def _post(session: AsyncSession, row: s.SupplierInvoiceRow) -> m.SupplierInvoice:
-    session.add(row)
-    await session.flush()
+    await insert(session, row)
     invoice = await view(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.SupplierInvoicePosted(
-            invoice_id=row.id,
-            kind=row.kind,
-            supplier_id=row.supplier_id,
-            po_id=row.po_id,
-            total=row.total.quantize(CENT),
-            currency=row.currency,
-            lot_ids=sorted({li.lot_id for li in row.lines}),
-            payment_blocked=invoice.payment_block.blocked,
-        ),
+        row,
+        ev.SupplierInvoicePosted,
+        invoice_id=row.id,
+        total=row.total.quantize(CENT),
+        lot_ids=sorted({li.lot_id for li in row.lines}),
+        payment_blocked=invoice.payment_block.blocked,
     )
     return invoice
 
@@ -236,17 +208,8 @@ async def pay(session: AsyncSession, invoice_id: str, data: m.InvoicePayment) ->
     )
     row.payment_reference = data.reference
     await session.flush()
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.SupplierInvoicePaid(
-            invoice_id=row.id,
-            supplier_id=row.supplier_id,
-            total=row.total.quantize(CENT),
-            currency=row.currency,
-            payment_reference=row.payment_reference,
-        ),
+    await announce(
+        session, SOURCE, row, ev.SupplierInvoicePaid, invoice_id=row.id, total=row.total.quantize(CENT)
     )
     return await view(session, row)
 

@@ -7,12 +7,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.problems import Conflict
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, get_or_404, get_versioned, list_page, to_wire
+from contracts.kit.repository import (
+    announce,
+    exists_or_422,
+    get_versioned,
+    insert,
+    list_page,
+    reader,
+    to_row,
+    to_wire,
+)
 from contracts.kit.states import StateMachine
 from contracts.models import erp as m
 from system_apis.erp import store as s
@@ -44,31 +52,20 @@ async def create(session: AsyncSession, data: m.PurchaseRequisitionCreate) -> m.
         raise RequisitionOpen(
             f"requisition {existing} for item {data.item_id} is still open", requisition_id=existing
         )
-    row = s.PurchaseRequisitionRow(
+    row = to_row(
+        s.PurchaseRequisitionRow,
+        data,
         id=new_id("PR"),
-        item_id=data.item_id,
         quantity=kept_quantity(data.quantity),
         status=R.OPEN,
-        reason=data.reason,
-        requested_by=data.requested_by,
-        source_ref=data.source_ref,
         open_item=data.item_id,
     )
-    session.add(row)
-    await session.flush()  # a racing second open requisition fails here on the unique index (409)
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.PurchaseRequisitionCreated(
-            requisition_id=row.id, item_id=row.item_id, quantity=row.quantity, source_ref=row.source_ref
-        ),
-    )
+    await insert(session, row)  # a racing second open requisition fails here on the unique index (409)
+    await announce(session, SOURCE, row, ev.PurchaseRequisitionCreated, requisition_id=row.id)
     return view(row)
 
 
-async def get(session: AsyncSession, requisition_id: str) -> m.PurchaseRequisition:
-    return view(await get_or_404(session, s.PurchaseRequisitionRow, requisition_id, "purchase requisition"))
+get = reader(s.PurchaseRequisitionRow, "purchase requisition", view)
 
 
 async def list_requisitions(

@@ -10,22 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import core_records, outbox
+from contracts.kit import core_records
+from contracts.kit import repository as repo
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, IllegalTransition, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import (
-    absent_or_409,
-    exists_or_422,
-    get_or_404,
-    get_or_422,
-    get_versioned,
-    list_page,
-    not_found,
-    to_row,
-    unknown,
-)
 from contracts.models import erp as m
 from system_apis.erp import domain, events, views
 from system_apis.erp import store as s
@@ -35,18 +25,17 @@ SOURCE = "/plantbridge/erp"
 
 # --- items and suppliers -----------------------------------------------------------------------
 async def create_item(session: AsyncSession, data: m.ItemCreate) -> m.Item:
-    await absent_or_409(session, s.ItemRow, data.item_id, "item")
+    await repo.absent_or_409(session, s.ItemRow, data.item_id, "item")
     price = _money(data.standard_price) if data.standard_price is not None else None
-    row = to_row(s.ItemRow, data, id=data.item_id, standard_price=price)
-    session.add(row)
-    await session.flush()
+    row = repo.to_row(s.ItemRow, data, id=data.item_id, standard_price=price)
+    await repo.insert(session, row)
     return views.item(row)
 
 
 async def update_item(
     session: AsyncSession, item_id: str, data: m.ItemUpdate, if_match: str | None
 ) -> m.Item:
-    row = await get_versioned(session, s.ItemRow, item_id, "item", if_match)
+    row = await repo.get_versioned(session, s.ItemRow, item_id, "item", if_match)
     if data.description is not None:
         row.description = data.description
     if data.inspection_required is not None:
@@ -60,12 +49,11 @@ async def update_item(
     return views.item(row)
 
 
-async def get_item(session: AsyncSession, item_id: str) -> m.Item:
-    return views.item(await get_or_404(session, s.ItemRow, item_id, "item"))
+get_item = repo.reader(s.ItemRow, "item", views.item)
 
 
 async def item_stock(session: AsyncSession, item_id: str) -> m.ItemStock:
-    item = await get_or_404(session, s.ItemRow, item_id, "item")
+    item = await repo.get_or_404(session, s.ItemRow, item_id, "item")
     totals = dict.fromkeys(m.StockStatus, 0.0)
     rows = await session.execute(
         select(s.StockRow.status, func.sum(s.StockRow.quantity))
@@ -89,28 +77,26 @@ async def item_stock(session: AsyncSession, item_id: str) -> m.ItemStock:
 
 async def list_items(session: AsyncSession, q: PageQuery, item_type: m.ItemType | None) -> Page[m.Item]:
     where = [s.ItemRow.item_type == item_type] if item_type else []
-    return await list_page(session, s.ItemRow, views.item, q, where=where)
+    return await repo.list_page(session, s.ItemRow, views.item, q, where=where)
 
 
 async def create_supplier(session: AsyncSession, data: m.SupplierCreate) -> m.Supplier:
-    await absent_or_409(session, s.SupplierRow, data.supplier_id, "supplier")
-    row = to_row(s.SupplierRow, data, id=data.supplier_id)
-    session.add(row)
-    await session.flush()
+    await repo.absent_or_409(session, s.SupplierRow, data.supplier_id, "supplier")
+    row = repo.to_row(s.SupplierRow, data, id=data.supplier_id)
+    await repo.insert(session, row)
     return views.supplier(row)
 
 
-async def get_supplier(session: AsyncSession, supplier_id: str) -> m.Supplier:
-    return views.supplier(await get_or_404(session, s.SupplierRow, supplier_id, "supplier"))
+get_supplier = repo.reader(s.SupplierRow, "supplier", views.supplier)
 
 
 async def list_suppliers(session: AsyncSession, q: PageQuery) -> Page[m.Supplier]:
-    return await list_page(session, s.SupplierRow, views.supplier, q)
+    return await repo.list_page(session, s.SupplierRow, views.supplier, q)
 
 
 # --- purchase orders ---------------------------------------------------------------------------
 async def create_purchase_order(session: AsyncSession, data: m.PurchaseOrderCreate) -> m.PurchaseOrder:
-    await exists_or_422(session, s.SupplierRow, data.supplier_id, "supplier")
+    await repo.exists_or_422(session, s.SupplierRow, data.supplier_id, "supplier")
     row = s.PurchaseOrderRow(
         id=new_id("PO"),
         supplier_id=data.supplier_id,
@@ -119,7 +105,7 @@ async def create_purchase_order(session: AsyncSession, data: m.PurchaseOrderCrea
         lines=[],
     )
     for number, line in enumerate(data.lines, start=1):
-        await exists_or_422(session, s.ItemRow, line.item_id, "item")
+        await repo.exists_or_422(session, s.ItemRow, line.item_id, "item")
         row.lines.append(
             s.PurchaseOrderLineRow(
                 line_no=number,
@@ -130,25 +116,23 @@ async def create_purchase_order(session: AsyncSession, data: m.PurchaseOrderCrea
                 currency=line.currency,
             )
         )
-    session.add(row)
-    await session.flush()
+    await repo.insert(session, row)
     return views.purchase_order(row)
 
 
-async def get_purchase_order(session: AsyncSession, po_id: str) -> m.PurchaseOrder:
-    return views.purchase_order(await get_or_404(session, s.PurchaseOrderRow, po_id, "purchase order"))
+get_purchase_order = repo.reader(s.PurchaseOrderRow, "purchase order", views.purchase_order)
 
 
 async def list_purchase_orders(
     session: AsyncSession, q: PageQuery, supplier_id: str | None, status: m.PurchaseOrderStatus | None
 ) -> Page[m.PurchaseOrder]:
-    return await list_page(
+    return await repo.list_page(
         session, s.PurchaseOrderRow, views.purchase_order, q, supplier_id=supplier_id, status=status
     )
 
 
 async def cancel_purchase_order(session: AsyncSession, po_id: str, if_match: str | None) -> m.PurchaseOrder:
-    row = await get_versioned(session, s.PurchaseOrderRow, po_id, "purchase order", if_match)
+    row = await repo.get_versioned(session, s.PurchaseOrderRow, po_id, "purchase order", if_match)
     if row.status != m.PurchaseOrderStatus.OPEN:
         raise IllegalTransition("purchase order", row.status, "cancel")
     row.status = m.PurchaseOrderStatus.CANCELLED
@@ -158,12 +142,12 @@ async def cancel_purchase_order(session: AsyncSession, po_id: str, if_match: str
 
 # --- receipts ----------------------------------------------------------------------------------
 async def post_goods_receipt(session: AsyncSession, data: m.GoodsReceiptCreate) -> m.GoodsReceipt:
-    po = await get_or_422(session, s.PurchaseOrderRow, data.po_id, "purchase order", lock=True)
+    po = await repo.get_or_422(session, s.PurchaseOrderRow, data.po_id, "purchase order", lock=True)
     if po.status not in (m.PurchaseOrderStatus.OPEN, m.PurchaseOrderStatus.PARTIALLY_RECEIVED):
         raise IllegalTransition("purchase order", po.status, "receive goods")
     line = next((li for li in po.lines if li.line_no == data.line_no), None)
     if line is None:
-        raise Unprocessable(f"purchase order {po.id} has no line {data.line_no}", slug="unknown-po-line")
+        raise Unprocessable(f"purchase order {po.id} has no line {data.line_no}", slug="repo.unknown-po-line")
     quantity = kept_quantity(data.quantity)
     open_quantity = round(line.quantity - line.received_quantity, domain.PRECISION)
     if quantity > open_quantity + 1e-9:
@@ -172,7 +156,7 @@ async def post_goods_receipt(session: AsyncSession, data: m.GoodsReceiptCreate) 
             slug="over-receipt",
             open_quantity=open_quantity,
         )
-    item = await get_or_422(session, s.ItemRow, line.item_id, "item")
+    item = await repo.get_or_422(session, s.ItemRow, line.item_id, "item")
     line.received_quantity = round(line.received_quantity + quantity, domain.PRECISION)
     fully = all(li.received_quantity + 1e-9 >= li.quantity for li in po.lines)
     po.status = m.PurchaseOrderStatus.RECEIVED if fully else m.PurchaseOrderStatus.PARTIALLY_RECEIVED
@@ -194,7 +178,7 @@ async def post_goods_receipt(session: AsyncSession, data: m.GoodsReceiptCreate) 
 
 
 async def post_production_receipt(session: AsyncSession, data: m.ProductionReceiptCreate) -> m.GoodsReceipt:
-    item = await get_or_422(session, s.ItemRow, data.item_id, "item")
+    item = await repo.get_or_422(session, s.ItemRow, data.item_id, "item")
     status = data.stock_status or domain.receipt_status(item.inspection_required)
     return await _receive(
         session,
@@ -265,15 +249,13 @@ async def _receive(
         stock_status=status,
         txn_id=txn.id,
     )
-    session.add(receipt)
-    await session.flush()
+    await repo.insert(session, receipt)
     view = views.receipt(receipt)
     await events.receipt_posted(session, view, inspection_required=item.inspection_required)
     return view
 
 
-async def get_goods_receipt(session: AsyncSession, receipt_id: str) -> m.GoodsReceipt:
-    return views.receipt(await core_records.load(session, s.GoodsReceiptRow, receipt_id, "goods receipt"))
+get_goods_receipt = repo.reader(s.GoodsReceiptRow, "goods receipt", views.receipt, fetch=core_records.load)
 
 
 async def list_goods_receipts(
@@ -290,12 +272,11 @@ async def list_goods_receipts(
         for column, value in ((r.po_id, po_id), (r.supplier_id, supplier_id), (r.lot_id, lot_id))
         if value
     ]
-    return await list_page(session, r, views.receipt, q, where=where)
+    return await repo.list_page(session, r, views.receipt, q, where=where)
 
 
 # --- lots and movements ------------------------------------------------------------------------
-async def get_lot(session: AsyncSession, lot_id: str) -> m.Lot:
-    return views.lot(await core_records.load(session, s.LotRow, lot_id, "lot"))
+get_lot = repo.reader(s.LotRow, "lot", views.lot, fetch=core_records.load)
 
 
 async def list_lots(
@@ -307,7 +288,7 @@ async def list_lots(
     supplier_lot: str | None = None,
 ) -> Page[m.Lot]:
     holding = select(s.StockRow.lot_id).where(s.StockRow.status == status, s.StockRow.quantity > 0)
-    return await list_page(
+    return await repo.list_page(
         session,
         s.LotRow,
         views.lot,
@@ -322,7 +303,7 @@ async def list_lots(
 async def post_movement(
     session: AsyncSession, data: m.InventoryTransactionCreate, if_match: str | None
 ) -> m.InventoryTransaction:
-    lot = await locked_lot(session, data.lot_id, unknown)
+    lot = await locked_lot(session, data.lot_id, repo.unknown)
     check_if_match(if_match, lot.version)
     movement = domain.plan_movement(
         balances_of(lot),
@@ -348,10 +329,10 @@ async def post_movement(
 async def reverse_movement(
     session: AsyncSession, txn_id: str, data: m.ReversalCreate
 ) -> m.InventoryTransaction:
-    original = await get_or_404(session, s.InventoryTxnRow, txn_id, "inventory transaction", lock=True)
+    original = await repo.get_or_404(session, s.InventoryTxnRow, txn_id, "inventory transaction", lock=True)
     if original.reversed_by:
         raise Conflict(f"{txn_id} was already reversed by {original.reversed_by}", slug="already-reversed")
-    lot = await locked_lot(session, original.lot_id, not_found)
+    lot = await locked_lot(session, original.lot_id, repo.not_found)
     recorded = domain.recorded_movement(
         m.MovementType(original.type),
         location=original.location,
@@ -376,8 +357,7 @@ async def reverse_movement(
     return views.transaction(txn)
 
 
-async def get_movement(session: AsyncSession, txn_id: str) -> m.InventoryTransaction:
-    return views.transaction(await get_or_404(session, s.InventoryTxnRow, txn_id, "inventory transaction"))
+get_movement = repo.reader(s.InventoryTxnRow, "inventory transaction", views.transaction)
 
 
 async def list_movements(
@@ -387,7 +367,7 @@ async def list_movements(
     type_: m.MovementType | None,
     order_ref: str | None,
 ) -> Page[m.InventoryTransaction]:
-    return await list_page(
+    return await repo.list_page(
         session, s.InventoryTxnRow, views.transaction, q, lot_id=lot_id, type=type_, order_ref=order_ref
     )
 
@@ -455,33 +435,19 @@ def _status(value: str | None) -> m.StockStatus | None:
 # --- costs -------------------------------------------------------------------------------------
 async def post_cost(session: AsyncSession, data: m.CostPostingCreate) -> m.CostPosting:
     amount = _money(data.amount)
-    row = to_row(s.CostPostingRow, data, id=new_id("COST"), amount=amount)
-    session.add(row)
-    await session.flush()
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.CostPosted(
-            posting_id=row.id,
-            amount=amount,
-            currency=row.currency,
-            cost_centre=row.cost_centre,
-            kind=row.kind,
-            order_ref=row.order_ref,
-        ),
-    )
+    row = repo.to_row(s.CostPostingRow, data, id=new_id("COST"), amount=amount)
+    await repo.insert(session, row)
+    await repo.announce(session, SOURCE, row, ev.CostPosted, posting_id=row.id, amount=amount)
     return views.cost_posting(row)
 
 
-async def get_cost(session: AsyncSession, posting_id: str) -> m.CostPosting:
-    return views.cost_posting(await get_or_404(session, s.CostPostingRow, posting_id, "cost posting"))
+get_cost = repo.reader(s.CostPostingRow, "cost posting", views.cost_posting)
 
 
 async def list_costs(
     session: AsyncSession, q: PageQuery, order_ref: str | None, cost_centre: str | None
 ) -> Page[m.CostPosting]:
-    return await list_page(
+    return await repo.list_page(
         session, s.CostPostingRow, views.cost_posting, q, order_ref=order_ref, cost_centre=cost_centre
     )
 

@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, list_page, to_wire, unknown
+from contracts.kit.repository import announce, insert, list_page, reader, to_wire, unknown
 from contracts.models import erp as m
 from system_apis.erp import domain, holds, service, views
 from system_apis.erp import store as s
@@ -50,25 +49,20 @@ async def create(session: AsyncSession, data: m.DeliveryCreate) -> m.Delivery:
             }
         )
     row = s.DeliveryRow(id=delivery_id, customer_id=data.customer_id, order_ref=data.order_ref, lines=lines)
-    session.add(row)
-    await session.flush()
-    await outbox.publish(
+    await insert(session, row)
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.DeliveryPosted(
-            delivery_id=row.id,
-            customer_id=row.customer_id,
-            order_ref=row.order_ref,
-            lot_ids=sorted({line["lot_id"] for line in lines}),
-            txn_ids=[line["txn_id"] for line in lines],
-        ),
+        row,
+        ev.DeliveryPosted,
+        delivery_id=row.id,
+        lot_ids=sorted({line["lot_id"] for line in lines}),
+        txn_ids=[line["txn_id"] for line in lines],
     )
     return view(row)
 
 
-async def get(session: AsyncSession, delivery_id: str) -> m.Delivery:
-    return view(await get_or_404(session, s.DeliveryRow, delivery_id, "delivery"))
+get = reader(s.DeliveryRow, "delivery", view)
 
 
 async def list_deliveries(

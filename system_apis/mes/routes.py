@@ -11,7 +11,7 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from contracts.kit.actions import CHANGE, record_create, record_get, state_change
+from contracts.kit.actions import CHANGE, Handlers
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import problems, versioned
@@ -23,30 +23,31 @@ from system_apis.mes import genealogy, service
 API = "/mes/v1"
 
 
+EQUIPMENT = Handlers("equipment_id", m.Equipment)
+
+
+class EquipmentFilters:
+    work_centre: QueryId
+    site: QueryId
+    current_state: Annotated[m.EquipmentState | None, QueryParameter(name="state")]
+
+
 class EquipmentController(Controller):
     path = "/equipment"
     tags = ["equipment"]
 
-    create = record_create(
-        "equipment_id",
+    create = EQUIPMENT.create(
         service.create_equipment,
         m.EquipmentCreate,
-        m.Equipment,
         summary="Register an equipment (a machine on a work centre)",
     )
 
-    @get(
-        responses=problems(422), summary="List equipment", description="Filter by work centre, site or state."
+    list = EQUIPMENT.list(
+        service.list_equipment,
+        EquipmentFilters,
+        summary="List equipment",
+        description="Filter by work centre, site or state.",
     )
-    async def list(
-        self,
-        session: Session,
-        page_query: Paged,
-        work_centre: QueryId = None,
-        site: QueryId = None,
-        current_state: Annotated[m.EquipmentState | None, QueryParameter(name="state")] = None,
-    ) -> Page[m.Equipment]:
-        return await service.list_equipment(session, page_query, work_centre, site, current_state)
 
     @get(
         "/{equipment_id:str}/state-changes",
@@ -88,62 +89,47 @@ class EquipmentController(Controller):
             location=f"{API}/production-orders/{confirmation.order_id}/confirmations",
         )
 
-    get = record_get(
-        "equipment_id", service.get_equipment, m.Equipment, summary="Get an equipment and its current state"
-    )
+    get = EQUIPMENT.get(service.get_equipment, summary="Get an equipment and its current state")
 
-    @post(
-        "/{equipment_id:str}/state",
-        status_code=200,
-        responses=CHANGE,
+    change_state = EQUIPMENT.post(
+        "state",
+        service.change_equipment_state,
+        m.EquipmentStateChange,
+        name="change_state",
         summary="Change an equipment's state (running, idle, down, disconnected)",
         description="Reporting the state it is already in is a 409 naming that state. A stop opens a "
         "downtime period; running or idle again closes it.",
     )
-    async def change_state(
-        self,
-        session: Session,
-        equipment_id: PathId,
-        data: JSONBody[m.EquipmentStateChange],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Equipment]:
-        return versioned(await service.change_equipment_state(session, equipment_id, data, if_match))
+
+
+PRODUCTION_ORDERS = Handlers("order_id", m.ProductionOrder, service.change_order)
+
+
+class ProductionOrderFilters:
+    status: FromQuery[m.ProductionOrderStatus | None]
+    item_id: QueryId
+    site: QueryId
+    lot_id: QueryId
+    equipment_id: QueryId
+    order_type: FromQuery[m.OrderType | None]
+    source_lot_id: QueryId
 
 
 class ProductionOrderController(Controller):
     path = "/production-orders"
     tags = ["production orders"]
 
-    create = record_create(
-        "order_id",
-        service.create_order,
-        m.ProductionOrderCreate,
-        m.ProductionOrder,
-        summary="Create a production order with its operations",
+    create = PRODUCTION_ORDERS.create(
+        service.create_order, m.ProductionOrderCreate, summary="Create a production order with its operations"
     )
 
-    @get(
-        responses=problems(422),
+    list = PRODUCTION_ORDERS.list(
+        service.list_orders,
+        ProductionOrderFilters,
         summary="List production orders",
         description="Filter by status, item, site, output lot, an equipment any operation runs on, "
         "order type, or (rework orders) the lot reworked.",
     )
-    async def list(
-        self,
-        session: Session,
-        page_query: Paged,
-        status: FromQuery[m.ProductionOrderStatus | None] = None,
-        item_id: QueryId = None,
-        site: QueryId = None,
-        lot_id: QueryId = None,
-        equipment_id: QueryId = None,
-        order_type: FromQuery[m.OrderType | None] = None,
-        source_lot_id: QueryId = None,
-    ) -> Page[m.ProductionOrder]:
-        return await service.list_orders(
-            session, page_query, status, item_id, site, lot_id, equipment_id, order_type, source_lot_id
-        )
 
     @get(
         "/{order_id:str}/confirmations", responses=problems(404, 422), summary="List an order's confirmations"
@@ -167,71 +153,26 @@ class ProductionOrderController(Controller):
     ) -> Page[m.Consumption]:
         return await service.list_order_consumptions(session, order_id, page_query)
 
-    get = record_get(
-        "order_id", service.get_order, m.ProductionOrder, summary="Get a production order with its operations"
-    )
+    get = PRODUCTION_ORDERS.get(service.get_order, summary="Get a production order with its operations")
 
-    release = state_change(
-        "order_id",
-        "release",
-        service.change_order,
-        m.ProductionOrder,
-        summary="Release an order to the floor",
-    )
+    release = PRODUCTION_ORDERS.action("release", summary="Release an order to the floor")
 
-    start = state_change(
-        "order_id", "start", service.change_order, m.ProductionOrder, summary="Start running an order"
-    )
+    start = PRODUCTION_ORDERS.action("start", summary="Start running an order")
 
-    @post(
-        "/{order_id:str}/hold",
-        status_code=200,
-        responses=CHANGE,
+    hold = PRODUCTION_ORDERS.action(
+        "hold",
+        body=m.Hold,
+        keywords=lambda data: {"hold": data},
         summary="Hold a running order, with a reason (e.g. a maintenance request id)",
     )
-    async def hold(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.Hold],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        return versioned(await service.change_order(session, order_id, "hold", if_match, hold=data))
 
-    resume = state_change(
-        "order_id", "resume", service.change_order, m.ProductionOrder, summary="Resume a held order"
-    )
+    resume = PRODUCTION_ORDERS.action("resume", summary="Resume a held order")
 
-    complete = state_change(
-        "order_id",
-        "complete",
-        service.change_order,
-        m.ProductionOrder,
-        summary="Complete a running (or held) order",
-    )
+    complete = PRODUCTION_ORDERS.action("complete", summary="Complete a running (or held) order")
 
-    close = state_change(
-        "order_id", "close", service.change_order, m.ProductionOrder, summary="Close a completed order"
-    )
+    close = PRODUCTION_ORDERS.action("close", summary="Close a completed order")
 
-    @post(
-        "/{order_id:str}/cancel",
-        status_code=200,
-        responses=CHANGE,
-        summary="Cancel an order not yet started",
-    )
-    async def cancel(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.Cancel],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.ProductionOrder]:
-        return versioned(
-            await service.change_order(session, order_id, "cancel", if_match, reason=data.reason)
-        )
+    cancel = PRODUCTION_ORDERS.action("cancel", body=m.Cancel, summary="Cancel an order not yet started")
 
     @post(
         "/{order_id:str}/confirmations",

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import mes as ev
-from contracts.kit import outbox
+from contracts.kit import repository as repo
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, body_instant, check_window, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import (
-    absent_or_409,
-    exists_or_404,
-    exists_or_422,
-    get_or_404,
-    get_versioned,
-    list_page,
-    to_row,
-)
 from contracts.kit.states import require_state
 from contracts.models import mes as m
 from system_apis.mes import domain, views
@@ -32,15 +24,13 @@ SOURCE = "/plantbridge/mes"
 
 # --- equipment ---------------------------------------------------------------------------------
 async def create_equipment(session: AsyncSession, data: m.EquipmentCreate) -> m.Equipment:
-    await absent_or_409(session, s.EquipmentRow, data.equipment_id, "equipment")
-    row = to_row(s.EquipmentRow, data, id=data.equipment_id, state_since=utcnow())
-    session.add(row)
-    await session.flush()
+    await repo.absent_or_409(session, s.EquipmentRow, data.equipment_id, "equipment")
+    row = repo.to_row(s.EquipmentRow, data, id=data.equipment_id, state_since=utcnow())
+    await repo.insert(session, row)
     return views.equipment(row)
 
 
-async def get_equipment(session: AsyncSession, equipment_id: str) -> m.Equipment:
-    return views.equipment(await get_or_404(session, s.EquipmentRow, equipment_id, "equipment"))
+get_equipment = repo.reader(s.EquipmentRow, "equipment", views.equipment)
 
 
 async def list_equipment(
@@ -48,55 +38,52 @@ async def list_equipment(
     q: PageQuery,
     work_centre: str | None,
     site: str | None,
-    state: m.EquipmentState | None,
+    current_state: m.EquipmentState | None,
 ) -> Page[m.Equipment]:
-    e = s.EquipmentRow
-    where = [c == v for c, v in ((e.work_centre, work_centre), (e.site, site), (e.state, state)) if v]
-    return await list_page(session, e, views.equipment, q, where=where)
+    """`current_state` filters by the `state` column (Litestar keeps the name `state` for its own)."""
+    return await repo.list_page(
+        session, s.EquipmentRow, views.equipment, q, work_centre=work_centre, site=site, state=current_state
+    )
 
 
 async def change_equipment_state(
     session: AsyncSession, equipment_id: str, data: m.EquipmentStateChange, if_match: str | None
 ) -> m.Equipment:
-    row = await get_versioned(session, s.EquipmentRow, equipment_id, "equipment", if_match)
+    row = await repo.get_versioned(session, s.EquipmentRow, equipment_id, "equipment", if_match)
     before = m.EquipmentState(row.state)
     after = domain.EQUIPMENT.target(before, domain.ACTION_TO[data.state])
     if data.order_id:
-        await exists_or_422(session, s.ProductionOrderRow, data.order_id, "production order")
+        await repo.exists_or_422(session, s.ProductionOrderRow, data.order_id, "production order")
     now = utcnow()
     reported = body_instant(data.occurred_at, "occurred_at")
     occurred = min(max(reported, row.state_since), now) if reported else now
-    change = s.EquipmentStateChangeRow(
+    change = repo.to_row(
+        s.EquipmentStateChangeRow,
+        data,
         id=new_id("EQS"),
         equipment_id=row.id,
         from_state=before,
         to_state=after,
-        reason=data.reason,
-        order_id=data.order_id,
-        alarm=data.alarm,
         occurred_at=occurred,
     )
     session.add(change)
     downtime = await _follow_downtime(session, row.id, after, occurred, data)
     row.state, row.state_since, row.state_reason, row.state_alarm = after, occurred, data.reason, data.alarm
     await session.flush()
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.EquipmentStateChanged(
-            change_id=change.id,
-            equipment_id=row.id,
-            work_centre=row.work_centre,
-            site=row.site,
-            from_state=before,
-            to_state=after,
-            reason=data.reason,
-            order_id=data.order_id,
-            alarm=data.alarm,
-            occurred_at=occurred,
-            downtime_id=downtime.id if downtime else None,
-        ),
+        data,
+        ev.EquipmentStateChanged,
+        change_id=change.id,
+        equipment_id=row.id,
+        work_centre=row.work_centre,
+        site=row.site,
+        from_state=before,
+        to_state=after,
+        occurred_at=occurred,
+        downtime_id=downtime.id if downtime else None,
+        subject=row.id,
     )
     return views.equipment(row)
 
@@ -131,17 +118,14 @@ async def _follow_downtime(
     return None
 
 
-async def list_downtime(session: AsyncSession, equipment_id: str, q: PageQuery) -> Page[m.Downtime]:
-    await exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
-    d = s.DowntimeRow
-    return await list_page(session, d, views.downtime, q, where=[d.equipment_id == equipment_id])
+list_downtime = repo.lister_of(s.EquipmentRow, "equipment", s.DowntimeRow, views.downtime, "equipment_id")
 
 
 async def confirm_on_equipment(
     session: AsyncSession, equipment_id: str, data: m.EquipmentConfirmationCreate
 ) -> m.Confirmation:
     """Quantities counted on a machine go to the operation of the order running on it."""
-    await exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
+    await repo.exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
     o, p = s.OperationRow, s.ProductionOrderRow
     found = (
         await session.execute(
@@ -167,90 +151,53 @@ async def confirm_on_equipment(
     return await confirm(session, found.order_id, create, None)
 
 
-async def list_state_changes(
-    session: AsyncSession, equipment_id: str, q: PageQuery
-) -> Page[m.EquipmentStateRecord]:
-    await exists_or_404(session, s.EquipmentRow, equipment_id, "equipment")
-    c = s.EquipmentStateChangeRow
-    return await list_page(session, c, views.state_change, q, where=[c.equipment_id == equipment_id])
+list_state_changes = repo.lister_of(
+    s.EquipmentRow, "equipment", s.EquipmentStateChangeRow, views.state_change, "equipment_id"
+)
 
 
 # --- production orders ---------------------------------------------------------------------------
 async def create_order(session: AsyncSession, data: m.ProductionOrderCreate) -> m.ProductionOrder:
     if data.order_id:
-        await absent_or_409(session, s.ProductionOrderRow, data.order_id, "production order")
+        await repo.absent_or_409(session, s.ProductionOrderRow, data.order_id, "production order")
     domain.check_operations([op.op_no for op in data.operations])
     domain.check_order_kind(data.order_type, data.source_lot_id)
     for op in data.operations:
         if op.equipment_id:
-            await exists_or_422(session, s.EquipmentRow, op.equipment_id, "equipment")
+            await repo.exists_or_422(session, s.EquipmentRow, op.equipment_id, "equipment")
     planned_start = body_instant(data.planned_start, "planned_start")
     planned_end = body_instant(data.planned_end, "planned_end")
     check_window(planned_start, planned_end)
-    row = s.ProductionOrderRow(
+    row = repo.to_row(
+        s.ProductionOrderRow,
+        data,
         id=data.order_id or new_id("PRD"),
-        item_id=data.item_id,
-        planned_quantity=data.planned_quantity,
         good_quantity=0.0,
         scrap_quantity=0.0,
-        uom=data.uom,
-        lot_id=data.lot_id,
-        site=data.site,
         status=m.ProductionOrderStatus.PLANNED,
         planned_start=planned_start,
         planned_end=planned_end,
-        order_type=data.order_type,
-        source_lot_id=data.source_lot_id,
-        quality_ref=data.quality_ref,
         operations=[
-            s.OperationRow(
-                op_no=op.op_no,
-                description=op.description,
-                work_centre=op.work_centre,
-                equipment_id=op.equipment_id,
-                good_quantity=0.0,
-                scrap_quantity=0.0,
-            )
+            repo.to_row(s.OperationRow, op, good_quantity=0.0, scrap_quantity=0.0)
             for op in sorted(data.operations, key=lambda o: o.op_no)
         ],
     )
-    session.add(row)
-    await session.flush()
+    await repo.insert(session, row)
     return views.production_order(row)
 
 
-async def get_order(session: AsyncSession, order_id: str) -> m.ProductionOrder:
-    return views.production_order(
-        await get_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    )
+get_order = repo.reader(s.ProductionOrderRow, "production order", views.production_order)
 
 
 async def list_orders(
-    session: AsyncSession,
-    q: PageQuery,
-    status: m.ProductionOrderStatus | None,
-    item_id: str | None,
-    site: str | None,
-    lot_id: str | None,
-    equipment_id: str | None,
-    order_type: m.OrderType | None = None,
-    source_lot_id: str | None = None,
+    session: AsyncSession, q: PageQuery, equipment_id: str | None = None, **equal: Any
 ) -> Page[m.ProductionOrder]:
+    """`equipment_id`: orders with an operation on that equipment; `equal`: the other filters by
+    column name."""
     p = s.ProductionOrderRow
     on_equipment = select(s.OperationRow.order_id).where(s.OperationRow.equipment_id == equipment_id)
-    return await list_page(
-        session,
-        p,
-        views.production_order,
-        q,
-        where=[p.id.in_(on_equipment)] if equipment_id else [],
-        status=status,
-        item_id=item_id,
-        site=site,
-        lot_id=lot_id,
-        order_type=order_type,
-        source_lot_id=source_lot_id,
-    )
+    where = [p.id.in_(on_equipment)] if equipment_id else []
+    return await repo.list_page(session, p, views.production_order, q, where=where, **equal)
 
 
 async def change_order(
@@ -262,7 +209,7 @@ async def change_order(
     reason: str | None = None,
     hold: m.Hold | None = None,
 ) -> m.ProductionOrder:
-    row = await get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
+    row = await repo.get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
     before = m.ProductionOrderStatus(row.status)
     after = domain.PRODUCTION_ORDER.target(before, action)
     if action == "start" and row.actual_start is None:
@@ -278,26 +225,18 @@ async def change_order(
             row.actual_end = utcnow()
     row.status = after
     await session.flush()
-    await outbox.publish(
+    await repo.announce_transition(
         session,
         SOURCE,
-        row.id,
-        ev.ProductionOrderStatusChanged(
-            order_id=row.id,
-            item_id=row.item_id,
-            site=row.site,
-            from_status=before,
-            to_status=after,
-            action=action,
-            good_quantity=row.good_quantity,
-            scrap_quantity=row.scrap_quantity,
-            equipment_ids=sorted({op.equipment_id for op in row.operations if op.equipment_id}),
-            lot_id=row.lot_id,
-            reason=reason,
-            maintenance_request_id=row.maintenance_request_id if action == "hold" else None,
-            nonconformance_id=row.nonconformance_id if action == "hold" else None,
-            order_type=row.order_type,
-        ),
+        row,
+        ev.ProductionOrderStatusChanged,
+        before,
+        action,
+        order_id=row.id,
+        equipment_ids=sorted({op.equipment_id for op in row.operations if op.equipment_id}),
+        reason=reason,
+        maintenance_request_id=row.maintenance_request_id if action == "hold" else None,
+        nonconformance_id=row.nonconformance_id if action == "hold" else None,
     )
     return views.production_order(row)
 
@@ -305,7 +244,7 @@ async def change_order(
 async def _producing_order(
     session: AsyncSession, order_id: str, if_match: str | None, action: str
 ) -> s.ProductionOrderRow:
-    row = await get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
+    row = await repo.get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
     require_state("production order", m.ProductionOrderStatus(row.status), domain.PRODUCING, action)
     return row
 
@@ -325,53 +264,44 @@ async def confirm(
     op = _operation(row, data.op_no)
     domain.check_confirmation(data.good_quantity, data.scrap_quantity)
     if data.equipment_id:
-        await exists_or_422(session, s.EquipmentRow, data.equipment_id, "equipment")
+        await repo.exists_or_422(session, s.EquipmentRow, data.equipment_id, "equipment")
     op.good_quantity = round(op.good_quantity + data.good_quantity, 3)
     op.scrap_quantity = round(op.scrap_quantity + data.scrap_quantity, 3)
     row.good_quantity, row.scrap_quantity = domain.order_totals(
         domain.OperationQuantities(o.op_no, o.good_quantity, o.scrap_quantity) for o in row.operations
     )
     row.touch()
-    confirmation = s.ConfirmationRow(
+    confirmation = repo.to_row(
+        s.ConfirmationRow,
+        data,
         id=new_id("CNF"),
         order_id=row.id,
         op_no=op.op_no,
         work_centre=op.work_centre,
         equipment_id=data.equipment_id or op.equipment_id,
-        good_quantity=data.good_quantity,
-        scrap_quantity=data.scrap_quantity,
-        scrap_reason=data.scrap_reason,
-        person_id=data.person_id,
     )
-    session.add(confirmation)
-    await session.flush()
-    await outbox.publish(
+    await repo.insert(session, confirmation)
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.OperationConfirmed(
-            confirmation_id=confirmation.id,
-            order_id=row.id,
-            item_id=row.item_id,
-            site=row.site,
-            op_no=op.op_no,
-            work_centre=op.work_centre,
-            good_quantity=confirmation.good_quantity,
-            scrap_quantity=confirmation.scrap_quantity,
-            order_good_quantity=row.good_quantity,
-            order_scrap_quantity=row.scrap_quantity,
-            equipment_id=confirmation.equipment_id,
-            scrap_reason=confirmation.scrap_reason,
-            person_id=confirmation.person_id,
-        ),
+        confirmation,
+        ev.OperationConfirmed,
+        confirmation_id=confirmation.id,
+        order_id=row.id,
+        item_id=row.item_id,
+        site=row.site,
+        op_no=op.op_no,
+        work_centre=op.work_centre,
+        order_good_quantity=row.good_quantity,
+        order_scrap_quantity=row.scrap_quantity,
+        subject=row.id,
     )
     return views.confirmation(confirmation)
 
 
-async def list_confirmations(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Confirmation]:
-    await exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    c = s.ConfirmationRow
-    return await list_page(session, c, views.confirmation, q, where=[c.order_id == order_id])
+list_confirmations = repo.lister_of(
+    s.ProductionOrderRow, "production order", s.ConfirmationRow, views.confirmation, "order_id"
+)
 
 
 async def complete_batch(
@@ -393,22 +323,18 @@ async def complete_batch(
         location=data.location,
         site=row.site,
     )
-    session.add(batch)
-    await session.flush()
-    await outbox.publish(
+    await repo.insert(session, batch)
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.BatchCompleted(
-            batch_id=batch.id,
-            order_id=row.id,
-            item_id=row.item_id,
-            lot_id=lot_id,
-            quantity=batch.quantity,
-            uom=batch.uom,
-            site=row.site,
-            location=batch.location,
-        ),
+        batch,
+        ev.BatchCompleted,
+        batch_id=batch.id,
+        order_id=row.id,
+        item_id=row.item_id,
+        lot_id=lot_id,
+        site=row.site,
+        subject=row.id,
     )
     return views.batch(batch)
 
@@ -423,11 +349,10 @@ async def list_batches(
     b = s.BatchRow
     filters = ((b.order_id, order_id), (b.lot_id, lot_id), (b.quality_status, quality_status))
     where = [c == v for c, v in filters if v]
-    return await list_page(session, b, views.batch, q, where=where)
+    return await repo.list_page(session, b, views.batch, q, where=where)
 
 
-async def get_batch(session: AsyncSession, batch_id: str) -> m.BatchCompletion:
-    return views.batch(await get_or_404(session, s.BatchRow, batch_id, "batch"))
+get_batch = repo.reader(s.BatchRow, "batch", views.batch)
 
 
 async def set_batch_quality(
@@ -435,35 +360,30 @@ async def set_batch_quality(
 ) -> m.BatchCompletion:
     """Record what quality decided about the batch's lot. Setting the status it already has
     changes nothing (a repeated decision, a reconciliation pass)."""
-    row = await get_versioned(session, s.BatchRow, batch_id, "batch", if_match, lock=True)
+    row = await repo.get_versioned(session, s.BatchRow, batch_id, "batch", if_match, lock=True)
     before = m.BatchQualityStatus(row.quality_status)
     if before is data.status:
         return views.batch(row)
     domain.check_quality_change(before, data.status)
     row.quality_status, row.quality_reason, row.quality_ref = data.status, data.reason, data.quality_ref
     await session.flush()
-    await outbox.publish(
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.BatchQualityStatusChanged(
-            batch_id=row.id,
-            order_id=row.order_id,
-            item_id=row.item_id,
-            lot_id=row.lot_id,
-            from_status=before,
-            to_status=data.status,
-            site=row.site,
-            reason=data.reason,
-            quality_ref=data.quality_ref,
-        ),
+        row,
+        ev.BatchQualityStatusChanged,
+        batch_id=row.id,
+        from_status=before,
+        to_status=data.status,
+        reason=data.reason,
+        quality_ref=data.quality_ref,
     )
     return views.batch(row)
 
 
-async def list_order_batches(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.BatchCompletion]:
-    await exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    return await list_batches(session, q, order_id, None)
+list_order_batches = repo.lister_of(
+    s.ProductionOrderRow, "production order", s.BatchRow, views.batch, "order_id"
+)
 
 
 async def consume(
@@ -472,34 +392,20 @@ async def consume(
     row = await _producing_order(session, order_id, if_match, "consume material")
     if data.op_no is not None:
         _operation(row, data.op_no)
-    consumption = s.ConsumptionRow(
-        id=new_id("CON"),
-        order_id=row.id,
-        op_no=data.op_no,
-        item_id=data.item_id,
-        lot_id=data.lot_id,
-        quantity=data.quantity,
-        uom=data.uom,
-        output_item_id=row.item_id,
-        site=row.site,
+    consumption = repo.to_row(
+        s.ConsumptionRow, data, id=new_id("CON"), order_id=row.id, output_item_id=row.item_id, site=row.site
     )
-    session.add(consumption)
-    await session.flush()
-    await outbox.publish(
+    await repo.insert(session, consumption)
+    await repo.announce(
         session,
         SOURCE,
-        row.id,
-        ev.MaterialConsumed(
-            consumption_id=consumption.id,
-            order_id=row.id,
-            item_id=data.item_id,
-            quantity=data.quantity,
-            uom=data.uom,
-            output_item_id=row.item_id,
-            site=row.site,
-            lot_id=data.lot_id,
-            op_no=data.op_no,
-        ),
+        data,
+        ev.MaterialConsumed,
+        consumption_id=consumption.id,
+        order_id=row.id,
+        output_item_id=row.item_id,
+        site=row.site,
+        subject=row.id,
     )
     return views.consumption(consumption)
 
@@ -509,9 +415,9 @@ async def list_consumptions(
 ) -> Page[m.Consumption]:
     c = s.ConsumptionRow
     where = [col == v for col, v in ((c.order_id, order_id), (c.lot_id, lot_id), (c.item_id, item_id)) if v]
-    return await list_page(session, c, views.consumption, q, where=where)
+    return await repo.list_page(session, c, views.consumption, q, where=where)
 
 
-async def list_order_consumptions(session: AsyncSession, order_id: str, q: PageQuery) -> Page[m.Consumption]:
-    await exists_or_404(session, s.ProductionOrderRow, order_id, "production order")
-    return await list_consumptions(session, q, order_id, None, None)
+list_order_consumptions = repo.lister_of(
+    s.ProductionOrderRow, "production order", s.ConsumptionRow, views.consumption, "order_id"
+)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from contracts.kit.repository import to_wire
+from contracts.kit.repository import to_wire, view_as
 from contracts.models import mes as m
 from system_apis.mes import domain
 from system_apis.mes import store as s
 
-
-def equipment(row: s.EquipmentRow) -> m.Equipment:
-    return to_wire(row, m.Equipment, equipment_id=row.id)
+equipment = view_as(m.Equipment, "equipment_id")
 
 
 def state_change(row: s.EquipmentStateChangeRow) -> m.EquipmentStateRecord:
@@ -18,8 +16,7 @@ def state_change(row: s.EquipmentStateChangeRow) -> m.EquipmentStateRecord:
     )
 
 
-def downtime(row: s.DowntimeRow) -> m.Downtime:
-    return to_wire(row, m.Downtime, downtime_id=row.id)
+downtime = view_as(m.Downtime, "downtime_id")
 
 
 def production_order(row: s.ProductionOrderRow) -> m.ProductionOrder:
@@ -27,13 +24,6 @@ def production_order(row: s.ProductionOrderRow) -> m.ProductionOrder:
     return to_wire(row, m.ProductionOrder, order_id=row.id, allowed_actions=actions)
 
 
-def confirmation(row: s.ConfirmationRow) -> m.Confirmation:
-    return to_wire(row, m.Confirmation, confirmation_id=row.id)
-
-
-def batch(row: s.BatchRow) -> m.BatchCompletion:
-    return to_wire(row, m.BatchCompletion, batch_id=row.id)
-
-
-def consumption(row: s.ConsumptionRow) -> m.Consumption:
-    return to_wire(row, m.Consumption, consumption_id=row.id)
+confirmation = view_as(m.Confirmation, "confirmation_id")
+batch = view_as(m.BatchCompletion, "batch_id")
+consumption = view_as(m.Consumption, "consumption_id")

@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_versioned, list_page
+from contracts.kit.repository import announce, announce_transition, get_versioned, insert, list_page, to_row
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -20,36 +19,19 @@ from system_apis.qms.lookups import SOURCE, assign, contains, equal, known_ncs, 
 
 async def create_capa(session: AsyncSession, data: m.CapaCreate) -> m.Capa:
     ncs = await known_ncs(session, data.nc_ids)
-    row = s.CapaRow(
+    row = to_row(
+        s.CapaRow,
+        data,
         id=new_id("CAPA"),
-        kind=data.kind,
-        title=data.title,
         status=m.CapaStatus.DRAFT,
-        owner=data.owner,
-        description=data.description,
         nc_ids=[nc.id for nc in ncs],
-        due_date=data.due_date,
         actions=_actions(data.actions),
         effectiveness_checks=[],
         cause_codes=domain.unique(data.cause_codes),
         correction_codes=domain.unique(data.correction_codes),
     )
-    session.add(row)
-    await session.flush()
-    await outbox.publish(
-        session,
-        SOURCE,
-        row.id,
-        ev.CapaOpened(
-            capa_id=row.id,
-            kind=row.kind,
-            title=row.title,
-            status=row.status,
-            owner=row.owner,
-            nc_ids=list(row.nc_ids),
-            due_date=row.due_date,
-        ),
-    )
+    await insert(session, row)
+    await announce(session, SOURCE, row, ev.CapaOpened, capa_id=row.id, nc_ids=list(row.nc_ids))
     return views.capa(row)
 
 
@@ -69,18 +51,16 @@ async def update_capa(
             changed += set_list(row, name, domain.unique(codes))
     if changed:
         await session.flush()
-        await outbox.publish(
+        await announce(
             session,
             SOURCE,
-            row.id,
-            ev.CapaUpdated(
-                capa_id=row.id,
-                status=row.status,
-                changed=changed,
-                nc_ids=list(row.nc_ids),
-                cause_codes=list(row.cause_codes),
-                correction_codes=list(row.correction_codes),
-            ),
+            row,
+            ev.CapaUpdated,
+            capa_id=row.id,
+            changed=changed,
+            nc_ids=list(row.nc_ids),
+            cause_codes=list(row.cause_codes),
+            correction_codes=list(row.correction_codes),
         )
     return views.capa(row)
 
@@ -122,20 +102,17 @@ async def move_capa(
         row.cancel_reason = reason
     before, row.status = row.status, target
     await session.flush()
-    await outbox.publish(
+    await announce_transition(
         session,
         SOURCE,
-        row.id,
-        ev.CapaStatusChanged(
-            capa_id=row.id,
-            kind=row.kind,
-            from_status=before,
-            to_status=target,
-            action=action,
-            nc_ids=list(row.nc_ids),
-            reason=reason,
-            by=by,
-        ),
+        row,
+        ev.CapaStatusChanged,
+        before,
+        action,
+        capa_id=row.id,
+        nc_ids=list(row.nc_ids),
+        reason=reason,
+        by=by,
     )
     return views.capa(row)
 

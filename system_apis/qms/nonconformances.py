@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import core_records, outbox
+from contracts.kit import core_records
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import exists_or_422, list_page
+from contracts.kit.repository import announce, announce_transition, exists_or_422, list_page, to_row, to_wire
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -37,43 +37,24 @@ async def create_nonconformance(session: AsyncSession, data: m.NonconformanceCre
     defect_codes = await known_defect_codes(session, data.defect_codes)
     if data.inspection_lot_id:
         await exists_or_422(session, s.InspectionLotRow, data.inspection_lot_id, "inspection lot")
-    row = s.NonconformanceRow(
+    row = to_row(
+        s.NonconformanceRow,
+        data,
         id=new_id("NC"),
-        title=data.title,
         status=m.NcStatus.OPEN,
-        severity=data.severity,
-        description=data.description,
         defect_codes=defect_codes,
         root_cause_codes=domain.unique(data.root_cause_codes),
-        quantity_affected=data.quantity_affected,
-        unit=data.unit,
-        disposition=data.disposition,
-        action_plan=data.action_plan,
-        item_id=data.item_id,
-        lot_id=data.lot_id,
-        supplier_id=data.supplier_id,
-        equipment_id=data.equipment_id,
-        production_order_id=data.production_order_id,
-        inspection_lot_id=data.inspection_lot_id,
-        reported_by=data.reported_by,
         reopen_count=0,
     )
     await core_records.add(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.NonconformanceOpened(
-            nc_id=row.id,
-            title=row.title,
-            severity=row.severity,
-            status=row.status,
-            defect_codes=list(row.defect_codes),
-            links=_links(row),
-            quantity_affected=row.quantity_affected,
-            unit=row.unit,
-            disposition=row.disposition,
-        ),
+        row,
+        ev.NonconformanceOpened,
+        nc_id=row.id,
+        defect_codes=list(row.defect_codes),
+        links=_links(row),
     )
     return views.nonconformance(row)
 
@@ -90,20 +71,16 @@ async def update_nonconformance(
         changed += set_list(row, "root_cause_codes", domain.unique(data.root_cause_codes))
     if changed:
         await core_records.save(session, row)
-        await outbox.publish(
+        await announce(
             session,
             SOURCE,
-            row.id,
-            ev.NonconformanceUpdated(
-                nc_id=row.id,
-                status=row.status,
-                severity=row.severity,
-                changed=changed,
-                links=_links(row),
-                defect_codes=list(row.defect_codes),
-                root_cause_codes=list(row.root_cause_codes),
-                disposition=row.disposition,
-            ),
+            row,
+            ev.NonconformanceUpdated,
+            nc_id=row.id,
+            changed=changed,
+            links=_links(row),
+            defect_codes=list(row.defect_codes),
+            root_cause_codes=list(row.root_cause_codes),
         )
     return views.nonconformance(row)
 
@@ -151,21 +128,17 @@ async def move_nonconformance(
         row.cancel_reason = reason
     before, row.status = row.status, target
     await core_records.save(session, row)
-    await outbox.publish(
+    await announce_transition(
         session,
         SOURCE,
-        row.id,
-        ev.NonconformanceStatusChanged(
-            nc_id=row.id,
-            from_status=before,
-            to_status=target,
-            action=action,
-            severity=row.severity,
-            links=_links(row),
-            disposition=row.disposition,
-            reason=reason,
-            by=by,
-        ),
+        row,
+        ev.NonconformanceStatusChanged,
+        before,
+        action,
+        nc_id=row.id,
+        links=_links(row),
+        reason=reason,
+        by=by,
     )
     return views.nonconformance(row)
 
@@ -175,11 +148,4 @@ async def _nc(session: AsyncSession, nc_id: str, if_match: str | None = None) ->
 
 
 def _links(row: s.NonconformanceRow) -> ev.NcLinks:
-    return ev.NcLinks(
-        item_id=row.item_id,
-        lot_id=row.lot_id,
-        supplier_id=row.supplier_id,
-        equipment_id=row.equipment_id,
-        production_order_id=row.production_order_id,
-        inspection_lot_id=row.inspection_lot_id,
-    )
+    return to_wire(row, ev.NcLinks)

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
-from contracts.kit.actions import record_create, record_get, record_update
+from contracts.kit.actions import Handlers
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.responses import Versioned, problems, versioned
@@ -27,6 +27,15 @@ MOVE = problems(404, 409, 412, 422)
 
 
 Lot = TypeVar("Lot", bound=Versioned)
+
+
+def _noted(data: m.TransitionNote) -> dict[str, str | None]:
+    """A transition's note is the reason the record keeps for it."""
+    return {"by": data.by, "reason": data.note}
+
+
+def _checked(data: m.EffectivenessCheckInput) -> dict[str, m.EffectivenessCheckInput]:
+    return {"check": data}
 
 
 class InspectionLots(Controller, Generic[Lot]):
@@ -192,252 +201,154 @@ class InspectionLotController(InspectionLots[m.InspectionLot]):
         return lot
 
 
+DEFECT_CODES = Handlers("code", m.DefectCode)
+
+
+class DefectCodeFilters:
+    category: FromQuery[Name | None]
+
+
 class DefectCodeController(Controller):
     path = "/defect-codes"
     tags = ["defect codes"]
 
-    create = record_create(
-        "code",
-        service.create_defect_code,
-        m.DefectCodeCreate,
-        m.DefectCode,
-        summary="Add a defect code to the catalogue",
+    create = DEFECT_CODES.create(
+        service.create_defect_code, m.DefectCodeCreate, summary="Add a defect code to the catalogue"
     )
 
-    @get(responses=problems(422), summary="List the defect-code catalogue")
-    async def list(
-        self, session: Session, page_query: Q, category: FromQuery[Name | None] = None
-    ) -> Page[m.DefectCode]:
-        return await service.list_defect_codes(session, page_query, category)
+    list = DEFECT_CODES.list(
+        service.list_defect_codes,
+        DefectCodeFilters,
+        summary="List the defect-code catalogue",
+    )
 
-    get = record_get("code", service.get_defect_code, m.DefectCode, summary="Get a defect code")
+    get = DEFECT_CODES.get(service.get_defect_code, summary="Get a defect code")
+
+
+NONCONFORMANCES = Handlers("nc_id", m.Nonconformance, nonconformances.move_nonconformance)
+
+
+class NonconformanceFilters:
+    status: FromQuery[m.NcStatus | None]
+    severity: FromQuery[m.Severity | None]
+    equipment_id: QueryId
+    lot_id: QueryId
+    supplier_id: QueryId
+    item_id: QueryId
+    production_order_id: QueryId
+    inspection_lot_id: QueryId
+    defect_code: QueryId
 
 
 class NonconformanceController(Controller):
     path = "/nonconformances"
     tags = ["nonconformances"]
 
-    create = record_create(
-        "nc_id",
+    create = NONCONFORMANCES.create(
         nonconformances.create_nonconformance,
         m.NonconformanceCreate,
-        m.Nonconformance,
         summary="Report a nonconformance",
         description="defect_codes must be in the catalogue; inspection_lot_id must exist.",
         responses=problems(422),
     )
 
-    @get(responses=problems(422), summary="List nonconformances")
-    async def list(
-        self,
-        session: Session,
-        page_query: Q,
-        status: FromQuery[m.NcStatus | None] = None,
-        severity: FromQuery[m.Severity | None] = None,
-        equipment_id: QueryId = None,
-        lot_id: QueryId = None,
-        supplier_id: QueryId = None,
-        item_id: QueryId = None,
-        production_order_id: QueryId = None,
-        inspection_lot_id: QueryId = None,
-        defect_code: QueryId = None,
-    ) -> Page[m.Nonconformance]:
-        return await nonconformances.list_nonconformances(
-            session,
-            page_query,
-            defect_code,
-            status=status,
-            severity=severity,
-            equipment_id=equipment_id,
-            lot_id=lot_id,
-            supplier_id=supplier_id,
-            item_id=item_id,
-            production_order_id=production_order_id,
-            inspection_lot_id=inspection_lot_id,
-        )
-
-    get = record_get(
-        "nc_id", nonconformances.get_nonconformance, m.Nonconformance, summary="Get a nonconformance"
+    list = NONCONFORMANCES.list(
+        nonconformances.list_nonconformances,
+        NonconformanceFilters,
+        summary="List nonconformances",
     )
 
-    update = record_update(
-        "nc_id",
+    get = NONCONFORMANCES.get(nonconformances.get_nonconformance, summary="Get a nonconformance")
+
+    update = NONCONFORMANCES.update(
         nonconformances.update_nonconformance,
         m.NonconformanceUpdate,
-        m.Nonconformance,
         summary="Change a nonconformance (disposition, codes, links, plan, evaluation)",
         description="Closed or cancelled nonconformances no longer change (409); reopen first.",
     )
 
-    @post("/{nc_id:str}/start-analysis", status_code=200, responses=MOVE, summary="open → under_analysis")
-    async def start_analysis(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "start_analysis", if_match, by=data.by, reason=data.note
-            )
-        )
-
-    @post(
-        "/{nc_id:str}/plan-action",
-        status_code=200,
+    start_analysis = NONCONFORMANCES.action(
+        "start-analysis",
+        body=m.TransitionNote,
+        keywords=_noted,
+        summary="open → under_analysis",
         responses=MOVE,
+    )
+
+    plan_action = NONCONFORMANCES.action(
+        "plan-action",
+        body=m.ActionPlan,
         summary="under_analysis → action_planned (needs an action plan)",
-    )
-    async def plan_action(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.ActionPlan],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "plan_action", if_match, by=data.by, action_plan=data.action_plan
-            )
-        )
-
-    @post(
-        "/{nc_id:str}/start",
-        status_code=200,
         responses=MOVE,
+    )
+
+    start = NONCONFORMANCES.action(
+        "start",
+        body=m.TransitionNote,
+        keywords=_noted,
         summary="action_planned → in_progress (needs an action plan)",
-    )
-    async def start(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "start", if_match, by=data.by, reason=data.note
-            )
-        )
-
-    @post(
-        "/{nc_id:str}/close",
-        status_code=200,
         responses=MOVE,
+    )
+
+    close = NONCONFORMANCES.action(
+        "close",
+        body=m.Effectiveness,
         summary="in_progress → closed (needs an effectiveness note)",
-    )
-    async def close(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.Effectiveness],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "close", if_match, by=data.by, effectiveness_note=data.effectiveness_note
-            )
-        )
-
-    @post("/{nc_id:str}/cancel", status_code=200, responses=MOVE, summary="Cancel an open nonconformance")
-    async def cancel(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "cancel", if_match, by=data.by, reason=data.reason
-            )
-        )
-
-    @post(
-        "/{nc_id:str}/reopen",
-        status_code=200,
         responses=MOVE,
-        summary="closed → in_progress; closing again needs a new effectiveness note",
     )
-    async def reopen(
-        self,
-        session: Session,
-        nc_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Nonconformance]:
-        return versioned(
-            await nonconformances.move_nonconformance(
-                session, nc_id, "reopen", if_match, by=data.by, reason=data.reason
-            )
-        )
+
+    cancel = NONCONFORMANCES.action(
+        "cancel", body=m.Reason, summary="Cancel an open nonconformance", responses=MOVE
+    )
+
+    reopen = NONCONFORMANCES.action(
+        "reopen",
+        body=m.Reason,
+        summary="closed → in_progress; closing again needs a new effectiveness note",
+        responses=MOVE,
+    )
+
+
+SUPPLIER_CASES = Handlers("case_id", m.SupplierCase, supplier_cases.move_supplier_case)
+
+
+class SupplierCaseFilters:
+    supplier_id: QueryId
+    status: FromQuery[m.SupplierCaseStatus | None]
+    nc_id: QueryId
 
 
 class SupplierCaseController(Controller):
     path = "/supplier-cases"
     tags = ["supplier cases"]
 
-    create = record_create(
-        "case_id",
+    create = SUPPLIER_CASES.create(
         supplier_cases.create_supplier_case,
         m.SupplierCaseCreate,
-        m.SupplierCase,
         summary="Open a supplier quality case (SCAR)",
         description="Linked nonconformances must exist and must not name another supplier.",
         responses=problems(422),
     )
 
-    @get(responses=problems(422), summary="List supplier quality cases")
-    async def list(
-        self,
-        session: Session,
-        page_query: Q,
-        supplier_id: QueryId = None,
-        status: FromQuery[m.SupplierCaseStatus | None] = None,
-        nc_id: QueryId = None,
-    ) -> Page[m.SupplierCase]:
-        return await supplier_cases.list_supplier_cases(
-            session, page_query, nc_id, supplier_id=supplier_id, status=status
-        )
-
-    get = record_get(
-        "case_id", supplier_cases.get_supplier_case, m.SupplierCase, summary="Get a supplier quality case"
+    list = SUPPLIER_CASES.list(
+        supplier_cases.list_supplier_cases,
+        SupplierCaseFilters,
+        summary="List supplier quality cases",
     )
 
-    update = record_update(
-        "case_id",
-        supplier_cases.update_supplier_case,
-        m.SupplierCaseUpdate,
-        m.SupplierCase,
-        summary="Change a supplier quality case",
+    get = SUPPLIER_CASES.get(supplier_cases.get_supplier_case, summary="Get a supplier quality case")
+
+    update = SUPPLIER_CASES.update(
+        supplier_cases.update_supplier_case, m.SupplierCaseUpdate, summary="Change a supplier quality case"
     )
 
-    @post(
-        "/{case_id:str}/issue",
-        status_code=200,
-        responses=MOVE,
+    issue = SUPPLIER_CASES.action(
+        "issue",
+        body=m.TransitionNote,
+        keywords=_noted,
         summary="Issue the case to the supplier (open or rejected → issued)",
+        responses=MOVE,
     )
-    async def issue(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "issue", if_match, by=data.by, reason=data.note
-            )
-        )
 
     @post(
         "/{case_id:str}/response",
@@ -457,194 +368,91 @@ class SupplierCaseController(Controller):
             await supplier_cases.move_supplier_case(session, case_id, "respond", if_match, response=data)
         )
 
-    @post("/{case_id:str}/accept", status_code=200, responses=MOVE, summary="Accept the supplier's response")
-    async def accept(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.Acceptance],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "accept", if_match, by=data.by, reason=data.reason
-            )
-        )
-
-    @post(
-        "/{case_id:str}/reject",
-        status_code=200,
-        responses=MOVE,
-        summary="Reject the supplier's response with a reason; issue the case again after",
+    accept = SUPPLIER_CASES.action(
+        "accept", body=m.Acceptance, summary="Accept the supplier's response", responses=MOVE
     )
-    async def reject(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "reject", if_match, by=data.by, reason=data.reason
-            )
-        )
 
-    @post("/{case_id:str}/close", status_code=200, responses=MOVE, summary="Close an accepted case")
-    async def close(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "close", if_match, by=data.by, reason=data.note
-            )
-        )
+    reject = SUPPLIER_CASES.action(
+        "reject",
+        body=m.Reason,
+        summary="Reject the supplier's response with a reason; issue the case again after",
+        responses=MOVE,
+    )
 
-    @post("/{case_id:str}/cancel", status_code=200, responses=MOVE, summary="Cancel the case")
-    async def cancel(
-        self,
-        session: Session,
-        case_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.SupplierCase]:
-        return versioned(
-            await supplier_cases.move_supplier_case(
-                session, case_id, "cancel", if_match, by=data.by, reason=data.reason
-            )
-        )
+    close = SUPPLIER_CASES.action(
+        "close", body=m.TransitionNote, keywords=_noted, summary="Close an accepted case", responses=MOVE
+    )
+
+    cancel = SUPPLIER_CASES.action("cancel", body=m.Reason, summary="Cancel the case", responses=MOVE)
+
+
+CAPAS = Handlers("capa_id", m.Capa, capas.move_capa)
+
+
+class CapaFilters:
+    status: FromQuery[m.CapaStatus | None]
+    kind: FromQuery[m.CapaKind | None]
+    nc_id: QueryId
 
 
 class CapaController(Controller):
     path = "/capas"
     tags = ["capa"]
 
-    create = record_create(
-        "capa_id",
+    create = CAPAS.create(
         capas.create_capa,
         m.CapaCreate,
-        m.Capa,
         summary="Create a corrective or preventive action (as a draft)",
         responses=problems(422),
     )
 
-    @get(responses=problems(422), summary="List CAPAs")
-    async def list(
-        self,
-        session: Session,
-        page_query: Q,
-        status: FromQuery[m.CapaStatus | None] = None,
-        kind: FromQuery[m.CapaKind | None] = None,
-        nc_id: QueryId = None,
-    ) -> Page[m.Capa]:
-        return await capas.list_capas(session, page_query, nc_id, status=status, kind=kind)
+    list = CAPAS.list(
+        capas.list_capas,
+        CapaFilters,
+        summary="List CAPAs",
+    )
 
-    get = record_get("capa_id", capas.get_capa, m.Capa, summary="Get a CAPA")
+    get = CAPAS.get(capas.get_capa, summary="Get a CAPA")
 
-    update = record_update(
-        "capa_id",
+    update = CAPAS.update(
         capas.update_capa,
         m.CapaUpdate,
-        m.Capa,
         summary="Change a CAPA (actions, owner, due date, cause and correction codes)",
     )
 
-    @post("/{capa_id:str}/open", status_code=200, responses=MOVE, summary="draft → open")
-    async def open(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(
-            await capas.move_capa(session, capa_id, "open", if_match, by=data.by, reason=data.note)
-        )
+    open = CAPAS.action(
+        "open", body=m.TransitionNote, keywords=_noted, summary="draft → open", responses=MOVE
+    )
 
-    @post(
-        "/{capa_id:str}/implement",
-        status_code=200,
-        responses=MOVE,
+    implement = CAPAS.action(
+        "implement",
+        body=m.TransitionNote,
+        keywords=_noted,
         summary="open → implemented (needs at least one action, all done)",
-    )
-    async def implement(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(
-            await capas.move_capa(session, capa_id, "implement", if_match, by=data.by, reason=data.note)
-        )
-
-    @post(
-        "/{capa_id:str}/verify",
-        status_code=200,
         responses=MOVE,
+    )
+
+    verify = CAPAS.action(
+        "verify",
+        body=m.EffectivenessCheckInput,
+        keywords=_checked,
         summary="implemented → verified: the effectiveness check found the action effective",
-    )
-    async def verify(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.EffectivenessCheckInput],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(await capas.move_capa(session, capa_id, "verify", if_match, check=data))
-
-    @post(
-        "/{capa_id:str}/reopen",
-        status_code=200,
         responses=MOVE,
-        summary="implemented → open: the effectiveness check found the action not effective",
     )
-    async def reopen(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.EffectivenessCheckInput],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(await capas.move_capa(session, capa_id, "reopen", if_match, check=data))
 
-    @post("/{capa_id:str}/close", status_code=200, responses=MOVE, summary="verified → closed")
-    async def close(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.TransitionNote],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(
-            await capas.move_capa(session, capa_id, "close", if_match, by=data.by, reason=data.note)
-        )
+    reopen = CAPAS.action(
+        "reopen",
+        body=m.EffectivenessCheckInput,
+        keywords=_checked,
+        summary="implemented → open: the effectiveness check found the action not effective",
+        responses=MOVE,
+    )
 
-    @post("/{capa_id:str}/cancel", status_code=200, responses=MOVE, summary="Cancel a draft or open CAPA")
-    async def cancel(
-        self,
-        session: Session,
-        capa_id: PathId,
-        data: JSONBody[m.Reason],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Capa]:
-        return versioned(
-            await capas.move_capa(session, capa_id, "cancel", if_match, by=data.by, reason=data.reason)
-        )
+    close = CAPAS.action(
+        "close", body=m.TransitionNote, keywords=_noted, summary="verified → closed", responses=MOVE
+    )
+
+    cancel = CAPAS.action("cancel", body=m.Reason, summary="Cancel a draft or open CAPA", responses=MOVE)
 
 
 ROUTES = [

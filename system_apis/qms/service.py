@@ -12,12 +12,22 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import core_records, outbox
+from contracts.kit import core_records
 from contracts.kit.acting import acting
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import absent_or_409, get_or_404, get_versioned, list_page
+from contracts.kit.repository import (
+    absent_or_409,
+    announce,
+    announce_transition,
+    get_versioned,
+    insert,
+    list_page,
+    lister,
+    reader,
+    to_row,
+)
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
 from contracts.models import qms as m
 from system_apis.qms import domain, views
@@ -32,15 +42,10 @@ async def create_inspection_lot(session: AsyncSession, data: m.InspectionLotCrea
     domain.check_specs([_spec(c) for c in data.characteristics])
     if data.source_ref:
         await _refuse_second_active_lot(session, data)
-    row = s.InspectionLotRow(
+    row = to_row(
+        s.InspectionLotRow,
+        data,
         id=new_id("IL"),
-        origin=data.origin,
-        source_ref=data.source_ref,
-        item_id=data.item_id,
-        lot_id=data.lot_id,
-        supplier_id=data.supplier_id,
-        sample_size=data.sample_size,
-        due_date=data.due_date,
         status=L.CREATED,
         result=m.LotResult.PENDING,
         stock_txn_ids=[],
@@ -49,34 +54,15 @@ async def create_inspection_lot(session: AsyncSession, data: m.InspectionLotCrea
         decisions=[],
     )
     for position, c in enumerate(data.characteristics, start=1):
-        row.characteristics.append(
-            s.CharacteristicRow(
-                position=position,
-                code=c.code,
-                kind=c.kind,
-                description=c.description,
-                min_value=c.min_value,
-                max_value=c.max_value,
-                unit=c.unit,
-            )
-        )
-    session.add(row)
-    await session.flush()
-    await outbox.publish(
+        row.characteristics.append(to_row(s.CharacteristicRow, c, position=position))
+    await insert(session, row)
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.InspectionLotCreated(
-            inspection_lot_id=row.id,
-            origin=row.origin,
-            item_id=row.item_id,
-            lot_id=row.lot_id,
-            sample_size=row.sample_size,
-            characteristics=[c.code for c in data.characteristics],
-            source_ref=row.source_ref,
-            supplier_id=row.supplier_id,
-            due_date=row.due_date,
-        ),
+        row,
+        ev.InspectionLotCreated,
+        inspection_lot_id=row.id,
+        characteristics=[c.code for c in data.characteristics],
     )
     return views.inspection_lot(row)
 
@@ -156,32 +142,26 @@ async def record_results(
     row.status = domain.after_results(row.status, complete)
     row.touch()
     await session.flush()
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.ResultsRecorded(
-            inspection_lot_id=row.id,
-            item_id=row.item_id,
-            lot_id=row.lot_id,
-            status=row.status,
-            result=row.result,
-            complete=complete,
-            failed_characteristics=views.failed_characteristics(row),
-            results=[
-                ev.MeasuredResult(
-                    characteristic=r.characteristic_code,
-                    evaluation=r.evaluation,
-                    value=r.value,
-                    unit=r.unit,
-                    uncertainty=r.uncertainty,
-                    conforming=r.conforming,
-                )
-                for r in row.results
-            ],
-            supplier_id=row.supplier_id,
-            recorded_by=data.recorded_by,
-        ),
+        row,
+        ev.ResultsRecorded,
+        inspection_lot_id=row.id,
+        complete=complete,
+        failed_characteristics=views.failed_characteristics(row),
+        results=[
+            ev.MeasuredResult(
+                characteristic=r.characteristic_code,
+                evaluation=r.evaluation,
+                value=r.value,
+                unit=r.unit,
+                uncertainty=r.uncertainty,
+                conforming=r.conforming,
+            )
+            for r in row.results
+        ],
+        recorded_by=data.recorded_by,
     )
     return views.inspection_lot(row)
 
@@ -193,38 +173,26 @@ async def make_usage_decision(
     result = m.LotResult(row.result)
     row.status = domain.decide(row.status, result, data.disposition)
     previous = row.decisions[-1].disposition if row.decisions else None
-    decision = s.DecisionRow(
-        revision=len(row.decisions) + 1,
-        code=data.code,
-        disposition=data.disposition,
-        lot_result=result,
-        decided_by=data.decided_by,
-        decided_at=utcnow(),
-        note=data.note,
+    decision = to_row(
+        s.DecisionRow, data, revision=len(row.decisions) + 1, lot_result=result, decided_at=utcnow()
     )
     row.decisions.append(decision)
     await core_records.save(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.UsageDecisionMade(
-            inspection_lot_id=row.id,
-            lot_id=row.lot_id,
-            item_id=row.item_id,
-            origin=row.origin,
-            code=decision.code,
-            disposition=decision.disposition,
-            result=result,
-            failed_characteristics=views.failed_characteristics(row),
-            decided_by=decision.decided_by,
-            decided_at=decision.decided_at,
-            revision=decision.revision,
-            supplier_id=row.supplier_id,
-            source_ref=row.source_ref,
-            previous_disposition=previous,
-            decided_by_key=who.key() if (who := acting(session.info.get(PRINCIPAL_KEY))) else None,
-        ),
+        row,
+        ev.UsageDecisionMade,
+        inspection_lot_id=row.id,
+        code=decision.code,
+        disposition=decision.disposition,
+        result=result,
+        failed_characteristics=views.failed_characteristics(row),
+        decided_by=decision.decided_by,
+        decided_at=decision.decided_at,
+        revision=decision.revision,
+        previous_disposition=previous,
+        decided_by_key=who.key() if (who := acting(session.info.get(PRINCIPAL_KEY))) else None,
     )
     return views.inspection_lot(row)
 
@@ -276,23 +244,17 @@ async def _move_lot(
 ) -> m.InspectionLot:
     before, row.status = row.status, target
     await core_records.save(session, row)
-    await outbox.publish(
+    await announce_transition(
         session,
         SOURCE,
-        row.id,
-        ev.InspectionLotStatusChanged(
-            inspection_lot_id=row.id,
-            from_status=before,
-            to_status=target,
-            action=action,
-            item_id=row.item_id,
-            lot_id=row.lot_id,
-            supplier_id=row.supplier_id,
-            source_ref=row.source_ref,
-            reason=reason,
-            by=by,
-            stock_txn_ids=list(row.stock_txn_ids),
-        ),
+        row,
+        ev.InspectionLotStatusChanged,
+        before,
+        action,
+        inspection_lot_id=row.id,
+        reason=reason,
+        by=by,
+        stock_txn_ids=list(row.stock_txn_ids),
     )
     return views.inspection_lot(row)
 
@@ -308,21 +270,12 @@ def _stored_spec(c: s.CharacteristicRow) -> domain.Spec:
 # --- defect codes ---------------------------------------------------------------------------------
 async def create_defect_code(session: AsyncSession, data: m.DefectCodeCreate) -> m.DefectCode:
     await absent_or_409(session, s.DefectCodeRow, data.code, "defect code")
-    row = s.DefectCodeRow(
-        id=data.code,
-        description=data.description,
-        category=data.category,
-        default_severity=data.default_severity,
-    )
-    session.add(row)
-    await session.flush()
+    row = to_row(s.DefectCodeRow, data, id=data.code)
+    await insert(session, row)
     return views.defect_code(row)
 
 
-async def get_defect_code(session: AsyncSession, code: str) -> m.DefectCode:
-    return views.defect_code(await get_or_404(session, s.DefectCodeRow, code, "defect code"))
+get_defect_code = reader(s.DefectCodeRow, "defect code", views.defect_code)
 
 
-async def list_defect_codes(session: AsyncSession, q: PageQuery, category: str | None) -> Page[m.DefectCode]:
-    where = [s.DefectCodeRow.category == category] if category else []
-    return await list_page(session, s.DefectCodeRow, views.defect_code, q, where=where)
+list_defect_codes = lister(s.DefectCodeRow, views.defect_code)

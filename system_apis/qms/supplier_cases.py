@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import qms as ev
-from contracts.kit import core_records, outbox
+from contracts.kit import core_records
 from contracts.kit.documents import DocumentRow
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import list_page
+from contracts.kit.repository import announce, announce_transition, list_page, to_row
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -23,33 +23,24 @@ from system_apis.qms.lookups import SOURCE, assign, contains, equal, known_ncs, 
 
 async def create_supplier_case(session: AsyncSession, data: m.SupplierCaseCreate) -> m.SupplierCase:
     nc_ids = await _ncs_of_supplier(session, data.supplier_id, data.nc_ids)
-    row = s.SupplierCaseRow(
+    row = to_row(
+        s.SupplierCaseRow,
+        data,
         id=new_id("SCAR"),
-        supplier_id=data.supplier_id,
-        title=data.title,
         status=m.SupplierCaseStatus.OPEN,
-        description=data.description,
         nc_ids=nc_ids,
         lot_ids=domain.unique(data.lot_ids),
-        po_id=data.po_id,
-        due_date=data.due_date,
-        opened_by=data.opened_by,
         responses=[],
     )
     await core_records.add(session, row)
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.id,
-        ev.SupplierCaseOpened(
-            case_id=row.id,
-            supplier_id=row.supplier_id,
-            title=row.title,
-            status=row.status,
-            nc_ids=list(row.nc_ids),
-            lot_ids=list(row.lot_ids),
-            due_date=row.due_date,
-        ),
+        row,
+        ev.SupplierCaseOpened,
+        case_id=row.id,
+        nc_ids=list(row.nc_ids),
+        lot_ids=list(row.lot_ids),
     )
     return views.supplier_case(row)
 
@@ -125,22 +116,18 @@ async def move_supplier_case(
     row.responses = responses
     before, row.status = row.status, target
     await core_records.save(session, row)
-    await outbox.publish(
+    await announce_transition(
         session,
         SOURCE,
-        row.id,
-        ev.SupplierCaseStatusChanged(
-            case_id=row.id,
-            supplier_id=row.supplier_id,
-            from_status=before,
-            to_status=target,
-            action=action,
-            nc_ids=list(row.nc_ids),
-            lot_ids=list(row.lot_ids),
-            due_date=row.due_date,
-            reason=reason,
-            by=by,
-        ),
+        row,
+        ev.SupplierCaseStatusChanged,
+        before,
+        action,
+        case_id=row.id,
+        nc_ids=list(row.nc_ids),
+        lot_ids=list(row.lot_ids),
+        reason=reason,
+        by=by,
     )
     return views.supplier_case(row)
 

@@ -3,6 +3,7 @@ view of them and can never disagree with it."""
 
 from __future__ import annotations
 
+from contracts.kit.repository import to_wire
 from contracts.models import qms as v1
 from contracts.models import qms_v2 as v2
 
@@ -42,40 +43,16 @@ def result(entry: v1.CharacteristicResult) -> v2.CharacteristicResult:
 
 
 def inspection_lot(lot: v1.InspectionLot) -> v2.InspectionLot:
-    return v2.InspectionLot(
-        inspection_lot_id=lot.inspection_lot_id,
-        origin=lot.origin,
-        source_ref=lot.source_ref,
-        item_id=lot.item_id,
-        lot_id=lot.lot_id,
-        supplier_id=lot.supplier_id,
-        sample_size=lot.sample_size,
-        due_date=lot.due_date,
-        status=lot.status,
-        result=lot.result,
-        failed_characteristics=lot.failed_characteristics,
-        characteristics=[
-            v2.Characteristic(
-                code=c.code,
-                kind=c.kind,
-                description=c.description,
-                specification=specification(c),
-                result=result(c.result) if c.result is not None else None,
-            )
-            for c in lot.characteristics
-        ],
-        usage_decision=lot.usage_decision,
-        decisions=lot.decisions,
-        stock_txn_ids=lot.stock_txn_ids,
-        stock_posted_at=lot.stock_posted_at,
-        stock_posted_quantity=lot.stock_posted_quantity,
-        closed_at=lot.closed_at,
-        cancel_reason=lot.cancel_reason,
-        allowed_actions=lot.allowed_actions,
-        version=lot.version,
-        created_at=lot.created_at,
-        updated_at=lot.updated_at,
-    )
+    characteristics = [
+        to_wire(
+            c,
+            v2.Characteristic,
+            specification=specification(c),
+            result=result(c.result) if c.result else None,
+        )
+        for c in lot.characteristics
+    ]
+    return to_wire(lot, v2.InspectionLot, characteristics=characteristics)
 
 
 def results_record(data: v2.ResultsRecord) -> v1.ResultsRecord:

@@ -9,8 +9,8 @@ from litestar import Controller, Response, get, patch
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from contracts.kit.actions import record_create, record_get
-from contracts.kit.paging import Page, Paged, parse_instant
+from contracts.kit.actions import Handlers
+from contracts.kit.paging import Paged, parse_instant
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import xref as m
@@ -46,57 +46,58 @@ At = Annotated[
 ]
 
 
+ENTITIES = Handlers("canonical_id", m.Entity)
+
+
+class EntityFilters:
+    kind: FromQuery[m.Kind | None]
+
+
 class EntityController(Controller):
     path = "/entities"
     tags = ["entities"]
 
-    create = record_create(
-        "canonical_id",
+    create = ENTITIES.create(
         service.register_entity,
         m.EntityCreate,
-        m.Entity,
         summary="Register a canonical id",
         description="Mints `urn:mfg:<kind>:<uuid>` unless `canonical_id` is given; 409 if it exists.",
     )
 
-    @get(responses=problems(422), summary="List canonical ids")
-    async def list(
-        self, session: Session, page_query: Q, kind: FromQuery[m.Kind | None] = None
-    ) -> Page[m.Entity]:
-        return await service.list_entities(session, page_query, kind)
+    list = ENTITIES.list(service.list_entities, EntityFilters, summary="List canonical ids")
 
-    get = record_get("canonical_id", service.get_entity, m.Entity, summary="Get a canonical id")
+    get = ENTITIES.get(service.get_entity, summary="Get a canonical id")
+
+
+MAPPINGS = Handlers("mapping_id", m.Mapping)
+
+
+class MappingFilters:
+    kind: FromQuery[m.Kind | None]
+    system: FromQuery[m.System | None]
+    system_id: QuerySystemId
+    canonical_id: QueryId
 
 
 class MappingController(Controller):
     path = "/mappings"
     tags = ["mappings"]
 
-    create = record_create(
-        "mapping_id",
+    create = MAPPINGS.create(
         service.register_mapping,
         m.MappingCreate,
-        m.Mapping,
         summary="Map a system's id to a canonical id",
         description="409 when the system id is mapped to another canonical id, or the canonical id "
         "already has an id in that system, over an overlapping validity period.",
     )
 
-    @get(responses=problems(422), summary="List mappings, with their full validity history")
-    async def list(
-        self,
-        session: Session,
-        page_query: Q,
-        kind: FromQuery[m.Kind | None] = None,
-        system: FromQuery[m.System | None] = None,
-        system_id: QuerySystemId = None,
-        canonical_id: QueryId = None,
-    ) -> Page[m.Mapping]:
-        return await service.list_mappings(
-            session, page_query, kind=kind, system=system, system_id=system_id, canonical_id=canonical_id
-        )
+    list = MAPPINGS.list(
+        service.list_mappings,
+        MappingFilters,
+        summary="List mappings, with their full validity history",
+    )
 
-    get = record_get("mapping_id", service.get_mapping, m.Mapping, summary="Get a mapping")
+    get = MAPPINGS.get(service.get_mapping, summary="Get a mapping")
 
     @patch(
         "/{mapping_id:str}",

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import xref as ev
-from contracts.kit import outbox
-from contracts.kit.paging import Page, PageQuery, body_instant, utcnow
+from contracts.kit.paging import body_instant, utcnow
 from contracts.kit.problems import Conflict, NotFound
 from contracts.kit.records import new_id
-from contracts.kit.repository import get_or_404, get_or_422, get_versioned, list_page
+from contracts.kit.repository import (
+    announce,
+    get_or_422,
+    get_versioned,
+    insert,
+    lister,
+    reader,
+)
 from contracts.models import xref as m
 from system_apis.xref import domain, views
 from system_apis.xref import store as s
@@ -27,21 +32,15 @@ async def register_entity(session: AsyncSession, data: m.EntityCreate) -> m.Enti
     if await session.get(s.EntityRow, canonical_id) is not None:
         raise Conflict(f"canonical id {canonical_id} is already registered", slug="entity-exists")
     row = s.EntityRow(id=canonical_id, kind=data.kind, label=data.label)
-    session.add(row)
-    await session.flush()
-    await outbox.publish(
-        session, SOURCE, row.id, ev.EntityRegistered(canonical_id=row.id, kind=row.kind, label=row.label)
-    )
+    await insert(session, row)
+    await announce(session, SOURCE, row, ev.EntityRegistered, canonical_id=row.id)
     return views.entity(row)
 
 
-async def get_entity(session: AsyncSession, canonical_id: str) -> m.Entity:
-    return views.entity(await get_or_404(session, s.EntityRow, canonical_id, "entity"))
+get_entity = reader(s.EntityRow, "entity", views.entity)
 
 
-async def list_entities(session: AsyncSession, q: PageQuery, kind: m.Kind | None) -> Page[m.Entity]:
-    where = [s.EntityRow.kind == kind] if kind else []
-    return await list_page(session, s.EntityRow, views.entity, q, where=where)
+list_entities = lister(s.EntityRow, views.entity)
 
 
 # --- mappings ---------------------------------------------------------------------------------
@@ -65,21 +64,16 @@ async def register_mapping(session: AsyncSession, data: m.MappingCreate) -> m.Ma
         valid_from=claim.validity.start,
         valid_to=claim.validity.end,
     )
-    session.add(row)
-    await session.flush()
-    await outbox.publish(
+    await insert(session, row)
+    await announce(
         session,
         SOURCE,
-        row.canonical_id,
-        ev.MappingRegistered(
-            mapping_id=row.id,
-            canonical_id=row.canonical_id,
-            kind=row.kind,
-            system=row.system,
-            system_id=row.system_id,
-            valid_from=claim.validity.start,
-            valid_to=claim.validity.end,
-        ),
+        row,
+        ev.MappingRegistered,
+        mapping_id=row.id,
+        valid_from=claim.validity.start,
+        valid_to=claim.validity.end,
+        subject=row.canonical_id,
     )
     return views.mapping(row)
 
@@ -96,20 +90,16 @@ async def change_validity(
     await _check(session, after)
     row.valid_to = after.validity.end
     await session.flush()
-    await outbox.publish(
+    await announce(
         session,
         SOURCE,
-        row.canonical_id,
-        ev.MappingValidityChanged(
-            mapping_id=row.id,
-            canonical_id=row.canonical_id,
-            kind=row.kind,
-            system=row.system,
-            system_id=row.system_id,
-            valid_from=after.validity.start,
-            valid_to=after.validity.end,
-            previous_valid_to=before.validity.end,
-        ),
+        row,
+        ev.MappingValidityChanged,
+        mapping_id=row.id,
+        valid_from=after.validity.start,
+        valid_to=after.validity.end,
+        previous_valid_to=before.validity.end,
+        subject=row.canonical_id,
     )
     return views.mapping(row)
 
@@ -120,13 +110,10 @@ async def _check(session: AsyncSession, claim: domain.Claim) -> None:
     domain.check_claim(claim, [views.claim(r) for r in existing])
 
 
-async def get_mapping(session: AsyncSession, mapping_id: str) -> m.Mapping:
-    return views.mapping(await get_or_404(session, s.MappingRow, mapping_id, "mapping"))
+get_mapping = reader(s.MappingRow, "mapping", views.mapping)
 
 
-async def list_mappings(session: AsyncSession, q: PageQuery, **filters: Any) -> Page[m.Mapping]:
-    """`filters`: the list's query parameters by column name (kind, system, ids)."""
-    return await list_page(session, s.MappingRow, views.mapping, q, **filters)
+list_mappings = lister(s.MappingRow, views.mapping)
 
 
 # --- lookups ----------------------------------------------------------------------------------

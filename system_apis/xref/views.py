@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from contracts.kit.repository import to_wire
+from contracts.kit.repository import view_as
 from contracts.models import xref as m
 from system_apis.xref import domain
 from system_apis.xref import store as s
 
-
-def entity(row: s.EntityRow) -> m.Entity:
-    return to_wire(row, m.Entity, canonical_id=row.id)
-
-
-def mapping(row: s.MappingRow) -> m.Mapping:
-    return to_wire(row, m.Mapping, mapping_id=row.id)
+entity = view_as(m.Entity, "canonical_id")
+mapping = view_as(m.Mapping, "mapping_id")
 
 
 def claim(row: s.MappingRow) -> domain.Claim:

@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import IllegalTransition, NotFound, Unprocessable
 from contracts.kit.records import new_id
+from contracts.kit.repository import announce
 from contracts.models import erp as m
 from system_apis.erp import domain, holds
 from system_apis.erp.backends.tryton import mapping
@@ -131,20 +131,14 @@ class Accounting(Purchasing, Stock):
         [view] = await self._invoices(session, [("id", "=", invoice)])
         await self._sync_block(session, invoice)
         [view] = await self._invoices(session, [("id", "=", invoice)])
-        await outbox.publish(
+        await announce(
             session,
             SOURCE,
-            view.invoice_id,
-            ev.SupplierInvoicePosted(
-                invoice_id=view.invoice_id,
-                kind=view.kind,
-                supplier_id=view.supplier_id,
-                po_id=view.po_id,
-                total=view.total,
-                currency=view.currency,
-                lot_ids=sorted({line.lot_id for line in view.lines}),
-                payment_blocked=view.payment_block.blocked,
-            ),
+            view,
+            ev.SupplierInvoicePosted,
+            lot_ids=sorted({line.lot_id for line in view.lines}),
+            payment_blocked=view.payment_block.blocked,
+            subject=view.invoice_id,
         )
         return view
 
@@ -332,18 +326,7 @@ class Accounting(Purchasing, Stock):
             except TrytonError as exc:
                 raise problem_of(exc) from exc
             view = await self.get_supplier_invoice(session, invoice_id)
-        await outbox.publish(
-            session,
-            SOURCE,
-            view.invoice_id,
-            ev.SupplierInvoicePaid(
-                invoice_id=view.invoice_id,
-                supplier_id=view.supplier_id,
-                total=view.total,
-                currency=view.currency,
-                payment_reference=view.payment_reference,
-            ),
-        )
+        await announce(session, SOURCE, view, ev.SupplierInvoicePaid, subject=view.invoice_id)
         return view
 
     async def sync_payment_block(self, session: AsyncSession, lot_id: str, op: Operation) -> list[str]:
@@ -555,19 +538,7 @@ class Accounting(Purchasing, Stock):
             )
         )
         await session.flush()
-        await outbox.publish(
-            session,
-            SOURCE,
-            posting.posting_id,
-            ev.CostPosted(
-                posting_id=posting.posting_id,
-                amount=posting.amount,
-                currency=posting.currency,
-                cost_centre=posting.cost_centre,
-                kind=posting.kind,
-                order_ref=posting.order_ref,
-            ),
-        )
+        await announce(session, SOURCE, posting, ev.CostPosted, subject=posting.posting_id)
         return posting
 
     async def get_cost(self, session: AsyncSession, posting_id: str) -> m.CostPosting:

@@ -10,10 +10,10 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit import outbox
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import NotFound, Unprocessable
 from contracts.kit.records import new_id
+from contracts.kit.repository import announce
 from contracts.models import erp as m
 from system_apis.erp import holds
 from system_apis.erp.backends.tryton import mapping
@@ -127,17 +127,15 @@ class Shipping(Stock):
             )
         )
         await session.flush()
-        await outbox.publish(
+        await announce(
             session,
             SOURCE,
-            delivery_id,
-            ev.DeliveryPosted(
-                delivery_id=delivery_id,
-                customer_id=data.customer_id,
-                order_ref=data.order_ref,
-                lot_ids=sorted({line.lot_id for line in lines}),
-                txn_ids=[line.txn_id for line in lines],
-            ),
+            data,
+            ev.DeliveryPosted,
+            delivery_id=delivery_id,
+            lot_ids=sorted({line.lot_id for line in lines}),
+            txn_ids=[line.txn_id for line in lines],
+            subject=delivery_id,
         )
         return delivery
 
