@@ -147,7 +147,7 @@ async def post_goods_receipt(session: AsyncSession, data: m.GoodsReceiptCreate) 
         raise IllegalTransition("purchase order", po.status, "receive goods")
     line = next((li for li in po.lines if li.line_no == data.line_no), None)
     if line is None:
-        raise Unprocessable(f"purchase order {po.id} has no line {data.line_no}", slug="repo.unknown-po-line")
+        raise Unprocessable(f"purchase order {po.id} has no line {data.line_no}", slug="unknown-po-line")
     quantity = kept_quantity(data.quantity)
     open_quantity = round(line.quantity - line.received_quantity, domain.PRECISION)
     if quantity > open_quantity + 1e-9:

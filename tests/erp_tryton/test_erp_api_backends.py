@@ -169,6 +169,9 @@ def test_unknown_records_are_404_and_unknown_references_422(erp: Erp) -> None:
         "unknown-supplier",
     )
     problem(move(erp.http, "release", "NOPE", 1, quality_ref=RELEASED), 422, "unknown-lot")
+    po_id, _ = make_po(erp.http)
+    no_line = {"po_id": po_id, "line_no": 99, "quantity": 1, "location": "WH1"}
+    problem(erp.http.post("/erp/v1/goods-receipts", json=no_line), 422, "unknown-po-line")
 
 
 def test_keyset_pages_see_every_item_once(erp: Erp) -> None:
