@@ -142,13 +142,7 @@ def state_change(
     if body is not None:
         parameters.append(("data", JSONBody[body]))  # type: ignore[misc, valid-type]
     _sign(handler, name or step, [*parameters, *_IF_MATCH_AND_KEY], returns)
-    return post(
-        f"/{{{id_name}:str}}/{action}",
-        status_code=200,
-        responses=responses,
-        summary=summary,
-        description=description,
-    )(handler)
+    return _post_on_record(id_name, action, handler, responses, summary, description)
 
 
 def record_post(
@@ -173,13 +167,7 @@ def record_post(
 
     parameters = [("session", Session), (id_name, PathId), ("data", JSONBody[body])]  # type: ignore[misc, valid-type]
     _sign(handler, name or path.replace("-", "_"), [*parameters, *_IF_MATCH_AND_KEY], returns)
-    return post(
-        f"/{{{id_name}:str}}/{path}",
-        status_code=200,
-        responses=responses,
-        summary=summary,
-        description=description,
-    )(handler)
+    return _post_on_record(id_name, path, handler, responses, summary, description)
 
 
 def record_list(
@@ -240,6 +228,24 @@ class Handlers:
 
 
 _IF_MATCH_AND_KEY = [("if_match", IfMatch, None), ("idempotency_key", IdempotencyKey, None)]
+
+
+def _post_on_record(
+    id_name: str,
+    path: str,
+    handler: Callable[..., Awaitable[Response[Versioned]]],
+    responses: dict[int, ResponseSpec],
+    summary: str,
+    description: str | None,
+) -> HTTPRouteHandler:
+    """`POST /{<id_name>}/<path>` answering 200 with the changed record."""
+    return post(
+        f"/{{{id_name}:str}}/{path}",
+        status_code=200,
+        responses=responses,
+        summary=summary,
+        description=description,
+    )(handler)
 
 
 def _sign(
