@@ -46,7 +46,7 @@ from contracts.topology import routed_scopes
 from gateway import clients
 from gateway.clients import RegisteredClient
 from gateway.deprecations import DeprecationLedger
-from gateway.keys import KeyCipher, KeyRing
+from gateway.keys import KeyRing
 from gateway.oauth import (
     INTROSPECT_SCOPE,
     Authenticated,
@@ -295,15 +295,7 @@ def create_app(settings: GatewaySettings | None = None, **overrides: Any) -> Gat
     counters_url = settings.rate_limit_redis_url or settings.redis_url
     counters = Redis.from_url(counters_url, socket_connect_timeout=0.5, socket_timeout=1.0)
     windows = Windows(script_evaluator(counters_url, counters), fail_open=settings.rate_limit_fail_open)
-    keys = KeyRing(
-        db,
-        algorithm=settings.key_algorithm,
-        token_ttl=settings.token_ttl_seconds,
-        rotation_days=settings.key_rotation_days,
-        reload_seconds=settings.key_reload_seconds,
-        publish_ahead_seconds=settings.key_publish_ahead_seconds,
-        cipher=KeyCipher.from_setting(settings.key_encryption_key),
-    )
+    keys = KeyRing(db, settings)
     verifier = TokenVerifier.from_settings(settings)
     # Our own tokens are checked against the key ring itself: no HTTP call to ourselves.
     verifier.trust(settings.issuer, KeyCache(keys.public_keys, min_interval=settings.key_reload_seconds))

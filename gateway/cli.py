@@ -12,6 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import msgspec
+
 
 def add_parser(commands: Any) -> None:
     gateway = commands.add_parser("gateway", help="manage the gateway's OAuth2 clients and signing keys")
@@ -19,7 +21,10 @@ def add_parser(commands: Any) -> None:
     register = sub.add_parser("register-client", help="register a client; prints its secret once")
     register.add_argument("client_id")
     register.add_argument(
-        "--scopes", required=True, help='space- or comma-separated, e.g. "erp:read erp:write"'
+        "--scopes",
+        required=True,
+        type=lambda text: text.replace(",", " ").split(),
+        help='space- or comma-separated, e.g. "erp:read erp:write"',
     )
     register.add_argument("--name", default="")
     register.add_argument("--secret", default=None, help="default: a new random secret")
@@ -80,19 +85,10 @@ async def _run(args: argparse.Namespace) -> int:
     try:
         async with db.transaction() as session:
             if command == "register-client":
-                scopes = args.scopes.replace(",", " ").split()
-                secret = await clients.register(
-                    session,
-                    args.client_id,
-                    scopes,
-                    name=args.name,
-                    secret=args.secret,
-                    supplier_id=args.supplier_id,
-                    person_id=args.person_id,
-                    site=args.site,
-                    replace=args.replace,
-                )
-                _print({"client_id": args.client_id, "client_secret": secret, "scope": " ".join(scopes)})
+                registration = msgspec.convert(args, clients.Registration, from_attributes=True)
+                secret = await clients.register(session, registration)
+                scope = " ".join(registration.scopes)
+                _print({"client_id": registration.client_id, "client_secret": secret, "scope": scope})
             elif command == "list-clients":
                 _print(
                     [

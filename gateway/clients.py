@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,37 +97,38 @@ def validate_registration(client_id: str, scopes: list[str]) -> None:
         raise ValueError(f"scopes must be one or more OAuth2 scope tokens (bad: {bad})")
 
 
-async def register(
-    session: AsyncSession,
-    client_id: str,
-    scopes: list[str],
-    *,
-    name: str = "",
-    secret: str | None = None,
-    supplier_id: str | None = None,
-    person_id: str | None = None,
-    site: str | None = None,
-    replace: bool = False,
-) -> str:
-    """Store a client; returns its secret (made here unless given), which is never stored in clear.
+class Registration(msgspec.Struct, kw_only=True):
+    """A client to store (`plantbridge gateway register-client`'s arguments): without `secret` a
+    random one is made; an existing client is an error unless `replace`, which gives it the new
+    secret, scopes and claims (how the embedded platform re-registers its own clients on every start)."""
 
-    An existing client is an error unless `replace`, which gives it the new secret, scopes and
-    claims (how the embedded platform re-registers its own clients on every start)."""
-    validate_registration(client_id, scopes)
-    if secret is None:
-        secret = secrets.token_urlsafe(32)
+    client_id: str
+    scopes: list[str]
+    name: str = ""  # default: the client id
+    secret: str | None = None
+    supplier_id: str | None = None
+    person_id: str | None = None
+    site: str | None = None
+    replace: bool = False
+
+
+async def register(session: AsyncSession, client: Registration) -> str:
+    """Store a client; returns its secret, which is never stored in clear."""
+    client_id = client.client_id
+    validate_registration(client_id, client.scopes)
+    secret = secrets.token_urlsafe(32) if client.secret is None else client.secret
     validate_secret(secret)
     values = {
-        "name": name or client_id,
+        "name": client.name or client_id,
         "secret_hash": hash_secret(secret),
-        "scopes": " ".join(scopes),
-        "supplier_id": supplier_id,
-        "person_id": person_id,
-        "site": site,
+        "scopes": " ".join(client.scopes),
+        "supplier_id": client.supplier_id,
+        "person_id": client.person_id,
+        "site": client.site,
         "active": True,
     }
     if await find(session, client_id) is not None:
-        if not replace:
+        if not client.replace:
             raise ValueError(f"client {client_id} is already registered (--replace gives it a new secret)")
         await session.execute(update(clients).where(clients.c.client_id == client_id).values(**values))
     else:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.db import Database
 from contracts.kit.sealing import Sealer, is_sealed
+from gateway.settings import GatewaySettings
 from gateway.store import signing_keys
 
 log = logging.getLogger("gateway.keys")
@@ -156,26 +157,13 @@ class _State:
 
 
 class KeyRing:
-    """This process's view of the keys, reloaded from the database every `reload_seconds`."""
+    """This process's view of the keys, reloaded from the database every `key_reload_seconds` (how
+    stale another process's rotation may look here) and rotated as the other `key_*` settings say."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        algorithm: str,
-        token_ttl: int,
-        rotation_days: int,
-        reload_seconds: float = 30.0,
-        publish_ahead_seconds: float = 600.0,
-        cipher: KeyCipher | None = None,
-    ) -> None:
+    def __init__(self, db: Database, settings: GatewaySettings) -> None:
         self.db = db
-        self.cipher = cipher
-        self.algorithm = algorithm
-        self.token_ttl = token_ttl
-        self.rotation = timedelta(days=rotation_days)
-        self.reload_seconds = reload_seconds  # how stale another process's rotation may look here
-        self.ahead = publish_ahead_seconds
+        self.settings = settings
+        self.cipher = KeyCipher.from_setting(settings.key_encryption_key)
         self._state = _State([], KeySet([]), {"keys": []}, float("-inf"))
         self._lock = asyncio.Lock()
 
@@ -194,7 +182,7 @@ class KeyRing:
         """Reload if stale; make or rotate the signing key when there is none or it is too old."""
         if (
             not force
-            and time.monotonic() - self._state.loaded_at < self.reload_seconds
+            and time.monotonic() - self._state.loaded_at < self.settings.key_reload_seconds
             and not self._needs_rotation()
         ):
             return
@@ -220,8 +208,11 @@ class KeyRing:
         if self._needs_rotation():
             # The very first key signs at once (no token can name an older one); later ones are
             # published ahead of their turn.
-            ahead = self.ahead if self._signer(datetime.now(UTC)) else 0.0
-            await rotate(session, self.algorithm, self.token_ttl, ahead=ahead, cipher=self.cipher)
+            settings = self.settings
+            ahead = settings.key_publish_ahead_seconds if self._signer(datetime.now(UTC)) else 0.0
+            await rotate(
+                session, settings.key_algorithm, settings.token_ttl_seconds, ahead=ahead, cipher=self.cipher
+            )
 
     def _needs_rotation(self) -> bool:
         """No key signs now or later, or the newest one would reach its rotation age before a
@@ -230,7 +221,8 @@ class KeyRing:
         upcoming = [p.signs_from for p in self._state.keys if p.retired_at is None or p.retired_at > now]
         if not upcoming:
             return True
-        return now - max(upcoming) > self.rotation - timedelta(seconds=self.ahead)
+        rotation = timedelta(days=self.settings.key_rotation_days)
+        return now - max(upcoming) > rotation - timedelta(seconds=self.settings.key_publish_ahead_seconds)
 
     def _signer(self, at: datetime) -> SigningKey | None:
         signing = [p for p in self._state.keys if p.signs(at)]
@@ -248,5 +240,6 @@ class KeyRing:
         signer = self._signer(datetime.now(UTC))
         if signer is None:
             raise RuntimeError("no signing key loaded (call ensure_fresh first)")
-        header = {"alg": self.algorithm, "kid": signer.kid, "typ": "at+jwt"}  # RFC 9068 media type
-        return jwt.encode(header, claims, signer, algorithms=[self.algorithm])
+        algorithm = self.settings.key_algorithm
+        header = {"alg": algorithm, "kid": signer.kid, "typ": "at+jwt"}  # RFC 9068 media type
+        return jwt.encode(header, claims, signer, algorithms=[algorithm])

@@ -21,6 +21,7 @@ from contracts.kit.consumer import Consumer
 from contracts.kit.envelope import CloudEvent
 from contracts.kit.paging import utcnow
 from contracts.kit.records import new_id
+from contracts.kit.wire.projection import project
 
 GROUP = "webhooks"
 SIGNAL = "webhooks"  # wakes the dispatcher when messages are committed
@@ -48,17 +49,7 @@ _ENCODE = msgspec.json.Encoder().encode
 
 
 def body_of(event: CloudEvent) -> bytes:
-    return _ENCODE(
-        Payload(
-            type=event.type,
-            timestamp=event.time,
-            data=event.data,
-            id=event.id,
-            subject=event.subject,
-            source=event.source,
-            correlationid=event.correlationid,
-        )
-    )
+    return _ENCODE(project(event, Payload, timestamp=event.time))
 
 
 class FanOut:

@@ -140,9 +140,7 @@ async def list_subscriptions(
         where.append(SubscriptionRow.client_id == who.client_id)
     elif client_id:
         where.append(SubscriptionRow.client_id == client_id)
-    if status:
-        where.append(SubscriptionRow.status == status)
-    found = await list_page(session, SubscriptionRow, view, q, where)
+    found = await list_page(session, SubscriptionRow, view, q, where, status=status)
     return m.SubscriptionPage(items=found.items, next_cursor=found.next_cursor)
 
 
@@ -238,13 +236,9 @@ async def list_messages(
     elif not _sees_all(who):
         own = select(SubscriptionRow.id).where(SubscriptionRow.client_id == who.client_id)
         where.append(MessageRow.subscription_id.in_(own))
-    if status:
-        where.append(MessageRow.status == status)
-    if event_id:
-        where.append(MessageRow.event_id == event_id)
-    if event_type:
-        where.append(MessageRow.event_type == event_type)
-    found = await list_page(session, MessageRow, message_view, q, where)
+    found = await list_page(
+        session, MessageRow, message_view, q, where, status=status, event_id=event_id, event_type=event_type
+    )
     return m.MessagePage(items=found.items, next_cursor=found.next_cursor)
 
 

@@ -14,10 +14,10 @@ from litestar.params import FromQuery, JSONBody
 from contracts.kit.app import runtime_of
 from contracts.kit.auth import current_principal
 from contracts.kit.documents import FileName, empty_document, file_operation
-from contracts.kit.paging import Paged, etag
+from contracts.kit.paging import Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.problems import Problem, Unprocessable
-from contracts.kit.responses import problems
+from contracts.kit.responses import problems, versioned
 from contracts.kit.wire.documents import Document
 from contracts.models import supplier as m
 from experience_apis.supplier_portal import service
@@ -77,7 +77,7 @@ class CaseController(Controller):
         self, request: Request[Any, Any, Any], upstreams: Up, case_id: PathId
     ) -> Response[m.CaseDetail]:
         case = await service.case_detail(upstreams, _who(request), case_id)
-        return Response(case, headers={"ETag": etag(case.version)})
+        return versioned(case)
 
     @post(
         "/{case_id:str}/response",
@@ -96,7 +96,7 @@ class CaseController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.CaseDetail]:
         case = await service.respond(upstreams, _who(request), case_id, data, if_match, idempotency_key)
-        return Response(case, headers={"ETag": etag(case.version)})
+        return versioned(case)
 
 
 class InspectionController(Controller):
@@ -121,7 +121,7 @@ class InspectionController(Controller):
         self, request: Request[Any, Any, Any], upstreams: Up, inspection_lot_id: PathId
     ) -> Response[m.LotInspection]:
         lot = await service.inspection(upstreams, _who(request), inspection_lot_id)
-        return Response(lot, headers={"ETag": etag(lot.version)})
+        return versioned(lot)
 
 
 class ScorecardController(Controller):

@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_304_NOT_MODIFIED
 from contracts.kit.auth import current_principal
 from contracts.kit.paging import Paged, etag
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
-from contracts.kit.responses import problems
+from contracts.kit.responses import problems, versioned
 from contracts.models import technician as m
 from experience_apis.technician import service
 from experience_apis.technician.service import Upstreams
@@ -37,10 +37,6 @@ def _cached(request: Request[Any, Any, Any], body: Any, tag: str) -> Response[An
     if _fresh(request, tag):
         return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
     return Response(body, headers={"ETag": tag})
-
-
-def _item(item: m.WorkItem) -> Response[m.WorkItem]:
-    return Response(item, headers={"ETag": etag(item.version)})
 
 
 class TechnicianController(Controller):
@@ -93,7 +89,7 @@ class TechnicianController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkItem]:
         who = service.technician(current_principal(request))
-        return _item(await service.start(upstreams, who, wo_id, if_match, idempotency_key))
+        return versioned(await service.start(upstreams, who, wo_id, if_match, idempotency_key))
 
     @post(
         "/work-orders/{wo_id:str}/pause",
@@ -111,7 +107,7 @@ class TechnicianController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkItem]:
         who = service.technician(current_principal(request))
-        return _item(await service.pause(upstreams, who, wo_id, data, if_match, idempotency_key))
+        return versioned(await service.pause(upstreams, who, wo_id, data, if_match, idempotency_key))
 
     @post(
         "/work-orders/{wo_id:str}/complete",
@@ -133,7 +129,7 @@ class TechnicianController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.WorkItem]:
         who = service.technician(current_principal(request))
-        return _item(await service.complete(upstreams, who, wo_id, data, if_match, idempotency_key))
+        return versioned(await service.complete(upstreams, who, wo_id, data, if_match, idempotency_key))
 
 
 ROUTES = [TechnicianController]

@@ -54,20 +54,8 @@ def _upstreams(app: Litestar, caller: Caller[QualitySettings]) -> Upstreams:
         rules=load_rules(caller.settings.rules_file),
         mes=caller.client(MesClient),
         xref=caller.client(XrefClient),
-        mailer=_mailer(caller.settings),
+        mailer=Mailer(caller.settings),
         db=runtime_of(app).db,
-    )
-
-
-def _mailer(settings: QualitySettings) -> Mailer:
-    return Mailer(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.smtp_sender,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        starttls=settings.smtp_starttls,
-        timeout=settings.smtp_timeout_seconds,
     )
 
 

@@ -18,6 +18,7 @@ from email.utils import formatdate
 import aiosmtplib
 
 from contracts.kit.flows import StepFailed
+from process_apis.quality.settings import QualitySettings
 
 
 @dataclass(frozen=True)
@@ -30,25 +31,23 @@ class Mail:
 
 @dataclass(frozen=True)
 class Mailer:
-    host: str = ""  # empty: email is off (notification steps record that they sent nothing)
-    port: int = 25
-    sender: str = "plantbridge@localhost"
-    username: str = ""
-    password: str = ""
-    starttls: bool = False
-    timeout: float = 10.0
+    """Sends through the SMTP server the service's `smtp_*` settings name."""
+
+    settings: QualitySettings
 
     @property
     def enabled(self) -> bool:
-        return bool(self.host)
+        # An empty host turns email off: notification steps record that they sent nothing.
+        return bool(self.settings.smtp_host)
 
     def message(self, mail: Mail) -> EmailMessage:
+        sender = self.settings.smtp_sender
         message = EmailMessage()
-        message["From"] = self.sender
+        message["From"] = sender
         message["To"] = ", ".join(mail.to)
         message["Subject"] = mail.subject
         message["Date"] = formatdate(usegmt=True)
-        message["Message-ID"] = f"<{mail.message_id}@{self.sender.rpartition('@')[2] or 'plantbridge'}>"
+        message["Message-ID"] = f"<{mail.message_id}@{sender.rpartition('@')[2] or 'plantbridge'}>"
         message.set_content(mail.body)
         return message
 
@@ -58,12 +57,12 @@ class Mailer:
         try:
             await aiosmtplib.send(
                 message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username or None,
-                password=self.password or None,
-                start_tls=self.starttls,
-                timeout=self.timeout,
+                hostname=self.settings.smtp_host,
+                port=self.settings.smtp_port,
+                username=self.settings.smtp_username or None,
+                password=self.settings.smtp_password or None,
+                start_tls=self.settings.smtp_starttls,
+                timeout=self.settings.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code >= 500:

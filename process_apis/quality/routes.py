@@ -94,10 +94,9 @@ class DisagreementController(Controller):
         kind: FromQuery[m.DisagreementKind | None] = None,
         lot_id: QueryId = None,
     ) -> Page[m.Disagreement]:
-        row = DisagreementRow
-        filters = ((row.status, status), (row.kind, kind), (row.lot_id, lot_id))
-        where = [column == value for column, value in filters if value]
-        return await list_page(session, row, reconciliation.view, page_query, where=where)
+        return await list_page(
+            session, DisagreementRow, reconciliation.view, page_query, status=status, kind=kind, lot_id=lot_id
+        )
 
     @get("/{disagreement_id:str}", responses=problems(404), summary="Get a disagreement and its repair")
     async def get_disagreement(self, session: Session, disagreement_id: PathId) -> Response[m.Disagreement]:

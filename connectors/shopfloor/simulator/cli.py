@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import msgspec
 from asyncua.client.client import Client
 
 from connectors.shopfloor.simulator import sparkplug_edge
@@ -62,17 +63,8 @@ def _protocol(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    return Options(
-        protocol=args.protocol,
-        count=getattr(args, "count", 1),
-        prefix=getattr(args, "prefix", "CNC"),
-        mqtt=args.mqtt,
-        group=args.group,
-        node=args.node,
-        primary_host=args.primary_host,
-        topic_prefix=args.topic_prefix,
-        opcua_port=args.opcua_port,
-    )
+    # Each field from the argument of its name (checked against its type); one absent keeps its default.
+    return msgspec.convert(args, Options, from_attributes=True)
 
 
 def run(args: argparse.Namespace) -> int:
