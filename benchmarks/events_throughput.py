@@ -509,6 +509,7 @@ async def main() -> None:
 def print_two_processes(raw: list[Run], ours: list[Run]) -> None:
     print()
     print("as deployed: producer + relay in this process, consumer in another (own database, same Redis)")
+    print("  CPU per event: this process + the consumer process")
     for n, (r, o) in enumerate(zip(raw, ours, strict=True), 1):
         print(
             f"  round {n}: raw {r.rate:>7,.0f}/s, CPU {_us(r.producer_cpu)} + {_us(r.consumer_cpu)} µs; "
@@ -517,11 +518,11 @@ def print_two_processes(raw: list[Run], ours: list[Run]) -> None:
         )
     ratios = [o.rate / r.rate for r, o in zip(raw, ours, strict=True)]
     print(
-        f"raw, XADD process → XREADGROUP+XACK one: {_median(raw, 'rate'):>9,.0f} events/s  "
+        f"raw, XADD here → XREADGROUP+XACK there:  {_median(raw, 'rate'):>9,.0f} events/s  "
         f"(runs: {_rates([r.rate for r in raw])})"
     )
     print(
-        f"backbone, relay process → consumer one:  {_median(ours, 'rate'):>9,.0f} events/s  "
+        f"backbone, relay here → consumer there:   {_median(ours, 'rate'):>9,.0f} events/s  "
         f"(runs: {_rates([o.rate for o in ours])})"
     )
     for name, runs in (("backbone", ours), ("raw loop", raw)):
