@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -477,6 +478,7 @@ async def main() -> None:
         server.stop()
         if postgres is not None:
             postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
     raw_rate, our_rate = statistics.median(raw), statistics.median(ours)
     ratios = [o / r for o, r in zip(ours, raw, strict=True)]
