@@ -1,15 +1,31 @@
 """Events per second through the whole backbone, next to a raw Redis Streams loop.
 
-    python benchmarks/events_throughput.py [--events 20000] [--producer-db URL] [--consumer-db URL]
+    python benchmarks/events_throughput.py [--events 20000] [--rounds 3] [--producer-db URL]
+        [--consumer-db URL] [--postgres] [--stages]
 
 Backbone: use cases stage events with `outbox.publish` (transactions of `--per-commit` events)
 → OutboxRelay XADDs them → Consumer reads them in a group, applies an idempotent effect and
 its inbox row in one transaction → XACK. Raw: pipelined XADD by 100 and XREADGROUP by 100 with
-one XACK per batch, same payloads, same Redis, same run. Both run producer and consumer in
-one process and event loop, overlapped. Each round times raw then backbone back to back; the
-ratio is the median of the rounds' ratios, since this shared machine's disk and CPU drift between
-rounds more than between two neighbouring runs. CPU is this process's (not Redis's) per event.
-Not a test: it prints numbers, it asserts nothing.
+one XACK per batch, same payloads, same Redis, same run. Each is measured in two topologies:
+
+- One process (the first block printed): producer and consumer in this process and event loop,
+  overlapped. CPU is this process's (not Redis's) per event.
+- Two processes, as deployed (the second block): the producing service's relay runs in the
+  producing service's process and the consumer group in the consuming service's, each with its
+  own database. Here this process produces (and runs the relay), and a child process (this
+  script again, with a hidden `--role`) consumes from the same Redis into its own database.
+  The raw loop is split the same way: XADD pipelines here, and in the child the best raw
+  consumer we could write (each XACK pipelined with the next XREADGROUP: one round trip a
+  batch). The child sets up, creates its group and says it is ready; the clock starts at this
+  process's first event and stops at the child's `time.time()` when its last event is applied
+  (backbone) or acknowledged (raw). CPU is both processes' (not Redis's), from this process's
+  first event to the child's report, summed and each on its own.
+
+Each round times raw-1p, backbone-1p, raw-2p, backbone-2p back to back; each ratio is the median
+of the rounds' ratios, since this shared machine's disk and CPU drift between rounds more than
+between two neighbouring runs. Every run checks that each event was applied exactly once (effect
+rows, their distinct event ids and inbox rows all equal `--events`; nothing pending in Redis; every
+outbox row published). Not a test: it prints numbers and the load average; it asserts nothing else.
 """
 
 from __future__ import annotations
@@ -17,15 +33,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
+import shutil
+import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, distinct, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.erp import GoodsReceiptPosted
@@ -36,10 +59,16 @@ from contracts.kit.db import Database
 from contracts.kit.envelope import CloudEvent, encode
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
+from contracts.kit.tables import inbox
 from contracts.kit.tables import metadata as kit_metadata
+from contracts.kit.tables import outbox as outbox_table
 from plantbridge.processes import RedisServer
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+SCRIPT = Path(__file__).resolve()
+REPOSITORY = SCRIPT.parents[1]
+RAW_STREAM, RAW_GROUP = "bench.raw", "raw"
+BACKBONE_STREAM, BACKBONE_GROUP = "events.erp", "bench"
+STALLED_AFTER = 600.0  # seconds
 effect_metadata = MetaData()
 effects = Table(
     "bench_effects",
@@ -48,6 +77,19 @@ effects = Table(
     Column("event_id", String(64), nullable=False),
     Column("lot_id", String(64), nullable=False),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One timed run: events per second and CPU seconds per event in each process."""
+
+    rate: float
+    producer_cpu: float  # this process (in the one-process topology: everything)
+    consumer_cpu: float = 0.0  # the child process (two processes only)
+
+    @property
+    def cpu(self) -> float:
+        return self.producer_cpu + self.consumer_cpu
 
 
 def receipt(n: int) -> GoodsReceiptPosted:
@@ -66,90 +108,269 @@ def receipt(n: int) -> GoodsReceiptPosted:
     )
 
 
+async def raw_stream(redis: Redis, events: int) -> list[bytes]:
+    """A fresh raw stream and group; the payloads to send, encoded beforehand."""
+    await redis.delete(RAW_STREAM)
+    await redis.xgroup_create(RAW_STREAM, RAW_GROUP, id="0", mkstream=True)
+    return [encode(outbox.envelope("erp", f"GR-{n}", receipt(n))) for n in range(events)]
+
+
+async def raw_produce(redis: Redis, payloads: list[bytes]) -> None:
+    events = len(payloads)
+    for start in range(0, events, 100):
+        pipe = redis.pipeline(transaction=False)
+        for n in range(start, min(events, start + 100)):
+            pipe.xadd(RAW_STREAM, {"id": str(n), "type": "erp.goods_receipt.posted.v1", "event": payloads[n]})
+        await pipe.execute()
+
+
+async def raw_settled(redis: Redis) -> None:
+    pending: Any = await redis.xpending(RAW_STREAM, RAW_GROUP)
+    assert pending["pending"] == 0, f"raw: {pending['pending']} messages left unacknowledged"
+
+
 async def raw_loop(redis: Redis, events: int) -> tuple[float, float]:
     """Events per second, and this process's CPU seconds per event."""
-    stream, group = "bench.raw", "raw"
-    await redis.delete(stream)
-    await redis.xgroup_create(stream, group, id="0", mkstream=True)
-    payloads = [encode(outbox.envelope("erp", f"GR-{n}", receipt(n))) for n in range(events)]
-
-    async def produce() -> None:
-        for start in range(0, events, 100):
-            pipe = redis.pipeline(transaction=False)
-            for n in range(start, min(events, start + 100)):
-                pipe.xadd(stream, {"id": str(n), "type": "erp.goods_receipt.posted.v1", "event": payloads[n]})
-            await pipe.execute()
+    payloads = await raw_stream(redis, events)
 
     async def consume() -> None:
         seen = 0
         while seen < events:
-            reply: Any = await redis.xreadgroup(group, "c", {stream: ">"}, count=100, block=1000)
+            reply: Any = await redis.xreadgroup(RAW_GROUP, "c", {RAW_STREAM: ">"}, count=100, block=1000)
             for _, entries in reply or []:
-                await redis.xack(stream, group, *[entry_id for entry_id, _ in entries])
+                await redis.xack(RAW_STREAM, RAW_GROUP, *[entry_id for entry_id, _ in entries])
                 seen += len(entries)
 
     started, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(produce(), consume())
-    return events / (time.perf_counter() - started), (time.process_time() - cpu) / events
+    await asyncio.gather(raw_produce(redis, payloads), consume())
+    rate, cpu = events / (time.perf_counter() - started), (time.process_time() - cpu) / events
+    await raw_settled(redis)
+    return rate, cpu
+
+
+async def raw_consume_pipelined(redis: Redis, events: int) -> int:
+    """The raw consumer of the two-process topology: each XACK rides with the next XREADGROUP."""
+    seen, acks = 0, list[Any]()
+    while seen < events:
+        pipe = redis.pipeline(transaction=False)
+        if acks:
+            pipe.xack(RAW_STREAM, RAW_GROUP, *acks)
+        pipe.xreadgroup(RAW_GROUP, "c", {RAW_STREAM: ">"}, count=100, block=1000)
+        reply: Any = (await pipe.execute())[-1]
+        acks = [entry_id for _, entries in reply or [] for entry_id, _ in entries]
+        seen += len(acks)
+    await redis.xack(RAW_STREAM, RAW_GROUP, *acks)
+    return seen
+
+
+def bench_consumer(db: Database, redis: Redis, group: str = BACKBONE_GROUP) -> Consumer:
+    """The consumer group every mode runs: one effect row per event, through the handler's session."""
+    add_effect = insert(effects)
+
+    async def apply(event: CloudEvent, session: AsyncSession) -> None:
+        await session.execute(add_effect, {"event_id": event.id, "lot_id": event.data.lot_id})
+
+    consumer = Consumer(db=db, redis=redis, group=group, batch_size=100)
+    consumer.on("erp.goods_receipt.posted.v1", apply)
+    return consumer
+
+
+async def produce(producer: Database, events: int, per_commit: int) -> None:
+    """Use cases staging events, `per_commit` to a transaction."""
+    for start in range(0, events, per_commit):
+        async with producer.transaction() as session:
+            for n in range(start, min(events, start + per_commit)):
+                await outbox.publish(session, "erp", f"GR-{n}", receipt(n))
+
+
+async def until(done: Callable[[], bool], stalled: Callable[[], str]) -> None:
+    deadline = time.monotonic() + STALLED_AFTER
+    # Polling a counter is the point here: this loop only watches.
+    while not done():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"stalled: {stalled()}")
+        await asyncio.sleep(0.005)
+
+
+async def applied_counts(db: Database) -> dict[str, int]:
+    """What the consumer's database holds: effect rows, their distinct event ids, inbox rows."""
+    async with db.sessions() as session:
+        rows = (await session.execute(select(func.count(), func.count(distinct(effects.c.event_id))))).one()
+        seen = await session.scalar(
+            select(func.count()).select_from(inbox).where(inbox.c.consumer == BACKBONE_GROUP)
+        )
+    return {"effects": int(rows[0]), "distinct": int(rows[1]), "inbox": int(seen or 0)}
+
+
+async def check_exactly_once(redis: Redis, producer: Database, counts: dict[str, int], events: int) -> None:
+    expected = {"effects": events, "distinct": events, "inbox": events}
+    assert counts == expected, f"every event applied exactly once: {counts}, expected {expected}"
+    pending: Any = await redis.xpending(BACKBONE_STREAM, BACKBONE_GROUP)
+    assert pending["pending"] == 0, f"backbone: {pending['pending']} messages left unacknowledged"
+    async with producer.sessions() as session:
+        unpublished = await session.scalar(
+            select(func.count()).select_from(outbox_table).where(outbox_table.c.published_at.is_(None))
+        )
+    assert unpublished == 0, f"{unpublished} outbox rows never marked published"
 
 
 async def backbone(
     redis: Redis, producer: Database, consumer_db: Database, events: int, per_commit: int
 ) -> tuple[float, float]:
     """Events per second, and this process's CPU seconds per event."""
-    add_effect = insert(effects)
-
-    async def apply(event: CloudEvent, session: AsyncSession) -> None:
-        await session.execute(add_effect, {"event_id": event.id, "lot_id": event.data.lot_id})
-
-    consumer = Consumer(db=consumer_db, redis=redis, group="bench", batch_size=100)
-    consumer.on("erp.goods_receipt.posted.v1", apply)
+    consumer = bench_consumer(consumer_db, redis)
     await consumer.ensure_groups()
-
-    async def produce() -> None:
-        for start in range(0, events, per_commit):
-            async with producer.transaction() as session:
-                for n in range(start, min(events, start + per_commit)):
-                    await outbox.publish(session, "erp", f"GR-{n}", receipt(n))
-
-    async def applied() -> int:
-        async with consumer_db.sessions() as session:
-            return int(await session.scalar(select(func.count()).select_from(effects)) or 0)
-
     started, cpu = time.perf_counter(), time.process_time()
     relay = OutboxRelay(producer, redis)
     async with relay_running(relay), consumers_running(consumer):
-        await produce()
-        deadline = time.monotonic() + 600
-        # Polling a counter is the point here: this loop only watches.
-        while consumer.stats.applied + consumer.stats.duplicates < events:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"stalled: relay published {relay.published}, consumer {consumer.stats}")
-            await asyncio.sleep(0.005)
+        await produce(producer, events, per_commit)
+        await until(
+            lambda: consumer.stats.applied + consumer.stats.duplicates >= events,
+            lambda: f"relay published {relay.published}, consumer {consumer.stats}",
+        )
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    assert await applied() == events, f"every event applied exactly once ({consumer.stats})"
+    await check_exactly_once(redis, producer, await applied_counts(consumer_db), events)
     return events / elapsed, cpu / events
+
+
+# --- two processes, as deployed ------------------------------------------------------------
+# The child speaks JSON lines on stdout: {"ready": true} once set up, then its report. Its stdin
+# stays open while this process wants it: end of file means this process is gone (or done), so
+# a child never outlives a killed parent.
+
+
+@contextlib.asynccontextmanager
+async def consumer_process(role: str, redis_url: str, events: int, db_url: str = "") -> AsyncIterator[Child]:
+    """A child consuming `events` in its own process and event loop, ready to read when entered."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(SCRIPT),
+        "--role",
+        role,
+        "--redis-url",
+        redis_url,
+        "--consumer-db",
+        db_url,
+        "--events",
+        str(events),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPOSITORY,
+    )
+    child = Child(process)
+    finished = False
+    try:
+        await child.read()  # {"ready": true}
+        yield child
+        finished = True
+    finally:
+        if process.returncode is None and finished:
+            assert process.stdin is not None
+            process.stdin.close()  # the child's cue to clean up and exit
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 30)
+        if process.returncode is None:
+            process.kill()
+        code = await process.wait()
+    if code != 0:
+        raise RuntimeError(f"the {role} consumer process exited with {code}")
+
+
+@dataclass(slots=True)
+class Child:
+    process: asyncio.subprocess.Process
+
+    async def read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), STALLED_AFTER)
+        if not line:
+            raise RuntimeError(f"the consumer process exited with {await self.process.wait()}")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+
+async def raw_two_processes(redis: Redis, redis_url: str, events: int) -> Run:
+    payloads = await raw_stream(redis, events)
+    async with consumer_process("raw", redis_url, events) as child:
+        started, cpu = time.time(), time.process_time()
+        await raw_produce(redis, payloads)
+        report = await child.read()
+        cpu = time.process_time() - cpu
+    assert report["seen"] == events, f"raw: the consumer saw {report['seen']} of {events}"
+    await raw_settled(redis)
+    return Run(events / (report["done_at"] - started), cpu / events, report["cpu"] / events)
+
+
+async def backbone_two_processes(
+    redis: Redis, redis_url: str, producer: Database, consumer_url: str, events: int, per_commit: int
+) -> Run:
+    async with consumer_process("backbone", redis_url, events, consumer_url) as child:
+        started, cpu = time.time(), time.process_time()
+        relay = OutboxRelay(producer, redis)
+        async with relay_running(relay):
+            await produce(producer, events, per_commit)
+            report = await child.read()
+            cpu = time.process_time() - cpu
+    await check_exactly_once(redis, producer, report["counts"], events)
+    return Run(events / (report["done_at"] - started), cpu / events, report["cpu"] / events)
+
+
+async def consumer_child(role: str, redis_url: str, db_url: str, events: int) -> None:
+    """The child's side: set up, say ready, consume `events`, report when and at what CPU."""
+    finished = threading.Event()
+
+    def orphaned() -> None:
+        while os.read(0, 4096):  # unbuffered: a buffered read would hold a lock at our exit
+            pass
+        if not finished.is_set():
+            os._exit(3)  # the parent is gone: stop at once, whatever we were doing
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    redis = Redis.from_url(redis_url, socket_timeout=10)
+    db = Database(db_url) if role == "backbone" else None
+    try:
+        if db is None:
+            say(ready=True)
+            cpu = time.process_time()
+            seen = await raw_consume_pipelined(redis, events)
+            done_at, cpu = time.time(), time.process_time() - cpu
+            report: dict[str, Any] = {"seen": seen}
+        else:
+            await prepare(db)
+            consumer = bench_consumer(db, redis)
+            await consumer.ensure_groups()
+            say(ready=True)
+            cpu = time.process_time()
+            async with consumers_running(consumer):
+                await until(
+                    lambda: consumer.stats.applied + consumer.stats.duplicates >= events,
+                    lambda: f"consumer {consumer.stats}",
+                )
+                done_at, cpu = time.time(), time.process_time() - cpu
+            report = {"counts": await applied_counts(db)}
+        finished.set()
+        say(done_at=done_at, cpu=cpu, **report)
+    finally:
+        await redis.aclose()
+        if db is not None:
+            await db.dispose()
+
+
+def say(**message: Any) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
 
 
 async def stages(
     redis: Redis, producer: Database, consumer_db: Database, events: int, per_commit: int
 ) -> str:
     """The same work one stage at a time, to see where the time goes."""
-    add_effect = insert(effects)
-
-    async def apply(event: CloudEvent, session: AsyncSession) -> None:
-        await session.execute(add_effect, {"event_id": event.id, "lot_id": event.data.lot_id})
-
-    consumer = Consumer(db=consumer_db, redis=redis, group="stages", batch_size=100)
-    consumer.on("erp.goods_receipt.posted.v1", apply)
+    consumer = bench_consumer(consumer_db, redis, group="stages")
     await consumer.ensure_groups()
     relay = OutboxRelay(producer, redis)
     rates = []
     started = time.perf_counter()
-    for start in range(0, events, per_commit):
-        async with producer.transaction() as session:
-            for n in range(start, min(events, start + per_commit)):
-                await outbox.publish(session, "erp", f"GR-{n}", receipt(n))
+    await produce(producer, events, per_commit)
     rates.append(events / (time.perf_counter() - started))
     started = time.perf_counter()
     while await relay.publish_pending():
@@ -187,8 +408,19 @@ async def main() -> None:
     parser.add_argument(
         "--postgres", action="store_true", help="start a throwaway PostgreSQL for both databases"
     )
+    # The consumer process of the two-process topology is this script again.
+    parser.add_argument("--role", choices=("raw", "backbone"), help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.role:
+        await consumer_child(args.role, args.redis_url, args.consumer_db, args.events)
+        return
 
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    # Stopped with SIGTERM: unwind like Ctrl-C, so the consumer process and Redis stop too.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="pb-bench-"))
     postgres = None
     if args.postgres:
@@ -203,6 +435,8 @@ async def main() -> None:
     breakdown = ""
     ours: list[float] = []
     cpu: list[float] = []
+    raw_2p: list[Run] = []
+    ours_2p: list[Run] = []
     try:
         for round_no in range(args.rounds):
             rate, cpu_per_event = await raw_loop(redis, args.events)
@@ -218,6 +452,18 @@ async def main() -> None:
             cpu.append(cpu_per_event)
             await producer.dispose()
             await consumer.dispose()
+
+            raw_2p.append(await raw_two_processes(redis, server.url, args.events))
+            producer = Database(_url(args.producer_db, postgres, work, f"producer_2p_{round_no}"))
+            await prepare(producer)
+            await redis.delete(BACKBONE_STREAM)
+            consumer_url = _url(args.consumer_db, postgres, work, f"consumer_2p_{round_no}")
+            ours_2p.append(
+                await backbone_two_processes(
+                    redis, server.url, producer, consumer_url, args.events, args.per_commit
+                )
+            )
+            await producer.dispose()
         if args.stages:
             producer = Database(_url(args.producer_db, postgres, work, "producer_stages"))
             consumer = Database(_url(args.consumer_db, postgres, work, "consumer_stages"))
@@ -232,6 +478,7 @@ async def main() -> None:
         server.stop()
         if postgres is not None:
             postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
     raw_rate, our_rate = statistics.median(raw), statistics.median(ours)
     ratios = [o / r for o, r in zip(ours, raw, strict=True)]
@@ -256,6 +503,54 @@ async def main() -> None:
         f"ratio backbone / raw:                    {statistics.median(ratios):>10.2f}  "
         f"(target ≥ 0.2; rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
     )
+    print_two_processes(raw_2p, ours_2p)
+    load_after = os.getloadavg()
+    print(f"load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}")
+
+
+def print_two_processes(raw: list[Run], ours: list[Run]) -> None:
+    print()
+    print("as deployed: producer + relay in this process, consumer in another (own database, same Redis)")
+    print("  CPU per event: this process + the consumer process")
+    for n, (r, o) in enumerate(zip(raw, ours, strict=True), 1):
+        print(
+            f"  round {n}: raw {r.rate:>7,.0f}/s, CPU {_us(r.producer_cpu)} + {_us(r.consumer_cpu)} µs; "
+            f"backbone {o.rate:>6,.0f}/s, CPU {_us(o.producer_cpu)} + {_us(o.consumer_cpu)} µs; "
+            f"ratio {o.rate / r.rate:.2f}, CPU {o.cpu / r.cpu:.1f}x"
+        )
+    ratios = [o.rate / r.rate for r, o in zip(raw, ours, strict=True)]
+    print(
+        f"raw, XADD here → XREADGROUP+XACK there:  {_median(raw, 'rate'):>9,.0f} events/s  "
+        f"(runs: {_rates([r.rate for r in raw])})"
+    )
+    print(
+        f"backbone, relay here → consumer there:   {_median(ours, 'rate'):>9,.0f} events/s  "
+        f"(runs: {_rates([o.rate for o in ours])})"
+    )
+    for name, runs in (("backbone", ours), ("raw loop", raw)):
+        producer, consumer = _us(_median(runs, "producer_cpu")), _us(_median(runs, "consumer_cpu"))
+        print(
+            f"{name} CPU, both processes, per event: {_median(runs, 'cpu') * 1e6:>8,.0f} µs  "
+            f"(producer {producer} + consumer {consumer}; runs: {', '.join(_us(r.cpu) for r in runs)})"
+        )
+    factor = statistics.median(o.cpu / r.cpu for r, o in zip(raw, ours, strict=True))
+    print(f"backbone / raw CPU, both processes:      {factor:>10.1f}x")
+    print(
+        f"ratio backbone / raw, two processes:     {statistics.median(ratios):>10.2f}  "
+        f"(target ≥ 0.2; rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+
+
+def _median(runs: list[Run], attribute: str) -> float:
+    return statistics.median(float(getattr(run, attribute)) for run in runs)
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.0f}"
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in load)
 
 
 def _url(given: str | None, postgres: object, work: Path, name: str) -> str:
