@@ -21,7 +21,6 @@ from contracts.kit.consumer import Consumer
 from contracts.kit.envelope import CloudEvent
 from contracts.kit.paging import utcnow
 from contracts.kit.records import new_id
-from contracts.kit.wire.projection import project
 
 GROUP = "webhooks"
 SIGNAL = "webhooks"  # wakes the dispatcher when messages are committed
@@ -49,7 +48,20 @@ _ENCODE = msgspec.json.Encoder().encode
 
 
 def body_of(event: CloudEvent) -> bytes:
-    return _ENCODE(project(event, Payload, timestamp=event.time))
+    # Spelt out rather than `project()`: the data goes out as it is, with no round trip through
+    # builtins (0.45 against 2.7 µs for a small event, 19 against 47 µs for a 13 KB one), and
+    # mypy checks every field of the body receivers verify.
+    return _ENCODE(
+        Payload(
+            type=event.type,
+            timestamp=event.time,
+            data=event.data,
+            id=event.id,
+            subject=event.subject,
+            source=event.source,
+            correlationid=event.correlationid,
+        )
+    )
 
 
 class FanOut:
