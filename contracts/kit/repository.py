@@ -71,19 +71,28 @@ async def announce(
     await outbox.publish(session, source, subject or row.id, data, correlation_id=correlation_id)
 
 
-async def announce_transition(
+async def move(
     session: AsyncSession,
     source: str,
     row: Any,
     event: type[msgspec.Struct],
-    before: str,
+    target: str,
     action: str,
     /,
+    *,
+    save: Callable[[AsyncSession, Any], Awaitable[None]] | None = None,
     **fields: Any,
 ) -> None:
-    """`announce` a record's move by `action` from status `before` to the one it now holds: the
-    event's `from_status`, `to_status` and `action`, with `fields` as for `announce`."""
-    moved = {"from_status": before, "to_status": row.status, "action": action}
+    """Put `row` in status `target` by `action`, store it, and `announce` the move: the event's
+    `from_status`, `to_status` and `action`, with `fields` as for `announce`. `save` stores the
+    row (`core_records.save` for a record kept on the Core path); by default the session is
+    flushed, so a refused write fails before the event is staged."""
+    moved = {"from_status": row.status, "to_status": target, "action": action}
+    row.status = target
+    if save is None:
+        await session.flush()
+    else:
+        await save(session, row)
     await announce(session, source, row, event, **moved, **fields)
 
 

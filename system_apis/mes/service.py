@@ -210,8 +210,7 @@ async def change_order(
     hold: m.Hold | None = None,
 ) -> m.ProductionOrder:
     row = await repo.get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
-    before = m.ProductionOrderStatus(row.status)
-    after = domain.PRODUCTION_ORDER.target(before, action)
+    after = domain.PRODUCTION_ORDER.target(m.ProductionOrderStatus(row.status), action)
     if action == "start" and row.actual_start is None:
         row.actual_start = utcnow()
     elif action == "hold" and hold is not None:
@@ -223,14 +222,12 @@ async def change_order(
         row.hold_reason = None
         if action == "complete":
             row.actual_end = utcnow()
-    row.status = after
-    await session.flush()
-    await repo.announce_transition(
+    await repo.move(
         session,
         SOURCE,
         row,
         ev.ProductionOrderStatusChanged,
-        before,
+        after,
         action,
         order_id=row.id,
         equipment_ids=sorted({op.equipment_id for op in row.operations if op.equipment_id}),

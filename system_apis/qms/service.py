@@ -20,11 +20,11 @@ from contracts.kit.records import new_id
 from contracts.kit.repository import (
     absent_or_409,
     announce,
-    announce_transition,
     get_versioned,
     insert,
     list_page,
     lister,
+    move,
     reader,
     to_row,
 )
@@ -242,15 +242,14 @@ async def _move_lot(
     by: str | None,
     reason: str | None,
 ) -> m.InspectionLot:
-    before, row.status = row.status, target
-    await core_records.save(session, row)
-    await announce_transition(
+    await move(
         session,
         SOURCE,
         row,
         ev.InspectionLotStatusChanged,
-        before,
+        target,
         action,
+        save=core_records.save,
         inspection_lot_id=row.id,
         reason=reason,
         by=by,
