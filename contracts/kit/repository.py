@@ -226,12 +226,14 @@ async def list_page(
     return page(await find_all(session, model, query), q.limit, convert)
 
 
-def lister(model: type[R], view: Callable[[R], Out]) -> Callable[..., Awaitable[Page[Out]]]:
+def lister(model: type[R], view: Callable[[R], Out], **columns: str) -> Callable[..., Awaitable[Page[Out]]]:
     """The use case that answers one page of records as `view` makes them, filtered by the query's
-    parameters by column name (absent ones do not filter): `list_page` with nothing of its own."""
+    parameters by column name (absent ones do not filter): `list_page` with nothing of its own.
+    `columns` names the column of a parameter that is called otherwise (a name Litestar keeps)."""
 
     async def list_(session: AsyncSession, q: PageQuery, **equal: Any) -> Page[Out]:
-        return await list_page(session, model, view, q, **equal)
+        by_column = {columns.get(name, name): value for name, value in equal.items()}
+        return await list_page(session, model, view, q, **by_column)
 
     return list_
 

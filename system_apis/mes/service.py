@@ -33,17 +33,8 @@ async def create_equipment(session: AsyncSession, data: m.EquipmentCreate) -> m.
 get_equipment = repo.reader(s.EquipmentRow, "equipment", views.equipment)
 
 
-async def list_equipment(
-    session: AsyncSession,
-    q: PageQuery,
-    work_centre: str | None,
-    site: str | None,
-    current_state: m.EquipmentState | None,
-) -> Page[m.Equipment]:
-    """`current_state` filters by the `state` column (Litestar keeps the name `state` for its own)."""
-    return await repo.list_page(
-        session, s.EquipmentRow, views.equipment, q, work_centre=work_centre, site=site, state=current_state
-    )
+# `current_state` filters by the `state` column: Litestar keeps the name `state` for its own.
+list_equipment = repo.lister(s.EquipmentRow, views.equipment, current_state="state")
 
 
 async def change_equipment_state(
