@@ -27,6 +27,7 @@ from contracts.kit.repository import (
     move,
     reader,
     to_row,
+    to_wire,
 )
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
 from contracts.models import qms as m
@@ -150,17 +151,7 @@ async def record_results(
         inspection_lot_id=row.id,
         complete=complete,
         failed_characteristics=views.failed_characteristics(row),
-        results=[
-            ev.MeasuredResult(
-                characteristic=r.characteristic_code,
-                evaluation=r.evaluation,
-                value=r.value,
-                unit=r.unit,
-                uncertainty=r.uncertainty,
-                conforming=r.conforming,
-            )
-            for r in row.results
-        ],
+        results=[to_wire(r, ev.MeasuredResult, characteristic=r.characteristic_code) for r in row.results],
         recorded_by=data.recorded_by,
     )
     return views.inspection_lot(row)
