@@ -64,15 +64,11 @@ async def change_equipment_state(
     await repo.announce(
         session,
         SOURCE,
-        data,
+        change,
         ev.EquipmentStateChanged,
         change_id=change.id,
-        equipment_id=row.id,
         work_centre=row.work_centre,
         site=row.site,
-        from_state=before,
-        to_state=after,
-        occurred_at=occurred,
         downtime_id=downtime.id if downtime else None,
         subject=row.id,
     )
@@ -275,11 +271,8 @@ async def confirm(
         confirmation,
         ev.OperationConfirmed,
         confirmation_id=confirmation.id,
-        order_id=row.id,
         item_id=row.item_id,
         site=row.site,
-        op_no=op.op_no,
-        work_centre=op.work_centre,
         order_good_quantity=row.good_quantity,
         order_scrap_quantity=row.scrap_quantity,
         subject=row.id,
@@ -301,29 +294,18 @@ async def complete_batch(
     if row.lot_id is None:
         row.lot_id = lot_id  # the first batch names the order's output lot
         row.touch()
-    batch = s.BatchRow(
+    batch = repo.to_row(
+        s.BatchRow,
+        data,
         id=new_id("BAT"),
         order_id=row.id,
         item_id=row.item_id,
         lot_id=lot_id,
-        quantity=data.quantity,
         uom=row.uom,
-        location=data.location,
         site=row.site,
     )
     await repo.insert(session, batch)
-    await repo.announce(
-        session,
-        SOURCE,
-        batch,
-        ev.BatchCompleted,
-        batch_id=batch.id,
-        order_id=row.id,
-        item_id=row.item_id,
-        lot_id=lot_id,
-        site=row.site,
-        subject=row.id,
-    )
+    await repo.announce(session, SOURCE, batch, ev.BatchCompleted, batch_id=batch.id, subject=row.id)
     return views.batch(batch)
 
 
