@@ -367,15 +367,7 @@ async def consume(
     )
     await repo.insert(session, consumption)
     await repo.announce(
-        session,
-        SOURCE,
-        data,
-        ev.MaterialConsumed,
-        consumption_id=consumption.id,
-        order_id=row.id,
-        output_item_id=row.item_id,
-        site=row.site,
-        subject=row.id,
+        session, SOURCE, consumption, ev.MaterialConsumed, consumption_id=consumption.id, subject=row.id
     )
     return views.consumption(consumption)
 
