@@ -4,8 +4,9 @@ row -> wire conversion by attribute name, and the events that announce a record'
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from sqlalchemy import ColumnElement, inspect, select
@@ -17,6 +18,9 @@ from contracts.kit.core_records import not_found as not_found  # where the servi
 from contracts.kit.paging import Page, PageQuery, check_if_match, keyset, page
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import RecordMixin
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 R = TypeVar("R", bound=RecordMixin)
 C = TypeVar("C", bound=RecordMixin)  # a record kept under another one (its downtime, its lines)
@@ -42,13 +46,19 @@ def view_as(wire: type[W], id_name: str) -> Callable[[RecordMixin], W]:
     return view
 
 
-def to_row(model: type[Row], data: msgspec.Struct, **fields: Any) -> Row:
-    """A new row from a create body: each body field the model has a column of that name for,
-    then `fields` (the id under its row name, the starting state, values the body only implies).
-    Body fields that need converting on the way in (money, JSON lists) are given in `fields`."""
+def to_row(model: type[Row], data: msgspec.Struct | DataclassInstance, **fields: Any) -> Row:
+    """A new row from a create body (or a plan the domain made, a dataclass): each of its fields
+    the model has a column of that name for, then `fields` (the id under its row name, the
+    starting state, values the body only implies). Fields that need converting on the way in
+    (money, JSON lists) are given in `fields`."""
     columns = inspect(model).columns.keys()
-    taken = {name: getattr(data, name) for name in data.__struct_fields__ if name in columns}
+    names = data.__struct_fields__ if isinstance(data, msgspec.Struct) else _dataclass_fields(data)
+    taken = {name: getattr(data, name) for name in names if name in columns}
     return model(**(taken | fields))
+
+
+def _dataclass_fields(data: DataclassInstance) -> list[str]:
+    return [field.name for field in dataclasses.fields(data)]
 
 
 async def announce(
