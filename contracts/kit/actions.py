@@ -1,7 +1,8 @@
 """Record handlers that are the same for every record type, declared in one statement each.
 
 `GET /<records>` answering a page filtered by its query parameters, `GET /<records>/{id}`
-answering the record with its ETag, `PATCH /<records>/{id}` taking the change and If-Match, and
+answering the record with its ETag, `GET /<records>/{id}/<children>` answering a page of what is
+kept under the record, `PATCH /<records>/{id}` taking the change and If-Match, and
 `POST /<records>/{id}/<action>` with If-Match and Idempotency-Key (a state change, with or without
 a body such as a reason, or a line added to the record) are the same handler for every record
 type; only the path parameter's name, the service function, the wire types and the documentation
@@ -22,7 +23,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.kit.paging import Page, Paged
+from contracts.kit.paging import Page, Paged, PageQuery
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.responses import Versioned, problems, versioned
 from contracts.kit.unit_of_work import Session
@@ -39,10 +40,13 @@ Change = Callable[..., Awaitable[Versioned]]
 List = Callable[..., Awaitable[Page[Any]]]
 # apply(session, record id, the body, If-Match) -> the changed record as its wire type
 Apply = Callable[[AsyncSession, str, Any, str | None], Awaitable[Versioned]]
+# children(session, the record's id, the page asked for) -> one page of what is kept under it
+Children = Callable[[AsyncSession, str, PageQuery], Awaitable[Page[Any]]]
 # A duplicate id 409, unknown ids 422.
 CREATE = problems(409, 422)
 READ = problems(404)
 LIST = problems(422)  # a malformed filter or cursor
+CHILDREN = problems(404, 422)  # unknown record, a malformed cursor
 # Unknown record 404, refused by the state machine 409, stale If-Match 412, unknown ids 422.
 CHANGE = problems(404, 409, 412, 422)
 
@@ -195,6 +199,31 @@ def record_list(
     return get(responses=responses, summary=summary, description=description)(handler)
 
 
+def record_children(
+    id_name: str,
+    path: str,
+    list_: Children,
+    returns: type[Any],
+    *,
+    name: str | None = None,
+    summary: str,
+    description: str | None = None,
+    responses: dict[int, ResponseSpec] = CHILDREN,
+) -> HTTPRouteHandler:
+    """The controller's `GET /{<id_name>}/<path>` handler, named after the path unless `name`
+    says otherwise: one page of `returns`, the records kept under the record
+    (`repository.lister_of`); 404 when the record is not there."""
+
+    async def handler(self: object, **arguments: Any) -> Page[Any]:
+        return await list_(arguments["session"], arguments[id_name], arguments["page_query"])
+
+    parameters = [("session", Session), (id_name, PathId), ("page_query", Paged)]
+    _sign(handler, name or path.replace("-", "_"), parameters, returns, Page)
+    return get(f"/{{{id_name}:str}}/{path}", responses=responses, summary=summary, description=description)(
+        handler
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Handlers:
     """The handlers of one record type's controller, which share the path parameter's name
@@ -226,6 +255,9 @@ class Handlers:
     def post(self, path: str, apply: Apply, body: type[Any], **options: Any) -> HTTPRouteHandler:
         return record_post(self.id_name, path, apply, body, self.returns, **options)
 
+    def children(self, path: str, list_: Children, returns: type[Any], **options: Any) -> HTTPRouteHandler:
+        return record_children(self.id_name, path, list_, returns, **options)
+
 
 _IF_MATCH_AND_KEY = [("if_match", IfMatch, None), ("idempotency_key", IdempotencyKey, None)]
 
@@ -252,7 +284,7 @@ def _sign(
     handler: Callable[..., Awaitable[Any]],
     name: str,
     parameters: Sequence[tuple[str, Any] | tuple[str, Any, None]],
-    returns: type[Versioned],
+    returns: type[Any],
     answer: Any = Response,
 ) -> None:
     """Litestar reads parameters from the signature and their types from the annotations: give

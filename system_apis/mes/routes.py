@@ -49,24 +49,21 @@ class EquipmentController(Controller):
         description="Filter by work centre, site or state.",
     )
 
-    @get(
-        "/{equipment_id:str}/state-changes",
-        responses=problems(404, 422),
+    history = EQUIPMENT.children(
+        "state-changes",
+        service.list_state_changes,
+        m.EquipmentStateRecord,
+        name="history",
         summary="An equipment's state history, oldest first",
     )
-    async def history(
-        self, session: Session, equipment_id: PathId, page_query: Paged
-    ) -> Page[m.EquipmentStateRecord]:
-        return await service.list_state_changes(session, equipment_id, page_query)
 
-    @get(
-        "/{equipment_id:str}/downtime",
-        responses=problems(404, 422),
+    downtime = EQUIPMENT.children(
+        "downtime",
+        service.list_downtime,
+        m.Downtime,
         summary="An equipment's stops, oldest first",
         description="A stop opens a period; running or idle again closes it (`ended_at`).",
     )
-    async def downtime(self, session: Session, equipment_id: PathId, page_query: Paged) -> Page[m.Downtime]:
-        return await service.list_downtime(session, equipment_id, page_query)
 
     @post(
         "/{equipment_id:str}/confirmations",
@@ -131,27 +128,20 @@ class ProductionOrderController(Controller):
         "order type, or (rework orders) the lot reworked.",
     )
 
-    @get(
-        "/{order_id:str}/confirmations", responses=problems(404, 422), summary="List an order's confirmations"
+    confirmations = PRODUCTION_ORDERS.children(
+        "confirmations", service.list_confirmations, m.Confirmation, summary="List an order's confirmations"
     )
-    async def confirmations(
-        self, session: Session, order_id: PathId, page_query: Paged
-    ) -> Page[m.Confirmation]:
-        return await service.list_confirmations(session, order_id, page_query)
 
-    @get("/{order_id:str}/batches", responses=problems(404, 422), summary="List an order's completed batches")
-    async def batches(self, session: Session, order_id: PathId, page_query: Paged) -> Page[m.BatchCompletion]:
-        return await service.list_order_batches(session, order_id, page_query)
+    batches = PRODUCTION_ORDERS.children(
+        "batches", service.list_order_batches, m.BatchCompletion, summary="List an order's completed batches"
+    )
 
-    @get(
-        "/{order_id:str}/consumptions",
-        responses=problems(404, 422),
+    consumptions = PRODUCTION_ORDERS.children(
+        "consumptions",
+        service.list_order_consumptions,
+        m.Consumption,
         summary="List the material an order consumed (its input lots)",
     )
-    async def consumptions(
-        self, session: Session, order_id: PathId, page_query: Paged
-    ) -> Page[m.Consumption]:
-        return await service.list_order_consumptions(session, order_id, page_query)
 
     get = PRODUCTION_ORDERS.get(service.get_order, summary="Get a production order with its operations")
 
