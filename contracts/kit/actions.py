@@ -4,9 +4,9 @@
 answering the record with its ETag, `GET /<records>/{id}/<children>` answering a page of what is
 kept under the record, `PATCH /<records>/{id}` taking the change and If-Match, and
 `POST /<records>/{id}/<action>` with If-Match and Idempotency-Key (a state change, with or without
-a body such as a reason, or a line added to the record) are the same handler for every record
-type; only the path parameter's name, the service function, the wire types and the documentation
-differ. `Handlers` declares them for one record type.
+a body such as a reason, a line added to the record, or a record added under it) are the same
+handler for every record type; only the path parameter's name, the service function, the wire
+types and the documentation differ. `Handlers` declares them for one record type.
 """
 
 from __future__ import annotations
@@ -156,6 +156,7 @@ def record_post(
     body: type[Any],
     returns: type[Versioned],
     *,
+    created: bool = False,
     name: str | None = None,
     summary: str,
     description: str | None = None,
@@ -163,15 +164,21 @@ def record_post(
 ) -> HTTPRouteHandler:
     """The controller's `POST /{<id_name>}/<path>` handler that applies `body` to the record (a
     line, a posting) under If-Match and Idempotency-Key, named after the path unless `name` says
-    otherwise: the changed record."""
+    otherwise: the changed record; or, `created`, what `body` added under the record (a
+    confirmation, a batch), 201 with its Location the collection it joined."""
 
     async def handler(self: object, **arguments: Any) -> Response[Versioned]:
         session, record_id = arguments["session"], arguments[id_name]
-        return versioned(await apply(session, record_id, arguments["data"], arguments["if_match"]))
+        answer = await apply(session, record_id, arguments["data"], arguments["if_match"])
+        if not created:
+            return versioned(answer)
+        return versioned(answer, status_code=201, location=arguments["request"].url.path.rstrip("/"))
 
     parameters = [("session", Session), (id_name, PathId), ("data", JSONBody[body])]  # type: ignore[misc, valid-type]
+    if created:
+        parameters.insert(0, ("request", Request[Any, Any, Any]))
     _sign(handler, name or path.replace("-", "_"), [*parameters, *_IF_MATCH_AND_KEY], returns)
-    return _post_on_record(id_name, path, handler, responses, summary, description)
+    return _post_on_record(id_name, path, handler, responses, summary, description, 201 if created else 200)
 
 
 def record_list(
@@ -255,6 +262,11 @@ class Handlers:
     def post(self, path: str, apply: Apply, body: type[Any], **options: Any) -> HTTPRouteHandler:
         return record_post(self.id_name, path, apply, body, self.returns, **options)
 
+    def add(
+        self, path: str, add: Apply, body: type[Any], returns: type[Versioned], **options: Any
+    ) -> HTTPRouteHandler:
+        return record_post(self.id_name, path, add, body, returns, created=True, **options)
+
     def children(self, path: str, list_: Children, returns: type[Any], **options: Any) -> HTTPRouteHandler:
         return record_children(self.id_name, path, list_, returns, **options)
 
@@ -269,11 +281,12 @@ def _post_on_record(
     responses: dict[int, ResponseSpec],
     summary: str,
     description: str | None,
+    status_code: int = 200,
 ) -> HTTPRouteHandler:
-    """`POST /{<id_name>}/<path>` answering 200 with the changed record."""
+    """`POST /{<id_name>}/<path>` answering `status_code` (200 with the changed record)."""
     return post(
         f"/{{{id_name}:str}}/{path}",
-        status_code=200,
+        status_code=status_code,
         responses=responses,
         summary=summary,
         description=description,

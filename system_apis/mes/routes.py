@@ -164,57 +164,32 @@ class ProductionOrderController(Controller):
 
     cancel = PRODUCTION_ORDERS.action("cancel", body=m.Cancel, summary="Cancel an order not yet started")
 
-    @post(
-        "/{order_id:str}/confirmations",
-        responses=CHANGE,
+    confirm = PRODUCTION_ORDERS.add(
+        "confirmations",
+        service.confirm,
+        m.ConfirmationCreate,
+        m.Confirmation,
+        name="confirm",
         summary="Confirm good and scrap quantities for an operation (order running)",
     )
-    async def confirm(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.ConfirmationCreate],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Confirmation]:
-        confirmation = await service.confirm(session, order_id, data, if_match)
-        return versioned(
-            confirmation, status_code=201, location=f"{API}/production-orders/{order_id}/confirmations"
-        )
 
-    @post(
-        "/{order_id:str}/batches",
-        responses=CHANGE,
+    complete_batch = PRODUCTION_ORDERS.add(
+        "batches",
+        service.complete_batch,
+        m.BatchCompletionCreate,
+        m.BatchCompletion,
+        name="complete_batch",
         summary="Complete a batch: an output lot and its quantity (order running)",
     )
-    async def complete_batch(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.BatchCompletionCreate],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.BatchCompletion]:
-        batch = await service.complete_batch(session, order_id, data, if_match)
-        return versioned(batch, status_code=201, location=f"{API}/production-orders/{order_id}/batches")
 
-    @post(
-        "/{order_id:str}/consumptions",
-        responses=CHANGE,
+    consume = PRODUCTION_ORDERS.add(
+        "consumptions",
+        service.consume,
+        m.ConsumptionCreate,
+        m.Consumption,
+        name="consume",
         summary="Record material consumed by the order (order running)",
     )
-    async def consume(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.ConsumptionCreate],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Consumption]:
-        consumption = await service.consume(session, order_id, data, if_match)
-        return versioned(
-            consumption, status_code=201, location=f"{API}/production-orders/{order_id}/consumptions"
-        )
 
 
 class GenealogyController(Controller):
