@@ -6,6 +6,7 @@ from pathlib import Path
 
 from contracts.kit.app import ServiceSpec, service_app
 from contracts.kit.audit import audit_metadata
+from contracts.topology import by_name
 from system_apis.cmms.routes import ROUTES
 from system_apis.cmms.settings import CmmsSettings
 from system_apis.cmms.store import Base
@@ -22,4 +23,4 @@ SPEC = ServiceSpec(
     versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
-create_app = service_app(SPEC, CmmsSettings, "CMMS")
+create_app = service_app(SPEC, CmmsSettings, by_name(SPEC.name).env_prefix)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from contracts.kit.app import ServiceSpec, service_app
 from contracts.kit.audit import audit_metadata
+from contracts.topology import by_name
 from system_apis.xref.routes import ROUTES
 from system_apis.xref.settings import XrefSettings
 from system_apis.xref.store import Base
@@ -22,4 +23,4 @@ SPEC = ServiceSpec(
     versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
-create_app = service_app(SPEC, XrefSettings, "XREF")
+create_app = service_app(SPEC, XrefSettings, by_name(SPEC.name).env_prefix)
