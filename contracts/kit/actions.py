@@ -1,11 +1,12 @@
 """Record handlers that are the same for every record type, declared in one statement each.
 
 `GET /<records>` answering a page filtered by its query parameters, `GET /<records>/{id}`
-answering the record with its ETag, `PATCH /<records>/{id}` taking the change and If-Match, and
+answering the record with its ETag, `GET /<records>/{id}/<children>` answering a page of what is
+kept under the record, `PATCH /<records>/{id}` taking the change and If-Match, and
 `POST /<records>/{id}/<action>` with If-Match and Idempotency-Key (a state change, with or without
-a body such as a reason, or a line added to the record) are the same handler for every record
-type; only the path parameter's name, the service function, the wire types and the documentation
-differ. `Handlers` declares them for one record type.
+a body such as a reason, a line added to the record, or a record added under it) are the same
+handler for every record type; only the path parameter's name, the service function, the wire
+types and the documentation differ. `Handlers` declares them for one record type.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.kit.paging import Page, Paged
+from contracts.kit.paging import Page, Paged, PageQuery
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.responses import Versioned, problems, versioned
 from contracts.kit.unit_of_work import Session
@@ -39,10 +40,13 @@ Change = Callable[..., Awaitable[Versioned]]
 List = Callable[..., Awaitable[Page[Any]]]
 # apply(session, record id, the body, If-Match) -> the changed record as its wire type
 Apply = Callable[[AsyncSession, str, Any, str | None], Awaitable[Versioned]]
+# children(session, the record's id, the page asked for) -> one page of what is kept under it
+Children = Callable[[AsyncSession, str, PageQuery], Awaitable[Page[Any]]]
 # A duplicate id 409, unknown ids 422.
 CREATE = problems(409, 422)
 READ = problems(404)
 LIST = problems(422)  # a malformed filter or cursor
+CHILDREN = problems(404, 422)  # unknown record, a malformed cursor
 # Unknown record 404, refused by the state machine 409, stale If-Match 412, unknown ids 422.
 CHANGE = problems(404, 409, 412, 422)
 
@@ -152,6 +156,7 @@ def record_post(
     body: type[Any],
     returns: type[Versioned],
     *,
+    created: bool = False,
     name: str | None = None,
     summary: str,
     description: str | None = None,
@@ -159,15 +164,21 @@ def record_post(
 ) -> HTTPRouteHandler:
     """The controller's `POST /{<id_name>}/<path>` handler that applies `body` to the record (a
     line, a posting) under If-Match and Idempotency-Key, named after the path unless `name` says
-    otherwise: the changed record."""
+    otherwise: the changed record; or, `created`, what `body` added under the record (a
+    confirmation, a batch), 201 with its Location the collection it joined."""
 
     async def handler(self: object, **arguments: Any) -> Response[Versioned]:
         session, record_id = arguments["session"], arguments[id_name]
-        return versioned(await apply(session, record_id, arguments["data"], arguments["if_match"]))
+        answer = await apply(session, record_id, arguments["data"], arguments["if_match"])
+        if not created:
+            return versioned(answer)
+        return versioned(answer, status_code=201, location=arguments["request"].url.path.rstrip("/"))
 
     parameters = [("session", Session), (id_name, PathId), ("data", JSONBody[body])]  # type: ignore[misc, valid-type]
+    if created:
+        parameters.insert(0, ("request", Request[Any, Any, Any]))
     _sign(handler, name or path.replace("-", "_"), [*parameters, *_IF_MATCH_AND_KEY], returns)
-    return _post_on_record(id_name, path, handler, responses, summary, description)
+    return _post_on_record(id_name, path, handler, responses, summary, description, 201 if created else 200)
 
 
 def record_list(
@@ -193,6 +204,31 @@ def record_list(
         handler, "list", [*parameters, *((name, kind, None) for name, kind in kinds.items())], returns, Page
     )
     return get(responses=responses, summary=summary, description=description)(handler)
+
+
+def record_children(
+    id_name: str,
+    path: str,
+    list_: Children,
+    returns: type[Any],
+    *,
+    name: str | None = None,
+    summary: str,
+    description: str | None = None,
+    responses: dict[int, ResponseSpec] = CHILDREN,
+) -> HTTPRouteHandler:
+    """The controller's `GET /{<id_name>}/<path>` handler, named after the path unless `name`
+    says otherwise: one page of `returns`, the records kept under the record
+    (`repository.lister_of`); 404 when the record is not there."""
+
+    async def handler(self: object, **arguments: Any) -> Page[Any]:
+        return await list_(arguments["session"], arguments[id_name], arguments["page_query"])
+
+    parameters = [("session", Session), (id_name, PathId), ("page_query", Paged)]
+    _sign(handler, name or path.replace("-", "_"), parameters, returns, Page)
+    return get(f"/{{{id_name}:str}}/{path}", responses=responses, summary=summary, description=description)(
+        handler
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +262,14 @@ class Handlers:
     def post(self, path: str, apply: Apply, body: type[Any], **options: Any) -> HTTPRouteHandler:
         return record_post(self.id_name, path, apply, body, self.returns, **options)
 
+    def add(
+        self, path: str, add: Apply, body: type[Any], returns: type[Versioned], **options: Any
+    ) -> HTTPRouteHandler:
+        return record_post(self.id_name, path, add, body, returns, created=True, **options)
+
+    def children(self, path: str, list_: Children, returns: type[Any], **options: Any) -> HTTPRouteHandler:
+        return record_children(self.id_name, path, list_, returns, **options)
+
 
 _IF_MATCH_AND_KEY = [("if_match", IfMatch, None), ("idempotency_key", IdempotencyKey, None)]
 
@@ -237,11 +281,12 @@ def _post_on_record(
     responses: dict[int, ResponseSpec],
     summary: str,
     description: str | None,
+    status_code: int = 200,
 ) -> HTTPRouteHandler:
-    """`POST /{<id_name>}/<path>` answering 200 with the changed record."""
+    """`POST /{<id_name>}/<path>` answering `status_code` (200 with the changed record)."""
     return post(
         f"/{{{id_name}:str}}/{path}",
-        status_code=200,
+        status_code=status_code,
         responses=responses,
         summary=summary,
         description=description,
@@ -252,7 +297,7 @@ def _sign(
     handler: Callable[..., Awaitable[Any]],
     name: str,
     parameters: Sequence[tuple[str, Any] | tuple[str, Any, None]],
-    returns: type[Versioned],
+    returns: type[Any],
     answer: Any = Response,
 ) -> None:
     """Litestar reads parameters from the signature and their types from the annotations: give

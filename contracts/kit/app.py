@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -40,7 +40,7 @@ from contracts.kit.problems import EXCEPTION_HANDLERS
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.relay import running as relay_running
 from contracts.kit.revocation import following
-from contracts.kit.settings import ServiceSettings
+from contracts.kit.settings import ServiceSettings, load_settings
 from contracts.kit.strict_body import document_json_bodies, strict_json_body
 from contracts.kit.strict_query import StrictQuery, StrictQueryMiddleware, document_strict_queries
 from contracts.kit.tracing import setup as setup_tracing
@@ -48,6 +48,8 @@ from contracts.kit.unit_of_work import UnitOfWorkMiddleware, provide_session
 from contracts.kit.versioning import ApiVersion, Deprecation, DeprecationMiddleware, document_deprecation
 
 D = TypeVar("D")
+S = TypeVar("S", bound=ServiceSettings)
+S_contra = TypeVar("S_contra", bound=ServiceSettings, contravariant=True)
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,20 @@ def create_service_app(
     outer: ASGIApp = CorrelationMiddleware(traced.middleware(inner) if traced else inner)
     app.asgi_handler = outer  # type: ignore[assignment]
     return app
+
+
+class CreateApp(Protocol[S_contra]):
+    def __call__(self, settings: S_contra | None = None, **overrides: Any) -> Litestar: ...
+
+
+def service_app(spec: ServiceSpec, settings_type: type[S], env_prefix: str) -> CreateApp[S]:
+    """`create_app(settings=None, **overrides)` of a service that is its `spec` and nothing more:
+    its settings as given, or read from its `<env_prefix>_*` variables with `overrides` winning."""
+
+    def create_app(settings: S | None = None, **overrides: Any) -> Litestar:
+        return create_service_app(spec, settings or load_settings(settings_type, env_prefix, **overrides))
+
+    return create_app
 
 
 def _true_allow_header(app: Litestar) -> ASGIApp:

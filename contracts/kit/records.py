@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Integer, String
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, Relationship, declared_attr, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from contracts.kit.paging import utcnow
@@ -37,6 +37,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def child_rows(order_by: str | None = None) -> Relationship[Any]:
+    """A record's child rows (its lines, its balances): loaded with it by one SELECT ... IN for a
+    whole page of records, stored and deleted with it, in `order_by` order (the child's columns
+    named in a string, resolved once every class is declared; None: no order)."""
+    return relationship(order_by=order_by or False, lazy="selectin", cascade="all, delete-orphan")
 
 
 class RecordMixin:

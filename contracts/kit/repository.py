@@ -4,8 +4,9 @@ row -> wire conversion by attribute name, and the events that announce a record'
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from sqlalchemy import ColumnElement, inspect, select
@@ -17,6 +18,9 @@ from contracts.kit.core_records import not_found as not_found  # where the servi
 from contracts.kit.paging import Page, PageQuery, check_if_match, keyset, page
 from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.records import RecordMixin
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 R = TypeVar("R", bound=RecordMixin)
 C = TypeVar("C", bound=RecordMixin)  # a record kept under another one (its downtime, its lines)
@@ -42,13 +46,19 @@ def view_as(wire: type[W], id_name: str) -> Callable[[RecordMixin], W]:
     return view
 
 
-def to_row(model: type[Row], data: msgspec.Struct, **fields: Any) -> Row:
-    """A new row from a create body: each body field the model has a column of that name for,
-    then `fields` (the id under its row name, the starting state, values the body only implies).
-    Body fields that need converting on the way in (money, JSON lists) are given in `fields`."""
+def to_row(model: type[Row], data: msgspec.Struct | DataclassInstance, **fields: Any) -> Row:
+    """A new row from a create body (or a plan the domain made, a dataclass): each of its fields
+    the model has a column of that name for, then `fields` (the id under its row name, the
+    starting state, values the body only implies). Fields that need converting on the way in
+    (money, JSON lists) are given in `fields`."""
     columns = inspect(model).columns.keys()
-    taken = {name: getattr(data, name) for name in data.__struct_fields__ if name in columns}
+    names = data.__struct_fields__ if isinstance(data, msgspec.Struct) else _dataclass_fields(data)
+    taken = {name: getattr(data, name) for name in names if name in columns}
     return model(**(taken | fields))
+
+
+def _dataclass_fields(data: DataclassInstance) -> list[str]:
+    return [field.name for field in dataclasses.fields(data)]
 
 
 async def announce(
@@ -71,19 +81,28 @@ async def announce(
     await outbox.publish(session, source, subject or row.id, data, correlation_id=correlation_id)
 
 
-async def announce_transition(
+async def move(
     session: AsyncSession,
     source: str,
     row: Any,
     event: type[msgspec.Struct],
-    before: str,
+    target: str,
     action: str,
     /,
+    *,
+    save: Callable[[AsyncSession, Any], Awaitable[None]] | None = None,
     **fields: Any,
 ) -> None:
-    """`announce` a record's move by `action` from status `before` to the one it now holds: the
-    event's `from_status`, `to_status` and `action`, with `fields` as for `announce`."""
-    moved = {"from_status": before, "to_status": row.status, "action": action}
+    """Put `row` in status `target` by `action`, store it, and `announce` the move: the event's
+    `from_status`, `to_status` and `action`, with `fields` as for `announce`. `save` stores the
+    row (`core_records.save` for a record kept on the Core path); by default the session is
+    flushed, so a refused write fails before the event is staged."""
+    moved = {"from_status": row.status, "to_status": target, "action": action}
+    row.status = target
+    if save is None:
+        await session.flush()
+    else:
+        await save(session, row)
     await announce(session, source, row, event, **moved, **fields)
 
 
@@ -217,12 +236,14 @@ async def list_page(
     return page(await find_all(session, model, query), q.limit, convert)
 
 
-def lister(model: type[R], view: Callable[[R], Out]) -> Callable[..., Awaitable[Page[Out]]]:
+def lister(model: type[R], view: Callable[[R], Out], **columns: str) -> Callable[..., Awaitable[Page[Out]]]:
     """The use case that answers one page of records as `view` makes them, filtered by the query's
-    parameters by column name (absent ones do not filter): `list_page` with nothing of its own."""
+    parameters by column name (absent ones do not filter): `list_page` with nothing of its own.
+    `columns` names the column of a parameter that is called otherwise (a name Litestar keeps)."""
 
     async def list_(session: AsyncSession, q: PageQuery, **equal: Any) -> Page[Out]:
-        return await list_page(session, model, view, q, **equal)
+        by_column = {columns.get(name, name): value for name, value in equal.items()}
+        return await list_page(session, model, view, q, **by_column)
 
     return list_
 

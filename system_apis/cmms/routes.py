@@ -7,14 +7,12 @@ when the state machine refuses it.
 
 from __future__ import annotations
 
-from litestar import Controller, get
+from litestar import Controller
 from litestar.params import FromQuery
 
 from contracts.kit.actions import Handlers
-from contracts.kit.paging import Page, Paged
-from contracts.kit.params import PathId, QueryId
+from contracts.kit.params import QueryId
 from contracts.kit.responses import problems
-from contracts.kit.unit_of_work import Session
 from contracts.models import cmms as m
 from system_apis.cmms import service
 
@@ -47,9 +45,9 @@ class AssetController(Controller):
         description="Filter by site, status or criticality.",
     )
 
-    @get("/{asset_id:str}/downtime", responses=problems(404, 422), summary="List an asset's downtime records")
-    async def downtime(self, session: Session, asset_id: PathId, page_query: Paged) -> Page[m.Downtime]:
-        return await service.list_downtime(session, asset_id, page_query)
+    downtime = ASSETS.children(
+        "downtime", service.list_downtime, m.Downtime, summary="List an asset's downtime records"
+    )
 
     get = ASSETS.get(service.get_asset, summary="Get an asset")
 

@@ -79,7 +79,6 @@ async def change_asset(
     if wo_id:
         await repo.exists_or_422(session, s.WorkOrderRow, wo_id, "work order")
     now = utcnow()
-    row.status = after
     open_downtime = await _open_downtime(session, asset_id)
     if domain.opens_downtime(before, after):
         started = past_instant(failure_time, "failure_time") or now
@@ -96,13 +95,12 @@ async def change_asset(
         open_downtime.ended_at = now
         open_downtime.minutes = domain.minutes_between(open_downtime.started_at, now)
         open_downtime.work_order_id = open_downtime.work_order_id or wo_id
-    await session.flush()
-    await repo.announce_transition(
+    await repo.move(
         session,
         SOURCE,
         row,
         ev.AssetStatusChanged,
-        before,
+        after,
         action,
         asset_id=asset_id,
         work_order_id=wo_id,
@@ -199,17 +197,15 @@ async def change_request(
 async def _move_request(
     session: AsyncSession, row: s.MaintenanceRequestRow, action: str, reason: str | None = None
 ) -> None:
-    before = m.RequestStatus(row.status)
-    row.status = domain.REQUEST.target(before, action)
+    target = domain.REQUEST.target(m.RequestStatus(row.status), action)
     if reason is not None:
         row.status_reason = reason
-    await session.flush()
-    await repo.announce_transition(
+    await repo.move(
         session,
         SOURCE,
         row,
         ev.MaintenanceRequestStatusChanged,
-        before,
+        target,
         action,
         request_id=row.id,
         reason=reason,
@@ -376,14 +372,12 @@ async def change_work_order(
         row.hold_reason = None
     elif action == "close":
         domain.check_close(row.id, before, row.costs_posted)
-    row.status = after
-    await session.flush()
-    await repo.announce_transition(
+    await repo.move(
         session,
         SOURCE,
         row,
         ev.WorkOrderStatusChanged,
-        before,
+        after,
         action,
         wo_id=row.id,
         reason=reason,

@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, Numeric, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.kit.paging import utcnow
-from contracts.kit.records import RecordMixin, UTCDateTime
+from contracts.kit.records import RecordMixin, UTCDateTime, child_rows
 
 
 class Base(DeclarativeBase):
@@ -90,12 +90,8 @@ class WorkOrderRow(RecordMixin, Base):
     planned_parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     planned_parts_from: Mapped[str | None] = mapped_column(String(10), nullable=True)
     correlation_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # its incident
-    parts: Mapped[list[PartLineRow]] = relationship(
-        order_by="PartLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"
-    )
-    labor: Mapped[list[LaborLineRow]] = relationship(
-        order_by="LaborLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"
-    )
+    parts: Mapped[list[PartLineRow]] = child_rows("PartLineRow.line_no")
+    labor: Mapped[list[LaborLineRow]] = child_rows("LaborLineRow.line_no")
 
 
 class PartLineRow(Base):

@@ -49,16 +49,7 @@ async def raise_alert(
         except IntegrityError as exc:
             raise IllegalTransition("quality alert", "raised", "raise") from exc
         await erp.flag_purchase_order(session, po, _view(row), op)
-        await announce(
-            session,
-            SOURCE,
-            row,
-            ev.PurchaseOrderQualityAlert,
-            po_id=po.po_id,
-            alert_id=row.id,
-            supplier_id=po.supplier_id,
-            subject=po.po_id,
-        )
+        await announce(session, SOURCE, row, ev.PurchaseOrderQualityAlert, alert_id=row.id, subject=po.po_id)
     return (await attach(session, [po]))[0]
 
 

@@ -14,6 +14,7 @@ from litestar.di import Provide
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.audit import audit_metadata
 from contracts.kit.settings import load_settings
+from contracts.topology import by_name
 from system_apis.erp import backends
 from system_apis.erp.backends.tryton.store import metadata as connector_metadata
 from system_apis.erp.port import ErpBackend, provide_operation
@@ -37,7 +38,7 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: ErpSettings | None = None, **overrides: Any) -> Litestar:
-    settings = settings or load_settings(ErpSettings, "ERP", **overrides)
+    settings = settings or load_settings(ErpSettings, by_name(SPEC.name).env_prefix, **overrides)
     backend = backends.load(settings)
 
     def provide_backend() -> ErpBackend:

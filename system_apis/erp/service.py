@@ -393,16 +393,12 @@ async def post_planned(
         elif quantity:
             lot.balances.append(s.StockRow(location=key[0], status=key[1], quantity=quantity))
     await core_records.save(session, lot)
-    txn = s.InventoryTxnRow(
+    txn = repo.to_row(  # what moved where, from the plan
+        s.InventoryTxnRow,
+        movement,
         id=new_id("TXN"),
-        type=movement.type,
         lot_id=lot.id,
         item_id=lot.item_id,
-        quantity=movement.quantity,
-        location=movement.location,
-        to_location=movement.to_location,
-        from_status=movement.from_status,
-        to_status=movement.to_status,
         order_ref=order_ref,
         cost_centre=cost_centre,
         reason=reason,

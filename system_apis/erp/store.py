@@ -18,9 +18,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from contracts.kit.records import RecordMixin, UTCDateTime
+from contracts.kit.records import RecordMixin, UTCDateTime, child_rows
 
 
 class Base(DeclarativeBase):
@@ -51,9 +51,7 @@ class PurchaseOrderRow(RecordMixin, Base):
     supplier_id: Mapped[str] = mapped_column(ForeignKey("suppliers.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     reference: Mapped[str | None] = mapped_column(Text, nullable=True)
-    lines: Mapped[list[PurchaseOrderLineRow]] = relationship(
-        order_by="PurchaseOrderLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"
-    )
+    lines: Mapped[list[PurchaseOrderLineRow]] = child_rows("PurchaseOrderLineRow.line_no")
 
 
 class PurchaseOrderLineRow(Base):
@@ -73,9 +71,7 @@ class LotRow(RecordMixin, Base):
     supplier_id: Mapped[str | None] = mapped_column(ForeignKey("suppliers.id"), nullable=True, index=True)
     supplier_lot: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     origin: Mapped[str] = mapped_column(String(20))
-    balances: Mapped[list[StockRow]] = relationship(
-        order_by="(StockRow.location, StockRow.status)", lazy="selectin", cascade="all, delete-orphan"
-    )
+    balances: Mapped[list[StockRow]] = child_rows("(StockRow.location, StockRow.status)")
 
 
 class StockRow(Base):
@@ -197,9 +193,7 @@ class SupplierInvoiceRow(RecordMixin, Base):
     status: Mapped[str] = mapped_column(String(20), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     payment_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    lines: Mapped[list[SupplierInvoiceLineRow]] = relationship(
-        order_by="SupplierInvoiceLineRow.line_no", lazy="selectin", cascade="all, delete-orphan"
-    )
+    lines: Mapped[list[SupplierInvoiceLineRow]] = child_rows("SupplierInvoiceLineRow.line_no")
 
 
 class SupplierInvoiceLineRow(Base):

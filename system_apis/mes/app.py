@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from litestar import Litestar
-
-from contracts.kit.app import ServiceSpec, create_service_app
+from contracts.kit.app import ServiceSpec, service_app
 from contracts.kit.audit import audit_metadata
-from contracts.kit.settings import load_settings
+from contracts.topology import by_name
 from system_apis.mes.routes import ROUTES
 from system_apis.mes.settings import MesSettings
 from system_apis.mes.store import Base
@@ -26,6 +23,4 @@ SPEC = ServiceSpec(
     versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
-
-def create_app(settings: MesSettings | None = None, **overrides: Any) -> Litestar:
-    return create_service_app(SPEC, settings or load_settings(MesSettings, "MES", **overrides))
+create_app = service_app(SPEC, MesSettings, by_name(SPEC.name).env_prefix)

@@ -49,24 +49,21 @@ class EquipmentController(Controller):
         description="Filter by work centre, site or state.",
     )
 
-    @get(
-        "/{equipment_id:str}/state-changes",
-        responses=problems(404, 422),
+    history = EQUIPMENT.children(
+        "state-changes",
+        service.list_state_changes,
+        m.EquipmentStateRecord,
+        name="history",
         summary="An equipment's state history, oldest first",
     )
-    async def history(
-        self, session: Session, equipment_id: PathId, page_query: Paged
-    ) -> Page[m.EquipmentStateRecord]:
-        return await service.list_state_changes(session, equipment_id, page_query)
 
-    @get(
-        "/{equipment_id:str}/downtime",
-        responses=problems(404, 422),
+    downtime = EQUIPMENT.children(
+        "downtime",
+        service.list_downtime,
+        m.Downtime,
         summary="An equipment's stops, oldest first",
         description="A stop opens a period; running or idle again closes it (`ended_at`).",
     )
-    async def downtime(self, session: Session, equipment_id: PathId, page_query: Paged) -> Page[m.Downtime]:
-        return await service.list_downtime(session, equipment_id, page_query)
 
     @post(
         "/{equipment_id:str}/confirmations",
@@ -131,27 +128,20 @@ class ProductionOrderController(Controller):
         "order type, or (rework orders) the lot reworked.",
     )
 
-    @get(
-        "/{order_id:str}/confirmations", responses=problems(404, 422), summary="List an order's confirmations"
+    confirmations = PRODUCTION_ORDERS.children(
+        "confirmations", service.list_confirmations, m.Confirmation, summary="List an order's confirmations"
     )
-    async def confirmations(
-        self, session: Session, order_id: PathId, page_query: Paged
-    ) -> Page[m.Confirmation]:
-        return await service.list_confirmations(session, order_id, page_query)
 
-    @get("/{order_id:str}/batches", responses=problems(404, 422), summary="List an order's completed batches")
-    async def batches(self, session: Session, order_id: PathId, page_query: Paged) -> Page[m.BatchCompletion]:
-        return await service.list_order_batches(session, order_id, page_query)
+    batches = PRODUCTION_ORDERS.children(
+        "batches", service.list_order_batches, m.BatchCompletion, summary="List an order's completed batches"
+    )
 
-    @get(
-        "/{order_id:str}/consumptions",
-        responses=problems(404, 422),
+    consumptions = PRODUCTION_ORDERS.children(
+        "consumptions",
+        service.list_order_consumptions,
+        m.Consumption,
         summary="List the material an order consumed (its input lots)",
     )
-    async def consumptions(
-        self, session: Session, order_id: PathId, page_query: Paged
-    ) -> Page[m.Consumption]:
-        return await service.list_order_consumptions(session, order_id, page_query)
 
     get = PRODUCTION_ORDERS.get(service.get_order, summary="Get a production order with its operations")
 
@@ -174,57 +164,32 @@ class ProductionOrderController(Controller):
 
     cancel = PRODUCTION_ORDERS.action("cancel", body=m.Cancel, summary="Cancel an order not yet started")
 
-    @post(
-        "/{order_id:str}/confirmations",
-        responses=CHANGE,
+    confirm = PRODUCTION_ORDERS.add(
+        "confirmations",
+        service.confirm,
+        m.ConfirmationCreate,
+        m.Confirmation,
+        name="confirm",
         summary="Confirm good and scrap quantities for an operation (order running)",
     )
-    async def confirm(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.ConfirmationCreate],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Confirmation]:
-        confirmation = await service.confirm(session, order_id, data, if_match)
-        return versioned(
-            confirmation, status_code=201, location=f"{API}/production-orders/{order_id}/confirmations"
-        )
 
-    @post(
-        "/{order_id:str}/batches",
-        responses=CHANGE,
+    complete_batch = PRODUCTION_ORDERS.add(
+        "batches",
+        service.complete_batch,
+        m.BatchCompletionCreate,
+        m.BatchCompletion,
+        name="complete_batch",
         summary="Complete a batch: an output lot and its quantity (order running)",
     )
-    async def complete_batch(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.BatchCompletionCreate],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.BatchCompletion]:
-        batch = await service.complete_batch(session, order_id, data, if_match)
-        return versioned(batch, status_code=201, location=f"{API}/production-orders/{order_id}/batches")
 
-    @post(
-        "/{order_id:str}/consumptions",
-        responses=CHANGE,
+    consume = PRODUCTION_ORDERS.add(
+        "consumptions",
+        service.consume,
+        m.ConsumptionCreate,
+        m.Consumption,
+        name="consume",
         summary="Record material consumed by the order (order running)",
     )
-    async def consume(
-        self,
-        session: Session,
-        order_id: PathId,
-        data: JSONBody[m.ConsumptionCreate],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[m.Consumption]:
-        consumption = await service.consume(session, order_id, data, if_match)
-        return versioned(
-            consumption, status_code=201, location=f"{API}/production-orders/{order_id}/consumptions"
-        )
 
 
 class GenealogyController(Controller):

@@ -33,17 +33,8 @@ async def create_equipment(session: AsyncSession, data: m.EquipmentCreate) -> m.
 get_equipment = repo.reader(s.EquipmentRow, "equipment", views.equipment)
 
 
-async def list_equipment(
-    session: AsyncSession,
-    q: PageQuery,
-    work_centre: str | None,
-    site: str | None,
-    current_state: m.EquipmentState | None,
-) -> Page[m.Equipment]:
-    """`current_state` filters by the `state` column (Litestar keeps the name `state` for its own)."""
-    return await repo.list_page(
-        session, s.EquipmentRow, views.equipment, q, work_centre=work_centre, site=site, state=current_state
-    )
+# `current_state` filters by the `state` column: Litestar keeps the name `state` for its own.
+list_equipment = repo.lister(s.EquipmentRow, views.equipment, current_state="state")
 
 
 async def change_equipment_state(
@@ -73,15 +64,11 @@ async def change_equipment_state(
     await repo.announce(
         session,
         SOURCE,
-        data,
+        change,
         ev.EquipmentStateChanged,
         change_id=change.id,
-        equipment_id=row.id,
         work_centre=row.work_centre,
         site=row.site,
-        from_state=before,
-        to_state=after,
-        occurred_at=occurred,
         downtime_id=downtime.id if downtime else None,
         subject=row.id,
     )
@@ -210,8 +197,7 @@ async def change_order(
     hold: m.Hold | None = None,
 ) -> m.ProductionOrder:
     row = await repo.get_versioned(session, s.ProductionOrderRow, order_id, "production order", if_match)
-    before = m.ProductionOrderStatus(row.status)
-    after = domain.PRODUCTION_ORDER.target(before, action)
+    after = domain.PRODUCTION_ORDER.target(m.ProductionOrderStatus(row.status), action)
     if action == "start" and row.actual_start is None:
         row.actual_start = utcnow()
     elif action == "hold" and hold is not None:
@@ -223,14 +209,12 @@ async def change_order(
         row.hold_reason = None
         if action == "complete":
             row.actual_end = utcnow()
-    row.status = after
-    await session.flush()
-    await repo.announce_transition(
+    await repo.move(
         session,
         SOURCE,
         row,
         ev.ProductionOrderStatusChanged,
-        before,
+        after,
         action,
         order_id=row.id,
         equipment_ids=sorted({op.equipment_id for op in row.operations if op.equipment_id}),
@@ -287,11 +271,8 @@ async def confirm(
         confirmation,
         ev.OperationConfirmed,
         confirmation_id=confirmation.id,
-        order_id=row.id,
         item_id=row.item_id,
         site=row.site,
-        op_no=op.op_no,
-        work_centre=op.work_centre,
         order_good_quantity=row.good_quantity,
         order_scrap_quantity=row.scrap_quantity,
         subject=row.id,
@@ -313,29 +294,18 @@ async def complete_batch(
     if row.lot_id is None:
         row.lot_id = lot_id  # the first batch names the order's output lot
         row.touch()
-    batch = s.BatchRow(
+    batch = repo.to_row(
+        s.BatchRow,
+        data,
         id=new_id("BAT"),
         order_id=row.id,
         item_id=row.item_id,
         lot_id=lot_id,
-        quantity=data.quantity,
         uom=row.uom,
-        location=data.location,
         site=row.site,
     )
     await repo.insert(session, batch)
-    await repo.announce(
-        session,
-        SOURCE,
-        batch,
-        ev.BatchCompleted,
-        batch_id=batch.id,
-        order_id=row.id,
-        item_id=row.item_id,
-        lot_id=lot_id,
-        site=row.site,
-        subject=row.id,
-    )
+    await repo.announce(session, SOURCE, batch, ev.BatchCompleted, batch_id=batch.id, subject=row.id)
     return views.batch(batch)
 
 
@@ -397,15 +367,7 @@ async def consume(
     )
     await repo.insert(session, consumption)
     await repo.announce(
-        session,
-        SOURCE,
-        data,
-        ev.MaterialConsumed,
-        consumption_id=consumption.id,
-        order_id=row.id,
-        output_item_id=row.item_id,
-        site=row.site,
-        subject=row.id,
+        session, SOURCE, consumption, ev.MaterialConsumed, consumption_id=consumption.id, subject=row.id
     )
     return views.consumption(consumption)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Float, ForeignKey, Integer, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from contracts.kit.records import RecordMixin, UTCDateTime
+from contracts.kit.records import RecordMixin, UTCDateTime, child_rows
 
 
 class Base(DeclarativeBase):
@@ -68,9 +68,7 @@ class ProductionOrderRow(RecordMixin, Base):
     order_type: Mapped[str] = mapped_column(String(20), default="standard", server_default="standard")
     source_lot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     quality_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    operations: Mapped[list[OperationRow]] = relationship(
-        order_by="OperationRow.op_no", lazy="selectin", cascade="all, delete-orphan"
-    )
+    operations: Mapped[list[OperationRow]] = child_rows("OperationRow.op_no")
 
 
 class OperationRow(Base):

@@ -13,6 +13,7 @@ from contracts.kit.audit import audit_metadata
 from contracts.kit.documents import DocumentSettings, document_routes, documents_metadata
 from contracts.kit.settings import load_settings
 from contracts.kit.versioning import ApiVersion, Deprecation
+from contracts.topology import by_name
 from system_apis.qms import routes_v2
 from system_apis.qms.routes import ROUTES
 from system_apis.qms.settings import QmsSettings
@@ -34,7 +35,7 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: QmsSettings | None = None, **overrides: Any) -> Litestar:
-    settings = settings or load_settings(QmsSettings, "QMS", **overrides)
+    settings = settings or load_settings(QmsSettings, by_name(SPEC.name).env_prefix, **overrides)
     v1_retiring = Deprecation(
         "/qms/v1", successor="/qms/v2", since=settings.v1_deprecated_since, sunset=settings.v1_sunset
     )

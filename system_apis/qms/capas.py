@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.events import qms as ev
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import announce, announce_transition, get_versioned, insert, list_page, to_row
+from contracts.kit.repository import announce, get_versioned, insert, list_page, move, to_row
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -100,14 +100,12 @@ async def move_capa(
         row.closed_at = utcnow()
     elif target == m.CapaStatus.CANCELLED:
         row.cancel_reason = reason
-    before, row.status = row.status, target
-    await session.flush()
-    await announce_transition(
+    await move(
         session,
         SOURCE,
         row,
         ev.CapaStatusChanged,
-        before,
+        target,
         action,
         capa_id=row.id,
         nc_ids=list(row.nc_ids),

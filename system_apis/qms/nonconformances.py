@@ -10,7 +10,7 @@ from contracts.events import qms as ev
 from contracts.kit import core_records
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.records import new_id
-from contracts.kit.repository import announce, announce_transition, exists_or_422, list_page, to_row, to_wire
+from contracts.kit.repository import announce, exists_or_422, list_page, move, to_row, to_wire
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -126,15 +126,14 @@ async def move_nonconformance(
         row.reopen_count += 1
     elif target == m.NcStatus.CANCELLED:
         row.cancel_reason = reason
-    before, row.status = row.status, target
-    await core_records.save(session, row)
-    await announce_transition(
+    await move(
         session,
         SOURCE,
         row,
         ev.NonconformanceStatusChanged,
-        before,
+        target,
         action,
+        save=core_records.save,
         nc_id=row.id,
         links=_links(row),
         reason=reason,

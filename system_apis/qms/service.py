@@ -20,13 +20,14 @@ from contracts.kit.records import new_id
 from contracts.kit.repository import (
     absent_or_409,
     announce,
-    announce_transition,
     get_versioned,
     insert,
     list_page,
     lister,
+    move,
     reader,
     to_row,
+    to_wire,
 )
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
 from contracts.models import qms as m
@@ -150,17 +151,7 @@ async def record_results(
         inspection_lot_id=row.id,
         complete=complete,
         failed_characteristics=views.failed_characteristics(row),
-        results=[
-            ev.MeasuredResult(
-                characteristic=r.characteristic_code,
-                evaluation=r.evaluation,
-                value=r.value,
-                unit=r.unit,
-                uncertainty=r.uncertainty,
-                conforming=r.conforming,
-            )
-            for r in row.results
-        ],
+        results=[to_wire(r, ev.MeasuredResult, characteristic=r.characteristic_code) for r in row.results],
         recorded_by=data.recorded_by,
     )
     return views.inspection_lot(row)
@@ -242,15 +233,14 @@ async def _move_lot(
     by: str | None,
     reason: str | None,
 ) -> m.InspectionLot:
-    before, row.status = row.status, target
-    await core_records.save(session, row)
-    await announce_transition(
+    await move(
         session,
         SOURCE,
         row,
         ev.InspectionLotStatusChanged,
-        before,
+        target,
         action,
+        save=core_records.save,
         inspection_lot_id=row.id,
         reason=reason,
         by=by,

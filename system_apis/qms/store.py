@@ -11,20 +11,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Date,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from contracts.kit.records import RecordMixin, UTCDateTime
+from contracts.kit.records import RecordMixin, UTCDateTime, child_rows
 
 JsonList = list[Any]
 
@@ -49,13 +39,9 @@ class InspectionLotRow(RecordMixin, Base):
     stock_posted_quantity: Mapped[float | None] = mapped_column(Float, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    characteristics: Mapped[list[CharacteristicRow]] = relationship(
-        order_by="CharacteristicRow.position", lazy="selectin", cascade="all, delete-orphan"
-    )
-    results: Mapped[list[ResultRow]] = relationship(lazy="selectin", cascade="all, delete-orphan")
-    decisions: Mapped[list[DecisionRow]] = relationship(
-        order_by="DecisionRow.revision", lazy="selectin", cascade="all, delete-orphan"
-    )
+    characteristics: Mapped[list[CharacteristicRow]] = child_rows("CharacteristicRow.position")
+    results: Mapped[list[ResultRow]] = child_rows()
+    decisions: Mapped[list[DecisionRow]] = child_rows("DecisionRow.revision")
 
 
 class CharacteristicRow(Base):

@@ -14,7 +14,7 @@ from contracts.kit.documents import DocumentRow
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
-from contracts.kit.repository import announce, announce_transition, list_page, to_row
+from contracts.kit.repository import announce, list_page, move, to_row
 from contracts.models import qms as m
 from system_apis.qms import domain, views
 from system_apis.qms import store as s
@@ -114,15 +114,14 @@ async def move_supplier_case(
     elif action == "cancel":
         row.cancel_reason = reason
     row.responses = responses
-    before, row.status = row.status, target
-    await core_records.save(session, row)
-    await announce_transition(
+    await move(
         session,
         SOURCE,
         row,
         ev.SupplierCaseStatusChanged,
-        before,
+        target,
         action,
+        save=core_records.save,
         case_id=row.id,
         nc_ids=list(row.nc_ids),
         lot_ids=list(row.lot_ids),

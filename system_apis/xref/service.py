@@ -18,6 +18,7 @@ from contracts.kit.repository import (
     insert,
     lister,
     reader,
+    to_row,
 )
 from contracts.models import xref as m
 from system_apis.xref import domain, views
@@ -55,26 +56,16 @@ async def register_mapping(session: AsyncSession, data: m.MappingCreate) -> m.Ma
         validity=domain.validity(data.valid_from, data.valid_to),
     )
     await _check(session, claim)
-    row = s.MappingRow(
+    row = to_row(  # the period as the rules read it: in UTC
+        s.MappingRow,
+        data,
         id=claim.mapping_id,
-        canonical_id=claim.canonical_id,
         kind=claim.kind,
-        system=claim.system,
-        system_id=claim.system_id,
         valid_from=claim.validity.start,
         valid_to=claim.validity.end,
     )
     await insert(session, row)
-    await announce(
-        session,
-        SOURCE,
-        row,
-        ev.MappingRegistered,
-        mapping_id=row.id,
-        valid_from=claim.validity.start,
-        valid_to=claim.validity.end,
-        subject=row.canonical_id,
-    )
+    await announce(session, SOURCE, row, ev.MappingRegistered, mapping_id=row.id, subject=row.canonical_id)
     return views.mapping(row)
 
 

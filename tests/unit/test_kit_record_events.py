@@ -19,7 +19,7 @@ from contracts.kit import tables
 from contracts.kit.paging import PageQuery
 from contracts.kit.problems import NotFound
 from contracts.kit.records import RecordMixin
-from contracts.kit.repository import announce, announce_transition, insert, lister_of, reader, to_wire
+from contracts.kit.repository import announce, insert, lister_of, move, reader, to_wire
 from tests.support.fixtures import DatabaseUrl
 
 
@@ -133,10 +133,17 @@ async def test_an_event_staged_in_a_rolled_back_transaction_is_not_kept(session:
 
 
 async def test_a_transition_names_status_before_status_now_and_action(session: AsyncSession) -> None:
-    asset = SimpleNamespace(id="A-3", site="P1", status="under_maintenance", work_order_id=None)
-    await announce_transition(
-        session, "/test", asset, ev.AssetStatusChanged, "down", "start_maintenance", asset_id=asset.id
+    asset = SimpleNamespace(id="A-3", site="P1", status="down", work_order_id=None)
+    await move(
+        session,
+        "/test",
+        asset,
+        ev.AssetStatusChanged,
+        "under_maintenance",
+        "start_maintenance",
+        asset_id=asset.id,
     )
+    assert asset.status == "under_maintenance"
     await session.commit()
     [(_type, subject, data)] = await _staged(session)
     assert (subject, data["from_status"], data["to_status"], data["action"]) == (
