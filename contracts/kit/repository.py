@@ -224,6 +224,10 @@ async def list_page(
     delta). `equal` names columns and the values a query asked for; an absent (None or empty)
     value does not filter."""
     table = inspect(model).local_table
+    # Every named column is checked, asked for or not: a misspelt name fails on the first call,
+    # not only when a request happens to carry that filter.
+    if unknown := equal.keys() - table.c.keys():
+        raise KeyError(f"{table.name} has no column {', '.join(sorted(unknown))}")
     matching = [table.c[column] == value for column, value in equal.items() if value not in (None, "")]
     query = keyset(
         select(table).where(*where, *matching),

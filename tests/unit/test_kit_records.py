@@ -129,6 +129,24 @@ async def test_a_page_is_a_delta_since_a_moment(session: AsyncSession) -> None:
     assert delta.items == ["G-6"]
 
 
+async def test_a_page_filters_by_the_columns_asked_for_and_refuses_a_column_it_lacks(
+    session: AsyncSession,
+) -> None:
+    session.add_all([GadgetRow(id="G-8", status="new"), GadgetRow(id="G-9", status="done")])
+    await session.commit()
+
+    def convert(row: GadgetRow) -> str:
+        return row.id
+
+    asked = await list_page(session, GadgetRow, convert, PageQuery(limit=10), status="done")
+    assert asked.items == ["G-9"]
+    absent = await list_page(session, GadgetRow, convert, PageQuery(limit=10), status=None)
+    assert absent.items == ["G-8", "G-9"]
+    # A misspelt column fails even when the request did not carry that filter.
+    with pytest.raises(KeyError, match="stauts"):
+        await list_page(session, GadgetRow, convert, PageQuery(limit=10), stauts=None)
+
+
 async def test_a_row_is_made_from_a_create_body_by_column_name(session: AsyncSession) -> None:
     due = datetime(2026, 3, 1, 7, 30, tzinfo=UTC)
     row = to_row(GadgetRow, GadgetCreate(gadget_id="G-7", due_at=due), id="G-7")
