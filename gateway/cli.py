@@ -23,7 +23,7 @@ def add_parser(commands: Any) -> None:
     register.add_argument(
         "--scopes",
         required=True,
-        type=lambda text: text.replace(",", " ").split(),
+        type=_scope_list,
         help='space- or comma-separated, e.g. "erp:read erp:write"',
     )
     register.add_argument("--name", default="")
@@ -55,6 +55,10 @@ def add_parser(commands: Any) -> None:
     )
     sub.add_parser("seal-keys", help="encrypt signing keys stored before GATEWAY_KEY_ENCRYPTION_KEY was set")
     sub.add_parser("migrate", help="apply the gateway's migrations")
+
+
+def _scope_list(text: str) -> list[str]:
+    return text.replace(",", " ").split()
 
 
 def run(args: argparse.Namespace) -> int:
