@@ -196,6 +196,10 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
     else:
         detail = exc.detail
     headers = dict(exc.headers or {})
+    if allow := headers.get("allow"):
+        # Litestar joins the path's methods in the order its handlers happen to be kept, which
+        # changes from one start to the next; the OPTIONS answer lists them sorted too.
+        headers["allow"] = ", ".join(sorted(allow.split(", ")))
     return problem_response(exc.status_code, slug, title, detail, instance=request.url.path, headers=headers)
 
 

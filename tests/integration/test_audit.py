@@ -256,6 +256,10 @@ def test_the_audit_trail_has_no_write_method(systems: Systems) -> None:
         assert response.status_code == 405
         assert response.headers["content-type"].startswith("application/problem+json")
     assert audit(erp, "/erp/v1", record_id=entry["record_id"])[0] == entry
+    # A 405 names the methods the path has as its OPTIONS answer does (sorted, the same every start).
+    refused = erp.request("PUT", "/erp/v1/items", json={})
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == erp.options("/erp/v1/items").headers["allow"] == "GET, OPTIONS, POST"
 
 
 def test_bad_queries_are_problems_and_reading_needs_the_read_scope(systems: Systems) -> None:
