@@ -154,6 +154,23 @@ async def test_a_transition_names_status_before_status_now_and_action(session: A
     )
 
 
+async def test_a_move_stores_the_record_its_own_way_before_the_event_is_staged(
+    session: AsyncSession,
+) -> None:
+    # Records kept on the Core path are stored by `save`, not by a flush of the ORM session.
+    stored: list[tuple[str, int]] = []
+
+    async def save(s: AsyncSession, row: SimpleNamespace) -> None:
+        stored.append((row.status, len(await _staged(s))))
+
+    asset = SimpleNamespace(id="A-4", site="P1", status="down", work_order_id=None)
+    await move(session, "/test", asset, ev.AssetStatusChanged, "up", "restore", save=save, asset_id="A-4")
+    await session.commit()
+    assert stored == [("up", 0)]  # saved once, in its new status, before its event
+    [(_type, _subject, data)] = await _staged(session)
+    assert (data["from_status"], data["to_status"]) == ("down", "up")
+
+
 async def test_a_reader_answers_the_record_as_its_view_or_404(session: AsyncSession) -> None:
     await insert(session, WidgetRow(id="W-1", site="P1", status="new"))
     await session.commit()
