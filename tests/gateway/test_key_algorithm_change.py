@@ -10,19 +10,21 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from joserfc.jwk import KeySet
 
-from contracts.kit.auth import KeyCache, TokenVerifier, TrustedIssuer
+from contracts.kit.auth import KeyCache, KeyLoader, TokenVerifier, TrustedIssuer, jwks_loader
 from contracts.kit.db import Database
 from contracts.kit.settings import SettingsError, load_settings
 from gateway.keys import KeyRing
 from gateway.settings import GatewaySettings, SigningAlgorithm
 from gateway.store import metadata
+from tests.gateway.conftest import CLIENT_ID, CLIENT_SECRET, StartGateway
 from tests.support.db import rows
-from tests.support.fixtures import BACKENDS, DatabaseUrl
+from tests.support.fixtures import BACKENDS, DatabaseUrl, GatewayCli
 
 ISSUER, AUDIENCE = "https://gateway.test", "plantbridge"
 AHEAD_SECONDS = 3.0  # the new key is in the JWKS this long before it signs
@@ -66,14 +68,11 @@ async def make_ring(url: str) -> AsyncIterator[Callable[[SigningAlgorithm], KeyR
         await db.dispose()
 
 
-def verifier_of(jwks: Any) -> TokenVerifier:
-    """A service that fetched `jwks` once and does not fetch again."""
-
-    async def load() -> KeySet:
-        return KeySet.import_key_set(jwks)
-
+async def service_fetching_now(issuer: str, load: KeyLoader) -> TokenVerifier:
+    """A service that fetches the issuer's key set now and not again during the test."""
     keys = KeyCache(load, min_interval=3600, max_age=3600)
-    return TokenVerifier([TrustedIssuer(ISSUER, keys)], [AUDIENCE])
+    await keys.key_set(None)
+    return TokenVerifier([TrustedIssuer(issuer, keys)], [AUDIENCE])
 
 
 async def test_changing_the_algorithm_keeps_issuing_and_rotates_to_a_key_of_the_new_type(
@@ -100,7 +99,7 @@ async def test_changing_the_algorithm_keeps_issuing_and_rotates_to_a_key_of_the_
         (old_kid, "RSA", "RS256"),
         (new_kid, "EC", "ES256"),
     }
-    service = verifier_of(jwks)  # fetched now, before the new key signs
+    service = await service_fetching_now(ISSUER, workers[0].public_keys)  # before the new key signs
 
     await asyncio.sleep(AHEAD_SECONDS + 0.2)
     for ring in workers:
@@ -134,3 +133,34 @@ async def test_a_process_still_on_the_old_setting_does_not_rotate_back(
 def test_an_algorithm_the_gateway_cannot_make_keys_for_is_refused_at_start() -> None:
     with pytest.raises(SettingsError, match="key_algorithm"):
         load_settings(GatewaySettings, "GATEWAY", env={"GATEWAY_KEY_ALGORITHM": "HS256"})
+
+
+async def test_a_gateway_restarted_with_another_algorithm_keeps_issuing_tokens(
+    start_gateway: StartGateway, gateway_cli: GatewayCli, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
+    gateway_cli(url, "register-client", CLIENT_ID, "--scopes", "erp:read", "--secret", CLIENT_SECRET)
+    timing = {"key_publish_ahead_seconds": str(AHEAD_SECONDS), "key_reload_seconds": "0.5"}
+    gateway = start_gateway(url, **timing)
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+
+        async def mint() -> str:
+            answer = await http.post(
+                "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET)
+            )
+            assert answer.status_code == 200, answer.text
+            return str(answer.json()["access_token"])
+
+        old_token = await mint()
+        gateway.stop()
+        gateway = start_gateway(url, port=gateway.port, key_algorithm="ES256", workers="2", **timing)
+        service = await service_fetching_now(gateway.url, jwks_loader(f"{gateway.url}/.well-known/jwks.json"))
+        for _ in range(6):  # answered by either worker
+            assert header(await mint())["alg"] == "RS256"
+        await asyncio.sleep(AHEAD_SECONDS + 1)
+        new_token = await mint()
+    assert header(new_token)["alg"] == "ES256"
+    for token in (old_token, new_token):
+        assert (await service.verify(token)).client_id == CLIENT_ID
+    stored = await rows(url, "SELECT algorithm FROM gateway_signing_keys")
+    assert sorted(a for (a,) in stored) == ["ES256", "RS256"]
