@@ -124,6 +124,7 @@ async def _run(args: argparse.Namespace) -> int:
                     [
                         {
                             "kid": p.key.kid,
+                            "algorithm": p.algorithm,
                             "created_at": p.created_at.isoformat(),
                             "signs_from": p.signs_from.isoformat(),
                             "retired_at": p.retired_at.isoformat() if p.retired_at else None,

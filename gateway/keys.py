@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.db import Database
 from contracts.kit.sealing import Sealer, is_sealed
-from gateway.settings import GatewaySettings
+from gateway.settings import GatewaySettings, SigningAlgorithm
 from gateway.store import signing_keys
 
 log = logging.getLogger("gateway.keys")
@@ -52,7 +52,7 @@ def _private_jwk(kid: str, stored: str, cipher: KeyCipher | None) -> str:
     return cipher.open(kid, stored)
 
 
-def generate(algorithm: str) -> SigningKey:
+def generate(algorithm: SigningAlgorithm) -> SigningKey:
     kid = f"{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:8]}"
     params: Any = {"kid": kid, "use": "sig", "alg": algorithm}
     if algorithm.startswith(("RS", "PS")):
@@ -64,7 +64,7 @@ def generate(algorithm: str) -> SigningKey:
 
 async def rotate(
     session: AsyncSession,
-    algorithm: str,
+    algorithm: SigningAlgorithm,
     token_ttl: int,
     leeway: int = 60,
     *,
@@ -113,9 +113,10 @@ async def seal_stored_keys(session: AsyncSession, cipher: KeyCipher) -> int:
 
 @dataclass(frozen=True)
 class Published:
-    """A key in the JWKS and the time it signs in: [signs_from, retired_at)."""
+    """A key in the JWKS, the algorithm it signs with and the time it signs in: [signs_from, retired_at)."""
 
     key: SigningKey
+    algorithm: str
     created_at: datetime
     signs_from: datetime
     retired_at: datetime | None
@@ -140,7 +141,8 @@ async def published(session: AsyncSession, *, cipher: KeyCipher | None = None) -
         key: SigningKey = RSAKey.import_key(data) if data["kty"] == "RSA" else ECKey.import_key(data)
         created = _utc(row.created_at)
         retired = _utc(row.retired_at) if row.retired_at else None
-        result.append(Published(key, created, _utc(row.signs_from) if row.signs_from else created, retired))
+        signs_from = _utc(row.signs_from) if row.signs_from else created
+        result.append(Published(key, row.algorithm, created, signs_from, retired))
     return result
 
 
@@ -166,6 +168,7 @@ class KeyRing:
         self.cipher = KeyCipher.from_setting(settings.key_encryption_key)
         self._state = _State([], KeySet([]), {"keys": []}, float("-inf"))
         self._lock = asyncio.Lock()
+        self._started = datetime.now(UTC)
 
     async def reload(self) -> None:
         async with self.db.transaction() as session:
@@ -215,18 +218,25 @@ class KeyRing:
             )
 
     def _needs_rotation(self) -> bool:
-        """No key signs now or later, or the newest one would reach its rotation age before a
-        successor published now could take over."""
+        """No key signs now or later; or the newest one is of another algorithm than
+        GATEWAY_KEY_ALGORITHM and older than this process; or it would reach its rotation age
+        before a successor published now could take over."""
         now = datetime.now(UTC)
-        upcoming = [p.signs_from for p in self._state.keys if p.retired_at is None or p.retired_at > now]
+        upcoming = [p for p in self._state.keys if p.retired_at is None or p.retired_at > now]
         if not upcoming:
             return True
+        newest = max(upcoming, key=lambda p: p.signs_from)
+        # A key made after this process started, by a process set otherwise (a replica restarted
+        # with the new setting while this one still has the old, `rotate-key`), is the operator's
+        # later word: rotating back would have the two take turns making keys at every check.
+        if newest.algorithm != self.settings.key_algorithm and newest.created_at < self._started:
+            return True
         rotation = timedelta(days=self.settings.key_rotation_days)
-        return now - max(upcoming) > rotation - timedelta(seconds=self.settings.key_publish_ahead_seconds)
+        return now - newest.signs_from > rotation - timedelta(seconds=self.settings.key_publish_ahead_seconds)
 
-    def _signer(self, at: datetime) -> SigningKey | None:
+    def _signer(self, at: datetime) -> Published | None:
         signing = [p for p in self._state.keys if p.signs(at)]
-        return max(signing, key=lambda p: p.signs_from).key if signing else None
+        return max(signing, key=lambda p: p.signs_from) if signing else None
 
     async def public_keys(self) -> KeySet:
         """The loader for this gateway's own KeyCache (verification without a network hop)."""
@@ -240,6 +250,7 @@ class KeyRing:
         signer = self._signer(datetime.now(UTC))
         if signer is None:
             raise RuntimeError("no signing key loaded (call ensure_fresh first)")
-        algorithm = self.settings.key_algorithm
-        header = {"alg": algorithm, "kid": signer.kid, "typ": "at+jwt"}  # RFC 9068 media type
-        return jwt.encode(header, claims, signer, algorithms=[algorithm])
+        # The key's own algorithm, not the setting's: after GATEWAY_KEY_ALGORITHM changes, the
+        # current key signs on until its successor of the new type takes over.
+        header = {"alg": signer.algorithm, "kid": signer.key.kid, "typ": "at+jwt"}  # RFC 9068 media type
+        return jwt.encode(header, claims, signer.key, algorithms=[signer.algorithm])

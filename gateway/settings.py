@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from contracts.kit.settings import ServiceSettings
 from contracts.topology import by_name
+
+# What the gateway can make keys for (gateway/keys.py, `generate`).
+SigningAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"]
 
 
 class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
@@ -21,7 +24,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     token_audience: str = "plantbridge"
     token_ttl_seconds: int = 900
     key_rotation_days: int = 30  # a signing key older than this is replaced on the next token issued
-    key_algorithm: str = "RS256"
+    # New keys are of this type; changed, the current key signs on (with its own algorithm) until a
+    # key of the new type, made at the next rotation check and published ahead, takes over.
+    key_algorithm: SigningAlgorithm = "RS256"
     # 32 bytes as base64url (`plantbridge gateway new-encryption-key`): seals the private signing
     # keys in the database. Without it they are stored as plain JWKs.
     key_encryption_key: str = ""
