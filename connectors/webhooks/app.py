@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request
@@ -45,24 +44,21 @@ def provide_deps(request: Request[Any, Any, Any]) -> Deps:
 
 
 SPEC = ServiceSpec(
-    name="webhooks",
+    by_name("webhooks"),
     title="Plantbridge webhooks API",
     description="Partners subscribe endpoints to event types of the AsyncAPI catalogue and receive "
     "them as Standard Webhooks (signed `webhook-id`, `webhook-timestamp`, `webhook-signature`), at "
     "least once, retried for about a day; a supplier's client only about its own records. Operators "
     "see every attempt, retry and replay. Configured sources post webhooks in, mapped to our commands.",
-    api_path="/webhooks/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     signed_routes=SIGNED_ROUTES,
     metadata=metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     dependencies={"needs": Provide(provide_deps, sync_to_thread=False)},
 )
 
 
 def create_app(settings: WebhooksSettings | None = None, **overrides: Any) -> Litestar:
-    settings = settings or load_settings(WebhooksSettings, "WEBHOOKS", **overrides)
+    settings = settings or load_settings(WebhooksSettings, SPEC.service.env_prefix, **overrides)
     guard = Guard(parse_networks(settings.allowed_networks), settings.allow_http)
     box = SecretBox(settings.secret_encryption_key)
     sources = load_sources(settings.sources_file)  # a bad file stops the service here

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request
 from litestar.di import Provide
-from sqlalchemy import MetaData
 
 from contracts.clients.outbound import Caller, Outbound
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
+from contracts.topology import by_name
 from experience_apis.operations import upstreams
 from experience_apis.operations.console.routes import console_router
 from experience_apis.operations.gauges import MonitorGauges, refresher
@@ -31,18 +30,14 @@ def operations_of(app: Litestar) -> Operations:
 
 
 SPEC = ServiceSpec(
-    name="operations",
+    by_name("operations"),
     title="Plantbridge operations API",
     description="Business monitors over the whole platform — holds that did not reach ERP (and the "
     "reverse), inspections and supplier cases past due, stalled flows, dead letters, consumer lag, "
     "repairs without posted cost — each listing its offending records with links; and the event "
     "backbone's operator API (stream health, dead letters, replay). The operations console "
     "(HTML, /operations/console/) is served by the same service.",
-    api_path="/operations/v1",
-    api_version="1.0.0",
     routes=ROUTES,
-    metadata=MetaData(),  # no tables of its own; the kernel adds its idempotency table
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     dependencies={"operations": Provide(provide_operations, sync_to_thread=False)},
 )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -20,22 +19,19 @@ from system_apis.qms.settings import QmsSettings
 from system_apis.qms.store import Base
 
 SPEC = ServiceSpec(
-    name="qms",
+    by_name("qms"),
     title="Plantbridge QMS system API",
     description="Inspection lots and results, usage decisions, nonconformances, supplier quality "
     "cases (SCAR), CAPA and the defect-code catalogue.",
-    api_path="/qms/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     metadata=(Base.metadata, audit_metadata, documents_metadata),  # the kernel's audit trail, documents
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
     # v2: inspection results as structured measurements, over the same data.
     versions=(ApiVersion("/qms/v2", "2.0.0", routes_v2.ROUTES),),
 )
 
 
 def create_app(settings: QmsSettings | None = None, **overrides: Any) -> Litestar:
-    settings = settings or load_settings(QmsSettings, by_name(SPEC.name).env_prefix, **overrides)
+    settings = settings or load_settings(QmsSettings, SPEC.service.env_prefix, **overrides)
     v1_retiring = Deprecation(
         "/qms/v1", successor="/qms/v2", since=settings.v1_deprecated_since, sunset=settings.v1_sunset
     )
