@@ -12,8 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request
-from litestar.di import Provide
+from litestar import Litestar
 
 from connectors.webhooks import fanout
 from connectors.webhooks.delivery import DeliveryMetrics, Dispatcher, Policy
@@ -33,15 +32,10 @@ from contracts.clients.qms_v2 import QmsV2Client
 from contracts.clients.tokens import ClientCredentials
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import consumer_lifespan
+from contracts.kit.lifetimes import from_state
 from contracts.kit.relay import stop_tasks
 from contracts.kit.settings import load_settings
 from contracts.topology import by_name
-
-
-def provide_deps(request: Request[Any, Any, Any]) -> Deps:
-    deps: Deps = request.app.state["deps"]
-    return deps
-
 
 SPEC = ServiceSpec(
     by_name("webhooks"),
@@ -53,7 +47,7 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     signed_routes=SIGNED_ROUTES,
     metadata=metadata,
-    dependencies={"needs": Provide(provide_deps, sync_to_thread=False)},
+    dependencies={"needs": from_state("deps")},
 )
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request
-from litestar.di import Provide
+from litestar import Litestar
 
 from contracts.clients.outbound import Caller, Outbound
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
+from contracts.kit.lifetimes import from_state, kept
 from contracts.topology import by_name
 from experience_apis.operations import upstreams
 from experience_apis.operations.console.routes import console_router
@@ -19,13 +17,11 @@ from experience_apis.operations.routes import ROUTES
 from experience_apis.operations.service import Operations
 from experience_apis.operations.settings import OperationsSettings
 
-
-def provide_operations(request: Request[Any, Any, Any]) -> Operations:
-    return operations_of(request.app)
+OPERATIONS = "operations"  # the key in app.state and the handlers' dependency
 
 
 def operations_of(app: Litestar) -> Operations:
-    operations: Operations = app.state["operations"]
+    operations: Operations = app.state[OPERATIONS]
     return operations
 
 
@@ -38,7 +34,7 @@ SPEC = ServiceSpec(
     "backbone's operator API (stream health, dead letters, replay). The operations console "
     "(HTML, /operations/console/) is served by the same service.",
     routes=ROUTES,
-    dependencies={"operations": Provide(provide_operations, sync_to_thread=False)},
+    dependencies={OPERATIONS: from_state(OPERATIONS)},
 )
 
 
@@ -46,11 +42,15 @@ def create_app(
     settings: OperationsSettings | None = None, *, outbound: Outbound | None = None, **overrides: Any
 ) -> Litestar:
     caller = Caller.of(SPEC.name, OperationsSettings, settings, outbound, overrides)
+
+    def operations(app: Litestar) -> Operations:
+        return Operations(upstreams.build(caller, runtime_of(app).redis), gauges=app.state["gauges"])
+
     app = create_service_app(
         SPEC,
         caller.settings,
         lifespans=[
-            _operations(caller),
+            kept(OPERATIONS, operations),
             refresher(
                 caller.settings.refresh_seconds,
                 lambda a: (operations_of(a).upstreams, operations_of(a).gauges),
@@ -61,17 +61,3 @@ def create_app(
     # The console's pages sit beside the API, outside its bearer-token router: they use a session.
     app.register(console_router(caller.settings, operations_of))
     return app
-
-
-def _operations(caller: Caller[OperationsSettings]) -> Any:
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = runtime_of(app)
-        up = upstreams.build(caller, runtime.redis)
-        app.state["operations"] = Operations(upstreams=up, gauges=app.state["gauges"])
-        try:
-            yield
-        finally:
-            await up.aclose()
-
-    return lifespan
