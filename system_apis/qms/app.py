@@ -18,25 +18,27 @@ from system_apis.qms.routes import ROUTES
 from system_apis.qms.settings import QmsSettings
 from system_apis.qms.store import Base
 
+QMS = by_name("qms")
+V2 = QMS.api_path(2)  # inspection results as structured measurements, over the same data
+
 SPEC = ServiceSpec(
-    by_name("qms"),
+    QMS,
     title="Plantbridge QMS system API",
     description="Inspection lots and results, usage decisions, nonconformances, supplier quality "
     "cases (SCAR), CAPA and the defect-code catalogue.",
     routes=ROUTES,
     metadata=(Base.metadata, audit_metadata, documents_metadata),  # the kernel's audit trail, documents
-    # v2: inspection results as structured measurements, over the same data.
-    versions=(ApiVersion("/qms/v2", "2.0.0", routes_v2.ROUTES),),
+    versions=(ApiVersion(V2, "2.0.0", routes_v2.ROUTES),),
 )
 
 
 def create_app(settings: QmsSettings | None = None, **overrides: Any) -> Litestar:
     settings = settings or load_settings(QmsSettings, SPEC.service.env_prefix, **overrides)
     v1_retiring = Deprecation(
-        "/qms/v1", successor="/qms/v2", since=settings.v1_deprecated_since, sunset=settings.v1_sunset
+        SPEC.api_path, successor=V2, since=settings.v1_deprecated_since, sunset=settings.v1_sunset
     )
     documents = DocumentSettings.of(
         settings.documents_dir, settings.document_max_bytes, settings.document_types
     )
-    v2 = ApiVersion("/qms/v2", "2.0.0", [*routes_v2.ROUTES, *document_routes(documents)])
+    v2 = ApiVersion(V2, "2.0.0", [*routes_v2.ROUTES, *document_routes(documents)])
     return create_service_app(replace(SPEC, versions=(v2,)), settings, deprecations=[v1_retiring])
