@@ -3,7 +3,8 @@ the API the gateway routes to it (prefixes, scopes, rate limit) and the OAuth2 c
 others as. Adding a service or a scope is an edit here (docs/CONTRIBUTING.md, "A service").
 
 Derived from it: the gateway's routes, its default upstreams and the scopes its RFC 8414 metadata
-lists; each service's default port, upstream URLs and client; the launcher (`plantbridge up`) and
+lists; each service's default port, upstream URLs and client, and its app's name, API path and
+settings prefix (`ServiceSpec`, contracts/kit/app.py); the launcher (`plantbridge up`) and
 `plantbridge serve`. Checked against it: compose.yaml (tests/unit/test_deployment_matches_launcher.py)
 and the scopes each committed OpenAPI document declares (tests/unit/test_topology.py).
 """
@@ -64,6 +65,15 @@ class Service:
     @property
     def module(self) -> str:
         return self.factory.split(":", 1)[0]
+
+    @property
+    def package(self) -> str:
+        """The Python package the service is (its app module's): its own migrations live there."""
+        return self.module.rpartition(".")[0]
+
+    def api_path(self, major: int) -> str:
+        """Where the gateway and the service serve major version `major` of its API."""
+        return f"/{self.name}/v{major}"
 
     @property
     def local_url(self) -> str:

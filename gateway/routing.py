@@ -34,7 +34,7 @@ class Route:
 ROUTES: tuple[Route, ...] = tuple(
     Route(
         service.name,
-        f"/{service.name}/v{major}",
+        service.api_path(major),
         service.name,
         service.read_scopes,
         service.write_scopes,

@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -33,18 +32,16 @@ from contracts.clients.outbound import Caller, Outbound
 from contracts.clients.xref import XrefClient
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.settings import SettingsError
+from contracts.topology import by_name
 
 SPEC = ServiceSpec(
-    name="shopfloor",
+    by_name("shopfloor"),
     title="Plantbridge shop-floor connector",
     description="Machines over OPC UA and MQTT (Sparkplug B, JSON topics) drive MES equipment state, "
     "downtime and counted quantities; this API shows the devices heard from, the problems with what "
     "they sent, and the backlog toward MES.",
-    api_path="/shopfloor/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     metadata=store.metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request
-from litestar.di import Provide
+from litestar import Litestar
 
 from connectors.webhooks import fanout
 from connectors.webhooks.delivery import DeliveryMetrics, Dispatcher, Policy
@@ -34,35 +32,27 @@ from contracts.clients.qms_v2 import QmsV2Client
 from contracts.clients.tokens import ClientCredentials
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.consumer import consumer_lifespan
+from contracts.kit.lifetimes import from_state
 from contracts.kit.relay import stop_tasks
 from contracts.kit.settings import load_settings
 from contracts.topology import by_name
 
-
-def provide_deps(request: Request[Any, Any, Any]) -> Deps:
-    deps: Deps = request.app.state["deps"]
-    return deps
-
-
 SPEC = ServiceSpec(
-    name="webhooks",
+    by_name("webhooks"),
     title="Plantbridge webhooks API",
     description="Partners subscribe endpoints to event types of the AsyncAPI catalogue and receive "
     "them as Standard Webhooks (signed `webhook-id`, `webhook-timestamp`, `webhook-signature`), at "
     "least once, retried for about a day; a supplier's client only about its own records. Operators "
     "see every attempt, retry and replay. Configured sources post webhooks in, mapped to our commands.",
-    api_path="/webhooks/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     signed_routes=SIGNED_ROUTES,
     metadata=metadata,
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
-    dependencies={"needs": Provide(provide_deps, sync_to_thread=False)},
+    dependencies={"needs": from_state("deps")},
 )
 
 
 def create_app(settings: WebhooksSettings | None = None, **overrides: Any) -> Litestar:
-    settings = settings or load_settings(WebhooksSettings, "WEBHOOKS", **overrides)
+    settings = settings or load_settings(WebhooksSettings, SPEC.service.env_prefix, **overrides)
     guard = Guard(parse_networks(settings.allowed_networks), settings.allow_http)
     box = SecretBox(settings.secret_encryption_key)
     sources = load_sources(settings.sources_file)  # a bad file stops the service here

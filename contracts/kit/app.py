@@ -52,18 +52,36 @@ S = TypeVar("S", bound=ServiceSettings)
 S_contra = TypeVar("S_contra", bound=ServiceSettings, contravariant=True)
 
 
+class TopologyEntry(Protocol):
+    """A service's entry in the platform's topology (`contracts/topology.py`), as far as the kernel
+    reads it. The kit is the layer below the topology, so it names the shape, not the module."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def env_prefix(self) -> str: ...
+
+    @property
+    def package(self) -> str: ...
+
+    def api_path(self, major: int) -> str: ...
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
-    """What makes one service different from another; everything else is the kernel's."""
+    """What makes one service different from another; everything else is the kernel's, or its
+    topology entry's: its name, settings prefix and API path (`/<service>/v<major of
+    api_version>`), and its own migrations in `<its package>/migrations/versions`."""
 
-    name: str
+    service: TopologyEntry
     title: str
     description: str
-    api_path: str
-    api_version: str
     routes: Sequence[ControllerRouterHandler]
-    metadata: MetaData | tuple[MetaData, ...]
-    versions_dir: Path
+    # Its tables and the kernel tables it opts into (audit, flows); the kernel's idempotency,
+    # outbox and inbox tables come with every service. Empty: no tables of its own.
+    metadata: MetaData | tuple[MetaData, ...] = ()
+    api_version: str = "1.0.0"  # of the document at `api_path`
     dependencies: dict[str, Provide] = field(default_factory=dict)
     # More major versions served beside `api_path` by the same app (contracts/kit/versioning.py).
     versions: Sequence[ApiVersion] = ()
@@ -71,6 +89,18 @@ class ServiceSpec:
     # no bearer token, and no Idempotency-Key answers kept (they would be shared by every
     # anonymous caller). The gateway forwards them without a token too.
     signed_routes: Sequence[ControllerRouterHandler] = ()
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def api_path(self) -> str:
+        return self.service.api_path(int(self.api_version.split(".", 1)[0]))
+
+    @property
+    def versions_dir(self) -> Path:
+        return migrations.versions_of(self.service.package)
 
 
 @dataclass
@@ -226,12 +256,13 @@ class CreateApp(Protocol[S_contra]):
     def __call__(self, settings: S_contra | None = None, **overrides: Any) -> Litestar: ...
 
 
-def service_app(spec: ServiceSpec, settings_type: type[S], env_prefix: str) -> CreateApp[S]:
+def service_app(spec: ServiceSpec, settings_type: type[S]) -> CreateApp[S]:
     """`create_app(settings=None, **overrides)` of a service that is its `spec` and nothing more:
-    its settings as given, or read from its `<env_prefix>_*` variables with `overrides` winning."""
+    its settings as given, or read from its `<PREFIX>_*` variables with `overrides` winning."""
 
     def create_app(settings: S | None = None, **overrides: Any) -> Litestar:
-        return create_service_app(spec, settings or load_settings(settings_type, env_prefix, **overrides))
+        prefix = spec.service.env_prefix
+        return create_service_app(spec, settings or load_settings(settings_type, prefix, **overrides))
 
     return create_app
 
@@ -271,4 +302,4 @@ def runtime_of(app: Litestar) -> Runtime:
     return runtime
 
 
-__all__ = ["Runtime", "ServiceSpec", "create_service_app", "runtime_of"]
+__all__ = ["Runtime", "ServiceSpec", "TopologyEntry", "create_service_app", "runtime_of", "service_app"]

@@ -30,6 +30,9 @@ class Operations:
     upstreams: Upstreams
     gauges: MonitorGauges
 
+    async def aclose(self) -> None:
+        await self.upstreams.aclose()
+
 
 def monitor_of(name: str) -> Monitor:
     monitor = BY_NAME.get(name)

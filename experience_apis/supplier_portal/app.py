@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from litestar import Litestar
-from sqlalchemy import MetaData
 
 from contracts.clients.caller_app import caller_app
 from contracts.clients.erp import ErpClient
@@ -13,21 +10,18 @@ from contracts.clients.outbound import Caller
 from contracts.clients.qms import QmsClient
 from contracts.clients.qms_documents import QmsDocumentsClient
 from contracts.kit.app import ServiceSpec
+from contracts.topology import by_name
 from experience_apis.supplier_portal.routes import ROUTES
 from experience_apis.supplier_portal.service import Upstreams
 from experience_apis.supplier_portal.settings import SupplierSettings
 
 SPEC = ServiceSpec(
-    name="supplier",
+    by_name("supplier"),
     title="Plantbridge supplier portal API",
     description="For the supplier named in the token only: its supplier quality cases with their "
     "nonconformances, answering a case, inspection results of its lots, and its scorecard. Another "
     "supplier's record is always 404.",
-    api_path="/supplier/v1",
-    api_version="1.0.0",
     routes=ROUTES,
-    metadata=MetaData(),  # no tables of its own; the kernel adds its idempotency table
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from litestar import Litestar
 
 from contracts.clients.caller_app import UPSTREAMS, caller_app
@@ -18,6 +16,7 @@ from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import flow_metadata
 from contracts.kit.flows.running import running_flows
 from contracts.kit.lifetimes import Lifespan
+from contracts.topology import by_name
 from process_apis.maintenance import starts
 from process_apis.maintenance.deps import Upstreams
 from process_apis.maintenance.flows import FLOW_TYPES
@@ -29,16 +28,13 @@ from process_apis.maintenance.store import maintenance_metadata
 SOURCE = "/plantbridge/maintenance"
 
 SPEC = ServiceSpec(
-    name="maintenance",
+    by_name("maintenance"),
     title="Plantbridge maintenance process API",
     description="Durable maintenance flows: nonconformances on a machine → maintenance request, production "
     "hold, stock hold and supplier case; work order completion → spare parts, cost, CAPA, asset and "
     "production resumed, order closed; breakdown → one maintenance request; spares → one requisition.",
-    api_path="/maintenance/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     metadata=(flow_metadata, maintenance_metadata),
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from litestar import Litestar
 
@@ -20,6 +19,7 @@ from contracts.kit.consumer import Consumer, consumer_lifespan
 from contracts.kit.flows import flow_metadata
 from contracts.kit.flows.running import running_flows
 from contracts.kit.lifetimes import Lifespan, background
+from contracts.topology import by_name
 from process_apis.quality import starts
 from process_apis.quality.deps import Upstreams
 from process_apis.quality.flow_types import FLOW_TYPES
@@ -32,18 +32,15 @@ from process_apis.quality.settings import QualitySettings
 from process_apis.quality.store import quality_metadata
 
 SPEC = ServiceSpec(
-    name="quality",
+    by_name("quality"),
     title="Plantbridge quality process API",
     description="Durable quality flows: goods receipt → inspection, usage decision → stock, "
     "nonconformance, supplier case and MES batch status, production completion → inspection, "
     "nonconformance disposition → stock, payment holds and return settlements, MES consumption → "
     "ERP issues, procurement notice → purchase orders flagged and email; and reconciliation of QMS "
     "decisions with ERP stock and MES, with repairs.",
-    api_path="/quality/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     metadata=(flow_metadata, quality_metadata, audit_metadata),  # disagreements and approvals are audited
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from contracts.kit.app import ServiceSpec, service_app
 from contracts.kit.audit import audit_metadata
 from contracts.topology import by_name
@@ -12,15 +10,12 @@ from system_apis.cmms.settings import CmmsSettings
 from system_apis.cmms.store import Base
 
 SPEC = ServiceSpec(
-    name="cmms",
+    by_name("cmms"),
     title="Plantbridge CMMS system API",
     description="Assets and their downtime, maintenance requests, and maintenance work orders with "
     "spare-part and labor lines.",
-    api_path="/cmms/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     metadata=(Base.metadata, audit_metadata),  # with the kernel's audit trail
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
-create_app = service_app(SPEC, CmmsSettings, by_name(SPEC.name).env_prefix)
+create_app = service_app(SPEC, CmmsSettings)

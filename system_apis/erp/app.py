@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -23,22 +22,19 @@ from system_apis.erp.settings import ErpSettings
 from system_apis.erp.store import Base
 
 SPEC = ServiceSpec(
-    name="erp",
+    by_name("erp"),
     title="Plantbridge ERP system API",
     description="Items, suppliers, purchase orders, goods receipts, lots and stock status, "
     "inventory transactions and cost postings.",
-    api_path="/erp/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     # With the kernel's audit trail, and the Tryton connector's bindings and watermark (empty
     # tables when the ERP is embedded; one schema whichever backend a database was made with).
     metadata=(Base.metadata, connector_metadata, audit_metadata),
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
 
 def create_app(settings: ErpSettings | None = None, **overrides: Any) -> Litestar:
-    settings = settings or load_settings(ErpSettings, by_name(SPEC.name).env_prefix, **overrides)
+    settings = settings or load_settings(ErpSettings, SPEC.service.env_prefix, **overrides)
     backend = backends.load(settings)
 
     def provide_backend() -> ErpBackend:

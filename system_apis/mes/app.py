@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from contracts.kit.app import ServiceSpec, service_app
 from contracts.kit.audit import audit_metadata
 from contracts.topology import by_name
@@ -12,15 +10,12 @@ from system_apis.mes.settings import MesSettings
 from system_apis.mes.store import Base
 
 SPEC = ServiceSpec(
-    name="mes",
+    by_name("mes"),
     title="Plantbridge MES system API",
     description="Production orders and their operations, confirmations, batch completion, material "
     "consumption (genealogy) and equipment state.",
-    api_path="/mes/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     metadata=(Base.metadata, audit_metadata),  # with the kernel's audit trail
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
 )
 
-create_app = service_app(SPEC, MesSettings, by_name(SPEC.name).env_prefix)
+create_app = service_app(SPEC, MesSettings)

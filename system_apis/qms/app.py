@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -19,28 +18,27 @@ from system_apis.qms.routes import ROUTES
 from system_apis.qms.settings import QmsSettings
 from system_apis.qms.store import Base
 
+QMS = by_name("qms")
+V2 = QMS.api_path(2)  # inspection results as structured measurements, over the same data
+
 SPEC = ServiceSpec(
-    name="qms",
+    QMS,
     title="Plantbridge QMS system API",
     description="Inspection lots and results, usage decisions, nonconformances, supplier quality "
     "cases (SCAR), CAPA and the defect-code catalogue.",
-    api_path="/qms/v1",
-    api_version="1.0.0",
     routes=ROUTES,
     metadata=(Base.metadata, audit_metadata, documents_metadata),  # the kernel's audit trail, documents
-    versions_dir=Path(__file__).parent / "migrations" / "versions",
-    # v2: inspection results as structured measurements, over the same data.
-    versions=(ApiVersion("/qms/v2", "2.0.0", routes_v2.ROUTES),),
+    versions=(ApiVersion(V2, "2.0.0", routes_v2.ROUTES),),
 )
 
 
 def create_app(settings: QmsSettings | None = None, **overrides: Any) -> Litestar:
-    settings = settings or load_settings(QmsSettings, by_name(SPEC.name).env_prefix, **overrides)
+    settings = settings or load_settings(QmsSettings, SPEC.service.env_prefix, **overrides)
     v1_retiring = Deprecation(
-        "/qms/v1", successor="/qms/v2", since=settings.v1_deprecated_since, sunset=settings.v1_sunset
+        SPEC.api_path, successor=V2, since=settings.v1_deprecated_since, sunset=settings.v1_sunset
     )
     documents = DocumentSettings.of(
         settings.documents_dir, settings.document_max_bytes, settings.document_types
     )
-    v2 = ApiVersion("/qms/v2", "2.0.0", [*routes_v2.ROUTES, *document_routes(documents)])
+    v2 = ApiVersion(V2, "2.0.0", [*routes_v2.ROUTES, *document_routes(documents)])
     return create_service_app(replace(SPEC, versions=(v2,)), settings, deprecations=[v1_retiring])

@@ -5,26 +5,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
-from sqlalchemy import MetaData
 
 from contracts.kit.app import ServiceSpec, create_service_app, runtime_of
 from contracts.kit.operations import events_router
 from contracts.kit.settings import ServiceSettings, load_settings
 from contracts.kit.tables import metadata as kit_metadata
+from contracts.topology import Api, Service
 
+# No tables of its own (no tests/events/migrations): the kernel's, made as it starts.
 SPEC = ServiceSpec(
-    name="ops",
+    Service("ops", f"{__name__}:create_app", 0, "OPS", "experience", Api()),
     title="Operator surface under test",
     description="Only the event backbone's operator router.",
-    api_path="/ops/v1",
-    api_version="1.0.0",
     routes=[events_router()],
-    metadata=MetaData(),
-    versions_dir=Path(__file__).parent / "no-migrations",
 )
 
 

@@ -15,11 +15,13 @@ from contracts.kit.flows import FlowType, Step
 from contracts.kit.flows.api import flow_controller, searchable_keys
 from contracts.kit.flows.store import flow_metadata
 from contracts.kit.settings import ServiceSettings
+from contracts.topology import Api, Service
 from plantbridge.processes import RedisServer
 from tests.support.http import auth_headers
 from tests.support.tokens import auth_settings
 
-VERSIONS = Path(__file__).parent / "no-migrations"  # no tables of its own: the kernel's branches only
+# A process API made here: no tables of its own (no tests/flows/migrations), the kernel's flow store only.
+BATCHES = Service("batches", f"{__name__}:app", 0, "BATCHES", "process", Api())
 
 
 async def nothing(_ctx: flows.FlowContext[None]) -> None:
@@ -34,14 +36,11 @@ LINE_CHECK = FlowType("line_check", "test", (Step("noop", nothing),), keys=("lin
 @pytest.fixture
 def app(tmp_path: Path, redis_server: RedisServer) -> Litestar:
     spec = ServiceSpec(
-        name="batches",
+        BATCHES,
         title="Batches",
         description="A process API made in a test",
-        api_path="/batches/v1",
-        api_version="1.0.0",
         routes=[flow_controller([BATCH_RELEASE, LINE_CHECK], also_filter_by=("order_id",))],
         metadata=flow_metadata,
-        versions_dir=VERSIONS,
     )
     settings = ServiceSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/batches.db",

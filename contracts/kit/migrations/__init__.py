@@ -15,6 +15,7 @@ import fcntl
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
 from typing import cast
 
@@ -37,6 +38,15 @@ KERNEL_BRANCHES = {
     "kernel_flows": "kit_flows",
     "kernel_documents": "kit_documents",
 }
+
+
+def versions_of(package: str) -> Path:
+    """Where a service keeps the revisions of its own tables: `<its package>/migrations/versions`
+    (the folder need not exist while it has none)."""
+    init = import_module(package).__file__
+    if init is None:
+        raise ValueError(f"{package} is a namespace package: a service is a package with an __init__.py")
+    return Path(init).parent / "migrations" / "versions"
 
 
 def with_kernel(metadata: Schema) -> list[MetaData]:
