@@ -6,6 +6,7 @@ the revisions of its own tables."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -34,5 +35,6 @@ def test_the_app_serves_every_major_the_gateway_routes_to_it(service: Service) -
 def test_the_app_finds_the_revisions_beside_it(service: Service) -> None:
     """A service whose folder is missing would migrate the kernel's tables only, and say nothing."""
     versions_dir = spec_of(service).versions_dir
-    assert versions_dir.parent.parent.name == service.package.rpartition(".")[2]
+    app_file = Path(importlib.import_module(service.module).__file__ or "")
+    assert versions_dir == app_file.parent / "migrations" / "versions"
     assert sorted(versions_dir.glob("*.py")), versions_dir
