@@ -40,5 +40,6 @@ def create_app(settings: QmsSettings | None = None, **overrides: Any) -> Litesta
     documents = DocumentSettings.of(
         settings.documents_dir, settings.document_max_bytes, settings.document_types
     )
-    v2 = ApiVersion(V2, "2.0.0", [*routes_v2.ROUTES, *document_routes(documents)])
+    [v2] = SPEC.versions
+    v2 = replace(v2, routes=[*v2.routes, *document_routes(documents)])  # documents need the settings
     return create_service_app(replace(SPEC, versions=(v2,)), settings, deprecations=[v1_retiring])
