@@ -3,10 +3,15 @@
     python benchmarks/events_throughput.py [--events 20000] [--rounds 3] [--producer-db URL]
         [--consumer-db URL] [--postgres] [--stages]
 
-Backbone: use cases stage events with `outbox.publish` (transactions of `--per-commit` events)
-→ OutboxRelay XADDs them → Consumer reads them in a group, applies an idempotent effect and
-its inbox row in one transaction → XACK. Raw: pipelined XADD by 100 and XREADGROUP by 100 with
-one XACK per batch, same payloads, same Redis, same run. Each is measured in two topologies:
+Backbone: events staged in the producer's transactions (`--per-commit` to each) → OutboxRelay
+XADDs them → Consumer reads them in a group, applies an idempotent effect (one row per event)
+and its inbox rows in one transaction → XACK. The producer and the effect use the kernel's Core
+paths, as the flow engine's steps stage events (`outbox.stage` inside `Database.run`) and the
+webhooks fan-out applies them (a `Consumer.on_batch` handler on the batch's connection). The
+one-process block also prints the same backbone through sessions, as use cases and flow starts
+use it (`outbox.publish` in `Database.transaction()`; a `Consumer.on` handler with the
+`AsyncSession`). Raw: pipelined XADD by 100 and XREADGROUP by 100 with one XACK per batch, same
+payloads, same Redis, same run. Each is measured in two topologies:
 
 - One process (the first block printed): producer and consumer in this process and event loop,
   overlapped. CPU is this process's (not Redis's) per event.
@@ -21,11 +26,12 @@ one XACK per batch, same payloads, same Redis, same run. Each is measured in two
   (backbone) or acknowledged (raw). CPU is both processes' (not Redis's), from this process's
   first event to the child's report, summed and each on its own.
 
-Each round times raw-1p, backbone-1p, raw-2p, backbone-2p back to back; each ratio is the median
-of the rounds' ratios, since this shared machine's disk and CPU drift between rounds more than
-between two neighbouring runs. Every run checks that each event was applied exactly once (effect
-rows, their distinct event ids and inbox rows all equal `--events`; nothing pending in Redis; every
-outbox row published). Not a test: it prints numbers and the load average; it asserts nothing else.
+Each round times raw-1p, backbone-1p, backbone-1p through sessions, raw-2p, backbone-2p back to
+back; each ratio is the median of the rounds' ratios, since this shared machine's disk and CPU
+drift between rounds more than between two neighbouring runs. Every run checks that each event
+was applied exactly once (effect rows, their distinct event ids and inbox rows all equal
+`--events`; nothing pending in Redis; every outbox row published). Not a test: it prints numbers
+and the load average; it asserts nothing else.
 """
 
 from __future__ import annotations
@@ -42,13 +48,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import Column, Integer, MetaData, String, Table, distinct, func, insert, select
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, distinct, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.erp import GoodsReceiptPosted
@@ -67,6 +74,7 @@ from plantbridge.processes import RedisServer
 SCRIPT = Path(__file__).resolve()
 REPOSITORY = SCRIPT.parents[1]
 RAW_STREAM, RAW_GROUP = "bench.raw", "raw"
+RECEIPT = "erp.goods_receipt.posted.v1"
 BACKBONE_STREAM, BACKBONE_GROUP = "events.erp", "bench"
 STALLED_AFTER = 600.0  # seconds
 effect_metadata = MetaData()
@@ -120,7 +128,7 @@ async def raw_produce(redis: Redis, payloads: list[bytes]) -> None:
     for start in range(0, events, 100):
         pipe = redis.pipeline(transaction=False)
         for n in range(start, min(events, start + 100)):
-            pipe.xadd(RAW_STREAM, {"id": str(n), "type": "erp.goods_receipt.posted.v1", "event": payloads[n]})
+            pipe.xadd(RAW_STREAM, {"id": str(n), "type": RECEIPT, "event": payloads[n]})
         await pipe.execute()
 
 
@@ -163,15 +171,24 @@ async def raw_consume_pipelined(redis: Redis, events: int) -> int:
     return seen
 
 
-def bench_consumer(db: Database, redis: Redis, group: str = BACKBONE_GROUP) -> Consumer:
-    """The consumer group every mode runs: one effect row per event, through the handler's session."""
+def bench_consumer(
+    db: Database, redis: Redis, group: str = BACKBONE_GROUP, *, sessions: bool = False
+) -> Consumer:
+    """The consumer group every mode runs: one effect row per event, written with one statement
+    per batch on its connection, or (`sessions`) one per event through the handler's session."""
     add_effect = insert(effects)
+
+    def apply_batch(events: Sequence[CloudEvent], conn: Connection) -> None:
+        conn.execute(add_effect, [{"event_id": e.id, "lot_id": e.data.lot_id} for e in events])
 
     async def apply(event: CloudEvent, session: AsyncSession) -> None:
         await session.execute(add_effect, {"event_id": event.id, "lot_id": event.data.lot_id})
 
     consumer = Consumer(db=db, redis=redis, group=group, batch_size=100)
-    consumer.on("erp.goods_receipt.posted.v1", apply)
+    if sessions:
+        consumer.on(RECEIPT, apply)
+    else:
+        consumer.on_batch(RECEIPT, apply_batch)
     return consumer
 
 
@@ -180,12 +197,21 @@ def handled(consumer: Consumer) -> int:
     return consumer.stats.applied + consumer.stats.duplicates
 
 
-async def produce(producer: Database, events: int, per_commit: int) -> None:
-    """Use cases staging events, `per_commit` to a transaction."""
+async def produce(producer: Database, events: int, per_commit: int, *, sessions: bool = False) -> None:
+    """Events staged `per_commit` to a transaction: on its Core connection, or (`sessions`) on
+    a use case's session."""
     for start in range(0, events, per_commit):
-        async with producer.transaction() as session:
-            for n in range(start, min(events, start + per_commit)):
-                await outbox.publish(session, "erp", f"GR-{n}", receipt(n))
+        numbers = range(start, min(events, start + per_commit))
+        if sessions:
+            async with producer.transaction() as session:
+                for n in numbers:
+                    await outbox.publish(session, "erp", f"GR-{n}", receipt(n))
+            continue
+        staged = [outbox.envelope("erp", f"GR-{n}", receipt(n)) for n in numbers]
+        await producer.run(partial(outbox.stage, events=staged))
+        # A producer yields between transactions, as `Database.transaction()` does and a
+        # service's requests do: else it runs to the end before the relay and consumer start.
+        await asyncio.sleep(0)
 
 
 async def until(done: Callable[[], bool], stalled: Callable[[], str]) -> None:
@@ -220,15 +246,15 @@ async def check_exactly_once(redis: Redis, producer: Database, counts: dict[str,
 
 
 async def backbone(
-    redis: Redis, producer: Database, consumer_db: Database, events: int, per_commit: int
+    redis: Redis, producer: Database, consumer_db: Database, events: int, per_commit: int, *, sessions: bool
 ) -> tuple[float, float]:
     """Events per second, and this process's CPU seconds per event."""
-    consumer = bench_consumer(consumer_db, redis)
+    consumer = bench_consumer(consumer_db, redis, sessions=sessions)
     await consumer.ensure_groups()
     started, cpu = time.perf_counter(), time.process_time()
     relay = OutboxRelay(producer, redis)
     async with relay_running(relay), consumers_running(consumer):
-        await produce(producer, events, per_commit)
+        await produce(producer, events, per_commit, sessions=sessions)
         await until(
             lambda: handled(consumer) >= events,
             lambda: f"relay published {relay.published}, consumer {consumer.stats}",
@@ -440,6 +466,8 @@ async def main() -> None:
     breakdown = ""
     ours: list[float] = []
     cpu: list[float] = []
+    sessions: list[float] = []
+    sessions_cpu: list[float] = []
     raw_2p: list[Run] = []
     ours_2p: list[Run] = []
     try:
@@ -447,16 +475,20 @@ async def main() -> None:
             rate, cpu_per_event = await raw_loop(redis, args.events)
             raw.append(rate)
             raw_cpu.append(cpu_per_event)
-            producer = Database(_url(args.producer_db, postgres, work, f"producer_{round_no}"))
-            consumer = Database(_url(args.consumer_db, postgres, work, f"consumer_{round_no}"))
-            await prepare(producer)
-            await prepare(consumer)
-            await redis.delete("events.erp")
-            rate, cpu_per_event = await backbone(redis, producer, consumer, args.events, args.per_commit)
-            ours.append(rate)
-            cpu.append(cpu_per_event)
-            await producer.dispose()
-            await consumer.dispose()
+            for through_sessions, rates, cpus in ((False, ours, cpu), (True, sessions, sessions_cpu)):
+                name = f"{round_no}_sessions" if through_sessions else str(round_no)
+                producer = Database(_url(args.producer_db, postgres, work, f"producer_{name}"))
+                consumer = Database(_url(args.consumer_db, postgres, work, f"consumer_{name}"))
+                await prepare(producer)
+                await prepare(consumer)
+                await redis.delete(BACKBONE_STREAM)
+                rate, cpu_per_event = await backbone(
+                    redis, producer, consumer, args.events, args.per_commit, sessions=through_sessions
+                )
+                rates.append(rate)
+                cpus.append(cpu_per_event)
+                await producer.dispose()
+                await consumer.dispose()
 
             raw_2p.append(await raw_two_processes(redis, server.url, args.events))
             producer = Database(_url(args.producer_db, postgres, work, f"producer_2p_{round_no}"))
@@ -474,7 +506,7 @@ async def main() -> None:
             consumer = Database(_url(args.consumer_db, postgres, work, "consumer_stages"))
             await prepare(producer)
             await prepare(consumer)
-            await redis.delete("events.erp")
+            await redis.delete(BACKBONE_STREAM)
             breakdown = await stages(redis, producer, consumer, args.events, args.per_commit)
             await producer.dispose()
             await consumer.dispose()
@@ -507,6 +539,14 @@ async def main() -> None:
     print(
         f"ratio backbone / raw:                    {statistics.median(ratios):>10.2f}  "
         f"(target ≥ 0.2; rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    session_ratios = [s / r for s, r in zip(sessions, raw, strict=True)]
+    session_factor = statistics.median(c / r for c, r in zip(sessions_cpu, raw_cpu, strict=True))
+    print(
+        f"the same through sessions:               {statistics.median(sessions):>10,.0f} events/s, "
+        f"CPU {statistics.median(sessions_cpu) * 1e6:,.0f} µs/event ({session_factor:.1f}x raw), "
+        f"ratio {statistics.median(session_ratios):.2f} "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in session_ratios)})"
     )
     print_two_processes(raw_2p, ours_2p)
     load_after = os.getloadavg()

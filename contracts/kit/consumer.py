@@ -9,6 +9,12 @@ Relays publish at least once; the inbox makes the effect happen once.
 A failing handler is retried in place with backoff (which keeps per-stream order); after
 `max_attempts` the message goes to `<stream>.dlq` with the error, attempt count, group and
 original entry id, and the group moves on. `contracts.kit.operations` replays it.
+
+Two kinds of handler: `on` registers one taking an event and the transaction's `AsyncSession`
+(use cases, flows, the ORM); `on_batch` one taking every fresh event of a batch and the
+transaction's Core `Connection`, for effects that are plain statements. A batch whose handlers
+all take a connection runs in one `Database.run` (one greenlet, no unit of work: about a third
+of the CPU per event, docs/decisions/event-backbone-cpu.md).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from itertools import groupby
 from typing import Any
 
 import msgspec
@@ -32,12 +40,13 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import delete
+from sqlalchemy import Connection, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from contracts.kit import correlation, tracing
+from contracts.kit import correlation, signals, tracing
 from contracts.kit.audit import Actor, acting_as
 from contracts.kit.db import Database
 from contracts.kit.envelope import CATALOGUE, CloudEvent, decode
@@ -56,6 +65,16 @@ from contracts.kit.tables import inbox
 log = logging.getLogger("plantbridge.consumer")
 
 Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
+# Called with the fresh events of a batch in stream order (never one this group applied before)
+# inside the batch's transaction. No correlation, trace span or `current_delivery()` per event:
+# what it writes is plain rows; a use case, a flow or an audit entry takes a `Handler`.
+BatchHandler = Callable[[Sequence[CloudEvent], Connection], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _OnConnection:
+    handle: BatchHandler
+
 
 DLQ_SUFFIX = ".dlq"
 # Set on replayed messages: only that group handles it; the others ack it unread.
@@ -91,7 +110,7 @@ class _Item:
     entry_id: str
     fields: dict[bytes, bytes]
     event: CloudEvent
-    handler: Handler
+    handler: Handler | _OnConnection
     prior_failures: int = 0
     redelivered: bool = False
 
@@ -177,7 +196,7 @@ class Consumer:
     forget_idle_ms: int = 3_600_000  # drop consumers with nothing pending after an hour idle
     inbox_retention: timedelta = RETENTION  # no older message can arrive again (relay retention)
     purge_every: float = 600.0
-    handlers: dict[str, Handler] = field(default_factory=dict)
+    handlers: dict[str, Handler | _OnConnection] = field(default_factory=dict)
     streams: list[str] = field(default_factory=list)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
@@ -187,6 +206,18 @@ class Consumer:
 
     def on(self, event_type: str, handler: Handler | None = None, *, stream: str | None = None) -> Any:
         """Register `handler` for a CloudEvents type (usable as a decorator)."""
+
+        def register(fn: Handler) -> Handler:
+            self._register(event_type, stream, fn)
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def on_batch(self, event_type: str, handler: BatchHandler, *, stream: str | None = None) -> None:
+        """Register a handler of batches on a Core connection for a CloudEvents type."""
+        self._register(event_type, stream, _OnConnection(handler))
+
+    def _register(self, event_type: str, stream: str | None, handler: Handler | _OnConnection) -> None:
         if stream is None:
             known = CATALOGUE.get(event_type)
             if known is None:
@@ -194,12 +225,7 @@ class Consumer:
             stream = known.stream
         if stream not in self.streams:
             self.streams.append(stream)
-
-        def register(fn: Handler) -> Handler:
-            self.handlers[event_type] = fn
-            return fn
-
-        return register(handler) if handler is not None else register
+        self.handlers[event_type] = handler
 
     # --- running -----------------------------------------------------------------------------
     async def ensure_groups(self) -> None:
@@ -355,8 +381,7 @@ class Consumer:
     async def _apply_batch(self, stream: str, items: list[_Item]) -> bool:
         """The fast path: a whole batch in one transaction. False means: go one by one."""
         try:
-            async with self.db.transaction() as session:
-                applied = await self._handle(session, stream, items)
+            applied = await self._apply(stream, items)
         except Exception:
             raise_if_cancelled()
             return False
@@ -377,8 +402,7 @@ class Consumer:
                 )
                 return
             try:
-                async with self.db.transaction() as session:
-                    applied = await self._handle(session, stream, [item])
+                applied = await self._apply(stream, [item])
             except Exception as exc:
                 raise_if_cancelled()
                 if _is_transient(exc):
@@ -408,40 +432,54 @@ class Consumer:
             await pipe.execute()
             return
 
-    async def _handle(self, session: AsyncSession, stream: str, items: list[_Item]) -> list[bool]:
-        """Apply events inside the caller's transaction; False for each this group saw already."""
-        acting_as(session, Actor(client_id=f"consumer:{self.group}"))  # who, in audit entries
-        fresh = await self._mark_seen(session, {i.event.id for i in items})
-        applied: list[bool] = []
-        for item in items:
-            event = item.event
-            if event.id not in fresh:
-                applied.append(False)
-                continue
-            fresh.discard(event.id)  # the same event twice in one batch: the second is a duplicate
-            delivered = _delivery.set(Delivery(stream, self.group, item.entry_id, item.fields))
-            try:
-                with (
-                    correlation.bound(event.correlationid, event.traceparent, causation_id=event.id),
-                    tracing.processing(event.type, event.id, event.traceparent),
-                ):
-                    await item.handler(event, session)
-                    if session.new or session.dirty or session.deleted:
-                        await session.flush()  # so audit entries take this event's correlation
-            finally:
-                _delivery.reset(delivered)
-            applied.append(True)
+    async def _apply(self, stream: str, items: list[_Item]) -> list[bool]:
+        """Items and their inbox rows in one transaction: a Core one when every handler takes a
+        connection, a session's otherwise. False for each this group saw already."""
+        if all(isinstance(i.handler, _OnConnection) for i in items):
+            return await self.db.run(partial(self._handle_on_connection, items))
+        async with self.db.transaction() as session:
+            return await self._handle(session, stream, items)
+
+    def _handle_on_connection(self, items: list[_Item], conn: Connection) -> list[bool]:
+        applied = _fresh(items, set(conn.execute(self._inbox_insert, self._inbox_rows(items)).scalars()))
+        _apply_batches([i for i, new in zip(items, applied, strict=True) if new], conn)
         return applied
 
-    async def _mark_seen(self, session: AsyncSession, event_ids: set[str]) -> set[str]:
-        """Insert the inbox rows together; returns the ids that were not there yet."""
-        now = datetime.now(UTC)
-        rows = [
-            {"consumer": self.group, "event_id": event_id, "processed_at": now}
-            for event_id in sorted(event_ids)
-        ]
+    async def _handle(self, session: AsyncSession, stream: str, items: list[_Item]) -> list[bool]:
+        acting_as(session, Actor(client_id=f"consumer:{self.group}"))  # who, in audit entries
         # executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT, compiled once.
-        return set((await session.execute(self._inbox_insert, rows)).scalars())
+        seen = await session.execute(self._inbox_insert, self._inbox_rows(items))
+        applied = _fresh(items, set(seen.scalars()))
+        fresh = [i for i, new in zip(items, applied, strict=True) if new]
+        for on_connection, run in groupby(fresh, key=lambda i: isinstance(i.handler, _OnConnection)):
+            if on_connection:
+                await session.run_sync(_apply_batches_in, list(run))
+                continue
+            for item in run:
+                await self._apply_in_session(session, stream, item)
+        return applied
+
+    async def _apply_in_session(self, session: AsyncSession, stream: str, item: _Item) -> None:
+        event, handler = item.event, item.handler
+        assert not isinstance(handler, _OnConnection)  # _handle runs those on its connection
+        delivered = _delivery.set(Delivery(stream, self.group, item.entry_id, item.fields))
+        try:
+            with (
+                correlation.bound(event.correlationid, event.traceparent, causation_id=event.id),
+                tracing.processing(event.type, event.id, event.traceparent),
+            ):
+                await handler(event, session)
+                if session.new or session.dirty or session.deleted:
+                    await session.flush()  # so audit entries take this event's correlation
+        finally:
+            _delivery.reset(delivered)
+
+    def _inbox_rows(self, items: list[_Item]) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        return [
+            {"consumer": self.group, "event_id": event_id, "processed_at": now}
+            for event_id in sorted({i.event.id for i in items})
+        ]
 
     def _count(self, applied: list[bool]) -> None:
         done = sum(applied)
@@ -513,6 +551,31 @@ class Consumer:
                 await self.redis.xgroup_delconsumer(stream, self.group, name)
 
 
+def _fresh(items: list[_Item], inserted: set[str]) -> list[bool]:
+    """Whether each item is new: its inbox row went in just now, and it is the first of its
+    event id in the batch (the same event twice in one batch: the second is a duplicate)."""
+    applied = []
+    for item in items:
+        new = item.event.id in inserted
+        inserted.discard(item.event.id)
+        applied.append(new)
+    return applied
+
+
+def _apply_batches_in(session: Session, items: list[_Item]) -> None:
+    conn = session.connection()
+    _apply_batches(items, conn)
+    for name in signals.taken(conn):  # the session's commit is the one that fires them
+        signals.notify_on_commit(session, name)
+
+
+def _apply_batches(items: list[_Item], conn: Connection) -> None:
+    """Consecutive items of one batch handler go to it together, in stream order."""
+    for handler, run in groupby(items, key=lambda i: i.handler):
+        assert isinstance(handler, _OnConnection)  # callers pass only those
+        handler.handle([i.event for i in run], conn)
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -551,6 +614,7 @@ def consumer_lifespan(
 
 __all__ = [
     "DLQ_SUFFIX",
+    "BatchHandler",
     "Consumer",
     "ConsumerStats",
     "Delivery",

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import Session
 from sqlalchemy.util import greenlet_spawn
 
-from contracts.kit import sqlite_inline
+from contracts.kit import signals, sqlite_inline
 
 T = TypeVar("T")
 
@@ -75,17 +75,25 @@ class Database:
 
     def _in_transaction(self, work: Callable[[Connection], T], relaxed: bool) -> T:
         with self.engine.sync_engine.connect() as conn:
-            if not relaxed or not self.is_sqlite:
-                with conn.begin():
-                    if relaxed:
-                        conn.exec_driver_sql(_PG_RELAXED)
-                    return work(conn)
-            _sqlite_synchronous(conn, _SQLITE_RELAXED)
             try:
-                with conn.begin():
-                    return work(conn)
+                done = self._committed(conn, work, relaxed)
             finally:
-                _durable_again(conn)
+                marked = signals.taken(conn)
+        signals.fire(marked)  # reached only when the transaction committed
+        return done
+
+    def _committed(self, conn: Connection, work: Callable[[Connection], T], relaxed: bool) -> T:
+        if not relaxed or not self.is_sqlite:
+            with conn.begin():
+                if relaxed:
+                    conn.exec_driver_sql(_PG_RELAXED)
+                return work(conn)
+        _sqlite_synchronous(conn, _SQLITE_RELAXED)
+        try:
+            with conn.begin():
+                return work(conn)
+        finally:
+            _durable_again(conn)
 
     @asynccontextmanager
     async def relaxed(self) -> AsyncIterator[AsyncConnection]:

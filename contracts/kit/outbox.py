@@ -4,14 +4,18 @@
 the transaction commits (a SQLAlchemy statement costs ~100-150 µs before the database does
 any work; a use case that stages several events pays that once). Inside a savepoint they are
 written at once, so rolling the savepoint back takes them with it.
+
+`stage` writes envelopes on a Core connection (work inside `Database.run`), in one statement.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import msgspec
+from sqlalchemy import Connection
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
@@ -60,14 +64,7 @@ async def publish(
     the current request's (a repair reported days after the nonconformance that called for it
     continues that incident), so the flows one incident sets off share one id."""
     event = envelope(source, subject, data, correlation_id)
-    row = {
-        "event_id": event.id,
-        "stream": type_of(data).stream,
-        "type": event.type,
-        "subject": subject,
-        "payload": encode(event),
-        "created_at": event.time,
-    }
+    row = _row(event)
     if session.in_nested_transaction():
         await (await session.connection()).execute(_INSERT, row)
     else:
@@ -76,6 +73,25 @@ async def publish(
         session.info.setdefault(_STAGED, []).append(row)
     signals.notify_on_commit(session, SIGNAL)
     return event
+
+
+def stage(conn: Connection, events: Sequence[CloudEvent]) -> None:
+    """Write `envelope()`s in the connection's transaction; only ever sent if it commits.
+    For work on Core inside `Database.run`, which wakes the relay when it commits."""
+    if events:
+        conn.execute(_INSERT, [_row(event) for event in events])
+        signals.notify_on_commit(conn, SIGNAL)
+
+
+def _row(event: CloudEvent) -> dict[str, object]:
+    return {
+        "event_id": event.id,
+        "stream": type_of(event.data).stream,
+        "type": event.type,
+        "subject": event.subject,
+        "payload": encode(event),
+        "created_at": event.time,
+    }
 
 
 @sa_event.listens_for(Session, "before_commit")

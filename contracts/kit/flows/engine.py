@@ -604,19 +604,16 @@ class FlowRunner(Generic[D]):
         if last:
             notes.append(("completed", None, None))
 
-        def progress(executor: Connection | Session) -> None:
-            _fence(executor, held, _ADVANCE, values)
-            _append(executor, ctx.flow_id, notes)
+        events = [outbox.envelope(self.source, subject, data) for subject, data in ctx.staged]
 
-        if ctx.staged:  # the outbox stages events on an ORM session
-            async with self.db.transaction() as session:
-                await session.run_sync(progress)
-                for subject, data in ctx.staged:
-                    await outbox.publish(session, self.source, subject, data)
-        else:
-            # Most steps stage nothing: one Core transaction in one greenlet commits the same
-            # rows for under half the CPU of a session's unit of work (docs/decisions/db-run.md).
-            await self.db.run(progress)
+        def progress(conn: Connection) -> None:
+            _fence(conn, held, _ADVANCE, values)
+            _append(conn, ctx.flow_id, notes)
+            outbox.stage(conn, events)
+
+        # One Core transaction in one greenlet commits the same rows for under half the CPU of a
+        # session's unit of work (docs/decisions/db-run.md).
+        await self.db.run(progress)
         held.renewed_at = started
 
     async def _await_approval(
