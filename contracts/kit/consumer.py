@@ -66,8 +66,9 @@ log = logging.getLogger("plantbridge.consumer")
 
 Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
 # Called with the fresh events of a batch in stream order (never one this group applied before)
-# inside the batch's transaction. No correlation, trace span or `current_delivery()` per event:
-# what it writes is plain rows; a use case, a flow or an audit entry takes a `Handler`.
+# inside the batch's transaction, with a trace span per event over the call. No correlation or
+# `current_delivery()` per event: what it writes is plain rows; a use case, a flow or an audit
+# entry takes a `Handler`.
 BatchHandler = Callable[[Sequence[CloudEvent], Connection], None]
 
 
@@ -573,7 +574,21 @@ def _apply_batches(items: list[_Item], conn: Connection) -> None:
     """Consecutive items of one batch handler go to it together, in stream order."""
     for handler, run in groupby(items, key=lambda i: i.handler):
         assert isinstance(handler, _OnConnection)  # callers pass only those
-        handler.handle([i.event for i in run], conn)
+        events = [i.event for i in run]
+        with tracing.spans(tracing.CONSUMER, _process_spans(events) if tracing.enabled() else ()):
+            handler.handle(events, conn)
+
+
+def _process_spans(events: list[CloudEvent]) -> list[tuple[str, str, tracing.Attributes]]:
+    """A CONSUMER span per event over the batch handler's call, child of the event's trace."""
+    return [
+        (
+            f"process {e.type}",
+            e.traceparent,
+            {**tracing.message_attributes("process", "", e.id), "cloudevents.event_type": e.type},
+        )
+        for e in events
+    ]
 
 
 def _describe(exc: BaseException) -> str:

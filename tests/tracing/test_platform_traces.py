@@ -1,9 +1,10 @@
 """One request through the gateway, followed as ONE trace across processes and events.
 
-Gateway, ERP, QMS and the quality process run as their own processes, each exporting spans by
-OTLP/HTTP to a receiver in this test: a goods receipt of an inspection-required item, posted
-through the gateway, becomes `erp.goods_receipt.posted.v1`, the quality process's flow, and an
-inspection lot in QMS. Every hop must be in the trace the caller started, with the right parent.
+Gateway, ERP, QMS, the quality process and webhooks run as their own processes, each exporting
+spans by OTLP/HTTP to a receiver in this test: a goods receipt of an inspection-required item,
+posted through the gateway, becomes `erp.goods_receipt.posted.v1`, the quality process's flow, and
+an inspection lot in QMS; webhooks fans the event out with a batch handler. Every hop must be in
+the trace the caller started, with the right parent.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def traced(launch, database_url, redis_server) -> Iterator[tuple[Platform, Servi
             flow_max_backoff_seconds="1",
             otlp_endpoint=endpoint,
         )
+        p.start("webhooks", **p.own_client("webhooks"), otlp_endpoint=endpoint)
         # ...the edge, a gateway replica routing to them, through the standard OpenTelemetry variable.
         env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         edge = p.start_edge()
@@ -96,6 +98,7 @@ def test_a_receipt_through_the_gateway_is_one_trace_to_the_inspection_lot(traced
         ("erp", "server"),
         ("quality", "flow receipt_inspection"),
         ("qms", "POST /qms/v1/inspection-lots"),
+        ("webhooks", "consumer"),
     }
 
     def complete() -> list[Span] | None:
@@ -104,7 +107,7 @@ def test_a_receipt_through_the_gateway_is_one_trace_to_the_inspection_lot(traced
         return spans if expected <= seen else None
 
     spans = eventually(complete, what=f"every hop of trace {trace_id}")
-    assert {"gateway", "erp", "quality", "qms"} <= {s.service for s in spans}
+    assert {"gateway", "erp", "quality", "qms", "webhooks"} <= {s.service for s in spans}
 
     # gateway: a server span under the caller's, a client span under it
     edge = one(spans, service="gateway", kind="server")
@@ -136,6 +139,10 @@ def test_a_receipt_through_the_gateway_is_one_trace_to_the_inspection_lot(traced
     applied = one(spans, service="quality", kind="consumer", name="process erp.goods_receipt.posted.v1")
     assert applied.parent_id == created.span_id
     assert applied.attributes["messaging.message.id"] == event.id
+    # ... and fanned out by webhooks, whose handler takes the whole batch: a span per event all the same
+    fanned = one(spans, service="webhooks", kind="consumer", name="process erp.goods_receipt.posted.v1")
+    assert fanned.parent_id == created.span_id
+    assert fanned.attributes["messaging.message.id"] == event.id
 
     # the flow the event started, its step, and the step's call to QMS
     flow = one(spans, service="quality", name="flow receipt_inspection")
