@@ -73,7 +73,9 @@ BatchHandler = Callable[[Sequence[CloudEvent], Connection], None]
 
 
 @dataclass(frozen=True, slots=True)
-class _OnConnection:
+class OnBatch:
+    """A registered `BatchHandler` (`Consumer.on_batch`), told apart from a `Handler`."""
+
     handle: BatchHandler
 
 
@@ -111,7 +113,7 @@ class _Item:
     entry_id: str
     fields: dict[bytes, bytes]
     event: CloudEvent
-    handler: Handler | _OnConnection
+    handler: Handler | OnBatch
     prior_failures: int = 0
     redelivered: bool = False
 
@@ -197,7 +199,7 @@ class Consumer:
     forget_idle_ms: int = 3_600_000  # drop consumers with nothing pending after an hour idle
     inbox_retention: timedelta = RETENTION  # no older message can arrive again (relay retention)
     purge_every: float = 600.0
-    handlers: dict[str, Handler | _OnConnection] = field(default_factory=dict)
+    handlers: dict[str, Handler | OnBatch] = field(default_factory=dict)
     streams: list[str] = field(default_factory=list)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
@@ -214,11 +216,19 @@ class Consumer:
 
         return register(handler) if handler is not None else register
 
-    def on_batch(self, event_type: str, handler: BatchHandler, *, stream: str | None = None) -> None:
-        """Register a handler of batches on a Core connection for a CloudEvents type."""
-        self._register(event_type, stream, _OnConnection(handler))
+    def on_batch(
+        self, event_type: str, handler: BatchHandler | None = None, *, stream: str | None = None
+    ) -> Any:
+        """Register a handler of batches on a Core connection for a CloudEvents type (usable as
+        a decorator)."""
 
-    def _register(self, event_type: str, stream: str | None, handler: Handler | _OnConnection) -> None:
+        def register(fn: BatchHandler) -> BatchHandler:
+            self._register(event_type, stream, OnBatch(fn))
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def _register(self, event_type: str, stream: str | None, handler: Handler | OnBatch) -> None:
         if stream is None:
             known = CATALOGUE.get(event_type)
             if known is None:
@@ -436,7 +446,7 @@ class Consumer:
     async def _apply(self, stream: str, items: list[_Item]) -> list[bool]:
         """Items and their inbox rows in one transaction: a Core one when every handler takes a
         connection, a session's otherwise. False for each this group saw already."""
-        if all(isinstance(i.handler, _OnConnection) for i in items):
+        if all(isinstance(i.handler, OnBatch) for i in items):
             return await self.db.run(partial(self._handle_on_connection, items))
         async with self.db.transaction() as session:
             return await self._handle(session, stream, items)
@@ -447,12 +457,13 @@ class Consumer:
         return applied
 
     async def _handle(self, session: AsyncSession, stream: str, items: list[_Item]) -> list[bool]:
+        """Apply events inside the session's transaction, batch handlers on its connection."""
         acting_as(session, Actor(client_id=f"consumer:{self.group}"))  # who, in audit entries
         # executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT, compiled once.
         seen = await session.execute(self._inbox_insert, self._inbox_rows(items))
         applied = _fresh(items, set(seen.scalars()))
         fresh = [i for i, new in zip(items, applied, strict=True) if new]
-        for on_connection, run in groupby(fresh, key=lambda i: isinstance(i.handler, _OnConnection)):
+        for on_connection, run in groupby(fresh, key=lambda i: isinstance(i.handler, OnBatch)):
             if on_connection:
                 await session.run_sync(_apply_batches_in, list(run))
                 continue
@@ -462,7 +473,7 @@ class Consumer:
 
     async def _apply_in_session(self, session: AsyncSession, stream: str, item: _Item) -> None:
         event, handler = item.event, item.handler
-        assert not isinstance(handler, _OnConnection)  # _handle runs those on its connection
+        assert not isinstance(handler, OnBatch)  # _handle runs those on its connection
         delivered = _delivery.set(Delivery(stream, self.group, item.entry_id, item.fields))
         try:
             with (
@@ -565,15 +576,18 @@ def _fresh(items: list[_Item], inserted: set[str]) -> list[bool]:
 
 def _apply_batches_in(session: Session, items: list[_Item]) -> None:
     conn = session.connection()
-    _apply_batches(items, conn)
-    for name in signals.taken(conn):  # the session's commit is the one that fires them
+    try:
+        _apply_batches(items, conn)
+    finally:
+        marked = signals.taken(conn.info)  # a failed batch's marks die with it
+    for name in marked:  # the session's commit is the one that fires them
         signals.notify_on_commit(session, name)
 
 
 def _apply_batches(items: list[_Item], conn: Connection) -> None:
     """Consecutive items of one batch handler go to it together, in stream order."""
     for handler, run in groupby(items, key=lambda i: i.handler):
-        assert isinstance(handler, _OnConnection)  # callers pass only those
+        assert isinstance(handler, OnBatch)  # callers pass only those
         events = [i.event for i in run]
         with tracing.spans(tracing.CONSUMER, _process_spans(events) if tracing.enabled() else ()):
             handler.handle(events, conn)
@@ -634,6 +648,7 @@ __all__ = [
     "ConsumerStats",
     "Delivery",
     "Handler",
+    "OnBatch",
     "as_text",
     "attempts_key",
     "consumer_lifespan",

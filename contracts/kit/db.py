@@ -41,6 +41,7 @@ class Database:
         self.engine: AsyncEngine = sqlalchemy_asyncio.create_async_engine(self.url, **engine_options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine.sync_engine.pool, "checkin", signals.forget)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
 
     @asynccontextmanager
@@ -75,11 +76,16 @@ class Database:
 
     def _in_transaction(self, work: Callable[[Connection], T], relaxed: bool) -> T:
         with self.engine.sync_engine.connect() as conn:
+            # Held from the start: on a connection the work invalidated, `conn.info` would connect
+            # again (and hide the error that invalidated it).
+            info = conn.info
             try:
                 done = self._committed(conn, work, relaxed)
             finally:
-                marked = signals.taken(conn)
-        signals.fire(marked)  # reached only when the transaction committed
+                marked = signals.taken(info)
+        # Reached only when the transaction committed (also when the relaxed SQLite path failed
+        # after its commit, restoring the durable setting: then they are lost, and workers poll).
+        signals.fire(marked)
         return done
 
     def _committed(self, conn: Connection, work: Callable[[Connection], T], relaxed: bool) -> T:

@@ -108,7 +108,7 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
             event.id,
         )
 
-    async def on_batch(event: CloudEvent, session: AsyncSession) -> None:
+    async def on_batch_completed(event: CloudEvent, session: AsyncSession) -> None:
         batch: mes_events.BatchCompleted = event.data
         await start_production_inspection(
             session,
@@ -161,7 +161,7 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
     consumer.on("erp.goods_receipt.posted.v1", on_receipt)
     consumer.on("quality.procurement_notice.v1", on_procurement_notice)
     consumer.on("qms.usage_decision.made.v1", on_decision)
-    consumer.on("mes.batch.completed.v1", on_batch)
+    consumer.on("mes.batch.completed.v1", on_batch_completed)
     consumer.on("qms.nonconformance.opened.v1", on_nc_opened)
     consumer.on("qms.nonconformance.updated.v1", on_nc_updated)
     consumer.on("mes.material.consumed.v1", on_consumed)

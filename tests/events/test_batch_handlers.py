@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.erp import StockStatusChanged
@@ -198,3 +199,66 @@ async def test_events_staged_on_a_connection_are_sent_once_and_only_if_it_commit
             select(func.count()).select_from(outbox_table).where(outbox_table.c.published_at.is_(None))
         )
     assert unpublished == 0
+
+
+async def test_a_failed_batch_leaves_no_mark_behind_to_fire_on_a_later_commit(
+    db: Database, redis: Redis
+) -> None:
+    woken: list[str] = []
+    unsubscribe = signals.subscribe("tests.failed", lambda: woken.append("tests.failed"))
+    attempts: list[int] = []
+
+    def flaky(batch: Sequence[CloudEvent], conn: Connection) -> None:
+        attempts.append(len(batch))
+        if len(attempts) == 1:  # marks, then fails: nothing it did may count
+            signals.notify_on_commit(conn, "tests.failed")
+            raise ValueError("not this time")
+        write_effects(batch, conn)
+
+    async def on_status(event: CloudEvent, session: AsyncSession) -> None:
+        await record(event, session)
+
+    c = batch_consumer(db, redis, flaky, batch_size=10)
+    c.on(status_changed("x").type, on_status, stream=STREAM)  # a mixed batch: the session's path
+    await c.ensure_groups()
+    for event in (make_event("R-1"), status_changed("S-1")):
+        await put(redis, STREAM, event)
+    try:
+        await drain(c)
+        await db.run(lambda conn: None)  # later commits on the same pooled connection
+        async with db.transaction() as session:
+            await session.execute(select(1))
+    finally:
+        unsubscribe()
+
+    assert await effect_lots(db) == ["R-1", "S-1"]  # applied one by one after the failed batch
+    assert woken == []
+
+
+async def test_a_mark_on_a_connection_outside_a_run_is_dropped_with_its_checkout(db: Database) -> None:
+    woken: list[str] = []
+    unsubscribe = signals.subscribe("tests.stray", lambda: woken.append("tests.stray"))
+    try:
+        async with db.engine.connect() as conn:  # not `Database.run`: nobody fires its marks
+            await conn.run_sync(lambda sync: signals.notify_on_commit(sync, "tests.stray"))
+        await db.run(lambda conn: None)
+    finally:
+        unsubscribe()
+    assert woken == []
+
+
+async def test_a_run_whose_connection_died_raises_its_own_error_without_connecting_again(
+    db: Database,
+) -> None:
+    connects: list[int] = []
+    sa_event.listen(db.engine.sync_engine, "connect", lambda *_: connects.append(1))
+    await db.run(lambda conn: None)
+    before = len(connects)
+
+    def lost(conn: Connection) -> None:
+        conn.invalidate()  # as a dropped database connection leaves it
+        raise ConnectionResetError("the database went away")
+
+    with pytest.raises(ConnectionResetError, match="went away"):
+        await db.run(lost)
+    assert len(connects) == before

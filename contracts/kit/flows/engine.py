@@ -604,12 +604,12 @@ class FlowRunner(Generic[D]):
         if last:
             notes.append(("completed", None, None))
 
-        events = [outbox.envelope(self.source, subject, data) for subject, data in ctx.staged]
-
         def progress(conn: Connection) -> None:
             _fence(conn, held, _ADVANCE, values)
             _append(conn, ctx.flow_id, notes)
-            outbox.stage(conn, events)
+            # Built once the fence held: a runner that lost its lease records no staging span
+            # for events it never writes. The greenlet runs in this task's context.
+            outbox.stage(conn, [outbox.envelope(self.source, subject, data) for subject, data in ctx.staged])
 
         # One Core transaction in one greenlet commits the same rows for under half the CPU of a
         # session's unit of work (docs/decisions/db-run.md).
