@@ -13,8 +13,9 @@ original entry id, and the group moves on. `contracts.kit.operations` replays it
 Two kinds of handler: `on` registers one taking an event and the transaction's `AsyncSession`
 (use cases, flows, the ORM); `on_batch` one taking every fresh event of a batch and the
 transaction's Core `Connection`, for effects that are plain statements. A batch whose handlers
-all take a connection runs in one `Database.run` (one greenlet, no unit of work: about a third
-of the CPU per event, docs/decisions/event-backbone-cpu.md).
+all take a connection runs in one `Database.run`: one greenlet, no unit of work, one statement
+per table for the whole batch if the handler writes it so (figures in
+docs/decisions/event-backbone-cpu.md).
 """
 
 from __future__ import annotations
