@@ -66,8 +66,10 @@ from contracts.kit.tables import inbox
 log = logging.getLogger("plantbridge.consumer")
 
 Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
-# Called with the fresh events of a batch in stream order (never one this group applied before)
-# inside the batch's transaction, with a trace span per event over the call. No correlation or
+# Called with fresh events in stream order (never one this group applied before) inside the
+# batch's transaction, with a trace span per event over the call: once per run of consecutive
+# events it handles, so maybe several times in one transaction (a mixed batch) and once per event
+# when a failed batch is applied one by one. No correlation or
 # `current_delivery()` per event: what it writes is plain rows; a use case, a flow or an audit
 # entry takes a `Handler`.
 BatchHandler = Callable[[Sequence[CloudEvent], Connection], None]
@@ -577,11 +579,11 @@ def _fresh(items: list[_Item], inserted: set[str]) -> list[bool]:
 
 def _apply_batches_in(session: Session, items: list[_Item]) -> None:
     conn = session.connection()
-    try:
-        _apply_batches(items, conn)
-    finally:
-        marked = signals.taken(conn.info)  # a failed batch's marks die with it
-    for name in marked:  # the session's commit is the one that fires them
+    _apply_batches(items, conn)
+    # The session's commit is the one that fires them. A failed batch's marks are dropped when
+    # its connection goes back to the pool (`signals.forget`); reading `conn.info` after a
+    # failure could raise over the error that invalidated the connection.
+    for name in signals.taken(conn.info):
         signals.notify_on_commit(session, name)
 
 

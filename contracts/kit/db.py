@@ -76,15 +76,12 @@ class Database:
 
     def _in_transaction(self, work: Callable[[Connection], T], relaxed: bool) -> T:
         with self.engine.sync_engine.connect() as conn:
-            # Held from the start: on a connection the work invalidated, `conn.info` would connect
-            # again (and hide the error that invalidated it).
-            info = conn.info
-            try:
-                done = self._committed(conn, work, relaxed)
-            finally:
-                marked = signals.taken(info)
-        # Reached only when the transaction committed (also when the relaxed SQLite path failed
-        # after its commit, restoring the durable setting: then they are lost, and workers poll).
+            done = self._committed(conn, work, relaxed)
+            # Only once committed: after a failure `conn.info` may connect again (the work
+            # invalidated the connection) and hide the error; the pool drops those marks at
+            # check-in (`signals.forget`). Not reached either when the relaxed SQLite path fails
+            # after its commit, restoring the durable setting: its marks are lost, workers poll.
+            marked = signals.taken(conn.info)
         signals.fire(marked)
         return done
 

@@ -5,12 +5,14 @@ guarantees as session handlers, in stream order, with after-commit signals."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from contracts.events.erp import StockStatusChanged
 from contracts.kit import outbox, signals
@@ -75,15 +77,25 @@ async def test_a_batch_handler_gets_each_fresh_event_once_in_stream_order(db: Da
         calls.append([e.data.lot_id for e in batch])
         write_effects(batch, conn)
 
+    sessions: list[Session] = []
+
+    def began(session: Session, *_: object) -> None:
+        sessions.append(session)
+
     c = batch_consumer(db, redis, handler, batch_size=10)
     await c.ensure_groups()
     first, second, third = make_event("LOT-A"), make_event("LOT-B"), make_event("LOT-C")
     for event in (first, second, first, third):  # the relay's at-least-once: `first` twice
         await put(redis, STREAM, event)
-    await drain(c)
-    await put(redis, STREAM, second)  # and again in a later batch
-    await drain(c)
+    sa_event.listen(Session, "after_begin", began)
+    try:
+        await drain(c)
+        await put(redis, STREAM, second)  # and again in a later batch
+        await drain(c)
+    finally:
+        sa_event.remove(Session, "after_begin", began)
 
+    assert sessions == []  # only batch handlers: Core transactions, no ORM session at all
     assert calls == [["LOT-A", "LOT-B", "LOT-C"]]  # one call, no duplicate, none for the late copy
     assert await effect_lots(db) == ["LOT-A", "LOT-B", "LOT-C"]
     assert await inbox_rows(db) == 3
@@ -192,7 +204,7 @@ async def test_events_staged_on_a_connection_are_sent_once_and_only_if_it_commit
     while await relay.publish_pending():
         pass
 
-    sent = await redis.xrange(type_of(kept[0].data).stream)
+    sent: Any = await redis.xrange(type_of(kept[0].data).stream)
     assert [fields[b"id"].decode() for _, fields in sent] == [e.id for e in kept]
     async with db.sessions() as session:
         unpublished = await session.scalar(
