@@ -11,7 +11,7 @@ A failing handler is retried in place with backoff (which keeps per-stream order
 original entry id, and the group moves on. `contracts.kit.operations` replays it.
 
 Two kinds of handler: `on` registers one taking an event and the transaction's `AsyncSession`
-(use cases, flows, the ORM); `on_batch` one taking every fresh event of a batch and the
+(use cases, flows, the ORM); `on_batch` one taking the fresh events of a batch and the
 transaction's Core `Connection`, for effects that are plain statements. A batch whose handlers
 all take a connection runs in one `Database.run`: one greenlet, no unit of work, one statement
 per table for the whole batch if the handler writes it so (figures in
@@ -69,9 +69,8 @@ Handler = Callable[[CloudEvent, AsyncSession], Awaitable[None]]
 # Called with fresh events in stream order (never one this group applied before) inside the
 # batch's transaction, with a trace span per event over the call: once per run of consecutive
 # events it handles, so maybe several times in one transaction (a mixed batch) and once per event
-# when a failed batch is applied one by one. No correlation or
-# `current_delivery()` per event: what it writes is plain rows; a use case, a flow or an audit
-# entry takes a `Handler`.
+# when a failed batch is applied one by one. No correlation or `current_delivery()` per event:
+# what it writes is plain rows; a use case, a flow or an audit entry takes a `Handler`.
 BatchHandler = Callable[[Sequence[CloudEvent], Connection], None]
 
 
