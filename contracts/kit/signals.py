@@ -66,7 +66,7 @@ def subscribe(name: str, callback: Callable[[], None]) -> Callable[[], None]:
 
 @sa_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    fire(session.info.pop(_KEY, set()))
+    fire(taken(session.info))
 
 
 @sa_event.listens_for(Session, "after_rollback")

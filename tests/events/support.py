@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.erp import GoodsReceiptPosted
 from contracts.kit import correlation, outbox
+from contracts.kit.consumer import Consumer
 from contracts.kit.db import Database
 from contracts.kit.envelope import CloudEvent, encode
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE
@@ -75,3 +76,9 @@ async def effect_count(db: Database, event_id: str | None = None) -> int:
         query = query.where(effects.c.event_id == event_id)
     async with db.sessions() as session:
         return int(await session.scalar(query) or 0)
+
+
+async def drain(consumer: Consumer) -> None:
+    """Poll until the consumer finds nothing more to read."""
+    while await consumer.poll(block_ms=50):
+        pass

@@ -22,7 +22,7 @@ from contracts.kit.envelope import CloudEvent, type_of
 from contracts.kit.relay import OutboxRelay
 from contracts.kit.tables import inbox
 from contracts.kit.tables import outbox as outbox_table
-from tests.events.support import RECEIPT, effects, make_event, put, record
+from tests.events.support import RECEIPT, drain, effects, make_event, put, record
 
 STREAM = "events.test"
 
@@ -53,11 +53,6 @@ def batch_consumer(
     c = Consumer(db=db, redis=redis, group="tests", retry_delay=0.01, **options)  # type: ignore[arg-type]
     c.on_batch(RECEIPT, handler, stream=STREAM)  # type: ignore[arg-type]
     return c
-
-
-async def drain(c: Consumer) -> None:
-    while await c.poll(block_ms=50):
-        pass
 
 
 async def effect_lots(db: Database) -> list[str]:

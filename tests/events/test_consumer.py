@@ -17,7 +17,7 @@ from contracts.kit.relay import OutboxRelay, raise_if_cancelled, stop_tasks
 from contracts.kit.relay import running as relay_running
 from contracts.kit.tables import inbox
 from contracts.kit.tables import outbox as outbox_table
-from tests.events.support import RECEIPT, effect_count, effects, make_event, put, record
+from tests.events.support import RECEIPT, drain, effect_count, effects, make_event, put, record
 from tests.support.wait import eventually
 
 STREAM = "events.test"
@@ -27,11 +27,6 @@ def consumer(db: Database, redis: Redis, **options: object) -> Consumer:
     c = Consumer(db=db, redis=redis, group="tests", claim_idle_ms=60_000, retry_delay=0.01, **options)  # type: ignore[arg-type]
     c.on(RECEIPT, record, stream=STREAM)
     return c
-
-
-async def drain(c: Consumer) -> None:
-    while await c.poll(block_ms=50):
-        pass
 
 
 async def test_same_event_delivered_twice_has_one_effect(db: Database, redis: Redis) -> None:

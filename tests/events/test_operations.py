@@ -16,7 +16,7 @@ from contracts.kit.db import Database
 from contracts.kit.envelope import CloudEvent
 from plantbridge.processes import RedisServer, free_port, wait_for_port
 from tests.events.ops_app import create_app
-from tests.events.support import RECEIPT, effect_count, make_event, put, record
+from tests.events.support import RECEIPT, drain, effect_count, make_event, put, record
 from tests.support.contract import run_schemathesis
 from tests.support.fixtures import PlantbridgeCli, Spawn
 from tests.support.http import client
@@ -76,11 +76,6 @@ async def poisoned(db: Database, redis: Redis, broken: list[bool]) -> tuple[Cons
     while await consumer.poll(block_ms=50):
         pass
     return consumer, event
-
-
-async def drain(consumer: Consumer) -> None:
-    while await consumer.poll(block_ms=50):
-        pass
 
 
 async def test_operator_api_lists_inspects_and_replays_dead_letters(
