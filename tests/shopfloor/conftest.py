@@ -120,9 +120,19 @@ class Simulated:
 
         def stop() -> None:
             async def cancel() -> None:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                # Cancel again until every task has ended: on Python 3.11, asyncio.wait_for (which
+                # aiomqtt's publish awaits) swallows a cancellation that arrives as its future
+                # completes (fixed in 3.12), and the machine's `while True` then goes on forever.
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 20  # well inside call()'s 30 s, so this error is the one seen
+                pending: set[asyncio.Task[None]] = set(tasks)
+                while pending:
+                    for task in pending:
+                        task.cancel()
+                    _, pending = await asyncio.wait(pending, timeout=1)
+                    if pending and loop.time() > deadline:
+                        raise RuntimeError(f"simulated machines would not stop streaming: {pending}")
+                await asyncio.gather(*tasks, return_exceptions=True)  # all ended: takes their errors
 
             self.call(cancel)
 
