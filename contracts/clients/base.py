@@ -180,9 +180,15 @@ def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 
 def _target(path: str, params: dict[str, Any] | None = None) -> str:
     """The request target: the path percent-encoded where it must be (a record id with a space),
-    then the query, booleans as `true`/`false` (what the APIs' query parsers read)."""
+    then the query, booleans as `true`/`false` (what the APIs' query parsers read) and a list as
+    the parameter repeated once per value."""
     target = quote(path, safe=_PATH_SAFE)
-    pairs = [(k, _query_value(v)) for k, v in (params or {}).items() if v is not None]
+    pairs = [
+        (k, _query_value(value))
+        for k, v in (params or {}).items()
+        if v is not None
+        for value in (v if isinstance(v, list | tuple) else (v,))
+    ]
     return f"{target}?{urlencode(pairs)}" if pairs else target
 
 

@@ -124,9 +124,10 @@ class ErpClient(ApiClient):
         return await self.get(f"{API}/goods-receipts/{receipt_id}", m.GoodsReceipt)
 
     async def list_purchase_orders(
-        self, *, supplier_id: str, status: m.PurchaseOrderStatus
+        self, *, supplier_id: str, statuses: Sequence[m.PurchaseOrderStatus]
     ) -> list[m.PurchaseOrder]:
-        params = {"supplier_id": supplier_id, "status": status, "limit": 200}
+        """The supplier's purchase orders in any of `statuses`, in one request per page."""
+        params = {"supplier_id": supplier_id, "status": list(statuses), "limit": 200}
         return await self.get_all(f"{API}/purchase-orders", m.PurchaseOrder, params)
 
     async def flag_purchase_order(

@@ -198,7 +198,25 @@ class _Comparer:
         for key, param in sorted(olds.items()):
             if key in news:
                 field = f"({key[0]}) {key[1]}"
-                yield from self.schema(param.get("schema"), news[key].get("schema"), where, field, True)
+                old_schema, new_schema = param.get("schema"), news[key].get("schema")
+                if _repeatable(news[key]) and _array(self.old.variants(old_schema)) is None:
+                    new_schema = self._one_value_of(new_schema)
+                yield from self.schema(old_schema, new_schema, where, field, True)
+
+    def _one_value_of(self, schema: Any) -> Any:
+        """What a repeatable query parameter takes in one occurrence: an old client's single value
+        (`?status=open`) reads the same as an array of one, so a scalar that became an array of
+        the same values is no break (its items are compared instead)."""
+        variants = self.new.variants(schema)
+        array = _array(variants)
+        if array is None or "items" not in array:
+            return schema
+        return {"oneOf": [array["items"], *(v for v in variants if v is not array)]}
+
+
+def _repeatable(param: dict[str, Any]) -> bool:
+    """A query parameter sent once per value (`form` style, exploded: OpenAPI's default)."""
+    return param.get("in") == "query" and param.get("style", "form") == "form" and param.get("explode", True)
 
 
 def _fmt(types: set[str]) -> str:

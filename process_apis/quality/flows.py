@@ -473,8 +473,7 @@ async def flag_purchase_orders(ctx: Ctx) -> dict[str, Any]:
     d = ctx.data
     orders = [
         po
-        for status in OPEN_ORDERS
-        for po in await ctx.deps.erp.list_purchase_orders(supplier_id=d["supplier_id"], status=status)
+        for po in await ctx.deps.erp.list_purchase_orders(supplier_id=d["supplier_id"], statuses=OPEN_ORDERS)
         if any(line.item_id == d["item_id"] for line in po.lines)
     ]
     flagged = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, cast
 
@@ -99,7 +100,7 @@ class ErpBackend(ABC):
         session: AsyncSession,
         q: PageQuery,
         supplier_id: str | None,
-        status: m.PurchaseOrderStatus | None,
+        statuses: Sequence[m.PurchaseOrderStatus],
     ) -> Page[m.PurchaseOrder]: ...
     @abstractmethod
     async def cancel_purchase_order(

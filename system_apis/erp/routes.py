@@ -19,6 +19,12 @@ from system_apis.erp.port import Erp, Op
 Q = Paged
 API = "/erp/v1"
 # A supplier's own lot number, as printed on its delivery note (any text a receipt could record).
+# Repeated for any of several (`?status=open&status=partially_received`): one request where a
+# client wants, say, every order still to be received.
+PurchaseOrderStatuses = Annotated[
+    list[m.PurchaseOrderStatus] | None,
+    QueryParameter(description="Only orders in this status; repeat it for orders in any of several."),
+]
 SupplierLot = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 AnyRequest = Request[Any, Any, Any]
 RELEASE_SCOPES = ("erp:write", holds.RELEASE_SCOPE)
@@ -122,10 +128,10 @@ class PurchaseOrderController(Controller):
         erp: Erp,
         page_query: Q,
         supplier_id: QueryId = None,
-        status: FromQuery[m.PurchaseOrderStatus | None] = None,
+        status: PurchaseOrderStatuses = None,
     ) -> Page[m.PurchaseOrder]:
         return await alerts.attach_page(
-            session, await erp.list_purchase_orders(session, page_query, supplier_id, status)
+            session, await erp.list_purchase_orders(session, page_query, supplier_id, status or ())
         )
 
     @get("/{po_id:str}", responses=problems(404), summary="Get a purchase order")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import msgspec
@@ -124,10 +124,13 @@ get_purchase_order = repo.reader(s.PurchaseOrderRow, "purchase order", views.pur
 
 
 async def list_purchase_orders(
-    session: AsyncSession, q: PageQuery, supplier_id: str | None, status: m.PurchaseOrderStatus | None
+    session: AsyncSession, q: PageQuery, supplier_id: str | None, statuses: Sequence[m.PurchaseOrderStatus]
 ) -> Page[m.PurchaseOrder]:
+    """One page of the purchase orders of `supplier_id` (when given) in any of `statuses` (when
+    any are given)."""
+    where = [s.PurchaseOrderRow.status.in_(statuses)] if statuses else []
     return await repo.list_page(
-        session, s.PurchaseOrderRow, views.purchase_order, q, supplier_id=supplier_id, status=status
+        session, s.PurchaseOrderRow, views.purchase_order, q, where=where, supplier_id=supplier_id
     )
 
 

@@ -192,6 +192,36 @@ def test_keyset_pages_see_every_item_once(erp: Erp) -> None:
     assert len(seen) == len(set(seen))
 
 
+def test_purchase_orders_in_any_of_several_statuses_in_one_request(erp: Erp) -> None:
+    """`status` repeated lists a supplier's orders in any of the statuses (a buyer's orders still
+    to be received: open or partially received); once, in that one; an unknown one is a 400."""
+    open_po, item = make_po(erp.http)
+    supplier = erp.http.get(f"/erp/v1/purchase-orders/{open_po}").json()["supplier_id"]
+
+    def order(quantity: float, received: float) -> str:
+        lines = [{"item_id": item, "quantity": quantity}]
+        po = erp.http.post("/erp/v1/purchase-orders", json={"supplier_id": supplier, "lines": lines})
+        assert po.status_code == 201, po.text
+        assert receive(erp.http, po.json()["po_id"], received).status_code == 201
+        return str(po.json()["po_id"])
+
+    partial, received = order(100, 40), order(40, 40)
+
+    def listed(*statuses: str) -> set[str]:
+        params: dict[str, str | list[str]] = {"supplier_id": supplier, "status": list(statuses)}
+        answer = erp.http.get("/erp/v1/purchase-orders", params=params)
+        assert answer.status_code == 200, answer.text
+        return {po["po_id"] for po in answer.json()["items"]}
+
+    assert listed("open", "partially_received") == {open_po, partial}
+    assert listed("received") == {received}
+    assert listed() == {open_po, partial, received}
+    unknown = erp.http.get(
+        "/erp/v1/purchase-orders", params={"supplier_id": supplier, "status": ["open", "x"]}
+    )
+    assert unknown.status_code == 400, unknown.text
+
+
 def test_readiness_includes_the_system_of_record(erp: Erp) -> None:
     ready = erp.http.get("/health/ready")
     assert ready.status_code == 200, ready.text

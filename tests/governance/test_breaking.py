@@ -106,3 +106,26 @@ def test_additions_are_not_breaking(items: dict[str, Any]) -> None:
     new["components"]["schemas"]["Item"]["properties"]["plant"] = {"type": "string"}
     new["paths"]["/erp/v1/plants"] = {"get": {"summary": "new"}}
     assert breaking_changes(items, new) == []
+
+
+def _status_parameter(document: dict[str, Any]) -> dict[str, Any]:
+    parameters = document["paths"]["/erp/v1/purchase-orders"]["get"]["parameters"]
+    found: dict[str, Any] = next(p for p in parameters if p["name"] == "status")
+    return found
+
+
+def test_a_query_parameter_taking_several_values_of_its_one_is_not_breaking(items: dict[str, Any]) -> None:
+    """`?status=open` reads the same whether `status` is one value or repeatable: clients of one
+    value keep working. Other item types, or values joined by commas, still break."""
+    scalar = copy.deepcopy(items)
+    status = _status_parameter(scalar)
+    status["schema"] = {"oneOf": [status["schema"]["oneOf"][0]["items"], {"type": "null"}]}
+    assert breaking_changes(scalar, items) == []
+
+    assert any("(query) status` type changed" in m for m in breaking_changes(items, scalar))
+    of_numbers = copy.deepcopy(items)
+    _status_parameter(of_numbers)["schema"]["oneOf"][0]["items"] = {"type": "integer"}
+    assert any("(query) status` type changed" in m for m in breaking_changes(scalar, of_numbers))
+    comma_separated = copy.deepcopy(items)
+    _status_parameter(comma_separated)["explode"] = False  # ?status=a,b would split an old value's commas
+    assert any("(query) status` type changed" in m for m in breaking_changes(scalar, comma_separated))

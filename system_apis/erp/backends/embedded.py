@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,9 +67,9 @@ class EmbeddedErp(ErpBackend):
         session: AsyncSession,
         q: PageQuery,
         supplier_id: str | None,
-        status: m.PurchaseOrderStatus | None,
+        statuses: Sequence[m.PurchaseOrderStatus],
     ) -> Page[m.PurchaseOrder]:
-        return await service.list_purchase_orders(session, q, supplier_id, status)
+        return await service.list_purchase_orders(session, q, supplier_id, statuses)
 
     async def cancel_purchase_order(
         self, session: AsyncSession, po_id: str, if_match: str | None

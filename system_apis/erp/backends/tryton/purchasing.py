@@ -3,6 +3,7 @@ purchase, done production outputs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import suppress
 from decimal import Decimal
 from typing import Any
@@ -154,15 +155,15 @@ class Purchasing(Records):
         session: AsyncSession,
         q: PageQuery,
         supplier_id: str | None,
-        status: m.PurchaseOrderStatus | None,
+        statuses: Sequence[m.PurchaseOrderStatus],
     ) -> Page[m.PurchaseOrder]:
         where: list[Any] = [("number", "!=", None)]
         if supplier_id:
             where.append(("party.code", "=", supplier_id))
         rows = await self.page("purchase.purchase", where, PURCHASE_FIELDS, q, order_by="number")
         views = {v.po_id: v for v in await self._purchases(rows)} if rows else {}
-        if status is not None:
-            rows = [r for r in rows if views[r["number"]].status == status]
+        if statuses:
+            rows = [r for r in rows if views[r["number"]].status in statuses]
         return paged(rows, q, lambda r: views[r["number"]], key="number")
 
     async def cancel_purchase_order(
