@@ -1,11 +1,13 @@
-"""Skipped steps are recorded with the next step's commit (one transaction fewer each), and the
-timeline still shows them in order, also when the step after them fails."""
+"""Skipped steps are recorded with the next step's commit (one transaction fewer each), the last
+ones with the commit of the step before them, which completes the flow; the timeline still shows
+them in order, also when the step after them fails."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 
 from contracts.clients.base import UpstreamUnavailable
 from contracts.kit import flows
@@ -93,3 +95,37 @@ async def test_a_step_failing_after_skipped_ones_records_them_and_waits_at_itsel
         ("step_skipped", "e"),
         ("completed", None),
     ]
+
+
+async def test_the_last_steps_skipped_are_written_by_the_commit_completing_the_flow(db: Database) -> None:
+    """The runner writes the flow's progress once per step run: `a`, then `d` with `e` skipped and
+    the flow completed (in a transaction of their own after `d`'s before)."""
+    flow_id = await started(db)
+    progress: list[str] = []
+
+    def written(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith(f"UPDATE {flow_table.name} SET") and "results=" in statement:
+            progress.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", written)
+    assert await FlowRunner(db, [SKIPPING], {}, source="/test").run_flow(flow_id) is FlowStatus.COMPLETED
+    assert len(progress) == 2
+    assert "status=" in progress[-1]  # the second completes the flow
+
+
+def broken(ctx: flows.FlowContext[Any]) -> bool:
+    raise KeyError("no such result")
+
+
+async def test_a_condition_that_raises_after_a_step_leaves_that_step_done(db: Database) -> None:
+    """Looking ahead at the conditions of the steps left does not lose the step just done when one
+    of them raises: the step is committed, and the condition raises when its step comes."""
+    breaking = FlowType("breaking", "test", (Step("a", call), Step("b", call, broken)))
+    async with db.transaction() as session:
+        flow_id = await flows.start(session, breaking, {}, keys={})
+    runner = FlowRunner(db, [breaking], {}, source="/test")
+    with pytest.raises(KeyError):
+        await runner.run_flow(flow_id)
+    row, notes = await flow_state(db, flow_id)
+    assert row.next_step == 1
+    assert notes[:2] == [("started", None), ("step_done", "a")]

@@ -261,6 +261,24 @@ def _skip_notes(names: Sequence[str]) -> list[Note]:
     return [("step_skipped", name, "condition not met") for name in names]
 
 
+def _all_skipped(flow_type: FlowType, ctx: FlowContext[Any], start: int) -> list[str]:
+    """The names of the steps from `start` on when every one of them is skipped, else none. A
+    condition that raises counts as not skipped: it raises again when its step comes, as before."""
+    done = ctx.step
+    names: list[str] = []
+    try:
+        for step in flow_type.steps[start:]:
+            ctx.step = step.name  # what the condition sees when its step comes
+            if step.when is None or step.when(ctx):
+                return []
+            names.append(step.name)
+    except Exception:
+        return []
+    finally:
+        ctx.step = done
+    return names
+
+
 async def _note(session: Executor, flow_id: str, kind: str, step: str | None, detail: str | None) -> None:
     await _notes(session, flow_id, [(kind, step, detail)])
 
@@ -559,8 +577,12 @@ class FlowRunner(Generic[D]):
                 except Exception as exc:
                     return await self._failed(held, step.name, attempts + 1, exc, (step_no, skipped))
                 ctx.results[step.name] = dict(result or {})
-                await self._advance(held, ctx, step_no + 1, flow_type, skipped, ctx.results[step.name])
-                step_no, attempts, skipped = step_no + 1, 0, []
+                # When every step left is skipped, this commit records them and completes the
+                # flow: one transaction fewer than a commit of their own after it.
+                rest = _all_skipped(flow_type, ctx, step_no + 1)
+                done = step_no + 1 + len(rest)
+                await self._advance(held, ctx, done, flow_type, skipped, ctx.results[step.name], rest)
+                step_no, attempts, skipped = done, 0, []
             if skipped:  # the last steps were all skipped
                 await self._advance(held, ctx, step_no, flow_type, skipped, None)
         return FlowStatus.COMPLETED
@@ -581,9 +603,10 @@ class FlowRunner(Generic[D]):
         flow_type: FlowType,
         skipped: Sequence[str],
         result: dict[str, Any] | None,
+        then_skipped: Sequence[str] = (),
     ) -> None:
         """Commit the flow's progress up to `next_step`: the steps `skipped` on the way and, with a
-        `result`, `ctx.step` done and the events it staged."""
+        `result`, `ctx.step` done and the events it staged, then the steps `then_skipped` after it."""
         last = next_step == len(flow_type.steps)
         started = asyncio.get_running_loop().time()
         now = utcnow()
@@ -601,6 +624,7 @@ class FlowRunner(Generic[D]):
         notes = _skip_notes(skipped)
         if result is not None:
             notes.append(("step_done", ctx.step, _summary(result)))
+        notes += _skip_notes(then_skipped)
         if last:
             notes.append(("completed", None, None))
 
