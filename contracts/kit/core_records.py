@@ -17,8 +17,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Insert, Select, Table, Update, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Mapper, RelationshipProperty, attributes, class_mapper
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper, RelationshipProperty, Session, attributes, class_mapper
 from sqlalchemy.orm.exc import StaleDataError
 
 from contracts.kit import audit
@@ -45,29 +46,37 @@ async def load(
 async def find(session: AsyncSession, model: type[R], record_id: str, *, lock: bool = False) -> R | None:
     """The record with its child collections, detached, or None. `lock` takes the record's row
     for the rest of the transaction, so concurrent changes of it queue instead of failing."""
-    mapper = class_mapper(model)
-    db = await session.connection()
-    found = (
-        await db.execute(_reads(mapper).locked if lock else _reads(mapper).record, {_ID: record_id})
-    ).first()
-    if found is None:
-        return None
-    row: R = _detached(mapper, found._mapping)
-    for (relation, _foreign_key), children in zip(_children(mapper), _reads(mapper).children, strict=True):
-        rows = (await db.execute(children, {_ID: record_id})).all()
-        attributes.set_committed_value(
-            row, relation.key, [_detached(relation.mapper, r._mapping) for r in rows]
-        )
-    return row
+    found: R | None = await session.run_sync(_find, class_mapper(model), record_id, lock)
+    return found
 
 
 async def find_all(session: AsyncSession, model: type[R], query: Select[Any]) -> list[R]:
     """The records `query` selects (the columns of `model`'s table, filtered, ordered and limited
     as the caller needs), each with its child collections, detached: one SELECT for the records
     and one per collection for the children of all of them."""
-    mapper = class_mapper(model)
-    db = await session.connection()
-    rows: list[R] = [_detached(mapper, found._mapping) for found in (await db.execute(query)).all()]
+    found: list[R] = await session.run_sync(_find_all, class_mapper(model), query)
+    return found
+
+
+# The statements of one read or write run in one greenlet (`run_sync`): each awaited statement
+# would start a greenlet of its own, which costs more CPU than a short statement on SQLite.
+def _find(session: Session, mapper: Mapper[Any], record_id: str, lock: bool) -> Any:
+    db = session.connection()
+    found = db.execute(_reads(mapper).locked if lock else _reads(mapper).record, {_ID: record_id}).first()
+    if found is None:
+        return None
+    row = _detached(mapper, found._mapping)
+    for (relation, _foreign_key), children in zip(_children(mapper), _reads(mapper).children, strict=True):
+        rows = db.execute(children, {_ID: record_id}).all()
+        attributes.set_committed_value(
+            row, relation.key, [_detached(relation.mapper, r._mapping) for r in rows]
+        )
+    return row
+
+
+def _find_all(session: Session, mapper: Mapper[Any], query: Select[Any]) -> list[Any]:
+    db = session.connection()
+    rows = [_detached(mapper, found._mapping) for found in db.execute(query).all()]
     if not rows:
         return rows
     ids = [row.id for row in rows]
@@ -75,7 +84,7 @@ async def find_all(session: AsyncSession, model: type[R], query: Select[Any]) ->
         _children(mapper), _reads(mapper).children_of_all, strict=True
     ):
         of: defaultdict[Any, list[Any]] = defaultdict(list)
-        for child in (await db.execute(children, {_IDS: ids})).all():
+        for child in db.execute(children, {_IDS: ids}).all():
             of[child._mapping[foreign_key]].append(_detached(relation.mapper, child._mapping))
         for row in rows:
             attributes.set_committed_value(row, relation.key, of[row.id])
@@ -92,7 +101,7 @@ async def add(session: AsyncSession, row: R) -> R:
     mapper = class_mapper(type(row))
     row.version = 1
     row.created_at = row.updated_at = utcnow()
-    await _insert(await session.connection(), mapper, row)
+    await session.run_sync(lambda sync: _insert(sync.connection(), mapper, row))
     audit.note(session, row, AuditAction.CREATED)
     _committed(mapper, row)
     return row
@@ -112,22 +121,7 @@ async def save(session: AsyncSession, row: RecordMixin) -> None:
         for key, column in _columns(mapper)
         if state.attrs[key].history.has_changes()
     }
-    db = await session.connection()
-    changed = await db.execute(_writes(mapper).update, {**values, _ID: row.id, _VERSION: version})
-    if changed.rowcount != 1:
-        raise StaleDataError(f"{_table(mapper).name} {row.id} is no longer at version {version}")
-    new: list[Any] = []
-    changed_children: list[Any] = []
-    for relation, foreign_key in _children(mapper):
-        history = state.attrs[relation.key].history
-        child_mapper = relation.mapper
-        for child in history.added:
-            setattr(child, child_mapper.get_property_by_column(foreign_key).key, row.id)
-            await _insert(db, child_mapper, child)
-            new.append(child)
-        for child in history.unchanged:
-            if await _update_child(db, child_mapper, child):
-                changed_children.append(child)
+    new, changed_children = await session.run_sync(_save, mapper, row, values, version)
     for child in new:
         audit.note(session, child, AuditAction.CREATED)
     for child in changed_children:
@@ -138,13 +132,37 @@ async def save(session: AsyncSession, row: RecordMixin) -> None:
     _committed(mapper, row)
 
 
-async def _insert(db: AsyncConnection, mapper: Mapper[Any], row: Any) -> None:
+def _save(
+    session: Session, mapper: Mapper[Any], row: Any, values: dict[str, Any], version: int
+) -> tuple[list[Any], list[Any]]:
+    """`save`'s statements: the record's UPDATE, then its new and changed child rows (those two)."""
+    db = session.connection()
+    changed = db.execute(_writes(mapper).update, {**values, _ID: row.id, _VERSION: version})
+    if changed.rowcount != 1:
+        raise StaleDataError(f"{_table(mapper).name} {row.id} is no longer at version {version}")
+    state = attributes.instance_state(row)
+    new: list[Any] = []
+    changed_children: list[Any] = []
+    for relation, foreign_key in _children(mapper):
+        history = state.attrs[relation.key].history
+        child_mapper = relation.mapper
+        for child in history.added:
+            setattr(child, child_mapper.get_property_by_column(foreign_key).key, row.id)
+            _insert(db, child_mapper, child)
+            new.append(child)
+        for child in history.unchanged:
+            if _update_child(db, child_mapper, child):
+                changed_children.append(child)
+    return new, changed_children
+
+
+def _insert(db: Connection, mapper: Mapper[Any], row: Any) -> None:
     given = attributes.instance_state(row).dict  # unset columns keep their defaults
     values = {column.key: given[key] for key, column in _columns(mapper) if key in given}
-    await db.execute(_writes(mapper).insert, values)
+    db.execute(_writes(mapper).insert, values)
 
 
-async def _update_child(db: AsyncConnection, mapper: Mapper[Any], child: Any) -> bool:
+def _update_child(db: Connection, mapper: Mapper[Any], child: Any) -> bool:
     """UPDATE a loaded child row's changed columns by its primary key; False if none changed."""
     state = attributes.instance_state(child)
     values = {
@@ -158,7 +176,7 @@ async def _update_child(db: AsyncConnection, mapper: Mapper[Any], child: Any) ->
         f"{_KEY}{column.key}": state.dict[mapper.get_property_by_column(column).key]
         for column in mapper.primary_key
     }
-    await db.execute(_writes(mapper).update, {**values, **keys})
+    db.execute(_writes(mapper).update, {**values, **keys})
     return True
 
 
@@ -221,8 +239,9 @@ def _writes(mapper: Mapper[Any]) -> _Writes:
 def _detached(mapper: Mapper[Any], values: Any) -> Any:
     """An instance of the model holding `values` as its committed state (no pending changes)."""
     instance = mapper.class_manager.new_instance()
-    for key, column in _columns(mapper):
-        attributes.set_committed_value(instance, key, values[column])
+    # A new instance has no history: values placed in its dict are its committed state, as the
+    # ORM's own loading places them (what set_committed_value per column would also leave).
+    attributes.instance_dict(instance).update({key: values[column] for key, column in _columns(mapper)})
     return instance
 
 
