@@ -51,16 +51,32 @@ class Database:
             async with self.sessions() as session, session.begin():
                 yield session
             return
-        # On the inline SQLite driver nothing here ever waits, so the commit and the close run
-        # in one greenlet (AsyncSession's begin, commit and close are a greenlet each, and its
-        # close a task of its own, against a cancellation that cannot land where nothing
-        # suspends): ~40 µs less per transaction (docs/decisions/event-backbone-cpu.md).
         session = self.sessions()
         try:
             yield session
         except BaseException:
             await session.close()  # rolls back
             raise
+        await self.finish(session, commit=True)
+
+    async def finish(self, session: AsyncSession, *, commit: bool) -> None:
+        """End a session's transaction, begun by its first statement: commit it (`commit`) or
+        roll it back, and close the session."""
+        if not commit:
+            # Rolls back; shielded as AsyncSession's own exit is, so a second cancellation
+            # cannot keep the connection from the pool.
+            await asyncio.shield(session.close())
+            return
+        if not self.is_sqlite:
+            try:
+                await session.commit()
+            finally:
+                await asyncio.shield(session.close())
+            return
+        # On the inline SQLite driver nothing here ever waits, so the commit and the close run
+        # in one greenlet (AsyncSession's begin, commit and close are a greenlet each, and its
+        # close a task of its own, against a cancellation that cannot land where nothing
+        # suspends): ~40 µs less per transaction (docs/decisions/event-backbone-cpu.md).
         await session.run_sync(_commit_and_close)
         # ... and yield once, as that task did: a loop of transactions must not starve the
         # other tasks (requests, the relay, consumers).

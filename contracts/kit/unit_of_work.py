@@ -18,6 +18,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 from sqlalchemy import Text, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
 
 from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 from contracts.kit.db import Database
@@ -139,68 +140,53 @@ class _Exchange:
                 )
                 return
 
-        recorder = _Recorder()
-        async with self.db.sessions() as session:
-            scope.setdefault("state", {})[SESSION_KEY] = session
-            # Who acts in this transaction, for the audit trail (contracts/kit/audit.py).
-            session.info[PRINCIPAL_KEY] = scope["state"].get(PRINCIPAL_KEY)
-            if scope["method"] in SAFE_METHODS:
+        if scope["method"] in SAFE_METHODS:
+            async with self.db.sessions() as session:
+                _bind(scope, session)
                 # A read changes nothing, so its answer need not wait for the commit decision:
                 # it goes out as it is made (a streamed download is never held in memory). Its
                 # transaction begins with its first statement and ends, rolled back, when the
                 # session closes: an explicit begin and rollback would only cost two more
                 # greenlet round trips and the ORM's rollback bookkeeping.
                 await self.app(scope, receive, send)
-                return
-            transaction = await session.begin()
-            try:
-                if key is not None and body is not None:
-                    principal = principal_id(scope)
-                    fingerprint = _fingerprint(scope, body)
-                    answered = await self._answer_repeat(session, send, principal, key, fingerprint)
-                    if answered:
-                        await transaction.rollback()
-                        return
-                    await self.app(scope, _replay_body(body, receive), recorder.send)
-                    if recorder.status < 400:
-                        await _remember(session, principal, key, fingerprint, recorder, self.ttl)
-                else:
-                    await self.app(scope, receive, recorder.send)
+            return
+        recorder = _Recorder()
+        # The transaction begins with the first statement, as a read's does: an explicit begin
+        # would be one more greenlet round trip. `Database.finish` commits or rolls it back.
+        session = self.db.sessions()
+        _bind(scope, session)
+        try:
+            if key is not None and body is not None:
+                principal = principal_id(scope)
+                fingerprint = _fingerprint(scope, body)
+                if await self._answer_repeat(session, send, principal, key, fingerprint):
+                    await self.db.finish(session, commit=False)
+                    return
+                await self.app(scope, _replay_body(body, receive), recorder.send)
                 if recorder.status < 400:
-                    await transaction.commit()
-                else:
-                    await transaction.rollback()
-            except BaseException:
-                await transaction.rollback()
-                raise
+                    await _remember(session, principal, key, fingerprint, recorder, self.ttl)
+            else:
+                await self.app(scope, receive, recorder.send)
+        except BaseException:
+            await self.db.finish(session, commit=False)
+            raise
+        await self.db.finish(session, commit=recorder.status < 400)
         await recorder.flush(send)
 
     async def _answer_repeat(
         self, session: AsyncSession, send: Send, principal: str, key: str, fingerprint: str
     ) -> bool:
-        db = await session.connection()  # Core statements: no ORM entity is involved
-        if not self.db.is_sqlite:
-            # SQLite already serialises writers; PostgreSQL needs a lock so a concurrent
-            # repeat is told 409 instead of racing the first request.
-            locked = await db.scalar(_PG_KEY_LOCK, {"lock": f"{principal}\n{key}"})
-            if not locked:
-                await _send_problem(
-                    send,
-                    409,
-                    KEY_IN_USE,
-                    "Request still in progress",
-                    "A request with this Idempotency-Key is still being processed.",
-                )
-                return True
-        row = (await db.execute(_FIND_KEY, {"who": principal, "what": key})).one_or_none()
-        if row is None:
-            return False
-        if _aware(row.expires_at) <= datetime.now(UTC):
-            await db.execute(
-                delete(idempotency_keys).where(
-                    idempotency_keys.c.principal == principal, idempotency_keys.c.key == key
-                )
+        locked, row = await session.run_sync(_stored_answer, principal, key, not self.db.is_sqlite)
+        if not locked:
+            await _send_problem(
+                send,
+                409,
+                KEY_IN_USE,
+                "Request still in progress",
+                "A request with this Idempotency-Key is still being processed.",
             )
+            return True
+        if row is None:
             return False
         if row.fingerprint != fingerprint:
             await _send_problem(
@@ -215,6 +201,32 @@ class _Exchange:
         stored.append((b"idempotent-replayed", b"true"))
         await _send_simple(send, row.status_code, row.body, stored)
         return True
+
+
+def _bind(scope: Scope, session: AsyncSession) -> None:
+    scope.setdefault("state", {})[SESSION_KEY] = session
+    # Who acts in this transaction, for the audit trail (contracts/kit/audit.py).
+    session.info[PRINCIPAL_KEY] = scope["state"].get(PRINCIPAL_KEY)
+
+
+def _stored_answer(session: SyncSession, principal: str, key: str, lock: bool) -> tuple[bool, Any]:
+    """Whether the key is free to use (False: a concurrent request holds it) and the answer kept
+    for it, if any and not expired (an expired one is deleted). Core statements in one greenlet:
+    no ORM entity is involved."""
+    db = session.connection()
+    # SQLite already serialises writers; PostgreSQL needs a lock so a concurrent repeat is told
+    # 409 instead of racing the first request.
+    if lock and not db.scalar(_PG_KEY_LOCK, {"lock": f"{principal}\n{key}"}):
+        return False, None
+    row = db.execute(_FIND_KEY, {"who": principal, "what": key}).one_or_none()
+    if row is not None and _aware(row.expires_at) <= datetime.now(UTC):
+        db.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.principal == principal, idempotency_keys.c.key == key
+            )
+        )
+        return True, None
+    return True, row
 
 
 async def purge_expired_keys(db: Database) -> int:
@@ -235,19 +247,17 @@ async def _remember(
         if k.decode("latin-1").lower() in _REPLAYED_HEADERS
     ]
     now = datetime.now(UTC)
-    await (await session.connection()).execute(
-        _INSERT_KEY,
-        {
-            "principal": principal,
-            "key": key,
-            "fingerprint": fingerprint,
-            "status_code": recorder.status,
-            "headers": msgspec.json.encode(kept).decode(),
-            "body": b"".join(recorder.body),
-            "created_at": now,
-            "expires_at": now + ttl,
-        },
-    )
+    values = {
+        "principal": principal,
+        "key": key,
+        "fingerprint": fingerprint,
+        "status_code": recorder.status,
+        "headers": msgspec.json.encode(kept).decode(),
+        "body": b"".join(recorder.body),
+        "created_at": now,
+        "expires_at": now + ttl,
+    }
+    await session.run_sync(lambda sync: sync.connection().execute(_INSERT_KEY, values))
 
 
 def _fingerprint(scope: Scope, body: bytes) -> str:
