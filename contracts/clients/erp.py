@@ -126,7 +126,8 @@ class ErpClient(ApiClient):
     async def list_purchase_orders(
         self, *, supplier_id: str, statuses: Sequence[m.PurchaseOrderStatus]
     ) -> list[m.PurchaseOrder]:
-        """The supplier's purchase orders in any of `statuses`, in one request per page."""
+        """The supplier's purchase orders in any of `statuses` (every one when none are given),
+        in one request per page. An ERP API from before 2026-12-07 reads only the last status."""
         params = {"supplier_id": supplier_id, "status": list(statuses), "limit": 200}
         return await self.get_all(f"{API}/purchase-orders", m.PurchaseOrder, params)
 

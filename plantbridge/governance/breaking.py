@@ -199,7 +199,7 @@ class _Comparer:
             if key in news:
                 field = f"({key[0]}) {key[1]}"
                 old_schema, new_schema = param.get("schema"), news[key].get("schema")
-                if _repeatable(news[key]) and _array(self.old.variants(old_schema)) is None:
+                if _repeatable(news[key]) and _types(self.old.variants(old_schema)) <= _PRIMITIVE:
                     new_schema = self._one_value_of(new_schema)
                 yield from self.schema(old_schema, new_schema, where, field, True)
 
@@ -211,7 +211,12 @@ class _Comparer:
         array = _array(variants)
         if array is None or "items" not in array:
             return schema
+        if array.get("minItems", 0) > 1 or array.get("maxItems", 1) < 1:
+            return schema  # one value alone is refused: compared as an array, that breaks
         return {"oneOf": [array["items"], *(v for v in variants if v is not array)]}
+
+
+_PRIMITIVE = {"string", "number", "integer", "boolean", "null"}
 
 
 def _repeatable(param: dict[str, Any]) -> bool:

@@ -207,15 +207,26 @@ def test_purchase_orders_in_any_of_several_statuses_in_one_request(erp: Erp) -> 
 
     partial, received = order(100, 40), order(40, 40)
 
-    def listed(*statuses: str) -> set[str]:
-        params: dict[str, str | list[str]] = {"supplier_id": supplier, "status": list(statuses)}
-        answer = erp.http.get("/erp/v1/purchase-orders", params=params)
-        assert answer.status_code == 200, answer.text
-        return {po["po_id"] for po in answer.json()["items"]}
+    def listed(*statuses: str, limit: int = 50) -> list[str]:
+        """Every page of the list: orders filtered out must not end it early."""
+        params: dict[str, str | int | list[str]] = {
+            "supplier_id": supplier,
+            "status": list(statuses),
+            "limit": limit,
+        }
+        found: list[str] = []
+        while True:
+            answer = erp.http.get("/erp/v1/purchase-orders", params=params)
+            assert answer.status_code == 200, answer.text
+            found += [po["po_id"] for po in answer.json()["items"]]
+            if not answer.json()["next_cursor"]:
+                return found
+            params["cursor"] = answer.json()["next_cursor"]
 
-    assert listed("open", "partially_received") == {open_po, partial}
-    assert listed("received") == {received}
-    assert listed() == {open_po, partial, received}
+    for limit in (1, 50):
+        assert sorted(listed("open", "partially_received", limit=limit)) == sorted([open_po, partial])
+        assert listed("received", limit=limit) == [received]
+        assert sorted(listed(limit=limit)) == sorted([open_po, partial, received])
     unknown = erp.http.get(
         "/erp/v1/purchase-orders", params={"supplier_id": supplier, "status": ["open", "x"]}
     )

@@ -116,7 +116,8 @@ def _status_parameter(document: dict[str, Any]) -> dict[str, Any]:
 
 def test_a_query_parameter_taking_several_values_of_its_one_is_not_breaking(items: dict[str, Any]) -> None:
     """`?status=open` reads the same whether `status` is one value or repeatable: clients of one
-    value keep working. Other item types, or values joined by commas, still break."""
+    value keep working. Other item types, a least number of values, values joined by commas, or
+    what was not one plain value before, still break."""
     scalar = copy.deepcopy(items)
     status = _status_parameter(scalar)
     status["schema"] = {"oneOf": [status["schema"]["oneOf"][0]["items"], {"type": "null"}]}
@@ -126,6 +127,13 @@ def test_a_query_parameter_taking_several_values_of_its_one_is_not_breaking(item
     of_numbers = copy.deepcopy(items)
     _status_parameter(of_numbers)["schema"]["oneOf"][0]["items"] = {"type": "integer"}
     assert any("(query) status` type changed" in m for m in breaking_changes(scalar, of_numbers))
+    at_least_two = copy.deepcopy(items)
+    _status_parameter(at_least_two)["schema"]["oneOf"][0]["minItems"] = 2  # one value alone refused
+    assert any("(query) status` type changed" in m for m in breaking_changes(scalar, at_least_two))
+    an_object = copy.deepcopy(scalar)
+    _status_parameter(an_object)["schema"] = {"type": "object", "properties": {"a": {"type": "string"}}}
+    _status_parameter(an_object)["style"] = "deepObject"  # ?status[a]=x is no array's value
+    assert any("(query) status` type changed" in m for m in breaking_changes(an_object, items))
     comma_separated = copy.deepcopy(items)
     _status_parameter(comma_separated)["explode"] = False  # ?status=a,b would split an old value's commas
     assert any("(query) status` type changed" in m for m in breaking_changes(scalar, comma_separated))

@@ -264,18 +264,19 @@ def _skip_notes(names: Sequence[str]) -> list[Note]:
 def _all_skipped(flow_type: FlowType, ctx: FlowContext[Any], start: int) -> list[str]:
     """The names of the steps from `start` on when every one of them is skipped, else none. A
     condition that raises counts as not skipped: it raises again when its step comes, as before."""
-    done = ctx.step
+    done, staged = ctx.step, ctx.staged
+    ctx.staged = []  # what a condition sees when its step comes: its own name, nothing staged yet
     names: list[str] = []
     try:
         for step in flow_type.steps[start:]:
-            ctx.step = step.name  # what the condition sees when its step comes
+            ctx.step = step.name
             if step.when is None or step.when(ctx):
                 return []
             names.append(step.name)
     except Exception:
         return []
     finally:
-        ctx.step = done
+        ctx.step, ctx.staged = done, staged
     return names
 
 

@@ -385,7 +385,7 @@ def unknown_location(place: str) -> Unprocessable:
     )
 
 
-def _encode_cursor(key: str) -> str:
+def encode_cursor(key: str) -> str:
 
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
@@ -404,7 +404,7 @@ def paged(rows: list[Record], q: PageQuery, convert: Any, *, key: str = "code") 
     limit = min(q.limit, 500)
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = _encode_cursor(rows[-1][key]) if more and rows else None
+    cursor = encode_cursor(rows[-1][key]) if more and rows else None
     return Page(items=[convert(r) for r in rows], next_cursor=cursor)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +13,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.inputs import kept_quantity
-from contracts.kit.paging import Page, PageQuery, check_if_match
+from contracts.kit.paging import MAX_LIMIT, Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, IllegalTransition, NotFound, Unprocessable
 from contracts.kit.records import new_id
 from contracts.models import erp as m
@@ -24,6 +25,7 @@ from system_apis.erp.backends.tryton.connection import (
     ErpRefused,
     Record,
     bindings_page,
+    encode_cursor,
     paged,
     problem_of,
     serialise,
@@ -160,11 +162,21 @@ class Purchasing(Records):
         where: list[Any] = [("number", "!=", None)]
         if supplier_id:
             where.append(("party.code", "=", supplier_id))
-        rows = await self.page("purchase.purchase", where, PURCHASE_FIELDS, q, order_by="number")
-        views = {v.po_id: v for v in await self._purchases(rows)} if rows else {}
-        if statuses:
-            rows = [r for r in rows if views[r["number"]].status in statuses]
-        return paged(rows, q, lambda r: views[r["number"]], key="number")
+        limit = min(q.limit, MAX_LIMIT)
+        matching: list[Any] = []
+        views: dict[str, m.PurchaseOrder] = {}
+        read = q
+        # The status is worked out from a purchase and its shipments, not a field Tryton filters
+        # on: read on until more than a page matches or Tryton has no more, so a filtered-out
+        # row never hides the next page.
+        while True:
+            rows = await self.page("purchase.purchase", where, PURCHASE_FIELDS, read, order_by="number")
+            views |= {v.po_id: v for v in await self._purchases(rows)} if rows else {}
+            matching += [r for r in rows if not statuses or views[r["number"]].status in statuses]
+            if len(matching) > limit or len(rows) <= limit:
+                break
+            read = replace(q, cursor=encode_cursor(rows[-1]["number"]))
+        return paged(matching, q, lambda r: views[r["number"]], key="number")
 
     async def cancel_purchase_order(
         self, session: AsyncSession, po_id: str, if_match: str | None
