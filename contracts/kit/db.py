@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
@@ -36,6 +37,10 @@ class Database:
         else:
             engine_options.setdefault("pool_size", 10)
             engine_options.setdefault("pool_pre_ping", True)
+        # JSON columns (flow data and results, audit changes, lists on records) through msgspec,
+        # as the wire is: several times faster than the json module on every row written or read.
+        engine_options.setdefault("json_serializer", _json_text)
+        engine_options.setdefault("json_deserializer", msgspec.json.decode)
         # Looked up when called: with tracing on, OpenTelemetry's SQLAlchemy instrumentation has
         # wrapped it (contracts/kit/tracing_sdk.py), and the engine's statements become spans.
         self.engine: AsyncEngine = sqlalchemy_asyncio.create_async_engine(self.url, **engine_options)
@@ -147,6 +152,10 @@ _SQLITE_RELAXED = "PRAGMA synchronous=NORMAL"
 # FULL: a commit reaches the disk before the request is answered. NORMAL (WAL) can roll back the
 # last commits after a power cut, when other services already acted on them.
 _SQLITE_DURABLE = "PRAGMA synchronous=FULL"
+
+
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def _commit_and_close(session: Session) -> None:
