@@ -155,7 +155,19 @@ _SQLITE_DURABLE = "PRAGMA synchronous=FULL"
 
 
 def _json_text(value: Any) -> str:
-    return msgspec.json.encode(value).decode()
+    return _JSON.encode(value).decode()
+
+
+def _base_value(value: Any) -> Any:
+    """What the json module wrote for a subclass of str, int or float (an id type such as ERP's
+    `Operation`): its plain value. msgspec encodes only the base types themselves."""
+    for base in (str, int, float):
+        if isinstance(value, base):
+            return base(value)
+    raise TypeError(f"objects of type {type(value).__name__} are not JSON serializable")
+
+
+_JSON = msgspec.json.Encoder(enc_hook=_base_value)
 
 
 def _commit_and_close(session: Session) -> None:
