@@ -361,7 +361,13 @@ class Tryton:
             since = q.updated_since.astimezone().replace(tzinfo=None)
             domain_.append(["OR", ("write_date", ">", since), ("create_date", ">", since)])
         if q.cursor:
-            domain_.append((order_by, ">", decode_cursor(q.cursor)))
+            key = decode_cursor(q.cursor)
+            if order_by == "id" and not key.isdigit():
+                raise Unprocessable(
+                    "cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor"
+                )
+            # A record id is compared as a number.
+            domain_.append((order_by, ">", int(key) if order_by == "id" else key))
         return await self.find(model, domain_, fields, limit=min(q.limit, 500) + 1, order=[(order_by, "ASC")])
 
 
@@ -385,9 +391,9 @@ def unknown_location(place: str) -> Unprocessable:
     )
 
 
-def encode_cursor(key: str) -> str:
+def encode_cursor(key: str | int) -> str:
 
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(str(key).encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> str:

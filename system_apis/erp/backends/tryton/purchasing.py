@@ -168,15 +168,17 @@ class Purchasing(Records):
         read = q
         # The status is worked out from a purchase and its shipments, not a field Tryton filters
         # on: read on until more than a page matches or Tryton has no more, so a filtered-out
-        # row never hides the next page.
+        # row never hides the next page. Pages run on Tryton's record id (creation order): it
+        # orders numbers by length, then text ('9' before '10'), while `>` on a number compares
+        # text, so a cursor on numbers lost or repeated orders once they grew a digit.
         while True:
-            rows = await self.page("purchase.purchase", where, PURCHASE_FIELDS, read, order_by="number")
+            rows = await self.page("purchase.purchase", where, PURCHASE_FIELDS, read, order_by="id")
             views |= {v.po_id: v for v in await self._purchases(rows)} if rows else {}
             matching += [r for r in rows if not statuses or views[r["number"]].status in statuses]
             if len(matching) > limit or len(rows) <= limit:
                 break
-            read = replace(q, cursor=encode_cursor(rows[-1]["number"]))
-        return paged(matching, q, lambda r: views[r["number"]], key="number")
+            read = replace(q, cursor=encode_cursor(rows[-1]["id"]))
+        return paged(matching, q, lambda r: views[r["number"]], key="id")
 
     async def cancel_purchase_order(
         self, session: AsyncSession, po_id: str, if_match: str | None
