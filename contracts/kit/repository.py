@@ -10,7 +10,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, FromClause, Select, bindparam, inspect, select
+from sqlalchemy import ColumnElement, Executable, FromClause, Select, bindparam, inspect, select
+from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -202,17 +203,23 @@ async def exists_or_422(session: AsyncSession, model: type[R], record_id: str, w
         raise unknown(what, record_id)
 
 
-async def _exists(session: AsyncSession, model: type[R], record_id: str) -> bool:
-    found: bool = await session.run_sync(_exists_in, model, record_id)
+async def core_rows(
+    session: AsyncSession, statement: Executable, params: dict[str, Any]
+) -> list[ResultRow[Any]]:
+    """The rows of one Core statement in the session's transaction, in one greenlet (an ORM query
+    of the same costs several times its CPU), after writing what the session holds pending, as
+    the ORM's query would (autoflush). Build `statement` once, with bound parameters."""
+    found: list[ResultRow[Any]] = await session.run_sync(_core_rows, statement, params)
     return found
 
 
-def _exists_in(session: Session, model: type[R], record_id: str) -> bool:
-    """One indexed lookup on Core (an ORM query of the same costs several times its CPU), after
-    writing what the transaction holds pending, as the ORM's query would (autoflush)."""
+def _core_rows(session: Session, statement: Executable, params: dict[str, Any]) -> list[ResultRow[Any]]:
     session.flush()
-    lookup = _id_lookup(inspect(model).local_table)
-    return session.connection().execute(lookup, {"pk_id": record_id}).first() is not None
+    return list(session.connection().execute(statement, params).all())
+
+
+async def _exists(session: AsyncSession, model: type[R], record_id: str) -> bool:
+    return bool(await core_rows(session, _id_lookup(inspect(model).local_table), {"pk_id": record_id}))
 
 
 @cache

@@ -18,13 +18,13 @@ from system_apis.erp.port import Erp, Op
 
 Q = Paged
 API = "/erp/v1"
-# A supplier's own lot number, as printed on its delivery note (any text a receipt could record).
 # Repeated for any of several (`?status=open&status=partially_received`): one request where a
 # client wants, say, every order still to be received.
 PurchaseOrderStatuses = Annotated[
     list[m.PurchaseOrderStatus] | None,
     QueryParameter(description="Only orders in this status; repeat it for orders in any of several."),
 ]
+# A supplier's own lot number, as printed on its delivery note (any text a receipt could record).
 SupplierLot = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 AnyRequest = Request[Any, Any, Any]
 RELEASE_SCOPES = ("erp:write", holds.RELEASE_SCOPE)

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, String, bindparam, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from contracts.kit.problems import Unprocessable
+from contracts.kit.repository import core_rows
 from system_apis.qms import domain
 from system_apis.qms import store as s
 
@@ -32,13 +32,13 @@ async def known_defect_codes(session: AsyncSession, codes: Sequence[str]) -> lis
     return wanted
 
 
-async def known_ncs(session: AsyncSession, nc_ids: Sequence[str]) -> list[Row[str, str | None]]:
+async def known_ncs(session: AsyncSession, nc_ids: Sequence[str]) -> list[Row[Any]]:
     """The nonconformances' ids and suppliers, in the order named, once all exist (else 422
     naming the unknown). Plain rows: a use case that only links them needs no loaded records."""
     wanted = domain.unique(nc_ids)
     if not wanted:
         return []
-    rows = {r.id: r for r in await session.run_sync(_ncs_in, wanted)}
+    rows = {r.id: r for r in await core_rows(session, _NCS, {"ids": wanted})}
     unknown = [i for i in wanted if i not in rows]
     if unknown:
         raise Unprocessable(
@@ -47,13 +47,6 @@ async def known_ncs(session: AsyncSession, nc_ids: Sequence[str]) -> list[Row[st
             unknown=unknown,
         )
     return [rows[i] for i in wanted]
-
-
-def _ncs_in(session: Session, wanted: list[str]) -> list[Row[str, str | None]]:
-    # Core in one greenlet (an ORM query of the same costs several times its CPU), after writing
-    # what is pending, as the ORM's query would (autoflush).
-    session.flush()
-    return list(session.connection().execute(_NCS, {"ids": wanted}).all())
 
 
 _nonconformances = s.NonconformanceRow.__table__

@@ -363,9 +363,7 @@ class Tryton:
         if q.cursor:
             key = decode_cursor(q.cursor)
             if order_by == "id" and not key.isdigit():
-                raise Unprocessable(
-                    "cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor"
-                )
+                raise _invalid_cursor()
             # A record id is compared as a number.
             domain_.append((order_by, ">", int(key) if order_by == "id" else key))
         return await self.find(model, domain_, fields, limit=min(q.limit, 500) + 1, order=[(order_by, "ASC")])
@@ -401,9 +399,11 @@ def decode_cursor(cursor: str) -> str:
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise Unprocessable(
-            "cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor"
-        ) from exc
+        raise _invalid_cursor() from exc
+
+
+def _invalid_cursor() -> Unprocessable:
+    return Unprocessable("cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor")
 
 
 def paged(rows: list[Record], q: PageQuery, convert: Any, *, key: str = "code") -> Page[Any]:
