@@ -28,7 +28,7 @@ from contracts.models import erp as m
 from system_apis.erp import domain, holds
 from system_apis.erp.backends.tryton import mapping
 from system_apis.erp.backends.tryton.client import TrytonError, Wizard
-from system_apis.erp.backends.tryton.connection import Record, bindings_page, paged, problem_of, serialise
+from system_apis.erp.backends.tryton.connection import Record, bindings_page, problem_of, serialise
 from system_apis.erp.backends.tryton.purchasing import Purchasing
 from system_apis.erp.backends.tryton.stock import Stock
 from system_apis.erp.backends.tryton.store import BindingRow
@@ -185,11 +185,12 @@ class Accounting(Purchasing, Stock):
             where.append(("lines.origin", "in", [f"purchase.line,{line['id']}" for line in ordered]))
         if lot_id:
             where.append(("lines.stock_moves.lot.number", "=", lot_id))
-        rows = await self.page("account.invoice", where, ["number"], q, order_by="number")
-        views = {
-            v.invoice_id: v for v in await self._invoices(session, [("id", "in", [r["id"] for r in rows])])
-        }
-        return paged(rows, q, lambda r: views[r["number"]], key="number")
+
+        async def views(rows: list[Record]) -> dict[str, m.SupplierInvoice]:
+            read = await self._invoices(session, [("id", "in", [r["id"] for r in rows])])
+            return {v.invoice_id: v for v in read}
+
+        return await self.listed("account.invoice", where, ["number"], q, views, key="number")
 
     async def _invoices(self, session: AsyncSession, where: list[Any]) -> list[m.SupplierInvoice]:
         invoices = await self.find("account.invoice", [("type", "=", "in"), *where], INVOICE_FIELDS)

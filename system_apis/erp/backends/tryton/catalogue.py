@@ -16,7 +16,6 @@ from system_apis.erp.backends.tryton.connection import (
     MOVE_FIELDS,
     Record,
     Tryton,
-    paged,
 )
 from system_apis.erp.backends.tryton.mapping import BLK, QI, UNR, Places
 from system_apis.erp.port import Operation
@@ -139,9 +138,11 @@ class Catalogue(Tryton):
         where: list[Any] = []
         if item_type is not None:
             where.append(("categories", "in", [self._category(mapping.TYPE_CATEGORIES[item_type])]))
-        rows = await self.page("product.product", where, ITEM_FIELDS, q)
-        views = {v.item_id: v for v in await self.items(rows)}
-        return paged(rows, q, lambda r: views[r["code"]])
+
+        async def views(rows: list[Record]) -> dict[str, m.Item]:
+            return {v.item_id: v for v in await self.items(rows)}
+
+        return await self.listed("product.product", where, ITEM_FIELDS, q, views, key="code")
 
     async def _unit(self, code: str) -> int:
         found = await self.call(
@@ -192,9 +193,11 @@ class Catalogue(Tryton):
     async def list_suppliers(self, session: AsyncSession, q: PageQuery) -> Page[m.Supplier]:
         await self.places()
         where = [("code", "!=", None), ("id", "!=", self.company_party)]  # not the plant's own company
-        rows = await self.page("party.party", where, PARTY_FIELDS, q)
-        views = {v.supplier_id: v for v in await self._suppliers(rows)}
-        return paged(rows, q, lambda r: views[r["code"]])
+
+        async def views(rows: list[Record]) -> dict[str, m.Supplier]:
+            return {v.supplier_id: v for v in await self._suppliers(rows)}
+
+        return await self.listed("party.party", where, PARTY_FIELDS, q, views, key="code")
 
     async def _suppliers(self, parties: list[Record]) -> list[m.Supplier]:
         addresses = await self.find(

@@ -8,14 +8,15 @@ import base64
 import binascii
 import logging
 import random
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.kit.paging import Page, PageQuery, keyset, page
+from contracts.kit.paging import MAX_LIMIT, Page, PageQuery, keyset, page
 from contracts.kit.problems import Conflict, NotFound, Problem, Unprocessable
 from contracts.models import erp as m
 from system_apis.erp import domain
@@ -34,6 +35,7 @@ from system_apis.erp.port import NotSupported, Operation
 
 log = logging.getLogger("plantbridge.erp.tryton")
 Record = dict[str, Any]
+V = TypeVar("V")
 
 # The buttons that take each document we start from one state to the next, up to done.
 BUTTONS: dict[str, dict[str, str]] = {
@@ -352,21 +354,54 @@ class Tryton:
         )
         return row
 
-    async def page(
-        self, model: str, where: list[Any], fields: list[str], q: PageQuery, *, order_by: str = "code"
-    ) -> list[Record]:
-        """Keyset pages over a natural key (the cursor is the last key seen)."""
+    async def _page(self, model: str, where: list[Any], fields: list[str], q: PageQuery) -> list[Record]:
+        """Keyset pages over Tryton's record id (creation order; the cursor is the last id seen).
+        Not over a number or code: Tryton orders those by length, then text ('9' before '10'),
+        while `>` in a domain compares text, so such a cursor lost or repeated records once
+        they grew a digit."""
         domain_ = list(where)
         if q.updated_since is not None:
             since = q.updated_since.astimezone().replace(tzinfo=None)
             domain_.append(["OR", ("write_date", ">", since), ("create_date", ">", since)])
         if q.cursor:
             key = decode_cursor(q.cursor)
-            if order_by == "id" and not key.isdigit():
+            if not key.isdigit():
                 raise _invalid_cursor()
-            # A record id is compared as a number.
-            domain_.append((order_by, ">", int(key) if order_by == "id" else key))
-        return await self.find(model, domain_, fields, limit=min(q.limit, 500) + 1, order=[(order_by, "ASC")])
+            domain_.append(("id", ">", int(key)))
+        return await self.find(
+            model, domain_, fields, limit=min(q.limit, MAX_LIMIT) + 1, order=[("id", "ASC")]
+        )
+
+    async def listed(
+        self,
+        model: str,
+        where: list[Any],
+        fields: list[str],
+        q: PageQuery,
+        views: Callable[[list[Record]], Awaitable[dict[str, V]]],
+        *,
+        key: str,
+    ) -> Page[V]:
+        """A page of the views `views` makes of Tryton's records, found by each record's `key`
+        (its number or code). A record it makes none of (filtered on what Tryton has no field
+        for) is passed over, reading on until more than a page matches or Tryton has no more, so
+        a filtered-out record never hides the next page."""
+        limit = min(q.limit, MAX_LIMIT)
+        matching: list[tuple[int, V]] = []
+        read = q
+        while True:
+            rows = await self._page(model, where, fields, read)
+            made = await views(rows) if rows else {}
+            matching += [(r["id"], made[r[key]]) for r in rows if r[key] in made]
+            if len(matching) > limit or len(rows) <= limit:
+                break
+            read = replace(q, cursor=encode_cursor(rows[-1]["id"]))
+        more = len(matching) > limit
+        matching = matching[:limit]
+        return Page(
+            items=[view for _, view in matching],
+            next_cursor=encode_cursor(matching[-1][0]) if more else None,
+        )
 
 
 async def serialise(session: AsyncSession, name: str) -> None:
@@ -404,14 +439,6 @@ def decode_cursor(cursor: str) -> str:
 
 def _invalid_cursor() -> Unprocessable:
     return Unprocessable("cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor")
-
-
-def paged(rows: list[Record], q: PageQuery, convert: Any, *, key: str = "code") -> Page[Any]:
-    limit = min(q.limit, 500)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cursor = encode_cursor(rows[-1][key]) if more and rows else None
-    return Page(items=[convert(r) for r in rows], next_cursor=cursor)
 
 
 async def bindings_page(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +12,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.inputs import kept_quantity
-from contracts.kit.paging import MAX_LIMIT, Page, PageQuery, check_if_match
+from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, IllegalTransition, NotFound, Unprocessable
 from contracts.kit.records import new_id
 from contracts.models import erp as m
@@ -25,8 +24,6 @@ from system_apis.erp.backends.tryton.connection import (
     ErpRefused,
     Record,
     bindings_page,
-    encode_cursor,
-    paged,
     problem_of,
     serialise,
 )
@@ -162,23 +159,13 @@ class Purchasing(Records):
         where: list[Any] = [("number", "!=", None)]
         if supplier_id:
             where.append(("party.code", "=", supplier_id))
-        limit = min(q.limit, MAX_LIMIT)
-        matching: list[Any] = []
-        views: dict[str, m.PurchaseOrder] = {}
-        read = q
-        # The status is worked out from a purchase and its shipments, not a field Tryton filters
-        # on: read on until more than a page matches or Tryton has no more, so a filtered-out
-        # row never hides the next page. Pages run on Tryton's record id (creation order): it
-        # orders numbers by length, then text ('9' before '10'), while `>` on a number compares
-        # text, so a cursor on numbers lost or repeated orders once they grew a digit.
-        while True:
-            rows = await self.page("purchase.purchase", where, PURCHASE_FIELDS, read, order_by="id")
-            views |= {v.po_id: v for v in await self._purchases(rows)} if rows else {}
-            matching += [r for r in rows if not statuses or views[r["number"]].status in statuses]
-            if len(matching) > limit or len(rows) <= limit:
-                break
-            read = replace(q, cursor=encode_cursor(rows[-1]["id"]))
-        return paged(matching, q, lambda r: views[r["number"]], key="id")
+
+        # The status is worked out from a purchase and its shipments, not a field Tryton filters on.
+        async def views(rows: list[Record]) -> dict[str, m.PurchaseOrder]:
+            made = await self._purchases(rows)
+            return {v.po_id: v for v in made if not statuses or v.status in statuses}
+
+        return await self.listed("purchase.purchase", where, PURCHASE_FIELDS, q, views, key="number")
 
     async def cancel_purchase_order(
         self, session: AsyncSession, po_id: str, if_match: str | None

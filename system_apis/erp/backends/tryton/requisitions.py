@@ -16,7 +16,6 @@ command first looks for it. An item has one open requisition at a time, as with 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -35,8 +34,6 @@ from system_apis.erp.backends.tryton import mapping
 from system_apis.erp.backends.tryton.connection import (
     ErpAccessDenied,
     Record,
-    decode_cursor,
-    paged,
     serialise,
 )
 from system_apis.erp.backends.tryton.records import Records
@@ -183,14 +180,11 @@ class Requisitions(Records):
             where.append(("lines.product.code", "=", item_id))
         if status is not None:
             where.append(("state", "in", [s for s, mapped in STATUS.items() if mapped is status]))
-        if q.cursor:
-            # Numbers come from a sequence, in creation order like the ids: page on the id of the
-            # last number seen (Tryton compares numbers as text, where "10" < "9").
-            last = await self.find(MODEL, [("number", "=", decode_cursor(q.cursor))], ["id"], limit=1)
-            where.append(("id", ">", last[0]["id"] if last else 0))
-        rows = await self.page(MODEL, where, FIELDS, dataclasses.replace(q, cursor=None), order_by="id")
-        views = {v.requisition_id: v for v in await self._views(rows, session)}
-        return paged([r for r in rows if r["number"] in views], q, lambda r: views[r["number"]], key="number")
+
+        async def views(rows: list[Record]) -> dict[str, m.PurchaseRequisition]:
+            return {v.requisition_id: v for v in await self._views(rows, session)}
+
+        return await self.listed(MODEL, where, FIELDS, q, views, key="number")
 
     async def move_requisition(
         self,

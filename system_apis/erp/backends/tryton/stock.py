@@ -20,7 +20,6 @@ from system_apis.erp.backends.tryton.connection import (
     MOVE_FIELDS,
     Record,
     bindings_page,
-    paged,
     serialise,
 )
 from system_apis.erp.backends.tryton.mapping import UNR, Places
@@ -115,22 +114,26 @@ class Stock(Records):
                     )
                 )
                 where.append(("number", "in", list(numbers)))
-        rows = await self.page(
-            "stock.lot", where, ["number", "product.code", "create_date"], q, order_by="number"
-        )
-        moves = await self.find("stock.move", [("lot", "in", [r["id"] for r in rows])], [*MOVE_FIELDS, "lot"])
-        views = {}
-        for row in rows:
-            view, totals = await self._lot_view(
-                session, row, [mv for mv in moves if mv["lot"] == row["id"]], places
+
+        async def views(rows: list[Record]) -> dict[str, m.Lot]:
+            moves = await self.find(
+                "stock.move", [("lot", "in", [r["id"] for r in rows])], [*MOVE_FIELDS, "lot"]
             )
-            if (supplier_id and view.supplier_id != supplier_id) or (
-                supplier_lot and view.supplier_lot != supplier_lot
-            ):
-                continue
-            if status is None or any(s == status and qty > 0 for (_p, s), qty in totals.items()):
-                views[row["number"]] = view
-        return paged([r for r in rows if r["number"] in views], q, lambda r: views[r["number"]], key="number")
+            made = {}
+            for row in rows:
+                view, totals = await self._lot_view(
+                    session, row, [mv for mv in moves if mv["lot"] == row["id"]], places
+                )
+                if (supplier_id and view.supplier_id != supplier_id) or (
+                    supplier_lot and view.supplier_lot != supplier_lot
+                ):
+                    continue
+                if status is None or any(s == status and qty > 0 for (_p, s), qty in totals.items()):
+                    made[row["number"]] = view
+            return made
+
+        fields = ["number", "product.code", "create_date"]
+        return await self.listed("stock.lot", where, fields, q, views, key="number")
 
     async def post_movement(
         self,
