@@ -59,8 +59,11 @@ async def find_all(session: AsyncSession, model: type[R], query: Select[Any]) ->
 
 
 # The statements of one read or write run in one greenlet (`run_sync`): each awaited statement
-# would start a greenlet of its own, which costs more CPU than a short statement on SQLite.
+# would start a greenlet of its own, which costs more CPU than a short statement on SQLite. A
+# read first writes what the session holds pending, as the ORM's own queries do (autoflush), so
+# a use case that changed a record on the ORM and then reads it sees its change.
 def _find(session: Session, mapper: Mapper[Any], record_id: str, lock: bool) -> Any:
+    session.flush()
     db = session.connection()
     found = db.execute(_reads(mapper).locked if lock else _reads(mapper).record, {_ID: record_id}).first()
     if found is None:
@@ -75,6 +78,7 @@ def _find(session: Session, mapper: Mapper[Any], record_id: str, lock: bool) -> 
 
 
 def _find_all(session: Session, mapper: Mapper[Any], query: Select[Any]) -> list[Any]:
+    session.flush()
     db = session.connection()
     rows = [_detached(mapper, found._mapping) for found in db.execute(query).all()]
     if not rows:

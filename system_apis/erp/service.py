@@ -258,7 +258,7 @@ async def _receive(
     return view
 
 
-get_goods_receipt = repo.reader(s.GoodsReceiptRow, "goods receipt", views.receipt, fetch=core_records.load)
+get_goods_receipt = repo.reader(s.GoodsReceiptRow, "goods receipt", views.receipt)
 
 
 async def list_goods_receipts(
@@ -279,7 +279,7 @@ async def list_goods_receipts(
 
 
 # --- lots and movements ------------------------------------------------------------------------
-get_lot = repo.reader(s.LotRow, "lot", views.lot, fetch=core_records.load)
+get_lot = repo.reader(s.LotRow, "lot", views.lot)
 
 
 async def list_lots(
