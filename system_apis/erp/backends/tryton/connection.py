@@ -56,6 +56,9 @@ MOVE_FIELDS = ["from_location", "to_location", "internal_quantity", "state", "lo
 MOVE_FIELDS += ["product.code", "write_date", "create_date"]
 
 
+# Reads of Tryton records one page of a filtered list may take (see `listed`).
+READS_PER_PAGE = 10
+
 # A call Tryton rolled back for a lost lock race is sent again after these pauses (seconds, with
 # jitter) before the command answers 503: it did nothing, and the race is usually over at once.
 BUSY_PAUSES = (0.1, 0.3, 0.9)
@@ -385,17 +388,22 @@ class Tryton:
         """A page of the views `views` makes of Tryton's records, found by each record's `key`
         (its number or code). A record it makes none of (filtered on what Tryton has no field
         for) is passed over, reading on until more than a page matches or Tryton has no more, so
-        a filtered-out record never hides the next page."""
+        a filtered-out record never hides the next page. After `READS_PER_PAGE` reads the page
+        is answered with what matched (perhaps nothing) and a cursor after the last record read,
+        so a rare filter over many records keeps each request short: a client reads on while
+        there is a `next_cursor`, as with every list."""
         limit = min(q.limit, MAX_LIMIT)
         matching: list[tuple[int, V]] = []
         read = q
-        while True:
+        for _ in range(READS_PER_PAGE):
             rows = await self._page(model, where, fields, read)
             made = await views(rows) if rows else {}
             matching += [(r["id"], made[r[key]]) for r in rows if r[key] in made]
             if len(matching) > limit or len(rows) <= limit:
                 break
             read = replace(q, cursor=encode_cursor(rows[-1]["id"]))
+        else:
+            return Page(items=[view for _, view in matching], next_cursor=read.cursor)
         more = len(matching) > limit
         matching = matching[:limit]
         return Page(
