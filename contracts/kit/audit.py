@@ -59,8 +59,7 @@ from sqlalchemy.orm import Mapper, RelationshipDirection, Session, UOWTransactio
 from contracts.kit import correlation
 from contracts.kit.acting import acting
 from contracts.kit.db import Database
-from contracts.kit.paging import Page, Paged, PageQuery, as_utc, utcnow
-from contracts.kit.problems import Unprocessable
+from contracts.kit.paging import Page, Paged, PageQuery, as_utc, invalid_cursor, utcnow
 from contracts.kit.records import RecordMixin, new_id
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
@@ -404,9 +403,7 @@ def _decode_cursor(cursor: str) -> int:
         (seq,) = msgspec.json.decode(raw, type=tuple[int])
         return seq
     except (ValueError, TypeError, msgspec.DecodeError) as exc:
-        raise Unprocessable(
-            "cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor"
-        ) from exc
+        raise invalid_cursor() from exc
 
 
 async def entries(

@@ -79,9 +79,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         stamp, record_id = msgspec.json.decode(raw, type=tuple[str, str])
         return datetime.fromisoformat(stamp), record_id
     except (ValueError, msgspec.DecodeError, TypeError) as exc:
-        raise Unprocessable(
-            "cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor"
-        ) from exc
+        raise invalid_cursor() from exc
+
+
+def invalid_cursor() -> Unprocessable:
+    """A page cursor this API did not issue (or issued under another paging, or mangled)."""
+    return Unprocessable("cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor")
 
 
 def keyset(

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from contracts.kit.paging import utcnow
-from contracts.kit.problems import NotFound, Unprocessable
+from contracts.kit.paging import invalid_cursor, utcnow
+from contracts.kit.problems import NotFound
 from contracts.models.operations import MonitorList, MonitorPage, MonitorSummary, Offender, UpstreamWarning
 from experience_apis.operations.gauges import MonitorGauges
 from experience_apis.operations.monitors.base import Found, Monitor
@@ -121,9 +121,5 @@ def _decode(cursor: str, shape: type[K]) -> K:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key: K = msgspec.json.decode(raw, type=shape)
     except (ValueError, msgspec.DecodeError) as exc:  # msgspec.ValidationError is a DecodeError
-        raise _bad_cursor() from exc
+        raise invalid_cursor() from exc
     return key
-
-
-def _bad_cursor() -> Unprocessable:
-    return Unprocessable("cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor")

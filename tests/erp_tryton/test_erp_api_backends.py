@@ -4,6 +4,7 @@ a real Tryton server (ERP_BACKEND=tryton, reached over the network). The app run
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -199,6 +200,18 @@ def test_keyset_pages_see_every_record_once_across_a_digit_boundary(erp: Erp, re
                 break
         assert sorted(s for s in seen if s.startswith(prefix)) == sorted(created)
         assert len(seen) == len(set(seen))
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("path", ["items", "suppliers", "lots", "purchase-orders", "supplier-invoices"])
+def test_a_cursor_this_api_did_not_issue_is_a_422_problem(erp: Erp, path: str) -> None:
+    """Not a 500 (a digit int() refuses), not a 503 (an id too large for Tryton's database) and
+    not a silently empty page (a cursor of the old paging, all digits, read as a record id)."""
+    for cursor in (_b64("²"), _b64("9" * 60), _b64("1"), _b64("SUP-9"), _b64("tryton-id:-1"), "%%%"):
+        problem(erp.http.get(f"/erp/v1/{path}", params={"cursor": cursor}), 422, "invalid-cursor")
 
 
 @pytest.mark.parametrize("reads", [None, 1])

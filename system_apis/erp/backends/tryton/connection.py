@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.kit.paging import MAX_LIMIT, Page, PageQuery, keyset, page
+from contracts.kit.paging import MAX_LIMIT, Page, PageQuery, invalid_cursor, keyset, page
 from contracts.kit.problems import Conflict, NotFound, Problem, Unprocessable
 from contracts.models import erp as m
 from system_apis.erp import domain
@@ -367,10 +367,7 @@ class Tryton:
             since = q.updated_since.astimezone().replace(tzinfo=None)
             domain_.append(["OR", ("write_date", ">", since), ("create_date", ">", since)])
         if q.cursor:
-            key = decode_cursor(q.cursor)
-            if not key.isdigit():
-                raise _invalid_cursor()
-            domain_.append(("id", ">", int(key)))
+            domain_.append(("id", ">", cursor_record(q.cursor)))
         return await self.find(
             model, domain_, fields, limit=min(q.limit, MAX_LIMIT) + 1, order=[("id", "ASC")]
         )
@@ -401,14 +398,14 @@ class Tryton:
             matching += [(r["id"], made[r[key]]) for r in rows if r[key] in made]
             if len(matching) > limit or len(rows) <= limit:
                 break
-            read = replace(q, cursor=encode_cursor(rows[-1]["id"]))
+            read = replace(q, cursor=record_cursor(rows[-1]["id"]))
         else:
             return Page(items=[view for _, view in matching], next_cursor=read.cursor)
         more = len(matching) > limit
         matching = matching[:limit]
         return Page(
             items=[view for _, view in matching],
-            next_cursor=encode_cursor(matching[-1][0]) if more else None,
+            next_cursor=record_cursor(matching[-1][0]) if more else None,
         )
 
 
@@ -432,21 +429,31 @@ def unknown_location(place: str) -> Unprocessable:
     )
 
 
-def encode_cursor(key: str | int) -> str:
+# A page cursor names the last Tryton record of its page by id, tagged, so that a cursor of
+# another shape is refused rather than read as an id: pages once ran on numbers and codes, and
+# an all-digit one ("1", an invoice number) would otherwise resume at a record with that id.
+_CURSOR_TAG = "tryton-id:"
+_MAX_ID_DIGITS = len(str(2**63 - 1))
 
-    return base64.urlsafe_b64encode(str(key).encode()).decode().rstrip("=")
+
+def record_cursor(tryton_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_TAG}{tryton_id}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
-
+def cursor_record(cursor: str) -> int:
+    """The Tryton id a `record_cursor` names; a 422 problem for anything else."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise _invalid_cursor() from exc
-
-
-def _invalid_cursor() -> Unprocessable:
-    return Unprocessable("cursor is not one this API issued", slug="invalid-cursor", title="Invalid cursor")
+        raise invalid_cursor() from exc
+    digits = text.removeprefix(_CURSOR_TAG)
+    # ASCII digits only ('²' is a digit to str.isdigit, not to int), and no more than a
+    # database integer holds (Tryton fails on those, and would be asked again and again).
+    if digits == text or not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_ID_DIGITS:
+        raise invalid_cursor()
+    if (tryton_id := int(digits)) > 2**63 - 1:
+        raise invalid_cursor()
+    return tryton_id
 
 
 async def bindings_page(
