@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 
 from connectors.shopfloor import store
 from connectors.shopfloor.metrics import protocol_of
-from contracts.kit.paging import Page, Paged, as_utc, maybe_utc
-from contracts.kit.problems import Unprocessable
+from contracts.kit.paging import Page, Paged, as_utc, invalid_cursor, maybe_utc
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
 from contracts.models import shopfloor as m
@@ -31,7 +30,7 @@ def _after(cursor: str | None) -> str | None:
     try:
         return base64.urlsafe_b64decode(cursor.encode()).decode()
     except ValueError as exc:
-        raise Unprocessable("cursor is not one this API gave out", slug="invalid-cursor") from exc
+        raise invalid_cursor() from exc
 
 
 def _device(row: Any) -> m.Device:
@@ -102,8 +101,8 @@ class ShopfloorController(Controller):
             query = query.where(p.c.at > page_query.updated_since)
         after = _after(page_query.cursor)
         if after is not None:
-            if not after.isdigit():
-                raise Unprocessable("cursor is not one this API gave out", slug="invalid-cursor")
+            if not (after.isascii() and after.isdigit()) or len(after) > 18:
+                raise invalid_cursor()
             query = query.where(p.c.id < int(after))
         if device:
             query = query.where(p.c.device == device)

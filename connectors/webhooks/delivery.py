@@ -586,7 +586,7 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", a digit to isdigit() that float() refuses
         return min(float(value), 86400.0)
     try:
         moment = parsedate_to_datetime(value)

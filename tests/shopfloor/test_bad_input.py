@@ -6,6 +6,7 @@ the connector: the next good message of the same device still applies."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from connectors.shopfloor.simulator.sparkplug_edge import device_id as sparkplug
 from plantbridge.brokers import Mosquitto
 from tests.shopfloor.conftest import Floor, Simulated, new_tag, ok
 from tests.support.http import client
+from tests.support.http import problem as refused
 from tests.support.wait import eventually
 
 
@@ -115,6 +117,11 @@ def test_bad_input_is_counted_logged_with_the_device_and_shown_never_applied_and
         listed = ok(floor.shopfloor.get("/shopfloor/v1/problems", params={"device": json_id}))["items"]
         assert {p["problem"] for p in listed} == {"malformed-payload", "out-of-order"}
         assert any("message 1 after" in p["detail"] for p in listed)
+        # A cursor the API did not give out: "²" is a digit to str.isdigit() and not to int(); 40
+        # digits are more than SQLite's integer holds. Each is a 422, not a 500.
+        for cursor in ("%%%", _b64("²"), _b64("9" * 40), _b64("x")):
+            answer = floor.shopfloor.get("/shopfloor/v1/problems", params={"cursor": cursor})
+            refused(answer, 422, "invalid-cursor")
 
         # Nothing of it was applied; and the connector still takes the next good message of each.
         assert floor.equipment(known.name)["state"] == "running"
@@ -146,3 +153,7 @@ def test_bad_input_is_counted_logged_with_the_device_and_shown_never_applied_and
         floor.stop_connector()
         sparkplug.stop()
         plain.stop()
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()

@@ -224,6 +224,12 @@ def test_bad_signature_old_timestamp_and_replays_change_nothing(inbound: Inbound
         _problem(inbound.post("nobody", inbound.cloudqms, payload), 404, "webhook-source-unknown")
         unsigned = httpx.post(f"{inbound.gateway.url}/webhooks/v1/inbound/cloudqms", json=payload, timeout=10)
         _problem(unsigned, 400, "webhook-headers-missing")
+        # "²" (0xB2 in the header's Latin-1) is a digit to str.isdigit() but not to int().
+        odd_stamp = {"webhook-id": "msg_odd", "webhook-timestamp": b"\xb2", "webhook-signature": "v1,AAAA"}
+        odd = httpx.post(
+            f"{inbound.gateway.url}/webhooks/v1/inbound/cloudqms", json=payload, headers=odd_stamp, timeout=10
+        )
+        _problem(odd, 400, "webhook-headers-invalid")
         _problem(
             inbound.post("cloudqms", inbound.cloudqms, {"type": "inspection.deleted", "data": {}}),
             422,

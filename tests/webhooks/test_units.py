@@ -39,6 +39,7 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     later = datetime.now(UTC) + timedelta(seconds=60)
     assert 55 <= (_retry_after(format_datetime(later, usegmt=True)) or 0) <= 61
     assert _retry_after("soon") is None
+    assert _retry_after("²") is None  # a digit to str.isdigit(), not to float()
     assert _retry_after(None) is None
 
 

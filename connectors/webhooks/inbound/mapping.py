@@ -19,7 +19,7 @@ def pointer(document: Any, path: str) -> Any:
         token = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(here, dict) and token in here:
             here = here[token]
-        elif isinstance(here, list) and token.isdigit() and int(token) < len(here):
+        elif isinstance(here, list) and token.isascii() and token.isdigit() and int(token) < len(here):
             here = here[int(token)]
         else:
             return _MISSING

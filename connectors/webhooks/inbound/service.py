@@ -111,7 +111,8 @@ class Inbound:
             raise _refused(
                 400, "webhook-headers-invalid", "Webhook headers invalid", "webhook-id is not a usable id"
             )
-        if not raw_stamp.isdigit() or len(raw_stamp) > 12:
+        # ASCII digits: str.isdigit() also takes "²", which int() refuses.
+        if not (raw_stamp.isascii() and raw_stamp.isdigit()) or len(raw_stamp) > 12:
             raise _refused(
                 400,
                 "webhook-headers-invalid",

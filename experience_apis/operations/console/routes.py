@@ -200,7 +200,7 @@ def console_router(settings: OperationsSettings, operations_of: Callable[[Litest
         _, form = await form_of(request, f"{process}:write")
         client = ops(request).upstreams.processes[process]
         version = form.get("version", "")
-        if not version.isdigit() or len(version) > 12:
+        if not (version.isascii() and version.isdigit()) or len(version) > 12:
             raise Problem("The form names no flow version; reload the page.", status=400)
         # One retry per version of the flow: a double click replays, a later retry is a new one.
         await client.retry(
@@ -230,7 +230,7 @@ def console_router(settings: OperationsSettings, operations_of: Callable[[Litest
     async def repair(request: Req, disagreement_id: FlowId) -> Html:
         _, form = await form_of(request, "quality:read", "quality:write")
         version = form.get("version", "")
-        if not version.isdigit() or len(version) > 12:
+        if not (version.isascii() and version.isdigit()) or len(version) > 12:
             raise Problem("The form names no version; reload the page.", status=400)
         # One repair per version seen: a double click replays, a later click is refused (409) or new.
         await ops(request).upstreams.quality.repair(
@@ -259,7 +259,7 @@ def console_router(settings: OperationsSettings, operations_of: Callable[[Litest
     async def decide(request: Req, approval_id: FlowId, verdict: Verdict) -> Html:
         principal, form = await form_of(request, "quality:approve")
         version = form.get("version", "")
-        if not version.isdigit() or len(version) > 12:
+        if not (version.isascii() and version.isdigit()) or len(version) > 12:
             raise Problem("The form names no approval version; reload the page.", status=400)
         comment = form.get("comment", "").strip()[:4000] or None
         # The quality process records the logged-in person as the one deciding (via this service).
