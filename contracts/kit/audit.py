@@ -397,10 +397,14 @@ def _encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode([seq])).decode().rstrip("=")
 
 
+# A sequence number as a database integer holds it: msgspec decodes integers of any size.
+_Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+
 def _decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        (seq,) = msgspec.json.decode(raw, type=tuple[int])
+        (seq,) = msgspec.json.decode(raw, type=tuple[_Seq])
         return seq
     except (ValueError, TypeError, msgspec.DecodeError) as exc:
         raise invalid_cursor() from exc
