@@ -77,9 +77,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         stamp, record_id = msgspec.json.decode(raw, type=tuple[str, str])
-        return datetime.fromisoformat(stamp), record_id
-    except (ValueError, msgspec.DecodeError, TypeError) as exc:
+        # Bounded as request instants are: year 9999 at -14:00 cannot even be turned to UTC.
+        moment = body_instant(datetime.fromisoformat(stamp), "cursor")
+    except (ValueError, msgspec.DecodeError, TypeError, Unprocessable) as exc:
         raise invalid_cursor() from exc
+    assert moment is not None
+    return moment, record_id
 
 
 def invalid_cursor() -> Unprocessable:

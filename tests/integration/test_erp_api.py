@@ -3,6 +3,7 @@ real Redis."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -333,7 +334,10 @@ def test_keyset_pages_and_delta_sync_see_every_change_once(erp: Erp) -> None:
     assert changed.status_code == 200
     delta = erp.http.get("/erp/v1/items", params={"updated_since": last}).json()["items"]
     assert [i["item_id"] for i in delta] == [f"{prefix}-1"]
-    problem(erp.http.get("/erp/v1/items", params={"cursor": "garbage"}), 422, "invalid-cursor")
+    # Garbage; and one of the right shape at an instant that cannot be turned to UTC.
+    far = base64.urlsafe_b64encode(b'["9999-12-31T23:00:00-14:00","x"]').decode()
+    for cursor in ("garbage", far):
+        problem(erp.http.get("/erp/v1/items", params={"cursor": cursor}), 422, "invalid-cursor")
     problem(erp.http.get("/erp/v1/items", params={"updated_since": "yesterday"}), 422, "invalid-date-time")
 
 
