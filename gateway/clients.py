@@ -90,9 +90,9 @@ def validate_secret(secret: str) -> None:
 
 
 def validate_registration(client_id: str, scopes: list[str]) -> None:
-    if not _CLIENT_ID.match(client_id):
+    if not _CLIENT_ID.fullmatch(client_id):  # fullmatch: "$" alone lets a final newline in
         raise ValueError("client_id must be 3-100 characters of letters, digits, '.', '_' or '-'")
-    bad = [s for s in scopes if not _SCOPE.match(s)]
+    bad = [s for s in scopes if not _SCOPE.fullmatch(s)]
     if bad or not scopes:
         raise ValueError(f"scopes must be one or more OAuth2 scope tokens (bad: {bad})")
 
@@ -139,6 +139,8 @@ async def register(session: AsyncSession, client: Registration) -> str:
 
 
 async def find(session: AsyncSession, client_id: str) -> RegisteredClient | None:
+    if not _CLIENT_ID.fullmatch(client_id):  # none is registered so (PostgreSQL refuses a NUL: a 500)
+        return None
     row = (await session.execute(select(clients).where(clients.c.client_id == client_id))).one_or_none()
     if row is None:
         return None

@@ -10,6 +10,9 @@ request body must keep coming, and one client may have only so many requests in 
   client address; over it, 429 with `Retry-After`, before the application sees the request.
 - A response sent before the application read the whole body (a 401, a 413, a 408) closes the
   connection, so a client cannot keep it open by trickling a body nobody reads.
+- Control characters (NUL, a line feed, ...) in the path or the query, sent percent-encoded, are a
+  400 before any route sees them: no id, filter or cursor holds one, and further in they became
+  500s (PostgreSQL refuses NUL in text) or ids that break the `Location` header of their answer.
 
 The request line and headers arrive before any ASGI application runs, so their size and
 deadline are the server's: granian's HTTP/1 settings for the gateway, and
@@ -20,18 +23,27 @@ why, with measurements.
 from __future__ import annotations
 
 import asyncio
+import re
+from urllib.parse import unquote_to_bytes
 
 from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 from contracts.kit.problems import PROBLEM_JSON, Problem, problem_bytes
 from contracts.kit.settings import HttpServerSettings
 
 _CLOSE = (b"connection", b"close")
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 class BodyTimeout(Problem):
     """Raised from `receive()` when the body is late; a service answers it as this problem."""
 
     status, slug, title = 408, "request-timeout", "Request body too slow"
+
+
+def _has_control_characters(scope: Scope) -> bool:
+    path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    query = scope.get("query_string", b"")
+    return bool(_CONTROL.search(unquote_to_bytes(path)) or _CONTROL.search(unquote_to_bytes(query)))
 
 
 def _has_body(scope: Scope) -> bool:
@@ -66,6 +78,15 @@ class RequestGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if _has_control_characters(scope):
+            await _answer(
+                send,
+                400,
+                "control-characters",
+                "Control characters in the request target",
+                "The path or query holds a control character (such as %00 or %0A), which no value takes.",
+            )
             return
         client = scope.get("client")
         address = str(client[0]) if client else ""

@@ -132,3 +132,23 @@ def test_mes_refuses_a_batch_quantity_no_stock_record_keeps(
         assert http.get(batches).json()["items"] == []
         assert http.post(batches, json={"quantity": 0.001}).status_code == 201
     mes.stop()
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/quality/v1/flows?type=%00",
+        "/quality/v1/flows?lot_id=LOT-1%0A",
+        "/quality/v1/flows/%00",
+        "/quality/v1/flows/FLOW-1%0A/timeline",
+        "/quality/v1/approvals?flow_id=a%00b",
+    ],
+)
+def test_control_characters_in_the_path_or_query_are_a_400_before_any_route(
+    quality: httpx.Client, target: str
+) -> None:
+    """PostgreSQL refuses NUL in text (a 500 further in) and a line feed ends up in headers."""
+    answer = quality.get(target)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["type"] == "urn:plantbridge:problem:control-characters"
+    assert quality.get("/quality/v1/flows", params={"lot_id": "LOT-1"}).status_code == 200
