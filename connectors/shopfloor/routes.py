@@ -28,9 +28,13 @@ def _after(cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        # validate: the lenient decoder drops what is not base64 ("%%%" became "", a fresh start)
+        after = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except ValueError as exc:
         raise invalid_cursor() from exc
+    if not after or not after.isprintable():  # a NUL reaches PostgreSQL as a 500; no id has one
+        raise invalid_cursor()
+    return after
 
 
 def _device(row: Any) -> m.Device:

@@ -73,10 +73,14 @@ def _encode_cursor(updated_at: datetime, record_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# The id a cursor names, as ids are: PostgreSQL refuses a NUL in text (a 500).
+_CursorId = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00]*$")]
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        stamp, record_id = msgspec.json.decode(raw, type=tuple[str, str])
+        stamp, record_id = msgspec.json.decode(raw, type=tuple[str, _CursorId])
         # Bounded as request instants are: year 9999 at -14:00 cannot even be turned to UTC.
         moment = body_instant(datetime.fromisoformat(stamp), "cursor")
     except (ValueError, msgspec.DecodeError, TypeError, Unprocessable) as exc:

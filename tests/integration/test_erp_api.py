@@ -336,7 +336,8 @@ def test_keyset_pages_and_delta_sync_see_every_change_once(erp: Erp) -> None:
     assert [i["item_id"] for i in delta] == [f"{prefix}-1"]
     # Garbage; and one of the right shape at an instant that cannot be turned to UTC.
     far = base64.urlsafe_b64encode(b'["9999-12-31T23:00:00-14:00","x"]').decode()
-    for cursor in ("garbage", far):
+    nul = base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00","a\\u0000b"]').decode()
+    for cursor in ("garbage", far, nul):
         problem(erp.http.get("/erp/v1/items", params={"cursor": cursor}), 422, "invalid-cursor")
     problem(erp.http.get("/erp/v1/items", params={"updated_since": "yesterday"}), 422, "invalid-date-time")
 

@@ -119,8 +119,11 @@ def test_bad_input_is_counted_logged_with_the_device_and_shown_never_applied_and
         assert any("message 1 after" in p["detail"] for p in listed)
         # A cursor the API did not give out: "²" is a digit to str.isdigit() and not to int(); 40
         # digits are more than SQLite's integer holds. Each is a 422, not a 500.
-        for cursor in ("%%%", _b64("²"), _b64("9" * 40), _b64("x")):
+        for cursor in ("%%%", _b64("²"), _b64("9" * 40), _b64("x"), _b64("\x00")):
             answer = floor.shopfloor.get("/shopfloor/v1/problems", params={"cursor": cursor})
+            refused(answer, 422, "invalid-cursor")
+        for cursor in ("%%%", _b64("\x00"), _b64("dev\n")):
+            answer = floor.shopfloor.get("/shopfloor/v1/devices", params={"cursor": cursor})
             refused(answer, 422, "invalid-cursor")
 
         # Nothing of it was applied; and the connector still takes the next good message of each.
