@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
@@ -167,6 +167,15 @@ def body_instant(moment: datetime | None, field: str) -> datetime | None:
     if utc is None or not _EARLIEST <= utc < _LATEST:
         raise Unprocessable(f"{field} {moment.isoformat()} is outside 1900..2999", slug="invalid-date-time")
     return utc
+
+
+def body_date(day: date | None, field: str) -> date | None:
+    """A calendar day from a request (a report window, a due date), within the years a plant
+    record can have, as `body_instant`: a 422 rather than dates that overflow when a day is
+    added (9999-12-31) or that no record holds."""
+    if day is not None and not _EARLIEST.date() <= day < _LATEST.date():
+        raise Unprocessable(f"{field} {day.isoformat()} is outside 1900..2999", slug="invalid-date")
+    return day
 
 
 def check_window(start: datetime | None, end: datetime | None, what: str = "planned") -> None:

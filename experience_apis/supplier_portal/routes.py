@@ -14,7 +14,7 @@ from litestar.params import FromQuery, JSONBody
 from contracts.kit.app import runtime_of
 from contracts.kit.auth import current_principal
 from contracts.kit.documents import FileName, empty_document, file_operation
-from contracts.kit.paging import Paged
+from contracts.kit.paging import Paged, body_date
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId
 from contracts.kit.problems import Problem, Unprocessable
 from contracts.kit.responses import problems, versioned
@@ -147,6 +147,7 @@ class ScorecardController(Controller):
         until: FromQuery[date | None] = None,
         period: FromQuery[m.Period | None] = None,
     ) -> m.Scorecard:
+        since, until = body_date(since, "since"), body_date(until, "until")
         if since and until and until < since:
             raise Unprocessable(f"until {until} is before since {since}", slug="invalid-window")
         if period and since and (until or date.today()) - since > MAX_PERIODS_SPAN:

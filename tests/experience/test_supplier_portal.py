@@ -122,6 +122,11 @@ def test_inspections_and_scorecard(apps: Apps, world: dict[str, Any]) -> None:
         one = seed.ok(me.get(f"{API}/inspections/{world['insp_a']}"))
         assert (one["disposition"], one["characteristics"][0]["evaluation"]) == ("release", "pass")
         card = seed.ok(me.get(f"{API}/scorecard"))
+        # A window past the plant years: a 422, not a 500 once a period's end overflows.
+        far = {"since": "9999-06-01", "until": "9999-12-31", "period": "month"}
+        answer = me.get(f"{API}/scorecard", params=far)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["type"] == "urn:plantbridge:problem:invalid-date"
     assert card["lots_received"] == 2
     assert card["received_quantity"] == 1000
     assert card["rejected_quantity"] == 100

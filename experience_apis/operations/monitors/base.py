@@ -48,7 +48,10 @@ class Monitor:
 
 
 def end_of(day: date) -> datetime:
-    """A due date is met until the day is over (UTC)."""
+    """A due date is met until the day is over (UTC). The last day of the calendar (a due date
+    of 9999-12-31 a system once stored) is never over, rather than breaking the check."""
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
