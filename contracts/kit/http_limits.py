@@ -11,8 +11,10 @@ request body must keep coming, and one client may have only so many requests in 
 - A response sent before the application read the whole body (a 401, a 413, a 408) closes the
   connection, so a client cannot keep it open by trickling a body nobody reads.
 - Control characters (NUL, a line feed, ...) in the path or the query, sent percent-encoded, are a
-  400 before any route sees them: no id, filter or cursor holds one, and further in they became
+  422 before any route sees them: no id, filter or cursor holds one, and further in they became
   500s (PostgreSQL refuses NUL in text) or ids that break the `Location` header of their answer.
+  A 422, not a 400: the request is well-formed, and a parameter's schema (a cursor, a filter)
+  does not spell out that its text has no control characters.
 
 The request line and headers arrive before any ASGI application runs, so their size and
 deadline are the server's: granian's HTTP/1 settings for the gateway, and
@@ -82,7 +84,7 @@ class RequestGuard:
         if _has_control_characters(scope):
             await _answer(
                 send,
-                400,
+                422,
                 "control-characters",
                 "Control characters in the request target",
                 "The path or query holds a control character (such as %00 or %0A), which no value takes.",

@@ -29,6 +29,7 @@ DESCRIPTION_400 = (
     "The request is malformed or fails validation, or names a query parameter this operation does "
     f"not take (`{PROBLEM_URN}{SLUG}`, listing them in `unknown_parameters`)"
 )
+DESCRIPTION_422 = f"A path or query parameter holds a control character (`{PROBLEM_URN}control-characters`)"
 _SHOWN = 10  # names echoed back at most (each cut to 64 characters): the answer stays small
 
 
@@ -108,16 +109,21 @@ async def send_refusal(send: Send, path: str, unknown: list[str], taken: frozens
 
 
 def document_strict_queries(app: Litestar) -> None:
-    """Say in the OpenAPI document what the middleware answers: every operation that takes query
-    parameters says its 400 also means an unknown one. Call before the document is first built."""
+    """Say in the OpenAPI document what the request checks before any route answer: every
+    operation that takes query parameters says its 400 also means an unknown one, and every one
+    that takes path or query parameters that it may answer 422 to a control character in them
+    (contracts/kit/http_limits.py). Call before the document is first built."""
     from contracts.kit.responses import problems
 
     for handler, kwargs_model in _handlers(app):
-        if not kwargs_model.expected_query_params:
-            continue
-        spec = problems()[400]
-        spec.description = DESCRIPTION_400
-        handler.responses = {**(handler.responses or {}), 400: spec}
+        responses = dict(handler.responses or {})
+        if kwargs_model.expected_query_params:
+            responses[400] = problems()[400]
+            responses[400].description = DESCRIPTION_400
+        if (kwargs_model.expected_query_params or kwargs_model.expected_path_params) and 422 not in responses:
+            responses[422] = problems(422)[422]
+            responses[422].description = DESCRIPTION_422
+        handler.responses = responses
 
 
 __all__ = ["SLUG", "StrictQuery", "StrictQueryMiddleware", "document_strict_queries", "unknown_names"]

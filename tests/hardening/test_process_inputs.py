@@ -144,11 +144,11 @@ def test_mes_refuses_a_batch_quantity_no_stock_record_keeps(
         "/quality/v1/approvals?flow_id=a%00b",
     ],
 )
-def test_control_characters_in_the_path_or_query_are_a_400_before_any_route(
+def test_control_characters_in_the_path_or_query_are_a_422_before_any_route(
     quality: httpx.Client, target: str
 ) -> None:
     """PostgreSQL refuses NUL in text (a 500 further in) and a line feed ends up in headers."""
     answer = quality.get(target)
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == 422, answer.text
     assert answer.json()["type"] == "urn:plantbridge:problem:control-characters"
     assert quality.get("/quality/v1/flows", params={"lot_id": "LOT-1"}).status_code == 200
