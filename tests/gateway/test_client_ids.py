@@ -12,15 +12,15 @@ import pytest
 from contracts.kit.db import Database
 from gateway import clients
 from gateway.store import metadata
+from tests.support.db import database_of
 
 
 @pytest.fixture
 async def db(backend: str, database_url: Callable[[str, str], str]) -> AsyncIterator[Database]:
-    database = Database(database_url(backend, f"client_ids_{uuid.uuid4().hex[:10]}"))
-    async with database.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield database
-    await database.dispose()
+    async with database_of(
+        database_url(backend, f"client_ids_{uuid.uuid4().hex[:10]}"), metadata
+    ) as database:
+        yield database
 
 
 async def test_an_id_no_client_can_have_is_unknown(db: Database) -> None:

@@ -13,15 +13,15 @@ from contracts.kit import repository
 from contracts.kit.db import Database
 from contracts.kit.problems import NotFound
 from system_apis.erp import store as s
+from tests.support.db import database_of
 
 
 @pytest.fixture
 async def db(backend: str, database_url: Callable[[str, str], str]) -> AsyncIterator[Database]:
-    database = Database(database_url(backend, f"core_reads_{uuid.uuid4().hex[:10]}"))
-    async with database.engine.begin() as conn:
-        await conn.run_sync(s.Base.metadata.create_all)
-    yield database
-    await database.dispose()
+    async with database_of(
+        database_url(backend, f"core_reads_{uuid.uuid4().hex[:10]}"), s.Base.metadata
+    ) as database:
+        yield database
 
 
 def _item(item_id: str) -> s.ItemRow:

@@ -14,15 +14,14 @@ from sqlalchemy.orm import Session
 
 from contracts.kit.db import Database
 from tests.integration.test_sqlite_inline import metadata, things
+from tests.support.db import database_of
 
 
 @pytest.fixture
 async def db(backend: str, database_url: Callable[[str, str], str]) -> AsyncIterator[Database]:
-    database = Database(database_url(backend, f"tx_{uuid.uuid4().hex[:10]}"))
-    async with database.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield database
-    await database.dispose()
+    url = database_url(backend, f"tx_{uuid.uuid4().hex[:10]}")
+    async with database_of(url, metadata) as database:
+        yield database
 
 
 async def names(db: Database) -> list[str]:

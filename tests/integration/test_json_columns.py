@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Column, Integer, MetaData, Table, select
 from sqlalchemy.exc import StatementError
 
 from contracts.kit.db import Database
+from tests.support.db import database_of
 
 documents = Table("json_documents", MetaData(), Column("id", Integer, primary_key=True), Column("doc", JSON))
 
@@ -26,11 +27,10 @@ class Count(int):
 
 @pytest.fixture
 async def db(backend: str, database_url: Callable[[str, str], str]) -> AsyncIterator[Database]:
-    database = Database(database_url(backend, f"json_{uuid.uuid4().hex[:10]}"))
-    async with database.engine.begin() as conn:
-        await conn.run_sync(documents.metadata.create_all)
-    yield database
-    await database.dispose()
+    async with database_of(
+        database_url(backend, f"json_{uuid.uuid4().hex[:10]}"), documents.metadata
+    ) as database:
+        yield database
 
 
 async def test_json_columns_keep_plain_values_of_subclasses(db: Database) -> None:
