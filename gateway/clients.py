@@ -139,8 +139,14 @@ async def register(session: AsyncSession, client: Registration) -> str:
 
 
 async def find(session: AsyncSession, client_id: str) -> RegisteredClient | None:
-    if not _CLIENT_ID.fullmatch(client_id):  # none is registered so (PostgreSQL refuses a NUL: a 500)
+    """The registered client a request claims to be; None for an id none is registered under
+    (without asking the database: PostgreSQL refuses a NUL in text, which was a 500)."""
+    if not _CLIENT_ID.fullmatch(client_id):
         return None
+    return await _read(session, client_id)
+
+
+async def _read(session: AsyncSession, client_id: str) -> RegisteredClient | None:
     row = (await session.execute(select(clients).where(clients.c.client_id == client_id))).one_or_none()
     if row is None:
         return None
@@ -158,7 +164,8 @@ async def find(session: AsyncSession, client_id: str) -> RegisteredClient | None
 
 async def list_all(session: AsyncSession) -> list[RegisteredClient]:
     ids = (await session.execute(select(clients.c.client_id).order_by(clients.c.client_id))).scalars().all()
-    return [c for c in [await find(session, i) for i in ids] if c is not None]
+    # Every stored client, including one an older version let in with an id now refused.
+    return [c for c in [await _read(session, i) for i in ids] if c is not None]
 
 
 async def set_active(session: AsyncSession, client_id: str, active: bool) -> bool:

@@ -32,7 +32,9 @@ def _after(cursor: str | None) -> str | None:
         after = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except ValueError as exc:
         raise invalid_cursor() from exc
-    if not after or not after.isprintable():  # a NUL reaches PostgreSQL as a 500; no id has one
+    # A NUL reaches PostgreSQL as a 500. Only that: a device name (an MQTT topic) may hold other
+    # characters that are not printable, and its cursor must read back.
+    if not after or "\x00" in after:
         raise invalid_cursor()
     return after
 

@@ -67,8 +67,8 @@ async def _answer(
 
 
 class RequestGuard:
-    """Pure ASGI, around the application (inside the correlation middleware, so its problems
-    carry the correlation id)."""
+    """Pure ASGI, around the application: in a service inside the correlation middleware (its
+    problems carry the correlation id); the gateway's server wraps the gateway's whole app in it."""
 
     def __init__(self, app: ASGIApp, limits: HttpServerSettings) -> None:
         self.app = app
