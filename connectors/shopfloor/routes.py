@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from connectors.shopfloor import store
 from connectors.shopfloor.metrics import protocol_of
-from contracts.kit.paging import Page, Paged, as_utc, invalid_cursor, maybe_utc
+from contracts.kit.paging import DB_INT_MAX, Page, Paged, as_utc, invalid_cursor, maybe_utc
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import Session
 from contracts.models import shopfloor as m
@@ -107,7 +107,7 @@ class ShopfloorController(Controller):
             query = query.where(p.c.at > page_query.updated_since)
         after = _after(page_query.cursor)
         if after is not None:
-            if not (after.isascii() and after.isdigit()) or len(after) > 18:
+            if not (after.isascii() and after.isdigit()) or int(after) > DB_INT_MAX:
                 raise invalid_cursor()
             query = query.where(p.c.id < int(after))
         if device:

@@ -59,7 +59,7 @@ from sqlalchemy.orm import Mapper, RelationshipDirection, Session, UOWTransactio
 from contracts.kit import correlation
 from contracts.kit.acting import acting
 from contracts.kit.db import Database
-from contracts.kit.paging import Page, Paged, PageQuery, as_utc, invalid_cursor, utcnow
+from contracts.kit.paging import DB_INT_MAX, Page, Paged, PageQuery, as_utc, invalid_cursor, utcnow
 from contracts.kit.records import RecordMixin, new_id
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
@@ -398,7 +398,7 @@ def _encode_cursor(seq: int) -> str:
 
 
 # A sequence number as a database integer holds it: msgspec decodes integers of any size.
-_Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+_Seq = Annotated[int, msgspec.Meta(ge=0, le=DB_INT_MAX)]
 
 
 def _decode_cursor(cursor: str) -> int:

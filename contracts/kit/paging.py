@@ -17,6 +17,9 @@ from contracts.kit.problems import PreconditionFailed, Unprocessable
 
 T = TypeVar("T")
 MAX_LIMIT = 500
+# The largest integer a database column holds (BIGINT; SQLite's INTEGER): a cursor naming a
+# larger one is not one an API issued, and binding it fails.
+DB_INT_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)

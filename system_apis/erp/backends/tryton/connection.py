@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.kit.paging import MAX_LIMIT, Page, PageQuery, invalid_cursor, keyset, page
+from contracts.kit.paging import DB_INT_MAX, MAX_LIMIT, Page, PageQuery, invalid_cursor, keyset, page
 from contracts.kit.problems import Conflict, NotFound, Problem, Unprocessable
 from contracts.models import erp as m
 from system_apis.erp import domain
@@ -433,7 +433,6 @@ def unknown_location(place: str) -> Unprocessable:
 # another shape is refused rather than read as an id: pages once ran on numbers and codes, and
 # an all-digit one ("1", an invoice number) would otherwise resume at a record with that id.
 _CURSOR_TAG = "tryton-id:"
-_MAX_ID_DIGITS = len(str(2**63 - 1))
 
 
 def record_cursor(tryton_id: int) -> str:
@@ -449,11 +448,9 @@ def cursor_record(cursor: str) -> int:
     digits = text.removeprefix(_CURSOR_TAG)
     # ASCII digits only ('²' is a digit to str.isdigit, not to int), and no more than a
     # database integer holds (Tryton fails on those, and would be asked again and again).
-    if digits == text or not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_ID_DIGITS:
+    if digits == text or not (digits.isascii() and digits.isdigit()) or int(digits) > DB_INT_MAX:
         raise invalid_cursor()
-    if (tryton_id := int(digits)) > 2**63 - 1:
-        raise invalid_cursor()
-    return tryton_id
+    return int(digits)
 
 
 async def bindings_page(
