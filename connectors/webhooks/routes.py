@@ -14,6 +14,7 @@ from connectors.webhooks.service import OPERATE, READ, SUBSCRIBE, Deps
 from contracts.kit.auth import current_principal
 from contracts.kit.paging import Paged
 from contracts.kit.params import IfMatch, PathId
+from contracts.kit.patterns import whole
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import webhooks as m
@@ -24,10 +25,10 @@ Req = Request[Any, Any, Any]
 ReadAny = {"any_scope": (SUBSCRIBE, READ)}
 OperateAny = {"any_scope": (SUBSCRIBE, OPERATE)}
 Owner = {"scopes": (SUBSCRIBE,)}
-EventType = Annotated[str | None, Parameter(max_length=200, pattern=r"^[a-z0-9_.]+$")]
-ClientId = Annotated[str | None, Parameter(max_length=100, pattern=r"^[A-Za-z0-9._\-]+$")]
+EventType = Annotated[str | None, Parameter(max_length=200, pattern=whole(r"[a-z0-9_.]+"))]
+ClientId = Annotated[str | None, Parameter(max_length=100, pattern=whole(r"[A-Za-z0-9._\-]+"))]
 QueryPathId = Annotated[
-    str | None, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
+    str | None, Parameter(min_length=1, max_length=64, pattern=whole(r"[A-Za-z0-9][A-Za-z0-9._:\-]*"))
 ]
 
 

@@ -60,6 +60,7 @@ from contracts.kit import correlation
 from contracts.kit.acting import acting
 from contracts.kit.db import Database
 from contracts.kit.paging import DB_INT_MAX, Page, Paged, PageQuery, as_utc, invalid_cursor, utcnow
+from contracts.kit.patterns import whole
 from contracts.kit.records import RecordMixin, new_id
 from contracts.kit.responses import problems
 from contracts.kit.unit_of_work import PRINCIPAL_KEY
@@ -374,7 +375,7 @@ RecordType = Annotated[
     Parameter(
         min_length=1,
         max_length=100,
-        pattern=r"^[a-z][a-z0-9_]*$",
+        pattern=whole(r"[a-z][a-z0-9_]*"),
         description="The record's kind, as its table: `lots`, `purchase_orders`, `inspection_lots`, ...",
     ),
 ]

@@ -14,11 +14,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
+from contracts.kit.patterns import whole
 
 CORRELATION_HEADER = "x-correlation-id"
 TRACEPARENT_HEADER = "traceparent"
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_SAFE_ID = re.compile(whole(r"[A-Za-z0-9._:\-]{1,128}"))
 SAFE_ID = _SAFE_ID  # what an incoming X-Correlation-ID may look like (the gateway checks it too)
 # Who a call acts for, as `client=<id>&person=<id>&supplier=<id>` (percent-encoded, contracts/kit/acting.py).
 ACTING_FOR = re.compile(r"^client=[\x21-\x7e]{1,2000}$")

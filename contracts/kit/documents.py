@@ -44,6 +44,7 @@ from contracts.kit.acting import Acting, acting
 from contracts.kit.auth import current_principal
 from contracts.kit.paging import as_utc
 from contracts.kit.params import PathId
+from contracts.kit.patterns import whole
 from contracts.kit.problems import Problem
 from contracts.kit.records import RecordMixin, new_id
 from contracts.kit.repository import get_or_404
@@ -95,7 +96,7 @@ FileName = Annotated[
     QueryParameter(
         min_length=1,
         max_length=200,
-        pattern=r"^[^\x00-\x1f/\\\\\"]+$",
+        pattern=whole(r"[^\x00-\x1f/\\\\\"]+"),
         description="The file's name as the uploader knows it (no path, no quotes)",
     ),
 ]

@@ -26,12 +26,13 @@ from contracts.kit.consumer import (
     dead_letter_stream,
 )
 from contracts.kit.params import IdempotencyKey
+from contracts.kit.patterns import whole
 from contracts.kit.problems import NotFound, Problem, Unprocessable
 from contracts.kit.relay import FIELD_EVENT, FIELD_ID, FIELD_TYPE
 from contracts.kit.responses import problems
 
-STREAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$"
-ENTRY_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
+STREAM_PATTERN = whole(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}")
+ENTRY_PATTERN = whole(r"[0-9]{1,20}-[0-9]{1,20}")
 _STREAM = re.compile(STREAM_PATTERN)
 _ENTRY = re.compile(ENTRY_PATTERN)
 READ_SCOPES = ("events:read",)

@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from contracts.kit.patterns import whole
 from contracts.kit.problems import PreconditionFailed, Unprocessable
 
 T = TypeVar("T")
@@ -77,7 +78,7 @@ def _encode_cursor(updated_at: datetime, record_id: str) -> str:
 
 
 # The id a cursor names, as ids are: PostgreSQL refuses a NUL in text (a 500).
-_CursorId = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00]*$")]
+_CursorId = Annotated[str, msgspec.Meta(max_length=64, pattern=whole(r"[^\x00]*"))]
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:

@@ -8,14 +8,15 @@ from typing import Annotated
 
 import msgspec
 
+from contracts.kit.patterns import whole
 from contracts.models.common import Currency, Id, Input, Location, Name, Output, Quantity, Text, Uom
 
 # Cause, damage and correction codes from the plant's catalogue, e.g. `BRG-WEAR`, `REPLACE`.
-Code = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=r"^[A-Z0-9][A-Z0-9._\-]*$")]
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=whole(r"[A-Z0-9][A-Z0-9._\-]*"))]
 Hours = Annotated[float, msgspec.Meta(gt=0, le=1000)]
 Minutes = Annotated[int, msgspec.Meta(ge=0, le=525_600)]
 # An hourly rate: a non-negative decimal string, so no float rounding touches money.
-Rate = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,9}(\.[0-9]{1,4})?$", examples=["62.50"])]
+Rate = Annotated[str, msgspec.Meta(pattern=whole(r"[0-9]{1,9}(\.[0-9]{1,4})?"), examples=["62.50"])]
 PostingIds = Annotated[list[Id], msgspec.Meta(max_length=100)]
 
 

@@ -8,12 +8,15 @@ from typing import Annotated, Any
 
 import msgspec
 
+from contracts.kit.patterns import whole
 from contracts.models.common import Input, Output, Text
 
 EventTypeName = Annotated[
-    str, msgspec.Meta(min_length=3, max_length=200, pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+    str, msgspec.Meta(min_length=3, max_length=200, pattern=whole(r"[a-z0-9_]+(\.[a-z0-9_]+)+"))
 ]
-EndpointUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2000, pattern=r"^https?://[^\s\x00]+$")]
+EndpointUrl = Annotated[
+    str, msgspec.Meta(min_length=8, max_length=2000, pattern=whole(r"https?://[^\s\x00]+"))
+]
 
 
 class SubscriptionStatus(StrEnum):

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import msgspec
 
+from contracts.kit.patterns import whole
 from contracts.models.common import Id, Input, Output
 
 # Instants on the wire must carry an offset: a naive time would be read differently by each
@@ -21,11 +22,11 @@ from contracts.models.common import Id, Input, Output
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
 # Other systems' ids are taken as they come ("LOT 2024/017-A"): printable, no control
 # characters, no leading or trailing blanks.
-SYSTEM_ID_PATTERN = r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
+SYSTEM_ID_PATTERN = whole(r"[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?")
 SystemId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=SYSTEM_ID_PATTERN)]
 # A label is free text on one line; control characters (NUL above all, which PostgreSQL
 # refuses) are rejected at the edge rather than failing in the store.
-Label = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=whole(r"[^\x00-\x1f\x7f]+"))]
 
 
 class Kind(StrEnum):

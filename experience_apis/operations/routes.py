@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from litestar.types import ControllerRouterHandler
 
 from contracts.kit.operations import events_router
+from contracts.kit.patterns import whole
 from contracts.kit.responses import problems
 from contracts.models.operations import MonitorList, MonitorPage
 from experience_apis.operations import service
@@ -21,7 +22,9 @@ READ = {"scopes": ("operations:read",)}
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size")]
 Cursor = Annotated[
     str | None,
-    Parameter(max_length=200, pattern=r"^[A-Za-z0-9_\-]+$", description="next_cursor of the previous page"),
+    Parameter(
+        max_length=200, pattern=whole(r"[A-Za-z0-9_\-]+"), description="next_cursor of the previous page"
+    ),
 ]
 MonitorName = Annotated[
     str, Parameter(pattern=NAME_PATTERN, max_length=64, description=f"One of: {', '.join(BY_NAME)}")

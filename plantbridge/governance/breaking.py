@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from contracts.kit.patterns import END as WHOLE_END
+
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Constraint -> True when a larger new value is tighter.
 _LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties")
@@ -76,6 +78,14 @@ def _array(variants: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _merged(variants: list[dict[str, Any]], key: str) -> Any:
     return next((v[key] for v in variants if key in v), None)
+
+
+def _as_ecma(pattern: Any) -> Any:
+    """The pattern as a JSON Schema reader sees it: the ending `(?!\\n)$` that `kit.patterns.whole`
+    writes for Python is, in ECMA-262, the same as `$`, so moving to it breaks no client."""
+    if isinstance(pattern, str) and pattern.endswith(WHOLE_END):
+        return pattern[: -len(WHOLE_END)] + "$"
+    return pattern
 
 
 class _Comparer:
@@ -156,7 +166,7 @@ class _Comparer:
             if tighter:
                 yield f"{where}: {label} {key} tightened from {before} to {after}"
         before, after = _merged(old, "pattern"), _merged(new, "pattern")
-        if after is not None and after != before:
+        if after is not None and _as_ecma(after) != _as_ecma(before):
             yield f"{where}: {label} pattern {'added' if before is None else 'changed'}: {after}"
 
     def operation(self, where: str, old: dict[str, Any], new: dict[str, Any]) -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from contracts.kit.patterns import END as WHOLE_END
 from contracts.kit.strict_body import is_json_media_type
 from contracts.kit.strict_query import SLUG as UNKNOWN_QUERY_PARAMETER
 from plantbridge.governance.breaking import METHODS
@@ -142,8 +143,23 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def loose_patterns(node: Any, where: str = "#") -> Iterator[str]:
+    """Every pattern anchored at the end is written with `kit.patterns.whole`: a bare `$` lets
+    Python (msgspec, Litestar) accept the value with a final newline that the document refuses."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str) and value.endswith("$"):
+                if not value.endswith(WHOLE_END):
+                    yield f"{where}: pattern {value} ends in a bare $ (write it with kit.patterns.whole)"
+            else:
+                yield from loose_patterns(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from loose_patterns(value, f"{where}/{index}")
+
+
 def lint(document: dict[str, Any], rules: tuple[Rule, ...] = RULES) -> list[str]:
-    found: list[str] = []
+    found: list[str] = list(loose_patterns(document))
     seen_ids: dict[str, str] = {}
     for path, item in sorted(document.get("paths", {}).items()):
         for method in METHODS:

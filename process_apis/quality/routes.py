@@ -15,6 +15,7 @@ from contracts.kit.flows.api import approval_controller, flow_controller, shown_
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, Paged, check_if_match
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
+from contracts.kit.patterns import whole
 from contracts.kit.problems import Unprocessable
 from contracts.kit.repository import get_or_404, list_page
 from contracts.kit.responses import problems, versioned
@@ -148,7 +149,7 @@ async def run_reconciliation(
 SupplierLot = Annotated[
     str | None,
     QueryParameter(
-        min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="The supplier's own lot number"
+        min_length=1, max_length=200, pattern=whole(r"[^\x00]*"), description="The supplier's own lot number"
     ),
 ]
 

@@ -10,6 +10,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from contracts.kit.auth import current_principal
 from contracts.kit.paging import Page, Paged
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
+from contracts.kit.patterns import whole
 from contracts.kit.responses import problems, versioned
 from contracts.kit.unit_of_work import Session
 from contracts.models import erp as m
@@ -25,7 +26,7 @@ PurchaseOrderStatuses = Annotated[
     QueryParameter(description="Only orders in this status; repeat it for orders in any of several."),
 ]
 # A supplier's own lot number, as printed on its delivery note (any text a receipt could record).
-SupplierLot = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+SupplierLot = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=whole(r"[^\x00]*"))]
 AnyRequest = Request[Any, Any, Any]
 RELEASE_SCOPES = ("erp:write", holds.RELEASE_SCOPE)
 

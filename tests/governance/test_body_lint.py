@@ -51,3 +51,16 @@ def test_a_file_upload_may_take_its_own_media_type_but_not_a_json_schema_under_i
     found = lint(doc)
     assert f"{CREATE_ITEM}: body: application/pdf is not a JSON media type" not in found
     assert f"{CREATE_ITEM}: body: image/png is not a JSON media type" in found
+
+
+def test_the_lint_catches_a_pattern_that_lets_python_accept_a_final_newline() -> None:
+    """A bare `$` lets Python's re.search (msgspec, Litestar) accept `"X-1\\n"` though the
+    document (ECMA-262) refuses it; the lint holds every document to `kit.patterns.whole`."""
+    doc = _erp()
+    schemas = doc["components"]["schemas"]
+    schemas["ItemCreate"]["properties"]["item_id"]["pattern"] = "^[A-Z]+$"
+    assert lint(doc) == [
+        "#/components/schemas/ItemCreate/properties/item_id: pattern ^[A-Z]+$ ends in a bare $"
+        " (write it with kit.patterns.whole)"
+    ]
+    assert lint(_erp()) == []

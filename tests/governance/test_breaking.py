@@ -86,6 +86,20 @@ def test_a_tightened_constraint_is_breaking(items: dict[str, Any]) -> None:
     assert any(f"request field `{name}` maxLength tightened" in m for m in breaking_changes(items, new))
 
 
+def test_a_pattern_that_refuses_a_final_newline_reads_as_the_same_pattern(items: dict[str, Any]) -> None:
+    """`(?!\\n)$` (what `kit.patterns.whole` writes) is `$` to a JSON Schema reader, not a change; any
+    other change of a pattern still is."""
+    prop = _create_schema(items)["properties"]["item_id"]
+    assert prop["pattern"].endswith("(?!\\n)$")
+    released = copy.deepcopy(items)
+    _create_schema(released)["properties"]["item_id"]["pattern"] = (
+        prop["pattern"].removesuffix("(?!\\n)$") + "$"
+    )
+    assert breaking_changes(released, items) == []
+    _create_schema(released)["properties"]["item_id"]["pattern"] = "^[A-Z]+$"
+    assert any("request field `item_id` pattern changed" in m for m in breaking_changes(released, items))
+
+
 def test_removed_paths_operations_types_and_enum_values_are_breaking(items: dict[str, Any]) -> None:
     new = copy.deepcopy(items)
     del new["paths"]["/erp/v1/items"]["get"]

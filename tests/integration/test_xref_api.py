@@ -231,6 +231,8 @@ def test_control_characters_are_refused_before_they_reach_the_store(xref: Api) -
         {"canonical_id": "X-1", "system": "sap", "system_id": "MAT-1"},  # unknown system
         {"canonical_id": "X-1", "system": "erp", "system_id": " MAT-1"},  # leading blank
         {"canonical_id": "X-1", "system": "erp", "system_id": "MAT\n1"},  # control character
+        {"canonical_id": "X-1", "system": "erp", "system_id": "MAT-1\n"},  # final newline
+        {"canonical_id": "X-1\n", "system": "erp", "system_id": "MAT-1"},
         {"canonical_id": "X-1", "system": "erp", "system_id": "MAT-1", "valid_from": "2025-01-01"},
         {"canonical_id": "X-1", "system": "erp", "system_id": "MAT-1", "valid_from": "2025-01-01T00:00:00"},
         {"canonical_id": "X-1", "system": "erp", "system_id": "MAT-1", "kind": "item"},  # unknown field

@@ -30,8 +30,9 @@ import msgspec
 from standardwebhooks import Webhook
 
 from connectors.webhooks.inbound.commands import COMMANDS
+from contracts.kit.patterns import whole
 
-SOURCE_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
+SOURCE_NAME = whole(r"[a-z0-9][a-z0-9-]{0,62}")
 _POINTER = re.compile(r"^(/([^~/]|~[01])*)*$")
 
 

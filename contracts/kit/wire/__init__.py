@@ -11,11 +11,13 @@ from typing import Annotated
 
 import msgspec
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
+from contracts.kit.patterns import whole
+
+ID_PATTERN = whole(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
 ID_MAX = 64
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
 # Free text (a comment, a reason): bounded, and no NUL characters, which PostgreSQL cannot store.
-Text = Annotated[str, msgspec.Meta(max_length=4000, pattern=r"^[^\x00]*$")]
+Text = Annotated[str, msgspec.Meta(max_length=4000, pattern=whole(r"[^\x00]*"))]
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

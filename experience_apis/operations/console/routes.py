@@ -21,6 +21,7 @@ from contracts.kit import operations as backbone
 from contracts.kit.auth import Principal
 from contracts.kit.operations import ENTRY_PATTERN, STREAM_PATTERN
 from contracts.kit.paging import utcnow
+from contracts.kit.patterns import whole
 from contracts.kit.problems import Problem
 from contracts.models.common import ID_MAX, ID_PATTERN
 from contracts.models.webhooks import Replay
@@ -43,15 +44,15 @@ from experience_apis.operations.settings import OperationsSettings
 
 Req = Request[Any, Any, Any]
 Html = Response[str]
-Process = Annotated[str, Parameter(pattern=r"^(quality|maintenance)$")]
+Process = Annotated[str, Parameter(pattern=whole(r"(quality|maintenance)"))]
 FlowId = Annotated[str, Parameter(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
 Stream = Annotated[str, Parameter(pattern=STREAM_PATTERN, max_length=200)]
 Entry = Annotated[str, Parameter(pattern=ENTRY_PATTERN, max_length=41)]
-SearchBy = Annotated[str, Parameter(pattern="^(" + "|".join(pages.SEARCH_KEYS) + ")$")]
-SearchValue = Annotated[str | None, Parameter(max_length=128, pattern=r"^[^\x00-\x1f]*$")]
-AuditValue = Annotated[str | None, Parameter(max_length=128, pattern=r"^[A-Za-z0-9._:\-]*$")]
-MessageState = Annotated[str, Parameter(pattern=r"^(|pending|failed|delivered)$")]
-DisagreementState = Annotated[str, Parameter(pattern=r"^(|open|repairing|repaired|resolved)$")]
+SearchBy = Annotated[str, Parameter(pattern=whole("(" + "|".join(pages.SEARCH_KEYS) + ")"))]
+SearchValue = Annotated[str | None, Parameter(max_length=128, pattern=whole(r"[^\x00-\x1f]*"))]
+AuditValue = Annotated[str | None, Parameter(max_length=128, pattern=whole(r"[A-Za-z0-9._:\-]*"))]
+MessageState = Annotated[str, Parameter(pattern=whole(r"(|pending|failed|delivered)"))]
+DisagreementState = Annotated[str, Parameter(pattern=whole(r"(|open|repairing|repaired|resolved)"))]
 
 
 def _once(form: dict[str, str], action: str, record_id: str) -> str:
@@ -63,8 +64,8 @@ def _once(form: dict[str, str], action: str, record_id: str) -> str:
     return f"console-{action}-{record_id}-{once}"
 
 
-Verdict = Annotated[str, Parameter(pattern=r"^(approve|reject)$")]
-VerdictShown = Annotated[str | None, Parameter(pattern=r"^(approve|reject)$")]
+Verdict = Annotated[str, Parameter(pattern=whole(r"(approve|reject)"))]
+VerdictShown = Annotated[str | None, Parameter(pattern=whole(r"(approve|reject)"))]
 
 
 class Forbidden(Exception):

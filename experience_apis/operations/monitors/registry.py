@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from contracts.kit.patterns import whole
 from experience_apis.operations.monitors import (
     backbone,
     flows,
@@ -27,7 +28,7 @@ MONITORS: tuple[Monitor, ...] = (
     *supervision.MONITORS,
 )
 BY_NAME = {m.name: m for m in MONITORS}
-NAME_PATTERN = r"^[a-z][a-z-]{0,63}$"
+NAME_PATTERN = whole(r"[a-z][a-z-]{0,63}")
 
 
 async def run(up: Upstreams, monitor: Monitor, now: datetime) -> Found:
