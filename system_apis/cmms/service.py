@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.events import cmms as ev
 from contracts.kit import correlation
 from contracts.kit import repository as repo
-from contracts.kit.inputs import past_instant
+from contracts.kit.inputs import kept_quantity, past_instant
 from contracts.kit.paging import body_instant, check_window, utcnow
 from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
@@ -324,7 +324,8 @@ async def add_part(
     session: AsyncSession, wo_id: str, data: m.PartLineCreate, if_match: str | None
 ) -> m.WorkOrder:
     row = await _open_work_order(session, wo_id, if_match, "record spare parts")
-    row.parts.append(repo.to_row(s.PartLineRow, data, line_no=len(row.parts) + 1))
+    line = repo.to_row(s.PartLineRow, data, line_no=len(row.parts) + 1, quantity=kept_quantity(data.quantity))
+    row.parts.append(line)
     row.touch()
     await session.flush()
     return views.work_order(row)

@@ -333,7 +333,11 @@ async def test_work_order_lines_completion_event_and_closing(cmms: Api) -> None:
         "lot_id": "LOT-S1",
         "location": "A-01",
     }
-    ok(cmms.http.post(f"{API}/work-orders/{wo_id}/parts", json=part))
+    # A quantity the stock records cannot keep is refused, as for planned parts.
+    tiny = {**part, "quantity": 0.0004}
+    problem(cmms.http.post(f"{API}/work-orders/{wo_id}/parts", json=tiny), 422, "invalid-quantity")
+    kept = ok(cmms.http.post(f"{API}/work-orders/{wo_id}/parts", json={**part, "quantity": 2.0004}))
+    assert [line["quantity"] for line in kept["parts"]] == [2]
     labor = {
         "person_id": "P-100",
         "hours": 2.5,
