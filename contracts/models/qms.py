@@ -12,12 +12,14 @@ from typing import Annotated
 
 import msgspec
 
+from contracts.kit.patterns import whole
 from contracts.models.common import Id, Input, Name, NonNegative, Output, Text, Uom
 
 # A measured value or a limit: finite and bounded, so no infinity ever reaches a comparison.
 Measure = Annotated[float, msgspec.Meta(ge=-1e12, le=1e12)]
 Uncertainty = Annotated[float, msgspec.Meta(ge=0, le=1e12)]
-Note = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+# No NUL characters, as for `Text`: PostgreSQL cannot store them.
+Note = Annotated[str, msgspec.Meta(min_length=1, max_length=4000, pattern=whole(r"[^\x00]*"))]
 Codes = Annotated[list[Id], msgspec.Meta(max_length=50)]
 SampleSize = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 NextActions = Annotated[

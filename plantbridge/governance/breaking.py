@@ -13,6 +13,8 @@ from typing import Any
 
 from contracts.kit.patterns import END as WHOLE_END
 
+_NO_NUL = r"^[^\x00]*$"
+
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Constraint -> True when a larger new value is tighter.
 _LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties")
@@ -80,12 +82,16 @@ def _merged(variants: list[dict[str, Any]], key: str) -> Any:
     return next((v[key] for v in variants if key in v), None)
 
 
-def _as_ecma(pattern: Any) -> Any:
-    """The pattern as a JSON Schema reader sees it: the ending `(?!\\n)$` that `kit.patterns.whole`
-    writes for Python is, in ECMA-262, the same as `$`, so moving to it breaks no client."""
-    if isinstance(pattern, str) and pattern.endswith(WHOLE_END):
-        return pattern[: -len(WHOLE_END)] + "$"
-    return pattern
+def _as_read(pattern: Any) -> Any:
+    """The pattern as it bears on a client. The ending `(?!\\n)$` that `kit.patterns.whole` writes
+    for Python is, in ECMA-262 (which JSON Schema readers use), the same as `$`. A pattern that
+    refuses only NUL is as none: PostgreSQL cannot store a NUL in text, so no request holding one
+    ever succeeded, and refusing it at the door breaks no client."""
+    if not isinstance(pattern, str):
+        return pattern
+    if pattern.endswith(WHOLE_END):
+        pattern = pattern[: -len(WHOLE_END)] + "$"
+    return None if pattern == _NO_NUL else pattern
 
 
 class _Comparer:
@@ -165,8 +171,8 @@ class _Comparer:
             tighter = before is None or (after > before if key in _LOWER_BOUNDS else after < before)
             if tighter:
                 yield f"{where}: {label} {key} tightened from {before} to {after}"
-        before, after = _merged(old, "pattern"), _merged(new, "pattern")
-        if after is not None and _as_ecma(after) != _as_ecma(before):
+        before, after = _as_read(_merged(old, "pattern")), _as_read(_merged(new, "pattern"))
+        if after is not None and after != before:
             yield f"{where}: {label} pattern {'added' if before is None else 'changed'}: {after}"
 
     def operation(self, where: str, old: dict[str, Any], new: dict[str, Any]) -> Iterator[str]:

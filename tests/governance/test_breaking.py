@@ -100,6 +100,24 @@ def test_a_pattern_that_refuses_a_final_newline_reads_as_the_same_pattern(items:
     assert any("request field `item_id` pattern changed" in m for m in breaking_changes(released, items))
 
 
+def test_refusing_only_nul_is_no_break_but_any_other_new_pattern_is(items: dict[str, Any]) -> None:
+    """PostgreSQL cannot store a NUL in text: no request holding one ever succeeded."""
+    new = copy.deepcopy(items)
+    description = _create_schema(new)["properties"]["description"]
+    assert "pattern" in str(description)  # Text refuses NUL
+    released = copy.deepcopy(new)
+    _drop_patterns(_create_schema(released)["properties"]["description"])
+    assert breaking_changes(released, new) == []
+    _create_schema(new)["properties"]["description"] = {**description, "pattern": "^[a-z ]*(?!\\n)$"}
+    assert any("request field `description` pattern added" in m for m in breaking_changes(released, new))
+
+
+def _drop_patterns(schema: dict[str, Any]) -> None:
+    schema.pop("pattern", None)
+    for variant in schema.get("oneOf", []):
+        variant.pop("pattern", None)
+
+
 def test_removed_paths_operations_types_and_enum_values_are_breaking(items: dict[str, Any]) -> None:
     new = copy.deepcopy(items)
     del new["paths"]["/erp/v1/items"]["get"]

@@ -818,6 +818,8 @@ async def test_capa_actions_codes_and_effectiveness_checks(qms: Api) -> None:
         ),
         ("nonconformances", {"title": "x", "severity": "catastrophic"}),
         ("nonconformances", {"title": "x", "severity": "minor", "defect_codes": ["has space"]}),
+        # PostgreSQL cannot store a NUL in text: it was a 500 there.
+        ("nonconformances", {"title": "x", "severity": "minor", "action_plan": "a\u0000b"}),
         ("supplier-cases", {"supplier_id": "", "title": "x"}),
         ("capas", {"kind": "corrective", "title": "x", "owner": "o", "due_date": "tomorrow"}),
         (
