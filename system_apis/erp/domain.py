@@ -8,6 +8,7 @@ out of stock altogether. Which movements are legal, and from which statuses, is 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from contracts.kit.inputs import QUANTITY_DECIMALS, kept_quantity
 from contracts.kit.problems import Conflict, Unprocessable
@@ -234,6 +235,30 @@ def recorded_movement(
 
 
 # --- invoicing against receipts (three-way match: order, receipt, invoice) -----------------------
+CENT = Decimal("0.01")
+# Amounts are stored as NUMERIC(18, 4): fourteen digits before the point.
+AMOUNT_LIMIT = Decimal(10) ** 14
+
+
+def line_amount(quantity: float, price: Decimal) -> Decimal:
+    return (Decimal(str(quantity)) * price).quantize(CENT)
+
+
+def invoice_total(amounts: list[Decimal]) -> Decimal:
+    """The sum of an invoice's line amounts. Price and quantity are each bounded on the wire,
+    their product is not: a line or total no record can hold is a 422, never a database error
+    (and the same on every system of record)."""
+    total = sum(amounts, Decimal(0))
+    named = [(f"line {n}'s amount", amount) for n, amount in enumerate(amounts, start=1)]
+    for what, amount in [*named, ("the total", total)]:
+        if abs(amount) >= AMOUNT_LIMIT:
+            raise Unprocessable(
+                f"{what} {amount:f} is beyond the largest amount a record holds (below {AMOUNT_LIMIT:,})",
+                slug="amount-too-large",
+            )
+    return total
+
+
 def invoiceable(received: float, returned: float, net_invoiced: float) -> float:
     """What of a receipt may still be invoiced: what was kept, less what was billed net of credits."""
     return max(0.0, round(received - returned - net_invoiced, PRECISION))

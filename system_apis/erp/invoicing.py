@@ -21,8 +21,6 @@ from system_apis.erp import domain, holds
 from system_apis.erp import store as s
 from system_apis.erp.events import SOURCE
 
-CENT = Decimal("0.01")
-
 
 async def view(session: AsyncSession, row: s.SupplierInvoiceRow) -> m.SupplierInvoice:
     lots = [line.lot_id for line in row.lines]
@@ -31,8 +29,11 @@ async def view(session: AsyncSession, row: s.SupplierInvoiceRow) -> m.SupplierIn
         row,
         m.SupplierInvoice,
         invoice_id=row.id,
-        lines=[to_wire(line, m.SupplierInvoiceLine, amount=line.amount.quantize(CENT)) for line in row.lines],
-        total=row.total.quantize(CENT),
+        lines=[
+            to_wire(line, m.SupplierInvoiceLine, amount=line.amount.quantize(domain.CENT))
+            for line in row.lines
+        ],
+        total=row.total.quantize(domain.CENT),
         payment_block=holds.payment_block(lots, await holds.held_lots(session, lots) if blocked else set()),
     )
 
@@ -92,7 +93,7 @@ async def create(session: AsyncSession, data: m.SupplierInvoiceCreate) -> m.Supp
         order_line = next(li for li in po.lines if li.line_no == receipt.line_no)
         price = _money(line.unit_price) if line.unit_price else (order_line.unit_price or Decimal(0))
         row.lines.append(_line(number, receipt, quantity, price))
-    row.total = sum((li.amount for li in row.lines), Decimal(0))
+    row.total = domain.invoice_total([li.amount for li in row.lines])
     return await _post(session, row)
 
 
@@ -145,7 +146,7 @@ def _line(
         item_id=receipt.item_id,
         quantity=quantity,
         unit_price=price,
-        amount=(Decimal(str(quantity)) * price).quantize(CENT),
+        amount=domain.line_amount(quantity, price),
     )
 
 
@@ -158,7 +159,7 @@ async def _post(session: AsyncSession, row: s.SupplierInvoiceRow) -> m.SupplierI
         row,
         ev.SupplierInvoicePosted,
         invoice_id=row.id,
-        total=row.total.quantize(CENT),
+        total=row.total.quantize(domain.CENT),
         lot_ids=sorted({li.lot_id for li in row.lines}),
         payment_blocked=invoice.payment_block.blocked,
     )
@@ -209,7 +210,7 @@ async def pay(session: AsyncSession, invoice_id: str, data: m.InvoicePayment) ->
     row.payment_reference = data.reference
     await session.flush()
     await announce(
-        session, SOURCE, row, ev.SupplierInvoicePaid, invoice_id=row.id, total=row.total.quantize(CENT)
+        session, SOURCE, row, ev.SupplierInvoicePaid, invoice_id=row.id, total=row.total.quantize(domain.CENT)
     )
     return await view(session, row)
 

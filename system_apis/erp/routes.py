@@ -492,7 +492,8 @@ class SupplierInvoiceController(Controller):
         responses=problems(409, 422),
         summary="Post a supplier invoice against a purchase order's receipts",
         description="Each line bills a goods receipt of the order, at most what was received and kept "
-        "(409 over-invoiced). An invoice of a lot on a payment hold is posted blocked.",
+        "(409 over-invoiced); a line amount or total beyond 14 digits before the point is a 422 "
+        "amount-too-large. An invoice of a lot on a payment hold is posted blocked.",
     )
     async def create(
         self,

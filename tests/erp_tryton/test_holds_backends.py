@@ -193,6 +193,17 @@ def test_an_invoice_posted_while_its_lot_is_held_is_posted_blocked(erp: Erp) -> 
     )
 
 
+def test_an_invoice_whose_amount_no_record_holds_is_a_422_and_posts_nothing(erp: Erp) -> None:  # noqa: F811
+    """Price and quantity are each bounded on the wire; their product is not (it was a 500)."""
+    receipt = received_lot(erp.http, price="9999999999999.9999", quantity=100)
+    before = len(
+        erp.http.get("/erp/v1/supplier-invoices", params={"po_id": receipt["po_id"]}).json()["items"]
+    )
+    problem(invoice(erp.http, receipt), 422, "amount-too-large")
+    after = erp.http.get("/erp/v1/supplier-invoices", params={"po_id": receipt["po_id"]}).json()["items"]
+    assert len(after) == before == 0
+
+
 # --- returns: a credit note, or a reduced invoice ----------------------------------------------------
 def test_a_return_of_invoiced_goods_is_credited_and_one_not_yet_invoiced_reduces_the_invoice(
     erp: Erp,  # noqa: F811
