@@ -178,7 +178,7 @@ def guarded_app() -> Any:
     from gateway.app import create_app
 
     app = create_app()
-    return RequestGuard(cast(ASGIApp, app), app.gateway.settings)
+    return RequestGuard(cast(ASGIApp, app), app.gateway.settings, correlate=True)
 
 
 def serve(host: str, port: int | None) -> int:

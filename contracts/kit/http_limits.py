@@ -28,6 +28,7 @@ import asyncio
 import re
 from urllib.parse import unquote_to_bytes
 
+from contracts.kit import correlation
 from contracts.kit.asgi import ASGIApp, Message, Receive, Scope, Send
 from contracts.kit.problems import PROBLEM_JSON, Problem, problem_bytes
 from contracts.kit.settings import HttpServerSettings
@@ -66,12 +67,24 @@ async def _answer(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+def _correlation_header(scope: Scope) -> tuple[bytes, bytes]:
+    """The caller's correlation id when it is a safe one, else a new one (the kernel's rule)."""
+    name = correlation.CORRELATION_HEADER.encode()
+    given = next((value for key, value in scope["headers"] if key == name), b"")
+    if correlation.SAFE_ID.match(given.decode("latin-1")):
+        return name, given
+    return name, correlation.new_correlation_id().encode()
+
+
 class RequestGuard:
     """Pure ASGI, around the application: in a service inside the correlation middleware (its
-    problems carry the correlation id); the gateway's server wraps the gateway's whole app in it."""
+    problems carry the correlation id); the gateway's server wraps the gateway's whole app in it,
+    outside the gateway's own correlation, so there (`correlate=True`) the guard's answers carry
+    the correlation id themselves."""
 
-    def __init__(self, app: ASGIApp, limits: HttpServerSettings) -> None:
+    def __init__(self, app: ASGIApp, limits: HttpServerSettings, *, correlate: bool = False) -> None:
         self.app = app
+        self.correlate = correlate
         self.timeout = limits.http_body_timeout_seconds
         self.rate = float(limits.http_body_min_bytes_per_second)
         self.cap = limits.http_max_connections_per_client
@@ -81,6 +94,7 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        ids = (_correlation_header(scope),) if self.correlate else ()
         if _has_control_characters(scope):
             await _answer(
                 send,
@@ -88,6 +102,7 @@ class RequestGuard:
                 "control-characters",
                 "Control characters in the request target",
                 "The path or query holds a control character (such as %00 or %0A), which no value takes.",
+                *ids,
             )
             return
         client = scope.get("client")
@@ -101,12 +116,13 @@ class RequestGuard:
                 "Too many requests in progress",
                 f"At most {self.cap} requests from one client may be in progress at once.",
                 (b"retry-after", b"1"),
+                *ids,
             )
             return
         self.busy[address] = busy + 1
         try:
             if _has_body(scope):
-                await self._within_deadline(scope, receive, send)
+                await self._within_deadline(scope, receive, send, ids)
             else:
                 await self.app(scope, receive, send)
         finally:
@@ -116,14 +132,16 @@ class RequestGuard:
             else:
                 del self.busy[address]
 
-    async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _within_deadline(
+        self, scope: Scope, receive: Receive, send: Send, ids: tuple[tuple[bytes, bytes], ...]
+    ) -> None:
         deadline = asyncio.get_running_loop().time() + self.timeout
         body = _Body(receive, send, deadline, self.rate, self.timeout)
         try:
             await self.app(scope, body.receive, body.send)
         except BodyTimeout as late:
             if not body.answered:  # the application let it through (the gateway's proxy does)
-                await _answer(send, late.status, late.slug, late.title, late.detail)
+                await _answer(send, late.status, late.slug, late.title, late.detail, *ids)
 
 
 class _Body:

@@ -199,3 +199,24 @@ def test_x_forwarded_for_does_not_make_another_client(server: ServiceProcess) ->
     finally:
         for sock in held:
             sock.close()
+
+
+def test_the_guards_answers_carry_the_correlation_id(server: ServiceProcess) -> None:
+    """Refused before any route, and still traceable: the caller's id is echoed (a new one is made
+    when it sent none or an unsafe one), on the gateway as on a service."""
+    source = next(_addresses)
+    with connect(server, source) as sock:
+        sock.sendall(
+            f"GET /erp/v1/items?x=%00 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "X-Correlation-ID: probe-42\r\n\r\n".encode()
+        )
+        head = sock.recv(65536).split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 422"), head
+    assert b"\r\nx-correlation-id: probe-42" in head
+    with connect(server, source) as sock:
+        sock.sendall(
+            f"GET /erp/v1/items?x=%0A HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+        )
+        head = sock.recv(65536).split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 422"), head
+    assert head.count(b"\r\nx-correlation-id: ") == 1
