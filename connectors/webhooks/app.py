@@ -148,6 +148,7 @@ def _inbound(settings: WebhooksSettings, sources: dict[str, Configured]) -> Any:
             db=runtime_of(app).db,
             qms=qms,
             tolerance_seconds=settings.timestamp_tolerance_seconds,
+            json_max_depth=settings.json_max_depth,
         )
         try:
             yield

@@ -181,6 +181,14 @@ def _problem(answer: httpx.Response, status: int, slug: str) -> None:
     assert answer.json()["type"] == f"urn:plantbridge:problem:{slug}"
 
 
+def _answer(answer: httpx.Response) -> tuple[int, str]:
+    """The status and the problem's slug, if it is a problem: one comparison shows every case."""
+    problem = answer.headers["content-type"] == "application/problem+json"
+    return answer.status_code, answer.json()["type"].removeprefix(
+        "urn:plantbridge:problem:"
+    ) if problem else ""
+
+
 def test_an_external_inspection_result_becomes_qms_results_once(inbound: Inbound) -> None:
     with inbound.qms_api() as qms:
         lot = _lot(qms)
@@ -288,3 +296,87 @@ def test_a_suppliers_8d_answer_reaches_only_its_own_issued_case(inbound: Inbound
         _problem(
             inbound.post("cloudqms", inbound.acme, answer(own["case_id"])), 401, "webhook-signature-invalid"
         )
+
+
+def test_a_signed_payload_of_the_wrong_shape_is_refused_and_changes_nothing(inbound: Inbound) -> None:
+    """Every value a mapping reads is checked for its type before a command uses it: 422, not a
+    500 from inside the command, and nothing recorded, so the sender's corrected retry (the same
+    webhook-id) is taken."""
+    with inbound.qms_api() as qms:
+        lot_id = _lot(qms)["inspection_lot_id"]
+        before = _state(qms, lot_id)
+
+        def shaped(**data: Any) -> dict[str, Any]:
+            payload = _completed(lot_id)
+            payload["data"].update(data)
+            return payload
+
+        wrong = {
+            "checks a string": shaped(checks="PASS"),
+            "checks a number": shaped(checks=5),
+            "checks a boolean": shaped(checks=True),
+            "checks an object": shaped(checks={"code": "VIS", "verdict": "PASS"}),
+            "checks an empty object": shaped(checks={}),
+            "a check not an object": shaped(checks=[{"code": "VIS", "verdict": "PASS"}, "DIA"]),
+            "a measured value a string": shaped(checks=[{"code": "DIA", "measured": "10.0", "uom": "mm"}]),
+            "the inspector a number": shaped(inspector=0),
+            "the inspector false": shaped(inspector=False),
+            "the lot a number": shaped(lotRef=5),
+            "the lot not an id": shaped(lotRef=f"IL-X/../{lot_id}"),
+        }
+        answers = {
+            why: _answer(inbound.post("cloudqms", inbound.cloudqms, payload, webhook_id="msg_shape"))
+            for why, payload in wrong.items()
+        }
+        assert answers == dict.fromkeys(wrong, (422, "webhook-payload-invalid"))
+        assert _state(qms, lot_id) == before
+
+        # Nothing was recorded under that webhook-id: the corrected webhook is taken.
+        fixed = inbound.post("cloudqms", inbound.cloudqms, _completed(lot_id), webhook_id="msg_shape")
+        assert fixed.status_code == 200, fixed.text
+        assert "idempotent-replayed" not in fixed.headers
+        assert _state(qms, lot_id) != before
+
+
+def test_a_suppliers_8d_answer_of_the_wrong_shape_is_refused(inbound: Inbound) -> None:
+    with inbound.qms_api() as qms:
+        own = supplier_case(qms, "SUP-A")
+        texts = {"d3": "Sorted stock", "d4": "Worn tool", "d5": "Tool-life counter"}
+        wrong = {
+            "the case a number": {"scar": 5, **texts},
+            "the case not an id": {"scar": f"SC-X/../{own['case_id']}", **texts},
+            "an answer a list": {"scar": own["case_id"], **texts, "d4": ["Worn tool"]},
+            "an answer an object": {"scar": own["case_id"], **texts, "d3": {"text": "Sorted"}},
+            "the author false": {"scar": own["case_id"], **texts, "author": False},
+            "an answer missing": {"scar": own["case_id"], "d3": "Sorted stock", "d4": "Worn tool"},
+        }
+        answers = {
+            why: _answer(inbound.post("acme-8d", inbound.acme, {"type": "eightd.answered", "data": data}))
+            for why, data in wrong.items()
+        }
+        assert answers == dict.fromkeys(wrong, (422, "webhook-payload-invalid"))
+        assert ok(qms.get(f"/qms/v1/supplier-cases/{own['case_id']}"))["version"] == own["version"]
+
+
+def test_a_signed_body_nested_too_deep_is_refused_before_it_is_decoded(inbound: Inbound) -> None:
+    """The kernel's JSON depth limit (WEBHOOKS_JSON_MAX_DEPTH, 32) holds for this raw-body route
+    too: 400 json-too-deep, not a RecursionError, and nothing recorded."""
+    with inbound.qms_api() as qms:
+        lot_id = _lot(qms)["inspection_lot_id"]
+        before = _state(qms, lot_id)
+        deep = b'{"type":"inspection.completed","data":' + b"[" * 1000 + b"]" * 1000 + b"}"
+        for _ in range(2):  # the same delivery again is refused again, not a replay of anything
+            answer = inbound.post("cloudqms", inbound.cloudqms, None, webhook_id="msg_deep", body=deep)
+            _problem(answer, 400, "json-too-deep")
+            assert "at most 32 levels" in answer.json()["detail"]
+        assert _state(qms, lot_id) == before
+        # A body within the limit that is not what the mapping wants is the usual 422.
+        shallow = b'{"type":"inspection.completed","data":' + b"[" * 30 + b"]" * 30 + b"}"
+        _problem(
+            inbound.post("cloudqms", inbound.cloudqms, None, webhook_id="msg_deep", body=shallow),
+            422,
+            "webhook-payload-invalid",
+        )
+        taken = inbound.post("cloudqms", inbound.cloudqms, _completed(lot_id), webhook_id="msg_deep")
+        assert taken.status_code == 200, taken.text
+        assert _state(qms, lot_id) != before

@@ -79,6 +79,15 @@ def test_json_pointers_and_value_tables() -> None:
     with pytest.raises(Problem) as refused:
         apply_mapping(mapping, {"lot": "IL-1", "checks": [{"c": "VIS", "v": "MAYBE"}]})
     assert refused.value.status == 422
+    # null is no value; a value of the wrong type is refused naming the field and its pointer.
+    mapped = apply_mapping(mapping, {"lot": "IL-1", "checks": [], "missing": None})
+    assert mapped == {"inspection_lot_id": "IL-1", "results": []}
+    with pytest.raises(Problem) as refused:
+        apply_mapping(mapping, {"lot": "IL-1", "checks": "PASS"})
+    assert refused.value.detail == "results (at /checks): Expected `array`, got `str`"
+    with pytest.raises(Problem) as refused:
+        apply_mapping(mapping, {"lot": None, "checks": []})
+    assert refused.value.detail == "the payload has no inspection_lot_id (at /lot)"
 
 
 def _sources(tmp_path: Path, text: str) -> Path:

@@ -18,6 +18,7 @@ from contracts.clients.qms import QmsClient
 from contracts.clients.qms_v2 import QmsV2Client
 from contracts.kit.problems import NotFound, Problem
 from contracts.models import qms, qms_v2
+from contracts.models.common import Id
 from contracts.tenancy import sees_case
 
 
@@ -35,11 +36,16 @@ class Qms:
 
 Apply = Callable[[Qms, dict[str, Any], str | None, str], Awaitable[dict[str, Any]]]
 
+# What a command's mapped fields must be (mapping.apply_mapping converts each one strictly, 422
+# otherwise), so a command can iterate, index and send them as they are: an id goes into a URL
+# path, so it must be one (no "/"); a list of results is iterated and each result read as an object.
+Results = list[dict[str, Any]]
+
 
 @dataclass(frozen=True)
 class Command:
     name: str
-    fields: frozenset[str]
+    fields: dict[str, Any]  # each field it takes -> the type its value must have (msgspec)
     required: frozenset[str]
     item_fields: frozenset[str]
     apply: Apply  # (qms, mapped fields, the source's supplier, idempotency key) -> result
@@ -61,8 +67,9 @@ async def record_inspection_results(
     qms_api: Qms, fields: dict[str, Any], supplier: str | None, key: str
 ) -> dict[str, Any]:
     """An external inspection's results onto our inspection lot (QMS v2 measurements)."""
+    lot_id: str = fields["inspection_lot_id"]
     entries = []
-    for item in fields.get("results") or []:
+    for item in fields["results"]:
         value = item.get("value")
         entry = {
             "characteristic": item.get("characteristic"),
@@ -75,13 +82,12 @@ async def record_inspection_results(
             ),
         }
         entries.append({k: v for k, v in entry.items() if v is not None})
+    # The values of each result are checked by the strict conversion (a measured value "10.0" is
+    # refused, not read as a number).
     record = _convert(
-        {"results": entries, **({"recorded_by": fields["recorded_by"]} if fields.get("recorded_by") else {})},
+        {"results": entries, **({"recorded_by": fields["recorded_by"]} if "recorded_by" in fields else {})},
         qms_v2.ResultsRecord,
     )
-    lot_id = fields.get("inspection_lot_id")
-    if not isinstance(lot_id, str) or not lot_id:
-        raise invalid("the payload names no inspection lot")
     if supplier is not None:
         owned = await critical("qms", qms_api.v1.get_inspection_lot(lot_id), f"No inspection lot {lot_id}.")
         if owned.supplier_id != supplier:
@@ -100,12 +106,8 @@ async def answer_supplier_case(
     qms_api: Qms, fields: dict[str, Any], supplier: str | None, key: str
 ) -> dict[str, Any]:
     """A supplier's 8D answer onto its supplier case: only a case the portal shows that supplier."""
-    case_id = fields.get("case_id")
-    if not isinstance(case_id, str) or not case_id:
-        raise invalid("the payload names no supplier case")
-    answer = _convert(
-        {k: v for k, v in fields.items() if k != "case_id" and v is not None}, qms.SupplierResponseCreate
-    )
+    case_id: str = fields["case_id"]
+    answer = _convert({k: v for k, v in fields.items() if k != "case_id"}, qms.SupplierResponseCreate)
     case = await critical("qms", qms_api.v1.get_supplier_case(case_id), f"No supplier case {case_id}.")
     if supplier is None or not sees_case(supplier, case.supplier_id, case.status, case.issued_at is not None):
         raise NotFound(f"No supplier case {case_id}.")  # another supplier's case looks like none
@@ -122,14 +124,20 @@ COMMANDS: dict[str, Command] = {
     for c in (
         Command(
             "record-inspection-results",
-            fields=frozenset({"inspection_lot_id", "recorded_by", "results"}),
+            fields={"inspection_lot_id": Id, "recorded_by": str, "results": Results},
             required=frozenset({"inspection_lot_id", "results"}),
             item_fields=frozenset({"characteristic", "value", "unit", "uncertainty", "conforming", "note"}),
             apply=record_inspection_results,
         ),
         Command(
             "answer-supplier-case",
-            fields=frozenset({"case_id", "containment", "root_cause", "corrective_action", "responded_by"}),
+            fields={
+                "case_id": Id,
+                "containment": str,
+                "root_cause": str,
+                "corrective_action": str,
+                "responded_by": str,
+            },
             required=frozenset({"case_id", "containment", "root_cause", "corrective_action"}),
             item_fields=frozenset(),
             apply=answer_supplier_case,

@@ -7,6 +7,9 @@ timestamp is within the tolerance. A `webhook-id` already applied is never appli
 - the sender trying again (same id and body, a new timestamp, as the spec retries) gets the
   first answer with `Idempotent-Replayed: true`, so it stops retrying;
 - the same id with another body is refused, 422.
+Only an applied webhook is recorded: a refused one (a body nested too deep, a payload that does
+not map, QMS refusing the command) changes nothing, so the sender's corrected retry with the same
+`webhook-id` is taken, and the same refused request again is refused again.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from connectors.webhooks.store import InboundRow, inbound
 from contracts.kit.db import Database
 from contracts.kit.paging import as_utc, utcnow
 from contracts.kit.problems import NotFound, Problem
+from contracts.kit.strict_body import TooDeep, json_deeper_than
 from contracts.models import webhooks as m
 
 MAX_ID = 255
@@ -44,6 +48,7 @@ class Inbound:
     db: Database
     qms: Qms | None
     tolerance_seconds: int
+    json_max_depth: int  # the service's <SERVICE>_JSON_MAX_DEPTH, as for every JSON body
 
     async def receive(
         self, name: str, headers: Mapping[str, str], body: bytes
@@ -57,6 +62,13 @@ class Inbound:
         earlier = await self._earlier(name, webhook_id)
         if earlier is not None:
             return self._repeat(earlier, stamp, digest), True
+        # This route reads its body raw (the signature is over the exact bytes), so the kernel's
+        # check of JSON bodies does not run: its depth count does here, without recursion, before
+        # the decoder (or anything walking the payload) could exhaust the stack.
+        if json_deeper_than(body, self.json_max_depth):
+            raise TooDeep(
+                f"JSON bodies may nest arrays and objects at most {self.json_max_depth} levels deep."
+            )
         try:
             payload = msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
