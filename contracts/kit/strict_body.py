@@ -48,6 +48,12 @@ def is_json_media_type(content_type: str) -> bool:
     return bool(_JSON_MEDIA_TYPE.match(content_type.partition(";")[0].strip().lower()))
 
 
+def refuse_deeper_than(body: bytes, limit: int) -> None:
+    """400 json-too-deep when `body` nests arrays and objects deeper than `limit`."""
+    if json_deeper_than(body, limit):
+        raise TooDeep(f"JSON bodies may nest arrays and objects at most {limit} levels deep.")
+
+
 def json_deeper_than(body: bytes, limit: int) -> bool:
     """Whether arrays and objects nest more than `limit` levels deep in `body`, found without
     recursion and at C speed: escapes and strings are cut out, brackets folded to one kind, and
@@ -88,8 +94,7 @@ async def strict_json_body(request: Request[Any, Any, Any]) -> None:
             f"{content_type[:100] or 'without a Content-Type'}."
         )
     limit: int = request.app.state["runtime"].settings.json_max_depth
-    if json_deeper_than(body, limit):
-        raise TooDeep(f"JSON bodies may nest arrays and objects at most {limit} levels deep.")
+    refuse_deeper_than(body, limit)
     target = field.annotation if field is not None else None
     if not (isinstance(target, type) and issubclass(target, msgspec.Struct)) or not body.strip():
         return
@@ -136,5 +141,6 @@ __all__ = [
     "document_json_bodies",
     "is_json_media_type",
     "json_deeper_than",
+    "refuse_deeper_than",
     "strict_json_body",
 ]

@@ -32,7 +32,7 @@ from connectors.webhooks.store import InboundRow, inbound
 from contracts.kit.db import Database
 from contracts.kit.paging import as_utc, utcnow
 from contracts.kit.problems import NotFound, Problem
-from contracts.kit.strict_body import TooDeep, json_deeper_than
+from contracts.kit.strict_body import refuse_deeper_than
 from contracts.models import webhooks as m
 
 MAX_ID = 255
@@ -65,10 +65,7 @@ class Inbound:
         # This route reads its body raw (the signature is over the exact bytes), so the kernel's
         # check of JSON bodies does not run: its depth count does here, without recursion, before
         # the decoder (or anything walking the payload) could exhaust the stack.
-        if json_deeper_than(body, self.json_max_depth):
-            raise TooDeep(
-                f"JSON bodies may nest arrays and objects at most {self.json_max_depth} levels deep."
-            )
+        refuse_deeper_than(body, self.json_max_depth)
         try:
             payload = msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
