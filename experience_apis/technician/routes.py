@@ -117,7 +117,11 @@ class TechnicianController(Controller):
         description="Hands the order to the maintenance completion flow (ERP parts issue and costs). "
         "Resending "
         "with the same Idempotency-Key replays the first answer and never posts twice. A stale "
-        "If-Match is 412 with the current version.",
+        "If-Match is 412 with the current version. A completion CMMS would refuse (409 for an "
+        "order not started; 422 for a corrective order without cause_code and correction_code, "
+        "or an actual_end before the start) records nothing: correct it and send it as a new "
+        "request. After a 503 the work may be partly recorded: resend the same request with the "
+        "same key, and what was recorded is not recorded again.",
     )
     async def complete(
         self,

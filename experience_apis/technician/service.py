@@ -23,9 +23,9 @@ from contracts.clients.outbound import Clients
 from contracts.clients.qms import QmsClient
 from contracts.kit.auth import Principal
 from contracts.kit.paging import PageQuery, utcnow
-from contracts.kit.problems import NotFound, Problem
+from contracts.kit.problems import IllegalTransition, NotFound, Problem
 from contracts.kit.wire.projection import project
-from contracts.models import cmms, erp
+from contracts.models import cmms, cmms_completion, erp
 from contracts.models import technician as m
 
 T = TypeVar("T")
@@ -278,7 +278,9 @@ async def complete(
     """Parts, then labor, then technical completion. CMMS publishes cmms.work_order.completed.v1,
     which the maintenance process takes over (ERP issue, costs, closing). Only the first call
     checks If-Match: the later ones follow from it."""
-    await owned(up, who, wo_id)
+    order = await owned(up, who, wo_id)
+    completion = project(data, cmms.WorkOrderComplete)  # its parts and labor go first, below
+    check_completable(order, completion)
     keys = Keys(who, key, wo_id, "complete")
     guard = if_match
     for n, part in enumerate(data.parts, start=1):
@@ -295,13 +297,30 @@ async def complete(
             )
         )
         guard = None
-    completion = project(data, cmms.WorkOrderComplete)  # its parts and labor went above
     changed = await cmms_call(
         up.cmms.work_order_action(
             wo_id, "complete", completion, idempotency_key=keys("complete"), if_match=guard
         )
     )
     return await _answer(up, changed)
+
+
+# An order in these states was completed. A resend of the completion that did it (its answer lost)
+# is CMMS's to replay, call by call; any other completion CMMS refuses at its first call, which
+# records nothing on an order no longer open.
+COMPLETED = frozenset({cmms.WorkOrderStatus.TECHNICALLY_COMPLETE, cmms.WorkOrderStatus.CLOSED})
+
+
+def check_completable(order: cmms.WorkOrder, completion: cmms.WorkOrderComplete) -> None:
+    """Refuse before the first write what CMMS's completion call would refuse after it. Each CMMS
+    call commits on its own: a completion refused there left its parts and labor recorded, and
+    the corrected resend (a new request, a new key) recorded them again. The rule is CMMS's own
+    (`cmms_completion`, and the order's `allowed_actions` for its state); CMMS checks it again."""
+    if order.status in COMPLETED:
+        return
+    if "complete" not in order.allowed_actions:
+        raise IllegalTransition("work order", order.status, "complete")
+    cmms_completion.completed(order, completion)  # now=None: the end CMMS stamps is its own
 
 
 async def _answer(up: Upstreams, order: cmms.WorkOrder) -> m.WorkItem:

@@ -16,7 +16,6 @@ from contracts.kit.problems import Conflict, Unprocessable
 from contracts.kit.states import StateMachine
 from contracts.models.cmms import (
     AssetStatus,
-    MaintenanceType,
     PlannedPart,
     RequestStatus,
     WorkOrderStatus,
@@ -111,19 +110,8 @@ def request_follows_completion(request: RequestStatus, orders: Iterable[WorkOrde
 
 
 # --- work orders ---------------------------------------------------------------------------------
-def check_completion(type_: MaintenanceType, cause_code: str | None, correction_code: str | None) -> None:
-    """A repair is only reportable with what failed and what was done about it."""
-    if type_ == MaintenanceType.CORRECTIVE and not (cause_code and correction_code):
-        missing = [
-            name
-            for name, code in (("cause_code", cause_code), ("correction_code", correction_code))
-            if not code
-        ]
-        raise Unprocessable(
-            f"a corrective work order needs {' and '.join(missing)} to be completed",
-            slug="codes-required",
-            missing=missing,
-        )
+# What a technical completion needs is contracts/models/cmms_completion.py: the technician API
+# checks the same rule before it records an order's parts and labor.
 
 
 def check_close(wo_id: str, status: WorkOrderStatus, costs_posted: bool) -> None:

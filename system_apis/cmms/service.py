@@ -17,6 +17,7 @@ from contracts.kit.problems import Unprocessable
 from contracts.kit.records import new_id
 from contracts.kit.states import require_state
 from contracts.models import cmms as m
+from contracts.models import cmms_completion as completion
 from system_apis.cmms import domain, views
 from system_apis.cmms import store as s
 
@@ -391,18 +392,11 @@ async def change_work_order(
 
 
 def _apply_completion(row: s.WorkOrderRow, data: m.WorkOrderComplete, now: datetime) -> None:
-    for field in ("cause_code", "correction_code", "downtime_minutes"):
-        value = getattr(data, field)
-        if value is not None:
-            setattr(row, field, value)
-    failure_time = body_instant(data.failure_time, "failure_time")
-    if failure_time is not None:
-        row.failure_time = failure_time
-    domain.check_completion(m.MaintenanceType(row.type), row.cause_code, row.correction_code)
-    actual_end = body_instant(data.actual_end, "actual_end") or now
-    if row.actual_start is not None and actual_end < row.actual_start:
-        raise Unprocessable("actual_end is before the work started", slug="invalid-date-time")
-    row.actual_end = actual_end
+    # The rule is shared with the technician API, which checks it before recording the lines.
+    done = completion.completed(row, data, now)
+    row.cause_code, row.correction_code = done.cause_code, done.correction_code
+    row.downtime_minutes = done.downtime_minutes
+    row.failure_time, row.actual_end = done.failure_time, done.actual_end
 
 
 async def _publish_completed(session: AsyncSession, row: s.WorkOrderRow) -> None:

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
+from contracts.kit.http1 import Headers, Transport, Unavailable
 from tests.experience import seed
-from tests.support.http import client
-from tests.support.inprocess import Apps
+from tests.support.fixtures import DatabaseUrl
+from tests.support.http import client, problem
+from tests.support.inprocess import Apps, InProcess, Serve, outbound_to
 
 API = "/technician/v1"
 
 
 def technician(apps: Apps, person: str, site: str) -> httpx.Client:
+    return device(apps.services["technician"], person, site)
+
+
+def device(service: InProcess, person: str, site: str) -> httpx.Client:
+    """A technician's tablet calling `service`, a technician API."""
     return client(
-        apps.services["technician"],
+        service,
         scopes=["technician:app"],
         claims={"person_id": person, "site": site},
         client_id=f"device-{person}",
@@ -177,3 +186,156 @@ def test_without_erp_the_answer_comes_with_a_warning(
     assert response.json()["asset"]["asset_id"] == world["press"]
     assert work.status_code == 200
     assert "erp" in {w["source"] for w in work.json()["warnings"]}
+
+
+# --- a completion is recorded whole or not at all ------------------------------------------------
+# The technician API records parts, then labor, then the completion, each a CMMS call and
+# transaction of its own; what CMMS's completion would refuse must be refused before the first line.
+CORRECTIVE_DONE: dict[str, Any] = {
+    "parts": [{"item_id": "SP-BEARING", "quantity": 2, "warehouse": "WH1"}],
+    "labor": [{"hours": 1.5, "rate": "60.00"}],
+    "cause_code": "BRG-WEAR",
+    "correction_code": "REPLACE",
+}
+
+
+def _lines(order: dict[str, Any]) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    return (
+        [(p["item_id"], p["quantity"]) for p in order["parts"]],
+        [(lab["person_id"], lab["hours"]) for lab in order["labor"]],
+    )
+
+
+def test_a_refused_completion_writes_nothing_and_its_corrected_resend_posts_once(
+    apps: Apps, world: dict[str, Any], cmms: httpx.Client
+) -> None:
+    order = seed.work_order(cmms, world["press"], world["p1"])["wo_id"]
+    without_correction = {k: v for k, v in CORRECTIVE_DONE.items() if k != "correction_code"}
+    with technician(apps, world["p1"], world["site"]) as me:
+        seed.ok(me.post(f"{API}/work-orders/{order}/start"))
+        before = seed.ok(cmms.get(f"/cmms/v1/work-orders/{order}"))
+        refused = me.post(
+            f"{API}/work-orders/{order}/complete",
+            json=without_correction,
+            headers={"Idempotency-Key": f"k-1-{order}"},
+        )
+        problem(refused, 422, "codes-required")
+        assert seed.ok(cmms.get(f"/cmms/v1/work-orders/{order}")) == before  # not a line, not a version
+        # The app adds the code and sends it as a new request, with a new key.
+        done = seed.ok(
+            me.post(
+                f"{API}/work-orders/{order}/complete",
+                json=CORRECTIVE_DONE,
+                headers={"Idempotency-Key": f"k-2-{order}"},
+            )
+        )
+    assert done["status"] == "technically_complete"
+    stored = seed.ok(cmms.get(f"/cmms/v1/work-orders/{order}"))
+    assert _lines(stored) == ([("SP-BEARING", 2)], [(world["p1"], 1.5)])
+
+
+def test_every_refusal_known_up_front_writes_nothing(
+    apps: Apps, world: dict[str, Any], cmms: httpx.Client
+) -> None:
+    started = seed.work_order(cmms, world["press"], world["p1"])["wo_id"]
+    not_started = seed.work_order(cmms, world["press"], world["p1"])["wo_id"]
+    with technician(apps, world["p1"], world["site"]) as me:
+        seed.ok(me.post(f"{API}/work-orders/{started}/start"))
+        refusals: list[tuple[str, dict[str, Any], int, str]] = [
+            (not_started, {}, 409, "illegal-transition"),  # released: parts yes, completion no
+            (started, {"actual_end": "2001-01-01T00:00:00Z"}, 422, "invalid-date-time"),  # before start
+            (started, {"failure_time": "1800-01-01T00:00:00Z"}, 422, "invalid-date-time"),
+            (started, {"cause_code": None, "correction_code": None}, 422, "codes-required"),
+        ]
+        for order, change, status, slug in refusals:
+            before = seed.ok(cmms.get(f"/cmms/v1/work-orders/{order}"))
+            answer = me.post(f"{API}/work-orders/{order}/complete", json={**CORRECTIVE_DONE, **change})
+            problem(answer, status, slug)
+            assert seed.ok(cmms.get(f"/cmms/v1/work-orders/{order}")) == before, (change, slug)
+
+
+class Faulty:
+    """CMMS as one technician API reaches it; inside `breaking`, the calls it picks (by path and
+    Idempotency-Key) break off as a dropped connection would, so a completion can fail midway."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.failing: Callable[[str, str], bool] | None = None
+
+    @contextmanager
+    def breaking(self, failing: Callable[[str, str], bool]) -> Iterator[None]:
+        self.failing = failing
+        try:
+            yield
+        finally:
+            self.failing = None
+
+    async def request(
+        self, method: str, target: bytes, headers: Headers, body: bytes
+    ) -> tuple[int, Headers, bytes]:
+        key = dict(headers).get(b"idempotency-key", b"").decode()
+        if self.failing is not None and self.failing(target.decode(), key):
+            raise Unavailable("connection dropped by the test")
+        return await self.inner.request(method, target, headers, body)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def faulty(apps: Apps, in_process: Serve, database_url: DatabaseUrl) -> Iterator[tuple[InProcess, Faulty]]:
+    """A technician API of its own whose CMMS calls the test can break."""
+    systems = {name: apps.services[name] for name in ("erp", "qms", "cmms")}
+    outbound = outbound_to("technician", systems)
+    cmms_transport = Faulty(outbound.transports["cmms"])
+    tech = in_process(
+        "technician",
+        database_url=database_url("sqlite", f"exp_faulty_technician_{seed.tag()}"),
+        outbound=replace(outbound, transports={**outbound.transports, "cmms": cmms_transport}),
+    )
+    yield tech, cmms_transport
+    tech.stop()
+
+
+def test_a_completion_broken_off_midway_is_recorded_once_by_its_resend(
+    faulty: tuple[InProcess, Faulty], world: dict[str, Any], cmms: httpx.Client
+) -> None:
+    tech, transport = faulty
+    order = seed.work_order(cmms, world["press"], world["p1"])["wo_id"]
+    done = {
+        **CORRECTIVE_DONE,
+        "parts": [*CORRECTIVE_DONE["parts"], {"item_id": "SP-SEAL", "quantity": 1, "warehouse": "WH1"}],
+    }
+    key = {"Idempotency-Key": f"midway-{order}"}
+    with device(tech, world["p1"], world["site"]) as me:
+        seed.ok(me.post(f"{API}/work-orders/{order}/start"))
+        with transport.breaking(lambda path, idempotency_key: idempotency_key.endswith("-part-2")):
+            broken = me.post(f"{API}/work-orders/{order}/complete", json=done, headers=key)
+        problem(broken, 503, "upstream-unavailable")
+        halfway = seed.ok(cmms.get(f"/cmms/v1/work-orders/{order}"))
+        assert (halfway["status"], _lines(halfway)) == ("in_progress", ([("SP-BEARING", 2)], []))
+        # The same request again, with its key: the first part is replayed, not recorded again.
+        seed.ok(me.post(f"{API}/work-orders/{order}/complete", json=done, headers=key))
+    stored = seed.ok(cmms.get(f"/cmms/v1/work-orders/{order}"))
+    assert stored["status"] == "technically_complete"
+    assert _lines(stored) == ([("SP-BEARING", 2), ("SP-SEAL", 1)], [(world["p1"], 1.5)])
+
+
+def test_a_completion_whose_answer_was_lost_is_replayed_by_its_resend(
+    faulty: tuple[InProcess, Faulty], world: dict[str, Any], cmms: httpx.Client
+) -> None:
+    """CMMS completed the order but the answer could not be composed (its asset unreadable): the
+    order is no longer completable, yet the resend is the same completion and CMMS replays it."""
+    tech, transport = faulty
+    order = seed.work_order(cmms, world["press"], world["p1"])["wo_id"]
+    key = {"Idempotency-Key": f"lost-{order}"}
+    with device(tech, world["p1"], world["site"]) as me:
+        seed.ok(me.post(f"{API}/work-orders/{order}/start"))
+        with transport.breaking(lambda path, idempotency_key: path.startswith("/cmms/v1/assets/")):
+            lost = me.post(f"{API}/work-orders/{order}/complete", json=CORRECTIVE_DONE, headers=key)
+        problem(lost, 503, "upstream-unavailable")
+        assert seed.ok(cmms.get(f"/cmms/v1/work-orders/{order}"))["status"] == "technically_complete"
+        again = seed.ok(me.post(f"{API}/work-orders/{order}/complete", json=CORRECTIVE_DONE, headers=key))
+    assert again["status"] == "technically_complete"
+    stored = seed.ok(cmms.get(f"/cmms/v1/work-orders/{order}"))
+    assert _lines(stored) == ([("SP-BEARING", 2)], [(world["p1"], 1.5)])

@@ -1,7 +1,9 @@
-"""CMMS rules as pure functions: every state-machine edge and refusal, downtime, guards, amounts."""
+"""CMMS rules as pure functions: every state-machine edge and refusal, downtime, guards (the
+completion's shared with the technician API), amounts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,7 +12,14 @@ import pytest
 
 from contracts.kit.problems import Conflict, IllegalTransition, Unprocessable
 from contracts.kit.states import StateMachine, require_state
-from contracts.models.cmms import AssetStatus, MaintenanceType, RequestStatus, WorkOrderStatus
+from contracts.models import cmms_completion as completion
+from contracts.models.cmms import (
+    AssetStatus,
+    MaintenanceType,
+    RequestStatus,
+    WorkOrderComplete,
+    WorkOrderStatus,
+)
 from system_apis.cmms import domain
 
 A, R, W = AssetStatus, RequestStatus, WorkOrderStatus
@@ -123,12 +132,60 @@ def test_request_starts_with_its_first_work_and_completes_with_its_last() -> Non
 # --- work order guards -------------------------------------------------------------------------
 def test_corrective_completion_needs_cause_and_correction_codes() -> None:
     with pytest.raises(Unprocessable) as refused:
-        domain.check_completion(MaintenanceType.CORRECTIVE, "SEAL-WEAR", None)
+        completion.check_codes(MaintenanceType.CORRECTIVE, "SEAL-WEAR", None)
     assert refused.value.slug == "codes-required"
     assert refused.value.extensions["missing"] == ["correction_code"]
-    domain.check_completion(MaintenanceType.CORRECTIVE, "SEAL-WEAR", "REPLACE")
-    domain.check_completion(MaintenanceType.PREVENTIVE, None, None)
-    domain.check_completion(MaintenanceType.CALIBRATION, None, None)
+    completion.check_codes(MaintenanceType.CORRECTIVE, "SEAL-WEAR", "REPLACE")
+    completion.check_codes(MaintenanceType.PREVENTIVE, None, None)
+    completion.check_codes(MaintenanceType.CALIBRATION, None, None)
+
+
+@dataclass
+class Order:
+    """A work order as the completion reads it (CMMS's row, or the order CMMS answers with)."""
+
+    type: str = MaintenanceType.CORRECTIVE
+    cause_code: str | None = None
+    correction_code: str | None = None
+    downtime_minutes: int | None = None
+    failure_time: datetime | None = None
+    actual_start: datetime | None = datetime(2030, 3, 4, 8, tzinfo=UTC)
+
+
+def test_a_completion_takes_the_orders_codes_where_it_gives_none() -> None:
+    now = datetime(2030, 3, 4, 9, tzinfo=UTC)
+    coded = Order(cause_code="SEAL-WEAR", downtime_minutes=5)
+    done = completion.completed(coded, WorkOrderComplete(correction_code="REPLACE"), now)
+    assert (done.cause_code, done.correction_code, done.downtime_minutes) == ("SEAL-WEAR", "REPLACE", 5)
+    assert done.actual_end == now
+    # A caller checking ahead leaves the end to CMMS's clock.
+    assert completion.completed(coded, WorkOrderComplete(correction_code="REPLACE")).actual_end is None
+    with pytest.raises(Unprocessable) as refused:
+        completion.completed(coded, WorkOrderComplete(), now)
+    assert refused.value.extensions["missing"] == ["correction_code"]
+
+
+def test_a_completion_may_not_end_before_the_work_started() -> None:
+    start = datetime(2030, 3, 4, 8)  # SQLite hands back naive UTC
+
+    def coded(actual_end: datetime | None = None, failure_time: datetime | None = None) -> WorkOrderComplete:
+        return WorkOrderComplete(
+            actual_end=actual_end,
+            failure_time=failure_time,
+            cause_code="SEAL-WEAR",
+            correction_code="REPLACE",
+        )
+
+    year_1800 = datetime(1800, 1, 1, tzinfo=UTC)
+    for refused_body in (
+        coded(start - timedelta(minutes=1)),
+        coded(year_1800),
+        coded(failure_time=year_1800),
+    ):
+        with pytest.raises(Unprocessable) as refused:
+            completion.completed(Order(actual_start=start), refused_body)
+        assert refused.value.slug == "invalid-date-time"
+    assert completion.completed(Order(actual_start=start), coded(start.replace(tzinfo=UTC)))
 
 
 def test_closing_needs_posted_costs_and_costs_post_once() -> None:
