@@ -29,7 +29,7 @@ from connectors.shopfloor.folding import Command, Confirm, Fold, Rules, SetState
 from connectors.shopfloor.json_topics import sequence_verdict
 from connectors.shopfloor.mapping import Answer, DeviceMap, RegistryUnavailable
 from connectors.shopfloor.metrics import ShopfloorMetrics, protocol_of
-from connectors.shopfloor.readings import Problem, Reading, Sequenced, Trouble, millis
+from connectors.shopfloor.readings import REASON_PREFIX, Problem, Reading, Sequenced, Trouble, millis
 from contracts.kit.db import Database
 from contracts.kit.paging import as_utc
 from contracts.models import mes
@@ -317,7 +317,13 @@ class Ingest:
     def _emit(self, equipment_id: str, commands: list[Command], now: datetime, batch: _Batch) -> None:
         device = self._reporter.get(equipment_id, "")
         for command in commands:
-            batch.commands.append(_command_row(equipment_id, device, command, now))
+            try:
+                batch.commands.append(_command_row(equipment_id, device, command, now))
+            except msgspec.ValidationError as exc:
+                # A body MES would refuse (e.g. a counter jump of more parts than it takes at once) is
+                # what the machine sent wrong: stored, it would only ever be refused.
+                detail = f"{type(command).__name__} for {equipment_id} not sent to MES: {exc}"
+                self._trouble(Trouble(device or equipment_id, Problem.MALFORMED, detail), now, batch)
 
 
 def _command_row(equipment_id: str, device: str, command: Command, now: datetime) -> dict[str, Any]:
@@ -338,12 +344,16 @@ def _command_row(equipment_id: str, device: str, command: Command, now: datetime
         counters = f"{command.good_counter}:{command.scrap_counter}"
         key = f"shopfloor:{equipment_id}:count:{counters}:{millis(command.at)}"
         kind, machine_at = "confirm", command.at
+    stored = msgspec.to_builtins(body)
+    # Checked against MES's limits now, as the writer and MES will check it (a Struct is not checked
+    # when made): a body they would refuse raises ValidationError, for the caller to report.
+    msgspec.convert(stored, type(body))
     return {
         "equipment_id": equipment_id,
         "device": device,
         "kind": kind,
         "idempotency_key": key,
-        "body": msgspec.to_builtins(body),
+        "body": stored,
         "machine_at": machine_at,
         "created_at": now,
         "due_at": now,
@@ -353,7 +363,8 @@ def _command_row(equipment_id: str, device: str, command: Command, now: datetime
 
 def _reason(command: SetState) -> str | None:
     if command.state == mes.EquipmentState.DOWN:
-        return f"alarm {command.alarm}" if command.alarm else "stopped (reported by the machine)"
+        # readings.alarm_text bounds the alarm so this fits MES's reason.
+        return f"{REASON_PREFIX}{command.alarm}" if command.alarm else "stopped (reported by the machine)"
     if command.state == mes.EquipmentState.DISCONNECTED:
         return "connection to the machine lost"
     return None

@@ -18,7 +18,16 @@ from typing import Any
 import msgspec
 
 from connectors.shopfloor.plant import JsonFields, StateTable
-from connectors.shopfloor.readings import Problem, Reading, Sequenced, Trouble, alarm_text, counter
+from connectors.shopfloor.readings import (
+    Problem,
+    Reading,
+    Sequenced,
+    Trouble,
+    alarm_text,
+    counter,
+    device_fault,
+    shown,
+)
 
 MAX_BYTES = 65_536
 
@@ -38,6 +47,10 @@ def decode(
     topic: str, payload: bytes, received_at: datetime, fields: JsonFields, states: StateTable
 ) -> Decoded:
     device = device_of(topic)
+    if fault := device_fault(device):
+        # Any topic the subscription matches arrives here; one no registry lookup could answer is
+        # recorded (under a name the database takes) and acknowledged, never asked about.
+        return Decoded(None, None, [Trouble(shown(device), Problem.UNKNOWN_DEVICE, fault)])
     try:
         if len(payload) > MAX_BYTES:
             raise ValueError(f"{len(payload)} bytes is more than {MAX_BYTES}")
@@ -53,7 +66,7 @@ def decode(
             if state is None:
                 raise ValueError(f"unknown state value {body[fields.state]!r}")
         alarm = alarm_text(body[fields.alarm]) if fields.alarm in body else None
-    except (msgspec.DecodeError, ValueError, OverflowError) as exc:
+    except (msgspec.DecodeError, ValueError, OverflowError, OSError) as exc:  # OSError: a time too far off
         return Decoded(None, None, [Trouble(device, Problem.MALFORMED, str(exc)[:500])])
     reading = Reading(device, at, state=state, alarm=alarm, good=good, scrap=scrap)
     return Decoded(reading, Sequenced(device, seq) if seq is not None else None, [])

@@ -8,12 +8,24 @@ covers them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+import msgspec
+
+from contracts.kit.paging import DB_INT_MAX
 from contracts.models.mes import EquipmentState
+from contracts.models.xref import SystemId
+
+# MES takes a stop's reason as "alarm <text>" in at most 200 characters (mes.EquipmentStateChange);
+# the alarm is bounded so the reason always fits, or MES would refuse the stop.
+REASON_PREFIX = "alarm "
+ALARM_MAX = 200 - len(REASON_PREFIX)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SHOWN_MAX = 128  # a refused device id is recorded under at most this many characters
 
 
 class Problem(StrEnum):
@@ -58,21 +70,44 @@ def millis(moment: datetime) -> int:
 
 
 def alarm_text(value: object) -> str:
-    """A machine's alarm as text; no alarm (null, empty, 0, false) is ""."""
+    """A machine's alarm as text; no alarm (null, empty, 0, false, blank) is "".
+
+    PLC strings are fixed-size buffers padded with NULs, and may hold line breaks: the text ends at
+    the first NUL (as a C string does) and other control characters become spaces, since MES and
+    PostgreSQL refuse a NUL and MES a final line break."""
     if value is None or value is False or value == 0 or value == "":
         return ""
     if not isinstance(value, str | int):
         raise ValueError(f"alarm {value!r} is neither text nor a code")
-    return str(value)[:200]
+    text = str(value).split("\x00", 1)[0]
+    return _CONTROL.sub(" ", text).strip()[:ALARM_MAX]
 
 
 def counter(value: object, name: str) -> int | None:
-    """A cumulative counter's value (None when not reported); anything but a whole number ≥ 0 is refused."""
+    """A cumulative counter's or a message number's value (None when not reported); anything but a
+    whole number from 0 to the largest a database column holds is refused: a message number beyond
+    it could not be stored, and the batch it came in would fail to commit again and again."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= DB_INT_MAX:
         raise ValueError(f"{name} {value!r} is not a count")
     return value
+
+
+def device_fault(device: str) -> str | None:
+    """Why the registry would refuse `device` as a shopfloor id (None: it would take it). Such a
+    device can never be mapped to equipment: it is refused here rather than asked about."""
+    try:
+        msgspec.convert(device, SystemId)
+    except msgspec.ValidationError:
+        return "not an id the cross-reference registry takes (1 to 128 characters, no control characters)"
+    return None
+
+
+def shown(device: str) -> str:
+    """A refused device id as it is recorded: control characters escaped, cut to SHOWN_MAX."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", device)
+    return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1] + "…"
 
 
 def signal_value(signal: str, value: object, states: Callable[[object], EquipmentState | None]) -> object:

@@ -1,8 +1,9 @@
 """Sends the outbox to MES: each command with its idempotency key, per equipment strictly in order,
 different equipment side by side. A command is done when MES applied it, already had it (a
-retry after a lost answer, or the state it is already in) or refused it for good (a 4xx: logged
-as a problem of the device, never retried). When MES cannot be reached the command waits and is
-sent again later with the same key, so MES applies it once however often it is sent."""
+retry after a lost answer, or the state it is already in) or refused it for good (a 4xx, or a
+body MES's contract refuses: logged as a problem of the device, never retried). When MES cannot
+be reached the command waits and is sent again later with the same key, so MES applies it once
+however often it is sent."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ IDLE_WAIT = 1.0  # seconds; commands waiting for a retry are looked at this ofte
 HOUSEKEEPING = 10.0
 # Answers that are about the request, not the caller's right to make it: retried later.
 RETRYABLE_4XX = frozenset({401, 403, 408, 429})
+# The body each kind of command is sent as.
+_BODIES: dict[str, type[mes.EquipmentStateChange | mes.EquipmentConfirmationCreate]] = {
+    "state": mes.EquipmentStateChange,
+    "confirm": mes.EquipmentConfirmationCreate,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +146,16 @@ class MesWriter:
         # (a breakdown's maintenance request) all name the machine's change that caused them.
         with correlation.bound(key):
             try:
-                if row.kind == "state":
-                    change = msgspec.convert(row.body, mes.EquipmentStateChange)
-                    await self.client.change_state(equipment_id, change, idempotency_key=key)
+                body = msgspec.convert(row.body, _BODIES[row.kind])
+            except msgspec.ValidationError as exc:
+                # MES could never take it (a command stored before bodies were checked when built):
+                # refused for good, as retrying it would hold back every later change of the equipment.
+                return "refused", f"not a valid {row.kind} body: {exc}"
+            try:
+                if isinstance(body, mes.EquipmentStateChange):
+                    await self.client.change_state(equipment_id, body, idempotency_key=key)
                 else:
-                    counted = msgspec.convert(row.body, mes.EquipmentConfirmationCreate)
-                    await self.client.confirm_on_equipment(equipment_id, counted, idempotency_key=key)
+                    await self.client.confirm_on_equipment(equipment_id, body, idempotency_key=key)
             except UpstreamProblem as exc:
                 said = f"{exc.status} {exc.slug}: {exc.problem.get('detail', '')}"
                 already = exc.slug == "illegal-transition" and row.kind == "state"
