@@ -25,7 +25,7 @@ from typing import Any
 import pysparkplug as spb
 
 from connectors.shopfloor.plant import Sparkplug, StateTable
-from connectors.shopfloor.readings import Problem, Reading, Trouble, millis, signal_value
+from connectors.shopfloor.readings import Problem, Reading, Trouble, device_fault, millis, shown, signal_value
 from contracts.models.mes import EquipmentState
 
 NAMESPACE = "spBv1.0"
@@ -126,6 +126,10 @@ class SparkplugHost:
         parsed = _topic(topic)
         if parsed is None or parsed.kind in ("NCMD", "DCMD") or parsed.group == "STATE":
             return Outcome()  # commands (ours or another host's) and STATE are not machine data
+        if fault := device_fault(parsed.key):
+            # A node or device id no registry lookup could answer (too long, control characters):
+            # recorded under a name the database takes, and never folded, stored or looked up.
+            return Outcome(troubles=[Trouble(shown(parsed.key), Problem.UNKNOWN_DEVICE, fault)])
         out = Outcome()
         try:
             self._dispatch(parsed, payload, received_at, out)

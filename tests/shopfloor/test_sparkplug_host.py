@@ -152,3 +152,17 @@ def test_after_our_reconnect_every_known_node_is_asked_and_a_silent_one_is_disco
     answered.connected(at(10))
     answered.handle("spBv1.0/P1/NBIRTH/edge-1", nbirth(bd_seq=2), at(11))
     assert answered.expired(at(60)) == []
+
+
+def test_a_device_id_no_registry_takes_is_an_unknown_device_under_a_name_the_database_takes() -> None:
+    """A topic segment may be thousands of characters long: stored as the device's name it would
+    fail every batch commit (the column holds 255)."""
+    sparkplug = host()
+    sparkplug.handle("spBv1.0/P1/NBIRTH/edge-1", nbirth(), at(0))
+    long_device = "spBv1.0/P1/DBIRTH/edge-1/" + "L" * 3000
+    out = sparkplug.handle(long_device, dbirth(1), at(1))
+    assert out.readings == []
+    [trouble] = out.troubles
+    assert trouble.problem == Problem.UNKNOWN_DEVICE
+    assert trouble.device.startswith("spBv1.0/P1/edge-1/LLL")
+    assert len(trouble.device) <= 128

@@ -15,7 +15,7 @@ import pytest
 
 from connectors.shopfloor.json_topics import decode
 from connectors.shopfloor.plant import JsonFields, StateTable
-from connectors.shopfloor.readings import Problem
+from connectors.shopfloor.readings import Problem, shown
 from connectors.shopfloor.simulator.machine import Machine
 from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge
 from connectors.shopfloor.simulator.sparkplug_edge import device_id as sparkplug_device
@@ -205,8 +205,9 @@ def test_a_json_topic_with_control_characters_is_an_unknown_device_never_looked_
 def test_a_sparkplug_device_id_the_registry_refuses_is_an_unknown_device_and_stops_no_other_machine(
     floor: Floor, mosquitto: Mosquitto
 ) -> None:
-    """The registry answers 400 for an id it does not take: that device is refused, not the
-    registry taken for down (which would hold every reading back)."""
+    """An id the registry does not take (it would answer 400) is refused as the message arrives,
+    recorded under a name the database takes, and never held for a lookup: the registry is not
+    taken for down (which would hold every reading back)."""
     tag = new_tag()
     known, long = Machine(f"K{tag}"), Machine(f"K{tag}-" + "L" * 130)
     edge = SparkplugEdge(
@@ -224,7 +225,7 @@ def test_a_sparkplug_device_id_the_registry_refuses_is_an_unknown_device_and_sto
         eventually(lambda: floor.equipment(known.name)["state"] == "running")
         simulated.act(known.name, lambda m: m.breakdown("E-5"))
         eventually(lambda: floor.equipment(known.name)["state"] == "down")
-        unknown = sparkplug_device(edge.group, edge.node, long.name)
+        unknown = shown(sparkplug_device(edge.group, edge.node, long.name))
         eventually(lambda: "unknown-device" in problems(floor, unknown))
     finally:
         floor.stop_connector()
