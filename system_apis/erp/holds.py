@@ -290,9 +290,6 @@ async def settle_return(
     erp: ErpBackend, session: AsyncSession, data: m.ReturnSettlementCreate, op: Operation
 ) -> m.ReturnSettlement:
     """Once per return: a credit note if the receipt was invoiced, else a reduced invoice to come."""
-    done = await session.get(s.ReturnSettlementRow, data.txn_id)
-    if done is not None:
-        return _settlement_view(done)
     txn = await erp.get_movement(session, data.txn_id)
     if txn.type is not m.MovementType.RETURN_TO_VENDOR:
         raise Unprocessable(f"{txn.txn_id} is a {txn.type}, not a return_to_vendor", slug="not-a-return")
@@ -303,6 +300,13 @@ async def settle_return(
         raise Unprocessable(f"lot {txn.lot_id} was not received against a purchase order", slug="no-receipt")
     receipt = receipts[0]
     assert receipt.po_id is not None
+    # One settlement of the order's returns (and none of its invoices) at a time, and only then
+    # what is settled is read: a system of record without our table (Tryton) posts its credit note
+    # before our row is inserted, so concurrent settlements would each post one.
+    await s.serialise(session, f"po:{receipt.po_id}")
+    done = await session.get(s.ReturnSettlementRow, data.txn_id, populate_existing=True)
+    if done is not None:
+        return _settlement_view(done)
     credit = await erp.credit_return(session, receipt, txn.quantity, data.reason or "", op)
     row = s.ReturnSettlementRow(
         id=txn.txn_id,

@@ -17,7 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
+    func,
+    select,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.kit.records import RecordMixin, UTCDateTime, child_rows
@@ -213,3 +217,18 @@ class DeliveryRow(RecordMixin, Base):
     customer_id: Mapped[str] = mapped_column(String(64), index=True)
     order_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+async def serialise(session: AsyncSession, name: str) -> None:
+    """Commands on one named thing (a lot, a purchase order, one item's requisitions) run one at a
+    time until their transaction ends, so two cannot both pass a check on what the system of record
+    holds before either has written. On SQLite taking the service's one connection serialises them;
+    PostgreSQL takes a transaction-scoped advisory lock. Here, below both backends and the shared
+    rules (holds.py), so that both take the same lock by the same name."""
+    if session.get_bind().dialect.name != "postgresql":
+        await session.connection()
+    else:
+        await session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name", type_=Text), 0))),
+            {"name": f"erp:{name}"},
+        )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Text, bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.kit.paging import DB_INT_MAX, MAX_LIMIT, Page, PageQuery, invalid_cursor, keyset, page
@@ -32,6 +32,7 @@ from system_apis.erp.backends.tryton.mapping import Places
 from system_apis.erp.backends.tryton.settings import TrytonSettings
 from system_apis.erp.backends.tryton.store import BindingRow
 from system_apis.erp.port import NotSupported, Operation
+from system_apis.erp.store import serialise as serialise  # the ERP service's lock, used here by name
 
 log = logging.getLogger("plantbridge.erp.tryton")
 Record = dict[str, Any]
@@ -406,20 +407,6 @@ class Tryton:
         return Page(
             items=[view for _, view in matching],
             next_cursor=record_cursor(matching[-1][0]) if more else None,
-        )
-
-
-async def serialise(session: AsyncSession, name: str) -> None:
-    """Commands on one lot (or one purchase order, or one item's requisitions) run one at a time
-    until their transaction ends, so two cannot both pass a check on what Tryton holds. On SQLite
-    taking the service's one connection serialises them; PostgreSQL takes a transaction-scoped
-    advisory lock."""
-    if session.get_bind().dialect.name != "postgresql":
-        await session.connection()
-    else:
-        await session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name", type_=Text), 0))),
-            {"name": f"erp-tryton:{name}"},
         )
 
 

