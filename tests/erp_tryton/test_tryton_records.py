@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.erp_tryton.test_erp_api_backends import SCOPES, Erp
 from tests.erp_tryton.test_holds_backends import QUALITY, invoice, move, received_lot, ref
+from tests.integration.test_erp_api import make_po, unique
 from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
 from tests.support.tryton import erp_settings
@@ -57,3 +59,18 @@ def test_concurrent_settlements_of_one_return_post_one_credit_note(erp: Erp) -> 
     assert len({a.json()["credit_note_id"] for a in answers}) == 1
     listed = erp.http.get("/erp/v1/supplier-invoices", params={"po_id": billed["po_id"]}).json()["items"]
     assert sorted(i["kind"] for i in listed) == ["credit_note", "invoice"], listed
+
+
+def test_one_lot_number_received_for_two_items_at_once_is_one_lot_of_one_item(erp: Erp) -> None:
+    orders = [make_po(erp.http)[0] for _ in range(2)]
+    lot_id = unique("LOT")
+
+    def receive(i: int) -> httpx.Response:
+        body: dict[str, Any] = {"po_id": orders[i], "quantity": 40, "lot_id": lot_id, "location": "WH1"}
+        return erp.http.post("/erp/v1/goods-receipts", json=body)
+
+    answers = at_once(2, receive)
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    [kept] = [a.json() for a in answers if a.status_code == 201]
+    lot = erp.http.get(f"/erp/v1/lots/{lot_id}").json()
+    assert (lot["item_id"], sum(b["quantity"] for b in lot["balances"])) == (kept["item_id"], 40.0)

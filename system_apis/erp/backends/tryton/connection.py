@@ -292,7 +292,11 @@ class Tryton:
                 return category_id
         raise ErpUnavailable(f"Tryton has no product category {name!r}: prepare the database first")
 
-    async def lot_record_id(self, number: str, product: int, item_id: str) -> int:
+    async def lot_record_id(self, session: AsyncSession, number: str, product: int, item_id: str) -> int:
+        """Tryton's lot with this number, created for the product if there is none. Tryton keeps no
+        lot number unique: two commands finding none would each create one (a lot of two items),
+        so the number is held until this transaction ends."""
+        await serialise(session, f"lot:{number}")
         found = await self.find("stock.lot", [("number", "=", number)], ["product"], limit=1)
         if found:
             if found[0]["product"] != product:

@@ -233,7 +233,7 @@ class Purchasing(Records):
             shipment, state = found[0]["id"], found[0]["state"]
         else:
             assert po is not None
-            shipment = await self._start_receipt(data, po, places, key)
+            shipment = await self._start_receipt(session, data, po, places, key)
             state = "draft"
         await self.finish("stock.shipment.in", shipment, state)
         [move] = await self.find(
@@ -248,7 +248,7 @@ class Purchasing(Records):
         return await self.record_receipt(session, op, move, data.supplier_lot, purchase, places, item)
 
     async def _start_receipt(
-        self, data: m.GoodsReceiptCreate, po: m.PurchaseOrder, places: Places, key: str
+        self, session: AsyncSession, data: m.GoodsReceiptCreate, po: m.PurchaseOrder, places: Places, key: str
     ) -> int:
         if po.status not in (m.PurchaseOrderStatus.OPEN, m.PurchaseOrderStatus.PARTIALLY_RECEIVED):
             raise IllegalTransition("purchase order", po.status, "receive goods")
@@ -280,7 +280,7 @@ class Purchasing(Records):
                 f"Tryton has no open move of {quantity:g} for line {line.line_no} of {po.po_id}",
                 slug="erp-refused",
             )
-        lot = await self.lot_record_id(data.lot_id or new_id("LOT"), move["product"], line.item_id)
+        lot = await self.lot_record_id(session, data.lot_id or new_id("LOT"), move["product"], line.item_id)
         target = places.location(data.location, domain.receipt_status(item.inspection_required))
         [shipment] = await self.call(
             "stock.shipment.in",
@@ -314,11 +314,14 @@ class Purchasing(Records):
         lot_number = data.lot_id or new_id("LOT")
         status = data.stock_status or domain.receipt_status(item.inspection_required)
         target = places.location(data.location, status)
+        # The lot's number is held before an earlier attempt is looked for, as well as while its
+        # Tryton lot is found or made (lot_record_id): two receipts into one lot see each other.
+        await serialise(session, f"lot:{lot_number}")
         production, state = await self.own_production(
             session, "outputs", lot_number, product, quantity, target
         )
         if production is None:
-            lot = await self.lot_record_id(lot_number, product, data.item_id)
+            lot = await self.lot_record_id(session, lot_number, product, data.item_id)
             unit = (await self.product(data.item_id))[1]
             where = await self.production_location(places.warehouses[data.location])
             output = {

@@ -53,7 +53,7 @@ class Shipping(Stock):
                     lot = await self.get_lot(session, line.lot_id)
                     holds.refuse_held_lot(lot, line)
                     product, unit = await self.product(lot.item_id)
-                    lot_record = await self.lot_record_id(line.lot_id, product, lot.item_id)
+                    lot_record = await self.lot_record_id(session, line.lot_id, product, lot.item_id)
                     moves.append(
                         {
                             "product": product,
