@@ -14,7 +14,7 @@ import pytest
 
 from tests.erp_tryton.test_erp_api_backends import SCOPES, Erp
 from tests.erp_tryton.test_holds_backends import QUALITY, invoice, move, received_lot, ref
-from tests.integration.test_erp_api import make_po, unique
+from tests.integration.test_erp_api import make_po, problem, unique
 from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
 from tests.support.tryton import erp_settings
@@ -74,3 +74,32 @@ def test_one_lot_number_received_for_two_items_at_once_is_one_lot_of_one_item(er
     [kept] = [a.json() for a in answers if a.status_code == 201]
     lot = erp.http.get(f"/erp/v1/lots/{lot_id}").json()
     assert (lot["item_id"], sum(b["quantity"] for b in lot["balances"])) == (kept["item_id"], 40.0)
+
+
+def changed_since(http: httpx.Client, path: str, since: str) -> list[dict[str, Any]]:
+    """Every record of the list changed after `since`, read page by page."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"updated_since": since, "limit": 100}
+    while True:
+        body = http.get(path, params=params).json()
+        found += body["items"]
+        if not body.get("next_cursor"):
+            return found
+        params["cursor"] = body["next_cursor"]
+
+
+def test_a_change_to_an_item_changes_its_version_and_is_listed_as_changed(erp: Erp) -> None:
+    item = unique("RM")
+    made = erp.http.post("/erp/v1/items", json={"item_id": item, "description": "Bar"})
+    assert made.status_code == 201, made.text
+    etag = erp.http.get(f"/erp/v1/items/{item}").headers["etag"]
+    path = f"/erp/v1/items/{item}"
+    changed = erp.http.patch(path, json={"inspection_required": True}, headers={"If-Match": etag})
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["etag"] != etag
+    assert changed.json()["updated_at"] > made.json()["updated_at"]
+    stale = erp.http.patch(path, json={"description": "Rod"}, headers={"If-Match": etag})
+    problem(stale, 412, "stale-version")
+    assert erp.http.get(path).json()["description"] == "Bar"
+    listed = changed_since(erp.http, "/erp/v1/items", made.json()["created_at"])
+    assert item in [i["item_id"] for i in listed]

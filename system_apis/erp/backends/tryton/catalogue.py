@@ -13,6 +13,7 @@ from contracts.models import erp as m
 from system_apis.erp.backends.tryton import mapping
 from system_apis.erp.backends.tryton.connection import (
     ITEM_FIELDS,
+    ITEM_STAMPS,
     MOVE_FIELDS,
     Record,
     Tryton,
@@ -142,7 +143,9 @@ class Catalogue(Tryton):
         async def views(rows: list[Record]) -> dict[str, m.Item]:
             return {v.item_id: v for v in await self.items(rows)}
 
-        return await self.listed("product.product", where, ITEM_FIELDS, q, views, key="code")
+        return await self.listed(
+            "product.product", where, ITEM_FIELDS, q, views, key="code", stamps=ITEM_STAMPS
+        )
 
     async def _unit(self, code: str) -> int:
         found = await self.call(

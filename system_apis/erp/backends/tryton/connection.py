@@ -49,7 +49,12 @@ BUTTONS: dict[str, dict[str, str]] = {
 }
 AFTER = {"receive": "done", "do": "done", "wait": "waiting", "run": "running", "pack": "packed"}
 ITEM_FIELDS = ["code", "name", "default_uom.symbol", "categories", "lot_required", "cost_price"]
-ITEM_FIELDS += ["create_date", "write_date", "template"]
+ITEM_FIELDS += ["create_date", "write_date", "template", "template.write_date"]
+# When a record was created or last written: a list's `updated_since` finds records changed after
+# it by these. An item is its product and the product's template (update_item writes its name and
+# categories there), so the template's writes change the item too.
+STAMPS = ("write_date", "create_date")
+ITEM_STAMPS = (*STAMPS, "template.write_date")
 # Models of optional Tryton modules, and the module: the connector maps onto them where the
 # database has the module activated, and answers 501 naming the module where it has not.
 OPTIONAL_MODELS = {"purchase.requisition": "purchase_requisition", "stock.order_point": "stock_supply"}
@@ -362,7 +367,9 @@ class Tryton:
         )
         return row
 
-    async def _page(self, model: str, where: list[Any], fields: list[str], q: PageQuery) -> list[Record]:
+    async def _page(
+        self, model: str, where: list[Any], fields: list[str], q: PageQuery, stamps: tuple[str, ...]
+    ) -> list[Record]:
         """Keyset pages over Tryton's record id (creation order; the cursor is the last id seen).
         Not over a number or code: Tryton orders those by length, then text ('9' before '10'),
         while `>` in a domain compares text, so such a cursor lost or repeated records once
@@ -370,7 +377,7 @@ class Tryton:
         domain_ = list(where)
         if q.updated_since is not None:
             since = q.updated_since.astimezone().replace(tzinfo=None)
-            domain_.append(["OR", ("write_date", ">", since), ("create_date", ">", since)])
+            domain_.append(["OR", *((stamp, ">", since) for stamp in stamps)])
         if q.cursor:
             domain_.append(("id", ">", cursor_record(q.cursor)))
         return await self.find(
@@ -386,6 +393,7 @@ class Tryton:
         views: Callable[[list[Record]], Awaitable[dict[str, V]]],
         *,
         key: str,
+        stamps: tuple[str, ...] = STAMPS,
     ) -> Page[V]:
         """A page of the views `views` makes of Tryton's records, found by each record's `key`
         (its number or code). A record it makes none of (filtered on what Tryton has no field
@@ -398,7 +406,7 @@ class Tryton:
         matching: list[tuple[int, V]] = []
         read = q
         for _ in range(READS_PER_PAGE):
-            rows = await self._page(model, where, fields, read)
+            rows = await self._page(model, where, fields, read, stamps)
             made = await views(rows) if rows else {}
             matching += [(r["id"], made[r[key]]) for r in rows if r[key] in made]
             if len(matching) > limit or len(rows) <= limit:

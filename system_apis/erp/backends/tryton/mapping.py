@@ -118,6 +118,11 @@ def utc(stamp: datetime | None) -> datetime:
     return (stamp or datetime(2000, 1, 1)).replace(tzinfo=UTC)
 
 
+def latest(*stamps: datetime | None) -> datetime | None:
+    """The last of the writes of the Tryton records one of ours is made of."""
+    return max((stamp for stamp in stamps if stamp), default=None)
+
+
 def unit_symbol(uom: str) -> str:
     return UNITS.get(uom.upper(), uom.lower())
 
@@ -133,12 +138,14 @@ def item(
     currency: str,
     order_point: dict[str, Any] | None = None,
 ) -> m.Item:
-    """`order_point`: the product's purchase order point at the home warehouse (its reorder point)."""
+    """`order_point`: the product's purchase order point at the home warehouse (its reorder point).
+    The item changed when its product, the product's template (`template.`: name, categories) or
+    its order point last did: its version and updated_at are the latest of their writes."""
     names = {categories.get(c, "") for c in product.get("categories", [])}
     kind = next((t for t, name in TYPE_CATEGORIES.items() if name in names), ItemType.RAW_MATERIAL)
     price = product.get("cost_price")
-    stamps = [r.get("write_date") or r.get("create_date") for r in (product, order_point) if r]
-    changed = max((stamp for stamp in stamps if stamp), default=None)
+    parts = (product, product.get("template.") or {}, order_point or {})
+    changed = latest(*(part.get("write_date") or part.get("create_date") for part in parts))
     return m.Item(
         item_id=product["code"],
         description=product["name"],
