@@ -17,6 +17,7 @@ from system_apis.erp.backends.tryton.connection import (
     MOVE_FIELDS,
     Record,
     Tryton,
+    serialise,
 )
 from system_apis.erp.backends.tryton.mapping import BLK, QI, UNR, Places
 from system_apis.erp.port import Operation
@@ -29,13 +30,15 @@ class Catalogue(Tryton):
         places = await self.places()
         if data.reorder_point is not None:
             await self.require_order_points()
-        if await self.call("product.product", "search", [("code", "=", data.item_id)], 0, 1, None):
-            raise Conflict(f"item {data.item_id} already exists", slug="item-exists")
+        key = mapping.tryton_key(op)
+        exists = Conflict(f"item {data.item_id} already exists", slug="item-exists")
+        if await self._created_before(session, "product.product", data.item_id, ("description", key), exists):
+            return await self.get_item(session, data.item_id)
         uom = await self._unit(data.base_uom)
         categories = [self._category(mapping.TYPE_CATEGORIES[data.item_type])]
         if data.inspection_required:
             categories.append(self._category(mapping.INSPECTION_CATEGORY))
-        variant: Record = {}
+        variant: Record = {"description": key}  # the product's free text: our key, as a purchase's comment
         if data.standard_price is not None:
             variant["cost_price"] = Decimal(data.standard_price)
         if data.reorder_point is not None:  # in the same Tryton transaction as the product
@@ -85,6 +88,23 @@ class Catalogue(Tryton):
         if variant:
             await self.call("product.product", "write", [product["id"]], variant)
         return await self.get_item(session, item_id)
+
+    async def _created_before(
+        self, session: AsyncSession, model: str, code: str, mark: tuple[str, str], exists: Conflict
+    ) -> bool:
+        """Whether an earlier attempt of this create made the record with this code: Tryton kept
+        it while its answer was lost (a 503), and the record carries the command's key in
+        `mark` (field, key). A record of this code without the key is another's: `exists`.
+        Creates of one code run one at a time, so the later of two at once sees the first's
+        record (Tryton would refuse its duplicate code: erp-refused, not `exists`)."""
+        await serialise(session, f"{model}:{code}")
+        found = await self.call(model, "search", [("code", "=", code)], 0, 1, None)
+        if not found:
+            return False
+        field, key = mark
+        if await self.call(model, "search", [("id", "=", found[0]), (field, "=", key)], 0, 1, None):
+            return True
+        raise exists
 
     async def require_order_points(self) -> None:
         await self.require("stock.order_point", "reorder points", "reorder-point-not-supported")
@@ -158,8 +178,12 @@ class Catalogue(Tryton):
     async def create_supplier(
         self, session: AsyncSession, data: m.SupplierCreate, op: Operation
     ) -> m.Supplier:
-        if await self.call("party.party", "search", [("code", "=", data.supplier_id)], 0, 1, None):
-            raise Conflict(f"supplier {data.supplier_id} already exists", slug="supplier-exists")
+        key = mapping.tryton_key(op)
+        exists = Conflict(f"supplier {data.supplier_id} already exists", slug="supplier-exists")
+        if await self._created_before(
+            session, "party.party", data.supplier_id, ("identifiers.code", key), exists
+        ):
+            return await self.get_supplier(session, data.supplier_id)
         address: Record = {}
         if data.country:
             address["country"] = await self._country(data.country)
@@ -173,6 +197,8 @@ class Catalogue(Tryton):
                     "name": data.name,
                     "addresses": [("create", [address])],
                     "contact_mechanisms": mechanisms,
+                    # A party has no free text: our key is an identifier of no type (unchecked).
+                    "identifiers": [("create", [{"type": None, "code": key}])],
                 }
             ],
         )
