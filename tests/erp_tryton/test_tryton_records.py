@@ -21,7 +21,7 @@ from tests.erp_tryton.test_holds_backends import QUALITY, invoice, move, receive
 from tests.integration.test_erp_api import make_po, problem, unique
 from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
-from tests.support.tryton import erp_settings
+from tests.support.tryton import Rpc, erp_settings
 
 
 @pytest.fixture(scope="module", params=["embedded", pytest.param("tryton", marks=pytest.mark.e2e)])
@@ -158,3 +158,26 @@ def test_a_create_retried_after_its_answer_was_lost_is_201_and_a_concurrent_one_
     slugs = {a.json()["type"].rsplit(":", 1)[1] for a in answers if a.status_code == 409}
     allowed = {exists} if erp.backend == "tryton" else {exists, "conflict"}
     assert slugs <= allowed, slugs  # (the two 409s are asserted above)
+
+
+def test_a_suppliers_email_changed_in_tryton_changes_the_supplier(erp: Erp) -> None:
+    if erp.tryton is None:
+        pytest.skip("a change made in Tryton itself")
+    supplier = unique("SUP")
+    body = {"supplier_id": supplier, "name": "Acme", "email": "sales@acme.example"}
+    made = erp.http.post("/erp/v1/suppliers", json=body)
+    assert made.status_code == 201, made.text
+    path = f"/erp/v1/suppliers/{supplier}"
+    before = erp.http.get(path)
+    rpc = Rpc(erp.tryton, "admin", "admin")
+    try:  # the plant edits the email as a record of its own, not through the party
+        [mechanism] = rpc("party.contact_mechanism", "search", [("party.code", "=", supplier)], 0, 1, None)
+        rpc("party.contact_mechanism", "write", [mechanism], {"value": "orders@acme.example"})
+    finally:
+        rpc.close()
+    after = erp.http.get(path)
+    assert after.json()["email"] == "orders@acme.example"
+    assert after.headers["etag"] != before.headers["etag"]
+    assert after.json()["updated_at"] > before.json()["updated_at"]
+    listed = changed_since(erp.http, "/erp/v1/suppliers", before.json()["updated_at"])
+    assert supplier in [s["supplier_id"] for s in listed]

@@ -15,6 +15,7 @@ from system_apis.erp.backends.tryton.connection import (
     ITEM_FIELDS,
     ITEM_STAMPS,
     MOVE_FIELDS,
+    STAMPS,
     Record,
     Tryton,
     serialise,
@@ -23,6 +24,11 @@ from system_apis.erp.backends.tryton.mapping import BLK, QI, UNR, Places
 from system_apis.erp.port import Operation
 
 PARTY_FIELDS = ["code", "name", "addresses", "contact_mechanisms", "create_date", "write_date"]
+# A supplier changed since when its party, an address or a contact mechanism of it did (Tryton
+# edits those as records of their own, without writing the party).
+PARTY_STAMPS = tuple(
+    f"{part}{stamp}" for part in ("", "addresses.", "contact_mechanisms.") for stamp in STAMPS
+)
 
 
 class Catalogue(Tryton):
@@ -226,19 +232,21 @@ class Catalogue(Tryton):
         async def views(rows: list[Record]) -> dict[str, m.Supplier]:
             return {v.supplier_id: v for v in await self._suppliers(rows)}
 
-        return await self.listed("party.party", where, PARTY_FIELDS, q, views, key="code")
+        return await self.listed(
+            "party.party", where, PARTY_FIELDS, q, views, key="code", stamps=PARTY_STAMPS
+        )
 
     async def _suppliers(self, parties: list[Record]) -> list[m.Supplier]:
         addresses = await self.find(
             "party.address",
             [("id", "in", [a for p in parties for a in p["addresses"]])],
-            ["party", "country.code"],
+            ["party", "country.code", *STAMPS],
         )
         emails = await self.find(
             "party.contact_mechanism",
             [("id", "in", [c for p in parties for c in p["contact_mechanisms"]]), ("type", "=", "email")],
-            ["party", "value"],
+            ["party", "value", *STAMPS],
         )
-        country = {a["party"]: (a.get("country.") or {}).get("code") for a in addresses}
-        email = {e["party"]: e["value"] for e in emails}
-        return [mapping.supplier(p, country.get(p["id"]), email.get(p["id"])) for p in parties]
+        address = {a["party"]: a for a in addresses}
+        email = {e["party"]: e for e in emails}
+        return [mapping.supplier(p, address.get(p["id"]), email.get(p["id"])) for p in parties]

@@ -162,15 +162,21 @@ def item(
     )
 
 
-def supplier(party: dict[str, Any], country: str | None, email: str | None) -> m.Supplier:
+def supplier(
+    party: dict[str, Any], address: dict[str, Any] | None, email: dict[str, Any] | None
+) -> m.Supplier:
+    """The supplier is the party, its address (country) and its email contact mechanism, each a
+    record of its own in Tryton: it changed when the last of them did."""
+    parts = (party, address or {}, email or {})
+    changed = latest(*(part.get("write_date") or part.get("create_date") for part in parts))
     return m.Supplier(
         supplier_id=party["code"],
         name=party["name"],
-        country=country,
-        email=email,
-        version=version(party.get("write_date") or party.get("create_date")),
+        country=((address or {}).get("country.") or {}).get("code"),
+        email=(email or {}).get("value"),
+        version=version(changed),
         created_at=utc(party.get("create_date")),
-        updated_at=utc(party.get("write_date") or party.get("create_date")),
+        updated_at=utc(changed),
     )
 
 
