@@ -304,7 +304,7 @@ async def settle_return(
     # what is settled is read: a system of record without our table (Tryton) posts its credit note
     # before our row is inserted, so concurrent settlements would each post one.
     await s.serialise(session, f"po:{receipt.po_id}")
-    done = await session.get(s.ReturnSettlementRow, data.txn_id, populate_existing=True)
+    done = await session.get(s.ReturnSettlementRow, data.txn_id)
     if done is not None:
         return _settlement_view(done)
     credit = await erp.credit_return(session, receipt, txn.quantity, data.reason or "", op)
