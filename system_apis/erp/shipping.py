@@ -24,6 +24,10 @@ def view(row: s.DeliveryRow) -> m.Delivery:
 async def create(session: AsyncSession, data: m.DeliveryCreate) -> m.Delivery:
     delivery_id = new_id("DLV")
     lines: list[dict[str, Any]] = []
+    # Every lot of the delivery is locked before any is moved, in one order: two deliveries naming
+    # the same lots in other orders would otherwise each lock one and wait for the other.
+    for lot_id in sorted({line.lot_id for line in data.lines}):
+        await service.locked_lot(session, lot_id, unknown)
     for number, line in enumerate(data.lines, start=1):
         lot = await service.locked_lot(session, line.lot_id, unknown)
         holds.refuse_held_lot(views.lot(lot), line)

@@ -16,8 +16,8 @@ from system_apis.erp.backends.embedded import EmbeddedErp
 from system_apis.erp.backends.tryton.backend import TrytonErp
 from system_apis.erp.backends.tryton.connection import ErpUnavailable
 from system_apis.erp.port import ErpBackend
-from tests.erp_tryton.test_erp_api_backends import SCOPES, Erp
-from tests.erp_tryton.test_holds_backends import QUALITY, invoice, move, received_lot, ref
+from tests.erp_tryton.test_erp_api_backends import SCOPES, Erp, balances
+from tests.erp_tryton.test_holds_backends import QUALITY, invoice, move, received_lot, ref, release
 from tests.integration.test_erp_api import make_po, problem, unique
 from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
@@ -181,3 +181,23 @@ def test_a_suppliers_email_changed_in_tryton_changes_the_supplier(erp: Erp) -> N
     assert after.json()["updated_at"] > before.json()["updated_at"]
     listed = changed_since(erp.http, "/erp/v1/suppliers", before.json()["updated_at"])
     assert supplier in [s["supplier_id"] for s in listed]
+
+
+def test_deliveries_naming_the_same_lots_in_other_orders_never_deadlock(erp: Erp) -> None:
+    """Each delivery holds its lots before it moves any, in one order: two naming lots X, Y and
+    Y, X at once would otherwise each hold one and wait for the other (PostgreSQL then aborts one)."""
+    lots = [received_lot(erp.http, quantity=40)["lot_id"] for _ in range(2)]
+    for lot_id in lots:
+        release(erp.http, lot_id)
+    customer = unique("CUS")
+    erp.http.post("/erp/v1/suppliers", json={"supplier_id": customer, "name": "Buyer"})
+
+    def deliver(i: int) -> httpx.Response:
+        ordered = lots if i % 2 == 0 else lots[::-1]
+        lines = [{"lot_id": lot_id, "quantity": 1, "location": "WH1"} for lot_id in ordered]
+        return erp.http.post("/erp/v1/deliveries", json={"customer_id": customer, "lines": lines})
+
+    answers = [answer for _ in range(4) for answer in at_once(2, deliver)]
+    assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers if a.status_code != 201]
+    for lot_id in lots:
+        assert balances(erp.http, lot_id) == [{"location": "WH1", "status": "UNRESTRICTED", "quantity": 32.0}]

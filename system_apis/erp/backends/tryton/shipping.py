@@ -41,6 +41,10 @@ class Shipping(Stock):
         by_place: dict[str, list[m.DeliveryLineCreate]] = {}
         for line in data.lines:
             by_place.setdefault(line.location, []).append(line)
+        # Every lot of the delivery is held before any is read, in one order: two deliveries naming
+        # the same lots in other orders would otherwise each hold one and wait for the other.
+        for lot_id in sorted({line.lot_id for line in data.lines}):
+            await serialise(session, f"lot:{lot_id}")
         for place, wanted in sorted(by_place.items()):
             key = f"{mapping.tryton_key(op)}:{place}"
             found = await self.find("stock.shipment.out", [("reference", "=", key)], ["state"], limit=1)
@@ -49,7 +53,6 @@ class Shipping(Stock):
             else:
                 moves = []
                 for line in wanted:
-                    await serialise(session, f"lot:{line.lot_id}")
                     lot = await self.get_lot(session, line.lot_id)
                     holds.refuse_held_lot(lot, line)
                     product, unit = await self.product(lot.item_id)
