@@ -11,6 +11,7 @@ through this API checks the block itself, and our payment holds too.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +39,8 @@ from system_apis.erp.port import Operation
 INVOICE_FIELDS = ["number", "state", "party.code", "reference", "invoice_date", "currency.code"]
 INVOICE_FIELDS += ["total_amount", "lines", "lines_to_pay", "create_date", "write_date", "comment"]
 LINE_FIELDS = ["invoice", "quantity", "unit_price", "amount", "product.code", "stock_moves", "origin"]
+BILLED = ["posted", "paid"]  # the invoice states that bill (or credit) their receipts
+PENDING = ["draft", "validated"]  # not yet: an invoice of ours in them is a failed post's leftover
 
 
 class Accounting(Purchasing, Stock):
@@ -47,12 +50,61 @@ class Accounting(Purchasing, Stock):
     ) -> m.SupplierInvoice:
         key = mapping.tryton_key(op)
         await serialise(session, f"po:{data.po_id}")
-        found = await self.find("account.invoice", [("comment", "=", key)], ["state"], limit=1)
+        found = await self._resumed(session, key)
         if found:
-            invoice, state = int(found[0]["id"]), found[0]["state"]
+            invoice, state = found
         else:
             invoice, state = await self._create_invoice(session, data, key), "draft"
         return await self._post_invoice(session, invoice, state)
+
+    async def _resumed(self, session: AsyncSession, key: str) -> tuple[int, str] | None:
+        """The invoice an earlier attempt with this key left in Tryton, to answer (posted) or to
+        post (a draft a failed post left). A draft is posted only while it still fits what is left
+        to bill, since others may have billed or credited its receipts meanwhile: one that no
+        longer fits is deleted and the request starts over, checked as a new one."""
+        found = await self.find("account.invoice", [("comment", "=", key)], ["state"], limit=1)
+        if not found:
+            return None
+        invoice, state = int(found[0]["id"]), str(found[0]["state"])
+        if state in PENDING and not await self._still_fits(session, invoice):
+            await self._discard(invoice, state)
+            return None
+        return invoice, state
+
+    async def _still_fits(self, session: AsyncSession, invoice: int) -> bool:
+        """Whether posting this draft keeps each of its receipts billed within what was kept (an
+        invoice) or not below it (a credit note), with what the other invoices bill."""
+        lines = await self.find(
+            "account.invoice.line", [("invoice", "=", invoice)], ["quantity", "stock_moves"]
+        )
+        drafted: dict[int, float] = defaultdict(float)
+        for line in lines:
+            for move in line["stock_moves"]:
+                drafted[move] += float(line["quantity"])
+        receipts = await session.scalars(
+            select(BindingRow).where(
+                BindingRow.kind == "receipt",
+                BindingRow.model == "stock.move",
+                BindingRow.tryton_id.in_(list(drafted)),
+            )
+        )
+        for row in receipts:
+            receipt = msgspec.json.decode(row.view, type=m.GoodsReceipt)
+            quantity = drafted[row.tryton_id]
+            kept = receipt.quantity - await holds.returned_quantity(self, session, receipt.lot_id)
+            billed = await self._net_invoiced(
+                row.tryton_id, pending=1 if quantity > 0 else -1, besides=invoice
+            )
+            after = round(billed + quantity, domain.PRECISION)
+            if (quantity > 0 and after > kept + 1e-9) or (quantity < 0 and after < kept - 1e-9):
+                return False
+        return True
+
+    async def _discard(self, invoice: int, state: str) -> None:
+        """Remove a draft of ours that will not be posted, so that it bills nothing, neither in
+        our checks nor when someone in Tryton would post it. A validated one has a number, which
+        Tryton keeps: it is cancelled."""
+        await self.call("account.invoice", "delete" if state == "draft" else "cancel", [invoice])
 
     async def _create_invoice(self, session: AsyncSession, data: m.SupplierInvoiceCreate, key: str) -> int:
         ledger = await self.ledger()
@@ -76,7 +128,7 @@ class Accounting(Purchasing, Stock):
                     slug="receipt-not-on-order",
                 )
             move = await self._receipt_move(session, receipt.receipt_id)
-            billed = await self._net_invoiced(move) + sum(
+            billed = await self._net_invoiced(move, pending=1) + sum(
                 float(li["quantity"]) for li in lines if li["stock_moves"][0][1] == [move]
             )
             left = domain.invoiceable(
@@ -158,13 +210,22 @@ class Accounting(Purchasing, Stock):
         assert row is not None
         return row.tryton_id
 
-    async def _net_invoiced(self, move: int) -> float:
-        lines = await self.find(
-            "account.invoice.line",
-            [("stock_moves", "in", [move]), ("invoice.state", "in", ["posted", "paid"])],
-            ["quantity"],
-        )
-        return round(sum(float(line["quantity"]) for line in lines), domain.PRECISION)
+    async def _net_invoiced(self, move: int, *, pending: int = 0, besides: int | None = None) -> float:
+        """What of a receipt (its stock move) is billed, credit notes deducted: by posted and paid
+        invoices and, with `pending` 1 (-1), by the drafts of invoices (credit notes) as well. Such
+        a draft is a request whose post failed with a 503: it bills (credits) the receipt once
+        that request is retried, so a check counts the drafts that make it stricter. `besides`:
+        an invoice left out (the draft being resumed)."""
+        where: list[Any] = [("stock_moves", "in", [move]), ("invoice.state", "in", [*BILLED, *PENDING])]
+        if besides is not None:
+            where.append(("invoice", "!=", besides))
+        lines = await self.find("account.invoice.line", where, ["quantity", "invoice.state"])
+        counted = [
+            float(line["quantity"])
+            for line in lines
+            if line["invoice."]["state"] in BILLED or float(line["quantity"]) * pending > 0
+        ]
+        return round(sum(counted), domain.PRECISION)
 
     async def get_supplier_invoice(self, session: AsyncSession, invoice_id: str) -> m.SupplierInvoice:
         found = await self._invoices(session, [("number", "=", invoice_id)])
@@ -372,11 +433,11 @@ class Accounting(Purchasing, Stock):
         self, session: AsyncSession, receipt: m.GoodsReceipt, quantity: float, reason: str, op: Operation
     ) -> m.SupplierInvoice | None:
         key = mapping.tryton_key(op)
-        found = await self.find("account.invoice", [("comment", "=", key)], ["state"], limit=1)
+        found = await self._resumed(session, key)
         if found:
-            return await self._post_invoice(session, int(found[0]["id"]), found[0]["state"])
+            return await self._post_invoice(session, *found)
         move = await self._receipt_move(session, receipt.receipt_id)
-        billed = await self._net_invoiced(move)
+        billed = await self._net_invoiced(move, pending=-1)
         credit = domain.to_credit(
             receipt.quantity, await holds.returned_quantity(self, session, receipt.lot_id), billed, quantity
         )

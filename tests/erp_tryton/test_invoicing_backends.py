@@ -1,0 +1,95 @@
+"""Supplier invoices and credit notes against both systems of record (the embedded tables and a
+real Tryton): what a failed post leaves behind, zero totals, Tryton's own checks and the dates an
+invoice or a payment may carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from system_apis.erp.backends.tryton.client import TrytonClient, TrytonUnavailable
+from tests.erp_tryton.test_erp_api_backends import Erp, erp  # noqa: F401  (erp: the fixture)
+from tests.erp_tryton.test_holds_backends import QUALITY, move, received_lot, ref
+from tests.integration.test_erp_api import problem, unique
+
+tryton_only = pytest.mark.parametrize("erp", ["tryton"], indirect=True)
+
+
+def post_times_out(monkeypatch: pytest.MonkeyPatch, *, applied: bool) -> None:
+    """The connector's `account.invoice.post` times out once, as a slow or unreachable Tryton
+    makes it: before Tryton got it (`applied=False`: the draft stays a draft), or after Tryton
+    posted it and before its answer arrived (`applied=True`). The connector cannot tell which."""
+    real = TrytonClient._post
+
+    async def once(self: TrytonClient, method: str, params: list[Any], auth: bytes | None) -> Any:
+        if method == "model.account.invoice.post":
+            monkeypatch.setattr(TrytonClient, "_post", real)
+            if applied:
+                await real(self, method, params, auth)
+            raise TrytonUnavailable(f"Tryton at {self.url} did not answer {method}: TimeoutError()")
+        return await real(self, method, params, auth)
+
+    monkeypatch.setattr(TrytonClient, "_post", once)
+
+
+@tryton_only
+@pytest.mark.parametrize("applied", [False, True], ids=["not-applied", "applied"])
+def test_an_invoice_whose_post_failed_bills_its_receipt_once_whichever_key_comes_next(
+    erp: Erp,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    applied: bool,
+) -> None:
+    """A 503 leaves Tryton holding our invoice under its key, a draft or posted: either bills the
+    receipt once its request is retried, so another key's invoice of the same goods is refused
+    meanwhile, and the retry answers the one invoice."""
+    receipt = received_lot(erp.http)
+    body = {
+        "po_id": receipt["po_id"],
+        "supplier_ref": unique("SI"),
+        "lines": [{"receipt_id": receipt["receipt_id"]}],
+    }
+    first = {"Idempotency-Key": unique("K1")}
+    post_times_out(monkeypatch, applied=applied)
+    problem(erp.http.post("/erp/v1/supplier-invoices", json=body, headers=first), 503, "erp-unavailable")
+    again = {**body, "supplier_ref": unique("SI")}  # the same goods billed by another request
+    other = erp.http.post("/erp/v1/supplier-invoices", json=again, headers={"Idempotency-Key": unique("K2")})
+    problem(other, 409, "over-invoiced")
+    retried = erp.http.post("/erp/v1/supplier-invoices", json=body, headers=first)
+    assert retried.status_code == 201, retried.text
+    assert (retried.json()["total"], retried.json()["status"]) == ("100.00", "open")
+    listed = erp.http.get("/erp/v1/supplier-invoices", params={"po_id": receipt["po_id"]}).json()["items"]
+    assert [i["invoice_id"] for i in listed] == [retried.json()["invoice_id"]]
+
+
+@tryton_only
+def test_a_failed_posts_draft_that_no_longer_fits_is_redone_when_retried(
+    erp: Erp,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Goods returned after the 503 and before the retry: the draft bills what is no longer kept,
+    so the retry bills what is left (its body names no quantity), as a first attempt would."""
+    receipt = received_lot(erp.http)
+    body = {
+        "po_id": receipt["po_id"],
+        "supplier_ref": unique("SI"),
+        "lines": [{"receipt_id": receipt["receipt_id"]}],
+    }
+    key = {"Idempotency-Key": unique("K1")}
+    post_times_out(monkeypatch, applied=False)
+    problem(erp.http.post("/erp/v1/supplier-invoices", json=body, headers=key), 503, "erp-unavailable")
+    returned = move(
+        erp.http,
+        "return_to_vendor",
+        receipt["lot_id"],
+        10,
+        from_status="QUALITY_INSPECTION",
+        quality_ref=ref("return"),
+        headers=QUALITY,
+    )
+    assert returned.status_code == 201, returned.text
+    settled = erp.http.post("/erp/v1/return-settlements", json={"txn_id": returned.json()["txn_id"]})
+    assert settled.json()["outcome"] == "invoice_reduced", settled.text
+    retried = erp.http.post("/erp/v1/supplier-invoices", json=body, headers=key)
+    assert retried.status_code == 201, retried.text
+    assert (retried.json()["lines"][0]["quantity"], retried.json()["total"]) == (30.0, "75.00")
