@@ -12,6 +12,7 @@ from system_apis.erp.backends.tryton.client import TrytonClient, TrytonUnavailab
 from tests.erp_tryton.test_erp_api_backends import Erp, erp  # noqa: F401  (erp: the fixture)
 from tests.erp_tryton.test_holds_backends import QUALITY, move, received_lot, ref
 from tests.integration.test_erp_api import problem, unique
+from tests.support.db import rows
 
 tryton_only = pytest.mark.parametrize("erp", ["tryton"], indirect=True)
 
@@ -93,3 +94,42 @@ def test_a_failed_posts_draft_that_no_longer_fits_is_redone_when_retried(
     retried = erp.http.post("/erp/v1/supplier-invoices", json=body, headers=key)
     assert retried.status_code == 201, retried.text
     assert (retried.json()["lines"][0]["quantity"], retried.json()["total"]) == (30.0, "75.00")
+
+
+async def test_an_invoice_of_nothing_to_pay_is_paid_once(erp: Erp) -> None:  # noqa: F811
+    """An order without prices bills a zero total: paying it marks it paid (and says so once);
+    paying it again is an illegal transition, as for any paid invoice."""
+    item, supplier = unique("RM"), unique("SUP")
+    erp.http.post("/erp/v1/items", json={"item_id": item, "description": "Sample"})
+    erp.http.post("/erp/v1/suppliers", json={"supplier_id": supplier, "name": "Acme"})
+    po = erp.http.post(
+        "/erp/v1/purchase-orders", json={"supplier_id": supplier, "lines": [{"item_id": item, "quantity": 5}]}
+    )
+    assert po.status_code == 201, po.text
+    receipt = erp.http.post(
+        "/erp/v1/goods-receipts", json={"po_id": po.json()["po_id"], "quantity": 5, "location": "WH1"}
+    ).json()
+    bill = erp.http.post(
+        "/erp/v1/supplier-invoices",
+        json={
+            "po_id": receipt["po_id"],
+            "supplier_ref": unique("SI"),
+            "lines": [{"receipt_id": receipt["receipt_id"]}],
+        },
+    )
+    assert bill.status_code == 201, bill.text
+    assert (bill.json()["total"], bill.json()["status"]) == ("0.00", "open")
+    invoice_id = bill.json()["invoice_id"]
+    paid = erp.http.post(f"/erp/v1/supplier-invoices/{invoice_id}/payment", json={"reference": "NIL-1"})
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["status"] == "paid"
+    assert erp.http.get(f"/erp/v1/supplier-invoices/{invoice_id}").json()["status"] == "paid"
+    problem(
+        erp.http.post(f"/erp/v1/supplier-invoices/{invoice_id}/payment", json={}), 409, "illegal-transition"
+    )
+    announced = await rows(
+        erp.database_url,
+        "SELECT subject FROM kit_outbox WHERE type = 'erp.supplier_invoice.paid.v1' AND subject = :invoice",
+        invoice=invoice_id,
+    )
+    assert len(announced) == 1

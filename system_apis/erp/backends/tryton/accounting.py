@@ -29,7 +29,13 @@ from contracts.models import erp as m
 from system_apis.erp import domain, holds
 from system_apis.erp.backends.tryton import mapping
 from system_apis.erp.backends.tryton.client import TrytonError, Wizard
-from system_apis.erp.backends.tryton.connection import Record, bindings_page, problem_of, serialise
+from system_apis.erp.backends.tryton.connection import (
+    ErpUnavailable,
+    Record,
+    bindings_page,
+    problem_of,
+    serialise,
+)
 from system_apis.erp.backends.tryton.purchasing import Purchasing
 from system_apis.erp.backends.tryton.stock import Stock
 from system_apis.erp.backends.tryton.store import BindingRow
@@ -388,11 +394,40 @@ class Accounting(Purchasing, Stock):
                     },
                 )
                 await pay.close()
+                if view.total == 0:
+                    await self._settle_nothing(invoice)
             except TrytonError as exc:
                 raise problem_of(exc) from exc
             view = await self.get_supplier_invoice(session, invoice_id)
+        if view.status is not m.InvoiceStatus.PAID:
+            # Announced only once Tryton says paid (its invoice process may run after the payment).
+            raise ErpUnavailable(
+                f"Tryton has not marked supplier invoice {invoice_id} paid yet; retry later",
+                headers={"Retry-After": "5"},
+            )
         await announce(session, SOURCE, view, ev.SupplierInvoicePaid, subject=view.invoice_id)
         return view
+
+    async def _settle_nothing(self, invoice: int) -> None:
+        """Tryton's pay wizard pays an amount: a zero total leaves it nothing to reconcile, so its
+        invoice would stay posted for ever. Its payable lines (of zero) are reconciled with
+        Tryton's own "reconcile lines" wizard instead, which marks the invoice paid."""
+        [record] = await self.find("account.invoice", [("id", "=", invoice)], ["lines_to_pay"])
+        open_lines = await self.find(
+            "account.move.line", [("id", "in", record["lines_to_pay"]), ("reconciliation", "=", None)], ["id"]
+        )
+        lines = [line["id"] for line in open_lines]
+        if not lines:
+            return
+        reconcile = Wizard(
+            self.client,
+            "account.move.reconcile_lines",
+            active_model="account.move.line",
+            active_id=lines[0],
+            active_ids=lines,
+        )
+        await reconcile.open()
+        await reconcile.close()
 
     async def sync_payment_block(self, session: AsyncSession, lot_id: str, op: Operation) -> list[str]:
         invoices = await self.find(
