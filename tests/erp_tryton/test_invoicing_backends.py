@@ -133,3 +133,50 @@ async def test_an_invoice_of_nothing_to_pay_is_paid_once(erp: Erp) -> None:  # n
         invoice=invoice_id,
     )
     assert len(announced) == 1
+
+
+def test_a_supplier_reference_may_repeat_across_orders_and_returns(erp: Erp) -> None:  # noqa: F811
+    """Tryton warns of a "similar" invoice (same supplier and reference within 60 days): one
+    supplier invoice of two orders, and the credit notes of two returns of one lot, repeat one."""
+    item, supplier = unique("RM"), unique("SUP")
+    erp.http.post("/erp/v1/items", json={"item_id": item, "description": "Bar", "inspection_required": True})
+    erp.http.post("/erp/v1/suppliers", json={"supplier_id": supplier, "name": "Acme"})
+    reference, bills = unique("SI"), []
+    for _ in range(2):
+        lines = [{"item_id": item, "quantity": 50, "unit_price": "2.50"}]
+        po = erp.http.post("/erp/v1/purchase-orders", json={"supplier_id": supplier, "lines": lines}).json()
+        receipt = erp.http.post(
+            "/erp/v1/goods-receipts", json={"po_id": po["po_id"], "quantity": 40, "location": "WH1"}
+        ).json()
+        bill = erp.http.post(
+            "/erp/v1/supplier-invoices",
+            json={
+                "po_id": po["po_id"],
+                "supplier_ref": reference,
+                "lines": [{"receipt_id": receipt["receipt_id"]}],
+            },
+        )
+        assert bill.status_code == 201, bill.text
+        bills.append(bill.json())
+    assert [b["supplier_ref"] for b in bills] == [reference, reference]
+
+    notes = []
+    for quantity in (10, 5):
+        back = move(
+            erp.http,
+            "return_to_vendor",
+            receipt["lot_id"],
+            quantity,
+            from_status="QUALITY_INSPECTION",
+            quality_ref=ref("return"),
+            headers=QUALITY,
+        )
+        assert back.status_code == 201, back.text
+        settled = erp.http.post("/erp/v1/return-settlements", json={"txn_id": back.json()["txn_id"]})
+        assert settled.status_code == 200, settled.text
+        assert settled.json()["outcome"] == "credit_note"
+        notes.append(erp.http.get(f"/erp/v1/supplier-invoices/{settled.json()['credit_note_id']}").json())
+    assert [(n["total"], n["supplier_ref"]) for n in notes] == [
+        ("-25.00", f"return of lot {receipt['lot_id']}"),
+        ("-12.50", f"return of lot {receipt['lot_id']}"),
+    ]

@@ -30,6 +30,7 @@ from system_apis.erp import domain, holds
 from system_apis.erp.backends.tryton import mapping
 from system_apis.erp.backends.tryton.client import TrytonError, Wizard
 from system_apis.erp.backends.tryton.connection import (
+    ErpRefused,
     ErpUnavailable,
     Record,
     bindings_page,
@@ -187,8 +188,14 @@ class Accounting(Purchasing, Stock):
         return int(invoice)
 
     async def _post_invoice(self, session: AsyncSession, invoice: int, state: str) -> m.SupplierInvoice:
-        if state in ("draft", "validated"):
-            await self.call("account.invoice", "post", [invoice])
+        if state in PENDING:
+            try:
+                await self.call("account.invoice", "post", [invoice])
+            except ErpRefused:
+                # Tryton will not post it as it stands: a draft left would bill the receipt in our
+                # checks and could be posted in Tryton by hand.
+                await self._discard(invoice, state)
+                raise
         [view] = await self._invoices(session, [("id", "=", invoice)])
         await self._sync_block(session, invoice)
         [view] = await self._invoices(session, [("id", "=", invoice)])

@@ -39,6 +39,21 @@ class TrytonRefused(TrytonError):
     """Tryton's UserError: the request is not acceptable to Tryton as it stands."""
 
 
+class TrytonWarning(TrytonRefused):
+    """Tryton's UserWarning: a check a user may accept (Tryton's client asks), named `name`."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+# The warnings the connector accepts, as a user of Tryton's client would: "invoice_similar" (an
+# invoice of the same party and reference within 60 days, drafts included) guards against typing
+# a supplier's invoice twice. The API bills each receipt once by its own checks, while a reference
+# is the supplier's and repeats: an invoice of several orders, "return of lot …" of each return.
+ACCEPTED_WARNINGS = frozenset({"invoice_similar"})
+
+
 class TrytonDenied(TrytonError):
     """An access error: the connector's user may not do this in Tryton."""
 
@@ -145,6 +160,19 @@ class TrytonClient:
         return await self.rpc(f"model.{model}.{method}", [*args, self.context])
 
     async def rpc(self, method: str, params: list[Any]) -> Any:
+        accepted: set[str] = set()
+        while True:
+            try:
+                return await self._rpc(method, params)
+            except TrytonWarning as warning:
+                # Accepted once for this call, as Tryton's client does (`always` False: Tryton
+                # deletes the acceptance with the call's commit); a warning seen again is refused.
+                if warning.name.rpartition(".")[2] not in ACCEPTED_WARNINGS or warning.name in accepted:
+                    raise
+                accepted.add(warning.name)
+                await self._rpc("model.res.user.warning.skip", [warning.name, False, self.context])
+
+    async def _rpc(self, method: str, params: list[Any]) -> Any:
         for attempt in range(2):
             auth = await self._session()
             status, body = await self._post(method, params, auth)
@@ -211,7 +239,8 @@ class TrytonClient:
                 raise TrytonDenied(message)
             raise TrytonRefused(message)
         if kind == "UserWarning":
-            raise TrytonRefused(" ".join(str(part) for part in detail[1:] if part).strip())
+            message = " ".join(str(part) for part in detail[1:] if part).strip()
+            raise TrytonWarning(message, name=str(detail[0]))
         if kind == "ConcurrencyException":
             raise TrytonRefused(str(detail))
         if any(word in str(kind).lower() for word in _BUSY_WORDS):
