@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from contracts.kit.auth import current_principal
-from contracts.kit.paging import Page, Paged
+from contracts.kit.paging import Page, Paged, body_date
 from contracts.kit.params import IdempotencyKey, IfMatch, PathId, QueryId
 from contracts.kit.patterns import whole
 from contracts.kit.responses import problems, versioned
@@ -493,7 +493,9 @@ class SupplierInvoiceController(Controller):
         summary="Post a supplier invoice against a purchase order's receipts",
         description="Each line bills a goods receipt of the order, at most what was received and kept "
         "(409 over-invoiced); a line amount or total beyond 14 digits before the point is a 422 "
-        "amount-too-large. An invoice of a lot on a payment hold is posted blocked.",
+        "amount-too-large. An invoice of a lot on a payment hold is posted blocked. An invoice_date "
+        "outside 1900..2999 is a 422 invalid-date; on Tryton, one of no open accounting period a "
+        "422 no-open-period.",
     )
     async def create(
         self,
@@ -503,6 +505,7 @@ class SupplierInvoiceController(Controller):
         op: Op,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierInvoice]:
+        body_date(data.invoice_date, "invoice_date")  # a day the books can hold, on every backend
         invoice = await erp.create_supplier_invoice(session, data, op)
         return versioned(invoice, status_code=201, location=f"{API}/supplier-invoices/{invoice.invoice_id}")
 
@@ -527,7 +530,9 @@ class SupplierInvoiceController(Controller):
         status_code=200,
         responses=problems(404, 409, 422),
         summary="Settle a supplier invoice in full",
-        description="409 payment-blocked (naming the held lots) while a lot of it is on a payment hold.",
+        description="409 payment-blocked (naming the held lots) while a lot of it is on a payment hold. "
+        "A paid_on outside 1900..2999 is a 422 invalid-date; on Tryton, one of no open accounting "
+        "period a 422 no-open-period.",
     )
     async def pay(
         self,
@@ -538,6 +543,7 @@ class SupplierInvoiceController(Controller):
         op: Op,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.SupplierInvoice]:
+        body_date(data.paid_on, "paid_on")
         return versioned(await erp.pay_supplier_invoice(session, invoice_id, data, op))
 
 

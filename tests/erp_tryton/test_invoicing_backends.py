@@ -13,6 +13,7 @@ from tests.erp_tryton.test_erp_api_backends import Erp, erp  # noqa: F401  (erp:
 from tests.erp_tryton.test_holds_backends import QUALITY, move, received_lot, ref
 from tests.integration.test_erp_api import problem, unique
 from tests.support.db import rows
+from tests.support.tryton import Rpc
 
 tryton_only = pytest.mark.parametrize("erp", ["tryton"], indirect=True)
 
@@ -180,3 +181,45 @@ def test_a_supplier_reference_may_repeat_across_orders_and_returns(erp: Erp) -> 
         ("-25.00", f"return of lot {receipt['lot_id']}"),
         ("-12.50", f"return of lot {receipt['lot_id']}"),
     ]
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_an_invoice_or_payment_dated_beyond_any_record_is_a_422(erp: Erp, day: str) -> None:  # noqa: F811
+    receipt = received_lot(erp.http)
+    body = {
+        "po_id": receipt["po_id"],
+        "supplier_ref": unique("SI"),
+        "lines": [{"receipt_id": receipt["receipt_id"]}],
+    }
+    problem(
+        erp.http.post("/erp/v1/supplier-invoices", json={**body, "invoice_date": day}), 422, "invalid-date"
+    )
+    bill = erp.http.post("/erp/v1/supplier-invoices", json=body)
+    assert bill.status_code == 201, bill.text
+    payment = f"/erp/v1/supplier-invoices/{bill.json()['invoice_id']}/payment"
+    problem(erp.http.post(payment, json={"paid_on": day}), 422, "invalid-date")
+    assert erp.http.get(f"/erp/v1/supplier-invoices/{bill.json()['invoice_id']}").json()["status"] == "open"
+
+
+@tryton_only
+def test_tryton_refuses_a_day_of_no_open_period_before_making_anything(erp: Erp) -> None:  # noqa: F811
+    assert erp.tryton is not None
+    receipt = received_lot(erp.http)
+    reference = unique("SI")
+    body = {
+        "po_id": receipt["po_id"],
+        "supplier_ref": reference,
+        "lines": [{"receipt_id": receipt["receipt_id"]}],
+    }
+    refused = erp.http.post("/erp/v1/supplier-invoices", json={**body, "invoice_date": "1990-06-30"})
+    problem(refused, 422, "no-open-period")
+    admin = Rpc(erp.tryton, "admin", "admin")
+    try:
+        assert admin("account.invoice", "search", [("reference", "=", reference)], 0, None, None) == []
+    finally:
+        admin.close()
+    bill = erp.http.post("/erp/v1/supplier-invoices", json=body)
+    assert bill.status_code == 201, bill.text
+    payment = f"/erp/v1/supplier-invoices/{bill.json()['invoice_id']}/payment"
+    problem(erp.http.post(payment, json={"paid_on": "1990-06-30"}), 422, "no-open-period")
+    assert erp.http.get(f"/erp/v1/supplier-invoices/{bill.json()['invoice_id']}").json()["status"] == "open"

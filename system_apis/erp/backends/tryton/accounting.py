@@ -115,6 +115,8 @@ class Accounting(Purchasing, Stock):
 
     async def _create_invoice(self, session: AsyncSession, data: m.SupplierInvoiceCreate, key: str) -> int:
         ledger = await self.ledger()
+        invoice_date = data.invoice_date or dt.date.today()
+        await self._open_period(invoice_date)
         purchases = await self.find(
             "purchase.purchase",
             [("number", "=", data.po_id)],
@@ -178,7 +180,7 @@ class Accounting(Purchasing, Stock):
                     "company": self.client.context.get("company"),
                     "journal": ledger.journals[mapping.INVOICE_JOURNAL],
                     "account": ledger.accounts[mapping.PAYABLE],
-                    "invoice_date": data.invoice_date or dt.date.today(),
+                    "invoice_date": invoice_date,
                     "reference": data.supplier_ref,
                     "comment": key,
                     "lines": [("create", lines)],
@@ -382,6 +384,8 @@ class Accounting(Purchasing, Stock):
             if view.status is m.InvoiceStatus.PAID:
                 raise IllegalTransition("supplier invoice", view.status, "pay")
             holds.refuse_blocked(view)
+            paid_on = data.paid_on or dt.date.today()
+            await self._open_period(paid_on)
             description = f"{key} {data.reference}" if data.reference else key
             pay = Wizard(
                 self.client,
@@ -397,7 +401,7 @@ class Accounting(Purchasing, Stock):
                     {
                         "payment_method": (await self.ledger()).payment_method,
                         "description": description,
-                        "date": data.paid_on or dt.date.today(),
+                        "date": paid_on,
                     },
                 )
                 await pay.close()
@@ -559,24 +563,7 @@ class Accounting(Purchasing, Stock):
             move, state = int(found[0]["id"]), found[0]["state"]
         else:
             today = dt.date.today()
-            periods = await self.call(
-                "account.period",
-                "search",
-                [
-                    ("start_date", "<=", today),
-                    ("end_date", ">=", today),
-                    ("type", "=", "standard"),
-                    ("state", "=", "open"),
-                ],
-                0,
-                1,
-                None,
-            )
-            if not periods:
-                raise Unprocessable(
-                    f"Tryton has no open accounting period for {today}: open the fiscal year",
-                    slug="no-open-period",
-                )
+            period = await self._open_period(today)
             amount = Decimal(data.amount).quantize(domain.CENT)
             text = " · ".join(
                 p for p in (data.kind, data.order_ref, data.cost_centre, data.description) if p
@@ -588,7 +575,7 @@ class Accounting(Purchasing, Stock):
                 [
                     {
                         "journal": ledger.journals[mapping.COST_JOURNAL],
-                        "period": periods[0],
+                        "period": period,
                         "date": today,
                         "company": self.client.context.get("company"),
                         "description": key,
@@ -647,6 +634,28 @@ class Accounting(Purchasing, Stock):
         await session.flush()
         await announce(session, SOURCE, posting, ev.CostPosted, subject=posting.posting_id)
         return posting
+
+    async def _open_period(self, day: dt.date) -> int:
+        """Tryton's open accounting period of the day a document is dated: a day of none is a 422
+        before anything is made (Tryton would refuse the post, leaving what was made behind)."""
+        periods = await self.call(
+            "account.period",
+            "search",
+            [
+                ("start_date", "<=", day),
+                ("end_date", ">=", day),
+                ("type", "=", "standard"),
+                ("state", "=", "open"),
+            ],
+            0,
+            1,
+            None,
+        )
+        if not periods:
+            raise Unprocessable(
+                f"Tryton has no open accounting period for {day}: open the fiscal year", slug="no-open-period"
+            )
+        return int(periods[0])
 
     async def get_cost(self, session: AsyncSession, posting_id: str) -> m.CostPosting:
         row = await session.get(BindingRow, posting_id)
