@@ -223,3 +223,36 @@ def test_tryton_refuses_a_day_of_no_open_period_before_making_anything(erp: Erp)
     payment = f"/erp/v1/supplier-invoices/{bill.json()['invoice_id']}/payment"
     problem(erp.http.post(payment, json={"paid_on": "1990-06-30"}), 422, "no-open-period")
     assert erp.http.get(f"/erp/v1/supplier-invoices/{bill.json()['invoice_id']}").json()["status"] == "open"
+
+
+@tryton_only
+def test_an_invoice_whose_post_tryton_refuses_leaves_no_draft(
+    erp: Erp,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tryton answers the post with a user error (a check of its own, a module's): a 409, and the
+    draft is gone, so it bills nothing and nobody posts it in Tryton by hand."""
+    assert erp.tryton is not None
+    real = TrytonClient._post
+
+    async def refused(self: TrytonClient, method: str, params: list[Any], auth: bytes | None) -> Any:
+        if method == "model.account.invoice.post":
+            return 200, b'{"id": 1, "error": ["UserError", ["The invoice cannot be posted.", "", {}]]}'
+        return await real(self, method, params, auth)
+
+    monkeypatch.setattr(TrytonClient, "_post", refused)
+    receipt = received_lot(erp.http)
+    reference = unique("SI")
+    body = {
+        "po_id": receipt["po_id"],
+        "supplier_ref": reference,
+        "lines": [{"receipt_id": receipt["receipt_id"]}],
+    }
+    problem(erp.http.post("/erp/v1/supplier-invoices", json=body), 409, "erp-refused")
+    admin = Rpc(erp.tryton, "admin", "admin")
+    try:
+        assert admin("account.invoice", "search", [("reference", "=", reference)], 0, None, None) == []
+    finally:
+        admin.close()
+    monkeypatch.setattr(TrytonClient, "_post", real)
+    assert erp.http.post("/erp/v1/supplier-invoices", json=body).status_code == 201
