@@ -95,7 +95,7 @@ class Accounting(Purchasing, Stock):
                 BindingRow.tryton_id.in_(list(drafted)),
             )
         )
-        for row in receipts:
+        for row in receipts.all():  # read out before the loop's own queries
             receipt = msgspec.json.decode(row.view, type=m.GoodsReceipt)
             quantity = drafted[row.tryton_id]
             kept = receipt.quantity - await holds.returned_quantity(self, session, receipt.lot_id)
