@@ -52,20 +52,38 @@ def received_lot(http: httpx.Client, *, price: str = "2.50", quantity: float = 4
     return {**receipt.json(), "supplier_id": supplier}
 
 
+def returned_to_vendor(http: httpx.Client, lot_id: str, quantity: float = 10) -> str:
+    """The id of a return to the vendor, out of quality inspection, of `quantity` of the lot."""
+    back = move(
+        http,
+        "return_to_vendor",
+        lot_id,
+        quantity,
+        from_status="QUALITY_INSPECTION",
+        quality_ref=ref("return"),
+        headers=QUALITY,
+    )
+    assert back.status_code == 201, back.text
+    txn_id: str = back.json()["txn_id"]
+    return txn_id
+
+
 def release(http: httpx.Client, lot_id: str, quantity: float = 40) -> None:
     done = move(http, "release", lot_id, quantity, quality_ref=ref("release"), headers=QUALITY)
     assert done.status_code == 201, done.text
 
 
+def invoice_body(receipt: dict[str, Any], **line: Any) -> dict[str, Any]:
+    """A supplier invoice billing the receipt (all of it, unless `line` says otherwise)."""
+    return {
+        "po_id": receipt["po_id"],
+        "supplier_ref": unique("SI"),
+        "lines": [{"receipt_id": receipt["receipt_id"], **line}],
+    }
+
+
 def invoice(http: httpx.Client, receipt: dict[str, Any], **line: Any) -> httpx.Response:
-    return http.post(
-        "/erp/v1/supplier-invoices",
-        json={
-            "po_id": receipt["po_id"],
-            "supplier_ref": unique("SI"),
-            "lines": [{"receipt_id": receipt["receipt_id"], **line}],
-        },
-    )
+    return http.post("/erp/v1/supplier-invoices", json=invoice_body(receipt, **line))
 
 
 # --- quality owns releases --------------------------------------------------------------------------
@@ -210,39 +228,22 @@ def test_a_return_of_invoiced_goods_is_credited_and_one_not_yet_invoiced_reduces
 ) -> None:
     billed = received_lot(erp.http)
     bill = invoice(erp.http, billed).json()
-    returned = move(
-        erp.http,
-        "return_to_vendor",
-        billed["lot_id"],
-        10,
-        from_status="QUALITY_INSPECTION",
-        quality_ref=ref("return"),
-        headers=QUALITY,
-    )
-    assert returned.status_code == 201, returned.text
-    settled = erp.http.post("/erp/v1/return-settlements", json={"txn_id": returned.json()["txn_id"]})
+    returned_txn = returned_to_vendor(erp.http, billed["lot_id"])
+    settled = erp.http.post("/erp/v1/return-settlements", json={"txn_id": returned_txn})
     assert settled.status_code == 200, settled.text
     assert settled.json()["outcome"] == "credit_note"
     note = erp.http.get(f"/erp/v1/supplier-invoices/{settled.json()['credit_note_id']}").json()
     assert (note["kind"], note["total"], note["lines"][0]["quantity"]) == ("credit_note", "-25.00", -10.0)
     assert note["lines"][0]["receipt_id"] == billed["receipt_id"]
-    again = erp.http.post("/erp/v1/return-settlements", json={"txn_id": returned.json()["txn_id"]})
+    again = erp.http.post("/erp/v1/return-settlements", json={"txn_id": returned_txn})
     assert again.json() == settled.json()
     assert (
         len(erp.http.get("/erp/v1/supplier-invoices", params={"po_id": bill["po_id"]}).json()["items"]) == 2
     )
 
     kept = received_lot(erp.http)
-    back = move(
-        erp.http,
-        "return_to_vendor",
-        kept["lot_id"],
-        10,
-        from_status="QUALITY_INSPECTION",
-        quality_ref=ref("return"),
-        headers=QUALITY,
-    )
-    reduced = erp.http.post("/erp/v1/return-settlements", json={"txn_id": back.json()["txn_id"]}).json()
+    back_txn = returned_to_vendor(erp.http, kept["lot_id"])
+    reduced = erp.http.post("/erp/v1/return-settlements", json={"txn_id": back_txn}).json()
     assert (reduced["outcome"], reduced["credit_note_id"]) == ("invoice_reduced", None)
     later = invoice(erp.http, kept)
     assert later.status_code == 201, later.text

@@ -10,7 +10,7 @@ import pytest
 
 from system_apis.erp.backends.tryton.client import TrytonClient, TrytonUnavailable
 from tests.erp_tryton.test_erp_api_backends import Erp, erp  # noqa: F401  (erp: the fixture)
-from tests.erp_tryton.test_holds_backends import QUALITY, move, received_lot, ref
+from tests.erp_tryton.test_holds_backends import invoice_body, received_lot, returned_to_vendor
 from tests.integration.test_erp_api import problem, unique
 from tests.support.db import rows
 from tests.support.tryton import Rpc
@@ -46,11 +46,7 @@ def test_an_invoice_whose_post_failed_bills_its_receipt_once_whichever_key_comes
     receipt once its request is retried, so another key's invoice of the same goods is refused
     meanwhile, and the retry answers the one invoice."""
     receipt = received_lot(erp.http)
-    body = {
-        "po_id": receipt["po_id"],
-        "supplier_ref": unique("SI"),
-        "lines": [{"receipt_id": receipt["receipt_id"]}],
-    }
+    body = invoice_body(receipt)
     first = {"Idempotency-Key": unique("K1")}
     post_times_out(monkeypatch, applied=applied)
     problem(erp.http.post("/erp/v1/supplier-invoices", json=body, headers=first), 503, "erp-unavailable")
@@ -72,25 +68,12 @@ def test_a_failed_posts_draft_that_no_longer_fits_is_redone_when_retried(
     """Goods returned after the 503 and before the retry: the draft bills what is no longer kept,
     so the retry bills what is left (its body names no quantity), as a first attempt would."""
     receipt = received_lot(erp.http)
-    body = {
-        "po_id": receipt["po_id"],
-        "supplier_ref": unique("SI"),
-        "lines": [{"receipt_id": receipt["receipt_id"]}],
-    }
+    body = invoice_body(receipt)
     key = {"Idempotency-Key": unique("K1")}
     post_times_out(monkeypatch, applied=False)
     problem(erp.http.post("/erp/v1/supplier-invoices", json=body, headers=key), 503, "erp-unavailable")
-    returned = move(
-        erp.http,
-        "return_to_vendor",
-        receipt["lot_id"],
-        10,
-        from_status="QUALITY_INSPECTION",
-        quality_ref=ref("return"),
-        headers=QUALITY,
-    )
-    assert returned.status_code == 201, returned.text
-    settled = erp.http.post("/erp/v1/return-settlements", json={"txn_id": returned.json()["txn_id"]})
+    returned_txn = returned_to_vendor(erp.http, receipt["lot_id"])
+    settled = erp.http.post("/erp/v1/return-settlements", json={"txn_id": returned_txn})
     assert settled.json()["outcome"] == "invoice_reduced", settled.text
     retried = erp.http.post("/erp/v1/supplier-invoices", json=body, headers=key)
     assert retried.status_code == 201, retried.text
@@ -163,17 +146,8 @@ def test_a_supplier_reference_may_repeat_across_orders_and_returns(erp: Erp) -> 
 
     notes = []
     for quantity in (10, 5):
-        back = move(
-            erp.http,
-            "return_to_vendor",
-            receipt["lot_id"],
-            quantity,
-            from_status="QUALITY_INSPECTION",
-            quality_ref=ref("return"),
-            headers=QUALITY,
-        )
-        assert back.status_code == 201, back.text
-        settled = erp.http.post("/erp/v1/return-settlements", json={"txn_id": back.json()["txn_id"]})
+        back_txn = returned_to_vendor(erp.http, receipt["lot_id"], quantity)
+        settled = erp.http.post("/erp/v1/return-settlements", json={"txn_id": back_txn})
         assert settled.status_code == 200, settled.text
         assert settled.json()["outcome"] == "credit_note"
         notes.append(erp.http.get(f"/erp/v1/supplier-invoices/{settled.json()['credit_note_id']}").json())
@@ -186,11 +160,7 @@ def test_a_supplier_reference_may_repeat_across_orders_and_returns(erp: Erp) -> 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
 def test_an_invoice_or_payment_dated_beyond_any_record_is_a_422(erp: Erp, day: str) -> None:  # noqa: F811
     receipt = received_lot(erp.http)
-    body = {
-        "po_id": receipt["po_id"],
-        "supplier_ref": unique("SI"),
-        "lines": [{"receipt_id": receipt["receipt_id"]}],
-    }
+    body = invoice_body(receipt)
     problem(
         erp.http.post("/erp/v1/supplier-invoices", json={**body, "invoice_date": day}), 422, "invalid-date"
     )
@@ -205,12 +175,8 @@ def test_an_invoice_or_payment_dated_beyond_any_record_is_a_422(erp: Erp, day: s
 def test_tryton_refuses_a_day_of_no_open_period_before_making_anything(erp: Erp) -> None:  # noqa: F811
     assert erp.tryton is not None
     receipt = received_lot(erp.http)
-    reference = unique("SI")
-    body = {
-        "po_id": receipt["po_id"],
-        "supplier_ref": reference,
-        "lines": [{"receipt_id": receipt["receipt_id"]}],
-    }
+    body = invoice_body(receipt)
+    reference = body["supplier_ref"]
     refused = erp.http.post("/erp/v1/supplier-invoices", json={**body, "invoice_date": "1990-06-30"})
     problem(refused, 422, "no-open-period")
     admin = Rpc(erp.tryton, "admin", "admin")
@@ -242,12 +208,8 @@ def test_an_invoice_whose_post_tryton_refuses_leaves_no_draft(
 
     monkeypatch.setattr(TrytonClient, "_post", refused)
     receipt = received_lot(erp.http)
-    reference = unique("SI")
-    body = {
-        "po_id": receipt["po_id"],
-        "supplier_ref": reference,
-        "lines": [{"receipt_id": receipt["receipt_id"]}],
-    }
+    body = invoice_body(receipt)
+    reference = body["supplier_ref"]
     problem(erp.http.post("/erp/v1/supplier-invoices", json=body), 409, "erp-refused")
     admin = Rpc(erp.tryton, "admin", "admin")
     try:

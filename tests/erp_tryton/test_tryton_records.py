@@ -17,7 +17,12 @@ from system_apis.erp.backends.tryton.backend import TrytonErp
 from system_apis.erp.backends.tryton.connection import ErpUnavailable
 from system_apis.erp.port import ErpBackend
 from tests.erp_tryton.test_erp_api_backends import SCOPES, Erp, balances
-from tests.erp_tryton.test_holds_backends import QUALITY, invoice, move, received_lot, ref, release
+from tests.erp_tryton.test_holds_backends import (
+    invoice,
+    received_lot,
+    release,
+    returned_to_vendor,
+)
 from tests.integration.test_erp_api import make_po, problem, unique
 from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client
@@ -42,17 +47,7 @@ def at_once(count: int, call: Callable[[int], httpx.Response]) -> list[httpx.Res
 def test_concurrent_settlements_of_one_return_post_one_credit_note(erp: Erp) -> None:
     billed = received_lot(erp.http)
     assert invoice(erp.http, billed).status_code == 201
-    returned = move(
-        erp.http,
-        "return_to_vendor",
-        billed["lot_id"],
-        10,
-        from_status="QUALITY_INSPECTION",
-        quality_ref=ref("return"),
-        headers=QUALITY,
-    )
-    assert returned.status_code == 201, returned.text
-    txn_id = returned.json()["txn_id"]
+    txn_id = returned_to_vendor(erp.http, billed["lot_id"])
     answers = at_once(
         3,
         lambda i: erp.http.post(

@@ -19,6 +19,7 @@ import pytest
 from connectors.shopfloor.simulator.machine import Machine
 from connectors.shopfloor.simulator.run import STATES_SECTION as STATES
 from connectors.shopfloor.simulator.run import Transport, machine_map
+from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge
 from plantbridge.brokers import Mosquitto, mosquitto_binary
 from plantbridge.processes import ServiceProcess
 from tests.support.fixtures import IN_CI
@@ -47,6 +48,13 @@ def ok(response: httpx.Response) -> Any:
 
 def new_tag() -> str:
     return uuid.uuid4().hex[:6].upper()
+
+
+def edge_of(machines: list[Machine], broker: Mosquitto, tag: str) -> SparkplugEdge:
+    """A Sparkplug edge node `edge-1` of group G<tag> on the broker, its primary host pb-<tag>."""
+    return SparkplugEdge(
+        machines, host="127.0.0.1", port=broker.port, group=f"G{tag}", node="edge-1", primary_host=f"pb-{tag}"
+    )
 
 
 def mosquitto_or_skip(folder: Path) -> Mosquitto:

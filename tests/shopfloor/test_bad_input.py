@@ -17,10 +17,9 @@ import pysparkplug as spb
 from connectors.shopfloor.simulator.json_edge import JsonEdge
 from connectors.shopfloor.simulator.json_edge import device_id as json_device
 from connectors.shopfloor.simulator.machine import Machine
-from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge
 from connectors.shopfloor.simulator.sparkplug_edge import device_id as sparkplug_device
 from plantbridge.brokers import Mosquitto
-from tests.shopfloor.conftest import Floor, Simulated, new_tag, ok
+from tests.shopfloor.conftest import Floor, Simulated, edge_of, new_tag, ok
 from tests.support.http import client
 from tests.support.http import problem as refused
 from tests.support.wait import eventually
@@ -51,14 +50,7 @@ def test_bad_input_is_counted_logged_with_the_device_and_shown_never_applied_and
 ) -> None:
     tag = new_tag()
     known, stranger = Machine(f"B{tag}"), Machine(f"X{tag}")
-    edge = SparkplugEdge(
-        [known, stranger],
-        host="127.0.0.1",
-        port=mosquitto.port,
-        group=f"G{tag}",
-        node="edge-1",
-        primary_host=f"pb-{tag}",
-    )
+    edge = edge_of([known, stranger], mosquitto, tag)
     json_machine = Machine(f"Q{tag}")
     json_edge = JsonEdge([json_machine], host="127.0.0.1", port=mosquitto.port, prefix=f"plant/{tag}")
     sparkplug, plain = Simulated(edge), Simulated(json_edge)

@@ -16,9 +16,8 @@ from pathlib import Path
 from connectors.shopfloor.simulator.json_edge import JsonEdge
 from connectors.shopfloor.simulator.json_edge import device_id as json_device
 from connectors.shopfloor.simulator.machine import Machine
-from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge
 from connectors.shopfloor.simulator.sparkplug_edge import device_id as sparkplug_device
-from tests.shopfloor.conftest import Floor, Simulated, changes_made, mosquitto_or_skip, new_tag
+from tests.shopfloor.conftest import Floor, Simulated, changes_made, edge_of, mosquitto_or_skip, new_tag
 from tests.support.wait import eventually
 
 MACHINES = 3
@@ -69,9 +68,7 @@ def test_sparkplug_machines_come_back_exactly_where_they_are_when_the_broker_is_
     broker = mosquitto_or_skip(tmp_path / "broker")
     tag = new_tag()
     machines = [Machine(f"S{tag}-{n}") for n in range(1, MACHINES + 1)]
-    edge = SparkplugEdge(
-        machines, host="127.0.0.1", port=broker.port, group=f"G{tag}", node="edge-1", primary_host=f"pb-{tag}"
-    )
+    edge = edge_of(machines, broker, tag)
     simulated = Simulated(edge)
     try:
         orders = floor.line({m.name: sparkplug_device(edge.group, edge.node, m.name) for m in machines})

@@ -14,10 +14,9 @@ import pytest
 from connectors.shopfloor.simulator.json_edge import JsonEdge
 from connectors.shopfloor.simulator.json_edge import device_id as json_device
 from connectors.shopfloor.simulator.machine import Machine
-from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge
 from connectors.shopfloor.simulator.sparkplug_edge import device_id as sparkplug_device
 from plantbridge.brokers import Mosquitto
-from tests.shopfloor.conftest import Floor, Simulated, new_tag
+from tests.shopfloor.conftest import Floor, Simulated, edge_of, new_tag
 from tests.shopfloor.test_broker_restart import MACHINES, PERIOD, _converged, is_subsequence
 from tests.support.wait import eventually
 
@@ -60,14 +59,7 @@ def test_sparkplug_machines_come_back_exactly_where_they_are_across_a_connector_
 ) -> None:
     tag = new_tag()
     machines = [Machine(f"P{tag}-{n}") for n in range(1, MACHINES + 1)]
-    edge = SparkplugEdge(
-        machines,
-        host="127.0.0.1",
-        port=mosquitto.port,
-        group=f"G{tag}",
-        node="edge-1",
-        primary_host=f"pb-{tag}",
-    )
+    edge = edge_of(machines, mosquitto, tag)
     simulated = Simulated(edge)
     try:
         orders = floor.line({m.name: sparkplug_device(edge.group, edge.node, m.name) for m in machines})

@@ -17,10 +17,9 @@ from connectors.shopfloor.json_topics import decode
 from connectors.shopfloor.plant import JsonFields, StateTable
 from connectors.shopfloor.readings import Problem, shown
 from connectors.shopfloor.simulator.machine import Machine
-from connectors.shopfloor.simulator.sparkplug_edge import SparkplugEdge
 from connectors.shopfloor.simulator.sparkplug_edge import device_id as sparkplug_device
 from plantbridge.brokers import Mosquitto
-from tests.shopfloor.conftest import Floor, Simulated, new_tag
+from tests.shopfloor.conftest import Floor, Simulated, edge_of, new_tag
 from tests.shopfloor.test_bad_input import publish
 from tests.support.wait import eventually
 
@@ -56,6 +55,13 @@ class Plain:
         self.seq[name] = fields.setdefault("seq", self.seq.get(name, 0) + 1)
         publish(self.broker, (self.topic(name), json.dumps(fields).encode()))
 
+    def running(self, name: str, **settings: str) -> None:
+        """Machine `name` known to MES, the connector (re)started, and the machine seen running."""
+        self.floor.machine(name, self.device(name), state="idle")
+        self.start(**settings)
+        self.send(name, state="running")
+        eventually(lambda: self.floor.equipment(name)["state"] == "running")
+
     def raw(self, name: str, payload: bytes) -> None:
         publish(self.broker, (self.topic(name), payload))
 
@@ -80,10 +86,7 @@ def test_an_alarm_text_mes_would_refuse_stops_the_machine_and_holds_back_nothing
     floor: Floor, plain: Plain, alarm: str, shown: str
 ) -> None:
     name = f"A{new_tag()}"
-    floor.machine(name, plain.device(name), state="idle")
-    plain.start()
-    plain.send(name, state="running")
-    eventually(lambda: floor.equipment(name)["state"] == "running")
+    plain.running(name)
 
     plain.send(name, state="down", alarm=alarm)
     stopped = eventually(lambda: (e := floor.equipment(name))["state"] == "down" and e)
@@ -120,11 +123,8 @@ def test_a_command_mes_refuses_as_invalid_is_refused_for_good_not_retried_ahead_
     """A command stored with a body MES could never take (as an older version stored an alarm's
     reason over MES's limit) is refused and recorded, and the equipment's next change is sent."""
     name = f"W{new_tag()}"
-    floor.machine(name, plain.device(name), state="idle")
     database = database_url("sqlite", f"sf_stalls_{name.lower()}")
-    plain.start(database_url=database)
-    plain.send(name, state="running")
-    eventually(lambda: floor.equipment(name)["state"] == "running")
+    plain.running(name, database_url=database)
     floor.stop_connector()
 
     body = {"state": "down", "reason": "alarm " + "x" * 200}  # 206 characters: MES takes 200
@@ -178,10 +178,7 @@ def test_a_json_device_id_the_registry_refuses_is_an_unknown_device_and_stops_no
     floor: Floor, plain: Plain
 ) -> None:
     name = f"D{new_tag()}"
-    floor.machine(name, plain.device(name), state="idle")
-    plain.start()
-    plain.send(name, state="running")
-    eventually(lambda: floor.equipment(name)["state"] == "running")
+    plain.running(name)
 
     plain.send(f"{name}-" + "L" * 300, state="down")  # more than the registry's 128 (and a column's 255)
     plain.send(name, state="idle")
@@ -210,14 +207,7 @@ def test_a_sparkplug_device_id_the_registry_refuses_is_an_unknown_device_and_sto
     taken for down (which would hold every reading back)."""
     tag = new_tag()
     known, long = Machine(f"K{tag}"), Machine(f"K{tag}-" + "L" * 130)
-    edge = SparkplugEdge(
-        [known, long],
-        host="127.0.0.1",
-        port=mosquitto.port,
-        group=f"G{tag}",
-        node="edge-1",
-        primary_host=f"pb-{tag}",
-    )
+    edge = edge_of([known, long], mosquitto, tag)
     simulated = Simulated(edge)
     try:
         floor.machine(known.name, sparkplug_device(edge.group, edge.node, known.name), state="idle")
