@@ -15,7 +15,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -258,6 +258,25 @@ def _on_pool_timeout(request: Request[Any, Any, Any], exc: PoolTimeout) -> Respo
     )
 
 
+# SQLSTATEs of a transaction PostgreSQL aborted for a concurrent one's sake (a deadlock, a
+# serialization failure): it changed nothing, and the same request again is served.
+_ABORTED_FOR_ANOTHER = frozenset({"40P01", "40001"})
+
+
+def _on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[bytes]:
+    if getattr(exc.orig, "sqlstate", None) not in _ABORTED_FOR_ANOTHER:
+        return _on_unexpected(request, exc)
+    log.warning("database aborted %s %s for a concurrent one: %s", request.method, request.url.path, exc.orig)
+    return problem_response(
+        503,
+        "database-contention",
+        "Service busy",
+        "The database ended this request in favour of a concurrent one; nothing was changed. Retry shortly.",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -275,6 +294,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     DataError: _on_data_error,
     StaleDataError: _on_stale_data,
     PoolTimeout: _on_pool_timeout,
+    DBAPIError: _on_database_error,
     HTTPException: _on_http_exception,
     NotAuthorizedException: _on_http_exception,
     PermissionDeniedException: _on_http_exception,

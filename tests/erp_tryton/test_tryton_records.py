@@ -5,13 +5,17 @@ version after a change, and a create retried after its answer was lost."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.kit.db import Database
 from system_apis.erp.backends.embedded import EmbeddedErp
 from system_apis.erp.backends.tryton.backend import TrytonErp
 from system_apis.erp.backends.tryton.connection import ErpUnavailable
@@ -196,3 +200,55 @@ def test_deliveries_naming_the_same_lots_in_other_orders_never_deadlock(erp: Erp
     assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers if a.status_code != 201]
     for lot_id in lots:
         assert balances(erp.http, lot_id) == [{"location": "WH1", "status": "UNRESTRICTED", "quantity": 32.0}]
+
+
+async def test_a_request_postgresql_ends_to_break_a_deadlock_is_a_503_that_changed_nothing(erp: Erp) -> None:
+    """Another transaction (here the test's) holds the second lot a delivery needs and then waits
+    for the first, which the delivery holds: PostgreSQL ends the delivery, which waited first. The
+    client gets a 503 with Retry-After, not a 500, and the same request again is served."""
+    lots = sorted(received_lot(erp.http)["lot_id"] for _ in range(2))
+    for lot_id in lots:
+        release(erp.http, lot_id)
+    customer = unique("CUS")
+    erp.http.post("/erp/v1/suppliers", json={"supplier_id": customer, "name": "Buyer"})
+    lines = [{"lot_id": lot_id, "quantity": 1, "location": "WH1"} for lot_id in lots]
+    shipment = {"customer_id": customer, "lines": lines}
+    # What the backend locks a lot by: the embedded tables' row, Tryton's connector an advisory lock.
+    hold = (
+        "SELECT id FROM lots WHERE id = :lot FOR UPDATE"
+        if erp.backend == "embedded"
+        else "SELECT pg_advisory_xact_lock(hashtextextended('erp:lot:' || :lot, 0))"
+    )
+    database = Database(erp.database_url)
+    try:
+        async with database.engine.connect() as other, database.engine.connect() as watcher:
+            await other.begin()
+            await other.execute(text(hold), {"lot": lots[1]})
+            post = asyncio.to_thread(erp.http.post, "/erp/v1/deliveries", json=shipment)
+            delivering = asyncio.create_task(post)
+            assert await _waits_for_a_lock(watcher), "the delivery never waited for the second lot"
+            await other.execute(text(hold), {"lot": lots[0]})  # the cycle: PostgreSQL ends the delivery
+            answer = await delivering
+            await other.rollback()
+    finally:
+        await database.dispose()
+    problem(answer, 503, "database-contention")
+    assert int(answer.headers["retry-after"]) > 0
+    for lot_id in lots:
+        assert balances(erp.http, lot_id) == [{"location": "WH1", "status": "UNRESTRICTED", "quantity": 40.0}]
+    again = erp.http.post("/erp/v1/deliveries", json=shipment)
+    assert again.status_code == 201, again.text
+
+
+async def _waits_for_a_lock(watcher: AsyncConnection, seconds: float = 20.0) -> bool:
+    """Whether a session of this database comes to wait for a lock within `seconds` (other tests'
+    databases on the same server are not counted)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(round(seconds / 0.05)):
+        if (await watcher.execute(waiting)).scalar():
+            return True
+        await asyncio.sleep(0.05)
+    return False
