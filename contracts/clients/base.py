@@ -178,6 +178,13 @@ def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
 
 
+def segment(value: str) -> str:
+    """`value` as one segment of a path: a `/`, `%`, `?` or `#` in it is escaped, so an id can
+    never name another path (`X/../Y`) whatever a caller passes. The clients put every id into
+    their paths through it."""
+    return quote(value, safe="")
+
+
 def _target(path: str, params: dict[str, Any] | None = None) -> str:
     """The request target: the path percent-encoded where it must be (a record id with a space),
     then the query, booleans as `true`/`false` (what the APIs' query parsers read) and a list as

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from contracts.clients.base import ApiClient
+from contracts.clients.base import ApiClient, segment
 from contracts.kit.paging import Page
 from contracts.models import cmms as m
 
@@ -15,16 +15,16 @@ class CmmsClient(ApiClient):
     service = "cmms"
 
     async def get_asset(self, asset_id: str) -> m.Asset:
-        return await self.get(f"{API}/assets/{asset_id}", m.Asset)
+        return await self.get(f"{API}/assets/{segment(asset_id)}", m.Asset)
 
     async def report_down(self, asset_id: str, down: m.AssetDown, *, idempotency_key: str) -> m.Asset:
         return await self.post(
-            f"{API}/assets/{asset_id}/down", down, m.Asset, idempotency_key=idempotency_key
+            f"{API}/assets/{segment(asset_id)}/down", down, m.Asset, idempotency_key=idempotency_key
         )
 
     async def restore_asset(self, asset_id: str, action: m.AssetAction, *, idempotency_key: str) -> m.Asset:
         return await self.post(
-            f"{API}/assets/{asset_id}/restore", action, m.Asset, idempotency_key=idempotency_key
+            f"{API}/assets/{segment(asset_id)}/restore", action, m.Asset, idempotency_key=idempotency_key
         )
 
     async def submit_request(
@@ -35,7 +35,7 @@ class CmmsClient(ApiClient):
         )
 
     async def get_request(self, request_id: str) -> m.MaintenanceRequest:
-        return await self.get(f"{API}/maintenance-requests/{request_id}", m.MaintenanceRequest)
+        return await self.get(f"{API}/maintenance-requests/{segment(request_id)}", m.MaintenanceRequest)
 
     async def list_requests(
         self,
@@ -53,18 +53,21 @@ class CmmsClient(ApiClient):
         return await self.get_all(f"{API}/maintenance-requests", m.MaintenanceRequest, params)
 
     async def get_work_order(self, wo_id: str) -> m.WorkOrder:
-        return await self.get(f"{API}/work-orders/{wo_id}", m.WorkOrder)
+        return await self.get(f"{API}/work-orders/{segment(wo_id)}", m.WorkOrder)
 
     async def mark_costs_posted(
         self, wo_id: str, posted: m.CostsPosted, *, idempotency_key: str
     ) -> m.WorkOrder:
         return await self.post(
-            f"{API}/work-orders/{wo_id}/costs-posted", posted, m.WorkOrder, idempotency_key=idempotency_key
+            f"{API}/work-orders/{segment(wo_id)}/costs-posted",
+            posted,
+            m.WorkOrder,
+            idempotency_key=idempotency_key,
         )
 
     async def close_work_order(self, wo_id: str, *, idempotency_key: str) -> m.WorkOrder:
         return await self.post(
-            f"{API}/work-orders/{wo_id}/close", None, m.WorkOrder, idempotency_key=idempotency_key
+            f"{API}/work-orders/{segment(wo_id)}/close", None, m.WorkOrder, idempotency_key=idempotency_key
         )
 
     # --- used by the technician experience API ---
@@ -100,7 +103,7 @@ class CmmsClient(ApiClient):
     ) -> m.WorkOrder:
         """start, hold, resume, complete, parts, labor: each a POST on the work order."""
         return await self.post(
-            f"{API}/work-orders/{wo_id}/{action}",
+            f"{API}/work-orders/{segment(wo_id)}/{action}",
             body,
             m.WorkOrder,
             idempotency_key=idempotency_key,

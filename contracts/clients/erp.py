@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from contracts.clients.base import ApiClient
+from contracts.clients.base import ApiClient, segment
 from contracts.models import erp as m
 
 API = "/erp/v1"
@@ -15,10 +15,10 @@ class ErpClient(ApiClient):
     service = "erp"
 
     async def get_item(self, item_id: str) -> m.Item:
-        return await self.get(f"{API}/items/{item_id}", m.Item)
+        return await self.get(f"{API}/items/{segment(item_id)}", m.Item)
 
     async def get_lot(self, lot_id: str) -> m.Lot:
-        return await self.get(f"{API}/lots/{lot_id}", m.Lot)
+        return await self.get(f"{API}/lots/{segment(lot_id)}", m.Lot)
 
     async def move_stock(
         self, movement: m.InventoryTransactionCreate, *, idempotency_key: str
@@ -68,7 +68,7 @@ class ErpClient(ApiClient):
         return await self.post(f"{API}/cost-postings", cost, m.CostPosting, idempotency_key=idempotency_key)
 
     async def get_item_stock(self, item_id: str) -> m.ItemStock:
-        return await self.get(f"{API}/items/{item_id}/stock", m.ItemStock)
+        return await self.get(f"{API}/items/{segment(item_id)}/stock", m.ItemStock)
 
     async def list_lots(
         self, *, item_id: str | None = None, status: m.StockStatus | None = None, limit: int = 200
@@ -121,7 +121,7 @@ class ErpClient(ApiClient):
         return await self.get_all(f"{API}/lots", m.Lot, {"supplier_lot": supplier_lot, "limit": 500})
 
     async def get_goods_receipt(self, receipt_id: str) -> m.GoodsReceipt:
-        return await self.get(f"{API}/goods-receipts/{receipt_id}", m.GoodsReceipt)
+        return await self.get(f"{API}/goods-receipts/{segment(receipt_id)}", m.GoodsReceipt)
 
     async def list_purchase_orders(
         self, *, supplier_id: str, statuses: Sequence[m.PurchaseOrderStatus]
@@ -135,7 +135,7 @@ class ErpClient(ApiClient):
         self, po_id: str, alert: m.QualityAlertCreate, *, idempotency_key: str
     ) -> m.PurchaseOrder:
         return await self.post(
-            f"{API}/purchase-orders/{po_id}/quality-alerts",
+            f"{API}/purchase-orders/{segment(po_id)}/quality-alerts",
             alert,
             m.PurchaseOrder,
             idempotency_key=idempotency_key,
@@ -145,14 +145,14 @@ class ErpClient(ApiClient):
         self, lot_id: str, hold: m.PaymentHoldCreate, *, idempotency_key: str
     ) -> m.PaymentHold:
         return await self.post(
-            f"{API}/lots/{lot_id}/payment-hold", hold, m.PaymentHold, idempotency_key=idempotency_key
+            f"{API}/lots/{segment(lot_id)}/payment-hold", hold, m.PaymentHold, idempotency_key=idempotency_key
         )
 
     async def release_payment(
         self, lot_id: str, release: m.PaymentHoldRelease, *, idempotency_key: str
     ) -> m.PaymentHold:
         return await self.post(
-            f"{API}/lots/{lot_id}/payment-hold/release",
+            f"{API}/lots/{segment(lot_id)}/payment-hold/release",
             release,
             m.PaymentHold,
             idempotency_key=idempotency_key,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from contracts.clients.base import ApiClient
+from contracts.clients.base import ApiClient, segment
 from contracts.kit.paging import Page
 from contracts.kit.wire.flows import Approval, ApprovalDecision, Flow, Timeline
 from contracts.models.quality import Disagreement, ReconciliationRun
@@ -24,14 +24,14 @@ class FlowsClient(ApiClient):
         return await self.get_all(f"{self.api}/flows", Flow, {"limit": 200, **filters})
 
     async def get_flow(self, flow_id: str) -> Flow:
-        return await self.get(f"{self.api}/flows/{flow_id}", Flow)
+        return await self.get(f"{self.api}/flows/{segment(flow_id)}", Flow)
 
     async def timeline(self, flow_id: str) -> Timeline:
-        return await self.get(f"{self.api}/flows/{flow_id}/timeline", Timeline)
+        return await self.get(f"{self.api}/flows/{segment(flow_id)}/timeline", Timeline)
 
     async def retry(self, flow_id: str, *, idempotency_key: str, if_match: str | None = None) -> Flow:
         return await self.post(
-            f"{self.api}/flows/{flow_id}/retry",
+            f"{self.api}/flows/{segment(flow_id)}/retry",
             None,
             Flow,
             idempotency_key=idempotency_key,
@@ -47,7 +47,7 @@ class FlowsClient(ApiClient):
     ) -> Approval:
         """`verdict` is approve or reject; whoever the caller acts for is the one deciding."""
         return await self.post(
-            f"{self.api}/approvals/{approval_id}/{verdict}",
+            f"{self.api}/approvals/{segment(approval_id)}/{verdict}",
             ApprovalDecision(comment=comment),
             Approval,
             idempotency_key=idempotency_key,
@@ -64,11 +64,11 @@ class QualityClient(FlowsClient):
         return await self.get_all(f"{self.api}/disagreements", Disagreement, {"limit": 200, **filters})
 
     async def get_disagreement(self, disagreement_id: str) -> Disagreement:
-        return await self.get(f"{self.api}/disagreements/{disagreement_id}", Disagreement)
+        return await self.get(f"{self.api}/disagreements/{segment(disagreement_id)}", Disagreement)
 
     async def repair(self, disagreement_id: str, *, idempotency_key: str, if_match: str) -> Disagreement:
         return await self.post(
-            f"{self.api}/disagreements/{disagreement_id}/repair",
+            f"{self.api}/disagreements/{segment(disagreement_id)}/repair",
             None,
             Disagreement,
             idempotency_key=idempotency_key,

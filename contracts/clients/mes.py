@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.clients.base import ApiClient
+from contracts.clients.base import ApiClient, segment
 from contracts.models import mes as m
 
 API = "/mes/v1"
@@ -12,27 +12,30 @@ class MesClient(ApiClient):
     service = "mes"
 
     async def get_equipment(self, equipment_id: str) -> m.Equipment:
-        return await self.get(f"{API}/equipment/{equipment_id}", m.Equipment)
+        return await self.get(f"{API}/equipment/{segment(equipment_id)}", m.Equipment)
 
     async def change_state(
         self, equipment_id: str, change: m.EquipmentStateChange, *, idempotency_key: str
     ) -> m.Equipment:
         return await self.post(
-            f"{API}/equipment/{equipment_id}/state", change, m.Equipment, idempotency_key=idempotency_key
+            f"{API}/equipment/{segment(equipment_id)}/state",
+            change,
+            m.Equipment,
+            idempotency_key=idempotency_key,
         )
 
     async def confirm_on_equipment(
         self, equipment_id: str, quantities: m.EquipmentConfirmationCreate, *, idempotency_key: str
     ) -> m.Confirmation:
         return await self.post(
-            f"{API}/equipment/{equipment_id}/confirmations",
+            f"{API}/equipment/{segment(equipment_id)}/confirmations",
             quantities,
             m.Confirmation,
             idempotency_key=idempotency_key,
         )
 
     async def get_order(self, order_id: str) -> m.ProductionOrder:
-        return await self.get(f"{API}/production-orders/{order_id}", m.ProductionOrder)
+        return await self.get(f"{API}/production-orders/{segment(order_id)}", m.ProductionOrder)
 
     async def list_orders(
         self, *, equipment_id: str | None = None, status: m.ProductionOrderStatus | None = None
@@ -42,17 +45,17 @@ class MesClient(ApiClient):
 
     async def order_batches(self, order_id: str) -> list[m.BatchCompletion]:
         return await self.get_all(
-            f"{API}/production-orders/{order_id}/batches", m.BatchCompletion, {"limit": 200}
+            f"{API}/production-orders/{segment(order_id)}/batches", m.BatchCompletion, {"limit": 200}
         )
 
     async def order_consumptions(self, order_id: str) -> list[m.Consumption]:
         return await self.get_all(
-            f"{API}/production-orders/{order_id}/consumptions", m.Consumption, {"limit": 200}
+            f"{API}/production-orders/{segment(order_id)}/consumptions", m.Consumption, {"limit": 200}
         )
 
     async def hold_order(self, order_id: str, hold: m.Hold, *, idempotency_key: str) -> m.ProductionOrder:
         return await self.post(
-            f"{API}/production-orders/{order_id}/hold",
+            f"{API}/production-orders/{segment(order_id)}/hold",
             hold,
             m.ProductionOrder,
             idempotency_key=idempotency_key,
@@ -60,7 +63,7 @@ class MesClient(ApiClient):
 
     async def resume_order(self, order_id: str, *, idempotency_key: str) -> m.ProductionOrder:
         return await self.post(
-            f"{API}/production-orders/{order_id}/resume",
+            f"{API}/production-orders/{segment(order_id)}/resume",
             None,
             m.ProductionOrder,
             idempotency_key=idempotency_key,
@@ -73,7 +76,7 @@ class MesClient(ApiClient):
         self, batch_id: str, change: m.BatchQualityChange, *, idempotency_key: str
     ) -> m.BatchCompletion:
         return await self.post(
-            f"{API}/batches/{batch_id}/quality-status",
+            f"{API}/batches/{segment(batch_id)}/quality-status",
             change,
             m.BatchCompletion,
             idempotency_key=idempotency_key,

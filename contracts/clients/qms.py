@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from contracts.clients.base import ApiClient, UpstreamProblem
+from contracts.clients.base import ApiClient, UpstreamProblem, segment
 from contracts.kit.paging import Page
 from contracts.models import qms as m
 
@@ -25,13 +25,13 @@ class QmsClient(ApiClient):
         )
 
     async def get_inspection_lot(self, inspection_lot_id: str) -> m.InspectionLot:
-        return await self.get(f"{API}/inspection-lots/{inspection_lot_id}", m.InspectionLot)
+        return await self.get(f"{API}/inspection-lots/{segment(inspection_lot_id)}", m.InspectionLot)
 
     async def mark_stock_posted(
         self, inspection_lot_id: str, posted: m.StockPosted, *, idempotency_key: str
     ) -> m.InspectionLot:
         return await self.post(
-            f"{API}/inspection-lots/{inspection_lot_id}/stock-posted",
+            f"{API}/inspection-lots/{segment(inspection_lot_id)}/stock-posted",
             posted,
             m.InspectionLot,
             idempotency_key=idempotency_key,
@@ -45,7 +45,7 @@ class QmsClient(ApiClient):
         )
 
     async def get_nonconformance(self, nc_id: str) -> m.Nonconformance:
-        return await self.get(f"{API}/nonconformances/{nc_id}", m.Nonconformance)
+        return await self.get(f"{API}/nonconformances/{segment(nc_id)}", m.Nonconformance)
 
     async def open_supplier_case(self, case: m.SupplierCaseCreate, *, idempotency_key: str) -> m.SupplierCase:
         return await self.post(f"{API}/supplier-cases", case, m.SupplierCase, idempotency_key=idempotency_key)
@@ -56,7 +56,10 @@ class QmsClient(ApiClient):
         """Issue a case to its supplier; a case someone has issued already is left as it is."""
         try:
             return await self.post(
-                f"{API}/supplier-cases/{case_id}/issue", note, m.SupplierCase, idempotency_key=idempotency_key
+                f"{API}/supplier-cases/{segment(case_id)}/issue",
+                note,
+                m.SupplierCase,
+                idempotency_key=idempotency_key,
             )
         except UpstreamProblem as exc:
             if exc.status != 409 or exc.problem.get("current_state") == m.SupplierCaseStatus.OPEN:
@@ -70,7 +73,7 @@ class QmsClient(ApiClient):
         return await self.post(f"{API}/capas", capa, m.Capa, idempotency_key=idempotency_key)
 
     async def update_capa(self, capa_id: str, change: m.CapaUpdate, *, if_match: str | None = None) -> m.Capa:
-        return await self.patch(f"{API}/capas/{capa_id}", change, m.Capa, if_match=if_match)
+        return await self.patch(f"{API}/capas/{segment(capa_id)}", change, m.Capa, if_match=if_match)
 
     # --- used by the supplier portal ---
     async def list_supplier_cases_page(self, params: dict[str, Any]) -> Page[m.SupplierCase]:
@@ -82,7 +85,7 @@ class QmsClient(ApiClient):
         )
 
     async def get_supplier_case(self, case_id: str) -> m.SupplierCase:
-        return await self.get(f"{API}/supplier-cases/{case_id}", m.SupplierCase)
+        return await self.get(f"{API}/supplier-cases/{segment(case_id)}", m.SupplierCase)
 
     async def respond_to_supplier_case(
         self,
@@ -93,7 +96,7 @@ class QmsClient(ApiClient):
         if_match: str | None = None,
     ) -> m.SupplierCase:
         return await self.post(
-            f"{API}/supplier-cases/{case_id}/response",
+            f"{API}/supplier-cases/{segment(case_id)}/response",
             response,
             m.SupplierCase,
             idempotency_key=idempotency_key,

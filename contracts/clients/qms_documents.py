@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.clients.base import ApiClient
+from contracts.clients.base import ApiClient, segment
 from contracts.kit.wire.documents import Document
 
 API = "/qms/v2"
@@ -15,4 +15,4 @@ class QmsDocumentsClient(ApiClient):
         return await self.upload(f"{API}/documents", content, content_type, Document, {"name": name})
 
     async def get_document(self, document_id: str) -> Document:
-        return await self.get(f"{API}/documents/{document_id}", Document)
+        return await self.get(f"{API}/documents/{segment(document_id)}", Document)

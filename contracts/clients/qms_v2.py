@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.clients.base import ApiClient
+from contracts.clients.base import ApiClient, segment
 from contracts.models import qms_v2 as m
 
 API = "/qms/v2"
@@ -16,7 +16,7 @@ class QmsV2Client(ApiClient):
     ) -> m.InspectionLot:
         """Measurements as v2 takes them: value and unit with their uncertainty."""
         return await self.post(
-            f"{API}/inspection-lots/{inspection_lot_id}/results",
+            f"{API}/inspection-lots/{segment(inspection_lot_id)}/results",
             results,
             m.InspectionLot,
             idempotency_key=idempotency_key,

@@ -4,10 +4,13 @@ does (framing, keep-alive, TLS) is in test_http1_wire.py, against a real server.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import msgspec
 import pytest
 
 from contracts.clients.base import Answer, ApiClient, UpstreamProblem, UpstreamUnavailable
+from contracts.clients.qms import QmsClient
 from contracts.clients.testing import MockTransport, Request, json_answer
 from contracts.kit import correlation, http1
 from contracts.kit.breaker import CircuitBreaker
@@ -70,6 +73,20 @@ async def test_paths_are_escaped_and_queries_encoded_as_the_apis_parse_them() ->
     client = things(transport)
     await client.get("/v1/things/LOT 7", Thing, {"open": True, "limit": 5, "skip": None, "q": "a&b"})
     assert transport.requests[0].target == "/v1/things/LOT%207?open=true&limit=5&q=a%26b"
+
+
+@pytest.mark.parametrize("hostile", ["IL-X/../IL-1", "IL-1%2F..", "IL-1?limit=1", "IL-1#x", "IL 1/"])
+async def test_an_id_is_one_path_segment_whatever_it_holds(hostile: str) -> None:
+    """A typed client puts an id into its path escaped whole: a caller passing an id it never
+    checked (a partner's payload, another system's number) cannot address another record."""
+    transport = scripted(json_answer(200, {}))
+    qms = QmsClient("http://qms.invalid", transport=transport, backoff=0)
+    with pytest.raises(msgspec.ValidationError):  # the scripted answer is no inspection lot
+        await qms.get_inspection_lot(hostile)
+    [request] = transport.requests
+    path = request.target.removeprefix("/qms/v1/inspection-lots/")
+    assert not {"/", "?", "#"} & set(path)
+    assert unquote(path) == hostile
 
 
 async def test_get_all_follows_the_cursor_to_the_last_page() -> None:
