@@ -244,22 +244,28 @@ def _on_stale_data(request: Request[Any, Any, Any], exc: StaleDataError) -> Resp
     )
 
 
-def _on_pool_timeout(request: Request[Any, Any, Any], exc: PoolTimeout) -> Response[bytes]:
-    # Every pooled connection stayed busy for the pool's timeout (a burst): the request changed
-    # nothing, and a retry a moment later is served.
-    log.warning("no database connection for %s %s: %s", request.method, request.url.path, exc)
+def _busy(request: Request[Any, Any, Any], slug: str, detail: str, retry_after: int) -> Response[bytes]:
+    """503 for a request that changed nothing and is served when sent again a moment later."""
     return problem_response(
         503,
-        "database-busy",
+        slug,
         "Service busy",
-        "Every database connection of this service stayed busy; retry shortly.",
+        detail,
         instance=request.url.path,
-        headers={"Retry-After": "2"},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def _on_pool_timeout(request: Request[Any, Any, Any], exc: PoolTimeout) -> Response[bytes]:
+    # Every pooled connection stayed busy for the pool's timeout (a burst).
+    log.warning("no database connection for %s %s: %s", request.method, request.url.path, exc)
+    return _busy(
+        request, "database-busy", "Every database connection of this service stayed busy; retry shortly.", 2
     )
 
 
 # SQLSTATEs of a transaction PostgreSQL aborted for a concurrent one's sake (a deadlock, a
-# serialization failure): it changed nothing, and the same request again is served.
+# serialization failure).
 _ABORTED_FOR_ANOTHER = frozenset({"40P01", "40001"})
 
 
@@ -267,14 +273,10 @@ def _on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Resp
     if getattr(exc.orig, "sqlstate", None) not in _ABORTED_FOR_ANOTHER:
         return _on_unexpected(request, exc)
     log.warning("database aborted %s %s for a concurrent one: %s", request.method, request.url.path, exc.orig)
-    return problem_response(
-        503,
-        "database-contention",
-        "Service busy",
-        "The database ended this request in favour of a concurrent one; nothing was changed. Retry shortly.",
-        instance=request.url.path,
-        headers={"Retry-After": "1"},
+    detail = (
+        "The database ended this request in favour of a concurrent one; nothing was changed. Retry shortly."
     )
+    return _busy(request, "database-contention", detail, 1)
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
