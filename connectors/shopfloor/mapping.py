@@ -8,13 +8,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from connectors.shopfloor.readings import RETRY_LATER_4XX
 from contracts.clients.base import UpstreamProblem
 from contracts.clients.xref import XrefClient
 from contracts.models import xref
-
-# Answers about our request rather than the device (our token, the registry's load): the registry
-# cannot answer now, and the readings wait. Any other 4xx refuses the device itself.
-TRANSIENT_4XX = frozenset({401, 403, 408, 429})
 
 
 class RegistryUnavailable(Exception):
@@ -52,7 +49,7 @@ class DeviceMap:
                 xref.Kind.EQUIPMENT, xref.IdSpace.SHOPFLOOR, device, to=xref.System.MES, at=at
             )
         except Exception as exc:
-            if isinstance(exc, UpstreamProblem) and exc.status < 500 and exc.status not in TRANSIENT_4XX:
+            if isinstance(exc, UpstreamProblem) and exc.status < 500 and exc.status not in RETRY_LATER_4XX:
                 # 404: mapped to nothing; another 4xx (a 400 for an id it does not take): no
                 # equipment can ever be found for this device, which must not hold back the rest.
                 why = f"{exc.slug}: {exc.problem.get('detail', '')}"

@@ -26,6 +26,9 @@ REASON_PREFIX = "alarm "
 ALARM_MAX = 200 - len(REASON_PREFIX)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SHOWN_MAX = 128  # a refused device id is recorded under at most this many characters
+# An upstream's 4xx about our request rather than what it names (our token, its load): the
+# registry's lookup and MES's command are tried again later; any other 4xx refuses for good.
+RETRY_LATER_4XX = frozenset({401, 403, 408, 429})
 
 
 class Problem(StrEnum):

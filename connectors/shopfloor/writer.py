@@ -19,7 +19,7 @@ import msgspec
 
 from connectors.shopfloor import store
 from connectors.shopfloor.metrics import ShopfloorMetrics
-from connectors.shopfloor.readings import Problem, Trouble
+from connectors.shopfloor.readings import RETRY_LATER_4XX, Problem, Trouble
 from contracts.clients.base import UpstreamProblem
 from contracts.clients.mes import MesClient
 from contracts.kit import correlation
@@ -30,8 +30,6 @@ from contracts.models import mes
 log = logging.getLogger("plantbridge.shopfloor")
 IDLE_WAIT = 1.0  # seconds; commands waiting for a retry are looked at this often
 HOUSEKEEPING = 10.0
-# Answers that are about the request, not the caller's right to make it: retried later.
-RETRYABLE_4XX = frozenset({401, 403, 408, 429})
 # The body each kind of command is sent as.
 _BODIES: dict[str, type[mes.EquipmentStateChange | mes.EquipmentConfirmationCreate]] = {
     "state": mes.EquipmentStateChange,
@@ -161,7 +159,7 @@ class MesWriter:
                 already = exc.slug == "illegal-transition" and row.kind == "state"
                 if already and exc.problem.get("current_state") == row.body["state"]:
                     return "already", said
-                if exc.status < 500 and exc.status not in RETRYABLE_4XX:
+                if exc.status < 500 and exc.status not in RETRY_LATER_4XX:
                     return "refused", said
                 return "retry", said
             except Exception as exc:  # unreachable, timed out, circuit open: the command waits
