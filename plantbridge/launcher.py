@@ -206,16 +206,18 @@ def run_platform(
         if machines:
             machines.start_machine(logs / "machines.log")
             print(f"machines     1 simulated CNC over Sparkplug B  (log {logs / 'machines.log'})", flush=True)
-        print(
-            f"Plantbridge is up. Operator client: {OPERATOR_CLIENT}, secret in {data_dir / 'clients.json'}."
-            " A process that dies is restarted (`plantbridge status`); Ctrl-C stops everything.",
-            flush=True,
-        )
         children: list[tuple[ChildProcess, str | None]] = [(redis, redis.url), (counters, counters.url)]
         children += [(tryton, tryton.url)] if tryton is not None else []
         children += [(p, p.url) for p in processes]
         children += [(machines.broker, machines.broker.url), (machines.machines, None)] if machines else []
         supervisor = Supervisor(children, data_dir / STATE_FILE)
+        # The state file is there before "is up": `plantbridge status` right after it must answer.
+        supervisor.write()
+        print(
+            f"Plantbridge is up. Operator client: {OPERATOR_CLIENT}, secret in {data_dir / 'clients.json'}."
+            " A process that dies is restarted (`plantbridge status`); Ctrl-C stops everything.",
+            flush=True,
+        )
         supervisor.watch(stop)
         return 0
     except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:

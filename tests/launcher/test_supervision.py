@@ -92,7 +92,11 @@ def start_platform(spawn: Spawn, data: Path, *only: str) -> Embedded:
 
     def up() -> bool:
         assert process.poll() is None, f"plantbridge up exited: {err.read_text()[-2000:]}"
-        return "Plantbridge is up" in out.read_text()
+        if "Plantbridge is up" not in out.read_text():
+            return False
+        # `plantbridge status` answers from the moment the platform says it is up.
+        assert (data / STATE_FILE).exists(), "up before its state file was written"
+        return True
 
     eventually(up, timeout=300, interval=0.5, what="plantbridge up to start every service")
     return platform
