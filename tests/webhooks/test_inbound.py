@@ -78,12 +78,13 @@ class Inbound:
         webhook_id: str | None = None,
         at: float | None = None,
         body: bytes | None = None,
+        content_type: str = "application/json",
     ) -> httpx.Response:
         raw = body if body is not None else json.dumps(payload).encode()
         webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
         moment = datetime.fromtimestamp(int(at if at is not None else time.time()), UTC)
         headers = {
-            "content-type": "application/json",
+            "content-type": content_type,
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(moment.timestamp())),
             "webhook-signature": Webhook(secret).sign(webhook_id, moment, raw),
@@ -380,3 +381,28 @@ def test_a_signed_body_nested_too_deep_is_refused_before_it_is_decoded(inbound: 
         taken = inbound.post("cloudqms", inbound.cloudqms, _completed(lot_id), webhook_id="msg_deep")
         assert taken.status_code == 200, taken.text
         assert _state(qms, lot_id) != before
+
+
+def test_a_signed_body_sent_as_another_media_type_is_refused_and_changes_nothing(inbound: Inbound) -> None:
+    """Standard Webhooks payloads are JSON: a signed body sent as a form, as text or without a
+    Content-Type is 415 (as for every JSON body of the platform), nothing recorded, and the
+    sender's corrected delivery under the same webhook-id is taken."""
+    with inbound.qms_api() as qms:
+        lot_id = _lot(qms)["inspection_lot_id"]
+        before = _state(qms, lot_id)
+        payload = _completed(lot_id)
+        for media_type in ("application/x-www-form-urlencoded", "text/plain", ""):
+            sent = inbound.post(
+                "cloudqms", inbound.cloudqms, payload, webhook_id="msg_media", content_type=media_type
+            )
+            _problem(sent, 415, "unsupported-media-type")
+        assert _state(qms, lot_id) == before
+        taken = inbound.post(
+            "cloudqms",
+            inbound.cloudqms,
+            payload,
+            webhook_id="msg_media",
+            content_type="application/json; charset=utf-8",
+        )
+        assert taken.status_code == 200, taken.text
+        assert "idempotent-replayed" not in taken.headers

@@ -19,7 +19,7 @@ SourceName = Annotated[str, Parameter(pattern=SOURCE_NAME, max_length=63)]
     "/inbound/{source:str}",
     status_code=200,
     tags=["inbound"],
-    responses=problems(401, 404, 409, 422, 503),
+    responses=problems(400, 401, 404, 409, 413, 415, 422, 503),
     summary="Receive a Standard Webhooks webhook from a configured source",
     description="No bearer token: the `webhook-signature` (HMAC-SHA256 with one of the source's "
     "secrets over `webhook-id.webhook-timestamp.body`) authenticates the sender. The timestamp must be "
@@ -32,7 +32,8 @@ async def receive(request: Request[Any, Any, Any], source: SourceName) -> Respon
     headers = {
         k: request.headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")
     }
-    accepted, repeated = await inbound.receive(source, headers, await request.body())
+    content_type = request.headers.get("content-type", "")
+    accepted, repeated = await inbound.receive(source, headers, await request.body(), content_type)
     return Response(accepted, headers={"Idempotent-Replayed": "true"} if repeated else {})
 
 

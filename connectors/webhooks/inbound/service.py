@@ -32,7 +32,7 @@ from connectors.webhooks.store import InboundRow, inbound
 from contracts.kit.db import Database
 from contracts.kit.paging import as_utc, utcnow
 from contracts.kit.problems import NotFound, Problem
-from contracts.kit.strict_body import refuse_deeper_than
+from contracts.kit.strict_body import UnsupportedMediaType, is_json_media_type, refuse_deeper_than
 from contracts.models import webhooks as m
 
 MAX_ID = 255
@@ -51,7 +51,7 @@ class Inbound:
     json_max_depth: int  # the service's <SERVICE>_JSON_MAX_DEPTH, as for every JSON body
 
     async def receive(
-        self, name: str, headers: Mapping[str, str], body: bytes
+        self, name: str, headers: Mapping[str, str], body: bytes, content_type: str
     ) -> tuple[m.InboundAccepted, bool]:
         """The answer, and whether it repeats an earlier one; raises Problem for every refusal."""
         source = self.sources.get(name)
@@ -63,8 +63,13 @@ class Inbound:
         if earlier is not None:
             return self._repeat(earlier, stamp, digest), True
         # This route reads its body raw (the signature is over the exact bytes), so the kernel's
-        # check of JSON bodies does not run: its depth count does here, without recursion, before
-        # the decoder (or anything walking the payload) could exhaust the stack.
+        # check of JSON bodies does not run: its media type and depth checks do here, the depth
+        # without recursion, before the decoder (or anything walking the payload) could exhaust
+        # the stack.
+        if not is_json_media_type(content_type):
+            raise UnsupportedMediaType(
+                f"Send the webhook as application/json, not {content_type[:100] or 'without a Content-Type'}."
+            )
         refuse_deeper_than(body, self.json_max_depth)
         try:
             payload = msgspec.json.decode(body)
