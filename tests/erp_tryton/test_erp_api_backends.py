@@ -325,3 +325,54 @@ def test_an_unreachable_tryton_is_a_503_problem(in_process: Serve, database_url:
     assert answer.headers["retry-after"] == "5"
     assert "did not answer" in str(body["detail"])
     problem(refused, 503, "erp-unavailable")
+
+
+def test_a_quantity_finer_than_the_erps_unit_is_refused_before_anything_is_made(erp: Erp) -> None:
+    """The embedded ERP keeps three decimals of any unit; Tryton keeps what the item's unit takes
+    (its `u` whole numbers, `kg` two decimals) and refused the rest with a 409 from inside a
+    half-made command. Both answer the same way for what both keep, and Tryton's refusal is a 422
+    naming the unit, before anything is made."""
+    po_id, item = make_po(erp.http, quantity=10, inspection_required=False)  # in EA (Tryton's u)
+    supplier = erp.http.get(f"/erp/v1/purchase-orders/{po_id}").json()["supplier_id"]
+    fine_line = {"supplier_id": supplier, "lines": [{"item_id": item, "quantity": 2.5}]}
+    fine_receipt = receive(erp.http, po_id, 2.5)
+    if erp.backend == "embedded":
+        assert erp.http.post("/erp/v1/purchase-orders", json=fine_line).status_code == 201
+        assert fine_receipt.status_code == 201, fine_receipt.text
+        return
+    orders = erp.http.get("/erp/v1/purchase-orders", params={"supplier_id": supplier}).json()["items"]
+    assert (
+        "in u in the ERP, which takes 0 decimals"
+        in problem(fine_receipt, 422, "quantity-too-precise")["detail"]
+    )
+    problem(erp.http.post("/erp/v1/purchase-orders", json=fine_line), 422, "quantity-too-precise")
+    assert erp.http.get("/erp/v1/purchase-orders", params={"supplier_id": supplier}).json()["items"] == orders
+    assert erp.http.get("/erp/v1/goods-receipts", params={"po_id": po_id}).json()["items"] == []
+
+    received = receive(erp.http, po_id, 4)
+    assert received.status_code == 201, received.text
+    lot_id = received.json()["lot_id"]
+    before = balances(erp.http, lot_id)
+    problem(move(erp.http, "issue", lot_id, 0.5, order_ref="MO-7"), 422, "quantity-too-precise")
+    assert balances(erp.http, lot_id) == before
+
+    # A unit that takes decimals takes them: 2.25 kg is kept as sent.
+    by_weight = unique("RM")
+    created = erp.http.post(
+        "/erp/v1/items", json={"item_id": by_weight, "description": "Swarf", "base_uom": "KG"}
+    )
+    assert created.status_code == 201, created.text
+    order = erp.http.post(
+        "/erp/v1/purchase-orders",
+        json={"supplier_id": supplier, "lines": [{"item_id": by_weight, "quantity": 2.25}]},
+    )
+    assert order.status_code == 201, order.text
+    assert order.json()["lines"][0]["quantity"] == 2.25
+    problem(
+        erp.http.post(
+            "/erp/v1/purchase-orders",
+            json={"supplier_id": supplier, "lines": [{"item_id": by_weight, "quantity": 2.255}]},
+        ),
+        422,
+        "quantity-too-precise",
+    )

@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
-from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, utcnow
 from contracts.kit.problems import IllegalTransition, NotFound, Unprocessable
 from contracts.kit.records import new_id
@@ -143,7 +142,7 @@ class Accounting(Purchasing, Stock):
             left = domain.invoiceable(
                 receipt.quantity, await holds.returned_quantity(self, session, receipt.lot_id), billed
             )
-            quantity = kept_quantity(line.quantity) if line.quantity is not None else left
+            quantity = left if line.quantity is None else await self.in_unit(receipt.item_id, line.quantity)
             if quantity <= 0 or quantity > left + 1e-9:
                 raise domain.OverInvoiced(
                     f"receipt {receipt.receipt_id} has {left:g} left to invoice (received less returned "

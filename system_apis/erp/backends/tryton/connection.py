@@ -16,6 +16,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import DB_INT_MAX, MAX_LIMIT, Page, PageQuery, invalid_cursor, keyset, page
 from contracts.kit.problems import Conflict, NotFound, Problem, Unprocessable
 from contracts.models import erp as m
@@ -91,6 +92,16 @@ def problem_of(exc: TrytonError) -> Problem:
 
 
 @dataclass(frozen=True)
+class Product:
+    """An item's Tryton product and the unit its quantities are kept in."""
+
+    id: int
+    unit: int
+    digits: int  # decimals the unit takes (Tryton refuses a quantity with more)
+    symbol: str
+
+
+@dataclass(frozen=True)
 class Ledger:
     """Tryton's ids for what accounting needs (provision.py prepares them; mapping.py names them)."""
 
@@ -118,7 +129,7 @@ class Tryton:
         self.categories: dict[int, str] = {}
         self.currency = "EUR"
         self.uid = 0
-        self._products: dict[str, tuple[int, int]] = {}  # item id → (product id, its unit)
+        self._products: dict[str, Product] = {}
         self.company_party = 0
         self.models: set[str] = set()  # which of OPTIONAL_MODELS this Tryton database has
         # Tryton's reservation (`assign_try`) locks the product's moves at the source NOWAIT: two
@@ -249,13 +260,38 @@ class Tryton:
             )
 
     async def product(self, item_id: str) -> tuple[int, int]:
-        """Tryton's product id and unit for an item (a product's code never changes under us)."""
+        """Tryton's product id and unit for an item."""
+        found = await self._product(item_id)
+        return found.id, found.unit
+
+    async def _product(self, item_id: str) -> Product:
+        # Kept for the process's life: a product's code and unit never change once it has moves,
+        # and Tryton refuses fewer digits for a unit in use (more would be refused here until a
+        # restart: a 422 for a quantity Tryton would now take).
         if item_id not in self._products:
-            found = await self.find("product.product", [("code", "=", item_id)], ["default_uom"], limit=1)
+            fields = ["default_uom", "default_uom.digits", "default_uom.symbol"]
+            found = await self.find("product.product", [("code", "=", item_id)], fields, limit=1)
             if not found:
                 raise Unprocessable(f"item {item_id} does not exist", slug="unknown-item")
-            self._products[item_id] = (int(found[0]["id"]), int(found[0]["default_uom"]))
+            unit = found[0]["default_uom."]
+            self._products[item_id] = Product(
+                int(found[0]["id"]), int(found[0]["default_uom"]), int(unit["digits"]), str(unit["symbol"])
+            )
         return self._products[item_id]
+
+    async def in_unit(self, item_id: str, quantity: float, field: str = "quantity") -> float:
+        """`quantity` as stock records keep it (`kept_quantity`), refused (422) before anything is
+        made when the item's Tryton unit keeps fewer decimals: Tryton would refuse the record
+        (its unit `u` takes whole numbers, `kg` two decimals), where the embedded ERP takes three."""
+        kept = kept_quantity(quantity, field)
+        found = await self._product(item_id)
+        if round(kept, found.digits) != kept:
+            raise Unprocessable(
+                f"{field} {quantity:g}: {item_id} is counted in {found.symbol} in the ERP, which takes "
+                f"{found.digits} decimals",
+                slug="quantity-too-precise",
+            )
+        return kept
 
     async def product_id(self, item_id: str) -> int:
         return (await self.product(item_id))[0]

@@ -11,7 +11,6 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import Conflict, IllegalTransition, NotFound, Unprocessable
 from contracts.kit.records import new_id
@@ -56,7 +55,7 @@ class Purchasing(Records):
                 lines.append(
                     {
                         "product": product,
-                        "quantity": kept_quantity(line.quantity),
+                        "quantity": await self.in_unit(line.item_id, line.quantity),
                         "unit": unit,
                         "unit_price": Decimal(line.unit_price or "0"),
                     }
@@ -257,7 +256,7 @@ class Purchasing(Records):
             raise Unprocessable(
                 f"purchase order {po.po_id} has no line {data.line_no}", slug="unknown-po-line"
             )
-        quantity = kept_quantity(data.quantity)
+        quantity = await self.in_unit(line.item_id, data.quantity)
         open_quantity = round(line.quantity - line.received_quantity, 3)
         if quantity > open_quantity + 1e-9:
             raise Conflict(
@@ -310,7 +309,7 @@ class Purchasing(Records):
             return msgspec.json.decode(bound.view, type=m.GoodsReceipt)
         product = await self.product_id(data.item_id)
         item = await self.item(data.item_id)
-        quantity = kept_quantity(data.quantity)
+        quantity = await self.in_unit(data.item_id, data.quantity)
         lot_number = data.lot_id or new_id("LOT")
         status = data.stock_status or domain.receipt_status(item.inspection_required)
         target = places.location(data.location, status)

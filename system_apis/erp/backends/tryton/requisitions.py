@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import erp as ev
 from contracts.kit import outbox
-from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, PageQuery, check_if_match
 from contracts.kit.problems import NotFound, Unprocessable
 from contracts.models import erp as m
@@ -103,7 +102,7 @@ class Requisitions(Records):
                                     {
                                         "product": product,
                                         "unit": unit,
-                                        "quantity": kept_quantity(data.quantity),
+                                        "quantity": await self.in_unit(data.item_id, data.quantity),
                                         "description": note,
                                     }
                                 ],

@@ -56,12 +56,13 @@ class Shipping(Stock):
                     lot = await self.get_lot(session, line.lot_id)
                     holds.refuse_held_lot(lot, line)
                     product, unit = await self.product(lot.item_id)
+                    quantity = await self.in_unit(lot.item_id, line.quantity)
                     lot_record = await self.lot_record_id(session, line.lot_id, product, lot.item_id)
                     moves.append(
                         {
                             "product": product,
                             "unit": unit,
-                            "quantity": line.quantity,
+                            "quantity": quantity,
                             "lot": lot_record,
                             "from_location": places.location(place, mapping.UNR),
                             "to_location": places.customer,

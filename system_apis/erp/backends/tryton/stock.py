@@ -151,6 +151,7 @@ class Stock(Records):
         if lot is None:
             raise Unprocessable(f"lot {data.lot_id} does not exist", slug="unknown-lot")
         view, balances, lot_record, moves = lot
+        await self.in_unit(view.item_id, data.quantity)  # a quantity Tryton would refuse: 422 first
         kind = m.MovementType(data.type)
         model = _document_of(kind)
         document, state = await self._started(session, model, op, data, places, moves)
