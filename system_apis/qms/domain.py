@@ -234,7 +234,9 @@ def nc_transition(
 # --- CAPA guards ---------------------------------------------------------------------------------------
 def capa_transition(current: str, action: str, *, actions_done: list[bool]) -> CapaStatus:
     target = CAPA.target(C(current), action)
-    if action == "implement":
+    # Checked on every step past implementation, not only on it: the actions may still be edited
+    # after it (one added that is not done yet), and such a CAPA must not be verified or closed.
+    if target in (C.IMPLEMENTED, C.VERIFIED, C.CLOSED):
         if not actions_done:
             raise GuardFailed("capa", current, action, "at least one action", slug="actions-required")
         if not all(actions_done):

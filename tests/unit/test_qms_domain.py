@@ -171,6 +171,18 @@ def test_capa_is_implemented_only_when_it_has_actions_and_all_are_done(done: lis
     assert refused.value.extensions["current_state"] == C.OPEN
 
 
+@pytest.mark.parametrize(("current", "action"), [(C.IMPLEMENTED, "verify"), (C.VERIFIED, "close")])
+def test_a_capa_whose_actions_changed_after_implementation_is_verified_and_closed_only_when_all_are_done(
+    current: str, action: str
+) -> None:
+    with pytest.raises(domain.GuardFailed) as refused:
+        domain.capa_transition(current, action, actions_done=[True, False])
+    assert refused.value.slug == "actions-open"
+    assert domain.capa_transition(current, action, actions_done=[True, True]) in (C.VERIFIED, C.CLOSED)
+    # Reopening (not effective: back to work) needs nothing done.
+    assert domain.capa_transition(C.IMPLEMENTED, "reopen", actions_done=[False]) == C.OPEN
+
+
 def test_a_failed_lot_cannot_be_released_but_may_be_used_as_is() -> None:
     with pytest.raises(domain.DecisionContradictsResult) as refused:
         domain.decide(L.RESULTS_RECORDED, LotResult.FAIL, Disposition.RELEASE)
