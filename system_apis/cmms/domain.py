@@ -5,7 +5,7 @@ No I/O here; the service applies what these functions decide.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -82,6 +82,10 @@ class CostsAlreadyPosted(Conflict):
     slug, title = "costs-already-posted", "Costs already posted"
 
 
+class WorkOrdersOpen(Conflict):
+    slug, title = "work-orders-open", "Work orders still open"
+
+
 # --- assets -------------------------------------------------------------------------------------
 def opens_downtime(before: AssetStatus, after: AssetStatus) -> bool:
     """Downtime runs from leaving service until the asset is back (or retired)."""
@@ -107,6 +111,18 @@ def request_follows_completion(request: RequestStatus, orders: Iterable[WorkOrde
     if REQUEST.can(request, "complete") and all(status in WORK_ORDER_DONE for status in orders):
         return "complete"
     return None
+
+
+def check_no_open_work(request_id: str, action: str, open_orders: Sequence[str]) -> None:
+    """A request is completed or cancelled by hand only when no work order against it is open:
+    otherwise its work would go on (and be costed) under a request that says it is over."""
+    if open_orders:
+        raise WorkOrdersOpen(
+            f"maintenance request {request_id} has open work orders ({', '.join(open_orders)}): "
+            f"complete or cancel them first",
+            action=action,
+            work_orders=list(open_orders),
+        )
 
 
 # --- work orders ---------------------------------------------------------------------------------

@@ -135,10 +135,17 @@ class MaintenanceRequestController(Controller):
     complete = MAINTENANCE_REQUESTS.action(
         "complete",
         summary="Complete a request",
-        description="Also happens by itself when the last open work order against it is completed.",
+        description="Also happens by itself when the last open work order against it is completed; by hand "
+        "only when none is open (409 work-orders-open, naming them).",
     )
 
-    cancel = MAINTENANCE_REQUESTS.action("cancel", body=m.OptionalReason, summary="Cancel a request")
+    cancel = MAINTENANCE_REQUESTS.action(
+        "cancel",
+        body=m.OptionalReason,
+        summary="Cancel a request",
+        description="Only while no work order against it is open (409 work-orders-open, naming them): "
+        "cancel those first.",
+    )
 
 
 WORK_ORDERS = Handlers("wo_id", m.WorkOrder, service.change_work_order)

@@ -191,6 +191,14 @@ async def change_request(
     row = await repo.get_versioned(
         session, s.MaintenanceRequestRow, request_id, "maintenance request", if_match
     )
+    # By hand (the automatic moves are `_request_follows`); an illegal move is refused as such first.
+    if action in ("complete", "cancel") and domain.REQUEST.can(m.RequestStatus(row.status), action):
+        open_orders = await session.scalars(
+            select(s.WorkOrderRow.id)
+            .where(s.WorkOrderRow.request_id == row.id, s.WorkOrderRow.status.in_(domain.WORK_ORDER_OPEN))
+            .order_by(s.WorkOrderRow.id)
+        )
+        domain.check_no_open_work(row.id, action, list(open_orders))
     await _move_request(session, row, action, reason)
     return views.request(row)
 

@@ -321,6 +321,29 @@ async def test_work_order_from_request_drives_the_request(cmms: Api) -> None:
     assert [w["wo_id"] for w in listed] == [wo_id]
 
 
+async def test_a_request_is_completed_or_cancelled_by_hand_only_without_open_work(cmms: Api) -> None:
+    """Its work would otherwise go on (started, costed) under a request that says it is over."""
+    request_id = ok(new_request(cmms.http), 201)["request_id"]
+    ok(cmms.http.post(f"{API}/maintenance-requests/{request_id}/accept"))
+    wo_id = ok(cmms.http.post(f"{API}/work-orders", json={"request_id": request_id}), 201)["wo_id"]
+    ok(cmms.http.post(f"{API}/work-orders/{wo_id}/release"))
+    refused = problem(
+        cmms.http.post(f"{API}/maintenance-requests/{request_id}/cancel", json={"reason": "duplicate"}),
+        409,
+        "work-orders-open",
+    )
+    assert refused["work_orders"] == [wo_id]
+    ok(cmms.http.post(f"{API}/work-orders/{wo_id}/start"))
+    problem(cmms.http.post(f"{API}/maintenance-requests/{request_id}/complete"), 409, "work-orders-open")
+    assert ok(cmms.http.get(f"{API}/maintenance-requests/{request_id}"))["status"] == "in_progress"
+    # Once its order is cancelled the request may be cancelled, and one without orders as before.
+    other = ok(new_request(cmms.http), 201)["request_id"]
+    ok(cmms.http.post(f"{API}/maintenance-requests/{other}/accept"))
+    spare = ok(cmms.http.post(f"{API}/work-orders", json={"request_id": other}), 201)["wo_id"]
+    ok(cmms.http.post(f"{API}/work-orders/{spare}/cancel", json={}))
+    assert ok(cmms.http.post(f"{API}/maintenance-requests/{other}/cancel", json={}))["status"] == "cancelled"
+
+
 async def test_work_order_lines_completion_event_and_closing(cmms: Api) -> None:
     wo = ok(new_work_order(cmms.http, order_ref="ORD-900", production_order="PRD-9"), 201)
     wo_id = wo["wo_id"]
