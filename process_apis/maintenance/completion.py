@@ -23,6 +23,15 @@ def _wo(ctx: Ctx) -> dict[str, Any]:
     return found
 
 
+def _order_key(ctx: Ctx, what: str) -> str:
+    """The idempotency key of a posting made for the work order, not for this flow: a second
+    completion flow for the same order (the first cancelled, or the event and an operator both
+    starting one) replays the first flow's ERP or QMS answer instead of posting it again. The
+    check of CMMS's costs-posted mark at the flow's start cannot see postings of a flow that
+    stopped before marking them."""
+    return f"wo:{_wo(ctx)['wo_id']}:{what}"
+
+
 async def read_work_order(ctx: Ctx) -> dict[str, Any]:
     wo = await ctx.deps.cmms.get_work_order(ctx.data["wo_id"])
     if wo.status not in DONE:
@@ -124,7 +133,7 @@ async def issue_parts(ctx: Ctx) -> dict[str, Any]:
         order_ref=wo["wo_id"],
         cost_centre=wo["cost_centre"],
         reason=lambda issue: f"spare part for work order {wo['wo_id']} (line {issue['line_no']})",
-        idempotency_key=ctx.idempotency_key,
+        idempotency_key=_order_key(ctx, "issue"),
     )
     return {"txn_ids": txn_ids}
 
@@ -153,7 +162,7 @@ async def post_costs(ctx: Ctx) -> dict[str, Any]:
                     order_ref=wo["wo_id"],
                     description=text,
                 ),
-                idempotency_key=f"{ctx.idempotency_key}:{kind.value}:{currency}",
+                idempotency_key=_order_key(ctx, f"{kind.value}:{currency}"),
             )
             postings.append(posting.posting_id)
     total = {
@@ -186,7 +195,7 @@ async def update_capa(ctx: Ctx) -> dict[str, Any]:
                 cause_codes=causes,
                 correction_codes=corrections,
             ),
-            idempotency_key=ctx.idempotency_key,
+            idempotency_key=_order_key(ctx, "capa"),
         )
         return {"capa_ids": [capa.capa_id], "created": True}
     for capa in capas:  # setting codes is idempotent, so a retry needs no key
