@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.types import ControllerRouterHandler
 
@@ -23,28 +24,42 @@ from process_apis.maintenance.flows import FLOW_TYPES
 STARTED = problems(422)
 
 
+def answered_by_earlier(what: str) -> dict[int, ResponseSpec]:
+    """The 200 of a start that found the flow already doing it (201 is a new flow)."""
+    return {200: ResponseSpec(data_container=Flow, description=f"Not started again: {what}")}
+
+
 class StartController(Controller):
     path = "/flows"
     tags = ["flows"]
 
     @post(
         "/nc-maintenance",
-        responses=STARTED,
+        responses={
+            **problems(409, 422),
+            **answered_by_earlier("the flow these nonconformances already went into"),
+        },
         summary="Raise maintenance for nonconformances on a machine",
         description="Maintenance request with the production context, production hold, lots blocked, and "
-        "over the plant's rule a supplier case.",
+        "over the plant's rule a supplier case. One request per nonconformance: when all of them already "
+        "went into one flow (started by their event, the plant's threshold or an earlier start) the answer "
+        "is that flow (200); when only some did, or several flows took them, 409 nonconformance-in-flow "
+        "names the flows (`flows`).",
     )
     async def nc_maintenance(
         self, session: Session, data: JSONBody[m.NcMaintenanceStart], idempotency_key: IdempotencyKey = None
     ) -> Response[Flow]:
         body = msgspec.to_builtins(data) | {"nc_ids": list(dict.fromkeys(data.nc_ids)), "started_by": "api"}
-        flow_id = await starts.start_nc_maintenance(session, body, None)
-        return await shown_flow(session, flow_id, FLOW_TYPES, 201)
+        flow_id, new = await starts.start_nc_maintenance_by_hand(session, body)
+        return await shown_flow(session, flow_id, FLOW_TYPES, 201 if new else 200)
 
     @post(
         "/work-order-completion",
-        responses=STARTED,
+        responses={**STARTED, **answered_by_earlier("the work order's completion flow")},
         summary="Post a completed work order's parts and cost, update the CAPA, resume and close",
+        description="The work order's completion flow that was not cancelled (running, waiting, stalled or "
+        "completed) is the answer (200): retry a stalled one. A new flow (201) after a cancelled one posts "
+        "nothing twice: its parts and cost replay the first postings.",
     )
     async def work_order_completion(
         self,
@@ -52,8 +67,8 @@ class StartController(Controller):
         data: JSONBody[m.WorkOrderCompletionStart],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Flow]:
-        flow_id = await starts.start_completion(session, msgspec.to_builtins(data), None)
-        return await shown_flow(session, flow_id, FLOW_TYPES, 201)
+        flow_id, new = await starts.start_completion_by_hand(session, msgspec.to_builtins(data))
+        return await shown_flow(session, flow_id, FLOW_TYPES, 201 if new else 200)
 
     @post(
         "/breakdown",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import cmms as cmms_events
@@ -14,6 +15,10 @@ from contracts.events import qms as qms_events
 from contracts.kit import flows
 from contracts.kit.consumer import Consumer
 from contracts.kit.envelope import CloudEvent
+from contracts.kit.flows.store import FlowStatus, flow_keys
+from contracts.kit.flows.store import flows as flow_rows
+from contracts.kit.paging import utcnow
+from contracts.kit.problems import Conflict
 from process_apis.maintenance import store
 from process_apis.maintenance.flows import (
     BREAKDOWN,
@@ -32,6 +37,56 @@ async def start_nc_maintenance(session: AsyncSession, data: dict[str, Any], trig
         "lot_id": data.get("lot_id"),
     }
     return await flows.start(session, NC_MAINTENANCE, data, keys=keys, trigger=trigger)
+
+
+async def start_nc_maintenance_by_hand(session: AsyncSession, data: dict[str, Any]) -> tuple[str, bool]:
+    """An operator's start: the flow the named NCs already went into (False: nothing new), or a
+    new flow that takes them (True). Its event, the threshold or an earlier start may have sent
+    an NC into a flow already; a second flow would raise a second maintenance request for it."""
+    nc_ids: list[str] = data["nc_ids"]
+    taken = await store.nc_flows(session, nc_ids)
+    owners = set(taken.values())
+    if len(taken) == len(nc_ids) and len(owners) == 1:
+        return owners.pop(), False
+    if taken:
+        raise _taken(taken, [nc_id for nc_id in nc_ids if nc_id not in taken])
+    flow_id = await start_nc_maintenance(session, data, None)
+    if not await store.take_ncs(session, nc_ids, flow_id, utcnow()):
+        # Another start took one of them since we looked: this one is rolled back with its flow.
+        raise _taken(await store.nc_flows(session, nc_ids), [])
+    return flow_id, True
+
+
+def _taken(taken: dict[str, str], free: list[str]) -> Conflict:
+    went = ", ".join(f"{nc_id} into {flow_id}" for nc_id, flow_id in sorted(taken.items()))
+    rest = f"start it for the others only ({', '.join(free)})" if free else "follow those flows"
+    return Conflict(
+        f"nonconformances already went into a maintenance flow ({went}): {rest}",
+        slug="nonconformance-in-flow",
+        title="Nonconformance already in a flow",
+        flows=taken,
+    )
+
+
+async def start_completion_by_hand(session: AsyncSession, data: dict[str, Any]) -> tuple[str, bool]:
+    """An operator's start: the work order's completion flow that was not cancelled (running,
+    waiting, stalled or done; False: nothing new), or a new flow (True). Starting again never
+    runs a second flow beside a live one; a stalled one is retried, or cancelled to start over."""
+    earlier = await session.scalar(
+        select(flow_rows.c.id)
+        .join(flow_keys, flow_keys.c.flow_id == flow_rows.c.id)
+        .where(
+            flow_rows.c.type == WORK_ORDER_COMPLETION.name,
+            flow_rows.c.status != FlowStatus.CANCELLED,
+            flow_keys.c.name == "work_order_id",
+            flow_keys.c.value == data["wo_id"],
+        )
+        .order_by(flow_rows.c.created_at.desc())
+        .limit(1)
+    )
+    if earlier is not None:
+        return str(earlier), False
+    return await start_completion(session, data, None), True
 
 
 async def start_completion(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
@@ -76,6 +131,9 @@ async def nonconformance_opened(
         "lot_id": nc.links.lot_id,
     }
     if nc.severity in rules.immediate_severities:
+        owner = (await store.nc_flows(session, [nc.nc_id])).get(nc.nc_id)
+        if owner is not None and owner != await _started_by(session, trigger):
+            return owner  # an operator started maintenance for it before its event came
         flow_id = await start_nc_maintenance(
             session, data | {"nc_ids": [nc.nc_id], "started_by": "severity"}, trigger
         )
@@ -94,6 +152,13 @@ async def nonconformance_opened(
     )
     await store.assign_ncs(session, pending, flow_id)
     return flow_id
+
+
+async def _started_by(session: AsyncSession, trigger: str) -> str | None:
+    """The flow this trigger started, if any: a redelivered (or replayed) event goes on to
+    `start`, which resumes its flow if it stalled."""
+    found = await session.scalar(select(flow_rows.c.id).where(flow_rows.c.trigger == trigger))
+    return None if found is None else str(found)
 
 
 def subscribe(consumer: Consumer, rules: MaintenanceRules) -> Consumer:

@@ -1,7 +1,8 @@
 """This service's own tables (besides the flow store): what it must remember between events.
 
 - NC signals: nonconformances on a machine that did not start a flow alone, counted per
-  machine within a window until they reach the plant's threshold.
+  machine within a window until they reach the plant's threshold; and the flow each NC went
+  into, however it started (its event, the threshold, an operator), so one NC raises one request.
 - Breakdowns: one open breakdown per asset, claimed by the flow that handles it, so the shop
   floor's "machine down" and the CMMS "asset down" for the same stop raise one request.
 """
@@ -72,6 +73,35 @@ async def pending_ncs(session: AsyncSession, equipment_id: str, since: datetime)
 
 async def assign_ncs(session: AsyncSession, nc_ids: Sequence[str], flow_id: str) -> None:
     await session.execute(update(nc_signals).where(nc_signals.c.nc_id.in_(nc_ids)).values(flow_id=flow_id))
+
+
+async def nc_flows(session: AsyncSession, nc_ids: Sequence[str]) -> dict[str, str]:
+    """The flow each of these NCs already went into (those that went into none are absent)."""
+    rows = await session.execute(
+        select(nc_signals.c.nc_id, nc_signals.c.flow_id).where(
+            nc_signals.c.nc_id.in_(nc_ids), nc_signals.c.flow_id.is_not(None)
+        )
+    )
+    return {str(nc_id): str(flow_id) for nc_id, flow_id in rows.all()}
+
+
+async def take_ncs(session: AsyncSession, nc_ids: Sequence[str], flow_id: str, at: datetime) -> bool:
+    """Give the NCs an operator named to the flow started for them: False if another flow took
+    one of them first. An NC not seen yet (its event still on the way) is recorded taken, so its
+    event starts nothing; an operator's start names no severity and maybe no machine, and a taken
+    NC counts toward no threshold, so neither is read again."""
+    for nc_id in nc_ids:
+        values = {"nc_id": nc_id, "equipment_id": "", "severity": "", "occurred_at": at, "flow_id": flow_id}
+        if await _insert_ignore(session, nc_signals, values):
+            continue
+        taken = await session.execute(
+            update(nc_signals)
+            .where(nc_signals.c.nc_id == nc_id, nc_signals.c.flow_id.is_(None))
+            .values(flow_id=flow_id)
+        )
+        if int(getattr(taken, "rowcount", 0)) != 1:
+            return False
+    return True
 
 
 async def claim_breakdown(session: AsyncSession, asset_id: str, flow_id: str, at: datetime) -> str:
