@@ -86,10 +86,11 @@ def _decision_subject(ctx: Ctx) -> str:
 DECISION_APPROVAL = Approval(
     subject=_decision_subject,
     requested_by=lambda ctx: str(ctx.data["decided_by"]),
-    # Neither the one the decision names nor the one whose token made it may approve it.
+    # Neither the one the decision names, nor the one whose token made it, nor the one whose
+    # token started this flow by hand may approve it.
     requester_keys=lambda ctx: [
         f"name:{ctx.data['decided_by']}",
-        *([ctx.data["decided_by_key"]] if ctx.data.get("decided_by_key") else []),
+        *(ctx.data[key] for key in ("decided_by_key", "started_by_key") if ctx.data.get(key)),
     ],
     escalate_after=lambda ctx: timedelta(
         minutes=rule.escalate_after_minutes if (rule := _approval_rule(ctx)) else 0

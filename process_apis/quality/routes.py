@@ -11,6 +11,8 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from contracts.clients.answers import UPSTREAM_ERRORS, unavailable
+from contracts.kit.acting import acting
+from contracts.kit.auth import current_principal
 from contracts.kit.flows.api import approval_controller, flow_controller, shown_flow
 from contracts.kit.inputs import kept_quantity
 from contracts.kit.paging import Page, Paged, check_if_match
@@ -48,11 +50,25 @@ class StartController(Controller):
             session, await starts.start_receipt_inspection(session, body, None), FLOW_TYPES, 201
         )
 
-    @post("/usage-decision", responses=STARTED, summary="Apply a QMS usage decision to stock")
+    @post(
+        "/usage-decision",
+        responses=problems(409, 422, 503),
+        summary="Apply a QMS usage decision to stock",
+        description="Acts on the decision QMS holds for the inspection lot: a body naming another (lot, "
+        "item, code, disposition or who decided) is 409 decision-not-recorded, an unknown inspection lot "
+        "422. Where the plant's rules want a second person's approval, neither the one who decided nor "
+        "the caller may give it.",
+    )
     async def usage_decision(
-        self, session: Session, data: JSONBody[m.UsageDecisionStart], idempotency_key: IdempotencyKey = None
+        self,
+        request: Request[Any, Any, Any],
+        session: Session,
+        upstreams: NamedDependency[Upstreams],
+        data: JSONBody[m.UsageDecisionStart],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Flow]:
-        body = msgspec.to_builtins(data) | {"failed_characteristics": []}
+        caller = acting(current_principal(request))
+        body = await starts.decision_held_by_qms(upstreams.qms, data, caller.key() if caller else None)
         return await shown_flow(
             session, await starts.start_usage_decision(session, body, None), FLOW_TYPES, 201
         )

@@ -7,6 +7,9 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, unavailable
+from contracts.clients.base import UpstreamProblem
+from contracts.clients.qms import QmsClient
 from contracts.events import erp as erp_events
 from contracts.events import mes as mes_events
 from contracts.events import qms as qms_events
@@ -14,7 +17,8 @@ from contracts.events import quality as quality_events
 from contracts.kit import flows
 from contracts.kit.consumer import Consumer
 from contracts.kit.envelope import CloudEvent
-from contracts.models import qms
+from contracts.kit.problems import Conflict, Unprocessable
+from contracts.models import qms, quality
 from process_apis.quality.flows import (
     NC_DISPOSITION,
     PROCUREMENT_NOTICE,
@@ -35,6 +39,52 @@ async def start_receipt_inspection(session: AsyncSession, data: dict[str, Any], 
 async def start_usage_decision(session: AsyncSession, data: dict[str, Any], trigger: str | None) -> str:
     keys = {"lot_id": data["lot_id"], "supplier_id": data.get("supplier_id")}
     return await flows.start(session, USAGE_DECISION, data, keys=keys, trigger=trigger)
+
+
+async def decision_held_by_qms(
+    qms_api: QmsClient, data: quality.UsageDecisionStart, started_by_key: str | None
+) -> dict[str, Any]:
+    """The usage-decision flow's data for an operator's start: the decision QMS holds for the
+    inspection lot, never one that only the caller names (its flow would move stock that nobody
+    decided about). The caller's token joins the decider among those who may not approve it."""
+    try:
+        lot = await qms_api.get_inspection_lot(data.inspection_lot_id)
+    except UpstreamProblem as exc:
+        if exc.status == 404:
+            raise Unprocessable(
+                f"QMS has no inspection lot {data.inspection_lot_id}", slug="unknown-inspection-lot"
+            ) from exc
+        raise as_problem("qms", exc) from exc
+    except UPSTREAM_ERRORS as exc:
+        raise unavailable("qms", exc) from exc
+    held = lot.usage_decision
+    named = (data.lot_id, data.item_id, data.code, data.disposition, data.decided_by)
+    if held is None or named != (lot.lot_id, lot.item_id, held.code, held.disposition, held.decided_by):
+        what = (
+            "no usage decision"
+            if held is None
+            else f"decision {held.code} ({held.disposition}) by {held.decided_by} on lot {lot.lot_id} "
+            f"({lot.item_id})"
+        )
+        raise Conflict(
+            f"QMS holds {what} for inspection lot {lot.inspection_lot_id}: a flow acts only on the "
+            "decision recorded there",
+            slug="decision-not-recorded",
+            title="Decision not recorded in QMS",
+        )
+    return {
+        "inspection_lot_id": lot.inspection_lot_id,
+        "lot_id": lot.lot_id,
+        "item_id": lot.item_id,
+        "origin": lot.origin,
+        "code": held.code,
+        "disposition": held.disposition,
+        "decided_by": held.decided_by,
+        "failed_characteristics": [],
+        "supplier_id": lot.supplier_id,
+        "source_ref": lot.source_ref,
+        "started_by_key": started_by_key,
+    }
 
 
 async def start_production_inspection(

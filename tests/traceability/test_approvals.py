@@ -120,3 +120,62 @@ def test_a_refused_release_cancels_the_flow_and_leaves_the_stock_in_inspection(p
     cancelled = ok(plant.quality.get(f"/quality/v1/flows/{flow['flow_id']}"))
     assert (cancelled["status"], cancelled["approval"]["status"]) == ("cancelled", "rejected")
     assert plant.balances(lot_id) == {"FG:QUALITY_INSPECTION": 50.0}
+
+
+def test_an_operators_start_acts_on_the_decision_qms_holds_and_its_caller_may_not_approve_it(
+    plant: Plant,
+) -> None:
+    """`POST /flows/usage-decision` re-drives a decision recorded in QMS. It once took whatever
+    the caller named, and the caller could then approve its own release: stock left quality
+    inspection though QMS had decided nothing."""
+    raw, part = plant.item("RM-RESIN", inspected=False), plant.item("HOUSING", inspected=False)
+    lot_id = f"LOT-H-{tag()}"
+    plant.produce(part, (raw, f"LOT-R-{tag()}", 10), lot_id, 50)
+    plant.flow_done(lot_id=lot_id, type="production_inspection")
+    inspection_lot_id = plant.inspection_of(lot_id)["inspection_lot_id"]
+    body = {
+        "inspection_lot_id": inspection_lot_id,
+        "lot_id": lot_id,
+        "item_id": part,
+        "disposition": "release",
+        "code": "A1",
+        "decided_by": "insp.kim",
+        "origin": "production",
+    }
+    start = "/quality/v1/flows/usage-decision"
+
+    def decision_flows() -> list[dict[str, Any]]:
+        found = ok(
+            plant.quality.get("/quality/v1/flows", params={"lot_id": lot_id, "type": "usage_decision"})
+        )
+        return list(found["items"])
+
+    with approver(plant, "qe-solo", scopes=("quality:write", "quality:approve")) as solo:
+        refused = solo.post(start, json=body)
+        assert (refused.status_code, refused.json()["type"].rsplit(":", 1)[-1]) == (
+            409,
+            "decision-not-recorded",
+        )
+        assert "no usage decision" in refused.json()["detail"]
+        unknown = solo.post(start, json=body | {"inspection_lot_id": "IL-NOPE"})
+        assert (unknown.status_code, unknown.json()["type"].rsplit(":", 1)[-1]) == (
+            422,
+            "unknown-inspection-lot",
+        )
+        assert decision_flows() == []
+        assert plant.balances(lot_id) == {"FG:QUALITY_INSPECTION": 50.0}
+
+        plant.decide(lot_id, passed=True, disposition="release", decided_by="insp.kim")
+        other = solo.post(start, json=body | {"disposition": "use_as_is"})
+        assert other.status_code == 409, other.text
+        started = ok(solo.post(start, json=body), 201)
+
+        def waiting() -> Any:
+            flow = ok(solo.get(f"/quality/v1/flows/{started['flow_id']}"))
+            return flow if flow["status"] == "awaiting_approval" else None
+
+        approval = eventually(waiting)["approval"]
+        own = solo.post(f"/quality/v1/approvals/{approval['approval_id']}/approve", json={"comment": "me"})
+        assert own.status_code == 403, own.text
+        assert own.json()["type"].endswith(":approver-is-requester")
+    assert plant.balances(lot_id) == {"FG:QUALITY_INSPECTION": 50.0}
