@@ -11,14 +11,14 @@ from typing import Any
 
 from contracts.clients.base import UpstreamProblem
 from contracts.events.quality import ApprovalDecided, ApprovalEscalated, ApprovalRequested, ProcurementNotice
-from contracts.kit.flows import FlowType, Step
+from contracts.kit.flows import FlowType, Step, StepFailed
 from contracts.kit.flows.approvals import Approval, ApprovalEvents
 from contracts.models import erp, qms, xref
 from process_apis.quality.deps import Ctx
-from process_apis.quality.identities import LOT, MES, erp_item, translate
+from process_apis.quality.identities import ERP, LOT, MES, erp_item, translate
 from process_apis.quality.notifications import EMAIL_PROCUREMENT
 from process_apis.quality.rules import ApprovalRule
-from process_apis.quality.shopfloor import SHOP_FLOOR_STEPS
+from process_apis.quality.shopfloor import SHOP_FLOOR_STEPS, batches_inspected_apart, decides_production
 
 QI, UNR, BLK = erp.StockStatus.QUALITY_INSPECTION, erp.StockStatus.UNRESTRICTED, erp.StockStatus.BLOCKED
 SOURCE = "/plantbridge/quality"  # what this process's events name as their source
@@ -29,7 +29,7 @@ def _in_days(days: int) -> date:
 
 
 # --- 1. goods receipt → inspection lot --------------------------------------------------------
-async def create_receipt_inspection(ctx: Ctx) -> dict[str, Any]:
+async def create_receipt_inspection(ctx: Ctx, key_suffix: str = "") -> dict[str, Any]:
     d, rules = ctx.data, ctx.deps.rules
     lot = await ctx.deps.qms.create_inspection_lot(
         qms.InspectionLotCreate(
@@ -42,7 +42,7 @@ async def create_receipt_inspection(ctx: Ctx) -> dict[str, Any]:
             characteristics=rules.plan_for(d["item_id"]),
             due_date=_in_days(rules.inspection_due_days),
         ),
-        idempotency_key=ctx.idempotency_key,
+        idempotency_key=ctx.idempotency_key + key_suffix,
     )
     return {"inspection_lot_id": lot.inspection_lot_id}
 
@@ -119,10 +119,32 @@ async def read_quality_stock(ctx: Ctx) -> dict[str, Any]:
     d = ctx.data
     lot = await ctx.deps.erp.get_lot(d["lot_id"])
     held = [{"location": b.location, "quantity": b.quantity} for b in lot.balances if b.status == QI]
+    if decides_production(ctx):
+        held = await _leave_batches_inspected_apart(ctx, held)
     po_id = None
     if d.get("origin") == qms.InspectionOrigin.GOODS_RECEIPT and d.get("source_ref"):
         po_id = (await ctx.deps.erp.get_goods_receipt(d["source_ref"])).po_id  # the receipt inspected
     return {"balances": held, "supplier_id": lot.supplier_id, "po_id": po_id}
+
+
+async def _leave_batches_inspected_apart(ctx: Ctx, held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lot's quality-inspection stock less what batches under their own, not yet posted
+    inspection put there: this decision did not cover them, so it must not move them."""
+    mes_lot = await translate(ctx.deps, LOT, ERP, ctx.data["lot_id"], xref.System.MES)
+    batches = await ctx.deps.mes.list_batches(lot_id=mes_lot)
+    own = next((b for b in batches if b.batch_id == ctx.data.get("source_ref")), None)
+    apart = await batches_inspected_apart(ctx, batches, unsettled=True)
+    if own is not None:  # a batch's own inspection: that batch's quantity, at most
+        leave = round(sum(b["quantity"] for b in held) - own.quantity, 3)
+    else:
+        leave = round(sum(b.quantity for b in apart), 3)
+    kept = []
+    for balance in held:
+        taken = round(min(balance["quantity"], max(leave, 0.0)), 3)
+        leave = round(leave - taken, 3)
+        if balance["quantity"] - taken > 0:
+            kept.append({"location": balance["location"], "quantity": round(balance["quantity"] - taken, 3)})
+    return kept
 
 
 async def move_decided_stock(ctx: Ctx) -> dict[str, Any]:
@@ -352,7 +374,22 @@ async def receive_finished_lot(ctx: Ctx) -> dict[str, Any]:
     return {"receipt_id": receipt.receipt_id, "lot_id": receipt.lot_id, "item_id": item_id}
 
 
+# An inspection not yet decided: stock received into its lot now is decided with it.
+UNDECIDED = frozenset(
+    {
+        qms.InspectionLotStatus.CREATED,
+        qms.InspectionLotStatus.IN_INSPECTION,
+        qms.InspectionLotStatus.RESULTS_RECORDED,
+    }
+)
+
+
 async def create_production_inspection(ctx: Ctx) -> dict[str, Any]:
+    """One inspection per order's lot, as the batches arrive: a later batch of the order joins
+    the lot's open inspection, whose usage decision moves all the lot's quality-inspection stock
+    (this batch's included, received before it was decided). A batch that arrives once that
+    inspection is decided gets an inspection of its own (source_ref: the batch), which the
+    earlier decision leaves alone."""
     received = ctx.results["receive_into_quality_stock"]
     ctx.data.update(
         origin=qms.InspectionOrigin.PRODUCTION,
@@ -360,7 +397,23 @@ async def create_production_inspection(ctx: Ctx) -> dict[str, Any]:
         lot_id=received["lot_id"],
         item_id=received.get("item_id", ctx.data["item_id"]),
     )
-    return await create_receipt_inspection(ctx)
+    try:
+        return await create_receipt_inspection(ctx)
+    except UpstreamProblem as exc:
+        existing = exc.problem.get("inspection_lot_id")
+        if exc.status != 409 or exc.slug != "inspection-lot-exists" or not existing:
+            raise
+    lot = await ctx.deps.qms.get_inspection_lot(str(existing))
+    if lot.status in UNDECIDED:
+        return {"inspection_lot_id": lot.inspection_lot_id, "joined": True}
+    if not ctx.data.get("batch_id"):  # an event from before batches were named: cannot tell them apart
+        raise StepFailed(
+            f"inspection lot {lot.inspection_lot_id} of lot {ctx.data['lot_id']} is {lot.status}; "
+            f"{ctx.data['quantity']:g} received for order {ctx.data['order_id']} after it was decided "
+            "needs an inspection of its own: create it in QMS, then cancel this flow"
+        )
+    ctx.data["source_ref"] = ctx.data["batch_id"]  # QMS's one-per-source rule now guards the batch
+    return await create_receipt_inspection(ctx, ":batch") | {"decided": lot.inspection_lot_id}
 
 
 PRODUCTION_INSPECTION = FlowType(

@@ -30,6 +30,38 @@ def quality_ref(ctx: Ctx) -> str:
     return ref
 
 
+# --- batches with an inspection of their own ---------------------------------------------------
+SETTLED = (
+    qms.InspectionLotStatus.STOCK_POSTED,
+    qms.InspectionLotStatus.CLOSED,
+    qms.InspectionLotStatus.CANCELLED,
+)
+
+
+def decides_production(ctx: Ctx) -> bool:
+    """A usage decision on a lot made here (not a disposition or a reconciliation repair)."""
+    return "inspection_lot_id" in ctx.data and ctx.data.get("origin") == qms.InspectionOrigin.PRODUCTION
+
+
+async def batches_inspected_apart(
+    ctx: Ctx, batches: list[mes.BatchCompletion], *, unsettled: bool
+) -> list[mes.BatchCompletion]:
+    """The lot's batches that another inspection than the decided one names as its source: a batch
+    that arrived after the lot's inspection was decided (flows.create_production_inspection). Its
+    stock and status are its own inspection's to decide; `unsettled`: only while that inspection's
+    stock is still in quality inspection."""
+    by_id = {b.batch_id: b for b in batches}
+    others = await ctx.deps.qms.find_inspection_lots(lot_id=ctx.data["lot_id"])
+    return [
+        by_id[il.source_ref]
+        for il in others
+        if il.inspection_lot_id != ctx.data["inspection_lot_id"]
+        and il.source_ref in by_id
+        and il.status != qms.InspectionLotStatus.CANCELLED
+        and not (unsettled and il.status in SETTLED)
+    ]
+
+
 # --- batch quality status ----------------------------------------------------------------------
 def made_here(ctx: Ctx) -> bool:
     """Only lots made on the shop floor have MES batches (a plant without MES never calls it for
@@ -44,7 +76,13 @@ async def tell_mes(ctx: Ctx) -> dict[str, Any]:
     target = mes.BatchQualityStatus(BATCH_STATUS[disposition])
     mes_lot = await translate(ctx.deps, LOT, ERP, ctx.data["lot_id"], xref.System.MES)
     changed, kept = [], []
-    for batch in await ctx.deps.mes.list_batches(lot_id=mes_lot):
+    batches = await ctx.deps.mes.list_batches(lot_id=mes_lot)
+    if decides_production(ctx):
+        own = next((b for b in batches if b.batch_id == ctx.data.get("source_ref")), None)
+        apart = {b.batch_id for b in await batches_inspected_apart(ctx, batches, unsettled=False)}
+        # A batch's own inspection speaks for that batch only; the lot's for the others.
+        batches = [own] if own else [b for b in batches if b.batch_id not in apart]
+    for batch in batches:
         if batch.quality_status is target:
             kept.append(batch.batch_id)
             continue

@@ -164,6 +164,7 @@ def subscribe(consumer: Consumer, rules: QualityRules) -> Consumer:
             session,
             {
                 "order_id": batch.order_id,
+                "batch_id": batch.batch_id,
                 "item_id": batch.item_id,
                 "lot_id": batch.lot_id,
                 "quantity": batch.quantity,
