@@ -132,6 +132,11 @@ def replicated(
         yield Replicated(balancer, listen, replicas, operator)
     finally:
         balancer.stop()
+        # `launch` stops what it started only when the session ends: these quality replicas
+        # (QMS and MES unreachable) would go on taking events from the shared Redis meanwhile.
+        for processes in replicas.values():
+            for process in processes:
+                process.stop()
 
 
 def served(replica: ServiceProcess, method: str, route: str) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from plantbridge.processes import RedisServer
 from tests.support.fixtures import DatabaseUrl, Serve
 from tests.support.http import client, ok
 from tests.support.inprocess import Apps, outbound_to
@@ -30,9 +31,14 @@ origins = ["production"]
 def apps(
     in_process: Serve, database_url: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Apps]:
+    # A Redis of its own: the quality processes other modules launched on the shared one may
+    # still be running, and would take these events in the same consumer group.
+    redis = RedisServer(tmp_path_factory.mktemp("batches_redis")).start()
     served = Apps()
     for name in SYSTEMS:
-        served.services[name] = in_process(name, database_url=database_url("sqlite", f"batches_{name}"))
+        served.services[name] = in_process(
+            name, database_url=database_url("sqlite", f"batches_{name}"), redis_url=redis.url
+        )
     rules = tmp_path_factory.mktemp("batches_rules") / "quality.toml"
     rules.write_text(RULES)
     served.services["quality"] = in_process(
@@ -40,9 +46,11 @@ def apps(
         database_url=database_url("sqlite", "batches_quality"),
         outbound=outbound_to("quality", dict(served.services)),
         rules_file=str(rules),
+        redis_url=redis.url,
     )
     yield served
     served.stop()
+    redis.stop()
 
 
 def http(apps: Apps, name: str) -> Any:
