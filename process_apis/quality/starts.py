@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.clients.answers import UPSTREAM_ERRORS, as_problem, unavailable
+from contracts.clients.answers import UPSTREAM_ERRORS, as_problem
 from contracts.clients.base import UpstreamProblem
 from contracts.clients.qms import QmsClient
 from contracts.events import erp as erp_events
@@ -49,14 +49,12 @@ async def decision_held_by_qms(
     decided about). The caller's token joins the decider among those who may not approve it."""
     try:
         lot = await qms_api.get_inspection_lot(data.inspection_lot_id)
-    except UpstreamProblem as exc:
-        if exc.status == 404:
+    except UPSTREAM_ERRORS as exc:
+        if isinstance(exc, UpstreamProblem) and exc.status == 404:  # an id in the body: 422, not 404
             raise Unprocessable(
                 f"QMS has no inspection lot {data.inspection_lot_id}", slug="unknown-inspection-lot"
             ) from exc
         raise as_problem("qms", exc) from exc
-    except UPSTREAM_ERRORS as exc:
-        raise unavailable("qms", exc) from exc
     held = lot.usage_decision
     named = (data.lot_id, data.item_id, data.code, data.disposition, data.decided_by)
     if held is None or named != (lot.lot_id, lot.item_id, held.code, held.disposition, held.decided_by):
